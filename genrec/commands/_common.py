@@ -11,7 +11,13 @@ from rich.console import Console
 
 from genrec.config import Settings, get_settings
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
+
+
+def error(message: object) -> None:
+    """Print one red 'error:' line; the message is shown verbatim (no rich markup)."""
+    console.print("[red]error:[/red] ", end="")
+    console.print(str(message), markup=False, highlight=False)
 
 
 def settings_from(**overrides: object) -> Settings:
@@ -19,7 +25,7 @@ def settings_from(**overrides: object) -> Settings:
     try:
         return get_settings(**overrides)
     except Exception as exc:  # noqa: BLE001 - settings errors are user errors
-        console.print(f"[red]error:[/red] invalid settings: {exc}")
+        error(f"invalid settings: {exc}")
         raise typer.Exit(2) from None
 
 
@@ -30,7 +36,7 @@ def user_errors(*kinds: type[BaseException]) -> Iterator[None]:
         yield
     except kinds as exc:
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        console.print(f"[red]error:[/red] {msg}")
+        error(msg)
         raise typer.Exit(1) from None
 
 

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from genrec.commands._common import console, echo_json, settings_from, user_errors
+from genrec.commands._common import echo_json, error, settings_from, user_errors
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -24,7 +24,7 @@ def fetch(
     from genrec.data import movielens
 
     if name != movielens.NAME:
-        console.print(f"[red]error:[/red] only {movielens.NAME} can be fetched; import others with `genrec data import`")
+        error(f"only {movielens.NAME} can be fetched; import others with `genrec data import`")
         raise typer.Exit(2)
     s = settings_from()
     with user_errors(movielens.FetchError):
@@ -103,7 +103,7 @@ def import_(
     try:
         lo, hi = (float(x) for x in scale.split("-", 1))
     except ValueError:
-        console.print(f"[red]error:[/red] --scale {scale!r}: give MIN-MAX, e.g. 1-5 or 0.5-5")
+        error(f"--scale {scale!r}: give MIN-MAX, e.g. 1-5 or 0.5-5")
         raise typer.Exit(2) from None
     cols = ColumnMap(item_id_col, title_col, year_col, genres_col, description_col,
                      user_col, rating_item_col, rating_col, timestamp_col, genre_sep)

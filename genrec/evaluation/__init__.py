@@ -1,0 +1,1 @@
+"""Evaluation: metrics, user simulator, conversational harness and reports."""
