@@ -55,3 +55,18 @@ def ml100k_settings(settings: Settings, ml100k_datasets_dir: Path) -> Settings:
     settings.datasets_dir.mkdir(parents=True, exist_ok=True)
     (settings.datasets_dir / "ml-100k").symlink_to(ml100k_datasets_dir / "ml-100k")
     return settings
+
+
+# ---------------------------------------------------------------- retrieval (owner: retrieval helper)
+
+
+@pytest.fixture(scope="session")
+def ml100k_store(tmp_path_factory: pytest.TempPathFactory, ml100k: Dataset):
+    """A ChromaStore over MovieLens 100K with the default embedder (all-MiniLM-L6-v2), built once
+    per test session in its own tmp dir (embedded Chroma). Read-only for tests: build your own
+    store (tmp_path) to test builds."""
+    from genrec.retrieval import open_store
+
+    home = tmp_path_factory.mktemp("ml100k-index")
+    s = Settings(home=home, embedder="all-MiniLM-L6-v2", chroma_mode="embedded")
+    return open_store(s, ml100k, progress=False)

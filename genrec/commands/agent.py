@@ -4,7 +4,126 @@ from __future__ import annotations
 
 import typer
 
+from genrec.commands._common import console, echo_json, error, settings_from, user_errors
+
 llm_app = typer.Typer(no_args_is_help=True)
+
+
+@llm_app.command("serve")
+def llm_serve(
+    model: str = typer.Option(..., "--model", "-m", help="Hugging Face id or path vLLM serves."),
+    port: int = typer.Option(8000, help="Port to listen on."),
+    host: str = typer.Option("127.0.0.1", help="Address to listen on (0.0.0.0 for all)."),
+    tensor_parallel_size: int = typer.Option(1, "--tensor-parallel-size", "-tp", help="GPUs to shard over."),
+    tool_call_parser: str = typer.Option(
+        "auto", help="vLLM tool-call parser: auto (from the model family), a name, or none."
+    ),
+    extra: list[str] = typer.Option(
+        [], "--extra", help="More `vllm serve` arguments, e.g. --extra '--max-model-len 8192' (repeatable)."
+    ),
+    timeout: float = typer.Option(1800.0, help="Seconds to wait for /health."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the vllm command and exit."),
+) -> None:
+    """Serve MODEL with vLLM's OpenAI-compatible server, tool calling on; Ctrl-C stops it.
+
+    Picks --enable-auto-tool-choice --tool-call-parser for the model family (hermes for
+    Qwen2.5/Qwen3/Hermes, llama3_json for Llama 3.x, llama4_pythonic for Llama 4, mistral for
+    Mistral; `genrec llm parsers` lists them), waits for /health and prints the base URL.
+    """
+    import shlex
+    import signal
+    import sys
+
+    from genrec.agent.vllm_server import VLLMError, VLLMServer, build_vllm_command
+
+    s = settings_from()
+    extra_args = [a for chunk in extra for a in shlex.split(chunk)]
+    parser = None if tool_call_parser == "none" else tool_call_parser
+    with user_errors(VLLMError):
+        if dry_run:
+            cmd = build_vllm_command(
+                model, host=host, port=port, tensor_parallel_size=tensor_parallel_size,
+                tool_call_parser=parser, api_key=s.llm_api_key, extra_args=extra_args,
+                executable="vllm",
+            )
+            typer.echo(shlex.join(cmd))
+            return
+
+        def report(elapsed: float) -> None:
+            console.print(f"waiting for vLLM to load {model} ... {elapsed:.0f} s")
+
+        server = VLLMServer(
+            model, host=host, port=port, tensor_parallel_size=tensor_parallel_size,
+            tool_call_parser=parser, api_key=s.llm_api_key, extra_args=extra_args,
+            startup_timeout=timeout, log_path=s.home / "logs" / f"vllm-{port}.log", progress=report,
+        )
+        console.print(f"starting: {shlex.join(server.command)}")
+        console.print(f"vLLM log: {server.log_path}")
+
+        def on_term(signum: int, frame: object) -> None:
+            raise KeyboardInterrupt
+
+        previous = signal.signal(signal.SIGTERM, on_term)
+        try:
+            base_url = server.start()
+            typer.echo(f"vLLM is serving {model} at {base_url}")
+            typer.echo(f"use it: GENREC_LLM=openai GENREC_LLM_BASE_URL={base_url} GENREC_LLM_MODEL={model}")
+            sys.stdout.flush()
+            code = server.wait()
+            error(f"vLLM exited with code {code}; see {server.log_path}")
+            raise typer.Exit(1)
+        except KeyboardInterrupt:
+            console.print("stopping vLLM ...")
+        finally:
+            server.stop()
+            signal.signal(signal.SIGTERM, previous)
+
+
+@llm_app.command("parsers")
+def llm_parsers() -> None:
+    """The model families `genrec llm serve` knows and the vLLM tool-call parser each gets."""
+    from genrec.agent.vllm_server import TOOL_CALL_PARSERS
+
+    for rule in TOOL_CALL_PARSERS:
+        typer.echo(f"{rule.family:<32} {rule.parser:<16} /{rule.pattern}/")
+
+
+@llm_app.command("check")
+def llm_check(
+    llm: str = typer.Option(None, "--llm", help="Backend: local, openai, none, fake, vllm:MODEL."),
+    model: str = typer.Option(None, "--model", help="Model id or path (GENREC_LLM_MODEL)."),
+    prompt: str = typer.Option("Recommend one classic science-fiction film in one sentence.", help="Prompt."),
+    max_tokens: int = typer.Option(32, help="Most tokens to write."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Load a backend, ask it one question, print the answer, tokens and tokens/s."""
+    import time
+
+    from genrec.agent.llm import LLMError, get_llm
+
+    s = settings_from(llm=llm, llm_model=model)
+    with user_errors(LLMError):
+        t0 = time.perf_counter()
+        backend = get_llm(s.llm, s)
+        load_s = time.perf_counter() - t0
+        try:
+            if backend.chat_model is None:
+                typer.echo(f"{backend.name}: no language model (templated text only)")
+                return
+            res = backend.invoke([{"role": "user", "content": prompt}], max_tokens=max_tokens)
+        finally:
+            backend.close()
+    tps = res.usage.completion_tokens / res.usage.seconds if res.usage.seconds else 0.0
+    facts = {
+        "backend": backend.name, "load_seconds": round(load_s, 2), "text": res.text,
+        "prompt_tokens": res.usage.prompt_tokens, "completion_tokens": res.usage.completion_tokens,
+        "seconds": round(res.usage.seconds, 3), "tokens_per_second": round(tps, 2),
+    }
+    if as_json:
+        echo_json(facts)
+    else:
+        for k, v in facts.items():
+            typer.echo(f"{k:>18}: {v}")
 
 
 def chat() -> None:

@@ -2,9 +2,92 @@
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import typer
 
+from genrec.commands._common import console, settings_from, user_errors
 
-def eval_chat() -> None:
-    """Run the conversational harness (being built: see issue 7)."""
-    raise typer.Exit(1)
+EXIT_LEAKAGE = 3
+
+
+def eval_chat(
+    dataset: str | None = typer.Option(None, help="Dataset (default: settings.dataset)."),
+    split: str | None = typer.Option(None, help="Split; its test users are simulated (default: settings.split)."),
+    users: int = typer.Option(0, help="First N eligible test users, sorted by id; 0 = all."),
+    turns: int = typer.Option(5, help="User messages per conversation."),
+    simulator: str = typer.Option("template", help="template (seeded, rule-based) or llm (persona prompt)."),
+    llm: str | None = typer.Option(None, help="The agent's LLM backend (default: settings.llm)."),
+    simulator_llm: str | None = typer.Option(None, help="The llm simulator's backend (default: --llm)."),
+    policy: str | None = typer.Option(None, help="auto, tool-calling or guided (default: settings.policy)."),
+    concurrency: int = typer.Option(4, help="Conversations in flight at once."),
+    seed: int | None = typer.Option(None, help="Seed of the simulators (default: settings.seed)."),
+    k: int = typer.Option(10, help="List length that is scored."),
+    out: Path | None = typer.Option(None, help="Run folder (default: GENREC_HOME/runs/chat-TIME); "
+                                                  "rerunning with the same folder resumes it."),
+    stop_after: int | None = typer.Option(None, hidden=True, help="Stop after N new users (testing)."),
+    progress: bool = typer.Option(True, help="Show a progress bar."),
+) -> None:
+    """Replay simulated users (built from training ratings only) against the agent and score its
+    top-k after every turn against held-out ratings, next to four baselines.
+
+    Writes config.json, transcripts.jsonl, metrics.json and report.html into --out and prints a
+    summary. A simulated user naming a held-out item fails the run (exit code 3).
+    """
+    from genrec.evaluation.harness import (
+        ChatEvalConfig,
+        LeakageError,
+        RunMismatchError,
+        build_components,
+        check_leakage,
+        run_chat_eval,
+    )
+    from genrec.evaluation.report import format_summary
+
+    if simulator not in ("template", "llm"):
+        console.print(f"[red]error:[/red] --simulator {simulator!r}: use template or llm")
+        raise typer.Exit(2)
+    s = settings_from(dataset=dataset, split=split, seed=seed, llm=llm, policy=policy)
+    cfg = ChatEvalConfig(dataset=s.dataset, split=s.split, users=users, turns=turns, simulator=simulator,
+                         llm=s.llm, simulator_llm=simulator_llm, policy=s.policy, concurrency=concurrency,
+                         seed=s.seed, k=k)
+    out_dir = out or s.runs_dir / time.strftime("chat-%Y%m%d-%H%M%S")
+    errors: tuple[type[BaseException], ...] = (RunMismatchError, ValueError, LookupError)
+    try:
+        from genrec.agent.llm import LLMError
+
+        errors = (*errors, LLMError)
+    except ImportError:  # pragma: no cover - agent still being built
+        pass
+    with user_errors(*errors):
+        started = time.perf_counter()
+        parts = build_components(s, cfg, progress=progress)
+        for w in parts.warnings:
+            console.print(f"[yellow]warning:[/yellow] {w}")
+        settings_doc = s.model_dump(mode="json", exclude={"llm_api_key", "api_key"})
+        import sys
+
+        res = run_chat_eval(
+            cfg, dataset=parts.dataset, split=parts.split, agent=parts.agent, out_dir=out_dir,
+            ranker=parts.ranker, store=parts.store, popularity_ranker=parts.popularity_ranker,
+            generate=parts.generate, stop_after=stop_after, progress=progress,
+            extra_config={"settings": settings_doc, "args": sys.argv[1:], "warnings": parts.warnings,
+                          "agent_backend": getattr(parts.agent, "backend_name", cfg.llm)},
+        )
+        elapsed = time.perf_counter() - started
+    m = res.metrics
+    typer.echo(format_summary(m))
+    lat = m.get("latency_ms", {})
+    typer.echo(
+        f"\n{m['n_users']}/{m.get('users_selected')} users x {m['turns']} turns in {elapsed:.1f}s "
+        f"({res.new_users} new, {res.skipped_users} resumed); agent latency p50 {lat.get('p50', 0):.1f} ms, "
+        f"p95 {lat.get('p95', 0):.1f} ms; LLM calls/turn {m['llm_calls']['per_turn']:.2f}; "
+        f"leakage {m['leakage']['count']}"
+    )
+    typer.echo(f"report: {out_dir / 'report.html'}")
+    try:
+        check_leakage(res)
+    except LeakageError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(EXIT_LEAKAGE) from None

@@ -4,7 +4,48 @@ from __future__ import annotations
 
 import typer
 
+from genrec.commands._common import console, settings_from
 
-def up() -> None:
-    """Serve the chat app (being built: see issue 6)."""
-    raise typer.Exit(1)
+
+def up(
+    llm: str | None = typer.Option(None, help="LLM backend: local, openai, none, fake, vllm:MODEL."),
+    port: int = typer.Option(7860, min=1, max=65535, help="Port to listen on."),
+    host: str = typer.Option(
+        "127.0.0.1", help="Address to bind. Anything but loopback needs GENREC_API_KEY."
+    ),
+    policy: str | None = typer.Option(None, help="Dialogue policy: auto, tool-calling, guided."),
+    log_level: str = typer.Option("warning", help="uvicorn log level."),
+) -> None:
+    """Serve the chat app at http://HOST:PORT/ and the HTTP API (/v1, /api, docs at /docs).
+
+    Builds whatever is missing first (dataset, ranker, Chroma index), with progress. Binds to
+    127.0.0.1 by default; a non-loopback --host is refused unless GENREC_API_KEY is set, and then
+    every API route needs `Authorization: Bearer $GENREC_API_KEY` and the chat page asks for it.
+    """
+    from genrec.ui import is_loopback
+
+    settings = settings_from(llm=llm, policy=policy)
+    if not is_loopback(host) and not settings.api_key:
+        console.print(
+            f"[red]error:[/red] refusing to serve on {host}: anyone on the network could use it. "
+            "Set GENREC_API_KEY (a long random token) or bind to 127.0.0.1."
+        )
+        raise typer.Exit(2)
+
+    from genrec.agent import Recommender
+    from genrec.ui import create_app, serve
+
+    console.print(f"[bold]genrec up[/bold]: preparing {settings.dataset} under {settings.home} ...")
+    try:
+        recommender = Recommender.from_settings(settings, llm=llm, policy=policy, progress=True)
+    except Exception as exc:  # noqa: BLE001 - a clear line, not a traceback
+        console.print(f"[red]error:[/red] could not prepare the recommender: {exc}")
+        raise typer.Exit(1) from None
+    app = create_app(recommender, settings)
+    shown = f"[{host}]" if ":" in host else host
+    url = f"http://{shown}:{port}/"
+    typer.echo(
+        f"genrec is up: chat at {url} , API docs at {url}docs "
+        f"(LLM backend: {recommender.backend_name}; Ctrl+C to stop)"
+    )
+    serve(app, host=host, port=port, log_level=log_level)

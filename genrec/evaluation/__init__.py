@@ -1,1 +1,26 @@
 """Evaluation: metrics, user simulator, conversational harness and reports."""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+# Public names load on first use, so `import genrec.evaluation.metrics` stays light.
+_EXPORTS = {
+    "ChatEvalConfig": "harness", "ChatEvalResult": "harness", "LeakageError": "harness",
+    "RunMismatchError": "harness", "run_chat_eval": "harness", "arun_chat_eval": "harness",
+    "Persona": "persona", "build_persona": "persona",
+    "TemplateSimulator": "simulator", "LLMSimulator": "simulator", "make_simulator": "simulator",
+    "Stated": "simulator", "Utterance": "simulator",
+    "TitleMatcher": "leakage", "Baselines": "baselines", "score_records": "scoring",
+    "write_report": "report", "format_summary": "report",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    mod = _EXPORTS.get(name)
+    if mod is None:
+        raise AttributeError(f"module 'genrec.evaluation' has no attribute {name!r}")
+    return getattr(import_module(f"genrec.evaluation.{mod}"), name)

@@ -1,0 +1,115 @@
+"""Benchmark: `genrec eval chat` at the target scale (every u1 test user with a relevant item,
+5 turns, template simulator, `--llm none`): wall time, agent vs baselines NDCG@10 per turn.
+
+Usage:  python benchmarks/eval_chat.py [--users 0] [--turns 5] [--llm none] [--concurrency 2]
+Writes benchmarks/results/eval_chat.json and prints a table. The ranker and the Chroma index are
+built first (cached under GENREC_HOME) so the timed run measures the evaluation itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def machine() -> dict:
+    cpu = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    ram = None
+    try:
+        import psutil
+
+        ram = round(psutil.virtual_memory().total / 2**30, 1)
+    except ImportError:
+        pass
+    return {"cores": os.cpu_count(), "cpu": cpu, "ram_gib": ram, "python": platform.python_version(),
+            "platform": platform.platform()}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--dataset", default="ml-100k")
+    ap.add_argument("--split", default="u1")
+    ap.add_argument("--users", type=int, default=0, help="0 = all eligible test users")
+    ap.add_argument("--turns", type=int, default=5)
+    ap.add_argument("--llm", default="none")
+    ap.add_argument("--simulator", default="template")
+    ap.add_argument("--concurrency", type=int, default=2)
+    ap.add_argument("--out", type=Path, default=None, help="run folder (default: a fresh temp folder)")
+    args = ap.parse_args()
+
+    out = args.out or Path(tempfile.mkdtemp(prefix="genrec-eval-chat-")) / "run"
+    if out.exists():
+        shutil.rmtree(out)
+    def command(users: int, folder: Path) -> list[str]:
+        return [sys.executable, "-m", "genrec.cli", "eval", "chat", "--dataset", args.dataset, "--split",
+                args.split, "--users", str(users), "--turns", str(args.turns), "--llm", args.llm,
+                "--simulator", args.simulator, "--concurrency", str(args.concurrency), "--out", str(folder),
+                "--no-progress"]
+
+    cmd = command(args.users, out)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    # warm-up: build/load the ranker and index (cached), one user, so the timed run is the harness
+    warm = Path(tempfile.mkdtemp(prefix="genrec-eval-warm-")) / "run"
+    t0 = time.perf_counter()
+    subprocess.run(command(1, warm), check=True, env=env, capture_output=True, text=True)
+    warm_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    sys.stdout.write(proc.stdout)
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stderr[-4000:])
+        raise SystemExit(f"genrec eval chat failed with exit code {proc.returncode}")
+    m = json.loads((out / "metrics.json").read_text())
+    fin, per = m["final"], m["per_turn"]
+    agent, pop = fin["agent"]["ndcg@10"], fin["popularity"]["ndcg@10"]
+    result = {
+        "benchmark": "eval_chat",
+        "command": " ".join(["genrec", *cmd[3:]]),
+        "machine": machine(),
+        "wall_seconds": round(wall, 1),
+        "warmup_seconds_one_user": round(warm_s, 1),
+        "users": m["n_users"],
+        "turns": m["turns"],
+        "agent_latency_ms": m["latency_ms"],
+        "llm_calls_per_turn": m["llm_calls"]["per_turn"],
+        "leakage": m["leakage"]["count"],
+        "final": {s: {k: fin[s].get(k) for k in ("ndcg@10", "recall@10", "hr@10", "mrr", "seen", "repeated")}
+                  for s in fin},
+        "ndcg@10_per_turn": {s: per[s]["ndcg@10"] for s in per},
+        "agent_over_popularity_ndcg": round(agent / pop, 3) if pop else None,
+        "targets": {"wall_seconds<=300": wall <= 300, "agent/popularity>=1.3": bool(pop and agent / pop >= 1.3),
+                    "agent_ndcg>=0.36": agent >= 0.36},
+        "run_folder": str(out),
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "eval_chat.json").write_text(json.dumps(result, indent=2) + "\n")
+    print()
+    print(f"{'system':<18} " + " ".join(f"turn{t + 1:<5}" for t in range(m["turns"])))
+    for s, vals in result["ndcg@10_per_turn"].items():
+        print(f"{s:<18} " + " ".join(f"{(v or 0):<9.4f}" for v in vals))
+    print(f"\nwall {wall:.1f}s for {m['n_users']} users x {m['turns']} turns on {result['machine']['cores']} cores; "
+          f"agent/popularity NDCG@10 = {result['agent_over_popularity_ndcg']}; targets: {result['targets']}")
+    print(f"wrote {RESULTS / 'eval_chat.json'}")
+
+
+if __name__ == "__main__":
+    main()

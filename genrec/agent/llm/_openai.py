@@ -1,0 +1,216 @@
+"""The `openai` backend: any OpenAI-compatible server (vLLM first; llama.cpp, SGLang, Ollama, OpenAI).
+
+ChatOpenAI with native tool calling and JSON-schema `response_format`; every client error becomes
+LLMUnavailableError or LLMResponseError with a message that says what to do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from genrec.agent.llm._base import (
+    LLMBackend,
+    LLMError,
+    LLMResponseError,
+    LLMResult,
+    LLMUnavailableError,
+    MessagesInput,
+    ResponseFormat,
+    openai_response_format,
+)
+from genrec.config import Settings
+
+_TRANSPORT_NAMES = {
+    "TimeoutException",
+    "TransportError",
+    "NetworkError",
+    "RemoteProtocolError",
+    "ConnectError",
+    "ReadError",
+}
+
+
+def _error_detail(body: Any, fallback: str) -> str:
+    """The message of an OpenAI ({"error": {...}}) or older vLLM ({"object": "error"}) body."""
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict) and inner.get("message"):
+            return str(inner["message"])
+        if isinstance(inner, str):
+            return inner
+    return fallback
+
+
+def list_models(base_url: str, *, api_key: str = "EMPTY", timeout: float = 10.0) -> list[str]:
+    """Model ids served at an OpenAI-compatible `base_url` (GET {base_url}/models).
+
+    Raises LLMUnavailableError when nothing answers, LLMResponseError for a bad answer.
+    """
+    import httpx
+
+    url = base_url.rstrip("/") + "/models"
+    try:
+        resp = httpx.get(url, headers={"Authorization": f"Bearer {api_key}"}, timeout=timeout)
+    except httpx.TimeoutException:
+        raise LLMUnavailableError(f"{url} did not answer within {timeout:g} s") from None
+    except httpx.HTTPError as exc:
+        raise LLMUnavailableError(
+            f"no OpenAI-compatible server at {base_url} ({type(exc).__name__}: {exc}); start one "
+            "with `genrec llm serve --model MODEL` or set GENREC_LLM_BASE_URL"
+        ) from None
+    if resp.status_code != 200:
+        raise LLMResponseError(
+            f"GET {url} answered {resp.status_code}: {resp.text[:200]}", status=resp.status_code
+        )
+    try:
+        return [str(m["id"]) for m in resp.json()["data"]]
+    except (ValueError, KeyError, TypeError):
+        raise LLMResponseError(f"GET {url} did not return a model list: {resp.text[:200]!r}") from None
+
+
+def map_openai_error(base_url: str, model: str) -> Callable[[BaseException], LLMError | None]:
+    """Translate openai / httpx exceptions of calls to `base_url` into genrec's LLM errors."""
+
+    def mapper(exc: BaseException) -> LLMError | None:
+        import openai
+
+        where = f"openai:{model} at {base_url}"
+        names = {c.__name__ for c in type(exc).__mro__}
+        if isinstance(exc, openai.APITimeoutError) or "TimeoutException" in names:
+            return LLMUnavailableError(
+                f"{where}: no answer before the timeout; raise GENREC_LLM_TIMEOUT or check the server"
+            )
+        if isinstance(exc, openai.APIConnectionError) or names & _TRANSPORT_NAMES:
+            return LLMUnavailableError(
+                f"{where}: cannot reach the server ({exc}); is it running? "
+                "(`genrec llm serve --model MODEL` starts vLLM)"
+            )
+        if isinstance(exc, openai.APIStatusError):
+            status = exc.status_code
+            detail = _error_detail(exc.body, exc.message)
+            if status >= 500 or status == 429:
+                return LLMUnavailableError(f"{where}: server error {status}: {detail}")
+            hint = ""
+            if "tool-call-parser" in detail or "auto-tool-choice" in detail:
+                hint = (
+                    " (start vLLM with --enable-auto-tool-choice --tool-call-parser ...; "
+                    "`genrec llm serve` does that)"
+                )
+            elif status in (401, 403):
+                hint = " (check GENREC_LLM_API_KEY)"
+            elif status == 404:
+                hint = " (check GENREC_LLM_MODEL against GET /v1/models)"
+            return LLMResponseError(f"{where}: HTTP {status}: {detail}{hint}", status=status)
+        if isinstance(exc, (openai.APIResponseValidationError, ValueError, KeyError, TypeError)):
+            return LLMResponseError(
+                f"{where}: the server's answer is not a valid chat completion: "
+                f"{type(exc).__name__}: {str(exc)[:300]}"
+            )
+        return None
+
+    return mapper
+
+
+class OpenAIBackend(LLMBackend):
+    """LLMBackend over ChatOpenAI: per-call timeout and max_tokens, `response_format` json_schema
+    (falls back to instruction + JSON parsing when a server rejects response_format)."""
+
+    base_url: str
+    model: str
+
+    def _call_kwargs(self, timeout: float | None, max_tokens: int | None) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {}
+        if timeout is not None:
+            kwargs["timeout"] = timeout
+        if max_tokens is not None:
+            kwargs["max_tokens"] = max_tokens
+        return kwargs
+
+    def _structured_kwargs(self, response_format: ResponseFormat) -> dict[str, Any]:
+        # extra_body keeps ChatOpenAI on the plain create() path (its parse() path adds checks
+        # that reject many non-OpenAI servers' answers)
+        return {"extra_body": {"response_format": openai_response_format(response_format)}}
+
+    def invoke(
+        self,
+        messages: MessagesInput | str,
+        *,
+        tools: Sequence[Any] | None = None,
+        tool_choice: str | None = None,
+        response_format: ResponseFormat | None = None,
+        timeout: float | None = None,
+        max_tokens: int | None = None,
+        on_delta: Callable[[str], None] | None = None,
+    ) -> LLMResult:
+        try:
+            return super().invoke(
+                messages,
+                tools=tools,
+                tool_choice=tool_choice,
+                response_format=response_format,
+                timeout=timeout,
+                max_tokens=max_tokens,
+                on_delta=on_delta,
+            )
+        except LLMResponseError as exc:
+            if not (response_format is not None and self.supports_structured and exc.status == 400):
+                raise
+            if "response_format" not in str(exc) and "json_schema" not in str(exc):
+                raise
+            # this server does not do JSON-schema output: ask by instruction from now on
+            self.supports_structured = False
+            return super().invoke(
+                messages,
+                tools=tools,
+                tool_choice=tool_choice,
+                response_format=response_format,
+                timeout=timeout,
+                max_tokens=max_tokens,
+                on_delta=on_delta,
+            )
+
+
+def make_openai_backend(
+    settings: Settings,
+    *,
+    model: str | None = None,
+    base_url: str | None = None,
+    max_retries: int = 1,
+    temperature: float | None = None,
+) -> OpenAIBackend:
+    """The `openai` backend from settings (llm_base_url, llm_model, llm_api_key, llm_timeout,
+    llm_max_tokens). An empty model means the first id of GET {base_url}/models."""
+    from langchain_openai import ChatOpenAI
+
+    base_url = (base_url or settings.llm_base_url).rstrip("/")
+    model = model or settings.llm_model
+    if not model:
+        served = list_models(
+            base_url, api_key=settings.llm_api_key, timeout=min(settings.llm_timeout, 10.0)
+        )
+        if not served:
+            raise LLMResponseError(f"{base_url}/models lists no model; set GENREC_LLM_MODEL")
+        model = served[0]
+    chat = ChatOpenAI(
+        model=model,
+        base_url=base_url,
+        api_key=settings.llm_api_key or "EMPTY",
+        timeout=settings.llm_timeout,
+        max_retries=max_retries,
+        max_tokens=settings.llm_max_tokens,
+        temperature=temperature,
+        stream_usage=True,
+    )
+    backend = OpenAIBackend(
+        f"openai:{model}",
+        chat,
+        supports_tools=True,
+        supports_structured=True,
+        map_error=map_openai_error(base_url, model),
+        timeout=settings.llm_timeout,
+        max_tokens=settings.llm_max_tokens,
+    )
+    backend.base_url = base_url
+    backend.model = model
+    return backend

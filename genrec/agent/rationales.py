@@ -1,0 +1,181 @@
+"""Rationales: an evidence pack per recommended item, templated text, and a checker for LLM text.
+
+The checker accepts an LLM rationale only if every title it names is a recommended or liked item,
+every genre, year or decade it states is true, and every rating it quotes matches the prediction.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from genrec.agent.state import DialogueState
+from genrec.agent.understanding import CatalogExtractor, normalize
+
+
+class Evidence(BaseModel):
+    """Facts about one recommended item, all from the catalog and the ranker."""
+
+    item_id: int
+    title: str
+    year: int | None = None
+    genres: list[str] = Field(default_factory=list)
+    matched_genres: list[str] = Field(default_factory=list, description="Genres the user asked for.")
+    in_year_range: bool | None = None
+    nearest_liked_id: int | None = None
+    nearest_liked_title: str | None = None
+    nearest_liked_similarity: float | None = None
+    predicted_rating: float | None = None
+    ratings_count: int | None = None
+    search_match: bool = False
+
+    def for_prompt(self) -> dict[str, Any]:
+        d = self.model_dump(exclude_none=True, exclude={"nearest_liked_id", "search_match"})
+        if self.predicted_rating is not None:
+            d["predicted_rating"] = round(self.predicted_rating, 1)
+        if self.nearest_liked_similarity is not None:
+            d["nearest_liked_similarity"] = round(self.nearest_liked_similarity, 2)
+        return d
+
+
+def build_evidence(toolkit: Any, state: DialogueState, candidates: list[Any]) -> list[Evidence]:
+    """One Evidence per candidate (with `item_id`, `predicted_rating`, `sources`)."""
+    out = []
+    liked = [i for i in state.liked if toolkit.ranker.knows_item(i)]
+    for c in candidates:
+        it = toolkit.catalog[c.item_id]
+        ev = Evidence(item_id=it.item_id, title=it.title, year=it.year, genres=list(it.genres),
+                      matched_genres=[g for g in it.genres if g in state.wanted_genres],
+                      predicted_rating=c.predicted_rating,
+                      ratings_count=toolkit.popularity.get(it.item_id) or None,
+                      search_match="search" in getattr(c, "sources", ()))
+        if state.year_min is not None or state.year_max is not None:
+            ev.in_year_range = it.year is not None
+        if liked and toolkit.ranker.knows_item(it.item_id):
+            try:
+                near = toolkit.ranker.similar_items(it.item_id, k=1, candidates=liked)
+            except Exception:  # noqa: BLE001 - evidence is best effort
+                near = []
+            if near and near[0].score > 0:
+                li = toolkit.catalog[near[0].item_id]
+                ev.nearest_liked_id, ev.nearest_liked_title = li.item_id, li.label
+                ev.nearest_liked_similarity = float(near[0].score)
+        out.append(ev)
+    return out
+
+
+def _join(words: list[str]) -> str:
+    if len(words) <= 1:
+        return "".join(words)
+    return ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def template_rationale(ev: Evidence, state: DialogueState) -> str:
+    """One or two sentences built only from the evidence (so always true)."""
+    genres = ev.matched_genres or ev.genres[:3]
+    what = f"{_join(genres)} film" if genres else "film"
+    first = f"{'An' if what[0] in 'AEIOU' else 'A'} {what}"
+    if ev.year:
+        first += f" from {ev.year}"
+    if ev.matched_genres:
+        first += ", matching the genres you asked for"
+    elif ev.in_year_range:
+        first += ", within the years you asked for"
+    s1 = first + "."
+    bits = []
+    if ev.nearest_liked_title:
+        bits.append(f"people rate it much like {ev.nearest_liked_title}, which you liked")
+    if ev.predicted_rating is not None:
+        bits.append(f"its predicted rating for you is {ev.predicted_rating:.1f}/5")
+    elif ev.ratings_count:
+        bits.append(f"{ev.ratings_count} people rated it in this catalog")
+    if not bits:
+        return s1
+    s2 = "; ".join(bits)
+    return f"{s1} {s2[0].upper()}{s2[1:]}."
+
+
+# genre synonyms that are ordinary words in prose ("a family drama", "space to breathe")
+_VAGUE_GENRE_WORDS = {"space", "family", "laugh", "explosions", "docs", "sf", "kid", "kids",
+                      "children", "creepy", "dramatic", "suspense", "funny", "humor", "humour"}
+_YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
+_DECADE = re.compile(r"\b(?:(1[89]\d0|20\d0)s|['’]?([1-9]0)s)\b")
+_RATING = re.compile(r"\b([0-5](?:\.\d+)?)\s*(?:/\s*5|out of (?:5|five)|stars?\b)", re.IGNORECASE)
+_QUOTED = re.compile(r"[\"“«]([^\"”»]{2,80})[\"”»]")
+_TITLE_YEAR = re.compile(r"([A-Z][^.!?\n()]{1,80}?)\s*\((\d{4})\)")
+
+
+class CheckResult(BaseModel):
+    ok: bool
+    problems: list[str] = Field(default_factory=list)
+
+
+def check_text(text: str, extractor: CatalogExtractor, *, allowed_ids: set[int],
+               evidence: Evidence | None = None, state: DialogueState | None = None,
+               max_chars: int = 600, forbidden: list[str] = ()) -> CheckResult:  # type: ignore[assignment]
+    """Check LLM text against the data.
+
+    Args:
+        text: the LLM's rationale (with `evidence`) or reply text (without).
+        allowed_ids: items the text may name (the recommended and liked items).
+        evidence: the item a rationale is about; its genres/year/prediction bound the claims.
+        forbidden: snippets that must never appear (the system prompt).
+    """
+    problems: list[str] = []
+    cat = extractor.catalog
+    if not text or not text.strip():
+        return CheckResult(ok=False, problems=["empty text"])
+    if len(text) > max_chars:
+        problems.append(f"too long ({len(text)} > {max_chars} characters)")
+    low = text.lower()
+    for snippet in forbidden:
+        if snippet and snippet.lower() in low:
+            problems.append("repeats the system prompt")
+            break
+    # titles: every catalog title named must be allowed
+    named: set[int] = set()
+    for m in extractor.find_titles(text):
+        raw = text[m.start:m.end]
+        if len(raw.split()) == 1 and raw.islower():
+            continue  # a lower-case common word, not a title reference
+        if any(i in allowed_ids for i in m.ids):
+            named.update(i for i in m.ids if i in allowed_ids)
+        else:
+            problems.append(f"names {raw!r}, which is not a recommended or liked item")
+    for m in list(_QUOTED.finditer(text)) + list(_TITLE_YEAR.finditer(text)):
+        iid = extractor.index.resolve(m.group(0).strip("\"“”«» "))
+        if iid is None or iid not in allowed_ids:
+            if iid is None and m.re is _TITLE_YEAR:
+                iid = extractor.index.resolve(f"{m.group(1)} ({m.group(2)})")
+            if iid is None or iid not in allowed_ids:
+                problems.append(f"names {m.group(0).strip()!r}, which is not a recommended or "
+                                "liked item")
+        else:
+            named.add(iid)
+    if evidence is not None:
+        subject = {evidence.item_id, *named}
+        years = {cat[i].year for i in subject if cat.get(i) is not None and cat[i].year}
+        genres = {g for i in subject if cat.get(i) is not None for g in cat[i].genres}
+        if state is not None:
+            years |= {y for y in (state.year_min, state.year_max) if y}
+        for y in _YEAR.findall(text):
+            if int(y) not in years:
+                problems.append(f"states the year {y}, which is not the item's year")
+        for m in _DECADE.finditer(text):
+            start = int(m.group(1)) if m.group(1) else (1900 + int(m.group(2)))
+            if not any(start <= y <= start + 9 for y in years):
+                problems.append(f"states the {m.group(0)}, which does not hold for the item")
+        norm = " " + normalize(text) + " "
+        for phrase in sorted(extractor.genre_map, key=len, reverse=True):
+            if f" {phrase} " in norm:
+                g = extractor.genre_map[phrase]
+                if g not in genres and phrase not in _VAGUE_GENRE_WORDS:
+                    problems.append(f"calls it {phrase!r} ({g}), which is not one of its genres")
+                norm = norm.replace(f" {phrase} ", " ")
+        for m in _RATING.finditer(text):
+            val = float(m.group(1))
+            if evidence.predicted_rating is None or abs(val - evidence.predicted_rating) > 0.25:
+                problems.append(f"quotes a rating of {m.group(0)!r}, which is not the prediction")
+    return CheckResult(ok=not problems, problems=problems)

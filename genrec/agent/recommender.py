@@ -1,0 +1,313 @@
+"""The Recommender facade: one object the UI, HTTP API, CLI and evaluation harness all call.
+
+It owns the session store and picks the policy; a turn's new state is written only after the
+turn succeeds, and no exception from bad input or a failing LLM reaches the caller.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import re
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+from genrec.agent.models import Reply
+from genrec.agent.policies import (
+    POLICIES,
+    AgentConfig,
+    AgentCore,
+    GuidedPolicy,
+    ToolCallingPolicy,
+    Turn,
+    clean_message,
+)
+from genrec.agent.sessions import SessionStore
+from genrec.agent.state import DialogueState, FeedbackEvent
+from genrec.config import Settings
+
+log = logging.getLogger(__name__)
+
+_SESSION_ID = re.compile(r"^[\w.:@-]{1,200}$")
+
+
+class Recommender:
+    """Chat with a conversational recommender over one catalog, ranker, Chroma store and LLM.
+
+    Set-up from settings (builds whatever is missing: data, ranker, index)::
+
+        rec = Recommender.from_settings(llm="none")
+        reply = rec.chat("alice", "I loved Star Wars, something from the 80s please")
+        [r.title for r in reply.recommendations]      # catalog items, best first
+        reply.recommendations[0].rationale            # why, verified against the data
+        rec.feedback("alice", reply.recommendations[0].item_id, liked=False)
+        rec.chat("alice", "more like that, no horror")
+
+    Or with explicit parts (the evaluation harness does this)::
+
+        rec = Recommender(catalog=ds.catalog, ranker=ranker, store=store, llm=get_llm("none", s),
+                          sessions=SessionStore(tmp / "sessions.sqlite"))
+
+    Args:
+        catalog: the items (genrec.data.Catalog).
+        ranker: an MFRanker (or anything with recommend/predict/fold_in/similar_items/...).
+        store: a ChromaStore (search/similar).
+        llm: an LLMBackend from `get_llm` (None = no LLM, like the `none` backend).
+        policy: "auto" (tool-calling for openai/vllm backends with tool calling, else guided),
+            "tool-calling" or "guided".
+        sessions: where sessions live (None: in memory).
+        config: AgentConfig (k, fusion weights, MMR, limits).
+    """
+
+    def __init__(self, *, catalog: Any, ranker: Any, store: Any, llm: Any = None,
+                 policy: str = "auto", sessions: SessionStore | None = None,
+                 config: AgentConfig | None = None) -> None:
+        if policy not in ("auto", *POLICIES):
+            raise ValueError(f"unknown policy {policy!r}; choose auto, tool-calling or guided")
+        self.catalog = catalog
+        self.ranker = ranker
+        self.store = store
+        self.llm = llm
+        self.config = config or AgentConfig()
+        self.sessions = sessions if sessions is not None else SessionStore(None)
+        self.core = AgentCore(catalog, ranker, store, llm, self.config)
+        self.toolkit = self.core.toolkit
+        self.backend_name: str = getattr(llm, "name", "none") if llm is not None else "none"
+        self.policy_name = self._pick_policy(policy)
+        self._closers: list[Any] = []
+
+    def _pick_policy(self, policy: str) -> str:
+        if policy != "auto":
+            return policy
+        name = self.backend_name.split(":")[0]
+        if name in ("openai", "vllm") and getattr(self.llm, "supports_tools", False):
+            return "tool-calling"
+        return "guided"
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None, *, llm: str | None = None,
+                      policy: str | None = None, progress: bool = True,
+                      config: AgentConfig | None = None) -> Recommender:
+        """Load (building when missing or stale) dataset, ranker, index, LLM and sessions.
+
+        The ranker is trained on the TRAIN part of `settings.split` (never on its test part).
+        """
+        from genrec.agent.llm import get_llm
+        from genrec.data import load_split
+        from genrec.ranking import load_or_train_ranker
+        from genrec.retrieval import open_store
+
+        s = settings or Settings()
+        dataset, split = load_split(s.dataset, s.split, s.datasets_dir, seed=s.seed)
+        ranker = load_or_train_ranker(s, dataset, split, progress=progress)
+        store = open_store(s, dataset, build=True, progress=progress)
+        backend = get_llm(llm or s.llm, s)
+        rec = cls(catalog=dataset.catalog, ranker=ranker, store=store, llm=backend,
+                  policy=policy or s.policy, sessions=SessionStore(s.sessions_path), config=config)
+        rec._closers.append(backend)
+        return rec
+
+    def close(self) -> None:
+        """Release the LLM backend (a vLLM child server) and the session file."""
+        for c in self._closers:
+            try:
+                c.close()
+            except Exception:  # noqa: BLE001
+                log.warning("closing %r failed", c, exc_info=True)
+        self._closers = []
+        self.sessions.close()
+
+    def __enter__(self) -> Recommender:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- turns --------------------------------------------------------------------------
+    def _policy(self, name: str) -> Any:
+        return ToolCallingPolicy(self.core) if name == "tool-calling" else GuidedPolicy(self.core)
+
+    def chat(self, session_id: str, message: str) -> Reply:
+        """Answer one message. Never raises for bad input or LLM faults (see Reply.warnings).
+
+        Raises:
+            ValueError: `session_id` is empty, longer than 200 characters or has characters
+                other than letters, digits and ``._:@-``.
+        """
+        self._check_session_id(session_id)
+        with self.sessions.lock(session_id):
+            return self._turn(session_id, message)
+
+    def _turn(self, session_id: str, message: Any) -> Reply:
+        from genrec.agent.llm import meter
+
+        started = time.perf_counter()
+        try:
+            prior = self.sessions.load_state(session_id)
+            history = self.sessions.history(session_id, limit=self.config.history_messages)
+        except Exception as exc:  # noqa: BLE001 - a broken session must not crash the caller
+            log.exception("loading session %s failed", session_id)
+            return Reply(session_id=session_id, backend=self.backend_name,
+                         text="Sorry, I couldn't load this conversation; please try again.",
+                         warnings=[f"session load failed: {type(exc).__name__}: {exc}"])
+        text, warnings, readable = clean_message(message, self.config.max_message_chars)
+        turn = Turn(session_id=session_id, message=text, state=prior.model_copy(deep=True),
+                    history=history, backend=self.backend_name, policy=self.policy_name,
+                    warnings=list(warnings))
+        with meter() as usage:
+            try:
+                if not text:
+                    reply = self.core.reply(turn, "Your message was empty. What kind of movie would "
+                                                  "you like? A title you loved, a genre or a decade "
+                                                  "helps.", question=True)
+                elif not readable:
+                    reply = self.core.reply(turn, "I couldn't read that message; it doesn't look "
+                                                  "like text. Tell me a movie you like, a genre or "
+                                                  "a decade.", question=True)
+                else:
+                    reply = self._policy(self.policy_name).run(turn)
+            except Exception as exc:  # noqa: BLE001 - last line of defence: guided, no LLM
+                log.exception("policy %s failed in session %s", self.policy_name, session_id)
+                reply, fallback_state = self._safe_fallback(session_id, text, prior, history, exc)
+                turn.state = fallback_state  # type: ignore[assignment]
+        reply.llm_calls = usage.calls
+        reply.prompt_tokens = usage.prompt_tokens
+        reply.completion_tokens = usage.completion_tokens
+        total = (time.perf_counter() - started) * 1000
+        reply.timings["llm"] = round(usage.seconds * 1000, 3)
+        new_state = turn.state
+        try:
+            if new_state is not None:
+                new_state.turns += 1
+                self.sessions.save_turn(
+                    session_id, new_state,
+                    [("user", text or "(empty message)"), ("assistant", reply.text)],
+                    [t.model_dump() for t in reply.trace])
+        except Exception as exc:  # noqa: BLE001 - state stays as it was before the turn
+            log.exception("saving session %s failed", session_id)
+            reply.warnings.append(f"the conversation could not be saved ({type(exc).__name__}); "
+                                  "your previous state is kept")
+        reply.timings["total"] = round((time.perf_counter() - started) * 1000, 3)
+        reply.timings["overhead"] = round(max(0.0, total - reply.timings["llm"]), 3)
+        return reply
+
+    def _safe_fallback(self, session_id: str, text: str, prior: DialogueState,
+                       history: list[dict], exc: BaseException) -> tuple[Reply, DialogueState | None]:
+        """Guided policy without the LLM; (reply, state to save or None to keep the old one)."""
+        turn = Turn(session_id=session_id, message=text, state=prior.model_copy(deep=True),
+                    history=history, backend=self.backend_name, policy="guided", llm_ok=False)
+        turn.warnings.append(f"internal error in the {self.policy_name} policy "
+                             f"({type(exc).__name__}: {exc}); answered without the LLM")
+        try:
+            return GuidedPolicy(self.core).run(turn), turn.state
+        except Exception as exc2:  # noqa: BLE001
+            log.exception("guided fallback failed too")
+            return Reply(session_id=session_id, backend=self.backend_name, policy="guided",
+                         text="Sorry, something went wrong on my side; your conversation is kept. "
+                              "Please try again.",
+                         warnings=turn.warnings + [f"fallback failed: {type(exc2).__name__}"]), None
+
+    def stream(self, session_id: str, message: str) -> Iterator[str | Reply]:
+        """Text deltas (word by word), then the Reply.
+
+        The text is streamed after the turn has been checked (rationales and titles verified),
+        so nothing unverified is ever shown; the final Reply has the same text.
+        """
+        reply = self.chat(session_id, message)
+        words = re.split(r"(\s+)", reply.text)
+        buf = ""
+        for w in words:
+            buf += w
+            if w.strip():
+                yield buf
+                buf = ""
+        if buf:
+            yield buf
+        yield reply
+
+    async def achat(self, session_id: str, message: str) -> Reply:
+        """`chat` in a worker thread (the event loop stays free)."""
+        return await asyncio.to_thread(self.chat, session_id, message)
+
+    async def astream(self, session_id: str, message: str) -> AsyncIterator[str | Reply]:
+        """`stream` in a worker thread, yielding as the deltas come."""
+        q: queue.Queue = queue.Queue()
+        done = object()
+
+        def work() -> None:
+            try:
+                for part in self.stream(session_id, message):
+                    q.put(part)
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the caller
+                q.put(exc)
+            finally:
+                q.put(done)
+
+        threading.Thread(target=work, daemon=True).start()
+        while True:
+            part = await asyncio.to_thread(q.get)
+            if part is done:
+                return
+            if isinstance(part, BaseException):
+                raise part
+            yield part
+
+    # ---- sessions -----------------------------------------------------------------------
+    def feedback(self, session_id: str, item_id: int, liked: bool) -> DialogueState:
+        """Record a like/dislike for an item (creating the session when new).
+
+        Raises:
+            genrec.data.UnknownItemError: `item_id` is not in the catalog.
+        """
+        self._check_session_id(session_id)
+        self.catalog[item_id]  # raises UnknownItemError with a clear message
+        with self.sessions.lock(session_id):
+            state = self.sessions.load_state(session_id)
+            state.add_item(int(item_id), "liked" if liked else "disliked")
+            state.feedback.append(FeedbackEvent(item_id=int(item_id), liked=bool(liked),
+                                                source="api"))
+            self.sessions.save_turn(session_id, state, [], self.sessions.last_trace(session_id))
+        return state
+
+    def _save_state(self, session_id: str, state: DialogueState) -> None:
+        with self.sessions.lock(session_id):
+            self.sessions.save_turn(session_id, state, [], self.sessions.last_trace(session_id))
+
+    def set_user(self, session_id: str, user_id: int | None) -> DialogueState:
+        """Tie a session to a known dataset user (the ranker then uses their history)."""
+        self._check_session_id(session_id)
+        if user_id is not None and not self.ranker.knows_user(user_id):
+            raise KeyError(f"user {user_id} is not known to the ranker")
+        with self.sessions.lock(session_id):
+            state = self.sessions.load_state(session_id)
+            state.user_id = user_id
+            self.sessions.save_turn(session_id, state, [], self.sessions.last_trace(session_id))
+        return state
+
+    def state(self, session_id: str) -> DialogueState:
+        """The session's dialogue state (an empty state for an unknown session)."""
+        return self.sessions.load_state(session_id)
+
+    def history(self, session_id: str) -> list[dict]:
+        """[{"role": "user"|"assistant", "content": str}, ...], oldest first ([] when unknown)."""
+        return self.sessions.history(session_id)
+
+    def last_trace(self, session_id: str) -> list[dict]:
+        return self.sessions.last_trace(session_id)
+
+    def session_exists(self, session_id: str) -> bool:
+        return self.sessions.exists(session_id)
+
+    def delete_session(self, session_id: str) -> bool:
+        """Delete a session; False when it did not exist."""
+        with self.sessions.lock(session_id):
+            return self.sessions.delete(session_id)
+
+    @staticmethod
+    def _check_session_id(session_id: str) -> None:
+        if not isinstance(session_id, str) or not _SESSION_ID.match(session_id):
+            raise ValueError(f"invalid session id {session_id!r}: use 1-200 letters, digits or "
+                             "._:@- characters")

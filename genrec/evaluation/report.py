@@ -1,0 +1,276 @@
+"""Run reports: a self-contained report.html (inline CSS, inline SVG plots) and a plain-text
+summary table, from a metrics.json-shaped dict (`final` and optional `per_turn` per system).
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import json
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+CORE = ("ndcg@{k}", "recall@{k}", "hr@{k}", "mrr")
+TABLE_COLUMNS = (
+    "ndcg@{k}", "recall@{k}", "hr@{k}", "mrr", "precision@{k}", "mean_test_rating",
+    "constraint_violations", "seen", "repeated", "disliked",
+)
+AGENT_COLUMNS = ("verified_share", "unknown_titles", "latency_ms", "llm_calls", "question", "error")
+COLORS = {
+    "agent": "#d62728", "popularity": "#7f7f7f", "full_history": "#1f77b4",
+    "mentioned_fold_in": "#2ca02c", "content_only": "#9467bd", "ranker": "#1f77b4",
+}
+
+
+def _k(metrics: Mapping[str, Any]) -> int:
+    return int(metrics.get("k", 10))
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "-"
+        return f"{v:.1f}" if abs(v) >= 100 else f"{v:.4f}"
+    return str(v)
+
+
+def _columns(metrics: Mapping[str, Any], template: Sequence[str]) -> list[str]:
+    k = _k(metrics)
+    names = [c.format(k=k) for c in template]
+    present = {m for d in metrics.get("final", {}).values() for m in d}
+    return [c for c in names if c in present]
+
+
+def format_summary(metrics: Mapping[str, Any], *, columns: Sequence[str] | None = None) -> str:
+    """A fixed-width table: one row per system, the final value of each metric.
+
+    >>> print(format_summary({"k": 10, "final": {"agent": {"ndcg@10": 0.5, "mrr": 0.25}}}))
+    system  ndcg@10  mrr
+    agent   0.5000   0.2500
+    """
+    final = metrics.get("final", {})
+    cols = list(columns) if columns else _columns(metrics, TABLE_COLUMNS)
+    rows = [["system", *cols]] + [[s, *(_fmt(d.get(c)) for c in cols)] for s, d in final.items()]
+    widths = [max(len(r[j]) for r in rows) for j in range(len(rows[0]))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
+
+
+# --------------------------------------------------------------------------- plots (inline SVG)
+
+
+def _svg(fig: Any) -> str:
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", bbox_inches="tight")
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    text = buf.getvalue()
+    return text[text.index("<svg"):]
+
+
+def _plt() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update({"svg.fonttype": "none", "font.size": 10, "axes.spines.top": False,
+                         "axes.spines.right": False})
+    return plt
+
+
+def plot_curves(metrics: Mapping[str, Any]) -> str | None:
+    """Metric-per-turn curves, one panel per core metric, one line per system."""
+    per_turn = metrics.get("per_turn") or {}
+    if not per_turn:
+        return None
+    T = max((len(v) for d in per_turn.values() for v in d.values()), default=0)
+    if T < 1:
+        return None
+    plt = _plt()
+    k = _k(metrics)
+    names = [c.format(k=k) for c in CORE]
+    fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 2.8))
+    for ax, m in zip(axes, names):
+        for s, d in per_turn.items():
+            vals = d.get(m)
+            if not vals:
+                continue
+            ys = [float("nan") if v is None else v for v in vals]
+            ax.plot(range(1, len(ys) + 1), ys, marker="o", ms=3, lw=2 if s == "agent" else 1.3,
+                    color=COLORS.get(s), label=s, ls="-" if s == "agent" else "--")
+        ax.set_title(m)
+        ax.set_xlabel("turn")
+        ax.set_xticks(range(1, T + 1))
+        ax.set_ylim(bottom=0)
+        ax.grid(alpha=0.3)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.tight_layout()
+    fig.legend(handles, labels, loc="upper center", ncol=len(labels), frameon=False, fontsize=9,
+               bbox_to_anchor=(0.5, 1.08))
+    return _svg(fig)
+
+
+def plot_final_bars(metrics: Mapping[str, Any]) -> str | None:
+    """Grouped bars of the final core metrics per system."""
+    final = metrics.get("final") or {}
+    if not final:
+        return None
+    plt = _plt()
+    k = _k(metrics)
+    names = [c.format(k=k) for c in CORE if any(c.format(k=k) in d for d in final.values())]
+    systems = list(final)
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.6 * len(names) + 2), 3.0))
+    width = 0.8 / max(len(systems), 1)
+    for j, s in enumerate(systems):
+        ys = [final[s].get(m) or 0.0 for m in names]
+        xs = [i + (j - (len(systems) - 1) / 2) * width for i in range(len(names))]
+        bars = ax.bar(xs, ys, width=width * 0.95, color=COLORS.get(s), label=s)
+        for b, y in zip(bars, ys):
+            ax.text(b.get_x() + b.get_width() / 2, y, f"{y:.2f}", ha="center", va="bottom", fontsize=7)
+    ax.set_xticks(range(len(names)))
+    ax.set_xticklabels(names)
+    ax.legend(fontsize=8, frameon=False, ncol=min(len(systems), 5), loc="upper left", bbox_to_anchor=(0, 1.18))
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    return _svg(fig)
+
+
+def plot_latency(latencies: Sequence[float]) -> str | None:
+    """Histogram of the agent's per-turn latency."""
+    vals = [float(x) for x in latencies if x is not None]
+    if not vals:
+        return None
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.0, 2.6))
+    ax.hist(vals, bins=min(40, max(5, len(vals) // 10)), color=COLORS["agent"], alpha=0.85)
+    ax.set_xlabel("agent latency per turn (ms)")
+    ax.set_ylabel("turns")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return _svg(fig)
+
+
+# --------------------------------------------------------------------------- html
+
+_CSS = """
+body{font-family:-apple-system,Segoe UI,Roboto,Helvetica,Arial,sans-serif;margin:24px auto;max-width:1180px;
+color:#222;padding:0 16px}
+h1{font-size:22px;margin-bottom:4px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ddd;padding-bottom:4px}
+.meta{color:#666;font-size:13px}
+table{border-collapse:collapse;font-size:13px;margin:8px 0}
+th,td{padding:4px 10px;text-align:right;border-bottom:1px solid #eee}
+th:first-child,td:first-child{text-align:left}
+th{background:#f6f6f6;font-weight:600}
+tr.agent td{font-weight:600;background:#fff4f4}
+.ok{background:#e8f6e8;border:1px solid #9c9;padding:8px 12px;border-radius:6px}
+.bad{background:#fde8e8;border:1px solid #d99;padding:8px 12px;border-radius:6px;color:#900;font-weight:600}
+pre{background:#f8f8f8;padding:10px;font-size:12px;overflow:auto;max-height:420px}
+.plot svg{max-width:100%;height:auto}
+.note{font-size:12px;color:#555}
+"""
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[Any]], *, agent_row: str | None = "agent") -> str:
+    th = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
+    body = []
+    for r in rows:
+        cls = ' class="agent"' if agent_row and r and r[0] == agent_row else ""
+        body.append(f"<tr{cls}>" + "".join(f"<td>{html.escape(_fmt(c))}</td>" for c in r) + "</tr>")
+    return f"<table><thead><tr>{th}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def render_html(
+    metrics: Mapping[str, Any],
+    config: Mapping[str, Any],
+    *,
+    latencies: Sequence[float] = (),
+    title: str = "genrec evaluation",
+    notes: Sequence[str] = (),
+) -> str:
+    """The whole report as one HTML string (no external resources)."""
+    final = metrics.get("final", {})
+    cols = _columns(metrics, TABLE_COLUMNS)
+    parts = [f"<h1>{html.escape(title)}</h1>"]
+    cfg = config.get("config", config)
+    meta = [f"{k}: {cfg.get(k)}" for k in ("dataset", "split", "turns", "simulator", "llm", "policy", "seed")
+            if k in cfg]
+    meta += [f"users: {metrics.get('n_users', '-')}", f"commit: {config.get('git_commit') or '-'}",
+             f"created: {config.get('created', '-')}"]
+    parts.append(f"<p class='meta'>{html.escape(' · '.join(meta))}</p>")
+    leak = metrics.get("leakage")
+    if leak is not None:
+        if leak.get("count"):
+            parts.append(f"<p class='bad'>LEAKAGE: simulated users named {leak['count']} held-out item(s); "
+                         "this run is invalid.</p>")
+        else:
+            parts.append("<p class='ok'>Leakage guard: no held-out title was named by a simulated user.</p>")
+    if metrics.get("complete") is False:
+        parts.append(f"<p class='bad'>Incomplete run: {metrics.get('n_users')} of "
+                     f"{metrics.get('users_selected')} users done; rerun the same command to resume.</p>")
+    parts.append("<h2>Summary (after the last turn)</h2>")
+    parts.append(_table(["system", *cols], [[s, *(d.get(c) for c in cols)] for s, d in final.items()]))
+    agent_cols = [c for c in AGENT_COLUMNS if c in final.get("agent", {})]
+    if agent_cols:
+        lat = metrics.get("latency_ms", {})
+        parts.append(_table(["agent", *agent_cols, "latency p50", "latency p95"],
+                            [["mean per turn", *(final["agent"].get(c) for c in agent_cols),
+                              lat.get("p50"), lat.get("p95")]], agent_row=None))
+    for n in notes:
+        parts.append(f"<p class='note'>{html.escape(n)}</p>")
+    curves = plot_curves(metrics)
+    if curves:
+        parts.append("<h2>Metrics per turn</h2><div class='plot'>" + curves + "</div>")
+    bars = plot_final_bars(metrics)
+    if bars:
+        parts.append("<h2>Final metrics</h2><div class='plot'>" + bars + "</div>")
+    hist = plot_latency(latencies)
+    if hist:
+        parts.append("<h2>Agent latency</h2><div class='plot'>" + hist + "</div>")
+    per_turn = metrics.get("per_turn", {})
+    if per_turn:
+        k = _k(metrics)
+        m = f"ndcg@{k}"
+        T = max((len(d.get(m, [])) for d in per_turn.values()), default=0)
+        parts.append(f"<h2>{m} per turn</h2>")
+        parts.append(_table(["system", *[f"turn {t + 1}" for t in range(T)]],
+                            [[s, *d.get(m, [])] for s, d in per_turn.items()]))
+    parts.append("<h2>Configuration</h2><pre>" + html.escape(json.dumps(config, indent=2, default=str)) + "</pre>")
+    extra = {k: v for k, v in metrics.items() if k not in ("final", "per_turn")}
+    parts.append("<h2>Run facts</h2><pre>" + html.escape(json.dumps(extra, indent=2, default=str)) + "</pre>")
+    return ("<!doctype html><html><head><meta charset='utf-8'><title>" + html.escape(title) + "</title><style>"
+            + _CSS + "</style></head><body>" + "\n".join(parts) + "</body></html>\n")
+
+
+def write_report(
+    out_dir: Path,
+    metrics: Mapping[str, Any],
+    config: Mapping[str, Any],
+    *,
+    latencies: Sequence[float] = (),
+    title: str = "genrec evaluation",
+    notes: Sequence[str] = (),
+    write_json: bool = False,
+) -> Path:
+    """Write report.html (and, with `write_json`, metrics.json and config.json) into `out_dir`.
+
+    Used by `genrec eval chat` and `genrec eval ranker` so both runs read the same way.
+
+    Returns:
+        The path of report.html.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if write_json:
+        (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str) + "\n", encoding="utf-8")
+        (out_dir / "config.json").write_text(json.dumps(config, indent=2, default=str) + "\n", encoding="utf-8")
+    path = out_dir / "report.html"
+    path.write_text(render_html(metrics, config, latencies=latencies, title=title, notes=notes), encoding="utf-8")
+    return path
+
+
+__all__ = ["format_summary", "plot_curves", "plot_final_bars", "plot_latency", "render_html", "write_report"]

@@ -1,0 +1,212 @@
+"""Per-turn scores of a conversational run: every system's top-k after every turn against the
+user's held-out ratings, plus constraint, repetition, grounding, latency and LLM-call figures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from genrec.data import Catalog, Ratings
+from genrec.evaluation import metrics as M
+
+AGENT = "agent"
+BASELINES = ("popularity", "full_history", "mentioned_fold_in", "content_only")
+SYSTEMS = (AGENT, *BASELINES)
+RANKING_METRICS = ("ndcg", "recall", "hr", "mrr", "precision")
+"""Top-k accuracy names; written with @k except mrr (``ndcg@10``, ``hr@10``, ``mrr``)."""
+
+
+def metric_names(k: int) -> list[str]:
+    return [f"{m}@{k}" if m != "mrr" else "mrr" for m in RANKING_METRICS]
+
+
+def list_scores(ranked: Sequence[int], relevant: Collection, k: int) -> dict[str, float]:
+    """NDCG, recall, hit rate, MRR and precision at k of one list (via genrec.evaluation.metrics).
+
+    >>> s = list_scores([3, 1, 2], {1, 9}, k=3)
+    >>> round(s["ndcg@3"], 4), s["recall@3"], s["hr@3"], s["mrr"]
+    (0.3869, 0.5, 1.0, 0.5)
+    """
+    ranked = list(ranked)[:k]
+    return {
+        f"ndcg@{k}": M.ndcg_at_k(ranked, relevant, k),
+        f"recall@{k}": M.recall_at_k(ranked, relevant, k),
+        f"hr@{k}": M.hit_rate_at_k(ranked, relevant, k),
+        "mrr": M.mrr(ranked, relevant, k),
+        f"precision@{k}": M.precision_at_k(ranked, relevant, k),
+    }
+
+
+@dataclass(frozen=True)
+class UserTruth:
+    """What the scorer (never the simulator) knows about one user."""
+
+    test: Mapping[int, float]
+    """Held-out ratings: item -> rating."""
+    train: Mapping[int, float]
+    """Training ratings: item -> rating (to spot already-seen and disliked items)."""
+    relevant_min: float = 4.0
+
+    @property
+    def relevant(self) -> set[int]:
+        return {i for i, r in self.test.items() if r >= self.relevant_min}
+
+
+def truths(train: Ratings, test: Ratings, users: Iterable[int], *, relevant_min: float = 4.0) -> dict[int, UserTruth]:
+    """Held-out and training ratings of the given users, for scoring."""
+    users = set(int(u) for u in users)
+
+    def per_user(r: Ratings) -> dict[int, dict[int, float]]:
+        df = r.df[r.df["user"].isin(users)]
+        out: dict[int, dict[int, float]] = {u: {} for u in users}
+        for u, i, x in zip(df["user"].to_numpy(), df["item"].to_numpy(), df["rating"].to_numpy()):
+            out[int(u)][int(i)] = float(x)
+        return out
+
+    te, tr = per_user(test), per_user(train)
+    return {u: UserTruth(te[u], tr[u], relevant_min) for u in sorted(users)}
+
+
+def _violates(item: Any, stated: Mapping[str, Any]) -> bool:
+    """Does an item break a hard constraint the user stated (avoided genre, year bounds)?"""
+    if item is None:
+        return False
+    if set(item.genres) & set(stated.get("avoided_genres") or ()):
+        return True
+    lo, hi = stated.get("year_min"), stated.get("year_max")
+    if (lo is not None or hi is not None) and item.year is not None:
+        if (lo is not None and item.year < lo) or (hi is not None and item.year > hi):
+            return True
+    return False
+
+
+def turn_scores(
+    ranked: Sequence[int],
+    truth: UserTruth,
+    stated: Mapping[str, Any],
+    feedback_before: set[int],
+    catalog: Catalog,
+    k: int,
+) -> dict[str, float | None]:
+    """All list-level figures of one system's top-k after one turn.
+
+    `stated` is what the user had said up to and including this turn; `feedback_before` the items
+    it had already reacted to or named before this turn (recommending them again is a repeat).
+    """
+    top = list(dict.fromkeys(int(i) for i in ranked))[:k]
+    out: dict[str, float | None] = dict(list_scores(top, truth.relevant, k))
+    rated = [truth.test[i] for i in top if i in truth.test]
+    out["mean_test_rating"] = float(np.mean(rated)) if rated else None
+    n = len(top)
+    items = [catalog.get(i) for i in top]
+    wanted = set(stated.get("wanted_genres") or ())
+    disliked = set(stated.get("disliked") or ()) | {i for i, r in truth.train.items() if r <= 2}
+    out["constraint_violations"] = sum(_violates(it, stated) for it in items) / n if n else 0.0
+    out["off_genre"] = (
+        sum(1 for it in items if it is not None and not (set(it.genres) & wanted)) / n if n and wanted else 0.0
+    )
+    out["seen"] = sum(1 for i in top if i in truth.train) / n if n else 0.0
+    out["repeated"] = sum(1 for i in top if i in feedback_before) / n if n else 0.0
+    out["disliked"] = sum(1 for i in top if i in disliked) / n if n else 0.0
+    out["empty"] = 0.0 if n else 1.0
+    return out
+
+
+def _mean(values: list[float | None]) -> float | None:
+    vals = [v for v in values if v is not None]
+    return float(np.mean(vals)) if vals else None
+
+
+def score_records(
+    records: Sequence[Mapping[str, Any]],
+    user_truths: Mapping[int, UserTruth],
+    catalog: Catalog,
+    *,
+    k: int = 10,
+    turns: int | None = None,
+) -> dict[str, Any]:
+    """metrics.json content for a set of transcript records.
+
+    Args:
+        records: transcript lines (``user_id``, ``turns`` with ``ranked_item_ids``, ``stated``,
+            ``baselines`` and the agent's ``latency_ms``, ``llm_calls``, ``verified`` ...).
+        user_truths: held-out and training ratings per user id.
+        catalog: item metadata for constraint checks.
+        k: list length that counts.
+        turns: number of turns (default: the longest transcript).
+
+    Returns:
+        ``{"final": {system: {metric: value}}, "per_turn": {system: {metric: [value per turn]}},
+        "n_users", "turns", "k", "leakage", "latency_ms", "llm_calls", "errors"}``; per-turn values
+        are means over users (``mean_test_rating`` over users with at least one rated item in the
+        list, None when there is none).
+    """
+    records = sorted(records, key=lambda r: int(r["user_id"]))
+    T = turns or max((len(r["turns"]) for r in records), default=0)
+    per: dict[str, dict[str, list[list[float | None]]]] = {}
+
+    def add(system: str, t: int, scores: Mapping[str, float | None]) -> None:
+        sysd = per.setdefault(system, {})
+        for name, v in scores.items():
+            sysd.setdefault(name, [[] for _ in range(T)])[t].append(v)
+
+    leaks: list[dict[str, Any]] = []
+    latencies: list[float] = []
+    llm_calls: list[float] = []
+    errors = 0
+    for rec in records:
+        uid = int(rec["user_id"])
+        truth = user_truths[uid]
+        feedback: set[int] = set()
+        for t, turn in enumerate(rec["turns"][:T]):
+            stated = turn.get("stated") or {}
+            for i in turn.get("leaks") or ():
+                leaks.append({"user_id": uid, "turn": t, "item_id": int(i)})
+            systems = {AGENT: turn["ranked_item_ids"], **(turn.get("baselines") or {})}
+            for system, ranked in systems.items():
+                add(system, t, turn_scores(ranked, truth, stated, feedback, catalog, k))
+            recs = turn["ranked_item_ids"][:k]
+            ver = turn.get("verified") or []
+            agent_extra: dict[str, float | None] = {
+                "verified_share": (sum(bool(v) for v in ver[: len(recs)]) / len(recs)) if recs and ver else None,
+                "unknown_titles": float(len(turn.get("unknown_titles") or ())),
+                "latency_ms": float(turn.get("latency_ms") or 0.0),
+                "llm_calls": float(turn.get("llm_calls") or 0),
+                "question": 1.0 if turn.get("question") else 0.0,
+                "error": 1.0 if turn.get("error") else 0.0,
+            }
+            add(AGENT, t, agent_extra)
+            latencies.append(float(turn.get("latency_ms") or 0.0))
+            llm_calls.append(float(turn.get("llm_calls") or 0))
+            errors += 1 if turn.get("error") else 0
+            feedback |= set(stated.get("seen") or ())
+
+    per_turn = {s: {m: [_mean(v) for v in lists] for m, lists in d.items()} for s, d in per.items()}
+    order = [s for s in SYSTEMS if s in per_turn] + [s for s in per_turn if s not in SYSTEMS]
+    per_turn = {s: per_turn[s] for s in order}
+    final = {s: {m: (v[-1] if v else None) for m, v in d.items()} for s, d in per_turn.items()}
+    lat = np.asarray(latencies) if latencies else np.zeros(1)
+    return {
+        "final": final,
+        "per_turn": per_turn,
+        "n_users": len(records),
+        "turns": T,
+        "k": k,
+        "leakage": {"count": len(leaks), "examples": leaks[:20]},
+        "latency_ms": {
+            "mean": float(lat.mean()), "p50": float(np.percentile(lat, 50)),
+            "p95": float(np.percentile(lat, 95)), "max": float(lat.max()),
+        },
+        "llm_calls": {"total": float(sum(llm_calls)), "per_turn": float(np.mean(llm_calls)) if llm_calls else 0.0},
+        "errors": errors,
+    }
+
+
+__all__ = [
+    "AGENT", "BASELINES", "SYSTEMS", "UserTruth", "list_scores", "metric_names", "score_records",
+    "truths", "turn_scores",
+]

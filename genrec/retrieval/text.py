@@ -1,0 +1,66 @@
+"""Item text: the one template that turns an Item into the text that is embedded and stored.
+
+The template is versioned (TEXT_VERSION); changing it changes every item's content hash, so the
+next build re-embeds the catalog instead of mixing texts made by two templates.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from genrec.data import Item
+
+TEXT_VERSION = "1"
+
+# Natural words for genre names, so a query like "animated film for kids" meets the genre words.
+_GENRE_WORDS = {
+    "Animation": "animated",
+    "Children's": "children's, family",
+    "Sci-Fi": "science fiction",
+    "Film-Noir": "film noir",
+}
+# extra fields that are identifiers, links or dates carry no meaning worth embedding
+_SKIP_EXTRA_SUFFIXES = ("_id", "id", "url", "_date", "date", "_at")
+
+
+def _extra_lines(extra: dict[str, Any]) -> list[str]:
+    out = []
+    for key in sorted(extra):
+        value = extra[key]
+        if not isinstance(key, str) or key.lower().endswith(_SKIP_EXTRA_SUFFIXES):
+            continue
+        if isinstance(value, (list, tuple)):
+            value = ", ".join(str(v) for v in value if isinstance(v, (str, int, float)) and str(v).strip())
+        if isinstance(value, str) and value.strip():
+            out.append(f"{key.replace('_', ' ').capitalize()}: {value.strip()}.")
+    return out
+
+
+def item_text(item: Item) -> str:
+    """The text embedded for one item.
+
+    Template (parts that are missing are left out)::
+
+        {title} ({year}). Genres: {genre, ...} ({genre words}). {description} {Key: value.}...
+
+    `Key: value.` comes from each text field of `item.extra` except ids, links and dates
+    (custom catalogs may carry director, cast, tags or a plot there).
+
+    >>> from genrec.data import Item
+    >>> item_text(Item(1, "Toy Story", 1995, ("Animation", "Children's", "Comedy")))
+    "Toy Story (1995). Genres: Animation, Children's, Comedy (animated, children's, family, comedy film)."
+    """
+    parts = [f"{item.label}."]
+    if item.genres:
+        words = ", ".join(_GENRE_WORDS.get(g, g.lower()) for g in item.genres)
+        parts.append(f"Genres: {', '.join(item.genres)} ({words} film).")
+    if item.description and item.description.strip():
+        parts.append(item.description.strip())
+    parts.extend(_extra_lines(item.extra))
+    return " ".join(parts)
+
+
+def text_hash(text: str) -> str:
+    """Content hash of an embedded text (with the template version), 16 hex digits."""
+    return hashlib.sha256(f"{TEXT_VERSION}\0{text}".encode()).hexdigest()[:16]

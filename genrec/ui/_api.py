@@ -1,0 +1,405 @@
+"""HTTP API routes: OpenAI-compatible /v1/chat/completions and /v1/models, /api/sessions/*, /healthz.
+
+All routes call the one `Recommender`; turns of one session are serialised, sessions run in parallel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+import uuid
+import weakref
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Path, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from genrec.ui._schemas import (
+    MODEL_ID,
+    SESSION_ID_PATTERN,
+    ApiLimits,
+    AssistantMessage,
+    ChatCompletion,
+    ChatCompletionRequest,
+    Choice,
+    Deleted,
+    ErrorResponse,
+    FeedbackIn,
+    GenrecExtra,
+    Health,
+    MessageIn,
+    ModelCard,
+    ModelList,
+    SessionCreated,
+    SessionView,
+    Usage,
+)
+
+if TYPE_CHECKING:
+    from genrec.agent import Recommender, Reply
+    from genrec.config import Settings
+
+_SESSION_RE = re.compile(SESSION_ID_PATTERN)
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorResponse, "description": "Missing or wrong bearer token."},
+    413: {"model": ErrorResponse, "description": "Request body over the size limit."},
+    422: {"model": ErrorResponse, "description": "Invalid JSON, wrong types or over a limit."},
+    503: {"model": ErrorResponse, "description": "The recommender failed on this turn."},
+}
+SessionPath = Path(pattern=SESSION_ID_PATTERN, description="Session id from POST /api/sessions.")
+
+
+class AgentFailure(Exception):
+    """The recommender raised while serving a request (reported as 503, never as a traceback)."""
+
+
+def new_session_id() -> str:
+    return uuid.uuid4().hex
+
+
+class ApiService:
+    """What the routes share: the recommender, limits, per-session locks, ids created but unused."""
+
+    def __init__(self, recommender: Recommender, settings: Settings, limits: ApiLimits) -> None:
+        self.rec = recommender
+        self.settings = settings
+        self.limits = limits
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        self._created: set[str] = set()
+
+    def lock(self, session_id: str) -> asyncio.Lock:
+        lock = self._locks.get(session_id)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._locks[session_id] = lock
+        return lock
+
+    async def call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run a blocking recommender call in the thread pool; its errors become AgentFailure."""
+        try:
+            return await run_in_threadpool(fn, *args)
+        except (HTTPException, LookupError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - reported as a clean 503
+            raise AgentFailure(f"{type(exc).__name__}: {exc}") from exc
+
+    def create(self, session_id: str) -> None:
+        """Persist an empty session (it survives restarts); in memory if the store cannot."""
+        store = getattr(self.rec, "sessions", None)
+        if store is not None and hasattr(store, "save_turn"):
+            store.save_turn(session_id, self.rec.state(session_id), [])
+        else:
+            self._created.add(session_id)
+
+    async def exists(self, session_id: str) -> bool:
+        if session_id in self._created:
+            return True
+        return bool(await self.call(self.rec.session_exists, session_id))
+
+    async def require(self, session_id: str) -> None:
+        if not await self.exists(session_id):
+            raise HTTPException(404, f"no session {session_id!r}: create one with POST /api/sessions")
+
+    def check_message(self, text: str) -> str:
+        text = text.strip()
+        if not text:
+            raise HTTPException(422, "the message is empty: send what the user said")
+        if len(text) > self.limits.max_message_chars:
+            raise HTTPException(
+                422,
+                f"the message has {len(text)} characters; the limit is {self.limits.max_message_chars}",
+            )
+        return text
+
+    async def chat(self, session_id: str, message: str) -> Reply:
+        async with self.lock(session_id):
+            reply = await self.call(self.rec.chat, session_id, message)
+        self._created.discard(session_id)
+        return reply
+
+    async def stream(self, session_id: str, message: str) -> AsyncIterator[str | Reply]:
+        async with self.lock(session_id):
+            try:
+                async for part in iterate_in_threadpool(iter(self.rec.stream(session_id, message))):
+                    yield part
+            except Exception as exc:  # noqa: BLE001 - reported in-band as an error chunk
+                raise AgentFailure(f"{type(exc).__name__}: {exc}") from exc
+        self._created.discard(session_id)
+
+
+def _session_from(request_user: str | None, header: str | None) -> tuple[str, bool]:
+    """(session id, whether it is new) from X-Session-Id, else `user`, else a fresh id."""
+    for source, value in (("X-Session-Id header", header), ("user field", request_user)):
+        if value:
+            if not _SESSION_RE.match(value):
+                raise HTTPException(
+                    422,
+                    f"{source} {value[:40]!r} is not a valid session id: use 1-128 letters, "
+                    "digits or _ . : @ -",
+                )
+            return value, False
+    return new_session_id(), True
+
+
+def _extra(reply: Reply) -> GenrecExtra:
+    return GenrecExtra(
+        session_id=reply.session_id,
+        recommendations=[r.model_dump(mode="json") for r in reply.recommendations],
+        question=reply.question,
+        trace=[t.model_dump(mode="json") for t in reply.trace],
+        warnings=list(reply.warnings),
+        backend=reply.backend,
+    )
+
+
+def _usage(reply: Reply) -> Usage:
+    p, c = int(reply.prompt_tokens or 0), int(reply.completion_tokens or 0)
+    return Usage(prompt_tokens=p, completion_tokens=c, total_tokens=p + c)
+
+
+def _sse(obj: dict[str, Any]) -> str:
+    return f"data: {json.dumps(obj, ensure_ascii=False)}\n\n"
+
+
+def _last_user_message(req: ChatCompletionRequest, limits: ApiLimits) -> str:
+    if len(req.messages) > limits.max_messages:
+        raise HTTPException(422, f"{len(req.messages)} messages; the limit is {limits.max_messages}")
+    for m in reversed(req.messages):
+        if m.role == "user":
+            return m.text()
+    raise HTTPException(422, "no message with role 'user': genrec answers the last user message")
+
+
+def build_router(service: ApiService, auth: Callable[..., Any]) -> APIRouter:
+    """The /v1 and /api routes (all behind `auth`)."""
+    router = APIRouter(dependencies=[Depends(auth)], responses=_ERRORS)
+
+    @router.get("/v1/models", response_model=ModelList, tags=["openai"])
+    async def list_models() -> ModelList:
+        """The one model this server answers as: `genrec`."""
+        return ModelList(data=[ModelCard()])
+
+    @router.post(
+        "/v1/chat/completions",
+        response_model=ChatCompletion,
+        tags=["openai"],
+        responses={200: {"content": {"text/event-stream": {}}, "description": "JSON, or SSE chunks"}},
+    )
+    async def chat_completions(
+        req: ChatCompletionRequest,
+        response: Response,
+        x_session_id: str | None = Header(None, description="Session id (wins over `user`)."),
+    ) -> Any:
+        """OpenAI-compatible chat. Only the **last user message** goes to the agent; the session
+        keeps the history. The session comes from the `X-Session-Id` header, else the `user` field,
+        else a new one (returned in the `X-Session-Id` response header and `genrec.session_id`).
+        Recommendations are in the extra `genrec` field (on the final chunk when streaming)."""
+        message = service.check_message(_last_user_message(req, service.limits))
+        session_id, _ = _session_from(req.user, x_session_id)
+        cid = f"chatcmpl-{uuid.uuid4().hex[:24]}"
+        created = int(time.time())
+        headers = {"X-Session-Id": session_id}
+        if not req.stream:
+            reply = await service.chat(session_id, message)
+            response.headers.update(headers)
+            return ChatCompletion(
+                id=cid,
+                created=created,
+                choices=[Choice(message=AssistantMessage(content=reply.text))],
+                usage=_usage(reply),
+                genrec=_extra(reply),
+            )
+        include_usage = bool(req.stream_options and req.stream_options.include_usage)
+        return StreamingResponse(
+            _completion_chunks(service, session_id, message, cid, created, include_usage),
+            media_type="text/event-stream",
+            headers={**headers, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    @router.post("/api/sessions", response_model=SessionCreated, status_code=201, tags=["sessions"])
+    async def create_session() -> SessionCreated:
+        """A new, empty session; send messages to it with POST /api/sessions/{id}/messages."""
+        sid = new_session_id()
+        await service.call(service.create, sid)
+        return SessionCreated(session_id=sid)
+
+    @router.post("/api/sessions/{session_id}/messages", tags=["sessions"])
+    async def post_message(body: MessageIn, session_id: str = SessionPath) -> dict[str, Any]:
+        """One turn: the user's message in, the agent's `Reply` out (text, recommendations,
+        question, trace, timings, token counts, warnings, backend)."""
+        message = service.check_message(body.message)
+        await service.require(session_id)
+        reply = await service.chat(session_id, message)
+        return reply.model_dump(mode="json")
+
+    @router.post("/api/sessions/{session_id}/feedback", response_model=SessionView, tags=["sessions"])
+    async def post_feedback(body: FeedbackIn, session_id: str = SessionPath) -> SessionView:
+        """Record a like or dislike; the next turn respects it (a disliked item is not shown again)."""
+        await service.require(session_id)
+        catalog = getattr(service.rec, "catalog", None)
+        if catalog is not None and body.item_id not in catalog:
+            raise HTTPException(
+                422, f"item_id {body.item_id} is not in the catalog: use an item_id from a reply"
+            )
+        async with service.lock(session_id):
+            try:
+                state = await service.call(service.rec.feedback, session_id, body.item_id, body.liked)
+            except LookupError:
+                raise HTTPException(
+                    422, f"item_id {body.item_id} is not in the catalog: use an item_id from a reply"
+                ) from None
+            history = await service.call(service.rec.history, session_id)
+        service._created.discard(session_id)
+        return SessionView(session_id=session_id, state=state.model_dump(mode="json"), history=history)
+
+    @router.get("/api/sessions/{session_id}", response_model=SessionView, tags=["sessions"])
+    async def get_session(session_id: str = SessionPath) -> SessionView:
+        """The dialogue state and the message history of a session."""
+        await service.require(session_id)
+        state = await service.call(service.rec.state, session_id)
+        history = await service.call(service.rec.history, session_id)
+        return SessionView(session_id=session_id, state=state.model_dump(mode="json"), history=history)
+
+    @router.delete("/api/sessions/{session_id}", response_model=Deleted, tags=["sessions"])
+    async def delete_session(session_id: str = SessionPath) -> Deleted:
+        """Forget a session (its state and history)."""
+        await service.require(session_id)
+        async with service.lock(session_id):
+            service._created.discard(session_id)
+            await service.call(service.rec.delete_session, session_id)
+        return Deleted(session_id=session_id, deleted=True)
+
+    return router
+
+
+async def _completion_chunks(
+    service: ApiService,
+    session_id: str,
+    message: str,
+    cid: str,
+    created: int,
+    include_usage: bool,
+) -> AsyncIterator[str]:
+    """SSE in the OpenAI chunk format: role, content deltas, a final chunk with `genrec`, [DONE]."""
+
+    def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
+        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+        return _sse(
+            {
+                "id": cid,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": MODEL_ID,
+                "choices": [choice],
+                **extra,
+            }
+        )
+
+    yield chunk({"role": "assistant", "content": ""})
+    sent = ""
+    reply = None
+    try:
+        async for part in service.stream(session_id, message):
+            if isinstance(part, str):
+                if part:
+                    sent += part
+                    yield chunk({"content": part})
+            else:
+                reply = part
+    except AgentFailure as exc:
+        yield _sse({"error": {"message": f"the recommender failed: {exc}", "type": "agent_error",
+                              "code": 503}})
+        yield "data: [DONE]\n\n"
+        return
+    if reply is None:
+        yield _sse({"error": {"message": "the recommender ended the turn without a reply",
+                              "type": "agent_error", "code": 503}})
+        yield "data: [DONE]\n\n"
+        return
+    if reply.text.startswith(sent) and len(reply.text) > len(sent):
+        yield chunk({"content": reply.text[len(sent):]})
+    yield chunk({}, "stop", genrec=_extra(reply).model_dump(mode="json"))
+    if include_usage:
+        yield _sse(
+            {
+                "id": cid,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": MODEL_ID,
+                "choices": [],
+                "usage": _usage(reply).model_dump(),
+            }
+        )
+    yield "data: [DONE]\n\n"
+
+
+def health_route(app: FastAPI, service: ApiService) -> None:
+    """GET /healthz: open (no token), for liveness probes; says backend, dataset and counts."""
+
+    @app.get("/healthz", response_model=Health, tags=["health"])
+    async def healthz() -> Health:
+        rec = service.rec
+        catalog = getattr(rec, "catalog", None)
+        sessions = None
+        store = getattr(rec, "sessions", None)
+        listing = getattr(store, "list_sessions", None)
+        if callable(listing):
+            try:
+                sessions = len(await run_in_threadpool(listing))
+            except Exception:  # noqa: BLE001 - a count is nice to have, not a health failure
+                sessions = None
+        return Health(
+            backend=str(getattr(rec, "backend_name", "unknown")),
+            dataset=service.settings.dataset,
+            items=len(catalog) if catalog is not None else None,
+            sessions=sessions,
+            auth=bool(service.settings.api_key),
+        )
+
+
+def _error(status: int, message: str, kind: str, headers: dict[str, str] | None = None,
+           **extra: Any) -> JSONResponse:
+    body: dict[str, Any] = {"message": message, "type": kind, "code": status, **extra}
+    return JSONResponse({"error": body}, status_code=status, headers=headers)
+
+
+_KINDS = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    404: "not_found_error",
+    405: "invalid_request_error",
+    413: "request_too_large",
+    422: "invalid_request_error",
+}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Every error is `{"error": {message, type, code}}`; nothing leaks a traceback."""
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return _error(exc.status_code, str(exc.detail), _KINDS.get(exc.status_code, "api_error"),
+                      headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = []
+        for err in exc.errors():
+            loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
+            problems.append({"loc": loc, "msg": str(err.get("msg", "")), "type": str(err.get("type", ""))})
+        summary = "; ".join(f"{p['loc']}: {p['msg']}" for p in problems[:5])
+        return _error(422, f"invalid request: {summary}", "invalid_request_error", details=problems)
+
+    @app.exception_handler(AgentFailure)
+    async def agent_failure(request: Request, exc: AgentFailure) -> JSONResponse:
+        return _error(503, f"the recommender failed on this turn ({exc}); try again", "agent_error")
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        return _error(500, f"internal error ({type(exc).__name__}); see the server log", "api_error")

@@ -1,0 +1,176 @@
+"""Request and response models of the HTTP API (OpenAI-compatible chat and the sessions API).
+
+Every model is what /docs shows; the `genrec` extra field carries recommendations and the trace.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+
+#: Session ids: letters, digits and `_ . : @ -`, at most 128 characters (uuid hex by default).
+SESSION_ID_PATTERN = r"^[A-Za-z0-9_.:@-]{1,128}$"
+#: The model name /v1/models lists; any `model` value is accepted in requests.
+MODEL_ID = "genrec"
+
+
+class ApiLimits(BaseModel):
+    """Size limits of the HTTP API; a request over a limit is refused (413 / 422), never served."""
+
+    max_body_bytes: int = Field(64 * 1024, description="Largest request body, in bytes (413 above).")
+    max_message_chars: int = Field(4000, description="Longest user message, in characters (422).")
+    max_messages: int = Field(200, description="Most messages in one chat-completions request.")
+
+
+# ---------------------------------------------------------------- OpenAI-compatible chat
+
+
+class ContentPart(BaseModel):
+    """One part of a multi-part message; only text parts are read."""
+
+    model_config = ConfigDict(extra="allow")
+    type: str
+    text: str | None = None
+
+
+class ChatMessage(BaseModel):
+    """A message as the OpenAI API sends it; tool/function fields are accepted and ignored."""
+
+    model_config = ConfigDict(extra="allow")
+    role: Literal["system", "developer", "user", "assistant", "tool", "function"]
+    content: str | list[ContentPart] | None = None
+
+    def text(self) -> str:
+        if isinstance(self.content, str):
+            return self.content
+        if not self.content:
+            return ""
+        return "".join(p.text or "" for p in self.content if p.type in ("text", "input_text"))
+
+
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    include_usage: bool = False
+
+
+class ChatCompletionRequest(BaseModel):
+    """OpenAI chat-completions request. Only the last user message is sent to the agent: the
+    session (from `user` or the `X-Session-Id` header) keeps the history server-side. Sampling
+    options (temperature, top_p, ...) are accepted and ignored."""
+
+    model_config = ConfigDict(extra="allow")
+    model: str = Field(MODEL_ID, description="Any value; the answer always comes from genrec.")
+    messages: list[ChatMessage] = Field(min_length=1)
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    user: str | None = Field(
+        None, description="Session id (same rules as X-Session-Id); a new session when absent."
+    )
+
+
+class AssistantMessage(BaseModel):
+    role: Literal["assistant"] = "assistant"
+    content: str
+
+
+class Choice(BaseModel):
+    index: int = 0
+    message: AssistantMessage
+    finish_reason: Literal["stop", "length"] = "stop"
+
+
+class Usage(BaseModel):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+
+class GenrecExtra(BaseModel):
+    """The extra `genrec` field on a completion (on the final chunk when streaming)."""
+
+    session_id: str
+    recommendations: list[dict[str, Any]] = Field(
+        description="Recommendation objects: item_id, title, year, genres, score, "
+        "predicted_rating, rationale, verified."
+    )
+    question: bool = Field(False, description="True when the agent asked a question instead.")
+    trace: list[dict[str, Any]] = Field(description="Tool calls of this turn (name, arguments, ok, ...).")
+    warnings: list[str] = []
+    backend: str = ""
+
+
+class ChatCompletion(BaseModel):
+    id: str
+    object: Literal["chat.completion"] = "chat.completion"
+    created: int
+    model: str = MODEL_ID
+    choices: list[Choice]
+    usage: Usage
+    genrec: GenrecExtra
+
+
+class ModelCard(BaseModel):
+    id: str = MODEL_ID
+    object: Literal["model"] = "model"
+    created: int = 0
+    owned_by: str = "genrec"
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelCard]
+
+
+# ---------------------------------------------------------------- sessions API
+
+
+class SessionCreated(BaseModel):
+    session_id: str
+
+
+class MessageIn(BaseModel):
+    """One user message for a session."""
+
+    model_config = ConfigDict(extra="forbid")
+    message: str = Field(min_length=1, description="What the user says.")
+
+
+class FeedbackIn(BaseModel):
+    """A like or dislike of one catalog item."""
+
+    model_config = ConfigDict(extra="forbid")
+    item_id: StrictInt
+    liked: StrictBool
+
+
+class SessionView(BaseModel):
+    session_id: str
+    state: dict[str, Any] = Field(description="The dialogue state (liked, disliked, wishes, ...).")
+    history: list[dict[str, Any]] = Field(description="[{role, content}] in order.")
+
+
+class Deleted(BaseModel):
+    session_id: str
+    deleted: bool
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+    backend: str
+    dataset: str
+    items: int | None = Field(None, description="Items in the catalog.")
+    sessions: int | None = Field(None, description="Stored sessions, when the store can count them.")
+    auth: bool = Field(description="Whether the API requires a bearer token.")
+
+
+class ErrorBody(BaseModel):
+    message: str
+    type: str
+    code: int | str | None = None
+
+
+class ErrorResponse(BaseModel):
+    """Every API error: the OpenAI error shape, so OpenAI clients raise the right exception."""
+
+    error: ErrorBody

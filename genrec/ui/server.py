@@ -1,0 +1,163 @@
+"""One FastAPI server: the HTTP API (/v1, /api, /healthz, docs at /docs) with the Gradio app at "/".
+
+`create_app` builds it around a Recommender; `serve` runs it with uvicorn (what `genrec up` calls).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import TYPE_CHECKING
+
+from fastapi import FastAPI
+
+from genrec.ui._api import ApiService, build_router, health_route, install_error_handlers
+from genrec.ui._schemas import ApiLimits
+from genrec.ui._security import BodySizeLimit, make_auth_dependency, token_matches
+
+if TYPE_CHECKING:
+    from genrec.agent import Recommender
+    from genrec.config import Settings
+
+API_DESCRIPTION = """
+Talk to the genrec recommender over HTTP.
+
+* **OpenAI-compatible**: `POST /v1/chat/completions` (streaming and not) and `GET /v1/models`.
+  Point any OpenAI client at `http://HOST:PORT/v1` with model `genrec`. The session comes from the
+  `X-Session-Id` header, else the `user` field, else a new one (returned in the `X-Session-Id`
+  response header). Only the last user message is sent; the server keeps the history.
+  Recommendations are in the extra **`genrec`** field of the response (on the final chunk when
+  streaming): `{session_id, recommendations: [{item_id, title, year, genres, score,
+  predicted_rating, rationale, verified}], question, trace, warnings, backend}`.
+* **Sessions API**: `POST /api/sessions`, `POST /api/sessions/{id}/messages`,
+  `POST /api/sessions/{id}/feedback`, `GET /api/sessions/{id}`, `DELETE /api/sessions/{id}`.
+* **Auth**: when `GENREC_API_KEY` is set, every `/v1` and `/api` route needs
+  `Authorization: Bearer <key>` (401 otherwise); `/healthz` stays open for probes, and the chat
+  page asks for the key as its password.
+* **Limits**: request bodies over 64 KiB get 413, messages over 4000 characters 422. Errors are
+  always `{"error": {"message", "type", "code"}}`.
+"""
+
+
+def create_app(
+    recommender: Recommender,
+    settings: Settings,
+    *,
+    limits: ApiLimits | None = None,
+    ui: bool = True,
+) -> FastAPI:
+    """The whole server: API routes, error handlers, body limit, and the Gradio app at "/".
+
+    Args:
+        recommender: the facade every route and the chat page call.
+        settings: read for `api_key` (bearer token; empty = open) and `dataset`.
+        limits: body/message size limits (defaults: 64 KiB body, 4000-character message).
+        ui: mount the Gradio chat page at "/" (False: API only).
+
+    Returns:
+        A FastAPI app; run it with uvicorn, or `serve()`.
+
+    Example:
+        >>> app = create_app(Recommender.from_settings(llm="none"), get_settings())  # doctest: +SKIP
+        >>> uvicorn.run(app, host="127.0.0.1", port=7860)  # doctest: +SKIP
+    """
+    limits = limits or ApiLimits()
+    app = FastAPI(
+        title="genrec API",
+        description=API_DESCRIPTION,
+        version=_version(),
+        docs_url="/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    service = ApiService(recommender, settings, limits)
+    app.state.genrec = service
+    install_error_handlers(app)
+    app.include_router(build_router(service, make_auth_dependency(settings.api_key)))
+    health_route(app, service)
+    app.add_middleware(BodySizeLimit, max_bytes=limits.max_body_bytes, prefixes=("/v1", "/api"))
+    if ui:
+        import gradio as gr
+
+        from genrec.ui._chat_ui import CSS, build_blocks
+
+        auth = None
+        if settings.api_key:
+            key = settings.api_key
+
+            def auth(username: str, password: str) -> bool:  # any user name, the key as password
+                return token_matches(password, key)
+
+        gr.mount_gradio_app(
+            app,
+            build_blocks(recommender, settings),
+            path="/",
+            auth=auth,
+            auth_message="This genrec server has an API key: enter any user name and the key.",
+            ssr_mode=False,
+            footer_links=["api"],
+            css=CSS,
+            show_error=False,
+        )
+    return app
+
+
+def serve(app: FastAPI, *, host: str = "127.0.0.1", port: int = 7860, log_level: str = "warning") -> None:
+    """Run the app with uvicorn until interrupted."""
+    import uvicorn
+
+    uvicorn.run(app, host=host, port=port, log_level=log_level)
+
+
+class BackgroundServer:
+    """uvicorn serving `app` in a daemon thread on 127.0.0.1 (port 0 = a free one); for tests,
+    examples and benchmarks.
+
+    >>> with BackgroundServer(app) as server:  # doctest: +SKIP
+    ...     httpx.get(server.url + "healthz")
+    """
+
+    def __init__(self, app: FastAPI, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        import socket
+
+        import uvicorn
+
+        if port == 0:
+            with socket.socket() as sock:
+                sock.bind((host, 0))
+                port = sock.getsockname()[1]
+        self.host, self.port = host, port
+        config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
+        self._server = uvicorn.Server(config)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}/"
+
+    def start(self, timeout: float = 60.0) -> BackgroundServer:
+        self._thread = threading.Thread(target=self._server.run, name="genrec-server", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"the server did not start on {self.url}")
+            time.sleep(0.02)
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def __enter__(self) -> BackgroundServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _version() -> str:
+    from genrec import __version__
+
+    return __version__

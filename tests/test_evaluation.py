@@ -1,0 +1,344 @@
+"""The conversational harness on a tiny real dataset: scores, leakage guard, resume, file formats.
+
+Real parts throughout: an imported dataset, the CF ranker trained on it, a Chroma index in a tmp
+folder, and the Recommender with the `none` LLM backend (rule-based understanding, no model).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from genrec.config import Settings
+from genrec.data import Catalog, ImportOptions, Item, import_dataset, load_split
+from genrec.evaluation.harness import (
+    ChatEvalConfig,
+    LeakageError,
+    RunMismatchError,
+    build_components,
+    check_leakage,
+    eligible_users,
+    read_transcripts,
+    run_chat_eval,
+)
+from genrec.evaluation.report import format_summary
+from genrec.evaluation.scoring import SYSTEMS, UserTruth, score_records, turn_scores
+from genrec.evaluation.simulator import TemplateSimulator, Utterance
+
+TINY = "tiny-eval"
+SPLIT = "random:0.3"
+GENRES = ("Action", "Comedy", "Drama", "Horror")
+ADJ = ("Silent", "Crimson", "Golden", "Hidden", "Broken", "Wild", "Frozen", "Distant", "Midnight")
+NOUN = ("Harbor", "Empire", "Garden", "Signal", "Voyage", "Mirror", "Orchard", "Lantern", "Comet")
+BLURB = {
+    "Action": "explosive chases, fights and a daring rescue mission",
+    "Comedy": "a hilarious, silly story full of jokes and laughs",
+    "Drama": "a moving, serious family story about loss and hope",
+    "Horror": "a terrifying haunted house, ghosts and a killer in the dark",
+}
+
+
+def _write_tiny(folder: Path) -> tuple[Path, Path]:
+    """36 items in 4 genre groups; 16 users who each love one group and dislike the next."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for j in range(36):
+        g = GENRES[j % 4]
+        rows.append({"item_id": j + 1, "title": f"The {ADJ[j // 4]} {NOUN[j % 9]}",
+                     "year": 1975 + (j * 7) % 25, "genres": g, "description": BLURB[g]})
+    ratings = []
+    t = 0
+    for u in range(1, 17):
+        fav, bad = GENRES[u % 4], GENRES[(u + 1) % 4]
+        for r in rows:
+            g = r["genres"]
+            if g == fav:
+                x = int(rng.choice([4, 5, 5]))
+            elif g == bad:
+                x = int(rng.choice([1, 2])) if rng.random() < 0.6 else None
+            else:
+                x = 3 if rng.random() < 0.35 else None
+            if x is not None:
+                t += 1
+                ratings.append({"user_id": u, "item_id": r["item_id"], "rating": x, "timestamp": t})
+    folder.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows).to_csv(folder / "items.csv", index=False)
+    pd.DataFrame(ratings).to_csv(folder / "ratings.csv", index=False)
+    return folder / "items.csv", folder / "ratings.csv"
+
+
+@pytest.fixture(scope="module")
+def tiny_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    home = tmp_path_factory.mktemp("eval-home")
+    items, ratings = _write_tiny(home / "src")
+    import_dataset(TINY, items, ratings, Settings(home=home).datasets_dir, ImportOptions())
+    return home
+
+
+@pytest.fixture(scope="module")
+def parts(tiny_home: Path):
+    """Dataset, split, trained ranker, Chroma index and a `none`-backend agent, built once."""
+    s = Settings(home=tiny_home, dataset=TINY, split=SPLIT, llm="none")
+    cfg = ChatEvalConfig(dataset=TINY, split=SPLIT, llm="none", turns=3)
+    return build_components(s, cfg, progress=False)
+
+
+def _run(parts, out: Path, *, factory=None, **cfg_kw):
+    kw = {"dataset": TINY, "split": SPLIT, "llm": "none", "turns": 3, "concurrency": 3, **cfg_kw}
+    stop_after = kw.pop("stop_after", None)
+    return run_chat_eval(
+        ChatEvalConfig(**kw), dataset=parts.dataset, split=parts.split, agent=parts.agent, out_dir=out,
+        ranker=parts.ranker, store=parts.store, popularity_ranker=parts.popularity_ranker,
+        simulator_factory=factory, stop_after=stop_after, progress=False,
+    )
+
+
+def _ranking_view(metrics: dict) -> dict:
+    """Everything that must not depend on timing: every metric except latency."""
+    return {s: {m: v for m, v in d.items() if m != "latency_ms"} for s, d in metrics["per_turn"].items()}
+
+
+# ----------------------------------------------------------------------------- hand-checked scores
+
+CAT = Catalog([Item(i, f"Title {i} Film", 1990 + i, ("Horror",) if i == 3 else ("Drama",)) for i in range(1, 12)])
+
+
+def test_turn_scores_by_hand():
+    truth = UserTruth(test={1: 5.0, 2: 4.0, 3: 2.0}, train={10: 5.0, 11: 1.0})
+    s = turn_scores([3, 1, 10, 11], truth, {"avoided_genres": ["Horror"], "disliked": []}, {10}, CAT, k=10)
+    # hits at position 2 only; IDCG over 2 relevant items
+    assert s["ndcg@10"] == pytest.approx((1 / math.log2(3)) / (1 + 1 / math.log2(3)))
+    assert s["recall@10"] == 0.5 and s["hr@10"] == 1.0 and s["mrr"] == 0.5
+    assert s["precision@10"] == pytest.approx(0.1)
+    assert s["mean_test_rating"] == pytest.approx(3.5)  # items 3 (2.0) and 1 (5.0)
+    assert s["constraint_violations"] == pytest.approx(0.25)  # item 3 is Horror
+    assert s["seen"] == pytest.approx(0.5)  # 10 and 11 were rated in training
+    assert s["repeated"] == pytest.approx(0.25)  # 10 had been named before
+    assert s["disliked"] == pytest.approx(0.25)  # 11 rated 1 in training
+
+
+def test_score_records_averages_users_per_turn_by_hand():
+    truths = {1: UserTruth({1: 5.0, 2: 4.0, 3: 2.0}, {}), 2: UserTruth({4: 4.0}, {})}
+    records = [
+        {"user_id": 2, "turns": [
+            {"user": "a", "agent": "b", "ranked_item_ids": [], "latency_ms": 10, "llm_calls": 0},
+            {"user": "a", "agent": "b", "ranked_item_ids": [5, 4], "latency_ms": 30, "llm_calls": 2,
+             "verified": [True, False]}]},
+        {"user_id": 1, "turns": [
+            {"user": "a", "agent": "b", "ranked_item_ids": [3, 1], "latency_ms": 20, "llm_calls": 0,
+             "baselines": {"popularity": [1, 2]}},
+            {"user": "a", "agent": "b", "ranked_item_ids": [1, 2], "latency_ms": 40, "llm_calls": 0,
+             "verified": [True, True], "baselines": {"popularity": [1, 2]}}]},
+    ]
+    m = score_records(records, truths, CAT, k=10)
+    a = m["per_turn"]["agent"]
+    g = 1 / math.log2(3)
+    assert a["ndcg@10"] == pytest.approx([(g / (1 + g) + 0) / 2, (1.0 + g) / 2])
+    assert a["recall@10"] == pytest.approx([0.25, 1.0])
+    assert a["hr@10"] == pytest.approx([0.5, 1.0])
+    assert a["mrr"] == pytest.approx([0.25, 0.75])
+    assert a["mean_test_rating"] == pytest.approx([3.5, (4.5 + 4.0) / 2])
+    assert a["verified_share"] == [None, pytest.approx(0.75)]
+    assert a["llm_calls"] == pytest.approx([0.0, 1.0])
+    assert m["final"]["agent"]["ndcg@10"] == pytest.approx((1.0 + g) / 2)
+    assert m["per_turn"]["popularity"]["ndcg@10"] == pytest.approx([1.0, 1.0])  # only user 1 has it
+    assert m["latency_ms"]["p50"] == pytest.approx(25.0) and m["n_users"] == 2
+
+
+# ----------------------------------------------------------------------------- the harness
+
+
+def test_eligible_users_are_sorted_test_users_with_a_relevant_item(parts):
+    users = eligible_users(parts.split)
+    df = parts.split.test.df
+    assert users == sorted(users)
+    assert set(users) == set(df.loc[df["rating"] >= 4, "user"].astype(int))
+    assert eligible_users(parts.split, n=3) == users[:3]
+
+
+def test_run_writes_the_documented_formats(parts, tmp_path):
+    res = _run(parts, tmp_path / "run", users=6)
+    assert res.complete and res.leaks == 0
+    out = tmp_path / "run"
+    for name in ("config.json", "metrics.json", "transcripts.jsonl", "report.html"):
+        assert (out / name).is_file(), name
+    lines = (out / "transcripts.jsonl").read_text().splitlines()
+    assert len(lines) == 6
+    users = []
+    for line in lines:
+        rec = json.loads(line)
+        assert isinstance(rec["user_id"], int)
+        users.append(rec["user_id"])
+        assert len(rec["turns"]) == 3
+        for turn in rec["turns"]:
+            assert isinstance(turn["user"], str) and turn["user"]
+            assert isinstance(turn["agent"], str)
+            ids = turn["ranked_item_ids"]
+            assert isinstance(ids, list) and all(isinstance(i, int) for i in ids) and len(ids) <= 10
+            assert all(i in parts.dataset.catalog for i in ids)
+    assert sorted(users) == eligible_users(parts.split, n=6)
+    m = json.loads((out / "metrics.json").read_text())
+    for section in ("final", "per_turn"):
+        assert set(m[section]) == set(SYSTEMS)
+        for system in SYSTEMS:
+            for name in ("ndcg@10", "recall@10", "hr@10", "mrr"):
+                assert name in m[section][system], (section, system, name)
+    for system in SYSTEMS:
+        for name in ("ndcg@10", "recall@10", "hr@10", "mrr"):
+            vals = m["per_turn"][system][name]
+            assert len(vals) == 3 and all(0.0 <= v <= 1.0 for v in vals)
+            assert m["final"][system][name] == vals[-1]
+    # full history and popularity do not depend on the conversation
+    for system in ("popularity", "full_history"):
+        assert len(set(m["per_turn"][system]["ndcg@10"])) == 1
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["config"]["turns"] == 3 and cfg["identity"]["seed"] == 42
+    html = (out / "report.html").read_text()
+    assert "<svg" in html and "ndcg@10" in html
+    assert "src=\"http" not in html and "href=\"http" not in html and "<script src" not in html
+    assert "agent" in format_summary(m).splitlines()[1]
+
+
+def test_agent_is_never_given_the_real_user_id(parts, tmp_path):
+    seen_sessions: list[str] = []
+    user_ids: list[int | None] = []
+
+    class Spy:
+        def __init__(self, agent):
+            self.agent = agent
+
+        async def achat(self, session_id, message):
+            seen_sessions.append(session_id)
+            reply = await self.agent.achat(session_id, message)
+            user_ids.append(self.agent.state(session_id).user_id)
+            return reply
+
+    res = run_chat_eval(ChatEvalConfig(dataset=TINY, split=SPLIT, llm="none", turns=2, users=4),
+                        dataset=parts.dataset, split=parts.split, agent=Spy(parts.agent),
+                        out_dir=tmp_path / "spy", ranker=parts.ranker, store=parts.store, progress=False)
+    users = [r["user_id"] for r in read_transcripts(tmp_path / "spy" / "transcripts.jsonl")]
+    assert res.complete and len(set(seen_sessions)) == 4
+    assert user_ids and set(user_ids) == {None}  # the agent knows only the conversation
+    assert all(sid.startswith("sim-") and len(sid) == 20 for sid in seen_sessions)
+    assert not parts.agent.session_exists(seen_sessions[0])  # sessions are cleaned up
+    assert len(users) == 4
+
+
+def test_simulator_never_receives_held_out_ratings(parts, tmp_path):
+    got = []
+
+    def factory(persona, seed):
+        got.append(persona)
+        return TemplateSimulator(persona, parts.dataset.catalog, seed=seed)
+
+    res = _run(parts, tmp_path / "spy", factory=factory, users=0, turns=2)
+    train = parts.split.train.by_user()
+    test = parts.split.test.by_user()
+    by_items = {frozenset(int(i) for i in g["item"]): u for u, g in train.items()}
+    assert len(got) == res.metrics["n_users"] > 5
+    for p in got:
+        u = by_items[frozenset(p.ratings)]  # the persona holds exactly one user's training items
+        assert dict(p.ratings) == {int(i): float(r) for i, r in zip(train[u]["item"], train[u]["rating"])}
+        assert not set(p.ratings) & set(int(i) for i in test[u]["item"])
+
+
+def test_leakage_guard_fails_a_run_with_a_planted_leak(parts, tmp_path):
+    train = parts.split.train.by_user()
+    test = parts.split.test.by_user()
+    by_items = {frozenset(int(i) for i in g["item"]): u for u, g in train.items()}
+    cat = parts.dataset.catalog
+
+    class Leaky(TemplateSimulator):
+        """Names one of its own held-out titles on the second turn: exactly what must never happen."""
+
+        def respond(self, agent_text, recommended, question):
+            u = super().respond(agent_text, recommended, question)
+            user = by_items[frozenset(self.persona.ratings)]
+            held_out = cat[int(test[user]["item"].iloc[0])].title
+            return Utterance(u.text + f' I also loved "{held_out}".', u.named, u.facts)
+
+    res = _run(parts, tmp_path / "leak", factory=lambda p, s: Leaky(p, cat, seed=s), users=3, turns=2)
+    assert res.leaks == 3
+    ex = res.metrics["leakage"]["examples"][0]
+    assert ex["turn"] == 1
+    with pytest.raises(LeakageError, match="held-out"):
+        check_leakage(res)
+    # the clean simulator on the same users leaks nothing
+    assert _run(parts, tmp_path / "clean", users=3, turns=2).leaks == 0
+
+
+def test_resume_skips_finished_users_and_matches_a_straight_run(parts, tmp_path):
+    straight = _run(parts, tmp_path / "straight", users=8)
+    first = _run(parts, tmp_path / "resumed", users=8, stop_after=3)
+    assert not first.complete and first.new_users == 3
+    assert json.loads((tmp_path / "resumed" / "metrics.json").read_text())["complete"] is False
+    # a torn last line (killed while writing) is dropped on resume
+    with (tmp_path / "resumed" / "transcripts.jsonl").open("a") as fh:
+        fh.write('{"user_id": 99, "tur')
+    second = _run(parts, tmp_path / "resumed", users=8)
+    assert second.complete and second.new_users == 5 and second.skipped_users == 3
+    ids = [r["user_id"] for r in read_transcripts(tmp_path / "resumed" / "transcripts.jsonl")]
+    assert len(ids) == len(set(ids)) == 8
+    assert _ranking_view(second.metrics) == _ranking_view(straight.metrics)
+    # nothing left to do: a third run changes nothing
+    third = _run(parts, tmp_path / "resumed", users=8)
+    assert third.new_users == 0 and _ranking_view(third.metrics) == _ranking_view(straight.metrics)
+
+
+def test_resume_with_other_settings_is_a_clear_error(parts, tmp_path):
+    _run(parts, tmp_path / "r", users=2, turns=2)
+    with pytest.raises(RunMismatchError, match="turns: 2 in the folder vs 3 now"):
+        _run(parts, tmp_path / "r", users=2, turns=3)
+
+
+def test_runs_are_deterministic_given_the_seed(parts, tmp_path):
+    a = _run(parts, tmp_path / "a", users=4, seed=5)
+    b = _run(parts, tmp_path / "b", users=4, seed=5)
+    ta = [json.loads(x)["turns"] for x in sorted((tmp_path / "a" / "transcripts.jsonl").read_text().splitlines())]
+    tb = [json.loads(x)["turns"] for x in sorted((tmp_path / "b" / "transcripts.jsonl").read_text().splitlines())]
+    assert [[t["user"] for t in x] for x in ta] == [[t["user"] for t in x] for x in tb]
+    assert _ranking_view(a.metrics) == _ranking_view(b.metrics)
+
+
+def test_cli_eval_chat_end_to_end(tiny_home, tmp_path, monkeypatch):
+    from genrec.cli import app
+
+    monkeypatch.setenv("GENREC_HOME", str(tiny_home))
+    out = tmp_path / "cli-run"
+    args = ["eval", "chat", "--dataset", TINY, "--split", SPLIT, "--users", "3", "--turns", "2",
+            "--llm", "none", "--concurrency", "2", "--out", str(out), "--no-progress"]
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 0, r.output
+    assert "ndcg@10" in r.output and "mentioned_fold_in" in r.output and "leakage 0" in r.output
+    assert len((out / "transcripts.jsonl").read_text().splitlines()) == 3
+    r2 = CliRunner().invoke(app, [*args[:9], "3", *args[10:]])  # --turns 3 into the same folder
+    assert r2.exit_code == 1 and "other settings" in r2.output
+
+
+def test_cli_exit_code_is_non_zero_on_leakage(tiny_home, tmp_path, monkeypatch):
+    from genrec.cli import app
+    from genrec.evaluation import harness
+
+    monkeypatch.setenv("GENREC_HOME", str(tiny_home))
+    ds, sp = load_split(TINY, SPLIT, Settings(home=tiny_home).datasets_dir)
+    train, test = sp.train.by_user(), sp.test.by_user()
+    by_items = {frozenset(int(i) for i in g["item"]): u for u, g in train.items()}
+
+    class Leaky(TemplateSimulator):
+        def opening(self):
+            u = super().opening()
+            user = by_items[frozenset(self.persona.ratings)]
+            return Utterance(u.text + f' "{ds.catalog[int(test[user]["item"].iloc[-1])].title}"!', u.named)
+
+    monkeypatch.setattr(harness, "make_simulator", lambda kind, p, cat, **kw: Leaky(p, cat, seed=kw["seed"]))
+    r = CliRunner().invoke(app, ["eval", "chat", "--dataset", TINY, "--split", SPLIT, "--users", "2",
+                                 "--turns", "1", "--llm", "none", "--out", str(tmp_path / "x"),
+                                 "--no-progress"])
+    assert r.exit_code == 3, r.output
+    assert "leakage" in r.output and "invalid" in r.output
