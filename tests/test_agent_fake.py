@@ -87,7 +87,7 @@ def test_guided_fake_two_calls_extraction_merged_and_rationales_verified(make, m
     _obeys(reply, ml100k.catalog, genres_any=["Sci-Fi"], years=(1980, 1999), blocked={STAR_WARS})
     top = reply.recommendations[:5]
     assert all(r.rationale_source == "llm" and r.verified for r in top)
-    assert reply.text.startswith("Here are some picks")
+    assert "Here are some picks" in reply.text
 
 
 def test_guided_fake_lying_rationale_is_rejected_for_template(make, ml100k):
@@ -122,10 +122,11 @@ def test_guided_fake_dislikes_respected_and_no_repeats(make, ml100k):
     rec.feedback("g4", worst, liked=False)
     r2 = rec.chat("g4", "more please, but not Titanic")
     r3 = rec.chat("g4", "and more")
-    blocked = {STAR_WARS, 174, TITANIC, worst}
+    blocked = {STAR_WARS, 174, TITANIC}
     for r in (r1, r2, r3):
         assert not set(r.item_ids) & blocked
         assert r.llm_calls <= 2
+    assert worst not in r2.item_ids and worst not in r3.item_ids
     assert not first & set(r2.item_ids)
     assert not (first | set(r2.item_ids)) & set(r3.item_ids)
     assert worst in rec.state("g4").disliked
@@ -176,7 +177,7 @@ def test_tool_calling_fake_calls_tools_and_constraints_hold(make, ml100k):
     # the LLM asked for >= 1950, the user for the 80s: the user wins
     _obeys(reply, ml100k.catalog, genres_none=["Horror"], years=(1980, 1989), blocked={STAR_WARS})
     assert reply.llm_calls == 4
-    assert reply.text.startswith("Try these")
+    assert "Try these - I think you'll like them." in reply.text
     tool_msgs = [m for m in llm.requests[1].messages if m.type == "tool"]
     assert tool_msgs and json.loads(tool_msgs[0].content)["ok"] is True
 

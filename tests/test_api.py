@@ -18,24 +18,15 @@ from genrec.ui import ApiLimits, BackgroundServer, create_app, is_loopback
 TOY_STORY = 1  # ml-100k item 1: Toy Story (1995)
 
 
-def make_recommender(settings: Settings, llm: str = "none"):
-    from genrec.agent import Recommender
-
-    return Recommender.from_settings(settings, llm=llm, progress=False)
+@pytest.fixture(scope="module")
+def api_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """This module's own GENREC_HOME (sessions); ranker and index are the session's."""
+    return Settings(home=tmp_path_factory.mktemp("api") / "home", llm="none")
 
 
 @pytest.fixture(scope="module")
-def api_settings(tmp_path_factory: pytest.TempPathFactory, ml100k_datasets_dir: Path) -> Settings:
-    """A GENREC_HOME of this module with MovieLens 100K linked in (artifacts built once)."""
-    home = tmp_path_factory.mktemp("api") / "home"
-    (home / "datasets").mkdir(parents=True)
-    (home / "datasets" / "ml-100k").symlink_to(ml100k_datasets_dir / "ml-100k")
-    return Settings(home=home, llm="none")
-
-
-@pytest.fixture(scope="module")
-def recommender(api_settings: Settings):
-    return make_recommender(api_settings)
+def recommender(api_settings: Settings, make_ml100k_recommender):
+    return make_ml100k_recommender(api_settings)
 
 
 @pytest.fixture(scope="module")
@@ -281,9 +272,10 @@ def test_junk_never_gets_a_500(http: httpx.Client) -> None:
                 assert r.status_code < 500, (path, body[:40], ctype, r.status_code, r.text[:200])
 
 
-def test_agent_fault_becomes_503_not_a_traceback(api_settings: Settings) -> None:
+def test_agent_fault_becomes_503_not_a_traceback(api_settings: Settings,
+                                                 make_ml100k_recommender) -> None:
     """Fault injection: the recommender's turn raises; the API answers 503 with a message."""
-    rec = make_recommender(api_settings)
+    rec = make_ml100k_recommender(api_settings)
 
     def broken_chat(session_id: str, message: str):
         raise RuntimeError("ranker file vanished")
@@ -305,12 +297,14 @@ def test_agent_fault_becomes_503_not_a_traceback(api_settings: Settings) -> None
                                                 stream=True))
 
 
-def test_llm_down_is_a_warning_not_an_error(api_settings: Settings) -> None:
+def test_llm_down_is_a_warning_not_an_error(api_settings: Settings,
+                                            make_ml100k_recommender) -> None:
     """The openai backend pointed at a closed port: the turn still answers, with a warning."""
     down = api_settings.model_copy(
-        update={"llm": "openai", "llm_base_url": "http://127.0.0.1:9/v1", "llm_timeout": 2.0}
+        update={"llm": "openai", "llm_base_url": "http://127.0.0.1:9/v1", "llm_model": "m",
+                "llm_timeout": 2.0}
     )
-    rec = make_recommender(down, llm="openai")
+    rec = make_ml100k_recommender(down, llm="openai")
     with BackgroundServer(create_app(rec, down, ui=False)) as srv:
         r = httpx.post(srv.url + "api/sessions", timeout=30)
         sid = r.json()["session_id"]
@@ -347,7 +341,8 @@ def test_bearer_token_required_when_api_key_set(recommender, api_settings: Setti
         assert httpx.get(srv.url + "v1/models").status_code == 200
 
 
-def test_session_survives_a_server_restart(recommender, api_settings: Settings) -> None:
+def test_session_survives_a_server_restart(recommender, api_settings: Settings,
+                                          make_ml100k_recommender) -> None:
     with BackgroundServer(create_app(recommender, api_settings, ui=False)) as srv:
         r = httpx.post(srv.url + "v1/chat/completions", timeout=60, json={
             "user": "restart-me",
@@ -355,7 +350,7 @@ def test_session_survives_a_server_restart(recommender, api_settings: Settings) 
         })
         assert r.status_code == 200
         shown = [x["item_id"] for x in r.json()["genrec"]["recommendations"]]
-    fresh = make_recommender(api_settings)  # a new process would do exactly this
+    fresh = make_ml100k_recommender(api_settings)  # a new process would do exactly this
     assert fresh is not recommender
     with BackgroundServer(create_app(fresh, api_settings, ui=False)) as srv:
         view = httpx.get(srv.url + "api/sessions/restart-me").json()

@@ -213,6 +213,9 @@ def test_agent_is_never_given_the_real_user_id(parts, tmp_path):
         def __init__(self, agent):
             self.agent = agent
 
+        def delete_session(self, session_id):
+            return self.agent.delete_session(session_id)
+
         async def achat(self, session_id, message):
             seen_sessions.append(session_id)
             reply = await self.agent.achat(session_id, message)
@@ -342,3 +345,44 @@ def test_cli_exit_code_is_non_zero_on_leakage(tiny_home, tmp_path, monkeypatch):
                                  "--no-progress"])
     assert r.exit_code == 3, r.output
     assert "leakage" in r.output and "invalid" in r.output
+
+
+def test_llm_simulator_with_the_fake_backend_through_the_harness(parts, tmp_path):
+    from genrec.agent.llm import fake_backend, get_llm
+    from genrec.evaluation.harness import text_generator
+
+    replies = ["Hi, I like drama. Any ideas?", "No horror please.", "Something else?"] * 10
+    backend = fake_backend(replies, supports_tools=False)
+    res = run_chat_eval(ChatEvalConfig(dataset=TINY, split=SPLIT, llm="none", simulator="llm", turns=3,
+                                       users=2, concurrency=1),
+                        dataset=parts.dataset, split=parts.split, agent=parts.agent, out_dir=tmp_path / "llm",
+                        ranker=parts.ranker, store=parts.store, generate=text_generator(backend),
+                        progress=False)
+    recs = read_transcripts(tmp_path / "llm" / "transcripts.jsonl")
+    assert res.complete and res.leaks == 0
+    said = [t["user"] for r in recs for t in r["turns"]]
+    assert set(said) <= set(replies) and len(said) == 6
+    assert all(r["simulator"] == "llm" and r["simulator_fallback"] is None for r in recs)
+    # the persona prompt holds only the user's training titles, never a held-out one
+    test = parts.split.test.by_user()
+    cat = parts.dataset.catalog
+    for req, rec in zip(backend.chat_model.requests[::3], recs):
+        system = req.messages[0].content
+        held_out = [cat[int(i)].title for i in test[rec["user_id"]]["item"]]
+        assert not any(f'"{t}"' in system for t in held_out)
+    # `none` cannot write text: the llm simulator falls back to the template one
+    assert text_generator(get_llm("none", Settings(home=tmp_path))) is None
+
+
+def test_ranker_report_uses_the_same_format(tmp_path):
+    from genrec.evaluation.report import write_ranker_report
+
+    path = write_ranker_report(tmp_path / "r", {"ranker": {"ndcg@10": 0.4, "hit_rate@10": 0.9, "mrr@10": 0.5},
+                                                "popularity": {"ndcg@10": 0.2, "hit_rate@10": 0.7}},
+                               {"dataset": "ml-100k", "split": "u1"}, extra={"rmse": 0.93})
+    m = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    assert m["final"]["ranker"]["hr@10"] == 0.9 and m["final"]["ranker"]["mrr"] == 0.5
+    assert m["per_turn"] == {} and m["rmse"] == 0.93
+    assert json.loads((tmp_path / "r" / "config.json").read_text())["kind"] == "ranker"
+    html = path.read_text()
+    assert "<svg" in html and "ranker" in html and "0.4000" in html

@@ -30,6 +30,10 @@ from genrec.retrieval import (
 from genrec.retrieval.server import free_port, wait_ready
 
 
+class BuildKilled(Exception):
+    """Stands in for the process dying half way through a build."""
+
+
 class CountingEmbedder:
     """A hash embedder that counts the texts it embeds and can fail after N calls (a killed build)."""
 
@@ -46,7 +50,7 @@ class CountingEmbedder:
 
     def embed(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
         if self.fail_after_calls is not None and self.calls >= self.fail_after_calls:
-            raise KeyboardInterrupt("build killed half way (simulated)")
+            raise BuildKilled("build killed half way (simulated)")
         self.calls += 1
         self.texts += len(texts)
         return self.inner.embed(texts)
@@ -170,7 +174,7 @@ def test_killed_build_leaves_the_old_index_serving_and_the_next_build_finishes(c
 
     dying = CountingEmbedder(fail_after_calls=2)
     store = ChromaStore(client, v2, dying, batch_size=20)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(BuildKilled):
         store.build(progress=False)
     assert dying.texts == 40
     # the old generation is still the index in use and answers with the old texts
@@ -195,7 +199,7 @@ def test_killed_build_leaves_the_old_index_serving_and_the_next_build_finishes(c
 def test_first_build_killed_means_no_index_until_a_build_completes(client, ml100k) -> None:
     ds = mini(ml100k, n=120)
     store = ChromaStore(client, ds, CountingEmbedder(fail_after_calls=1), batch_size=50)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(BuildKilled):
         store.build(progress=False)
     assert store.status().state == "missing"
     with pytest.raises(StoreError, match="genrec index build"):

@@ -26,14 +26,10 @@ def load_bot_module():
 
 @pytest.fixture(scope="module")
 def genrec_server(tmp_path_factory: pytest.TempPathFactory,
-                  ml100k_datasets_dir: Path) -> Iterator[tuple[BackgroundServer, object]]:
-    from genrec.agent import Recommender
-
+                  make_ml100k_recommender) -> Iterator[tuple[BackgroundServer, object]]:
     home = tmp_path_factory.mktemp("bot") / "home"
-    (home / "datasets").mkdir(parents=True)
-    (home / "datasets" / "ml-100k").symlink_to(ml100k_datasets_dir / "ml-100k")
     settings = Settings(home=home, llm="none", api_key="bot-token")
-    rec = Recommender.from_settings(settings, llm="none", progress=False)
+    rec = make_ml100k_recommender(settings)
     with BackgroundServer(create_app(rec, settings, ui=False)) as srv:
         yield srv, rec
 

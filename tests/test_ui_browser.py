@@ -29,23 +29,15 @@ if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
                 allow_module_level=True)
 
 
-def make_recommender(settings: Settings, llm: str = "none"):
-    from genrec.agent import Recommender
-
-    return Recommender.from_settings(settings, llm=llm, progress=False)
+@pytest.fixture(scope="module")
+def ui_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """This module's own GENREC_HOME (sessions); ranker and index are the session's."""
+    return Settings(home=tmp_path_factory.mktemp("ui") / "home", llm="none")
 
 
 @pytest.fixture(scope="module")
-def ui_settings(tmp_path_factory: pytest.TempPathFactory, ml100k_datasets_dir: Path) -> Settings:
-    home = tmp_path_factory.mktemp("ui") / "home"
-    (home / "datasets").mkdir(parents=True)
-    (home / "datasets" / "ml-100k").symlink_to(ml100k_datasets_dir / "ml-100k")
-    return Settings(home=home, llm="none")
-
-
-@pytest.fixture(scope="module")
-def recommender(ui_settings: Settings):
-    return make_recommender(ui_settings)
+def recommender(ui_settings: Settings, make_ml100k_recommender):
+    return make_ml100k_recommender(ui_settings)
 
 
 @pytest.fixture(scope="module")
@@ -162,12 +154,13 @@ def test_two_browsers_never_share_a_conversation(server: BackgroundServer, brows
 
 
 def test_llm_down_shows_a_banner_not_a_traceback(
-    ui_settings: Settings, browser, tmp_path: Path
+    ui_settings: Settings, browser, tmp_path: Path, make_ml100k_recommender
 ) -> None:
     down = ui_settings.model_copy(
-        update={"llm": "openai", "llm_base_url": "http://127.0.0.1:9/v1", "llm_timeout": 2.0}
+        update={"llm": "openai", "llm_base_url": "http://127.0.0.1:9/v1", "llm_model": "m",
+                "llm_timeout": 2.0}
     )
-    rec = make_recommender(down, llm="openai")
+    rec = make_ml100k_recommender(down, llm="openai")
     with BackgroundServer(create_app(rec, down)) as srv:
         page = open_app(browser, srv.url)
         assert "openai" in page.locator("#genrec-header").inner_text()

@@ -104,7 +104,7 @@ _YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
 _DECADE = re.compile(r"\b(?:(1[89]\d0|20\d0)s|['’]?([1-9]0)s)\b")
 _RATING = re.compile(r"\b([0-5](?:\.\d+)?)\s*(?:/\s*5|out of (?:5|five)|stars?\b)", re.IGNORECASE)
 _QUOTED = re.compile(r"[\"“«]([^\"”»]{2,80})[\"”»]")
-_TITLE_YEAR = re.compile(r"([A-Z][^.!?\n()]{1,80}?)\s*\((\d{4})\)")
+_TITLE_YEAR = re.compile(r"\((\d{4})\)")
 
 
 class CheckResult(BaseModel):
@@ -144,16 +144,28 @@ def check_text(text: str, extractor: CatalogExtractor, *, allowed_ids: set[int],
             named.update(i for i in m.ids if i in allowed_ids)
         else:
             problems.append(f"names {raw!r}, which is not a recommended or liked item")
-    for m in list(_QUOTED.finditer(text)) + list(_TITLE_YEAR.finditer(text)):
-        iid = extractor.index.resolve(m.group(0).strip("\"“”«» "))
+    for m in _QUOTED.finditer(text):
+        iid = extractor.index.resolve(m.group(1))
         if iid is None or iid not in allowed_ids:
-            if iid is None and m.re is _TITLE_YEAR:
-                iid = extractor.index.resolve(f"{m.group(1)} ({m.group(2)})")
-            if iid is None or iid not in allowed_ids:
-                problems.append(f"names {m.group(0).strip()!r}, which is not a recommended or "
-                                "liked item")
+            problems.append(f"names {m.group(0)!r}, which is not a recommended or liked item")
         else:
             named.add(iid)
+    for m in _TITLE_YEAR.finditer(text):
+        words = text[max(0, m.start() - 120):m.start()].split()[-8:]
+        if not words or not words[-1][:1].isupper() and not words[-1][:1].isdigit():
+            continue
+        found = None
+        for n in range(1, len(words) + 1):
+            iid = extractor.index.resolve(" ".join(words[-n:]) + f" ({m.group(1)})", cutoff=95)
+            if iid is not None and cat[iid].year == int(m.group(1)):
+                found = iid
+                if iid in allowed_ids:
+                    break
+        if found is None or found not in allowed_ids:
+            problems.append(f"names {' '.join(words[-3:])} ({m.group(1)}), which is not a "
+                            "recommended or liked item")
+        else:
+            named.add(found)
     if evidence is not None:
         subject = {evidence.item_id, *named}
         years = {cat[i].year for i in subject if cat.get(i) is not None and cat[i].year}

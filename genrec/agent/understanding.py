@@ -589,8 +589,13 @@ class CatalogExtractor:
                                        < len(state.last_recommended)):
                     continue
                 iid = state.last_recommended[pos]
-                cues = list(_POLARITY_CUES.finditer(masked[max(0, m.start() - 40):m.end() + 40]
-                                                    .lower()))
+                before = masked[:m.start()].lower()
+                cut = list(_CONTRAST.finditer(before))
+                before = before[cut[-1].end():] if cut else before
+                after = masked[m.end():].lower()
+                stop = _CONTRAST.search(after)
+                after = after[: stop.start()] if stop else after
+                cues = list(_POLARITY_CUES.finditer(before)) or list(_POST_CUES.finditer(after))
                 pol = cues[-1].lastgroup if cues else "liked"
                 self._add(ex, iid, "disliked" if pol in ("disliked", "excluded") else pol)
                 masked = masked[: m.start()] + " " * (m.end() - m.start()) + masked[m.end():]
@@ -628,9 +633,12 @@ class CatalogExtractor:
                 int(g1) - 1 if g1 else (int(g2) - 1 if g2 and g2.isdigit() else _ORDINALS.get(g2 or "")))
             if pos is not None and -len(pending.options) <= pos < len(pending.options):
                 return pending.options[pos]
+        for mention in self.find_titles(text):
+            hits = [i for i in mention.ids if i in pending.options]
+            if len(hits) == 1 or (hits and not mention.ambiguous):
+                return hits[0]
         names = {o: normalize(self.catalog[o].title) for o in pending.options}
-        best = process.extractOne(normalize(text), names, scorer=fuzz.token_set_ratio,
-                                  score_cutoff=80)
+        best = process.extractOne(normalize(text), names, scorer=fuzz.ratio, score_cutoff=85)
         if best:
             return best[2]
         return None

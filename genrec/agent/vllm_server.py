@@ -133,10 +133,11 @@ def wait_for_health(
     progress: Callable[[float], None] | None = None,
     interval: float = 0.5,
     log_path: Path | None = None,
+    progress_every: float = 5.0,
 ) -> float:
     """Poll GET {root_url}/health until it answers 200; return the seconds it took.
 
-    Calls `progress(elapsed)` about every 5 s. Raises VLLMStartError when `process` exits first
+    Calls `progress(elapsed)` about every `progress_every` seconds. Raises VLLMStartError when `process` exits first
     or `timeout` passes (with the tail of `log_path`).
     """
     import httpx
@@ -160,7 +161,7 @@ def wait_for_health(
             raise VLLMStartError(
                 f"vLLM did not answer {url} within {timeout:g} s" + _log_tail(log_path)
             )
-        if progress is not None and time.monotonic() - last_report >= 5.0:
+        if progress is not None and time.monotonic() - last_report >= progress_every:
             last_report = time.monotonic()
             progress(elapsed)
         time.sleep(interval)
@@ -188,7 +189,7 @@ class VLLMServer:
         extra_args: more `vllm serve` arguments.
         startup_timeout: seconds to wait for /health (downloads and compilation take minutes).
         log_path: where vLLM's output goes (default: a temp file, named in errors).
-        progress: called with the seconds waited, about every 5 s, while starting.
+        progress: called with the seconds waited, every `progress_every` s, while starting.
     """
 
     def __init__(
@@ -205,8 +206,10 @@ class VLLMServer:
         log_path: Path | None = None,
         env: dict[str, str] | None = None,
         progress: Callable[[float], None] | None = None,
+        progress_every: float = 5.0,
     ) -> None:
         self.model = model
+        self.progress_every = progress_every
         self.host = host
         self.port = port
         self.startup_timeout = startup_timeout
@@ -264,6 +267,7 @@ class VLLMServer:
                 process=self.process,
                 progress=self.progress,
                 log_path=self.log_path,
+                progress_every=self.progress_every,
             )
         except BaseException:
             self.stop()

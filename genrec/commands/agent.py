@@ -126,6 +126,86 @@ def llm_check(
             typer.echo(f"{k:>18}: {v}")
 
 
-def chat() -> None:
-    """Chat with the recommender (being built: see issue 5)."""
-    raise typer.Exit(1)
+def chat(
+    session: str = typer.Option("cli", "--session", "-s", help="Session id; its state is kept between calls."),
+    message: str | None = typer.Option(None, "--message", "-m", help="Send one message and exit (one-shot)."),
+    llm: str | None = typer.Option(None, help="LLM backend: local, openai, none, fake or vllm:MODEL."),
+    policy: str | None = typer.Option(None, help="auto, tool-calling or guided."),
+    dataset: str | None = typer.Option(None, help="Dataset (default: settings.dataset)."),
+    split: str | None = typer.Option(None, help="Split whose train part the ranker learns from."),
+    as_json: bool = typer.Option(False, "--json", help="Print the whole Reply as JSON (one-shot)."),
+    new: bool = typer.Option(False, "--new", help="Forget the session's state first."),
+) -> None:
+    """Chat with the recommender in the terminal, or send one message with --message.
+
+    The first run builds whatever is missing (dataset, ranker, Chroma index) with progress bars.
+    In the interactive chat: /like ID, /dislike ID, /state, /reset, /quit.
+    """
+    import sys
+
+    from genrec.agent import Recommender
+    from genrec.agent.llm import LLMError
+    from genrec.data import UnknownDatasetError, UnknownItemError
+
+    if policy is not None and policy not in ("auto", "tool-calling", "guided"):
+        error(f"--policy {policy!r}: choose auto, tool-calling or guided")
+        raise typer.Exit(2)
+    s = settings_from(llm=llm, policy=policy, dataset=dataset, split=split)
+    with user_errors(LLMError, UnknownDatasetError, ValueError, OSError):
+        rec = Recommender.from_settings(s, progress=True)
+    with rec:
+        try:
+            rec.state(session)
+            Recommender._check_session_id(session)  # noqa: SLF001 - same rule as the API
+        except ValueError as exc:
+            error(exc)
+            raise typer.Exit(2) from None
+        if new:
+            rec.delete_session(session)
+        if message is not None:
+            reply = rec.chat(session, message)
+            if as_json:
+                echo_json(reply.model_dump(mode="json"))
+            else:
+                typer.echo(reply.text)
+                for w in reply.warnings:
+                    console.print(f"[yellow]warning:[/yellow] {w}", markup=True, highlight=False)
+            return
+        console.print(f"genrec chat - backend {rec.backend_name}, policy {rec.policy_name}, "
+                      f"session {session!r}. /quit to leave.", highlight=False)
+        while True:
+            try:
+                line = input("you> ")
+            except (EOFError, KeyboardInterrupt):
+                typer.echo("")
+                return
+            cmd = line.strip()
+            if cmd in ("/quit", "/exit", "/q"):
+                return
+            if cmd == "/reset":
+                rec.delete_session(session)
+                typer.echo("(session cleared)")
+                continue
+            if cmd == "/state":
+                echo_json(rec.state(session).model_dump(mode="json"))
+                continue
+            if cmd.startswith(("/like ", "/dislike ")):
+                verb, _, arg = cmd.partition(" ")
+                try:
+                    rec.feedback(session, int(arg), liked=verb == "/like")
+                    typer.echo(f"(noted: {verb[1:]} {rec.catalog[int(arg)].label})")
+                except (ValueError, UnknownItemError) as exc:
+                    error(exc)
+                continue
+            sys.stdout.write("genrec> ")
+            reply = None
+            for part in rec.stream(session, line):
+                if isinstance(part, str):
+                    sys.stdout.write(part)
+                    sys.stdout.flush()
+                else:
+                    reply = part
+            sys.stdout.write("\n")
+            if reply is not None:
+                for w in reply.warnings:
+                    console.print(f"[yellow]warning:[/yellow] {w}", markup=True, highlight=False)

@@ -28,6 +28,8 @@ def eval_chat(
                                                   "rerunning with the same folder resumes it."),
     stop_after: int | None = typer.Option(None, hidden=True, help="Stop after N new users (testing)."),
     progress: bool = typer.Option(True, help="Show a progress bar."),
+    torch_threads: int = typer.Option(1, help="Torch intra-op threads; conversations already run in "
+                                              "parallel, and 1 avoids oversubscribing small machines."),
 ) -> None:
     """Replay simulated users (built from training ratings only) against the agent and score its
     top-k after every turn against held-out ratings, next to four baselines.
@@ -60,6 +62,10 @@ def eval_chat(
         errors = (*errors, LLMError)
     except ImportError:  # pragma: no cover - agent still being built
         pass
+    if torch_threads > 0:
+        import torch
+
+        torch.set_num_threads(torch_threads)
     with user_errors(*errors):
         started = time.perf_counter()
         parts = build_components(s, cfg, progress=progress)
@@ -73,7 +79,11 @@ def eval_chat(
             ranker=parts.ranker, store=parts.store, popularity_ranker=parts.popularity_ranker,
             generate=parts.generate, stop_after=stop_after, progress=progress,
             extra_config={"settings": settings_doc, "args": sys.argv[1:], "warnings": parts.warnings,
-                          "agent_backend": getattr(parts.agent, "backend_name", cfg.llm)},
+                          "agent_backend": getattr(parts.agent, "backend_name", cfg.llm),
+                          "agent_policy": getattr(parts.agent, "policy_name", cfg.policy),
+                          "agent_config": _dump(getattr(parts.agent, "config", None)),
+                          "ranker_metadata": _dump(getattr(parts.ranker, "metadata", None)),
+                          "torch_threads": torch_threads},
         )
         elapsed = time.perf_counter() - started
     m = res.metrics
@@ -91,3 +101,19 @@ def eval_chat(
     except LeakageError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(EXIT_LEAKAGE) from None
+
+
+def _dump(obj: object) -> object:
+    """A JSON-friendly view of a pydantic model, dataclass or dict (None when absent)."""
+    if obj is None:
+        return None
+    if hasattr(obj, "model_dump"):
+        return obj.model_dump(mode="json")
+    if isinstance(obj, dict):
+        return obj
+    try:
+        from dataclasses import asdict
+
+        return asdict(obj)  # type: ignore[call-overload]
+    except TypeError:
+        return repr(obj)

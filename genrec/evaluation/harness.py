@@ -265,6 +265,8 @@ def _load_or_write_config(out_dir: Path, cfg: ChatEvalConfig, extra: dict[str, A
         "config": cfg.model_dump(),
         "git_commit": git_commit(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "seeds": {"run": cfg.seed, "per_user": "genrec.evaluation.persona.persona_seed(run, user_id)",
+                  "split": cfg.seed},
         **extra,
     }
     path.write_text(json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")

@@ -273,4 +273,40 @@ def write_report(
     return path
 
 
-__all__ = ["format_summary", "plot_curves", "plot_final_bars", "plot_latency", "render_html", "write_report"]
+def write_ranker_report(
+    out_dir: Path,
+    final: Mapping[str, Mapping[str, Any]],
+    config: Mapping[str, Any],
+    *,
+    k: int = 10,
+    extra: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write a ranker evaluation (`genrec eval ranker --out DIR`) in the same format as a chat run.
+
+    Args:
+        out_dir: the run folder (created).
+        final: system -> metric -> value, e.g. ``{"ranker": {"ndcg@10": 0.4}, "popularity": {...}}``.
+            Keys such as ``hit_rate@10`` / ``mrr@10`` from `metrics.topn_metrics` are also written
+            under the chat names ``hr@10`` / ``mrr``, so both reports read alike.
+        config: what was run (dataset, split, parameters ...); stored in config.json.
+        k: the list length the metrics were computed at.
+        extra: other facts for metrics.json (rmse, timings ...).
+
+    Returns:
+        The path of report.html (metrics.json and config.json are written next to it).
+    """
+    aliases = {f"hit_rate@{k}": f"hr@{k}", f"mrr@{k}": "mrr"}
+    fin: dict[str, dict[str, Any]] = {}
+    for system, d in final.items():
+        row = dict(d)
+        for src, dst in aliases.items():
+            if src in row and dst not in row:
+                row[dst] = row[src]
+        fin[system] = row
+    metrics = {"kind": "ranker", "k": k, "final": fin, "per_turn": {}, **dict(extra or {})}
+    cfg = {"kind": "ranker", **dict(config)}
+    return write_report(out_dir, metrics, cfg, title="genrec eval ranker", write_json=True)
+
+
+__all__ = ["format_summary", "plot_curves", "plot_final_bars", "plot_latency", "render_html", "write_ranker_report",
+           "write_report"]

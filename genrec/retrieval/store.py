@@ -376,6 +376,7 @@ class ChromaStore:
         f = validate(filters, self._table.genres)
         if k <= 0:
             return []
+        self.collection  # noqa: B018 - a missing index is reported before the query is embedded
         if not query or not query.strip():
             return self._popular(f, k)
         qvec = self.embedder.embed([query])[0]

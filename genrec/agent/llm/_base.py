@@ -436,6 +436,8 @@ class LLMBackend:
         except LLMError as exc:
             self._charge_failure(exc, lc_messages, started)
             raise
+        except AssertionError:  # a test's own check (FakeLLM strict=True): never disguised
+            raise
         except Exception as exc:  # noqa: BLE001 - translated, never leaked
             err = self._translate(exc)
             self._charge_failure(err, lc_messages, started)
@@ -472,6 +474,8 @@ class LLMBackend:
         except LLMError as exc:
             self._charge_failure(exc, lc_messages, started)
             raise
+        except AssertionError:  # a test's own check (FakeLLM strict=True): never disguised
+            raise
         except Exception as exc:  # noqa: BLE001
             err = self._translate(exc)
             self._charge_failure(err, lc_messages, started)
@@ -501,6 +505,8 @@ class LLMBackend:
         except LLMError as exc:
             self._charge_failure(exc, lc_messages, started)
             raise
+        except AssertionError:  # a test's own check (FakeLLM strict=True): never disguised
+            raise
         except Exception as exc:  # noqa: BLE001
             err = self._translate(exc)
             self._charge_failure(err, lc_messages, started)
@@ -526,6 +532,8 @@ class LLMBackend:
                     yield text
         except LLMError as exc:
             self._charge_failure(exc, lc_messages, started)
+            raise
+        except AssertionError:  # a test's own check (FakeLLM strict=True): never disguised
             raise
         except Exception as exc:  # noqa: BLE001
             err = self._translate(exc)

@@ -1,0 +1,193 @@
+"""Training of the two components: an item autoencoder (I-AutoRec) for ratings, EASE for ranking.
+
+Both work on integer indices (0..n_users-1, 0..n_items-1); id mapping lives in the ranker.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from genrec.ranking._config import RankerConfig
+
+
+@dataclass
+class AutoRecWeights:
+    """Trained rating model: item codes H = sigmoid(R W_enc^T + b_enc); rating = H_i . W_dec[u] + b_dec[u].
+
+    The decoder is a matrix factorisation with fixed item factors H, which is what makes fold-in
+    of a new user a ridge regression.
+    """
+
+    item_codes: np.ndarray  # (n_items, d) float32
+    user_factors: np.ndarray  # (n_users, d) float32
+    user_bias: np.ndarray  # (n_users,) float32
+    history: list[dict] = field(default_factory=list)
+    best_epoch: int = 0
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' was asked for but torch sees no CUDA GPU; use 'cpu' or 'auto'")
+    if name not in ("cpu", "cuda"):
+        raise ValueError(f"device must be auto, cpu or cuda, got {name!r}")
+    return torch.device(name)
+
+
+DENSE_FACTOR = 40  # dense blocks while cells <= 40 x ratings (measured crossover on CPU)
+DENSE_CELLS = 20_000_000  # most cells of one dense block
+
+
+def _item_batches(items: np.ndarray, n_items: int, max_ratings: int,
+                  max_rows: int | None = None) -> list[tuple[int, int]]:
+    """Contiguous item ranges [lo, hi) with at most max_ratings ratings (and max_rows items)."""
+    counts = np.bincount(items, minlength=n_items)
+    out, lo, acc = [], 0, 0
+    for j, c in enumerate(counts):
+        if (acc and acc + c > max_ratings) or (max_rows is not None and j - lo >= max_rows):
+            out.append((lo, j))
+            lo, acc = j, 0
+        acc += int(c)
+    out.append((lo, n_items))
+    return out
+
+
+def train_autorec(
+    users: np.ndarray,
+    items: np.ndarray,
+    ratings: np.ndarray,
+    n_users: int,
+    n_items: int,
+    config: RankerConfig,
+    *,
+    validation: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    clip: tuple[float, float] = (-math.inf, math.inf),
+    stop_epoch: int | None = None,
+    progress: bool = True,
+) -> AutoRecWeights:
+    """Fit I-AutoRec on ratings already shifted so every observed value is >= 1 (0 = unrated).
+
+    With `validation` (users, items, ratings in the same shifted space) the best weights by
+    validation RMSE are kept and training stops after `patience` checks without improvement.
+    `stop_epoch` ends training after that many epochs (the lr schedule still spans `epochs`).
+    """
+    from tqdm.auto import tqdm
+
+    dev = pick_device(config.device)
+    gen = torch.Generator().manual_seed(config.seed)
+    d = config.embedding_size
+    order = np.argsort(items, kind="stable")
+    u_all = torch.as_tensor(users[order], dtype=torch.long)
+    i_all = torch.as_tensor(items[order], dtype=torch.long)
+    r_all = torch.as_tensor(ratings[order], dtype=torch.float32)
+    starts = np.concatenate([[0], np.cumsum(np.bincount(items, minlength=n_items))])
+    n_ratings = len(ratings)
+    dense = n_items * n_users <= DENSE_FACTOR * max(n_ratings, 1)
+    # dense path: whole (items x users) blocks, fast on CPU while the matrix is small;
+    # sparse path: only observed cells (cost linear in ratings), for large sparse data
+    max_rows = max(1, DENSE_CELLS // max(n_users, 1))
+    batches = []
+    for lo, hi in _item_batches(items, n_items, config.batch_ratings, max_rows if dense else None):
+        s, e = int(starts[lo]), int(starts[hi])
+        ub, ib, rb = u_all[s:e].to(dev), (i_all[s:e] - lo).to(dev), r_all[s:e].to(dev)
+        sp = torch.sparse_coo_tensor(torch.stack([ib, ub]), rb, (hi - lo, n_users)).coalesce()
+        batches.append((lo, hi, ub, ib, rb, sp))
+    full = torch.sparse_coo_tensor(
+        torch.stack([i_all, u_all]), r_all, (n_items, n_users)
+    ).coalesce().to(dev)
+
+    w_enc = (torch.randn(d, n_users, generator=gen) / math.sqrt(max(n_users, 1))).to(dev).requires_grad_()
+    b_enc = torch.zeros(d, device=dev, requires_grad=True)
+    w_dec = (torch.randn(n_users, d, generator=gen) / math.sqrt(d)).to(dev).requires_grad_()
+    b_dec = torch.zeros(n_users, device=dev, requires_grad=True)
+    params = [w_enc, b_enc, w_dec, b_dec]
+    opt = torch.optim.Adam(params, lr=config.learning_rate)
+    steps = config.epochs * len(batches)
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=config.learning_rate, total_steps=steps, pct_start=0.2
+    )
+    n_total = float(len(ratings))
+    if validation is not None:
+        vu, vi, vr = (torch.as_tensor(a).to(dev) for a in validation)
+        vu, vi, vr = vu.long(), vi.long(), vr.float()
+
+    def codes() -> torch.Tensor:
+        return torch.sigmoid(torch.sparse.mm(full, w_enc.T) + b_enc)
+
+    best = (math.inf, -1, None)
+    history: list[dict] = []
+    checks_without_gain = 0
+    last_epoch = min(stop_epoch or config.epochs, config.epochs)
+    bar = tqdm(range(last_epoch), desc="training ranker", unit="epoch", disable=not progress, leave=False)
+    for epoch in bar:
+        for lo, hi, ub, ib, rb, sp in batches:
+            if dense:
+                x = sp.to_dense()
+                h = torch.sigmoid(x @ w_enc.T + b_enc)
+                err = ((h @ w_dec.T + b_dec) - x) * (x != 0)
+            else:
+                h = torch.sigmoid(torch.sparse.mm(sp, w_enc.T) + b_enc)
+                err = (h[ib] * w_dec[ub]).sum(1) + b_dec[ub] - rb
+            frac = rb.numel() / n_total
+            loss = 0.5 * (err**2).sum() + 0.5 * config.reg * frac * (
+                w_enc.pow(2).sum() + w_dec.pow(2).sum()
+            )
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+        if validation is not None and ((epoch + 1) % config.eval_every == 0 or epoch + 1 == last_epoch):
+            with torch.no_grad():
+                h = codes()
+                p = ((h[vi] * w_dec[vu]).sum(1) + b_dec[vu]).clamp(*clip)
+                val_rmse = float(torch.sqrt(((p - vr) ** 2).mean()))
+            history.append({"epoch": epoch + 1, "val_rmse": round(val_rmse, 5)})
+            bar.set_postfix(val_rmse=f"{val_rmse:.4f}")
+            if val_rmse < best[0] - 1e-5:
+                best = (val_rmse, epoch + 1, [p.detach().clone() for p in params])
+                checks_without_gain = 0
+            else:
+                checks_without_gain += 1
+                if checks_without_gain >= config.patience:
+                    break
+    bar.close()
+    if best[2] is not None:
+        with torch.no_grad():
+            for p, saved in zip(params, best[2]):
+                p.copy_(saved)
+        best_epoch = best[1]
+    else:
+        best_epoch = last_epoch
+    with torch.no_grad():
+        h = codes()
+    return AutoRecWeights(
+        item_codes=h.cpu().numpy().astype(np.float32),
+        user_factors=w_dec.detach().cpu().numpy().astype(np.float32),
+        user_bias=b_dec.detach().cpu().numpy().astype(np.float32),
+        history=history,
+        best_epoch=best_epoch,
+    )
+
+
+def train_ease(users: np.ndarray, items: np.ndarray, n_users: int, n_items: int, reg: float,
+               device: str = "auto") -> np.ndarray:
+    """EASE (Steck 2019): B = I - P / diag(P) with P = (X^T X + reg I)^-1, diag(B) = 0.
+
+    X is the binary user-item matrix of who rated what. Returns B (n_items, n_items) float32.
+    """
+    dev = pick_device(device)
+    x = torch.zeros(n_users, n_items, dtype=torch.float64, device=dev)
+    x[torch.as_tensor(users, device=dev), torch.as_tensor(items, device=dev)] = 1.0
+    g = x.T @ x
+    del x
+    g.diagonal().add_(reg)
+    p = torch.linalg.inv(g)
+    del g
+    b = -p / p.diagonal()
+    b.fill_diagonal_(0.0)
+    return b.to(torch.float32).cpu().numpy()
