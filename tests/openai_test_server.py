@@ -71,7 +71,9 @@ class Reply:
         return cls(tool_calls=[(name, arguments)], **kw)
 
     @classmethod
-    def tools(cls, *calls: tuple[str, dict[str, Any] | str], text: str | None = None, **kw: Any) -> Reply:
+    def tools(
+        cls, *calls: tuple[str, dict[str, Any] | str], text: str | None = None, **kw: Any
+    ) -> Reply:
         return cls(text=text, tool_calls=list(calls), **kw)
 
     @classmethod
@@ -234,10 +236,18 @@ class OpenAITestServer:
         with self._lock:
             return self._queue.popleft() if self._queue else Reply(text=self.default_text)
 
-    def error_body(self, status: int, message: str, error_type: str | None = None, param: str | None = None) -> dict:
+    def error_body(
+        self, status: int, message: str, error_type: str | None = None, param: str | None = None
+    ) -> dict:
         etype = error_type or _ERROR_TYPES.get(status, "BadRequestError")
         if self.error_shape == "legacy":
-            return {"object": "error", "message": message, "type": etype, "param": param, "code": status}
+            return {
+                "object": "error",
+                "message": message,
+                "type": etype,
+                "param": param,
+                "code": status,
+            }
         return {"error": {"message": message, "type": etype, "param": param, "code": status}}
 
 
@@ -260,7 +270,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def _send_error(self, status: int, message: str, error_type: str | None = None, param: str | None = None) -> None:
+    def _send_error(
+        self, status: int, message: str, error_type: str | None = None, param: str | None = None
+    ) -> None:
         self._send_json(status, self.srv.error_body(status, message, error_type, param))
 
     def _read_body(self) -> tuple[bytes, Any]:
@@ -274,7 +286,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _record(self, body: Any) -> None:
         with self.srv._lock:
             self.srv.requests.append(
-                RecordedRequest(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+                RecordedRequest(
+                    self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body
+                )
             )
 
     def _authorized(self) -> bool:
@@ -350,7 +364,9 @@ class _Handler(BaseHTTPRequestHandler):
         data = []
         for i, text in enumerate(inputs):
             vec = embed_text(text, self.srv.embedding_dim)
-            emb: Any = base64.b64encode(np.asarray(vec, dtype="<f4").tobytes()).decode() if b64 else vec
+            emb: Any = (
+                base64.b64encode(np.asarray(vec, dtype="<f4").tobytes()).decode() if b64 else vec
+            )
             data.append({"index": i, "object": "embedding", "embedding": emb})
         tokens = sum(_words(t) for t in inputs)
         self._send_json(
@@ -387,7 +403,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.connection.shutdown(socket.SHUT_RDWR)
             return
         if reply.error is not None or reply.status >= 400:
-            self._send_error(reply.status if reply.status >= 400 else 500, reply.error or "error", reply.error_type)
+            self._send_error(
+                reply.status if reply.status >= 400 else 500,
+                reply.error or "error",
+                reply.error_type,
+            )
             return
         if reply.raw_body is not None:
             self.send_response(200)
@@ -398,7 +418,11 @@ class _Handler(BaseHTTPRequestHandler):
             return
         prompt_tokens = sum(_words(m.get("content")) for m in messages if isinstance(m, dict))
         calls = [
-            (f"chatcmpl-tool-{uuid.uuid4().hex[:16]}", name, args if isinstance(args, str) else json.dumps(args))
+            (
+                f"chatcmpl-tool-{uuid.uuid4().hex[:16]}",
+                name,
+                args if isinstance(args, str) else json.dumps(args),
+            )
             for name, args in reply.tool_calls
         ]
         completion_tokens = _words(reply.text or "") + sum(_words(a) for _, _, a in calls)
@@ -506,7 +530,17 @@ class _Handler(BaseHTTPRequestHandler):
                 )
             )
             for i in range(0, len(args), 7):  # argument fragments, as the parser streams them
-                send(json.dumps(chunk({"tool_calls": [{"index": index, "function": {"arguments": args[i : i + 7]}}]})))
+                send(
+                    json.dumps(
+                        chunk(
+                            {
+                                "tool_calls": [
+                                    {"index": index, "function": {"arguments": args[i : i + 7]}}
+                                ]
+                            }
+                        )
+                    )
+                )
         send(json.dumps(chunk({"content": ""}, finish)))
         if usage is not None:
             send(

@@ -100,7 +100,7 @@ def test_openai_server_down_or_slow(ml100k, ml100k_ranker, ml100k_store, tmp_pat
 
     slow = _rec(ml100k, ml100k_ranker, ml100k_store, tmp_path / "b", server.base_url,
                 server.model, timeout=0.5)
-    server.enqueue(SReply.slow(3.0))
+    server.enqueue(SReply.slow(3.0), SReply.slow(3.0), SReply.slow(3.0))  # the client retries once
     reply = slow.chat("slow", "I loved Star Wars")
     assert reply.recommendations and any("unavailable" in w for w in reply.warnings)
     assert reply.llm_calls == 1

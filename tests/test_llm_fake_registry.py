@@ -48,8 +48,12 @@ def test_unknown_name_lists_known_ones(settings):
 
 
 def test_register_a_third_party_backend(settings):
-    register_llm("echo-test", lambda arg, s: LLMBackend(f"echo-test:{arg}", FakeLLM(), supports_tools=False,
-                                                        supports_structured=False))
+    register_llm(
+        "echo-test",
+        lambda arg, s: LLMBackend(
+            f"echo-test:{arg}", FakeLLM(), supports_tools=False, supports_structured=False
+        ),
+    )
     assert get_llm("echo-test:abc", settings).name == "echo-test:abc"
     assert "echo-test" in known_llms()
 
@@ -70,7 +74,9 @@ def test_fake_from_registry_scripted_replies_and_records(settings):
     fake.enqueue(["first", {"name": "search_items", "args": {"query": "noir"}}])
     assert backend.invoke([SystemMessage("sys"), HumanMessage("hello")]).text == "first"
     res = backend.invoke("noir please", tools=[search_items], tool_choice="auto")
-    assert res.tool_calls[0].name == "search_items" and res.tool_calls[0].arguments == {"query": "noir"}
+    assert res.tool_calls[0].name == "search_items" and res.tool_calls[0].arguments == {
+        "query": "noir"
+    }
     assert res.finish_reason == "tool_calls"
     first, second = fake.requests
     assert [m.type for m in first.messages] == ["system", "human"] and first.tools == []
@@ -98,22 +104,36 @@ def test_fake_strict_mode_flags_unscripted_calls():
 
 def test_fake_structured_output_and_parallel_calls():
     backend = fake_backend(
-        [Prefs(genres=["Horror"]), [{"name": "a", "args": {}}, {"name": "b", "args": {"x": 1}}],
-         {"tool_calls": [{"name": "a", "args": {}}], "content": "checking"}]
+        [
+            Prefs(genres=["Horror"]),
+            [{"name": "a", "args": {}}, {"name": "b", "args": {"x": 1}}],
+            {"tool_calls": [{"name": "a", "args": {}}], "content": "checking"},
+        ]
     )
     res = backend.invoke("scary", response_format=Prefs)
     assert res.parsed == Prefs(genres=["Horror"])
     assert backend.chat_model.last_request.response_format["json_schema"]["name"] == "Prefs"
-    res = backend.invoke("two tools", tools=[{"type": "function", "function": {"name": "a", "parameters": {}}},
-                                              {"type": "function", "function": {"name": "b", "parameters": {}}}])
+    res = backend.invoke(
+        "two tools",
+        tools=[
+            {"type": "function", "function": {"name": "a", "parameters": {}}},
+            {"type": "function", "function": {"name": "b", "parameters": {}}},
+        ],
+    )
     assert [c.name for c in res.tool_calls] == ["a", "b"]
-    res = backend.invoke("x", tools=[{"type": "function", "function": {"name": "a", "parameters": {}}}])
+    res = backend.invoke(
+        "x", tools=[{"type": "function", "function": {"name": "a", "parameters": {}}}]
+    )
     assert res.text == "checking" and res.tool_calls[0].name == "a"
 
 
 def test_fake_invalid_tool_call_and_raised_errors():
     backend = fake_backend(
-        [{"name": "search_items", "args": '{"query": '}, LLMUnavailableError("server down"), "recovered"]
+        [
+            {"name": "search_items", "args": '{"query": '},
+            LLMUnavailableError("server down"),
+            "recovered",
+        ]
     )
     with pytest.raises(LLMResponseError) as err:
         backend.invoke("x", tools=[search_items])
@@ -131,7 +151,9 @@ def test_fake_callable_reply_sees_the_request():
 
 
 def test_fake_works_as_a_langchain_model():
-    fake = FakeLLM([Prefs(genres=["War"]), {"name": "Prefs", "args": {"genres": ["Drama"]}}, "a b c"])
+    fake = FakeLLM(
+        [Prefs(genres=["War"]), {"name": "Prefs", "args": {"genres": ["Drama"]}}, "a b c"]
+    )
     assert fake.with_structured_output(Prefs).invoke("war films") == Prefs(genres=["War"])
     out = fake.with_structured_output(Prefs, include_raw=True).invoke("drama")
     assert out["parsed"] == Prefs(genres=["Drama"]) and isinstance(out["raw"], AIMessage)

@@ -66,7 +66,9 @@ def test_local_model_is_loaded_once_and_rejects_tools(local, llm_settings):
     again = get_llm("local", llm_settings)
     assert again.chat_model._model is local.chat_model._model
     with pytest.raises(LLMCapabilityError, match="guided policy"):
-        local.invoke("hi", tools=[{"type": "function", "function": {"name": "t", "parameters": {}}}])
+        local.invoke(
+            "hi", tools=[{"type": "function", "function": {"name": "t", "parameters": {}}}]
+        )
 
 
 @pytest.mark.slow
@@ -90,7 +92,9 @@ def test_wheel_with_a_different_hash_is_refused(tmp_path: Path):
 
 
 def test_unknown_model_offline_is_a_clear_error(settings):
-    with pytest.raises(LocalModelError, match="not in the Hugging Face cache and the Hub is unreachable"):
+    with pytest.raises(
+        LocalModelError, match="not in the Hugging Face cache and the Hub is unreachable"
+    ):
         resolve_local_model(settings, "someone/not-cached-model")
     with pytest.raises(LocalModelError, match="no such GGUF file"):
         resolve_local_model(settings, str(settings.home / "missing.gguf"))

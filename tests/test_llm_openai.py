@@ -75,7 +75,10 @@ def test_plain_text_and_usage(backend, srv):
     srv.enqueue("Try Alien (1979), a tense space horror.")
     with meter() as turn:
         res = backend.invoke(
-            [{"role": "system", "content": "You recommend films."}, {"role": "user", "content": "something scary in space"}]
+            [
+                {"role": "system", "content": "You recommend films."},
+                {"role": "user", "content": "something scary in space"},
+            ]
         )
     assert res.text == "Try Alien (1979), a tense space horror."
     assert res.tool_calls == [] and res.finish_reason == "stop"
@@ -94,7 +97,9 @@ def test_plain_text_and_usage(backend, srv):
 def test_tool_call_non_streamed(backend, srv):
     srv.enqueue(Reply.tool_call("search_items", {"query": "space horror", "k": 3}))
     res = backend.invoke("find space horror", tools=[search_items, item_details])
-    assert [(c.name, c.arguments) for c in res.tool_calls] == [("search_items", {"query": "space horror", "k": 3})]
+    assert [(c.name, c.arguments) for c in res.tool_calls] == [
+        ("search_items", {"query": "space horror", "k": 3})
+    ]
     assert res.tool_calls[0].id.startswith("chatcmpl-tool-")
     assert res.finish_reason == "tool_calls" and res.text == ""
     sent = srv.chat_requests[-1]["tools"]
@@ -104,13 +109,21 @@ def test_tool_call_non_streamed(backend, srv):
     # the tool loop continues with the AIMessage and a ToolMessage
     srv.enqueue("Here are three.")
     res2 = backend.invoke(
-        ["find space horror", res.message, ToolMessage("Alien (1979)", tool_call_id=res.tool_calls[0].id)],
+        [
+            "find space horror",
+            res.message,
+            ToolMessage("Alien (1979)", tool_call_id=res.tool_calls[0].id),
+        ],
         tools=[search_items],
     )
     assert res2.text == "Here are three."
     msgs = srv.chat_requests[-1]["messages"]
     assert msgs[1]["tool_calls"][0]["function"]["name"] == "search_items"
-    assert msgs[2] == {"role": "tool", "content": "Alien (1979)", "tool_call_id": res.tool_calls[0].id}
+    assert msgs[2] == {
+        "role": "tool",
+        "content": "Alien (1979)",
+        "tool_call_id": res.tool_calls[0].id,
+    }
 
 
 def test_streamed_tool_call_deltas_are_reassembled(backend, srv):
@@ -166,7 +179,9 @@ def test_structured_output_fallback_parses_json_inside_text(backend, srv):
     srv.enqueue('Sure! ```json\n{"genres": ["Comedy"]}\n```')
     assert backend.invoke("funny", response_format=Prefs).parsed == Prefs(genres=["Comedy"])
     srv.enqueue('{"genres": ["Drama"]} hope that helps')
-    assert backend.invoke("sad", response_format=Prefs.model_json_schema()).parsed == {"genres": ["Drama"]}
+    assert backend.invoke("sad", response_format=Prefs.model_json_schema()).parsed == {
+        "genres": ["Drama"]
+    }
 
 
 def test_structured_output_that_does_not_match_is_a_response_error(backend, srv):
@@ -180,7 +195,10 @@ def test_structured_output_that_does_not_match_is_a_response_error(backend, srv)
 
 
 def test_server_without_json_schema_support_falls_back_to_instruction(backend, srv):
-    srv.enqueue(Reply.fail(400, "response_format json_schema is not supported"), Reply.json({"genres": ["War"]}))
+    srv.enqueue(
+        Reply.fail(400, "response_format json_schema is not supported"),
+        Reply.json({"genres": ["War"]}),
+    )
     res = backend.invoke("war films", response_format=Prefs)
     assert res.parsed == Prefs(genres=["War"])
     retry = srv.chat_requests[-1]
@@ -206,7 +224,9 @@ def test_malformed_streamed_tool_call(backend, srv):
 
 def test_unknown_tool_name(backend, srv):
     srv.enqueue(Reply.tool_call("delete_everything", {}))
-    with pytest.raises(LLMResponseError, match="unknown tool 'delete_everything'; known tools: search_items"):
+    with pytest.raises(
+        LLMResponseError, match="unknown tool 'delete_everything'; known tools: search_items"
+    ):
         backend.invoke("x", tools=[search_items])
 
 
@@ -218,7 +238,9 @@ def test_garbage_body(backend, srv):
 
 def test_vllm_error_json_is_reported(backend, srv):
     srv.enqueue(Reply.fail(400, "This model's maximum context length is 32768 tokens."))
-    with pytest.raises(LLMResponseError, match="HTTP 400: This model's maximum context length") as err:
+    with pytest.raises(
+        LLMResponseError, match="HTTP 400: This model's maximum context length"
+    ) as err:
         backend.invoke("x")
     assert err.value.status == 400
 
@@ -275,7 +297,9 @@ def test_server_down(settings):
     url = f"http://127.0.0.1:{_free_port()}/v1"
     with pytest.raises(LLMUnavailableError, match="no OpenAI-compatible server at"):
         get_llm("openai", settings.model_copy(update={"llm_base_url": url}))
-    backend = get_llm("openai", settings.model_copy(update={"llm_base_url": url, "llm_model": MODEL}))
+    backend = get_llm(
+        "openai", settings.model_copy(update={"llm_base_url": url, "llm_model": MODEL})
+    )
     with pytest.raises(LLMUnavailableError, match="cannot reach the server"):
         backend.invoke("x")
     with pytest.raises(LLMUnavailableError):
@@ -297,7 +321,9 @@ def test_embeddings_endpoint_is_deterministic(srv):
     from openai import OpenAI
 
     client = OpenAI(base_url=srv.base_url, api_key="EMPTY")
-    out = client.embeddings.create(model=MODEL, input=["Alien (1979)", "Heat (1995)"])  # base64 by default
+    out = client.embeddings.create(
+        model=MODEL, input=["Alien (1979)", "Heat (1995)"]
+    )  # base64 by default
     assert [len(d.embedding) for d in out.data] == [32, 32]
     assert out.data[0].embedding == pytest.approx(embed_text("Alien (1979)", 32), abs=1e-6)
     again = client.embeddings.create(model=MODEL, input="Alien (1979)", encoding_format="float")

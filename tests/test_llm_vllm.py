@@ -9,7 +9,6 @@ import signal
 import socket
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -124,13 +123,30 @@ def test_parser_table_is_documented():
 
 def test_build_command():
     cmd = build_vllm_command(
-        "Qwen/Qwen2.5-7B-Instruct", port=8123, tensor_parallel_size=2,
-        extra_args=["--max-model-len", "8192"], api_key="k", executable="vllm",
+        "Qwen/Qwen2.5-7B-Instruct",
+        port=8123,
+        tensor_parallel_size=2,
+        extra_args=["--max-model-len", "8192"],
+        api_key="k",
+        executable="vllm",
     )
     assert cmd == [
-        "vllm", "serve", "Qwen/Qwen2.5-7B-Instruct", "--host", "127.0.0.1", "--port", "8123",
-        "--tensor-parallel-size", "2", "--enable-auto-tool-choice", "--tool-call-parser", "hermes",
-        "--api-key", "k", "--max-model-len", "8192",
+        "vllm",
+        "serve",
+        "Qwen/Qwen2.5-7B-Instruct",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "8123",
+        "--tensor-parallel-size",
+        "2",
+        "--enable-auto-tool-choice",
+        "--tool-call-parser",
+        "hermes",
+        "--api-key",
+        "k",
+        "--max-model-len",
+        "8192",
     ]
     unknown = build_vllm_command("facebook/opt-125m", executable="vllm", api_key="EMPTY")
     assert "--enable-auto-tool-choice" not in unknown and "--api-key" not in unknown
@@ -151,8 +167,20 @@ def test_vllm_not_installed(tmp_path, monkeypatch):
 
 def test_cli_dry_run_prints_the_command():
     result = CliRunner().invoke(
-        app, ["llm", "serve", "--model", "meta-llama/Llama-3.1-8B-Instruct", "--port", "9001",
-              "--tensor-parallel-size", "4", "--extra", "--max-model-len 4096", "--dry-run"],
+        app,
+        [
+            "llm",
+            "serve",
+            "--model",
+            "meta-llama/Llama-3.1-8B-Instruct",
+            "--port",
+            "9001",
+            "--tensor-parallel-size",
+            "4",
+            "--extra",
+            "--max-model-len 4096",
+            "--dry-run",
+        ],
     )
     assert result.exit_code == 0, result.output
     assert result.output.strip() == (
@@ -171,8 +199,13 @@ def test_cli_parsers_table():
 def test_server_starts_waits_for_health_and_stops(fake_vllm, tmp_path, settings):
     port = _free_port()
     waited: list[float] = []
-    with VLLMServer("Qwen/Qwen2.5-7B-Instruct", port=port, log_path=tmp_path / "vllm.log",
-                    progress=waited.append, progress_every=0.1) as srv:
+    with VLLMServer(
+        "Qwen/Qwen2.5-7B-Instruct",
+        port=port,
+        log_path=tmp_path / "vllm.log",
+        progress=waited.append,
+        progress_every=0.1,
+    ) as srv:
         assert srv.running and srv.base_url == f"http://127.0.0.1:{port}/v1"
         assert httpx.get(srv.root_url + "/health").status_code == 200
         (launch,) = _launches(fake_vllm)
@@ -181,8 +214,12 @@ def test_server_starts_waits_for_health_and_stops(fake_vllm, tmp_path, settings)
         assert waited, "progress is reported while vLLM loads"
         backend = get_llm("openai", settings.model_copy(update={"llm_base_url": srv.base_url}))
         assert backend.name == "openai:Qwen/Qwen2.5-7B-Instruct"
-        res = backend.invoke("hi", tools=[{"type": "function", "function": {"name": "t", "parameters": {}}}])
-        assert res.text  # the fake answers with its default text; tools were accepted (auto tool choice)
+        res = backend.invoke(
+            "hi", tools=[{"type": "function", "function": {"name": "t", "parameters": {}}}]
+        )
+        assert (
+            res.text
+        )  # the fake answers with its default text; tools were accepted (auto tool choice)
         pid = launch["pid"]
     assert not srv.running
     assert not _pid_alive(pid) and not _port_open(port)
@@ -199,8 +236,12 @@ def test_server_that_exits_reports_its_log(fake_vllm, tmp_path, monkeypatch):
 
 def test_server_that_never_gets_healthy_times_out_and_is_stopped(fake_vllm, tmp_path, monkeypatch):
     monkeypatch.setenv("FAKE_VLLM_DELAY", "60")
-    srv = VLLMServer("Qwen/Qwen2.5-7B-Instruct", port=_free_port(), startup_timeout=1.0,
-                     log_path=tmp_path / "v.log")
+    srv = VLLMServer(
+        "Qwen/Qwen2.5-7B-Instruct",
+        port=_free_port(),
+        startup_timeout=1.0,
+        log_path=tmp_path / "v.log",
+    )
     with pytest.raises(VLLMStartError, match="did not answer .*/health within 1 s"):
         srv.start()
     (launch,) = _launches(fake_vllm)
@@ -212,7 +253,9 @@ def test_vllm_spec_starts_a_child_and_close_stops_it(fake_vllm, settings):
     s = settings.model_copy(update={"llm_base_url": f"http://127.0.0.1:{port}/v1"})
     backend = get_llm("vllm:mistralai/Mistral-7B-Instruct-v0.3", s)
     try:
-        assert backend.name == "openai:mistralai/Mistral-7B-Instruct-v0.3" and backend.supports_tools
+        assert (
+            backend.name == "openai:mistralai/Mistral-7B-Instruct-v0.3" and backend.supports_tools
+        )
         (launch,) = _launches(fake_vllm)
         assert "mistral" in launch["argv"] and str(port) in launch["argv"]
         assert backend.invoke("hi").text
@@ -229,7 +272,9 @@ def test_vllm_spec_reuses_a_running_server(fake_vllm, settings):
         backend = get_llm("vllm:Qwen/Qwen2.5-7B-Instruct", s)
         assert backend.invoke("hi").text == "from the running server"
         assert _launches(fake_vllm) == []
-        with pytest.raises(LLMResponseError, match="serves Qwen/Qwen2.5-7B-Instruct, not other/model"):
+        with pytest.raises(
+            LLMResponseError, match="serves Qwen/Qwen2.5-7B-Instruct, not other/model"
+        ):
             get_llm("vllm:other/model", s)
 
 
@@ -237,13 +282,31 @@ def test_cli_serve_runs_until_terminated(fake_vllm, tmp_path):
     port = _free_port()
     env = {**os.environ, "GENREC_HOME": str(tmp_path / "home")}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "genrec.cli", "llm", "serve", "--model", "Qwen/Qwen2.5-7B-Instruct",
-         "--port", str(port), "--timeout", "60"],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "genrec.cli",
+            "llm",
+            "serve",
+            "--model",
+            "Qwen/Qwen2.5-7B-Instruct",
+            "--port",
+            str(port),
+            "--timeout",
+            "60",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         line = proc.stdout.readline()
-        assert line.strip() == f"vLLM is serving Qwen/Qwen2.5-7B-Instruct at http://127.0.0.1:{port}/v1"
+        assert (
+            line.strip()
+            == f"vLLM is serving Qwen/Qwen2.5-7B-Instruct at http://127.0.0.1:{port}/v1"
+        )
         assert "GENREC_LLM_BASE_URL=" in proc.stdout.readline()
         models = httpx.get(f"http://127.0.0.1:{port}/v1/models").json()
         assert models["data"][0]["id"] == "Qwen/Qwen2.5-7B-Instruct"

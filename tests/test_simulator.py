@@ -202,3 +202,13 @@ def test_template_phrasings_never_name_other_catalog_titles(ml100k):
                                ("More", [1, 2, 3], False), ("Others", [], False)]):
             extra = set(matcher.find(utt.text, allowed=utt.named)) - set(utt.named)
             assert not extra, (utt.text, [cat[i].title for i in extra])
+
+
+def test_template_simulator_answers_which_one_did_you_mean():
+    cat = Catalog([*ITEMS, Item(12, "The Silent Harbor II", 1999, ("Action",))])
+    sim = TemplateSimulator(_persona(), cat, seed=0)
+    first = sim.opening()
+    liked = first.named[0]
+    label = f"{cat[liked].title} ({cat[liked].year})"
+    u = sim.respond(f"Which one did you mean: {label}, Other Film (1990)?", [], True)
+    assert "answer" in u.facts and liked in u.named and str(cat[liked].year) in u.text

@@ -104,8 +104,6 @@ class Baselines:
         return out | self._content(mentioned, user_texts)
 
     def _fold_in(self, stated: Stated, mentioned: list[int]) -> list[int]:
-        if not stated.liked and not stated.disliked:
-            return self._popular(set(mentioned))
         profile = self.ranker.fold_in(liked=stated.liked, disliked=stated.disliked)
         return [s.item_id for s in self.ranker.recommend(profile, self.k, exclude=mentioned)]
 

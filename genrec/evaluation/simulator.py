@@ -186,6 +186,10 @@ _RESTATE_GENRES = (
     "As I said, I like {g}.",
     "Mostly {g}.",
 )
+_I_MEANT = (
+    'I meant "{t}" ({y}).',
+    'The one from {y}: "{t}".',
+)
 _NOTHING_LEFT = (
     "That's all I can think of. What would you recommend?",
     "I think you know my taste by now. Any other suggestions?",
@@ -284,7 +288,14 @@ class TemplateSimulator:
             parts.append(reaction)
             kinds.append("reaction")
         n = self.facts_per_turn if not reaction else max(1, self.facts_per_turn - 1)
-        if question or not recommended:
+        meant = self._disambiguate(agent_text) if question else None
+        if meant is not None:
+            it = self.catalog[meant]
+            parts.append(self._pick(_I_MEANT).format(t=it.title, y=it.year or ""))
+            named.append(meant)
+            kinds.append("answer")
+            facts = self._take(n - 1)
+        elif question or not recommended:
             wanted = _question_kind(agent_text)
             first = self._take_kind(wanted) if wanted else None
             if first is None and wanted == "genre" and self.stated.wanted_genres:
@@ -354,6 +365,17 @@ class TemplateSimulator:
         named.append(f.value)
         title = self.catalog[f.value].title
         return self._pick(_LIKED if f.kind == "liked" else _DISLIKED).format(t=title)
+
+    def _disambiguate(self, agent_text: str) -> int | None:
+        """The item it named that a "which one did you mean" question lists, if any."""
+        if not re.search(r"\b(which|did you mean|do you mean)\b", agent_text or "", re.I):
+            return None
+        low = agent_text.casefold()
+        for i in reversed(self.stated.seen):
+            it = self.catalog.get(i)
+            if it is not None and it.year and f"{it.title} ({it.year})".casefold() in low:
+                return i
+        return None
 
     def _react(self, recommended: list[int], named: list[int]) -> str:
         """Say which recommendations it has already seen (from its training ratings, at most

@@ -95,10 +95,11 @@ def train_autorec(
     for lo, hi in _item_batches(items, n_items, config.batch_ratings, max_rows if dense else None):
         s, e = int(starts[lo]), int(starts[hi])
         ub, ib, rb = u_all[s:e].to(dev), (i_all[s:e] - lo).to(dev), r_all[s:e].to(dev)
-        sp = torch.sparse_coo_tensor(torch.stack([ib, ub]), rb, (hi - lo, n_users)).coalesce()
+        sp = torch.sparse_coo_tensor(torch.stack([ib, ub]), rb, (hi - lo, n_users),
+                                     check_invariants=False).coalesce()
         batches.append((lo, hi, ub, ib, rb, sp))
     full = torch.sparse_coo_tensor(
-        torch.stack([i_all, u_all]), r_all, (n_items, n_users)
+        torch.stack([i_all, u_all]), r_all, (n_items, n_users), check_invariants=False
     ).coalesce().to(dev)
 
     w_enc = (torch.randn(d, n_users, generator=gen) / math.sqrt(max(n_users, 1))).to(dev).requires_grad_()

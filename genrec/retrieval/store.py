@@ -13,6 +13,7 @@ import logging
 import math
 import re
 import sys
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -140,22 +141,37 @@ class ChromaStore:
 
     Or wire it yourself: ``ChromaStore(make_client(settings), dataset, embedder).build()``.
 
-    Filtered search returns the exact top-k among the items that satisfy the filters (up to
-    HNSW's approximation): filters are evaluated on an in-memory table of the catalog; broad
-    filters post-filter an over-fetched HNSW result, selective ones search only the matching
-    ids, and whenever Chroma returns fewer hits than exist the matching vectors are scored
-    exactly. `strategy="where"` sends the translated `where` clause to Chroma instead.
+    Filtered search returns the true top-k among the items that satisfy the filters. Filters
+    are validated and evaluated on an in-memory table of the catalog (the index is checked
+    against the catalog, so the two agree). Then, with `strategy="auto"`:
+
+    - no filter: one HNSW query;
+    - a selective filter (at most `exact_max` matching items): exact cosine scoring of the
+      matching items' stored vectors, read once from Chroma into memory (skipped, in favour of
+      a Chroma query restricted to the matching ids, when the vectors would take more than
+      `vector_cache_max_bytes`);
+    - a broad filter: an HNSW query over-fetched by 2/(matching fraction), post-filtered,
+      widened until k survive.
+
+    `strategy="where"` sends the translated `where` clause (`to_where`) to Chroma instead, and
+    scores exactly when Chroma returns fewer hits than match. Chroma evaluates `where` by
+    scanning metadata, so it is the slower path on large catalogs (see benchmarks/README.md).
     """
 
     def __init__(self, client: Any, dataset: Dataset, embedder: Embedder, *, strategy: Strategy = "auto",
-                 batch_size: int = 256, post_filter_min_fraction: float = 0.05) -> None:
+                 batch_size: int = 256, exact_max: int = 50_000, vector_cache_max_bytes: int = 2 << 30) -> None:
         self.client = client
         self.dataset = dataset
         self.catalog: Catalog = dataset.catalog
         self.embedder = embedder
         self.strategy = strategy
         self.batch_size = batch_size
-        self.post_filter_min_fraction = post_filter_min_fraction
+        self.exact_max = exact_max
+        self.vector_cache_max_bytes = vector_cache_max_bytes
+        self._vectors: np.ndarray | None = None  # rows aligned with the catalog, for exact scoring
+        self._vectors_of: str | None = None      # the collection they were read from
+        self._lock = threading.Lock()
+        self._dim = 0
         self.key = f"{dataset.name}|{embedder.name}"
         self.base_name = (f"gr-{_slug(dataset.name, 40)}-{_slug(embedder.name, 60)}-"
                           f"{hashlib.sha256(self.key.encode()).hexdigest()[:8]}")
@@ -353,6 +369,7 @@ class ChromaStore:
         if ptr is None:
             raise StoreError(f"no index for {self.key}; build it with `genrec index build --dataset {self.dataset.name}`")
         self._checked_at = now
+        self._dim = int(ptr.get("dim") or 0)
         if self._collection is None or self._collection_name != ptr["collection"]:
             col = self._get_collection(ptr["collection"])
             if col is None:
@@ -430,25 +447,57 @@ class ChromaStore:
             if len(ids) >= k_eff:
                 return self._results([int(i) for i in ids], [1.0 - d for d in dists], docs)
             return self._exact(q, matching, k_eff)
+        if n_match <= self.exact_max:
+            vectors = self._vector_cache()
+            if vectors is not None:
+                rows = np.flatnonzero(mask)
+                scores = vectors[rows] @ q
+                top = rows[_top_k(scores, k_eff)] if len(rows) > k_eff else rows
+                ids = [int(i) for i in self._table.ids[top]]
+                sc = [float(x) for x in vectors[top] @ q]
+                return self._results(ids, sc, None)
+            res = col.query(query_embeddings=q[None, :], n_results=k_eff, ids=[str(i) for i in matching],
+                            include=["distances", "documents"])
+            ids, dists, docs = res["ids"][0], res["distances"][0], res["documents"][0]
+            if len(ids) >= k_eff:
+                return self._results([int(i) for i in ids], [1.0 - d for d in dists], docs)
+            return self._exact(q, matching, k_eff)
         frac = n_match / n_total
-        if frac >= self.post_filter_min_fraction:
-            fetch = min(n_total, math.ceil(k_eff / frac * 2) + 16)
-            for _ in range(3):
-                res = col.query(query_embeddings=q[None, :], n_results=fetch, include=["distances"])
-                keep = [(int(i), 1.0 - d) for i, d in zip(res["ids"][0], res["distances"][0])
-                        if (r := self._row_of.get(int(i))) is not None and mask[r]]
-                if len(keep) >= k_eff:
-                    keep = keep[:k_eff]
-                    return self._results([i for i, _ in keep], [s for _, s in keep], None)
-                if fetch >= n_total:
-                    break
-                fetch = min(n_total, fetch * 4)
-        res = col.query(query_embeddings=q[None, :], n_results=k_eff, ids=[str(i) for i in matching],
-                        include=["distances", "documents"])
-        ids, dists, docs = res["ids"][0], res["distances"][0], res["documents"][0]
-        if len(ids) >= k_eff:
-            return self._results([int(i) for i in ids], [1.0 - d for d in dists], docs)
-        return self._exact(q, matching, k_eff)
+        fetch = min(n_total, math.ceil(k_eff / frac * 2) + 16)
+        while True:
+            res = col.query(query_embeddings=q[None, :], n_results=fetch, include=["distances"])
+            keep = [(int(i), 1.0 - d) for i, d in zip(res["ids"][0], res["distances"][0])
+                    if (r := self._row_of.get(int(i))) is not None and mask[r]]
+            if len(keep) >= k_eff or fetch >= n_total:
+                break
+            fetch = min(n_total, fetch * 4)
+        if len(keep) < k_eff:  # HNSW lost some: score the matching items exactly
+            return self._exact(q, matching, k_eff)
+        keep = keep[:k_eff]
+        return self._results([i for i, _ in keep], [s for _, s in keep], None)
+
+    def _vector_cache(self) -> np.ndarray | None:
+        """Every item's stored vector, catalog-aligned, read once per collection (None if too big)."""
+        name = self._collection_name
+        if self._vectors is not None and self._vectors_of == name:
+            return self._vectors
+        dim = self._dim or self.embedder.dim
+        if len(self._table.ids) * dim * 4 > self.vector_cache_max_bytes:
+            return None
+        with self._lock:
+            if self._vectors is not None and self._vectors_of == name:
+                return self._vectors
+            col = self.collection
+            vectors = np.zeros((len(self._table.ids), dim), dtype=np.float32)
+            step, n = 5000, col.count()
+            for offset in range(0, n, step):
+                got = col.get(include=["embeddings"], limit=step, offset=offset)
+                for i, e in zip(got["ids"], got["embeddings"]):
+                    r = self._row_of.get(int(i))
+                    if r is not None:
+                        vectors[r] = e
+            self._vectors, self._vectors_of = vectors, self._collection_name
+            return vectors
 
     def _exact(self, q: np.ndarray, ids: np.ndarray, k: int) -> list[SearchResult]:
         """Exact cosine top-k over the stored vectors of `ids` (the fallback when HNSW falls short)."""
@@ -496,6 +545,12 @@ class ChromaStore:
             "catalog_items": st.expected_count, "fingerprint": st.fingerprint,
             "expected_fingerprint": st.expected_fingerprint, "built_at": st.built_at,
         }
+
+
+def _top_k(scores: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the k largest scores, best first."""
+    part = np.argpartition(-scores, k - 1)[:k]
+    return part[np.argsort(-scores[part], kind="stable")]
 
 
 def _replace(st: IndexStatus, **kw: Any) -> IndexStatus:

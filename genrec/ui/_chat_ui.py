@@ -29,6 +29,7 @@ CSS = """
 .genrec-card .verified {color:#1a7f37;font-weight:600;}
 .genrec-card .fb {font-size:.85em;margin-top:4px;}
 .genrec-fb-row button {min-width:0 !important;}
+#genrec-cards {max-height:860px;overflow-y:auto;}
 """
 
 

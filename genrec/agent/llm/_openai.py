@@ -66,7 +66,9 @@ def list_models(base_url: str, *, api_key: str = "EMPTY", timeout: float = 10.0)
     try:
         return [str(m["id"]) for m in resp.json()["data"]]
     except (ValueError, KeyError, TypeError):
-        raise LLMResponseError(f"GET {url} did not return a model list: {resp.text[:200]!r}") from None
+        raise LLMResponseError(
+            f"GET {url} did not return a model list: {resp.text[:200]!r}"
+        ) from None
 
 
 def map_openai_error(base_url: str, model: str) -> Callable[[BaseException], LLMError | None]:

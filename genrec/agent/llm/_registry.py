@@ -79,7 +79,9 @@ def _fake(arg: str, settings: Settings) -> LLMBackend:
 
 def _vllm(arg: str, settings: Settings) -> LLMBackend:
     if not arg:
-        raise UnknownLLMError("the vllm backend needs a model: vllm:MODEL (e.g. vllm:Qwen/Qwen2.5-7B-Instruct)")
+        raise UnknownLLMError(
+            "the vllm backend needs a model: vllm:MODEL (e.g. vllm:Qwen/Qwen2.5-7B-Instruct)"
+        )
     from genrec.agent.vllm_server import connect_or_start_vllm
 
     return connect_or_start_vllm(arg, settings)

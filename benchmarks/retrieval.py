@@ -1,0 +1,286 @@
+"""Retrieval benchmark: index build time, query latency (with/without filters, embedded and server
+Chroma) and recall@10 of HNSW against exact search, on ML-100K and synthetic 100k / 1M catalogs.
+
+    python benchmarks/retrieval.py                         # ML-100K + synthetic 100k
+    python benchmarks/retrieval.py --sizes 100000,1000000 --dim 64
+    python benchmarks/retrieval.py --sections synthetic --sizes 1000000 --dim 32
+
+Prints a table and writes benchmarks/results/retrieval.json (merged with earlier sections).
+Synthetic catalogs use deterministic random unit vectors (`hash:DIM`), 8 genres and random years.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from genrec.config import Settings  # noqa: E402
+from genrec.data import Catalog, Dataset, Item, Ratings, load_dataset  # noqa: E402
+from genrec.retrieval import (  # noqa: E402
+    ChromaServer,
+    ChromaStore,
+    HashEmbedder,
+    SearchFilters,
+    get_embedder,
+    make_client,
+    validate,
+)
+from genrec.retrieval.server import free_port  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results" / "retrieval.json"
+QUERIES = [
+    "animated movie for children", "a funny romantic comedy", "scary horror film with a monster",
+    "space adventure with aliens", "gritty crime drama about the mafia", "war film about soldiers",
+    "classic western with cowboys", "musical with songs and dancing", "a detective solving a murder",
+    "science fiction about robots", "tearjerker family drama", "action movie with explosions",
+    "documentary about real events", "film noir in the 1940s", "teen comedy in high school",
+    "a love story set in paris", "fantasy adventure with magic", "psychological thriller",
+    "a heist movie", "sports movie about an underdog team", "disaster movie", "political thriller",
+    "costume drama from a novel", "martial arts action", "buddy cop comedy", "vampire horror",
+    "road trip movie", "courtroom drama", "biography of a musician", "christmas family film",
+]
+
+
+def machine() -> dict[str, Any]:
+    model = platform.processor()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = 0.0
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                mem = int(line.split()[1]) / 1024 / 1024
+    except OSError:
+        pass
+    import chromadb
+
+    return {"cores": os.cpu_count(), "cpu": model, "ram_gib": round(mem, 1), "python": platform.python_version(),
+            "chromadb": chromadb.__version__, "load_avg_at_start": list(os.getloadavg())}
+
+
+def pct(ts: list[float], p: float) -> float:
+    return float(np.percentile(np.asarray(ts) * 1000.0, p))
+
+
+def timed(fn: Callable[[], Any], n: int) -> list[float]:
+    out = []
+    for i in range(n):
+        t = time.perf_counter()
+        fn(i)
+        out.append(time.perf_counter() - t)
+    return out
+
+
+def latency(store: ChromaStore, qvecs: np.ndarray, filters: dict[str, SearchFilters | None],
+            n: int, strategies: tuple[str, ...] = ("auto",), where_n: int | None = None) -> dict[str, Any]:
+    """p50/p95 of the store's search path on precomputed query vectors (embedding excluded)."""
+    out = {}
+    for strat in strategies:
+        store.strategy = strat
+        for fname, f in filters.items():
+            if strat == "where" and f is None:
+                continue
+            vf = validate(f, store._table.genres)
+            reps = n if strat == "auto" else (where_n or n)
+            store._knn(qvecs[0], 10, vf)  # warm (loads the vector cache on the exact path)
+            ts = timed(lambda i, vf=vf: store._knn(qvecs[i % len(qvecs)], 10, vf), reps)
+            n_match = int(store._table.mask(vf).sum())
+            out[f"{strat}:{fname}"] = {"p50_ms": round(pct(ts, 50), 2), "p95_ms": round(pct(ts, 95), 2),
+                                       "n": reps, "matching_items": n_match}
+    store.strategy = "auto"
+    return out
+
+
+def recall(store: ChromaStore, qvecs: np.ndarray, filters: dict[str, SearchFilters | None], k: int = 10) -> dict:
+    """recall@k of (a) Chroma's HNSW query, unfiltered, and (b) the store's filtered search, vs exact."""
+    vectors = store._vector_cache()
+    if vectors is None:
+        return {"note": "vectors too large to score exactly in memory"}
+    col = store.collection
+    ids = store._table.ids
+    out: dict[str, float] = {}
+    hits = []
+    for q in qvecs:
+        res = col.query(query_embeddings=q[None, :], n_results=k, include=[])
+        exact = set(ids[np.argsort(-(vectors @ q))[:k]].tolist())
+        hits.append(len(exact & {int(i) for i in res["ids"][0]}) / k)
+    out["hnsw_unfiltered"] = round(float(np.mean(hits)), 4)
+    for fname, f in filters.items():
+        if f is None:
+            continue
+        vf = validate(f, store._table.genres)
+        m = store._table.mask(vf)
+        rows = np.flatnonzero(m)
+        hits = []
+        for q in qvecs:
+            kk = min(k, len(rows))
+            exact = set(ids[rows[np.argsort(-(vectors[rows] @ q))[:kk]]].tolist())
+            got = {r.item.item_id for r in store._knn(q, k, vf)}
+            hits.append(len(exact & got) / kk)
+        out[f"filtered:{fname}"] = round(float(np.mean(hits)), 4)
+    return out
+
+
+def server_latency(store: ChromaStore, data_dir: Path, qvecs, filters, n) -> dict[str, Any]:
+    """The same queries through a `chroma run` server on the same data directory (HttpClient)."""
+    import chromadb
+    from chromadb.config import Settings as CS
+
+    with ChromaServer(data_dir, port=free_port()) as srv:
+        http = chromadb.HttpClient(host=srv.host, port=srv.port, settings=CS(anonymized_telemetry=False))
+        remote = ChromaStore(http, store.dataset, store.embedder, exact_max=store.exact_max)
+        remote._rows, remote._fingerprint = store._rows, store._fingerprint
+        assert remote.status().state == "ok", remote.status()
+        return latency(remote, qvecs, filters, n)
+
+
+def ml100k_section(args, results: dict) -> None:
+    s0 = Settings()
+    ds = load_dataset("ml-100k", s0.datasets_dir)
+    home = Path(tempfile.mkdtemp(prefix="genrec-bench-"))
+    s = Settings(home=home, embedder="all-MiniLM-L6-v2")
+    t = time.perf_counter()
+    emb = get_embedder(s.embedder, s)
+    load_s = time.perf_counter() - t
+    store = ChromaStore(make_client(s), ds, emb)
+    t = time.perf_counter()
+    report = store.build(progress=False)
+    build_s = time.perf_counter() - t
+    t = time.perf_counter()
+    store2 = ChromaStore(store.client, ds, emb)
+    noop = store2.build(progress=False)
+    noop_s = time.perf_counter() - t
+    qvecs = emb.embed(QUERIES)
+    filters = {"none": None,
+               "broad(Drama|Comedy)": SearchFilters(genres_any=["Drama", "Comedy"]),
+               "mid(Sci-Fi,1970-1999,-Horror)": SearchFilters(genres_any=["Sci-Fi"], genres_none=["Horror"],
+                                                                year_min=1970, year_max=1999),
+               "selective(Film-Noir)": SearchFilters(genres_any=["Film-Noir"])}
+    lat = latency(store, qvecs, filters, args.queries, strategies=("auto", "where"))
+    e2e = timed(lambda i: store.search(QUERIES[i % len(QUERIES)] + f" {i}", 10, filters["mid(Sci-Fi,1970-1999,-Horror)"]),
+                args.queries)
+    lat["auto:end-to-end search() incl. query embedding, mid filter"] = {
+        "p50_ms": round(pct(e2e, 50), 2), "p95_ms": round(pct(e2e, 95), 2), "n": args.queries}
+    rec = recall(store, qvecs, filters)
+    server = {} if args.skip_server else server_latency(store, s.chroma_dir, qvecs, filters, args.queries)
+    results["ml-100k"] = {
+        "items": len(ds.catalog), "embedder": emb.name, "dim": emb.dim,
+        "model_load_s": round(load_s, 2), "build_s": round(build_s, 2), "embedded_items": report.embedded,
+        "rebuild_when_up_to_date_s": round(noop_s, 3), "noop_up_to_date": noop.up_to_date,
+        "latency_embedded": lat, "latency_server": server, "recall@10": rec,
+    }
+
+
+def synthetic_dataset(n: int, seed: int = 0) -> Dataset:
+    rng = np.random.default_rng(seed)
+    genres = np.array(["Action", "Comedy", "Drama", "Horror", "Romance", "Sci-Fi", "Thriller", "Documentary"])
+    p = np.array([0.15, 0.25, 0.3, 0.06, 0.1, 0.06, 0.07, 0.01])
+    years = rng.integers(1900, 2025, size=n)
+    n_g = rng.integers(1, 4, size=n)
+    items = []
+    for i in range(n):
+        g = tuple(sorted(set(rng.choice(genres, size=n_g[i], p=p).tolist())))
+        items.append(Item(i + 1, f"Item {i + 1}", int(years[i]), g))
+    ratings = Ratings(pd.DataFrame({"user": [1], "item": [1], "rating": [4.0], "timestamp": [0]}))
+    return Dataset(f"synthetic-{n}", Catalog(items, name=f"synthetic-{n}"), ratings)
+
+
+def synthetic_section(n: int, args, results: dict) -> None:
+    t = time.perf_counter()
+    ds = synthetic_dataset(n)
+    make_s = time.perf_counter() - t
+    home = Path(tempfile.mkdtemp(prefix=f"genrec-bench-{n}-"))
+    s = Settings(home=home)
+    store = ChromaStore(make_client(s), ds, HashEmbedder(args.dim), batch_size=5000)
+    t = time.perf_counter()
+    store.rows()
+    rows_s = time.perf_counter() - t
+    t = time.perf_counter()
+    store.build(progress=True)
+    build_s = time.perf_counter() - t
+    rng = np.random.default_rng(1)
+    qvecs = rng.standard_normal((args.queries, args.dim)).astype(np.float32)
+    qvecs /= np.linalg.norm(qvecs, axis=1, keepdims=True)
+    filters = {"none": None,
+               "broad(Drama|Comedy)": SearchFilters(genres_any=["Drama", "Comedy"]),
+               "mid(Sci-Fi,1970-1999,-Horror)": SearchFilters(genres_any=["Sci-Fi"], genres_none=["Horror"],
+                                                                year_min=1970, year_max=1999),
+               "selective(Documentary,2000-2005)": SearchFilters(genres_any=["Documentary"], year_min=2000,
+                                                                   year_max=2005)}
+    lat = latency(store, qvecs, filters, args.queries, strategies=("auto", "where"),
+                  where_n=max(5, args.queries // 10))
+    rec = recall(store, qvecs[: min(50, args.queries)], filters)
+    server = {} if args.skip_server else server_latency(store, s.chroma_dir, qvecs, filters, args.queries)
+    results[f"synthetic-{n}"] = {
+        "items": n, "embedder": f"hash:{args.dim} (random unit vectors)", "dim": args.dim,
+        "catalog_s": round(make_s, 1), "rows_and_hashes_s": round(rows_s, 1), "build_s": round(build_s, 1),
+        "latency_embedded": lat, "latency_server": server, "recall@10": rec,
+    }
+
+
+def table(results: dict) -> str:
+    lines = [f"machine: {results['machine']}", ""]
+    for name, r in results.items():
+        if name == "machine" or not isinstance(r, dict):
+            continue
+        lines.append(f"== {name}: {r['items']} items, {r['embedder']}, dim {r['dim']}, build {r['build_s']} s")
+        lines.append(f"   recall@10: {r['recall@10']}")
+        lines.append(f"   {'mode':<9} {'path:filter':<58} {'matching':>9} {'p50 ms':>8} {'p95 ms':>8}")
+        for mode in ("embedded", "server"):
+            for key, v in r[f"latency_{mode}"].items():
+                lines.append(f"   {mode:<9} {key:<58} {v.get('matching_items', ''):>9} "
+                             f"{v['p50_ms']:>8} {v['p95_ms']:>8}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sections", default="ml-100k,synthetic", help="ml-100k, synthetic or both")
+    ap.add_argument("--sizes", default="100000", help="synthetic catalog sizes, comma-separated")
+    ap.add_argument("--dim", type=int, default=64, help="dimension of the synthetic vectors")
+    ap.add_argument("--queries", type=int, default=100, help="queries per latency cell")
+    ap.add_argument("--skip-server", action="store_true", help="embedded mode only")
+    ap.add_argument("--out", type=Path, default=RESULTS)
+    args = ap.parse_args()
+    results: dict[str, Any] = json.loads(args.out.read_text()) if args.out.is_file() else {}
+    results["machine"] = machine()
+    sections = args.sections.split(",")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    if "ml-100k" in sections:
+        ml100k_section(args, results)
+        args.out.write_text(json.dumps(results, indent=2))
+    if "synthetic" in sections:
+        for n in (int(x) for x in args.sizes.split(",") if x):
+            synthetic_section(n, args, results)
+            results["machine"]["load_avg_at_end"] = list(os.getloadavg())
+            args.out.write_text(json.dumps(results, indent=2))
+    results["machine"]["load_avg_at_end"] = list(os.getloadavg())
+    args.out.write_text(json.dumps(results, indent=2))
+    print(table(results))
+    print(f"\nwritten to {args.out}")
+
+
+if __name__ == "__main__":
+    main()
