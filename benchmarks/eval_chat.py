@@ -53,7 +53,14 @@ def main() -> None:
     ap.add_argument("--simulator", default="template")
     ap.add_argument("--concurrency", type=int, default=2)
     ap.add_argument("--out", type=Path, default=None, help="run folder (default: a fresh temp folder)")
+    ap.add_argument("--ablations", type=int, default=0, metavar="N",
+                    help="also replay the first N users with template users that reveal fewer kinds of "
+                         "fact (no decade; no genre wish/decade; titles only), to see which facts help")
+    ap.add_argument("--skip-main", action="store_true", help="only run the ablations")
     args = ap.parse_args()
+    if args.skip_main:
+        ablations(args)
+        return
 
     out = args.out or Path(tempfile.mkdtemp(prefix="genrec-eval-chat-")) / "run"
     if out.exists():
@@ -109,6 +116,55 @@ def main() -> None:
     print(f"\nwall {wall:.1f}s for {m['n_users']} users x {m['turns']} turns on {result['machine']['cores']} cores; "
           f"agent/popularity NDCG@10 = {result['agent_over_popularity_ndcg']}; targets: {result['targets']}")
     print(f"wrote {RESULTS / 'eval_chat.json'}")
+    if args.ablations:
+        ablations(args)
+
+
+VARIANTS = {
+    "all facts": ("genre", "liked", "avoid", "decade", "disliked"),
+    "no decade": ("genre", "liked", "avoid", "disliked"),
+    "no genre wish, no decade": ("liked", "avoid", "disliked"),
+    "titles only": ("liked", "disliked"),
+}
+
+
+def ablations(args: argparse.Namespace) -> None:
+    """Replay the first N users with template users that reveal fewer kinds of fact."""
+    import torch
+
+    from genrec.config import get_settings
+    from genrec.evaluation.harness import ChatEvalConfig, build_components, run_chat_eval
+    from genrec.evaluation.simulator import TemplateSimulator
+
+    torch.set_num_threads(1)
+    s = get_settings(dataset=args.dataset, split=args.split, llm=args.llm)
+    cfg = ChatEvalConfig(dataset=args.dataset, split=args.split, users=args.ablations, turns=args.turns,
+                         llm=args.llm, concurrency=args.concurrency)
+    parts = build_components(s, cfg, progress=False)
+    rows = {}
+    for name, kinds in VARIANTS.items():
+        out = Path(tempfile.mkdtemp(prefix="genrec-ablation-")) / "run"
+        t0 = time.perf_counter()
+        res = run_chat_eval(
+            cfg, dataset=parts.dataset, split=parts.split, agent=parts.agent, out_dir=out, ranker=parts.ranker,
+            store=parts.store, popularity_ranker=parts.popularity_ranker, progress=False, report=False,
+            simulator_factory=lambda p, seed, kinds=kinds: TemplateSimulator(p, parts.dataset.catalog, seed=seed,
+                                                                             kinds=kinds),
+        )
+        fin = res.metrics["final"]
+        rows[name] = {
+            "seconds": round(time.perf_counter() - t0, 1),
+            "ndcg@10": {sys_: fin[sys_]["ndcg@10"] for sys_ in fin},
+            "agent": {k: fin["agent"].get(k) for k in ("understood_liked", "misread_disliked", "year_filter",
+                                                       "off_genre", "seen", "question")},
+        }
+        print(f"{name:<26} agent {fin['agent']['ndcg@10']:.4f}  mentioned_fold_in "
+              f"{fin['mentioned_fold_in']['ndcg@10']:.4f}  popularity {fin['popularity']['ndcg@10']:.4f}")
+    path = RESULTS / "eval_chat_ablations.json"
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"users": args.ablations, "turns": args.turns, "llm": args.llm,
+                                "machine": machine(), "variants": rows}, indent=2) + "\n")
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

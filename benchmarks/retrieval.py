@@ -164,21 +164,22 @@ def ml100k_section(args, results: dict) -> None:
     emb = get_embedder(s.embedder, s)
     load_s = time.perf_counter() - t
     store = ChromaStore(make_client(s), ds, emb)
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     report = store.build(progress=False)
-    build_s = time.perf_counter() - t
+    build_s, build_cpu_s = time.perf_counter() - t, time.process_time() - c
     t = time.perf_counter()
     store2 = ChromaStore(store.client, ds, emb)
     noop = store2.build(progress=False)
     noop_s = time.perf_counter() - t
     qvecs = emb.embed(QUERIES)
+    qe = timed(lambda i: emb.embed([QUERIES[i % len(QUERIES)] + f" #{i}"]), args.queries)
     filters = {"none": None,
                "broad(Drama|Comedy)": SearchFilters(genres_any=["Drama", "Comedy"]),
                "mid(Sci-Fi,1970-1999,-Horror)": SearchFilters(genres_any=["Sci-Fi"], genres_none=["Horror"],
                                                                 year_min=1970, year_max=1999),
                "selective(Film-Noir)": SearchFilters(genres_any=["Film-Noir"])}
     lat = latency(store, qvecs, filters, args.queries, strategies=("auto", "where"))
-    e2e = timed(lambda i: store.search(QUERIES[i % len(QUERIES)] + f" {i}", 10, filters["mid(Sci-Fi,1970-1999,-Horror)"]),
+    e2e = timed(lambda i: store.search(QUERIES[i % len(QUERIES)] + f" ({i})", 10, filters["mid(Sci-Fi,1970-1999,-Horror)"]),
                 args.queries)
     lat["auto:end-to-end search() incl. query embedding, mid filter"] = {
         "p50_ms": round(pct(e2e, 50), 2), "p95_ms": round(pct(e2e, 95), 2), "n": args.queries}
@@ -186,7 +187,9 @@ def ml100k_section(args, results: dict) -> None:
     server = {} if args.skip_server else server_latency(store, s.chroma_dir, qvecs, filters, args.queries)
     results["ml-100k"] = {
         "items": len(ds.catalog), "embedder": emb.name, "dim": emb.dim,
-        "model_load_s": round(load_s, 2), "build_s": round(build_s, 2), "embedded_items": report.embedded,
+        "model_load_s": round(load_s, 2), "build_s": round(build_s, 2), "build_cpu_s": round(build_cpu_s, 2),
+        "embedded_items": report.embedded,
+        "query_embedding_ms": {"p50": round(pct(qe, 50), 2), "p95": round(pct(qe, 95), 2)},
         "rebuild_when_up_to_date_s": round(noop_s, 3), "noop_up_to_date": noop.up_to_date,
         "latency_embedded": lat, "latency_server": server, "recall@10": rec,
     }
@@ -216,9 +219,9 @@ def synthetic_section(n: int, args, results: dict) -> None:
     t = time.perf_counter()
     store.rows()
     rows_s = time.perf_counter() - t
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     store.build(progress=True)
-    build_s = time.perf_counter() - t
+    build_s, build_cpu_s = time.perf_counter() - t, time.process_time() - c
     rng = np.random.default_rng(1)
     qvecs = rng.standard_normal((args.queries, args.dim)).astype(np.float32)
     qvecs /= np.linalg.norm(qvecs, axis=1, keepdims=True)
@@ -235,6 +238,7 @@ def synthetic_section(n: int, args, results: dict) -> None:
     results[f"synthetic-{n}"] = {
         "items": n, "embedder": f"hash:{args.dim} (random unit vectors)", "dim": args.dim,
         "catalog_s": round(make_s, 1), "rows_and_hashes_s": round(rows_s, 1), "build_s": round(build_s, 1),
+        "build_cpu_s_client_process": round(build_cpu_s, 1),
         "latency_embedded": lat, "latency_server": server, "recall@10": rec,
     }
 
@@ -244,7 +248,11 @@ def table(results: dict) -> str:
     for name, r in results.items():
         if name == "machine" or not isinstance(r, dict):
             continue
-        lines.append(f"== {name}: {r['items']} items, {r['embedder']}, dim {r['dim']}, build {r['build_s']} s")
+        cpu = r.get("build_cpu_s", r.get("build_cpu_s_client_process", "?"))
+        lines.append(f"== {name}: {r['items']} items, {r['embedder']}, dim {r['dim']}, "
+                     f"build {r['build_s']} s wall ({cpu} s CPU)")
+        if "query_embedding_ms" in r:
+            lines.append(f"   query embedding ms: {r['query_embedding_ms']}")
         lines.append(f"   recall@10: {r['recall@10']}")
         lines.append(f"   {'mode':<9} {'path:filter':<58} {'matching':>9} {'p50 ms':>8} {'p95 ms':>8}")
         for mode in ("embedded", "server"):

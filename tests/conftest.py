@@ -91,6 +91,24 @@ def local_llm_settings(settings: Settings, llm_models_dir: Path) -> Settings:
     return settings.model_copy(update={"llm": "local", "llm_max_tokens": 32})
 
 
+# ---------------------------------------------------------------- ranking (owner: ranking helper)
+
+
+@pytest.fixture(scope="session")
+def ml100k_ranker(ml100k: Dataset):
+    """An MFRanker trained on ml-100k u1.base with fast settings (smaller, fewer epochs than the
+    production model; same code path). Knows every catalog item."""
+    from genrec.data import movielens_fold
+    from genrec.ranking import MFRanker, RankerConfig
+
+    split = movielens_fold(ml100k.ratings, 1)
+    cfg = RankerConfig(embedding_size=128, epochs=40, learning_rate=0.02, device="cpu")
+    ranker = MFRanker(cfg).fit(split.train, items=ml100k.catalog.ids, progress=False)
+    ranker.metadata.update({"dataset": ml100k.name, "split": split.name,
+                            "catalog_fingerprint": ml100k.catalog.fingerprint()})
+    return ranker
+
+
 # ---------------------------------------------------------------- UI and HTTP API (owner: ui helper)
 
 

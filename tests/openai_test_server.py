@@ -49,6 +49,8 @@ class Reply:
     finish_reason: overrides "stop" / "tool_calls".
     chunk_chars: size of the text pieces in a streamed answer.
     drop: close the connection without an answer (or mid-stream, after the first chunk).
+    stream_error: streamed answers only: after the text, an SSE `data: {"error": {...}}` event
+        (what vLLM sends when the engine fails mid-answer), code `stream_error_code`.
     """
 
     text: str | None = None
@@ -61,6 +63,8 @@ class Reply:
     finish_reason: str | None = None
     chunk_chars: int = 4
     drop: bool = False
+    stream_error: str | None = None
+    stream_error_code: int = 500
 
     @classmethod
     def say(cls, text: str, **kw: Any) -> Reply:
@@ -512,6 +516,19 @@ class _Handler(BaseHTTPRequestHandler):
         step = max(1, reply.chunk_chars)
         for i in range(0, len(text), step):
             send(json.dumps(chunk({"content": text[i : i + step]})))
+        if reply.stream_error is not None:
+            status = reply.stream_error_code
+            err = {
+                "message": reply.stream_error,
+                "type": _ERROR_TYPES.get(status, "BadRequestError"),
+                "param": None,
+                "code": status,
+            }
+            send(json.dumps({"error": err}))
+            send("[DONE]")
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+            return
         for index, (tid, name, args) in enumerate(calls):
             send(
                 json.dumps(

@@ -89,13 +89,13 @@ def parts(tiny_home: Path):
     return build_components(s, cfg, progress=False)
 
 
-def _run(parts, out: Path, *, factory=None, **cfg_kw):
+def _run(parts, out: Path, *, factory=None, report=False, **cfg_kw):
     kw = {"dataset": TINY, "split": SPLIT, "llm": "none", "turns": 3, "concurrency": 3, **cfg_kw}
     stop_after = kw.pop("stop_after", None)
     return run_chat_eval(
         ChatEvalConfig(**kw), dataset=parts.dataset, split=parts.split, agent=parts.agent, out_dir=out,
         ranker=parts.ranker, store=parts.store, popularity_ranker=parts.popularity_ranker,
-        simulator_factory=factory, stop_after=stop_after, progress=False,
+        simulator_factory=factory, stop_after=stop_after, progress=False, report=report,
     )
 
 
@@ -163,7 +163,7 @@ def test_eligible_users_are_sorted_test_users_with_a_relevant_item(parts):
 
 
 def test_run_writes_the_documented_formats(parts, tmp_path):
-    res = _run(parts, tmp_path / "run", users=6)
+    res = _run(parts, tmp_path / "run", users=6, report=True)
     assert res.complete and res.leaks == 0
     out = tmp_path / "run"
     for name in ("config.json", "metrics.json", "transcripts.jsonl", "report.html"):
@@ -224,7 +224,8 @@ def test_agent_is_never_given_the_real_user_id(parts, tmp_path):
 
     res = run_chat_eval(ChatEvalConfig(dataset=TINY, split=SPLIT, llm="none", turns=2, users=4),
                         dataset=parts.dataset, split=parts.split, agent=Spy(parts.agent),
-                        out_dir=tmp_path / "spy", ranker=parts.ranker, store=parts.store, progress=False)
+                        out_dir=tmp_path / "spy", ranker=parts.ranker, store=parts.store, progress=False,
+                        report=False)
     users = [r["user_id"] for r in read_transcripts(tmp_path / "spy" / "transcripts.jsonl")]
     assert res.complete and len(set(seen_sessions)) == 4
     assert user_ids and set(user_ids) == {None}  # the agent knows only the conversation
@@ -357,7 +358,7 @@ def test_llm_simulator_with_the_fake_backend_through_the_harness(parts, tmp_path
                                        users=2, concurrency=1),
                         dataset=parts.dataset, split=parts.split, agent=parts.agent, out_dir=tmp_path / "llm",
                         ranker=parts.ranker, store=parts.store, generate=text_generator(backend),
-                        progress=False)
+                        progress=False, report=False)
     recs = read_transcripts(tmp_path / "llm" / "transcripts.jsonl")
     assert res.complete and res.leaks == 0
     said = [t["user"] for r in recs for t in r["turns"]]
@@ -386,3 +387,13 @@ def test_ranker_report_uses_the_same_format(tmp_path):
     assert json.loads((tmp_path / "r" / "config.json").read_text())["kind"] == "ranker"
     html = path.read_text()
     assert "<svg" in html and "ranker" in html and "0.4000" in html
+
+
+def test_understanding_scores_by_hand():
+    from genrec.evaluation.scoring import understanding_scores
+
+    stated = {"liked": [1, 2, 3, 4], "disliked": [5, 6], "avoided_genres": ["Horror"], "year_min": None}
+    agent = {"liked": [1, 2, 5], "disliked": [6], "avoided_genres": [], "year_min": 1990, "year_max": 1999}
+    s = understanding_scores(agent, stated)
+    assert s == {"understood_liked": 0.5, "misread_disliked": 0.5, "understood_avoided": 0.0, "year_filter": 1.0}
+    assert understanding_scores(None, stated) == {}

@@ -236,6 +236,15 @@ def test_garbage_body(backend, srv):
         backend.invoke("x")
 
 
+def test_garbage_or_empty_streamed_answer(backend, srv):
+    srv.enqueue(Reply.garbage(b"not an event stream"))
+    with pytest.raises(LLMResponseError, match="No generation chunks"):
+        list(backend.stream("x"))
+    srv.enqueue(Reply.say(""))
+    with pytest.raises(LLMResponseError, match="answer is empty"):
+        backend.invoke("x")
+
+
 def test_vllm_error_json_is_reported(backend, srv):
     srv.enqueue(Reply.fail(400, "This model's maximum context length is 32768 tokens."))
     with pytest.raises(
@@ -291,6 +300,18 @@ def test_stream_dropped_midway(backend, srv):
     srv.enqueue(Reply(text="never sent", drop=True))
     with pytest.raises((LLMUnavailableError, LLMResponseError)):
         list(backend.stream("x"))
+
+
+def test_error_event_inside_a_stream(backend, srv):
+    srv.enqueue(Reply(text="partial ", stream_error="engine died", stream_error_code=500))
+    got: list[str] = []
+    with pytest.raises(LLMUnavailableError, match="failed mid-answer: engine died"):
+        for piece in backend.stream("x"):
+            got.append(piece)
+    assert "".join(got) == "partial "
+    srv.enqueue(Reply(text="", stream_error="bad grammar", stream_error_code=400))
+    with pytest.raises(LLMResponseError, match="error in the streamed answer: bad grammar"):
+        backend.invoke("x", on_delta=lambda _: None)
 
 
 def test_server_down(settings):

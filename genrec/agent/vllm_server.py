@@ -11,6 +11,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -340,14 +341,22 @@ def connect_or_start_vllm(
         raise LLMUnavailableError(
             f"no vLLM server at {base_url}; start one there with `genrec llm serve --model {model}`"
         )
+    log_path = settings.home / "logs" / f"vllm-{parsed.port or 8000}.log"
+    if progress is None:
+
+        def progress(elapsed: float) -> None:
+            print(f"waiting for vLLM to load {model} ... {elapsed:.0f} s", file=sys.stderr)
+
     server = VLLMServer(
         model,
         host=host,
         port=parsed.port or 8000,
         api_key=settings.llm_api_key,
         progress=progress,
-        log_path=settings.home / "logs" / f"vllm-{parsed.port or 8000}.log",
+        progress_every=15.0,
+        log_path=log_path,
     )
+    print(f"starting vLLM for {model} on port {server.port} (log: {log_path})", file=sys.stderr)
     server.start()
     try:
         backend = make_openai_backend(settings, model=model, base_url=server.base_url)

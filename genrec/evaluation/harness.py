@@ -156,6 +156,19 @@ async def _call_agent(agent: Any, session_id: str, message: str) -> Any:
     return await asyncio.to_thread(agent.chat, session_id, message)
 
 
+def _agent_state(agent: Any, session_id: str) -> dict[str, Any] | None:
+    """What the agent understood so far (read only, for the understanding diagnostics)."""
+    fn = getattr(agent, "state", None)
+    if fn is None:
+        return None
+    try:
+        st = fn(session_id)
+    except Exception:  # noqa: BLE001 - diagnostics only
+        return None
+    keys = ("liked", "disliked", "seen", "excluded", "wanted_genres", "avoided_genres", "year_min", "year_max")
+    return {k: getattr(st, k, None) for k in keys}
+
+
 def _forget(agent: Any, session_id: str) -> None:
     fn = getattr(agent, "delete_session", None)
     if fn is not None:
@@ -211,6 +224,7 @@ class _Run:
                 ranked = [int(r.item_id) for r in recs]
                 text = getattr(reply, "text", "") or ""
                 conv = await asyncio.to_thread(self.baselines.conversational, stated, list(user_texts))
+                understood = _agent_state(self.agent, session)
                 turns.append({
                     "user": utt.text,
                     "agent": text,
@@ -226,6 +240,7 @@ class _Run:
                     "stated": stated.to_dict(),
                     "leaks": leaks,
                     "baselines": {**constant, **conv},
+                    "agent_state": understood,
                     "error": error,
                 })
                 if t + 1 < cfg.turns:

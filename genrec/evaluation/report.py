@@ -17,7 +17,8 @@ TABLE_COLUMNS = (
     "ndcg@{k}", "recall@{k}", "hr@{k}", "mrr", "precision@{k}", "mean_test_rating",
     "constraint_violations", "seen", "repeated", "disliked",
 )
-AGENT_COLUMNS = ("verified_share", "unknown_titles", "latency_ms", "llm_calls", "question", "error")
+AGENT_COLUMNS = ("verified_share", "unknown_titles", "latency_ms", "llm_calls", "question", "error",
+                 "understood_liked", "misread_disliked", "understood_avoided", "year_filter")
 COLORS = {
     "agent": "#d62728", "popularity": "#7f7f7f", "full_history": "#1f77b4",
     "mentioned_fold_in": "#2ca02c", "content_only": "#9467bd", "ranker": "#1f77b4",

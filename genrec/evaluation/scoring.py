@@ -116,6 +116,31 @@ def turn_scores(
     return out
 
 
+def understanding_scores(agent_state: Mapping[str, Any] | None, stated: Mapping[str, Any]) -> dict[str, float | None]:
+    """How well the agent's dialogue state matches what the simulated user actually said.
+
+    understood_liked: share of the items the user said it liked that the agent holds as liked;
+    misread_disliked: share of the user's disliked items the agent holds as liked;
+    understood_avoided: share of avoided genres the agent holds; year_filter: 1 when the agent
+    holds a year range although the user stated none (a soft decade taken as a hard filter).
+    """
+    if not agent_state:
+        return {}
+    a_liked = set(agent_state.get("liked") or ())
+    liked = set(stated.get("liked") or ())
+    disliked = set(stated.get("disliked") or ())
+    avoided = set(stated.get("avoided_genres") or ())
+    hard_years = stated.get("year_min") is not None or stated.get("year_max") is not None
+    agent_years = agent_state.get("year_min") is not None or agent_state.get("year_max") is not None
+    return {
+        "understood_liked": len(a_liked & liked) / len(liked) if liked else None,
+        "misread_disliked": len(a_liked & disliked) / len(disliked) if disliked else None,
+        "understood_avoided": (len(set(agent_state.get("avoided_genres") or ()) & avoided) / len(avoided)
+                               if avoided else None),
+        "year_filter": 1.0 if agent_years and not hard_years else 0.0,
+    }
+
+
 def _mean(values: list[float | None]) -> float | None:
     vals = [v for v in values if v is not None]
     return float(np.mean(vals)) if vals else None
@@ -179,6 +204,7 @@ def score_records(
                 "question": 1.0 if turn.get("question") else 0.0,
                 "error": 1.0 if turn.get("error") else 0.0,
             }
+            agent_extra.update(understanding_scores(turn.get("agent_state"), stated))
             add(AGENT, t, agent_extra)
             latencies.append(float(turn.get("latency_ms") or 0.0))
             llm_calls.append(float(turn.get("llm_calls") or 0))

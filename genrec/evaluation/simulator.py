@@ -19,6 +19,8 @@ from genrec.evaluation.persona import Persona
 log = logging.getLogger(__name__)
 
 SIMULATORS = ("template", "llm")
+FACT_KINDS = ("genre", "liked", "avoid", "decade", "disliked")
+"""What a template user may reveal; `TemplateSimulator(kinds=...)` keeps a subset (ablations)."""
 
 
 class UnknownSimulatorError(ValueError):
@@ -230,7 +232,7 @@ class TemplateSimulator:
     name = "template"
 
     def __init__(self, persona: Persona, catalog: Catalog, *, seed: int = 0, facts_per_turn: int = 2,
-                 max_reactions: int = 4) -> None:
+                 max_reactions: int = 4, kinds: Sequence[str] = FACT_KINDS) -> None:
         self.persona = persona
         self.max_reactions = max_reactions
         self.catalog = catalog
@@ -258,7 +260,10 @@ class TemplateSimulator:
         q += [_Fact("avoid", g) for g in persona.avoided_genres[1:2]]
         q += [_Fact("liked", i) for i in liked[5:12]]
         q += [_Fact("disliked", i) for i in disliked[1:3]]
-        self._queue = q
+        unknown = set(kinds) - set(FACT_KINDS)
+        if unknown:
+            raise ValueError(f"unknown fact kinds {sorted(unknown)}; known: {', '.join(FACT_KINDS)}")
+        self._queue = [f for f in q if f.kind in kinds]
 
     # ---- public API
 
@@ -574,6 +579,6 @@ def make_simulator(
 
 
 __all__ = [
-    "LLMSimulator", "SIMULATORS", "Stated", "TemplateSimulator", "UnknownSimulatorError",
+    "FACT_KINDS", "LLMSimulator", "SIMULATORS", "Stated", "TemplateSimulator", "UnknownSimulatorError",
     "UserSimulator", "Utterance", "genre_word", "make_simulator", "mentionable",
 ]

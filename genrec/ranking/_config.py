@@ -21,12 +21,15 @@ class RankerConfig(BaseModel):
     reg: float = Field(50.0, ge=0, description="L2 weight of the autoencoder weights (sum-of-squares loss).")
     ease_reg: float = Field(400.0, gt=0, description="L2 weight of the EASE item-item model.")
     blend: float = Field(
-        0.2, ge=0, description="Weight of the (centred) predicted rating in the recommend() score."
+        0.4, ge=0, description="Weight of the (centred) predicted rating in the recommend() score."
     )
     eval_every: int = Field(5, ge=1, description="Epochs between validation checks.")
     patience: int = Field(6, ge=1, description="Validation checks without improvement before stopping.")
     batch_ratings: int = Field(
         200_000, ge=1, description="Ratings per optimisation step (items are batched whole)."
+    )
+    dense: bool | None = Field(
+        None, description="Dense (items x users) blocks or observed cells only; None picks by size."
     )
     ease_max_items: int = Field(
         20_000, ge=0, description="Skip the EASE component above this many items (memory is items^2)."

@@ -6,6 +6,7 @@ Both work on integer indices (0..n_users-1, 0..n_items-1); id mapping lives in t
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -27,6 +28,8 @@ class AutoRecWeights:
     user_bias: np.ndarray  # (n_users,) float32
     history: list[dict] = field(default_factory=list)
     best_epoch: int = 0
+    epoch_seconds: list[float] = field(default_factory=list)
+    dense: bool = True
 
 
 def pick_device(name: str) -> torch.device:
@@ -39,6 +42,7 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+WARMUP = 0.2  # share of the epochs spent raising the learning rate (one-cycle schedule)
 DENSE_FACTOR = 40  # dense blocks while cells <= 40 x ratings (measured crossover on CPU)
 DENSE_CELLS = 20_000_000  # most cells of one dense block
 
@@ -87,7 +91,9 @@ def train_autorec(
     r_all = torch.as_tensor(ratings[order], dtype=torch.float32)
     starts = np.concatenate([[0], np.cumsum(np.bincount(items, minlength=n_items))])
     n_ratings = len(ratings)
-    dense = n_items * n_users <= DENSE_FACTOR * max(n_ratings, 1)
+    dense = config.dense
+    if dense is None:
+        dense = n_items * n_users <= DENSE_FACTOR * max(n_ratings, 1)
     # dense path: whole (items x users) blocks, fast on CPU while the matrix is small;
     # sparse path: only observed cells (cost linear in ratings), for large sparse data
     max_rows = max(1, DENSE_CELLS // max(n_users, 1))
@@ -110,8 +116,9 @@ def train_autorec(
     opt = torch.optim.Adam(params, lr=config.learning_rate)
     steps = config.epochs * len(batches)
     sched = torch.optim.lr_scheduler.OneCycleLR(
-        opt, max_lr=config.learning_rate, total_steps=steps, pct_start=0.2
+        opt, max_lr=config.learning_rate, total_steps=steps, pct_start=WARMUP
     )
+    warmup = int(WARMUP * config.epochs)
     n_total = float(len(ratings))
     if validation is not None:
         vu, vi, vr = (torch.as_tensor(a).to(dev) for a in validation)
@@ -125,7 +132,9 @@ def train_autorec(
     checks_without_gain = 0
     last_epoch = min(stop_epoch or config.epochs, config.epochs)
     bar = tqdm(range(last_epoch), desc="training ranker", unit="epoch", disable=not progress, leave=False)
+    epoch_seconds: list[float] = []
     for epoch in bar:
+        t_epoch = time.perf_counter()
         for lo, hi, ub, ib, rb, sp in batches:
             if dense:
                 x = sp.to_dense()
@@ -142,6 +151,7 @@ def train_autorec(
             loss.backward()
             opt.step()
             sched.step()
+        epoch_seconds.append(time.perf_counter() - t_epoch)
         if validation is not None and ((epoch + 1) % config.eval_every == 0 or epoch + 1 == last_epoch):
             with torch.no_grad():
                 h = codes()
@@ -152,7 +162,7 @@ def train_autorec(
             if val_rmse < best[0] - 1e-5:
                 best = (val_rmse, epoch + 1, [p.detach().clone() for p in params])
                 checks_without_gain = 0
-            else:
+            elif epoch + 1 > warmup:  # the one-cycle warm-up may look worse before it gets better
                 checks_without_gain += 1
                 if checks_without_gain >= config.patience:
                     break
@@ -172,6 +182,8 @@ def train_autorec(
         user_bias=b_dec.detach().cpu().numpy().astype(np.float32),
         history=history,
         best_epoch=best_epoch,
+        epoch_seconds=epoch_seconds,
+        dense=bool(dense),
     )
 
 

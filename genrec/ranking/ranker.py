@@ -130,6 +130,8 @@ class MFRanker:
                 "epochs_run": w.history[-1]["epoch"] if w.history else (stop_epoch or self.config.epochs),
                 "best_epoch": w.best_epoch,
                 "history": w.history,
+                "seconds_per_epoch": round(float(np.mean(w.epoch_seconds)), 4) if w.epoch_seconds else None,
+                "dense": w.dense,
                 "best_val_rmse": min((h["val_rmse"] for h in w.history), default=None),
                 "n_users": n_u,
                 "n_items": n_i,

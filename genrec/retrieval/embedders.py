@@ -96,7 +96,7 @@ def _load_sentence_transformer(model: str, device: str):
     weights, bundled, so no network is needed); the Hub id is only tried when that package is
     missing. Other names are tried as a local path, then as a Hub id (honouring HF_HUB_OFFLINE).
     """
-    key = (model, device)
+    key = (DEFAULT_MODEL if model in _DEFAULT_ALIASES else model, device)
     with _MODEL_LOCK:
         if key in _MODEL_CACHE:
             return _MODEL_CACHE[key]
@@ -142,6 +142,11 @@ class SentenceTransformerEmbedder:
     """
 
     def __init__(self, model: str = DEFAULT_MODEL, *, device: str = "auto", batch_size: int = 64) -> None:
+        if model.startswith(("/", "./", "../", "~")) and not Path(model).expanduser().exists():
+            raise UnknownEmbedderError(
+                f"sentence-transformers model folder {model!r} does not exist; give an existing folder, "
+                "a Hub model id, or openai:MODEL"
+            )
         self.name = DEFAULT_MODEL if model in _DEFAULT_ALIASES else model
         self.model = model
         self.device = _resolve_device(device)

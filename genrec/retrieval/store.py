@@ -40,6 +40,7 @@ log = logging.getLogger("genrec.retrieval")
 SCHEMA_VERSION = "1"
 POINTER_COLLECTION = "genrec-index-pointers"
 Strategy = Literal["auto", "where"]
+QUERY_CACHE_SIZE = 256
 POINTER_TTL_S = 2.0  # a search re-reads the pointer at most this often (another process may switch it)
 
 
@@ -172,6 +173,7 @@ class ChromaStore:
         self._vectors_of: str | None = None      # the collection they were read from
         self._lock = threading.Lock()
         self._dim = 0
+        self._query_cache: dict[str, np.ndarray] = {}
         self.key = f"{dataset.name}|{embedder.name}"
         self.base_name = (f"gr-{_slug(dataset.name, 40)}-{_slug(embedder.name, 60)}-"
                           f"{hashlib.sha256(self.key.encode()).hexdigest()[:8]}")
@@ -396,8 +398,18 @@ class ChromaStore:
         self.collection  # noqa: B018 - a missing index is reported before the query is embedded
         if not query or not query.strip():
             return self._popular(f, k)
-        qvec = self.embedder.embed([query])[0]
-        return self._knn(qvec, k, f)
+        return self._knn(self._query_vector(query), k, f)
+
+    def _query_vector(self, query: str) -> np.ndarray:
+        """The query's embedding; the last QUERY_CACHE_SIZE queries are remembered (agents repeat them)."""
+        q = self._query_cache.get(query)
+        if q is None:
+            q = self.embedder.embed([query])[0]
+            with self._lock:
+                self._query_cache[query] = q
+                while len(self._query_cache) > QUERY_CACHE_SIZE:
+                    self._query_cache.pop(next(iter(self._query_cache)))
+        return q
 
     def similar(self, item_id: int, k: int = 10, filters: SearchFilters | None = None) -> list[SearchResult]:
         """Items closest to `item_id`'s stored embedding (never the item itself), best first.

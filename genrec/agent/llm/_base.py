@@ -496,11 +496,13 @@ class LLMBackend:
         model, lc_messages, kwargs = self._prepare(messages, None, None, None, timeout, max_tokens)
         started = time.perf_counter()
         last: AIMessageChunk | None = None
+        wrote = False
         try:
             for chunk in model.stream(lc_messages, **kwargs):
                 last = chunk if last is None else last + chunk
                 text = _message_text(chunk)
                 if text:
+                    wrote = True
                     yield text
         except LLMError as exc:
             self._charge_failure(exc, lc_messages, started)
@@ -511,7 +513,10 @@ class LLMBackend:
             err = self._translate(exc)
             self._charge_failure(err, lc_messages, started)
             raise err from exc
-        self._charge(self._usage_of(last, lc_messages, started))
+        usage = self._usage_of(last, lc_messages, started)
+        self._charge(usage)
+        if not wrote:
+            raise LLMResponseError(f"{self.name}: the streamed answer is empty", usage=usage)
 
     async def astream(
         self,
@@ -524,11 +529,13 @@ class LLMBackend:
         model, lc_messages, kwargs = self._prepare(messages, None, None, None, timeout, max_tokens)
         started = time.perf_counter()
         last: AIMessageChunk | None = None
+        wrote = False
         try:
             async for chunk in model.astream(lc_messages, **kwargs):
                 last = chunk if last is None else last + chunk
                 text = _message_text(chunk)
                 if text:
+                    wrote = True
                     yield text
         except LLMError as exc:
             self._charge_failure(exc, lc_messages, started)
@@ -539,7 +546,10 @@ class LLMBackend:
             err = self._translate(exc)
             self._charge_failure(err, lc_messages, started)
             raise err from exc
-        self._charge(self._usage_of(last, lc_messages, started))
+        usage = self._usage_of(last, lc_messages, started)
+        self._charge(usage)
+        if not wrote:
+            raise LLMResponseError(f"{self.name}: the streamed answer is empty", usage=usage)
 
     # -- internals ----------------------------------------------------------------------------
 
@@ -682,6 +692,12 @@ class LLMBackend:
                     usage=usage,
                     message=msg,
                 )
+        if not calls and not text.strip():
+            raise LLMResponseError(
+                f"{self.name}: the model's answer is empty (finish_reason={finish!r})",
+                usage=usage,
+                message=msg,
+            )
         parsed = None
         if response_format is not None and not calls:
             parsed = parse_structured(text, response_format, usage)

@@ -255,16 +255,19 @@ def load_local_model(source: LocalModelSource) -> tuple[Any, Any]:
     with _LOAD_LOCK:
         if key in _LOADED:
             return _LOADED[key]
+        import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         extra = {"gguf_file": source.gguf_file} if source.gguf_file else {}
         try:
             tok = AutoTokenizer.from_pretrained(source.path, **extra)
-            model = AutoModelForCausalLM.from_pretrained(source.path, dtype="float32", **extra)
+            model = AutoModelForCausalLM.from_pretrained(source.path, **extra)
         except (OSError, ValueError) as exc:
             raise LocalModelError(
                 f"could not load the local model {source.path!r}: {exc}"
             ) from None
+        if model.dtype != torch.float32:  # bf16/fp16 checkpoints: float32 is the fast CPU path
+            model = model.float()
         model.eval()
         if tok.pad_token_id is None:
             tok.pad_token = tok.eos_token
@@ -364,9 +367,14 @@ class LocalChatModel(BaseChatModel):
         return {"model_id": self.model_id, "max_new_tokens": self.max_new_tokens}
 
     def _inputs(self, messages: list[BaseMessage]) -> Any:
-        return self._tokenizer.apply_chat_template(
-            _chat_dicts(messages), add_generation_prompt=True, return_tensors="pt", return_dict=True
-        )
+        chat = _chat_dicts(messages)
+        if getattr(self._tokenizer, "chat_template", None):
+            return self._tokenizer.apply_chat_template(
+                chat, add_generation_prompt=True, return_tensors="pt", return_dict=True
+            )
+        # a base model without a chat template: a plain transcript ending in "assistant:"
+        prompt = "".join(f"{m['role']}: {m['content']}\n" for m in chat) + "assistant:"
+        return self._tokenizer(prompt, return_tensors="pt")
 
     def _gen_kwargs(
         self, inputs: Any, stop: list[str] | None, kwargs: dict[str, Any]

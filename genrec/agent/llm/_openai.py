@@ -104,6 +104,15 @@ def map_openai_error(base_url: str, model: str) -> Callable[[BaseException], LLM
             elif status == 404:
                 hint = " (check GENREC_LLM_MODEL against GET /v1/models)"
             return LLMResponseError(f"{where}: HTTP {status}: {detail}{hint}", status=status)
+        if isinstance(exc, openai.APIError) and not isinstance(
+            exc, openai.APIResponseValidationError
+        ):  # an error event inside a streamed answer
+            body = exc.body if isinstance(exc.body, dict) else {}
+            detail = _error_detail({"error": body} if body else None, exc.message)
+            code = body.get("code")
+            if isinstance(code, int) and code >= 500:
+                return LLMUnavailableError(f"{where}: the server failed mid-answer: {detail}")
+            return LLMResponseError(f"{where}: error in the streamed answer: {detail}")
         if isinstance(exc, (openai.APIResponseValidationError, ValueError, KeyError, TypeError)):
             return LLMResponseError(
                 f"{where}: the server's answer is not a valid chat completion: "
