@@ -186,7 +186,7 @@ def ml100k_section(args, results: dict) -> None:
     rec = recall(store, qvecs, filters)
     server = {} if args.skip_server else server_latency(store, s.chroma_dir, qvecs, filters, args.queries)
     results["ml-100k"] = {
-        "items": len(ds.catalog), "embedder": emb.name, "dim": emb.dim,
+        "items": len(ds.catalog), "embedder": emb.name, "dim": emb.dim, "hnsw": store.hnsw,
         "model_load_s": round(load_s, 2), "build_s": round(build_s, 2), "build_cpu_s": round(build_cpu_s, 2),
         "embedded_items": report.embedded,
         "query_embedding_ms": {"p50": round(pct(qe, 50), 2), "p95": round(pct(qe, 95), 2)},
@@ -232,11 +232,11 @@ def synthetic_section(n: int, args, results: dict) -> None:
                "selective(Documentary,2000-2005)": SearchFilters(genres_any=["Documentary"], year_min=2000,
                                                                    year_max=2005)}
     lat = latency(store, qvecs, filters, args.queries, strategies=("auto", "where"),
-                  where_n=max(5, args.queries // 10))
+                  where_n=args.where_queries)
     rec = recall(store, qvecs[: min(50, args.queries)], filters)
     server = {} if args.skip_server else server_latency(store, s.chroma_dir, qvecs, filters, args.queries)
     results[f"synthetic-{n}"] = {
-        "items": n, "embedder": f"hash:{args.dim} (random unit vectors)", "dim": args.dim,
+        "items": n, "embedder": f"hash:{args.dim} (random unit vectors)", "dim": args.dim, "hnsw": store.hnsw,
         "catalog_s": round(make_s, 1), "rows_and_hashes_s": round(rows_s, 1), "build_s": round(build_s, 1),
         "build_cpu_s_client_process": round(build_cpu_s, 1),
         "latency_embedded": lat, "latency_server": server, "recall@10": rec,
@@ -269,6 +269,8 @@ def main() -> None:
     ap.add_argument("--sizes", default="100000", help="synthetic catalog sizes, comma-separated")
     ap.add_argument("--dim", type=int, default=64, help="dimension of the synthetic vectors")
     ap.add_argument("--queries", type=int, default=100, help="queries per latency cell")
+    ap.add_argument("--where-queries", type=int, default=10,
+                    help="queries per cell for the slow `where` strategy on synthetic catalogs")
     ap.add_argument("--skip-server", action="store_true", help="embedded mode only")
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args()

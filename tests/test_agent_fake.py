@@ -12,8 +12,7 @@ import re
 
 import pytest
 
-from genrec.agent import Recommender, SessionStore
-from genrec.agent import prompts
+from genrec.agent import Recommender, SessionStore, prompts
 from genrec.agent.llm import LLMUnavailableError, fake_backend
 from genrec.agent.tools import as_langchain_tools
 

@@ -234,3 +234,17 @@ def test_extract_json(text, value):
 def test_extract_json_none():
     with pytest.raises(ValueError):
         extract_json("no json here {")
+
+
+def test_cli_check_with_fake_and_none():
+    from typer.testing import CliRunner
+
+    from genrec.cli import app
+
+    result = CliRunner().invoke(app, ["llm", "check", "--llm", "fake", "--json"])
+    assert result.exit_code == 0, result.output
+    assert f'"text": "{DEFAULT_REPLY}"' in result.output and '"backend": "fake"' in result.output
+    result = CliRunner().invoke(app, ["llm", "check", "--llm", "none"])
+    assert result.exit_code == 0 and "no language model" in result.output
+    result = CliRunner().invoke(app, ["llm", "check", "--llm", "nope"])
+    assert result.exit_code == 1 and "unknown LLM backend 'nope'" in result.output

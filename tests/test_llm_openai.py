@@ -222,6 +222,28 @@ def test_malformed_streamed_tool_call(backend, srv):
         backend.invoke("x", tools=[search_items], on_delta=lambda _: None)
 
 
+def test_tool_call_written_as_text_is_recovered(backend, srv):
+    # what vLLM returns for Qwen when started without --tool-call-parser hermes
+    srv.enqueue(
+        '<tool_call>\n{"name": "search_items", "arguments": {"query": "noir", "k": 5}}\n</tool_call>'
+    )
+    res = backend.invoke("noir", tools=[search_items, item_details])
+    assert [(c.name, c.arguments) for c in res.tool_calls] == [
+        ("search_items", {"query": "noir", "k": 5})
+    ]
+    assert res.text == "" and res.message.tool_calls[0]["id"] == res.tool_calls[0].id
+    srv.enqueue('[TOOL_CALLS] [{"name": "item_details", "arguments": {"item_id": 50}}]')
+    assert backend.invoke("x", tools=[item_details]).tool_calls[0].arguments == {"item_id": 50}
+    srv.enqueue('<tool_call>{"name": "search_items", "arguments": {"query": </tool_call>')
+    with pytest.raises(LLMResponseError, match="tool call as text") as err:
+        backend.invoke("x", tools=[search_items])
+    assert err.value.invalid_tool_calls[0]["error"].startswith("not valid JSON")
+    # JSON that names no tool is just text
+    srv.enqueue('{"genres": ["Drama"]}')
+    res = backend.invoke("x", tools=[search_items])
+    assert res.tool_calls == [] and res.text == '{"genres": ["Drama"]}'
+
+
 def test_unknown_tool_name(backend, srv):
     srv.enqueue(Reply.tool_call("delete_everything", {}))
     with pytest.raises(
@@ -288,6 +310,15 @@ def test_slow_server_times_out(backend, srv):
         backend.invoke("x", timeout=0.3)
     srv.delay = 0.0
     assert backend.usage.calls >= 1
+
+
+def test_settings_timeout_is_the_default_per_call(srv, settings):
+    s = settings.model_copy(update={"llm_base_url": srv.base_url, "llm_timeout": 0.3})
+    backend = get_llm("openai", s)
+    srv.delay = 3.0
+    with pytest.raises(LLMUnavailableError, match="timeout"):
+        backend.invoke("x")
+    srv.delay = 0.0
 
 
 def test_dropped_connection_is_unavailable(backend, srv):

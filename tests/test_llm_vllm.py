@@ -248,6 +248,14 @@ def test_server_that_never_gets_healthy_times_out_and_is_stopped(fake_vllm, tmp_
     assert not srv.running and not _pid_alive(launch["pid"])
 
 
+def test_busy_port_is_refused_before_launch(fake_vllm):
+    with OpenAITestServer("Qwen/Qwen2.5-7B-Instruct") as other:
+        srv = VLLMServer("Qwen/Qwen2.5-7B-Instruct", port=other.port)
+        with pytest.raises(VLLMStartError, match=f"port {other.port} is already in use"):
+            srv.start()
+    assert _launches(fake_vllm) == []
+
+
 def test_vllm_spec_starts_a_child_and_close_stops_it(fake_vllm, settings):
     port = _free_port()
     s = settings.model_copy(update={"llm_base_url": f"http://127.0.0.1:{port}/v1"})

@@ -246,3 +246,13 @@ def test_popularity_baseline() -> None:
     assert pop.popularity() == {10: 3, 11: 2, 12: 1, 13: 1}
     with pytest.raises(UnknownUserError):
         pop.recommend(99)
+
+
+def test_dense_and_sparse_paths_train_the_same_model(ratings: Ratings) -> None:
+    cfg = FAST.model_copy(update={"epochs": 15})
+    dense = MFRanker(cfg.model_copy(update={"dense": True})).fit(ratings, progress=False)
+    sparse = MFRanker(cfg.model_copy(update={"dense": False})).fit(ratings, progress=False)
+    assert dense.metadata["dense"] and not sparse.metadata["dense"]
+    items = list(range(1, GROUPS * ITEMS_PER + 1))
+    for u in (1, 30, 60):
+        np.testing.assert_allclose(sparse.predict(u, items), dense.predict(u, items), atol=2e-3)

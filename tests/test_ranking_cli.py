@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from test_ranking import GROUPS, ITEMS_PER, block_ratings, group_of_item
 from typer.testing import CliRunner
 
 from genrec.cli import app
 from genrec.config import Settings
 from genrec.data import load_split
 from genrec.evaluation.metrics import mae, rmse, topn_metrics
-from test_ranking import GROUPS, ITEMS_PER, block_ratings, group_of_item
 
 SPLIT = "random:0.2"
 

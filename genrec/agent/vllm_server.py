@@ -122,6 +122,14 @@ def build_vllm_command(
     return cmd
 
 
+def _port_in_use(host: str, port: int) -> bool:
+    import socket
+
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        sock.settimeout(1.0)
+        return sock.connect_ex((host, port)) == 0
+
+
 def _client_host(host: str) -> str:
     return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
 
@@ -245,6 +253,11 @@ class VLLMServer:
         """Launch vLLM and wait until /health answers; returns base_url."""
         if self.running:
             return self.base_url
+        if _port_in_use(_client_host(self.host), self.port):
+            raise VLLMStartError(
+                f"port {self.port} is already in use; if a vLLM server runs there, use it "
+                f"(GENREC_LLM_BASE_URL={self.base_url}), else pick another --port"
+            )
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("wb")
         try:

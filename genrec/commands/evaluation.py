@@ -31,11 +31,16 @@ def eval_chat(
     torch_threads: int = typer.Option(1, help="Torch intra-op threads; conversations already run in "
                                               "parallel, and 1 avoids oversubscribing small machines."),
 ) -> None:
-    """Replay simulated users (built from training ratings only) against the agent and score its
-    top-k after every turn against held-out ratings, next to four baselines.
+    """Replay simulated users against the agent and score every turn against held-out ratings.
+
+    Each simulated user knows only one real user's training ratings; the agent gets an opaque
+    session id, never the user id. After every turn the agent's top-k and four baselines
+    (popularity, full_history, mentioned_fold_in, content_only) are scored on that user's held-out
+    ratings (relevant: rating >= 4).
 
     Writes config.json, transcripts.jsonl, metrics.json and report.html into --out and prints a
-    summary. A simulated user naming a held-out item fails the run (exit code 3).
+    summary; rerunning into the same folder resumes it. A simulated user naming a held-out item
+    fails the run (exit code 3).
     """
     from genrec.evaluation.harness import (
         ChatEvalConfig,

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
 from genrec.commands._common import console, echo_json, settings_from, user_errors
 
 
-def _load(dataset: Optional[str], split: Optional[str], seed: Optional[int]):  # noqa: ANN202
+def _load(dataset: str | None, split: str | None, seed: int | None):  # noqa: ANN202
     from genrec.data import UnknownDatasetError, load_split
 
     s = settings_from(dataset=dataset, split=split, seed=seed)
@@ -24,9 +24,9 @@ def _load(dataset: Optional[str], split: Optional[str], seed: Optional[int]):  #
 
 
 def train(
-    dataset: Optional[str] = typer.Option(None, help="Dataset name (default: settings.dataset)."),
-    split: Optional[str] = typer.Option(None, help="u1..u5, random[:F], temporal[:K] (default: settings.split)."),
-    seed: Optional[int] = typer.Option(None, help="Seed (default: settings.seed)."),
+    dataset: str | None = typer.Option(None, help="Dataset name (default: settings.dataset)."),
+    split: str | None = typer.Option(None, help="u1..u5, random[:F], temporal[:K] (default: settings.split)."),
+    seed: int | None = typer.Option(None, help="Seed (default: settings.seed)."),
     force: bool = typer.Option(False, "--force", help="Retrain even if a fresh model is cached."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
@@ -119,15 +119,15 @@ def evaluate_ranker(ranker: Any, dataset: Any, split: Any, *, k: int = 10,
 
 
 def eval_ranker(
-    dataset: Optional[str] = typer.Option(None, help="Dataset name (default: settings.dataset)."),
-    split: Optional[str] = typer.Option(None, help="Split (default: settings.split)."),
-    seed: Optional[int] = typer.Option(None, help="Seed (default: settings.seed)."),
+    dataset: str | None = typer.Option(None, help="Dataset name (default: settings.dataset)."),
+    split: str | None = typer.Option(None, help="Split (default: settings.split)."),
+    seed: int | None = typer.Option(None, help="Seed (default: settings.seed)."),
     k: int = typer.Option(10, "--k", min=1, help="List length for the top-N metrics."),
-    predictions_out: Optional[Path] = typer.Option(
+    predictions_out: Path | None = typer.Option(
         None, help="Write `user item predicted_rating` (TSV, no header) for every test rating."),
-    topn_out: Optional[Path] = typer.Option(
+    topn_out: Path | None = typer.Option(
         None, help="Write `user item rank` (TSV, no header, rank 1..k) for every test user."),
-    out: Optional[Path] = typer.Option(None, help="Folder for metrics.json (and a report, if available)."),
+    out: Path | None = typer.Option(None, help="Folder for metrics.json (and a report, if available)."),
     as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar if the model must be trained."),
 ) -> None:

@@ -75,9 +75,9 @@ class Baselines:
         seen = self._train_items.get(int(user_id), set())
 
         def pop() -> list[int]:
-            if self.popularity_ranker is not None:
+            if self.popularity_ranker is not None and self.popularity_ranker.knows_user(int(user_id)):
                 return [s.item_id for s in self.popularity_ranker.recommend(int(user_id), self.k, exclude=seen)]
-            return self._popular(seen)
+            return self._popular(seen)  # same ranking (count, then id) for a user with no training items
 
         lists = {"popularity": self._safe("popularity", pop)}
         if self.ranker is not None:

@@ -8,6 +8,7 @@ import html
 import io
 import json
 import math
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -195,9 +196,17 @@ def render_html(
 ) -> str:
     """The whole report as one HTML string (no external resources)."""
     final = metrics.get("final", {})
-    cols = _columns(metrics, TABLE_COLUMNS)
+    chat = metrics.get("kind", "chat") == "chat"
+    if chat:
+        cols = _columns(metrics, TABLE_COLUMNS)
+    else:  # every metric the systems report, in first-seen order
+        k = _k(metrics)
+        alias = {f"hr@{k}": f"hit_rate@{k}", "mrr": f"mrr@{k}"}  # written twice by write_ranker_report
+        seen = {m for d in final.values() for m in d}
+        cols = [c for c in dict.fromkeys(m for d in final.values() for m in d)
+                if c != "users" and alias.get(c) not in seen]
     parts = [f"<h1>{html.escape(title)}</h1>"]
-    cfg = config.get("config", config)
+    cfg = config.get("config") or config.get("protocol") or config
     meta = [f"{k}: {cfg.get(k)}" for k in ("dataset", "split", "turns", "simulator", "llm", "policy", "seed")
             if k in cfg]
     meta += [f"users: {metrics.get('n_users', '-')}", f"commit: {config.get('git_commit') or '-'}",
@@ -213,7 +222,7 @@ def render_html(
     if metrics.get("complete") is False:
         parts.append(f"<p class='bad'>Incomplete run: {metrics.get('n_users')} of "
                      f"{metrics.get('users_selected')} users done; rerun the same command to resume.</p>")
-    parts.append("<h2>Summary (after the last turn)</h2>")
+    parts.append("<h2>Summary (after the last turn)</h2>" if chat else "<h2>Summary</h2>")
     parts.append(_table(["system", *cols], [[s, *(d.get(c) for c in cols)] for s, d in final.items()]))
     agent_cols = [c for c in AGENT_COLUMNS if c in final.get("agent", {})]
     if agent_cols:
@@ -304,8 +313,13 @@ def write_ranker_report(
             if src in row and dst not in row:
                 row[dst] = row[src]
         fin[system] = row
-    metrics = {"kind": "ranker", "k": k, "final": fin, "per_turn": {}, **dict(extra or {})}
-    cfg = {"kind": "ranker", **dict(config)}
+    users = next((d.get("users") for d in fin.values() if d.get("users") is not None), None)
+    metrics = {"kind": "ranker", "k": k, "final": fin, "per_turn": {},
+               "n_users": int(users) if users is not None else None, **dict(extra or {})}
+    from genrec.evaluation.harness import git_commit
+
+    cfg = {"kind": "ranker", **dict(config), "git_commit": git_commit(),
+           "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     return write_report(out_dir, metrics, cfg, title="genrec eval ranker", write_json=True)
 
 

@@ -459,6 +459,9 @@ movie. Never name a movie that is not in the lists above. If the assistant asks 
 If it recommends movies you have already seen (see below), say so and whether you liked them."""
 
 
+_WARNED: set[str] = set()
+
+
 class LLMSimulator:
     """A simulated user voiced by an LLM from a persona prompt (any backend the agent supports).
 
@@ -513,7 +516,9 @@ class LLMSimulator:
             text, self.failed = "", f"{type(exc).__name__}: {exc}"
         if not text:
             self.failed = self.failed or "the backend returned no text"
-            log.warning("llm simulator: %s; falling back to the template simulator", self.failed)
+            if self.failed not in _WARNED:  # once per kind of failure, not once per user
+                _WARNED.add(self.failed)
+                log.warning("llm simulator: %s; falling back to the template simulator", self.failed)
             return None
         named = self._record(text, recommended)
         return Utterance(text, tuple(named), ("llm",))

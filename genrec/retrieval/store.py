@@ -154,13 +154,17 @@ class ChromaStore:
     - a broad filter: an HNSW query over-fetched by 2/(matching fraction), post-filtered,
       widened until k survive.
 
+    HNSW parameters (`max_neighbors`, `ef_construction`, `ef_search`) are fixed when a
+    generation is created; the defaults (32, 128, 256) favour recall (see benchmarks/README.md).
+
     `strategy="where"` sends the translated `where` clause (`to_where`) to Chroma instead, and
     scores exactly when Chroma returns fewer hits than match. Chroma evaluates `where` by
     scanning metadata, so it is the slower path on large catalogs (see benchmarks/README.md).
     """
 
     def __init__(self, client: Any, dataset: Dataset, embedder: Embedder, *, strategy: Strategy = "auto",
-                 batch_size: int = 256, exact_max: int = 50_000, vector_cache_max_bytes: int = 2 << 30) -> None:
+                 batch_size: int = 256, exact_max: int = 50_000, vector_cache_max_bytes: int = 2 << 30,
+                 max_neighbors: int = 32, ef_construction: int = 128, ef_search: int = 256) -> None:
         self.client = client
         self.dataset = dataset
         self.catalog: Catalog = dataset.catalog
@@ -168,6 +172,8 @@ class ChromaStore:
         self.strategy = strategy
         self.batch_size = batch_size
         self.exact_max = exact_max
+        self.hnsw = {"space": "cosine", "max_neighbors": max_neighbors, "ef_construction": ef_construction,
+                     "ef_search": ef_search}
         self.vector_cache_max_bytes = vector_cache_max_bytes
         self._vectors: np.ndarray | None = None  # rows aligned with the catalog, for exact scoring
         self._vectors_of: str | None = None      # the collection they were read from
@@ -288,8 +294,7 @@ class ChromaStore:
         name = f"{self.base_name}-v{gen}"
         staging = self.client.get_or_create_collection(
             name, embedding_function=None,
-            configuration={"hnsw": {"space": "cosine", "ef_construction": 128, "ef_search": 128,
-                                    "max_neighbors": 16}},
+            configuration={"hnsw": dict(self.hnsw)},
             metadata={"genrec_key": self.key, "genrec_dataset": self.dataset.name,
                       "genrec_embedder": self.embedder.name},
         )

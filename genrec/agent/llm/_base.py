@@ -279,6 +279,65 @@ def parse_structured(text: str, response_format: ResponseFormat, usage: LLMUsage
     return value
 
 
+_CALL_MARKERS = ("<tool_call>", "[TOOL_CALLS]", "<|python_tag|>")
+_HERMES_CALL = re.compile(r"<tool_call>\s*(.*?)\s*(?:</tool_call>|$)", re.DOTALL)
+
+
+def recover_text_tool_calls(
+    text: str, known: Sequence[str]
+) -> tuple[list[ToolCall], list[dict[str, Any]]] | None:
+    """Tool calls a model wrote as plain text instead of native calls, or None if there are none.
+
+    This happens when vLLM runs without the model's --tool-call-parser, or its parser misses:
+    Hermes/Qwen `<tool_call>{"name", "arguments"}</tool_call>`, Mistral `[TOOL_CALLS] [...]`,
+    Llama `<|python_tag|>{"name", "parameters"}`, or a bare JSON object naming a known tool.
+    Returns (calls, unreadable): unreadable entries (name/args/error) only when a tool-call marker
+    was present, so ordinary JSON text is never mistaken for a call.
+    """
+    body = text.strip()
+    marked = any(m in body for m in _CALL_MARKERS)
+    if not marked and not body.startswith(("{", "[")):
+        return None
+    if "<tool_call>" in body:
+        payloads = _HERMES_CALL.findall(body)
+    else:
+        for m in _CALL_MARKERS:
+            body = body.replace(m, "")
+        payloads = [body.strip()]
+    calls: list[ToolCall] = []
+    bad: list[dict[str, Any]] = []
+    for payload in payloads:
+        try:
+            value = json.loads(payload)
+        except ValueError as exc:
+            if marked:
+                bad.append({"name": None, "args": payload, "error": f"not valid JSON ({exc})"})
+            continue
+        for item in value if isinstance(value, list) else [value]:
+            name = item.get("name") if isinstance(item, dict) else None
+            if not isinstance(name, str) or name not in known:
+                if marked:
+                    bad.append(
+                        {"name": name, "args": json.dumps(item), "error": "no known tool name"}
+                    )
+                continue
+            args = item.get("arguments", item.get("parameters", {}))
+            if isinstance(args, str):
+                try:
+                    args = json.loads(args)
+                except ValueError:
+                    args = None
+            if not isinstance(args, dict):
+                bad.append(
+                    {"name": name, "args": str(args), "error": "arguments are not an object"}
+                )
+                continue
+            calls.append(ToolCall(name, args, f"text-call-{len(calls)}"))
+    if not calls and not bad:
+        return None
+    return calls, bad
+
+
 def estimate_tokens(text: str) -> int:
     """Rough token count (about 4 characters a token) when a server reports no usage."""
     return max(1, (len(text) + 3) // 4) if text else 0
@@ -677,6 +736,26 @@ class LLMBackend:
             ToolCall(c["name"], dict(c.get("args") or {}), c.get("id") or "")
             for c in msg.tool_calls
         ]
+        if not calls and tools:
+            recovered = recover_text_tool_calls(text, _tool_names(tools))
+            if recovered is not None:
+                calls, bad = recovered
+                if bad:
+                    raise LLMResponseError(
+                        f"{self.name}: the model wrote a tool call as text that cannot be read: "
+                        f"{bad[0]['error']}",
+                        raw_text=text,
+                        invalid_tool_calls=bad,
+                        usage=usage,
+                        message=msg,
+                    )
+                text = ""
+                msg = AIMessage(
+                    content="",
+                    tool_calls=[{"name": c.name, "args": c.arguments, "id": c.id} for c in calls],
+                    usage_metadata=msg.usage_metadata,
+                    response_metadata={**meta, "recovered_from_text": True},
+                )
         if calls and tools is not None:
             known = _tool_names(tools)
             unknown = [c for c in calls if known and c.name not in known]
