@@ -1,7 +1,9 @@
 """Per-turn agent overhead (everything but LLM time), LLM calls and prompt tokens per turn.
 
 Scripted multi-turn conversations on ML-100K (real ranker, real Chroma) with the `none`
-backend and with a fake LLM (guided and tool-calling). Writes benchmarks/results/agent_turn.json.
+backend and with a fake LLM (guided and tool-calling). Overhead = wall time of `chat` minus the
+time spent inside LLM calls (Reply.timings["overhead"]); CPU = process CPU time per turn (a
+figure that stays meaningful on a shared, loaded machine). Writes results/agent_turn.json.
 
     python benchmarks/agent_turn.py                 # 40 conversations x 6 turns per backend
     python benchmarks/agent_turn.py --conversations 10
@@ -86,12 +88,16 @@ def fake_script(policy: str):
 
 
 def run(name: str, rec: Any, conversations: int) -> dict[str, Any]:
-    overhead, total, calls, prompt, qs = [], [], [], [], 0
+    overhead, total, calls, prompt, cpu, stages, qs = [], [], [], [], [], {}, 0
     t0 = time.perf_counter()
     for c in range(conversations):
         script = CONVERSATIONS[c % len(CONVERSATIONS)]
         for msg in script:
+            c0 = time.process_time()
             r = rec.chat(f"{name}-{c}", msg)
+            cpu.append((time.process_time() - c0) * 1000)
+            for k in ("understand", "candidates", "respond"):
+                stages.setdefault(k, []).append(r.timings.get(k, 0.0))
             overhead.append(r.timings["overhead"])
             total.append(r.timings["total"])
             calls.append(r.llm_calls)
@@ -104,6 +110,8 @@ def run(name: str, rec: Any, conversations: int) -> dict[str, Any]:
         "overhead_p95_ms": round(_pct(overhead, 0.95), 2),
         "overhead_mean_ms": round(statistics.fmean(overhead), 2),
         "total_p95_ms": round(_pct(total, 0.95), 2),
+        "cpu_p50_ms": round(_pct(cpu, 0.5), 2), "cpu_p95_ms": round(_pct(cpu, 0.95), 2),
+        **{f"{k}_p50_ms": round(_pct(v, 0.5), 2) for k, v in stages.items()},
         "llm_calls_mean": round(statistics.fmean(calls), 3), "llm_calls_max": max(calls),
         "prompt_tokens_mean": round(statistics.fmean(prompt), 1), "prompt_tokens_max": max(prompt),
         "question_turns": qs,
@@ -114,9 +122,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--conversations", type=int, default=40)
     ap.add_argument("--warmup", type=int, default=2, help="Conversations run first, not timed.")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (query embedding).")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "agent_turn.json")
     args = ap.parse_args()
 
+    import torch
+
+    torch.set_num_threads(args.threads)
     from genrec.agent import Recommender, SessionStore
     from genrec.agent.llm import fake_backend, get_llm
     from genrec.config import Settings
@@ -142,13 +154,15 @@ def main() -> None:
         rows.append(run(name, rec, args.conversations))
     info = machine()
     info["load_avg_end"] = list(os.getloadavg())
-    hdr = (f"{'backend':<22}{'turns':>6}{'ovh p50 ms':>12}{'ovh p95 ms':>12}{'LLM calls':>11}"
-           f"{'max calls':>10}{'prompt tok':>12}")
+    info["torch_threads"] = args.threads
+    hdr = (f"{'backend':<22}{'turns':>6}{'ovh p50 ms':>12}{'ovh p95 ms':>12}{'cpu p50':>9}"
+           f"{'cpu p95':>9}{'LLM calls':>11}{'max calls':>10}{'prompt tok':>12}")
     print(hdr)
     print("-" * len(hdr))
     for r in rows:
         print(f"{r['backend']:<22}{r['turns']:>6}{r['overhead_p50_ms']:>12.1f}"
-              f"{r['overhead_p95_ms']:>12.1f}{r['llm_calls_mean']:>11.2f}{r['llm_calls_max']:>10}"
+              f"{r['overhead_p95_ms']:>12.1f}{r['cpu_p50_ms']:>9.1f}{r['cpu_p95_ms']:>9.1f}"
+              f"{r['llm_calls_mean']:>11.2f}{r['llm_calls_max']:>10}"
               f"{r['prompt_tokens_mean']:>12.0f}")
     print(f"machine: {info['cpu']}, {info['cores']} cores, {info['ram_gib']} GiB; "
           f"load {info['load_avg_start'][0]:.1f} -> {info['load_avg_end'][0]:.1f}")

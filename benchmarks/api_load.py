@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, StreamingResponse
 
 ROOT = Path(__file__).resolve().parent
 PROMPTS = [
@@ -43,9 +45,6 @@ PROMPTS = [
 
 def fake_llm_app(latency_s: float) -> Any:
     """An OpenAI-compatible server answering every call after `latency_s` (JSON when asked)."""
-    from fastapi import FastAPI, Request
-    from fastapi.responses import JSONResponse, StreamingResponse
-
     app = FastAPI()
     app.state.calls = 0
 
@@ -97,10 +96,13 @@ def fake_llm_app(latency_s: float) -> Any:
 # ---------------------------------------------------------------- server under test
 
 
-def start_genrec(port: int, env: dict[str, str], timeout: float) -> subprocess.Popen:
+def start_genrec(port: int, env: dict[str, str], timeout: float,
+                 concurrent_turns: int | None = None) -> subprocess.Popen:
     """`genrec up` on 127.0.0.1:port as a child process; returns once /healthz answers."""
+    extra = ["--concurrent-turns", str(concurrent_turns)] if concurrent_turns else []
     proc = subprocess.Popen(
-        [sys.executable, "-m", "genrec.cli", "up", "--host", "127.0.0.1", "--port", str(port)],
+        [sys.executable, "-m", "genrec.cli", "up", "--host", "127.0.0.1", "--port", str(port),
+         *extra],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -224,6 +226,7 @@ def machine() -> dict[str, Any]:
     except OSError:
         pass
     return {"cores": os.cpu_count(), "cpu": cpu, "ram_gib": ram_gib,
+            "load_avg_1_5_15": [round(x, 2) for x in os.getloadavg()],
             "python": platform.python_version(), "platform": platform.platform()}
 
 
@@ -235,6 +238,8 @@ def main() -> None:
     ap.add_argument("--turns", type=int, default=3, help="messages per session")
     ap.add_argument("--max-seconds", type=float, default=180.0, help="bound per level")
     ap.add_argument("--stream", action="store_true", help="use streaming completions")
+    ap.add_argument("--concurrent-turns", type=int, default=None,
+                    help="genrec up --concurrent-turns (default: the server's, 2 x cores)")
     ap.add_argument("--home", default=None, help="GENREC_HOME (default: the usual one)")
     ap.add_argument("--out", default=str(ROOT / "results" / "api_load.json"))
     args = ap.parse_args()
@@ -256,9 +261,10 @@ def main() -> None:
     else:
         env.update({"GENREC_LLM": "none"})
 
+    load_before = [round(x, 2) for x in os.getloadavg()]
     port = free_port()
     print(f"starting genrec up (llm={args.llm}) on 127.0.0.1:{port} ...", flush=True)
-    proc = start_genrec(port, env, timeout=900)
+    proc = start_genrec(port, env, timeout=900, concurrent_turns=args.concurrent_turns)
     url = f"http://127.0.0.1:{port}"
     health = httpx.get(url + "/healthz").json()
     rows = []
@@ -281,6 +287,7 @@ def main() -> None:
             fake.stop()
 
     label = f"llm={args.llm}" + (f" ({args.latency_ms:.0f} ms/call)" if fake else "")
+    label += f", concurrent turns {args.concurrent_turns or 'default (2 x cores)'}"
     print(f"\nAPI load, {label}, {args.turns} turns/session, "
           f"{'streaming' if args.stream else 'non-streaming'}, backend {health['backend']}")
     print(f"{'sessions':>8} {'requests':>8} {'ok':>5} {'errors':>6} {'req/s':>7} {'p50 ms':>8} "
@@ -293,10 +300,14 @@ def main() -> None:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = json.loads(out.read_text()) if out.exists() else {}
-    key = f"{args.llm}" + (f"-{args.latency_ms:.0f}ms" if fake else "") + ("-stream" if args.stream else "")
+    key = (f"{args.llm}" + (f"-{args.latency_ms:.0f}ms" if fake else "")
+           + ("-stream" if args.stream else "")
+           + (f"-turns{args.concurrent_turns}" if args.concurrent_turns else ""))
     results[key] = {
         "llm": args.llm, "latency_ms": args.latency_ms if fake else None, "stream": args.stream,
         "turns_per_session": args.turns, "server": "genrec up (uvicorn, 1 process)",
+        "concurrent_turns": args.concurrent_turns or "default (2 x cores)",
+        "load_avg_before": load_before,
         "backend": health["backend"], "dataset": health["dataset"], "levels": rows,
         "machine": machine(), "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }

@@ -56,5 +56,5 @@ def test_cli_chat_bad_options(cli_home):
     assert res.exit_code == 1 and "unknown LLM backend" in res.output
     res = CliRunner().invoke(app, ["chat", "--llm", "none", "--policy", "clever", "--message", "x"])
     assert res.exit_code == 2
-    res = CliRunner().invoke(app, ["chat", "--llm", "none", "--session", "a b", "--message", "x"])
+    res = CliRunner().invoke(app, ["chat", "--llm", "none", "--session", "  ", "--message", "x"])
     assert res.exit_code == 2 and "invalid session id" in res.output

@@ -358,7 +358,7 @@ def test_fake_internal_error_answers_without_crashing(make, monkeypatch):
 
 def test_fake_session_id_validation(make):
     rec, _ = make()
-    for bad in ("", "a b", "x" * 300):
+    for bad in ("", "   ", "a\nb", "x" * 300, None):
         with pytest.raises(ValueError):
             rec.chat(bad, "hi")
-    assert re.match(r".+", rec.chat("ok-id_1.2:3@x", "hi").text)
+    assert re.match(r".+", rec.chat("user 1 (alice@example.com)", "hi").text)

@@ -224,3 +224,32 @@ def test_none_concurrent_sessions(rec):
         assert len(h) == 12 and [m["role"] for m in h[:2]] == ["user", "assistant"]
         state = rec.state(f"t{i}")
         assert len(state.recommended) == len(set(state.recommended))
+
+
+def test_mmr_diversifies_genres(ml100k):
+    from genrec.agent.candidates import Candidate, mmr
+
+    cat = ml100k.catalog
+    sci = [i.item_id for i in cat if i.genres == ("Action", "Sci-Fi", "Thriller")][:6]
+    other = [i.item_id for i in cat if i.genres == ("Comedy", "Romance")][:4]
+    ranked = [Candidate(i, score=1.0 - n * 0.01) for n, i in enumerate(sci + other)]
+    plain = mmr(ranked, 5, 1.0, cat)
+    diverse = mmr(ranked, 5, 0.5, cat)
+    assert [c.item_id for c in plain] == sci[:5]
+    assert len({cat[c.item_id].genres for c in diverse}) == 2
+    assert diverse[0].item_id == sci[0]
+
+
+def test_none_mmr_option_end_to_end(ml100k, ml100k_ranker, ml100k_store, settings, tmp_path):
+    from genrec.agent import AgentConfig
+    from genrec.agent.candidates import CandidateConfig
+
+    def genres_of(cfg):
+        r = Recommender(catalog=ml100k.catalog, ranker=ml100k_ranker, store=ml100k_store,
+                        llm=get_llm("none", settings), config=cfg)
+        reply = r.chat("m", "I loved Star Wars and Aliens")
+        return len({g for x in reply.recommendations for g in x.genres}), reply
+
+    plain, _ = genres_of(AgentConfig())
+    diverse, reply = genres_of(AgentConfig(candidates=CandidateConfig(mmr_lambda=0.3)))
+    assert diverse >= plain and len(reply.recommendations) == 10

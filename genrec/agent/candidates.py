@@ -33,10 +33,10 @@ from genrec.agent.tools import Toolkit
 class FusionWeights(BaseModel):
     """Weights of the fused score's four terms (see the module docstring)."""
 
-    rank: float = Field(0.6, ge=0)
-    search: float = Field(0.2, ge=0)
-    genre: float = Field(0.15, ge=0)
-    pop: float = Field(0.05, ge=0)
+    rank: float = Field(0.3, ge=0)
+    search: float = Field(0.05, ge=0)
+    genre: float = Field(0.1, ge=0)
+    pop: float = Field(0.55, ge=0)
 
 
 class CandidateConfig(BaseModel):
@@ -44,6 +44,7 @@ class CandidateConfig(BaseModel):
 
     ranker_n: int = Field(50, ge=1, le=50, description="Ranker top-N taken into the pool.")
     search_n: int = Field(50, ge=1, description="Chroma results taken into the pool.")
+    popular_n: int = Field(50, ge=0, description="Most popular allowed items added to the pool.")
     personal: FusionWeights = Field(default_factory=FusionWeights)
     cold: FusionWeights = Field(default_factory=lambda: FusionWeights(rank=0.0, search=0.5,
                                                                       genre=0.2, pop=0.3))
@@ -167,6 +168,13 @@ def gather(toolkit: Toolkit, state: DialogueState, *, config: CandidateConfig, k
             c.sources.add("ranker")
         else:
             c.sources.add("popularity")
+    if prof is not None and config.popular_n:
+        # popular allowed items join the pool, so the popularity prior can act on them too
+        f = toolkit.filters(None, state, allow_repeats=allow_repeats)
+        pop = toolkit.popularity
+        allowed = toolkit.allowed_ids(f)
+        for i in sorted(allowed, key=lambda i: (-pop.get(i, 0), i))[: config.popular_n]:
+            pool.setdefault(i, Candidate(i)).sources.add("popular")
     if prof is not None:
         missing = [i for i, c in pool.items() if c.ranker_score is None and i not in blocked
                    and toolkit.ranker.knows_item(i)]

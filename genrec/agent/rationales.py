@@ -43,7 +43,21 @@ class Evidence(BaseModel):
 def build_evidence(toolkit: Any, state: DialogueState, candidates: list[Any]) -> list[Evidence]:
     """One Evidence per candidate (with `item_id`, `predicted_rating`, `sources`)."""
     out = []
-    liked = [i for i in state.liked if toolkit.ranker.knows_item(i)]
+    liked = [i for i in state.liked if toolkit.ranker.knows_item(i)][-5:]
+    rec_ids = [c.item_id for c in candidates if toolkit.ranker.knows_item(c.item_id)]
+    # nearest liked item per candidate: one similar_items call per liked item (few), not per rec
+    nearest: dict[int, tuple[int, float]] = {}
+    for li in liked:
+        cands = [i for i in rec_ids if i != li]
+        if not cands:
+            continue
+        try:
+            sims = toolkit.ranker.similar_items(li, k=len(cands), candidates=cands)
+        except Exception:  # noqa: BLE001 - evidence is best effort
+            continue
+        for s in sims:
+            if s.score > 0 and (s.item_id not in nearest or s.score > nearest[s.item_id][1]):
+                nearest[s.item_id] = (li, float(s.score))
     for c in candidates:
         it = toolkit.catalog[c.item_id]
         ev = Evidence(item_id=it.item_id, title=it.title, year=it.year, genres=list(it.genres),
@@ -53,15 +67,10 @@ def build_evidence(toolkit: Any, state: DialogueState, candidates: list[Any]) ->
                       search_match="search" in getattr(c, "sources", ()))
         if state.year_min is not None or state.year_max is not None:
             ev.in_year_range = it.year is not None
-        if liked and toolkit.ranker.knows_item(it.item_id):
-            try:
-                near = toolkit.ranker.similar_items(it.item_id, k=1, candidates=liked)
-            except Exception:  # noqa: BLE001 - evidence is best effort
-                near = []
-            if near and near[0].score > 0:
-                li = toolkit.catalog[near[0].item_id]
-                ev.nearest_liked_id, ev.nearest_liked_title = li.item_id, li.label
-                ev.nearest_liked_similarity = float(near[0].score)
+        if c.item_id in nearest:
+            li, sim = nearest[c.item_id]
+            ev.nearest_liked_id, ev.nearest_liked_title = li, toolkit.catalog[li].label
+            ev.nearest_liked_similarity = sim
         out.append(ev)
     return out
 

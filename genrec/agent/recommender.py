@@ -31,7 +31,7 @@ from genrec.config import Settings
 
 log = logging.getLogger(__name__)
 
-_SESSION_ID = re.compile(r"^[\w.:@-]{1,200}$")
+_SESSION_ID = re.compile(r"^[^\x00-\x1f\x7f]{1,200}$")
 
 
 class Recommender:
@@ -134,8 +134,8 @@ class Recommender:
         """Answer one message. Never raises for bad input or LLM faults (see Reply.warnings).
 
         Raises:
-            ValueError: `session_id` is empty, longer than 200 characters or has characters
-                other than letters, digits and ``._:@-``.
+            ValueError: `session_id` is empty or blank, longer than 200 characters or has
+                control characters.
         """
         self._check_session_id(session_id)
         with self.sessions.lock(session_id):
@@ -308,6 +308,7 @@ class Recommender:
 
     @staticmethod
     def _check_session_id(session_id: str) -> None:
-        if not isinstance(session_id, str) or not _SESSION_ID.match(session_id):
-            raise ValueError(f"invalid session id {session_id!r}: use 1-200 letters, digits or "
-                             "._:@- characters")
+        if (not isinstance(session_id, str) or not _SESSION_ID.match(session_id)
+                or not session_id.strip()):
+            raise ValueError(f"invalid session id {session_id!r}: use 1-200 printable characters "
+                             "(no control characters, not only spaces)")

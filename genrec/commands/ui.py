@@ -14,6 +14,9 @@ def up(
         "127.0.0.1", help="Address to bind. Anything but loopback needs GENREC_API_KEY."
     ),
     policy: str | None = typer.Option(None, help="Dialogue policy: auto, tool-calling, guided."),
+    concurrent_turns: int | None = typer.Option(
+        None, min=1, help="Turns computed at once (default 2 x CPU cores); raise for a remote LLM."
+    ),
     log_level: str = typer.Option("warning", help="uvicorn log level."),
 ) -> None:
     """Serve the chat app at http://HOST:PORT/ and the HTTP API (/v1, /api, docs at /docs).
@@ -33,7 +36,7 @@ def up(
         raise typer.Exit(2)
 
     from genrec.agent import Recommender
-    from genrec.ui import create_app, serve
+    from genrec.ui import ApiLimits, create_app, serve
 
     console.print(f"[bold]genrec up[/bold]: preparing {settings.dataset} under {settings.home} ...")
     try:
@@ -41,7 +44,8 @@ def up(
     except Exception as exc:  # noqa: BLE001 - a clear line, not a traceback
         console.print(f"[red]error:[/red] could not prepare the recommender: {exc}")
         raise typer.Exit(1) from None
-    app = create_app(recommender, settings)
+    limits = ApiLimits(**({"max_concurrent_turns": concurrent_turns} if concurrent_turns else {}))
+    app = create_app(recommender, settings, limits=limits)
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}/"
     typer.echo(

@@ -138,7 +138,7 @@ def train_autorec(
     epoch_seconds: list[float] = []
     for epoch in bar:
         t_epoch = time.perf_counter()
-        for pattern, ub, ib, rb, sp in batches:
+        for pattern, ub, _ib, rb, sp in batches:
             if dense:
                 x = sp.to_dense()
                 h = torch.sigmoid(x @ w_enc.T + b_enc)

@@ -180,6 +180,7 @@ class ChromaStore:
         self._lock = threading.Lock()
         self._dim = 0
         self._query_cache: dict[str, np.ndarray] = {}
+        self._synced: str | None = None  # a collection verified to hold exactly rows() (texts known)
         self.key = f"{dataset.name}|{embedder.name}"
         self.base_name = (f"gr-{_slug(dataset.name, 40)}-{_slug(embedder.name, 60)}-"
                           f"{hashlib.sha256(self.key.encode()).hexdigest()[:8]}")
@@ -268,6 +269,7 @@ class ChromaStore:
             return _replace(st, state="stale", reason=f"catalog fingerprint changed ({ptr.get('fingerprint')} -> {expected_fp})")
         if n != expected_n:
             return _replace(st, state="stale", reason=f"index holds {n} items, catalog has {expected_n}")
+        self._synced = ptr["collection"]
         return st
 
     def build(self, *, force: bool = False, progress: bool = True) -> BuildReport:
@@ -339,6 +341,7 @@ class ChromaStore:
             "built_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         })
         self._collection, self._collection_name, self._checked_at = staging, name, time.monotonic()
+        self._synced = name
         deleted = 0
         for c in self.client.list_collections():
             cname = c if isinstance(c, str) else c.name
@@ -537,7 +540,10 @@ class ChromaStore:
 
     def _results(self, ids: list[int], scores: Sequence[float], docs: list[str] | None, *,
                  sort: bool = True) -> list[SearchResult]:
-        if docs is None and ids:
+        if docs is None and ids and self._synced is not None and self._synced == self._collection_name:
+            rows = self.rows()  # the index holds exactly these texts: no round trip to Chroma
+            docs = [rows[r].text if (r := self._row_of.get(i)) is not None else "" for i in ids]
+        elif docs is None and ids:
             got = self.collection.get(ids=[str(i) for i in ids], include=["documents"])
             by_id = dict(zip(got["ids"], got["documents"]))
             docs = [by_id.get(str(i)) or "" for i in ids]

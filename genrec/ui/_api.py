@@ -72,6 +72,7 @@ class ApiService:
         self.limits = limits
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._created: set[str] = set()
+        self._turns = asyncio.Semaphore(limits.max_concurrent_turns)
 
     def lock(self, session_id: str) -> asyncio.Lock:
         lock = self._locks.get(session_id)
@@ -118,13 +119,13 @@ class ApiService:
         return text
 
     async def chat(self, session_id: str, message: str) -> Reply:
-        async with self.lock(session_id):
+        async with self.lock(session_id), self._turns:
             reply = await self.call(self.rec.chat, session_id, message)
         self._created.discard(session_id)
         return reply
 
     async def stream(self, session_id: str, message: str) -> AsyncIterator[str | Reply]:
-        async with self.lock(session_id):
+        async with self.lock(session_id), self._turns:
             try:
                 async for part in iterate_in_threadpool(iter(self.rec.stream(session_id, message))):
                     yield part

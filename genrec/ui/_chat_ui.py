@@ -117,8 +117,8 @@ def _display(history: list[dict[str, Any]]) -> list[dict[str, str]]:
     ]
 
 
-def build_blocks(recommender: Recommender, settings: Settings) -> gr.Blocks:
-    """The chat app as a gr.Blocks (mount it with gr.mount_gradio_app, or create_app does it)."""
+def build_blocks(recommender: Recommender, settings: Settings, *, concurrency: int = 4) -> gr.Blocks:
+    """The chat app as a gr.Blocks (create_app mounts it); `concurrency` turns run at once."""
     backend = str(getattr(recommender, "backend_name", settings.llm))
     max_chars = 4000
 
@@ -225,7 +225,8 @@ def build_blocks(recommender: Recommender, settings: Settings) -> gr.Blocks:
             fn=respond,
             inputs=[box, session],
             outputs=[box, chatbot, session, cards_state, trace, banner, session_md],
-            concurrency_limit=8,
+            concurrency_limit=concurrency,
+            concurrency_id="genrec-turn",  # Enter and the Send button share one limit
         )
         box.submit(**send_event)
         send.click(**send_event)

@@ -5,6 +5,7 @@ Every model is what /docs shows; the `genrec` extra field carries recommendation
 
 from __future__ import annotations
 
+import os
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
@@ -21,6 +22,13 @@ class ApiLimits(BaseModel):
     max_body_bytes: int = Field(64 * 1024, description="Largest request body, in bytes (413 above).")
     max_message_chars: int = Field(4000, description="Longest user message, in characters (422).")
     max_messages: int = Field(200, description="Most messages in one chat-completions request.")
+    max_concurrent_turns: int = Field(
+        default_factory=lambda: max(2, 2 * (os.cpu_count() or 1)),
+        ge=1,
+        description="Turns computed at once, API and chat page each (the rest wait, in order). "
+        "Default 2 x CPU cores: the agent is CPU-bound with the `none` or `local` LLM and "
+        "oversubscribing the cores collapses throughput; raise it for a remote LLM.",
+    )
 
 
 # ---------------------------------------------------------------- OpenAI-compatible chat

@@ -90,7 +90,7 @@ def create_app(
 
         gr.mount_gradio_app(
             app,
-            build_blocks(recommender, settings),
+            build_blocks(recommender, settings, concurrency=limits.max_concurrent_turns),
             path="/",
             auth=auth,
             auth_message="This genrec server has an API key: enter any user name and the key.",
