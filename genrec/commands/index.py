@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from typing import Optional
 
 import typer
 
@@ -14,7 +13,12 @@ app = typer.Typer(no_args_is_help=True)
 
 def _errors() -> tuple[type[BaseException], ...]:
     from genrec.data import UnknownDatasetError, UnknownItemError
-    from genrec.retrieval import EmbeddingError, InvalidFilterError, StoreError, UnknownEmbedderError
+    from genrec.retrieval import (
+        EmbeddingError,
+        InvalidFilterError,
+        StoreError,
+        UnknownEmbedderError,
+    )
 
     return (UnknownDatasetError, UnknownItemError, InvalidFilterError, StoreError, UnknownEmbedderError,
             EmbeddingError)
@@ -36,8 +40,8 @@ def _years(spec: str | None) -> tuple[int | None, int | None]:
 
 @app.command("build")
 def build(
-    dataset: Optional[str] = typer.Option(None, help="Dataset to index (default: settings.dataset)."),
-    embedder: Optional[str] = typer.Option(None, help="Embedder (default: settings.embedder)."),
+    dataset: str | None = typer.Option(None, help="Dataset to index (default: settings.dataset)."),
+    embedder: str | None = typer.Option(None, help="Embedder (default: settings.embedder)."),
     force: bool = typer.Option(False, help="Rebuild even when the index is up to date (vectors are reused)."),
 ) -> None:
     """Build or refresh the item index of a dataset (atomic; unchanged items are not re-embedded)."""
@@ -63,7 +67,7 @@ def build(
 
 @app.command("info")
 def info(
-    dataset: Optional[str] = typer.Option(None, help="Also check this dataset's index against its catalog."),
+    dataset: str | None = typer.Option(None, help="Also check this dataset's index against its catalog."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Where the store is, which indexes it holds, and whether the dataset's index is up to date."""
@@ -99,7 +103,7 @@ def info(
 @app.command("serve")
 def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on (localhost only by default)."),
-    port: Optional[int] = typer.Option(None, help="Port (default: settings.chroma_port)."),
+    port: int | None = typer.Option(None, help="Port (default: settings.chroma_port)."),
 ) -> None:
     """Run a Chroma server on the same data directory (GENREC_HOME/chroma) until Ctrl-C.
 
@@ -125,12 +129,12 @@ def serve(
 @app.command("search")
 def search(
     query: str = typer.Argument(..., help="What to look for, in words."),
-    dataset: Optional[str] = typer.Option(None, help="Dataset (default: settings.dataset)."),
+    dataset: str | None = typer.Option(None, help="Dataset (default: settings.dataset)."),
     genre: list[str] = typer.Option([], "--genre", help="Item has at least one of these genres (repeat)."),
     not_genre: list[str] = typer.Option([], "--not-genre", help="Item has none of these genres (repeat)."),
-    years: Optional[str] = typer.Option(None, help="Release years: 1990-1999, 1990-, -1999 or 1995."),
+    years: str | None = typer.Option(None, help="Release years: 1990-1999, 1990-, -1999 or 1995."),
     exclude: list[int] = typer.Option([], "--exclude", help="Item id never to return (repeat)."),
-    similar_to: Optional[int] = typer.Option(None, "--similar-to", help="Search near this item id instead."),
+    similar_to: int | None = typer.Option(None, "--similar-to", help="Search near this item id instead."),
     k: int = typer.Option(10, "--k", "-k", min=1, max=1000, help="Number of results."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list of results."),
 ) -> None:
