@@ -14,11 +14,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import time
 from pathlib import Path
 from typing import Any
+
+from _machine import machine  # noqa: E402 (benchmarks/ is on sys.path when run as a script)
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -39,21 +40,6 @@ CONVERSATIONS = [
 ]
 
 
-def machine() -> dict[str, Any]:
-    model = platform.processor()
-    mem = 0.0
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal"):
-                mem = int(line.split()[1]) / 1024 / 1024
-    except OSError:
-        pass
-    return {"cpu": model, "cores": os.cpu_count(), "ram_gib": round(mem, 1),
-            "python": platform.python_version(), "load_avg_start": list(os.getloadavg())}
 
 
 def _pct(xs: list[float], q: float) -> float:
@@ -165,7 +151,7 @@ def main() -> None:
               f"{r['llm_calls_mean']:>11.2f}{r['llm_calls_max']:>10}"
               f"{r['prompt_tokens_mean']:>12.0f}")
     print(f"machine: {info['cpu']}, {info['cores']} cores, {info['ram_gib']} GiB; "
-          f"load {info['load_avg_start'][0]:.1f} -> {info['load_avg_end'][0]:.1f}")
+          f"load {info['load_avg_1m']:.1f} at the end")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"machine": info, "dataset": s.dataset, "split": s.split,
                                     "conversations": args.conversations, "results": rows},

@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import signal
 import statistics
 import subprocess
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from _machine import machine  # noqa: E402 (benchmarks/ is on sys.path when run as a script)
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
@@ -209,25 +209,6 @@ async def run_level(url: str, sessions: int, turns: int, max_seconds: float, str
     }
 
 
-def machine() -> dict[str, Any]:
-    cpu = platform.processor() or ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    ram_gib = None
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal"):
-                ram_gib = round(int(line.split()[1]) / 1024 / 1024, 1)
-    except OSError:
-        pass
-    return {"cores": os.cpu_count(), "cpu": cpu, "ram_gib": ram_gib,
-            "load_avg_1_5_15": [round(x, 2) for x in os.getloadavg()],
-            "python": platform.python_version(), "platform": platform.platform()}
 
 
 def main() -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -19,28 +18,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from _machine import machine  # noqa: E402 (benchmarks/ is on sys.path when run as a script)
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 
 
-def machine() -> dict:
-    cpu = platform.processor() or ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    ram = None
-    try:
-        import psutil
-
-        ram = round(psutil.virtual_memory().total / 2**30, 1)
-    except ImportError:
-        pass
-    return {"cores": os.cpu_count(), "cpu": cpu, "ram_gib": ram, "python": platform.python_version(),
-            "platform": platform.platform()}
 
 
 def main() -> None:

@@ -12,12 +12,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _machine import machine  # noqa: E402 (benchmarks/ is on sys.path when run as a script)
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -27,29 +27,6 @@ PROMPT = [
 ]
 
 
-def machine() -> dict:
-    cpu = platform.processor() or ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem_gb = None
-    try:
-        kb = int(Path("/proc/meminfo").read_text().split()[1])
-        mem_gb = round(kb / 1024 / 1024, 1)
-    except (OSError, ValueError, IndexError):
-        pass
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "ram_gb": mem_gb,
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-        "load_avg_at_start": os.getloadavg(),
-    }
 
 
 def main() -> None:
@@ -133,7 +110,7 @@ def main() -> None:
     }
     print(
         f"{backend.name}  prepare (first use): {result['first_use_prepare_s']} s  "
-        f"load: {result['load_from_cache_s']} s  load avg: {info['load_avg_at_start']}"
+        f"load: {result['load_from_cache_s']} s  load avg: {info['load_avg_1m']}"
     )
     print(
         f"{'mode':<7} {'threads':>7} {'max_tok':>7} {'tokens':>6} {'tok/s med':>9} {'tok/s min':>9} {'1st tok s':>9}"

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import resource
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from _machine import machine  # noqa: E402 (benchmarks/ is on sys.path when run as a script)
 
 RESULTS = Path(__file__).parent / "results" / "ranker_scale.json"
 
@@ -53,16 +53,6 @@ def one(n: int, epochs: int, path: str, threads: int, size: int) -> dict:
     }
 
 
-def machine() -> dict:
-    import psutil
-
-    cpu = platform.processor()
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    return {"cpu": cpu, "cores": os.cpu_count(), "ram_gb": round(psutil.virtual_memory().total / 2**30, 1),
-            "load_average": os.getloadavg()}
 
 
 def main() -> None:
