@@ -40,6 +40,8 @@ def rec(ml100k, ml100k_ranker, ml100k_store, tmp_path, settings):
     ("I've seen The Godfather (1972) and loved it", [GODFATHER], [], []),
     ("Toy Story, Star Wars (1977), Fargo (1996)", [1, STAR_WARS, FARGO], [], []),
     ("I like action but not too scary", [], [], []),
+    ('I found "Titanic (1997)" pretty bad.', [], [TITANIC], []),
+    ('"Titanic (1997)" was a letdown for me.', [], [TITANIC], []),
 ])
 def test_titles_and_negation(extractor, text, liked, disliked, excluded):
     ex = extractor.extract(text)
@@ -56,6 +58,7 @@ def test_titles_and_negation(extractor, text, liked, disliked, excluded):
     ("science fiction between 1975 and 1985", ["Sci-Fi"], [], (1975, 1985)),
     ("late 80s thrillers", ["Thriller"], [], (1985, 1989)),
     ("westerns from the sixties", ["Western"], [], (1960, 1969)),
+    ("Some of these are horror, which is not really my thing.", [], ["Horror"], (None, None)),
 ])
 def test_genres_and_years(extractor, text, wanted, avoided, years):
     ex = extractor.extract(text)

@@ -97,8 +97,9 @@ _POLARITY_CUES = re.compile(
 )
 _POST_CUES = re.compile(
     r"(?P<disliked>\b(?:was|is|were) (?:terrible|awful|boring|bad|horrible|dull|overrated)\b|"
-    r"\bsucked\b|\bhated it\b|\bdid ?n[o']?t like it\b)"
-    r"|(?P<liked>\b(?:loved|liked|enjoyed) it\b|\b(?:was|is|were) (?:great|amazing|awesome|"
+    r"\bsucked\b|\bhated (?:it|them)\b|\bdid ?n[o']?t like (?:it|them)\b|\bpretty bad\b|"
+    r"\b(?:a )?let ?down\b|\bnot a fan\b|\bdisappointing\b|\bdisappointed\b)"
+    r"|(?P<liked>\b(?:loved|liked|enjoyed) (?:it|them)\b|\b(?:was|is|were) (?:great|amazing|awesome|"
     r"excellent|fantastic|good|brilliant)\b)"
     r"|(?P<seen>\b(?:seen|watched|saw) (?:it|that)\b)"
 )
@@ -106,6 +107,10 @@ _GENRE_NEG = re.compile(
     r"\b(?:no|not|nothing|without|hate[sd]?|dislike[sd]?|avoid|except|but not|anything but|"
     r"never|less|non|do ?n[o']?t (?:like|want|enjoy)|not too|not into|can ?n[o']?t stand|"
     r"skip|isn't|aren't|nor)\b"
+)
+# "horror, which is not really my thing" / "westerns are not for me": the negation follows the genre
+_GENRE_NEG_AFTER = re.compile(
+    r"[\s.]*(?:which|that|they|it)?\s*(?:is|are|s)?\s*(?:not|never) (?:really )?(?:my thing|for me)\b"
 )
 _CONTRAST = re.compile(r"\b(?:but|however|although|though|whereas|while|yet)\b|[.;!?\n]")
 _SENTENCE = re.compile(r"[.;!?\n]")
@@ -459,7 +464,7 @@ class CatalogExtractor:
             window = norm[prev_end:m.start()]
             clause = re.split(r"\bbut\b|\bhowever\b|\.|;|!|\?", window)[-1]
             tail = " ".join(clause.split()[-4:])
-            if _GENRE_NEG.search(tail):
+            if _GENRE_NEG.search(tail) or _GENRE_NEG_AFTER.match(norm, m.end()):
                 neg = True
             elif prev_neg is not None and re.fullmatch(r"\s*(?:,|or|and|nor|/|\s)*\s*", clause):
                 neg = prev_neg
