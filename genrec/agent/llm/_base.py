@@ -481,7 +481,7 @@ class LLMBackend:
             messages, tools, tool_choice, response_format, timeout, max_tokens
         )
         started = time.perf_counter()
-        try:
+        with self._failures_charged(lc_messages, started):
             if on_delta is None:
                 msg = model.invoke(lc_messages, **kwargs)
             else:
@@ -492,15 +492,6 @@ class LLMBackend:
                     if text:
                         on_delta(text)
                 msg = message_chunk_to_message(last) if last is not None else AIMessage(content="")
-        except LLMError as exc:
-            self._charge_failure(exc, lc_messages, started)
-            raise
-        except AssertionError:  # a test's own check (FakeLLM strict=True): never disguised
-            raise
-        except Exception as exc:  # noqa: BLE001 - translated, never leaked
-            err = self._translate(exc)
-            self._charge_failure(err, lc_messages, started)
-            raise err from exc
         return self._finish(msg, lc_messages, tools, response_format, started)
 
     async def ainvoke(
@@ -519,7 +510,7 @@ class LLMBackend:
             messages, tools, tool_choice, response_format, timeout, max_tokens
         )
         started = time.perf_counter()
-        try:
+        with self._failures_charged(lc_messages, started):
             if on_delta is None:
                 msg = await model.ainvoke(lc_messages, **kwargs)
             else:
@@ -530,15 +521,6 @@ class LLMBackend:
                     if text:
                         on_delta(text)
                 msg = message_chunk_to_message(last) if last is not None else AIMessage(content="")
-        except LLMError as exc:
-            self._charge_failure(exc, lc_messages, started)
-            raise
-        except AssertionError:  # a test's own check (FakeLLM strict=True): never disguised
-            raise
-        except Exception as exc:  # noqa: BLE001
-            err = self._translate(exc)
-            self._charge_failure(err, lc_messages, started)
-            raise err from exc
         return self._finish(msg, lc_messages, tools, response_format, started)
 
     def stream(
@@ -556,22 +538,13 @@ class LLMBackend:
         started = time.perf_counter()
         last: AIMessageChunk | None = None
         wrote = False
-        try:
+        with self._failures_charged(lc_messages, started):
             for chunk in model.stream(lc_messages, **kwargs):
                 last = chunk if last is None else last + chunk
                 text = _message_text(chunk)
                 if text:
                     wrote = True
                     yield text
-        except LLMError as exc:
-            self._charge_failure(exc, lc_messages, started)
-            raise
-        except AssertionError:  # a test's own check (FakeLLM strict=True): never disguised
-            raise
-        except Exception as exc:  # noqa: BLE001
-            err = self._translate(exc)
-            self._charge_failure(err, lc_messages, started)
-            raise err from exc
         usage = self._usage_of(last, lc_messages, started)
         self._charge(usage)
         if not wrote:
@@ -589,28 +562,37 @@ class LLMBackend:
         started = time.perf_counter()
         last: AIMessageChunk | None = None
         wrote = False
-        try:
+        with self._failures_charged(lc_messages, started):
             async for chunk in model.astream(lc_messages, **kwargs):
                 last = chunk if last is None else last + chunk
                 text = _message_text(chunk)
                 if text:
                     wrote = True
                     yield text
-        except LLMError as exc:
-            self._charge_failure(exc, lc_messages, started)
-            raise
-        except AssertionError:  # a test's own check (FakeLLM strict=True): never disguised
-            raise
-        except Exception as exc:  # noqa: BLE001
-            err = self._translate(exc)
-            self._charge_failure(err, lc_messages, started)
-            raise err from exc
         usage = self._usage_of(last, lc_messages, started)
         self._charge(usage)
         if not wrote:
             raise LLMResponseError(f"{self.name}: the streamed answer is empty", usage=usage)
 
     # -- internals ----------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _failures_charged(self, lc_messages: list[Any], started: float) -> Iterator[None]:
+        """Charge a failed call to the usage meter and raise it as an LLMError.
+
+        A test's own AssertionError (FakeLLM strict=True) passes through undisguised.
+        """
+        try:
+            yield
+        except LLMError as exc:
+            self._charge_failure(exc, lc_messages, started)
+            raise
+        except AssertionError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - every provider error becomes an LLMError
+            err = self._translate(exc)
+            self._charge_failure(err, lc_messages, started)
+            raise err from exc
 
     def _call_kwargs(self, timeout: float | None, max_tokens: int | None) -> dict[str, Any]:
         """Per-call options understood by this backend's chat model (overridden per backend)."""
