@@ -2,17 +2,20 @@
 
 Fused score of item i over the candidate pool P (every term lies in [0, 1]):
 
-    score(i) = w_rank  * minmax_P(ranker score of i)          # personal CF signal
+    score(i) = w_rank   * minmax_P(ranker score of i)          # personal CF signal
              + w_search * minmax_P(cosine similarity of i)     # meaning of the user's words
-             + w_genre * |genres(i) ∩ wanted| / |wanted|        # stated genres matched
-             + w_pop   * log(1 + n_ratings(i)) / log(1 + max n)  # popularity prior
+             + w_genre  * |genres(i) ∩ taste| / |taste|        # asked-for and preferred genres
+             + w_decade * [year(i) in a preferred decade]      # "most of my favourites are 90s"
+             + w_pop    * log(1 + n_ratings(i)) / log(1 + max n)  # popularity prior
 
 Items missing from one source get 0 for that term (the ranker term is filled by predicting
 every pool item when a profile exists). The weights depend on what is known: with a profile
 (a known user or at least one liked item) `FusionWeights.personal`, else `FusionWeights.cold`;
-a term whose source is absent (no query text, no wanted genres) has its weight dropped and
-the rest renormalised. Hard constraints (wanted genres as any-of, avoided genres, years,
-blocked items) are applied before scoring, so no weight can break them. Optional MMR
+a term whose source is absent (no query text, no genres, no decades) has its weight dropped
+and the rest renormalised. The default weights were chosen on a validation split carved from
+u1.base (`benchmarks/tune_agent.py`), never on a test split. Hard constraints (asked-for
+genres as any-of, avoided genres, year bounds, blocked items) are applied before scoring, so
+no weight can break them; genres and decades of the user's general taste only boost. Optional MMR
 re-ranking (lambda < 1) trades relevance for diversity using genre-set Jaccard similarity.
 """
 
@@ -33,10 +36,11 @@ from genrec.agent.tools import Toolkit
 class FusionWeights(BaseModel):
     """Weights of the fused score's four terms (see the module docstring)."""
 
-    rank: float = Field(0.3, ge=0)
+    rank: float = Field(0.8, ge=0)
     search: float = Field(0.05, ge=0)
-    genre: float = Field(0.1, ge=0)
-    pop: float = Field(0.55, ge=0)
+    genre: float = Field(0.05, ge=0)
+    decade: float = Field(0.05, ge=0)
+    pop: float = Field(0.05, ge=0)
 
 
 class CandidateConfig(BaseModel):
@@ -47,7 +51,8 @@ class CandidateConfig(BaseModel):
     popular_n: int = Field(50, ge=0, description="Most popular allowed items added to the pool.")
     personal: FusionWeights = Field(default_factory=FusionWeights)
     cold: FusionWeights = Field(default_factory=lambda: FusionWeights(rank=0.0, search=0.5,
-                                                                      genre=0.2, pop=0.3))
+                                                                      genre=0.2, decade=0.1,
+                                                                      pop=0.3))
     mmr_lambda: float = Field(1.0, ge=0.0, le=1.0,
                               description="1.0 = no diversity re-ranking; 0.7 is a good MMR value.")
 
@@ -71,8 +76,8 @@ def query_text(state: DialogueState, catalog: Any, message: str | None = None) -
     parts = list(state.wishes[-2:])
     if message and message not in parts:
         parts.append(message)
-    if state.wanted_genres:
-        parts.append(" ".join(state.wanted_genres) + " movie")
+    if state.taste_genres():
+        parts.append(" ".join(state.taste_genres()) + " movie")
     for iid in state.liked[-3:]:
         it = catalog.get(iid)
         if it is not None:
@@ -95,18 +100,21 @@ def fuse(pool: dict[int, Candidate], state: DialogueState, weights: FusionWeight
     rank_n = _minmax({i: c.ranker_score for i, c in pool.items() if c.ranker_score is not None})
     search_n = _minmax({i: c.search_score for i, c in pool.items() if c.search_score is not None})
     max_pop = max(popularity.values(), default=0)
-    wanted = set(state.wanted_genres)
+    taste = set(state.taste_genres())
+    decades = set(state.preferred_decades)
     w = {"rank": weights.rank if rank_n else 0.0, "search": weights.search if search_n else 0.0,
-         "genre": weights.genre if wanted else 0.0, "pop": weights.pop if max_pop else 0.0}
+         "genre": weights.genre if taste else 0.0, "decade": weights.decade if decades else 0.0,
+         "pop": weights.pop if max_pop else 0.0}
     total = sum(w.values()) or 1.0
     w = {k: v / total for k, v in w.items()}
     for i, c in pool.items():
         it = catalog[i]
-        c.genre_match = len(wanted & set(it.genres)) / len(wanted) if wanted else 0.0
+        c.genre_match = len(taste & set(it.genres)) / len(taste) if taste else 0.0
+        in_decade = float(it.year is not None and (it.year // 10) * 10 in decades)
         c.popularity = popularity.get(i, 0)
         pop = math.log1p(c.popularity) / math.log1p(max_pop) if max_pop else 0.0
         c.score = (w["rank"] * rank_n.get(i, 0.0) + w["search"] * search_n.get(i, 0.0)
-                   + w["genre"] * c.genre_match + w["pop"] * pop)
+                   + w["genre"] * c.genre_match + w["decade"] * in_decade + w["pop"] * pop)
     return sorted(pool.values(), key=lambda c: (-c.score, c.item_id))
 
 

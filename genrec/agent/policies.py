@@ -197,7 +197,7 @@ class AgentCore:
                 turn.tick("candidates", started)
                 return again[: self.config.k]
         q = query_text(turn.state, self.catalog, None) if (
-            turn.state.wishes or turn.state.wanted_genres or turn.state.liked) else None
+            turn.state.wishes or turn.state.taste_genres() or turn.state.liked) else None
         out = gather(self.toolkit, turn.state, config=self.config.candidates, k=self.config.k,
                      query=q, trace=turn.trace, allow_repeats=turn.allow_repeats, extra=extra)
         turn.tick("candidates", started)
@@ -294,6 +294,10 @@ class AgentCore:
         parts = []
         if state.wanted_genres:
             parts.append(" / ".join(state.wanted_genres))
+        leaning = [*[g for g in state.preferred_genres if g not in state.wanted_genres],
+                   *[f"the {d}s" for d in state.preferred_decades]]
+        if leaning:
+            parts.append("leaning to " + " / ".join(leaning))
         if state.year_min is not None or state.year_max is not None:
             if state.year_min is not None and state.year_max is not None:
                 parts.append(f"from {state.year_min}-{state.year_max}")

@@ -61,7 +61,7 @@ def build_evidence(toolkit: Any, state: DialogueState, candidates: list[Any]) ->
     for c in candidates:
         it = toolkit.catalog[c.item_id]
         ev = Evidence(item_id=it.item_id, title=it.title, year=it.year, genres=list(it.genres),
-                      matched_genres=[g for g in it.genres if g in state.wanted_genres],
+                      matched_genres=[g for g in it.genres if g in state.taste_genres()],
                       predicted_rating=c.predicted_rating,
                       ratings_count=toolkit.popularity.get(it.item_id) or None,
                       search_match="search" in getattr(c, "sources", ()))

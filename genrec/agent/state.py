@@ -41,10 +41,17 @@ class DialogueState(BaseModel):
     disliked: list[int] = Field(default_factory=list, description="Items the user dislikes.")
     seen: list[int] = Field(default_factory=list, description="Items the user has already seen.")
     excluded: list[int] = Field(default_factory=list, description="Items the user said not to show.")
-    wanted_genres: list[str] = Field(default_factory=list)
-    avoided_genres: list[str] = Field(default_factory=list)
+    wanted_genres: list[str] = Field(default_factory=list,
+                                     description="Genres asked for now: a hard any-of constraint.")
+    avoided_genres: list[str] = Field(default_factory=list, description="Genres never to show.")
     year_min: int | None = None
     year_max: int | None = None
+    preferred_genres: list[str] = Field(
+        default_factory=list, description="Genres of the user's taste ('I usually enjoy drama'): "
+        "a boost, not a filter.")
+    preferred_decades: list[int] = Field(
+        default_factory=list, description="Decades of the user's taste ('most of my favourites are "
+        "from the 90s'): a boost, not a filter.")
     wishes: list[str] = Field(default_factory=list, description="Recent free-text wishes.")
     recommended: list[int] = Field(default_factory=list, description="Every item already shown.")
     last_recommended: list[int] = Field(default_factory=list)
@@ -63,7 +70,8 @@ class DialogueState(BaseModel):
     def has_preferences(self) -> bool:
         """True when there is enough to rank: a liked item, a genre, a year range, a wish or a user."""
         return bool(
-            self.liked or self.wanted_genres or self.wishes or self.user_id is not None
+            self.liked or self.wanted_genres or self.preferred_genres or self.preferred_decades
+            or self.wishes or self.user_id is not None
             or self.year_min is not None or self.year_max is not None
         )
 
@@ -82,12 +90,26 @@ class DialogueState(BaseModel):
             target.append(item_id)
 
     def want_genre(self, genre: str, wanted: bool) -> None:
+        """Ask for a genre (hard any-of) or avoid it; either removes it from the other lists."""
         add, rm = (self.wanted_genres, self.avoided_genres) if wanted else (
             self.avoided_genres, self.wanted_genres)
         if genre in rm:
             rm.remove(genre)
+        if not wanted and genre in self.preferred_genres:
+            self.preferred_genres.remove(genre)
         if genre not in add:
             add.append(genre)
+
+    def prefer_genre(self, genre: str) -> None:
+        """Record a genre of the user's taste (a boost); an avoided genre stops being avoided."""
+        if genre in self.avoided_genres:
+            self.avoided_genres.remove(genre)
+        if genre not in self.preferred_genres:
+            self.preferred_genres.append(genre)
+
+    def taste_genres(self) -> list[str]:
+        """Genres to boost: asked-for ones first, then the user's general taste."""
+        return list(dict.fromkeys([*self.wanted_genres, *self.preferred_genres]))
 
     def summary(self, catalog: object | None = None) -> str:
         """One compact line per known fact, for prompts and logs (titles when a catalog is given)."""
@@ -112,6 +134,10 @@ class DialogueState(BaseModel):
             lines.append(f"wants genres: {', '.join(self.wanted_genres)}")
         if self.avoided_genres:
             lines.append(f"avoids genres: {', '.join(self.avoided_genres)}")
+        if self.preferred_genres:
+            lines.append(f"usually enjoys: {', '.join(self.preferred_genres)}")
+        if self.preferred_decades:
+            lines.append(f"favourite decades: {', '.join(f'{d}s' for d in self.preferred_decades)}")
         if self.year_min is not None or self.year_max is not None:
             lines.append(f"years: {self.year_min or 'any'}-{self.year_max or 'any'}")
         if self.wishes:

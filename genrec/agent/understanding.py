@@ -112,6 +112,14 @@ _GENRE_NEG = re.compile(
 _GENRE_NEG_AFTER = re.compile(
     r"[\s.]*(?:which|that|they|it)?\s*(?:is|are|s)?\s*(?:not|never) (?:really )?(?:my thing|for me)\b"
 )
+# a genre or decade said as a matter of taste ("I usually enjoy drama", "most of my favourites are
+# from the 90s") is a preference to boost; said as a request ("a comedy from the 80s") a constraint
+_TASTE = re.compile(
+    r"\b(?:usually|mostly|normally|generally|typically|tend to|big fan|fan of|favou?rites?|"
+    r"like most|love most|enjoy|enjoys|i like|i love|also like|open to|fine too|as well|soft spot|"
+    r"grew up|my taste|ideally|prefer|preferably|rate highly)\b")
+_STRICT = re.compile(r"\b(?:only|just|strictly|must|nothing but|has to be|have to be)\b")
+_LIST_GAP = re.compile(r"[\s,\"“”']*(?:and|or|&|,)?[\s\"“”']*")
 _CONTRAST = re.compile(r"\b(?:but|however|although|though|whereas|while|yet)\b|[.;!?\n]")
 _SENTENCE = re.compile(r"[.;!?\n]")
 
@@ -139,6 +147,16 @@ _ORDINAL_RE = re.compile(
     r"(?:#|\bnumber\s+|\bno\.\s*)(\d{1,2})\b", re.IGNORECASE)
 _DECADE_WORDS = {"twenties": 1920, "thirties": 1930, "forties": 1940, "fifties": 1950,
                  "sixties": 1960, "seventies": 1970, "eighties": 1980, "nineties": 1990}
+
+
+def _is_taste(text: str, start: int, end: int) -> bool:
+    """Is the phrase at text[start:end] said as a matter of taste (its sentence has a taste cue
+    and no 'only'/'just')? Sentences end at . ; ! ? or a new line."""
+    stops = list(_SENTENCE.finditer(text, 0, start))
+    lo = stops[-1].end() if stops else 0
+    nxt = _SENTENCE.search(text, end)
+    sentence = text[lo: nxt.start() if nxt else len(text)].lower()
+    return bool(_TASTE.search(sentence)) and not _STRICT.search(sentence)
 
 
 def normalize(text: str) -> str:
@@ -257,6 +275,8 @@ class Extraction(BaseModel):
     year_min: int | None = None
     year_max: int | None = None
     years_given: bool = False
+    preferred_genres: list[str] = Field(default_factory=list)
+    preferred_decades: list[int] = Field(default_factory=list)
     wish: str | None = None
     ambiguous: list[PendingChoice] = Field(default_factory=list)
     unknown_item_refs: list[int] = Field(default_factory=list)
@@ -268,7 +288,8 @@ class Extraction(BaseModel):
 
     def is_empty(self) -> bool:
         return not (self.liked or self.disliked or self.seen or self.excluded or self.wanted_genres
-                    or self.avoided_genres or self.years_given or self.wish or self.ambiguous
+                    or self.avoided_genres or self.years_given or self.preferred_genres
+                    or self.preferred_decades or self.wish or self.ambiguous
                     or self.user_id is not None)
 
 
@@ -329,10 +350,21 @@ class CatalogExtractor:
             gap = text[toks[i - 1][2]:toks[i][1]]
             if _SENTENCE.search(gap):
                 sentence_starts.add(i)
+        for m in self._quoted_titles(text):
+            out.append(m)
+            for j, (_, s, e) in enumerate(toks):
+                if s >= m.start and e <= m.end:
+                    covered[j] = True
         i = 0
         while i < len(toks):
+            if covered[i]:
+                i += 1
+                continue
             found = None
-            for n in range(min(idx.max_tokens, len(toks) - i), 0, -1):
+            free = 0
+            while i + free < len(toks) and not covered[i + free]:
+                free += 1
+            for n in range(min(idx.max_tokens, free), 0, -1):
                 key = " ".join(t for t, _, _ in toks[i:i + n])
                 if key in _STOP or key in self.genre_map:
                     continue
@@ -342,8 +374,10 @@ class CatalogExtractor:
                 if exact:
                     found = (n, key)
                     break
-                if n >= 2 and key in idx.prefix and not all(
-                        t in _STOP for t, _, _ in toks[i:i + n]):
+                # a franchise prefix ("indiana jones"), never one that starts or ends in a
+                # function word ("looking for" is not "Looking for Richard")
+                if n >= 2 and key in idx.prefix and toks[i][0] not in _STOP and (
+                        toks[i + n - 1][0] not in _STOP):
                     shortest = min(len(self.index.key_of[o].split()) for o in idx.prefix[key])
                     if n / shortest >= 0.5:
                         found = (n, key)
@@ -373,6 +407,34 @@ class CatalogExtractor:
             i += n
         out += self._fuzzy_titles(text, toks, covered)
         out.sort(key=lambda m: m.start)
+        return out
+
+    def _quoted_titles(self, text: str) -> list[TitleMention]:
+        """Titles written in quotes ('I loved "The Godfather" (1972)'): the whole quoted text is
+        looked up, so an exact title is not mistaken for the start of a longer one."""
+        out = []
+        for q in re.finditer(r"[\"“]([^\"“”\n]{1,150})[\"”]", text):
+            inner = q.group(1)
+            year = None
+            ym = re.search(r"\s*\((\d{4})\)\s*$", inner)
+            if ym:
+                year, inner = int(ym.group(1)), inner[: ym.start()]
+            end = q.end()
+            after = re.match(r"\s*\((\d{4})\)", text[end:])
+            if year is None and after:
+                year, end = int(after.group(1)), end + after.end()
+            toks = [t for t, _, _ in _tokens(inner)]
+            if toks and toks[0] in _ARTICLES and len(toks) > 1:
+                toks = toks[1:]
+            key = " ".join(toks)
+            ids = list(self.index.exact.get(key, []))
+            if not ids and len(key) >= 8:
+                hit = process.extractOne(key, self.index.keys, scorer=fuzz.ratio, score_cutoff=90)
+                ids = list(self.index.exact[hit[0]]) if hit else []
+            if year is not None:
+                ids = [i for i in ids if self.catalog[i].year == year] or ids
+            if ids:
+                out.append(TitleMention(text[q.start():end], q.start(), end, ids[:8], len(ids) > 1))
         return out
 
     def _single_ok(self, text: str, toks: list, i: int, sentence_starts: set[int]) -> bool:
@@ -424,6 +486,7 @@ class CatalogExtractor:
     def _polarities(self, text: str, mentions: list[TitleMention]) -> None:
         low = text.lower()
         prev: TitleMention | None = None
+        plural: set[int] = set()  # mentions followed by a verdict on several ("liked them")
         for k, m in enumerate(mentions):
             gap_start = prev.end if prev else 0
             gap = low[gap_start:m.start]
@@ -447,15 +510,30 @@ class CatalogExtractor:
             post = list(_POST_CUES.finditer(tail[:60]))
             if post:
                 pol = post[0].lastgroup
+                if re.search(r"\b(?:them|they|those|both|all)\b", tail[:60]):
+                    plural.add(k)
             m.polarity = pol  # type: ignore[assignment]
             prev = m
+        # a list of titles shares the verdict after its last one ("seen A, B and C and liked them")
+        group: list[int] = []
+        for k in [*range(len(mentions)), None]:
+            if k is not None and group and _LIST_GAP.fullmatch(
+                    low[mentions[group[-1]].end:mentions[k].start]):
+                group.append(k)
+                continue
+            if len(group) > 1 and group[-1] in plural:
+                for g in group[:-1]:
+                    mentions[g].polarity = mentions[group[-1]].polarity
+            group = [k] if k is not None else []
 
     # ---- genres and years ---------------------------------------------------------------
-    def _genres(self, masked: str) -> tuple[list[str], list[str]]:
+    def _genres(self, masked: str) -> tuple[list[str], list[str], list[str]]:
+        """(asked for, avoided, of the user's taste) genres named in the message."""
         wanted: list[str] = []
         avoided: list[str] = []
+        taste: list[str] = []
         if self._genre_re is None:
-            return wanted, avoided
+            return wanted, avoided, taste
         norm = _fold(masked).replace("'", "").replace("’", "")
         norm = " " + re.sub(r"[^\w\s]", " . ", re.sub(r"[-_/]", " ", norm)) + " "
         prev_end, prev_neg = 0, None
@@ -470,16 +548,22 @@ class CatalogExtractor:
                 neg = prev_neg
             else:
                 neg = False
-            (avoided if neg else wanted).append(g)
+            if neg:
+                avoided.append(g)
+            else:
+                (taste if _is_taste(norm, m.start(), m.end()) else wanted).append(g)
             prev_end, prev_neg = m.end(), neg
         wanted = [g for g in dict.fromkeys(wanted) if g not in avoided]
-        return wanted, list(dict.fromkeys(avoided))
+        taste = [g for g in dict.fromkeys(taste) if g not in avoided and g not in wanted]
+        return wanted, list(dict.fromkeys(avoided)), taste
 
-    def _years(self, masked: str) -> tuple[int | None, int | None, bool]:
+    def _years(self, masked: str) -> tuple[int | None, int | None, bool, int | None]:
+        """(year_min, year_max, whether years were given, a decade of the user's taste)."""
         t = " " + _fold(masked) + " "
         lo: int | None = None
         hi: int | None = None
         given = False
+        taste_decade: int | None = None
 
         def ok(y: int) -> bool:
             return YEAR_LO <= y <= YEAR_HI
@@ -489,7 +573,7 @@ class CatalogExtractor:
             a, b = int(m.group(1)), int(m.group(2))
             if ok(a) and ok(b) and a <= b and ("between" in m.group(0) or "from" in m.group(0)
                                                or re.search(r"-|–|to|through", m.group(0))):
-                return a, b, True
+                return a, b, True, None
         decade = re.search(r"\b(?:(early|mid|late)[\s-]+)?(?:the\s+)?['’]?(\d{2}|\d{4})['’]?s\b", t)
         word = re.search(r"\b(?:(early|mid|late)[\s-]+)?(" + "|".join(_DECADE_WORDS) + r")\b", t)
         start = None
@@ -504,9 +588,12 @@ class CatalogExtractor:
         elif word:
             start, part = _DECADE_WORDS[word.group(2)], word.group(1)
         if start is not None and ok(start):
+            hit = decade or word
             neg = re.search(r"\b(?:no|not|nothing|except|avoid)\b[^.]{0,20}$",
-                            t[: (decade or word).start()])  # type: ignore[union-attr]
-            if not neg:
+                            t[: hit.start()])  # type: ignore[union-attr]
+            if not neg and part is None and _is_taste(t, hit.start(), hit.end()):  # type: ignore[union-attr]
+                taste_decade = start
+            elif not neg:
                 lo, hi = start, start + 9
                 if part == "early":
                     hi = start + 4
@@ -514,7 +601,7 @@ class CatalogExtractor:
                     lo = start + 5
                 elif part == "mid":
                     lo, hi = start + 3, start + 7
-                return lo, hi, True
+                return lo, hi, True, None
         for m in re.finditer(r"\b(nothing |not |no )?(after|since|newer than|later than|post|"
                              r"from|before|until|till|older than|earlier than|pre|prior to|up to|"
                              r"in)[\s-]+(\d{4})(\s+(?:on|onwards|or later|and later|or newer|"
@@ -553,7 +640,7 @@ class CatalogExtractor:
             lo, given = self.year_range[1] - 3, True
         if lo is not None and hi is not None and lo > hi:
             lo, hi = hi, lo
-        return lo, hi, given
+        return lo, hi, given, taste_decade
 
     # ---- the whole message --------------------------------------------------------------
     def extract(self, message: str, state: DialogueState | None = None) -> Extraction:
@@ -585,6 +672,10 @@ class CatalogExtractor:
             if pick is not None:
                 self._add(ex, pick, state.pending.polarity)
                 ex.mentioned_titles.append(self.catalog[pick].label)
+                # the answer's year or ordinal picked the title; it is not a year constraint
+                year = self.catalog[pick].year
+                for rx in ([re.compile(rf"\b{year}\b")] if year else []) + [_ORDINAL_RE]:
+                    masked = rx.sub(lambda m: " " * len(m.group(0)), masked)
         # "the first one", "#2" -> the last list shown
         if state.last_recommended:
             for m in _ORDINAL_RE.finditer(masked):
@@ -604,8 +695,13 @@ class CatalogExtractor:
                 pol = cues[-1].lastgroup if cues else "liked"
                 self._add(ex, iid, "disliked" if pol in ("disliked", "excluded") else pol)
                 masked = masked[: m.start()] + " " * (m.end() - m.start()) + masked[m.end():]
-        mentions = [] if state.pending is not None and ex.liked + ex.disliked + ex.seen else None
-        mentions = self.find_titles(masked) if mentions is None else mentions
+        mentions = self.find_titles(masked)
+        if state.pending is not None and ex.liked + ex.disliked + ex.seen:
+            # the title that answered the question is already recorded
+            answered = [m for m in mentions if set(m.ids) & set(state.pending.options)]
+            mentions = [m for m in mentions if m not in answered]
+            for m in answered:
+                masked = masked[: m.start] + " " * (m.end - m.start) + masked[m.end:]
         self._polarities(masked, mentions)
         for m in mentions:
             if m.ambiguous:
@@ -614,8 +710,9 @@ class CatalogExtractor:
                 self._add(ex, m.ids[0], m.polarity)
                 ex.mentioned_titles.append(self.catalog[m.ids[0]].label)
             masked = masked[: m.start] + " " * (m.end - m.start) + masked[m.end:]
-        ex.wanted_genres, ex.avoided_genres = self._genres(masked)
-        ex.year_min, ex.year_max, ex.years_given = self._years(masked)
+        ex.wanted_genres, ex.avoided_genres, ex.preferred_genres = self._genres(masked)
+        ex.year_min, ex.year_max, ex.years_given, decade = self._years(masked)
+        ex.preferred_decades = [decade] if decade is not None else []
         genre_words = {w for k in self.genre_map for w in k.split()}
         content = [t for t, _, _ in _tokens(masked)
                    if t not in _STOP and t not in genre_words and not t.isdigit()
@@ -708,7 +805,7 @@ def merge(rules: Extraction, llm: Extraction) -> Extraction:
                 getattr(out, pol).append(iid)
                 known.add(iid)
     for g in llm.wanted_genres:
-        if g not in out.avoided_genres and g not in out.wanted_genres:
+        if g not in out.avoided_genres and g not in out.wanted_genres and g not in out.preferred_genres:
             out.wanted_genres.append(g)
     for g in llm.avoided_genres:
         if g not in out.wanted_genres and g not in out.avoided_genres:
@@ -733,6 +830,12 @@ def apply(state: DialogueState, ex: Extraction, *, max_wishes: int = 3) -> Dialo
         new.want_genre(g, True)
     for g in ex.avoided_genres:
         new.want_genre(g, False)
+    for g in ex.preferred_genres:
+        if g not in new.wanted_genres:
+            new.prefer_genre(g)
+    for d in ex.preferred_decades:
+        if d not in new.preferred_decades:
+            new.preferred_decades.append(d)
     if ex.years_given:
         if ex.year_min is not None and ex.year_max is not None:
             new.year_min, new.year_max = ex.year_min, ex.year_max

@@ -165,7 +165,8 @@ def _agent_state(agent: Any, session_id: str) -> dict[str, Any] | None:
         st = fn(session_id)
     except Exception:  # noqa: BLE001 - diagnostics only
         return None
-    keys = ("liked", "disliked", "seen", "excluded", "wanted_genres", "avoided_genres", "year_min", "year_max")
+    keys = ("liked", "disliked", "seen", "excluded", "wanted_genres", "avoided_genres", "year_min", "year_max",
+            "preferred_genres", "preferred_decades")
     return {k: getattr(st, k, None) for k in keys}
 
 

@@ -1,0 +1,96 @@
+"""Tuning: the agent's candidate-fusion weights, chosen on a validation split, never on test.
+
+The validation split is carved out of u1.base (10 %, seeded); the ranker is trained on the rest
+of u1.base, and the template users are built from that rest too. Every weight set runs the same
+conversations (`genrec eval chat` protocol, `--llm none`), so rows compare like with like.
+
+Usage:  python benchmarks/tune_agent.py [--users 150] [--turns 5] [--concurrency 2]
+Writes benchmarks/results/tune_agent.json and prints a table (best last-turn NDCG@10 marked).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+from _machine import machine  # noqa: E402 (benchmarks/ is on sys.path when run as a script)
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+
+# (name, personal weights: rank, search, genre, decade, pop)
+GRID = [
+    ("pop-heavy (old default)", (0.30, 0.05, 0.10, 0.05, 0.55)),
+    ("balanced", (0.60, 0.05, 0.10, 0.05, 0.20)),
+    ("ranker-led", (0.80, 0.05, 0.05, 0.05, 0.05)),
+    ("ranker+taste", (0.70, 0.00, 0.10, 0.10, 0.10)),
+    ("ranker+pop", (0.90, 0.00, 0.00, 0.00, 0.10)),
+    ("ranker only", (1.00, 0.00, 0.00, 0.00, 0.00)),
+]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--users", type=int, default=150)
+    ap.add_argument("--turns", type=int, default=5)
+    ap.add_argument("--concurrency", type=int, default=2)
+    args = ap.parse_args()
+
+    from genrec.agent import Recommender, SessionStore
+    from genrec.agent.candidates import CandidateConfig, FusionWeights
+    from genrec.agent.llm import get_llm
+    from genrec.agent.policies import AgentConfig
+    from genrec.config import Settings
+    from genrec.data import load_split
+    from genrec.data.splits import validation_split
+    from genrec.evaluation.harness import ChatEvalConfig, run_chat_eval
+    from genrec.ranking import load_or_train_ranker
+    from genrec.retrieval import open_store
+
+    settings = Settings()
+    dataset, u1 = load_split("ml-100k", "u1", settings.datasets_dir, seed=settings.seed)
+    split = validation_split(u1.train, seed=settings.seed)
+    ranker = load_or_train_ranker(settings, dataset, split)
+    store = open_store(settings, dataset)
+    rows = []
+    for name, (rank, search, genre, decade, pop) in GRID:
+        weights = FusionWeights(rank=rank, search=search, genre=genre, decade=decade, pop=pop)
+        config = AgentConfig(candidates=CandidateConfig(personal=weights))
+        agent = Recommender(catalog=dataset.catalog, ranker=ranker, store=store,
+                            llm=get_llm("none", settings), sessions=SessionStore(None), config=config)
+        cfg = ChatEvalConfig(split=split.name, users=args.users, turns=args.turns,
+                             concurrency=args.concurrency, seed=settings.seed)
+        t0 = time.perf_counter()
+        with tempfile.TemporaryDirectory(prefix="genrec-tune-") as tmp:
+            res = run_chat_eval(cfg, dataset=dataset, split=split, agent=agent, ranker=ranker,
+                                out_dir=Path(tmp) / "run", progress=False, report=False)
+        per = res.metrics["per_turn"]
+        rows.append({"name": name, "weights": weights.model_dump(), "seconds": round(time.perf_counter() - t0, 1),
+                     "agent_ndcg@10_per_turn": [round(x, 4) for x in per["agent"]["ndcg@10"]],
+                     "popularity_ndcg@10": round(res.metrics["final"]["popularity"]["ndcg@10"], 4),
+                     "mentioned_fold_in_ndcg@10": round(res.metrics["final"]["mentioned_fold_in"]["ndcg@10"], 4),
+                     "users": res.metrics["n_users"]})
+        print(f"{name:26s} agent per turn {rows[-1]['agent_ndcg@10_per_turn']}  "
+              f"({rows[-1]['seconds']} s)", flush=True)
+    best = max(rows, key=lambda r: r["agent_ndcg@10_per_turn"][-1])
+    print(f"\n{'weights (rank/search/genre/decade/pop)':40s} {'NDCG@10 turn 1':>15s} {'turn ' + str(args.turns):>8s}")
+    for r in rows:
+        w = r["weights"]
+        tag = f"{w['rank']:.2f}/{w['search']:.2f}/{w['genre']:.2f}/{w['decade']:.2f}/{w['pop']:.2f}"
+        mark = "  <- best" if r is best else ""
+        print(f"{r['name'] + ' ' + tag:40s} {r['agent_ndcg@10_per_turn'][0]:15.4f} "
+              f"{r['agent_ndcg@10_per_turn'][-1]:8.4f}{mark}")
+    print(f"same users: popularity {rows[0]['popularity_ndcg@10']:.4f}, "
+          f"mentioned_fold_in {rows[0]['mentioned_fold_in_ndcg@10']:.4f} (last turn)")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = {"benchmark": "tune_agent", "split": split.name, "users": args.users, "turns": args.turns,
+           "machine": machine(), "rows": rows, "best": best["name"]}
+    (RESULTS / "tune_agent.json").write_text(json.dumps(out, indent=2) + "\n")
+    print(f"wrote {RESULTS / 'tune_agent.json'}")
+
+
+if __name__ == "__main__":
+    main()
