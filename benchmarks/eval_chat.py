@@ -90,17 +90,62 @@ def main() -> None:
                     "agent_ndcg>=0.36": agent >= 0.36},
         "run_folder": str(out),
     }
+    result["ndcg@10_per_turn_no_repeat_peers"] = no_repeat_peers(args, out)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "eval_chat.json").write_text(json.dumps(result, indent=2) + "\n")
     print()
-    print(f"{'system':<18} " + " ".join(f"turn{t + 1:<5}" for t in range(m["turns"])))
-    for s, vals in result["ndcg@10_per_turn"].items():
-        print(f"{s:<18} " + " ".join(f"{(v or 0):<9.4f}" for v in vals))
+    print(f"{'system':<30} " + " ".join(f"turn{t + 1:<5}" for t in range(m["turns"])))
+    rows = {**result["ndcg@10_per_turn"],
+            **{f"{k} (no repeats)": v for k, v in result["ndcg@10_per_turn_no_repeat_peers"].items()}}
+    for s, vals in rows.items():
+        print(f"{s:<30} " + " ".join(f"{(v or 0):<9.4f}" for v in vals))
     print(f"\nwall {wall:.1f}s for {m['n_users']} users x {m['turns']} turns on {result['machine']['cores']} cores; "
           f"agent/popularity NDCG@10 = {result['agent_over_popularity_ndcg']}; targets: {result['targets']}")
     print(f"wrote {RESULTS / 'eval_chat.json'}")
     if args.ablations:
         ablations(args)
+
+
+def no_repeat_peers(args: argparse.Namespace, run: Path) -> dict[str, list[float]]:
+    """Per-turn NDCG@10 of two peers that obey the agent's rule of never showing an item twice.
+
+    The agent may not re-list an item it already showed (issue 5), while the harness's
+    popularity and mentioned_fold_in baselines repeat their best items every turn. These peers
+    replay the same transcripts under the agent's rule: each turn they rank as before but skip
+    every item they listed in an earlier turn of that conversation.
+    """
+    from genrec.config import get_settings
+    from genrec.data import load_split
+    from genrec.evaluation.metrics import ndcg_at_k
+    from genrec.ranking import load_or_train_ranker
+
+    s = get_settings(dataset=args.dataset, split=args.split)
+    dataset, split = load_split(args.dataset, args.split, s.datasets_dir, seed=s.seed)
+    ranker = load_or_train_ranker(s, dataset, split, progress=False)
+    test, train = split.test.df, split.train.df
+    relevant = {int(u): set(g[g["rating"] >= 4]["item"].astype(int)) for u, g in test.groupby("user")}
+    train_items = {int(u): set(g["item"].astype(int)) for u, g in train.groupby("user")}
+    counts = train.groupby("item").size()
+    by_pop = [int(i) for i, _ in sorted(counts.items(), key=lambda x: (-int(x[1]), int(x[0])))]
+    lines = [json.loads(x) for x in (run / "transcripts.jsonl").read_text().splitlines() if x.strip()]
+    turns = max(len(r["turns"]) for r in lines)
+    sums = {"mentioned_fold_in": [0.0] * turns, "popularity": [0.0] * turns}
+    for rec in lines:
+        uid, rel = int(rec["user_id"]), relevant.get(int(rec["user_id"]), set())
+        shown = {"mentioned_fold_in": set(), "popularity": set()}
+        for t, turn in enumerate(rec["turns"]):
+            stated = turn.get("stated") or {}
+            pop = [i for i in by_pop if i not in train_items.get(uid, set()) | shown["popularity"]][:10]
+            lists = {"popularity": pop}
+            if stated.get("liked"):
+                profile = ranker.fold_in(liked=stated["liked"], disliked=stated.get("disliked", []))
+                mentioned = set(stated.get("seen", [])) | set(stated["liked"]) | set(stated.get("disliked", []))
+                lists["mentioned_fold_in"] = [x.item_id for x in ranker.recommend(
+                    profile, 10, exclude=mentioned | shown["mentioned_fold_in"])]
+            for name, lst in lists.items():
+                shown[name] |= set(lst)
+                sums[name][t] += ndcg_at_k(lst, rel, 10)
+    return {k: [round(v / len(lines), 4) for v in vals] for k, vals in sums.items()}
 
 
 VARIANTS = {

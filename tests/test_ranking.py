@@ -23,7 +23,7 @@ from genrec.ranking import (
 )
 
 GROUPS, USERS_PER, ITEMS_PER = 3, 20, 15
-FAST = RankerConfig(embedding_size=64, epochs=150, learning_rate=0.03, reg=10.0, ease_reg=5.0,
+FAST = RankerConfig(embedding_size=64, epochs=150, learning_rate=0.03, reg=10.0, reg_full_size=1, ease_reg=5.0,
                     eval_every=5, patience=100, device="cpu", seed=7)
 
 

@@ -84,10 +84,6 @@ def test_eval_ranker_files_recompute_to_the_printed_metrics(blocks_home: Setting
     assert ranker_m["ndcg@5"] > printed["final"]["popularity"]["ndcg@5"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known issue: the production defaults (500 units, reg 50, tuned on ML-100K) overfit a "
-    "678-rating dataset and early stopping on its 23-rating validation part is unreliable "
-    "(test RMSE 1.75). Remove this mark when small-data defaults are fixed."))
 def test_eval_ranker_rating_quality_on_a_tiny_dataset(blocks_home: Settings) -> None:
     res = CliRunner().invoke(app, ["eval", "ranker", "--dataset", "blocks", "--split", SPLIT,
                                    "--k", "5", "--json", "--quiet"])

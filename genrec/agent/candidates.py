@@ -11,6 +11,7 @@ Fused score of item i over the candidate pool P (every term lies in [0, 1]):
 Items missing from one source get 0 for that term (the ranker term is filled by predicting
 every pool item when a profile exists). The weights depend on what is known: with a profile
 (a known user or at least one liked item) `FusionWeights.personal`, else `FusionWeights.cold`;
+with few liked items the personal weights are shrunk towards popularity (`CandidateConfig.shrink`);
 a term whose source is absent (no query text, no genres, no decades) has its weight dropped
 and the rest renormalised. The default weights were chosen on a validation split carved from
 u1.base (`benchmarks/tune_agent.py`), never on a test split. Hard constraints (asked-for
@@ -53,8 +54,25 @@ class CandidateConfig(BaseModel):
     cold: FusionWeights = Field(default_factory=lambda: FusionWeights(rank=0.0, search=0.5,
                                                                       genre=0.2, decade=0.1,
                                                                       pop=0.3))
+    shrink: float = Field(1.0, ge=0.0, description=(
+        "Liked items at which a conversation-only profile and the popularity prior weigh the same: "
+        "with n liked items the personal weights get n / (n + shrink), popularity the rest. "
+        "0 = always the personal weights."))
     mmr_lambda: float = Field(1.0, ge=0.0, le=1.0,
                               description="1.0 = no diversity re-ranking; 0.7 is a good MMR value.")
+
+    def weights_for(self, state: DialogueState, profile: Any) -> FusionWeights:
+        """The fusion weights for what is known: none -> cold; a known user -> personal; a
+        profile folded in from n liked items -> personal shrunk towards popularity by `shrink`."""
+        if profile is None:
+            return self.cold
+        n = len(state.liked)
+        if isinstance(profile, int) or not self.shrink or not n:
+            return self.personal
+        a = n / (n + self.shrink)
+        p = self.personal
+        return FusionWeights(rank=a * p.rank, search=a * p.search, genre=a * p.genre,
+                             decade=a * p.decade, pop=a * p.pop + (1 - a))
 
 
 @dataclass
@@ -194,7 +212,7 @@ def gather(toolkit: Toolkit, state: DialogueState, *, config: CandidateConfig, k
         _align_scores(pool)
     pool = {i: c for i, c in pool.items()
             if i not in blocked and i in toolkit.catalog and satisfies(toolkit.catalog[i], state)}
-    weights = config.personal if prof is not None else config.cold
+    weights = config.weights_for(state, prof)
     ranked = fuse(pool, state, weights, toolkit.catalog, toolkit.popularity)
     return mmr(ranked, k, config.mmr_lambda, toolkit.catalog)
 

@@ -216,7 +216,7 @@ class AgentCore:
                     pool[i].predicted_rating = float(p)
                     if pool[i].ranker_score is None:
                         pool[i].ranker_score = float(p)
-        weights = self.config.candidates.personal if prof is not None else self.config.candidates.cold
+        weights = self.config.candidates.weights_for(turn.state, prof)
         return fuse(pool, turn.state, weights, self.catalog, self.toolkit.popularity)
 
     def check(self, text: str, allowed: set[int], evidence: Evidence | None = None,

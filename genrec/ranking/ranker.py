@@ -14,7 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from genrec.data import Ratings, UnknownItemError
-from genrec.ranking._config import RankerConfig, ScoredItem, UnknownUserError
+from genrec.ranking._config import RankerConfig, ScoredItem, UnknownUserError, effective_reg
 from genrec.ranking._train import train_autorec, train_ease
 
 
@@ -112,7 +112,9 @@ class MFRanker:
                     vdf["rating"].to_numpy(np.float32) + np.float32(self._shift),
                 )
         clip = (lo + self._shift, hi + self._shift)
-        w = train_autorec(u, i, r, n_u, n_i, self.config, validation=val, clip=clip,
+        self._reg = effective_reg(self.config, len(df))
+        w = train_autorec(u, i, r, n_u, n_i, self.config.model_copy(update={"reg": self._reg}),
+                          validation=val, clip=clip,
                           stop_epoch=stop_epoch, progress=progress)
         self._h, self._w, self._b = w.item_codes, w.user_factors, w.user_bias
         self._train = sp.csr_matrix((r, (u, i)), shape=(n_u, n_i), dtype=np.float32)
@@ -133,6 +135,7 @@ class MFRanker:
                 "seconds_per_epoch": round(float(np.mean(w.epoch_seconds)), 4) if w.epoch_seconds else None,
                 "dense": w.dense,
                 "best_val_rmse": min((h["val_rmse"] for h in w.history), default=None),
+                "effective_reg": round(self._reg, 6),
                 "n_users": n_u,
                 "n_items": n_i,
                 "n_ratings": int(len(df)),
@@ -330,7 +333,7 @@ class MFRanker:
         y = np.array([given[i] for i in ids], dtype=np.float64) + self._shift
         a = np.hstack([self._h[idx].astype(np.float64), np.ones((len(ids), 1))])
         prior = np.concatenate([w_mean, [b_mean]]).astype(np.float64)
-        lam = np.full(d + 1, max(self.config.reg, 1e-3))
+        lam = np.full(d + 1, max(float(self.metadata.get("effective_reg", self.config.reg)), 1e-3))
         lam[-1] = 1.0  # the bias is barely regularised (towards the average user's)
         rhs = a.T @ (y - a @ prior)
         theta = prior + np.linalg.solve(a.T @ a + np.diag(lam), rhs)
