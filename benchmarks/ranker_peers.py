@@ -17,13 +17,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import time
 from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
 import torch
+from _machine import machine  # noqa: E402 (benchmarks/ is on sys.path when run as a script)
 
 from genrec.config import get_settings
 from genrec.data import Ratings, load_split, validation_split
@@ -32,24 +32,6 @@ from genrec.ranking import MFRanker, RankerConfig
 
 K = 10
 RESULTS = Path(__file__).parent / "results" / "ranker_peers.json"
-
-
-def machine() -> dict:
-    import psutil
-
-    cpu = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpu": cpu, "cores": os.cpu_count(), "ram_gb": round(psutil.virtual_memory().total / 2**30, 1),
-        "torch_threads": torch.get_num_threads(), "python": platform.python_version(),
-        "torch": torch.__version__,
-    }
 
 
 class Space:
@@ -307,7 +289,8 @@ def main() -> None:
         "protocol": {"dataset": "ml-100k", "split": "u1", "k": K, "relevant": "test rating >= 4",
                      "candidates": "all catalog items not rated in u1.base",
                      "tuning": "validation_split(u1.base, fraction=0.1, seed=42)"},
-        "machine": {**machine(), "load_average_at_start": load_start, "load_average_at_end": os.getloadavg()},
+        "machine": {**machine(), "torch_threads": torch.get_num_threads(), "load_average_at_start": load_start,
+                    "load_average_at_end": os.getloadavg()},
         "total_seconds": round(time.perf_counter() - t_start, 1),
         "results": rows, "grids": {k: [[p, v] for p, v in g] for k, g in grids.items()},
         "ablation_ndcg@10": ablation, "ablation_rmse": ablation_rmse,
