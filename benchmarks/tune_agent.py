@@ -31,6 +31,7 @@ GRID = [
     ("ranker-led, shrink 4", (0.80, 0.05, 0.05, 0.05, 0.05), 4.0),
     ("ranker+taste, shrink 2", (0.70, 0.00, 0.10, 0.10, 0.10), 2.0),
     ("ranker only", (1.00, 0.00, 0.00, 0.00, 0.00), 0.0),
+    ("taste-visible, shrink 1", (0.65, 0.05, 0.15, 0.10, 0.05), 1.0),
 ]
 
 
@@ -39,6 +40,8 @@ def main() -> None:
     ap.add_argument("--users", type=int, default=150)
     ap.add_argument("--turns", type=int, default=5)
     ap.add_argument("--concurrency", type=int, default=2)
+    ap.add_argument("--only", nargs="*", default=None, metavar="NAME",
+                    help="run only the grid rows with these names (default: all)")
     args = ap.parse_args()
 
     from genrec.agent import Recommender, SessionStore
@@ -58,7 +61,8 @@ def main() -> None:
     ranker = load_or_train_ranker(settings, dataset, split)
     store = open_store(settings, dataset)
     rows = []
-    for name, (rank, search, genre, decade, pop), shrink in GRID:
+    grid = [g for g in GRID if args.only is None or g[0] in args.only]
+    for name, (rank, search, genre, decade, pop), shrink in grid:
         weights = FusionWeights(rank=rank, search=search, genre=genre, decade=decade, pop=pop)
         config = AgentConfig(candidates=CandidateConfig(personal=weights, shrink=shrink))
         agent = Recommender(catalog=dataset.catalog, ranker=ranker, store=store,
@@ -95,8 +99,8 @@ def main() -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = {"benchmark": "tune_agent", "split": split.name, "users": args.users, "turns": args.turns,
            "machine": machine(), "rows": rows, "best": best["name"]}
-    (RESULTS / "tune_agent.json").write_text(json.dumps(out, indent=2) + "\n")
-    print(f"wrote {RESULTS / 'tune_agent.json'}")
+    (RESULTS / ("tune_agent.json" if args.only is None else "tune_agent_subset.json")).write_text(json.dumps(out, indent=2) + "\n")
+    print("wrote", RESULTS / ("tune_agent.json" if args.only is None else "tune_agent_subset.json"))
 
 
 if __name__ == "__main__":

@@ -37,10 +37,10 @@ from genrec.agent.tools import Toolkit
 class FusionWeights(BaseModel):
     """Weights of the fused score's four terms (see the module docstring)."""
 
-    rank: float = Field(0.8, ge=0)
+    rank: float = Field(0.65, ge=0)
     search: float = Field(0.05, ge=0)
-    genre: float = Field(0.05, ge=0)
-    decade: float = Field(0.05, ge=0)
+    genre: float = Field(0.15, ge=0)
+    decade: float = Field(0.1, ge=0)
     pop: float = Field(0.05, ge=0)
 
 
