@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -29,6 +28,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from _machine import machine as shared_machine  # noqa: E402 (benchmarks/ is on sys.path)
 
 from genrec.config import Settings  # noqa: E402
 from genrec.data import Catalog, Dataset, Item, Ratings, load_dataset  # noqa: E402
@@ -58,25 +59,10 @@ QUERIES = [
 
 
 def machine() -> dict[str, Any]:
-    model = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = 0.0
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal"):
-                mem = int(line.split()[1]) / 1024 / 1024
-    except OSError:
-        pass
+    """The shared machine description plus the chromadb version and the load at the start."""
     import chromadb
 
-    return {"cores": os.cpu_count(), "cpu": model, "ram_gib": round(mem, 1), "python": platform.python_version(),
-            "chromadb": chromadb.__version__, "load_avg_at_start": list(os.getloadavg())}
+    return {**shared_machine(), "chromadb": chromadb.__version__, "load_avg_at_start": list(os.getloadavg())}
 
 
 def pct(ts: list[float], p: float) -> float:
