@@ -42,7 +42,7 @@ def main() -> None:
 
     import torch
 
-    from genrec.agent.llm import _local, get_llm
+    from genrec.llm import _local, get_llm
     from genrec.config import Settings
 
     info = machine()

@@ -46,7 +46,7 @@ def main() -> None:
 
     from genrec.agent import Recommender, SessionStore
     from genrec.agent.candidates import CandidateConfig, FusionWeights
-    from genrec.agent.llm import get_llm
+    from genrec.llm import get_llm
     from genrec.agent.policies import AgentConfig
     from genrec.config import Settings
     from genrec.data import load_split

@@ -120,7 +120,7 @@ def make_ml100k_recommender(ml100k: Dataset, ml100k_ranker, ml100k_store):
 
     def make(settings: Settings, llm: str = "none", policy: str | None = None):
         from genrec.agent import Recommender, SessionStore
-        from genrec.agent.llm import get_llm
+        from genrec.llm import get_llm
 
         return Recommender(
             catalog=ml100k.catalog, ranker=ml100k_ranker, store=ml100k_store,

@@ -13,7 +13,7 @@ import re
 import pytest
 
 from genrec.agent import Recommender, SessionStore, prompts
-from genrec.agent.llm import LLMUnavailableError, fake_backend
+from genrec.llm import LLMUnavailableError, fake_backend
 from genrec.agent.tools import as_langchain_tools
 
 STAR_WARS, TITANIC, EMPIRE = 50, 313, 172

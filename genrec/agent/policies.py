@@ -112,7 +112,7 @@ class AgentCore:
 
     def call_llm(self, turn: Turn, messages: Any, **kwargs: Any) -> Any | None:
         """One LLM call; None (and a warning) on any LLM error. Marks the LLM down on outages."""
-        from genrec.agent.llm import LLMError, LLMUnavailableError
+        from genrec.llm import LLMError, LLMUnavailableError
 
         if not (self.has_llm and turn.llm_ok):
             return None
@@ -391,7 +391,7 @@ class ToolCallingPolicy:
     def run(self, turn: Turn) -> Reply:
         from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
 
-        from genrec.agent.llm import LLMError, LLMResponseError, LLMUnavailableError
+        from genrec.llm import LLMError, LLMResponseError, LLMUnavailableError
 
         core = self.core
         early = core.understand(turn, use_llm=False)

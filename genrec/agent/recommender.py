@@ -95,7 +95,7 @@ class Recommender:
 
         The ranker is trained on the TRAIN part of `settings.split` (never on its test part).
         """
-        from genrec.agent.llm import get_llm
+        from genrec.llm import get_llm
         from genrec.data import load_split
         from genrec.ranking import load_or_train_ranker
         from genrec.retrieval import open_store
@@ -142,7 +142,7 @@ class Recommender:
             return self._turn(session_id, message)
 
     def _turn(self, session_id: str, message: Any) -> Reply:
-        from genrec.agent.llm import meter
+        from genrec.llm import meter
 
         started = time.perf_counter()
         try:

@@ -9,6 +9,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from genrec.agent.preferences import Preferences
+
 
 class FeedbackEvent(BaseModel):
     """One piece of feedback on an item, from a button (`source="api"`) or the chat."""
@@ -26,8 +28,9 @@ class PendingChoice(BaseModel):
     polarity: Literal["liked", "disliked", "seen", "excluded"] = "liked"
 
 
-class DialogueState(BaseModel):
-    """Everything the agent knows about one person in one session.
+class DialogueState(Preferences):
+    """Everything the agent knows about one person in one session: their Preferences plus what
+    was shown, the feedback events, a known user id and a pending question.
 
     Item ids are catalog ids. `recommended` is every item already shown (oldest first);
     `last_recommended` is the most recent list (for "the first one", "show them again").
@@ -37,22 +40,6 @@ class DialogueState(BaseModel):
     True
     """
 
-    liked: list[int] = Field(default_factory=list, description="Items the user likes.")
-    disliked: list[int] = Field(default_factory=list, description="Items the user dislikes.")
-    seen: list[int] = Field(default_factory=list, description="Items the user has already seen.")
-    excluded: list[int] = Field(default_factory=list, description="Items the user said not to show.")
-    wanted_genres: list[str] = Field(default_factory=list,
-                                     description="Genres asked for now: a hard any-of constraint.")
-    avoided_genres: list[str] = Field(default_factory=list, description="Genres never to show.")
-    year_min: int | None = None
-    year_max: int | None = None
-    preferred_genres: list[str] = Field(
-        default_factory=list, description="Genres of the user's taste ('I usually enjoy drama'): "
-        "a boost, not a filter.")
-    preferred_decades: list[int] = Field(
-        default_factory=list, description="Decades of the user's taste ('most of my favourites are "
-        "from the 90s'): a boost, not a filter.")
-    wishes: list[str] = Field(default_factory=list, description="Recent free-text wishes.")
     recommended: list[int] = Field(default_factory=list, description="Every item already shown.")
     last_recommended: list[int] = Field(default_factory=list)
     feedback: list[FeedbackEvent] = Field(default_factory=list)
@@ -74,42 +61,6 @@ class DialogueState(BaseModel):
             or self.wishes or self.user_id is not None
             or self.year_min is not None or self.year_max is not None
         )
-
-    def add_item(self, item_id: int, polarity: str) -> None:
-        """Record an item under one polarity, removing it from the conflicting lists."""
-        lists = {"liked": self.liked, "disliked": self.disliked, "seen": self.seen,
-                 "excluded": self.excluded}
-        if polarity in ("liked", "disliked"):
-            other = self.disliked if polarity == "liked" else self.liked
-            if item_id in other:
-                other.remove(item_id)
-        if polarity == "liked" and item_id in self.excluded:
-            self.excluded.remove(item_id)
-        target = lists[polarity]
-        if item_id not in target:
-            target.append(item_id)
-
-    def want_genre(self, genre: str, wanted: bool) -> None:
-        """Ask for a genre (hard any-of) or avoid it; either removes it from the other lists."""
-        add, rm = (self.wanted_genres, self.avoided_genres) if wanted else (
-            self.avoided_genres, self.wanted_genres)
-        if genre in rm:
-            rm.remove(genre)
-        if not wanted and genre in self.preferred_genres:
-            self.preferred_genres.remove(genre)
-        if genre not in add:
-            add.append(genre)
-
-    def prefer_genre(self, genre: str) -> None:
-        """Record a genre of the user's taste (a boost); an avoided genre stops being avoided."""
-        if genre in self.avoided_genres:
-            self.avoided_genres.remove(genre)
-        if genre not in self.preferred_genres:
-            self.preferred_genres.append(genre)
-
-    def taste_genres(self) -> list[str]:
-        """Genres to boost: asked-for ones first, then the user's general taste."""
-        return list(dict.fromkeys([*self.wanted_genres, *self.preferred_genres]))
 
     def summary(self, catalog: object | None = None) -> str:
         """One compact line per known fact, for prompts and logs (titles when a catalog is given)."""

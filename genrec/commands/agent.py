@@ -34,7 +34,7 @@ def llm_serve(
     import signal
     import sys
 
-    from genrec.agent.vllm_server import VLLMError, VLLMServer, build_vllm_command
+    from genrec.llm.vllm_server import VLLMError, VLLMServer, build_vllm_command
 
     s = settings_from()
     extra_args = [a for chunk in extra for a in shlex.split(chunk)]
@@ -82,7 +82,7 @@ def llm_serve(
 @llm_app.command("parsers")
 def llm_parsers() -> None:
     """The model families `genrec llm serve` knows and the vLLM tool-call parser each gets."""
-    from genrec.agent.vllm_server import TOOL_CALL_PARSERS
+    from genrec.llm.vllm_server import TOOL_CALL_PARSERS
 
     for rule in TOOL_CALL_PARSERS:
         typer.echo(f"{rule.family:<32} {rule.parser:<16} /{rule.pattern}/")
@@ -99,7 +99,7 @@ def llm_check(
     """Load a backend, ask it one question, print the answer, tokens and tokens/s."""
     import time
 
-    from genrec.agent.llm import LLMError, get_llm
+    from genrec.llm import LLMError, get_llm
 
     s = settings_from(llm=llm, llm_model=model)
     with user_errors(LLMError):
@@ -144,7 +144,7 @@ def chat(
     import sys
 
     from genrec.agent import Recommender
-    from genrec.agent.llm import LLMError
+    from genrec.llm import LLMError
     from genrec.data import UnknownDatasetError, UnknownItemError
 
     if policy is not None and policy not in ("auto", "tool-calling", "guided"):

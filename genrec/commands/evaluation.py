@@ -62,7 +62,7 @@ def eval_chat(
     out_dir = out or s.runs_dir / time.strftime("chat-%Y%m%d-%H%M%S")
     errors: tuple[type[BaseException], ...] = (RunMismatchError, ValueError, LookupError)
     try:
-        from genrec.agent.llm import LLMError
+        from genrec.llm import LLMError
 
         errors = (*errors, LLMError)
     except ImportError:  # pragma: no cover - agent still being built

@@ -381,7 +381,7 @@ class LLMBackend:
     Get one from `get_llm(spec, settings)`; call it with messages as LangChain messages or
     {"role", "content"} dicts.
 
-    >>> from genrec.agent.llm import fake_backend
+    >>> from genrec.llm import fake_backend
     >>> llm = fake_backend(["Hello!", {"name": "search_items", "args": {"query": "space"}}])
     >>> llm.invoke([{"role": "user", "content": "hi"}]).text
     'Hello!'

@@ -3,7 +3,7 @@
 Each backend is an `LLMBackend`: a LangChain chat model plus usage accounting and uniform errors.
 """
 
-from genrec.agent.llm._base import (
+from genrec.llm._base import (
     LLMBackend,
     LLMCapabilityError,
     LLMError,
@@ -18,8 +18,8 @@ from genrec.agent.llm._base import (
     openai_response_format,
     to_messages,
 )
-from genrec.agent.llm._fake import DEFAULT_REPLY, FakeLLM, FakeRequest, fake_backend
-from genrec.agent.llm._registry import get_llm, known_llms, register_llm
+from genrec.llm._fake import DEFAULT_REPLY, FakeLLM, FakeRequest, fake_backend
+from genrec.llm._registry import get_llm, known_llms, register_llm
 
 __all__ = [
     "DEFAULT_REPLY",
@@ -47,7 +47,7 @@ __all__ = [
 
 def __getattr__(name: str):  # heavy modules only when asked for
     if name in ("OpenAIBackend", "list_models", "make_openai_backend"):
-        from genrec.agent.llm import _openai
+        from genrec.llm import _openai
 
         return getattr(_openai, name)
     if name in (
@@ -59,7 +59,7 @@ def __getattr__(name: str):  # heavy modules only when asked for
         "DEFAULT_LOCAL_MODEL",
         "SMOLLM2_WHEEL",
     ):
-        from genrec.agent.llm import _local
+        from genrec.llm import _local
 
         return getattr(_local, name)
-    raise AttributeError(f"module 'genrec.agent.llm' has no attribute {name!r}")
+    raise AttributeError(f"module 'genrec.llm' has no attribute {name!r}")

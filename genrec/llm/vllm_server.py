@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-from genrec.agent.llm._base import LLMBackend, LLMResponseError, LLMUnavailableError
+from genrec.llm._base import LLMBackend, LLMResponseError, LLMUnavailableError
 from genrec.config import Settings
 
 INSTALL_HINT = "pip install 'genrec[vllm]'"
@@ -334,7 +334,7 @@ def connect_or_start_vllm(
     When nothing answers there and the URL is on this machine, `vllm serve MODEL` is started on
     its port as a child process that `backend.close()` (or interpreter exit) stops.
     """
-    from genrec.agent.llm._openai import list_models, make_openai_backend
+    from genrec.llm._openai import list_models, make_openai_backend
 
     base_url = settings.llm_base_url.rstrip("/")
     try:

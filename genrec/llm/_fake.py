@@ -22,7 +22,7 @@ from langchain_core.runnables import Runnable, RunnableLambda
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import BaseModel, PrivateAttr
 
-from genrec.agent.llm._base import (
+from genrec.llm._base import (
     LLMBackend,
     LLMUsage,
     ResponseFormat,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from genrec.agent.llm._base import (
+from genrec.llm._base import (
     LLMBackend,
     LLMError,
     LLMResponseError,

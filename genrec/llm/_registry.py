@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from genrec.agent.llm._base import LLMBackend, UnknownLLMError
+from genrec.llm._base import LLMBackend, UnknownLLMError
 from genrec.config import Settings
 
 Factory = Callable[[str, Settings], LLMBackend]  # (argument after "name:", settings)
@@ -56,13 +56,13 @@ def get_llm(spec: str, settings: Settings | None = None) -> LLMBackend:
 
 
 def _openai(arg: str, settings: Settings) -> LLMBackend:
-    from genrec.agent.llm._openai import make_openai_backend
+    from genrec.llm._openai import make_openai_backend
 
     return make_openai_backend(settings, model=arg or None)
 
 
 def _local(arg: str, settings: Settings) -> LLMBackend:
-    from genrec.agent.llm._local import make_local_backend
+    from genrec.llm._local import make_local_backend
 
     return make_local_backend(settings, model=arg or None)
 
@@ -72,7 +72,7 @@ def _none(arg: str, settings: Settings) -> LLMBackend:
 
 
 def _fake(arg: str, settings: Settings) -> LLMBackend:
-    from genrec.agent.llm._fake import fake_backend
+    from genrec.llm._fake import fake_backend
 
     return fake_backend()
 
@@ -82,7 +82,7 @@ def _vllm(arg: str, settings: Settings) -> LLMBackend:
         raise UnknownLLMError(
             "the vllm backend needs a model: vllm:MODEL (e.g. vllm:Qwen/Qwen2.5-7B-Instruct)"
         )
-    from genrec.agent.vllm_server import connect_or_start_vllm
+    from genrec.llm.vllm_server import connect_or_start_vllm
 
     return connect_or_start_vllm(arg, settings)
 

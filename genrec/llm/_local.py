@@ -28,7 +28,7 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import PrivateAttr
 
-from genrec.agent.llm._base import LLMBackend, LLMUnavailableError, _message_text
+from genrec.llm._base import LLMBackend, LLMUnavailableError, _message_text
 from genrec.config import Settings
 
 log = logging.getLogger(__name__)
@@ -337,7 +337,7 @@ class LocalChatModel(BaseChatModel):
     streams through TextIteratorStreamer. No tool calling. `num_threads` (default: see
     `default_threads`) is the torch thread count while generating.
 
-    >>> from genrec.agent.llm import get_llm  # doctest: +SKIP
+    >>> from genrec.llm import get_llm  # doctest: +SKIP
     >>> llm = get_llm("local", settings)       # doctest: +SKIP
     >>> llm.chat_model.invoke("Name a film").content  # doctest: +SKIP
     """

@@ -1,0 +1,111 @@
+"""Preferences: what a person has said they like, dislike, want and avoid, in one typed shape.
+
+The dialogue state, the understanding of one message and the simulated user all use this type,
+so scoring compares preferences field by field instead of string-keyed dicts.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from genrec.retrieval.filters import SearchFilters
+
+Polarity = Literal["liked", "disliked", "seen", "excluded"]
+POLARITIES: tuple[Polarity, ...] = ("liked", "disliked", "seen", "excluded")
+
+
+class Preferences(BaseModel):
+    """Items by polarity, genres asked for / avoided / preferred, years and free-text wishes.
+
+    Hard constraints (`wanted_genres` any-of, `avoided_genres`, `year_min`/`year_max`) are stated
+    once, as `constraints()`; `preferred_genres` and `preferred_decades` only boost.
+
+    >>> p = Preferences()
+    >>> p.add_item(50, "liked"); p.add_item(50, "disliked"); p.liked, p.disliked
+    ([], [50])
+    >>> p.want_genre("Comedy", True); p.constraints().genres_any
+    ['Comedy']
+    """
+
+    liked: list[int] = Field(default_factory=list, description="Items the user likes.")
+    disliked: list[int] = Field(default_factory=list, description="Items the user dislikes.")
+    seen: list[int] = Field(default_factory=list, description="Items the user has already seen.")
+    excluded: list[int] = Field(default_factory=list, description="Items the user said not to show.")
+    wanted_genres: list[str] = Field(default_factory=list,
+                                     description="Genres asked for now: a hard any-of constraint.")
+    avoided_genres: list[str] = Field(default_factory=list, description="Genres never to show.")
+    year_min: int | None = None
+    year_max: int | None = None
+    preferred_genres: list[str] = Field(
+        default_factory=list, description="Genres of the user's taste ('I usually enjoy drama'): "
+        "a boost, not a filter.")
+    preferred_decades: list[int] = Field(
+        default_factory=list, description="Decades of the user's taste ('most of my favourites are "
+        "from the 90s'): a boost, not a filter.")
+    wishes: list[str] = Field(default_factory=list, description="Recent free-text wishes.")
+
+    # ---- reading -----------------------------------------------------------------------------
+    def mentioned(self) -> list[int]:
+        """Every item named with any polarity, in first-mention order."""
+        return list(dict.fromkeys([*self.liked, *self.disliked, *self.seen, *self.excluded]))
+
+    def taste_genres(self) -> list[str]:
+        """Genres to boost: asked-for ones first, then the user's general taste."""
+        return list(dict.fromkeys([*self.wanted_genres, *self.preferred_genres]))
+
+    def constraints(self) -> SearchFilters:
+        """The hard constraints as the SearchFilters retrieval evaluates (not yet validated)."""
+        return SearchFilters(genres_any=list(self.wanted_genres),
+                             genres_none=list(self.avoided_genres),
+                             year_min=self.year_min, year_max=self.year_max)
+
+    # ---- changing ----------------------------------------------------------------------------
+    def add_item(self, item_id: int, polarity: Polarity) -> None:
+        """Record an item under one polarity, removing it from the conflicting lists."""
+        if polarity in ("liked", "disliked"):
+            other = self.disliked if polarity == "liked" else self.liked
+            if item_id in other:
+                other.remove(item_id)
+        if polarity == "liked" and item_id in self.excluded:
+            self.excluded.remove(item_id)
+        target: list[int] = getattr(self, polarity)
+        if item_id not in target:
+            target.append(item_id)
+
+    def want_genre(self, genre: str, wanted: bool) -> None:
+        """Ask for a genre (hard any-of) or avoid it; either removes it from the other lists."""
+        add, rm = (self.wanted_genres, self.avoided_genres) if wanted else (
+            self.avoided_genres, self.wanted_genres)
+        if genre in rm:
+            rm.remove(genre)
+        if not wanted and genre in self.preferred_genres:
+            self.preferred_genres.remove(genre)
+        if genre not in add:
+            add.append(genre)
+
+    def prefer_genre(self, genre: str) -> None:
+        """Record a genre of the user's taste (a boost); an avoided genre stops being avoided."""
+        if genre in self.avoided_genres:
+            self.avoided_genres.remove(genre)
+        if genre not in self.preferred_genres:
+            self.preferred_genres.append(genre)
+
+    def prefer_decade(self, decade: int) -> None:
+        """Record a decade of the user's taste (a boost)."""
+        if decade not in self.preferred_decades:
+            self.preferred_decades.append(decade)
+
+    def set_years(self, year_min: int | None, year_max: int | None) -> None:
+        """Apply a stated year range; a one-sided bound drops the other side when they conflict."""
+        if year_min is not None and year_max is not None:
+            self.year_min, self.year_max = year_min, year_max
+        elif year_min is not None:
+            self.year_min = year_min
+            if self.year_max is not None and self.year_max < year_min:
+                self.year_max = None
+        elif year_max is not None:
+            self.year_max = year_max
+            if self.year_min is not None and self.year_min > year_max:
+                self.year_min = None
