@@ -116,9 +116,9 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     from genrec.agent import Recommender, SessionStore
-    from genrec.llm import fake_backend, get_llm
     from genrec.config import Settings
     from genrec.data import load_split
+    from genrec.llm import fake_backend, get_llm
     from genrec.ranking import load_or_train_ranker
     from genrec.retrieval import open_store
 

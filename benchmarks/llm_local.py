@@ -42,8 +42,8 @@ def main() -> None:
 
     import torch
 
-    from genrec.llm import _local, get_llm
     from genrec.config import Settings
+    from genrec.llm import _local, get_llm
 
     info = machine()
     home = args.home or Path(tempfile.mkdtemp(prefix="genrec-llm-bench-"))

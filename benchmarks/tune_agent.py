@@ -46,12 +46,12 @@ def main() -> None:
 
     from genrec.agent import Recommender, SessionStore
     from genrec.agent.candidates import CandidateConfig, FusionWeights
-    from genrec.llm import get_llm
     from genrec.agent.policies import AgentConfig
     from genrec.config import Settings
     from genrec.data import load_split
     from genrec.data.splits import validation_split
     from genrec.evaluation.harness import ChatEvalConfig, run_chat_eval
+    from genrec.llm import get_llm
     from genrec.ranking import load_or_train_ranker
     from genrec.retrieval import open_store
 

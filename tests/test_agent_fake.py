@@ -13,8 +13,8 @@ import re
 import pytest
 
 from genrec.agent import Recommender, SessionStore, prompts
-from genrec.llm import LLMUnavailableError, fake_backend
 from genrec.agent.tools import as_langchain_tools
+from genrec.llm import LLMUnavailableError, fake_backend
 
 STAR_WARS, TITANIC, EMPIRE = 50, 313, 172
 

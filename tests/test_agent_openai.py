@@ -14,8 +14,8 @@ from openai_test_server import OpenAITestServer
 from openai_test_server import Reply as SReply
 
 from genrec.agent import Recommender, SessionStore
-from genrec.llm import get_llm
 from genrec.config import Settings
+from genrec.llm import get_llm
 
 STAR_WARS = 50
 

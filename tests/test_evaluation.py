@@ -349,8 +349,8 @@ def test_cli_exit_code_is_non_zero_on_leakage(tiny_home, tmp_path, monkeypatch):
 
 
 def test_llm_simulator_with_the_fake_backend_through_the_harness(parts, tmp_path):
-    from genrec.llm import fake_backend, get_llm
     from genrec.evaluation.harness import text_generator
+    from genrec.llm import fake_backend, get_llm
 
     replies = ["Hi, I like drama. Any ideas?", "No horror please.", "Something else?"] * 10
     backend = fake_backend(replies, supports_tools=False)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from genrec.config import Settings
 from genrec.llm import LLMCapabilityError, get_llm, meter
 from genrec.llm._local import (
     SMOLLM2_WHEEL,
@@ -16,7 +17,6 @@ from genrec.llm._local import (
     hub_reachable,
     resolve_local_model,
 )
-from genrec.config import Settings
 
 PROMPT = [
     {"role": "system", "content": "You recommend films. Answer in one short sentence."},

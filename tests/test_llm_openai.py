@@ -11,6 +11,7 @@ from langchain_core.messages import ToolMessage
 from openai_test_server import OpenAITestServer, Reply, embed_text
 from pydantic import BaseModel
 
+from genrec.config import Settings
 from genrec.llm import (
     LLMResponseError,
     LLMUnavailableError,
@@ -18,7 +19,6 @@ from genrec.llm import (
     list_models,
     meter,
 )
-from genrec.config import Settings
 
 MODEL = "Qwen/Qwen2.5-7B-Instruct"
 

@@ -17,6 +17,7 @@ import pytest
 from openai_test_server import OpenAITestServer, Reply
 from typer.testing import CliRunner
 
+from genrec.cli import app
 from genrec.llm import LLMResponseError, get_llm
 from genrec.llm.vllm_server import (
     TOOL_CALL_PARSERS,
@@ -27,7 +28,6 @@ from genrec.llm.vllm_server import (
     find_vllm,
     tool_call_parser_for,
 )
-from genrec.cli import app
 
 TESTS_DIR = Path(__file__).parent
 REPO = TESTS_DIR.parent

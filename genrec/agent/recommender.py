@@ -95,8 +95,8 @@ class Recommender:
 
         The ranker is trained on the TRAIN part of `settings.split` (never on its test part).
         """
-        from genrec.llm import get_llm
         from genrec.data import load_split
+        from genrec.llm import get_llm
         from genrec.ranking import load_or_train_ranker
         from genrec.retrieval import open_store
 

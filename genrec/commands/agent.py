@@ -144,8 +144,8 @@ def chat(
     import sys
 
     from genrec.agent import Recommender
-    from genrec.llm import LLMError
     from genrec.data import UnknownDatasetError, UnknownItemError
+    from genrec.llm import LLMError
 
     if policy is not None and policy not in ("auto", "tool-calling", "guided"):
         error(f"--policy {policy!r}: choose auto, tool-calling or guided")

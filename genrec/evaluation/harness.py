@@ -466,8 +466,8 @@ def build_components(settings: Any, cfg: ChatEvalConfig, *, progress: bool = Tru
     when that backend cannot write text.
     """
     from genrec.agent import Recommender, SessionStore
-    from genrec.llm import get_llm
     from genrec.data import load_split
+    from genrec.llm import get_llm
     from genrec.ranking import load_or_train_ranker
     from genrec.retrieval import open_store
 

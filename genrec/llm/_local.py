@@ -28,8 +28,8 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import PrivateAttr
 
-from genrec.llm._base import LLMBackend, LLMUnavailableError, _message_text
 from genrec.config import Settings
+from genrec.llm._base import LLMBackend, LLMUnavailableError, _message_text
 
 log = logging.getLogger(__name__)
 

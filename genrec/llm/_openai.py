@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from genrec.config import Settings
 from genrec.llm._base import (
     LLMBackend,
     LLMError,
@@ -19,7 +20,6 @@ from genrec.llm._base import (
     ResponseFormat,
     openai_response_format,
 )
-from genrec.config import Settings
 
 _TRANSPORT_NAMES = {
     "TimeoutException",

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from genrec.llm._base import LLMBackend, UnknownLLMError
 from genrec.config import Settings
+from genrec.llm._base import LLMBackend, UnknownLLMError
 
 Factory = Callable[[str, Settings], LLMBackend]  # (argument after "name:", settings)
 

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-from genrec.llm._base import LLMBackend, LLMResponseError, LLMUnavailableError
 from genrec.config import Settings
+from genrec.llm._base import LLMBackend, LLMResponseError, LLMUnavailableError
 
 INSTALL_HINT = "pip install 'genrec[vllm]'"
 
