@@ -27,52 +27,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, Field
 
 from genrec.agent.models import ToolCallRecord
 from genrec.agent.state import DialogueState
 from genrec.agent.tools import Toolkit
+from genrec.components import CandidateConfig, FusionWeights
 
-
-class FusionWeights(BaseModel):
-    """Weights of the fused score's four terms (see the module docstring)."""
-
-    rank: float = Field(0.65, ge=0)
-    search: float = Field(0.05, ge=0)
-    genre: float = Field(0.15, ge=0)
-    decade: float = Field(0.1, ge=0)
-    pop: float = Field(0.05, ge=0)
-
-
-class CandidateConfig(BaseModel):
-    """How many candidates each source gives and how they are fused."""
-
-    ranker_n: int = Field(50, ge=1, le=50, description="Ranker top-N taken into the pool.")
-    search_n: int = Field(50, ge=1, description="Chroma results taken into the pool.")
-    popular_n: int = Field(50, ge=0, description="Most popular allowed items added to the pool.")
-    personal: FusionWeights = Field(default_factory=FusionWeights)
-    cold: FusionWeights = Field(default_factory=lambda: FusionWeights(rank=0.0, search=0.5,
-                                                                      genre=0.2, decade=0.1,
-                                                                      pop=0.3))
-    shrink: float = Field(1.0, ge=0.0, description=(
-        "Liked items at which a conversation-only profile and the popularity prior weigh the same: "
-        "with n liked items the personal weights get n / (n + shrink), popularity the rest. "
-        "0 = always the personal weights."))
-    mmr_lambda: float = Field(1.0, ge=0.0, le=1.0,
-                              description="1.0 = no diversity re-ranking; 0.7 is a good MMR value.")
-
-    def weights_for(self, state: DialogueState, profile: Any) -> FusionWeights:
-        """The fusion weights for what is known: none -> cold; a known user -> personal; a
-        profile folded in from n liked items -> personal shrunk towards popularity by `shrink`."""
-        if profile is None:
-            return self.cold
-        n = len(state.liked)
-        if isinstance(profile, int) or not self.shrink or not n:
-            return self.personal
-        a = n / (n + self.shrink)
-        p = self.personal
-        return FusionWeights(rank=a * p.rank, search=a * p.search, genre=a * p.genre,
-                             decade=a * p.decade, pop=a * p.pop + (1 - a))
+__all__ = ["Candidate", "CandidateConfig", "FusionWeights", "fuse", "gather", "mmr", "query_text", "satisfies"]
 
 
 @dataclass

@@ -16,28 +16,15 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from genrec.agent import prompts
-from genrec.agent.candidates import Candidate, CandidateConfig, fuse, gather, query_text, satisfies
+from genrec.agent.candidates import Candidate, fuse, gather, query_text, satisfies
 from genrec.agent.models import Recommendation, Reply, ToolCallRecord
 from genrec.agent.rationales import Evidence, build_evidence, check_text, template_rationale
 from genrec.agent.state import DialogueState
 from genrec.agent.tools import LISTING_TOOLS, Toolkit, langchain_tools
 from genrec.agent.understanding import CatalogExtractor, Extraction, LLMExtraction, apply, merge
+from genrec.components import AgentConfig
 
 POLICIES = ("guided", "tool-calling")
-
-
-class AgentConfig(BaseModel):
-    """Knobs of the agent (one config; the Recommender takes it)."""
-
-    k: int = Field(10, ge=1, le=50, description="Recommendations per answer.")
-    candidates: CandidateConfig = Field(default_factory=CandidateConfig)
-    max_message_chars: int = Field(4000, ge=100, description="Longer messages are truncated.")
-    max_tool_rounds: int = Field(4, ge=1, le=10, description="LLM rounds in the tool-calling loop.")
-    history_messages: int = Field(8, ge=0, description="Past messages shown to the tool-calling LLM.")
-    llm_extraction: bool = Field(True, description="Guided: ask the LLM to extract preferences too.")
-    llm_rationales: bool = Field(True, description="Ask the LLM to write the reply and rationales.")
-    check_rationales: bool = Field(True, description="Verify LLM text; False marks it unverified.")
-    rationale_items: int = Field(5, ge=0, description="Items whose rationale the LLM writes.")
 
 
 class WriterOutput(BaseModel):

@@ -42,6 +42,30 @@ class SearchFilters(BaseModel):
         return (not self.genres_any and not self.genres_none and self.year_min is None
                 and self.year_max is None and not self.exclude_ids and self.include_ids is None)
 
+    def allows(self, item: Any) -> bool:
+        """True when one catalog item (with `item_id`, `genres`, `year`) meets every filter.
+
+        The same rule as `FilterTable.mask` and `to_where`, item by item: the final guard on
+        anything an LLM or a tool proposes. An item without a year fails any year bound.
+
+        >>> from types import SimpleNamespace as Item
+        >>> f = SearchFilters(genres_none=["Horror"], year_min=1980)
+        >>> f.allows(Item(item_id=1, genres=["Comedy"], year=1985)), f.allows(Item(item_id=2, genres=["Comedy"], year=None))
+        (True, False)
+        """
+        genres = set(item.genres)
+        if self.genres_any and not genres & set(self.genres_any):
+            return False
+        if genres & set(self.genres_none):
+            return False
+        if self.year_min is not None and (item.year is None or item.year < self.year_min):
+            return False
+        if self.year_max is not None and (item.year is None or item.year > self.year_max):
+            return False
+        if self.include_ids is not None and item.item_id not in self.include_ids:
+            return False
+        return item.item_id not in self.exclude_ids
+
 
 def _genre_norm(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", name.lower())
