@@ -13,6 +13,8 @@ from typing import Any, Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from genrec.components import AgentConfig, RankerConfig
+
 ENV_PREFIX = "GENREC_"
 
 
@@ -81,6 +83,11 @@ class Settings(BaseSettings):
 
     api_key: str = Field("", description="Bearer token the HTTP API requires when set.")
     device: str = Field("auto", description="Torch device: auto, cpu or cuda.")
+
+    agent: AgentConfig = Field(default_factory=AgentConfig,
+                               description="The agent's knobs ([agent] in genrec.toml).")
+    ranker: RankerConfig = Field(default_factory=RankerConfig,
+                                 description="The CF ranker's hyperparameters ([ranker] in genrec.toml).")
 
     @classmethod
     def settings_customise_sources(

@@ -306,6 +306,25 @@ class Recommender:
         with self.sessions.lock(session_id):
             return self.sessions.delete(session_id)
 
+    def create_session(self, session_id: str) -> DialogueState:
+        """Persist an empty session (idempotent: an existing one is left as it is)."""
+        self.check_session_id(session_id)
+        with self.sessions.lock(session_id):
+            state = self.sessions.load_state(session_id)
+            if not self.sessions.exists(session_id):
+                self.sessions.save_turn(session_id, state, [])
+        return state
+
+    @staticmethod
+    def check_session_id(session_id: str) -> str:
+        """The session id when it is valid (1-200 printable characters, not only spaces).
+
+        Raises:
+            ValueError: saying what is wrong with the id.
+        """
+        Recommender._check_session_id(session_id)
+        return session_id
+
     @staticmethod
     def _check_session_id(session_id: str) -> None:
         if (not isinstance(session_id, str) or not _SESSION_ID.match(session_id)
