@@ -117,6 +117,7 @@ def no_repeat_peers(args: argparse.Namespace, run: Path) -> dict[str, list[float
     from genrec.config import get_settings
     from genrec.data import load_split
     from genrec.evaluation.metrics import ndcg_at_k
+    from genrec.evaluation.simulated_user import Stated
     from genrec.ranking import load_or_train_ranker
 
     s = get_settings(dataset=args.dataset, split=args.split)
@@ -132,14 +133,14 @@ def no_repeat_peers(args: argparse.Namespace, run: Path) -> dict[str, list[float
     sums = {"mentioned_fold_in": [0.0] * turns, "popularity": [0.0] * turns}
     for rec in lines:
         uid, rel = int(rec["user_id"]), relevant.get(int(rec["user_id"]), set())
-        shown = {"mentioned_fold_in": set(), "popularity": set()}
+        shown: dict[str, set[int]] = {"mentioned_fold_in": set(), "popularity": set()}
         for t, turn in enumerate(rec["turns"]):
-            stated = turn.get("stated") or {}
+            stated = Stated.from_dict(turn.get("stated"))
             pop = [i for i in by_pop if i not in train_items.get(uid, set()) | shown["popularity"]][:10]
             lists = {"popularity": pop}
-            if stated.get("liked"):
-                profile = ranker.fold_in(liked=stated["liked"], disliked=stated.get("disliked", []))
-                mentioned = set(stated.get("seen", [])) | set(stated["liked"]) | set(stated.get("disliked", []))
+            if stated.liked:
+                profile = ranker.fold_in(liked=stated.liked, disliked=stated.disliked)
+                mentioned = set(stated.mentioned())
                 lists["mentioned_fold_in"] = [x.item_id for x in ranker.recommend(
                     profile, 10, exclude=mentioned | shown["mentioned_fold_in"])]
             for name, lst in lists.items():

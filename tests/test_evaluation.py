@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -29,7 +30,7 @@ from genrec.evaluation.harness import (
 )
 from genrec.evaluation.report import format_summary
 from genrec.evaluation.scoring import SYSTEMS, UserTruth, score_records, turn_scores
-from genrec.evaluation.simulator import TemplateSimulator, Utterance
+from genrec.evaluation.simulator import Stated, TemplateSimulator, Utterance
 
 TINY = "tiny-eval"
 SPLIT = "random:0.3"
@@ -47,7 +48,7 @@ BLURB = {
 def _write_tiny(folder: Path) -> tuple[Path, Path]:
     """36 items in 4 genre groups; 16 users who each love one group and dislike the next."""
     rng = np.random.default_rng(0)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for j in range(36):
         g = GENRES[j % 4]
         rows.append({"item_id": j + 1, "title": f"The {ADJ[j // 4]} {NOUN[j % 9]}",
@@ -58,6 +59,7 @@ def _write_tiny(folder: Path) -> tuple[Path, Path]:
         fav, bad = GENRES[u % 4], GENRES[(u + 1) % 4]
         for r in rows:
             g = r["genres"]
+            x: int | None
             if g == fav:
                 x = int(rng.choice([4, 5, 5]))
             elif g == bad:
@@ -199,6 +201,7 @@ def test_run_writes_the_documented_formats(parts, tmp_path):
         assert len(set(m["per_turn"][system]["ndcg@10"])) == 1
     cfg = json.loads((out / "config.json").read_text())
     assert cfg["config"]["turns"] == 3 and cfg["identity"]["seed"] == 42
+    assert "git_commit" in cfg and set(cfg["provenance"]) == {"git_commit", "machine", "versions"}
     html = (out / "report.html").read_text()
     assert "<svg" in html and "ndcg@10" in html
     assert "src=\"http" not in html and "href=\"http" not in html and "<script src" not in html
@@ -390,6 +393,7 @@ def test_ranker_report_uses_the_same_format(tmp_path):
 
 
 def test_understanding_scores_by_hand():
+    from genrec.agent.preferences import Preferences
     from genrec.evaluation.scoring import understanding_scores
 
     stated = {"liked": [1, 2, 3, 4], "disliked": [5, 6], "avoided_genres": ["Horror"], "year_min": None}
@@ -397,3 +401,16 @@ def test_understanding_scores_by_hand():
     s = understanding_scores(agent, stated)
     assert s == {"understood_liked": 0.5, "misread_disliked": 0.5, "understood_avoided": 0.0, "year_filter": 1.0}
     assert understanding_scores(None, stated) == {}
+    # typed preferences (what scoring compares) give the same figures as their transcript mappings
+    typed = understanding_scores(Preferences(**agent), Stated.from_dict(stated))
+    assert typed == s
+
+
+def test_turn_scores_compare_typed_preferences():
+    truth = UserTruth(test={1: 5.0, 2: 4.0, 3: 2.0}, train={10: 5.0, 11: 1.0})
+    said = {"avoided_genres": ["Horror"], "disliked": [2], "wanted_genres": ["Drama"], "year_max": 1995}
+    as_dict = turn_scores([3, 1, 2, 10, 11, 9], truth, said, {10}, CAT, k=10)
+    typed = turn_scores([3, 1, 2, 10, 11, 9], truth, Stated.from_dict(said), {10}, CAT, k=10)
+    assert typed == as_dict
+    assert typed["constraint_violations"] == pytest.approx(4 / 6)  # 3 is Horror; 9, 10, 11 after 1995
+    assert typed["disliked"] == pytest.approx(2 / 6)  # 2 said, 11 rated 1 in training

@@ -5,11 +5,13 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from genrec.agent.preferences import Preferences
 from genrec.data import Catalog, Item
 from genrec.evaluation.leakage import CatalogTitles, TitleMatcher, title_variants
 from genrec.evaluation.persona import build_persona, persona_seed
 from genrec.evaluation.simulator import (
     LLMSimulator,
+    Stated,
     TemplateSimulator,
     UnknownSimulatorError,
     make_simulator,
@@ -109,6 +111,18 @@ def test_template_simulator_reacts_with_what_it_knows():
     u2 = sim.respond("Try these", [7, 4], False)  # 7: rated 2 -> disliked, named
     assert 7 in u2.named and 7 in sim.stated.disliked
     assert "Hidden Signal" not in u.text + u2.text  # never names an item it has not rated
+
+
+def test_stated_is_the_shared_preferences_type_with_the_transcript_keys():
+    sim = TemplateSimulator(_persona(), CAT, seed=0)
+    _play(sim, SCRIPT)
+    assert isinstance(sim.stated, Preferences)  # the same type as the agent's dialogue state
+    d = sim.stated.to_dict()
+    assert list(d) == ["liked", "disliked", "seen", "wanted_genres", "avoided_genres", "decades", "year_min",
+                       "year_max"]  # transcripts.jsonl keeps its keys
+    assert d["decades"] == sim.stated.preferred_decades == sim.stated.decades
+    assert Stated.from_dict(d) == sim.stated and Stated.from_dict(None) == Stated()
+    assert sim.stated.mentioned() == list(dict.fromkeys([*d["liked"], *d["disliked"], *d["seen"]]))
 
 
 def test_template_simulator_answers_a_genre_question():

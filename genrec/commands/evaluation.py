@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Literal, cast
 
 import typer
 
@@ -55,8 +56,9 @@ def eval_chat(
     if simulator not in ("template", "llm"):
         console.print(f"[red]error:[/red] --simulator {simulator!r}: use template or llm")
         raise typer.Exit(2)
+    kind = cast(Literal["template", "llm"], simulator)
     s = settings_from(dataset=dataset, split=split, seed=seed, llm=llm, policy=policy)
-    cfg = ChatEvalConfig(dataset=s.dataset, split=s.split, users=users, turns=turns, simulator=simulator,
+    cfg = ChatEvalConfig(dataset=s.dataset, split=s.split, users=users, turns=turns, simulator=kind,
                          llm=s.llm, simulator_llm=simulator_llm, policy=s.policy, concurrency=concurrency,
                          seed=s.seed, k=k)
     out_dir = out or s.runs_dir / time.strftime("chat-%Y%m%d-%H%M%S")

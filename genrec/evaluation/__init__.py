@@ -1,4 +1,4 @@
-"""Evaluation: metrics, user simulator, conversational harness and reports."""
+"""Evaluation: metrics, simulated users, the conversational protocol and harness, run folders and reports."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ from typing import Any
 # Public names load on first use, so `import genrec.evaluation.metrics` stays light.
 _EXPORTS = {
     "ChatEvalConfig": "harness", "ChatEvalResult": "harness", "LeakageError": "harness",
-    "RunMismatchError": "harness", "run_chat_eval": "harness", "arun_chat_eval": "harness",
+    "RunMismatchError": "run_folder", "run_chat_eval": "harness", "arun_chat_eval": "harness",
+    "RunFolder": "run_folder", "read_transcripts": "run_folder", "ChatProtocol": "chat_protocol",
+    "build_components": "wiring", "EvalComponents": "wiring",
     "Persona": "persona", "build_persona": "persona",
     "TemplateSimulator": "simulator", "LLMSimulator": "simulator", "make_simulator": "simulator",
-    "Stated": "simulator", "Utterance": "simulator",
+    "Stated": "simulated_user", "Utterance": "simulated_user", "UserSimulator": "simulated_user",
     "TitleMatcher": "leakage", "Baselines": "baselines", "score_records": "scoring",
     "write_report": "report", "format_summary": "report",
 }

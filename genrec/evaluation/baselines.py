@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from genrec.agent.preferences import Preferences
 from genrec.data import Ratings
-from genrec.evaluation.simulator import Stated
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +32,8 @@ class Baselines:
     def __init__(self, train: Ratings, *, ranker: Any | None = None, store: Any | None = None,
                  popularity: Any | None = None, k: int = 10) -> None:
         self.k = k
-        self.ranker = ranker
-        self.store = store
+        self.ranker: Any = ranker
+        self.store: Any = store
         self.popularity_ranker = popularity
         counts = train.df.groupby("item").size()
         order = sorted(zip(counts.index.to_numpy(), counts.to_numpy()), key=lambda x: (-int(x[1]), int(x[0])))
@@ -87,10 +87,10 @@ class Baselines:
         out.update({k: v for k, v in lists.items() if v is not None})
         return out
 
-    def conversational(self, stated: Stated, user_texts: Sequence[str]) -> dict[str, list[int]]:
+    def conversational(self, stated: Preferences, user_texts: Sequence[str]) -> dict[str, list[int]]:
         """mentioned_fold_in and content_only from what the simulated user has said so far."""
         out: dict[str, list[int]] = {}
-        mentioned = stated.mentioned
+        mentioned = stated.mentioned()
         if self.ranker is not None:
             key = (tuple(stated.liked), tuple(stated.disliked), tuple(stated.seen))
             if key not in self._fold_cache:
@@ -103,7 +103,7 @@ class Baselines:
             out["mentioned_fold_in"] = list(self._fold_cache[key])
         return out | self._content(mentioned, user_texts)
 
-    def _fold_in(self, stated: Stated, mentioned: list[int]) -> list[int]:
+    def _fold_in(self, stated: Preferences, mentioned: list[int]) -> list[int]:
         profile = self.ranker.fold_in(liked=stated.liked, disliked=stated.disliked)
         return [s.item_id for s in self.ranker.recommend(profile, self.k, exclude=mentioned)]
 

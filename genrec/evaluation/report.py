@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from genrec.provenance import git_commit, provenance
+
 CORE = ("ndcg@{k}", "recall@{k}", "hr@{k}", "mrr")
 TABLE_COLUMNS = (
     "ndcg@{k}", "recall@{k}", "hr@{k}", "mrr", "precision@{k}", "mean_test_rating",
@@ -316,9 +318,7 @@ def write_ranker_report(
     users = next((d.get("users") for d in fin.values() if d.get("users") is not None), None)
     metrics = {"kind": "ranker", "k": k, "final": fin, "per_turn": {},
                "n_users": int(users) if users is not None else None, **dict(extra or {})}
-    from genrec.evaluation.harness import git_commit
-
-    cfg = {"kind": "ranker", **dict(config), "git_commit": git_commit(),
+    cfg = {"kind": "ranker", **dict(config), "git_commit": git_commit(), "provenance": provenance(),
            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     return write_report(out_dir, metrics, cfg, title="genrec eval ranker", write_json=True)
 

@@ -10,8 +10,10 @@ from typing import Any
 
 import numpy as np
 
+from genrec.agent.preferences import Preferences
 from genrec.data import Catalog, Ratings
 from genrec.evaluation import metrics as M
+from genrec.evaluation.simulated_user import Stated
 
 AGENT = "agent"
 BASELINES = ("popularity", "full_history", "mentioned_fold_in", "content_only")
@@ -71,40 +73,62 @@ def truths(train: Ratings, test: Ratings, users: Iterable[int], *, relevant_min:
     return {u: UserTruth(te[u], tr[u], relevant_min) for u in sorted(users)}
 
 
-def _violates(item: Any, stated: Mapping[str, Any]) -> bool:
-    """Does an item break a hard constraint the user stated (avoided genre, year bounds)?"""
+def _violates(item: Any, stated: Preferences) -> bool:
+    """Does an item break a hard constraint the user stated (avoided genre, year bounds)?
+
+    An item without a year breaks no year bound here (the metric counts what is known to be wrong).
+    """
     if item is None:
         return False
-    if set(item.genres) & set(stated.get("avoided_genres") or ()):
+    if set(item.genres) & set(stated.avoided_genres):
         return True
-    lo, hi = stated.get("year_min"), stated.get("year_max")
+    lo, hi = stated.year_min, stated.year_max
     if (lo is not None or hi is not None) and item.year is not None:
         if (lo is not None and item.year < lo) or (hi is not None and item.year > hi):
             return True
     return False
 
 
+def as_preferences(value: Preferences | Mapping[str, Any] | None) -> Preferences:
+    """Preferences as given, or read from a transcript's ``stated`` / ``agent_state`` mapping.
+
+    Both JSON shapes are read: the simulator's (decades under ``decades``) and the agent state's
+    (``preferred_decades``); missing or null keys take their defaults.
+
+    >>> as_preferences({"liked": [3], "decades": [1990], "year_min": None}).preferred_decades
+    [1990]
+    """
+    if isinstance(value, Preferences):
+        return value
+    d = dict(value or {})
+    if "decades" in d and d.get("preferred_decades") is None:
+        d["preferred_decades"] = d["decades"]
+    return Preferences(**{k: v for k, v in d.items() if k in Preferences.model_fields and v is not None})
+
+
 def turn_scores(
     ranked: Sequence[int],
     truth: UserTruth,
-    stated: Mapping[str, Any],
+    stated: Preferences | Mapping[str, Any],
     feedback_before: set[int],
     catalog: Catalog,
     k: int,
 ) -> dict[str, float | None]:
     """All list-level figures of one system's top-k after one turn.
 
-    `stated` is what the user had said up to and including this turn; `feedback_before` the items
-    it had already reacted to or named before this turn (recommending them again is a repeat).
+    `stated` is what the user had said up to and including this turn (Preferences, or its
+    transcript mapping); `feedback_before` the items it had already reacted to or named before
+    this turn (recommending them again is a repeat).
     """
+    stated = as_preferences(stated)
     top = list(dict.fromkeys(int(i) for i in ranked))[:k]
     out: dict[str, float | None] = dict(list_scores(top, truth.relevant, k))
     rated = [truth.test[i] for i in top if i in truth.test]
     out["mean_test_rating"] = float(np.mean(rated)) if rated else None
     n = len(top)
     items = [catalog.get(i) for i in top]
-    wanted = set(stated.get("wanted_genres") or ())
-    disliked = set(stated.get("disliked") or ()) | {i for i, r in truth.train.items() if r <= 2}
+    wanted = set(stated.wanted_genres)
+    disliked = set(stated.disliked) | {i for i, r in truth.train.items() if r <= 2}
     out["constraint_violations"] = sum(_violates(it, stated) for it in items) / n if n else 0.0
     out["off_genre"] = (
         sum(1 for it in items if it is not None and not (set(it.genres) & wanted)) / n if n and wanted else 0.0
@@ -116,27 +140,28 @@ def turn_scores(
     return out
 
 
-def understanding_scores(agent_state: Mapping[str, Any] | None, stated: Mapping[str, Any]) -> dict[str, float | None]:
+def understanding_scores(
+    agent_state: Preferences | Mapping[str, Any] | None, stated: Preferences | Mapping[str, Any]
+) -> dict[str, float | None]:
     """How well the agent's dialogue state matches what the simulated user actually said.
 
     understood_liked: share of the items the user said it liked that the agent holds as liked;
     misread_disliked: share of the user's disliked items the agent holds as liked;
     understood_avoided: share of avoided genres the agent holds; year_filter: 1 when the agent
     holds a year range although the user stated none (a soft decade taken as a hard filter).
+    Both sides are Preferences (or their transcript mappings); no agent state gives {}.
     """
     if not agent_state:
         return {}
-    a_liked = set(agent_state.get("liked") or ())
-    liked = set(stated.get("liked") or ())
-    disliked = set(stated.get("disliked") or ())
-    avoided = set(stated.get("avoided_genres") or ())
-    hard_years = stated.get("year_min") is not None or stated.get("year_max") is not None
-    agent_years = agent_state.get("year_min") is not None or agent_state.get("year_max") is not None
+    agent, said = as_preferences(agent_state), as_preferences(stated)
+    a_liked = set(agent.liked)
+    liked, disliked, avoided = set(said.liked), set(said.disliked), set(said.avoided_genres)
+    hard_years = said.year_min is not None or said.year_max is not None
+    agent_years = agent.year_min is not None or agent.year_max is not None
     return {
         "understood_liked": len(a_liked & liked) / len(liked) if liked else None,
         "misread_disliked": len(a_liked & disliked) / len(disliked) if disliked else None,
-        "understood_avoided": (len(set(agent_state.get("avoided_genres") or ()) & avoided) / len(avoided)
-                               if avoided else None),
+        "understood_avoided": len(set(agent.avoided_genres) & avoided) / len(avoided) if avoided else None,
         "year_filter": 1.0 if agent_years and not hard_years else 0.0,
     }
 
@@ -188,7 +213,7 @@ def score_records(
         truth = user_truths[uid]
         feedback: set[int] = set()
         for t, turn in enumerate(rec["turns"][:T]):
-            stated = turn.get("stated") or {}
+            stated = Stated.from_dict(turn.get("stated"))
             for i in turn.get("leaks") or ():
                 leaks.append({"user_id": uid, "turn": t, "item_id": int(i)})
             systems = {AGENT: turn["ranked_item_ids"], **(turn.get("baselines") or {})}
@@ -204,12 +229,13 @@ def score_records(
                 "question": 1.0 if turn.get("question") else 0.0,
                 "error": 1.0 if turn.get("error") else 0.0,
             }
-            agent_extra.update(understanding_scores(turn.get("agent_state"), stated))
+            agent_state = turn.get("agent_state")
+            agent_extra.update(understanding_scores(as_preferences(agent_state) if agent_state else None, stated))
             add(AGENT, t, agent_extra)
             latencies.append(float(turn.get("latency_ms") or 0.0))
             llm_calls.append(float(turn.get("llm_calls") or 0))
             errors += 1 if turn.get("error") else 0
-            feedback |= set(stated.get("seen") or ())
+            feedback |= set(stated.seen)
 
     per_turn = {s: {m: [_mean(v) for v in lists] for m, lists in d.items()} for s, d in per.items()}
     order = [s for s in SYSTEMS if s in per_turn] + [s for s in per_turn if s not in SYSTEMS]
@@ -233,6 +259,6 @@ def score_records(
 
 
 __all__ = [
-    "AGENT", "BASELINES", "SYSTEMS", "UserTruth", "list_scores", "metric_names", "score_records",
+    "AGENT", "BASELINES", "SYSTEMS", "UserTruth", "as_preferences", "list_scores", "metric_names", "score_records",
     "truths", "turn_scores",
 ]

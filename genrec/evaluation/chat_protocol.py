@@ -1,0 +1,210 @@
+"""The conversation protocol: which users are replayed, under which opaque session id, and how one
+simulated user talks to the agent turn by turn while the baselines rank from the same words.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, Field
+
+from genrec.data import Dataset, Split
+from genrec.evaluation.baselines import Baselines
+from genrec.evaluation.leakage import CatalogTitles, TitleMatcher
+from genrec.evaluation.persona import Persona, build_persona, persona_seed
+from genrec.evaluation.simulated_user import UserSimulator
+
+NOTES = (
+    "Protocol: each simulated user knows only one real user's training ratings; lists are scored "
+    "against that user's held-out ratings (relevant: rating >= relevant_min). The agent gets an "
+    "opaque session id, never the real user id: it knows only the conversation.",
+    "popularity and full_history know the user's id and exclude its training items; "
+    "mentioned_fold_in (ranker folded in from the items named so far) and content_only (Chroma "
+    "search on the user's words so far) know only the conversation, like the agent.",
+    "seen: share of the list the user rated in training (never relevant in test); repeated: share "
+    "already named or reacted to earlier; constraint_violations: share in an avoided genre or "
+    "outside stated years.",
+)
+"""The protocol in three sentences, printed in every chat report."""
+
+AGENT_STATE_KEYS = ("liked", "disliked", "seen", "excluded", "wanted_genres", "avoided_genres", "year_min",
+                    "year_max", "preferred_genres", "preferred_decades")
+"""The agent's preferences recorded after every turn (transcripts' ``agent_state``)."""
+
+
+class ChatEvalConfig(BaseModel):
+    """Settings of one conversational evaluation run (all of them are recorded in config.json)."""
+
+    dataset: str = Field(default="ml-100k", description="Dataset name.")
+    split: str = Field(default="u1", description="Train/test split; users are its test users.")
+    users: int = Field(default=0, ge=0, description="First N eligible test users (sorted by id); 0 = all.")
+    turns: int = Field(default=5, ge=1, description="User messages per conversation.")
+    simulator: Literal["template", "llm"] = Field(default="template", description="Simulated user kind.")
+    llm: str = Field(default="none", description="The agent's LLM backend.")
+    simulator_llm: str | None = Field(default=None, description="The llm simulator's backend (default: llm).")
+    policy: str = Field(default="auto", description="The agent's dialogue policy.")
+    concurrency: int = Field(default=4, ge=1, description="Conversations in flight at once.")
+    seed: int = Field(default=42, description="Seed of the simulators (and of random splits).")
+    k: int = Field(default=10, ge=1, description="List length that is scored.")
+    relevant_min: float = Field(default=4.0, description="Held-out rating at or above which an item is relevant.")
+
+    IDENTITY: ClassVar[tuple[str, ...]] = ("dataset", "split", "turns", "simulator", "llm", "simulator_llm",
+                                           "policy", "seed", "k", "relevant_min")
+
+    def identity(self) -> dict[str, Any]:
+        """The settings a resumed run must share with the run it continues.
+
+        >>> ChatEvalConfig(turns=3).identity()["turns"]
+        3
+        """
+        d = self.model_dump()
+        return {key: d[key] for key in self.IDENTITY}
+
+
+SimulatorFactory = Callable[[Persona, int], UserSimulator]
+"""(persona, per-user seed) -> simulator; lets tests plant a misbehaving simulator."""
+
+
+def eligible_users(split: Split, *, relevant_min: float = 4.0, n: int = 0) -> list[int]:
+    """The split's test users with at least one relevant held-out item, sorted; the first n (0 = all)."""
+    df = split.test.df
+    users = sorted(int(u) for u in df.loc[df["rating"] >= relevant_min, "user"].unique())
+    return users[:n] if n else users
+
+
+def session_id_for(seed: int, user_id: int, turns: int) -> str:
+    """An opaque session id: the agent must not learn the real user id from it.
+
+    >>> sid = session_id_for(0, 1, 5); sid.startswith("sim-") and len(sid) == 20
+    True
+    """
+    h = hashlib.sha256(f"genrec-eval:{seed}:{user_id}:{turns}".encode()).hexdigest()[:16]
+    return f"sim-{h}"
+
+
+# --------------------------------------------------------------------------- the agent, duck-typed
+
+
+async def _call_agent(agent: Any, session_id: str, message: str) -> Any:
+    if hasattr(agent, "achat"):
+        return await agent.achat(session_id, message)
+    return await asyncio.to_thread(agent.chat, session_id, message)
+
+
+def _agent_state(agent: Any, session_id: str) -> dict[str, Any] | None:
+    """What the agent understood so far (read only, for the understanding diagnostics)."""
+    fn = getattr(agent, "state", None)
+    if fn is None:
+        return None
+    try:
+        st = fn(session_id)
+    except Exception:  # noqa: BLE001 - diagnostics only
+        return None
+    return {k: getattr(st, k, None) for k in AGENT_STATE_KEYS}
+
+
+def _forget(agent: Any, session_id: str) -> None:
+    fn = getattr(agent, "delete_session", None)
+    if fn is not None:
+        try:
+            fn(session_id)
+        except Exception:  # noqa: BLE001 - cleanup only
+            pass
+
+
+# --------------------------------------------------------------------------- one conversation
+
+
+@dataclass
+class ChatProtocol:
+    """Replays one simulated user at a time against `agent`, scoring nothing: it returns the
+    transcript record (one line of transcripts.jsonl) that `scoring.score_records` reads.
+
+    The simulator is built from the user's TRAINING ratings only; its held-out items stay with
+    the leakage guard. After every agent reply the baselines rank from what the user said so far.
+    """
+
+    cfg: ChatEvalConfig
+    dataset: Dataset
+    split: Split
+    agent: Any
+    baselines: Baselines
+    make_sim: SimulatorFactory
+    popularity: dict[int, int]
+    """Training rating counts per item (the persona names famous favourites first)."""
+    titles: CatalogTitles
+
+    async def replay(self, user_id: int) -> dict[str, Any]:
+        """The whole conversation of one user: ``user_id``, ``turns``, ``simulator``, ``persona`` ..."""
+        cfg, cat = self.cfg, self.dataset.catalog
+        train_rows = self.split.train.for_user(user_id)
+        useed = persona_seed(cfg.seed, user_id)
+        persona = build_persona(train_rows, cat, seed=useed, popularity=self.popularity)
+        sim = self.make_sim(persona, useed)
+        test_items = self.split.test.for_user(user_id)["item"].astype(int).tolist()
+        guard = TitleMatcher(cat, test_items)
+        constant = self.baselines.constant(user_id)
+        session = session_id_for(cfg.seed, user_id, cfg.turns)
+        _forget(self.agent, session)
+        user_texts: list[str] = []
+        turns: list[dict[str, Any]] = []
+        utt = await asyncio.to_thread(sim.opening)
+        try:
+            for t in range(cfg.turns):
+                user_texts.append(utt.text)
+                leaks = guard.find(utt.text, allowed=utt.named)
+                stated = sim.stated
+                t0 = time.perf_counter()
+                error = None
+                try:
+                    reply = await _call_agent(self.agent, session, utt.text)
+                except Exception as exc:  # noqa: BLE001 - an agent fault scores as an empty list
+                    reply, error = None, f"{type(exc).__name__}: {exc}"
+                latency = (time.perf_counter() - t0) * 1000.0
+                recs = list(getattr(reply, "recommendations", None) or [])[: cfg.k]
+                ranked = [int(r.item_id) for r in recs]
+                text = getattr(reply, "text", "") or ""
+                conv = await asyncio.to_thread(self.baselines.conversational, stated, list(user_texts))
+                understood = _agent_state(self.agent, session)
+                turns.append({
+                    "user": utt.text,
+                    "agent": text,
+                    "ranked_item_ids": ranked,
+                    "question": bool(getattr(reply, "question", False)),
+                    "verified": [bool(getattr(r, "verified", False)) for r in recs],
+                    "latency_ms": round(latency, 2),
+                    "llm_calls": int(getattr(reply, "llm_calls", 0) or 0),
+                    "agent_timings": dict(getattr(reply, "timings", None) or {}),
+                    "unknown_titles": self.titles.unknown_titles(text),
+                    "named": list(utt.named),
+                    "facts": list(utt.facts),
+                    "stated": stated.to_dict(),
+                    "leaks": leaks,
+                    "baselines": {**constant, **conv},
+                    "agent_state": understood,
+                    "error": error,
+                })
+                if t + 1 < cfg.turns:
+                    utt = await asyncio.to_thread(sim.respond, text, ranked, bool(getattr(reply, "question", False)))
+        finally:
+            _forget(self.agent, session)
+        return {
+            "user_id": int(user_id),
+            "turns": turns,
+            "simulator": getattr(sim, "name", type(sim).__name__),
+            "simulator_fallback": getattr(sim, "failed", None),
+            "persona": {
+                "favourite_genres": list(persona.favourite_genres),
+                "avoided_genres": list(persona.avoided_genres),
+                "decades": list(persona.decades),
+                "n_liked": len(persona.liked), "n_disliked": len(persona.disliked),
+            },
+        }
+
+
+__all__ = ["NOTES", "ChatEvalConfig", "ChatProtocol", "SimulatorFactory", "eligible_users", "session_id_for"]

@@ -1,0 +1,155 @@
+"""The run folder of `genrec eval chat`: config.json (checked on resume), transcripts.jsonl (one
+finished user a line, a torn last line repaired), metrics.json and report.html.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from genrec.evaluation.chat_protocol import ChatEvalConfig
+from genrec.provenance import git_commit, provenance
+
+TRANSCRIPTS, CONFIG, METRICS, REPORT = "transcripts.jsonl", "config.json", "metrics.json", "report.html"
+
+
+class RunMismatchError(ValueError):
+    """The output folder holds a run made with different settings."""
+
+
+def read_transcripts(path: Path) -> list[dict[str, Any]]:
+    """Finished users from transcripts.jsonl; a torn last line (killed mid-write) is dropped and
+    the file is rewritten without it. Duplicates keep the first line."""
+    if not path.is_file():
+        return []
+    good: list[dict[str, Any]] = []
+    seen: set[int] = set()
+    lines = path.read_text(encoding="utf-8").splitlines()
+    torn = False
+    for n, line in enumerate(lines):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+            uid = int(rec["user_id"])
+            rec["turns"]  # noqa: B018 - must exist
+        except (ValueError, KeyError, TypeError):
+            if n == len(lines) - 1:
+                torn = True
+                continue
+            raise ValueError(f"{path} line {n + 1} is not a transcript record; delete the folder or fix the line") from None
+        if uid not in seen:
+            seen.add(uid)
+            good.append(rec)
+    if torn or len(good) != sum(1 for ln in lines if ln.strip()):
+        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in good), encoding="utf-8")
+    return good
+
+
+def config_doc(cfg: ChatEvalConfig, extra: Mapping[str, Any]) -> dict[str, Any]:
+    """config.json of a new chat run: the settings, their identity, seeds, provenance and `extra`."""
+    return {
+        "kind": "chat",
+        "identity": cfg.identity(),
+        "config": cfg.model_dump(),
+        "git_commit": git_commit(),
+        "provenance": provenance(),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "seeds": {"run": cfg.seed, "per_user": "genrec.evaluation.persona.persona_seed(run, user_id)",
+                  "split": cfg.seed},
+        **extra,
+    }
+
+
+def _json_default(o: Any) -> Any:
+    try:
+        import numpy as np
+
+        if isinstance(o, np.generic):
+            return o.item()
+    except ImportError:  # pragma: no cover
+        pass
+    return str(o)
+
+
+class RunFolder:
+    """One chat run's folder on disk; creating it makes the directory.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     folder = RunFolder(Path(tmp) / "run")
+    ...     folder.start(ChatEvalConfig(turns=2), {})
+    ...     try:
+    ...         folder.start(ChatEvalConfig(turns=3), {})
+    ...     except RunMismatchError as exc:
+    ...         print(str(exc).split("(")[1].split(")")[0])
+    turns: 2 in the folder vs 3 now
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def transcripts_path(self) -> Path:
+        return self.path / TRANSCRIPTS
+
+    def start(self, cfg: ChatEvalConfig, extra: Mapping[str, Any]) -> None:
+        """Write config.json for a new run, or check that a resumed run has the same identity.
+
+        Raises:
+            RunMismatchError: the folder holds a run with other identity settings.
+        """
+        path = self.path / CONFIG
+        if path.is_file():
+            old = json.loads(path.read_text(encoding="utf-8"))
+            prev = old.get("identity") or {}
+            diff = {k: (prev.get(k), v) for k, v in cfg.identity().items() if prev.get(k) != v}
+            if diff:
+                what = ", ".join(f"{k}: {a!r} in the folder vs {b!r} now" for k, (a, b) in diff.items())
+                raise RunMismatchError(
+                    f"{self.path} holds a run with other settings ({what}); "
+                    "resume it with the same settings, or choose another --out folder"
+                )
+            return
+        doc = config_doc(cfg, extra)
+        path.write_text(json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+
+    def config(self) -> dict[str, Any]:
+        """config.json as written."""
+        return dict(json.loads((self.path / CONFIG).read_text(encoding="utf-8")))
+
+    def transcripts(self) -> list[dict[str, Any]]:
+        """The finished users' records (see `read_transcripts`)."""
+        return read_transcripts(self.transcripts_path)
+
+    @contextmanager
+    def appender(self) -> Iterator[Callable[[Mapping[str, Any]], None]]:
+        """A writer of finished users: each record becomes one flushed line of transcripts.jsonl."""
+        with self.transcripts_path.open("a", encoding="utf-8") as fh:
+
+            def append(rec: Mapping[str, Any]) -> None:
+                fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+                fh.flush()
+
+            yield append
+
+    def write_metrics(self, metrics: Mapping[str, Any]) -> None:
+        """metrics.json (numpy scalars written as numbers)."""
+        (self.path / METRICS).write_text(json.dumps(metrics, indent=2, default=_json_default) + "\n",
+                                         encoding="utf-8")
+
+    def write_report(self, metrics: Mapping[str, Any], *, latencies: Sequence[float], title: str,
+                     notes: Sequence[str]) -> Path:
+        """report.html from the metrics and config.json (see `report.write_report`)."""
+        from genrec.evaluation.report import write_report
+
+        return write_report(self.path, metrics, self.config(), latencies=latencies, title=title, notes=notes)
+
+
+__all__ = ["CONFIG", "METRICS", "REPORT", "TRANSCRIPTS", "RunFolder", "RunMismatchError", "config_doc",
+           "read_transcripts"]

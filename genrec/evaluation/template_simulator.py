@@ -1,0 +1,261 @@
+"""The template simulated user: seeded, rule-based, revealing one or two facts a turn.
+
+It knows only its `Persona` (training ratings) and the public catalog, never held-out data.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from genrec.data import Catalog
+from genrec.evaluation import phrasings as P
+from genrec.evaluation.persona import Persona
+from genrec.evaluation.phrasings import and_list, genre_word
+from genrec.evaluation.simulated_user import Stated, Utterance, mentionable
+
+FACT_KINDS = ("genre", "liked", "avoid", "decade", "disliked")
+"""What a template user may reveal; `TemplateSimulator(kinds=...)` keeps a subset (ablations)."""
+
+
+@dataclass
+class _Fact:
+    kind: str  # genre | liked | avoid | decade | disliked
+    value: Any
+
+
+class TemplateSimulator:
+    """A deterministic simulated user: reveals one or two facts a turn in varied phrasings.
+
+    Turn 1 names its favourite genres and a liked title; later turns add liked titles, a genre it
+    avoids, its favourite decade, a title it disliked. It answers clarifying questions with the
+    fact the question asks for and reacts to recommendations only from what it knows: titles it
+    rated in training ("I have already seen X and liked it") and genres it avoids (without naming
+    the titles it has not rated). It never names an item it did not rate in training.
+
+    >>> from genrec.data import Catalog, Item
+    >>> cat = Catalog([Item(1, "Heat", 1995, ("Action",)), Item(2, "Babe", 1995, ("Comedy",))])
+    >>> sim = TemplateSimulator(Persona(liked=(1,), disliked=(), ratings={1: 5.0},
+    ...                         favourite_genres=("Action",)), cat, seed=1)
+    >>> sim.opening().named
+    (1,)
+    """
+
+    name = "template"
+
+    def __init__(self, persona: Persona, catalog: Catalog, *, seed: int = 0, facts_per_turn: int = 2,
+                 max_reactions: int = 4, kinds: Sequence[str] = FACT_KINDS) -> None:
+        self.persona = persona
+        self.max_reactions = max_reactions
+        self.catalog = catalog
+        self.rng = random.Random(seed)
+        self.facts_per_turn = max(1, facts_per_turn)
+        self.stated = Stated()
+        self._reacted: set[int] = set()
+        self._ok = ok = mentionable(catalog)
+        liked = [i for i in persona.liked if ok(i)]
+        disliked = [i for i in persona.disliked if ok(i)]
+        q: list[_Fact] = []
+        fav = list(persona.favourite_genres)
+        if fav:
+            q.append(_Fact("genre", fav[:2]))
+        q += [_Fact("liked", i) for i in liked[:2]]
+        if persona.avoided_genres:
+            q.append(_Fact("avoid", persona.avoided_genres[0]))
+        q += [_Fact("liked", i) for i in liked[2:3]]
+        if persona.decades:
+            q.append(_Fact("decade", persona.decades[0]))
+        q += [_Fact("disliked", i) for i in disliked[:1]]
+        q += [_Fact("liked", i) for i in liked[3:5]]
+        if len(fav) > 2:
+            q.append(_Fact("genre", fav[2:3]))
+        q += [_Fact("avoid", g) for g in persona.avoided_genres[1:2]]
+        q += [_Fact("liked", i) for i in liked[5:12]]
+        q += [_Fact("disliked", i) for i in disliked[1:3]]
+        unknown = set(kinds) - set(FACT_KINDS)
+        if unknown:
+            raise ValueError(f"unknown fact kinds {sorted(unknown)}; known: {', '.join(FACT_KINDS)}")
+        self._queue = [f for f in q if f.kind in kinds]
+
+    # ---- public API
+
+    def opening(self) -> Utterance:
+        facts = self._take(self.facts_per_turn)
+        parts: list[str] = []
+        named: list[int] = []
+        kinds: list[str] = []
+        if facts and facts[0].kind == "genre":
+            g = facts.pop(0)
+            parts.append(self._pick(P.OPEN_GENRES).format(g=and_list([genre_word(x) for x in g.value])))
+            self._record(g)
+            kinds.append("genre")
+        else:
+            parts.append(self._pick(P.OPEN_PLAIN))
+        for f in facts:
+            parts.append(self._say(f, named))
+            kinds.append(f.kind)
+        return Utterance(" ".join(parts), tuple(named), tuple(kinds))
+
+    def respond(self, agent_text: str, recommended: Sequence[int], question: bool) -> Utterance:
+        parts: list[str] = []
+        named: list[int] = []
+        kinds: list[str] = []
+        reaction = self._react(list(recommended), named)
+        if reaction:
+            parts.append(reaction)
+            kinds.append("reaction")
+        n = self.facts_per_turn if not reaction else max(1, self.facts_per_turn - 1)
+        meant = self._disambiguate(agent_text) if question else None
+        if meant is not None:
+            it = self.catalog[meant]
+            parts.append(self._pick(P.I_MEANT).format(t=it.title, y=it.year or ""))
+            named.append(meant)
+            kinds.append("answer")
+            facts = self._take(n - 1)
+        elif question or not recommended:
+            wanted = _question_kind(agent_text)
+            first = self._take_kind(wanted) if wanted else None
+            if first is None and wanted == "genre" and self.stated.wanted_genres:
+                words = and_list([genre_word(g) for g in self.stated.wanted_genres])
+                parts.append(self._pick(P.RESTATE_GENRES).format(g=words))
+                kinds.append("answer")
+            facts = ([first] if first else []) + self._take(n - (1 if first else 0))
+            if first:
+                kinds.append("answer")
+        else:
+            facts = self._take(n)
+        for f in facts:
+            parts.append(self._say(f, named))
+            kinds.append(f.kind)
+        if not facts and not parts:
+            parts.append(self._pick(P.NOTHING_LEFT if not self._queue else P.MORE))
+        elif recommended and self.rng.random() < 0.5:
+            parts.append(self._pick(P.MORE))
+        return Utterance(" ".join(parts), tuple(named), tuple(kinds))
+
+    # ---- internals
+
+    def _pick(self, options: Sequence[str]) -> str:
+        return options[self.rng.randrange(len(options))]
+
+    def _take(self, n: int) -> list[_Fact]:
+        self._drop_said()
+        out, self._queue = self._queue[:n], self._queue[n:]
+        return out
+
+    def _drop_said(self) -> None:
+        """Forget queued titles already named (e.g. in a reaction to a recommendation)."""
+        seen = set(self.stated.seen)
+        self._queue = [f for f in self._queue if f.kind not in ("liked", "disliked") or f.value not in seen]
+
+    def _take_kind(self, kind: str) -> _Fact | None:
+        self._drop_said()
+        for j, f in enumerate(self._queue):
+            if f.kind == kind:
+                return self._queue.pop(j)
+        return None
+
+    def _record(self, f: _Fact) -> None:
+        s = self.stated
+        if f.kind == "genre":
+            for g in f.value:
+                s.want_genre(g, True)
+        elif f.kind == "avoid":
+            s.want_genre(f.value, False)
+        elif f.kind == "decade":
+            s.prefer_decade(f.value)
+        elif f.kind == "liked":
+            s.add_item(f.value, "liked")
+            s.add_item(f.value, "seen")
+        elif f.kind == "disliked":
+            s.add_item(f.value, "disliked")
+            s.add_item(f.value, "seen")
+
+    def _say(self, f: _Fact, named: list[int]) -> str:
+        self._record(f)
+        if f.kind == "genre":
+            return self._pick(P.MORE_GENRE).format(g=and_list([genre_word(x) for x in f.value]))
+        if f.kind == "avoid":
+            return self._pick(P.AVOID).format(g=genre_word(f.value))
+        if f.kind == "decade":
+            return self._pick(P.DECADE).format(d=f.value)
+        named.append(f.value)
+        title = self.catalog[f.value].title
+        return self._pick(P.LIKED if f.kind == "liked" else P.DISLIKED).format(t=title)
+
+    def _disambiguate(self, agent_text: str) -> int | None:
+        """The item it named that a "which one did you mean" question lists, if any."""
+        if not re.search(r"\b(which|did you mean|do you mean)\b", agent_text or "", re.I):
+            return None
+        low = agent_text.casefold()
+        for i in reversed(self.stated.seen):
+            it = self.catalog.get(i)
+            if it is not None and it.year and f"{it.title} ({it.year})".casefold() in low:
+                return i
+        return None
+
+    def _react(self, recommended: list[int], named: list[int]) -> str:
+        """Say which recommendations it has already seen (from its training ratings, at most
+        `max_reactions` titles a turn) and whether some fall in a genre it asked to avoid."""
+        ok = self._ok
+        recommended = [i for i in recommended if i in self.catalog]
+        groups: dict[str, list[int]] = {"liked": [], "disliked": [], "neutral": []}
+        n = 0
+        s = self.stated
+        for i in recommended:
+            r = self.persona.rating_of(i)
+            if n >= self.max_reactions or r is None or i in self._reacted or not ok(i):
+                continue
+            n += 1
+            self._reacted.add(i)
+            s.add_item(i, "seen")
+            named.append(i)
+            if r >= 4:
+                s.add_item(i, "liked")
+                groups["liked"].append(i)
+            elif r <= 2:
+                s.add_item(i, "disliked")
+                groups["disliked"].append(i)
+            else:
+                groups["neutral"].append(i)
+        parts: list[str] = []
+        for kind, one, many in (("liked", P.SEEN_LIKED, P.SEEN_LIKED_MANY),
+                                ("disliked", P.SEEN_DISLIKED, P.SEEN_DISLIKED_MANY),
+                                ("neutral", P.SEEN_NEUTRAL, P.SEEN_NEUTRAL_MANY)):
+            ids = groups[kind]
+            if ids:
+                titles = [self.catalog[i].title for i in ids]
+                if len(ids) == 1:
+                    parts.append(self._pick(one).format(t=titles[0]))
+                else:
+                    parts.append(self._pick(many).format(ts=and_list([f'"{t}"' for t in titles])))
+        avoided = set(self.persona.avoided_genres) & set(self.stated.avoided_genres)
+        bad = [
+            g for i in recommended if self.persona.rating_of(i) is None
+            for g in self.catalog[i].genres if g in avoided
+        ]
+        if bad:
+            parts.append(self._pick(P.NOT_MY_THING).format(g=genre_word(bad[0])))
+        return " ".join(parts)
+
+
+_QUESTION_KINDS = (
+    ("avoid", re.compile(r"\b(avoid|dislike|don't like|do not like|hate|skip)\b", re.I)),
+    ("genre", re.compile(r"\b(genres?|kind|type|mood|sort)\b", re.I)),
+    ("decade", re.compile(r"\b(years?|decades?|era|old|recent|new|classic)\b", re.I)),
+    ("liked", re.compile(r"\b(liked?|love[d]?|favou?rites?|enjoy(ed)?|example|titles?|movies? you)\b", re.I)),
+)
+
+
+def _question_kind(text: str) -> str | None:
+    """Which fact a clarifying question asks for (None when it is unclear)."""
+    for kind, rx in _QUESTION_KINDS:
+        if rx.search(text or ""):
+            return kind
+    return None
+
+
+__all__ = ["FACT_KINDS", "TemplateSimulator"]
