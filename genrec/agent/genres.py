@@ -1,0 +1,91 @@
+"""Genres: the catalog's genre vocabulary with its synonyms, and the genres a message asks for,
+avoids, or names as a matter of taste.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from genrec.agent.text import fold, normalize
+from genrec.agent.vocabulary import VOCABULARY, any_word, is_taste
+
+_NEGATION = any_word(VOCABULARY.genre_negations)
+# "horror, which is not really my thing" / "westerns are not for me": the negation follows the genre
+_DISMISSED_AFTER = re.compile(
+    r"[\s.]*(?:which|that|they|it)?\s*(?:is|are|s)?\s*(?:not|never) (?:really )?(?:"
+    + "|".join(VOCABULARY.genre_dismissals) + r")\b")
+_CLAUSE_END = re.compile(r"\bbut\b|\bhowever\b|\.|;|!|\?")
+_LIST_GAP = re.compile(r"\s*(?:,|or|and|nor|/|\s)*\s*")
+
+
+@dataclass
+class GenresSaid:
+    """The genres one message names: asked for (a constraint), avoided, of the user's taste."""
+
+    wanted: list[str] = field(default_factory=list)
+    avoided: list[str] = field(default_factory=list)
+    taste: list[str] = field(default_factory=list)
+
+
+class GenreVocabulary:
+    """Phrases that name a catalog genre: the vocabulary's synonyms and the genres themselves.
+
+    >>> g = GenreVocabulary(["Comedy", "Horror", "Sci-Fi"])
+    >>> g.genre_of("science fiction"), g.genre_of("comedies"), g.genre_of("jazz")
+    ('Sci-Fi', 'Comedy', None)
+    >>> g.read("I usually enjoy comedy. Something scary, no sci-fi")
+    GenresSaid(wanted=['Horror'], avoided=['Sci-Fi'], taste=['Comedy'])
+    """
+
+    def __init__(self, genres: Iterable[str]) -> None:
+        vocab = {g.lower(): g for g in genres}
+        self.phrases: dict[str, str] = {}
+        for phrase, canon in VOCABULARY.genre_synonyms.items():
+            g = vocab.get(canon.lower())
+            if g:
+                self.phrases[normalize(phrase)] = g
+        for low, g in vocab.items():
+            self.phrases[normalize(low)] = g
+        self._pattern = re.compile(
+            r"\b(" + "|".join(sorted(map(re.escape, self.phrases), key=len, reverse=True)) + r")\b"
+        ) if self.phrases else None
+        self.words = {w for k in self.phrases for w in k.split()}
+
+    def genre_of(self, term: str) -> str | None:
+        """The catalog genre a word or phrase means ("sci-fi", "cartoons" -> Animation), or None."""
+        return self.phrases.get(normalize(term)) or self.phrases.get(normalize(term).rstrip("s"))
+
+    def read(self, text: str) -> GenresSaid:
+        """The genres `text` names. A negation in the four words before a genre (or "... is not my
+        thing" after it) avoids it, and carries over a plain list ("no horror or thrillers"); a
+        genre in a sentence with a taste cue is taste, otherwise a request."""
+        out = GenresSaid()
+        if self._pattern is None:
+            return out
+        norm = fold(text).replace("'", "").replace("’", "")
+        norm = " " + re.sub(r"[^\w\s]", " . ", re.sub(r"[-_/]", " ", norm)) + " "
+        prev_end, prev_neg = 0, None
+        wanted: list[str] = []
+        avoided: list[str] = []
+        taste: list[str] = []
+        for m in self._pattern.finditer(norm):
+            g = self.phrases[m.group(1)]
+            clause = _CLAUSE_END.split(norm[prev_end:m.start()])[-1]
+            tail = " ".join(clause.split()[-4:])
+            if _NEGATION.search(tail) or _DISMISSED_AFTER.match(norm, m.end()):
+                neg = True
+            elif prev_neg is not None and _LIST_GAP.fullmatch(clause):
+                neg = prev_neg
+            else:
+                neg = False
+            if neg:
+                avoided.append(g)
+            else:
+                (taste if is_taste(norm, m.start(), m.end()) else wanted).append(g)
+            prev_end, prev_neg = m.end(), neg
+        out.wanted = [g for g in dict.fromkeys(wanted) if g not in avoided]
+        out.taste = [g for g in dict.fromkeys(taste) if g not in avoided and g not in out.wanted]
+        out.avoided = list(dict.fromkeys(avoided))
+        return out
