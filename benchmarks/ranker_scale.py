@@ -20,6 +20,8 @@ from pathlib import Path
 
 from _machine import machine  # noqa: E402 (benchmarks/ is on sys.path when run as a script)
 
+from genrec.provenance import provenance
+
 RESULTS = Path(__file__).parent / "results" / "ranker_scale.json"
 
 
@@ -51,8 +53,6 @@ def one(n: int, epochs: int, path: str, threads: int, size: int) -> dict:
         "train_rmse_sample": float(np.sqrt(np.mean((m.predict(int(ratings.df.user.iloc[0]), [int(ratings.df.item.iloc[0])])
                                                      - ratings.df.rating.iloc[0]) ** 2))),
     }
-
-
 
 
 def main() -> None:
@@ -96,7 +96,7 @@ def main() -> None:
         print(f"{r['ratings']:>10} {r['users']:>7} {r['items']:>6} {r['path']:>6} {r['seconds_per_epoch']:>9.2f} "
               f"{r['ratings_per_s']:>10} {r['peak_rss_mb']:>8} {rel:>21.2f}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    out = {"machine": machine(), "args": vars(args), "results": rows}
+    out = {"machine": machine(), "provenance": provenance(), "args": vars(args), "results": rows}
     RESULTS.write_text(json.dumps(out, indent=2))
     print(f"wrote {RESULTS}")
 

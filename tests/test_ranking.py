@@ -4,6 +4,7 @@ invariants, fold-in, save/load and bad input. Real torch training on tiny data."
 from __future__ import annotations
 
 import json
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ import pytest
 from genrec.data import Catalog, Dataset, Item, Ratings, UnknownItemError, ratio_split
 from genrec.ranking import (
     MFRanker,
+    MFWeights,
     ModelFileError,
     PopularityRanker,
     RankerConfig,
@@ -199,6 +201,54 @@ def test_save_load_roundtrip(ranker: MFRanker, tmp_path: Path) -> None:
     assert meta["params"]["embedding_size"] == FAST.embedding_size and meta["dataset"] == "blocks"
 
 
+@pytest.mark.parametrize("with_ease", [True, False])
+def test_save_load_keeps_every_field(ranker: MFRanker, ratings: Ratings, tmp_path: Path, with_ease: bool) -> None:
+    """Every MFWeights field (EASE included, or absent) comes back equal, with its dtype."""
+    model = ranker if with_ease else MFRanker(FAST.model_copy(update={"epochs": 5, "ease_max_items": 0})).fit(
+        ratings, progress=False)
+    model.save(tmp_path / "m")
+    back = MFRanker.load(tmp_path / "m")
+    a, b = model.weights, back.weights
+    assert (a.ease is not None) == (b.ease is not None) == with_ease
+    for f in fields(MFWeights):
+        x, y = getattr(a, f.name), getattr(b, f.name)
+        if x is None:
+            assert y is None, f.name
+        elif f.name == "train":
+            assert x.shape == y.shape and x.dtype == y.dtype and (x != y).nnz == 0
+        else:
+            np.testing.assert_array_equal(x, y, err_msg=f.name)
+            assert x.dtype == y.dtype, f.name
+    assert back.scale == model.scale and back.config == model.config
+    assert {k: v for k, v in back.metadata.items() if k not in ("format_version", "genrec_version")} == \
+        json.loads(json.dumps({**model.metadata, "params": model.config.model_dump(), "scale": list(model.scale)},
+                              default=str))
+    if not with_ease:
+        assert back.recommend(1, k=5) == model.recommend(1, k=5)
+
+
+def test_a_saved_model_missing_an_array_is_refused(ranker: MFRanker, tmp_path: Path) -> None:
+    ranker.save(tmp_path / "m")
+    with np.load(tmp_path / "m" / "weights.npz") as z:
+        arrays = {k: z[k] for k in z.files if k != "user_bias"}
+    np.savez(tmp_path / "m" / "weights.npz", **arrays)
+    with pytest.raises(ModelFileError, match="unusable.*user_bias.*retrain"):
+        MFRanker.load(tmp_path / "m")
+    (tmp_path / "m" / "weights.npz").write_bytes(b"not a zip")
+    with pytest.raises(ModelFileError, match="weights unreadable"):
+        MFRanker.load(tmp_path / "m")
+
+
+def test_variant_changes_only_the_recommend_score(ranker: MFRanker) -> None:
+    items = list(range(1, GROUPS * ITEMS_PER + 1))
+    no_ease = ranker.variant(blend=1.0, ease=False)
+    np.testing.assert_array_equal(no_ease.predict(4, items), ranker.predict(4, items))
+    top = no_ease.recommend(4, k=5)
+    assert [s.predicted_rating for s in top] == sorted((s.predicted_rating for s in top), reverse=True)
+    assert ranker.variant().recommend(4, k=5) == ranker.recommend(4, k=5)
+    assert ranker.config.blend == FAST.blend  # the original is untouched
+
+
 def test_model_from_another_dataset_or_version_is_refused(ranker: MFRanker, tmp_path: Path) -> None:
     ranker.metadata.update({"dataset": "blocks", "split": "all"})
     ranker.save(tmp_path / "m")
@@ -235,6 +285,10 @@ def test_load_or_train_caches_and_retrains_when_stale(ratings: Ratings, settings
     third = load_or_train_ranker(settings, ds, split, config=cfg.model_copy(update={"seed": 3}), progress=False)
     assert third.metadata["params"]["seed"] == 3
     assert (where / "weights.npz").stat().st_mtime_ns != stamp
+    # the artifact records where it came from
+    saved = json.loads((where / "ranker.json").read_text())
+    assert sorted(saved["provenance"]) == ["git_commit", "machine", "versions"]
+    assert saved["train_fingerprint"] == third.metadata["train_fingerprint"]
 
 
 def test_popularity_baseline() -> None:

@@ -1,10 +1,20 @@
-"""Ranking: the trained CF ranker (fit, predict, recommend, fold-in, similar items, save/load)."""
+"""Ranking: the trained CF ranker and the popularity baseline behind one `Ranker` protocol,
+and the cached, provenance-stamped model artifact (`load_or_train_ranker`)."""
 
-from genrec.ranking._config import ModelFileError, RankerConfig, ScoredItem, UnknownUserError
-from genrec.ranking.ranker import MFRanker, PopularityRanker, UserProfile
-from genrec.ranking.store import load_or_train_ranker, model_dir, train_ranker
+from genrec.ranking._config import (
+    ModelFileError,
+    RankerConfig,
+    ScoredItem,
+    UnknownUserError,
+    UserProfile,
+)
+from genrec.ranking.artifacts import load_or_train_ranker, model_dir, ranker_config, train_ranker
+from genrec.ranking.popularity import PopularityRanker
+from genrec.ranking.protocol import Ranker, RatingRanker
+from genrec.ranking.ranker import MFRanker, MFWeights
 
 __all__ = [
-    "MFRanker", "ModelFileError", "PopularityRanker", "RankerConfig", "ScoredItem",
-    "UnknownUserError", "UserProfile", "load_or_train_ranker", "model_dir", "train_ranker",
+    "MFRanker", "MFWeights", "ModelFileError", "PopularityRanker", "Ranker", "RankerConfig", "RatingRanker",
+    "ScoredItem", "UnknownUserError", "UserProfile", "load_or_train_ranker", "model_dir", "ranker_config",
+    "train_ranker",
 ]

@@ -1,4 +1,4 @@
-"""The ranker's one config model, its errors, and the small types it returns.
+"""The ranker's one config model, its errors, and the small types it takes and returns.
 
 Defaults were chosen on a validation split carved from MovieLens 100K u1.base (see benchmarks/).
 """
@@ -6,11 +6,14 @@ Defaults were chosen on a validation split carved from MovieLens 100K u1.base (s
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+import numpy as np
 
 from genrec.components import RankerConfig
 
-__all__ = ["RankerConfig", "effective_reg", "UnknownUserError", "ModelFileError", "ScoredItem"]
+__all__ = ["RankerConfig", "effective_reg", "UnknownUserError", "ModelFileError", "ScoredItem",
+           "UserProfile"]
 
 
 def effective_reg(config: RankerConfig, n_ratings: int) -> float:
@@ -36,3 +39,18 @@ class ScoredItem:
     item_id: int
     score: float
     predicted_rating: float | None = None
+
+
+@dataclass(frozen=True)
+class UserProfile:
+    """A user known only from what they said (liked, disliked, rated items); see `Ranker.fold_in`.
+
+    Accepted wherever a user id is. `factors`/`bias` live in the CF model's rating space;
+    `implicit` is its EASE input row (1 for liked or rated items); `seen` are the items the user
+    named, which a ranker never returns. A ranker without factors leaves them empty.
+    """
+
+    factors: np.ndarray
+    bias: float
+    implicit: np.ndarray
+    seen: frozenset[int] = field(default_factory=frozenset)

@@ -1,6 +1,7 @@
 """Training of the two components: an item autoencoder (I-AutoRec) for ratings, EASE for ranking.
 
 Both work on integer indices (0..n_users-1, 0..n_items-1); id mapping lives in the ranker.
+`training_frame` checks the ratings every ranker trains on.
 """
 
 from __future__ import annotations
@@ -10,9 +11,31 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 import torch
 
+from genrec.data import Ratings
 from genrec.ranking._config import RankerConfig
+
+
+def training_frame(ratings: Ratings, what: str) -> pd.DataFrame:
+    """The ratings frame, de-duplicated (last rating of a pair wins), after sanity checks."""
+    if not isinstance(ratings, Ratings):
+        raise TypeError(f"{what}: expected genrec.data.Ratings, got {type(ratings).__name__}")
+    df = ratings.df
+    if len(df) == 0:
+        raise ValueError(f"{what}: no ratings; a ranker needs at least one rating to learn from")
+    lo, hi = ratings.scale
+    r = df["rating"].to_numpy()
+    bad = ~np.isfinite(r) | (r < lo) | (r > hi)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"{what}: {int(bad.sum())} ratings outside the scale {lo:g}..{hi:g} "
+            f"(first: row {row}, user {int(df['user'].iloc[row])}, item {int(df['item'].iloc[row])}, "
+            f"rating {r[row]!r}); fix the data or pass the right scale to Ratings(..., scale=)"
+        )
+    return df.drop_duplicates(["user", "item"], keep="last")
 
 
 @dataclass
@@ -130,7 +153,7 @@ def train_autorec(
     def codes() -> torch.Tensor:
         return torch.sigmoid(torch.sparse.mm(full, w_enc.T) + b_enc)
 
-    best = (math.inf, -1, None)
+    best: tuple[float, int, list[torch.Tensor] | None] = (math.inf, -1, None)
     history: list[dict] = []
     checks_without_gain = 0
     last_epoch = min(stop_epoch or config.epochs, config.epochs)
@@ -165,7 +188,7 @@ def train_autorec(
             history.append({"epoch": epoch + 1, "val_rmse": round(val_rmse, 5)})
             bar.set_postfix(val_rmse=f"{val_rmse:.4f}")
             if val_rmse < best[0] - 1e-5:
-                best = (val_rmse, epoch + 1, [p.detach().clone() for p in params])
+                best = (val_rmse, epoch + 1, [q.detach().clone() for q in params])
                 checks_without_gain = 0
             elif epoch + 1 > warmup:  # the one-cycle warm-up may look worse before it gets better
                 checks_without_gain += 1

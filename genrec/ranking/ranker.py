@@ -1,35 +1,76 @@
 """The CF ranker: predicted ratings from an item autoencoder, top-N scores blended with EASE.
 
-`MFRanker` is what the agent, the UI and the evaluation call; `PopularityRanker` is the baseline.
+`MFRanker` is what the agent, the UI and the evaluation call; it owns its fitted fields
+(`MFWeights`) and writes them itself (`save` / `load`).
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, fields, replace
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
 from genrec.data import Ratings, UnknownItemError
-from genrec.ranking._config import RankerConfig, ScoredItem, UnknownUserError, effective_reg
-from genrec.ranking._train import train_autorec, train_ease
+from genrec.ranking._config import (
+    ModelFileError,
+    RankerConfig,
+    ScoredItem,
+    UnknownUserError,
+    UserProfile,
+    effective_reg,
+)
+from genrec.ranking._train import train_autorec, train_ease, training_frame
+from genrec.ranking.files import read_model, write_model
+
+__all__ = ["MFRanker", "MFWeights", "UserProfile"]
 
 
 @dataclass(frozen=True)
-class UserProfile:
-    """A user known only from what they said (liked, disliked, rated items); see `MFRanker.fold_in`.
+class MFWeights:
+    """Everything a fitted `MFRanker` learned; `save` writes each field under its own name.
 
-    Accepted wherever a user id is. `factors`/`bias` live in the model's rating space; `implicit`
-    is the EASE input row (1 for liked or rated items).
+    A new piece of model state is one new field here (arrays are saved and loaded as they are;
+    the sparse `train` matrix as train_indptr / train_indices / train_data; `ease` only when set).
     """
 
-    factors: np.ndarray
-    bias: float
-    implicit: np.ndarray
-    seen: frozenset[int] = field(default_factory=frozenset)
+    user_ids: np.ndarray  # (n_users,) int64, sorted: row j of the user arrays is user_ids[j]
+    item_ids: np.ndarray  # (n_items,) int64, sorted
+    item_codes: np.ndarray  # (n_items, d) float32: H, the decoder's fixed item factors
+    user_factors: np.ndarray  # (n_users, d) float32
+    user_bias: np.ndarray  # (n_users,) float32
+    train: sp.csr_matrix  # (n_users, n_items) training ratings, shifted so that 0 = unrated
+    popularity: np.ndarray  # (n_items,) int64 training rating counts
+    ease: np.ndarray | None = None  # (n_items, n_items) float32 EASE weights, None when skipped
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The fields as named arrays (the weights.npz form)."""
+        out: dict[str, np.ndarray] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, sp.csr_matrix):
+                out.update({f"{f.name}_indptr": value.indptr, f"{f.name}_indices": value.indices,
+                            f"{f.name}_data": value.data})
+            elif value is not None:
+                out[f.name] = value
+        return out
+
+    @classmethod
+    def from_arrays(cls, a: Mapping[str, np.ndarray]) -> MFWeights:
+        """Inverse of `arrays`; KeyError when a required array is missing."""
+        shape = (len(a["user_ids"]), len(a["item_ids"]))  # the one sparse field is users x items
+        kw: dict[str, Any] = {}
+        for f in fields(cls):
+            if f"{f.name}_indptr" in a:
+                kw[f.name] = sp.csr_matrix(
+                    (a[f"{f.name}_data"], a[f"{f.name}_indices"], a[f"{f.name}_indptr"]), shape=shape)
+            elif f.name in a or f.default is MISSING:
+                kw[f.name] = a[f.name]
+        return cls(**kw)
 
 
 class MFRanker:
@@ -51,12 +92,15 @@ class MFRanker:
         [ScoredItem(item_id=318, score=1.12, predicted_rating=4.6), ...]
         >>> me = ranker.fold_in(liked=[1, 50], disliked=[288])                 # doctest: +SKIP
         >>> ranker.recommend(me, k=5, candidates=[100, 181, 258])              # doctest: +SKIP
+        >>> ranker.save("model/"); MFRanker.load("model/")                    # doctest: +SKIP
     """
 
     def __init__(self, config: RankerConfig | None = None) -> None:
         self.config = config or RankerConfig()
         self.metadata: dict[str, Any] = {}
-        self._fitted = False
+        self._weights: MFWeights | None = None
+        self.scale: tuple[float, float] = (1.0, 5.0)
+        self.user_ids = self.item_ids = np.zeros(0, dtype=np.int64)
 
     # ------------------------------------------------------------------ fitting
 
@@ -84,47 +128,44 @@ class MFRanker:
             self, fitted. ``metadata`` gains ``fit_seconds``, ``best_epoch`` and the history.
         """
         t0 = time.perf_counter()
-        df = _validated(ratings, "training ratings")
+        df = training_frame(ratings, "training ratings")
         lo, hi = ratings.scale
-        self.scale = (lo, hi)
-        self._shift = 1.0 - lo  # observed ratings become >= 1 so 0 can mean "unrated"
-        user_ids = np.unique(df["user"].to_numpy())
+        shift = 1.0 - lo  # observed ratings become >= 1 so 0 can mean "unrated"
+        user_ids = np.unique(df["user"].to_numpy()).astype(np.int64)
         item_ids = np.unique(df["item"].to_numpy())
         if items is not None:
             item_ids = np.union1d(item_ids, np.fromiter((int(i) for i in items), dtype=np.int64))
-        self.user_ids, self.item_ids = user_ids.astype(np.int64), item_ids.astype(np.int64)
-        self._uidx = {int(u): j for j, u in enumerate(self.user_ids)}
-        self._iidx = {int(i): j for j, i in enumerate(self.item_ids)}
-        u = np.searchsorted(self.user_ids, df["user"].to_numpy())
-        i = np.searchsorted(self.item_ids, df["item"].to_numpy())
-        r = df["rating"].to_numpy(np.float32) + np.float32(self._shift)
-        n_u, n_i = len(self.user_ids), len(self.item_ids)
+        item_ids = item_ids.astype(np.int64)
+        u = np.searchsorted(user_ids, df["user"].to_numpy())
+        i = np.searchsorted(item_ids, df["item"].to_numpy())
+        r = df["rating"].to_numpy(np.float32) + np.float32(shift)
+        n_u, n_i = len(user_ids), len(item_ids)
 
         val = None
         if validation is not None:
-            vdf = _validated(validation, "validation ratings")
-            keep = vdf["user"].isin(self._uidx) & vdf["item"].isin(self._iidx)
+            vdf = training_frame(validation, "validation ratings")
+            keep = vdf["user"].isin(user_ids) & vdf["item"].isin(item_ids)
             vdf = vdf[keep.to_numpy()]
             if len(vdf):
                 val = (
-                    np.searchsorted(self.user_ids, vdf["user"].to_numpy()),
-                    np.searchsorted(self.item_ids, vdf["item"].to_numpy()),
-                    vdf["rating"].to_numpy(np.float32) + np.float32(self._shift),
+                    np.searchsorted(user_ids, vdf["user"].to_numpy()),
+                    np.searchsorted(item_ids, vdf["item"].to_numpy()),
+                    vdf["rating"].to_numpy(np.float32) + np.float32(shift),
                 )
-        clip = (lo + self._shift, hi + self._shift)
-        self._reg = effective_reg(self.config, len(df))
-        w = train_autorec(u, i, r, n_u, n_i, self.config.model_copy(update={"reg": self._reg}),
+        clip = (lo + shift, hi + shift)
+        reg = effective_reg(self.config, len(df))
+        w = train_autorec(u, i, r, n_u, n_i, self.config.model_copy(update={"reg": reg}),
                           validation=val, clip=clip,
                           stop_epoch=stop_epoch, progress=progress)
-        self._h, self._w, self._b = w.item_codes, w.user_factors, w.user_bias
-        self._train = sp.csr_matrix((r, (u, i)), shape=(n_u, n_i), dtype=np.float32)
-        self._pop = np.bincount(i, minlength=n_i).astype(np.int64)
         t1 = time.perf_counter()
-        self._ease: np.ndarray | None = None
+        ease = None
         if n_i <= self.config.ease_max_items:
-            self._ease = train_ease(u, i, n_u, n_i, self.config.ease_reg, self.config.device)
-        self._fitted = True
-        self._prep_similar()
+            ease = train_ease(u, i, n_u, n_i, self.config.ease_reg, self.config.device)
+        self._set_weights(MFWeights(
+            user_ids=user_ids, item_ids=item_ids, item_codes=w.item_codes, user_factors=w.user_factors,
+            user_bias=w.user_bias, train=sp.csr_matrix((r, (u, i)), shape=(n_u, n_i), dtype=np.float32),
+            popularity=np.bincount(i, minlength=n_i).astype(np.int64), ease=ease,
+        ), (lo, hi))
         self.metadata.update(
             {
                 "fit_seconds": round(time.perf_counter() - t0, 3),
@@ -135,7 +176,7 @@ class MFRanker:
                 "seconds_per_epoch": round(float(np.mean(w.epoch_seconds)), 4) if w.epoch_seconds else None,
                 "dense": w.dense,
                 "best_val_rmse": min((h["val_rmse"] for h in w.history), default=None),
-                "effective_reg": round(self._reg, 6),
+                "effective_reg": round(reg, 6),
                 "n_users": n_u,
                 "n_items": n_i,
                 "n_ratings": int(len(df)),
@@ -144,29 +185,45 @@ class MFRanker:
         )
         return self
 
-    def _prep_similar(self) -> None:
-        c = self._h - self._h.mean(axis=0, keepdims=True)
+    def _set_weights(self, weights: MFWeights, scale: tuple[float, float]) -> None:
+        """Install fitted (or loaded) weights and the lookups derived from them."""
+        self._weights = weights
+        self.scale = (float(scale[0]), float(scale[1]))
+        self._shift = 1.0 - self.scale[0]
+        self.user_ids, self.item_ids = weights.user_ids, weights.item_ids
+        self._uidx = {int(u): j for j, u in enumerate(weights.user_ids)}
+        self._iidx = {int(i): j for j, i in enumerate(weights.item_ids)}
+        h = weights.item_codes
+        c = h - h.mean(axis=0, keepdims=True)
         n = np.linalg.norm(c, axis=1, keepdims=True)
-        self._hn = (c / np.where(n > 0, n, 1.0)).astype(np.float32)
+        self._hn = (c / np.where(n > 0, n, 1.0)).astype(np.float32)  # for similar_items
 
     # ------------------------------------------------------------------ lookups
 
-    def _need_fit(self) -> None:
-        if not self._fitted:
+    def _fitted(self) -> MFWeights:
+        if self._weights is None:
             raise RuntimeError("this MFRanker is not trained yet: call fit(ratings) or MFRanker.load(path)")
+        return self._weights
+
+    @property
+    def weights(self) -> MFWeights:
+        """The fitted fields (read them, do not change them); RuntimeError before `fit`/`load`."""
+        return self._fitted()
 
     def knows_user(self, user: int) -> bool:
-        self._need_fit()
+        """Whether `user` was in the training data (otherwise fold them in from their items)."""
+        self._fitted()
         return int(user) in self._uidx
 
     def knows_item(self, item: int) -> bool:
-        self._need_fit()
+        """Whether the ranker can score `item` (every catalog item given to `fit`)."""
+        self._fitted()
         return int(item) in self._iidx
 
     def popularity(self) -> dict[int, int]:
         """Training rating count per item id (0 for known items nobody rated)."""
-        self._need_fit()
-        return {int(i): int(c) for i, c in zip(self.item_ids, self._pop)}
+        m = self._fitted()
+        return {int(i): int(c) for i, c in zip(m.item_ids, m.popularity)}
 
     def _user_index(self, user: int) -> int:
         try:
@@ -191,20 +248,21 @@ class MFRanker:
 
     def _user_parts(self, user: int | UserProfile) -> tuple[np.ndarray, float, np.ndarray, np.ndarray]:
         """(factors, bias, implicit EASE row, indices of items to never return)."""
-        self._need_fit()
+        m = self._fitted()
         if isinstance(user, UserProfile):
             seen = self._item_index(user.seen) if user.seen else np.zeros(0, dtype=np.int64)
             return user.factors, user.bias, user.implicit, seen
         j = self._user_index(user)
-        row = self._train[j]
+        row = m.train[j]
         implicit = np.zeros(len(self.item_ids), dtype=np.float32)
         implicit[row.indices] = 1.0
-        return self._w[j], float(self._b[j]), implicit, row.indices.astype(np.int64)
+        return m.user_factors[j], float(m.user_bias[j]), implicit, row.indices.astype(np.int64)
 
     # ------------------------------------------------------------------ scoring
 
     def _rating_space(self, factors: np.ndarray, bias: float, idx: np.ndarray | None) -> np.ndarray:
-        h = self._h if idx is None else self._h[idx]
+        h = self._fitted().item_codes
+        h = h if idx is None else h[idx]
         lo, hi = self.scale
         return np.clip(h @ factors + bias - self._shift, lo, hi)
 
@@ -223,8 +281,9 @@ class MFRanker:
         lo, hi = self.scale
         mid, half = (lo + hi) / 2, max((hi - lo) / 2, 1e-9)
         score = self.config.blend * (rating - mid) / half
-        if self._ease is not None and implicit.any():
-            e = implicit @ self._ease
+        ease = self._fitted().ease
+        if ease is not None and implicit.any():
+            e = implicit @ ease
             m = np.abs(e).max()
             if m > 0:
                 score = score + e / m
@@ -274,13 +333,9 @@ class MFRanker:
             for j in idx[order]
         ]
 
-    def recommend_many(self, users: Iterable[int], k: int = 10) -> dict[int, list[int]]:
-        """Top-k item ids for many training users (full ranking, training items excluded)."""
-        return {int(u): [s.item_id for s in self.recommend(int(u), k)] for u in users}
-
     def similar_items(self, item: int, k: int = 10, *, candidates: Iterable[int] | None = None) -> list[ScoredItem]:
         """Items whose learned codes are closest (cosine) to `item`'s, best first, `item` left out."""
-        self._need_fit()
+        self._fitted()
         j = int(self._item_index([item])[0])
         sim = self._hn @ self._hn[j]
         allowed = np.zeros(len(self.item_ids), dtype=bool)
@@ -311,7 +366,7 @@ class MFRanker:
 
         Raises UnknownItemError for unknown ids and ValueError for ratings outside the scale.
         """
-        self._need_fit()
+        m = self._fitted()
         lo, hi = self.scale
         given: dict[int, float] = {}
         for it in liked:
@@ -325,13 +380,13 @@ class MFRanker:
             given[int(it)] = v
         ids = list(given)
         idx = self._item_index(ids)
-        d = self._h.shape[1]
-        w_mean, b_mean = self._w.mean(axis=0), float(self._b.mean())
+        d = m.item_codes.shape[1]
+        w_mean, b_mean = m.user_factors.mean(axis=0), float(m.user_bias.mean())
         if not ids:
             return UserProfile(w_mean.astype(np.float32), b_mean,
                                np.zeros(len(self.item_ids), np.float32), frozenset())
         y = np.array([given[i] for i in ids], dtype=np.float64) + self._shift
-        a = np.hstack([self._h[idx].astype(np.float64), np.ones((len(ids), 1))])
+        a = np.hstack([m.item_codes[idx].astype(np.float64), np.ones((len(ids), 1))])
         prior = np.concatenate([w_mean, [b_mean]]).astype(np.float64)
         lam = np.full(d + 1, max(float(self.metadata.get("effective_reg", self.config.reg)), 1e-3))
         lam[-1] = 1.0  # the bias is barely regularised (towards the average user's)
@@ -343,74 +398,40 @@ class MFRanker:
         implicit[pos] = 1.0
         return UserProfile(theta[:d].astype(np.float32), float(theta[d]), implicit, frozenset(ids))
 
-    # ------------------------------------------------------------------ persistence
+    # ------------------------------------------------------------------ variants and persistence
 
-    def save(self, path: Any) -> None:
-        """Write the model to folder `path` (weights.npz + ranker.json); see genrec.ranking.store."""
-        from genrec.ranking.store import save_ranker
+    def variant(self, *, blend: float | None = None, ease: bool = True) -> MFRanker:
+        """This fitted model with another recommend `blend`, or without its EASE part (ablations).
 
-        save_ranker(self, path)
+        Nothing is retrained: the variant shares this model's arrays.
+        """
+        m = self._fitted()
+        out = MFRanker(self.config if blend is None else self.config.model_copy(update={"blend": blend}))
+        out.metadata = dict(self.metadata)
+        out._set_weights(m if ease else replace(m, ease=None), self.scale)
+        return out
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the model to folder `path`: its `MFWeights` fields in weights.npz; config, scale
+        and metadata in ranker.json (see genrec.ranking.files for the format)."""
+        m = self._fitted()
+        write_model(path, m.arrays(), {**self.metadata, "params": self.config.model_dump(),
+                                       "scale": list(self.scale)})
 
     @classmethod
-    def load(cls, path: Any, *, expected: Mapping[str, Any] | None = None) -> MFRanker:
-        """Read a model written by `save`; `expected` metadata (e.g. dataset, split) must match."""
-        from genrec.ranking.store import load_ranker
+    def load(cls, path: str | os.PathLike[str], *, expected: Mapping[str, Any] | None = None) -> MFRanker:
+        """Read a model written by `save`; `expected` metadata (e.g. dataset, split) must match.
 
-        return load_ranker(path, expected=expected)
-
-
-def _validated(ratings: Ratings, what: str):  # noqa: ANN202 - returns a DataFrame
-    """The ratings frame, de-duplicated (last rating of a pair wins), after sanity checks."""
-    if not isinstance(ratings, Ratings):
-        raise TypeError(f"{what}: expected genrec.data.Ratings, got {type(ratings).__name__}")
-    df = ratings.df
-    if len(df) == 0:
-        raise ValueError(f"{what}: no ratings; a ranker needs at least one rating to learn from")
-    lo, hi = ratings.scale
-    r = df["rating"].to_numpy()
-    bad = ~np.isfinite(r) | (r < lo) | (r > hi)
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        raise ValueError(
-            f"{what}: {int(bad.sum())} ratings outside the scale {lo:g}..{hi:g} "
-            f"(first: row {row}, user {int(df['user'].iloc[row])}, item {int(df['item'].iloc[row])}, "
-            f"rating {r[row]!r}); fix the data or pass the right scale to Ratings(..., scale=)"
-        )
-    return df.drop_duplicates(["user", "item"], keep="last")
-
-
-class PopularityRanker:
-    """Baseline: recommends the most-rated items the user has not rated (same verbs as MFRanker)."""
-
-    def fit(self, ratings: Ratings, *, validation: Ratings | None = None, progress: bool = True,
-            **_: Any) -> PopularityRanker:
-        df = _validated(ratings, "training ratings")
-        counts = df.groupby("item").size()
-        self.item_ids = counts.index.to_numpy(np.int64)
-        self._count = counts.to_numpy(np.float64)
-        self._seen = {int(u): set(g["item"].tolist()) for u, g in df.groupby("user")}
-        return self
-
-    def knows_user(self, user: int) -> bool:
-        return int(user) in self._seen
-
-    def popularity(self) -> dict[int, int]:
-        return {int(i): int(c) for i, c in zip(self.item_ids, self._count)}
-
-    def recommend(self, user: int | UserProfile, k: int = 10, *, exclude: Iterable[int] = (),
-                  candidates: Iterable[int] | None = None) -> list[ScoredItem]:
-        if int(k) < 1:
-            raise ValueError(f"k must be at least 1, got {k}")
-        if isinstance(user, UserProfile):
-            seen = set(user.seen)
-        elif int(user) in self._seen:
-            seen = self._seen[int(user)]
-        else:
-            raise UnknownUserError(f"user id {user!r} is not in the popularity baseline's training data")
-        skip = seen | {int(x) for x in exclude}
-        allowed = np.array([int(i) not in skip for i in self.item_ids])
-        if candidates is not None:
-            allowed &= np.isin(self.item_ids, np.fromiter((int(c) for c in candidates), dtype=np.int64))
-        idx = np.flatnonzero(allowed)
-        order = idx[np.lexsort((self.item_ids[idx], -self._count[idx]))][: int(k)]
-        return [ScoredItem(int(self.item_ids[j]), float(self._count[j]), None) for j in order]
+        Raises ModelFileError when the folder is missing, corrupt, of another format or genrec
+        version, or records other `expected` values (the caller retrains).
+        """
+        arrays, meta = read_model(path, expected=expected)
+        try:
+            ranker = cls(RankerConfig(**meta["params"]))
+            lo, hi = meta["scale"]
+            ranker._set_weights(MFWeights.from_arrays(arrays), (float(lo), float(hi)))
+        except Exception as exc:  # noqa: BLE001 - any inconsistency is the same user error
+            raise ModelFileError(f"{path}: saved ranker unusable ({type(exc).__name__}: {exc}); "
+                                 "delete the folder and retrain") from None
+        ranker.metadata = dict(meta)
+        return ranker

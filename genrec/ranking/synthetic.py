@@ -36,8 +36,9 @@ def synthetic_ratings(
     activity is log-normal (sigma `user_sigma`), so a few users and items hold most ratings, as in
     MovieLens. A rating is round(3.5 + b_u + b_i + p_u . q_i + noise), clipped to 1..5.
 
-    >>> len(synthetic_ratings(1000, seed=1))
-    1000
+    >>> r = synthetic_ratings(20_000, seed=1)
+    >>> len(r), r.n_users <= default_shape(20_000)[0]
+    (20000, True)
     """
     if n_ratings < 1:
         raise ValueError(f"n_ratings must be at least 1, got {n_ratings}")
