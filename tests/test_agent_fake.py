@@ -338,19 +338,21 @@ def test_fake_failing_save_keeps_the_previous_state(make, monkeypatch):
 
 def test_fake_internal_error_answers_without_crashing(make, monkeypatch):
     rec, _ = make()
-    calls = {"n": 0}
-    real = rec.core.candidates
+    from genrec.agent import policies
 
-    def flaky(turn, extra=None):
+    calls = {"n": 0}
+    real = policies.gather
+
+    def flaky(*args, **kwargs):
         calls["n"] += 1
         if calls["n"] == 1:
             raise RuntimeError("ranker exploded")
-        return real(turn, extra)
+        return real(*args, **kwargs)
 
-    monkeypatch.setattr(rec.core, "candidates", flaky)
+    monkeypatch.setattr(policies, "gather", flaky)
     reply = rec.chat("f2", "I loved Star Wars")
     assert reply.recommendations and any("internal error" in w for w in reply.warnings)
-    monkeypatch.setattr(rec.core, "candidates", lambda *a, **k: 1 / 0)
+    monkeypatch.setattr(policies, "gather", lambda *a, **k: 1 / 0)
     reply = rec.chat("f2", "I loved Fargo")
     assert "went wrong" in reply.text and not reply.recommendations
     assert rec.state("f2").liked == [STAR_WARS]  # the failed turn changed nothing

@@ -14,15 +14,16 @@ every pool item when a profile exists). The weights depend on what is known: wit
 with few liked items the personal weights are shrunk towards popularity (`CandidateConfig.shrink`);
 a term whose source is absent (no query text, no genres, no decades) has its weight dropped
 and the rest renormalised. The default weights were chosen on a validation split carved from
-u1.base (`benchmarks/tune_agent.py`), never on a test split. Hard constraints (asked-for
-genres as any-of, avoided genres, year bounds, blocked items) are applied before scoring, so
-no weight can break them; genres and decades of the user's general taste only boost. Optional MMR
+u1.base (`benchmarks/tune_agent.py`), never on a test split. Hard constraints (the state's
+`constraints()` plus its blocked items, as one SearchFilters) select what retrieval returns and
+guard the pool item by item (`SearchFilters.allows`) before scoring, so no weight can break them; genres and decades of the user's general taste only boost. Optional MMR
 re-ranking (lambda < 1) trades relevance for diversity using genre-set Jaccard similarity.
 """
 
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,10 +31,13 @@ import numpy as np
 
 from genrec.agent.models import ToolCallRecord
 from genrec.agent.state import DialogueState
-from genrec.agent.tools import Toolkit
+from genrec.agent.toolkit import Hit, Profile, Toolkit
+from genrec.agent.turn import TurnContext
 from genrec.components import CandidateConfig, FusionWeights
+from genrec.retrieval.filters import InvalidFilterError, SearchFilters
 
-__all__ = ["Candidate", "CandidateConfig", "FusionWeights", "fuse", "gather", "mmr", "query_text", "satisfies"]
+__all__ = ["Candidate", "CandidateConfig", "CandidatePool", "FusionWeights", "fuse", "gather", "mmr",
+           "query_text", "score_pool"]
 
 
 @dataclass
@@ -48,6 +52,22 @@ class Candidate:
     popularity: int = 0
     score: float = 0.0
     sources: set[str] = field(default_factory=set)
+
+    def add_hit(self, hit: Hit) -> None:
+        """Take a listing's scores: a ranker hit's score and prediction, the best search score."""
+        if hit.source == "ranker":
+            self.ranker_score, self.predicted_rating = hit.score, hit.predicted_rating
+        elif hit.source == "search":
+            self.search_score = hit.score if self.search_score is None else max(self.search_score,
+                                                                                 hit.score)
+
+
+@dataclass
+class CandidatePool:
+    """The ranked candidates of a turn (best first) and the ranker profile they were scored with."""
+
+    candidates: list[Candidate]
+    profile: Profile | None
 
 
 def query_text(state: DialogueState, catalog: Any, message: str | None = None) -> str:
@@ -117,67 +137,94 @@ def mmr(ranked: list[Candidate], k: int, lam: float, catalog: Any) -> list[Candi
     return chosen
 
 
-def satisfies(item: Any, state: DialogueState) -> bool:
-    """True when an item obeys every hard constraint of the state (genres and years)."""
-    g = set(item.genres)
-    if state.wanted_genres and not g & set(state.wanted_genres):
-        return False
-    if g & set(state.avoided_genres):
-        return False
-    if state.year_min is not None and (item.year is None or item.year < state.year_min):
-        return False
-    if state.year_max is not None and (item.year is None or item.year > state.year_max):
-        return False
-    return True
+def _record(ctx: TurnContext, name: str, arguments: dict, started: float, hits: list[Hit] | None,
+            error: str = "") -> None:
+    """A trace entry for an operation the pipeline ran (named like the LLM tool it matches)."""
+    ctx.trace.append(ToolCallRecord(
+        name=name, arguments=arguments, ok=hits is not None,
+        summary=f"{len(hits)} items" if hits is not None else error,
+        ms=round((time.perf_counter() - started) * 1000, 3)))
 
 
 def gather(toolkit: Toolkit, state: DialogueState, *, config: CandidateConfig, k: int,
-           query: str | None, trace: list[ToolCallRecord], allow_repeats: bool = False,
-           extra: dict[int, Candidate] | None = None) -> list[Candidate]:
-    """Pool = Chroma search (when there is query text) ∪ ranker top-N ∪ `extra`, constrained,
-    fused and (optionally) MMR-diversified; at most k, best first."""
+           ctx: TurnContext, allow_repeats: bool = False, profile: Profile | None = None,
+           extra: dict[int, Candidate] | None = None) -> CandidatePool:
+    """Pool = Chroma search (when the state has words to search with) ∪ ranker top-N ∪ `extra`,
+    constrained, fused and (optionally) MMR-diversified; at most k, best first.
+
+    `profile` is the state's ranker profile (`toolkit.profile(state)`), computed once a turn.
+    """
+    started_all = time.perf_counter()
     pool: dict[int, Candidate] = dict(extra or {})
-    blocked = state.blocked(allow_repeats=allow_repeats)
+    query = query_text(state, toolkit.catalog) if (
+        state.wishes or state.taste_genres() or state.liked) else None
+    try:
+        filters: SearchFilters | None = toolkit.constraints(state, allow_repeats=allow_repeats)
+    except InvalidFilterError as exc:  # the state's own years conflict: nothing can match
+        filters, problem = None, str(exc)
     if query:
-        res = toolkit.run("search_items", {"query": query, "k": config.search_n},
-                          state, trace=trace, allow_repeats=allow_repeats)
-        for h in res.hits:
+        started = time.perf_counter()
+        hits = toolkit.search(query, config.search_n, filters) if filters is not None else None
+        _record(ctx, "search_items", {"query": query, "k": config.search_n}, started, hits,
+                f"search_items: {problem}" if filters is None else "")
+        for h in hits or []:
             c = pool.setdefault(h.item_id, Candidate(h.item_id))
-            c.search_score = h.score if c.search_score is None else max(c.search_score, h.score)
+            c.add_hit(h)
             c.sources.add("search")
-    res = toolkit.run("rank_for_user", {"k": config.ranker_n}, state, trace=trace,
-                      allow_repeats=allow_repeats)
-    prof = toolkit.profile(state)
-    for h in res.hits:
+    started = time.perf_counter()
+    allowed = toolkit.allowed_ids(filters) if filters is not None else []
+    hits = toolkit.rank(profile, allowed, config.ranker_n) if filters is not None else None
+    _record(ctx, "rank_for_user", {"k": config.ranker_n}, started, hits,
+            f"rank_for_user: {problem}" if filters is None else "")
+    for h in hits or []:
         c = pool.setdefault(h.item_id, Candidate(h.item_id))
-        if h.source == "ranker":
-            c.ranker_score, c.predicted_rating = h.score, h.predicted_rating
-            c.sources.add("ranker")
-        else:
-            c.sources.add("popularity")
-    if prof is not None and config.popular_n:
+        c.add_hit(h)
+        c.sources.add("ranker" if h.source == "ranker" else "popularity")
+    if filters is None:
+        ctx.tick("candidates", started_all)
+        return CandidatePool([], profile)
+    if profile is not None and config.popular_n:
         # popular allowed items join the pool, so the popularity prior can act on them too
-        f = toolkit.filters(None, state, allow_repeats=allow_repeats)
         pop = toolkit.popularity
-        allowed = toolkit.allowed_ids(f)
         for i in sorted(allowed, key=lambda i: (-pop.get(i, 0), i))[: config.popular_n]:
             pool.setdefault(i, Candidate(i)).sources.add("popular")
-    if prof is not None:
-        missing = [i for i, c in pool.items() if c.ranker_score is None and i not in blocked
-                   and toolkit.ranker.knows_item(i)]
-        if missing:
-            preds = np.asarray(toolkit.ranker.predict(prof, missing), dtype=float)
-            for i, p in zip(missing, preds):
-                pool[i].predicted_rating = float(p)
+    if profile is not None:
+        blocked = set(filters.exclude_ids)
+        missing = [i for i, c in pool.items() if c.ranker_score is None and i not in blocked]
+        for i, p in toolkit.predict(profile, missing).items():
+            pool[i].predicted_rating = p
         # items only the search found: put their predicted rating on the ranker-score scale
         _align_scores(pool)
-    pool = {i: c for i, c in pool.items()
-            if i not in blocked and i in toolkit.catalog and satisfies(toolkit.catalog[i], state)}
-    weights = config.weights_for(state, prof)
-    ranked = fuse(pool, state, weights, toolkit.catalog, toolkit.popularity)
-    return mmr(ranked, k, config.mmr_lambda, toolkit.catalog)
+    pool = _allowed(pool, filters, toolkit)
+    ranked = fuse(pool, state, config.weights_for(state, profile), toolkit.catalog,
+                  toolkit.popularity)
+    ctx.tick("candidates", started_all)
+    return CandidatePool(mmr(ranked, k, config.mmr_lambda, toolkit.catalog), profile)
 
 
+def score_pool(toolkit: Toolkit, state: DialogueState, pool: dict[int, Candidate], *,
+               config: CandidateConfig, profile: Profile | None,
+               allow_repeats: bool = False) -> list[Candidate]:
+    """Constrain and fuse items found elsewhere (the LLM's tool calls, the last list shown)."""
+    try:
+        filters = toolkit.constraints(state, allow_repeats=allow_repeats)
+    except InvalidFilterError:
+        return []
+    pool = _allowed(pool, filters, toolkit)
+    if profile is not None and pool:
+        for i, p in toolkit.predict(profile, list(pool)).items():
+            pool[i].predicted_rating = p
+            if pool[i].ranker_score is None:
+                pool[i].ranker_score = p
+    return fuse(pool, state, config.weights_for(state, profile), toolkit.catalog,
+                toolkit.popularity)
+
+
+def _allowed(pool: dict[int, Candidate], filters: SearchFilters, toolkit: Toolkit
+             ) -> dict[int, Candidate]:
+    """The final guard: only catalog items the filters allow stay in the pool."""
+    cat = toolkit.catalog
+    return {i: c for i, c in pool.items() if i in cat and filters.allows(cat[i])}
 def _align_scores(pool: dict[int, Candidate]) -> None:
     """Put predicted-rating-only candidates on the ranker-score scale (linear fit on the rest)."""
     both = [(c.predicted_rating, c.ranker_score) for c in pool.values()
@@ -188,7 +235,7 @@ def _align_scores(pool: dict[int, Candidate]) -> None:
     if len(both) >= 2 and np.std([b[0] for b in both]) > 1e-9:
         a, b = np.polyfit([x for x, _ in both], [y for _, y in both], 1)
         for c in only:
-            c.ranker_score = float(a * c.predicted_rating + b)  # type: ignore[operator]
+            c.ranker_score = float(a * c.predicted_rating + b)
     else:
         for c in only:
             c.ranker_score = c.predicted_rating

@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from genrec.agent.state import DialogueState
+from genrec.agent.toolkit import Toolkit
 from genrec.agent.understanding import CatalogExtractor, normalize
 
 
@@ -40,7 +41,7 @@ class Evidence(BaseModel):
         return d
 
 
-def build_evidence(toolkit: Any, state: DialogueState, candidates: list[Any]) -> list[Evidence]:
+def build_evidence(toolkit: Toolkit, state: DialogueState, candidates: list[Any]) -> list[Evidence]:
     """One Evidence per candidate (with `item_id`, `predicted_rating`, `sources`)."""
     out = []
     liked = [i for i in state.liked if toolkit.ranker.knows_item(i)][-5:]
@@ -116,6 +117,21 @@ _QUOTED = re.compile(r"[\"“«]([^\"”»]{2,80})[\"”»]")
 _TITLE_YEAR = re.compile(r"\((\d{4})\)")
 
 
+class FactChecker:
+    """`check_text` with the catalog's extractor and the prompt-leak guard bound in."""
+
+    def __init__(self, extractor: CatalogExtractor, forbidden: list[str]) -> None:
+        self.extractor = extractor
+        self.forbidden = forbidden
+
+    def check(self, text: str, allowed: set[int], evidence: Evidence | None = None,
+              state: DialogueState | None = None) -> CheckResult:
+        """A rationale (with `evidence`, at most 600 characters) or a reply text (1500)."""
+        return check_text(text, self.extractor, allowed_ids=allowed, evidence=evidence,
+                          state=state, forbidden=self.forbidden,
+                          max_chars=600 if evidence is not None else 1500)
+
+
 class CheckResult(BaseModel):
     ok: bool
     problems: list[str] = Field(default_factory=list)
@@ -145,12 +161,12 @@ def check_text(text: str, extractor: CatalogExtractor, *, allowed_ids: set[int],
             break
     # titles: every catalog title named must be allowed
     named: set[int] = set()
-    for m in extractor.find_titles(text):
-        raw = text[m.start:m.end]
+    for mention in extractor.find_titles(text):
+        raw = text[mention.start:mention.end]
         if len(raw.split()) == 1 and raw.islower():
             continue  # a lower-case common word, not a title reference
-        if any(i in allowed_ids for i in m.ids):
-            named.update(i for i in m.ids if i in allowed_ids)
+        if any(i in allowed_ids for i in mention.ids):
+            named.update(i for i in mention.ids if i in allowed_ids)
         else:
             problems.append(f"names {raw!r}, which is not a recommended or liked item")
     for m in _QUOTED.finditer(text):
@@ -164,8 +180,8 @@ def check_text(text: str, extractor: CatalogExtractor, *, allowed_ids: set[int],
         if not words or not words[-1][:1].isupper() and not words[-1][:1].isdigit():
             continue
         found = None
-        for n in range(1, len(words) + 1):
-            iid = extractor.index.resolve(" ".join(words[-n:]) + f" ({m.group(1)})", cutoff=95)
+        for size in range(1, len(words) + 1):
+            iid = extractor.index.resolve(" ".join(words[-size:]) + f" ({m.group(1)})", cutoff=95)
             if iid is not None and cat[iid].year == int(m.group(1)):
                 found = iid
                 if iid in allowed_ids:
@@ -177,7 +193,8 @@ def check_text(text: str, extractor: CatalogExtractor, *, allowed_ids: set[int],
             named.add(found)
     if evidence is not None:
         subject = {evidence.item_id, *named}
-        years = {cat[i].year for i in subject if cat.get(i) is not None and cat[i].year}
+        years: set[int] = {y for i in subject if cat.get(i) is not None
+                           and (y := cat[i].year) is not None and y}
         genres = {g for i in subject if cat.get(i) is not None for g in cat[i].genres}
         if state is not None:
             years |= {y for y in (state.year_min, state.year_max) if y}

@@ -13,20 +13,15 @@ import re
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from typing import Any, Literal
 
+from genrec.agent.builder import build_parts
 from genrec.agent.models import Reply
-from genrec.agent.policies import (
-    POLICIES,
-    AgentConfig,
-    AgentCore,
-    GuidedPolicy,
-    ToolCallingPolicy,
-    Turn,
-    clean_message,
-)
+from genrec.agent.policies import POLICIES, Agent, Outcome, guided, tool_calling
 from genrec.agent.sessions import SessionStore
 from genrec.agent.state import DialogueState, FeedbackEvent
+from genrec.agent.turn import GUIDED_LLM_CALLS, LLMBudget, Response, TurnContext, clean_message
+from genrec.components import AgentConfig
 from genrec.config import Settings
 
 log = logging.getLogger(__name__)
@@ -73,8 +68,8 @@ class Recommender:
         self.llm = llm
         self.config = config or AgentConfig()
         self.sessions = sessions if sessions is not None else SessionStore(None)
-        self.core = AgentCore(catalog, ranker, store, llm, self.config)
-        self.toolkit = self.core.toolkit
+        self.agent = Agent.build(catalog, ranker, store, llm, self.config)
+        self.toolkit = self.agent.toolkit
         self.backend_name: str = getattr(llm, "name", "none") if llm is not None else "none"
         self.policy_name = self._pick_policy(policy)
         self._closers: list[Any] = []
@@ -93,20 +88,17 @@ class Recommender:
                       config: AgentConfig | None = None) -> Recommender:
         """Load (building when missing or stale) dataset, ranker, index, LLM and sessions.
 
-        The ranker is trained on the TRAIN part of `settings.split` (never on its test part).
+        The parts come from `genrec.agent.builder.build_parts` (the ranker is trained on the TRAIN
+        part of `settings.split`, never on its test part); `config` defaults to `settings.agent`.
         """
-        from genrec.data import load_split
         from genrec.llm import get_llm
-        from genrec.ranking import load_or_train_ranker
-        from genrec.retrieval import open_store
 
         s = settings or Settings()
-        dataset, split = load_split(s.dataset, s.split, s.datasets_dir, seed=s.seed)
-        ranker = load_or_train_ranker(s, dataset, split, progress=progress)
-        store = open_store(s, dataset, build=True, progress=progress)
+        parts = build_parts(s, progress=progress)
         backend = get_llm(llm or s.llm, s)
-        rec = cls(catalog=dataset.catalog, ranker=ranker, store=store, llm=backend,
-                  policy=policy or s.policy, sessions=SessionStore(s.sessions_path), config=config)
+        rec = cls(catalog=parts.catalog, ranker=parts.ranker, store=parts.store, llm=backend,
+                  policy=policy or s.policy, sessions=SessionStore(s.sessions_path),
+                  config=config if config is not None else s.agent)
         rec._closers.append(backend)
         return rec
 
@@ -127,9 +119,6 @@ class Recommender:
         self.close()
 
     # ---- turns --------------------------------------------------------------------------
-    def _policy(self, name: str) -> Any:
-        return ToolCallingPolicy(self.core) if name == "tool-calling" else GuidedPolicy(self.core)
-
     def chat(self, session_id: str, message: str) -> Reply:
         """Answer one message. Never raises for bad input or LLM faults (see Reply.warnings).
 
@@ -137,9 +126,16 @@ class Recommender:
             ValueError: `session_id` is empty or blank, longer than 200 characters or has
                 control characters.
         """
-        self._check_session_id(session_id)
+        self.check_session_id(session_id)
         with self.sessions.lock(session_id):
             return self._turn(session_id, message)
+
+    def _context(self, message: str, history: list[dict], policy: str, *, llm_up: bool = True,
+                 warnings: list[str] | None = None) -> TurnContext:
+        limit = self.config.max_tool_rounds + 1 if policy == "tool-calling" else GUIDED_LLM_CALLS
+        return TurnContext(message=message, history=history, policy=policy,
+                           budget=LLMBudget(self.llm, limit=limit, up=llm_up),
+                           warnings=list(warnings or []))
 
     def _turn(self, session_id: str, message: Any) -> Reply:
         from genrec.llm import meter
@@ -153,38 +149,34 @@ class Recommender:
             return Reply(session_id=session_id, backend=self.backend_name,
                          text="Sorry, I couldn't load this conversation; please try again.",
                          warnings=[f"session load failed: {type(exc).__name__}: {exc}"])
-        text, warnings, readable = clean_message(message, self.config.max_message_chars)
-        turn = Turn(session_id=session_id, message=text, state=prior.model_copy(deep=True),
-                    history=history, backend=self.backend_name, policy=self.policy_name,
-                    warnings=list(warnings))
+        msg = clean_message(message, self.config.max_message_chars)
+        ctx = self._context(msg.text, history, self.policy_name, warnings=msg.warnings)
+        outcome: Outcome | None
         with meter() as usage:
             try:
-                if not text:
-                    reply = self.core.reply(turn, "Your message was empty. What kind of movie would "
-                                                  "you like? A title you loved, a genre or a decade "
-                                                  "helps.", question=True)
-                elif not readable:
-                    reply = self.core.reply(turn, "I couldn't read that message; it doesn't look "
-                                                  "like text. Tell me a movie you like, a genre or "
-                                                  "a decade.", question=True)
+                if not msg.text:
+                    outcome = Outcome(Response(_EMPTY, question=True), prior.model_copy(deep=True), [])
+                elif not msg.readable:
+                    outcome = Outcome(Response(_UNREADABLE, question=True),
+                                      prior.model_copy(deep=True), [])
                 else:
-                    reply = self._policy(self.policy_name).run(turn)
+                    run = tool_calling if self.policy_name == "tool-calling" else guided
+                    outcome = run(self.agent, ctx, prior)
             except Exception as exc:  # noqa: BLE001 - last line of defence: guided, no LLM
                 log.exception("policy %s failed in session %s", self.policy_name, session_id)
-                reply, fallback_state = self._safe_fallback(session_id, text, prior, history, exc)
-                turn.state = fallback_state  # type: ignore[assignment]
+                ctx, outcome = self._safe_fallback(ctx, prior, exc)
+        reply = _reply(session_id, self.backend_name, ctx, outcome)
         reply.llm_calls = usage.calls
         reply.prompt_tokens = usage.prompt_tokens
         reply.completion_tokens = usage.completion_tokens
         total = (time.perf_counter() - started) * 1000
         reply.timings["llm"] = round(usage.seconds * 1000, 3)
-        new_state = turn.state
         try:
-            if new_state is not None:
-                new_state.turns += 1
+            if outcome is not None:
+                outcome.state.turns += 1
                 self.sessions.save_turn(
-                    session_id, new_state,
-                    [("user", text or "(empty message)"), ("assistant", reply.text)],
+                    session_id, outcome.state,
+                    [("user", msg.text or "(empty message)"), ("assistant", reply.text)],
                     [t.model_dump() for t in reply.trace])
         except Exception as exc:  # noqa: BLE001 - state stays as it was before the turn
             log.exception("saving session %s failed", session_id)
@@ -194,21 +186,19 @@ class Recommender:
         reply.timings["overhead"] = round(max(0.0, total - reply.timings["llm"]), 3)
         return reply
 
-    def _safe_fallback(self, session_id: str, text: str, prior: DialogueState,
-                       history: list[dict], exc: BaseException) -> tuple[Reply, DialogueState | None]:
-        """Guided policy without the LLM; (reply, state to save or None to keep the old one)."""
-        turn = Turn(session_id=session_id, message=text, state=prior.model_copy(deep=True),
-                    history=history, backend=self.backend_name, policy="guided", llm_ok=False)
-        turn.warnings.append(f"internal error in the {self.policy_name} policy "
-                             f"({type(exc).__name__}: {exc}); answered without the LLM")
+    def _safe_fallback(self, failed: TurnContext, prior: DialogueState, exc: BaseException
+                       ) -> tuple[TurnContext, Outcome | None]:
+        """Guided policy without the LLM; the outcome is None when that fails too (state kept)."""
+        ctx = self._context(failed.message, failed.history, "guided", llm_up=False, warnings=[
+            f"internal error in the {self.policy_name} policy ({type(exc).__name__}: {exc}); "
+            "answered without the LLM"])
         try:
-            return GuidedPolicy(self.core).run(turn), turn.state
+            return ctx, guided(self.agent, ctx, prior)
         except Exception as exc2:  # noqa: BLE001
             log.exception("guided fallback failed too")
-            return Reply(session_id=session_id, backend=self.backend_name, policy="guided",
-                         text="Sorry, something went wrong on my side; your conversation is kept. "
-                              "Please try again.",
-                         warnings=turn.warnings + [f"fallback failed: {type(exc2).__name__}"]), None
+            ctx.trace, ctx.timings = [], {}
+            ctx.warnings.append(f"fallback failed: {type(exc2).__name__}")
+            return ctx, None
 
     def stream(self, session_id: str, message: str) -> Iterator[str | Reply]:
         """Text deltas (word by word), then the Reply.
@@ -256,29 +246,27 @@ class Recommender:
             yield part
 
     # ---- sessions -----------------------------------------------------------------------
-    def feedback(self, session_id: str, item_id: int, liked: bool) -> DialogueState:
+    def feedback(self, session_id: str, item_id: int, liked: bool, *,
+                 source: Literal["api", "chat", "tool"] = "api") -> DialogueState:
         """Record a like/dislike for an item (creating the session when new).
+
+        `source` says where it came from: a button or API call ("api"), a tool call ("tool").
 
         Raises:
             genrec.data.UnknownItemError: `item_id` is not in the catalog.
         """
-        self._check_session_id(session_id)
+        self.check_session_id(session_id)
         self.catalog[item_id]  # raises UnknownItemError with a clear message
         with self.sessions.lock(session_id):
             state = self.sessions.load_state(session_id)
-            state.add_item(int(item_id), "liked" if liked else "disliked")
-            state.feedback.append(FeedbackEvent(item_id=int(item_id), liked=bool(liked),
-                                                source="api"))
+            state.record_feedback(FeedbackEvent(item_id=int(item_id), liked=bool(liked),
+                                                source=source))
             self.sessions.save_turn(session_id, state, [], self.sessions.last_trace(session_id))
         return state
 
-    def _save_state(self, session_id: str, state: DialogueState) -> None:
-        with self.sessions.lock(session_id):
-            self.sessions.save_turn(session_id, state, [], self.sessions.last_trace(session_id))
-
     def set_user(self, session_id: str, user_id: int | None) -> DialogueState:
         """Tie a session to a known dataset user (the ranker then uses their history)."""
-        self._check_session_id(session_id)
+        self.check_session_id(session_id)
         if user_id is not None and not self.ranker.knows_user(user_id):
             raise KeyError(f"user {user_id} is not known to the ranker")
         with self.sessions.lock(session_id):
@@ -322,12 +310,30 @@ class Recommender:
         Raises:
             ValueError: saying what is wrong with the id.
         """
-        Recommender._check_session_id(session_id)
-        return session_id
-
-    @staticmethod
-    def _check_session_id(session_id: str) -> None:
         if (not isinstance(session_id, str) or not _SESSION_ID.match(session_id)
                 or not session_id.strip()):
             raise ValueError(f"invalid session id {session_id!r}: use 1-200 printable characters "
                              "(no control characters, not only spaces)")
+        return session_id
+
+    _check_session_id = check_session_id  # the old name, until every front door uses the public one
+
+
+
+_EMPTY = ("Your message was empty. What kind of movie would you like? A title you loved, a genre "
+          "or a decade helps.")
+_UNREADABLE = ("I couldn't read that message; it doesn't look like text. Tell me a movie you like, "
+               "a genre or a decade.")
+
+
+def _reply(session_id: str, backend: str, ctx: TurnContext, outcome: Outcome | None) -> Reply:
+    """The Reply of a turn: the outcome's text after its notes, with the turn's trace and warnings."""
+    if outcome is None:
+        return Reply(session_id=session_id, backend=backend, policy="guided",
+                     text="Sorry, something went wrong on my side; your conversation is kept. "
+                          "Please try again.", warnings=ctx.warnings)
+    r = outcome.response
+    text = " ".join(outcome.notes) + "\n" + r.text if outcome.notes else r.text
+    return Reply(session_id=session_id, text=text, recommendations=r.recommendations,
+                 question=r.question, trace=ctx.trace, timings=ctx.timings, warnings=ctx.warnings,
+                 backend=backend, policy=ctx.policy)

@@ -1,6 +1,7 @@
 """Dialogue state: what one session has revealed (likes, dislikes, genres, years, wishes, shown items).
 
-The state is a small pydantic model persisted per session as JSON; policies only ever change a copy.
+The state is a small pydantic model persisted per session as JSON; it owns its changes (methods),
+and a turn applies them to a working copy that is saved only when the turn succeeds.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ class DialogueState(Preferences):
     recommended: list[int] = Field(default_factory=list, description="Every item already shown.")
     last_recommended: list[int] = Field(default_factory=list)
     feedback: list[FeedbackEvent] = Field(default_factory=list)
-    user_id: int | None = Field(None, description="A known dataset user id, when given.")
+    user_id: int | None = Field(default=None, description="A known dataset user id, when given.")
     pending: PendingChoice | None = None
     turns: int = 0
 
@@ -53,6 +54,16 @@ class DialogueState(Preferences):
         if not allow_repeats:
             out |= set(self.recommended)
         return out
+
+    def record_feedback(self, event: FeedbackEvent) -> None:
+        """Apply one like/dislike (from a button, the chat or a tool) and keep the event."""
+        self.add_item(event.item_id, "liked" if event.liked else "disliked")
+        self.feedback.append(event)
+
+    def record_shown(self, item_ids: list[int]) -> None:
+        """Remember a list just shown: added to `recommended`, and the new `last_recommended`."""
+        self.recommended = list(dict.fromkeys([*self.recommended, *item_ids]))
+        self.last_recommended = list(item_ids)
 
     def has_preferences(self) -> bool:
         """True when there is enough to rank: a liked item, a genre, a year range, a wish or a user."""

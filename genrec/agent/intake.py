@@ -1,0 +1,75 @@
+"""The understand stage: one message read into the dialogue state, with notes and early questions.
+
+Rules (and, when allowed, one LLM extraction grounded in the catalog) give an Extraction; the
+stage returns the new state and says whether the turn must ask something instead of answering.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel
+
+from genrec.agent import prompts
+from genrec.agent.state import DialogueState
+from genrec.agent.toolkit import Toolkit
+from genrec.agent.turn import TurnContext
+from genrec.agent.understanding import CatalogExtractor, LLMExtraction, apply, merge
+
+
+@dataclass
+class Understood:
+    """The state after the message, notes to prepend to the reply, and what to do next.
+
+    `question` is a fixed text to ask now (a refusal, "which one did you mean?");
+    `vague` means there is nothing to rank on yet: ask what they like.
+    """
+
+    state: DialogueState
+    notes: list[str] = field(default_factory=list)
+    allow_repeats: bool = False
+    question: str | None = None
+    vague: bool = False
+
+
+def understand(message: str, prior: DialogueState, *, extractor: CatalogExtractor,
+               toolkit: Toolkit, ctx: TurnContext, use_llm: bool) -> Understood:
+    """Read `message` against the catalog and `prior`; `prior` itself is not changed."""
+    started = time.perf_counter()
+    catalog = toolkit.catalog
+    ex = extractor.extract(message, prior)
+    if ex.injection:
+        ctx.tick("understand", started)
+        ctx.warnings.append("prompt injection attempt refused")
+        return Understood(prior.model_copy(deep=True), question=prompts.REFUSAL)
+    if use_llm and not ex.reset:
+        res = ctx.budget.try_invoke([("human", prompts.EXTRACT_PROMPT.format(
+            message=message[:2000]))], ctx.warnings, response_format=LLMExtraction)
+        if res is not None and res.parsed is not None:
+            raw = res.parsed.model_dump() if isinstance(res.parsed, BaseModel) else res.parsed
+            ex = merge(ex, extractor.ground_llm(raw, message))
+    state = apply(prior, ex)
+    notes = [f"There is no item {iid} in the catalog (item ids run "
+             f"{catalog.min_id}..{catalog.max_id})." for iid in ex.unknown_item_refs]
+    if ex.user_id is not None and not toolkit.ranker.knows_user(ex.user_id):
+        notes.append(f"User {ex.user_id} is not a known user here; I'll go by what you tell me.")
+        state.user_id = None
+    ack = []
+    for pol, verb in (("liked", "you like"), ("disliked", "you dislike"),
+                      ("seen", "you've seen"), ("excluded", "not to show")):
+        ids = getattr(ex, pol)
+        if ids:
+            ack.append(f"{verb} {', '.join(catalog[i].label for i in ids[:5])}")
+    if ack:
+        notes.append("Noted: " + "; ".join(ack) + ".")
+    ctx.tick("understand", started)
+    out = Understood(state, notes, allow_repeats=ex.allow_repeats)
+    if ex.ambiguous:
+        ch = ex.ambiguous[0]
+        opts = ", ".join(catalog[i].label for i in ch.options[:6])
+        out.question = (f"Which {ch.mention!r} did you mean: {opts}? "
+                        "Tell me the year or the full title.")
+    elif not state.has_preferences():
+        out.vague = True
+    return out

@@ -1,0 +1,163 @@
+"""The respond stage: evidence per pick, the writer LLM call, the fact check and the reply text.
+
+LLM text (the intro and each rationale) is kept only when the checker accepts it; everything
+else is templated from the evidence, so every stated fact is true.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from genrec.agent import prompts
+from genrec.agent.candidates import Candidate
+from genrec.agent.models import Recommendation
+from genrec.agent.rationales import Evidence, FactChecker, build_evidence, template_rationale
+from genrec.agent.state import DialogueState
+from genrec.agent.toolkit import Toolkit
+from genrec.agent.turn import Response, TurnContext
+from genrec.components import AgentConfig
+
+
+class WriterOutput(BaseModel):
+    """What the writer LLM call returns."""
+
+    text: str = ""
+    rationales: list[dict[str, Any]] = Field(default_factory=list)
+
+
+VAGUE_QUESTION = ("What are you in the mood for? Tell me a movie you loved, a genre "
+                  "(e.g. sci-fi, comedy) or a decade (e.g. the 90s).")
+
+
+def ask(ctx: TurnContext, checker: FactChecker, config: AgentConfig) -> Response:
+    """A clarifying question (LLM-phrased when possible and checked, templated otherwise)."""
+    text = None
+    if config.llm_rationales:
+        res = ctx.budget.try_invoke([("human", prompts.QUESTION_PROMPT.format(
+            message=ctx.message[:500], focus="a movie they loved, a genre, or a decade"))],
+            ctx.warnings, max_tokens=60)
+        cand = (res.text or "").strip() if res is not None else ""
+        if cand and "?" in cand and len(cand) < 300 and checker.check(cand, set()).ok:
+            text = cand
+    return Response(text or VAGUE_QUESTION, question=True)
+
+
+def answer(ctx: TurnContext, state: DialogueState, cands: list[Candidate], *, toolkit: Toolkit,
+           checker: FactChecker, config: AgentConfig, intro: str | None = None,
+           use_llm: bool = True) -> Response:
+    """Recommendations with rationales (LLM-written and checked, else templated) and text.
+
+    `intro` is text the LLM already wrote (the tool-calling answer); it is checked like the rest.
+    """
+    if not cands:
+        return Response(nothing_found(state, toolkit), question=True)
+    started = time.perf_counter()
+    cands = cands[: config.k]
+    evidence = build_evidence(toolkit, state, cands)
+    allowed = {c.item_id for c in cands} | set(state.liked)
+    rationales: dict[int, tuple[str, str]] = {}
+    llm_intro = None
+    if use_llm and config.llm_rationales:
+        out = _write(ctx, state, evidence[: config.rationale_items], toolkit)
+        if out is not None:
+            llm_intro = out.text.strip() or None
+            by_id = {e.item_id: e for e in evidence}
+            for r in out.rationales:
+                try:
+                    iid, text = int(r.get("item_id")), str(r.get("rationale", "")).strip()  # type: ignore[arg-type]
+                except (TypeError, ValueError, AttributeError):
+                    continue
+                if iid not in by_id or iid in rationales:
+                    continue
+                if not config.check_rationales:
+                    rationales[iid] = (text, "unchecked")
+                elif checker.check(text, allowed, by_id[iid], state).ok:
+                    rationales[iid] = (text, "llm")
+                else:
+                    ctx.count("rationales_rejected")
+    recs = []
+    for c, ev in zip(cands, evidence):
+        it = toolkit.catalog[c.item_id]
+        text, source = rationales.get(c.item_id, (template_rationale(ev, state), "template"))
+        recs.append(Recommendation(
+            item_id=it.item_id, title=it.title, year=it.year, genres=list(it.genres),
+            score=round(float(c.score), 6),
+            predicted_rating=None if c.predicted_rating is None else round(c.predicted_rating, 3),
+            rationale=text, verified=source != "unchecked",
+            rationale_source="llm" if source in ("llm", "unchecked") else "template",
+            evidence=ev.model_dump(exclude_none=True)))
+    chosen = None
+    for cand in (intro, llm_intro):
+        if cand and (not config.check_rationales or checker.check(cand, allowed).ok):
+            chosen = cand.strip()
+            break
+        if cand:
+            ctx.warnings.append("LLM reply text failed the fact check; used templated text")
+    if chosen is None:
+        chosen = template_intro(state, len(recs), toolkit)
+    lines = [f"{i}. {r.title} ({r.year}) - {r.rationale}" if r.year else
+             f"{i}. {r.title} - {r.rationale}" for i, r in enumerate(recs, 1)]
+    ctx.tick("respond", started)
+    return Response(chosen + "\n" + "\n".join(lines), recs)
+
+
+def _write(ctx: TurnContext, state: DialogueState, evidence: list[Evidence],
+           toolkit: Toolkit) -> WriterOutput | None:
+    """The writer call: intro text and rationales as JSON; None on any fault."""
+    if not ctx.budget.can_call():
+        return None
+    payload = json.dumps([e.for_prompt() for e in evidence], ensure_ascii=False)
+    res = ctx.budget.try_invoke([("human", prompts.WRITER_PROMPT.format(
+        message=ctx.message[:1000], state=state.summary(toolkit.catalog), evidence=payload))],
+        ctx.warnings, response_format=WriterOutput)
+    out = res.parsed if res is not None else None
+    if isinstance(out, dict):
+        try:
+            out = WriterOutput.model_validate(out)
+        except Exception:  # noqa: BLE001 - a malformed answer counts as none
+            out = None
+    return out if isinstance(out, WriterOutput) else None
+
+
+def template_intro(state: DialogueState, n: int, toolkit: Toolkit) -> str:
+    """'Here are n picks (what was asked for):' from the state alone."""
+    parts = []
+    if state.wanted_genres:
+        parts.append(" / ".join(state.wanted_genres))
+    leaning = [*[g for g in state.preferred_genres if g not in state.wanted_genres],
+               *[f"the {d}s" for d in state.preferred_decades]]
+    if leaning:
+        parts.append("leaning to " + " / ".join(leaning))
+    if state.year_min is not None or state.year_max is not None:
+        if state.year_min is not None and state.year_max is not None:
+            parts.append(f"from {state.year_min}-{state.year_max}")
+        elif state.year_min is not None:
+            parts.append(f"from {state.year_min} on")
+        else:
+            parts.append(f"up to {state.year_max}")
+    if state.avoided_genres:
+        parts.append("no " + " / ".join(state.avoided_genres))
+    if state.liked:
+        parts.append("for someone who liked " + ", ".join(
+            toolkit.catalog[i].label for i in state.liked[-2:]))
+    what = f" ({'; '.join(parts)})" if parts else ""
+    return f"Here are {n} picks{what}:"
+
+
+def nothing_found(state: DialogueState, toolkit: Toolkit) -> str:
+    """Which constraints left nothing, and the catalog's year span, asking to relax one."""
+    span = toolkit.year_span
+    cons = []
+    if state.wanted_genres:
+        cons.append("genres " + ", ".join(state.wanted_genres))
+    if state.avoided_genres:
+        cons.append("no " + ", ".join(state.avoided_genres))
+    if state.year_min is not None or state.year_max is not None:
+        cons.append(f"years {state.year_min or '...'}-{state.year_max or '...'}")
+    return ("I couldn't find a movie I haven't already shown you that matches "
+            f"{'; '.join(cons) or 'what you asked'} (the catalog covers {span[0]}-{span[1]}). "
+            "Could you relax one of these?")

@@ -1,0 +1,172 @@
+"""Typed operations over one catalog, ranker and store: search, rank, similar, details, profiles.
+
+Candidate generation calls these directly; the LLM-facing tools (`genrec.agent.tools`) wrap them
+in argument schemas and JSON. No JSON, no trace and no string dispatch here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from genrec.agent.state import DialogueState
+from genrec.data import Catalog
+from genrec.retrieval.filters import FilterTable, InvalidFilterError, SearchFilters, validate
+
+Profile = Any
+"""What the ranker personalises on: a known user id or a fold-in `UserProfile`."""
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One item an operation returned, with whatever scores that operation knows.
+
+    `source` says which: "search", "ranker", "popularity", "ranker-similar", "content-similar".
+    """
+
+    item_id: int
+    score: float
+    predicted_rating: float | None = None
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class ItemDetails:
+    """One catalog item's facts: title, year, genres, description and training rating count."""
+
+    item_id: int
+    title: str
+    year: int | None
+    genres: list[str]
+    description: str | None
+    ratings_count: int | None
+
+
+def constrain(requested: SearchFilters | None, state: DialogueState | None, genres: list[str], *,
+              exclude: Iterable[int] = (), allow_repeats: bool = False) -> SearchFilters:
+    """Filters a call asked for, intersected with the state's constraints and blocked items.
+
+    The requested filters are validated first, as given. Then the state's avoided genres are
+    added, its wanted genres apply when the call asked for none, the year range is narrowed to
+    the state's, and the state's blocked items are excluded.
+
+    Raises:
+        InvalidFilterError: unknown genre, implausible year, or years that cannot both hold.
+
+    >>> s = DialogueState(avoided_genres=["Horror"], year_min=1980, liked=[1])
+    >>> f = constrain(SearchFilters(year_min=1950), s, ["Comedy", "Horror"])
+    >>> f.genres_none, f.year_min, f.exclude_ids
+    (['Horror'], 1980, [1])
+    """
+    f = validate(requested, genres)
+    excluded = set(exclude)
+    if state is not None:
+        wanted = state.constraints()
+        for g in wanted.genres_none:
+            if g not in f.genres_none:
+                f.genres_none.append(g)
+        if wanted.genres_any and not f.genres_any:
+            f.genres_any = list(wanted.genres_any)
+        if wanted.year_min is not None:
+            f.year_min = max(f.year_min or wanted.year_min, wanted.year_min)
+        if wanted.year_max is not None:
+            f.year_max = min(f.year_max or wanted.year_max, wanted.year_max)
+        excluded |= state.blocked(allow_repeats=allow_repeats)
+    f.genres_any = [g for g in f.genres_any if g not in f.genres_none]
+    f.exclude_ids = sorted(excluded)
+    if f.year_min is not None and f.year_max is not None and f.year_min > f.year_max:
+        raise InvalidFilterError(
+            f"the years asked for ({f.year_min}..{f.year_max}) conflict with the user's "
+            f"year range ({state.year_min if state else None}..{state.year_max if state else None})")
+    return validate(f, genres)
+
+
+class Toolkit:
+    """Typed operations over one catalog, ranker and Chroma store.
+
+    >>> # tk = Toolkit(catalog, ranker, store); tk.search("space opera", 5, SearchFilters())
+    """
+
+    def __init__(self, catalog: Catalog, ranker: Any, store: Any) -> None:
+        self.catalog = catalog
+        self.ranker = ranker
+        self.store = store
+        self.table = FilterTable.from_catalog(catalog)
+        self.genres = catalog.genres
+        self._popularity: dict[int, int] | None = None
+        years = [it.year for it in catalog if it.year]
+        self.year_span = (min(years), max(years)) if years else (None, None)
+
+    @property
+    def popularity(self) -> dict[int, int]:
+        """Training rating count per item id ({} when the ranker has none)."""
+        if self._popularity is None:
+            try:
+                self._popularity = {int(k): int(v) for k, v in self.ranker.popularity().items()}
+            except Exception:  # noqa: BLE001 - a ranker without popularity: none known
+                self._popularity = {}
+        return self._popularity
+
+    def constraints(self, state: DialogueState | None, requested: SearchFilters | None = None, *,
+                    exclude: Iterable[int] = (), allow_repeats: bool = False) -> SearchFilters:
+        """`constrain` over this catalog's genres (raises InvalidFilterError)."""
+        return constrain(requested, state, self.genres, exclude=exclude, allow_repeats=allow_repeats)
+
+    def allowed_ids(self, filters: SearchFilters) -> list[int]:
+        """Catalog ids that satisfy (validated) filters, in catalog order."""
+        return [int(i) for i in self.table.ids[self.table.mask(filters)]]
+
+    def profile(self, state: DialogueState | None, *, user_id: int | None = None,
+                liked: Iterable[int] = (), disliked: Iterable[int] = ()) -> Profile | None:
+        """A known user id when the ranker knows it, else a fold-in of the liked/disliked items,
+        else None (nothing to personalise on)."""
+        uid = user_id if user_id is not None else (state.user_id if state else None)
+        if uid is not None and self.ranker.knows_user(uid):
+            return uid
+        likes = list(dict.fromkeys([*(state.liked if state else []), *liked]))
+        dislikes = list(dict.fromkeys([*(state.disliked if state else []), *disliked]))
+        likes = [i for i in likes if self.ranker.knows_item(i)]
+        dislikes = [i for i in dislikes if self.ranker.knows_item(i)]
+        if not likes:
+            return None
+        return self.ranker.fold_in(liked=likes, disliked=dislikes)
+
+    def search(self, query: str, k: int, filters: SearchFilters) -> list[Hit]:
+        """Items closest in meaning to `query` under (validated) filters, best first."""
+        return [Hit(r.item.item_id, float(r.score), None, "search")
+                for r in self.store.search(query, k=k, filters=filters)]
+
+    def rank(self, profile: Profile | None, allowed: Iterable[int], k: int) -> list[Hit]:
+        """The top k of `allowed` for a profile (by the ranker), or by popularity without one."""
+        ids = set(allowed)
+        if not ids:
+            return []
+        if profile is None:
+            pop = self.popularity
+            return [Hit(i, float(pop.get(i, 0)), None, "popularity")
+                    for i in sorted(ids, key=lambda i: (-pop.get(i, 0), i))[:k]]
+        return [Hit(s.item_id, float(s.score), s.predicted_rating, "ranker")
+                for s in self.ranker.recommend(profile, k=k, candidates=sorted(ids))]
+
+    def predict(self, profile: Profile, item_ids: list[int]) -> dict[int, float]:
+        """Predicted ratings of the items the ranker knows (others are left out)."""
+        known = [i for i in item_ids if self.ranker.knows_item(i)]
+        if not known:
+            return {}
+        return {i: float(p) for i, p in zip(known, self.ranker.predict(profile, known))}
+
+    def similar(self, item_id: int, k: int, filters: SearchFilters) -> list[Hit]:
+        """Items rated alike (when the ranker knows the item), else alike in content."""
+        if self.ranker.knows_item(item_id):
+            allowed = [i for i in self.allowed_ids(filters) if i != item_id]
+            scored = self.ranker.similar_items(item_id, k=k, candidates=allowed) if allowed else []
+            return [Hit(s.item_id, float(s.score), None, "ranker-similar") for s in scored]
+        return [Hit(r.item.item_id, float(r.score), None, "content-similar")
+                for r in self.store.similar(item_id, k=k, filters=filters)]
+
+    def details(self, item_id: int) -> ItemDetails:
+        """One item's facts (raises genrec.data.UnknownItemError for an unknown id)."""
+        it = self.catalog[item_id]
+        return ItemDetails(it.item_id, it.title, it.year, list(it.genres), it.description,
+                           self.popularity.get(it.item_id))

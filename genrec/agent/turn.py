@@ -1,0 +1,152 @@
+"""One turn's context: the message cleaned, the LLM budget, the trace, warnings and timings.
+
+Every stage of a turn (understand -> gather candidates -> respond) takes its inputs explicitly
+and reports what happened here; `Response` is what a stage that answers returns.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from genrec.agent.models import Recommendation, ToolCallRecord
+
+GUIDED_LLM_CALLS = 2
+"""The guided policy's LLM calls per turn: extraction, then the writer (or a question)."""
+
+
+@dataclass
+class CleanMessage:
+    """A user message made safe to read: `text`, what was changed, and whether it is text."""
+
+    text: str
+    warnings: list[str]
+    readable: bool
+
+
+def clean_message(message: Any, max_chars: int) -> CleanMessage:
+    """Control characters go, very long text is truncated; junk is marked unreadable.
+
+    >>> clean_message("hi\\x00 there", 100).text
+    'hi there'
+    """
+    warnings: list[str] = []
+    if isinstance(message, bytes):
+        message = message.decode("utf-8", errors="replace")
+    if not isinstance(message, str):
+        message = "" if message is None else str(message)
+    if len(message) > max_chars:
+        warnings.append(f"message truncated from {len(message)} to {max_chars} characters")
+        message = message[:max_chars]
+    raw_len = len(message.strip())
+    junk = sum(1 for ch in message if (unicodedata.category(ch)[0] == "C" and ch not in "\n\t\r")
+               or ch == "\ufffd")
+    text = "".join(ch if (ch in "\n\t" or unicodedata.category(ch)[0] not in "C") and ch != "\ufffd"
+                   else " " for ch in message)
+    text = re.sub(r"[ \t]+", " ", text).strip()
+    words = re.findall(r"[^\W\d_]{2,}", text)
+    readable = bool(text) and bool(words) and junk / max(1, raw_len) <= 0.2
+    if raw_len and not readable:
+        warnings.append("message is not readable text")
+    return CleanMessage(text, warnings, readable)
+
+
+def short(exc: BaseException, n: int = 160) -> str:
+    """An exception's message on one line, at most n characters."""
+    s = str(exc).replace("\n", " ")
+    return s if len(s) <= n else s[:n] + "..."
+
+
+class LLMBudget:
+    """Counts and enforces one turn's LLM calls: at most `limit`, and none after an outage.
+
+    >>> b = LLMBudget(None, limit=2); b.has_llm, b.can_call()
+    (False, False)
+    """
+
+    def __init__(self, llm: Any, *, limit: int, up: bool = True) -> None:
+        self.llm = llm
+        self.limit = limit
+        self.up = up
+        self.calls = 0
+
+    @property
+    def has_llm(self) -> bool:
+        """True when the backend can write text (not the `none` backend)."""
+        return self.llm is not None and getattr(self.llm, "chat_model", None) is not None
+
+    def can_call(self) -> bool:
+        return self.has_llm and self.up and self.calls < self.limit
+
+    def invoke(self, messages: Any, **kwargs: Any) -> Any:
+        """One LLM call, counted; raises the backend's LLMError (an outage marks the LLM down).
+
+        Raises:
+            genrec.llm.LLMCapabilityError: no LLM, the LLM is down or the budget is spent.
+        """
+        from genrec.llm import LLMCapabilityError, LLMUnavailableError
+
+        if not self.can_call():
+            raise LLMCapabilityError(f"no LLM call left in this turn ({self.calls} of {self.limit} "
+                                     "used, or the LLM is down)")
+        self.calls += 1
+        try:
+            return self.llm.invoke(messages, **kwargs)
+        except LLMUnavailableError:
+            self.up = False
+            raise
+
+    def try_invoke(self, messages: Any, warnings: list[str], **kwargs: Any) -> Any | None:
+        """`invoke`, or None (and a warning) on any LLM fault or when no call is left."""
+        from genrec.llm import LLMError, LLMUnavailableError
+
+        if not self.can_call():
+            return None
+        try:
+            return self.invoke(messages, **kwargs)
+        except LLMUnavailableError as exc:
+            warnings.append(f"LLM unavailable ({short(exc)}); answered with templated text")
+        except LLMError as exc:
+            warnings.append(f"LLM answer unusable ({short(exc)}); used templated text")
+        except Exception as exc:  # noqa: BLE001 - any backend bug is a handled fault
+            warnings.append(f"LLM call failed ({type(exc).__name__}: {short(exc)})")
+        return None
+
+
+@dataclass
+class TurnContext:
+    """What one turn reports besides its answer: the trace, warnings, timings and LLM budget.
+
+    `on_text` (set by `Recommender.stream`) receives the writer's reply text as it is produced.
+    """
+
+    message: str
+    history: list[dict]
+    budget: LLMBudget
+    policy: str
+    trace: list[ToolCallRecord] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    on_text: Callable[[str], None] | None = None
+
+    def tick(self, name: str, started: float) -> None:
+        """Add the milliseconds since `started` to the stage `name`."""
+        self.timings[name] = round(self.timings.get(name, 0.0) + (time.perf_counter() - started)
+                                   * 1000, 3)
+
+    def count(self, name: str) -> None:
+        """Count an event in the timings (e.g. `rationales_rejected`)."""
+        self.timings[name] = self.timings.get(name, 0) + 1
+
+
+@dataclass
+class Response:
+    """What a turn says: its text, the recommendations and whether it asks a question."""
+
+    text: str
+    recommendations: list[Recommendation] = field(default_factory=list)
+    question: bool = False
