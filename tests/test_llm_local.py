@@ -10,7 +10,7 @@ import pytest
 
 from genrec.config import Settings
 from genrec.llm import LLMCapabilityError, get_llm, meter
-from genrec.llm._local import (
+from genrec.llm.local import (
     SMOLLM2_WHEEL,
     LocalModelError,
     fetch_pinned_gguf,

@@ -1,37 +1,47 @@
-"""LLM backends for the agent: a registry (`get_llm`) of openai / local / none / fake / vllm:MODEL.
+"""LLM backends: a registry (`get_llm`) of openai / local / none / fake / vllm:MODEL, on their own.
 
 Each backend is an `LLMBackend`: a LangChain chat model plus usage accounting and uniform errors.
+Modules: errors, usage, results, parsing, answers, base, registry, fake, openai_backend, local
+(+ local_weights) and vllm_server (the launcher). Nothing here imports the agent.
 """
 
-from genrec.llm._base import (
-    LLMBackend,
+from genrec.llm.base import LLMBackend
+from genrec.llm.errors import (
     LLMCapabilityError,
     LLMError,
     LLMResponseError,
-    LLMResult,
     LLMUnavailableError,
-    LLMUsage,
-    ToolCall,
     UnknownLLMError,
+)
+from genrec.llm.fake import DEFAULT_REPLY, FakeLLM, FakeRequest, fake_backend
+from genrec.llm.parsing import (
+    JsonFieldStream,
+    MessagesInput,
+    ResponseFormat,
     extract_json,
-    meter,
     openai_response_format,
     to_messages,
 )
-from genrec.llm._fake import DEFAULT_REPLY, FakeLLM, FakeRequest, fake_backend
-from genrec.llm._registry import get_llm, known_llms, register_llm
+from genrec.llm.registry import get_llm, known_llms, register_llm
+from genrec.llm.results import LLMAsyncStream, LLMResult, LLMStream, ToolCall
+from genrec.llm.usage import LLMUsage, meter
 
 __all__ = [
     "DEFAULT_REPLY",
     "FakeLLM",
     "FakeRequest",
+    "JsonFieldStream",
+    "LLMAsyncStream",
     "LLMBackend",
     "LLMCapabilityError",
     "LLMError",
     "LLMResponseError",
     "LLMResult",
+    "LLMStream",
     "LLMUnavailableError",
     "LLMUsage",
+    "MessagesInput",
+    "ResponseFormat",
     "ToolCall",
     "UnknownLLMError",
     "extract_json",
@@ -44,22 +54,24 @@ __all__ = [
     "to_messages",
 ]
 
+_LAZY = {  # heavy modules (openai, transformers) only when asked for
+    "OpenAIBackend": "openai_backend",
+    "list_models": "openai_backend",
+    "make_openai_backend": "openai_backend",
+    "LocalChatModel": "local",
+    "LocalModelError": "local",
+    "make_local_backend": "local",
+    "resolve_local_model": "local",
+    "fetch_pinned_gguf": "local",
+    "DEFAULT_LOCAL_MODEL": "local",
+    "SMOLLM2_WHEEL": "local",
+}
 
-def __getattr__(name: str):  # heavy modules only when asked for
-    if name in ("OpenAIBackend", "list_models", "make_openai_backend"):
-        from genrec.llm import _openai
 
-        return getattr(_openai, name)
-    if name in (
-        "LocalChatModel",
-        "LocalModelError",
-        "make_local_backend",
-        "resolve_local_model",
-        "fetch_pinned_gguf",
-        "DEFAULT_LOCAL_MODEL",
-        "SMOLLM2_WHEEL",
-    ):
-        from genrec.llm import _local
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'genrec.llm' has no attribute {name!r}")
+    import importlib
 
-        return getattr(_local, name)
-    raise AttributeError(f"module 'genrec.llm' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"genrec.llm.{module}"), name)

@@ -20,7 +20,8 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from genrec.config import Settings
-from genrec.llm._base import LLMBackend, LLMResponseError, LLMUnavailableError
+from genrec.llm.base import LLMBackend
+from genrec.llm.errors import LLMResponseError, LLMUnavailableError
 
 INSTALL_HINT = "pip install 'genrec[vllm]'"
 
@@ -334,7 +335,7 @@ def connect_or_start_vllm(
     When nothing answers there and the URL is on this machine, `vllm serve MODEL` is started on
     its port as a child process that `backend.close()` (or interpreter exit) stops.
     """
-    from genrec.llm._openai import list_models, make_openai_backend
+    from genrec.llm.openai_backend import list_models, make_openai_backend
 
     base_url = settings.llm_base_url.rstrip("/")
     try:

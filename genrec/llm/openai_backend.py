@@ -6,20 +6,15 @@ LLMUnavailableError or LLMResponseError with a message that says what to do.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
+from pydantic import SecretStr
+
 from genrec.config import Settings
-from genrec.llm._base import (
-    LLMBackend,
-    LLMError,
-    LLMResponseError,
-    LLMResult,
-    LLMUnavailableError,
-    MessagesInput,
-    ResponseFormat,
-    openai_response_format,
-)
+from genrec.llm.base import LLMBackend
+from genrec.llm.errors import LLMError, LLMResponseError, LLMUnavailableError
+from genrec.llm.parsing import ResponseFormat, openai_response_format
 
 _TRANSPORT_NAMES = {
     "TimeoutException",
@@ -143,43 +138,17 @@ class OpenAIBackend(LLMBackend):
         # that reject many non-OpenAI servers' answers)
         return {"extra_body": {"response_format": openai_response_format(response_format)}}
 
-    def invoke(
-        self,
-        messages: MessagesInput | str,
-        *,
-        tools: Sequence[Any] | None = None,
-        tool_choice: str | None = None,
-        response_format: ResponseFormat | None = None,
-        timeout: float | None = None,
-        max_tokens: int | None = None,
-        on_delta: Callable[[str], None] | None = None,
-    ) -> LLMResult:
-        try:
-            return super().invoke(
-                messages,
-                tools=tools,
-                tool_choice=tool_choice,
-                response_format=response_format,
-                timeout=timeout,
-                max_tokens=max_tokens,
-                on_delta=on_delta,
-            )
-        except LLMResponseError as exc:
-            if not (response_format is not None and self.supports_structured and exc.status == 400):
-                raise
-            if "response_format" not in str(exc) and "json_schema" not in str(exc):
-                raise
-            # this server does not do JSON-schema output: ask by instruction from now on
-            self.supports_structured = False
-            return super().invoke(
-                messages,
-                tools=tools,
-                tool_choice=tool_choice,
-                response_format=response_format,
-                timeout=timeout,
-                max_tokens=max_tokens,
-                on_delta=on_delta,
-            )
+    def _drop_structured(
+        self, exc: LLMResponseError, response_format: ResponseFormat | None
+    ) -> bool:
+        """A 400 naming response_format / json_schema: this server does not do JSON-schema
+        output, so ask by instruction from now on."""
+        if not (response_format is not None and self.supports_structured and exc.status == 400):
+            return False
+        if "response_format" not in str(exc) and "json_schema" not in str(exc):
+            return False
+        self.supports_structured = False
+        return True
 
 
 def make_openai_backend(
@@ -206,10 +175,10 @@ def make_openai_backend(
     chat = ChatOpenAI(
         model=model,
         base_url=base_url,
-        api_key=settings.llm_api_key or "EMPTY",
+        api_key=SecretStr(settings.llm_api_key or "EMPTY"),
         timeout=settings.llm_timeout,
         max_retries=max_retries,
-        max_tokens=settings.llm_max_tokens,
+        max_completion_tokens=settings.llm_max_tokens,
         temperature=temperature,
         stream_usage=True,
     )

@@ -8,7 +8,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from genrec.config import Settings
-from genrec.llm._base import LLMBackend, UnknownLLMError
+from genrec.llm.base import LLMBackend
+from genrec.llm.errors import UnknownLLMError
 
 Factory = Callable[[str, Settings], LLMBackend]  # (argument after "name:", settings)
 
@@ -56,13 +57,13 @@ def get_llm(spec: str, settings: Settings | None = None) -> LLMBackend:
 
 
 def _openai(arg: str, settings: Settings) -> LLMBackend:
-    from genrec.llm._openai import make_openai_backend
+    from genrec.llm.openai_backend import make_openai_backend
 
     return make_openai_backend(settings, model=arg or None)
 
 
 def _local(arg: str, settings: Settings) -> LLMBackend:
-    from genrec.llm._local import make_local_backend
+    from genrec.llm.local import make_local_backend
 
     return make_local_backend(settings, model=arg or None)
 
@@ -72,7 +73,7 @@ def _none(arg: str, settings: Settings) -> LLMBackend:
 
 
 def _fake(arg: str, settings: Settings) -> LLMBackend:
-    from genrec.llm._fake import fake_backend
+    from genrec.llm.fake import fake_backend
 
     return fake_backend()
 

@@ -22,14 +22,14 @@ from langchain_core.runnables import Runnable, RunnableLambda
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import BaseModel, PrivateAttr
 
-from genrec.llm._base import (
-    LLMBackend,
-    LLMUsage,
+from genrec.llm.base import LLMBackend
+from genrec.llm.parsing import (
     ResponseFormat,
-    _message_text,
+    message_text,
     openai_response_format,
     parse_structured,
 )
+from genrec.llm.usage import LLMUsage
 
 DEFAULT_REPLY = "(fake LLM: no scripted reply)"
 
@@ -53,7 +53,7 @@ class FakeRequest:
     def last_user_text(self) -> str:
         for m in reversed(self.messages):
             if m.type == "human":
-                return _message_text(m)
+                return message_text(m)
         return ""
 
 
@@ -126,7 +126,9 @@ class FakeLLM(BaseChatModel):
     When the queue is empty the model answers `default` ("(fake LLM: no scripted reply)"), or
     "{}" when the request asked for structured output, and never crashes; `strict=True` raises
     AssertionError instead, to catch tests that make more calls than they scripted.
-    Token usage is counted in words, so it is deterministic.
+    Token usage is counted in words, so it is deterministic. Streaming sends the reply word by
+    word (" b" after "a"), or in pieces of `chunk_chars` characters when that is set (to test
+    deltas that split JSON escapes); tool calls come with the last piece.
 
     >>> llm = FakeLLM()
     >>> llm.enqueue(["Hi there", {"name": "search_items", "args": {"query": "noir"}}])
@@ -142,6 +144,7 @@ class FakeLLM(BaseChatModel):
 
     default: str = DEFAULT_REPLY
     strict: bool = False
+    chunk_chars: int = 0
     _queue: deque = PrivateAttr(default_factory=deque)
     _requests: list = PrivateAttr(default_factory=list)
     _lock: Any = PrivateAttr(default_factory=threading.Lock)
@@ -201,7 +204,7 @@ class FakeLLM(BaseChatModel):
             if msg.tool_calls:
                 text = json.dumps(msg.tool_calls[0]["args"])
             else:
-                text = _message_text(msg)
+                text = message_text(msg)
             parsed = parse_structured(text, schema, LLMUsage())
             return {"raw": msg, "parsed": parsed, "parsing_error": None} if include_raw else parsed
 
@@ -226,8 +229,8 @@ class FakeLLM(BaseChatModel):
                 )
             reply = "{}" if request.response_format else self.default
         msg = _to_message(reply, request)
-        prompt = sum(_words(_message_text(m)) for m in messages)
-        out_words = _words(_message_text(msg)) + sum(
+        prompt = sum(_words(message_text(m)) for m in messages)
+        out_words = _words(message_text(msg)) + sum(
             _words(json.dumps(c["args"])) for c in msg.tool_calls
         )
         return msg.model_copy(
@@ -261,8 +264,8 @@ class FakeLLM(BaseChatModel):
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         msg = self._next(messages, kwargs)
-        text = _message_text(msg)
-        pieces = [p for p in _split_keep_spaces(text)] or [""]
+        text = message_text(msg)
+        pieces = _pieces(text, self.chunk_chars) or [""]
         for i, piece in enumerate(pieces):
             last = i == len(pieces) - 1
             chunk = AIMessageChunk(
@@ -288,6 +291,17 @@ class FakeLLM(BaseChatModel):
             yield ChatGenerationChunk(message=chunk)
 
 
+def _pieces(text: str, chunk_chars: int) -> list[str]:
+    """Streamed deltas that join back to `text`: words, or `chunk_chars`-sized pieces.
+
+    >>> _pieces("a b c", 0), _pieces('{"t": "x"}', 4)
+    (['a', ' b', ' c'], ['{"t"', ': "x', '"}'])
+    """
+    if chunk_chars > 0:
+        return [text[i : i + chunk_chars] for i in range(0, len(text), chunk_chars)]
+    return _split_keep_spaces(text)
+
+
 def _split_keep_spaces(text: str) -> list[str]:
     """'a b c' -> ['a', ' b', ' c'] (word-sized deltas that join back to the text)."""
     out: list[str] = []
@@ -306,12 +320,19 @@ def fake_backend(
     supports_structured: bool = True,
     strict: bool = False,
     default: str = DEFAULT_REPLY,
+    chunk_chars: int = 0,
 ) -> LLMBackend:
     """A backend around a fresh FakeLLM (`backend.chat_model`), for tests of agent logic.
 
     supports_tools=False makes it behave like the embedded model (guided policy; tools rejected).
+    `backend.stream(...)` and `invoke(..., on_delta=...)` get the scripted reply in pieces (words,
+    or `chunk_chars` characters each).
+
+    >>> llm = fake_backend(['{"text": "Hi there"}'], chunk_chars=5)
+    >>> list(llm.stream("hi"))
+    ['{"tex', 't": "', 'Hi th', 'ere"}']
     """
-    model = FakeLLM(replies, strict=strict, default=default)
+    model = FakeLLM(replies, strict=strict, default=default, chunk_chars=chunk_chars)
     backend = _FakeBackend(
         "fake", model, supports_tools=supports_tools, supports_structured=supports_structured
     )

@@ -1,0 +1,98 @@
+"""What one model call returns: `LLMResult` (text, tool calls, usage, parsed JSON), `ToolCall`,
+and `LLMStream` / `LLMAsyncStream` (text deltas as they come, then the `LLMResult`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from langchain_core.messages import AIMessage
+
+from genrec.llm.usage import LLMUsage
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """One tool call the model asked for; `arguments` is already decoded JSON (not validated)."""
+
+    name: str
+    arguments: dict[str, Any]
+    id: str = ""
+
+
+@dataclass
+class LLMResult:
+    """One model answer.
+
+    text: the assistant text ("" when the model only called tools).
+    tool_calls: valid tool calls, in order.
+    usage: what this call cost (calls == 1).
+    parsed: with `response_format`: the pydantic instance (a model class was given) or dict.
+    finish_reason: "stop", "length", "tool_calls" ... when the backend knows it.
+    message: the AIMessage, to append to the history before ToolMessages in a tool loop.
+    """
+
+    text: str
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    usage: LLMUsage = field(default_factory=LLMUsage)
+    parsed: Any = None
+    finish_reason: str | None = None
+    message: AIMessage | None = None
+
+
+class LLMStream(Iterator[str]):
+    """The text deltas of one streamed answer, in order; `result` once the stream has ended.
+
+    Iterate it like any iterator of str. When the last delta has been read, `result` holds the
+    whole answer as an LLMResult (text, usage, and `parsed` when a response_format was asked
+    for); `result = yield from stream` gives it to a generator too. Errors (LLMError) are raised
+    by the iteration, possibly after some deltas.
+    """
+
+    def __init__(self, items: Iterator[str | LLMResult]) -> None:
+        self._items = items  # text deltas, then one LLMResult
+        self.result: LLMResult | None = None
+
+    def __iter__(self) -> LLMStream:
+        return self
+
+    def __next__(self) -> str:
+        if self.result is None:
+            item = next(self._items)
+            if isinstance(item, str):
+                return item
+            self.result = item
+        raise StopIteration(self.result)
+
+    def close(self) -> None:
+        """Stop reading the answer (closes the HTTP stream); nothing is charged after this."""
+        close = getattr(self._items, "close", None)
+        if close is not None:
+            close()
+
+
+class LLMAsyncStream(AsyncIterator[str]):
+    """Async `LLMStream`: `async for delta in stream`, then `stream.result`."""
+
+    def __init__(self, items: AsyncIterator[str | LLMResult]) -> None:
+        self._items = items
+        self.result: LLMResult | None = None
+
+    def __aiter__(self) -> LLMAsyncStream:
+        return self
+
+    async def __anext__(self) -> str:
+        if self.result is None:
+            item = await self._items.__anext__()
+            if isinstance(item, str):
+                return item
+            self.result = item
+        raise StopAsyncIteration
+
+    async def aclose(self) -> None:
+        """Stop reading the answer."""
+        aclose = getattr(self._items, "aclose", None)
+        if aclose is not None:
+            await aclose()
