@@ -87,11 +87,11 @@ def latency(store: ChromaStore, qvecs: np.ndarray, filters: dict[str, SearchFilt
         for fname, f in filters.items():
             if strat == "where" and f is None:
                 continue
-            vf = validate(f, store._table.genres)
+            vf = validate(f, store.searcher.table.genres)
             reps = n if strat == "auto" else (where_n or n)
-            store._knn(qvecs[0], 10, vf)  # warm (loads the vector cache on the exact path)
-            ts = timed(lambda i, vf=vf: store._knn(qvecs[i % len(qvecs)], 10, vf), reps)
-            n_match = int(store._table.mask(vf).sum())
+            store.searcher.knn(qvecs[0], 10, vf)  # warm (loads the vector cache on the exact path)
+            ts = timed(lambda i, vf=vf: store.searcher.knn(qvecs[i % len(qvecs)], 10, vf), reps)
+            n_match = int(store.searcher.table.mask(vf).sum())
             out[f"{strat}:{fname}"] = {"p50_ms": round(pct(ts, 50), 2), "p95_ms": round(pct(ts, 95), 2),
                                        "n": reps, "matching_items": n_match}
     store.strategy = "auto"
@@ -100,11 +100,11 @@ def latency(store: ChromaStore, qvecs: np.ndarray, filters: dict[str, SearchFilt
 
 def recall(store: ChromaStore, qvecs: np.ndarray, filters: dict[str, SearchFilters | None], k: int = 10) -> dict:
     """recall@k of (a) Chroma's HNSW query, unfiltered, and (b) the store's filtered search, vs exact."""
-    vectors = store._vector_cache()
+    vectors = store.searcher.vector_cache()
     if vectors is None:
         return {"note": "vectors too large to score exactly in memory"}
     col = store.collection
-    ids = store._table.ids
+    ids = store.searcher.table.ids
     out: dict[str, float] = {}
     hits = []
     for q in qvecs:
@@ -115,14 +115,14 @@ def recall(store: ChromaStore, qvecs: np.ndarray, filters: dict[str, SearchFilte
     for fname, f in filters.items():
         if f is None:
             continue
-        vf = validate(f, store._table.genres)
-        m = store._table.mask(vf)
+        vf = validate(f, store.searcher.table.genres)
+        m = store.searcher.table.mask(vf)
         rows = np.flatnonzero(m)
         hits = []
         for q in qvecs:
             kk = min(k, len(rows))
             exact = set(ids[rows[np.argsort(-(vectors[rows] @ q))[:kk]]].tolist())
-            got = {r.item.item_id for r in store._knn(q, k, vf)}
+            got = {r.item.item_id for r in store.searcher.knn(q, k, vf)}
             hits.append(len(exact & got) / kk)
         out[f"filtered:{fname}"] = round(float(np.mean(hits)), 4)
     return out
@@ -136,7 +136,7 @@ def server_latency(store: ChromaStore, data_dir: Path, qvecs, filters, n) -> dic
     with ChromaServer(data_dir, port=free_port()) as srv:
         http = chromadb.HttpClient(host=srv.host, port=srv.port, settings=CS(anonymized_telemetry=False))
         remote = ChromaStore(http, store.dataset, store.embedder, exact_max=store.exact_max)
-        remote._rows, remote._fingerprint = store._rows, store._fingerprint
+        remote.index.share_rows(store.index)
         assert remote.status().state == "ok", remote.status()
         return latency(remote, qvecs, filters, n)
 

@@ -8,11 +8,13 @@ import pytest
 
 from genrec.data import Item, UnknownItemError
 from genrec.data.movielens import GENRES as _ML_GENRES
+from genrec.data.splits import make_split
 from genrec.retrieval import (
     ChromaStore,
     InvalidFilterError,
     SearchFilters,
     item_text,
+    rating_counts,
     to_where,
     validate,
 )
@@ -84,7 +86,7 @@ def test_index_matches_catalog_and_stores_the_embedded_text(ml100k_store: Chroma
     assert docs["1"] == item_text(ml100k.catalog[1])
     md = dict(zip(got["ids"], got["metadatas"]))["1"]
     assert md["year"] == 1995 and md["g_Animation"] is True and md["g_Drama"] is False
-    assert md["popularity"] == int((ml100k.ratings.df["item"] == 1).sum())
+    assert "popularity" not in md  # ratings stay out of the index (schema 2): one index serves every split
 
 
 @pytest.mark.parametrize("query", QUERIES)
@@ -205,6 +207,25 @@ def test_blank_query_lists_matching_items_by_popularity(ml100k_store: ChromaStor
     pops = [int(counts.get(r.item.item_id, 0)) for r in res]
     assert len(res) == 5 and pops == sorted(pops, reverse=True) and all(_holds(r.item, f) for r in res)
     assert res[0].item.title == "Star Wars"
+
+
+def test_store_opened_with_training_popularity_never_counts_held_out_ratings(ml100k_store: ChromaStore,
+                                                                             ml100k) -> None:
+    split = make_split(ml100k.ratings, "u1")
+    train, whole = rating_counts(split.train), rating_counts(ml100k.ratings)
+    assert any(whole[i] != train.get(i, 0) for i in whole)  # u1 holds out ratings of many items
+    store = ChromaStore(ml100k_store.client, ml100k, ml100k_store.embedder, popularity=train)
+    assert store.status().state == "ok"  # the same index serves the split: ratings are not in it
+    ids = [int(i) for i in ml100k.catalog.ids]
+    assert {i: store.popularity[i] for i in ids} == {i: train.get(i, 0) for i in ids}
+    by_train = sorted(ids, key=lambda i: (-train.get(i, 0), i))
+    assert [r.item.item_id for r in store.search("", len(ids))] == by_train
+    assert [r.item.item_id for r in ml100k_store.search("", len(ids))] != by_train  # the default counts all
+    f = SearchFilters(genres_any=["Sci-Fi"], year_min=1970, year_max=1989)
+    got = [r.item.item_id for r in store.search(" ", 20, f)]
+    assert got == [i for i in by_train if _holds(ml100k.catalog[i], f)][:20]
+    got_md = store.collection.get(ids=[str(i) for i in ids[:50]], include=["metadatas"])["metadatas"]
+    assert not any("popularity" in md for md in got_md)  # nothing in the index reports whole-data counts
 
 
 def test_k_larger_than_matches_and_k_zero(ml100k_store: ChromaStore) -> None:

@@ -17,6 +17,7 @@ from chromadb.config import Settings as ChromaSettings
 
 from genrec.config import Settings
 from genrec.data import Catalog, Dataset, Item, Ratings
+from genrec.data.splits import ratio_split
 from genrec.retrieval import (
     ChromaServer,
     ChromaStore,
@@ -26,6 +27,7 @@ from genrec.retrieval import (
     list_indexes,
     make_client,
     open_store,
+    rating_counts,
 )
 from genrec.retrieval.server import free_port, wait_ready
 
@@ -151,18 +153,52 @@ def test_stale_store_is_reported_and_rebuilt_after_a_catalog_change(client, ml10
     assert "Director's Cut" in got["documents"][0]
 
 
-def test_popularity_change_rewrites_metadata_without_reembedding(client, ml100k) -> None:
+def test_ratings_are_not_part_of_the_index(client, ml100k) -> None:
+    """A change of ratings (another split, new ratings) leaves the index up to date."""
     name = f"mini-{uuid.uuid4().hex[:8]}"
     ChromaStore(client, mini(ml100k, name=name), CountingEmbedder()).build(progress=False)
     ds = mini(ml100k, name=name)
     df = ds.ratings.df
     fewer = Dataset(name, ds.catalog, Ratings(df[df["item"] != 50], scale=(1, 5)))
+    store = ChromaStore(client, fewer, CountingEmbedder())
+    assert store.status().state == "ok"
+    assert store.popularity[50] == 0 and store.popularity[1] == int((df["item"] == 1).sum())
+    assert "popularity" not in store.collection.get(ids=["50"], include=["metadatas"])["metadatas"][0]
+
+
+def test_open_store_orders_a_blank_query_by_the_counts_it_is_given(tmp_path, ml100k) -> None:
+    ds = mini(ml100k, n=100)
+    train = rating_counts(ratio_split(ds.ratings, test_fraction=0.5, seed=0).train)
+    store = open_store(Settings(home=tmp_path / "home"), ds, progress=False, embedder=CountingEmbedder(),
+                       popularity=train)
+    ids = [it.item_id for it in ds.catalog]
+    assert dict(store.popularity) == {i: train.get(i, 0) for i in ids}
+    assert [r.item.item_id for r in store.search(" ", 10)] == sorted(ids, key=lambda i: (-train.get(i, 0), i))[:10]
+    assert all(r.score == 0.0 for r in store.search("", 3))
+
+
+def test_an_index_of_schema_1_is_stale_and_rebuilt_without_reembedding(client, ml100k) -> None:
+    """An index written before popularity left the metadata (schema 1) is never served as current."""
+    from genrec.retrieval.client import read_pointer, write_pointer
+
+    ds = mini(ml100k)
+    store = ChromaStore(client, ds, CountingEmbedder())
+    store.build(progress=False)
+    old = store.collection  # turn it into what the previous version wrote: popularity in, no schema
+    counts = ds.ratings.df["item"].value_counts()
+    got = old.get(include=["metadatas"])
+    old.update(ids=got["ids"], metadatas=[dict(md, popularity=int(counts.get(int(i), 0)))
+                                          for i, md in zip(got["ids"], got["metadatas"])])
+    ptr = read_pointer(client, store.key)
+    assert ptr is not None
+    write_pointer(client, store.key, {k: v for k, v in ptr.items() if k != "schema"} | {"fingerprint": "0" * 16})
     emb = CountingEmbedder()
-    store = ChromaStore(client, fewer, emb)
-    assert store.status().state == "stale"
-    report = store.build(progress=False)
-    assert emb.texts == 0 and (report.embedded, report.reused) == (0, 300)  # vectors copied, not re-embedded
-    assert store.collection.get(ids=["50"], include=["metadatas"])["metadatas"][0]["popularity"] == 0
+    again = ChromaStore(client, ds, emb)
+    st = again.status()
+    assert st.state == "stale" and "schema 1" in st.reason
+    assert again.ensure(progress=False).state == "ok"
+    assert emb.texts == 0  # vectors were copied from the schema-1 generation
+    assert "popularity" not in again.collection.get(ids=["1"], include=["metadatas"])["metadatas"][0]
 
 
 def test_killed_build_leaves_the_old_index_serving_and_the_next_build_finishes(client, ml100k) -> None:
