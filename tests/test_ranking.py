@@ -204,7 +204,7 @@ def test_save_load_roundtrip(ranker: MFRanker, tmp_path: Path) -> None:
 @pytest.mark.parametrize("with_ease", [True, False])
 def test_save_load_keeps_every_field(ranker: MFRanker, ratings: Ratings, tmp_path: Path, with_ease: bool) -> None:
     """Every MFWeights field (EASE included, or absent) comes back equal, with its dtype."""
-    model = ranker if with_ease else MFRanker(FAST.model_copy(update={"epochs": 5, "ease_max_items": 0})).fit(
+    model = ranker if with_ease else MFRanker(FAST.model_copy(update={"epochs": 10, "ease_max_items": 0})).fit(
         ratings, progress=False)
     model.save(tmp_path / "m")
     back = MFRanker.load(tmp_path / "m")
