@@ -11,7 +11,8 @@ from genrec.ranking._config import (
 from genrec.ranking.artifacts import load_or_train_ranker, model_dir, ranker_config, train_ranker
 from genrec.ranking.popularity import PopularityRanker
 from genrec.ranking.protocol import Ranker, RatingRanker
-from genrec.ranking.ranker import MFRanker, MFWeights
+from genrec.ranking.ranker import MFRanker
+from genrec.ranking.weights import MFWeights
 
 __all__ = [
     "MFRanker", "MFWeights", "ModelFileError", "PopularityRanker", "Ranker", "RankerConfig", "RatingRanker",
