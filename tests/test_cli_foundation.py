@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -10,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from genrec.cli import app
-from genrec.config import Settings
+from genrec.config import Settings, get_settings
 
 runner = CliRunner()
 
@@ -75,3 +76,69 @@ def test_broken_toml_is_a_clear_error(settings: Settings, tmp_path: Path, monkey
     monkeypatch.setenv("GENREC_CONFIG", str(toml))
     res = runner.invoke(app, ["config", "show"])
     assert res.exit_code == 2 and "not valid TOML" in res.output
+
+
+def test_component_configs_from_toml_env_and_show(settings: Settings, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """[agent], [agent.candidates.personal] and [ranker] tables, GENREC_AGENT__K-style variables
+    (flat GENREC_LLM too), and `config show` listing every nested value with its source."""
+    toml = tmp_path / "genrec.toml"
+    toml.write_text('llm = "none"\n[agent]\nk = 5\nmax_message_chars = 500\n'
+                    "[agent.candidates.personal]\nrank = 0.5\n[ranker]\nlearning_rate = 0.01\n")
+    monkeypatch.setenv("GENREC_CONFIG", str(toml))
+    monkeypatch.setenv("GENREC_AGENT__K", "7")
+    monkeypatch.setenv("GENREC_AGENT__CANDIDATES__SHRINK", "2.5")
+    monkeypatch.setenv("GENREC_LLM_MODEL", "tiny")
+    s = get_settings()
+    assert (s.agent.k, s.agent.max_message_chars, s.agent.candidates.shrink) == (7, 500, 2.5)
+    assert s.agent.candidates.personal.rank == 0.5 and s.ranker.learning_rate == 0.01
+    assert (s.llm, s.llm_model) == ("none", "tiny")
+    res = runner.invoke(app, ["config", "show", "--json"])
+    assert res.exit_code == 0, res.output
+    shown = json.loads(res.stdout)
+    assert shown["agent.k"] == {"value": 7, "source": "env GENREC_AGENT__K"}  # env beats toml
+    assert shown["agent.max_message_chars"] == {"value": 500, "source": str(toml)}
+    assert shown["agent.candidates.shrink"] == {"value": 2.5,
+                                                "source": "env GENREC_AGENT__CANDIDATES__SHRINK"}
+    assert shown["agent.candidates.personal.rank"] == {"value": 0.5, "source": str(toml)}
+    assert shown["agent.candidates.personal.search"]["source"] == "default"
+    assert shown["ranker.learning_rate"] == {"value": 0.01, "source": str(toml)}
+    assert shown["ranker.epochs"] == {"value": 150, "source": "default"}
+    assert shown["llm_model"] == {"value": "tiny", "source": "env GENREC_LLM_MODEL"}
+    assert "agent" not in shown and "ranker" not in shown  # one row per value
+    table = runner.invoke(app, ["config", "show"])
+    assert table.exit_code == 0 and "agent.candidates.personal.rank" in table.output
+    # the same under a [genrec] table; an argument beats both
+    toml.write_text('[genrec]\nseed = 3\n[genrec.agent]\nk = 4\n[genrec.ranker]\nepochs = 9\n')
+    monkeypatch.delenv("GENREC_AGENT__K")
+    s = get_settings(seed=11)
+    assert (s.seed, s.agent.k, s.ranker.epochs) == (11, 4, 9)
+    assert s.sources()["seed"] == "argument" and s.sources()["ranker.epochs"] == str(toml)
+
+
+@pytest.mark.parametrize(
+    ("toml_text", "env", "expected"),
+    [
+        ("[agent]\nkk = 5\n", {}, "agent.kk (did you mean agent.k?)"),
+        ("[agent.candidates.personl]\nrank = 1\n", {}, "did you mean agent.candidates.personal?"),
+        ("[ranker]\nepochs = 0\n", {}, "ranker.epochs = 0 ("),
+        ('[genrec]\nllm = "none"\n[agent]\nk = 5\n', {}, "keys outside the [genrec] table: agent"),
+        ("", {"GENREC_AGENT__KK": "5"}, "GENREC_AGENT__KK: unknown setting agent.kk"),
+        ("", {"GENREC_AGENT__K": "many"}, "agent.k = 'many' (env GENREC_AGENT__K)"),
+        ("", {"GENREC_LLM__MODEL": "x"}, "GENREC_LLM__MODEL: llm has no sub-settings"),
+        ("", {"GENREC_AGENT": '{"k": 3, "speed": 1}'}, "GENREC_AGENT: unknown setting agent.speed"),
+    ],
+)
+def test_unknown_keys_and_bad_values_are_clear_errors(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    toml_text: str, env: dict[str, str], expected: str,
+) -> None:
+    toml = tmp_path / "genrec.toml"
+    toml.write_text(toml_text)
+    monkeypatch.setenv("GENREC_CONFIG", str(toml))
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(ValueError, match=re.escape(expected)):
+        get_settings()
+    res = runner.invoke(app, ["config", "show"])
+    assert res.exit_code == 2 and expected in res.output.replace("\n", "")

@@ -1,4 +1,7 @@
-"""`genrec config show`: the effective settings and where each value came from."""
+"""`genrec config show`: the effective settings and where each value came from.
+
+Nested component settings are listed one value a line, by dotted name (`agent.k`, `ranker.reg`).
+"""
 
 from __future__ import annotations
 
@@ -9,23 +12,26 @@ from genrec.commands._common import echo_json, settings_from
 
 app = typer.Typer(no_args_is_help=True)
 
+#: Values shown as *** (when set): tokens must not end up in logs or screenshots.
+SECRETS = frozenset({"llm_api_key", "api_key"})
+
 
 @app.command("show")
 def show(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")) -> None:
-    """Print every setting, its value, and its source (env, genrec.toml or default)."""
+    """Print every setting (nested ones as agent.k, ranker.learning_rate, ...), its value, and its
+    source (argument, env GENREC_*, genrec.toml or default)."""
     s = settings_from()
-    sources = s.sources()
-    rows = {name: (getattr(s, name), sources[name]) for name in type(s).model_fields}
-    secret = {"llm_api_key", "api_key"}
-    shown = {k: ("***" if k in secret and v and v != "EMPTY" else v) for k, (v, _) in rows.items()}
+    values, sources = s.flat(), s.sources()
+    shown = {k: ("***" if k in SECRETS and v and v != "EMPTY" else v) for k, v in values.items()}
     if as_json:
-        echo_json({k: {"value": shown[k], "source": src} for k, (_, src) in rows.items()})
+        echo_json({k: {"value": shown[k], "source": sources[k]} for k in values})
         return
     table = Table(title="genrec settings")
-    for col in ("setting", "value", "source"):
-        table.add_column(col)
-    for k, (_, src) in rows.items():
-        table.add_row(k, str(shown[k]), src)
+    table.add_column("setting", no_wrap=True)  # dotted names stay whole on a narrow terminal
+    table.add_column("value")
+    table.add_column("source")
+    for k in values:
+        table.add_row(k, str(shown[k]), sources[k])
     from rich.console import Console
 
     Console().print(table)
