@@ -1,5 +1,5 @@
-"""The wiring of a chat run: dataset, split, trained ranker, Chroma index, popularity baseline,
-the agent under test and the llm simulator's text backend, built from settings.
+"""The wiring of a chat run: the agent's parts (through `genrec.agent.builder`), the popularity
+baseline, the agent under test and the llm simulator's text backend, built from settings.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from genrec.config import Settings
 from genrec.data import Dataset, Split
 from genrec.evaluation.chat_protocol import ChatEvalConfig
 
@@ -29,31 +30,13 @@ class EvalComponents:
     warnings: list[str] = field(default_factory=list)
 
 
-@dataclass
-class _Parts:
-    """What the agent is built from: the same fields as `genrec.agent.builder.AgentParts`."""
+def run_settings(settings: Settings, cfg: ChatEvalConfig) -> Settings:
+    """The settings a run's parts are built from: `settings` with the run's dataset, split and seed.
 
-    dataset: Dataset
-    split: Split
-    ranker: Any
-    store: Any
-
-
-def _load_parts(settings: Any, cfg: ChatEvalConfig, *, progress: bool) -> _Parts:
-    """The run's dataset and split (named by `cfg`), the ranker trained on its train part, the index.
-
-    The one place that repeats `Recommender.from_settings`'s wiring: when
-    `genrec.agent.builder.build_parts(settings, progress=...)` exists, this body becomes that call
-    (with `settings` carrying cfg's dataset, split and seed).
+    >>> run_settings(Settings(seed=1), ChatEvalConfig(split="u2", seed=0)).model_dump(include={"split", "seed"})
+    {'split': 'u2', 'seed': 0}
     """
-    from genrec.data import load_split
-    from genrec.ranking import load_or_train_ranker
-    from genrec.retrieval import open_store
-
-    dataset, split = load_split(cfg.dataset, cfg.split, settings.datasets_dir, seed=cfg.seed)
-    ranker = load_or_train_ranker(settings, dataset, split, progress=progress)
-    store = open_store(settings, dataset, progress=progress)
-    return _Parts(dataset, split, ranker, store)
+    return settings.model_copy(update={"dataset": cfg.dataset, "split": cfg.split, "seed": cfg.seed})
 
 
 def text_generator(backend: Any) -> Callable[[list[dict]], str] | None:
@@ -77,7 +60,7 @@ def _popularity_ranker(split: Split, warnings: list[str]) -> Any | None:
         return None
 
 
-def _simulator_text(settings: Any, cfg: ChatEvalConfig, warnings: list[str]) -> Callable[[list[dict]], str] | None:
+def _simulator_text(settings: Settings, cfg: ChatEvalConfig, warnings: list[str]) -> Callable[[list[dict]], str] | None:
     """The llm simulator's backend (``cfg.simulator_llm`` or ``cfg.llm``), None with a warning
     when it cannot write text (the run then uses the template simulator)."""
     if cfg.simulator != "llm":
@@ -96,26 +79,29 @@ def _simulator_text(settings: Any, cfg: ChatEvalConfig, warnings: list[str]) -> 
     return generate
 
 
-def build_components(settings: Any, cfg: ChatEvalConfig, *, progress: bool = True) -> EvalComponents:
+def build_components(settings: Settings, cfg: ChatEvalConfig, *, progress: bool = True) -> EvalComponents:
     """Load the dataset and split, the trained ranker, the Chroma index and the agent per settings.
 
-    The agent is built with the same ranker and store the baselines use, an in-memory session
-    store, and the backend named by ``cfg.llm``; the llm simulator gets its own backend
+    The parts come from `genrec.agent.builder.build_parts` (as for `Recommender.from_settings`),
+    with the run's dataset, split and seed (`run_settings`). The agent is built with the same
+    ranker and store the baselines use, ``settings.agent``, an in-memory session store, and the
+    backend named by ``cfg.llm``; the llm simulator gets its own backend
     (``cfg.simulator_llm`` or ``cfg.llm``), falling back to the template simulator with a warning
     when that backend cannot write text.
     """
     from genrec.agent import Recommender, SessionStore
+    from genrec.agent.builder import build_parts
     from genrec.llm import get_llm
 
     warnings: list[str] = []
-    parts = _load_parts(settings, cfg, progress=progress)
+    parts = build_parts(run_settings(settings, cfg), progress=progress)
     popularity = _popularity_ranker(parts.split, warnings)
     llm = get_llm(cfg.llm, settings)
-    agent = Recommender(catalog=parts.dataset.catalog, ranker=parts.ranker, store=parts.store, llm=llm,
-                        policy=cfg.policy, sessions=SessionStore(None))
+    agent = Recommender(catalog=parts.catalog, ranker=parts.ranker, store=parts.store, llm=llm,
+                        policy=cfg.policy, sessions=SessionStore(None), config=settings.agent)
     generate = _simulator_text(settings, cfg, warnings)
     return EvalComponents(parts.dataset, parts.split, agent, parts.ranker, parts.store, popularity, generate,
                           warnings)
 
 
-__all__ = ["EvalComponents", "build_components", "text_generator"]
+__all__ = ["EvalComponents", "build_components", "run_settings", "text_generator"]
