@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from urllib.parse import quote
 
 import httpx
 import openai
@@ -162,6 +163,25 @@ def test_two_sessions_stay_isolated(oai: openai.OpenAI, http: httpx.Client, reco
     assert item not in http.get("/api/sessions/iso-a").json()["state"]["disliked"]
 
 
+def test_one_session_id_rule_for_every_door(http: httpx.Client, recommender) -> None:
+    """Any id the Recommender accepts works over HTTP too: in `user`, in the X-Session-Id header
+    and in the path (both URL-encoded), and the Python API sees the same session."""
+    sid = "user 1 (alice@example.com)"
+    assert recommender.check_session_id(sid) == sid
+    ask = {"messages": [{"role": "user", "content": "I loved Toy Story, recommend animated movies"}]}
+    first = http.post("/v1/chat/completions", json={**ask, "user": sid})
+    assert first.status_code == 200, first.text
+    assert first.json()["genrec"]["session_id"] == sid
+    assert first.headers["x-session-id"] == quote(sid, safe=":@")
+    again = http.post("/v1/chat/completions", json=ask,
+                      headers={"X-Session-Id": first.headers["x-session-id"]})
+    assert again.status_code == 200 and again.json()["genrec"]["session_id"] == sid
+    assert len(history(http, quote(sid))) == 4 == len(recommender.history(sid))
+    assert TOY_STORY in recommender.state(sid).liked
+    assert http.delete(f"/api/sessions/{quote(sid)}").status_code == 200
+    assert not recommender.session_exists(sid)
+
+
 # ------------------------------------------------------------------ sessions API
 
 
@@ -235,7 +255,7 @@ def test_bad_json_wrong_types_and_limits_are_4xx(http: httpx.Client) -> None:
         ("/v1/chat/completions", b'{"messages": [{"role": "system", "content": "x"}]}', 422),
         ("/v1/chat/completions", b'{"messages": [{"role": "wizard", "content": "x"}]}', 422),
         ("/v1/chat/completions", b'{"messages": [{"role": "user", "content": "hi"}], '
-                                 b'"user": "bad id with spaces"}', 422),
+                                 b'"user": "   "}', 422),
         ("/v1/chat/completions", b"[1, 2, 3]", 422),
         (f"/api/sessions/{sid}/messages", json.dumps({"message": "y" * 70_000}).encode(), 413),
     ]
@@ -253,7 +273,12 @@ def test_bad_json_wrong_types_and_limits_are_4xx(http: httpx.Client) -> None:
 
     r = http.post(f"/api/sessions/{sid}/messages", content=chunks(), headers=json_headers)
     assert r.status_code == 413
-    assert http.get("/api/sessions/bad%20id").status_code == 422
+    assert http.get("/api/sessions/%20%20").status_code == 422  # only spaces: not a session id
+    too_long = http.get("/api/sessions/" + "x" * 201)
+    assert too_long.status_code == 422 and "invalid session id" in too_long.json()["error"]["message"]
+    r = http.post("/v1/chat/completions", headers={"X-Session-Id": "x" * 201},
+                  json={"messages": [{"role": "user", "content": "hi"}]})
+    assert r.status_code == 422 and "X-Session-Id" in r.json()["error"]["message"]
 
 
 def test_junk_never_gets_a_500(http: httpx.Client) -> None:
@@ -380,11 +405,21 @@ def test_is_loopback(host: str, loopback: bool) -> None:
 
 
 def test_limits_are_configurable(recommender, api_settings: Settings) -> None:
-    app = create_app(recommender, api_settings, limits=ApiLimits(max_body_bytes=100,
-                                                                 max_message_chars=10), ui=False)
+    """The message limit is the recommender's (AgentConfig); ApiLimits holds what only HTTP needs."""
+    from genrec.agent import Recommender
+    from genrec.components import AgentConfig
+
+    short = Recommender(catalog=recommender.catalog, ranker=recommender.ranker,
+                        store=recommender.store, config=AgentConfig(max_message_chars=100))
+    app = create_app(short, api_settings, limits=ApiLimits(max_body_bytes=300), ui=False)
     with BackgroundServer(app) as srv:
         sid = httpx.post(srv.url + "api/sessions").json()["session_id"]
-        r = httpx.post(srv.url + f"api/sessions/{sid}/messages", json={"message": "a" * 11})
-        assert r.status_code == 422 and "limit is 10" in r.json()["error"]["message"]
-        r = httpx.post(srv.url + f"api/sessions/{sid}/messages", json={"message": "a" * 200})
+        r = httpx.post(srv.url + f"api/sessions/{sid}/messages", json={"message": "a" * 101})
+        assert r.status_code == 422 and "limit is 100" in r.json()["error"]["message"]
+        ask = {"messages": [{"role": "user", "content": "b" * 101}]}
+        r = httpx.post(srv.url + "v1/chat/completions", json=ask)
+        assert r.status_code == 422 and "limit is 100" in r.json()["error"]["message"]
+        r = httpx.post(srv.url + f"api/sessions/{sid}/messages", json={"message": "a" * 400})
         assert r.status_code == 413
+    with pytest.raises(ValueError, match="max_message_chars is the recommender's limit"):
+        ApiLimits(max_message_chars=10)  # type: ignore[call-arg]

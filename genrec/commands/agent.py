@@ -155,20 +155,19 @@ def chat(
         rec = Recommender.from_settings(s, progress=True)
     with rec:
         try:
-            rec.state(session)
-            Recommender._check_session_id(session)  # noqa: SLF001 - same rule as the API
+            rec.check_session_id(session)  # the one rule of every front door
         except ValueError as exc:
             error(exc)
             raise typer.Exit(2) from None
         if new:
             rec.delete_session(session)
         if message is not None:
-            reply = rec.chat(session, message)
+            answer = rec.chat(session, message)
             if as_json:
-                echo_json(reply.model_dump(mode="json"))
+                echo_json(answer.model_dump(mode="json"))
             else:
-                typer.echo(reply.text)
-                for w in reply.warnings:
+                typer.echo(answer.text)
+                for w in answer.warnings:
                     console.print(f"[yellow]warning:[/yellow] {w}", markup=True, highlight=False)
             return
         console.print(f"genrec chat - backend {rec.backend_name}, policy {rec.policy_name}, "

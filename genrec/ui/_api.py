@@ -1,18 +1,19 @@
 """HTTP API routes: OpenAI-compatible /v1/chat/completions and /v1/models, /api/sessions/*, /healthz.
 
-All routes call the one `Recommender`; turns of one session are serialised, sessions run in parallel.
+All routes call the one `Recommender` through its public methods (its session-id rule, its message
+limit); turns of one session are serialised, sessions run in parallel.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import re
 import time
 import uuid
 import weakref
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, unquote
 
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Path, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -22,7 +23,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from genrec.ui._schemas import (
     MODEL_ID,
-    SESSION_ID_PATTERN,
     ApiLimits,
     AssistantMessage,
     ChatCompletion,
@@ -45,14 +45,14 @@ if TYPE_CHECKING:
     from genrec.agent import Recommender, Reply
     from genrec.config import Settings
 
-_SESSION_RE = re.compile(SESSION_ID_PATTERN)
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorResponse, "description": "Missing or wrong bearer token."},
     413: {"model": ErrorResponse, "description": "Request body over the size limit."},
     422: {"model": ErrorResponse, "description": "Invalid JSON, wrong types or over a limit."},
     503: {"model": ErrorResponse, "description": "The recommender failed on this turn."},
 }
-SessionPath = Path(pattern=SESSION_ID_PATTERN, description="Session id from POST /api/sessions.")
+SessionPath = Path(description="Session id from POST /api/sessions (any id `Recommender."
+                               "check_session_id` accepts, URL-encoded).")
 
 
 class AgentFailure(Exception):
@@ -63,15 +63,30 @@ def new_session_id() -> str:
     return uuid.uuid4().hex
 
 
+def header_value(session_id: str) -> str:
+    """The session id as the X-Session-Id header carries it: URL-encoded, like in the path
+    (ids of letters, digits and `_ . : @ - ~` are unchanged).
+
+    >>> header_value("user 1 (alice@example.com)")
+    'user%201%20%28alice@example.com%29'
+    >>> header_value("3f2a9c")
+    '3f2a9c'
+    """
+    return quote(session_id, safe=":@")
+
+
 class ApiService:
-    """What the routes share: the recommender, limits, per-session locks, ids created but unused."""
+    """What the routes share: the recommender, the size limits, per-session locks.
+
+    Session ids follow `Recommender.check_session_id` and messages `rec.config.max_message_chars`
+    (the one rule and the one limit of every front door); `limits` adds only what HTTP needs.
+    """
 
     def __init__(self, recommender: Recommender, settings: Settings, limits: ApiLimits) -> None:
         self.rec = recommender
         self.settings = settings
         self.limits = limits
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
-        self._created: set[str] = set()
         self._turns = asyncio.Semaphore(limits.max_concurrent_turns)
 
     def lock(self, session_id: str) -> asyncio.Lock:
@@ -90,38 +105,35 @@ class ApiService:
         except Exception as exc:  # noqa: BLE001 - reported as a clean 503
             raise AgentFailure(f"{type(exc).__name__}: {exc}") from exc
 
-    def create(self, session_id: str) -> None:
-        """Persist an empty session (it survives restarts); in memory if the store cannot."""
-        store = getattr(self.rec, "sessions", None)
-        if store is not None and hasattr(store, "save_turn"):
-            store.save_turn(session_id, self.rec.state(session_id), [])
-        else:
-            self._created.add(session_id)
-
-    async def exists(self, session_id: str) -> bool:
-        if session_id in self._created:
-            return True
-        return bool(await self.call(self.rec.session_exists, session_id))
+    def check_session_id(self, session_id: str, where: str = "session id") -> str:
+        """The id when `Recommender.check_session_id` accepts it; else 422 saying why."""
+        try:
+            return self.rec.check_session_id(session_id)
+        except ValueError as exc:
+            raise HTTPException(422, f"{where}: {exc}") from None
 
     async def require(self, session_id: str) -> None:
-        if not await self.exists(session_id):
+        if not await self.call(self.rec.session_exists, session_id):
             raise HTTPException(404, f"no session {session_id!r}: create one with POST /api/sessions")
 
+    @property
+    def max_message_chars(self) -> int:
+        """The recommender's message limit (AgentConfig.max_message_chars)."""
+        return int(self.rec.config.max_message_chars)
+
     def check_message(self, text: str) -> str:
+        """The stripped message; 422 when it is empty or over the recommender's limit."""
         text = text.strip()
         if not text:
             raise HTTPException(422, "the message is empty: send what the user said")
-        if len(text) > self.limits.max_message_chars:
-            raise HTTPException(
-                422,
-                f"the message has {len(text)} characters; the limit is {self.limits.max_message_chars}",
-            )
+        limit = self.max_message_chars
+        if len(text) > limit:
+            raise HTTPException(422, f"the message has {len(text)} characters; the limit is {limit}")
         return text
 
     async def chat(self, session_id: str, message: str) -> Reply:
         async with self.lock(session_id), self._turns:
             reply = await self.call(self.rec.chat, session_id, message)
-        self._created.discard(session_id)
         return reply
 
     async def stream(self, session_id: str, message: str) -> AsyncIterator[str | Reply]:
@@ -131,21 +143,15 @@ class ApiService:
                     yield part
             except Exception as exc:  # noqa: BLE001 - reported in-band as an error chunk
                 raise AgentFailure(f"{type(exc).__name__}: {exc}") from exc
-        self._created.discard(session_id)
 
 
-def _session_from(request_user: str | None, header: str | None) -> tuple[str, bool]:
-    """(session id, whether it is new) from X-Session-Id, else `user`, else a fresh id."""
-    for source, value in (("X-Session-Id header", header), ("user field", request_user)):
-        if value:
-            if not _SESSION_RE.match(value):
-                raise HTTPException(
-                    422,
-                    f"{source} {value[:40]!r} is not a valid session id: use 1-128 letters, "
-                    "digits or _ . : @ -",
-                )
-            return value, False
-    return new_session_id(), True
+def _session_from(service: ApiService, request_user: str | None, header: str | None) -> str:
+    """The session id from X-Session-Id (URL-decoded), else `user`, else a fresh one."""
+    if header:
+        return service.check_session_id(unquote(header), "X-Session-Id header")
+    if request_user:
+        return service.check_session_id(request_user, "user field")
+    return new_session_id()
 
 
 def _extra(reply: Reply) -> GenrecExtra:
@@ -199,13 +205,14 @@ def build_router(service: ApiService, auth: Callable[..., Any]) -> APIRouter:
     ) -> Any:
         """OpenAI-compatible chat. Only the **last user message** goes to the agent; the session
         keeps the history. The session comes from the `X-Session-Id` header, else the `user` field,
-        else a new one (returned in the `X-Session-Id` response header and `genrec.session_id`).
+        else a new one (returned in the `X-Session-Id` response header, URL-encoded as in the path,
+        and in `genrec.session_id`).
         Recommendations are in the extra `genrec` field (on the final chunk when streaming)."""
         message = service.check_message(_last_user_message(req, service.limits))
-        session_id, _ = _session_from(req.user, x_session_id)
+        session_id = _session_from(service, req.user, x_session_id)
         cid = f"chatcmpl-{uuid.uuid4().hex[:24]}"
         created = int(time.time())
-        headers = {"X-Session-Id": session_id}
+        headers = {"X-Session-Id": header_value(session_id)}
         if not req.stream:
             reply = await service.chat(session_id, message)
             response.headers.update(headers)
@@ -227,11 +234,16 @@ def build_router(service: ApiService, auth: Callable[..., Any]) -> APIRouter:
     async def create_session() -> SessionCreated:
         """A new, empty session; send messages to it with POST /api/sessions/{id}/messages."""
         sid = new_session_id()
-        await service.call(service.create, sid)
+        await service.call(service.rec.create_session, sid)
         return SessionCreated(session_id=sid)
 
+    def session_in_path(session_id: str = SessionPath) -> str:
+        return service.check_session_id(session_id, "session id in the path")
+
+    ValidSession = Depends(session_in_path)
+
     @router.post("/api/sessions/{session_id}/messages", tags=["sessions"])
-    async def post_message(body: MessageIn, session_id: str = SessionPath) -> dict[str, Any]:
+    async def post_message(body: MessageIn, session_id: str = ValidSession) -> dict[str, Any]:
         """One turn: the user's message in, the agent's `Reply` out (text, recommendations,
         question, trace, timings, token counts, warnings, backend)."""
         message = service.check_message(body.message)
@@ -240,14 +252,9 @@ def build_router(service: ApiService, auth: Callable[..., Any]) -> APIRouter:
         return reply.model_dump(mode="json")
 
     @router.post("/api/sessions/{session_id}/feedback", response_model=SessionView, tags=["sessions"])
-    async def post_feedback(body: FeedbackIn, session_id: str = SessionPath) -> SessionView:
+    async def post_feedback(body: FeedbackIn, session_id: str = ValidSession) -> SessionView:
         """Record a like or dislike; the next turn respects it (a disliked item is not shown again)."""
         await service.require(session_id)
-        catalog = getattr(service.rec, "catalog", None)
-        if catalog is not None and body.item_id not in catalog:
-            raise HTTPException(
-                422, f"item_id {body.item_id} is not in the catalog: use an item_id from a reply"
-            )
         async with service.lock(session_id):
             try:
                 state = await service.call(service.rec.feedback, session_id, body.item_id, body.liked)
@@ -256,11 +263,10 @@ def build_router(service: ApiService, auth: Callable[..., Any]) -> APIRouter:
                     422, f"item_id {body.item_id} is not in the catalog: use an item_id from a reply"
                 ) from None
             history = await service.call(service.rec.history, session_id)
-        service._created.discard(session_id)
         return SessionView(session_id=session_id, state=state.model_dump(mode="json"), history=history)
 
     @router.get("/api/sessions/{session_id}", response_model=SessionView, tags=["sessions"])
-    async def get_session(session_id: str = SessionPath) -> SessionView:
+    async def get_session(session_id: str = ValidSession) -> SessionView:
         """The dialogue state and the message history of a session."""
         await service.require(session_id)
         state = await service.call(service.rec.state, session_id)
@@ -268,11 +274,10 @@ def build_router(service: ApiService, auth: Callable[..., Any]) -> APIRouter:
         return SessionView(session_id=session_id, state=state.model_dump(mode="json"), history=history)
 
     @router.delete("/api/sessions/{session_id}", response_model=Deleted, tags=["sessions"])
-    async def delete_session(session_id: str = SessionPath) -> Deleted:
+    async def delete_session(session_id: str = ValidSession) -> Deleted:
         """Forget a session (its state and history)."""
         await service.require(session_id)
         async with service.lock(session_id):
-            service._created.discard(session_id)
             await service.call(service.rec.delete_session, session_id)
         return Deleted(session_id=session_id, deleted=True)
 
@@ -347,14 +352,10 @@ def health_route(app: FastAPI, service: ApiService) -> None:
     async def healthz() -> Health:
         rec = service.rec
         catalog = getattr(rec, "catalog", None)
-        sessions = None
-        store = getattr(rec, "sessions", None)
-        listing = getattr(store, "list_sessions", None)
-        if callable(listing):
-            try:
-                sessions = len(await run_in_threadpool(listing))
-            except Exception:  # noqa: BLE001 - a count is nice to have, not a health failure
-                sessions = None
+        try:
+            sessions = await run_in_threadpool(_session_count, rec)
+        except Exception:  # noqa: BLE001 - a count is nice to have, not a health failure
+            sessions = None
         return Health(
             backend=str(getattr(rec, "backend_name", "unknown")),
             dataset=service.settings.dataset,
@@ -362,6 +363,16 @@ def health_route(app: FastAPI, service: ApiService) -> None:
             sessions=sessions,
             auth=bool(service.settings.api_key),
         )
+
+
+def _session_count(rec: Any) -> int | None:
+    """How many sessions the recommender stores (None when it cannot say)."""
+    listing = getattr(rec, "list_sessions", None)
+    if not callable(listing):
+        # WORKAROUND (issue 11, doors): Recommender has no public session listing yet; remove this
+        # branch once `Recommender.list_sessions()` exists (asked of the recommender.py owner).
+        listing = getattr(getattr(rec, "sessions", None), "list_sessions", None)
+    return len(listing()) if callable(listing) else None
 
 
 def _error(status: int, message: str, kind: str, headers: dict[str, str] | None = None,

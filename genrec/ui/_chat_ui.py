@@ -1,6 +1,7 @@
 """The Gradio chat app: streaming chat, recommendation cards with 👍/👎, a "why these?" trace panel.
 
-Each page load gets its own session id (gr.State), so two browsers never share a conversation.
+Each page load gets its own session id (gr.State), so two browsers never share a conversation;
+the message limit is the recommender's (`config.max_message_chars`), as for every front door.
 """
 
 from __future__ import annotations
@@ -120,11 +121,11 @@ def _display(history: list[dict[str, Any]]) -> list[dict[str, str]]:
 def build_blocks(recommender: Recommender, settings: Settings, *, concurrency: int = 4) -> gr.Blocks:
     """The chat app as a gr.Blocks (create_app mounts it); `concurrency` turns run at once."""
     backend = str(getattr(recommender, "backend_name", settings.llm))
-    max_chars = 4000
+    max_chars = recommender.config.max_message_chars  # the box stops longer input
 
     def respond(message: str, session_id: str) -> Iterator[tuple[Any, ...]]:
         """Stream one turn: the chat grows as text arrives; cards, trace and banner at the end."""
-        message = (message or "").strip()[:max_chars]
+        message = (message or "").strip()  # over the limit: the agent truncates it, with a warning
         session_id = session_id or new_session_id()
         if not message:
             yield gr.skip(), gr.skip(), session_id, gr.skip(), gr.skip(), gr.skip(), gr.skip()
@@ -221,21 +222,17 @@ def build_blocks(recommender: Recommender, settings: Settings, *, concurrency: i
                                 outputs=[cards_state, banner],
                             )
 
-        send_event = dict(
-            fn=respond,
-            inputs=[box, session],
-            outputs=[box, chatbot, session, cards_state, trace, banner, session_md],
-            concurrency_limit=concurrency,
-            concurrency_id="genrec-turn",  # Enter and the Send button share one limit
-        )
-        box.submit(**send_event)
-        send.click(**send_event)
-        reset = dict(
-            fn=new_conversation,
-            outputs=[session, chatbot, cards_state, trace, banner, box, session_md],
-        )
-        new.click(**reset)
-        chatbot.clear(**reset)  # the chat's own trash button starts over too
+        for trigger in (box.submit, send.click):
+            trigger(
+                respond,
+                inputs=[box, session],
+                outputs=[box, chatbot, session, cards_state, trace, banner, session_md],
+                concurrency_limit=concurrency,
+                concurrency_id="genrec-turn",  # Enter and the Send button share one limit
+            )
+        reset_outputs = [session, chatbot, cards_state, trace, banner, box, session_md]
+        new.click(new_conversation, outputs=reset_outputs)
+        chatbot.clear(new_conversation, outputs=reset_outputs)  # the chat's trash button too
         demo.load(_fresh_session, outputs=[session, session_md])
     return demo
 

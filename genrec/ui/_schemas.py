@@ -8,20 +8,29 @@ from __future__ import annotations
 import os
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
 
-#: Session ids: letters, digits and `_ . : @ -`, at most 128 characters (uuid hex by default).
-SESSION_ID_PATTERN = r"^[A-Za-z0-9_.:@-]{1,128}$"
 #: The model name /v1/models lists; any `model` value is accepted in requests.
 MODEL_ID = "genrec"
 
 
 class ApiLimits(BaseModel):
-    """Size limits of the HTTP API; a request over a limit is refused (413 / 422), never served."""
+    """What only HTTP needs limiting; a request over a limit is refused (413 / 422), never served.
 
-    max_body_bytes: int = Field(64 * 1024, description="Largest request body, in bytes (413 above).")
-    max_message_chars: int = Field(4000, description="Longest user message, in characters (422).")
-    max_messages: int = Field(200, description="Most messages in one chat-completions request.")
+    The message length limit is the recommender's (`AgentConfig.max_message_chars`, `[agent]` in
+    genrec.toml), the same for every front door.
+
+    >>> try:
+    ...     ApiLimits(max_message_chars=10)
+    ... except ValueError as exc:
+    ...     print(str(exc).splitlines()[1].split(":")[0].strip())
+    Value error, max_message_chars is the recommender's limit now
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_body_bytes: int = Field(default=64 * 1024, description="Largest request body, in bytes (413 above).")
+    max_messages: int = Field(default=200, description="Most messages in one chat-completions request.")
     max_concurrent_turns: int = Field(
         default_factory=lambda: max(2, 2 * (os.cpu_count() or 1)),
         ge=1,
@@ -29,6 +38,15 @@ class ApiLimits(BaseModel):
         "Default 2 x CPU cores: the agent is CPU-bound with the `none` or `local` LLM and "
         "oversubscribing the cores collapses throughput; raise it for a remote LLM.",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "max_message_chars" in data:
+            raise ValueError("max_message_chars is the recommender's limit now: set "
+                             "AgentConfig(max_message_chars=...), [agent] max_message_chars in "
+                             "genrec.toml or GENREC_AGENT__MAX_MESSAGE_CHARS")
+        return data
 
 
 # ---------------------------------------------------------------- OpenAI-compatible chat

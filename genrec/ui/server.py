@@ -25,7 +25,7 @@ Talk to the genrec recommender over HTTP.
 * **OpenAI-compatible**: `POST /v1/chat/completions` (streaming and not) and `GET /v1/models`.
   Point any OpenAI client at `http://HOST:PORT/v1` with model `genrec`. The session comes from the
   `X-Session-Id` header, else the `user` field, else a new one (returned in the `X-Session-Id`
-  response header). Only the last user message is sent; the server keeps the history.
+  response header; the header carries the id URL-encoded, as the path does). Only the last user message is sent; the server keeps the history.
   Recommendations are in the extra **`genrec`** field of the response (on the final chunk when
   streaming): `{session_id, recommendations: [{item_id, title, year, genres, score,
   predicted_rating, rationale, verified}], question, trace, warnings, backend}`.
@@ -34,7 +34,10 @@ Talk to the genrec recommender over HTTP.
 * **Auth**: when `GENREC_API_KEY` is set, every `/v1` and `/api` route needs
   `Authorization: Bearer <key>` (401 otherwise); `/healthz` stays open for probes, and the chat
   page asks for the key as its password.
-* **Limits**: request bodies over 64 KiB get 413, messages over 4000 characters 422. Errors are
+* **Session ids**: the recommender's one rule (1-200 printable characters, not only spaces; an
+  invalid id gets 422), the same for the chat page, the CLI and Python.
+* **Limits**: request bodies over 64 KiB get 413, messages longer than the agent's
+  `max_message_chars` (default 4000; `[agent]` in genrec.toml) 422. Errors are
   always `{"error": {"message", "type", "code"}}`.
 """
 
@@ -51,7 +54,8 @@ def create_app(
     Args:
         recommender: the facade every route and the chat page call.
         settings: read for `api_key` (bearer token; empty = open) and `dataset`.
-        limits: body/message size limits (defaults: 64 KiB body, 4000-character message).
+        limits: what only HTTP limits (64 KiB body, 200 messages, concurrent turns); the message
+            length limit is `recommender.config.max_message_chars`, as for every front door.
         ui: mount the Gradio chat page at "/" (False: API only).
 
     Returns:
