@@ -116,16 +116,12 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     from genrec.agent import Recommender, SessionStore
+    from genrec.agent.builder import build_parts
     from genrec.config import Settings
-    from genrec.data import load_split
     from genrec.llm import fake_backend, get_llm
-    from genrec.ranking import load_or_train_ranker
-    from genrec.retrieval import open_store
 
     s = Settings()
-    ds, sp = load_split(s.dataset, s.split, s.datasets_dir, seed=s.seed)
-    ranker = load_or_train_ranker(s, ds, sp, progress=True)
-    store = open_store(s, ds, progress=True)
+    parts = build_parts(s, progress=True)
     backends = {
         "none (guided)": (get_llm("none", s), "guided"),
         "fake (guided)": (fake_backend([fake_script("guided")] * 100000), "guided"),
@@ -134,9 +130,10 @@ def main() -> None:
     }
     rows = []
     for name, (llm, policy) in backends.items():
-        rec = Recommender(catalog=ds.catalog, ranker=ranker, store=store, llm=llm, policy=policy,
-                          sessions=SessionStore(None))
-        run(f"warm-{name}", rec, args.warmup)
+        rec = Recommender(catalog=parts.catalog, ranker=parts.ranker, store=parts.store, llm=llm,
+                          policy=policy, sessions=SessionStore(None))
+        if args.warmup:
+            run(f"warm-{name}", rec, args.warmup)
         rows.append(run(name, rec, args.conversations))
     info = machine()
     info["load_avg_end"] = list(os.getloadavg())

@@ -44,9 +44,8 @@ def main() -> None:
                     help="run only the grid rows with these names (default: all)")
     args = ap.parse_args()
 
-    from genrec.agent import Recommender, SessionStore
-    from genrec.agent.candidates import CandidateConfig, FusionWeights
-    from genrec.agent.policies import AgentConfig
+    from genrec.agent import AgentConfig, Recommender, SessionStore
+    from genrec.components import CandidateConfig, FusionWeights
     from genrec.config import Settings
     from genrec.data import load_split
     from genrec.data.splits import validation_split

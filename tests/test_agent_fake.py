@@ -273,6 +273,39 @@ def test_fake_stream_gives_deltas_then_the_reply(make):
     assert "".join(deltas) == reply.text
 
 
+def test_fake_stream_passes_the_writer_text_on_as_it_comes(make):
+    intro = "These picks mix adventure and heart, and I think you will enjoy every one of them."
+
+    def writer(request):
+        return {**honest_writer(request), "text": intro}
+
+    rec, _ = make(["{}", writer])
+    parts = list(rec.stream("st2", "I loved Star Wars"))
+    reply, deltas = parts[-1], parts[:-1]
+    assert intro in reply.text
+    assert "".join(deltas) == reply.text  # the check passed: what was shown stays
+    # streamed live: the notes line came as one delta, then the intro in pieces
+    assert deltas[0] == "Noted: you like Star Wars (1977).\n"
+    assert intro.startswith(deltas[1])
+
+
+def test_fake_stream_failed_check_means_replace(make):
+    lie = ("These picks mix adventure and heart, and I think you will enjoy every one of them, "
+           "just like Titanic (1997).")
+
+    def writer(request):
+        return {**honest_writer(request), "text": lie}
+
+    rec, _ = make(["{}", writer])
+    parts = list(rec.stream("st3", "I loved Star Wars"))
+    reply, deltas = parts[-1], parts[:-1]
+    shown = "".join(deltas)
+    assert shown.startswith("Noted: you like Star Wars (1977).\nThese picks mix")
+    assert "Titanic" not in shown  # held back until the check, never shown
+    assert shown != reply.text and "Titanic" not in reply.text  # the client replaces its text
+    assert any("fact check" in w for w in reply.warnings)
+
+
 def test_fake_async_chat_and_stream(make):
     rec, _ = make()
 

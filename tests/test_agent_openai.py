@@ -30,8 +30,22 @@ def _rec(ml100k, ranker, store, tmp_path, base_url, model, **kw):
     s = Settings(home=tmp_path / "home", llm="openai", llm_base_url=base_url, llm_model=model,
                  llm_timeout=kw.pop("timeout", 10.0), llm_max_tokens=128)
     return Recommender(catalog=ml100k.catalog, ranker=ranker, store=store,
-                       llm=get_llm("openai", s), policy="auto",
+                       llm=get_llm("openai", s), policy=kw.pop("policy", "auto"),
                        sessions=SessionStore(tmp_path / "s.sqlite"))
+
+
+def test_openai_guided_stream_passes_the_writer_text_on(server, ml100k, ml100k_ranker,
+                                                        ml100k_store, tmp_path):
+    rec = _rec(ml100k, ml100k_ranker, ml100k_store, tmp_path, server.base_url, server.model,
+               policy="guided")
+    intro = "These picks mix adventure and heart, and I think you will enjoy every one of them."
+    server.enqueue(SReply.json({}), SReply.json({"text": intro, "rationales": []}))
+    parts = list(rec.stream("os", "I loved Star Wars"))
+    reply, deltas = parts[-1], parts[:-1]
+    assert intro in reply.text and "".join(deltas) == reply.text
+    assert deltas[0] == "Noted: you like Star Wars (1977).\n"  # streamed live, notes first
+    assert intro.startswith(deltas[1])
+    assert server.chat_requests[-1].get("stream") is True
 
 
 def test_openai_tool_calling_end_to_end(server, ml100k, ml100k_ranker, ml100k_store, tmp_path):

@@ -1,8 +1,11 @@
-"""Agent: dialogue state, understanding, tools, policies, rationales, sessions and the Recommender.
+"""Agent: one turn as a pipeline of typed stages, and the Recommender facade over it.
 
+Data flow: state -> toolkit (typed operations) -> understanding / candidates -> respond ->
+policies -> recommender; `tools` is the LLM-facing layer and `builder` wires the parts.
 LLM backends live in genrec.llm; everything else a caller needs is re-exported here.
 """
 
+from genrec.agent.builder import AgentParts, build_parts
 from genrec.agent.models import Recommendation, Reply, ToolCallRecord
 from genrec.agent.policies import AgentConfig
 from genrec.agent.recommender import Recommender
@@ -10,6 +13,6 @@ from genrec.agent.sessions import SessionStore
 from genrec.agent.state import DialogueState, FeedbackEvent
 
 __all__ = [
-    "AgentConfig", "DialogueState", "FeedbackEvent", "Recommendation", "Recommender", "Reply",
-    "SessionStore", "ToolCallRecord",
+    "AgentConfig", "AgentParts", "DialogueState", "FeedbackEvent", "Recommendation", "Recommender",
+    "Reply", "SessionStore", "ToolCallRecord", "build_parts",
 ]

@@ -7,7 +7,7 @@ stage returns the new state and says whether the turn must ask something instead
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from pydantic import BaseModel
 
@@ -20,14 +20,13 @@ from genrec.agent.understanding import CatalogExtractor, LLMExtraction, apply, m
 
 @dataclass
 class Understood:
-    """The state after the message, notes to prepend to the reply, and what to do next.
+    """The state after the message, and what to do next (notes go to the turn context).
 
     `question` is a fixed text to ask now (a refusal, "which one did you mean?");
     `vague` means there is nothing to rank on yet: ask what they like.
     """
 
     state: DialogueState
-    notes: list[str] = field(default_factory=list)
     allow_repeats: bool = False
     question: str | None = None
     vague: bool = False
@@ -35,7 +34,9 @@ class Understood:
 
 def understand(message: str, prior: DialogueState, *, extractor: CatalogExtractor,
                toolkit: Toolkit, ctx: TurnContext, use_llm: bool) -> Understood:
-    """Read `message` against the catalog and `prior`; `prior` itself is not changed."""
+    """Read `message` against the catalog and `prior`; `prior` itself is not changed.
+
+    Notes for the user (unknown ids, what was noted) are added to `ctx.notes`."""
     started = time.perf_counter()
     catalog = toolkit.catalog
     ex = extractor.extract(message, prior)
@@ -64,7 +65,8 @@ def understand(message: str, prior: DialogueState, *, extractor: CatalogExtracto
     if ack:
         notes.append("Noted: " + "; ".join(ack) + ".")
     ctx.tick("understand", started)
-    out = Understood(state, notes, allow_repeats=ex.allow_repeats)
+    ctx.notes.extend(notes)
+    out = Understood(state, allow_repeats=ex.allow_repeats)
     if ex.ambiguous:
         ch = ex.ambiguous[0]
         opts = ", ".join(catalog[i].label for i in ch.options[:6])

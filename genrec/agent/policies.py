@@ -46,11 +46,10 @@ class Agent:
 
 @dataclass
 class Outcome:
-    """A policy's result: what to say, the state to save, and notes to put before the text."""
+    """A policy's result: what to say and the state to save."""
 
     response: Response
     state: DialogueState
-    notes: list[str]
 
 
 def guided(agent: Agent, ctx: TurnContext, prior: DialogueState) -> Outcome:
@@ -59,9 +58,9 @@ def guided(agent: Agent, ctx: TurnContext, prior: DialogueState) -> Outcome:
                    use_llm=agent.config.llm_extraction)
     early = _early(agent, ctx, u)
     if early is not None:
-        return Outcome(early, u.state, u.notes)
+        return Outcome(early, u.state)
     pool = _candidates(agent, ctx, u.state, u.allow_repeats, agent.toolkit.profile(u.state))
-    return _finish(u, u.state, _answer(agent, ctx, u.state, pool.candidates))
+    return _finish(u.state, _answer(agent, ctx, u.state, pool.candidates))
 
 
 def _early(agent: Agent, ctx: TurnContext, u: Understood) -> Response | None:
@@ -97,11 +96,11 @@ def _answer(agent: Agent, ctx: TurnContext, state: DialogueState, cands: list[Ca
                   config=agent.config, intro=intro, use_llm=use_llm)
 
 
-def _finish(u: Understood, state: DialogueState, response: Response) -> Outcome:
+def _finish(state: DialogueState, response: Response) -> Outcome:
     """The one place a turn's answer changes the state: what was shown."""
     if response.recommendations:
         state.record_shown([r.item_id for r in response.recommendations])
-    return Outcome(response, state, u.notes)
+    return Outcome(response, state)
 
 
 def tool_calling(agent: Agent, ctx: TurnContext, prior: DialogueState) -> Outcome:
@@ -121,13 +120,13 @@ def tool_calling(agent: Agent, ctx: TurnContext, prior: DialogueState) -> Outcom
                    use_llm=False)
     early = _early(agent, ctx, u)
     if early is not None:
-        return Outcome(early, u.state, u.notes)
+        return Outcome(early, u.state)
     state = u.state
     runner = ToolRunner(tk, state, allow_repeats=u.allow_repeats, trace=ctx.trace)
     if not (ctx.budget.has_llm and getattr(agent.llm, "supports_tools", False)):
         ctx.warnings.append("the LLM backend has no tool calling; used the guided policy")
         pool = _candidates(agent, ctx, state, u.allow_repeats, runner.profile())
-        return _finish(u, state, _answer(agent, ctx, state, pool.candidates))
+        return _finish(state, _answer(agent, ctx, state, pool.candidates))
     found: dict[int, Candidate] = {}
 
     def execute(name: str, arguments: Any) -> ToolResult:
@@ -206,7 +205,7 @@ def tool_calling(agent: Agent, ctx: TurnContext, prior: DialogueState) -> Outcom
         ctx.warnings.append(f"{fallback_reason}; answered with the guided policy")
         ctx.policy = "guided"
         pool = _candidates(agent, ctx, state, u.allow_repeats, profile)
-        return _finish(u, state, _answer(agent, ctx, state, pool.candidates,
+        return _finish(state, _answer(agent, ctx, state, pool.candidates,
                                          use_llm=ctx.budget.up))
     started = time.perf_counter()
     ranked = score_pool(tk, state, found, config=cfg.candidates, profile=profile,
@@ -214,12 +213,12 @@ def tool_calling(agent: Agent, ctx: TurnContext, prior: DialogueState) -> Outcom
     ctx.tick("candidates", started)
     if not ranked:
         if final and final.strip().endswith("?") and agent.checker.check(final, set(state.liked)).ok:
-            return Outcome(Response(final.strip(), question=True), state, u.notes)
+            return Outcome(Response(final.strip(), question=True), state)
         if found:
             ctx.warnings.append("the LLM's tool results broke the user's constraints; "
                                 "used the guided candidates")
         pool = _candidates(agent, ctx, state, u.allow_repeats, profile)
-        return _finish(u, state, _answer(agent, ctx, state, pool.candidates))
+        return _finish(state, _answer(agent, ctx, state, pool.candidates))
     named: list[int] = []
     if final:
         pool_ids = {c.item_id for c in ranked}
@@ -227,4 +226,4 @@ def tool_calling(agent: Agent, ctx: TurnContext, prior: DialogueState) -> Outcom
             named += [i for i in mention.ids if i in pool_ids and i not in named]
     order = {i: n for n, i in enumerate(named)}
     ranked.sort(key=lambda c: (order.get(c.item_id, len(order)), -c.score, c.item_id))
-    return _finish(u, state, _answer(agent, ctx, state, ranked, intro=final))
+    return _finish(state, _answer(agent, ctx, state, ranked, intro=final))

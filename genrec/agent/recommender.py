@@ -12,7 +12,7 @@ import queue
 import re
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, Literal
 
 from genrec.agent.builder import build_parts
@@ -41,10 +41,16 @@ class Recommender:
         rec.feedback("alice", reply.recommendations[0].item_id, liked=False)
         rec.chat("alice", "more like that, no horror")
 
-    Or with explicit parts (the evaluation harness does this)::
+    Or from explicit parts (`genrec.agent.builder.build_parts` wires them, as `from_settings`
+    and the evaluation harness do)::
 
-        rec = Recommender(catalog=ds.catalog, ranker=ranker, store=store, llm=get_llm("none", s),
-                          sessions=SessionStore(tmp / "sessions.sqlite"))
+        parts = build_parts(settings)
+        rec = Recommender(catalog=parts.catalog, ranker=parts.ranker, store=parts.store,
+                          llm=get_llm("none", settings), sessions=SessionStore(None))
+
+    Every front door goes through the public methods: `chat` / `stream` (see its protocol) /
+    `achat` / `astream`, `feedback`, `create_session`, `check_session_id`, `state`, `history`,
+    `last_trace`, `session_exists`, `delete_session`, `close`.
 
     Args:
         catalog: the items (genrec.data.Catalog).
@@ -137,7 +143,8 @@ class Recommender:
                            budget=LLMBudget(self.llm, limit=limit, up=llm_up),
                            warnings=list(warnings or []))
 
-    def _turn(self, session_id: str, message: Any) -> Reply:
+    def _turn(self, session_id: str, message: Any,
+              on_text: Callable[[str], None] | None = None) -> Reply:
         from genrec.llm import meter
 
         started = time.perf_counter()
@@ -151,14 +158,15 @@ class Recommender:
                          warnings=[f"session load failed: {type(exc).__name__}: {exc}"])
         msg = clean_message(message, self.config.max_message_chars)
         ctx = self._context(msg.text, history, self.policy_name, warnings=msg.warnings)
+        ctx.on_text = on_text
         outcome: Outcome | None
         with meter() as usage:
             try:
                 if not msg.text:
-                    outcome = Outcome(Response(_EMPTY, question=True), prior.model_copy(deep=True), [])
+                    outcome = Outcome(Response(_EMPTY, question=True), prior.model_copy(deep=True))
                 elif not msg.readable:
                     outcome = Outcome(Response(_UNREADABLE, question=True),
-                                      prior.model_copy(deep=True), [])
+                                      prior.model_copy(deep=True))
                 else:
                     run = tool_calling if self.policy_name == "tool-calling" else guided
                     outcome = run(self.agent, ctx, prior)
@@ -201,21 +209,50 @@ class Recommender:
             return ctx, None
 
     def stream(self, session_id: str, message: str) -> Iterator[str | Reply]:
-        """Text deltas (word by word), then the Reply.
+        """Answer one message as a stream: text deltas (str) as they are produced, then the Reply.
 
-        The text is streamed after the turn has been checked (rationales and titles verified),
-        so nothing unverified is ever shown; the final Reply has the same text.
+        The protocol, for every front door that shows a stream:
+
+        1. Zero or more `str` deltas; show them appended, in order. While the writer LLM call
+           runs, they are its reply text as the backend produces it (after the notes line, if
+           any), sanitised as it goes: blanks at the ends and the newest 60 characters are held
+           back, and the stream stops early on a control character, a prompt snippet or a
+           too-long text. Without an LLM, or for a question or a tool-calling answer, the
+           deltas come word by word once the turn is done.
+        2. Exactly one `Reply`, last. The fact check decides what stays: when the concatenated
+           deltas equal `reply.text` (the usual case, the rest of the text is streamed first)
+           what was shown is final; when they differ, the streamed intro failed the check (or
+           the LLM failed mid-answer) and the client must REPLACE everything it showed with
+           `reply.text` (checked or templated text).
+
+        Raises:
+            ValueError: an invalid session id (see `chat`), on the first `next()`.
         """
-        reply = self.chat(session_id, message)
-        words = re.split(r"(\s+)", reply.text)
-        buf = ""
-        for w in words:
-            buf += w
-            if w.strip():
-                yield buf
-                buf = ""
-        if buf:
-            yield buf
+        self.check_session_id(session_id)
+        parts: queue.Queue = queue.Queue()
+        done = object()
+        outcome: dict[str, Any] = {}
+
+        def work() -> None:
+            try:
+                with self.sessions.lock(session_id):
+                    outcome["reply"] = self._turn(session_id, message, on_text=parts.put)
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the caller
+                outcome["error"] = exc
+            finally:
+                parts.put(done)
+
+        threading.Thread(target=work, daemon=True).start()
+        shown = []
+        while (part := parts.get()) is not done:
+            shown.append(part)
+            yield part
+        if "error" in outcome:
+            raise outcome["error"]
+        reply: Reply = outcome["reply"]
+        streamed = "".join(shown)
+        if reply.text.startswith(streamed):
+            yield from _words(reply.text[len(streamed):])
         yield reply
 
     async def achat(self, session_id: str, message: str) -> Reply:
@@ -264,17 +301,6 @@ class Recommender:
             self.sessions.save_turn(session_id, state, [], self.sessions.last_trace(session_id))
         return state
 
-    def set_user(self, session_id: str, user_id: int | None) -> DialogueState:
-        """Tie a session to a known dataset user (the ranker then uses their history)."""
-        self.check_session_id(session_id)
-        if user_id is not None and not self.ranker.knows_user(user_id):
-            raise KeyError(f"user {user_id} is not known to the ranker")
-        with self.sessions.lock(session_id):
-            state = self.sessions.load_state(session_id)
-            state.user_id = user_id
-            self.sessions.save_turn(session_id, state, [], self.sessions.last_trace(session_id))
-        return state
-
     def state(self, session_id: str) -> DialogueState:
         """The session's dialogue state (an empty state for an unknown session)."""
         return self.sessions.load_state(session_id)
@@ -316,7 +342,6 @@ class Recommender:
                              "(no control characters, not only spaces)")
         return session_id
 
-    _check_session_id = check_session_id  # the old name, until every front door uses the public one
 
 
 
@@ -326,6 +351,18 @@ _UNREADABLE = ("I couldn't read that message; it doesn't look like text. Tell me
                "a genre or a decade.")
 
 
+def _words(text: str) -> Iterator[str]:
+    """Word deltas of a text (each word with the blanks before it); they join back to `text`."""
+    buf = ""
+    for w in re.split(r"(\s+)", text):
+        buf += w
+        if w.strip():
+            yield buf
+            buf = ""
+    if buf:
+        yield buf
+
+
 def _reply(session_id: str, backend: str, ctx: TurnContext, outcome: Outcome | None) -> Reply:
     """The Reply of a turn: the outcome's text after its notes, with the turn's trace and warnings."""
     if outcome is None:
@@ -333,7 +370,6 @@ def _reply(session_id: str, backend: str, ctx: TurnContext, outcome: Outcome | N
                      text="Sorry, something went wrong on my side; your conversation is kept. "
                           "Please try again.", warnings=ctx.warnings)
     r = outcome.response
-    text = " ".join(outcome.notes) + "\n" + r.text if outcome.notes else r.text
-    return Reply(session_id=session_id, text=text, recommendations=r.recommendations,
+    return Reply(session_id=session_id, text=ctx.preface() + r.text, recommendations=r.recommendations,
                  question=r.question, trace=ctx.trace, timings=ctx.timings, warnings=ctx.warnings,
                  backend=backend, policy=ctx.policy)

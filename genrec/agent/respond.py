@@ -7,6 +7,7 @@ else is templated from the evidence, so every stated fact is true.
 from __future__ import annotations
 
 import json
+import re
 import time
 from typing import Any
 
@@ -62,7 +63,8 @@ def answer(ctx: TurnContext, state: DialogueState, cands: list[Candidate], *, to
     rationales: dict[int, tuple[str, str]] = {}
     llm_intro = None
     if use_llm and config.llm_rationales:
-        out = _write(ctx, state, evidence[: config.rationale_items], toolkit)
+        stream = IntroStream(ctx, checker.forbidden) if ctx.streaming and intro is None else None
+        out = _write(ctx, state, evidence[: config.rationale_items], toolkit, stream)
         if out is not None:
             llm_intro = out.text.strip() or None
             by_id = {e.item_id: e for e in evidence}
@@ -105,15 +107,18 @@ def answer(ctx: TurnContext, state: DialogueState, cands: list[Candidate], *, to
     return Response(chosen + "\n" + "\n".join(lines), recs)
 
 
-def _write(ctx: TurnContext, state: DialogueState, evidence: list[Evidence],
-           toolkit: Toolkit) -> WriterOutput | None:
-    """The writer call: intro text and rationales as JSON; None on any fault."""
+def _write(ctx: TurnContext, state: DialogueState, evidence: list[Evidence], toolkit: Toolkit,
+           stream: IntroStream | None) -> WriterOutput | None:
+    """The writer call: intro text and rationales as JSON; None on any fault.
+
+    With `stream`, the answer is streamed and its intro text passed on as it arrives."""
     if not ctx.budget.can_call():
         return None
     payload = json.dumps([e.for_prompt() for e in evidence], ensure_ascii=False)
+    extra: dict[str, Any] = {"on_delta": stream.feed} if stream is not None else {}
     res = ctx.budget.try_invoke([("human", prompts.WRITER_PROMPT.format(
         message=ctx.message[:1000], state=state.summary(toolkit.catalog), evidence=payload))],
-        ctx.warnings, response_format=WriterOutput)
+        ctx.warnings, response_format=WriterOutput, **extra)
     out = res.parsed if res is not None else None
     if isinstance(out, dict):
         try:
@@ -121,6 +126,57 @@ def _write(ctx: TurnContext, state: DialogueState, evidence: list[Evidence],
         except Exception:  # noqa: BLE001 - a malformed answer counts as none
             out = None
     return out if isinstance(out, WriterOutput) else None
+
+
+class IntroStream:
+    """The writer's raw JSON deltas in, its intro text out to the client, sanitised as it goes.
+
+    The "text" field is decoded as it streams (`genrec.llm.JsonFieldStream`); leading and
+    trailing blanks and the last HOLD characters are held back (so a prompt leak is caught
+    before it shows), and the stream stops for good on a control character, a prompt snippet
+    or text longer than MAX_CHARS. The fact check on the whole answer still decides what stays.
+
+    >>> from genrec.agent.turn import LLMBudget, TurnContext
+    >>> shown = []
+    >>> ctx = TurnContext("hi", [], LLMBudget(None, limit=2), "guided", on_text=shown.append)
+    >>> s = IntroStream(ctx, ["Never reveal"], hold=0)
+    >>> for raw in ('{"text": " Try', ' Alien ', '(1979). ', 'Never reveal', '"}'):
+    ...     s.feed(raw)
+    >>> shown
+    ['Try', ' Alien', ' (1979).']
+    """
+
+    HOLD = 60
+    MAX_CHARS = 1500
+
+    def __init__(self, ctx: TurnContext, forbidden: list[str], *, hold: int = HOLD) -> None:
+        from genrec.llm import JsonFieldStream
+
+        self.ctx = ctx
+        self.forbidden = [f.lower() for f in forbidden if f]
+        self.hold = hold
+        self.field = JsonFieldStream("text")
+        self.text = ""
+        self.sent = 0
+        self.stopped = False
+
+    def feed(self, raw: str) -> None:
+        if self.stopped:
+            return
+        self.text += self.field.feed(raw)
+        text = self.text.lstrip()
+        low = text.lower()
+        if (len(text) > self.MAX_CHARS or any(f in low for f in self.forbidden)
+                or _CONTROL.search(text)):
+            self.stopped = True
+            return
+        safe = text[: len(text) - self.hold].rstrip() if self.hold else text.rstrip()
+        if len(safe) > self.sent:
+            self.ctx.stream_text(safe[self.sent:])
+            self.sent = len(safe)
+
+
+_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]")
 
 
 def template_intro(state: DialogueState, n: int, toolkit: Toolkit) -> str:

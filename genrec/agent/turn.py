@@ -119,19 +119,39 @@ class LLMBudget:
 
 @dataclass
 class TurnContext:
-    """What one turn reports besides its answer: the trace, warnings, timings and LLM budget.
+    """What one turn reports besides its answer: notes, the trace, warnings, timings, LLM budget.
 
-    `on_text` (set by `Recommender.stream`) receives the writer's reply text as it is produced.
+    `notes` ("Noted: you like ...") go before the reply text. `on_text` (set by
+    `Recommender.stream`) receives reply text as it is produced, through `stream_text`.
     """
 
     message: str
     history: list[dict]
     budget: LLMBudget
     policy: str
+    notes: list[str] = field(default_factory=list)
     trace: list[ToolCallRecord] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     on_text: Callable[[str], None] | None = None
+    streamed: bool = False
+
+    @property
+    def streaming(self) -> bool:
+        return self.on_text is not None
+
+    def preface(self) -> str:
+        """The text before the answer: the notes, one line."""
+        return " ".join(self.notes) + "\n" if self.notes else ""
+
+    def stream_text(self, text: str) -> None:
+        """Send reply text to the streaming client (the notes first, once)."""
+        if self.on_text is None or not text:
+            return
+        if not self.streamed and self.notes:
+            self.on_text(self.preface())
+        self.streamed = True
+        self.on_text(text)
 
     def tick(self, name: str, started: float) -> None:
         """Add the milliseconds since `started` to the stage `name`."""
