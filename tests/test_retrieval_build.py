@@ -179,7 +179,7 @@ def test_open_store_orders_a_blank_query_by_the_counts_it_is_given(tmp_path, ml1
 
 def test_an_index_of_schema_1_is_stale_and_rebuilt_without_reembedding(client, ml100k) -> None:
     """An index written before popularity left the metadata (schema 1) is never served as current."""
-    from genrec.retrieval.client import read_pointer, write_pointer
+    from genrec.retrieval.client import POINTER_COLLECTION, read_pointer, write_pointer
 
     ds = mini(ml100k)
     store = ChromaStore(client, ds, CountingEmbedder())
@@ -191,6 +191,7 @@ def test_an_index_of_schema_1_is_stale_and_rebuilt_without_reembedding(client, m
                                           for i, md in zip(got["ids"], got["metadatas"])])
     ptr = read_pointer(client, store.key)
     assert ptr is not None
+    client.get_collection(POINTER_COLLECTION).delete(ids=[store.key])  # an upsert would keep "schema"
     write_pointer(client, store.key, {k: v for k, v in ptr.items() if k != "schema"} | {"fingerprint": "0" * 16})
     emb = CountingEmbedder()
     again = ChromaStore(client, ds, emb)
