@@ -10,7 +10,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import BaseModel, Field, ValidationError
 
@@ -21,8 +21,6 @@ from genrec.retrieval.filters import InvalidFilterError, SearchFilters
 
 if TYPE_CHECKING:
     from langchain_core.tools import StructuredTool
-
-    from genrec.agent.recommender import Recommender
 
 
 # ---- argument schemas ------------------------------------------------------------------------
@@ -274,7 +272,18 @@ def langchain_tools(execute: Callable[[str, dict], str]) -> list[StructuredTool]
         for name, schema in TOOL_SCHEMAS.items()]
 
 
-def as_langchain_tools(recommender: Recommender, session_id: str | None = None) -> list[StructuredTool]:
+class ToolHost(Protocol):
+    """What `as_langchain_tools` needs of a `genrec.agent.Recommender` (its public methods)."""
+
+    toolkit: Toolkit
+
+    def state(self, session_id: str) -> DialogueState: ...
+
+    def feedback(self, session_id: str, item_id: int, liked: bool, *,
+                 source: Literal["api", "chat", "tool"] = "api") -> DialogueState: ...
+
+
+def as_langchain_tools(recommender: ToolHost, session_id: str | None = None) -> list[StructuredTool]:
     """The agent's tools as LangChain StructuredTools, for any LangChain agent.
 
     With `session_id`, rank_for_user uses that session's likes and constraints and
