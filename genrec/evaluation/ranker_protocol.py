@@ -52,13 +52,13 @@ class RankerProtocol:
     split: str
     k: int
     threshold: float
-    test: pd.DataFrame  # user, item, rating (the split's test part)
-    relevant: dict[int, set[int]]  # every test user -> items rated >= threshold (may be empty)
-    seen: dict[int, set[int]]  # user -> items rated in train (never recommended)
-    popularity: dict[int, int]  # training rating count per item (for novelty)
+    test: pd.DataFrame = field(repr=False)  # user, item, rating (the split's test part)
+    relevant: dict[int, set[int]] = field(repr=False)  # every test user -> items rated >= threshold
+    seen: dict[int, set[int]] = field(repr=False)  # user -> items rated in train (never recommended)
+    popularity: dict[int, int] = field(repr=False)  # training rating count per item (for novelty)
     n_train_users: int
     catalog_size: int
-    genres: dict[int, tuple[str, ...]] = field(repr=False)
+    genres: dict[int, tuple[str, ...]] = field(repr=False)  # item -> genres (for diversity)
 
     @classmethod
     def of(cls, dataset: Dataset, split: Split, *, k: int = 10, threshold: float = 4.0) -> RankerProtocol:
