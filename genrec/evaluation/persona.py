@@ -1,6 +1,7 @@
 """What a simulated user knows about its own taste, built from one real user's TRAINING ratings.
 
-`build_persona` never sees held-out ratings: it takes the training rows of one user and the catalog.
+`build_persona` never sees held-out ratings: it takes the training rows of one user and the catalog;
+`persona_for_user` takes the training `Ratings` alone (rows and popularity both come from it).
 """
 
 from __future__ import annotations
@@ -10,10 +11,11 @@ import random
 from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
 import pandas as pd
 
-from genrec.data import Catalog
+from genrec.data import Catalog, Item, Ratings
 
 LIKED_MIN = 4.0
 DISLIKED_MAX = 2.0
@@ -40,9 +42,48 @@ class Persona:
     """Genres rated low on average, then genres the user never watches though they are common."""
     decades: tuple[int, ...] = ()
     """Decades (e.g. 1990) holding the largest share of the liked items, most first."""
+    low_genres: tuple[str, ...] = ()
+    """Genres it rated below the midpoint on average (a milder signal than `avoided_genres`)."""
 
     def rating_of(self, item_id: int) -> float | None:
         return self.ratings.get(int(item_id))
+
+    def opinion(self, item: Item) -> Opinion | None:
+        """What it thinks of an item it has NOT rated, from its tastes alone (None: no opinion).
+
+        An avoided genre is a no; otherwise a favourite genre, or a favourite decade with no genre
+        it rated low, is a yes.
+
+        >>> from genrec.data import Item
+        >>> p = Persona(liked=(), disliked=(), favourite_genres=("Comedy",), avoided_genres=("Western",),
+        ...             decades=(1980,))
+        >>> p.opinion(Item(9, "X", 1995, ("Comedy", "Western"))).verdict, p.opinion(Item(9, "X", 1995, ("Comedy",)))
+        ('negative', Opinion(verdict='positive', genre='Comedy', decade=None))
+        >>> p.opinion(Item(9, "X", 1984, ("Drama",))).decade, p.opinion(Item(9, "X", 1995, ("Drama",)))
+        (1980, None)
+        """
+        avoided = [g for g in self.avoided_genres if g in item.genres]
+        if avoided:
+            return Opinion("negative", genre=avoided[0])
+        decade = (item.year // 10) * 10 if item.year else None
+        in_decade = decade if decade is not None and decade in self.decades else None
+        fav = [g for g in self.favourite_genres if g in item.genres]
+        if fav:
+            return Opinion("positive", genre=fav[0], decade=in_decade)
+        if in_decade is not None and not set(item.genres) & set(self.low_genres):
+            return Opinion("positive", decade=in_decade)
+        return None
+
+
+@dataclass(frozen=True)
+class Opinion:
+    """A persona's opinion of an item it has not seen, and the taste it comes from."""
+
+    verdict: Literal["positive", "negative"]
+    genre: str | None = None
+    """The favourite (positive) or avoided (negative) genre behind it."""
+    decade: int | None = None
+    """The favourite decade the item is from, if any."""
 
 
 def build_persona(
@@ -134,7 +175,30 @@ def build_persona(
         favourite_genres=tuple(favourites),
         avoided_genres=tuple(avoided),
         decades=tuple(pref),
+        low_genres=tuple(sorted(g for g in count if total[g] / count[g] < 3.0)),
     )
+
+
+def training_popularity(train: Ratings) -> dict[int, int]:
+    """Rating counts per item in the TRAINING ratings (how well known each item is)."""
+    return {int(i): int(n) for i, n in train.df.groupby("item").size().items()}
+
+
+def persona_for_user(
+    train: Ratings,
+    user_id: int,
+    catalog: Catalog,
+    *,
+    seed: int = 0,
+    popularity: Mapping[int, int] | None = None,
+) -> Persona:
+    """The persona of one user of a split, from the split's TRAINING ratings only.
+
+    It takes no held-out data by construction: its rows and (unless given) its popularity both
+    come from `train`. A given `popularity` must also be computed from training ratings.
+    """
+    pop = training_popularity(train) if popularity is None else popularity
+    return build_persona(train.for_user(int(user_id)), catalog, seed=seed, popularity=pop)
 
 
 def persona_seed(seed: int, key: int) -> int:
@@ -142,4 +206,7 @@ def persona_seed(seed: int, key: int) -> int:
     return int((seed * 1_000_003 + key * 7_919 + 12_345) % (2**31 - 1)) or 1
 
 
-__all__ = ["DISLIKED_MAX", "LIKED_MIN", "Persona", "build_persona", "persona_seed"]
+__all__ = [
+    "DISLIKED_MAX", "LIKED_MIN", "Opinion", "Persona", "build_persona", "persona_for_user", "persona_seed",
+    "training_popularity",
+]

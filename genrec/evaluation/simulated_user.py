@@ -9,6 +9,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
+from pydantic import Field
+
 from genrec.agent.preferences import Preferences
 from genrec.data import Catalog
 
@@ -18,18 +20,34 @@ class Stated(Preferences):
 
     The same type as the agent's dialogue state: `liked`/`disliked`/`seen` items,
     `wanted_genres` (favourite genres it asked for), `avoided_genres` (hard constraints),
-    `preferred_decades` (soft taste) and hard year bounds (the template simulator states none).
-    Its transcript form (`to_dict`) keeps the keys transcripts.jsonl has always had, with the
-    decades under ``decades``.
+    `preferred_decades` (soft taste), hard year bounds (from a request such as "a comedy from the
+    80s"), and two reactions to shown items it has NOT seen: `interested` ("number 3 sounds good")
+    and `rejected` ("not in the mood for a western"). Its transcript form (`to_dict`) keeps the
+    keys transcripts.jsonl has always had, with the decades under ``decades``; transcripts written
+    before `interested`/`rejected` existed still load (the lists are empty).
 
-    >>> s = Stated(liked=[1], preferred_decades=[1990])
-    >>> s.to_dict()["decades"], Stated.from_dict(s.to_dict()) == s
-    ([1990], True)
+    >>> s = Stated(liked=[1], preferred_decades=[1990], interested=[7])
+    >>> s.to_dict()["decades"], Stated.from_dict(s.to_dict()) == s, Stated.from_dict({"liked": [1]}).rejected
+    ([1990], True, [])
     """
 
+    interested: list[int] = Field(default_factory=list,
+                                  description="Shown items it has not seen and reacted to positively.")
+    rejected: list[int] = Field(default_factory=list,
+                                description="Shown items it has not seen and turned down.")
+
     JSON_KEYS: ClassVar[tuple[str, ...]] = (
-        "liked", "disliked", "seen", "wanted_genres", "avoided_genres", "decades", "year_min", "year_max")
+        "liked", "disliked", "seen", "wanted_genres", "avoided_genres", "decades", "year_min", "year_max",
+        "interested", "rejected")
     """The keys of `to_dict`, in transcript order."""
+
+    def react_unseen(self, item_id: int, positive: bool) -> None:
+        """Record its opinion of a shown item it has not seen (a later opinion replaces an earlier one)."""
+        add, rm = (self.interested, self.rejected) if positive else (self.rejected, self.interested)
+        if item_id in rm:
+            rm.remove(item_id)
+        if item_id not in add:
+            add.append(item_id)
 
     @property
     def decades(self) -> list[int]:
@@ -37,11 +55,12 @@ class Stated(Preferences):
         return self.preferred_decades
 
     def to_dict(self) -> dict[str, Any]:
-        """The transcript form: the eight `JSON_KEYS`, lists copied."""
+        """The transcript form: the `JSON_KEYS`, lists copied."""
         return {
             "liked": list(self.liked), "disliked": list(self.disliked), "seen": list(self.seen),
             "wanted_genres": list(self.wanted_genres), "avoided_genres": list(self.avoided_genres),
             "decades": list(self.preferred_decades), "year_min": self.year_min, "year_max": self.year_max,
+            "interested": list(self.interested), "rejected": list(self.rejected),
         }
 
     @classmethod
@@ -60,9 +79,11 @@ class Utterance:
 
     text: str
     named: tuple[int, ...] = ()
-    """Catalog ids of every title the message names (all from the user's training ratings)."""
+    """Catalog ids of every title the message writes (all from the user's training ratings); the
+    leakage guard allows exactly these. Items it has not seen are referred to by list position."""
     facts: tuple[str, ...] = ()
-    """Kinds of fact revealed: genre, liked, avoid, decade, disliked, reaction, answer."""
+    """Kinds of fact revealed: genre, liked, avoid, decade, disliked, request, reaction (to items it
+    rated), opinion (on shown items it has not seen), answer."""
 
 
 class UserSimulator(Protocol):

@@ -1,6 +1,5 @@
-"""The template simulated user: seeded, rule-based, revealing one or two facts a turn.
-
-It knows only its `Persona` (training ratings) and the public catalog, never held-out data.
+"""The template simulated user: seeded, rule-based, revealing one or two facts a turn and reacting
+to every list it is shown. It knows only its `Persona` (training ratings) and the public catalog.
 """
 
 from __future__ import annotations
@@ -14,16 +13,17 @@ from typing import Any
 from genrec.data import Catalog
 from genrec.evaluation import phrasings as P
 from genrec.evaluation.persona import Persona
-from genrec.evaluation.phrasings import and_list, genre_word
+from genrec.evaluation.phrasings import a_genre, and_list, decade_word, genre_word
+from genrec.evaluation.reactions import ListReactor
 from genrec.evaluation.simulated_user import Stated, Utterance, mentionable
 
-FACT_KINDS = ("genre", "liked", "avoid", "decade", "disliked")
+FACT_KINDS = ("genre", "liked", "avoid", "decade", "disliked", "request")
 """What a template user may reveal; `TemplateSimulator(kinds=...)` keeps a subset (ablations)."""
 
 
 @dataclass
 class _Fact:
-    kind: str  # genre | liked | avoid | decade | disliked
+    kind: str  # genre | liked | avoid | decade | disliked | request
     value: Any
 
 
@@ -31,10 +31,13 @@ class TemplateSimulator:
     """A deterministic simulated user: reveals one or two facts a turn in varied phrasings.
 
     Turn 1 names its favourite genres and a liked title; later turns add liked titles, a genre it
-    avoids, its favourite decade, a title it disliked. It answers clarifying questions with the
-    fact the question asks for and reacts to recommendations only from what it knows: titles it
-    rated in training ("I have already seen X and liked it") and genres it avoids (without naming
-    the titles it has not rated). It never names an item it did not rate in training.
+    avoids, its favourite decade, a title it disliked, and sometimes a request ("a comedy from the
+    80s": a favourite genre and decade, recorded as hard constraints). It answers clarifying
+    questions with the fact the question asks for. It reacts to every shown item it rated in
+    training ("I've seen A and B: loved A, B was meh") and gives an opinion, from its persona
+    alone, on some shown items it has not seen ("number 3 sounds good", "not in the mood for a
+    western"), referring to those by list position. It never writes the title of an item it did
+    not rate in training.
 
     >>> from genrec.data import Catalog, Item
     >>> cat = Catalog([Item(1, "Heat", 1995, ("Action",)), Item(2, "Babe", 1995, ("Comedy",))])
@@ -47,15 +50,14 @@ class TemplateSimulator:
     name = "template"
 
     def __init__(self, persona: Persona, catalog: Catalog, *, seed: int = 0, facts_per_turn: int = 2,
-                 max_reactions: int = 4, kinds: Sequence[str] = FACT_KINDS) -> None:
+                 kinds: Sequence[str] = FACT_KINDS, request_rate: float = 0.5) -> None:
         self.persona = persona
-        self.max_reactions = max_reactions
         self.catalog = catalog
         self.rng = random.Random(seed)
         self.facts_per_turn = max(1, facts_per_turn)
         self.stated = Stated()
-        self._reacted: set[int] = set()
         self._ok = ok = mentionable(catalog)
+        self._reactor = ListReactor(persona, catalog, self.stated, self.rng, ok)
         liked = [i for i in persona.liked if ok(i)]
         disliked = [i for i in persona.disliked if ok(i)]
         q: list[_Fact] = []
@@ -75,6 +77,10 @@ class TemplateSimulator:
         q += [_Fact("avoid", g) for g in persona.avoided_genres[1:2]]
         q += [_Fact("liked", i) for i in liked[5:12]]
         q += [_Fact("disliked", i) for i in disliked[1:3]]
+        if fav and self.rng.random() < request_rate:  # "a comedy from the 80s", at a seeded turn
+            genre = fav[self.rng.randrange(min(2, len(fav)))]
+            decade = persona.decades[0] if persona.decades else None
+            q.insert(min(len(q), self.rng.randint(1, 4)), _Fact("request", (genre, decade)))
         unknown = set(kinds) - set(FACT_KINDS)
         if unknown:
             raise ValueError(f"unknown fact kinds {sorted(unknown)}; known: {', '.join(FACT_KINDS)}")
@@ -103,11 +109,12 @@ class TemplateSimulator:
         parts: list[str] = []
         named: list[int] = []
         kinds: list[str] = []
-        reaction = self._react(list(recommended), named)
-        if reaction:
-            parts.append(reaction)
-            kinds.append("reaction")
-        n = self.facts_per_turn if not reaction else max(1, self.facts_per_turn - 1)
+        reaction = self._reactor.react(list(recommended))
+        reacted = bool(reaction.parts)
+        parts += reaction.parts
+        named += reaction.named
+        kinds += reaction.kinds
+        n = self.facts_per_turn if not reacted else max(1, self.facts_per_turn - 1)
         meant = self._disambiguate(agent_text) if question else None
         if meant is not None:
             it = self.catalog[meant]
@@ -147,9 +154,10 @@ class TemplateSimulator:
         return out
 
     def _drop_said(self) -> None:
-        """Forget queued titles already named (e.g. in a reaction to a recommendation)."""
-        seen = set(self.stated.seen)
-        self._queue = [f for f in self._queue if f.kind not in ("liked", "disliked") or f.value not in seen]
+        """Forget queued facts already said (e.g. in a reaction to a recommendation)."""
+        seen, avoided = set(self.stated.seen), set(self.stated.avoided_genres)
+        self._queue = [f for f in self._queue if not (
+            (f.kind in ("liked", "disliked") and f.value in seen) or (f.kind == "avoid" and f.value in avoided))]
 
     def _take_kind(self, kind: str) -> _Fact | None:
         self._drop_said()
@@ -167,6 +175,11 @@ class TemplateSimulator:
             s.want_genre(f.value, False)
         elif f.kind == "decade":
             s.prefer_decade(f.value)
+        elif f.kind == "request":
+            genre, decade = f.value
+            s.want_genre(genre, True)
+            if decade is not None:
+                s.set_years(decade, decade + 9)
         elif f.kind == "liked":
             s.add_item(f.value, "liked")
             s.add_item(f.value, "seen")
@@ -180,6 +193,11 @@ class TemplateSimulator:
             return self._pick(P.MORE_GENRE).format(g=and_list([genre_word(x) for x in f.value]))
         if f.kind == "avoid":
             return self._pick(P.AVOID).format(g=genre_word(f.value))
+        if f.kind == "request":
+            genre, decade = f.value
+            if decade is None:
+                return self._pick(P.REQUEST_GENRE).format(a=a_genre(genre))
+            return self._pick(P.REQUEST).format(a=a_genre(genre), d=decade, dw=decade_word(decade))
         if f.kind == "decade":
             return self._pick(P.DECADE).format(d=f.value)
         named.append(f.value)
@@ -196,50 +214,6 @@ class TemplateSimulator:
             if it is not None and it.year and f"{it.title} ({it.year})".casefold() in low:
                 return i
         return None
-
-    def _react(self, recommended: list[int], named: list[int]) -> str:
-        """Say which recommendations it has already seen (from its training ratings, at most
-        `max_reactions` titles a turn) and whether some fall in a genre it asked to avoid."""
-        ok = self._ok
-        recommended = [i for i in recommended if i in self.catalog]
-        groups: dict[str, list[int]] = {"liked": [], "disliked": [], "neutral": []}
-        n = 0
-        s = self.stated
-        for i in recommended:
-            r = self.persona.rating_of(i)
-            if n >= self.max_reactions or r is None or i in self._reacted or not ok(i):
-                continue
-            n += 1
-            self._reacted.add(i)
-            s.add_item(i, "seen")
-            named.append(i)
-            if r >= 4:
-                s.add_item(i, "liked")
-                groups["liked"].append(i)
-            elif r <= 2:
-                s.add_item(i, "disliked")
-                groups["disliked"].append(i)
-            else:
-                groups["neutral"].append(i)
-        parts: list[str] = []
-        for kind, one, many in (("liked", P.SEEN_LIKED, P.SEEN_LIKED_MANY),
-                                ("disliked", P.SEEN_DISLIKED, P.SEEN_DISLIKED_MANY),
-                                ("neutral", P.SEEN_NEUTRAL, P.SEEN_NEUTRAL_MANY)):
-            ids = groups[kind]
-            if ids:
-                titles = [self.catalog[i].title for i in ids]
-                if len(ids) == 1:
-                    parts.append(self._pick(one).format(t=titles[0]))
-                else:
-                    parts.append(self._pick(many).format(ts=and_list([f'"{t}"' for t in titles])))
-        avoided = set(self.persona.avoided_genres) & set(self.stated.avoided_genres)
-        bad = [
-            g for i in recommended if self.persona.rating_of(i) is None
-            for g in self.catalog[i].genres if g in avoided
-        ]
-        if bad:
-            parts.append(self._pick(P.NOT_MY_THING).format(g=genre_word(bad[0])))
-        return " ".join(parts)
 
 
 _QUESTION_KINDS = (
