@@ -46,7 +46,9 @@ class RankerConfig(BaseModel):
 
 
 class FusionWeights(BaseModel):
-    """Weights of the fused score's four terms (see the module docstring)."""
+    """Weights of the fused score's five terms (see the module docstring)."""
+
+    model_config = ConfigDict(extra="forbid")
 
     rank: float = Field(0.65, ge=0)
     search: float = Field(0.05, ge=0)
@@ -57,6 +59,8 @@ class FusionWeights(BaseModel):
 
 class CandidateConfig(BaseModel):
     """How many candidates each source gives and how they are fused."""
+
+    model_config = ConfigDict(extra="forbid")
 
     ranker_n: int = Field(50, ge=1, le=50, description="Ranker top-N taken into the pool.")
     search_n: int = Field(50, ge=1, description="Chroma results taken into the pool.")
@@ -88,6 +92,8 @@ class CandidateConfig(BaseModel):
 
 class AgentConfig(BaseModel):
     """Knobs of the agent (one config; the Recommender takes it)."""
+
+    model_config = ConfigDict(extra="forbid")
 
     k: int = Field(10, ge=1, le=50, description="Recommendations per answer.")
     candidates: CandidateConfig = Field(default_factory=CandidateConfig)

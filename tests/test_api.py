@@ -423,3 +423,33 @@ def test_limits_are_configurable(recommender, api_settings: Settings) -> None:
         assert r.status_code == 413
     with pytest.raises(ValueError, match="max_message_chars is the recommender's limit"):
         ApiLimits(max_message_chars=10)  # type: ignore[call-arg]
+
+
+def test_stream_signals_replace_when_the_fact_check_rejects_streamed_text(
+    ml100k, ml100k_ranker, ml100k_store, tmp_path
+) -> None:
+    """A FAKE LLM writer streams an intro naming a film that is not recommended: the streamed
+    deltas never show it, and the final chunk's `genrec.replace_text` carries the checked text."""
+    from genrec.agent import Recommender, SessionStore
+    from genrec.llm import fake_backend
+
+    def lying_writer(request):
+        return {"text": "These picks mix adventure and heart, and you will enjoy every one of "
+                        "them, just like Titanic (1997).", "rationales": []}
+
+    rec = Recommender(catalog=ml100k.catalog, ranker=ml100k_ranker, store=ml100k_store,
+                      llm=fake_backend(["{}", lying_writer]), policy="guided",
+                      sessions=SessionStore(tmp_path / "s.sqlite"))
+    settings = Settings(home=tmp_path / "home", llm="fake")
+    body = {"messages": [{"role": "user", "content": "I loved Star Wars"}], "stream": True}
+    with BackgroundServer(create_app(rec, settings)) as srv, httpx.Client(
+            base_url=srv.url, timeout=60) as http:
+        with http.stream("POST", "/v1/chat/completions", json=body) as r:
+            assert r.status_code == 200
+            events = [json.loads(ln[6:]) for ln in r.iter_lines()
+                      if ln.startswith("data: ") and ln != "data: [DONE]"]
+    shown = "".join(e["choices"][0]["delta"].get("content") or "" for e in events if e.get("choices"))
+    final = events[-1]["genrec"]
+    assert "Titanic" not in shown
+    assert final["replace_text"] and "Titanic" not in final["replace_text"]
+    assert final["replace_text"] != shown and final["recommendations"]

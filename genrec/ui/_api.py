@@ -328,9 +328,13 @@ async def _completion_chunks(
                               "type": "agent_error", "code": 503}})
         yield "data: [DONE]\n\n"
         return
-    if reply.text.startswith(sent) and len(reply.text) > len(sent):
-        yield chunk({"content": reply.text[len(sent):]})
-    yield chunk({}, "stop", genrec=_extra(reply).model_dump(mode="json"))
+    extra = _extra(reply)
+    if reply.text.startswith(sent):
+        if len(reply.text) > len(sent):
+            yield chunk({"content": reply.text[len(sent):]})
+    else:  # the streamed text failed the check: the client replaces what it showed
+        extra.replace_text = reply.text
+    yield chunk({}, "stop", genrec=extra.model_dump(mode="json"))
     if include_usage:
         yield _sse(
             {

@@ -124,6 +124,10 @@ class GenrecExtra(BaseModel):
     trace: list[dict[str, Any]] = Field(description="Tool calls of this turn (name, arguments, ok, ...).")
     warnings: list[str] = []
     backend: str = ""
+    replace_text: str | None = Field(
+        None, description="Streaming only: the checked final text when it differs from the content "
+        "deltas sent (the fact check rejected streamed LLM text, or the LLM failed mid-answer). "
+        "Replace what was shown with it. Null when the deltas are final.")
 
 
 class ChatCompletion(BaseModel):
