@@ -185,25 +185,38 @@ def test_run_writes_the_documented_formats(parts, tmp_path):
             assert isinstance(ids, list) and all(isinstance(i, int) for i in ids) and len(ids) <= 10
             assert all(i in parts.dataset.catalog for i in ids)
     assert sorted(users) == eligible_users(parts.split, n=6)
+    for line in lines:
+        for turn in json.loads(line)["turns"]:
+            short = turn["shortlist_item_ids"]
+            assert isinstance(short, list) and len(short) <= 10 and all(i in parts.dataset.catalog for i in short)
     m = json.loads((out / "metrics.json").read_text())
+    headline = ("recall_cum@10", "success", "turns_to_hit", "ndcg@10_standing", "ndcg@10", "recall@10", "hr@10", "mrr")
+    assert set(m["per_turn"]) == set(SYSTEMS) and set(m["final"]) == {*SYSTEMS, "ci"}
     for section in ("final", "per_turn"):
-        assert set(m[section]) == set(SYSTEMS)
         for system in SYSTEMS:
-            for name in ("ndcg@10", "recall@10", "hr@10", "mrr"):
+            for name in headline:
                 assert name in m[section][system], (section, system, name)
     for system in SYSTEMS:
-        for name in ("ndcg@10", "recall@10", "hr@10", "mrr"):
+        for name in headline:
             vals = m["per_turn"][system][name]
-            assert len(vals) == 3 and all(0.0 <= v <= 1.0 for v in vals)
+            top = 4.0 if name == "turns_to_hit" else 1.0
+            assert len(vals) == 3 and all(0.0 <= v <= top for v in vals), (system, name)
             assert m["final"][system][name] == vals[-1]
-    # full history and popularity do not depend on the conversation
-    for system in ("popularity", "full_history"):
+        cum = m["per_turn"][system]["recall_cum@10"]
+        assert cum == sorted(cum)  # cumulative: never falls
+    assert m["groups"]["oracles"] == ["oracle_popularity", "full_history"]
+    assert set(m["final"]["ci"]["agent_minus"]) == set(SYSTEMS) - {"agent"}
+    assert m["final"]["ci"]["metric"] == "recall_cum@10"
+    # the oracles do not depend on the conversation
+    for system in ("oracle_popularity", "full_history"):
         assert len(set(m["per_turn"][system]["ndcg@10"])) == 1
     cfg = json.loads((out / "config.json").read_text())
-    assert cfg["config"]["turns"] == 3 and cfg["identity"]["seed"] == 42
+    assert cfg["config"]["turns"] == 3 and cfg["identity"]["seed"] == 42 and cfg["identity"]["protocol"] == "taste"
+    assert len(cfg["fingerprints"]["ranker"]) == 16 and cfg["fingerprints"]["index"]
     assert "git_commit" in cfg and set(cfg["provenance"]) == {"git_commit", "machine", "versions"}
     html = (out / "report.html").read_text()
-    assert "<svg" in html and "ndcg@10" in html
+    assert "<svg" in html and "ndcg@10" in html and "recall_cum@10" in html
+    assert "sampled conversations" in html and html.count("class='chat'") == 3 and "oracle" in html
     assert "src=\"http" not in html and "href=\"http" not in html and "<script src" not in html
     assert "agent" in format_summary(m).splitlines()[1]
 
@@ -323,6 +336,7 @@ def test_cli_eval_chat_end_to_end(tiny_home, tmp_path, monkeypatch):
     r = CliRunner().invoke(app, args)
     assert r.exit_code == 0, r.output
     assert "ndcg@10" in r.output and "mentioned_fold_in" in r.output and "leakage 0" in r.output
+    assert "recall_cum@10" in r.output and "agent - popularity" in r.output and "oracles" in r.output
     assert len((out / "transcripts.jsonl").read_text().splitlines()) == 3
     r2 = CliRunner().invoke(app, [*args[:9], "3", *args[10:]])  # --turns 3 into the same folder
     assert r2.exit_code == 1 and "other settings" in r2.output

@@ -29,15 +29,15 @@ from typing import Any
 
 import numpy as np
 
-from genrec.agent.models import ToolCallRecord
+from genrec.agent.models import Recommendation, ToolCallRecord
 from genrec.agent.state import DialogueState
 from genrec.agent.toolkit import Hit, Profile, Toolkit
-from genrec.agent.turn import TurnContext
+from genrec.agent.turn import LLMBudget, TurnContext
 from genrec.components import CandidateConfig, FusionWeights
 from genrec.retrieval.filters import InvalidFilterError, SearchFilters
 
 __all__ = ["Candidate", "CandidateConfig", "CandidatePool", "FusionWeights", "fuse", "gather", "mmr",
-           "query_text", "score_pool"]
+           "query_text", "score_pool", "standing_list"]
 
 
 @dataclass
@@ -225,6 +225,32 @@ def _allowed(pool: dict[int, Candidate], filters: SearchFilters, toolkit: Toolki
     """The final guard: only catalog items the filters allow stay in the pool."""
     cat = toolkit.catalog
     return {i: c for i, c in pool.items() if i in cat and filters.allows(cat[i])}
+
+
+def standing_list(agent: Any, state: DialogueState, k: int) -> list[Recommendation]:
+    """The state's best k now (`Recommender.shortlist`): `gather` with repeats allowed, so
+    constraints and dislikes hold, items reacted to or named stay out, shown items may return.
+
+    `agent` is the policies' Agent (toolkit and config); nothing is written to `state`.
+    """
+    from genrec.agent.rationales import build_evidence, template_rationale
+
+    tk, cfg = agent.toolkit, agent.config
+    ctx = TurnContext(message="", history=[], budget=LLMBudget(None, limit=0), policy="shortlist")
+    pool = gather(tk, state, config=cfg.candidates, k=k, ctx=ctx, allow_repeats=True,
+                  profile=tk.profile(state))
+    cands = pool.candidates[:k]
+    out = []
+    for c, ev in zip(cands, build_evidence(tk, state, cands)):
+        it = tk.catalog[c.item_id]
+        out.append(Recommendation(
+            item_id=it.item_id, title=it.title, year=it.year, genres=list(it.genres),
+            score=round(float(c.score), 6),
+            predicted_rating=None if c.predicted_rating is None else round(c.predicted_rating, 3),
+            rationale=template_rationale(ev, state), evidence=ev.model_dump(exclude_none=True)))
+    return out
+
+
 def _align_scores(pool: dict[int, Candidate]) -> None:
     """Put predicted-rating-only candidates on the ranker-score scale (linear fit on the rest)."""
     both = [(c.predicted_rating, c.ranker_score) for c in pool.values()

@@ -16,7 +16,8 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, Literal
 
 from genrec.agent.builder import build_parts
-from genrec.agent.models import Reply
+from genrec.agent.candidates import standing_list
+from genrec.agent.models import Recommendation, Reply
 from genrec.agent.policies import POLICIES, Agent, Outcome, guided, tool_calling
 from genrec.agent.sessions import SessionStore
 from genrec.agent.state import DialogueState, FeedbackEvent
@@ -281,6 +282,25 @@ class Recommender:
             if isinstance(part, BaseException):
                 raise part
             yield part
+
+    # ---- standing shortlist ---------------------------------------------------------------
+    def shortlist(self, session_id: str, k: int = 10) -> list[Recommendation]:
+        """The session's current best k, best first, read-only (the session is not changed).
+
+        The same candidate pipeline as a turn, with repeats allowed: hard constraints (avoided
+        genres, year range) and dislikes are obeyed, items the user liked, disliked, has seen or
+        excluded (reacted to or named) are left out, and items shown earlier may come back.
+        Rationales are templated (no LLM call). An unknown session gives the cold-start list.
+
+        Raises:
+            ValueError: an invalid session id (see `chat`) or k < 1.
+        """
+        self.check_session_id(session_id)
+        if int(k) < 1:
+            raise ValueError(f"k must be at least 1, got {k}")
+        with self.sessions.lock(session_id):
+            state = self.sessions.load_state(session_id).model_copy(deep=True)
+        return standing_list(self.agent, state, int(k))
 
     # ---- sessions -----------------------------------------------------------------------
     def feedback(self, session_id: str, item_id: int, liked: bool, *,

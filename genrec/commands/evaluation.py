@@ -23,7 +23,10 @@ def eval_chat(
     simulator_llm: str | None = typer.Option(None, help="The llm simulator's backend (default: --llm)."),
     policy: str | None = typer.Option(None, help="auto, tool-calling or guided (default: settings.policy)."),
     concurrency: int = typer.Option(4, help="Conversations in flight at once."),
-    seed: int | None = typer.Option(None, help="Seed of the simulators (default: settings.seed)."),
+    seed: int | None = typer.Option(None, help="Seed of the simulators only (default: settings.seed); the "
+                                               "ranker and index are the ones `genrec up` serves."),
+    protocol: str = typer.Option("taste", help="taste (default): score what the user likes overall; "
+                                               "target: not implemented yet."),
     k: int = typer.Option(10, help="List length that is scored."),
     out: Path | None = typer.Option(None, help="Run folder (default: GENREC_HOME/runs/chat-TIME); "
                                                   "rerunning with the same folder resumes it."),
@@ -35,9 +38,11 @@ def eval_chat(
     """Replay simulated users against the agent and score every turn against held-out ratings.
 
     Each simulated user knows only one real user's training ratings; the agent gets an opaque
-    session id, never the user id. After every turn the agent's top-k and four baselines
-    (popularity, full_history, mentioned_fold_in, content_only) are scored on that user's held-out
-    ratings (relevant: rating >= 4).
+    session id, never the user id. After every turn the agent, the peers under its rules
+    (popularity, mentioned_fold_in, content_only: conversation only, new items each turn) and the
+    oracles (oracle_popularity, full_history) are scored on that user's held-out ratings
+    (relevant: rating >= 4): recall_cum@10 (headline, with paired bootstrap intervals), success,
+    turns_to_hit, ndcg@10_standing and ndcg@10.
 
     Writes config.json, transcripts.jsonl, metrics.json and report.html into --out and prints a
     summary; rerunning into the same folder resumes it. A simulated user naming a held-out item
@@ -52,15 +57,22 @@ def eval_chat(
         run_chat_eval,
     )
     from genrec.evaluation.report import format_summary
+    from genrec.evaluation.report_chat import format_ci
 
     if simulator not in ("template", "llm"):
         console.print(f"[red]error:[/red] --simulator {simulator!r}: use template or llm")
         raise typer.Exit(2)
+    if protocol not in ("taste", "target"):
+        console.print(f"[red]error:[/red] --protocol {protocol!r}: use taste")
+        raise typer.Exit(2)
+    if protocol == "target":
+        console.print("[red]error:[/red] --protocol target is not implemented yet; use --protocol taste")
+        raise typer.Exit(2)
     kind = cast(Literal["template", "llm"], simulator)
-    s = settings_from(dataset=dataset, split=split, seed=seed, llm=llm, policy=policy)
+    s = settings_from(dataset=dataset, split=split, llm=llm, policy=policy)
     cfg = ChatEvalConfig(dataset=s.dataset, split=s.split, users=users, turns=turns, simulator=kind,
                          llm=s.llm, simulator_llm=simulator_llm, policy=s.policy, concurrency=concurrency,
-                         seed=s.seed, k=k)
+                         seed=s.seed if seed is None else seed, k=k, protocol="taste")
     out_dir = out or s.runs_dir / time.strftime("chat-%Y%m%d-%H%M%S")
     errors: tuple[type[BaseException], ...] = (RunMismatchError, ValueError, LookupError)
     try:
@@ -95,6 +107,8 @@ def eval_chat(
         elapsed = time.perf_counter() - started
     m = res.metrics
     typer.echo(format_summary(m))
+    if format_ci(m):
+        typer.echo("\n" + format_ci(m))
     lat = m.get("latency_ms", {})
     typer.echo(
         f"\n{m['n_users']}/{m.get('users_selected')} users x {m['turns']} turns in {elapsed:.1f}s "

@@ -1,13 +1,15 @@
 """Baselines scored next to the agent on the same users, turns and split.
 
-popularity and full_history know the user's id (so their training items are excluded);
-mentioned_fold_in and content_only know only what the simulated user said, as the agent does.
+Peers (popularity, mentioned_fold_in, content_only) live under the agent's rules: they know only
+the conversation and show only new items each turn, and keep a standing best-k list. Oracles
+(oracle_popularity, full_history) know the user's id and training items: labelled references.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -17,9 +19,14 @@ from genrec.data import Ratings
 
 log = logging.getLogger(__name__)
 
+PEERS = ("popularity", "mentioned_fold_in", "content_only")
+"""Know only the conversation, show only new items (the agent's rules)."""
+ORACLES = ("oracle_popularity", "full_history")
+"""Know the user's training items: references, not the bar."""
+
 
 class Baselines:
-    """Top-k lists of the four baselines.
+    """Top-k lists of the peers and oracles.
 
     Args:
         train: the training ratings (popularity counts, users' training items).
@@ -44,14 +51,18 @@ class Baselines:
 
     @property
     def names(self) -> list[str]:
-        out = ["popularity"]
+        out = ["popularity", "oracle_popularity"]
         if self.ranker is not None:
             out += ["full_history", "mentioned_fold_in"]
         if self.store is not None:
             out.append("content_only")
         return out
 
-    def _popular(self, exclude: set[int]) -> list[int]:
+    def conversation(self) -> PeerConversation:
+        """The peers of one conversation (each remembers what it has shown)."""
+        return PeerConversation(self)
+
+    def _popular(self, exclude: set[int] | list[int]) -> list[int]:
         out: list[int] = []
         for i in self._pop_order:
             if int(i) not in exclude:
@@ -70,7 +81,7 @@ class Baselines:
             return None
 
     def constant(self, user_id: int) -> dict[str, list[int]]:
-        """popularity and full_history for a known user (the same after every turn)."""
+        """The oracles, oracle_popularity and full_history, for a known user (the same every turn)."""
         out: dict[str, list[int]] = {}
         seen = self._train_items.get(int(user_id), set())
 
@@ -79,7 +90,7 @@ class Baselines:
                 return [s.item_id for s in self.popularity_ranker.recommend(int(user_id), self.k, exclude=seen)]
             return self._popular(seen)  # same ranking (count, then id) for a user with no training items
 
-        lists = {"popularity": self._safe("popularity", pop)}
+        lists = {"oracle_popularity": self._safe("oracle_popularity", pop)}
         if self.ranker is not None:
             lists["full_history"] = self._safe(
                 "full_history", lambda: [s.item_id for s in self.ranker.recommend(int(user_id), self.k)]
@@ -87,40 +98,60 @@ class Baselines:
         out.update({k: v for k, v in lists.items() if v is not None})
         return out
 
-    def conversational(self, stated: Preferences, user_texts: Sequence[str]) -> dict[str, list[int]]:
-        """mentioned_fold_in and content_only from what the simulated user has said so far."""
-        out: dict[str, list[int]] = {}
-        mentioned = stated.mentioned()
-        if self.ranker is not None:
-            key = (tuple(stated.liked), tuple(stated.disliked), tuple(stated.seen))
-            if key not in self._fold_cache:
-                lst = self._safe("mentioned_fold_in", lambda: self._fold_in(stated, mentioned))
-                if lst is None:
-                    return out | self._content(mentioned, user_texts)
-                self._fold_cache[key] = lst
-                if len(self._fold_cache) > 4096:
-                    self._fold_cache.pop(next(iter(self._fold_cache)))
-            out["mentioned_fold_in"] = list(self._fold_cache[key])
-        return out | self._content(mentioned, user_texts)
+    def ranked(self, name: str, stated: Preferences, user_texts: Sequence[str], exclude: set[int]
+               ) -> list[int] | None:
+        """One peer's top-k from the conversation so far, without `exclude` (None: it cannot rank)."""
+        blocked = set(stated.mentioned()) | exclude
+        if name == "popularity":
+            return self._safe(name, lambda: self._popular(blocked))
+        if name == "mentioned_fold_in" and self.ranker is not None:
+            return self._safe(name, lambda: self._fold_in(stated, sorted(blocked)))
+        if name == "content_only" and self.store is not None:
+            query = " ".join(t for t in user_texts if t).strip()
+            return self._safe(name, lambda: self._content(query, sorted(blocked))) if query else None
+        return None
 
-    def _fold_in(self, stated: Preferences, mentioned: list[int]) -> list[int]:
+    def _fold_in(self, stated: Preferences, exclude: list[int]) -> list[int]:
         profile = self.ranker.fold_in(liked=stated.liked, disliked=stated.disliked)
-        return [s.item_id for s in self.ranker.recommend(profile, self.k, exclude=mentioned)]
+        return [s.item_id for s in self.ranker.recommend(profile, self.k, exclude=exclude)]
 
-    def _content(self, mentioned: list[int], user_texts: Sequence[str]) -> dict[str, list[int]]:
-        if self.store is None:
-            return {}
+    def _content(self, query: str, exclude: list[int]) -> list[int]:
         from genrec.retrieval import SearchFilters
 
-        query = " ".join(t for t in user_texts if t).strip()
-        if not query:
-            return {}
-        lst = self._safe(
-            "content_only",
-            lambda: [r.item.item_id for r in self.store.search(
-                query, self.k, filters=SearchFilters(exclude_ids=list(mentioned)))],
-        )
-        return {"content_only": lst} if lst is not None else {}
+        return [r.item.item_id for r in self.store.search(query, self.k, filters=SearchFilters(exclude_ids=exclude))]
 
 
-__all__ = ["Baselines"]
+@dataclass
+class PeerTurn:
+    """What the peers did after one turn: the new items each showed, and each one's standing best k."""
+
+    shown: dict[str, list[int]]
+    standing: dict[str, list[int]]
+
+
+@dataclass
+class PeerConversation:
+    """The conversational peers of one user: each shows only items it has not shown before and
+    keeps a standing list (its best k now, excluding only what the user named or reacted to)."""
+
+    baselines: Baselines
+    shown: dict[str, set[int]] = field(default_factory=dict)
+
+    def turn(self, stated: Preferences, user_texts: Sequence[str]) -> PeerTurn:
+        """The peers' lists after a turn in which the user has said `user_texts` and `stated`."""
+        b = self.baselines
+        new: dict[str, list[int]] = {}
+        standing: dict[str, list[int]] = {}
+        for name in PEERS:
+            lst = b.ranked(name, stated, user_texts, self.shown.get(name, set()))
+            if lst is None:
+                continue
+            new[name] = lst
+            self.shown.setdefault(name, set()).update(lst)
+            best = b.ranked(name, stated, user_texts, set())
+            if best is not None:
+                standing[name] = best
+        return PeerTurn(new, standing)
+
+
+__all__ = ["ORACLES", "PEERS", "Baselines", "PeerConversation", "PeerTurn"]

@@ -23,12 +23,15 @@ NOTES = (
     "Protocol: each simulated user knows only one real user's training ratings; lists are scored "
     "against that user's held-out ratings (relevant: rating >= relevant_min). The agent gets an "
     "opaque session id, never the real user id: it knows only the conversation.",
-    "popularity and full_history know the user's id and exclude its training items; "
-    "mentioned_fold_in (ranker folded in from the items named so far) and content_only (Chroma "
-    "search on the user's words so far) know only the conversation, like the agent.",
-    "seen: share of the list the user rated in training (never relevant in test); repeated: share "
-    "already named or reacted to earlier; constraint_violations: share in an avoided genre or "
-    "outside stated years.",
+    "Peers live under the agent's rules: they know only the conversation and show only new items "
+    "each turn: popularity (excludes only what the user named), mentioned_fold_in (ranker folded in "
+    "from the items named so far), content_only (Chroma search on the user's words so far). Oracles "
+    "are references, not the bar: oracle_popularity and full_history know the user's training items.",
+    "Headline: recall_cum@10, the share of the held-out liked items among everything shown so far "
+    "(10 new items a turn), with a paired bootstrap interval of agent minus each system; success: a "
+    "liked item shown by then; turns_to_hit: turn of the first hit (T+1 when none); "
+    "ndcg@10_standing: NDCG of the system's standing best 10 (re-listing allowed); ndcg@10: the new "
+    "items of the turn. seen/repeated/constraint_violations are shares of the new list.",
 )
 """The protocol in three sentences, printed in every chat report."""
 
@@ -49,12 +52,14 @@ class ChatEvalConfig(BaseModel):
     simulator_llm: str | None = Field(default=None, description="The llm simulator's backend (default: llm).")
     policy: str = Field(default="auto", description="The agent's dialogue policy.")
     concurrency: int = Field(default=4, ge=1, description="Conversations in flight at once.")
-    seed: int = Field(default=42, description="Seed of the simulators (and of random splits).")
+    protocol: Literal["taste", "target"] = Field(
+        default="taste", description="taste (score what the user likes overall); target: not implemented yet.")
+    seed: int = Field(default=42, description="Seed of the simulators only (not of the ranker or index).")
     k: int = Field(default=10, ge=1, description="List length that is scored.")
     relevant_min: float = Field(default=4.0, description="Held-out rating at or above which an item is relevant.")
 
-    IDENTITY: ClassVar[tuple[str, ...]] = ("dataset", "split", "turns", "simulator", "llm", "simulator_llm",
-                                           "policy", "seed", "k", "relevant_min")
+    IDENTITY: ClassVar[tuple[str, ...]] = ("dataset", "split", "protocol", "turns", "simulator", "llm",
+                                           "simulator_llm", "policy", "seed", "k", "relevant_min")
 
     def identity(self) -> dict[str, Any]:
         """The settings a resumed run must share with the run it continues.
@@ -108,6 +113,17 @@ def _agent_state(agent: Any, session_id: str) -> dict[str, Any] | None:
     return {k: getattr(st, k, None) for k in AGENT_STATE_KEYS}
 
 
+def _shortlist(agent: Any, session_id: str, k: int) -> list[int] | None:
+    """The agent's standing best k (`Recommender.shortlist`, read-only); None when it has none."""
+    fn = getattr(agent, "shortlist", None)
+    if fn is None:
+        return None
+    try:
+        return [int(r.item_id) for r in fn(session_id, k)][:k]
+    except Exception:  # noqa: BLE001 - scored as an empty standing list
+        return []
+
+
 def _forget(agent: Any, session_id: str) -> None:
     fn = getattr(agent, "delete_session", None)
     if fn is not None:
@@ -149,6 +165,7 @@ class ChatProtocol:
         test_items = self.split.test.for_user(user_id)["item"].astype(int).tolist()
         guard = TitleMatcher(cat, test_items)
         constant = self.baselines.constant(user_id)
+        peers = self.baselines.conversation()
         session = session_id_for(cfg.seed, user_id, cfg.turns)
         _forget(self.agent, session)
         user_texts: list[str] = []
@@ -169,12 +186,14 @@ class ChatProtocol:
                 recs = list(getattr(reply, "recommendations", None) or [])[: cfg.k]
                 ranked = [int(r.item_id) for r in recs]
                 text = getattr(reply, "text", "") or ""
-                conv = await asyncio.to_thread(self.baselines.conversational, stated, list(user_texts))
+                conv = await asyncio.to_thread(peers.turn, stated, list(user_texts))
+                shortlist = await asyncio.to_thread(_shortlist, self.agent, session, cfg.k)
                 understood = _agent_state(self.agent, session)
                 turns.append({
                     "user": utt.text,
                     "agent": text,
                     "ranked_item_ids": ranked,
+                    "shortlist_item_ids": shortlist,
                     "question": bool(getattr(reply, "question", False)),
                     "verified": [bool(getattr(r, "verified", False)) for r in recs],
                     "latency_ms": round(latency, 2),
@@ -185,7 +204,8 @@ class ChatProtocol:
                     "facts": list(utt.facts),
                     "stated": stated.to_dict(),
                     "leaks": leaks,
-                    "baselines": {**constant, **conv},
+                    "baselines": {**conv.shown, **constant},
+                    "baselines_standing": {**conv.standing, **constant},
                     "agent_state": understood,
                     "error": error,
                 })

@@ -33,11 +33,25 @@ from genrec.evaluation.run_folder import (
 )
 from genrec.evaluation.scoring import score_records, truths
 from genrec.evaluation.simulator import UserSimulator, make_simulator
-from genrec.evaluation.wiring import EvalComponents, build_components, text_generator
+from genrec.evaluation.wiring import EvalComponents, build_components, fingerprints, text_generator
 
 
 class LeakageError(RuntimeError):
     """A simulated user named a held-out item: the run is invalid."""
+
+
+def check_protocol(protocol: str) -> None:
+    """Only the taste protocol runs today.
+
+    Raises:
+        NotImplementedError: for ``target`` (issue 12, item 5) or an unknown protocol.
+    """
+    if protocol == "taste":
+        return
+    if protocol == "target":
+        raise NotImplementedError("--protocol target is not implemented yet; use --protocol taste "
+                                  "(the default)")
+    raise ValueError(f"unknown protocol {protocol!r}; use taste")
 
 
 @dataclass
@@ -74,8 +88,9 @@ async def arun_chat_eval(
     report: bool = True,
 ) -> ChatEvalResult:
     """Run (or resume) a conversational evaluation; see `run_chat_eval`."""
+    check_protocol(cfg.protocol)
     folder = RunFolder(Path(out_dir))
-    folder.start(cfg, extra_config or {})
+    folder.start(cfg, {"fingerprints": fingerprints(ranker, store), **(extra_config or {})})
     users = eligible_users(split, relevant_min=cfg.relevant_min, n=cfg.users)
     if not users:
         raise ValueError(f"split {split.name!r} has no test user with a held-out rating >= {cfg.relevant_min}")
@@ -122,8 +137,8 @@ async def arun_chat_eval(
 
     records = [r for r in folder.transcripts() if int(r["user_id"]) in set(users)]
     complete = len(records) == len(users)
-    metrics = score_records(records, truths(split.train, split.test, [r["user_id"] for r in records],
-                                            relevant_min=cfg.relevant_min), cat, k=cfg.k, turns=cfg.turns)
+    user_truths = truths(split.train, split.test, [r["user_id"] for r in records], relevant_min=cfg.relevant_min)
+    metrics = score_records(records, user_truths, cat, k=cfg.k, turns=cfg.turns)
     metrics["complete"] = complete
     metrics["users_selected"] = len(users)
     metrics["baseline_errors"] = dict(baselines.errors)
@@ -131,7 +146,11 @@ async def arun_chat_eval(
     folder.write_metrics(metrics)
     if report:
         latencies = [t.get("latency_ms", 0.0) for r in records for t in r["turns"]]
-        folder.write_report(metrics, latencies=latencies, title="genrec eval chat", notes=NOTES)
+        from genrec.evaluation.report_chat import chat_sections
+
+        sections = chat_sections(metrics, records, seed=cfg.seed, catalog=cat,
+                                 relevant={u: t.relevant for u, t in user_truths.items()})
+        folder.write_report(metrics, latencies=latencies, title="genrec eval chat", notes=NOTES, sections=sections)
     return ChatEvalResult(folder.path, metrics, complete, new, len(done & set(users)), dict(baselines.errors))
 
 
@@ -158,7 +177,7 @@ def run_chat_eval(cfg: ChatEvalConfig, **kwargs: Any) -> ChatEvalResult:
         cfg = ChatEvalConfig(users=20, turns=3, llm="none")
         res = run_chat_eval(cfg, dataset=ds, split=sp, agent=rec, ranker=rec.ranker,
                             store=rec.store, out_dir=Path("runs/x"))
-        print(res.metrics["final"]["agent"]["ndcg@10"])
+        print(res.metrics["final"]["agent"]["recall_cum@10"], res.metrics["final"]["ci"])
     """
     return asyncio.run(arun_chat_eval(cfg, **kwargs))
 
@@ -176,6 +195,7 @@ def check_leakage(result: ChatEvalResult) -> None:
 __all__ = [
     "CONFIG", "METRICS", "NOTES", "REPORT", "TRANSCRIPTS", "ChatEvalConfig", "ChatEvalResult", "EvalComponents",
     "LeakageError", "RunMismatchError", "SimulatorFactory", "arun_chat_eval", "build_components", "check_leakage",
+    "check_protocol",
     "eligible_users", "make_simulator", "read_transcripts", "run_chat_eval", "session_id_for",
     "text_generator",
 ]

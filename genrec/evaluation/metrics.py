@@ -28,9 +28,9 @@ from typing import Any
 import numpy as np
 
 __all__ = [
-    "average_precision_at_k", "catalog_coverage", "hit_rate_at_k", "intra_list_diversity", "mae",
-    "map_at_k", "mrr", "ndcg_at_k", "novelty", "precision_at_k", "recall_at_k", "rmse",
-    "topn_metrics",
+    "average_precision_at_k", "bootstrap_ci", "catalog_coverage", "cumulative_recall", "first_hit_turn",
+    "hit_rate_at_k", "intra_list_diversity", "mae", "map_at_k", "mrr", "ndcg_at_k", "novelty",
+    "paired_bootstrap_ci", "precision_at_k", "recall_at_k", "rmse", "topn_metrics",
 ]
 
 
@@ -281,3 +281,71 @@ def intra_list_diversity(
     norms = np.linalg.norm(v, axis=1, keepdims=True)
     v = v / np.where(norms > 0, norms, 1.0)
     return _pairwise_mean(1.0 - v @ v.T)
+
+
+# --------------------------------------------------------------------------- over turns
+
+
+def cumulative_recall(shown: Sequence[Sequence[int]], relevant: Collection[int], k: int = 10) -> list[float]:
+    """Per turn, the share of the relevant items among every distinct item shown so far (the first
+    k of each turn's list count): Preference Coverage, ``recall_cum@k``.
+
+    >>> cumulative_recall([[1, 2], [3, 9]], {3, 9, 7, 8})
+    [0.0, 0.5]
+    """
+    k = _check_k(k)
+    rel = {int(i) for i in relevant}
+    got: set[int] = set()
+    out = []
+    for lst in shown:
+        got |= {int(i) for i in list(lst)[:k]}
+        out.append(len(got & rel) / len(rel) if rel else 0.0)
+    return out
+
+
+def first_hit_turn(shown: Sequence[Sequence[int]], relevant: Collection[int], k: int = 10) -> int:
+    """The 1-based turn whose list (first k) first holds a relevant item; len(shown) + 1 when none.
+
+    >>> first_hit_turn([[1], [2, 5], [5]], {5}), first_hit_turn([[1], [2]], {5})
+    (2, 3)
+    """
+    k = _check_k(k)
+    rel = {int(i) for i in relevant}
+    for t, lst in enumerate(shown, 1):
+        if rel & {int(i) for i in list(lst)[:k]}:
+            return t
+    return len(shown) + 1
+
+
+def bootstrap_ci(values: Sequence[float] | np.ndarray, *, resamples: int = 2000, seed: int = 0,
+                 level: float = 0.95) -> tuple[float, float, float]:
+    """(mean, low, high): the mean and its percentile bootstrap interval over the values (users).
+
+    Seeded, so the same values give the same interval; one value gives (v, v, v).
+
+    >>> bootstrap_ci([1.0, 1.0, 1.0])
+    (1.0, 1.0, 1.0)
+    """
+    v = np.asarray(values, dtype=np.float64)
+    if v.size == 0:
+        raise ValueError("no values to bootstrap")
+    if resamples < 1 or not 0 < level < 1:
+        raise ValueError(f"resamples must be >= 1 and level in (0, 1), got {resamples}, {level}")
+    rng = np.random.default_rng(seed)
+    means = v[rng.integers(0, v.size, size=(resamples, v.size))].mean(axis=1)
+    tail = (1 - level) / 2 * 100
+    lo, hi = np.percentile(means, [tail, 100 - tail])
+    return float(v.mean()), float(lo), float(hi)
+
+
+def paired_bootstrap_ci(a: Sequence[float], b: Sequence[float], *, resamples: int = 2000, seed: int = 0,
+                        level: float = 0.95) -> tuple[float, float, float]:
+    """(mean difference, low, high) of a - b over paired values (the same users resampled together).
+
+    >>> paired_bootstrap_ci([1.0, 0.75], [0.5, 0.25])
+    (0.5, 0.5, 0.5)
+    """
+    x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if x.shape != y.shape:
+        raise ValueError(f"paired values differ in length ({x.size} vs {y.size}); pair them per user")
+    return bootstrap_ci(x - y, resamples=resamples, seed=seed, level=level)

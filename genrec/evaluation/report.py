@@ -17,7 +17,7 @@ from genrec.provenance import git_commit, provenance
 
 CORE = ("ndcg@{k}", "recall@{k}", "hr@{k}", "mrr")
 TABLE_COLUMNS = (
-    "ndcg@{k}", "recall@{k}", "hr@{k}", "mrr", "precision@{k}", "mean_test_rating",
+    "recall_cum@{k}", "success", "turns_to_hit", "ndcg@{k}_standing", "ndcg@{k}", "recall@{k}", "hr@{k}", "mrr", "precision@{k}", "mean_test_rating",
     "constraint_violations", "seen", "repeated", "disliked",
 )
 AGENT_COLUMNS = ("verified_share", "unknown_titles", "latency_ms", "llm_calls", "question", "error",
@@ -25,7 +25,18 @@ AGENT_COLUMNS = ("verified_share", "unknown_titles", "latency_ms", "llm_calls", 
 COLORS = {
     "agent": "#d62728", "popularity": "#7f7f7f", "full_history": "#1f77b4",
     "mentioned_fold_in": "#2ca02c", "content_only": "#9467bd", "ranker": "#1f77b4",
+    "oracle_popularity": "#17becf",
 }
+NOT_SYSTEMS = ("ci",)
+"""Keys of ``final`` that are not systems (the bootstrap block)."""
+
+
+def _systems(metrics: Mapping[str, Any]) -> list[str]:
+    """The systems of ``final``: agent and peers first, oracles (``groups.oracles``) last."""
+    final = metrics.get("final") or {}
+    oracles = list((metrics.get("groups") or {}).get("oracles") or ())
+    names = [s for s in final if s not in NOT_SYSTEMS]
+    return [s for s in names if s not in oracles] + [s for s in names if s in oracles]
 
 
 def _k(metrics: Mapping[str, Any]) -> int:
@@ -45,7 +56,8 @@ def _fmt(v: Any) -> str:
 def _columns(metrics: Mapping[str, Any], template: Sequence[str]) -> list[str]:
     k = _k(metrics)
     names = [c.format(k=k) for c in template]
-    present = {m for d in metrics.get("final", {}).values() for m in d}
+    final = metrics.get("final", {})
+    present = {m for s in _systems(metrics) for m in final[s]}
     return [c for c in names if c in present]
 
 
@@ -58,9 +70,15 @@ def format_summary(metrics: Mapping[str, Any], *, columns: Sequence[str] | None 
     """
     final = metrics.get("final", {})
     cols = list(columns) if columns else _columns(metrics, TABLE_COLUMNS)
-    rows = [["system", *cols]] + [[s, *(_fmt(d.get(c)) for c in cols)] for s, d in final.items()]
+    systems = _systems(metrics)
+    rows = [["system", *cols]] + [[s, *(_fmt(final[s].get(c)) for c in cols)] for s in systems]
     widths = [max(len(r[j]) for r in rows) for j in range(len(rows[0]))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    oracles = set((metrics.get("groups") or {}).get("oracles") or ())
+    first_oracle = next((n for n, s in enumerate(systems, 1) if s in oracles), None)
+    if first_oracle is not None:
+        lines.insert(first_oracle, "-- oracles (know the user's training items; references, not the bar):")
+    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- plots (inline SVG)
@@ -126,8 +144,8 @@ def plot_final_bars(metrics: Mapping[str, Any]) -> str | None:
         return None
     plt = _plt()
     k = _k(metrics)
-    names = [c.format(k=k) for c in CORE if any(c.format(k=k) in d for d in final.values())]
-    systems = list(final)
+    systems = _systems(metrics)
+    names = [c.format(k=k) for c in CORE if any(c.format(k=k) in final[s] for s in systems)]
     fig, ax = plt.subplots(figsize=(max(6.0, 1.6 * len(names) + 2), 3.0))
     width = 0.8 / max(len(systems), 1)
     for j, s in enumerate(systems):
@@ -195,9 +213,10 @@ def render_html(
     latencies: Sequence[float] = (),
     title: str = "genrec evaluation",
     notes: Sequence[str] = (),
+    sections: Sequence[str] = (),
 ) -> str:
     """The whole report as one HTML string (no external resources)."""
-    final = metrics.get("final", {})
+    final = {s: metrics["final"][s] for s in _systems(metrics)}
     chat = metrics.get("kind", "chat") == "chat"
     if chat:
         cols = _columns(metrics, TABLE_COLUMNS)
@@ -232,8 +251,13 @@ def render_html(
         parts.append(_table(["agent", *agent_cols, "latency p50", "latency p95"],
                             [["mean per turn", *(final["agent"].get(c) for c in agent_cols),
                               lat.get("p50"), lat.get("p95")]], agent_row=None))
+    oracles = list((metrics.get("groups") or {}).get("oracles") or ())
+    if oracles:
+        parts.append(f"<p class='note'>Oracles (last rows: {html.escape(', '.join(oracles))}) know the "
+                     "user's training items: labelled references, not the bar.</p>")
     for n in notes:
         parts.append(f"<p class='note'>{html.escape(n)}</p>")
+    parts.extend(sections)
     curves = plot_curves(metrics)
     if curves:
         parts.append("<h2>Metrics per turn</h2><div class='plot'>" + curves + "</div>")
@@ -267,6 +291,7 @@ def write_report(
     title: str = "genrec evaluation",
     notes: Sequence[str] = (),
     write_json: bool = False,
+    sections: Sequence[str] = (),
 ) -> Path:
     """Write report.html (and, with `write_json`, metrics.json and config.json) into `out_dir`.
 
@@ -281,7 +306,8 @@ def write_report(
         (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str) + "\n", encoding="utf-8")
         (out_dir / "config.json").write_text(json.dumps(config, indent=2, default=str) + "\n", encoding="utf-8")
     path = out_dir / "report.html"
-    path.write_text(render_html(metrics, config, latencies=latencies, title=title, notes=notes), encoding="utf-8")
+    path.write_text(render_html(metrics, config, latencies=latencies, title=title, notes=notes,
+                                       sections=sections), encoding="utf-8")
     return path
 
 

@@ -144,11 +144,12 @@ class RunFolder:
                                          encoding="utf-8")
 
     def write_report(self, metrics: Mapping[str, Any], *, latencies: Sequence[float], title: str,
-                     notes: Sequence[str]) -> Path:
+                     notes: Sequence[str], sections: Sequence[str] = ()) -> Path:
         """report.html from the metrics and config.json (see `report.write_report`)."""
         from genrec.evaluation.report import write_report
 
-        return write_report(self.path, metrics, self.config(), latencies=latencies, title=title, notes=notes)
+        return write_report(self.path, metrics, self.config(), latencies=latencies, title=title, notes=notes,
+                            sections=sections)
 
 
 __all__ = ["CONFIG", "METRICS", "REPORT", "TRANSCRIPTS", "RunFolder", "RunMismatchError", "config_doc",

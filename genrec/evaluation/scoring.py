@@ -1,5 +1,6 @@
-"""Per-turn scores of a conversational run: every system's top-k after every turn against the
-user's held-out ratings, plus constraint, repetition, grounding, latency and LLM-call figures.
+"""Per-turn scores of a conversational run: every system's lists after every turn against the
+user's held-out ratings (cumulative recall, success, turns to hit, standing-list and new-items
+NDCG), bootstrap intervals, plus constraint, repetition, grounding, latency and LLM-call figures.
 """
 
 from __future__ import annotations
@@ -13,11 +14,17 @@ import numpy as np
 from genrec.agent.preferences import Preferences
 from genrec.data import Catalog, Ratings
 from genrec.evaluation import metrics as M
+from genrec.evaluation.baselines import ORACLES, PEERS
 from genrec.evaluation.simulated_user import Stated
 
 AGENT = "agent"
-BASELINES = ("popularity", "full_history", "mentioned_fold_in", "content_only")
+BASELINES = (*PEERS, *ORACLES)
 SYSTEMS = (AGENT, *BASELINES)
+HEADLINE = "recall_cum@{k}"
+"""The taste protocol's headline metric (its paired bootstrap interval is in ``final.ci``)."""
+TURN_METRICS = ("recall_cum@{k}", "success", "turns_to_hit", "ndcg@{k}_standing")
+"""Metrics over the whole conversation so far (with per-turn bootstrap intervals in ``intervals``)."""
+BOOTSTRAP = {"resamples": 2000, "seed": 0, "level": 0.95}
 RANKING_METRICS = ("ndcg", "recall", "hr", "mrr", "precision")
 """Top-k accuracy names; written with @k except mrr (``ndcg@10``, ``hr@10``, ``mrr``)."""
 
@@ -166,6 +173,63 @@ def understanding_scores(
     }
 
 
+def conversation_scores(shown: Sequence[Sequence[int]], standing: Sequence[Sequence[int] | None],
+                        relevant: Collection[int], k: int) -> list[dict[str, float | None]]:
+    """Per turn: recall_cum@k, success, turns_to_hit (first hit turn, or turns so far + 1) and
+    ndcg@k_standing (None when the system keeps no standing list) of one system in one conversation.
+
+    >>> [(d["recall_cum@10"], d["success"], d["turns_to_hit"]) for d in
+    ...  conversation_scores([[1], [2, 3]], [None, [3]], {3, 4}, 10)]
+    [(0.0, 0.0, 2.0), (0.5, 1.0, 2.0)]
+    """
+    cum = M.cumulative_recall(shown, relevant, k)
+    out: list[dict[str, float | None]] = []
+    for t in range(len(shown)):
+        first = M.first_hit_turn(shown[: t + 1], relevant, k)
+        st = standing[t] if t < len(standing) else None
+        out.append({
+            f"recall_cum@{k}": cum[t],
+            "success": 1.0 if first <= t + 1 else 0.0,
+            "turns_to_hit": float(first),
+            f"ndcg@{k}_standing": None if st is None else M.ndcg_at_k(list(st)[:k], relevant, k),
+        })
+    return out
+
+
+def _intervals(paired: Mapping[str, Mapping[int, list[dict[str, float | None]]]], T: int, k: int
+               ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Per-turn bootstrap intervals of every system's turn metrics, and the final ``ci`` block:
+    paired bootstrap of agent minus each system on the headline metric over the users both have."""
+    names = [m.format(k=k) for m in TURN_METRICS]
+    intervals: dict[str, Any] = {}
+    for system, users in paired.items():
+        sysd = intervals.setdefault(system, {})
+        for m in names:
+            lows: list[float | None] = []
+            highs: list[float | None] = []
+            for t in range(T):
+                vals = [v[t][m] for v in users.values() if t < len(v) and v[t][m] is not None]
+                if vals:
+                    _, lo, hi = M.bootstrap_ci(vals, **BOOTSTRAP)  # type: ignore[arg-type]
+                lows.append(lo if vals else None)
+                highs.append(hi if vals else None)
+            sysd[m] = {"low": lows, "high": highs}
+    head = HEADLINE.format(k=k)
+    ci: dict[str, Any] = {"metric": head, "turn": T, **BOOTSTRAP, "agent_minus": {}}
+    agent = paired.get(AGENT, {})
+    for system, users in paired.items():
+        if system == AGENT:
+            continue
+        common = sorted(u for u in users if u in agent and len(users[u]) >= T and len(agent[u]) >= T)
+        if not common or T < 1:
+            continue
+        a = [float(agent[u][T - 1][head] or 0.0) for u in common]
+        b = [float(users[u][T - 1][head] or 0.0) for u in common]
+        d, lo, hi = M.paired_bootstrap_ci(a, b, **BOOTSTRAP)  # type: ignore[arg-type]
+        ci["agent_minus"][system] = {"diff": d, "low": lo, "high": hi, "n_users": len(common)}
+    return intervals, ci
+
+
 def _mean(values: list[float | None]) -> float | None:
     vals = [v for v in values if v is not None]
     return float(np.mean(vals)) if vals else None
@@ -204,6 +268,7 @@ def score_records(
         for name, v in scores.items():
             sysd.setdefault(name, [[] for _ in range(T)])[t].append(v)
 
+    paired: dict[str, dict[int, list[dict[str, float | None]]]] = {}
     leaks: list[dict[str, Any]] = []
     latencies: list[float] = []
     llm_calls: list[float] = []
@@ -212,7 +277,12 @@ def score_records(
         uid = int(rec["user_id"])
         truth = user_truths[uid]
         feedback: set[int] = set()
-        for t, turn in enumerate(rec["turns"][:T]):
+        rec_turns = rec["turns"][:T]
+        for system, rows in _record_lists(rec_turns, truth.relevant, k).items():
+            paired.setdefault(system, {})[uid] = rows
+            for t, row in enumerate(rows):
+                add(system, t, row)
+        for t, turn in enumerate(rec_turns):
             stated = Stated.from_dict(turn.get("stated"))
             for i in turn.get("leaks") or ():
                 leaks.append({"user_id": uid, "turn": t, "item_id": int(i)})
@@ -240,11 +310,16 @@ def score_records(
     per_turn = {s: {m: [_mean(v) for v in lists] for m, lists in d.items()} for s, d in per.items()}
     order = [s for s in SYSTEMS if s in per_turn] + [s for s in per_turn if s not in SYSTEMS]
     per_turn = {s: per_turn[s] for s in order}
-    final = {s: {m: (v[-1] if v else None) for m, v in d.items()} for s, d in per_turn.items()}
+    final: dict[str, Any] = {s: {m: (v[-1] if v else None) for m, v in d.items()} for s, d in per_turn.items()}
+    intervals, ci = _intervals(paired, T, k)
+    final["ci"] = ci
     lat = np.asarray(latencies) if latencies else np.zeros(1)
     return {
         "final": final,
         "per_turn": per_turn,
+        "intervals": intervals,
+        "groups": {"agent": [AGENT], "peers": [s for s in PEERS if s in per_turn],
+                   "oracles": [s for s in ORACLES if s in per_turn]},
         "n_users": len(records),
         "turns": T,
         "k": k,
@@ -258,7 +333,24 @@ def score_records(
     }
 
 
+def _record_lists(turns: Sequence[Mapping[str, Any]], relevant: Collection[int], k: int
+                  ) -> dict[str, list[dict[str, float | None]]]:
+    """conversation_scores of every system in one transcript record (a turn without a system's
+    list counts as nothing shown; standing lists: the agent's shortlist, the peers' standing)."""
+    systems = [AGENT, *dict.fromkeys(s for t in turns for s in (t.get("baselines") or {}))]
+    out = {}
+    for system in systems:
+        if system == AGENT:
+            shown = [list(t.get("ranked_item_ids") or []) for t in turns]
+            standing = [t.get("shortlist_item_ids") for t in turns]
+        else:
+            shown = [list((t.get("baselines") or {}).get(system) or []) for t in turns]
+            standing = [(t.get("baselines_standing") or {}).get(system) for t in turns]
+        out[system] = conversation_scores(shown, standing, relevant, k)
+    return out
+
+
 __all__ = [
-    "AGENT", "BASELINES", "SYSTEMS", "UserTruth", "as_preferences", "list_scores", "metric_names", "score_records",
+    "AGENT", "BASELINES", "HEADLINE", "SYSTEMS", "conversation_scores", "UserTruth", "as_preferences", "list_scores", "metric_names", "score_records",
     "truths", "turn_scores",
 ]

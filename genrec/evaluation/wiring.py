@@ -31,12 +31,36 @@ class EvalComponents:
 
 
 def run_settings(settings: Settings, cfg: ChatEvalConfig) -> Settings:
-    """The settings a run's parts are built from: `settings` with the run's dataset, split and seed.
+    """The settings a run's parts are built from: `settings` with the run's dataset and split.
+
+    The run's seed seeds the simulators only: the ranker and index are the ones `genrec up`
+    serves for that dataset and split (the settings' own seed, cached, never retrained here).
 
     >>> run_settings(Settings(seed=1), ChatEvalConfig(split="u2", seed=0)).model_dump(include={"split", "seed"})
-    {'split': 'u2', 'seed': 0}
+    {'split': 'u2', 'seed': 1}
     """
-    return settings.model_copy(update={"dataset": cfg.dataset, "split": cfg.split, "seed": cfg.seed})
+    return settings.model_copy(update={"dataset": cfg.dataset, "split": cfg.split})
+
+
+def fingerprints(ranker: Any | None, store: Any | None) -> dict[str, str | None]:
+    """Short hashes of the ranker's weights and of the Chroma index's rows (None when absent),
+    so config.json says which trained model and index a run evaluated."""
+    import hashlib
+
+    out: dict[str, str | None] = {"ranker": None, "index": None}
+    weights = getattr(ranker, "_weights", None)
+    if weights is not None and hasattr(weights, "arrays"):
+        h = hashlib.sha256()
+        for name, arr in sorted(weights.arrays().items()):
+            h.update(name.encode())
+            h.update(arr.tobytes())
+        out["ranker"] = h.hexdigest()[:16]
+    index = getattr(store, "index", None)
+    try:
+        out["index"] = index.fingerprint() if index is not None else None
+    except Exception as exc:  # noqa: BLE001 - recorded, not fatal
+        log.warning("index fingerprint unavailable: %s", exc)
+    return out
 
 
 def text_generator(backend: Any) -> Callable[[list[dict]], str] | None:
@@ -104,4 +128,4 @@ def build_components(settings: Settings, cfg: ChatEvalConfig, *, progress: bool 
                           warnings)
 
 
-__all__ = ["EvalComponents", "build_components", "run_settings", "text_generator"]
+__all__ = ["EvalComponents", "build_components", "fingerprints", "run_settings", "text_generator"]

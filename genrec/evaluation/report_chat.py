@@ -1,0 +1,141 @@
+"""The chat run's own report parts: headline curves with bootstrap bands, the paired intervals,
+and sampled conversations rendered as chat (inline HTML and SVG, no external resources).
+"""
+
+from __future__ import annotations
+
+import html
+import random
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from genrec.evaluation.report import COLORS, _fmt, _plt, _svg
+
+ORACLE_NOTE = "oracles (know the user's training items; references, not the bar)"
+
+
+def format_ci(metrics: Mapping[str, Any]) -> str:
+    """The paired bootstrap intervals of agent minus each system, one line each ('' when none).
+
+    >>> print(format_ci({"final": {"ci": {"metric": "recall_cum@10", "turn": 5, "level": 0.95,
+    ...     "agent_minus": {"popularity": {"diff": 0.1, "low": 0.05, "high": 0.15, "n_users": 9}}}}}))
+    agent - popularity  recall_cum@10 at turn 5: +0.1000 [+0.0500, +0.1500] (95% paired bootstrap, 9 users)
+    """
+    ci = (metrics.get("final") or {}).get("ci") or {}
+    rows = ci.get("agent_minus") or {}
+    width = max((len(s) for s in rows), default=0)
+    level = round(100 * float(ci.get("level", 0.95)))
+    return "\n".join(
+        f"agent - {s.ljust(width)}  {ci.get('metric')} at turn {ci.get('turn')}: {d['diff']:+.4f} "
+        f"[{d['low']:+.4f}, {d['high']:+.4f}] ({level}% paired bootstrap, {d['n_users']} users)"
+        for s, d in rows.items())
+
+
+def plot_interval_curves(metrics: Mapping[str, Any], names: Sequence[str]) -> str | None:
+    """One panel per metric: every system's mean per turn with its bootstrap band (oracles dotted)."""
+    per_turn, intervals = metrics.get("per_turn") or {}, metrics.get("intervals") or {}
+    names = [m for m in names if any(m in d for d in per_turn.values())]
+    if not names:
+        return None
+    oracles = set((metrics.get("groups") or {}).get("oracles") or ())
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(names), figsize=(4.6 * len(names), 3.2), squeeze=False)
+    for ax, m in zip(axes[0], names):
+        for s, d in per_turn.items():
+            vals = d.get(m)
+            if not vals or all(v is None for v in vals):
+                continue
+            xs = list(range(1, len(vals) + 1))
+            ys = [float("nan") if v is None else v for v in vals]
+            style = ":" if s in oracles else ("-" if s == "agent" else "--")
+            ax.plot(xs, ys, marker="o", ms=3, lw=2 if s == "agent" else 1.3, color=COLORS.get(s), ls=style,
+                    label=s + (" (oracle)" if s in oracles else ""))
+            band = (intervals.get(s) or {}).get(m)
+            if band:
+                lo = [float("nan") if v is None else v for v in band["low"]]
+                hi = [float("nan") if v is None else v for v in band["high"]]
+                ax.fill_between(xs, lo, hi, color=COLORS.get(s), alpha=0.12, lw=0)
+        ax.set_title(m)
+        ax.set_xlabel("turn")
+        ax.set_ylim(bottom=0)
+        ax.grid(alpha=0.3)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.tight_layout()
+    fig.legend(handles, labels, loc="upper center", ncol=min(len(labels), 4), frameon=False, fontsize=9,
+               bbox_to_anchor=(0.5, 1.12))
+    return _svg(fig)
+
+
+def ci_table(metrics: Mapping[str, Any]) -> str:
+    """The paired intervals as an HTML table ('' when none)."""
+    ci = (metrics.get("final") or {}).get("ci") or {}
+    rows = ci.get("agent_minus") or {}
+    if not rows:
+        return ""
+    body = "".join(
+        f"<tr><td>agent - {html.escape(s)}</td><td>{_fmt(d['diff'])}</td><td>{_fmt(d['low'])}</td>"
+        f"<td>{_fmt(d['high'])}</td><td>{d['n_users']}</td></tr>" for s, d in rows.items())
+    return (f"<p class='note'>{html.escape(str(ci.get('metric')))} at turn {ci.get('turn')}: paired bootstrap "
+            f"over users, {ci.get('resamples')} resamples, seed {ci.get('seed')}, level {ci.get('level')}.</p>"
+            "<table><thead><tr><th>difference</th><th>mean</th><th>low</th><th>high</th><th>users</th></tr>"
+            f"</thead><tbody>{body}</tbody></table>")
+
+
+_CHAT_CSS = ("<style>.chat{border:1px solid #ddd;border-radius:8px;padding:8px 12px;margin:12px 0}"
+             ".u{background:#eef4ff;padding:6px 10px;border-radius:8px;margin:6px 30% 6px 0;white-space:pre-wrap}"
+             ".a{background:#f6f6f6;padding:6px 10px;border-radius:8px;margin:6px 0 6px 20%;white-space:pre-wrap;"
+             "font-size:12px}.ids{font-size:11px;color:#777;margin-left:20%}</style>")
+
+
+def render_conversations(records: Sequence[Mapping[str, Any]], *, n: int = 3, seed: int = 0,
+                         catalog: Any = None, relevant: Mapping[int, set[int]] | None = None) -> str:
+    """`n` conversations picked with `seed`, as chat bubbles; shown items that were held-out
+    likes are marked with a star (the scorer's knowledge, never the simulator's)."""
+    if not records:
+        return ""
+    picked = sorted(random.Random(seed).sample(list(records), min(n, len(records))),
+                    key=lambda r: int(r["user_id"]))
+    out = [_CHAT_CSS]
+    for rec in picked:
+        uid = int(rec["user_id"])
+        liked = (relevant or {}).get(uid, set())
+        out.append(f"<div class='chat'><b>user {uid}</b>")
+        for t, turn in enumerate(rec.get("turns") or [], 1):
+            out.append(f"<div class='u'>{html.escape(str(turn.get('user', '')))}</div>")
+            out.append(f"<div class='a'>{html.escape(str(turn.get('agent', '')))}</div>")
+            shown = ", ".join(_label(i, catalog) + (" ★" if i in liked else "")
+                              for i in turn.get("ranked_item_ids") or [])
+            short = ", ".join(_label(i, catalog) + (" ★" if i in liked else "")
+                              for i in turn.get("shortlist_item_ids") or [])
+            out.append(f"<div class='ids'>turn {t} shown: {html.escape(shown) or '-'}<br>"
+                       f"standing shortlist: {html.escape(short) or '-'}</div>")
+        out.append("</div>")
+    return "\n".join(out)
+
+
+def _label(item_id: int, catalog: Any) -> str:
+    it = catalog.get(int(item_id)) if catalog is not None else None
+    return f"{it.title} [{item_id}]" if it is not None else str(item_id)
+
+
+def chat_sections(metrics: Mapping[str, Any], records: Sequence[Mapping[str, Any]], *, seed: int = 0,
+                  catalog: Any = None, relevant: Mapping[int, set[int]] | None = None) -> list[str]:
+    """The chat run's report sections, in order (HTML strings)."""
+    k = int(metrics.get("k", 10))
+    parts = []
+    head = plot_interval_curves(metrics, [f"recall_cum@{k}", "success"])
+    if head:
+        parts.append(f"<h2>Headline: recall_cum@{k} per turn (95% bootstrap bands)</h2>"
+                     f"<div class='plot'>{head}</div>{ci_table(metrics)}")
+    standing = plot_interval_curves(metrics, [f"ndcg@{k}_standing", f"ndcg@{k}"])
+    if standing:
+        parts.append(f"<h2>Standing shortlist: ndcg@{k}_standing per turn (and ndcg@{k} of the new items)</h2>"
+                     f"<div class='plot'>{standing}</div>")
+    conv = render_conversations(records, seed=seed, catalog=catalog, relevant=relevant)
+    if conv:
+        parts.append("<h2>Three sampled conversations</h2>"
+                     "<p class='note'>★: a held-out liked item (known to the scorer only).</p>" + conv)
+    return parts
+
+
+__all__ = ["ORACLE_NOTE", "chat_sections", "ci_table", "format_ci", "plot_interval_curves", "render_conversations"]
