@@ -234,3 +234,45 @@ def test_no_held_out_title_is_ever_written_on_movielens(ml100k):
 @pytest.mark.parametrize("position,word", [(1, "first"), (3, "third"), (10, "tenth"), (11, "number 11")])
 def test_ordinal_words(position, word):
     assert P.ordinal(position) == word
+
+
+class _FixedListAgent:
+    """An agent that knows only the conversation: it shows items picked from the words it got."""
+
+    def __init__(self) -> None:
+        self.turns: dict[str, int] = {}
+
+    def chat(self, session_id: str, message: str):
+        from types import SimpleNamespace
+
+        n = self.turns.get(session_id, 0)
+        self.turns[session_id] = n + 1
+        ids = sorted(it.item_id for it in ITEMS)
+        start = (len(message) + 3 * n) % len(ids)
+        shown = [ids[(start + j) % len(ids)] for j in range(5)]
+        recs = [SimpleNamespace(item_id=i, verified=True) for i in shown]
+        return SimpleNamespace(text="Here are a few.", recommendations=recs, question=n == 1, llm_calls=0)
+
+    def delete_session(self, session_id: str) -> None:
+        self.turns.pop(session_id, None)
+
+
+def test_placebo_through_the_harness(tmp_path):
+    """The whole protocol: every user message and stated fact is the same when the held-out items
+    are replaced by random ones (same users, same ratings)."""
+    from genrec.data import Dataset, Split
+    from genrec.evaluation.harness import ChatEvalConfig, read_transcripts, run_chat_eval
+
+    real_test = [(1, 9, 5.0), (1, 14, 4.0), (2, 4, 5.0), (3, 13, 4.0), (3, 11, 2.0)]
+    rng = random.Random(1)
+    placebo = [(u, rng.choice(UNSEEN), r) for u, _, r in real_test]
+    runs = []
+    for name, rows in (("real", real_test), ("placebo", placebo)):
+        train, test = _split(rows)
+        ds = Dataset("tiny", CAT, Ratings(pd.concat([train.df, test.df])))
+        cfg = ChatEvalConfig(dataset="tiny", split="manual", turns=4, concurrency=1, seed=3, llm="none")
+        run_chat_eval(cfg, dataset=ds, split=Split(train, test, "manual"), agent=_FixedListAgent(),
+                      out_dir=tmp_path / name, progress=False, report=False)
+        runs.append({r["user_id"]: [(t["user"], t["named"], t["stated"]) for t in r["turns"]]
+                     for r in read_transcripts(tmp_path / name / "transcripts.jsonl")})
+    assert runs[0] and runs[0] == runs[1]
