@@ -428,3 +428,127 @@ def test_turn_scores_compare_typed_preferences():
     assert typed == as_dict
     assert typed["constraint_violations"] == pytest.approx(4 / 6)  # 3 is Horror; 9, 10, 11 after 1995
     assert typed["disliked"] == pytest.approx(2 / 6)  # 2 said, 11 rated 1 in training
+
+
+# ----------------------------------------------------------------------------- taste protocol (issue 12)
+
+
+def _ndcg(ranked, relevant, k=10):
+    dcg = sum(1 / math.log2(p + 2) for p, i in enumerate(ranked[:k]) if i in relevant)
+    return dcg / sum(1 / math.log2(p + 2) for p in range(min(len(relevant), k)))
+
+
+def test_headline_metrics_recomputed_from_transcripts_and_the_exported_split(parts, tiny_home, tmp_path,
+                                                                             monkeypatch):
+    """Every headline number in metrics.json follows from transcripts.jsonl and `genrec data export`."""
+    from genrec.cli import app
+
+    res = _run(parts, tmp_path / "run", users=6)
+    monkeypatch.setenv("GENREC_HOME", str(tiny_home))
+    r = CliRunner().invoke(app, ["data", "export", TINY, "--split", SPLIT, "--out", str(tmp_path / "split")])
+    assert r.exit_code == 0, r.output
+    test = pd.read_csv(tmp_path / "split" / "test.tsv", sep="\t", names=["user", "item", "rating", "ts"])
+    liked = {int(u): set(g.loc[g["rating"] >= 4, "item"].astype(int)) for u, g in test.groupby("user")}
+    m, T = res.metrics, 3
+    for system in SYSTEMS:
+        got: dict[str, list[list[float]]] = {n: [[] for _ in range(T)] for n in
+                                             ("recall_cum@10", "success", "turns_to_hit", "ndcg@10_standing")}
+        for rec in read_transcripts(tmp_path / "run" / "transcripts.jsonl"):
+            rel, shown, first = liked[rec["user_id"]], set(), T + 1
+            for t, turn in enumerate(rec["turns"]):
+                if system == "agent":
+                    new, standing = turn["ranked_item_ids"], turn["shortlist_item_ids"]
+                else:
+                    new, standing = turn["baselines"].get(system, []), turn["baselines_standing"].get(system)
+                shown |= set(new[:10])
+                if first == T + 1 and rel & set(new[:10]):
+                    first = t + 1
+                got["recall_cum@10"][t].append(len(shown & rel) / len(rel))
+                got["success"][t].append(float(first <= t + 1))
+                got["turns_to_hit"][t].append(float(first if first <= t + 1 else t + 2))
+                if standing is not None:
+                    got["ndcg@10_standing"][t].append(_ndcg(standing, rel))
+        for name, per_turn in got.items():
+            assert m["per_turn"][system][name] == pytest.approx([float(np.mean(v)) for v in per_turn]), (system, name)
+            assert m["final"][system][name] == pytest.approx(float(np.mean(per_turn[-1])))
+    # the ci block: agent minus each system, at the last turn, its interval around the mean difference
+    for system, d in m["final"]["ci"]["agent_minus"].items():
+        diff = m["final"]["agent"]["recall_cum@10"] - m["final"][system]["recall_cum@10"]
+        assert d["diff"] == pytest.approx(diff) and d["low"] <= d["diff"] <= d["high"] and d["n_users"] == 6
+
+
+def test_placebo_held_out_ratings_do_not_change_any_conversation(parts, tmp_path):
+    """Held-out items replaced by random ones: every conversation is the same (the taste protocol
+    uses held-out data only to score)."""
+    from genrec.data import Ratings, Split
+
+    rng = np.random.default_rng(7)
+    test = parts.split.test.df.copy()
+    train_items = parts.split.train.by_user()
+    ids = np.array(parts.dataset.catalog.ids)
+    for u, rows in test.groupby("user"):
+        pool = np.setdiff1d(ids, train_items[u]["item"].to_numpy()) if u in train_items else ids
+        test.loc[rows.index, "item"] = rng.choice(pool, size=len(rows), replace=False)
+    placebo = Split(parts.split.train, Ratings(test), parts.split.name)
+    _run(parts, tmp_path / "real", users=5)
+    run_chat_eval(ChatEvalConfig(dataset=TINY, split=SPLIT, llm="none", turns=3, users=5, concurrency=3),
+                  dataset=parts.dataset, split=placebo, agent=parts.agent, out_dir=tmp_path / "placebo",
+                  ranker=parts.ranker, store=parts.store, popularity_ranker=parts.popularity_ranker,
+                  progress=False, report=False)
+
+    def talk(folder):
+        keys = ("user", "agent", "ranked_item_ids", "shortlist_item_ids", "baselines", "baselines_standing")
+        return {r["user_id"]: [{k: t[k] for k in keys} for t in r["turns"]]
+                for r in read_transcripts(folder / "transcripts.jsonl")}
+
+    real, fake = talk(tmp_path / "real"), talk(tmp_path / "placebo")
+    assert real == fake and len(real) == 5
+
+
+def test_shortlist_obeys_constraints_and_dislikes_excludes_named_and_changes_nothing(parts):
+    rec, cat = parts.agent, parts.dataset.catalog
+    comedy = [it for it in cat if "Comedy" in it.genres]
+    sid = "shortlist-test"
+    rec.delete_session(sid)
+    reply = rec.chat(sid, f'I loved "{comedy[0].title}". No horror please.')
+    shown = [r.item_id for r in reply.recommendations]
+    assert shown and rec.state(sid).liked == [comedy[0].item_id]
+    disliked = shown[0]
+    rec.feedback(sid, disliked, liked=False)
+    before, history = rec.state(sid).model_dump(), rec.history(sid)
+    short = rec.shortlist(sid, k=10)
+    ids = [r.item_id for r in short]
+    assert 0 < len(ids) <= 10 and len(set(ids)) == len(ids)
+    assert all("Horror" not in cat[i].genres for i in ids)  # the constraint holds
+    assert disliked not in ids and comedy[0].item_id not in ids  # dislikes and named items stay out
+    assert set(ids) & set(shown[1:])  # items shown before may come back (the standing best)
+    assert all(r.rationale and r.title == cat[r.item_id].title for r in short)
+    assert rec.state(sid).model_dump() == before and rec.history(sid) == history  # read-only
+    assert [r.item_id for r in rec.shortlist(sid, k=3)] == ids[:3]
+    assert not rec.session_exists("never-seen") and rec.shortlist("never-seen", k=5)
+    assert not rec.session_exists("never-seen")
+    with pytest.raises(ValueError, match="k must be"):
+        rec.shortlist(sid, k=0)
+    rec.delete_session(sid)
+
+
+def test_target_protocol_is_refused_and_the_seed_does_not_retrain_the_ranker(parts, tiny_home, tmp_path,
+                                                                              monkeypatch):
+    from genrec.cli import app
+    from genrec.evaluation.wiring import fingerprints
+
+    with pytest.raises(NotImplementedError, match="not implemented yet"):
+        _run(parts, tmp_path / "t", users=1, protocol="target")
+    monkeypatch.setenv("GENREC_HOME", str(tiny_home))
+    base = ["eval", "chat", "--dataset", TINY, "--split", SPLIT, "--users", "1", "--turns", "1", "--llm", "none",
+            "--no-progress"]
+    r = CliRunner().invoke(app, [*base, "--protocol", "target", "--out", str(tmp_path / "t2")])
+    assert r.exit_code == 2 and "not implemented yet" in r.output
+    models = sorted((tiny_home / "models").rglob("*"))
+    stamps = {p: p.stat().st_mtime_ns for p in models if p.is_file()}
+    r = CliRunner().invoke(app, [*base, "--seed", "7", "--out", str(tmp_path / "s7")])
+    assert r.exit_code == 0, r.output
+    assert stamps and {p: p.stat().st_mtime_ns for p in stamps} == stamps  # nothing retrained or overwritten
+    cfg = json.loads((tmp_path / "s7" / "config.json").read_text())
+    assert cfg["identity"]["seed"] == 7 and cfg["settings"]["seed"] == 42 and cfg["config"]["protocol"] == "taste"
+    assert cfg["fingerprints"] == fingerprints(parts.ranker, parts.store)

@@ -117,3 +117,40 @@ def test_intra_list_diversity_jaccard_and_cosine() -> None:
     assert intra_list_diversity([1, 2, 3], vecs) == pytest.approx((1 + 2 * d) / 3)
     assert intra_list_diversity([1], vecs) == 0.0
     assert intra_list_diversity([1, 1, 2], vecs, k=2) == 0.0  # the repeat leaves one distinct item
+
+
+# ----------------------------------------------------------------------------- over turns (issue 12)
+
+
+def test_cumulative_recall_success_and_turns_to_hit_by_hand() -> None:
+    from genrec.evaluation.metrics import cumulative_recall, first_hit_turn
+    from genrec.evaluation.scoring import conversation_scores
+
+    shown = [[1, 2, 3], [4, 5, 1], [6, 7]]
+    relevant = {5, 7, 9, 11}
+    assert cumulative_recall(shown, relevant, k=10) == [0.0, 0.25, 0.5]
+    assert cumulative_recall(shown, relevant, k=1) == [0.0, 0.0, 0.0]  # only each list's first item counts
+    assert cumulative_recall(shown, set()) == [0.0, 0.0, 0.0]
+    assert first_hit_turn(shown, relevant) == 2 and first_hit_turn(shown, {99}) == 4
+    rows = conversation_scores(shown, [[9, 1], None, [1, 2, 9]], relevant, 10)
+    assert [r["success"] for r in rows] == [0.0, 1.0, 1.0]
+    assert [r["turns_to_hit"] for r in rows] == [2.0, 2.0, 2.0]  # turn 1: no hit yet, so "turns so far + 1"
+    assert rows[0]["ndcg@10_standing"] == pytest.approx(1.0 / (1 + 1 / math.log2(3) + 0.5 + 1 / math.log2(5)))
+    assert rows[1]["ndcg@10_standing"] is None
+    assert rows[2]["ndcg@10_standing"] == pytest.approx(0.5 / (1 + 1 / math.log2(3) + 0.5 + 1 / math.log2(5)))
+
+
+def test_bootstrap_intervals_by_hand() -> None:
+    from genrec.evaluation.metrics import bootstrap_ci, paired_bootstrap_ci
+
+    mean, lo, hi = bootstrap_ci([0.0, 1.0] * 50, resamples=4000, seed=1)
+    assert mean == 0.5 and lo < 0.5 < hi
+    assert lo == pytest.approx(0.5 - 1.96 * 0.05, abs=0.02) and hi == pytest.approx(0.5 + 1.96 * 0.05, abs=0.02)
+    assert bootstrap_ci([0.0, 1.0] * 50, seed=3) == bootstrap_ci([0.0, 1.0] * 50, seed=3)  # seeded
+    # paired: a constant per-user difference has a zero-width interval, whatever the spread of users
+    a = [0.1, 0.9, 0.4, 0.7]
+    assert paired_bootstrap_ci(a, [x - 0.25 for x in a]) == pytest.approx((0.25, 0.25, 0.25))
+    with pytest.raises(ValueError, match="pair them"):
+        paired_bootstrap_ci([1.0], [1.0, 2.0])
+    with pytest.raises(ValueError, match="no values"):
+        bootstrap_ci([])
