@@ -155,9 +155,10 @@ class TemplateSimulator:
 
     def _drop_said(self) -> None:
         """Forget queued facts already said (e.g. in a reaction to a recommendation)."""
-        seen, avoided = set(self.stated.seen), set(self.stated.avoided_genres)
-        self._queue = [f for f in self._queue if not (
-            (f.kind in ("liked", "disliked") and f.value in seen) or (f.kind == "avoid" and f.value in avoided))]
+        s = self.stated
+        said: dict[str, set[Any]] = {"liked": set(s.seen), "disliked": set(s.seen), "avoid": set(s.avoided_genres),
+                "decade": set(s.preferred_decades)}
+        self._queue = [f for f in self._queue if f.kind not in said or f.value not in said[f.kind]]
 
     def _take_kind(self, kind: str) -> _Fact | None:
         self._drop_said()
