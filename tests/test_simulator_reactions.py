@@ -276,3 +276,12 @@ def test_placebo_through_the_harness(tmp_path):
         runs.append({r["user_id"]: [(t["user"], t["named"], t["stated"]) for t in r["turns"]]
                      for r in read_transcripts(tmp_path / name / "transcripts.jsonl")})
     assert runs[0] and runs[0] == runs[1]
+
+
+def test_named_lists_every_title_written():
+    """Every quoted title in a message is an item in `named` (the leakage guard allows exactly those)."""
+    for seed in range(20):
+        sim = TemplateSimulator(_persona(seed % 2), CAT, seed=seed, request_rate=1.0)
+        for u in _play(sim, SCRIPT):
+            quoted = re.findall(r'"([^"]+)"', u.text)
+            assert sorted(set(quoted)) == sorted({CAT[i].title for i in u.named}), u.text
