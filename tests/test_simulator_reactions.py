@@ -285,3 +285,11 @@ def test_named_lists_every_title_written():
         for u in _play(sim, SCRIPT):
             quoted = re.findall(r'"([^"]+)"', u.text)
             assert sorted(set(quoted)) == sorted({CAT[i].title for i in u.named}), u.text
+
+
+def test_ablation_kinds_also_gate_reactions():
+    """A user without avoided genres or decades (benchmark ablations) never states them in a reaction."""
+    for seed in range(10):
+        sim = TemplateSimulator(_persona(), CAT, seed=seed, kinds=("liked", "disliked"))
+        _play(sim, SCRIPT)
+        assert not sim.stated.avoided_genres and not sim.stated.preferred_decades and not sim.stated.rejected

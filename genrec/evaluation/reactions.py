@@ -51,6 +51,11 @@ class ListReactor:
     stated: Stated
     rng: random.Random
     mentionable: Callable[[int], bool]
+    negations: bool = True
+    """Turn down items of an avoided genre ("not in the mood for a western"); off in ablations
+    whose users never state an avoided genre."""
+    decades: bool = True
+    """Say a favourite decade when it is why an item sounds good; off in ablations without decades."""
     reacted: set[int] = field(default_factory=set)
 
     def _pick(self, options: Sequence[str]) -> str:
@@ -140,9 +145,9 @@ class ListReactor:
             op = self.persona.opinion(it)
             if op is None:
                 continue
-            if op.verdict == "negative" and op.genre:
+            if op.verdict == "negative" and op.genre and self.negations:
                 negative.setdefault(op.genre, []).append(i)
-            elif op.verdict == "positive":
+            elif op.verdict == "positive" and (op.genre or self.decades):
                 positive.append((pos, i, op.decade))
         parts: list[str] = []
         for genre in list(negative)[:MAX_AVOIDED_GENRES]:
@@ -157,7 +162,7 @@ class ListReactor:
                 s.react_unseen(i, True)
             if len(chosen) == 1:
                 pos, _, decade = chosen[0]
-                by_decade = decade is not None and self.rng.random() < 0.5
+                by_decade = decade is not None and self.decades and self.rng.random() < 0.5
                 if by_decade and decade is not None:
                     s.prefer_decade(decade)  # "it's from the 80s, my favourite era": a taste, said
                 options = P.SOUNDS_GOOD_DECADE if by_decade else P.SOUNDS_GOOD

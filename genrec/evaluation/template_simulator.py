@@ -57,7 +57,8 @@ class TemplateSimulator:
         self.facts_per_turn = max(1, facts_per_turn)
         self.stated = Stated()
         self._ok = ok = mentionable(catalog)
-        self._reactor = ListReactor(persona, catalog, self.stated, self.rng, ok)
+        self._reactor = ListReactor(persona, catalog, self.stated, self.rng, ok,
+                                    negations="avoid" in kinds, decades="decade" in kinds)
         liked = [i for i in persona.liked if ok(i)]
         disliked = [i for i in persona.disliked if ok(i)]
         q: list[_Fact] = []
