@@ -90,7 +90,7 @@ class ListReactor:
                 label = f'"{self.catalog[i].title}"'
                 out.named.append(i)
             else:  # a title shared by several items: where it is in the list says which
-                label = f"the {ordinal(pos)} one"
+                label = f"the {ordinal(pos)} one" if pos <= 10 else f"number {pos}"
             s.add_item(i, "seen")
             kind = "liked" if r >= 4 else "disliked" if r <= 2 else "neutral"
             if r >= 4:
