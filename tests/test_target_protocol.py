@@ -150,6 +150,32 @@ def test_target_user_never_writes_a_title_word_even_an_ordinal() -> None:
     assert user.accepted and "third" not in text.lower() and "3" in text
 
 
+def _acts(seed: int) -> dict[str, str]:
+    """One texts per act of a user after Unforgiven (a 1992 western), seeded."""
+    persona = Persona(liked=(3,), disliked=(), ratings={3: 5.0})
+    out: dict[str, str] = {}
+    u = TargetUser(CAT, 1, persona, seed=seed)
+    out["opening"] = u.opening().text
+    out["genre"] = u.respond("What kind of film?", [], True).text
+    out["decade"] = u.respond("Any particular era?", [], True).text
+    out["accept"] = u.respond("Here", [2, 1], False).text
+    u = TargetUser(CAT, 1, persona, seed=seed)
+    out["reject_old"] = u.respond("Here", [4], False).text  # Shane (1953): a western, too old
+    out["reject_extra"] = u.respond("Here", [2], False).text  # Babe: a comedy for kids, a 90s film
+    u = TargetUser(CAT, 7, persona, seed=seed)  # a 1994 western drama
+    u.respond("Which genre?", [], False)
+    out["reject_missing"] = u.respond("Here", [3], False).text  # Tombstone: a western, not a drama
+    return out
+
+
+def test_three_or_more_seeded_phrasings_per_act() -> None:
+    runs = [_acts(seed) for seed in range(40)]
+    assert runs[0] == _acts(0)  # seeded
+    for act in runs[0]:
+        assert len({r[act] for r in runs}) >= 3, act
+    assert "western" in runs[0]["genre"].lower() and "drama" in runs[0]["reject_missing"].lower()
+
+
 class LeakyUser(TargetUser):
     """A target user rigged to leak: it writes its target's title into every phrasing."""
 

@@ -106,7 +106,7 @@ def choose_target(split: Split, user_id: int, *, seed: int, relevant_min: float 
 # ---- phrasings: at least three per act; {a} a genre as a person asks for it, {d} a decade, {pos} a
 # list position, {t} a quoted training title. Each act ends with a fallback of short words.
 OPEN_GENRE = ("Hi! I'm in the mood for {a}.", "Can you help me find {a}?", "I'd like to watch {a} tonight.",
-              "Looking for {a}, any ideas?", "Hi, I'd say {a}.")
+              "Looking for {a}, any ideas?", "Hi! {A}, if you have one.")
 OPEN_EXAMPLE = ('I loved "{t}", can you find me something like it?', 'Something in the spirit of "{t}" would be great.',
                 'I want a film like "{t}".', 'Hi! One like "{t}", if you can.')
 ANSWER_GENRES = ("I'm in the mood for {a}.", "{A} would be perfect.", "Ideally {a}.", "{A}, yes.")
@@ -118,10 +118,10 @@ ANSWER_NO_YEAR = ("I don't mind when it's from.", "Any time is fine.", "The year
 ANSWER_EXAMPLE = ('I really liked "{t}".', 'For example "{t}", I loved that one.', '"{t}" is the kind of thing.',
                   'Say "{t}".')
 ANSWER_OTHER = ("No preference there.", "I don't mind about that.", "That doesn't matter to me.", "Any is ok.")
-REJECT_MISSING = ("The {pos} one is not {a}, and that's what I'm after.", "Not the {pos} one, I want {a}.",
-                  "The {pos} one isn't {a}.", "No to the {pos}: not {a}.")
-REJECT_NONE_HAS = ("None of these is {a}, and that's what I'm after.", "I want {a}, none of those is one.",
-                   "Those aren't {a}.", "No, not {a} at all.")
+REJECT_MISSING = ("I'm after {a}, and the {pos} one is not one.", "Not the {pos} one, I want {a}.",
+                  "The {pos} one isn't {a}.", "No to the {pos}, I want {a}.")
+REJECT_NONE_HAS = ("None of these is {a}; I'd like {a}.", "I want {a}, none of those is one.",
+                   "Those aren't {a}.", "I want {a}; not one of these is.")
 REJECT_EXTRA = ("Not in the mood for {a}.", "The {pos} one is {a}, not my thing today.",
                 "I'd skip the {pos} one, no {g} for me now.", "No {g} now.")
 REJECT_OLD = ("The {pos} one is too old, something from the {d}.", "Too dated for me; I'd like something from the {d}.",
@@ -251,7 +251,7 @@ class TargetUser:
         if self.genres:
             g = self.rng.choice(self.genres)
             self.stated.want_genre(g, True)
-            return self._utter([self._pick(OPEN_GENRE, a=a_genre(g))], (), ("genre",))
+            return self._utter([self._pick(OPEN_GENRE, a=a_genre(g), A=a_genre(g).capitalize())], (), ("genre",))
         return self._utter([self._pick(("Hi! Can you help me find a film?", "Hi, any ideas for a film?",
                                         "I need a film for tonight.", "Hi! Any film?"))], (), ())
 
