@@ -22,7 +22,15 @@ from genrec.evaluation.target_metrics import (
     success_by_turn,
     user_metrics,
 )
-from genrec.evaluation.target_peers import QUESTIONS, TARGET_PEERS, MaxEntropy, TargetPeers, allows
+from genrec.evaluation.target_peers import (
+    QUESTIONS,
+    RECOMMEND_TEXT,
+    TARGET_PEERS,
+    MaxEntropy,
+    TargetPeers,
+    allows,
+    play,
+)
 from genrec.evaluation.target_user import (
     TargetLeakError,
     TargetLeakGuard,
@@ -228,7 +236,7 @@ def _converse(user: TargetUser, peer, turns: int) -> tuple[list[Utterance], list
         assert len(move.items) <= 10 and (move.items or move.question)
         shown |= set(move.items)
         per_turn.append(move.items)
-        utterances.append(user.respond(move.question or "Here are a few films.", move.items, move.question is not None))
+        utterances.append(user.respond(move.question or RECOMMEND_TEXT, move.items, move.question is not None))
         if user.accepted:
             break
     return utterances, per_turn
@@ -277,6 +285,21 @@ def test_full_conversations_against_every_peer(ml100k: Dataset, ml100k_ranker, u
         scores = aggregate(outs, 5)
         assert scores.n_users == len(users) and 0.0 < scores.final["sr@5"] <= 1.0, name
         assert scores.success == sorted(scores.success)  # SR@t never falls
+
+
+def test_play_records_a_peer_conversation_as_the_test_loop_plays_it(ml100k: Dataset, ml100k_ranker, u1: Split
+                                                                     ) -> None:
+    cat = ml100k.catalog
+    peers = TargetPeers(cat, ml100k_ranker)
+    u = sorted(int(x) for x in set(u1.test.users))[3]
+    target = choose_target(u1, u, seed=1, catalog=cat)
+    persona = persona_for_user(u1.train, u, cat, popularity=training_popularity(u1.train))
+    for name in TARGET_PEERS:
+        rec = play(TargetUser(cat, target, persona, seed=7), peers.conversation(name), 5)
+        utterances, per_turn = _converse(TargetUser(cat, target, persona, seed=7), peers.conversation(name), 5)
+        assert rec["target_item_id"] == target and [t["ranked_item_ids"] for t in rec["turns"]] == per_turn
+        assert [t["user"] for t in rec["turns"]] + [rec["last_user"]] == [x.text for x in utterances]
+        assert rec["accepted"] == (find_hit(target, per_turn).hit_turn is not None)
 
 
 def test_choose_target_is_a_seeded_held_out_liked_item(ml100k: Dataset, u1: Split) -> None:

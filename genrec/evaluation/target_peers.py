@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from genrec.agent.preferences import Preferences
 from genrec.data import Catalog, Item
+from genrec.evaluation.simulated_user import Stated, Utterance
 
 TARGET_PEERS = ("attribute_popularity", "attribute_fold_in", "max_entropy")
 """The target protocol's peers, in report order."""
@@ -207,7 +208,47 @@ class MaxEntropy:
         return PeerMove(None, None, self.peers.fill(stated, blocked, self.peers.by_fold_in(stated)))
 
 
+RECOMMEND_TEXT = "Here are a few films you might like."
+"""What a peer says when it shows items (the user reacts to the items, not to this text)."""
+
+
+class _TargetSeeker(Protocol):
+    """What `play` needs of a simulated user (`TargetUser` has it)."""
+
+    stated: Stated
+    accepted: bool
+    target_item_id: int
+
+    def opening(self) -> Utterance: ...
+
+    def respond(self, agent_text: str, recommended: Sequence[int], question: bool) -> Utterance: ...
+
+
+def play(user: _TargetSeeker, peer: TargetPeer, turns: int) -> dict[str, Any]:
+    """One peer's whole conversation with its own target user, shaped like a transcripts.jsonl line.
+
+    ``turns[t]`` holds the user message the peer answered (``user``), the peer's question or
+    `RECOMMEND_TEXT` (``agent``), the items it showed (``ranked_item_ids``), ``question``,
+    ``attribute`` and what the user had stated (``stated``); ``last_user`` is the user's answer to
+    the last turn (its acceptance, when ``accepted``). It stops after `turns` turns or on acceptance.
+    """
+    out: list[dict[str, Any]] = []
+    utt = user.opening()
+    shown: set[int] = set()
+    for t in range(1, turns + 1):
+        move = peer.turn(user.stated, shown, t)
+        shown |= set(move.items)
+        text = move.question or RECOMMEND_TEXT
+        out.append({"user": utt.text, "agent": text, "ranked_item_ids": list(move.items),
+                    "question": move.question is not None, "attribute": move.attribute,
+                    "stated": user.stated.to_dict()})
+        utt = user.respond(text, move.items, move.question is not None)
+        if user.accepted:
+            break
+    return {"target_item_id": user.target_item_id, "turns": out, "last_user": utt.text, "accepted": user.accepted}
+
+
 __all__ = [
-    "DECADE_QUESTION", "GENRE_QUESTION", "QUESTIONS", "TARGET_PEERS", "AttributeFoldIn", "AttributePopularity",
-    "MaxEntropy", "PeerMove", "TargetPeer", "TargetPeers", "allows", "entropy",
+    "DECADE_QUESTION", "GENRE_QUESTION", "QUESTIONS", "RECOMMEND_TEXT", "TARGET_PEERS", "AttributeFoldIn", "AttributePopularity",
+    "MaxEntropy", "PeerMove", "TargetPeer", "TargetPeers", "allows", "entropy", "play",
 ]
