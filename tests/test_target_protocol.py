@@ -11,7 +11,7 @@ import pytest
 from genrec.data import Catalog, Dataset, Item, Split, movielens_fold
 from genrec.evaluation.leakage import TitleMatcher
 from genrec.evaluation.persona import Persona, persona_for_user, persona_seed, training_popularity
-from genrec.evaluation.simulated_user import Utterance
+from genrec.evaluation.simulated_user import UserSimulator, Utterance
 from genrec.evaluation.target_metrics import (
     TargetOutcome,
     aggregate,
@@ -110,6 +110,8 @@ def test_leak_words_are_long_distinctive_title_words() -> None:
 
 def test_target_user_answers_from_the_target_and_accepts_it() -> None:
     user = TargetUser(CAT, 1, Persona(liked=(3,), disliked=(), ratings={3: 5.0}), seed=3)
+    sim: UserSimulator = user  # the harness's simulator interface (checked by mypy)
+    assert sim.name == "target" and user.target_item_id == 1 and not user.accepted
     first = user.opening()
     assert first.named in ((3,), ())
     assert user.respond("Do you want a comedy?", [], True).text.lower().count("comedy") == 1
@@ -133,6 +135,7 @@ def test_target_user_answers_from_the_target_and_accepts_it() -> None:
     ("Classic or recent?", "decade"), ("When should it be from?", "decade"),
     ("Do you want a western?", "yes"), ("Are you after a comedy or a crime film?", "no"),
     ("Something from the 90s?", "decade"), ("From the eighties, maybe?", "no-decade"),
+    ("Babe is a comedy for kids. Any particular era?", "decade"),  # a described list is not a question
 ])
 def test_target_user_understands_many_wordings(question: str, kind: str) -> None:
     user = TargetUser(CAT, 1, Persona(liked=(), disliked=()), seed=0)  # Unforgiven: a western, 1992
@@ -146,6 +149,7 @@ def test_target_user_understands_many_wordings(question: str, kind: str) -> None
         assert set(user.stated.avoided_genres) == {"Comedy", "Crime"} and "western" not in reply.text.lower()
     elif kind == "decade":
         assert user.stated.preferred_decades == [1990] and before.preferred_decades == []
+        assert user.stated.avoided_genres == []
     else:
         assert user.stated.preferred_decades == [] and "not" in reply.text.lower()
 
