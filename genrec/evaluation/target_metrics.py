@@ -84,7 +84,7 @@ def avg_turns(hit_turns: Sequence[int | None], T: int) -> float:
 
 
 def hdcg(hit_turn: int | None, hit_rank: int | None, T: int, k: int) -> float:
-    """Hierarchical DCG of one conversation (UNICORN, Deng et al., SIGIR 2021, section 5.1.3).
+    """Hierarchical DCG of one conversation (UNICORN: Deng et al., SIGIR 2021, arXiv:2105.09710).
 
     hDCG@(T, K) = sum_{t=1..T} sum_{k=1..K} r(t, k) * [1/log2(t+2) + (1/log2(t+1) - 1/log2(t+2)) / log2(k+1)]
 
