@@ -63,7 +63,7 @@ def test_hdcg_matches_the_unicorn_formula() -> None:
     assert hdcg(1, 1, 5, 10) == pytest.approx(1.0)
     assert hdcg(1, 2, 5, 10) == pytest.approx(1 / math.log2(3) + (1 - 1 / math.log2(3)) / math.log2(3))
     assert hdcg(2, 1, 5, 10) == pytest.approx(1 / math.log2(3))  # rank 1: the turn's full weight 1/log2(t+1)
-    assert hdcg(3, 4, 5, 10) == pytest.approx(0.5 / 1 * 0 + 1 / math.log2(5) + (0.5 - 1 / math.log2(5)) / math.log2(5))
+    assert hdcg(3, 4, 5, 10) == pytest.approx(1 / math.log2(5) + (1 / math.log2(4) - 1 / math.log2(5)) / math.log2(5))
     assert hdcg(3, 4, 5, 10) == pytest.approx(0.46054, abs=1e-5)
     assert hdcg(None, None, 5, 10) == hdcg(6, 1, 5, 10) == hdcg(2, 11, 5, 10) == 0.0
     # earlier and higher is better
