@@ -46,7 +46,6 @@ class Baselines:
         order = sorted(zip(counts.index.to_numpy(), counts.to_numpy()), key=lambda x: (-int(x[1]), int(x[0])))
         self._pop_order = np.array([int(i) for i, _ in order], dtype=np.int64)
         self._train_items = {u: set(g["item"].astype(int)) for u, g in train.df.groupby("user")}
-        self._fold_cache: dict[tuple, list[int]] = {}
         self.errors: dict[str, str] = {}
 
     @property
