@@ -335,6 +335,10 @@ class Recommender:
     def session_exists(self, session_id: str) -> bool:
         return self.sessions.exists(session_id)
 
+    def list_sessions(self) -> list[str]:
+        """Every stored session id, most recently updated first."""
+        return self.sessions.list_sessions()
+
     def delete_session(self, session_id: str) -> bool:
         """Delete a session; False when it did not exist."""
         with self.sessions.lock(session_id):

@@ -372,10 +372,6 @@ def health_route(app: FastAPI, service: ApiService) -> None:
 def _session_count(rec: Any) -> int | None:
     """How many sessions the recommender stores (None when it cannot say)."""
     listing = getattr(rec, "list_sessions", None)
-    if not callable(listing):
-        # WORKAROUND (issue 11, doors): Recommender has no public session listing yet; remove this
-        # branch once `Recommender.list_sessions()` exists (asked of the recommender.py owner).
-        listing = getattr(getattr(rec, "sessions", None), "list_sessions", None)
     return len(listing()) if callable(listing) else None
 
 
