@@ -453,3 +453,22 @@ def test_stream_signals_replace_when_the_fact_check_rejects_streamed_text(
     assert "Titanic" not in shown
     assert final["replace_text"] and "Titanic" not in final["replace_text"]
     assert final["replace_text"] != shown and final["recommendations"]
+
+
+def test_shortlist_route_obeys_the_session_and_changes_nothing(http: httpx.Client) -> None:
+    created = http.post("/api/sessions")
+    sid = created.json()["session_id"]
+    turn = http.post(f"/api/sessions/{sid}/messages",
+                     json={"message": "I loved Toy Story, but no horror please"})
+    assert turn.status_code == 200, turn.text
+    before = http.get(f"/api/sessions/{sid}").json()
+    r = http.get(f"/api/sessions/{sid}/shortlist", params={"k": 5})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    picks = body["recommendations"]
+    assert body["k"] == 5 and len(picks) == 5
+    assert all("Horror" not in p["genres"] for p in picks)
+    assert TOY_STORY not in [p["item_id"] for p in picks]  # named by the user: left out
+    assert http.get(f"/api/sessions/{sid}").json() == before  # read-only
+    assert http.get(f"/api/sessions/{sid}/shortlist", params={"k": 0}).status_code == 422
+    assert http.get("/api/sessions/no-such-session/shortlist").status_code == 404

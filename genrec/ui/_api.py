@@ -15,7 +15,17 @@ from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote
 
-from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Path, Request, Response
+from fastapi import (
+    APIRouter,
+    Depends,
+    FastAPI,
+    Header,
+    HTTPException,
+    Path,
+    Query,
+    Request,
+    Response,
+)
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
@@ -38,6 +48,7 @@ from genrec.ui._schemas import (
     ModelList,
     SessionCreated,
     SessionView,
+    Shortlist,
     Usage,
 )
 
@@ -272,6 +283,16 @@ def build_router(service: ApiService, auth: Callable[..., Any]) -> APIRouter:
         state = await service.call(service.rec.state, session_id)
         history = await service.call(service.rec.history, session_id)
         return SessionView(session_id=session_id, state=state.model_dump(mode="json"), history=history)
+
+    @router.get("/api/sessions/{session_id}/shortlist", response_model=Shortlist, tags=["sessions"])
+    async def get_shortlist(session_id: str = ValidSession,
+                            k: int = Query(10, ge=1, le=50, description="How many items (1-50).")
+                            ) -> Shortlist:
+        """The agent's standing shortlist for this session: its best k now (read-only)."""
+        await service.require(session_id)
+        recs = await service.call(service.rec.shortlist, session_id, k)
+        return Shortlist(session_id=session_id, k=k,
+                         recommendations=[r.model_dump(mode="json") for r in recs])
 
     @router.delete("/api/sessions/{session_id}", response_model=Deleted, tags=["sessions"])
     async def delete_session(session_id: str = ValidSession) -> Deleted:

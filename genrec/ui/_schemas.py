@@ -180,6 +180,15 @@ class SessionView(BaseModel):
     history: list[dict[str, Any]] = Field(description="[{role, content}] in order.")
 
 
+class Shortlist(BaseModel):
+    session_id: str
+    k: int
+    recommendations: list[dict[str, Any]] = Field(
+        description="The session's current best k, best first (item_id, title, year, genres, score, "
+        "predicted_rating, rationale, verified): constraints and dislikes obeyed, items the user "
+        "named or reacted to left out, earlier-shown items allowed.")
+
+
 class Deleted(BaseModel):
     session_id: str
     deleted: bool
