@@ -110,6 +110,15 @@ def test_chat_cards_and_dislike_respected_in_a_real_browser(
     titles = page.locator(".genrec-card h4").all_inner_texts()
     for item_id, title in zip(first, titles):
         assert recommender.catalog[item_id].title in title
+    page.locator("#genrec-shortlist-box").click()  # "my shortlist": the standing best 10, read-only
+    page.locator("#genrec-shortlist-btn").click()
+    items = page.locator("#genrec-shortlist li")
+    items.first.wait_for()
+    listed = items.all_inner_texts()
+    assert len(listed) == 10 and all("Animation" in row for row in listed)  # "animated" obeyed
+    assert not any(row.startswith("Toy Story") for row in listed)  # named by the user: left out
+    assert items.first.is_visible()
+    assert len(recommender.history(sid)) == 2  # the shortlist changes nothing
     page.locator("#genrec-why").click()  # the "why these?" panel shows this turn's tool calls
     page.locator("#genrec-trace table").wait_for()
     page.screenshot(path=str(tmp_path / "genrec-ui-first-turn.png"), full_page=True)

@@ -195,6 +195,11 @@ def build_blocks(recommender: Recommender, settings: Settings, *, concurrency: i
                     )
                     send = gr.Button("Send", variant="primary", elem_id="genrec-send", scale=1)
                 new = gr.Button("New conversation", elem_id="genrec-new", size="sm")
+                with gr.Accordion("My shortlist (the best 10 for you now)", open=False,
+                                  elem_id="genrec-shortlist-box"):
+                    shortlist_btn = gr.Button("Show my shortlist", size="sm",
+                                              elem_id="genrec-shortlist-btn")
+                    shortlist = gr.HTML("", elem_id="genrec-shortlist")
                 with gr.Accordion("Why these? (tool calls of the last turn)", open=False,
                                   elem_id="genrec-why"):
                     trace = gr.Markdown(trace_markdown(None), elem_id="genrec-trace")
@@ -230,11 +235,34 @@ def build_blocks(recommender: Recommender, settings: Settings, *, concurrency: i
                 concurrency_limit=concurrency,
                 concurrency_id="genrec-turn",  # Enter and the Send button share one limit
             )
+        def show_shortlist(session_id: str) -> str:
+            try:
+                return shortlist_html(recommender, session_id)
+            except Exception:  # noqa: BLE001 - a note, not a traceback
+                log.exception("shortlist failed")
+                return "<p><em>Could not compute the shortlist; try again.</em></p>"
+
+        shortlist_btn.click(show_shortlist, inputs=[session], outputs=[shortlist])
         reset_outputs = [session, chatbot, cards_state, trace, banner, box, session_md]
         new.click(new_conversation, outputs=reset_outputs)
         chatbot.clear(new_conversation, outputs=reset_outputs)  # the chat's trash button too
         demo.load(_fresh_session, outputs=[session, session_md])
     return demo
+
+
+def shortlist_html(recommender: Recommender, session_id: str, k: int = 10) -> str:
+    """The session's standing shortlist as an escaped HTML list (a note when there is none yet)."""
+    if not session_id or not recommender.session_exists(session_id):
+        return "<p><em>Nothing yet: tell me what you like first.</em></p>"
+    rows = []
+    for r in recommender.shortlist(session_id, k):
+        year = f" ({r.year})" if r.year else ""
+        genres = ", ".join(r.genres)
+        rows.append(f"<li><strong>{html.escape(r.title)}</strong>{year}"
+                    f" <span class='genrec-shortlist-genres'>{html.escape(genres)}</span></li>")
+    if not rows:
+        return "<p><em>No item fits your constraints right now.</em></p>"
+    return "<ol class='genrec-shortlist-list'>" + "".join(rows) + "</ol>"
 
 
 def _feedback_handler(recommender: Recommender, item_id: int, liked: bool):  # noqa: ANN202
