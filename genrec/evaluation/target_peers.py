@@ -55,19 +55,12 @@ def allows(item: Item, stated: Preferences, *, genres: str = "all") -> bool:
     >>> allows(it, p), allows(it, p, genres="any"), allows(Item(2, "Y", 1985, ("Comedy",)), p, genres="none")
     (False, True, False)
     """
-    g = set(item.genres)
-    if g & set(stated.avoided_genres):
+    hard = stated.constraints()  # avoided genres and years: the retrieval rule, item by item
+    if genres != "any":
+        hard.genres_any = []
+    if not hard.allows(item):
         return False
-    if stated.year_min is not None and (item.year is None or item.year < stated.year_min):
-        return False
-    if stated.year_max is not None and (item.year is None or item.year > stated.year_max):
-        return False
-    wanted = set(stated.wanted_genres)
-    if genres == "all":
-        return wanted <= g
-    if genres == "any":
-        return not wanted or bool(wanted & g)
-    return True
+    return genres != "all" or set(stated.wanted_genres) <= set(item.genres)
 
 
 def entropy(counts: Mapping[Any, int]) -> float:
