@@ -111,10 +111,6 @@ class ChromaStore:
         return self.index.hnsw
 
     @property
-    def batch_size(self) -> int:
-        return self.index.batch_size
-
-    @property
     def strategy(self) -> Strategy:
         return self.searcher.strategy
 
