@@ -110,6 +110,33 @@ def local_llm_settings(settings: Settings, llm_models_dir: Path) -> Settings:
     return settings.model_copy(update={"llm": "local", "llm_max_tokens": 32})
 
 
+@pytest.fixture(scope="module")
+def openai_server():
+    """The vLLM-like OpenAI-compatible test server (tests/openai_test_server.py), one per module."""
+    from openai_test_server import OpenAITestServer
+
+    with OpenAITestServer("Qwen/Qwen2.5-7B-Instruct") as srv:
+        yield srv
+
+
+@pytest.fixture
+def srv(openai_server):
+    """The module's test server with no queued replies, no recorded requests and no delay."""
+    openai_server.requests.clear()
+    openai_server._queue.clear()
+    openai_server.delay = 0.0
+    return openai_server
+
+
+@pytest.fixture
+def backend(srv, settings: Settings):
+    """The `openai` backend pointed at the test server (5 s timeout)."""
+    from genrec.llm import get_llm
+
+    s = settings.model_copy(update={"llm_base_url": srv.base_url, "llm_timeout": 5.0})
+    return get_llm("openai", s)
+
+
 # ---------------------------------------------------------------- ranking (owner: ranking helper)
 
 

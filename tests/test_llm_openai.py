@@ -11,7 +11,6 @@ from langchain_core.messages import ToolMessage
 from openai_test_server import OpenAITestServer, Reply, embed_text
 from pydantic import BaseModel
 
-from genrec.config import Settings
 from genrec.llm import (
     LLMResponseError,
     LLMUnavailableError,
@@ -36,26 +35,6 @@ def search_items(query: str, k: int = 5) -> str:
 def item_details(item_id: int) -> str:
     """Details of one catalog item."""
     return str(item_id)
-
-
-@pytest.fixture(scope="module")
-def server():
-    with OpenAITestServer(MODEL) as srv:
-        yield srv
-
-
-@pytest.fixture
-def srv(server: OpenAITestServer) -> OpenAITestServer:
-    server.requests.clear()
-    server._queue.clear()
-    server.delay = 0.0
-    return server
-
-
-@pytest.fixture
-def backend(srv: OpenAITestServer, settings: Settings):
-    s = settings.model_copy(update={"llm_base_url": srv.base_url, "llm_timeout": 5.0})
-    return get_llm("openai", s)
 
 
 def _free_port() -> int:

@@ -8,10 +8,9 @@ import json
 from collections.abc import Iterator
 
 import pytest
-from openai_test_server import OpenAITestServer, Reply
+from openai_test_server import Reply
 from pydantic import BaseModel, Field
 
-from genrec.config import Settings
 from genrec.llm import (
     JsonFieldStream,
     LLMResponseError,
@@ -19,11 +18,9 @@ from genrec.llm import (
     LLMStream,
     LLMUnavailableError,
     fake_backend,
-    get_llm,
     meter,
 )
 
-MODEL = "Qwen/Qwen2.5-7B-Instruct"
 
 
 class Writer(BaseModel):
@@ -192,26 +189,6 @@ def test_unavailable_before_the_first_delta():
 
 # ---------------------------------------------------------------------------------------------
 # structured streaming through the vLLM-like HTTP server
-
-
-@pytest.fixture(scope="module")
-def server():
-    with OpenAITestServer(MODEL) as srv:
-        yield srv
-
-
-@pytest.fixture
-def srv(server: OpenAITestServer) -> OpenAITestServer:
-    server.requests.clear()
-    server._queue.clear()
-    server.delay = 0.0
-    return server
-
-
-@pytest.fixture
-def backend(srv: OpenAITestServer, settings: Settings):
-    s = settings.model_copy(update={"llm_base_url": srv.base_url, "llm_timeout": 5.0})
-    return get_llm("openai", s)
 
 
 def test_openai_streams_structured_output(backend, srv):
