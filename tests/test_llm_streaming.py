@@ -22,7 +22,6 @@ from genrec.llm import (
 )
 
 
-
 class Writer(BaseModel):
     """The shape of the agent's writer call."""
 
