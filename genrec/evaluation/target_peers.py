@@ -55,12 +55,16 @@ def allows(item: Item, stated: Preferences, *, genres: str = "all") -> bool:
     >>> allows(it, p), allows(it, p, genres="any"), allows(Item(2, "Y", 1985, ("Comedy",)), p, genres="none")
     (False, True, False)
     """
+    return attribute_filter(stated, genres=genres)(item)
+
+
+def attribute_filter(stated: Preferences, *, genres: str = "all") -> Callable[[Item], bool]:
+    """`allows` for many items: the stated constraints built once, then checked item by item."""
     hard = stated.constraints()  # avoided genres and years: the retrieval rule, item by item
     if genres != "any":
         hard.genres_any = []
-    if not hard.allows(item):
-        return False
-    return genres != "all" or set(stated.wanted_genres) <= set(item.genres)
+    wanted = set(stated.wanted_genres) if genres == "all" else set()
+    return lambda item: hard.allows(item) and wanted <= set(item.genres)
 
 
 def entropy(counts: Mapping[Any, int]) -> float:
@@ -107,7 +111,8 @@ class TargetPeers:
 
     def candidates(self, stated: Preferences, blocked: set[int], genres: str = "all") -> list[Item]:
         """Items fitting the stated attributes, not blocked, most popular first."""
-        return [it for it in self.order if it.item_id not in blocked and allows(it, stated, genres=genres)]
+        fits = attribute_filter(stated, genres=genres)
+        return [it for it in self.order if it.item_id not in blocked and fits(it)]
 
     def fill(self, stated: Preferences, blocked: set[int], rank: Callable[[list[Item], int, set[int]], list[int]]
              ) -> list[int]:
