@@ -169,6 +169,10 @@ class Ratings:
     def n_items(self) -> int:
         return int(self.df["item"].nunique())
 
+    def item_counts(self) -> dict[int, int]:
+        """Number of ratings per item id, by item id (items nobody rated are absent)."""
+        return {int(i): int(n) for i, n in self.df.groupby("item").size().items()}
+
     def subset(self, mask: np.ndarray | pd.Series) -> Ratings:
         return Ratings(self.df[np.asarray(mask)], scale=self.scale)
 

@@ -103,7 +103,7 @@ async def arun_chat_eval(
     def default_factory(persona: Persona, seed: int) -> UserSimulator:
         return make_simulator(cfg.simulator, persona, cat, seed=seed, generate=generate)
 
-    pop_counts = {int(i): int(n) for i, n in split.train.df.groupby("item").size().items()}
+    pop_counts = split.train.item_counts()
     baselines = Baselines(split.train, ranker=ranker, store=store, popularity=popularity_ranker, k=cfg.k)
     protocol = ChatProtocol(cfg, dataset, split, agent, baselines, simulator_factory or default_factory,
                             pop_counts, CatalogTitles(cat))

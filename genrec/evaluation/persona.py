@@ -181,7 +181,7 @@ def build_persona(
 
 def training_popularity(train: Ratings) -> dict[int, int]:
     """Rating counts per item in the TRAINING ratings (how well known each item is)."""
-    return {int(i): int(n) for i, n in train.df.groupby("item").size().items()}
+    return train.item_counts()
 
 
 def persona_for_user(

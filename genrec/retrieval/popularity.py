@@ -21,8 +21,7 @@ def rating_counts(ratings: Ratings) -> dict[int, int]:
     ...                                     "rating": [4.0, 5.0, 3.0], "timestamp": [0, 0, 0]})))
     {7: 2, 9: 1}
     """
-    counts = ratings.df["item"].value_counts(sort=False)
-    return {int(i): int(c) for i, c in sorted(counts.items())}
+    return ratings.item_counts()
 
 
 def counts_for(ids: np.ndarray, popularity: Mapping[int, int]) -> np.ndarray:
