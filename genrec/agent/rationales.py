@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from genrec.agent.state import DialogueState
 from genrec.agent.toolkit import Toolkit
 from genrec.agent.understanding import CatalogExtractor, normalize
+from genrec.llm.safe_text import plain_text
 
 
 class Evidence(BaseModel):
@@ -140,7 +141,9 @@ class CheckResult(BaseModel):
 def check_text(text: str, extractor: CatalogExtractor, *, allowed_ids: set[int],
                evidence: Evidence | None = None, state: DialogueState | None = None,
                max_chars: int = 600, forbidden: list[str] = ()) -> CheckResult:  # type: ignore[assignment]
-    """Check LLM text against the data.
+    """Check LLM text against the data, after reducing it to plain text (`plain_text`).
+
+    Text that held links, images, HTML, URLs or other removable markup fails the check.
 
     Args:
         text: the LLM's rationale (with `evidence`) or reply text (without).
@@ -152,6 +155,10 @@ def check_text(text: str, extractor: CatalogExtractor, *, allowed_ids: set[int],
     cat = extractor.catalog
     if not text or not text.strip():
         return CheckResult(ok=False, problems=["empty text"])
+    safe = plain_text(text)
+    if safe.changed:
+        problems.append(f"contains {', '.join(safe.removed)} (LLM text must be plain text)")
+        text = safe.text or " "
     if len(text) > max_chars:
         problems.append(f"too long ({len(text)} > {max_chars} characters)")
     low = text.lower()

@@ -21,6 +21,7 @@ from genrec.agent.state import DialogueState
 from genrec.agent.toolkit import Toolkit
 from genrec.agent.turn import Response, TurnContext
 from genrec.components import AgentConfig
+from genrec.llm.safe_text import plain_text, unsafe_prefix
 
 
 class WriterOutput(BaseModel):
@@ -42,9 +43,22 @@ def ask(ctx: TurnContext, checker: FactChecker, config: AgentConfig) -> Response
             message=ctx.message[:500], focus="a movie they loved, a genre, or a decade"))],
             ctx.warnings, max_tokens=60)
         cand = (res.text or "").strip() if res is not None else ""
-        if cand and "?" in cand and len(cand) < 300 and checker.check(cand, set()).ok:
-            text = cand
+        if cand and "?" in cand and len(cand) < 300:
+            result = checker.check(cand, set())
+            if result.ok:
+                text = cand
+                ctx.count("llm_text")
+            else:
+                _note_markup(ctx, result.problems)
     return Response(text or VAGUE_QUESTION, question=True)
+
+
+def _note_markup(ctx: TurnContext, problems: list[str]) -> None:
+    """Count (timings["llm_text_unsafe"]) and warn when LLM text held links, HTML or URLs."""
+    unsafe = [p for p in problems if p.startswith("contains ")]
+    if unsafe:
+        ctx.count("llm_text_unsafe")
+        ctx.warnings.append(f"LLM text {unsafe[0]}; it was not shown")
 
 
 def answer(ctx: TurnContext, state: DialogueState, cands: list[Candidate], *, toolkit: Toolkit,
@@ -76,11 +90,14 @@ def answer(ctx: TurnContext, state: DialogueState, cands: list[Candidate], *, to
                 if iid not in by_id or iid in rationales:
                     continue
                 if not config.check_rationales:
-                    rationales[iid] = (text, "unchecked")
-                elif checker.check(text, allowed, by_id[iid], state).ok:
+                    rationales[iid] = (plain_text(text).text, "unchecked")
+                    continue
+                result = checker.check(text, allowed, by_id[iid], state)
+                if result.ok:
                     rationales[iid] = (text, "llm")
                 else:
                     ctx.count("rationales_rejected")
+                    _note_markup(ctx, result.problems)
     recs = []
     for c, ev in zip(cands, evidence):
         it = toolkit.catalog[c.item_id]
@@ -94,13 +111,21 @@ def answer(ctx: TurnContext, state: DialogueState, cands: list[Candidate], *, to
             evidence=ev.model_dump(exclude_none=True)))
     chosen = None
     for cand in (intro, llm_intro):
-        if cand and (not config.check_rationales or checker.check(cand, allowed).ok):
+        if not cand:
+            continue
+        if not config.check_rationales:
+            chosen = plain_text(cand).text.strip() or None
+            break
+        result = checker.check(cand, allowed)
+        if result.ok:
             chosen = cand.strip()
             break
-        if cand:
-            ctx.warnings.append("LLM reply text failed the fact check; used templated text")
+        ctx.warnings.append("LLM reply text failed the fact check; used templated text")
+        _note_markup(ctx, result.problems)
     if chosen is None:
         chosen = template_intro(state, len(recs), toolkit)
+    else:
+        ctx.count("llm_text")
     lines = [f"{i}. {r.title} ({r.year}) - {r.rationale}" if r.year else
              f"{i}. {r.title} - {r.rationale}" for i, r in enumerate(recs, 1)]
     ctx.tick("respond", started)
@@ -133,8 +158,9 @@ class IntroStream:
 
     The "text" field is decoded as it streams (`genrec.llm.JsonFieldStream`); leading and
     trailing blanks and the last HOLD characters are held back (so a prompt leak is caught
-    before it shows), and the stream stops for good on a control character, a prompt snippet
-    or text longer than MAX_CHARS. The fact check on the whole answer still decides what stays.
+    before it shows), and the stream stops for good on a control character, a prompt snippet,
+    text longer than MAX_CHARS or anything that is or may start a link, image, HTML tag or URL
+    (`genrec.llm.safe_text.unsafe_prefix`). The fact check on the whole answer still decides what stays.
 
     >>> from genrec.agent.turn import LLMBudget, TurnContext
     >>> shown = []
@@ -167,7 +193,7 @@ class IntroStream:
         text = self.text.lstrip()
         low = text.lower()
         if (len(text) > self.MAX_CHARS or any(f in low for f in self.forbidden)
-                or _CONTROL.search(text)):
+                or _CONTROL.search(text) or unsafe_prefix(text)):
             self.stopped = True
             return
         safe = text[: len(text) - self.hold].rstrip() if self.hold else text.rstrip()
