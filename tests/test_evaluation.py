@@ -532,18 +532,13 @@ def test_shortlist_obeys_constraints_and_dislikes_excludes_named_and_changes_not
     rec.delete_session(sid)
 
 
-def test_target_protocol_is_refused_and_the_seed_does_not_retrain_the_ranker(parts, tiny_home, tmp_path,
-                                                                              monkeypatch):
+def test_the_seed_does_not_retrain_the_ranker(parts, tiny_home, tmp_path, monkeypatch):
     from genrec.cli import app
     from genrec.evaluation.wiring import fingerprints
 
-    with pytest.raises(NotImplementedError, match="not implemented yet"):
-        _run(parts, tmp_path / "t", users=1, protocol="target")
     monkeypatch.setenv("GENREC_HOME", str(tiny_home))
     base = ["eval", "chat", "--dataset", TINY, "--split", SPLIT, "--users", "1", "--turns", "1", "--llm", "none",
             "--no-progress"]
-    r = CliRunner().invoke(app, [*base, "--protocol", "target", "--out", str(tmp_path / "t2")])
-    assert r.exit_code == 2 and "not implemented yet" in r.output
     models = sorted((tiny_home / "models").rglob("*"))
     stamps = {p: p.stat().st_mtime_ns for p in models if p.is_file()}
     r = CliRunner().invoke(app, [*base, "--seed", "7", "--out", str(tmp_path / "s7")])
@@ -552,3 +547,75 @@ def test_target_protocol_is_refused_and_the_seed_does_not_retrain_the_ranker(par
     cfg = json.loads((tmp_path / "s7" / "config.json").read_text())
     assert cfg["identity"]["seed"] == 7 and cfg["settings"]["seed"] == 42 and cfg["config"]["protocol"] == "taste"
     assert cfg["fingerprints"] == fingerprints(parts.ranker, parts.store)
+
+
+# ----------------------------------------------------------------------------- the target protocol
+
+
+def test_target_protocol_metrics_recomputed_from_transcripts(parts, tiny_home, tmp_path, monkeypatch):
+    """sr@T, SR@t, avg_turns and hdcg of the agent and every target peer follow from transcripts.jsonl
+    (each line's target and shown lists) and the exported split; conversations stop on acceptance."""
+    from genrec.cli import app
+    from genrec.evaluation.target_metrics import hdcg
+
+    res = _run(parts, tmp_path / "run", users=8, protocol="target", report=True)
+    monkeypatch.setenv("GENREC_HOME", str(tiny_home))
+    r = CliRunner().invoke(app, ["data", "export", TINY, "--split", SPLIT, "--out", str(tmp_path / "split")])
+    assert r.exit_code == 0, r.output
+    test = pd.read_csv(tmp_path / "split" / "test.tsv", sep="\t", names=["user", "item", "rating", "ts"])
+    liked = {int(u): set(g.loc[g["rating"] >= 4, "item"].astype(int)) for u, g in test.groupby("user")}
+    m, T = res.metrics, 3
+    records = read_transcripts(tmp_path / "run" / "transcripts.jsonl")
+    assert len(records) == 8 and m["protocol"] == "target" and m["leakage"]["count"] == 0
+    systems = ["agent", "attribute_popularity", "attribute_fold_in", "max_entropy"]
+    assert list(m["per_turn"]) == systems and m["groups"]["peers"] == systems[1:]
+    for system in systems:
+        hits: list[tuple[int | None, int | None]] = []
+        for rec in records:
+            assert rec["target_item_id"] in liked[rec["user_id"]]  # a held-out liked item of this user
+            turns = rec["turns"] if system == "agent" else rec["peers"][system]["turns"]
+            assert 1 <= len(turns) <= T
+            lists = [t["ranked_item_ids"][:10] for t in turns]
+            hit = next(((t + 1, ids.index(rec["target_item_id"]) + 1) for t, ids in enumerate(lists)
+                        if rec["target_item_id"] in ids), (None, None))
+            accepted = rec["accepted"] if system == "agent" else rec["peers"][system]["accepted"]
+            assert accepted == (hit[0] is not None)
+            if accepted:  # the conversation ended at the hit
+                assert len(turns) == hit[0]
+            hits.append(hit)
+        sr = [float(np.mean([h is not None and h <= t for h, _ in hits])) for t in range(1, T + 1)]
+        assert m["per_turn"][system]["success"] == pytest.approx(sr), system
+        assert m["final"][system][f"sr@{T}"] == pytest.approx(sr[-1])
+        assert m["final"][system]["avg_turns"] == pytest.approx(float(np.mean([h or T + 1 for h, _ in hits])))
+        assert m["final"][system]["hdcg"] == pytest.approx(float(np.mean([hdcg(h, k, T, 10) for h, k in hits])))
+    for system, d in m["final"]["ci"]["agent_minus"].items():
+        diff = m["final"]["agent"][f"sr@{T}"] - m["final"][system][f"sr@{T}"]
+        assert d["diff"] == pytest.approx(diff) and d["low"] <= d["diff"] <= d["high"] and d["n_users"] == 8
+    html_text = (tmp_path / "run" / "report.html").read_text()
+    assert "SR@t" in html_text and "target protocol" in html_text and "max_entropy" in html_text
+
+
+def test_target_cli_prints_the_table_and_a_rigged_target_user_fails_the_run(tiny_home, tmp_path, monkeypatch):
+    from genrec.cli import app
+    from genrec.evaluation import target_protocol
+    from genrec.evaluation.target_user import TargetUser
+
+    monkeypatch.setenv("GENREC_HOME", str(tiny_home))
+    base = ["eval", "chat", "--dataset", TINY, "--split", SPLIT, "--users", "3", "--turns", "2", "--llm", "none",
+            "--protocol", "target", "--no-progress"]
+    r = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "ok")])
+    assert r.exit_code == 0, r.output
+    assert "sr@2" in r.output and "avg_turns" in r.output and "agent - max_entropy" in r.output
+    lines = [json.loads(x) for x in (tmp_path / "ok" / "transcripts.jsonl").read_text().splitlines()]
+    assert len(lines) == 3 and all("target_item_id" in x and x["turns"][0]["user"] for x in lines)
+
+    class Leaky(TargetUser):
+        """Rigged to leak: it writes its target's title into every phrasing."""
+
+        def _pick(self, options, **fields):
+            return super()._pick(options, **fields) + f' Something like "{self.target.title}".'
+
+    monkeypatch.setattr(target_protocol, "TargetUser", Leaky)
+    r = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "leak")])
+    assert r.exit_code == 3, r.output
+    assert "from its title" in r.output and "invalid" in r.output

@@ -26,7 +26,8 @@ def eval_chat(
     seed: int | None = typer.Option(None, help="Seed of the simulators only (default: settings.seed); the "
                                                "ranker and index are the ones `genrec up` serves."),
     protocol: str = typer.Option("taste", help="taste (default): score what the user likes overall; "
-                                               "target: not implemented yet."),
+                                               "target: find the one held-out item the user has in mind "
+                                               "(success rate by turn, avg_turns, hdcg)."),
     k: int = typer.Option(10, help="List length that is scored."),
     out: Path | None = typer.Option(None, help="Run folder (default: GENREC_HOME/runs/chat-TIME); "
                                                   "rerunning with the same folder resumes it."),
@@ -44,6 +45,12 @@ def eval_chat(
     (relevant: rating >= 4): recall_cum@10 (headline, with paired bootstrap intervals), success,
     turns_to_hit, ndcg@10_standing and ndcg@10.
 
+    With --protocol target each user has one seeded held-out target and a simulated user who wants
+    "something like it" and accepts when it is shown; the agent and the target peers
+    (attribute_popularity, attribute_fold_in, max_entropy) each talk to their own copy of that user:
+    success per turn (SR@t), sr@T (headline, paired intervals), avg_turns and hdcg. A target user
+    writing a distinctive word of its target's title fails the run (exit code 3).
+
     Writes config.json, transcripts.jsonl, metrics.json and report.html into --out and prints a
     summary; rerunning into the same folder resumes it. A simulated user naming a held-out item
     fails the run (exit code 3).
@@ -52,6 +59,7 @@ def eval_chat(
         ChatEvalConfig,
         LeakageError,
         RunMismatchError,
+        TargetLeakError,
         build_components,
         check_leakage,
         run_chat_eval,
@@ -63,16 +71,17 @@ def eval_chat(
         console.print(f"[red]error:[/red] --simulator {simulator!r}: use template or llm")
         raise typer.Exit(2)
     if protocol not in ("taste", "target"):
-        console.print(f"[red]error:[/red] --protocol {protocol!r}: use taste")
+        console.print(f"[red]error:[/red] --protocol {protocol!r}: use taste or target")
         raise typer.Exit(2)
-    if protocol == "target":
-        console.print("[red]error:[/red] --protocol target is not implemented yet; use --protocol taste")
+    if protocol == "target" and simulator != "template":
+        console.print("[red]error:[/red] --protocol target has its own rule-based user; use --simulator template")
         raise typer.Exit(2)
     kind = cast(Literal["template", "llm"], simulator)
+    proto = cast(Literal["taste", "target"], protocol)
     s = settings_from(dataset=dataset, split=split, llm=llm, policy=policy)
     cfg = ChatEvalConfig(dataset=s.dataset, split=s.split, users=users, turns=turns, simulator=kind,
                          llm=s.llm, simulator_llm=simulator_llm, policy=s.policy, concurrency=concurrency,
-                         seed=s.seed if seed is None else seed, k=k, protocol="taste")
+                         seed=s.seed if seed is None else seed, k=k, protocol=proto)
     out_dir = out or s.runs_dir / time.strftime("chat-%Y%m%d-%H%M%S")
     errors: tuple[type[BaseException], ...] = (RunMismatchError, ValueError, LookupError)
     try:
@@ -93,17 +102,21 @@ def eval_chat(
         settings_doc = s.model_dump(mode="json", exclude={"llm_api_key", "api_key"})
         import sys
 
-        res = run_chat_eval(
-            cfg, dataset=parts.dataset, split=parts.split, agent=parts.agent, out_dir=out_dir,
-            ranker=parts.ranker, store=parts.store, popularity_ranker=parts.popularity_ranker,
-            generate=parts.generate, stop_after=stop_after, progress=progress,
-            extra_config={"settings": settings_doc, "args": sys.argv[1:], "warnings": parts.warnings,
-                          "agent_backend": getattr(parts.agent, "backend_name", cfg.llm),
-                          "agent_policy": getattr(parts.agent, "policy_name", cfg.policy),
-                          "agent_config": _dump(getattr(parts.agent, "config", None)),
-                          "ranker_metadata": _dump(getattr(parts.ranker, "metadata", None)),
-                          "torch_threads": torch_threads},
-        )
+        try:
+            res = run_chat_eval(
+                cfg, dataset=parts.dataset, split=parts.split, agent=parts.agent, out_dir=out_dir,
+                ranker=parts.ranker, store=parts.store, popularity_ranker=parts.popularity_ranker,
+                generate=parts.generate, stop_after=stop_after, progress=progress,
+                extra_config={"settings": settings_doc, "args": sys.argv[1:], "warnings": parts.warnings,
+                              "agent_backend": getattr(parts.agent, "backend_name", cfg.llm),
+                              "agent_policy": getattr(parts.agent, "policy_name", cfg.policy),
+                              "agent_config": _dump(getattr(parts.agent, "config", None)),
+                              "ranker_metadata": _dump(getattr(parts.ranker, "metadata", None)),
+                              "torch_threads": torch_threads},
+            )
+        except TargetLeakError as exc:
+            console.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(EXIT_LEAKAGE) from None
         elapsed = time.perf_counter() - started
     m = res.metrics
     typer.echo(format_summary(m))

@@ -53,7 +53,8 @@ class ChatEvalConfig(BaseModel):
     policy: str = Field(default="auto", description="The agent's dialogue policy.")
     concurrency: int = Field(default=4, ge=1, description="Conversations in flight at once.")
     protocol: Literal["taste", "target"] = Field(
-        default="taste", description="taste (score what the user likes overall); target: not implemented yet.")
+        default="taste", description="taste (score what the user likes overall) or target (find one held-out "
+                                     "item the user has in mind).")
     seed: int = Field(default=42, description="Seed of the simulators only (not of the ranker or index).")
     k: int = Field(default=10, ge=1, description="List length that is scored.")
     relevant_min: float = Field(default=4.0, description="Held-out rating at or above which an item is relevant.")
@@ -95,13 +96,13 @@ def session_id_for(seed: int, user_id: int, turns: int) -> str:
 # --------------------------------------------------------------------------- the agent, duck-typed
 
 
-async def _call_agent(agent: Any, session_id: str, message: str) -> Any:
+async def call_agent(agent: Any, session_id: str, message: str) -> Any:
     if hasattr(agent, "achat"):
         return await agent.achat(session_id, message)
     return await asyncio.to_thread(agent.chat, session_id, message)
 
 
-def _agent_state(agent: Any, session_id: str) -> dict[str, Any] | None:
+def agent_state(agent: Any, session_id: str) -> dict[str, Any] | None:
     """What the agent understood so far (read only, for the understanding diagnostics)."""
     fn = getattr(agent, "state", None)
     if fn is None:
@@ -113,7 +114,7 @@ def _agent_state(agent: Any, session_id: str) -> dict[str, Any] | None:
     return {k: getattr(st, k, None) for k in AGENT_STATE_KEYS}
 
 
-def _shortlist(agent: Any, session_id: str, k: int) -> list[int] | None:
+def agent_shortlist(agent: Any, session_id: str, k: int) -> list[int] | None:
     """The agent's standing best k (`Recommender.shortlist`, read-only); None when it has none."""
     fn = getattr(agent, "shortlist", None)
     if fn is None:
@@ -124,7 +125,7 @@ def _shortlist(agent: Any, session_id: str, k: int) -> list[int] | None:
         return []
 
 
-def _forget(agent: Any, session_id: str) -> None:
+def forget_session(agent: Any, session_id: str) -> None:
     fn = getattr(agent, "delete_session", None)
     if fn is not None:
         try:
@@ -167,7 +168,7 @@ class ChatProtocol:
         constant = self.baselines.constant(user_id)
         peers = self.baselines.conversation()
         session = session_id_for(cfg.seed, user_id, cfg.turns)
-        _forget(self.agent, session)
+        forget_session(self.agent, session)
         user_texts: list[str] = []
         turns: list[dict[str, Any]] = []
         utt = await asyncio.to_thread(sim.opening)
@@ -179,7 +180,7 @@ class ChatProtocol:
                 t0 = time.perf_counter()
                 error = None
                 try:
-                    reply = await _call_agent(self.agent, session, utt.text)
+                    reply = await call_agent(self.agent, session, utt.text)
                 except Exception as exc:  # noqa: BLE001 - an agent fault scores as an empty list
                     reply, error = None, f"{type(exc).__name__}: {exc}"
                 latency = (time.perf_counter() - t0) * 1000.0
@@ -187,8 +188,8 @@ class ChatProtocol:
                 ranked = [int(r.item_id) for r in recs]
                 text = getattr(reply, "text", "") or ""
                 conv = await asyncio.to_thread(peers.turn, stated, list(user_texts))
-                shortlist = await asyncio.to_thread(_shortlist, self.agent, session, cfg.k)
-                understood = _agent_state(self.agent, session)
+                shortlist = await asyncio.to_thread(agent_shortlist, self.agent, session, cfg.k)
+                understood = agent_state(self.agent, session)
                 turns.append({
                     "user": utt.text,
                     "agent": text,
@@ -212,7 +213,7 @@ class ChatProtocol:
                 if t + 1 < cfg.turns:
                     utt = await asyncio.to_thread(sim.respond, text, ranked, bool(getattr(reply, "question", False)))
         finally:
-            _forget(self.agent, session)
+            forget_session(self.agent, session)
         return {
             "user_id": int(user_id),
             "turns": turns,
@@ -227,4 +228,5 @@ class ChatProtocol:
         }
 
 
-__all__ = ["NOTES", "ChatEvalConfig", "ChatProtocol", "SimulatorFactory", "eligible_users", "session_id_for"]
+__all__ = ["NOTES", "ChatEvalConfig", "ChatProtocol", "SimulatorFactory", "agent_shortlist", "agent_state", "call_agent",
+           "eligible_users", "forget_session", "session_id_for"]

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from genrec.data import Dataset, Split
+from genrec.data import Catalog, Dataset, Split
 from genrec.evaluation.baselines import Baselines
 from genrec.evaluation.chat_protocol import (
     NOTES,
@@ -33,6 +33,10 @@ from genrec.evaluation.run_folder import (
 )
 from genrec.evaluation.scoring import score_records, truths
 from genrec.evaluation.simulator import UserSimulator, make_simulator
+from genrec.evaluation.target_peers import TargetPeers
+from genrec.evaluation.target_protocol import TARGET_NOTES, TargetProtocol
+from genrec.evaluation.target_scoring import score_target_records
+from genrec.evaluation.target_user import TargetLeakError, choose_target
 from genrec.evaluation.wiring import EvalComponents, build_components, fingerprints, text_generator
 
 
@@ -40,18 +44,26 @@ class LeakageError(RuntimeError):
     """A simulated user named a held-out item: the run is invalid."""
 
 
-def check_protocol(protocol: str) -> None:
-    """Only the taste protocol runs today.
+PROTOCOLS = ("taste", "target")
+"""taste: score what the user likes overall; target: find the one held-out item the user has in mind."""
 
-    Raises:
-        NotImplementedError: for ``target`` (issue 12, item 5) or an unknown protocol.
+
+def check_protocol(protocol: str) -> None:
+    """Raise ValueError for a protocol other than taste or target.
+
+    >>> check_protocol("target")
     """
-    if protocol == "taste":
-        return
-    if protocol == "target":
-        raise NotImplementedError("--protocol target is not implemented yet; use --protocol taste "
-                                  "(the default)")
-    raise ValueError(f"unknown protocol {protocol!r}; use taste")
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"unknown protocol {protocol!r}; use one of {', '.join(PROTOCOLS)}")
+
+
+def has_target(split: Split, user_id: int, catalog: Catalog, relevant_min: float = 4.0) -> bool:
+    """Whether a user can play the target protocol (a held-out liked item with a genre)."""
+    try:
+        choose_target(split, user_id, seed=0, relevant_min=relevant_min, catalog=catalog)
+    except ValueError:
+        return False
+    return True
 
 
 @dataclass
@@ -91,22 +103,30 @@ async def arun_chat_eval(
     check_protocol(cfg.protocol)
     folder = RunFolder(Path(out_dir))
     folder.start(cfg, {"fingerprints": fingerprints(ranker, store), **(extra_config or {})})
-    users = eligible_users(split, relevant_min=cfg.relevant_min, n=cfg.users)
+    cat = dataset.catalog
+    users = eligible_users(split, relevant_min=cfg.relevant_min, n=0)
+    if cfg.protocol == "target":
+        users = [u for u in users if has_target(split, u, cat, cfg.relevant_min)]
+    users = users[: cfg.users] if cfg.users else users
     if not users:
         raise ValueError(f"split {split.name!r} has no test user with a held-out rating >= {cfg.relevant_min}")
     done = {int(r["user_id"]) for r in folder.transcripts()}
     todo = [u for u in users if u not in done]
     if stop_after is not None:
         todo = todo[: max(0, stop_after)]
-    cat = dataset.catalog
 
     def default_factory(persona: Persona, seed: int) -> UserSimulator:
         return make_simulator(cfg.simulator, persona, cat, seed=seed, generate=generate)
 
     pop_counts = split.train.item_counts()
     baselines = Baselines(split.train, ranker=ranker, store=store, popularity=popularity_ranker, k=cfg.k)
-    protocol = ChatProtocol(cfg, dataset, split, agent, baselines, simulator_factory or default_factory,
-                            pop_counts, CatalogTitles(cat))
+    protocol: ChatProtocol | TargetProtocol
+    if cfg.protocol == "target":
+        protocol = TargetProtocol(cfg, dataset, split, agent, TargetPeers(cat, ranker, popularity=pop_counts, k=cfg.k),
+                                  pop_counts, CatalogTitles(cat))
+    else:
+        protocol = ChatProtocol(cfg, dataset, split, agent, baselines, simulator_factory or default_factory,
+                                pop_counts, CatalogTitles(cat))
     sem = asyncio.Semaphore(cfg.concurrency)
     bar = None
     if progress and todo:
@@ -137,20 +157,29 @@ async def arun_chat_eval(
 
     records = [r for r in folder.transcripts() if int(r["user_id"]) in set(users)]
     complete = len(records) == len(users)
-    user_truths = truths(split.train, split.test, [r["user_id"] for r in records], relevant_min=cfg.relevant_min)
-    metrics = score_records(records, user_truths, cat, k=cfg.k, turns=cfg.turns)
+    if cfg.protocol == "target":
+        metrics = score_target_records(records, cat, k=cfg.k, turns=cfg.turns)
+    else:
+        user_truths = truths(split.train, split.test, [r["user_id"] for r in records], relevant_min=cfg.relevant_min)
+        metrics = score_records(records, user_truths, cat, k=cfg.k, turns=cfg.turns)
+        metrics["baseline_errors"] = dict(baselines.errors)
+        metrics["simulator_fallbacks"] = sum(1 for r in records if r.get("simulator_fallback"))
     metrics["complete"] = complete
     metrics["users_selected"] = len(users)
-    metrics["baseline_errors"] = dict(baselines.errors)
-    metrics["simulator_fallbacks"] = sum(1 for r in records if r.get("simulator_fallback"))
     folder.write_metrics(metrics)
     if report:
         latencies = [t.get("latency_ms", 0.0) for r in records for t in r["turns"]]
-        from genrec.evaluation.report_chat import chat_sections
+        from genrec.evaluation.report_chat import chat_sections, target_sections
 
-        sections = chat_sections(metrics, records, seed=cfg.seed, catalog=cat,
-                                 relevant={u: t.relevant for u, t in user_truths.items()})
-        folder.write_report(metrics, latencies=latencies, title="genrec eval chat", notes=NOTES, sections=sections)
+        if cfg.protocol == "target":
+            sections = target_sections(metrics, records, seed=cfg.seed, catalog=cat)
+            notes: tuple[str, ...] = TARGET_NOTES
+        else:
+            sections = chat_sections(metrics, records, seed=cfg.seed, catalog=cat,
+                                     relevant={u: t.relevant for u, t in user_truths.items()})
+            notes = NOTES
+        folder.write_report(metrics, latencies=latencies, title=f"genrec eval chat ({cfg.protocol} protocol)",
+                            notes=notes, sections=sections)
     return ChatEvalResult(folder.path, metrics, complete, new, len(done & set(users)), dict(baselines.errors))
 
 
@@ -194,7 +223,7 @@ def check_leakage(result: ChatEvalResult) -> None:
 
 __all__ = [
     "CONFIG", "METRICS", "NOTES", "REPORT", "TRANSCRIPTS", "ChatEvalConfig", "ChatEvalResult", "EvalComponents",
-    "LeakageError", "RunMismatchError", "SimulatorFactory", "arun_chat_eval", "build_components", "check_leakage",
+    "LeakageError", "PROTOCOLS", "RunMismatchError", "TargetLeakError", "has_target", "SimulatorFactory", "arun_chat_eval", "build_components", "check_leakage",
     "check_protocol",
     "eligible_users", "make_simulator", "read_transcripts", "run_chat_eval", "session_id_for",
     "text_generator",

@@ -20,6 +20,8 @@ TABLE_COLUMNS = (
     "recall_cum@{k}", "success", "turns_to_hit", "ndcg@{k}_standing", "ndcg@{k}", "recall@{k}", "hr@{k}", "mrr", "precision@{k}", "mean_test_rating",
     "constraint_violations", "seen", "repeated", "disliked",
 )
+TARGET_COLUMNS = ("sr@{T}", "avg_turns", "hdcg", "questions", "constraint_violations")
+"""The target protocol's summary columns (``sr@T`` is named for the number of turns)."""
 AGENT_COLUMNS = ("verified_share", "unknown_titles", "latency_ms", "llm_calls", "question", "error",
                  "understood_liked", "misread_disliked", "understood_avoided", "year_filter")
 COLORS = {
@@ -53,9 +55,12 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
-def _columns(metrics: Mapping[str, Any], template: Sequence[str]) -> list[str]:
-    k = _k(metrics)
-    names = [c.format(k=k) for c in template]
+def _columns(metrics: Mapping[str, Any], template: Sequence[str] | None = None) -> list[str]:
+    """The summary columns present in ``final``: the protocol's (target or taste) unless `template` is given."""
+    k, T = _k(metrics), int(metrics.get("turns", 0) or 0)
+    if template is None:
+        template = TARGET_COLUMNS if metrics.get("protocol") == "target" else TABLE_COLUMNS
+    names = [c.format(k=k, T=T) for c in template]
     final = metrics.get("final", {})
     present = {m for s in _systems(metrics) for m in final[s]}
     return [c for c in names if c in present]
@@ -69,7 +74,7 @@ def format_summary(metrics: Mapping[str, Any], *, columns: Sequence[str] | None 
     agent   0.5000   0.2500
     """
     final = metrics.get("final", {})
-    cols = list(columns) if columns else _columns(metrics, TABLE_COLUMNS)
+    cols = list(columns) if columns else _columns(metrics)
     systems = _systems(metrics)
     rows = [["system", *cols]] + [[s, *(_fmt(final[s].get(c)) for c in cols)] for s in systems]
     widths = [max(len(r[j]) for r in rows) for j in range(len(rows[0]))]
@@ -218,8 +223,9 @@ def render_html(
     """The whole report as one HTML string (no external resources)."""
     final = {s: metrics["final"][s] for s in _systems(metrics)}
     chat = metrics.get("kind", "chat") == "chat"
+    target = metrics.get("protocol") == "target"
     if chat:
-        cols = _columns(metrics, TABLE_COLUMNS)
+        cols = _columns(metrics)
     else:  # every metric the systems report, in first-seen order
         k = _k(metrics)
         alias = {f"hr@{k}": f"hit_rate@{k}", "mrr": f"mrr@{k}"}  # written twice by write_ranker_report
@@ -258,17 +264,17 @@ def render_html(
     for n in notes:
         parts.append(f"<p class='note'>{html.escape(n)}</p>")
     parts.extend(sections)
-    curves = plot_curves(metrics)
+    curves = None if target else plot_curves(metrics)
     if curves:
         parts.append("<h2>Metrics per turn</h2><div class='plot'>" + curves + "</div>")
-    bars = plot_final_bars(metrics)
+    bars = None if target else plot_final_bars(metrics)
     if bars:
         parts.append("<h2>Final metrics</h2><div class='plot'>" + bars + "</div>")
     hist = plot_latency(latencies)
     if hist:
         parts.append("<h2>Agent latency</h2><div class='plot'>" + hist + "</div>")
     per_turn = metrics.get("per_turn", {})
-    if per_turn:
+    if per_turn and not target:
         k = _k(metrics)
         m = f"ndcg@{k}"
         T = max((len(d.get(m, [])) for d in per_turn.values()), default=0)

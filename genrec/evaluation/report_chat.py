@@ -138,4 +138,47 @@ def chat_sections(metrics: Mapping[str, Any], records: Sequence[Mapping[str, Any
     return parts
 
 
-__all__ = ["ORACLE_NOTE", "chat_sections", "ci_table", "format_ci", "plot_interval_curves", "render_conversations"]
+def render_target_conversations(records: Sequence[Mapping[str, Any]], *, n: int = 3, seed: int = 0,
+                                catalog: Any = None) -> str:
+    """`n` target-protocol conversations picked with `seed`: the agent's turns as chat bubbles, the
+    target marked with a star, then whether the user accepted and each peer's outcome."""
+    if not records:
+        return ""
+    picked = sorted(random.Random(seed).sample(list(records), min(n, len(records))),
+                    key=lambda r: int(r["user_id"]))
+    out = [_CHAT_CSS]
+    for rec in picked:
+        target = int(rec["target_item_id"])
+        out.append(f"<div class='chat'><b>user {int(rec['user_id'])}</b>, target: "
+                   f"{html.escape(_label(target, catalog))}")
+        for t, turn in enumerate(rec.get("turns") or [], 1):
+            out.append(f"<div class='u'>{html.escape(str(turn.get('user', '')))}</div>")
+            out.append(f"<div class='a'>{html.escape(str(turn.get('agent', '')))}</div>")
+            shown = ", ".join(_label(i, catalog) + (" ★" if i == target else "")
+                              for i in turn.get("ranked_item_ids") or [])
+            out.append(f"<div class='ids'>turn {t} shown: {html.escape(shown) or '-'}</div>")
+        if rec.get("accepted"):
+            out.append(f"<div class='u'>{html.escape(str(rec.get('last_user', '')))}</div>")
+        peers = "; ".join(f"{name}: {'found it in ' + str(len(c.get('turns') or [])) + ' turns' if c.get('accepted') else 'not found'}"
+                          for name, c in (rec.get("peers") or {}).items())
+        out.append(f"<div class='ids'>agent: {'found it' if rec.get('accepted') else 'not found'}; "
+                   f"{html.escape(peers)}</div></div>")
+    return "\n".join(out)
+
+
+def target_sections(metrics: Mapping[str, Any], records: Sequence[Mapping[str, Any]], *, seed: int = 0,
+                    catalog: Any = None) -> list[str]:
+    """The target-protocol report sections, in order (HTML strings)."""
+    parts = []
+    head = plot_interval_curves(metrics, ["success"])
+    if head:
+        parts.append("<h2>Headline: success rate by turn, SR@t (95% bootstrap bands)</h2>"
+                     f"<div class='plot'>{head}</div>{ci_table(metrics)}")
+    conv = render_target_conversations(records, seed=seed, catalog=catalog)
+    if conv:
+        parts.append("<h2>Three sampled conversations</h2>"
+                     "<p class='note'>★: the user's target (the simulated user never writes its title).</p>" + conv)
+    return parts
+
+
+__all__ = ["ORACLE_NOTE", "chat_sections", "render_target_conversations", "target_sections", "ci_table", "format_ci", "plot_interval_curves", "render_conversations"]

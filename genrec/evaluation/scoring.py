@@ -80,7 +80,7 @@ def truths(train: Ratings, test: Ratings, users: Iterable[int], *, relevant_min:
     return {u: UserTruth(te[u], tr[u], relevant_min) for u in sorted(users)}
 
 
-def _violates(item: Any, stated: Preferences) -> bool:
+def violates(item: Any, stated: Preferences) -> bool:
     """Does an item break a hard constraint the user stated (avoided genre, year bounds)?
 
     An item without a year breaks no year bound here (the metric counts what is known to be wrong).
@@ -136,7 +136,7 @@ def turn_scores(
     items = [catalog.get(i) for i in top]
     wanted = set(stated.wanted_genres)
     disliked = set(stated.disliked) | {i for i, r in truth.train.items() if r <= 2}
-    out["constraint_violations"] = sum(_violates(it, stated) for it in items) / n if n else 0.0
+    out["constraint_violations"] = sum(violates(it, stated) for it in items) / n if n else 0.0
     out["off_genre"] = (
         sum(1 for it in items if it is not None and not (set(it.genres) & wanted)) / n if n and wanted else 0.0
     )
@@ -352,5 +352,5 @@ def _record_lists(turns: Sequence[Mapping[str, Any]], relevant: Collection[int],
 
 __all__ = [
     "AGENT", "BASELINES", "HEADLINE", "SYSTEMS", "conversation_scores", "UserTruth", "as_preferences", "list_scores", "metric_names", "score_records",
-    "truths", "turn_scores",
+    "truths", "turn_scores", "violates",
 ]
