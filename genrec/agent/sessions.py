@@ -1,105 +1,144 @@
-"""Persisted sessions: dialogue state, message history and the last trace, in one SQLite file.
+"""Persisted sessions: dialogue state, message history and the last trace, in SQLite or PostgreSQL.
 
 Each turn is committed in a single transaction after it succeeds, so a failing turn never leaves
-a half-written state; per-session locks serialise concurrent turns of the same session.
+a half-written state; per-session locks serialise concurrent turns of the same session (across
+processes too on PostgreSQL, where they are advisory locks).
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
+import os
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from typing import Protocol
 
+from genrec.agent.session_sqlite import SqliteSessions
 from genrec.agent.state import DialogueState
+from genrec.config import Settings
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS sessions (
-    id TEXT PRIMARY KEY,
-    state TEXT NOT NULL,
-    last_trace TEXT NOT NULL DEFAULT '[]',
-    created REAL NOT NULL,
-    updated REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS messages (
-    session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
-    seq INTEGER NOT NULL,
-    role TEXT NOT NULL,
-    content TEXT NOT NULL,
-    extra TEXT NOT NULL DEFAULT '{}',
-    created REAL NOT NULL,
-    PRIMARY KEY (session_id, seq)
-);
-"""
+#: The variable naming the session store when Settings has no `sessions_url` (see `store_url`).
+URL_ENV = "GENREC_SESSIONS_URL"
+
+
+class SessionBackend(Protocol):
+    """What a store keeps per session, as JSON text; `hold` is its cross-process lock."""
+
+    @property
+    def url(self) -> str: ...
+
+    def hold(self, session_id: str) -> AbstractContextManager[None]: ...
+    def exists(self, session_id: str) -> bool: ...
+    def state_json(self, session_id: str) -> str | None: ...
+    def trace_json(self, session_id: str) -> str | None: ...
+    def messages(self, session_id: str) -> list[tuple[str, str]]: ...
+    def save_turn(self, session_id: str, state_json: str, messages: list[tuple[str, str]],
+                  trace_json: str, now: float) -> None: ...
+    def delete(self, session_id: str) -> bool: ...
+    def list_sessions(self) -> list[str]: ...
+    def close(self) -> None: ...
+
+
+def store_url(settings: Settings, default_path: Path | None = None) -> str:
+    """The session store a process should open: `settings.sessions_url`, else $GENREC_SESSIONS_URL,
+    else the SQLite file `default_path` (by default `settings.sessions_path`).
+
+    >>> from types import SimpleNamespace
+    >>> store_url(SimpleNamespace(sessions_url="postgresql://genrec@db/genrec"))  # type: ignore
+    'postgresql://genrec@db/genrec'
+    """
+    url = getattr(settings, "sessions_url", "") or os.environ.get(URL_ENV, "")
+    if url:
+        return str(url)
+    path = default_path if default_path is not None else settings.sessions_path
+    return str(path)
+
+
+def open_backend(target: Path | str | None) -> SessionBackend:
+    """The backend for a path or URL: None, ":memory:" or "sqlite://" (memory), a file path or
+    "sqlite:///relative.db" / "sqlite:////absolute.db", or "postgresql://user:pw@host/db".
+
+    Raises:
+        ValueError: an unsupported URL scheme.
+        ImportError: a postgresql URL without SQLAlchemy / psycopg installed.
+    """
+    if target is None:
+        return SqliteSessions(":memory:")
+    text = str(target)
+    if isinstance(target, Path) or "://" not in text:
+        return SqliteSessions(text)
+    scheme = text.split("://", 1)[0].lower()
+    if scheme == "sqlite":
+        path = text[len("sqlite:///"):] if text.startswith("sqlite:///") else ""
+        return SqliteSessions(path if path and path != ":memory:" else ":memory:")
+    if scheme.split("+")[0] in ("postgresql", "postgres"):
+        try:
+            from genrec.agent.session_postgres import PostgresSessions
+        except ImportError as exc:
+            raise ImportError(f"a PostgreSQL session store needs SQLAlchemy 2 and psycopg ({exc}); "
+                              "install them with: pip install 'genrec[postgres]'") from exc
+        return PostgresSessions(text)
+    raise ValueError(f"unsupported session store URL scheme {scheme!r}: use sqlite:///PATH "
+                     "(one process) or postgresql://USER:PASSWORD@HOST:PORT/DB (shared by replicas)")
 
 
 class SessionStore:
-    """SQLite-backed sessions, safe to share between threads and Recommender instances.
+    """Sessions, safe to share between threads, Recommender instances and (on PostgreSQL) processes.
 
     >>> import tempfile, pathlib
     >>> store = SessionStore(pathlib.Path(tempfile.mkdtemp()) / "s.sqlite")
     >>> store.save_turn("a", DialogueState(liked=[1]), [("user", "hi"), ("assistant", "hello")])
     >>> store.load_state("a").liked, len(store.history("a"))
     ([1], 2)
+
+    `SessionStore("postgresql://genrec@db/genrec")` opens the shared store of API replicas.
     """
 
     def __init__(self, path: Path | str | None = None) -> None:
-        """Open (creating when missing) the session file; `None` or ":memory:" keeps it in memory."""
-        self.path = str(path) if path is not None else ":memory:"
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(self.path, check_same_thread=False, timeout=30.0,
-                                     isolation_level=None)
-        self._db_lock = threading.RLock()
+        """Open (creating when missing) the store at `path`: a file, a URL (see `open_backend`),
+        or `None` / ":memory:" for memory."""
+        self.backend = open_backend(path)
+        self.path = getattr(self.backend, "path", self.backend.url)
         self._locks: dict[str, threading.RLock] = {}
         self._locks_guard = threading.Lock()
-        with self._db_lock:
-            if self.path != ":memory:":
-                self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA foreign_keys=ON")
-            self._conn.executescript(_SCHEMA)
+
+    @property
+    def url(self) -> str:
+        """Where sessions live, as a URL (password hidden)."""
+        return self.backend.url
 
     def close(self) -> None:
-        with self._db_lock:
-            self._conn.close()
+        self.backend.close()
 
     @contextmanager
     def lock(self, session_id: str) -> Iterator[None]:
         """Hold this session's lock (one turn at a time per session, many sessions in parallel)."""
         with self._locks_guard:
             lk = self._locks.setdefault(session_id, threading.RLock())
-        with lk:
+        with lk, self.backend.hold(session_id):
             yield
 
-    def _query(self, sql: str, args: tuple = ()) -> list[tuple]:
-        with self._db_lock:
-            return self._conn.execute(sql, args).fetchall()
-
     def exists(self, session_id: str) -> bool:
-        return bool(self._query("SELECT 1 FROM sessions WHERE id = ?", (session_id,)))
+        return self.backend.exists(session_id)
 
     def load_state(self, session_id: str) -> DialogueState:
         """The session's state; a fresh empty state when the session does not exist yet."""
-        rows = self._query("SELECT state FROM sessions WHERE id = ?", (session_id,))
-        if not rows:
-            return DialogueState()
-        return DialogueState.model_validate_json(rows[0][0])
+        raw = self.backend.state_json(session_id)
+        return DialogueState() if raw is None else DialogueState.model_validate_json(raw)
 
     def history(self, session_id: str, limit: int | None = None) -> list[dict]:
         """Messages oldest first as {"role", "content"} (the last `limit` when given)."""
-        rows = self._query(
-            "SELECT role, content FROM messages WHERE session_id = ? ORDER BY seq", (session_id,)
-        )
+        rows = self.backend.messages(session_id)
         if limit is not None:
             rows = rows[-limit:] if limit > 0 else []
         return [{"role": r, "content": c} for r, c in rows]
 
     def last_trace(self, session_id: str) -> list[dict]:
-        rows = self._query("SELECT last_trace FROM sessions WHERE id = ?", (session_id,))
-        return json.loads(rows[0][0]) if rows else []
+        raw = self.backend.trace_json(session_id)
+        return json.loads(raw) if raw is not None else []
 
     def save_turn(
         self,
@@ -108,47 +147,14 @@ class SessionStore:
         messages: list[tuple[str, str]] = (),  # type: ignore[assignment]
         trace: list[dict] | None = None,
     ) -> None:
-        """Write the new state, append messages and replace the last trace, all or nothing."""
-        now = time.time()
-        state_json = state.model_dump_json()
-        trace_json = json.dumps(trace or [], default=str)
-        with self._db_lock:
-            cur = self._conn.cursor()
-            try:
-                cur.execute("BEGIN IMMEDIATE")
-                cur.execute(
-                    "INSERT INTO sessions (id, state, last_trace, created, updated) VALUES (?,?,?,?,?) "
-                    "ON CONFLICT(id) DO UPDATE SET state=excluded.state, "
-                    "last_trace=excluded.last_trace, updated=excluded.updated",
-                    (session_id, state_json, trace_json, now, now),
-                )
-                (seq,) = cur.execute(
-                    "SELECT COALESCE(MAX(seq), 0) FROM messages WHERE session_id = ?", (session_id,)
-                ).fetchone()
-                for i, (role, content) in enumerate(messages, start=1):
-                    cur.execute(
-                        "INSERT INTO messages (session_id, seq, role, content, created) "
-                        "VALUES (?,?,?,?,?)",
-                        (session_id, seq + i, role, content, now),
-                    )
-                cur.execute("COMMIT")
-            except BaseException:
-                cur.execute("ROLLBACK")
-                raise
+        """Write the new state, append messages and replace the last trace, all or nothing;
+        committed when this returns."""
+        self.backend.save_turn(session_id, state.model_dump_json(), list(messages),
+                               json.dumps(trace or [], default=str), time.time())
 
     def delete(self, session_id: str) -> bool:
         """Delete a session and its messages; False when there was none."""
-        with self._db_lock:
-            cur = self._conn.cursor()
-            cur.execute("BEGIN IMMEDIATE")
-            try:
-                cur.execute("DELETE FROM messages WHERE session_id = ?", (session_id,))
-                n = cur.execute("DELETE FROM sessions WHERE id = ?", (session_id,)).rowcount
-                cur.execute("COMMIT")
-            except BaseException:
-                cur.execute("ROLLBACK")
-                raise
-        return n > 0
+        return self.backend.delete(session_id)
 
     def list_sessions(self) -> list[str]:
-        return [r[0] for r in self._query("SELECT id FROM sessions ORDER BY updated DESC")]
+        return self.backend.list_sessions()
