@@ -69,7 +69,9 @@ class SimilarItemsArgs(_FilterArgs):
 
 
 class RecordFeedbackArgs(BaseModel):
-    """Record that the user liked or disliked an item (it is then never recommended again)."""
+    """Record that the user liked or disliked an item (it is then never recommended again).
+
+    Only an item the user's message of this turn names is recorded; other calls are refused."""
 
     item_id: int = Field(..., description="Catalog item id.")
     liked: bool = Field(..., description="True: the user likes it; False: dislikes it.")
@@ -90,7 +92,8 @@ TOOL_DESCRIPTIONS = {
                      "candidate_ids. Returns items with predicted ratings.",
     "item_details": "Details of one catalog item by item_id.",
     "similar_items": "Items similar to a catalog item (by how users rate them, else by content).",
-    "record_feedback": "Record that the user liked (liked=true) or disliked (liked=false) an item.",
+    "record_feedback": "Record that the user liked (liked=true) or disliked (liked=false) an item "
+                       "that the user's latest message names; anything else is refused.",
 }
 LISTING_TOOLS = ("search_items", "rank_for_user", "similar_items")
 
@@ -131,16 +134,23 @@ class ToolRunner:
     `run(name, arguments)` validates, merges the state's constraints into every listing call,
     records a ToolCallRecord in `trace` and never raises. It never changes `state`: a
     record_feedback result carries the change for the caller to apply (then `use(new_state)`).
+
+    State writes need the user's words: with `message` (the user's message of this turn),
+    record_feedback acts only on an item the message names, with a polarity it does not
+    contradict; anything else is refused (ok=False in the trace, "refused" in its summary), so
+    an LLM cannot add preferences the user never stated. `message=None` is a trusted caller
+    (no gate); LLM-driven callers must pass the message.
     """
 
     def __init__(self, toolkit: Toolkit, state: DialogueState | None = None, *,
                  allow_repeats: bool = False, trace: list[ToolCallRecord] | None = None,
-                 profile: Profile | None = _UNSET) -> None:
+                 profile: Profile | None = _UNSET, message: str | None = None) -> None:
         self.toolkit = toolkit
         self.allow_repeats = allow_repeats
         self.trace = trace if trace is not None else []
         self.state = state
         self._profile = profile
+        self.message = message
 
     def use(self, state: DialogueState | None, profile: Profile | None = _UNSET) -> None:
         """Act on `state` from now on (its profile is computed once, when first needed)."""
@@ -238,10 +248,30 @@ class ToolRunner:
         self._check_item("record_feedback", args.item_id)
         verb = "likes" if args.liked else "dislikes"
         label = self.toolkit.catalog[args.item_id].label
+        why = self._unstated(args.item_id, args.liked)
+        if why:
+            raise ToolError(f"record_feedback refused: {why}, so '{label}' is not recorded; "
+                            "record only what the user says about titles they name")
         return ToolResult("record_feedback", True,
                           json.dumps({"ok": True, "recorded": f"user {verb} {label}"}),
                           change=FeedbackEvent(item_id=args.item_id, liked=args.liked,
                                                source="tool"))
+
+    def _unstated(self, item_id: int, liked: bool) -> str:
+        """Why the user's words do not support this feedback ("" when they do)."""
+        from genrec.agent.understanding import CatalogExtractor
+
+        if self.message is None:
+            return ""
+        state = self.state or DialogueState()
+        ex = CatalogExtractor(self.toolkit.catalog).extract(self.message, state)
+        named = {*ex.liked, *ex.disliked, *ex.seen, *ex.excluded,
+                 *(i for choice in ex.ambiguous for i in choice.options)}
+        if item_id not in named:
+            return "the user's message does not name this item"
+        if item_id in (ex.disliked if liked else ex.liked):
+            return f"the user said the opposite ({'dislikes' if liked else 'likes'} it)"
+        return ""
 
 
 def _error(name: str, msg: str) -> ToolResult:
@@ -283,11 +313,14 @@ class ToolHost(Protocol):
                  source: Literal["api", "chat", "tool"] = "api") -> DialogueState: ...
 
 
-def as_langchain_tools(recommender: ToolHost, session_id: str | None = None) -> list[StructuredTool]:
+def as_langchain_tools(recommender: ToolHost, session_id: str | None = None, *,
+                       message: str | Callable[[], str] | None = None) -> list[StructuredTool]:
     """The agent's tools as LangChain StructuredTools, for any LangChain agent.
 
     With `session_id`, rank_for_user uses that session's likes and constraints and
     record_feedback is saved to that session; without, the tools act on an empty state.
+    `message` is the user's current message (or a function returning it): record_feedback
+    then records only items it names (pass it whenever an LLM picks the calls).
 
     >>> # tools = as_langchain_tools(Recommender.from_settings(llm="none"), session_id="s1")
     >>> # [t.name for t in tools] -> ['search_items', 'rank_for_user', 'item_details', ...]
@@ -296,6 +329,7 @@ def as_langchain_tools(recommender: ToolHost, session_id: str | None = None) -> 
 
     def execute(name: str, arguments: dict) -> str:
         runner.use(recommender.state(session_id) if session_id is not None else None)
+        runner.message = message() if callable(message) else message
         runner.trace.clear()
         res = runner.run(name, arguments)
         if res.change is not None and session_id is not None:
