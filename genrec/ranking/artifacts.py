@@ -1,7 +1,8 @@
 """The trained-ranker artifact: where it is cached, what it must match, and training it when stale.
 
 A cached model records what it was built from (dataset, split, catalog and training-ratings
-fingerprints, params, versions, provenance); `load_or_train_ranker` retrains when any differs.
+fingerprints, params, versions, provenance) and its engine (`torch`, or `spark-als` from
+`genrec train --engine spark`); `load_or_train_ranker` retrains when any of the data differs.
 """
 
 from __future__ import annotations
@@ -13,14 +14,17 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from genrec.ranking._config import ModelFileError, RankerConfig
+from genrec.ranking.files import read_metadata
 from genrec.ranking.ranker import MFRanker
 
 if TYPE_CHECKING:
     from genrec.config import Settings
     from genrec.data import Dataset, Ratings, Split
 
-__all__ = ["expected_metadata", "load_or_train_ranker", "model_dir", "ranker_config",
-           "ratings_fingerprint", "train_ranker"]
+__all__ = ["SPARK_ENGINE", "TORCH_ENGINE", "expected_metadata", "load_or_train_ranker", "model_dir",
+           "ranker_config", "ratings_fingerprint", "reusable", "train_ranker"]
+
+TORCH_ENGINE, SPARK_ENGINE = "torch", "spark-als"
 
 
 def ratings_fingerprint(ratings: Ratings) -> str:
@@ -97,7 +101,19 @@ def train_ranker(
         "fit_seconds": probe.metadata["fit_seconds"],
     }
     ranker.metadata["provenance"] = provenance()
+    ranker.metadata["engine"] = TORCH_ENGINE
     return ranker
+
+
+def reusable(where: Path, expected: dict[str, Any]) -> dict[str, Any]:
+    """What a cached model at `where` must match: everything for a torch model; only the data
+    (dataset, split, catalog and training fingerprints) for one another engine trained, whose
+    hyperparameters are its own (retrain it with `genrec train --engine ... --force`)."""
+    try:
+        engine = read_metadata(where).get("engine", TORCH_ENGINE)
+    except ModelFileError:
+        return expected
+    return expected if engine == TORCH_ENGINE else {k: v for k, v in expected.items() if k != "params"}
 
 
 def load_or_train_ranker(
@@ -108,15 +124,16 @@ def load_or_train_ranker(
     config: RankerConfig | None = None,
     progress: bool = True,
 ) -> MFRanker:
-    """The cached ranker for (dataset, split) under settings.models_dir, (re)trained when missing
-    or stale (dataset, split, catalog, training ratings, params or genrec version differ).
+    """The cached ranker for (dataset, split) under settings.models_dir, (re)trained with torch when
+    missing or stale (dataset, split, catalog, training ratings, params or genrec version differ;
+    a Spark-trained model is kept whatever the torch params, see `reusable`).
 
     `config` defaults to `ranker_config(settings)`.
     """
     config = config or ranker_config(settings)
     where = model_dir(settings, dataset.name, split.name)
     try:
-        return MFRanker.load(where, expected=expected_metadata(dataset, split, config))
+        return MFRanker.load(where, expected=reusable(where, expected_metadata(dataset, split, config)))
     except ModelFileError:
         pass
     ranker = train_ranker(dataset, split, config=config, seed=settings.seed, progress=progress)
