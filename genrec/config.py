@@ -217,6 +217,9 @@ class Settings(BaseSettings):
     chroma_port: int = Field(8001, description="Chroma server port (server mode).")
 
     api_key: str = Field("", description="Bearer token the HTTP API requires when set.")
+    sessions_url: str = Field(
+        "", description="Session store: empty for sessions.sqlite under home, sqlite:///PATH, or "
+                        "postgresql://USER:PASSWORD@HOST:PORT/DB (one store shared by API replicas).")
     device: str = Field("auto", description="Torch device: auto, cpu or cuda.")
 
     agent: AgentConfig = Field(default_factory=lambda: AgentConfig.model_validate({}),

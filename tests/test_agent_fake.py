@@ -231,9 +231,14 @@ def test_tool_calling_fake_record_feedback_tool_updates_state(make):
     script = [{"name": "record_feedback", "args": {"item_id": TITANIC, "liked": False}},
               {"name": "rank_for_user", "args": {}}, "Noted, here are others.", "{}"]
     rec, _ = make(script, policy="tool-calling")
-    reply = rec.chat("t6", "I loved Star Wars")
+    reply = rec.chat("t6", "I loved Star Wars. Have you seen Titanic?")
     assert TITANIC in rec.state("t6").disliked
     assert TITANIC not in reply.item_ids
+    # the same call when the user never named Titanic: refused and traced, the state unchanged
+    rec2, _ = make(list(script), policy="tool-calling")
+    reply2 = rec2.chat("t6b", "I loved Star Wars")
+    assert TITANIC not in rec2.state("t6b").disliked
+    assert any(t.name == "record_feedback" and not t.ok and "refused" in t.summary for t in reply2.trace)
 
 
 def test_tool_calling_fake_llm_down_falls_back(make):
@@ -322,7 +327,7 @@ def test_fake_async_chat_and_stream(make):
 def test_fake_as_langchain_tools_validate_and_use_the_session(make):
     rec, _ = make()
     rec.chat("lc", "I loved Star Wars, no horror")
-    tools = {t.name: t for t in as_langchain_tools(rec, session_id="lc")}
+    tools = {t.name: t for t in as_langchain_tools(rec, session_id="lc", message="I saw Titanic, boring")}
     assert set(tools) == {"search_items", "rank_for_user", "item_details", "similar_items",
                           "record_feedback"}
     out = json.loads(tools["rank_for_user"].invoke({"k": 5}))

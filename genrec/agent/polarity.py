@@ -1,16 +1,27 @@
-"""Polarity: whether each title a message names is liked, disliked, seen or excluded, read from
-the cue words before it, the verdict after it and the list it stands in.
+"""Polarity: whether each title a message names is liked, disliked, seen or excluded (cue words
+before it, the verdict after it, the list it stands in), and what a reference to the last list shown
+("the third one sounds good", "not #2") says about those items.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import cast
 
 from genrec.agent.preferences import Polarity
 from genrec.agent.text import SENTENCE_END
 from genrec.agent.titles import TitleMention
-from genrec.agent.vocabulary import CONTRAST, PLURAL, POLARITY_AFTER, POLARITY_BEFORE
+from genrec.agent.vocabulary import (
+    CONTRAST,
+    LIST_MORE_REF,
+    ORDINAL_REF,
+    ORDINALS,
+    PLURAL,
+    POLARITY_AFTER,
+    POLARITY_BEFORE,
+    REFERENCE_CUES,
+)
 
 _LIST_GAP = re.compile(r"[\s,\"“”']*(?:and|or|&|,)?[\s\"“”']*")
 
@@ -66,19 +77,85 @@ def polarities(text: str, mentions: list[TitleMention]) -> list[Polarity]:
     return out
 
 
-def reference_polarity(text: str, start: int, end: int) -> Polarity:
-    """The verdict on a reference at text[start:end] ("I hated the second one"): the last cue in
-    its clause before it, else the last verdict after it; excluded counts as disliked; default liked.
+@dataclass(frozen=True)
+class ListReference:
+    """Positions (0-based; -1 is the last) of the last list shown that one phrase refers to.
+
+    >>> list_references("I'd watch #5 and 7, but not the last one")
+    [ListReference(positions=(4, 6), start=10, end=18), ListReference(positions=(-1,), start=28, end=40)]
     """
-    before = text[:start].lower()
-    cut = list(CONTRAST.finditer(before))
-    before = before[cut[-1].end():] if cut else before
-    after = text[end:].lower()
-    stop = CONTRAST.search(after)
-    after = after[: stop.start()] if stop else after
-    cues = list(POLARITY_BEFORE.finditer(before)) or list(POLARITY_AFTER.finditer(after))
-    pol = _group(cues[-1]) if cues else "liked"
-    return "disliked" if pol in ("disliked", "excluded") else pol
+
+    positions: tuple[int, ...]
+    start: int
+    end: int
+
+
+def _position(word: str | None, digits: str | None) -> int | None:
+    if digits:
+        return int(digits) - 1
+    return ORDINALS.get((word or "").lower())
+
+
+def list_references(text: str) -> list[ListReference]:
+    """Every reference to the last list in `text`, a list of positions counting as one ("#5 and 7",
+    "numbers 1, 4 and 9", "the ninth and the tenth one")."""
+    out: list[ListReference] = []
+    done = 0
+    for m in ORDINAL_REF.finditer(text):
+        if m.start() < done:
+            continue
+        first = _position(m.group(1), m.group(2))
+        positions = [first] if first is not None else []
+        end = m.end()
+        while (more := LIST_MORE_REF.match(text, end)) is not None:
+            pos = _position(more.group(2), more.group(1))
+            if pos is not None:
+                positions.append(pos)
+            end = more.end()
+        if positions:
+            out.append(ListReference(tuple(positions), m.start(), end))
+        done = end
+    return out
+
+
+_CLAUSE_END = re.compile(CONTRAST.pattern + r"|:")
+"""Where a reference's clause ends: a sentence end, a colon or a contrast word ("but")."""
+_RIGHT_BEFORE = re.compile(r"\b(?:not|no to|except|skip|pass on)\s*$", re.IGNORECASE)
+
+
+def reference_verdict(text: str, start: int, end: int) -> Polarity:
+    """The verdict on a list reference at text[start:end], read from its clause (sentence, up to a
+    colon): a user who has seen it (seen cues, or a verdict only watching gives: "was so-so", "bored
+    me") liked, disliked or just saw it; otherwise it is a reaction to an item not seen yet:
+    interested ("sounds good", "I'd watch", or no cue at all) or rejected ("not that one", "skip",
+    "too old").
+
+    >>> t = "The first one sounds good. I'd skip the second one. I saw the third one, loved it."
+    >>> [reference_verdict(t, r.start, r.end) for r in list_references(t)]
+    ['interested', 'rejected', 'liked']
+    >>> t = "I know the third one already: the fourth one was so-so, not the fifth."
+    >>> [reference_verdict(t, r.start, r.end) for r in list_references(t)]
+    ['seen', 'seen', 'rejected']
+    """
+    stops = list(_CLAUSE_END.finditer(text, 0, start))
+    lo = stops[-1].end() if stops else 0
+    nxt = _CLAUSE_END.search(text, end)
+    clause = text[lo: nxt.start() if nxt else len(text)]
+    if _RIGHT_BEFORE.search(text[lo:start]):
+        return "rejected"
+    cue = {name: bool(rx.search(clause)) for name, rx in REFERENCE_CUES.items()}
+    if not cue["seen"]:
+        if cue["interested"]:
+            return "interested"
+        if cue["rejected"]:
+            return "rejected"
+    if cue["disliked"]:
+        return "disliked"
+    if cue["neutral"]:
+        return "seen"
+    if cue["seen"]:
+        return "liked" if cue["liked"] else "seen"
+    return "liked" if cue["liked"] else "interested"
 
 
 def _group(m: re.Match[str]) -> Polarity:

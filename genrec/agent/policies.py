@@ -122,7 +122,7 @@ def tool_calling(agent: Agent, ctx: TurnContext, prior: DialogueState) -> Outcom
     if early is not None:
         return Outcome(early, u.state)
     state = u.state
-    runner = ToolRunner(tk, state, allow_repeats=u.allow_repeats, trace=ctx.trace)
+    runner = ToolRunner(tk, state, allow_repeats=u.allow_repeats, trace=ctx.trace, message=ctx.message)
     if not (ctx.budget.has_llm and getattr(agent.llm, "supports_tools", False)):
         ctx.warnings.append("the LLM backend has no tool calling; used the guided policy")
         pool = _candidates(agent, ctx, state, u.allow_repeats, runner.profile())

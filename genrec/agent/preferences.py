@@ -12,8 +12,10 @@ from pydantic import BaseModel, Field
 
 from genrec.retrieval.filters import SearchFilters
 
-Polarity = Literal["liked", "disliked", "seen", "excluded"]
-POLARITIES: tuple[Polarity, ...] = ("liked", "disliked", "seen", "excluded")
+Polarity = Literal["liked", "disliked", "seen", "excluded", "interested", "rejected"]
+POLARITIES: tuple[Polarity, ...] = ("liked", "disliked", "seen", "excluded", "interested", "rejected")
+"""Verdicts on items: `interested` / `rejected` are reactions to shown items the user has not
+seen ("the third one sounds good", "not that one"), weaker than a like or a dislike."""
 
 
 class Preferences(BaseModel):
@@ -45,6 +47,10 @@ class Preferences(BaseModel):
         default_factory=list, description="Decades of the user's taste ('most of my favourites are "
         "from the 90s'): a boost, not a filter.")
     wishes: list[str] = Field(default_factory=list, description="Recent free-text wishes.")
+    interested: list[int] = Field(default_factory=list,
+                                  description="Shown items not seen yet that the user reacted to positively.")
+    rejected: list[int] = Field(default_factory=list,
+                                description="Shown items not seen yet that the user turned down.")
 
     # ---- reading -----------------------------------------------------------------------------
     def mentioned(self) -> list[int]:
@@ -63,7 +69,22 @@ class Preferences(BaseModel):
 
     # ---- changing ----------------------------------------------------------------------------
     def add_item(self, item_id: int, polarity: Polarity) -> None:
-        """Record an item under one polarity, removing it from the conflicting lists."""
+        """Record an item under one polarity, removing it from the conflicting lists.
+
+        A like or dislike (the user knows the item) replaces an earlier interested/rejected.
+
+        >>> p = Preferences(); p.add_item(7, "interested"); p.add_item(7, "rejected"); p.interested, p.rejected
+        ([], [7])
+        >>> p.add_item(7, "liked"); p.rejected, p.liked
+        ([], [7])
+        """
+        if polarity in ("interested", "rejected"):
+            self.react_unseen(item_id, polarity == "interested")
+            return
+        if polarity in ("liked", "disliked", "seen"):
+            for reaction in (self.interested, self.rejected):
+                if item_id in reaction:
+                    reaction.remove(item_id)
         if polarity in ("liked", "disliked"):
             other = self.disliked if polarity == "liked" else self.liked
             if item_id in other:
@@ -73,6 +94,14 @@ class Preferences(BaseModel):
         target: list[int] = getattr(self, polarity)
         if item_id not in target:
             target.append(item_id)
+
+    def react_unseen(self, item_id: int, positive: bool) -> None:
+        """Record an opinion of a shown item not seen yet (a later opinion replaces an earlier one)."""
+        add, rm = (self.interested, self.rejected) if positive else (self.rejected, self.interested)
+        if item_id in rm:
+            rm.remove(item_id)
+        if item_id not in add:
+            add.append(item_id)
 
     def want_genre(self, genre: str, wanted: bool) -> None:
         """Ask for a genre (hard any-of) or avoid it; either removes it from the other lists."""

@@ -19,7 +19,7 @@ from genrec.agent.builder import build_parts
 from genrec.agent.candidates import standing_list
 from genrec.agent.models import Recommendation, Reply
 from genrec.agent.policies import POLICIES, Agent, Outcome, guided, tool_calling
-from genrec.agent.sessions import SessionStore
+from genrec.agent.sessions import SessionStore, store_url
 from genrec.agent.state import DialogueState, FeedbackEvent
 from genrec.agent.turn import GUIDED_LLM_CALLS, LLMBudget, Response, TurnContext, clean_message
 from genrec.components import AgentConfig
@@ -104,13 +104,13 @@ class Recommender:
         parts = build_parts(s, progress=progress)
         backend = get_llm(llm or s.llm, s)
         rec = cls(catalog=parts.catalog, ranker=parts.ranker, store=parts.store, llm=backend,
-                  policy=policy or s.policy, sessions=SessionStore(s.sessions_path),
+                  policy=policy or s.policy, sessions=SessionStore(store_url(s)),
                   config=config if config is not None else s.agent)
         rec._closers.append(backend)
         return rec
 
     def close(self) -> None:
-        """Release the LLM backend (a vLLM child server) and the session file."""
+        """Release the LLM backend (a vLLM child server) and the session store."""
         for c in self._closers:
             try:
                 c.close()

@@ -26,7 +26,7 @@ class PendingChoice(BaseModel):
 
     mention: str
     options: list[int]
-    polarity: Literal["liked", "disliked", "seen", "excluded"] = "liked"
+    polarity: Literal["liked", "disliked", "seen", "excluded", "interested", "rejected"] = "liked"
 
 
 class DialogueState(Preferences):
@@ -46,11 +46,14 @@ class DialogueState(Preferences):
     feedback: list[FeedbackEvent] = Field(default_factory=list)
     user_id: int | None = Field(default=None, description="A known dataset user id, when given.")
     pending: PendingChoice | None = None
+    asked: list[str] = Field(default_factory=list,
+                             description="Attributes the agent has asked about (never asked twice).")
     turns: int = 0
 
     def blocked(self, *, allow_repeats: bool = False) -> set[int]:
-        """Items never to recommend now: disliked, liked/seen/excluded (known already), shown."""
+        """Items never to recommend now: disliked, liked/seen/excluded (known already), reacted to, shown."""
         out = set(self.liked) | set(self.disliked) | set(self.seen) | set(self.excluded)
+        out |= set(self.interested) | set(self.rejected)
         if not allow_repeats:
             out |= set(self.recommended)
         return out

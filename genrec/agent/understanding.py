@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field, ValidationError
 from rapidfuzz import fuzz, process
 
 from genrec.agent.genres import GenreVocabulary
-from genrec.agent.polarity import polarities, reference_polarity
+from genrec.agent.polarity import list_references, polarities, reference_verdict
 from genrec.agent.preferences import POLARITIES, Polarity, Preferences
 from genrec.agent.state import DialogueState, PendingChoice
 from genrec.agent.text import blank, fold, normalize, tokens
@@ -37,7 +37,8 @@ __all__ = [
     "Polarity", "TitleIndex", "TitleMention", "apply", "merge", "normalize", "title_index",
 ]
 
-_ITEM_REF = re.compile(r"\b(?:item|item id|movie id|film id|id)\s*#?\s*(\d{1,12})\b", re.IGNORECASE)
+_ITEM_REF = re.compile(r"\b(?:item|item id|movie id|film id|id)(?:\s+#?\s*|\s*#\s*)(\d{1,12})\b", re.IGNORECASE)
+"""An explicit id only: "item 4", "item #4", "id 4" (never "ID4" inside a title such as "Independence Day (ID4)")."""
 _USER_REF = re.compile(r"\buser(?:\s*id)?\s*#?\s*(\d{1,9})\b", re.IGNORECASE)
 _ANSWER_ORDINAL = re.compile(
     r"\s*(?:(\d)|(" + "|".join(VOCABULARY.answer_ordinals) + r"))\W*")
@@ -166,16 +167,6 @@ class CatalogExtractor:
                 year = self.catalog[pick].year
                 for rx in ([re.compile(rf"\b{year}\b")] if year else []) + [ORDINAL_REF]:
                     masked = rx.sub(lambda m: " " * len(m.group(0)), masked)
-        # "the first one", "#2" -> the last list shown
-        if state.last_recommended:
-            shown = state.last_recommended
-            for m in ORDINAL_REF.finditer(masked):
-                pos = ORDINALS.get((m.group(1) or "").lower()) if m.group(1) else (
-                    int(m.group(2)) - 1)
-                if pos is None or not (-len(shown) <= pos < len(shown)):
-                    continue
-                ex.set_verdict(shown[pos], reference_polarity(masked, m.start(), m.end()))
-                masked = blank(masked, m.start(), m.end())
         mentions = self.find_titles(masked)
         if state.pending is not None and ex.liked + ex.disliked + ex.seen:
             # the title that answered the question is already recorded
@@ -183,6 +174,18 @@ class CatalogExtractor:
             mentions = [t for t in mentions if t not in answered]
             for t in answered:
                 masked = blank(masked, t.start, t.end)
+        # "the first one", "#2 and 5" -> the last list shown (never a word inside a title)
+        if state.last_recommended:
+            shown = state.last_recommended
+            outside = masked
+            for t in mentions:
+                outside = blank(outside, t.start, t.end)
+            for ref in list_references(outside):
+                verdict = reference_verdict(outside, ref.start, ref.end)
+                for pos in ref.positions:
+                    if -len(shown) <= pos < len(shown):
+                        ex.set_verdict(shown[pos], verdict)
+                masked = blank(masked, ref.start, ref.end)
         for t, pol in zip(mentions, polarities(masked, mentions)):
             t.polarity = pol
         for t in mentions:

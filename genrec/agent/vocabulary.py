@@ -46,6 +46,9 @@ class Vocabulary(BaseModel):
         description="Cues before a title, by polarity, in the order they are tried.")
     polarity_cues_after: dict[str, list[str]] = Field(
         description="Verdicts after a title ('... was boring'), by polarity.")
+    reference_cues: dict[str, list[str]] = Field(
+        description="Verdicts on a list position ('the third one sounds good', 'not the second one'): "
+                    "disliked, neutral, liked (for items the user has seen: seen cues), interested, rejected.")
     plural_references: list[str] = Field(
         description="Words by which a verdict covers a whole list ('liked them').")
     genre_negations: list[str] = Field(description="Cues before a genre that avoid it.")
@@ -108,6 +111,7 @@ DECADE_WORDS = VOCABULARY.decade_words
 POLARITY_BEFORE = cue_groups(VOCABULARY.polarity_cues_before)
 POLARITY_AFTER = cue_groups(VOCABULARY.polarity_cues_after)
 PLURAL = any_word(VOCABULARY.plural_references)
+REFERENCE_CUES = {name: any_word(frags, re.IGNORECASE) for name, frags in VOCABULARY.reference_cues.items()}
 CONTRAST = re.compile(any_word(VOCABULARY.contrast_words).pattern + r"|[.;!?\n]")
 TASTE = any_word(VOCABULARY.taste_cues)
 STRICT = any_word(VOCABULARY.strict_cues)
@@ -116,7 +120,12 @@ REPEAT = any_word(VOCABULARY.repeat_phrases, re.IGNORECASE)
 RESET = any_word(VOCABULARY.reset_phrases, re.IGNORECASE)
 ORDINAL_REF = re.compile(
     r"\b(?:the\s+)(" + "|".join(ORDINALS) + r")(?:\s+(?:" + "|".join(VOCABULARY.ordinal_nouns)
-    + r"))?\b|(?:#|\bnumber\s+|\bno\.\s*)(\d{1,2})\b", re.IGNORECASE)
+    + r"))?\b|(?:#|\bnumbers?\s+|\bpositions?\s+|\bno\.\s*)(\d{1,2})\b", re.IGNORECASE)
+LIST_MORE_REF = re.compile(
+    r"\s*(?:,|\band\b|&|\bor\b)\s*(?:,|\band\b)?\s*(?:the\s+)?(?:#|numbers?\s+|positions?\s+)?(?:(\d{1,2})\b|("
+    + "|".join(o for o in ORDINALS if not o[0].isdigit()) + r")\b)(?:\s+(?:" + "|".join(VOCABULARY.ordinal_nouns)
+    + r")s?\b)?", re.IGNORECASE)
+"""A further list position right after a reference: "#5 and 7", "numbers 1, 4 and 9", "the ninth and the tenth one"."""
 
 
 def is_taste(text: str, start: int, end: int) -> bool:

@@ -22,7 +22,7 @@ TABLE_COLUMNS = (
 )
 TARGET_COLUMNS = ("sr@{T}", "avg_turns", "hdcg", "questions", "constraint_violations")
 """The target protocol's summary columns (``sr@T`` is named for the number of turns)."""
-AGENT_COLUMNS = ("verified_share", "unknown_titles", "latency_ms", "llm_calls", "question", "error",
+AGENT_COLUMNS = ("verified_share", "llm_text_share", "unknown_titles", "latency_ms", "llm_calls", "question", "error",
                  "understood_liked", "misread_disliked", "understood_avoided", "year_filter")
 COLORS = {
     "agent": "#d62728", "popularity": "#7f7f7f", "full_history": "#1f77b4",

@@ -293,6 +293,7 @@ def score_records(
             ver = turn.get("verified") or []
             agent_extra: dict[str, float | None] = {
                 "verified_share": (sum(bool(v) for v in ver[: len(recs)]) / len(recs)) if recs and ver else None,
+                "llm_text_share": 1.0 if (turn.get("agent_timings") or {}).get("llm_text") else 0.0,
                 "unknown_titles": float(len(turn.get("unknown_titles") or ())),
                 "latency_ms": float(turn.get("latency_ms") or 0.0),
                 "llm_calls": float(turn.get("llm_calls") or 0),

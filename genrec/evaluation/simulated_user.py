@@ -9,8 +9,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
-from pydantic import Field
-
 from genrec.agent.preferences import Preferences
 from genrec.data import Catalog
 
@@ -31,23 +29,10 @@ class Stated(Preferences):
     ([1990], True, [])
     """
 
-    interested: list[int] = Field(default_factory=list,
-                                  description="Shown items it has not seen and reacted to positively.")
-    rejected: list[int] = Field(default_factory=list,
-                                description="Shown items it has not seen and turned down.")
-
     JSON_KEYS: ClassVar[tuple[str, ...]] = (
         "liked", "disliked", "seen", "wanted_genres", "avoided_genres", "decades", "year_min", "year_max",
         "interested", "rejected")
     """The keys of `to_dict`, in transcript order."""
-
-    def react_unseen(self, item_id: int, positive: bool) -> None:
-        """Record its opinion of a shown item it has not seen (a later opinion replaces an earlier one)."""
-        add, rm = (self.interested, self.rejected) if positive else (self.rejected, self.interested)
-        if item_id in rm:
-            rm.remove(item_id)
-        if item_id not in add:
-            add.append(item_id)
 
     @property
     def decades(self) -> list[int]:
