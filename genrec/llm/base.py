@@ -22,6 +22,7 @@ from langchain_core.messages import (
 )
 
 from genrec.llm.answers import read_answer, usage_of
+from genrec.llm.breaker import CircuitBreaker, admit, record_outcome
 from genrec.llm.errors import LLMCapabilityError, LLMError, LLMResponseError, LLMUnavailableError
 from genrec.llm.parsing import (
     MessagesInput,
@@ -58,6 +59,7 @@ class LLMBackend:
         supports_structured: the server constrains output to a JSON schema; when False,
             `response_format` still works by instruction + parsing, just less reliably.
         usage: everything this backend has spent since it was made (thread-safe).
+        breaker: the CircuitBreaker (`breaker.status().state`: up | degraded | down).
     """
 
     def __init__(
@@ -78,6 +80,7 @@ class LLMBackend:
         self.max_tokens = max_tokens
         self.timeout = timeout
         self.usage = LLMUsage()
+        self.breaker = CircuitBreaker()
         self._map_error = map_error
         self._lock = threading.Lock()
         self._closers: list[Callable[[], None]] = []
@@ -208,13 +211,8 @@ class LLMBackend:
     # -- one attempt --------------------------------------------------------------------------
 
     def _invoke_once(
-        self,
-        messages: MessagesInput | str,
-        tools: Sequence[Any] | None,
-        tool_choice: str | None,
-        response_format: ResponseFormat | None,
-        timeout: float | None,
-        max_tokens: int | None,
+        self, messages: MessagesInput | str, tools: Sequence[Any] | None, tool_choice: str | None,
+        response_format: ResponseFormat | None, timeout: float | None, max_tokens: int | None,
         on_delta: Callable[[str], None] | None,
     ) -> LLMResult:
         model, lc_messages, kwargs = self._prepare(
@@ -235,13 +233,8 @@ class LLMBackend:
         return self._finish(msg, lc_messages, tools, response_format, started)
 
     async def _ainvoke_once(
-        self,
-        messages: MessagesInput | str,
-        tools: Sequence[Any] | None,
-        tool_choice: str | None,
-        response_format: ResponseFormat | None,
-        timeout: float | None,
-        max_tokens: int | None,
+        self, messages: MessagesInput | str, tools: Sequence[Any] | None, tool_choice: str | None,
+        response_format: ResponseFormat | None, timeout: float | None, max_tokens: int | None,
         on_delta: Callable[[str], None] | None,
     ) -> LLMResult:
         model, lc_messages, kwargs = self._prepare(
@@ -362,13 +355,23 @@ class LLMBackend:
             yield
         except LLMError as exc:
             self._charge_failure(exc, lc_messages, started)
+            record_outcome(self.breaker, exc)
             raise
         except AssertionError:
             raise
         except Exception as exc:  # noqa: BLE001 - every provider error becomes an LLMError
             err = self._translate(exc)
             self._charge_failure(err, lc_messages, started)
+            record_outcome(self.breaker, err)
             raise err from exc
+
+    def _before_call(self) -> None:
+        """Run before each call the breaker admits (the openai backend resolves its model)."""
+
+    def _gate(self, timeout: float | None) -> float | None:
+        timeout = admit(self.name, self.breaker, timeout)
+        self._before_call()
+        return timeout
 
     def _prepare(
         self,
@@ -384,6 +387,7 @@ class LLMBackend:
                 f"the {self.name!r} backend has no language model; use templated text instead"
             )
         lc_messages = to_messages(messages)
+        timeout = self._gate(timeout if timeout is not None else self.timeout)
         model: Any = self.chat_model
         if tools is not None:
             if not self.supports_tools:
@@ -396,8 +400,7 @@ class LLMBackend:
                     bind_kwargs["tool_choice"] = tool_choice
                 model = model.bind_tools(list(tools), **bind_kwargs)
         kwargs = self._call_kwargs(
-            timeout if timeout is not None else self.timeout,
-            max_tokens if max_tokens is not None else self.max_tokens,
+            timeout, max_tokens if max_tokens is not None else self.max_tokens
         )
         if response_format is not None:
             if self.supports_structured:
@@ -412,7 +415,8 @@ class LLMBackend:
             if mapped is not None:
                 return mapped
         if isinstance(exc, (TimeoutError, ConnectionError)):
-            return LLMUnavailableError(f"{self.name}: {type(exc).__name__}: {exc}")
+            return LLMUnavailableError(f"{self.name}: {type(exc).__name__}: {exc}",
+                                       timed_out=isinstance(exc, TimeoutError))
         return LLMResponseError(f"{self.name}: the model call failed: {type(exc).__name__}: {exc}")
 
     def _charge(self, usage: LLMUsage) -> None:
@@ -442,4 +446,5 @@ class LLMBackend:
     ) -> LLMResult:
         usage = usage_of(msg, lc_messages, started)
         self._charge(usage)
+        self.breaker.success()
         return read_answer(self.name, msg, usage, tools, response_format)

@@ -18,7 +18,14 @@ class LLMError(RuntimeError):
 
 
 class LLMUnavailableError(LLMError):
-    """The model could not be reached in time: server down, connection refused, timeout, 5xx."""
+    """The model could not be reached in time: server down, connection refused, timeout, 5xx.
+
+    `timed_out` is True when the caller already waited the whole timeout (a hanging server).
+    """
+
+    def __init__(self, msg: str, *, timed_out: bool = False) -> None:
+        super().__init__(msg)
+        self.timed_out = timed_out
 
 
 class LLMResponseError(LLMError):

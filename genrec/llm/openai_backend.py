@@ -48,7 +48,8 @@ def list_models(base_url: str, *, api_key: str = "EMPTY", timeout: float = 10.0)
     try:
         resp = httpx.get(url, headers={"Authorization": f"Bearer {api_key}"}, timeout=timeout)
     except httpx.TimeoutException:
-        raise LLMUnavailableError(f"{url} did not answer within {timeout:g} s") from None
+        raise LLMUnavailableError(f"{url} did not answer within {timeout:g} s",
+                                  timed_out=True) from None
     except httpx.HTTPError as exc:
         raise LLMUnavailableError(
             f"no OpenAI-compatible server at {base_url} ({type(exc).__name__}: {exc}); start one "
@@ -76,7 +77,8 @@ def map_openai_error(base_url: str, model: str) -> Callable[[BaseException], LLM
         names = {c.__name__ for c in type(exc).__mro__}
         if isinstance(exc, openai.APITimeoutError) or "TimeoutException" in names:
             return LLMUnavailableError(
-                f"{where}: no answer before the timeout; raise GENREC_LLM_TIMEOUT or check the server"
+                f"{where}: no answer before the timeout; raise GENREC_LLM_TIMEOUT or check the server",
+                timed_out=True,
             )
         if isinstance(exc, openai.APIConnectionError) or names & _TRANSPORT_NAMES:
             return LLMUnavailableError(
@@ -120,10 +122,30 @@ def map_openai_error(base_url: str, model: str) -> Callable[[BaseException], LLM
 
 class OpenAIBackend(LLMBackend):
     """LLMBackend over ChatOpenAI: per-call timeout and max_tokens, `response_format` json_schema
-    (falls back to instruction + JSON parsing when a server rejects response_format)."""
+    (falls back to instruction + JSON parsing when a server rejects response_format).
+
+    Made while the server is down and no model is set, the model is empty and asked of
+    GET /models before the first call that the circuit breaker lets through."""
 
     base_url: str
     model: str
+    api_key: str = "EMPTY"
+
+    def _before_call(self) -> None:
+        if self.model:
+            return
+        try:
+            served = list_models(self.base_url, api_key=self.api_key,
+                                 timeout=min(self.timeout or 10.0, 5.0))
+        except LLMUnavailableError as exc:
+            self.breaker.failure(str(exc), expensive=exc.timed_out)
+            raise
+        if not served:
+            raise LLMResponseError(f"{self.base_url}/models lists no model; set GENREC_LLM_MODEL")
+        self.model = served[0]
+        self.name = f"openai:{self.model}"
+        self._map_error = map_openai_error(self.base_url, self.model)
+        self.chat_model.model_name = self.model  # type: ignore[union-attr]
 
     def _call_kwargs(self, timeout: float | None, max_tokens: int | None) -> dict[str, Any]:
         kwargs: dict[str, Any] = {}
@@ -156,24 +178,29 @@ def make_openai_backend(
     *,
     model: str | None = None,
     base_url: str | None = None,
-    max_retries: int = 1,
+    max_retries: int = 0,
     temperature: float | None = None,
 ) -> OpenAIBackend:
     """The `openai` backend from settings (llm_base_url, llm_model, llm_api_key, llm_timeout,
-    llm_max_tokens). An empty model means the first id of GET {base_url}/models."""
+    llm_max_tokens). An empty model means the first id of GET {base_url}/models; when the server
+    does not answer, the backend is made anyway (so a server can start during an LLM outage)
+    and asks again before its first call. No retries by default: a timeout is not paid twice."""
     from langchain_openai import ChatOpenAI
 
     base_url = (base_url or settings.llm_base_url).rstrip("/")
     model = model or settings.llm_model
     if not model:
-        served = list_models(
-            base_url, api_key=settings.llm_api_key, timeout=min(settings.llm_timeout, 10.0)
-        )
-        if not served:
+        try:
+            served = list_models(
+                base_url, api_key=settings.llm_api_key, timeout=min(settings.llm_timeout, 5.0)
+            )
+        except LLMUnavailableError:
+            served = None  # down now: resolved on the first call that gets through
+        if served is not None and not served:
             raise LLMResponseError(f"{base_url}/models lists no model; set GENREC_LLM_MODEL")
-        model = served[0]
+        model = served[0] if served else ""
     chat = ChatOpenAI(
-        model=model,
+        model=model or "pending",
         base_url=base_url,
         api_key=SecretStr(settings.llm_api_key or "EMPTY"),
         timeout=settings.llm_timeout,
@@ -183,7 +210,7 @@ def make_openai_backend(
         stream_usage=True,
     )
     backend = OpenAIBackend(
-        f"openai:{model}",
+        f"openai:{model}" if model else "openai",
         chat,
         supports_tools=True,
         supports_structured=True,
@@ -193,4 +220,5 @@ def make_openai_backend(
     )
     backend.base_url = base_url
     backend.model = model
+    backend.api_key = settings.llm_api_key or "EMPTY"
     return backend

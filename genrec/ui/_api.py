@@ -42,7 +42,6 @@ from genrec.ui._schemas import (
     ErrorResponse,
     FeedbackIn,
     GenrecExtra,
-    Health,
     MessageIn,
     ModelCard,
     ModelList,
@@ -51,6 +50,7 @@ from genrec.ui._schemas import (
     Shortlist,
     Usage,
 )
+from genrec.ui._security import matching_key
 
 if TYPE_CHECKING:
     from genrec.agent import Recommender, Reply
@@ -99,6 +99,11 @@ class ApiService:
         self.limits = limits
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._turns = asyncio.Semaphore(limits.max_concurrent_turns)
+
+    def authorized(self, request: Request) -> bool:
+        """True when the server has no key or the request carries a valid bearer token."""
+        return not self.settings.api_key or matching_key(
+            request.headers.get("authorization"), self.settings.api_key) is not None
 
     def lock(self, session_id: str) -> asyncio.Lock:
         lock = self._locks.get(session_id)
@@ -368,32 +373,6 @@ async def _completion_chunks(
             }
         )
     yield "data: [DONE]\n\n"
-
-
-def health_route(app: FastAPI, service: ApiService) -> None:
-    """GET /healthz: open (no token), for liveness probes; says backend, dataset and counts."""
-
-    @app.get("/healthz", response_model=Health, tags=["health"])
-    async def healthz() -> Health:
-        rec = service.rec
-        catalog = getattr(rec, "catalog", None)
-        try:
-            sessions = await run_in_threadpool(_session_count, rec)
-        except Exception:  # noqa: BLE001 - a count is nice to have, not a health failure
-            sessions = None
-        return Health(
-            backend=str(getattr(rec, "backend_name", "unknown")),
-            dataset=service.settings.dataset,
-            items=len(catalog) if catalog is not None else None,
-            sessions=sessions,
-            auth=bool(service.settings.api_key),
-        )
-
-
-def _session_count(rec: Any) -> int | None:
-    """How many sessions the recommender stores (None when it cannot say)."""
-    listing = getattr(rec, "list_sessions", None)
-    return len(listing()) if callable(listing) else None
 
 
 def _error(status: int, message: str, kind: str, headers: dict[str, str] | None = None,

@@ -195,12 +195,27 @@ class Deleted(BaseModel):
 
 
 class Health(BaseModel):
+    """GET /healthz: 200 while the service can answer (with or without its LLM)."""
+
     status: Literal["ok"] = "ok"
+    llm: Literal["up", "degraded", "down", "none"] = Field(
+        "none", description="up: answering; degraded: recent failures, still tried; down: "
+        "skipped after failures until `llm_retry_in` seconds pass (turns are rule-based and "
+        "templated meanwhile); none: no LLM configured.")
+    llm_retry_in: float | None = Field(None, description="Seconds until the LLM is tried again.")
     backend: str
     dataset: str
-    items: int | None = Field(None, description="Items in the catalog.")
-    sessions: int | None = Field(None, description="Stored sessions, when the store can count them.")
+    items: int | None = Field(None, description="Items in the catalog (with the key only).")
+    sessions: int | None = Field(None, description="Stored sessions (with the key only, when the "
+                                 "store can count them).")
     auth: bool = Field(description="Whether the API requires a bearer token.")
+
+
+class Ready(BaseModel):
+    """GET /readyz: 200 when the recommender can take a turn (503 in the error shape if not)."""
+
+    ready: bool = True
+    checks: dict[str, str] = Field(default_factory=dict)
 
 
 class ErrorBody(BaseModel):

@@ -32,6 +32,30 @@ def token_matches(given: str, expected: str) -> bool:
     return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
 
 
+def api_keys(configured: str) -> list[str]:
+    """The keys a server accepts: GENREC_API_KEY, comma-separated for several clients.
+
+    >>> api_keys(" k1-aaaaaaaaaaaaaaaa , k2-bbbbbbbbbbbbbbbb ,")
+    ['k1-aaaaaaaaaaaaaaaa', 'k2-bbbbbbbbbbbbbbbb']
+    """
+    return [k.strip() for k in (configured or "").split(",") if k.strip()]
+
+
+def matching_key(authorization: str | None, configured: str) -> str | None:
+    """The configured key an `Authorization: Bearer <key>` header presents, else None."""
+    if not authorization:
+        return None
+    scheme, _, token = authorization.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    token = token.strip()
+    found = None
+    for key in api_keys(configured):  # every key compared, in constant time each
+        if token_matches(token, key):
+            found = key
+    return found
+
+
 def make_auth_dependency(api_key: str) -> Callable[..., Awaitable[None]]:
     """A FastAPI dependency: no-op without a key, else 401 unless `Authorization: Bearer <key>`."""
 

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
-from genrec.ui._api import ApiService, build_router, health_route, install_error_handlers
+from genrec.ui._api import ApiService, build_router, install_error_handlers
+from genrec.ui._health import health_routes
 from genrec.ui._schemas import ApiLimits
 from genrec.ui._security import BodySizeLimit, make_auth_dependency, token_matches
 
@@ -78,7 +79,7 @@ def create_app(
     app.state.genrec = service
     install_error_handlers(app)
     app.include_router(build_router(service, make_auth_dependency(settings.api_key)))
-    health_route(app, service)
+    health_routes(app, service)
     app.add_middleware(BodySizeLimit, max_bytes=limits.max_body_bytes, prefixes=("/v1", "/api"))
     if ui:
         import gradio as gr

@@ -1,0 +1,75 @@
+"""GET /healthz (liveness, LLM up|degraded|down) and GET /readyz (can the recommender take a turn).
+
+Both stay open for probes; counts (items, sessions) are shown only to a caller with the API key.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from genrec.ui._schemas import Health, Ready
+
+if TYPE_CHECKING:
+    from genrec.ui._api import ApiService
+
+
+def llm_health(llm: Any) -> tuple[str, float | None]:
+    """("none" | "up" | "degraded" | "down", seconds until the next try when down)."""
+    if llm is None or getattr(llm, "chat_model", None) is None:
+        return "none", None
+    breaker = getattr(llm, "breaker", None)
+    if breaker is None:
+        return "up", None
+    st = breaker.status()
+    return st.state, (st.retry_in if st.state == "down" else None)
+
+
+def health_routes(app: FastAPI, service: ApiService) -> None:
+    """Add /healthz and /readyz to `app`."""
+
+    @app.get("/healthz", response_model=Health, response_model_exclude_none=True, tags=["health"])
+    async def healthz(request: Request) -> Health:
+        """Liveness: 200 while the service can answer, with the LLM's state."""
+        rec = service.rec
+        llm, retry_in = llm_health(getattr(rec, "llm", None))
+        items = sessions = None
+        if service.authorized(request):
+            catalog = getattr(rec, "catalog", None)
+            items = len(catalog) if catalog is not None else None
+            try:
+                sessions = await run_in_threadpool(_session_count, rec)
+            except Exception:  # noqa: BLE001 - a count is nice to have, not a health failure
+                sessions = None
+        return Health(llm=llm, llm_retry_in=retry_in,
+                      backend=str(getattr(rec, "backend_name", "unknown")),
+                      dataset=service.settings.dataset, items=items, sessions=sessions,
+                      auth=bool(service.settings.api_key))
+
+    @app.get("/readyz", response_model=Ready, tags=["health"],
+             responses={503: {"description": "Not ready: which check failed."}})
+    async def readyz() -> Any:
+        """Readiness: the catalog is loaded and the session store answers (the LLM is optional)."""
+        checks: dict[str, str] = {}
+        catalog = getattr(service.rec, "catalog", None)
+        checks["catalog"] = "ok" if catalog is not None and len(catalog) else "empty"
+        try:
+            await run_in_threadpool(service.rec.session_exists, "readyz-probe")
+            checks["sessions"] = "ok"
+        except Exception as exc:  # noqa: BLE001 - reported, not raised
+            checks["sessions"] = f"failed: {type(exc).__name__}"
+        checks["llm"] = llm_health(getattr(service.rec, "llm", None))[0]
+        if checks["catalog"] == checks["sessions"] == "ok":
+            return Ready(checks=checks)
+        failed = ", ".join(f"{k} {v}" for k, v in checks.items() if k != "llm" and v != "ok")
+        return JSONResponse({"error": {"message": f"not ready: {failed}", "type": "not_ready",
+                                       "code": 503}, "checks": checks}, status_code=503)
+
+
+def _session_count(rec: Any) -> int | None:
+    """How many sessions the recommender stores (None when it cannot say)."""
+    listing = getattr(rec, "list_sessions", None)
+    return len(listing()) if callable(listing) else None
