@@ -69,10 +69,12 @@ def test_fake_langchain_tools_with_the_message_refuse_unstated_feedback(make) ->
     out = tools["record_feedback"].invoke({"item_id": SHINING, "liked": True})
     assert "refused" in out
     assert SHINING not in rec.state("lc").liked
+    no_message = {t.name: t for t in as_langchain_tools(rec, session_id="lc")}
+    assert "refused" in no_message["record_feedback"].invoke({"item_id": SHINING, "liked": True})
+    assert "refused" not in no_message["record_feedback"].invoke({"item_id": STAR_WARS,
+                                                                  "liked": True})
 
 
-@pytest.mark.xfail(reason="needs policies.tool_calling to pass message=ctx.message "
-                          "(requested from the lead)", strict=False)
 def test_fake_tool_calling_llm_cannot_add_an_unstated_like(make) -> None:
     script = [{"name": "record_feedback", "args": {"item_id": SHINING, "liked": True}},
               {"name": "record_feedback", "args": {"item_id": SCREAM, "liked": True}},
@@ -83,4 +85,5 @@ def test_fake_tool_calling_llm_cannot_add_an_unstated_like(make) -> None:
     assert state.liked == [STAR_WARS]
     refused = [t for t in reply.trace if t.name == "record_feedback"]
     assert len(refused) == 2 and all(not t.ok and "refused" in t.summary for t in refused)
-    assert "Shining" not in reply.text and "Scream" not in reply.text
+    liked_basis = " ".join(r.evidence.get("nearest_liked_title", "") for r in reply.recommendations)
+    assert "Shining" not in liked_basis and "Scream" not in liked_basis  # no "since you liked"

@@ -135,11 +135,10 @@ class ToolRunner:
     records a ToolCallRecord in `trace` and never raises. It never changes `state`: a
     record_feedback result carries the change for the caller to apply (then `use(new_state)`).
 
-    State writes need the user's words: with `message` (the user's message of this turn),
-    record_feedback acts only on an item the message names, with a polarity it does not
-    contradict; anything else is refused (ok=False in the trace, "refused" in its summary), so
-    an LLM cannot add preferences the user never stated. `message=None` is a trusted caller
-    (no gate); LLM-driven callers must pass the message.
+    State writes need the user's words: record_feedback acts only on an item `message` (the
+    user's message of this turn) names, with a polarity it does not contradict; without a
+    message, only on feedback the state already holds. Anything else is refused (ok=False in
+    the trace, "refused" in its summary), so an LLM cannot add preferences the user never stated.
     """
 
     def __init__(self, toolkit: Toolkit, state: DialogueState | None = None, *,
@@ -261,9 +260,10 @@ class ToolRunner:
         """Why the user's words do not support this feedback ("" when they do)."""
         from genrec.agent.understanding import CatalogExtractor
 
-        if self.message is None:
-            return ""
         state = self.state or DialogueState()
+        if self.message is None:
+            held = state.liked if liked else state.disliked
+            return "" if item_id in held else "no user message names this item"
         ex = CatalogExtractor(self.toolkit.catalog).extract(self.message, state)
         named = {*ex.liked, *ex.disliked, *ex.seen, *ex.excluded,
                  *(i for choice in ex.ambiguous for i in choice.options)}
@@ -320,7 +320,7 @@ def as_langchain_tools(recommender: ToolHost, session_id: str | None = None, *,
     With `session_id`, rank_for_user uses that session's likes and constraints and
     record_feedback is saved to that session; without, the tools act on an empty state.
     `message` is the user's current message (or a function returning it): record_feedback
-    then records only items it names (pass it whenever an LLM picks the calls).
+    records only items it names; without it, only feedback the session already holds.
 
     >>> # tools = as_langchain_tools(Recommender.from_settings(llm="none"), session_id="s1")
     >>> # [t.name for t in tools] -> ['search_items', 'rank_for_user', 'item_details', ...]
