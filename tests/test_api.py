@@ -163,9 +163,13 @@ def test_two_sessions_stay_isolated(oai: openai.OpenAI, http: httpx.Client, reco
     assert item not in http.get("/api/sessions/iso-a").json()["state"]["disliked"]
 
 
-def test_one_session_id_rule_for_every_door(http: httpx.Client, recommender) -> None:
+def test_one_session_id_rule_for_every_door(http: httpx.Client, recommender,
+                                           api_settings: Settings) -> None:
     """Any id the Recommender accepts works over HTTP too: in `user`, in the X-Session-Id header
-    and in the path (both URL-encoded), and the Python API sees the same session."""
+    and in the path (both URL-encoded); the Python API sees it under the keyed hash of
+    (principal, id), never the address in the clear."""
+    from genrec.ui._security import load_secret, principal_of, stored_session_id
+
     sid = "user 1 (alice@example.com)"
     assert recommender.check_session_id(sid) == sid
     ask = {"messages": [{"role": "user", "content": "I loved Toy Story, recommend animated movies"}]}
@@ -176,10 +180,12 @@ def test_one_session_id_rule_for_every_door(http: httpx.Client, recommender) -> 
     again = http.post("/v1/chat/completions", json=ask,
                       headers={"X-Session-Id": first.headers["x-session-id"]})
     assert again.status_code == 200 and again.json()["genrec"]["session_id"] == sid
-    assert len(history(http, quote(sid))) == 4 == len(recommender.history(sid))
-    assert TOY_STORY in recommender.state(sid).liked
+    stored = stored_session_id(load_secret(api_settings.home), principal_of(None, None), sid)
+    assert "alice" not in stored and not recommender.session_exists(sid)
+    assert len(history(http, quote(sid))) == 4 == len(recommender.history(stored))
+    assert TOY_STORY in recommender.state(stored).liked
     assert http.delete(f"/api/sessions/{quote(sid)}").status_code == 200
-    assert not recommender.session_exists(sid)
+    assert not recommender.session_exists(stored)
 
 
 # ------------------------------------------------------------------ sessions API

@@ -26,12 +26,20 @@ def up(
     every API route needs `Authorization: Bearer $GENREC_API_KEY` and the chat page asks for it.
     """
     from genrec.ui import is_loopback
+    from genrec.ui._security import MIN_PUBLIC_KEY_CHARS, weak_keys
 
     settings = settings_from(llm=llm, policy=policy)
-    if not is_loopback(host) and not settings.api_key:
+    if not is_loopback(host) and not settings.api_key.strip():
         console.print(
             f"[red]error:[/red] refusing to serve on {host}: anyone on the network could use it. "
             "Set GENREC_API_KEY (a long random token) or bind to 127.0.0.1."
+        )
+        raise typer.Exit(2)
+    if not is_loopback(host) and weak_keys(settings.api_key):
+        console.print(
+            f"[red]error:[/red] refusing to serve on {host} with {weak_keys(settings.api_key)[0]}: "
+            f"each GENREC_API_KEY must have at least {MIN_PUBLIC_KEY_CHARS} characters "
+            "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)."
         )
         raise typer.Exit(2)
 

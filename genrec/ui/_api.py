@@ -12,25 +12,25 @@ import time
 import uuid
 import weakref
 from collections.abc import AsyncIterator, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import quote, unquote
 
 from fastapi import (
     APIRouter,
     Depends,
-    FastAPI,
     Header,
     HTTPException,
     Path,
     Query,
     Request,
     Response,
+    Security,
 )
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from genrec.ui._errors import AgentFailure
 from genrec.ui._schemas import (
     MODEL_ID,
     ApiLimits,
@@ -50,7 +50,18 @@ from genrec.ui._schemas import (
     Shortlist,
     Usage,
 )
-from genrec.ui._security import matching_key
+from genrec.ui._security import (
+    USER_HEADER,
+    Principal,
+    RateLimiter,
+    bearer,
+    check_user,
+    load_secret,
+    matching_key,
+    principal_of,
+    stored_session_id,
+    too_many,
+)
 
 if TYPE_CHECKING:
     from genrec.agent import Recommender, Reply
@@ -58,16 +69,15 @@ if TYPE_CHECKING:
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorResponse, "description": "Missing or wrong bearer token."},
+    404: {"model": ErrorResponse, "description": "No such session for this principal."},
+    405: {"model": ErrorResponse, "description": "Wrong method for this path (see `Allow`)."},
     413: {"model": ErrorResponse, "description": "Request body over the size limit."},
     422: {"model": ErrorResponse, "description": "Invalid JSON, wrong types or over a limit."},
+    429: {"model": ErrorResponse, "description": "Rate limit; wait `Retry-After` seconds."},
     503: {"model": ErrorResponse, "description": "The recommender failed on this turn."},
 }
 SessionPath = Path(description="Session id from POST /api/sessions (any id `Recommender."
                                "check_session_id` accepts, URL-encoded).")
-
-
-class AgentFailure(Exception):
-    """The recommender raised while serving a request (reported as 503, never as a traceback)."""
 
 
 def new_session_id() -> str:
@@ -87,18 +97,57 @@ def header_value(session_id: str) -> str:
 
 
 class ApiService:
-    """What the routes share: the recommender, the size limits, per-session locks.
+    """What the routes share: the recommender, the limits, per-session locks, who owns a session.
 
     Session ids follow `Recommender.check_session_id` and messages `rec.config.max_message_chars`
     (the one rule and the one limit of every front door); `limits` adds only what HTTP needs.
+    A session belongs to the principal that made it (the key, or the key plus the end user a
+    bot names in X-Genrec-User): it is stored under a keyed hash of (principal, client id), so
+    the same id from another principal is another (404) session.
     """
 
     def __init__(self, recommender: Recommender, settings: Settings, limits: ApiLimits) -> None:
         self.rec = recommender
         self.settings = settings
         self.limits = limits
+        self.secret = load_secret(settings.home)
+        self.requests = RateLimiter(limits.requests_per_minute)
+        self.auth_failures = RateLimiter(limits.auth_failures_per_minute)
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._turns = asyncio.Semaphore(limits.max_concurrent_turns)
+
+    async def principal(
+        self, request: Request,
+        credentials: HTTPAuthorizationCredentials | None = Security(bearer),
+        x_genrec_user: str | None = Header(None, alias=USER_HEADER, description=(
+            "The end user a trusted bot acts for (URL-encoded); their sessions are theirs.")),
+    ) -> Principal:
+        """Who the request acts for: 401 without a valid key (when the server has keys), 429
+        over the rate limit or after too many failed keys from one address."""
+        key = None
+        if self.settings.api_key:
+            client = request.client.host if request.client else "?"
+            wait = self.auth_failures.peek(client)
+            if wait:
+                raise too_many(wait, "failed authentications from this address")
+            key = matching_key(request.headers.get("authorization"), self.settings.api_key)
+            if key is None:
+                self.auth_failures.take(client)
+                raise HTTPException(401, "missing or wrong API key: send `Authorization: Bearer "
+                                    "$GENREC_API_KEY`", headers={"WWW-Authenticate": "Bearer"})
+        try:
+            user = check_user(x_genrec_user)
+        except ValueError as exc:
+            raise HTTPException(422, str(exc)) from None
+        who = principal_of(key, user)
+        wait = self.requests.take(who.id)
+        if wait:
+            raise too_many(wait, "requests")
+        return who
+
+    def stored(self, who: Principal, client_id: str) -> str:
+        """The id the session `client_id` of `who` is stored under."""
+        return stored_session_id(self.secret, who, client_id)
 
     def authorized(self, request: Request) -> bool:
         """True when the server has no key or the request carries a valid bearer token."""
@@ -128,9 +177,10 @@ class ApiService:
         except ValueError as exc:
             raise HTTPException(422, f"{where}: {exc}") from None
 
-    async def require(self, session_id: str) -> None:
-        if not await self.call(self.rec.session_exists, session_id):
-            raise HTTPException(404, f"no session {session_id!r}: create one with POST /api/sessions")
+    async def require(self, session: Owned) -> None:
+        if not await self.call(self.rec.session_exists, session.stored):
+            raise HTTPException(404, f"no session {session.client!r}: create one with POST "
+                                "/api/sessions")
 
     @property
     def max_message_chars(self) -> int:
@@ -170,9 +220,9 @@ def _session_from(service: ApiService, request_user: str | None, header: str | N
     return new_session_id()
 
 
-def _extra(reply: Reply) -> GenrecExtra:
+def _extra(reply: Reply, client_id: str) -> GenrecExtra:
     return GenrecExtra(
-        session_id=reply.session_id,
+        session_id=client_id,
         recommendations=[r.model_dump(mode="json") for r in reply.recommendations],
         question=reply.question,
         trace=[t.model_dump(mode="json") for t in reply.trace],
@@ -199,9 +249,17 @@ def _last_user_message(req: ChatCompletionRequest, limits: ApiLimits) -> str:
     raise HTTPException(422, "no message with role 'user': genrec answers the last user message")
 
 
-def build_router(service: ApiService, auth: Callable[..., Any]) -> APIRouter:
-    """The /v1 and /api routes (all behind `auth`)."""
-    router = APIRouter(dependencies=[Depends(auth)], responses=_ERRORS)
+class Owned(NamedTuple):
+    """A session as the client names it and as it is stored (for this principal)."""
+
+    client: str
+    stored: str
+
+
+def build_router(service: ApiService) -> APIRouter:
+    """The /v1 and /api routes (all behind `service.principal`: key, rate limit, owner)."""
+    router = APIRouter(dependencies=[Depends(service.principal)], responses=_ERRORS)
+    Who = Depends(service.principal)
 
     @router.get("/v1/models", response_model=ModelList, tags=["openai"])
     async def list_models() -> ModelList:
@@ -218,6 +276,7 @@ def build_router(service: ApiService, auth: Callable[..., Any]) -> APIRouter:
         req: ChatCompletionRequest,
         response: Response,
         x_session_id: str | None = Header(None, description="Session id (wins over `user`)."),
+        who: Principal = Who,
     ) -> Any:
         """OpenAI-compatible chat. Only the **last user message** goes to the agent; the session
         keeps the history. The session comes from the `X-Session-Id` header, else the `user` field,
@@ -225,94 +284,99 @@ def build_router(service: ApiService, auth: Callable[..., Any]) -> APIRouter:
         and in `genrec.session_id`).
         Recommendations are in the extra `genrec` field (on the final chunk when streaming)."""
         message = service.check_message(_last_user_message(req, service.limits))
-        session_id = _session_from(service, req.user, x_session_id)
+        client_id = _session_from(service, req.user, x_session_id)
+        session = Owned(client_id, service.stored(who, client_id))
         cid = f"chatcmpl-{uuid.uuid4().hex[:24]}"
         created = int(time.time())
-        headers = {"X-Session-Id": header_value(session_id)}
+        headers = {"X-Session-Id": header_value(client_id)}
         if not req.stream:
-            reply = await service.chat(session_id, message)
+            reply = await service.chat(session.stored, message)
             response.headers.update(headers)
             return ChatCompletion(
                 id=cid,
                 created=created,
                 choices=[Choice(message=AssistantMessage(content=reply.text))],
                 usage=_usage(reply),
-                genrec=_extra(reply),
+                genrec=_extra(reply, client_id),
             )
         include_usage = bool(req.stream_options and req.stream_options.include_usage)
         return StreamingResponse(
-            _completion_chunks(service, session_id, message, cid, created, include_usage),
+            _completion_chunks(service, session, message, cid, created, include_usage),
             media_type="text/event-stream",
             headers={**headers, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
 
     @router.post("/api/sessions", response_model=SessionCreated, status_code=201, tags=["sessions"])
-    async def create_session() -> SessionCreated:
+    async def create_session(who: Principal = Who) -> SessionCreated:
         """A new, empty session; send messages to it with POST /api/sessions/{id}/messages."""
         sid = new_session_id()
-        await service.call(service.rec.create_session, sid)
+        await service.call(service.rec.create_session, service.stored(who, sid))
         return SessionCreated(session_id=sid)
 
-    def session_in_path(session_id: str = SessionPath) -> str:
-        return service.check_session_id(session_id, "session id in the path")
+    def session_in_path(session_id: str = SessionPath, who: Principal = Who) -> Owned:
+        client = service.check_session_id(session_id, "session id in the path")
+        return Owned(client, service.stored(who, client))
 
     ValidSession = Depends(session_in_path)
 
     @router.post("/api/sessions/{session_id}/messages", tags=["sessions"])
-    async def post_message(body: MessageIn, session_id: str = ValidSession) -> dict[str, Any]:
+    async def post_message(body: MessageIn, session: Owned = ValidSession) -> dict[str, Any]:
         """One turn: the user's message in, the agent's `Reply` out (text, recommendations,
         question, trace, timings, token counts, warnings, backend)."""
         message = service.check_message(body.message)
-        await service.require(session_id)
-        reply = await service.chat(session_id, message)
-        return reply.model_dump(mode="json")
+        await service.require(session)
+        reply = await service.chat(session.stored, message)
+        return {**reply.model_dump(mode="json"), "session_id": session.client}
 
     @router.post("/api/sessions/{session_id}/feedback", response_model=SessionView, tags=["sessions"])
-    async def post_feedback(body: FeedbackIn, session_id: str = ValidSession) -> SessionView:
+    async def post_feedback(body: FeedbackIn, session: Owned = ValidSession) -> SessionView:
         """Record a like or dislike; the next turn respects it (a disliked item is not shown again)."""
-        await service.require(session_id)
-        async with service.lock(session_id):
+        await service.require(session)
+        async with service.lock(session.stored):
             try:
-                state = await service.call(service.rec.feedback, session_id, body.item_id, body.liked)
+                state = await service.call(service.rec.feedback, session.stored, body.item_id,
+                                           body.liked)
             except LookupError:
                 raise HTTPException(
                     422, f"item_id {body.item_id} is not in the catalog: use an item_id from a reply"
                 ) from None
-            history = await service.call(service.rec.history, session_id)
-        return SessionView(session_id=session_id, state=state.model_dump(mode="json"), history=history)
+            history = await service.call(service.rec.history, session.stored)
+        return SessionView(session_id=session.client, state=state.model_dump(mode="json"),
+                           history=history)
 
     @router.get("/api/sessions/{session_id}", response_model=SessionView, tags=["sessions"])
-    async def get_session(session_id: str = ValidSession) -> SessionView:
+    async def get_session(session: Owned = ValidSession) -> SessionView:
         """The dialogue state and the message history of a session."""
-        await service.require(session_id)
-        state = await service.call(service.rec.state, session_id)
-        history = await service.call(service.rec.history, session_id)
-        return SessionView(session_id=session_id, state=state.model_dump(mode="json"), history=history)
+        await service.require(session)
+        state = await service.call(service.rec.state, session.stored)
+        history = await service.call(service.rec.history, session.stored)
+        return SessionView(session_id=session.client, state=state.model_dump(mode="json"),
+                           history=history)
 
     @router.get("/api/sessions/{session_id}/shortlist", response_model=Shortlist, tags=["sessions"])
-    async def get_shortlist(session_id: str = ValidSession,
+    async def get_shortlist(session: Owned = ValidSession,
                             k: int = Query(10, ge=1, le=50, description="How many items (1-50).")
                             ) -> Shortlist:
         """The agent's standing shortlist for this session: its best k now (read-only)."""
-        await service.require(session_id)
-        recs = await service.call(service.rec.shortlist, session_id, k)
-        return Shortlist(session_id=session_id, k=k,
+        await service.require(session)
+        recs = await service.call(service.rec.shortlist, session.stored, k)
+        return Shortlist(session_id=session.client, k=k,
                          recommendations=[r.model_dump(mode="json") for r in recs])
 
     @router.delete("/api/sessions/{session_id}", response_model=Deleted, tags=["sessions"])
-    async def delete_session(session_id: str = ValidSession) -> Deleted:
+    async def delete_session(session: Owned = ValidSession) -> Deleted:
         """Forget a session (its state and history)."""
-        await service.require(session_id)
-        async with service.lock(session_id):
-            await service.call(service.rec.delete_session, session_id)
-        return Deleted(session_id=session_id, deleted=True)
+        await service.require(session)
+        async with service.lock(session.stored):
+            await service.call(service.rec.delete_session, session.stored)
+        return Deleted(session_id=session.client, deleted=True)
 
     return router
 
 
 async def _completion_chunks(
     service: ApiService,
-    session_id: str,
+    session: Owned,
     message: str,
     cid: str,
     created: int,
@@ -337,7 +401,7 @@ async def _completion_chunks(
     sent = ""
     reply = None
     try:
-        async for part in service.stream(session_id, message):
+        async for part in service.stream(session.stored, message):
             if isinstance(part, str):
                 if part:
                     sent += part
@@ -354,7 +418,7 @@ async def _completion_chunks(
                               "type": "agent_error", "code": 503}})
         yield "data: [DONE]\n\n"
         return
-    extra = _extra(reply)
+    extra = _extra(reply, session.client)
     if reply.text.startswith(sent):
         if len(reply.text) > len(sent):
             yield chunk({"content": reply.text[len(sent):]})
@@ -373,45 +437,3 @@ async def _completion_chunks(
             }
         )
     yield "data: [DONE]\n\n"
-
-
-def _error(status: int, message: str, kind: str, headers: dict[str, str] | None = None,
-           **extra: Any) -> JSONResponse:
-    body: dict[str, Any] = {"message": message, "type": kind, "code": status, **extra}
-    return JSONResponse({"error": body}, status_code=status, headers=headers)
-
-
-_KINDS = {
-    400: "invalid_request_error",
-    401: "authentication_error",
-    404: "not_found_error",
-    405: "invalid_request_error",
-    413: "request_too_large",
-    422: "invalid_request_error",
-}
-
-
-def install_error_handlers(app: FastAPI) -> None:
-    """Every error is `{"error": {message, type, code}}`; nothing leaks a traceback."""
-
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return _error(exc.status_code, str(exc.detail), _KINDS.get(exc.status_code, "api_error"),
-                      headers=getattr(exc, "headers", None))
-
-    @app.exception_handler(RequestValidationError)
-    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = []
-        for err in exc.errors():
-            loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
-            problems.append({"loc": loc, "msg": str(err.get("msg", "")), "type": str(err.get("type", ""))})
-        summary = "; ".join(f"{p['loc']}: {p['msg']}" for p in problems[:5])
-        return _error(422, f"invalid request: {summary}", "invalid_request_error", details=problems)
-
-    @app.exception_handler(AgentFailure)
-    async def agent_failure(request: Request, exc: AgentFailure) -> JSONResponse:
-        return _error(503, f"the recommender failed on this turn ({exc}); try again", "agent_error")
-
-    @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        return _error(500, f"internal error ({type(exc).__name__}); see the server log", "api_error")

@@ -31,6 +31,10 @@ class ApiLimits(BaseModel):
 
     max_body_bytes: int = Field(default=64 * 1024, description="Largest request body, in bytes (413 above).")
     max_messages: int = Field(default=200, description="Most messages in one chat-completions request.")
+    requests_per_minute: int = Field(default=600, ge=1, description=(
+        "API requests per principal (key, or key + X-Genrec-User) per minute; 429 above."))
+    auth_failures_per_minute: int = Field(default=10, ge=1, description=(
+        "Wrong keys or failed chat-page logins per client address per minute; 429 above."))
     max_concurrent_turns: int = Field(
         default_factory=lambda: max(2, 2 * (os.cpu_count() or 1)),
         ge=1,

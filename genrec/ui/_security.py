@@ -1,20 +1,30 @@
-"""Guards of the HTTP API: bearer-token check, request-body size limit, loopback detection.
+"""Guards of the HTTP API: keys, principals and session ownership, rate limits, body size, loopback.
 
-The token is compared in constant time; an oversized body is refused before it is read whole.
+Tokens are compared in constant time; sessions are stored under a keyed hash of (principal,
+client id); an oversized body is refused before it is read whole.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import ipaddress
 import json
+import math
+import os
+import secrets
+import threading
+import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from fastapi import HTTPException, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-_bearer = HTTPBearer(auto_error=False, description="GENREC_API_KEY, when the server has one.")
+bearer = HTTPBearer(auto_error=False, description="GENREC_API_KEY, when the server has one.")
 
 
 def is_loopback(host: str) -> bool:
@@ -59,12 +69,14 @@ def matching_key(authorization: str | None, configured: str) -> str | None:
 def make_auth_dependency(api_key: str) -> Callable[..., Awaitable[None]]:
     """A FastAPI dependency: no-op without a key, else 401 unless `Authorization: Bearer <key>`."""
 
+    keys = api_keys(api_key)
+
     async def require_token(
-        credentials: HTTPAuthorizationCredentials | None = Security(_bearer),
+        credentials: HTTPAuthorizationCredentials | None = Security(bearer),
     ) -> None:
-        if not api_key:
+        if not keys:
             return
-        if credentials is None or not token_matches(credentials.credentials, api_key):
+        if credentials is None or not any(token_matches(credentials.credentials, k) for k in keys):
             raise HTTPException(
                 status_code=401,
                 detail="missing or wrong API key: send `Authorization: Bearer $GENREC_API_KEY`",
@@ -148,3 +160,124 @@ class BodySizeLimit:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+# ---- principals, session ownership, rate limits -----------------------------------------------
+MIN_PUBLIC_KEY_CHARS = 16
+USER_HEADER = "X-Genrec-User"
+
+
+def weak_keys(configured: str) -> list[str]:
+    """Problems with the configured keys for a public host (each needs 16+ characters).
+
+    >>> weak_keys("1234"), weak_keys("0123456789abcdef")
+    (['a key of 4 characters'], [])
+    """
+    keys = api_keys(configured)
+    if not keys:
+        return ["no key"]
+    return [f"a key of {len(k)} characters" for k in keys if len(k) < MIN_PUBLIC_KEY_CHARS]
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who a request acts for: a key (by fingerprint), and the end user a trusted bot names.
+
+    `id` owns the sessions; the key itself is never stored or shown."""
+
+    id: str
+    user: str | None = None
+
+
+def principal_of(key: str | None, user: str | None) -> Principal:
+    """The principal of a request made with `key` (None: a server without keys) for `user`.
+
+    >>> principal_of(None, None).id, principal_of("k" * 16, "alice").id.endswith("/alice")
+    ('open', True)
+    """
+    base = "open" if key is None else "key:" + hashlib.sha256(key.encode()).hexdigest()[:16]
+    return Principal(base if user is None else f"{base}/{user}", user)
+
+
+def check_user(value: str | None) -> str | None:
+    """The X-Genrec-User header when valid (1-200 printable characters); ValueError if not."""
+    if value is None:
+        return None
+    value = unquote(value).strip()
+    if not value or len(value) > 200 or any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValueError(f"{USER_HEADER}: use 1-200 printable characters (URL-encoded)")
+    return value
+
+
+def load_secret(home: Path) -> bytes:
+    """The server's session-hash secret: 32 random bytes kept in HOME/api-session-secret (0600),
+    made on first use, the same after a restart."""
+    path = home / "api-session-secret"
+    try:
+        return bytes.fromhex(path.read_text().strip())
+    except (OSError, ValueError):
+        pass
+    home.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(secrets.token_hex(32))
+    try:
+        os.link(tmp, path)  # first writer wins; a racing second one reads the first's secret
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink(missing_ok=True)
+    return bytes.fromhex(path.read_text().strip())
+
+
+def stored_session_id(secret: bytes, principal: Principal, client_id: str) -> str:
+    """The id a session is stored under: a keyed hash of (principal, the client's id), so
+    another principal's same id is another session (404), and a `user` field or e-mail address
+    is never stored in the clear."""
+    digest = hmac.new(secret, f"{principal.id}\x00{client_id}".encode(), hashlib.sha256)
+    return "api-" + digest.hexdigest()[:40]
+
+
+class RateLimiter:
+    """A token bucket per name: `per_minute` requests, refilled continuously; thread-safe.
+
+    >>> rl = RateLimiter(2, clock=lambda: 0.0)
+    >>> rl.take("a"), rl.take("a"), rl.take("a") > 0, rl.take("b")
+    (0.0, 0.0, True, 0.0)
+    """
+
+    def __init__(self, per_minute: int, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.capacity = float(per_minute)
+        self.rate = per_minute / 60.0
+        self._clock = clock
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, name: str) -> float:
+        """0.0 when a request may go now (one token taken), else the seconds to wait."""
+        with self._lock:
+            now = self._clock()
+            tokens, last = self._buckets.get(name, (self.capacity, now))
+            tokens = min(self.capacity, tokens + (now - last) * self.rate)
+            if tokens >= 1.0:
+                self._buckets[name] = (tokens - 1.0, now)
+                if len(self._buckets) > 100_000:  # forget idle names
+                    self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < 60}
+                return 0.0
+            self._buckets[name] = (tokens, now)
+            return (1.0 - tokens) / self.rate if self.rate else 60.0
+
+    def peek(self, name: str) -> float:
+        """The seconds until `name` may go again (0.0 now), taking nothing."""
+        with self._lock:
+            now = self._clock()
+            tokens, last = self._buckets.get(name, (self.capacity, now))
+            tokens = min(self.capacity, tokens + (now - last) * self.rate)
+            return 0.0 if tokens >= 1.0 else (1.0 - tokens) / (self.rate or 1 / 60)
+
+
+def too_many(wait: float, what: str) -> HTTPException:
+    """429 with Retry-After (whole seconds, at least 1)."""
+    secs = max(1, math.ceil(wait))
+    return HTTPException(429, f"too many {what}; retry in {secs} s", headers={"Retry-After": str(secs)})

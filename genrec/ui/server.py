@@ -11,10 +11,12 @@ from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
-from genrec.ui._api import ApiService, build_router, install_error_handlers
+from genrec.ui._api import ApiService, build_router
+from genrec.ui._errors import ApiRouteGuard, install_error_handlers
+from genrec.ui._gate import KeyGate, gradio_app_of
 from genrec.ui._health import health_routes
 from genrec.ui._schemas import ApiLimits
-from genrec.ui._security import BodySizeLimit, make_auth_dependency, token_matches
+from genrec.ui._security import BodySizeLimit, api_keys, token_matches
 
 if TYPE_CHECKING:
     from genrec.agent import Recommender
@@ -32,14 +34,21 @@ Talk to the genrec recommender over HTTP.
   predicted_rating, rationale, verified}], question, trace, warnings, backend}`.
 * **Sessions API**: `POST /api/sessions`, `POST /api/sessions/{id}/messages`,
   `POST /api/sessions/{id}/feedback`, `GET /api/sessions/{id}`, `DELETE /api/sessions/{id}`.
-* **Auth**: when `GENREC_API_KEY` is set, every `/v1` and `/api` route needs
-  `Authorization: Bearer <key>` (401 otherwise); `/healthz` stays open for probes, and the chat
-  page asks for the key as its password.
+* **Auth**: when `GENREC_API_KEY` is set (comma-separated for several clients), every `/v1` and
+  `/api` route, `/docs` and `/openapi.json` need `Authorization: Bearer <key>` (401 otherwise);
+  the chat page and Gradio's own routes need the key as the login password. `/healthz` and
+  `/readyz` stay open for probes (no counts without the key).
+* **Ownership**: a session belongs to the principal that made it: the key, or the key plus the
+  end user a trusted bot names in the `X-Genrec-User` header. Another principal gets 404 for the
+  same id. Ids (also the OpenAI `user` field) are stored under a keyed hash, never in the clear.
+* **Rate limits**: 600 requests a minute per principal, 10 failed keys or logins a minute per
+  client address; above, 429 with `Retry-After`.
 * **Session ids**: the recommender's one rule (1-200 printable characters, not only spaces; an
   invalid id gets 422), the same for the chat page, the CLI and Python.
 * **Limits**: request bodies over 64 KiB get 413, messages longer than the agent's
   `max_message_chars` (default 4000; `[agent]` in genrec.toml) 422. Errors are
-  always `{"error": {"message", "type", "code"}}`.
+  always `{"error": {"message", "type", "code"}}` (a wrong method 405 with `Allow`, an unknown
+  API path 404).
 """
 
 
@@ -67,6 +76,7 @@ def create_app(
         >>> uvicorn.run(app, host="127.0.0.1", port=7860)  # doctest: +SKIP
     """
     limits = limits or ApiLimits()
+    keys = api_keys(settings.api_key)
     app = FastAPI(
         title="genrec API",
         description=API_DESCRIPTION,
@@ -78,20 +88,23 @@ def create_app(
     service = ApiService(recommender, settings, limits)
     app.state.genrec = service
     install_error_handlers(app)
-    app.include_router(build_router(service, make_auth_dependency(settings.api_key)))
+    app.include_router(build_router(service))
     health_routes(app, service)
     app.add_middleware(BodySizeLimit, max_bytes=limits.max_body_bytes, prefixes=("/v1", "/api"))
+    app.add_middleware(ApiRouteGuard, openapi=app.openapi)
+    if keys:
+        app.add_middleware(KeyGate, api_key=settings.api_key, gradio=gradio_app_of(app),
+                           failures=service.auth_failures)
     if ui:
         import gradio as gr
 
         from genrec.ui._chat_ui import CSS, build_blocks
 
         auth = None
-        if settings.api_key:
-            key = settings.api_key
+        if keys:
 
             def auth(username: str, password: str) -> bool:  # any user name, the key as password
-                return token_matches(password, key)
+                return any(token_matches(password, k) for k in keys)
 
         gr.mount_gradio_app(
             app,
