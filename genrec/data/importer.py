@@ -5,8 +5,11 @@ Every problem names the file, row and column; nothing half-written is left behin
 
 from __future__ import annotations
 
+import csv
+import io
 import json
-import shutil
+import math
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from genrec.data import _swap
 from genrec.data._model import Catalog, Dataset, Item, Ratings
 from genrec.data.titles import parse_title
 
@@ -46,24 +50,82 @@ class ImportOptions:
     scale: tuple[float, float] = (1.0, 5.0)
 
 
+NAME_RULE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+RESERVED = {"ml-100k"}  # built-in datasets: an import must not shadow one
+INT64_MAX = "9223372036854775807"
+
+
+def check_name(name: str) -> str:
+    """The dataset name when usable as a folder: 1-64 of letters, digits, `.`, `_`, `-`
+    (starting with a letter or digit), and not a built-in dataset's name."""
+    if not isinstance(name, str) or not NAME_RULE.match(name):
+        shown = name if len(str(name)) <= 40 else str(name)[:40] + "..."
+        raise ImportError_(f"dataset name {shown!r} ({len(str(name))} characters) is not usable: "
+                           "use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit")
+    if name.lower() in RESERVED:
+        raise ImportError_(f"dataset name {name!r} is a built-in dataset; choose another name")
+    return name
+
+
 def _read_table(path: Path) -> pd.DataFrame:
+    """The file as strings (CSV/TSV) or as stored (Parquet); the index is each row's line number.
+
+    Bytes that are not UTF-8, ragged rows, unterminated quotes, an empty file or a repeated
+    header name are errors naming the line and column."""
     path = Path(path)
     if not path.is_file():
         raise ImportError_(f"{path}: file not found")
+    if path.suffix.lower() in (".parquet", ".pq"):
+        try:
+            df = pd.read_parquet(path)
+        except Exception as exc:  # noqa: BLE001 - any parser failure is a bad file
+            raise ImportError_(f"{path}: cannot be read as Parquet ({exc})") from exc
+        df.index = pd.RangeIndex(1, len(df) + 1)
+        return df
+    raw = path.read_bytes()
     try:
-        if path.suffix.lower() in (".parquet", ".pq"):
-            return pd.read_parquet(path)
-        sep = "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
-        return pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except ImportError_:
-        raise
-    except Exception as exc:  # noqa: BLE001 - any parser failure is a bad file
-        raise ImportError_(f"{path}: cannot be read as a table ({exc})") from exc
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ImportError_(f"{path} line {line}, column {col}: byte 0x{raw[exc.start]:02x} is not "
+                           "UTF-8; save the file as UTF-8") from None
+    sep = "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep, strict=True,
+                        skipinitialspace=True)
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    try:
+        for row in reader:
+            if row:
+                rows.append(row)
+                lines.append(reader.line_num)
+    except csv.Error as exc:
+        line = (lines[-1] if lines else 0) + 1
+        where = text.split("\n")[line - 1] if line - 1 < len(text.split("\n")) else ""
+        col = where.find('"') + 1 or 1
+        raise ImportError_(f"{path} line {line}, column {col}: {exc} (an unterminated quote?)") from None
+    if not rows:
+        raise ImportError_(f"{path}: the file is empty; it needs a header line and data rows")
+    header = [h.strip() for h in rows[0]]
+    dup = [h for h in header if header.count(h) > 1]
+    if dup:
+        raise ImportError_(f"{path} line {lines[0]}: column {dup[0]!r} appears twice in the header")
+    for row, line in zip(rows[1:], lines[1:]):
+        if len(row) != len(header):
+            raise ImportError_(f"{path} line {line}: {len(row)} fields, but the header has "
+                               f"{len(header)} (a stray {sep!r} or a missing quote?)")
+    return pd.DataFrame(rows[1:], columns=header, index=lines[1:], dtype=str)
 
 
-def _row(i: int, path: Path) -> str:
-    """Human row number: the header is line 1 in a CSV, so data row i is line i+2."""
-    return f"row {i + 2}" if path.suffix.lower() not in (".parquet", ".pq") else f"row {i + 1}"
+def _row(df: pd.DataFrame | pd.Series, i: int) -> str:
+    """The file line (CSV, header = line 1) or row number (Parquet) of data row i."""
+    return f"row {df.index[i]}"
+
+
+def _not_empty(df: pd.DataFrame, path: Path, what: str) -> None:
+    if len(df) == 0:
+        raise ImportError_(f"{path}: no {what}, only a header; add one row per {what[:-1]}")
 
 
 def _require(df: pd.DataFrame, cols: list[str], path: Path) -> None:
@@ -76,34 +138,47 @@ def _require(df: pd.DataFrame, cols: list[str], path: Path) -> None:
 
 
 def _ints(series: pd.Series, path: Path, col: str) -> np.ndarray:
-    vals = pd.to_numeric(series.astype(str).str.strip(), errors="coerce")
-    bad = vals.isna() | (vals != vals.round())
+    """Whole numbers ("12", "-3", "12.0") that fit in 64 bits; else the first bad row."""
+    text = pd.Series([str(x).strip() for x in series.to_numpy()], index=series.index, dtype=str)
+    form = text.str.fullmatch(r"[+-]?\d+(?:\.0*)?")
+    bad = ~form
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
-        raise ImportError_(f"{path} {_row(i, path)}, column {col}: {series.iloc[i]!r} is not an integer id")
-    return vals.to_numpy(dtype=np.int64)
+        raise ImportError_(f"{path} {_row(series, i)}, column {col}: {series.iloc[i]!r} is not an "
+                           "integer id")
+    digits = text.str.lstrip("+-").str.split(".").str[0].str.lstrip("0")
+    big = (digits.str.len() > len(INT64_MAX)) | ((digits.str.len() == len(INT64_MAX))
+                                                  & (digits > INT64_MAX))
+    if big.any():
+        i = int(np.flatnonzero(big.to_numpy())[0])
+        raise ImportError_(f"{path} {_row(series, i)}, column {col}: {series.iloc[i]!r} is outside "
+                           "the 64-bit integer range (-9223372036854775807..9223372036854775807)")
+    return np.array([int(x.split(".")[0]) for x in text], dtype=np.int64)
 
 
 def read_items(path: Path, cols: ColumnMap) -> Catalog:
     df = _read_table(path)
     _require(df, [cols.item_id, cols.title], path)
+    _not_empty(df, path, "items")
     ids = _ints(df[cols.item_id], path, cols.item_id)
     dup = pd.Series(ids).duplicated()
     if dup.any():
         i = int(np.flatnonzero(dup.to_numpy())[0])
-        raise ImportError_(f"{path} {_row(i, path)}, column {cols.item_id}: duplicate item id {ids[i]}")
+        raise ImportError_(f"{path} {_row(df, i)}, column {cols.item_id}: duplicate item id {ids[i]}")
     items = []
     for i, rec in enumerate(df.to_dict("records")):
         raw = str(rec[cols.title]).strip()
         if not raw:
-            raise ImportError_(f"{path} {_row(i, path)}, column {cols.title}: empty title")
+            raise ImportError_(f"{path} {_row(df, i)}, column {cols.title}: empty title")
         title, year = parse_title(raw)
         y = str(rec.get(cols.year, "") or "").strip()
         if y:
             try:
                 year = int(float(y))
-            except ValueError:
-                raise ImportError_(f"{path} {_row(i, path)}, column {cols.year}: {y!r} is not a year") from None
+                if not 0 < year < 10000:
+                    raise ValueError(y)
+            except (ValueError, OverflowError):
+                raise ImportError_(f"{path} {_row(df, i)}, column {cols.year}: {y!r} is not a year") from None
         g = str(rec.get(cols.genres, "") or "").strip()
         genres = tuple(x.strip() for x in g.split(cols.genre_separator) if x.strip()) if g else ()
         desc = str(rec.get(cols.description, "") or "").strip() or None
@@ -116,24 +191,26 @@ def read_items(path: Path, cols: ColumnMap) -> Catalog:
 def read_ratings(path: Path, cols: ColumnMap, scale: tuple[float, float], catalog: Catalog) -> Ratings:
     df = _read_table(path)
     _require(df, [cols.user, cols.item, cols.rating], path)
+    _not_empty(df, path, "ratings")
     users = _ints(df[cols.user], path, cols.user)
     items = _ints(df[cols.item], path, cols.item)
     rating = pd.to_numeric(df[cols.rating].astype(str).str.strip(), errors="coerce")
+    rating = rating.where(np.isfinite(rating))
     if rating.isna().any():
         i = int(np.flatnonzero(rating.isna().to_numpy())[0])
-        raise ImportError_(f"{path} {_row(i, path)}, column {cols.rating}: {df[cols.rating].iloc[i]!r} is not a number")
+        raise ImportError_(f"{path} {_row(df, i)}, column {cols.rating}: {df[cols.rating].iloc[i]!r} is not a number")
     out = (rating < scale[0]) | (rating > scale[1])
     if out.any():
         i = int(np.flatnonzero(out.to_numpy())[0])
         raise ImportError_(
-            f"{path} {_row(i, path)}, column {cols.rating}: {rating.iloc[i]:g} is outside the rating "
+            f"{path} {_row(df, i)}, column {cols.rating}: {rating.iloc[i]:g} is outside the rating "
             f"scale {scale[0]:g}..{scale[1]:g} (set --scale MIN-MAX)"
         )
     unknown = ~np.isin(items, catalog.ids)
     if unknown.any():
         i = int(np.flatnonzero(unknown)[0])
         raise ImportError_(
-            f"{path} {_row(i, path)}, column {cols.item}: item {items[i]} is not in the items file "
+            f"{path} {_row(df, i)}, column {cols.item}: item {items[i]} is not in the items file "
             f"({int(unknown.sum())} rating(s) name unknown items)"
         )
     if cols.timestamp in df.columns:
@@ -145,7 +222,7 @@ def read_ratings(path: Path, cols: ColumnMap, scale: tuple[float, float], catalo
     if dup.any():
         i = int(np.flatnonzero(dup.to_numpy())[0])
         raise ImportError_(
-            f"{path} {_row(i, path)}: user {users[i]} rated item {items[i]} twice; keep one rating per pair"
+            f"{path} {_row(df, i)}: user {users[i]} rated item {items[i]} twice; keep one rating per pair"
         )
     return Ratings(frame, scale=scale)
 
@@ -159,18 +236,19 @@ def import_dataset(
         ImportError_: with the file, row and column of the first problem found.
     """
     options = options or ImportOptions()
-    if not name or "/" in name or name.startswith("."):
-        raise ImportError_(f"dataset name {name!r} is not a simple folder name")
+    check_name(name)
     lo, hi = options.scale
-    if lo >= hi:
-        raise ImportError_(f"rating scale {lo:g}..{hi:g} is empty; give MIN < MAX")
+    if not (math.isfinite(lo) and math.isfinite(hi)) or lo >= hi:
+        raise ImportError_(f"rating scale {lo:g}..{hi:g} is not usable; give finite MIN < MAX")
     catalog = read_items(Path(items_path), options.columns)
     catalog.name = name
     ratings = read_ratings(Path(ratings_path), options.columns, options.scale, catalog)
     datasets_dir = Path(datasets_dir)
     datasets_dir.mkdir(parents=True, exist_ok=True)
     target = datasets_dir / name
-    with tempfile.TemporaryDirectory(dir=datasets_dir, prefix=f".import-{name}-") as tmp:
+    _swap.clean_leftovers(datasets_dir)
+    _swap.recover(target, META_FILE)
+    with tempfile.TemporaryDirectory(dir=datasets_dir, prefix=_swap.work_prefix(name)) as tmp:
         work = Path(tmp) / name
         work.mkdir()
         items_frame = catalog.to_frame()
@@ -184,12 +262,7 @@ def import_dataset(
             "catalog_fingerprint": catalog.fingerprint(),
         }
         (work / META_FILE).write_text(json.dumps(meta, indent=2))
-        old = datasets_dir / f".{name}.old"
-        if target.exists():
-            shutil.rmtree(old, ignore_errors=True)
-            target.rename(old)
-        work.rename(target)
-        shutil.rmtree(old, ignore_errors=True)
+        _swap.install(work, target)
     return Dataset(name, catalog, ratings)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from genrec.data import importer, movielens
+from genrec.data import _swap, importer, movielens
 from genrec.data._model import Dataset, Split
 from genrec.data.splits import make_split
 
@@ -25,7 +25,8 @@ def available(datasets_dir: Path) -> list[str]:
     names = set(BUILTIN)
     d = Path(datasets_dir)
     if d.is_dir():
-        names |= {p.name for p in d.iterdir() if (p / importer.META_FILE).is_file()}
+        names |= {p.name for p in d.iterdir()
+                  if not p.name.startswith(".") and (p / importer.META_FILE).is_file()}
     return sorted(names)
 
 
@@ -44,7 +45,9 @@ def load_dataset(name: str, datasets_dir: Path, *, fetch: bool = True) -> Datase
                 raise UnknownDatasetError(f"{name} is not installed; run: genrec data fetch {name}")
             movielens.fetch(datasets_dir)
         return _load_cached(str(path), "movielens", (path / movielens.MANIFEST).stat().st_mtime)
-    if (path / importer.META_FILE).is_file():
+    if not name.startswith("."):
+        _swap.recover(path, importer.META_FILE)  # an import killed mid-swap: the old one back
+    if not name.startswith(".") and (path / importer.META_FILE).is_file():
         return _load_cached(str(path), "imported", (path / importer.META_FILE).stat().st_mtime)
     raise UnknownDatasetError(
         f"unknown dataset {name!r}; available: {', '.join(available(datasets_dir))}. "
