@@ -1,7 +1,8 @@
 """genrec's ranker against peers on MovieLens 100K u1, one run, one protocol.
 
 Peers: popularity, Surprise SVD and SVD++ (ratings), implicit ALS and BPR (top-N), EASE
-(closed form). Every model is tuned on the same validation split carved from u1.base
+(closed form), Spark MLlib ALS (implicit feedback, scored as the artifact `genrec train --engine
+spark` writes). Every model is tuned on the same validation split carved from u1.base
 (genrec.data.validation_split, seed 42), refit on all of u1.base, then scored once on u1.test.
 
 Protocol: `genrec eval ranker`'s own (genrec.evaluation.ranker_protocol): RMSE/MAE over every
@@ -9,10 +10,12 @@ u1.test rating; top-10 over every catalog item the user has not rated in u1.base
 rating >= 4; means over test users with a relevant item. Peers that give a score per (user, item)
 enter it through `ScoreTable`, a `Ranker`, so every row is listed and scored by the same code.
 Cold start: genrec's fold-in given only each test user's 10 highest-rated training items.
-Peers whose library is missing (implicit, scikit-surprise) are skipped and named in the output.
+Peers whose library is missing (implicit, scikit-surprise, pyspark or Java) are skipped and named
+in the output.
 
     python benchmarks/ranker_peers.py            # full run (writes benchmarks/results/ranker_peers.json)
     python benchmarks/ranker_peers.py --quick --out /tmp/peers.json   # fewer grid points, smoke run
+    python benchmarks/ranker_peers.py --only implicit_als,spark_als --out /tmp/als.json  # some rows
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -163,12 +167,26 @@ def implicit_scores(x: sp.csr_matrix, kind: str, params: dict) -> np.ndarray:
     return np.asarray(uf) @ np.asarray(itf).T
 
 
+def timed(fn, *a, **kw):  # noqa: ANN001, ANN202
+    t = time.perf_counter()
+    out = fn(*a, **kw)
+    return out, round(time.perf_counter() - t, 2)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="smaller grids (smoke run)")
     ap.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
     ap.add_argument("--out", type=Path, default=RESULTS, help=f"results file (default {RESULTS})")
+    ap.add_argument("--only", default="", help="comma-separated rows to run (popularity, ease, "
+                    "implicit_als, implicit_bpr, surprise_svd, spark_als, genrec); default all")
+    ap.add_argument("--spark-master", default="local[2]", help="Spark master for the spark_als row")
     args = ap.parse_args()
+    only = {x.strip() for x in args.only.split(",") if x.strip()}
+
+    def want(*names: str) -> bool:
+        return not only or bool(only & set(names))
+
     torch.set_num_threads(args.threads)
     settings = get_settings()
     t_start, load_start = time.perf_counter(), os.getloadavg()
@@ -182,11 +200,6 @@ def main() -> None:
     grids: dict[str, list] = {}
     skipped: dict[str, str] = {}
 
-    def timed(fn, *a, **kw):  # noqa: ANN001, ANN202
-        t = time.perf_counter()
-        out = fn(*a, **kw)
-        return out, round(time.perf_counter() - t, 2)
-
     def val_ndcg(scores: np.ndarray) -> float:
         return vp.score(ScoreTable(scores, val.train, item_ids)).metrics[f"ndcg@{K}"]
 
@@ -194,9 +207,11 @@ def main() -> None:
     pop, t = timed(lambda: PopularityRanker().fit(split.train))
     rows["popularity"] = {**tp.score(pop).metrics, "fit_s": t, "params": {}}
     print("popularity", rows["popularity"]["ndcg@10"], flush=True)
+    if want("spark_als"):
+        spark_row(args, ds, split, val, vp, tp, rows, grids, skipped)
 
-    # EASE: lambda on validation NDCG
-    lams = [200, 500, 1000] if args.quick else [100, 200, 400, 800, 1600]
+    # EASE: lambda on validation NDCG (its lambda is genrec's EASE weight too)
+    lams = [200, 500, 1000] if args.quick or not want("ease", "genrec") else [100, 200, 400, 800, 1600]
     grids["ease"] = [(lam, val_ndcg(ease_scores(vx, lam))) for lam in lams]
     best_lam = max(grids["ease"], key=lambda g: g[1])[0]
     s, t = timed(ease_scores, tx, best_lam)
@@ -209,7 +224,7 @@ def main() -> None:
         import implicit  # noqa: F401
     except ImportError:
         skipped["implicit_als"] = skipped["implicit_bpr"] = "implicit is not installed (pip install implicit)"
-    else:
+    if "implicit" in sys.modules and want("implicit_als", "implicit_bpr"):
         als_grid = [{"factors": f, "regularization": r, "alpha": a, "iterations": 15}
                     for f in ([64] if args.quick else [32, 64, 128]) for r in (0.01, 0.1) for a in (1.0, 10.0)]
         grids["als"] = [(p, val_ndcg(implicit_scores(vx, "als", p))) for p in als_grid]
@@ -218,6 +233,7 @@ def main() -> None:
         rows["implicit_als"] = {**tp.score(ScoreTable(s, split.train, item_ids)).metrics, "fit_s": t,
                                 "params": best}
         print("als", rows["implicit_als"]["ndcg@10"], best, flush=True)
+    if "implicit" in sys.modules and want("implicit_bpr"):
         bpr_grid = [{"factors": f, "learning_rate": lr, "regularization": 0.01, "iterations": 100}
                     for f in ([64] if args.quick else [64, 128]) for lr in (0.01, 0.05)]
         grids["bpr"] = [(p, val_ndcg(implicit_scores(vx, "bpr", p))) for p in bpr_grid]
@@ -233,7 +249,7 @@ def main() -> None:
     except ImportError:
         skipped["surprise_svd"] = skipped["surprise_svdpp"] = \
             "scikit-surprise is not installed (pip install scikit-surprise)"
-    else:
+    if "surprise" in sys.modules and want("surprise_svd", "surprise_svdpp"):
         svd_grid = [{"n_factors": f, "reg_all": r, "lr_all": 0.005, "n_epochs": 20}
                     for f in ([100] if args.quick else [50, 100]) for r in (0.02, 0.05, 0.1)]
         grids["svd"] = [(p, rmse(surprise_predict(surprise_fit(val.train, "svd", p), val.test),
@@ -251,6 +267,27 @@ def main() -> None:
                                   "fit_s": t, "params": pp}  # ratings only: a full score table is too slow
         print("svd++", rows["surprise_svdpp"]["rmse"], flush=True)
 
+    out_extra: dict = {}
+    if want("genrec"):
+        genrec_rows(args, item_ids, best_lam, val, split, vp, tp, rows, grids, out_extra)
+    table(rows, skipped)
+    out = {
+        "protocol": {**tp.describe(), "tuning": "validation_split(u1.base, fraction=0.1, seed=42)",
+                     "metrics": "genrec.evaluation.ranker_protocol.RankerProtocol.score (every row but svd++)"},
+        "machine": {**machine(), "torch_threads": torch.get_num_threads(), "load_average_at_start": load_start,
+                    "load_average_at_end": os.getloadavg()},
+        "provenance": provenance(),
+        "total_seconds": round(time.perf_counter() - t_start, 1),
+        "results": rows, "skipped": skipped, "grids": {k: [[p, v] for p, v in g] for k, g in grids.items()},
+        **out_extra,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(out, indent=2, default=str))
+    print(f"wrote {args.out}")
+
+
+def genrec_rows(args, item_ids, best_lam, val, split, vp, tp, rows, grids, out_extra) -> None:  # noqa: ANN001
+    """genrec's ranker, its ablation and its cold start (fills rows, grids and out_extra)."""
     # genrec: autoencoder (reg fixed by the exploration recorded in README) + EASE (lambda from
     # the EASE grid above) + blend weight, all on validation; then refit on all of u1.base
     base = RankerConfig(ease_reg=float(best_lam), device="cpu", seed=42)
@@ -295,7 +332,12 @@ def main() -> None:
     }
     print("cold", rows["genrec_cold_start_10_items"]["ndcg@10"], flush=True)
 
-    # table
+    out_extra.update({"ablation_ndcg@10": ablation, "ablation_rmse": ablation_rmse})
+    print("\nablation NDCG@10 (u1.test):", json.dumps(ablation, indent=1))
+    print("ablation RMSE (u1.test):", json.dumps(ablation_rmse, indent=1))
+
+
+def table(rows: dict[str, dict], skipped: dict[str, str]) -> None:
     cols = ["rmse", "mae", "ndcg@10", "recall@10", "precision@10", "map@10", "hit_rate@10", "fit_s"]
     print(f"\n{'model':<28}" + "".join(f"{c:>13}" for c in cols))
     for name, r in rows.items():
@@ -303,21 +345,62 @@ def main() -> None:
         print(f"{name:<28}{cells}")
     for name, why in skipped.items():
         print(f"{name:<28}skipped: {why}")
-    print("\nablation NDCG@10 (u1.test):", json.dumps(ablation, indent=1))
-    print("ablation RMSE (u1.test):", json.dumps(ablation_rmse, indent=1))
-    out = {
-        "protocol": {**tp.describe(), "tuning": "validation_split(u1.base, fraction=0.1, seed=42)",
-                     "metrics": "genrec.evaluation.ranker_protocol.RankerProtocol.score (every row but svd++)"},
-        "machine": {**machine(), "torch_threads": torch.get_num_threads(), "load_average_at_start": load_start,
-                    "load_average_at_end": os.getloadavg()},
-        "provenance": provenance(),
-        "total_seconds": round(time.perf_counter() - t_start, 1),
-        "results": rows, "skipped": skipped, "grids": {k: [[p, v] for p, v in g] for k, g in grids.items()},
-        "ablation_ndcg@10": ablation, "ablation_rmse": ablation_rmse,
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(out, indent=2, default=str))
-    print(f"wrote {args.out}")
+
+
+def spark_row(args, ds, split, val, vp, tp, rows, grids, skipped) -> None:  # noqa: ANN001
+    """Spark MLlib ALS (implicit feedback) on `--spark-master`: rank / regParam / alpha on the same
+    validation NDCG@10, refit on u1.base, scored as the artifact genrec serves (an MFRanker)."""
+    import shutil
+    import tempfile
+
+    if shutil.which("java") is None:
+        skipped["spark_als"] = "Java is not installed (apt-get install default-jre-headless)"
+        return
+    try:
+        from genrec.ranking.spark_als import SparkALSConfig, fit_als, spark_session, write_parquet
+    except ImportError:
+        skipped["spark_als"] = "pyspark is not installed (pip install 'genrec[spark]')"
+        return
+    from genrec.ranking.als_artifact import als_weights
+    from genrec.ranking.files import write_model
+
+    cfg = SparkALSConfig(master=args.spark_master, implicit=True, max_iter=15, blocks=2, seed=42,
+                         ranks=[32] if args.quick else [16, 32, 64],
+                         regs=[0.1, 0.3] if args.quick else [0.05, 0.1, 0.2, 0.5],
+                         alphas=[1.0] if args.quick else [0.5, 1.0, 2.0])
+    work = Path(tempfile.mkdtemp(prefix="genrec-spark-peers-"))
+    item_ids = np.sort(ds.catalog.ids)
+
+    def artifact(factors, train: Ratings, reg: float) -> MFRanker:  # noqa: ANN001
+        weights, _ = als_weights(factors, train, item_ids, implicit=True, reg=reg)
+        write_model(work / "model", weights.arrays(), {"params": RankerConfig().model_dump(),
+                                                       "scale": list(train.scale)})
+        return MFRanker.load(work / "model")
+
+    try:
+        with spark_session(cfg, work / "checkpoints") as spark:
+            vpath = write_parquet(val.train, work / "val.parquet")
+            grid = []
+            for r in cfg.ranks:
+                for reg in cfg.regs:
+                    for a in cfg.alphas:
+                        p = {"rank": r, "regParam": reg, "alpha": a}
+                        ndcg = vp.score(artifact(fit_als(spark, vpath, p, cfg), val.train, reg)).metrics[f"ndcg@{K}"]
+                        grid.append((p, ndcg))
+                        print("spark_als", p, round(ndcg, 4), flush=True)
+            best = max(grid, key=lambda g: g[1])[0]
+            t = time.perf_counter()
+            factors = fit_als(spark, write_parquet(split.train, work / "train.parquet"), best, cfg)
+            fit_s = round(time.perf_counter() - t, 2)
+            version = spark.version
+        model = artifact(factors, split.train, best["regParam"])
+        grids["spark_als"] = grid
+        rows["spark_als"] = {**tp.score(model).metrics, "fit_s": fit_s,
+                             "params": {**best, "maxIter": cfg.max_iter, "implicitPrefs": True,
+                                        "master": cfg.master, "spark": version}}
+        print("spark_als", rows["spark_als"]["ndcg@10"], best, flush=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

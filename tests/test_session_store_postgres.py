@@ -113,9 +113,8 @@ def test_concurrent_turns_on_one_session_are_serialised(store, pg_url):
 
 @pytest.fixture(scope="module")
 def replicas(pg_url, ml100k_datasets_dir, ml100k, ml100k_store, ml100k_ranker, tmp_path_factory):
-    """Two `tests/session_replica.py` processes (the HTTP API of `genrec up --llm none`), each
-    with its own GENREC_HOME (same dataset, ranker and a copy of the Chroma index), sessions in
-    one PostgreSQL."""
+    """Two `genrec up --llm none` processes, each with its own GENREC_HOME (same dataset, ranker
+    and a copy of the Chroma index), sessions in one PostgreSQL (GENREC_SESSIONS_URL)."""
     from genrec.config import Settings
     from genrec.data import movielens_fold
     from genrec.ranking import model_dir
@@ -124,14 +123,17 @@ def replicas(pg_url, ml100k_datasets_dir, ml100k, ml100k_store, ml100k_ranker, t
     env_ranker = {"GENREC_RANKER__EMBEDDING_SIZE": "128", "GENREC_RANKER__EPOCHS": "40",
                   "GENREC_RANKER__LEARNING_RATE": "0.02", "GENREC_RANKER__DEVICE": "cpu"}
     chroma = Path(ml100k_store.client.get_settings().persist_directory)
-    procs, urls = [], []
+    secret = os.urandom(32).hex()  # replicas share the API's session-hash secret (docs/deploy.md)
+    procs, urls, logs = [], [], []
     for n in range(2):
         home = tmp_path_factory.mktemp(f"replica{n}")
+        logs.append(home / "up.log")
         settings = Settings(home=home, ranker={"embedding_size": 128, "epochs": 40,
                                                "learning_rate": 0.02, "device": "cpu"})
         settings.datasets_dir.mkdir(parents=True)
         (settings.datasets_dir / "ml-100k").symlink_to(ml100k_datasets_dir / "ml-100k")
         shutil.copytree(chroma, settings.chroma_dir)
+        (home / "api-session-secret").write_text(secret)
         split = movielens_fold(ml100k.ratings, 1)
         saved = ml100k_ranker.variant()
         saved.metadata.update(expected_metadata(ml100k, split, ranker_config(settings)))
@@ -139,14 +141,15 @@ def replicas(pg_url, ml100k_datasets_dir, ml100k, ml100k_store, ml100k_ranker, t
         port = _free_port()
         env = {**os.environ, **env_ranker, "GENREC_HOME": str(home), "GENREC_SESSIONS_URL": pg_url}
         procs.append(subprocess.Popen(
-            [sys.executable, str(Path(__file__).with_name("session_replica.py")), str(port)],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+            [sys.executable, "-c", "from genrec.cli import app; app()", "up", "--llm", "none",
+             "--policy", "guided", "--port", str(port)],
+            env=env, stdout=(home / "up.log").open("w"), stderr=subprocess.STDOUT))
         urls.append(f"http://127.0.0.1:{port}")
     try:
-        for p, url in zip(procs, urls):
+        for p, url, log in zip(procs, urls, logs):
             deadline = time.monotonic() + 240
             while True:
-                assert p.poll() is None, p.stdout.read() if p.stdout else "replica exited"
+                assert p.poll() is None, log.read_text()[-3000:]
                 try:
                     if httpx.get(url + "/healthz", timeout=2).status_code == 200:
                         break

@@ -46,8 +46,8 @@ def train(
     implicit: bool = typer.Option(True, "--implicit/--explicit",
                                   help="spark: implicit feedback (tuned on NDCG@10) or explicit ratings (RMSE)."),
     ranks: str = typer.Option("16,32,64", help="spark: factor sizes to try (comma-separated)."),
-    regs: str = typer.Option("0.005,0.02,0.1", help="spark: regParam values to try."),
-    alphas: str = typer.Option("1,5,20", help="spark: confidence alphas to try (implicit)."),
+    regs: str = typer.Option("0.05,0.1,0.2", help="spark: regParam values to try."),
+    alphas: str = typer.Option("0.5,1,2", help="spark: confidence alphas to try (implicit)."),
     max_iter: int = typer.Option(15, min=1, help="spark: ALS iterations."),
     checkpoint_dir: str = typer.Option("", help="spark: checkpoint folder (default: under GENREC_HOME; "
                                                 "shared storage on a cluster)."),
