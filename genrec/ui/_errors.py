@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 API_PREFIXES = ("/v1/", "/api/")
-API_PATHS = ("/v1", "/api", "/healthz", "/readyz")
+API_PATHS = ("/v1", "/api", "/healthz", "/readyz", "/docs", "/openapi.json")
 
 KINDS = {
     400: "invalid_request_error",
@@ -83,7 +83,7 @@ class ApiRouteGuard:
 
     def table(self) -> list[tuple[re.Pattern[str], set[str]]]:
         if self._table is None:
-            table = []
+            table = [(re.compile(r"^/(docs|openapi\.json)$"), {"GET"})]  # not in the schema
             for template, ops in self.openapi().get("paths", {}).items():
                 rx = re.sub(r"\\\{[^}/]+\\\}", "[^/]+", re.escape(template))
                 table.append((re.compile(f"^{rx}$"), {m.upper() for m in ops}))

@@ -9,7 +9,7 @@ from typing import Any
 
 from starlette.requests import Request
 
-from genrec.ui._errors import API_PATHS, API_PREFIXES, error_response
+from genrec.ui._errors import API_PREFIXES, error_response
 from genrec.ui._security import RateLimiter, matching_key
 
 # what the login page loads before anyone has logged in (Gradio answers /config with 401 itself)
@@ -17,6 +17,7 @@ LOGIN_PATHS = {"/", "/login", "/login/", "/config", "/config/", "/favicon.ico", 
                "/theme.css", "/user", "/user/", "/login_check", "/login_check/", "/app_id",
                "/app_id/", "/gradio_api/info", "/gradio_api/info/"}
 LOGIN_PREFIXES = ("/assets/", "/static/", "/svelte/", "/gradio_api/static/", "/theme")
+API_OWN = ("/v1", "/api", "/healthz", "/readyz")  # these check the key themselves
 
 
 class KeyGate:
@@ -42,7 +43,7 @@ class KeyGate:
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         path = scope.get("path", "")
-        if (scope["type"] not in ("http", "websocket") or path in API_PATHS
+        if (scope["type"] not in ("http", "websocket") or path in API_OWN
                 or path.startswith(API_PREFIXES)):
             await self.app(scope, receive, send)
             return
