@@ -161,3 +161,18 @@ def test_up_refuses_weak_keys_for_a_public_host(key: str, monkeypatch) -> None:
     result = CliRunner().invoke(app, ["up", "--host", "0.0.0.0", "--llm", "none"])
     assert result.exit_code == 2, result.output
     assert "GENREC_API_KEY" in result.output
+
+
+def test_replicas_with_one_session_secret_share_sessions(rec, tmp_path, monkeypatch) -> None:
+    """Two servers with different homes (two hosts) over one session store: with the same
+    GENREC_SESSION_SECRET a session made on one is found on the other; without, it is not."""
+    a = Settings(home=tmp_path / "a", llm="none", api_key=KEY_A)
+    b = Settings(home=tmp_path / "b", llm="none", api_key=KEY_A)
+    monkeypatch.setenv("GENREC_SESSION_SECRET", "ab" * 32)
+    with BackgroundServer(create_app(rec, a, ui=False)) as one, \
+            BackgroundServer(create_app(rec, b, ui=False)) as two:
+        sid = httpx.post(one.url + "api/sessions", headers=_auth(KEY_A)).json()["session_id"]
+        assert httpx.get(two.url + f"api/sessions/{sid}", headers=_auth(KEY_A)).status_code == 200
+    monkeypatch.setenv("GENREC_SESSION_SECRET", "not hex")
+    with pytest.raises(ValueError, match="GENREC_SESSION_SECRET: give at least 32 hex digits"):
+        create_app(rec, a, ui=False)

@@ -209,9 +209,33 @@ def check_user(value: str | None) -> str | None:
     return value
 
 
+SECRET_ENV, SECRET_FILE_ENV = "GENREC_SESSION_SECRET", "GENREC_SESSION_SECRET_FILE"
+
+
+def _hex_secret(text: str, where: str) -> bytes:
+    try:
+        secret = bytes.fromhex(text.strip())
+    except ValueError:
+        secret = b""
+    if len(secret) < 16:
+        raise ValueError(f"{where}: give at least 32 hex digits (e.g. `python -c 'import secrets; "
+                         "print(secrets.token_hex(32))'`)")
+    return secret
+
+
 def load_secret(home: Path) -> bytes:
-    """The server's session-hash secret: 32 random bytes kept in HOME/api-session-secret (0600),
-    made on first use, the same after a restart."""
+    """The server's session-hash secret: GENREC_SESSION_SECRET (hex), else the file
+    GENREC_SESSION_SECRET_FILE names (a mounted secret), else 32 random bytes kept in
+    HOME/api-session-secret (0600), made on first use. Replicas sharing one session store need
+    the same secret (set one of the two variables on all of them)."""
+    if os.environ.get(SECRET_ENV):
+        return _hex_secret(os.environ[SECRET_ENV], SECRET_ENV)
+    if os.environ.get(SECRET_FILE_ENV):
+        named = Path(os.environ[SECRET_FILE_ENV])
+        try:
+            return _hex_secret(named.read_text(), f"{SECRET_FILE_ENV}={named}")
+        except OSError as exc:
+            raise ValueError(f"{SECRET_FILE_ENV}={named}: cannot be read ({exc})") from None
     path = home / "api-session-secret"
     try:
         return bytes.fromhex(path.read_text().strip())
