@@ -1,11 +1,12 @@
-"""Tuning: the agent's candidate-fusion weights, chosen on a validation split, never on test.
+"""Tuning: the agent's fusion weights and question policy, chosen on a validation split, never on test.
 
-The validation split is carved out of u1.base (10 %, seeded); the ranker is trained on the rest
-of u1.base, and the template users are built from that rest too. Every weight set runs the same
-conversations (`genrec eval chat` protocol, `--llm none`), so rows compare like with like.
+The validation split is carved out of u1.base (10 %, seeded); the ranker is trained on the rest of
+u1.base, and the simulated users are built from that rest too. Every variant replays the same users
+in both protocols (`genrec eval chat`, `--llm none`): the taste protocol's recall_cum@10 and the
+target protocol's sr@5 at the last turn, each next to the best peer of that protocol.
 
-Usage:  python benchmarks/tune_agent.py [--users 150] [--turns 5] [--concurrency 2]
-Writes benchmarks/results/tune_agent.json and prints a table (best last-turn NDCG@10 marked).
+Usage:  python benchmarks/tune_agent.py [--users 100] [--turns 5] [--concurrency 2] [--only NAME ...]
+Writes benchmarks/results/tune_agent.json and prints a table (the chosen variant marked).
 """
 
 from __future__ import annotations
@@ -21,28 +22,27 @@ from _machine import machine  # noqa: E402 (benchmarks/ is on sys.path when run 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 
-# (name, personal weights: rank, search, genre, decade, pop; shrink towards popularity)
+ALL_QUESTIONS = ["example", "genre", "decade"]
+# (name, personal weights: rank, search, genre, decade, pop; shrink; question attributes)
 GRID = [
-    ("pop-heavy (old default)", (0.30, 0.05, 0.10, 0.05, 0.55), 0.0),
-    ("balanced", (0.60, 0.05, 0.10, 0.05, 0.20), 0.0),
-    ("ranker-led", (0.80, 0.05, 0.05, 0.05, 0.05), 0.0),
-    ("ranker-led, shrink 1", (0.80, 0.05, 0.05, 0.05, 0.05), 1.0),
-    ("ranker-led, shrink 2", (0.80, 0.05, 0.05, 0.05, 0.05), 2.0),
-    ("ranker-led, shrink 4", (0.80, 0.05, 0.05, 0.05, 0.05), 4.0),
-    ("ranker+taste, shrink 2", (0.70, 0.00, 0.10, 0.10, 0.10), 2.0),
-    ("ranker only", (1.00, 0.00, 0.00, 0.00, 0.00), 0.0),
-    ("taste-visible, shrink 1", (0.65, 0.05, 0.15, 0.10, 0.05), 1.0),
+    ("taste-visible (previous default)", (0.65, 0.05, 0.15, 0.10, 0.05), 1.0, []),
+    ("taste-visible, questions", (0.65, 0.05, 0.15, 0.10, 0.05), 1.0, ALL_QUESTIONS),
+    ("ranker-led, questions", (0.85, 0.00, 0.05, 0.05, 0.05), 1.0, ALL_QUESTIONS),
+    ("ranker-led, title questions", (0.85, 0.00, 0.05, 0.05, 0.05), 1.0, ["example"]),
+    ("ranker-led, no questions", (0.85, 0.00, 0.05, 0.05, 0.05), 1.0, []),
 ]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--users", type=int, default=150)
+    ap.add_argument("--users", type=int, default=100)
     ap.add_argument("--turns", type=int, default=5)
     ap.add_argument("--concurrency", type=int, default=2)
     ap.add_argument("--only", nargs="*", default=None, metavar="NAME",
                     help="run only the grid rows with these names (default: all)")
     args = ap.parse_args()
+
+    import torch
 
     from genrec.agent import AgentConfig, Recommender, SessionStore
     from genrec.components import CandidateConfig, FusionWeights
@@ -54,52 +54,58 @@ def main() -> None:
     from genrec.ranking import load_or_train_ranker
     from genrec.retrieval import open_store
 
+    torch.set_num_threads(1)
     settings = Settings()
     dataset, u1 = load_split("ml-100k", "u1", settings.datasets_dir, seed=settings.seed)
     split = validation_split(u1.train, seed=settings.seed)
     ranker = load_or_train_ranker(settings, dataset, split)
-    store = open_store(settings, dataset)
+    store = open_store(settings, dataset, popularity=split.train.item_counts())
     rows = []
     grid = [g for g in GRID if args.only is None or g[0] in args.only]
-    for name, (rank, search, genre, decade, pop), shrink in grid:
+    for name, (rank, search, genre, decade, pop), shrink, questions in grid:
         weights = FusionWeights(rank=rank, search=search, genre=genre, decade=decade, pop=pop)
-        config = AgentConfig(candidates=CandidateConfig(personal=weights, shrink=shrink))
-        agent = Recommender(catalog=dataset.catalog, ranker=ranker, store=store,
-                            llm=get_llm("none", settings), sessions=SessionStore(None), config=config)
-        cfg = ChatEvalConfig(split=split.name, users=args.users, turns=args.turns,
-                             concurrency=args.concurrency, seed=settings.seed)
+        config = AgentConfig(candidates=CandidateConfig(personal=weights, shrink=shrink),
+                             ask_questions=bool(questions), question_attributes=questions or ALL_QUESTIONS)
+        row: dict = {"name": name, "weights": weights.model_dump(), "shrink": shrink, "questions": questions}
         t0 = time.perf_counter()
-        with tempfile.TemporaryDirectory(prefix="genrec-tune-") as tmp:
-            res = run_chat_eval(cfg, dataset=dataset, split=split, agent=agent, ranker=ranker,
-                                out_dir=Path(tmp) / "run", progress=False, report=False)
-        per = res.metrics["per_turn"]
-        curve = [round(x, 4) for x in per["agent"]["ndcg@10"]]
-        rows.append({"name": name, "weights": weights.model_dump(), "shrink": shrink,
-                     "seconds": round(time.perf_counter() - t0, 1), "agent_ndcg@10_per_turn": curve,
-                     "agent_ndcg@10_mean_over_turns": round(sum(curve) / len(curve), 4),
-                     "popularity_ndcg@10": round(res.metrics["final"]["popularity"]["ndcg@10"], 4),
-                     "mentioned_fold_in_ndcg@10": round(res.metrics["final"]["mentioned_fold_in"]["ndcg@10"], 4),
-                     "users": res.metrics["n_users"]})
-        print(f"{name:26s} agent per turn {rows[-1]['agent_ndcg@10_per_turn']}  "
-              f"({rows[-1]['seconds']} s)", flush=True)
-    # the criterion: NDCG@10 averaged over turns (every turn's list is shown to the user)
-    best = max(rows, key=lambda r: r["agent_ndcg@10_mean_over_turns"])
-    print(f"\n{'weights rank/search/genre/decade/pop, shrink':58s} {'turn 1':>7s} "
-          f"{'turn ' + str(args.turns):>7s} {'mean':>7s}")
+        for protocol, head in (("taste", "recall_cum@10"), ("target", f"sr@{args.turns}")):
+            agent = Recommender(catalog=dataset.catalog, ranker=ranker, store=store,
+                                llm=get_llm("none", settings), sessions=SessionStore(None), config=config)
+            cfg = ChatEvalConfig(split=split.name, users=args.users, turns=args.turns, protocol=protocol,
+                                 concurrency=args.concurrency, seed=settings.seed)
+            with tempfile.TemporaryDirectory(prefix="genrec-tune-") as tmp:
+                res = run_chat_eval(cfg, dataset=dataset, split=split, agent=agent, ranker=ranker, store=store,
+                                    out_dir=Path(tmp) / "run", progress=False, report=False)
+            fin = res.metrics["final"]
+            peers = {s: fin[s][head] for s in res.metrics["groups"]["peers"]}
+            best_peer = max(peers, key=lambda s: peers[s])
+            row[protocol] = {"metric": head, "agent": round(fin["agent"][head], 4), "best_peer": best_peer,
+                             "best_peer_value": round(peers[best_peer], 4),
+                             "ci_vs_best_peer": fin["ci"]["agent_minus"].get(best_peer),
+                             "users": res.metrics["n_users"]}
+        row["seconds"] = round(time.perf_counter() - t0, 1)
+        row["score"] = round(row["taste"]["agent"] / row["taste"]["best_peer_value"]
+                             + row["target"]["agent"] / row["target"]["best_peer_value"], 4)
+        rows.append(row)
+        print(f"{name:34s} taste {row['taste']['agent']:.4f} (best peer {row['taste']['best_peer_value']:.4f})  "
+              f"target {row['target']['agent']:.4f} (best peer {row['target']['best_peer_value']:.4f})  "
+              f"({row['seconds']} s)", flush=True)
+    # the criterion: the sum of the agent's ratios to the best peer in each protocol
+    best = max(rows, key=lambda r: r["score"])
+    print(f"\n| variant | taste recall_cum@10 | best taste peer | target sr@{args.turns} | best target peer | score |")
+    print("|---|---|---|---|---|---|")
     for r in rows:
-        w = r["weights"]
-        tag = (f"{w['rank']:.2f}/{w['search']:.2f}/{w['genre']:.2f}/{w['decade']:.2f}/{w['pop']:.2f}, "
-               f"{r['shrink']:g}")
-        mark = "  <- best" if r is best else ""
-        print(f"{r['name'] + ' ' + tag:58s} {r['agent_ndcg@10_per_turn'][0]:7.4f} "
-              f"{r['agent_ndcg@10_per_turn'][-1]:7.4f} {r['agent_ndcg@10_mean_over_turns']:7.4f}{mark}")
-    print(f"same users: popularity {rows[0]['popularity_ndcg@10']:.4f}, "
-          f"mentioned_fold_in {rows[0]['mentioned_fold_in_ndcg@10']:.4f} (last turn)")
+        mark = " **chosen**" if r is best else ""
+        print(f"| {r['name']}{mark} | {r['taste']['agent']:.4f} | {r['taste']['best_peer']} "
+              f"{r['taste']['best_peer_value']:.4f} | {r['target']['agent']:.4f} | {r['target']['best_peer']} "
+              f"{r['target']['best_peer_value']:.4f} | {r['score']:.4f} |")
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = {"benchmark": "tune_agent", "split": split.name, "users": args.users, "turns": args.turns,
+           "criterion": "taste recall_cum@10 / best taste peer + target sr@T / best target peer",
            "machine": machine(), "rows": rows, "best": best["name"]}
-    (RESULTS / ("tune_agent.json" if args.only is None else "tune_agent_subset.json")).write_text(json.dumps(out, indent=2) + "\n")
-    print("wrote", RESULTS / ("tune_agent.json" if args.only is None else "tune_agent_subset.json"))
+    name = "tune_agent.json" if args.only is None else "tune_agent_subset.json"
+    (RESULTS / name).write_text(json.dumps(out, indent=2) + "\n")
+    print("wrote", RESULTS / name)
 
 
 if __name__ == "__main__":

@@ -66,9 +66,9 @@ class CandidateConfig(BaseModel):
     search_n: int = Field(50, ge=1, description="Chroma results taken into the pool.")
     popular_n: int = Field(50, ge=0, description="Most popular allowed items added to the pool.")
     personal: FusionWeights = Field(default_factory=FusionWeights)
-    cold: FusionWeights = Field(default_factory=lambda: FusionWeights(rank=0.0, search=0.5,
-                                                                      genre=0.2, decade=0.1,
-                                                                      pop=0.3))
+    cold: FusionWeights = Field(default_factory=lambda: FusionWeights(rank=0.0, search=0.25,
+                                                                      genre=0.15, decade=0.1,
+                                                                      pop=0.5))
     shrink: float = Field(1.0, ge=0.0, description=(
         "Liked items at which a conversation-only profile and the popularity prior weigh the same: "
         "with n liked items the personal weights get n / (n + shrink), popularity the rest. "
@@ -78,10 +78,11 @@ class CandidateConfig(BaseModel):
 
     def weights_for(self, state: Any, profile: Any) -> FusionWeights:
         """The fusion weights for what is known: none -> cold; a known user -> personal; a
-        profile folded in from n liked items -> personal shrunk towards popularity by `shrink`."""
+        profile folded in from n liked items (an item that only sounded good counts half) ->
+        personal shrunk towards popularity by `shrink`."""
         if profile is None:
             return self.cold
-        n = len(state.liked)
+        n = len(state.liked) + 0.5 * len(getattr(state, "interested", ()))
         if isinstance(profile, int) or not self.shrink or not n:
             return self.personal
         a = n / (n + self.shrink)
@@ -104,3 +105,8 @@ class AgentConfig(BaseModel):
     llm_rationales: bool = Field(True, description="Ask the LLM to write the reply and rationales.")
     check_rationales: bool = Field(True, description="Verify LLM text; False marks it unverified.")
     rationale_items: int = Field(5, ge=0, description="Items whose rationale the LLM writes.")
+    ask_questions: bool = Field(True, description=(
+        "Ask at most one question a turn alongside the recommendations (a favourite title while few "
+        "are known, else the genre or decade that best splits the candidates), never twice."))
+    question_attributes: list[str] = Field(default_factory=lambda: ["example", "genre", "decade"], description=(
+        "What the agent may ask about: example (a film the user loved), genre, decade."))

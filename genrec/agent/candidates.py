@@ -68,6 +68,8 @@ class CandidatePool:
 
     candidates: list[Candidate]
     profile: Profile | None
+    ranked: list[Candidate] = field(default_factory=list)
+    """Every allowed pool item, fused and best first (what a question splits)."""
 
 
 def query_text(state: DialogueState, catalog: Any, message: str | None = None) -> str:
@@ -95,7 +97,10 @@ def _minmax(values: dict[int, float]) -> dict[int, float]:
 
 def fuse(pool: dict[int, Candidate], state: DialogueState, weights: FusionWeights,
          catalog: Any, popularity: dict[int, int]) -> list[Candidate]:
-    """Score every pool candidate with the fused score; best first (ties by item id)."""
+    """Score every pool candidate with the fused score; best first (ties by item id).
+
+    With several genres asked for, items having more of them come first ("a comedy ... I'd like a
+    romance" is a romantic comedy before a plain comedy); the fused score orders within."""
     rank_n = _minmax({i: c.ranker_score for i, c in pool.items() if c.ranker_score is not None})
     search_n = _minmax({i: c.search_score for i, c in pool.items() if c.search_score is not None})
     max_pop = max(popularity.values(), default=0)
@@ -114,6 +119,10 @@ def fuse(pool: dict[int, Candidate], state: DialogueState, weights: FusionWeight
         pop = math.log1p(c.popularity) / math.log1p(max_pop) if max_pop else 0.0
         c.score = (w["rank"] * rank_n.get(i, 0.0) + w["search"] * search_n.get(i, 0.0)
                    + w["genre"] * c.genre_match + w["decade"] * in_decade + w["pop"] * pop)
+    wanted = set(state.wanted_genres)
+    if len(wanted) > 1:  # "a comedy" then "I'd like a romance": both first, then either
+        return sorted(pool.values(), key=lambda c: (-len(wanted & set(catalog[c.item_id].genres)),
+                                                    -c.score, c.item_id))
     return sorted(pool.values(), key=lambda c: (-c.score, c.item_id))
 
 
@@ -199,7 +208,7 @@ def gather(toolkit: Toolkit, state: DialogueState, *, config: CandidateConfig, k
     ranked = fuse(pool, state, config.weights_for(state, profile), toolkit.catalog,
                   toolkit.popularity)
     ctx.tick("candidates", started_all)
-    return CandidatePool(mmr(ranked, k, config.mmr_lambda, toolkit.catalog), profile)
+    return CandidatePool(mmr(ranked, k, config.mmr_lambda, toolkit.catalog), profile, ranked)
 
 
 def score_pool(toolkit: Toolkit, state: DialogueState, pool: dict[int, Candidate], *,

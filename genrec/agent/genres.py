@@ -14,8 +14,10 @@ from genrec.agent.vocabulary import VOCABULARY, any_word, is_taste
 _NEGATION = any_word(VOCABULARY.genre_negations)
 # "horror, which is not really my thing" / "westerns are not for me": the negation follows the genre
 _DISMISSED_AFTER = re.compile(
-    r"[\s.]*(?:which|that|they|it)?\s*(?:is|are|s)?\s*(?:not|never) (?:really )?(?:"
+    r"\s*(?:films?|movies?|ones?)?[\s.]*(?:which|that|they|it)?\s*(?:is|are|s)?\s*(?:not|never|isnt|arent) (?:really )?(?:"
     + "|".join(VOCABULARY.genre_dismissals) + r")\b")
+NEGATION_WINDOW = 6
+"""Words before a genre in which a negation avoids it ("not in the mood for a western")."""
 _CLAUSE_END = re.compile(r"\bbut\b|\bhowever\b|\.|;|!|\?")
 _LIST_GAP = re.compile(r"\s*(?:,|or|and|nor|/|\s)*\s*")
 
@@ -58,7 +60,7 @@ class GenreVocabulary:
         return self.phrases.get(normalize(term)) or self.phrases.get(normalize(term).rstrip("s"))
 
     def read(self, text: str) -> GenresSaid:
-        """The genres `text` names. A negation in the four words before a genre (or "... is not my
+        """The genres `text` names. A negation in the six words before a genre (or "... is not my
         thing" after it) avoids it, and carries over a plain list ("no horror or thrillers"); a
         genre in a sentence with a taste cue is taste, otherwise a request."""
         out = GenresSaid()
@@ -73,7 +75,7 @@ class GenreVocabulary:
         for m in self._pattern.finditer(norm):
             g = self.phrases[m.group(1)]
             clause = _CLAUSE_END.split(norm[prev_end:m.start()])[-1]
-            tail = " ".join(clause.split()[-4:])
+            tail = " ".join(clause.split()[-NEGATION_WINDOW:])
             if _NEGATION.search(tail) or _DISMISSED_AFTER.match(norm, m.end()):
                 neg = True
             elif prev_neg is not None and _LIST_GAP.fullmatch(clause):

@@ -41,9 +41,10 @@ def understand(message: str, prior: DialogueState, *, extractor: CatalogExtracto
     catalog = toolkit.catalog
     ex = extractor.extract(message, prior)
     if ex.injection:
-        ctx.tick("understand", started)
-        ctx.warnings.append("prompt injection attempt refused")
-        return Understood(prior.model_copy(deep=True), question=prompts.REFUSAL)
+        # No refusal on keywords (titles such as "Jailbreak" trip them): the defences are
+        # structural (grounded extraction, gated state writes, checked output). The message is
+        # answered as usual; its words are not kept as a wish that later prompts would carry.
+        ctx.count("injection_cues")
     if use_llm and not ex.reset:
         res = ctx.budget.try_invoke([("human", prompts.EXTRACT_PROMPT.format(
             message=message[:2000]))], ctx.warnings, response_format=LLMExtraction)

@@ -44,7 +44,8 @@ class ToolCallRecord(BaseModel):
 class Reply(BaseModel):
     """The answer to one user message.
 
-    `question` is True when the agent asks something instead of recommending. `timings` holds
+    `question` is True when the agent asks something (instead of, or alongside, recommending);
+    `suggested_answers` are likely answers a front door may offer as buttons. `timings` holds
     milliseconds per stage (`total`, `llm`, `overhead` = total - llm, ...). `warnings` says what
     went wrong but was handled (LLM down, message truncated, invalid tool call repaired ...).
     """
@@ -53,6 +54,7 @@ class Reply(BaseModel):
     text: str
     recommendations: list[Recommendation] = Field(default_factory=list)
     question: bool = False
+    suggested_answers: list[str] = Field(default_factory=list)
     trace: list[ToolCallRecord] = Field(default_factory=list)
     timings: dict[str, float] = Field(default_factory=dict)
     llm_calls: int = 0

@@ -133,17 +133,25 @@ def reference_verdict(text: str, start: int, end: int) -> Polarity:
     >>> t = "The first one sounds good. I'd skip the second one. I saw the third one, loved it."
     >>> [reference_verdict(t, r.start, r.end) for r in list_references(t)]
     ['interested', 'rejected', 'liked']
-    >>> t = "I know the third one already: the fourth one was so-so, not the fifth."
+    >>> t = "I know the third one already: the fourth one was so-so, not the fifth, loved the sixth."
     >>> [reference_verdict(t, r.start, r.end) for r in list_references(t)]
-    ['seen', 'seen', 'rejected']
+    ['seen', 'seen', 'rejected', 'liked']
     """
     stops = list(_CLAUSE_END.finditer(text, 0, start))
     lo = stops[-1].end() if stops else 0
     nxt = _CLAUSE_END.search(text, end)
-    clause = text[lo: nxt.start() if nxt else len(text)]
+    hi = nxt.start() if nxt else len(text)
     if _RIGHT_BEFORE.search(text[lo:start]):
         return "rejected"
-    cue = {name: bool(rx.search(clause)) for name, rx in REFERENCE_CUES.items()}
+    # its own comma-separated part of the clause when that says something, else the whole clause
+    a, b = text.rfind(",", lo, start), text.find(",", end, hi)
+    part = text[a + 1 if a >= 0 else lo: b if b >= 0 else hi]
+    cue = {name: bool(rx.search(part)) for name, rx in REFERENCE_CUES.items()}
+    whole = {name: bool(rx.search(text[lo:hi])) for name, rx in REFERENCE_CUES.items()}
+    if not any(cue.values()):
+        cue = whole
+    elif cue["seen"] and not (cue["liked"] or cue["disliked"] or cue["neutral"]):
+        cue.update({v: whole[v] for v in ("liked", "disliked", "neutral")})  # "I saw #3, loved it"
     if not cue["seen"]:
         if cue["interested"]:
             return "interested"

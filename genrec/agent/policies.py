@@ -12,6 +12,7 @@ from typing import Any
 
 from genrec.agent import prompts
 from genrec.agent.candidates import Candidate, CandidatePool, gather, score_pool
+from genrec.agent.elicitation import choose_question
 from genrec.agent.intake import Understood, understand
 from genrec.agent.rationales import FactChecker
 from genrec.agent.respond import answer, ask
@@ -60,7 +61,21 @@ def guided(agent: Agent, ctx: TurnContext, prior: DialogueState) -> Outcome:
     if early is not None:
         return Outcome(early, u.state)
     pool = _candidates(agent, ctx, u.state, u.allow_repeats, agent.toolkit.profile(u.state))
-    return _finish(u.state, _answer(agent, ctx, u.state, pool.candidates))
+    return _finish(u.state, _ask_too(agent, u.state, pool, _answer(agent, ctx, u.state, pool.candidates)))
+
+
+def _ask_too(agent: Agent, state: DialogueState, pool: CandidatePool, response: Response) -> Response:
+    """One question alongside the recommendations, when the elicitation policy finds one worth it."""
+    if not (agent.config.ask_questions and response.recommendations) or response.question:
+        return response
+    q = choose_question(state, pool.ranked or pool.candidates, agent.toolkit.catalog,
+                        agent.config.question_attributes)
+    if q is None:
+        return response
+    state.asked.append(q.attribute)
+    state.asking = q.attribute
+    return Response(f"{response.text}\n\n{q.text}", response.recommendations, question=True,
+                    suggested_answers=q.options)
 
 
 def _early(agent: Agent, ctx: TurnContext, u: Understood) -> Response | None:

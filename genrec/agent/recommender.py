@@ -395,5 +395,5 @@ def _reply(session_id: str, backend: str, ctx: TurnContext, outcome: Outcome | N
                           "Please try again.", warnings=ctx.warnings)
     r = outcome.response
     return Reply(session_id=session_id, text=ctx.preface() + r.text, recommendations=r.recommendations,
-                 question=r.question, trace=ctx.trace, timings=ctx.timings, warnings=ctx.warnings,
+                 question=r.question, suggested_answers=list(r.suggested_answers), trace=ctx.trace, timings=ctx.timings, warnings=ctx.warnings,
                  backend=backend, policy=ctx.policy)

@@ -48,6 +48,7 @@ class DialogueState(Preferences):
     pending: PendingChoice | None = None
     asked: list[str] = Field(default_factory=list,
                              description="Attributes the agent has asked about (never asked twice).")
+    asking: str | None = Field(default=None, description="The attribute the last reply asked about.")
     turns: int = 0
 
     def blocked(self, *, allow_repeats: bool = False) -> set[int]:

@@ -82,6 +82,13 @@ def constrain(requested: SearchFilters | None, state: DialogueState | None, genr
     return validate(f, genres)
 
 
+SEEN_LEVEL = 0.5
+"""Where on the rating scale a fold-in puts an item seen without a verdict (the middle: 3 on 1-5)."""
+INTERESTED_LEVEL = 0.75
+"""Where on the rating scale a fold-in puts a shown item not seen yet that the user would watch
+(4 on 1-5: below a like, which counts as the scale's top)."""
+
+
 class Toolkit:
     """Typed operations over one catalog, ranker and Chroma store.
 
@@ -119,18 +126,29 @@ class Toolkit:
 
     def profile(self, state: DialogueState | None, *, user_id: int | None = None,
                 liked: Iterable[int] = (), disliked: Iterable[int] = ()) -> Profile | None:
-        """A known user id when the ranker knows it, else a fold-in of the liked/disliked items,
-        else None (nothing to personalise on)."""
+        """A known user id when the ranker knows it, else a fold-in of what the user said about
+        items, else None (nothing to personalise on).
+
+        The fold-in takes liked and disliked items, items seen without a verdict ("it was so-so":
+        `SEEN_LEVEL` of the rating scale) and shown items not seen yet that sounded good
+        (`INTERESTED_LEVEL`, below a like); it needs a liked or interested item."""
         uid = user_id if user_id is not None else (state.user_id if state else None)
         if uid is not None and self.ranker.knows_user(uid):
             return uid
-        likes = list(dict.fromkeys([*(state.liked if state else []), *liked]))
-        dislikes = list(dict.fromkeys([*(state.disliked if state else []), *disliked]))
-        likes = [i for i in likes if self.ranker.knows_item(i)]
-        dislikes = [i for i in dislikes if self.ranker.knows_item(i)]
-        if not likes:
+        known = self.ranker.knows_item
+        likes = [i for i in dict.fromkeys([*(state.liked if state else []), *liked]) if known(i)]
+        dislikes = [i for i in dict.fromkeys([*(state.disliked if state else []), *disliked])
+                    if known(i) and i not in likes]
+        rated: dict[int, float] = {}
+        interested = [i for i in (state.interested if state else []) if known(i) and i not in likes]
+        if state is not None:
+            lo, hi = getattr(self.ranker, "scale", (1.0, 5.0))
+            said = set(likes) | set(dislikes)
+            rated = {i: lo + SEEN_LEVEL * (hi - lo) for i in state.seen if known(i) and i not in said}
+            rated.update({i: lo + INTERESTED_LEVEL * (hi - lo) for i in interested if i not in said})
+        if not likes and not interested:
             return None
-        return self.ranker.fold_in(liked=likes, disliked=dislikes)
+        return self.ranker.fold_in(liked=likes, disliked=dislikes, rated=rated)
 
     def search(self, query: str, k: int, filters: SearchFilters) -> list[Hit]:
         """Items closest in meaning to `query` under (validated) filters, best first."""

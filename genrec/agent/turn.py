@@ -170,3 +170,4 @@ class Response:
     text: str
     recommendations: list[Recommendation] = field(default_factory=list)
     question: bool = False
+    suggested_answers: list[str] = field(default_factory=list)

@@ -39,6 +39,7 @@ __all__ = [
 
 _ITEM_REF = re.compile(r"\b(?:item|item id|movie id|film id|id)(?:\s+#?\s*|\s*#\s*)(\d{1,12})\b", re.IGNORECASE)
 """An explicit id only: "item 4", "item #4", "id 4" (never "ID4" inside a title such as "Independence Day (ID4)")."""
+_TOO_OLD_OR_NEW = re.compile(r"\btoo (?:old|dated|new|recent|modern)\b|\b(?:older|newer) than\b", re.IGNORECASE)
 _USER_REF = re.compile(r"\buser(?:\s*id)?\s*#?\s*(\d{1,9})\b", re.IGNORECASE)
 _ANSWER_ORDINAL = re.compile(
     r"\s*(?:(\d)|(" + "|".join(VOCABULARY.answer_ordinals) + r"))\W*")
@@ -63,7 +64,10 @@ class Extraction(Preferences):
     user_id: int | None = Field(default=None, description="A dataset user id the user gave ('I'm user 42').")
     allow_repeats: bool = Field(default=False, description="The user asked to see items again.")
     reset: bool = Field(default=False, description="The user asked to start over.")
-    injection: bool = Field(default=False, description="A prompt-injection attempt (refused).")
+    injection: bool = Field(default=False, description=(
+        "Words of a prompt-injection attempt: answered as usual, but not kept as a wish."))
+    decade_demanded: bool = Field(default=False, description=(
+        "A decade said because shown items were too old or too new ('too old: the 70s, ideally')."))
     mentioned_titles: list[str] = Field(
         default_factory=list, description="Labels of the items the message named.")
 
@@ -201,6 +205,7 @@ class CatalogExtractor:
         years = read_years(masked, latest=self.year_range[1])
         ex.year_min, ex.year_max, ex.years_given = years.year_min, years.year_max, years.given
         ex.preferred_decades = [years.taste_decade] if years.taste_decade is not None else []
+        ex.decade_demanded = bool(ex.preferred_decades and _TOO_OLD_OR_NEW.search(text))
         content = [t for t, _, _ in tokens(masked)
                    if t not in STOP_WORDS and t not in self.genres.words and not t.isdigit()
                    and t.rstrip("s") not in self.genre_map and len(t) > 2]
@@ -310,6 +315,7 @@ def apply(state: DialogueState, ex: Extraction, *, max_wishes: int = 3) -> Dialo
         state.model_copy(deep=True))
     if state.pending is not None:
         new.pending = None
+    new.asking = None
     for pol in POLARITIES:
         for iid in getattr(ex, pol):
             new.add_item(iid, pol)
@@ -324,6 +330,11 @@ def apply(state: DialogueState, ex: Extraction, *, max_wishes: int = 3) -> Dialo
         new.prefer_decade(d)
     if ex.years_given:
         new.set_years(ex.year_min, ex.year_max)
+    elif ex.preferred_decades and (state.asking == "decade" or ex.decade_demanded):
+        # the answer to "any particular decade?" ("the 90s, ideally") or "too old: from the 70s"
+        # names the decade wanted now, not only a taste
+        d = ex.preferred_decades[-1]
+        new.set_years(d, d + 9)
     if ex.wishes:
         new.wishes = (new.wishes + ex.wishes)[-max_wishes:]
     if ex.user_id is not None:

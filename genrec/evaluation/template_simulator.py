@@ -16,6 +16,7 @@ from genrec.evaluation.persona import Persona
 from genrec.evaluation.phrasings import a_genre, and_list, decade_word, genre_word
 from genrec.evaluation.reactions import ListReactor
 from genrec.evaluation.simulated_user import Stated, Utterance, mentionable
+from genrec.evaluation.target_phrasings import question_part
 
 FACT_KINDS = ("genre", "liked", "avoid", "decade", "disliked", "request")
 """What a template user may reveal; `TemplateSimulator(kinds=...)` keeps a subset (ablations)."""
@@ -116,7 +117,7 @@ class TemplateSimulator:
         named += reaction.named
         kinds += reaction.kinds
         n = self.facts_per_turn if not reacted else max(1, self.facts_per_turn - 1)
-        meant = self._disambiguate(agent_text) if question else None
+        meant = self._disambiguate(question_part(agent_text)) if question else None  # not the list
         if meant is not None:
             it = self.catalog[meant]
             parts.append(self._pick(P.I_MEANT).format(t=it.title, y=it.year or ""))
@@ -124,7 +125,7 @@ class TemplateSimulator:
             kinds.append("answer")
             facts = self._take(n - 1)
         elif question or not recommended:
-            wanted = _question_kind(agent_text)
+            wanted = _question_kind(question_part(agent_text))  # the question asked, not the list
             first = self._take_kind(wanted) if wanted else None
             if first is None and wanted == "genre" and self.stated.wanted_genres:
                 words = and_list([genre_word(g) for g in self.stated.wanted_genres])
