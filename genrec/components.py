@@ -105,6 +105,8 @@ class AgentConfig(BaseModel):
     llm_rationales: bool = Field(True, description="Ask the LLM to write the reply and rationales.")
     check_rationales: bool = Field(True, description="Verify LLM text; False marks it unverified.")
     rationale_items: int = Field(5, ge=0, description="Items whose rationale the LLM writes.")
+    llm_turn_seconds: float | None = Field(60.0, description=(
+        "Most seconds of LLM time one turn may spend (None: no cap); past it the turn is rule-based."))
     ask_questions: bool = Field(True, description=(
         "Ask at most one question a turn alongside the recommendations (a favourite title while few "
         "are known, else the genre or decade that best splits the candidates), never twice."))

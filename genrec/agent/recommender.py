@@ -147,6 +147,7 @@ class Recommender:
     def _turn(self, session_id: str, message: Any,
               on_text: Callable[[str], None] | None = None) -> Reply:
         from genrec.llm import meter
+        from genrec.llm.breaker import time_budget
 
         started = time.perf_counter()
         try:
@@ -161,7 +162,7 @@ class Recommender:
         ctx = self._context(msg.text, history, self.policy_name, warnings=msg.warnings)
         ctx.on_text = on_text
         outcome: Outcome | None
-        with meter() as usage:
+        with meter() as usage, time_budget(self.config.llm_turn_seconds):
             try:
                 if not msg.text:
                     outcome = Outcome(Response(_EMPTY, question=True), prior.model_copy(deep=True))
