@@ -89,7 +89,7 @@ def settings_for(work: Path) -> Any:
     from genrec.config import Settings
 
     return Settings(home=work / "home", dataset=dataset_name(ARGS.scale), split=SPLIT, llm="none",
-                    seed=42)
+                    seed=42, embedder=ARGS.embedder)
 
 
 def load(work: Path) -> tuple[Any, Any, Any]:
@@ -295,6 +295,7 @@ def api_throughput(work: Path, url: str, replicas: int, sessions: int, turns: in
         shutil.copytree(work / "home" / "chroma", home / "chroma")
         (home / "api-session-secret").write_text(secret)  # the replicas' shared session-hash key
         env = {**os.environ, "GENREC_HOME": str(home), "GENREC_DATASET": dataset_name(ARGS.scale),
+               "GENREC_EMBEDDER": ARGS.embedder,
                "GENREC_SPLIT": SPLIT, "GENREC_SESSIONS_URL": url, "HF_HUB_OFFLINE": "1"}
         port = _free_port()
         procs.append(subprocess.Popen(
@@ -382,6 +383,9 @@ def main() -> None:
     ap.add_argument("--als-alpha", type=float, default=1.0)
     ap.add_argument("--als-iter", type=int, default=10)
     ap.add_argument("--torch-epochs", type=int, default=5)
+    ap.add_argument("--embedder", default="all-MiniLM-L6-v2",
+                    help="index and agent steps: all-MiniLM-L6-v2, or hash:384 (no neural model: "
+                         "Chroma's own cost, for a catalog too big to embed on the machine at hand)")
     ap.add_argument("--eval-users", type=int, default=2000, help="held-out users scored per ranker")
     ap.add_argument("--conversations", type=int, default=20, help="agent step: 5-turn conversations")
     ap.add_argument("--sessions", type=int, default=50)
