@@ -73,10 +73,14 @@ class TemporaryPostgres:
         self.port = _free_port()
         opts = (f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} "
                 f"-c max_connections={self.max_connections} -c fsync=off")
-        self._run(str(bindir / "pg_ctl"), "-D", str(data), "-l", str(self.root / "log"),
-                  "-o", opts, "-w", "start")
-        self._run(str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(self.port),
-                  "-U", "genrec", "genrec")
+        try:
+            self._run(str(bindir / "pg_ctl"), "-D", str(data), "-l", str(self.root / "log"),
+                      "-o", opts, "-w", "start")
+            self._run(str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(self.port),
+                      "-U", "genrec", "genrec")
+        except BaseException:
+            self.stop()  # never leave a half-started server behind
+            raise
         return self
 
     def stop(self) -> None:
