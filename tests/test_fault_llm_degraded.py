@@ -107,7 +107,11 @@ def test_a_hanging_llm_costs_one_timeout_then_nothing(settings: Settings,
             assert health.status_code == 200 and health.json()["llm"] == "down"
             assert health.json()["llm_retry_in"] > 0
             sent = len(srv.chat_requests)
+            later_ms = []
             for _ in range(3):
                 later = _turn(api.url)
                 assert later["recommendations"] and later["timings"]["llm"] < 100
+                later_ms.append(later["timings"]["llm"])
             assert len(srv.chat_requests) == sent  # nothing more went to the hanging server
+            print(f"\nhanging LLM, 1 s timeout: first turn {first['timings']['llm']:.0f} ms of LLM "
+                  f"time, next 3 turns {max(later_ms):.1f} ms at most, {sent} request(s) sent")
