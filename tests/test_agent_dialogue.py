@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
 from genrec.agent import Recommender, SessionStore
@@ -146,3 +147,18 @@ def test_the_agent_asks_alongside_its_picks_and_uses_the_answer(ml100k, ml100k_r
         assert all("Crime" in x.genres for x in r.recommendations)
     asked = rec.state("q").asked
     assert len(set(asked)) == len(asked)  # never the same question twice
+
+
+# ---- calibrated predicted ratings ---------------------------------------------------------------
+def test_ratings_predicted_from_a_few_favourites_are_not_all_five_stars(ml100k, ml100k_ranker):
+    """A person names favourites first; shown ratings shrink towards the average user's by the
+    number of items said, so cards no longer read 4.6-5.0 for nearly everything (ranking unchanged)."""
+    ranker = ml100k_ranker
+    favourites = [s.item_id for s in ranker.recommend(ranker.fold_in(), 10)]
+    profile = ranker.fold_in(liked=favourites)
+    items = [int(i) for i in ranker.item_ids[:300] if int(i) not in favourites]
+    shown = ranker.predict(profile, items)
+    average = ranker.predict(ranker.fold_in(), items)
+    assert shown.mean() < 4.3 and np.corrcoef(shown, average)[0, 1] > 0.5
+    assert [s.predicted_rating for s in ranker.recommend(profile, 5)] == pytest.approx(
+        list(ranker.predict(profile, [s.item_id for s in ranker.recommend(profile, 5)])), abs=1e-3)

@@ -39,6 +39,9 @@ __all__ = [
 
 _ITEM_REF = re.compile(r"\b(?:item|item id|movie id|film id|id)(?:\s+#?\s*|\s*#\s*)(\d{1,12})\b", re.IGNORECASE)
 """An explicit id only: "item 4", "item #4", "id 4" (never "ID4" inside a title such as "Independence Day (ID4)")."""
+_GENERAL_TASTE = re.compile(r"\b(?:tend to|usually|mostly|generally|typically|normally|favou?rites?|soft spot|"
+                            r"grew up|always|big fan)\b", re.IGNORECASE)
+"""Cues of a general taste ("I tend to enjoy the 90s"), as opposed to a hedge on a wish ("the 90s, ideally")."""
 _TOO_OLD_OR_NEW = re.compile(r"\btoo (?:old|dated|new|recent|modern)\b|\b(?:older|newer) than\b", re.IGNORECASE)
 _USER_REF = re.compile(r"\buser(?:\s*id)?\s*#?\s*(\d{1,9})\b", re.IGNORECASE)
 _ANSWER_ORDINAL = re.compile(
@@ -66,6 +69,8 @@ class Extraction(Preferences):
     reset: bool = Field(default=False, description="The user asked to start over.")
     injection: bool = Field(default=False, description=(
         "Words of a prompt-injection attempt: answered as usual, but not kept as a wish."))
+    general_taste: bool = Field(default=False, description=(
+        "The message speaks of the user's taste in general ('I tend to enjoy ...', 'my favourites')."))
     decade_demanded: bool = Field(default=False, description=(
         "A decade said because shown items were too old or too new ('too old: the 70s, ideally')."))
     mentioned_titles: list[str] = Field(
@@ -206,6 +211,7 @@ class CatalogExtractor:
         ex.year_min, ex.year_max, ex.years_given = years.year_min, years.year_max, years.given
         ex.preferred_decades = [years.taste_decade] if years.taste_decade is not None else []
         ex.decade_demanded = bool(ex.preferred_decades and _TOO_OLD_OR_NEW.search(text))
+        ex.general_taste = bool(_GENERAL_TASTE.search(text))
         content = [t for t, _, _ in tokens(masked)
                    if t not in STOP_WORDS and t not in self.genres.words and not t.isdigit()
                    and t.rstrip("s") not in self.genre_map and len(t) > 2]
@@ -330,9 +336,9 @@ def apply(state: DialogueState, ex: Extraction, *, max_wishes: int = 3) -> Dialo
         new.prefer_decade(d)
     if ex.years_given:
         new.set_years(ex.year_min, ex.year_max)
-    elif ex.preferred_decades and (state.asking == "decade" or ex.decade_demanded):
+    elif ex.preferred_decades and (ex.decade_demanded or (state.asking == "decade" and not ex.general_taste)):
         # the answer to "any particular decade?" ("the 90s, ideally") or "too old: from the 70s"
-        # names the decade wanted now, not only a taste
+        # names the decade wanted now; "I tend to enjoy the 90s" stays a taste
         d = ex.preferred_decades[-1]
         new.set_years(d, d + 9)
     if ex.wishes:

@@ -31,6 +31,16 @@ from genrec.ranking.weights import MFWeights
 __all__ = ["MFRanker", "MFWeights", "UserProfile"]
 
 
+FOLD_IN_BIAS_REG = 50.0
+"""Ridge weight pulling a folded-in user's rating bias towards the average user's. A person names
+favourites first, so a handful of 5s would otherwise read as someone who rates everything 5."""
+FOLD_IN_SUPPORT = 30.0
+"""Items at which a folded-in user's predicted ratings and the average user's weigh the same: with
+n items said, shown ratings are avg + n / (n + FOLD_IN_SUPPORT) * (folded-in - avg). Chosen on the
+validation split carved from u1.base (cold-start RMSE from 10 items: 1.37 -> 1.03); ranking is
+unchanged (it uses the folded-in ratings)."""
+
+
 class MFRanker:
     """Collaborative-filtering ranker trained on explicit ratings (torch; CPU, or CUDA when present).
 
@@ -230,10 +240,20 @@ class MFRanker:
         Raises UnknownUserError / genrec.data.UnknownItemError for ids the ranker does not know.
         """
         f, b, _, _ = self._user_parts(user)
-        return self._rating_space(f, b, self._item_index(items)).astype(np.float64)
+        idx = self._item_index(items)
+        return self._calibrated(user, self._rating_space(f, b, idx), idx).astype(np.float64)
+
+    def _calibrated(self, user: int | UserProfile, rating: np.ndarray, idx: np.ndarray | None) -> np.ndarray:
+        """Shown ratings: a folded-in user's shrunk towards the average user's by its support."""
+        if not isinstance(user, UserProfile):
+            return rating
+        m = self._fitted()
+        base = self._rating_space(m.user_factors.mean(axis=0), float(m.user_bias.mean()), idx)
+        n = len(user.seen)
+        return base + n / (n + FOLD_IN_SUPPORT) * (rating - base)
 
     def _scores(self, user: int | UserProfile) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(recommend score, predicted rating, never-return indices) over all known items."""
+        """(recommend score, shown predicted rating, never-return indices) over all known items."""
         f, b, implicit, seen = self._user_parts(user)
         rating = self._rating_space(f, b, None)
         lo, hi = self.scale
@@ -245,7 +265,7 @@ class MFRanker:
             m = np.abs(e).max()
             if m > 0:
                 score = score + e / m
-        return score, rating, seen
+        return score, self._calibrated(user, rating, None), seen
 
     def recommend(
         self,
@@ -347,7 +367,7 @@ class MFRanker:
         a = np.hstack([m.item_codes[idx].astype(np.float64), np.ones((len(ids), 1))])
         prior = np.concatenate([w_mean, [b_mean]]).astype(np.float64)
         lam = np.full(d + 1, max(float(self.metadata.get("effective_reg", self.config.reg)), 1e-3))
-        lam[-1] = 1.0  # the bias is barely regularised (towards the average user's)
+        lam[-1] = FOLD_IN_BIAS_REG  # the bias shrinks towards the average user's
         rhs = a.T @ (y - a @ prior)
         theta = prior + np.linalg.solve(a.T @ a + np.diag(lam), rhs)
         implicit = np.zeros(len(self.item_ids), dtype=np.float32)
