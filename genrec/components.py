@@ -50,10 +50,10 @@ class FusionWeights(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    rank: float = Field(0.65, ge=0)
-    search: float = Field(0.05, ge=0)
-    genre: float = Field(0.15, ge=0)
-    decade: float = Field(0.1, ge=0)
+    rank: float = Field(0.85, ge=0)
+    search: float = Field(0.0, ge=0)
+    genre: float = Field(0.05, ge=0)
+    decade: float = Field(0.05, ge=0)
     pop: float = Field(0.05, ge=0)
 
 
