@@ -83,6 +83,7 @@ def test_openai_client_non_streaming_returns_text_and_catalog_recommendations(
     for r in recs:
         assert recommender.catalog[r["item_id"]].title == r["title"]
     assert isinstance(extra["trace"], list) and extra["trace"]
+    assert isinstance(extra["suggested_answers"], list)  # the Reply's, for answer buttons
     assert [m["role"] for m in history(http, "oai-plain")] == ["user", "assistant"]
 
 

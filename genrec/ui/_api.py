@@ -225,6 +225,7 @@ def _extra(reply: Reply, client_id: str) -> GenrecExtra:
         session_id=client_id,
         recommendations=[r.model_dump(mode="json") for r in reply.recommendations],
         question=reply.question,
+        suggested_answers=list(getattr(reply, "suggested_answers", []) or []),
         trace=[t.model_dump(mode="json") for t in reply.trace],
         warnings=list(reply.warnings),
         backend=reply.backend,

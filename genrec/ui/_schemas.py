@@ -125,6 +125,8 @@ class GenrecExtra(BaseModel):
         "predicted_rating, rationale, verified."
     )
     question: bool = Field(False, description="True when the agent asked a question instead.")
+    suggested_answers: list[str] = Field(default_factory=list, description=(
+        "Likely answers to the agent's question (for buttons); empty when it asked none."))
     trace: list[dict[str, Any]] = Field(description="Tool calls of this turn (name, arguments, ok, ...).")
     warnings: list[str] = []
     backend: str = ""
