@@ -115,3 +115,20 @@ def test_a_hanging_llm_costs_one_timeout_then_nothing(settings: Settings,
             assert len(srv.chat_requests) == sent  # nothing more went to the hanging server
             print(f"\nhanging LLM, 1 s timeout: first turn {first['timings']['llm']:.0f} ms of LLM "
                   f"time, next 3 turns {max(later_ms):.1f} ms at most, {sent} request(s) sent")
+
+
+def test_a_turn_spends_at_most_its_llm_time_budget(settings: Settings, ml100k, ml100k_ranker,
+                                                   ml100k_store) -> None:
+    """AgentConfig.llm_turn_seconds caps a turn's LLM time below the per-call timeout."""
+    from genrec.agent import AgentConfig, Recommender, SessionStore
+
+    with OpenAITestServer(MODEL, delay=30.0) as srv:
+        s = settings.model_copy(update={"llm_base_url": srv.base_url, "llm_model": MODEL,
+                                        "llm_timeout": 30.0})
+        rec = Recommender(catalog=ml100k.catalog, ranker=ml100k_ranker, store=ml100k_store,
+                          llm=get_llm("openai", s), policy="guided", sessions=SessionStore(None),
+                          config=AgentConfig(llm_turn_seconds=1.5))
+        started = time.monotonic()
+        reply = rec.chat("budget", "I loved Toy Story, recommend animated movies")
+        assert reply.recommendations and time.monotonic() - started < 6
+        assert 1.3 < reply.timings["llm"] / 1000 < 2.5
