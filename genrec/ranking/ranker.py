@@ -368,8 +368,10 @@ class MFRanker:
         prior = np.concatenate([w_mean, [b_mean]]).astype(np.float64)
         lam = np.full(d + 1, max(float(self.metadata.get("effective_reg", self.config.reg)), 1e-3))
         lam[-1] = FOLD_IN_BIAS_REG  # the bias shrinks towards the average user's
-        rhs = a.T @ (y - a @ prior)
-        theta = prior + np.linalg.solve(a.T @ a + np.diag(lam), rhs)
+        # ridge towards the prior, solved in the n-item dual (Woodbury): n x n instead of (d+1)^2
+        scaled = a / lam  # a @ diag(1/lam)
+        dual = np.linalg.solve(scaled @ a.T + np.eye(len(ids)), y - a @ prior)
+        theta = prior + scaled.T @ dual
         implicit = np.zeros(len(self.item_ids), dtype=np.float32)
         mid = (lo + hi) / 2
         pos = [j for j, i in zip(idx, ids) if given[i] >= mid]
