@@ -180,8 +180,6 @@ def test_fake_benign_look_alikes_are_never_refused(make) -> None:
     assert broken == {}
 
 
-@pytest.mark.xfail(reason="understanding reads 'ignore the horror ones' as no genre constraint; "
-                          "reported to the lead (requests/lead.md)", strict=False)
 def test_fake_ignore_the_horror_ones_avoids_horror(make) -> None:
     rec = make(["{}", {"text": "Here are some picks for you.", "rationales": []}], "guided")
     reply = rec.chat("benign-horror", "ignore the horror ones, I want comedies")
