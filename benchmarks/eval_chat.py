@@ -1,10 +1,11 @@
-"""Benchmark: `genrec eval chat` at the target scale (every u1 test user with a relevant item,
-5 turns, template simulator, `--llm none`, the taste protocol): wall time, and every system's
-recall_cum@10 (the headline), success, turns_to_hit and ndcg@10_standing per turn, with the paired
-bootstrap interval of agent minus each peer and oracle.
+"""Benchmark: `genrec eval chat` at the target scale (every eligible u1 test user, 5 turns, template
+simulator, `--llm none`): wall time and every system's headline per turn with the paired bootstrap
+interval of agent minus each peer. Taste protocol: recall_cum@10, success, turns_to_hit,
+ndcg@10_standing. Target protocol: SR@t, sr@T, avg_turns, hdcg.
 
-Usage:  python benchmarks/eval_chat.py [--users 0] [--turns 5] [--llm none] [--seed 0] [--concurrency 2]
-Writes benchmarks/results/eval_chat.json and prints the table. The ranker and the Chroma index are
+Usage:  python benchmarks/eval_chat.py [--protocol taste|target] [--users 0] [--turns 5] [--llm none]
+        [--seed 0] [--concurrency 2]
+Writes benchmarks/results/eval_chat.json (target: eval_chat_target.json) and prints the table. The ranker and the Chroma index are
 built first (cached under GENREC_HOME) so the timed run measures the evaluation itself.
 """
 
@@ -39,7 +40,7 @@ def main() -> None:
     ap.add_argument("--turns", type=int, default=5)
     ap.add_argument("--llm", default="none")
     ap.add_argument("--simulator", default="template")
-    ap.add_argument("--protocol", default="taste", help="taste (target: not implemented yet)")
+    ap.add_argument("--protocol", default="taste", choices=("taste", "target"))
     ap.add_argument("--seed", type=int, default=0, help="seed of the simulators (not of the ranker)")
     ap.add_argument("--concurrency", type=int, default=2)
     ap.add_argument("--out", type=Path, default=None, help="run folder (default: a fresh temp folder)")
@@ -70,9 +71,14 @@ def main() -> None:
     subprocess.run(command(1, warm), check=True, env=env, capture_output=True, text=True)
     warm_s = time.perf_counter() - t0
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    import resource
+
+    cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - t0
+    cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
     load_after = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     sys.stdout.write(proc.stdout)
     if proc.returncode != 0:
@@ -82,6 +88,9 @@ def main() -> None:
     cfg = json.loads((out / "config.json").read_text())
     fin, per = m["final"], m["per_turn"]
     systems = [*m["groups"]["agent"], *m["groups"]["peers"], *m["groups"]["oracles"]]
+    heads = target_heads(m["turns"]) if args.protocol == "target" else HEADLINE
+    extra = ("questions",) if args.protocol == "target" else ("recall@10", "hr@10", "mrr", "seen", "repeated")
+    curve = "success" if args.protocol == "target" else "recall_cum@10"
     result = {
         "benchmark": "eval_chat",
         "protocol": args.protocol,
@@ -90,6 +99,9 @@ def main() -> None:
         "machine": machine(),
         "load_average_1min": {"before": load, "after": load_after},
         "wall_seconds": round(wall, 1),
+        "cpu_seconds": round(cpu, 1),
+        "cpu_note": "user+system CPU seconds of the timed run: on an idle machine with 2 cores the wall time "
+                    "is at least cpu_seconds / 2",
         "warmup_seconds_one_user": round(warm_s, 1),
         "users": m["n_users"],
         "turns": m["turns"],
@@ -98,38 +110,46 @@ def main() -> None:
         "llm_calls_per_turn": m["llm_calls"]["per_turn"],
         "leakage": m["leakage"]["count"],
         "groups": m["groups"],
-        "final": {s: {k: fin[s].get(k) for k in (*HEADLINE, "recall@10", "hr@10", "mrr", "seen", "repeated")}
-                  for s in systems},
+        "final": {s: {k: fin[s].get(k) for k in (*heads, *extra)} for s in systems},
+        "agent": {k: fin["agent"].get(k) for k in ("constraint_violations", "question", "verified_share")},
         "ci": fin["ci"],
-        "per_turn": {s: {k: per[s].get(k) for k in HEADLINE} for s in systems},
-        "intervals": {s: m["intervals"].get(s, {}).get("recall_cum@10") for s in systems},
+        "per_turn": {s: {k: per[s].get(k) for k in heads if k in per[s]} for s in systems},
+        "intervals": {s: m["intervals"].get(s, {}).get(curve) for s in systems},
         "targets": {"wall_seconds<=300": wall <= 300},
         "run_folder": str(out),
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "eval_chat.json").write_text(json.dumps(result, indent=2) + "\n")
+    name = "eval_chat_target.json" if args.protocol == "target" else "eval_chat.json"
+    (RESULTS / name).write_text(json.dumps(result, indent=2) + "\n")
     print()
-    print(table(result))
-    print(f"\nwall {wall:.1f}s for {m['n_users']} users x {m['turns']} turns on {result['machine']['cores']} cores "
+    print(table(result, heads, curve))
+    print(f"\nwall {wall:.1f}s (CPU {cpu:.1f}s) for {m['n_users']} users x {m['turns']} turns on {result['machine']['cores']} cores "
           f"(1-min load average {load} before, {load_after} after); targets: {result['targets']}")
-    print(f"wrote {RESULTS / 'eval_chat.json'}")
+    print(f"wrote {RESULTS / name}")
     if args.ablations:
         ablations(args)
 
 
-def table(result: dict) -> str:
-    """Markdown: final values per system (oracles last), recall_cum@10 per turn, and the paired intervals."""
+def target_heads(turns: int) -> tuple[str, ...]:
+    """The target protocol's columns: sr@T (named for the turns), avg_turns, hdcg, SR@t per turn."""
+    return (f"sr@{turns}", "avg_turns", "hdcg", "success")
+
+
+def table(result: dict, heads: tuple[str, ...] = HEADLINE, curve: str = "recall_cum@10") -> str:
+    """Markdown: final values per system (oracles last), the headline curve per turn, and the paired intervals."""
     turns = result["turns"]
     oracles = set(result["groups"]["oracles"])
-    lines = ["| system | " + " | ".join(HEADLINE) + " | " + " | ".join(f"recall_cum t{t + 1}" for t in range(turns))
-             + " | agent - system, recall_cum@10 [95% CI] |",
-             "|---" * (len(HEADLINE) + turns + 2) + "|"]
+    head = result["ci"]["metric"]
+    cols = [h for h in heads if h != "success" or curve != "success"]
+    lines = ["| system | " + " | ".join(cols) + " | " + " | ".join(f"{curve} t{t + 1}" for t in range(turns))
+             + f" | agent - system, {head} [95% CI] |",
+             "|---" * (len(cols) + turns + 2) + "|"]
     for s, fin in result["final"].items():
         ci = result["ci"]["agent_minus"].get(s)
         diff = f"{ci['diff']:+.4f} [{ci['low']:+.4f}, {ci['high']:+.4f}]" if ci else ""
         name = f"{s} (oracle)" if s in oracles else s
-        lines.append(f"| {name} | " + " | ".join(f"{fin[k]:.4f}" if fin.get(k) is not None else "-" for k in HEADLINE)
-                     + " | " + " | ".join(f"{v:.4f}" for v in result["per_turn"][s]["recall_cum@10"])
+        lines.append(f"| {name} | " + " | ".join(f"{fin[k]:.4f}" if fin.get(k) is not None else "-" for k in cols)
+                     + " | " + " | ".join(f"{v:.4f}" for v in result["per_turn"][s][curve])
                      + f" | {diff} |")
     return "\n".join(lines)
 
