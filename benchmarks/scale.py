@@ -231,7 +231,7 @@ def step_agent(work: Path) -> dict:
                       llm=get_llm("none", s), policy="guided", sessions=SessionStore(None))
     titles = [it.title for it in list(parts.catalog)[:200]]
     rng = np.random.default_rng(0)
-    overhead, cpu = [], []
+    overhead, cpu, stages = [], [], {}
     for c in range(ARGS.conversations + 2):
         a, b = rng.choice(titles, 2, replace=False)
         script = [f"I loved {a}", "something from the 90s, no horror", f"I also liked {b}",
@@ -242,11 +242,14 @@ def step_agent(work: Path) -> dict:
             if c >= 2:  # two warm-up conversations
                 overhead.append(r.timings["overhead"])
                 cpu.append((time.process_time() - c0) * 1000)
+                for k, v in r.timings.items():
+                    stages.setdefault(k, []).append(v)
     return {"ranker_engine": parts.ranker.metadata.get("engine"), "turns": len(overhead),
             "overhead_p50_ms": round(float(np.percentile(overhead, 50)), 1),
             "overhead_p95_ms": round(float(np.percentile(overhead, 95)), 1),
             "cpu_p50_ms": round(float(np.percentile(cpu, 50)), 1),
-            "cpu_p95_ms": round(float(np.percentile(cpu, 95)), 1), "load_avg_1m": os.getloadavg()[0]}
+            "cpu_p95_ms": round(float(np.percentile(cpu, 95)), 1), "load_avg_1m": os.getloadavg()[0],
+            "timings_p50_ms": {k: round(float(np.percentile(v, 50)), 1) for k, v in stages.items()}}
 
 
 def store_throughput(urls: list[str], sessions: int, turns: int) -> dict:
