@@ -80,7 +80,7 @@ def contrast_of(page: Any, selector: str) -> float:
     }"""))
 
 
-@pytest.mark.parametrize("width,height", [(390, 844), (1280, 900)])
+@pytest.mark.parametrize("width,height", [(390, 844), (1280, 900), (1920, 1080)])
 def test_all_ten_cards_fit_the_screen_without_sideways_scrolling(
     server: BackgroundServer, browser: Any, width: int, height: int
 ) -> None:
@@ -90,6 +90,8 @@ def test_all_ten_cards_fit_the_screen_without_sideways_scrolling(
     for box in page.locator(".genrec-card-box").all():
         b = box.bounding_box()
         assert b is not None and b["x"] >= 0 and b["x"] + b["width"] <= width + 0.5, (width, b)
+        assert box.locator(".genrec-card h4").inner_text().strip()
+        assert box.locator(".genrec-card .why").inner_text().strip()  # the reason
         assert box.locator(".genrec-like").inner_text().strip() == "👍 Like"
         assert box.locator(".genrec-dislike").inner_text().strip() == "👎 Not for me"
         for button in (box.locator(".genrec-like"), box.locator(".genrec-dislike")):
@@ -202,6 +204,8 @@ def test_input_is_locked_with_a_working_note_while_a_turn_runs(
         wait_until(lambda: len(bot_messages(page)) == 1 and bot_messages(page)[0].strip(), "an answer")
         page.locator("#genrec-working").wait_for(state="hidden")
         wait_until(lambda: box.is_enabled(), "the input unlocked")
+        wait_until(lambda: page.evaluate("document.activeElement?.closest('#genrec-input') !== null"),
+                   "the cursor back in the input")
         send(page, "more like that please")
         wait_until(lambda: len(recommender.history(sid)) == 4, "the second turn")
         page.context.close()

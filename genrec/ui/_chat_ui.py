@@ -268,10 +268,13 @@ def build_blocks(recommender: Recommender, settings: Settings, *, concurrency: i
 
         turn = {"outputs": turn_outputs, "concurrency_limit": concurrency,
                 "concurrency_id": "genrec-turn"}  # Enter, Send and the chips share one limit
+        refocus = "() => { document.querySelector('#genrec-input textarea')?.focus(); }"
         for trigger in (box.submit, send.click):
-            trigger(respond_box, inputs=[box, session], **turn)  # type: ignore[arg-type]
+            trigger(respond_box, inputs=[box, session], **turn).then(  # type: ignore[arg-type]
+                None, js=refocus)  # the box is unlocked: the cursor goes back into it
         for chip in chips:
-            chip.click(respond_chip, inputs=[chip, session], **turn)  # type: ignore[arg-type]
+            chip.click(respond_chip, inputs=[chip, session], **turn).then(  # type: ignore[arg-type]
+                None, js=refocus)
 
         def show_shortlist(session_id: str) -> str:
             try:
