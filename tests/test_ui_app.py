@@ -106,6 +106,11 @@ def test_all_ten_cards_fit_the_screen_without_sideways_scrolling(
     last = card_ids(page)[-1]
     page.locator(f"#like-{last}").click()
     page.get_by_text("👍 noted").wait_for()
+    first = card_ids(page)[0]  # a 👎 card greys out
+    page.locator(f"#dislike-{first}").click()
+    grey = page.locator(f".genrec-card.disliked[data-item-id='{first}']")
+    grey.wait_for()
+    assert float(grey.evaluate("el => getComputedStyle(el).opacity")) < 1
     page.context.close()
 
 

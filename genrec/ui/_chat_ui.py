@@ -42,6 +42,7 @@ CSS = """
 .genrec-card .why {font-size:.92em;}
 .genrec-card .verified {color:#1a7f37;font-weight:600;}
 .genrec-card .fb {font-size:.85em;margin-top:4px;}
+.genrec-card.disliked {opacity:.55;filter:grayscale(1);}
 .genrec-fb-row {flex-wrap:wrap !important;}
 .genrec-fb-row button {min-width:0 !important;}
 #genrec-chips {flex-wrap:wrap !important;gap:6px;}
@@ -77,13 +78,14 @@ def card_html(card: dict[str, Any]) -> str:
     if rating is not None:
         meta.append(f"predicted ★ {float(rating):.1f}")
     fb = card.get("feedback")
+    classes = "genrec-card" + (" liked" if fb is True else " disliked" if fb is False else "")
     note = ""
     if fb is True:
         note = '<div class="fb">👍 noted: more like this</div>'
     elif fb is False:
         note = '<div class="fb">👎 noted: it will not be recommended again</div>'
     return (
-        f'<div class="genrec-card" data-item-id="{int(card.get("item_id", 0))}">'
+        f'<div class="{classes}" data-item-id="{int(card.get("item_id", 0))}">'
         f"<h4>{title}{e(year)}{check}</h4>"
         f'<div class="meta">{" · ".join(meta)}</div>'
         f'<div class="why">{e(str(card.get("rationale", "")))}</div>{note}</div>'
