@@ -58,10 +58,12 @@ def test_reactions_to_the_last_list(extractor):
     ("I'll pass on anything horror.", ["Horror"]),
     ("Honestly, war isn't what I'm after tonight.", ["War"]),
     ("The third one is a sci-fi film, not my thing today.", ["Sci-Fi"]),
+    ("Not in the mood for a film for kids.", ["Children's"]),
+    ("ignore the horror ones, I want comedies", ["Horror"]),
 ])
 def test_genre_negations_a_person_writes(extractor, text, avoided):
     ex = extractor.extract(text, DialogueState(last_recommended=[1, 2, 3]))
-    assert ex.avoided_genres == avoided and not ex.wanted_genres
+    assert ex.avoided_genres == avoided and ex.wanted_genres in ([], ["Comedy"])
 
 
 @pytest.mark.parametrize("text, polarity", [
@@ -124,8 +126,10 @@ def test_a_decade_answer_to_the_decade_question_is_a_range():
     asked = DialogueState(asking="decade")
     state = apply(asked, extractor.extract("From the 70s, ideally.", asked))
     assert (state.year_min, state.year_max) == (1970, 1979) and state.asking is None
-    plain = apply(DialogueState(), extractor.extract("From the 70s, ideally.", DialogueState()))
-    assert plain.year_min is None and plain.preferred_decades == [1970]  # unasked: a taste
+    taste = apply(asked, extractor.extract("I tend to enjoy films from the 70s.", asked))
+    assert taste.year_min is None and taste.preferred_decades == [1970]  # a general taste, even when asked
+    hedged = apply(DialogueState(), extractor.extract("The 70s, ideally."))
+    assert (hedged.year_min, hedged.year_max) == (1970, 1979)  # a hedged wish is a wish
 
 
 def test_the_agent_asks_alongside_its_picks_and_uses_the_answer(ml100k, ml100k_ranker, ml100k_store, tmp_path,

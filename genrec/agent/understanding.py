@@ -40,7 +40,8 @@ __all__ = [
 _ITEM_REF = re.compile(r"\b(?:item|item id|movie id|film id|id)(?:\s+#?\s*|\s*#\s*)(\d{1,12})\b", re.IGNORECASE)
 """An explicit id only: "item 4", "item #4", "id 4" (never "ID4" inside a title such as "Independence Day (ID4)")."""
 _GENERAL_TASTE = re.compile(r"\b(?:tend to|usually|mostly|generally|typically|normally|favou?rites?|soft spot|"
-                            r"grew up|always|big fan)\b", re.IGNORECASE)
+                            r"grew up|always|big fan|fan of|enjoy|enjoys|i like|i love|my taste|era)\b",
+                            re.IGNORECASE)
 """Cues of a general taste ("I tend to enjoy the 90s"), as opposed to a hedge on a wish ("the 90s, ideally")."""
 _TOO_OLD_OR_NEW = re.compile(r"\btoo (?:old|dated|new|recent|modern)\b|\b(?:older|newer) than\b", re.IGNORECASE)
 _USER_REF = re.compile(r"\buser(?:\s*id)?\s*#?\s*(\d{1,9})\b", re.IGNORECASE)
@@ -336,9 +337,9 @@ def apply(state: DialogueState, ex: Extraction, *, max_wishes: int = 3) -> Dialo
         new.prefer_decade(d)
     if ex.years_given:
         new.set_years(ex.year_min, ex.year_max)
-    elif ex.preferred_decades and (ex.decade_demanded or (state.asking == "decade" and not ex.general_taste)):
-        # the answer to "any particular decade?" ("the 90s, ideally") or "too old: from the 70s"
-        # names the decade wanted now; "I tend to enjoy the 90s" stays a taste
+    elif ex.preferred_decades and (ex.decade_demanded or not ex.general_taste):
+        # a hedged wish ("from the 90s, ideally"), the answer to "any particular decade?" or "too
+        # old: from the 70s" names the decade wanted now; "I tend to enjoy the 90s" stays a taste
         d = ex.preferred_decades[-1]
         new.set_years(d, d + 9)
     if ex.wishes:
