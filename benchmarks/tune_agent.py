@@ -30,6 +30,8 @@ GRID = [
     ("ranker-led, questions", (0.85, 0.00, 0.05, 0.05, 0.05), 1.0, ALL_QUESTIONS),
     ("ranker-led, title questions", (0.85, 0.00, 0.05, 0.05, 0.05), 1.0, ["example"]),
     ("ranker-led, no questions", (0.85, 0.00, 0.05, 0.05, 0.05), 1.0, []),
+    ("ranker only, questions", (1.00, 0.00, 0.00, 0.00, 0.00), 0.0, ALL_QUESTIONS),
+    ("ranker only, title questions", (1.00, 0.00, 0.00, 0.00, 0.00), 0.0, ["example"]),
 ]
 
 
