@@ -12,6 +12,7 @@ import pytest
 
 from genrec.config import Settings
 from genrec.ui import BackgroundServer, create_app
+from genrec.ui._security import load_secret, principal_of, stored_session_id
 
 BOT_PATH = Path(__file__).resolve().parents[1] / "examples" / "support_bot" / "bot.py"
 
@@ -31,12 +32,14 @@ def genrec_server(tmp_path_factory: pytest.TempPathFactory,
     settings = Settings(home=home, llm="none", api_key="bot-token")
     rec = make_ml100k_recommender(settings)
     with BackgroundServer(create_app(rec, settings, ui=False)) as srv:
-        yield srv, rec
+        yield srv, rec, home
 
 
 def test_support_bot_answers_faq_itself_and_asks_genrec_for_movies(genrec_server) -> None:
-    server, rec = genrec_server
+    server, rec, home = genrec_server
     bot_module = load_bot_module()
+    # the server stores the bot's session under a keyed hash of (its key, the OpenAI `user` field)
+    session = stored_session_id(load_secret(home), principal_of("bot-token", None), "support-u1")
     bot = bot_module.SupportBot(server.url, api_key="bot-token")
 
     hours = bot.answer("u1", "What are your opening hours?")
@@ -44,7 +47,7 @@ def test_support_bot_answers_faq_itself_and_asks_genrec_for_movies(genrec_server
     account = bot.answer("u1", "I forgot my password")
     assert (hours.source, refund.source, account.source) == ("faq:hours", "faq:refund", "faq:account")
     assert "9:00" in hours.text and "14 days" in refund.text and "password" in account.text.lower()
-    assert not rec.session_exists("support-u1")  # genrec was not asked
+    assert not rec.session_exists(session)  # genrec was not asked
 
     movie = bot.answer("u1", "I loved Toy Story, what should I watch next?")
     assert movie.source == "genrec" and movie.recommendations
@@ -55,19 +58,21 @@ def test_support_bot_answers_faq_itself_and_asks_genrec_for_movies(genrec_server
     follow_up = bot.answer("u1", "Any other animated movie to watch?")
     assert follow_up.source == "genrec"
     # one genrec session per customer, holding the whole movie conversation
-    history = rec.history("support-u1")
+    assert not rec.session_exists("support-u1")  # the customer id is never stored in the clear
+    history = rec.history(session)
     assert [m["role"] for m in history] == ["user", "assistant"] * 2
     assert history[0]["content"] == "I loved Toy Story, what should I watch next?"
     first = {r["item_id"] for r in movie.recommendations}
     assert not first & {r["item_id"] for r in follow_up.recommendations}
 
     other = bot.answer("u2", "Recommend a movie to watch tonight")
-    assert other.source == "genrec" and len(rec.history("support-u2")) == 2
+    u2 = stored_session_id(load_secret(home), principal_of("bot-token", None), "support-u2")
+    assert other.source == "genrec" and len(rec.history(u2)) == 2
     assert bot.answer("u3", "hello?").source == "fallback"
 
 
 def test_support_bot_needs_the_servers_api_key(genrec_server) -> None:
-    server, _ = genrec_server
+    server, _, _ = genrec_server
     bot = load_bot_module().SupportBot(server.url, api_key="wrong")
     import openai
 

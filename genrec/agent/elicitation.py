@@ -48,7 +48,7 @@ def score_mass(candidates: Sequence[Any], catalog: Any, attribute: str) -> dict[
     >>> from genrec.data import Catalog, Item
     >>> cat = Catalog([Item(1, "A", 1995, ("Comedy",)), Item(2, "B", 1985, ("Comedy", "Drama"))])
     >>> score_mass([C(item_id=1, score=1.0), C(item_id=2, score=0.0)], cat, "genre")
-    {'Comedy': 1.5, 'Drama': 0.5}
+    {'Comedy': 2.5, 'Drama': 0.5}
     """
     if not candidates:
         return {}
