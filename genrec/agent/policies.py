@@ -72,10 +72,8 @@ def _ask_too(agent: Agent, state: DialogueState, pool: CandidatePool, response: 
                         agent.config.question_attributes)
     if q is None:
         return response
-    state.asked.append(q.attribute)
-    state.asking = q.attribute
     return Response(f"{response.text}\n\n{q.text}", response.recommendations, question=True,
-                    suggested_answers=q.options)
+                    suggested_answers=q.options, asked=q.attribute)
 
 
 def _early(agent: Agent, ctx: TurnContext, u: Understood) -> Response | None:
@@ -112,9 +110,12 @@ def _answer(agent: Agent, ctx: TurnContext, state: DialogueState, cands: list[Ca
 
 
 def _finish(state: DialogueState, response: Response) -> Outcome:
-    """The one place a turn's answer changes the state: what was shown."""
+    """The one place a turn's answer changes the state: what was shown, what was asked."""
     if response.recommendations:
         state.record_shown([r.item_id for r in response.recommendations])
+    if response.asked is not None:
+        state.asked.append(response.asked)
+        state.asking = response.asked
     return Outcome(response, state)
 
 

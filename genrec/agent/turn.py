@@ -171,3 +171,5 @@ class Response:
     recommendations: list[Recommendation] = field(default_factory=list)
     question: bool = False
     suggested_answers: list[str] = field(default_factory=list)
+    asked: str | None = None
+    """The attribute the question asks about (the policy records it in the state)."""
