@@ -102,6 +102,31 @@ async def call_agent(agent: Any, session_id: str, message: str) -> Any:
     return await asyncio.to_thread(agent.chat, session_id, message)
 
 
+async def agent_turn(agent: Any, session_id: str, message: str, k: int) -> dict[str, Any]:
+    """One agent turn as transcript fields: ``agent`` (its text), ``ranked_item_ids`` (the first k
+    shown), ``shortlist_item_ids``, ``question``, ``verified``, ``latency_ms``, ``llm_calls``,
+    ``agent_timings`` and ``error`` (an agent fault scores as an empty list)."""
+    t0 = time.perf_counter()
+    error = None
+    try:
+        reply = await call_agent(agent, session_id, message)
+    except Exception as exc:  # noqa: BLE001 - an agent fault scores as an empty list
+        reply, error = None, f"{type(exc).__name__}: {exc}"
+    latency = (time.perf_counter() - t0) * 1000.0
+    recs = list(getattr(reply, "recommendations", None) or [])[:k]
+    return {
+        "agent": getattr(reply, "text", "") or "",
+        "ranked_item_ids": [int(r.item_id) for r in recs],
+        "shortlist_item_ids": await asyncio.to_thread(agent_shortlist, agent, session_id, k),
+        "question": bool(getattr(reply, "question", False)),
+        "verified": [bool(getattr(r, "verified", False)) for r in recs],
+        "latency_ms": round(latency, 2),
+        "llm_calls": int(getattr(reply, "llm_calls", 0) or 0),
+        "agent_timings": dict(getattr(reply, "timings", None) or {}),
+        "error": error,
+    }
+
+
 def agent_state(agent: Any, session_id: str) -> dict[str, Any] | None:
     """What the agent understood so far (read only, for the understanding diagnostics)."""
     fn = getattr(agent, "state", None)
@@ -177,41 +202,23 @@ class ChatProtocol:
                 user_texts.append(utt.text)
                 leaks = guard.find(utt.text, allowed=utt.named)
                 stated = sim.stated
-                t0 = time.perf_counter()
-                error = None
-                try:
-                    reply = await call_agent(self.agent, session, utt.text)
-                except Exception as exc:  # noqa: BLE001 - an agent fault scores as an empty list
-                    reply, error = None, f"{type(exc).__name__}: {exc}"
-                latency = (time.perf_counter() - t0) * 1000.0
-                recs = list(getattr(reply, "recommendations", None) or [])[: cfg.k]
-                ranked = [int(r.item_id) for r in recs]
-                text = getattr(reply, "text", "") or ""
+                said = await agent_turn(self.agent, session, utt.text, cfg.k)
                 conv = await asyncio.to_thread(peers.turn, stated, list(user_texts))
-                shortlist = await asyncio.to_thread(agent_shortlist, self.agent, session, cfg.k)
-                understood = agent_state(self.agent, session)
                 turns.append({
                     "user": utt.text,
-                    "agent": text,
-                    "ranked_item_ids": ranked,
-                    "shortlist_item_ids": shortlist,
-                    "question": bool(getattr(reply, "question", False)),
-                    "verified": [bool(getattr(r, "verified", False)) for r in recs],
-                    "latency_ms": round(latency, 2),
-                    "llm_calls": int(getattr(reply, "llm_calls", 0) or 0),
-                    "agent_timings": dict(getattr(reply, "timings", None) or {}),
-                    "unknown_titles": self.titles.unknown_titles(text),
+                    **said,
+                    "unknown_titles": self.titles.unknown_titles(said["agent"]),
                     "named": list(utt.named),
                     "facts": list(utt.facts),
                     "stated": stated.to_dict(),
                     "leaks": leaks,
                     "baselines": {**conv.shown, **constant},
                     "baselines_standing": {**conv.standing, **constant},
-                    "agent_state": understood,
-                    "error": error,
+                    "agent_state": agent_state(self.agent, session),
                 })
                 if t + 1 < cfg.turns:
-                    utt = await asyncio.to_thread(sim.respond, text, ranked, bool(getattr(reply, "question", False)))
+                    utt = await asyncio.to_thread(sim.respond, said["agent"], said["ranked_item_ids"],
+                                                  said["question"])
         finally:
             forget_session(self.agent, session)
         return {
@@ -228,5 +235,5 @@ class ChatProtocol:
         }
 
 
-__all__ = ["NOTES", "ChatEvalConfig", "ChatProtocol", "SimulatorFactory", "agent_shortlist", "agent_state", "call_agent",
+__all__ = ["NOTES", "ChatEvalConfig", "ChatProtocol", "SimulatorFactory", "agent_shortlist", "agent_state", "agent_turn", "call_agent",
            "eligible_users", "forget_session", "session_id_for"]

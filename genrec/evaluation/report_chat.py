@@ -87,14 +87,18 @@ _CHAT_CSS = ("<style>.chat{border:1px solid #ddd;border-radius:8px;padding:8px 1
              "font-size:12px}.ids{font-size:11px;color:#777;margin-left:20%}</style>")
 
 
+def _sample(records: Sequence[Mapping[str, Any]], n: int, seed: int) -> list[Mapping[str, Any]]:
+    """`n` records picked with `seed`, in user order."""
+    return sorted(random.Random(seed).sample(list(records), min(n, len(records))), key=lambda r: int(r["user_id"]))
+
+
 def render_conversations(records: Sequence[Mapping[str, Any]], *, n: int = 3, seed: int = 0,
                          catalog: Any = None, relevant: Mapping[int, set[int]] | None = None) -> str:
     """`n` conversations picked with `seed`, as chat bubbles; shown items that were held-out
     likes are marked with a star (the scorer's knowledge, never the simulator's)."""
-    if not records:
+    picked = _sample(records, n, seed)
+    if not picked:
         return ""
-    picked = sorted(random.Random(seed).sample(list(records), min(n, len(records))),
-                    key=lambda r: int(r["user_id"]))
     out = [_CHAT_CSS]
     for rec in picked:
         uid = int(rec["user_id"])
@@ -142,10 +146,9 @@ def render_target_conversations(records: Sequence[Mapping[str, Any]], *, n: int 
                                 catalog: Any = None) -> str:
     """`n` target-protocol conversations picked with `seed`: the agent's turns as chat bubbles, the
     target marked with a star, then whether the user accepted and each peer's outcome."""
-    if not records:
+    picked = _sample(records, n, seed)
+    if not picked:
         return ""
-    picked = sorted(random.Random(seed).sample(list(records), min(n, len(records))),
-                    key=lambda r: int(r["user_id"]))
     out = [_CHAT_CSS]
     for rec in picked:
         target = int(rec["target_item_id"])

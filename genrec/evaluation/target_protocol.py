@@ -5,16 +5,14 @@ agent and every target peer each talk to their own copy of the same `TargetUser`
 from __future__ import annotations
 
 import asyncio
-import time
 from dataclasses import dataclass
 from typing import Any
 
 from genrec.data import Dataset, Split
 from genrec.evaluation.chat_protocol import (
     ChatEvalConfig,
-    agent_shortlist,
     agent_state,
-    call_agent,
+    agent_turn,
     forget_session,
     session_id_for,
 )
@@ -81,36 +79,18 @@ class TargetProtocol:
             for _ in range(cfg.turns):
                 sim.guard.check(utt.text)
                 leaks = held_out.find(utt.text, allowed=utt.named)
-                t0 = time.perf_counter()
-                error = None
-                try:
-                    reply = await call_agent(self.agent, session, utt.text)
-                except Exception as exc:  # noqa: BLE001 - an agent fault scores as an empty list
-                    reply, error = None, f"{type(exc).__name__}: {exc}"
-                latency = (time.perf_counter() - t0) * 1000.0
-                recs = list(getattr(reply, "recommendations", None) or [])[: cfg.k]
-                ranked = [int(r.item_id) for r in recs]
-                text = getattr(reply, "text", "") or ""
-                question = bool(getattr(reply, "question", False))
+                said = await agent_turn(self.agent, session, utt.text, cfg.k)
                 turns.append({
                     "user": utt.text,
-                    "agent": text,
-                    "ranked_item_ids": ranked,
-                    "shortlist_item_ids": await asyncio.to_thread(agent_shortlist, self.agent, session, cfg.k),
-                    "question": question,
-                    "verified": [bool(getattr(r, "verified", False)) for r in recs],
-                    "latency_ms": round(latency, 2),
-                    "llm_calls": int(getattr(reply, "llm_calls", 0) or 0),
-                    "agent_timings": dict(getattr(reply, "timings", None) or {}),
-                    "unknown_titles": self.titles.unknown_titles(text),
+                    **said,
+                    "unknown_titles": self.titles.unknown_titles(said["agent"]),
                     "named": list(utt.named),
                     "facts": list(utt.facts),
                     "stated": sim.stated.to_dict(),
                     "leaks": leaks,
                     "agent_state": agent_state(self.agent, session),
-                    "error": error,
                 })
-                utt = await asyncio.to_thread(sim.respond, text, ranked, question)
+                utt = await asyncio.to_thread(sim.respond, said["agent"], said["ranked_item_ids"], said["question"])
                 sim.guard.check(utt.text)
                 if sim.accepted:
                     break
