@@ -433,6 +433,17 @@ def test_turn_scores_compare_typed_preferences():
 # ----------------------------------------------------------------------------- taste protocol (issue 12)
 
 
+def _exported_liked(tiny_home, tmp_path, monkeypatch) -> dict[int, set[int]]:
+    """Each test user's held-out liked items, read from what `genrec data export` writes."""
+    from genrec.cli import app
+
+    monkeypatch.setenv("GENREC_HOME", str(tiny_home))
+    r = CliRunner().invoke(app, ["data", "export", TINY, "--split", SPLIT, "--out", str(tmp_path / "split")])
+    assert r.exit_code == 0, r.output
+    test = pd.read_csv(tmp_path / "split" / "test.tsv", sep="\t", names=["user", "item", "rating", "ts"])
+    return {int(u): set(g.loc[g["rating"] >= 4, "item"].astype(int)) for u, g in test.groupby("user")}
+
+
 def _ndcg(ranked, relevant, k=10):
     dcg = sum(1 / math.log2(p + 2) for p, i in enumerate(ranked[:k]) if i in relevant)
     return dcg / sum(1 / math.log2(p + 2) for p in range(min(len(relevant), k)))
@@ -441,14 +452,9 @@ def _ndcg(ranked, relevant, k=10):
 def test_headline_metrics_recomputed_from_transcripts_and_the_exported_split(parts, tiny_home, tmp_path,
                                                                              monkeypatch):
     """Every headline number in metrics.json follows from transcripts.jsonl and `genrec data export`."""
-    from genrec.cli import app
 
     res = _run(parts, tmp_path / "run", users=6)
-    monkeypatch.setenv("GENREC_HOME", str(tiny_home))
-    r = CliRunner().invoke(app, ["data", "export", TINY, "--split", SPLIT, "--out", str(tmp_path / "split")])
-    assert r.exit_code == 0, r.output
-    test = pd.read_csv(tmp_path / "split" / "test.tsv", sep="\t", names=["user", "item", "rating", "ts"])
-    liked = {int(u): set(g.loc[g["rating"] >= 4, "item"].astype(int)) for u, g in test.groupby("user")}
+    liked = _exported_liked(tiny_home, tmp_path, monkeypatch)
     m, T = res.metrics, 3
     for system in SYSTEMS:
         got: dict[str, list[list[float]]] = {n: [[] for _ in range(T)] for n in
@@ -555,15 +561,10 @@ def test_the_seed_does_not_retrain_the_ranker(parts, tiny_home, tmp_path, monkey
 def test_target_protocol_metrics_recomputed_from_transcripts(parts, tiny_home, tmp_path, monkeypatch):
     """sr@T, SR@t, avg_turns and hdcg of the agent and every target peer follow from transcripts.jsonl
     (each line's target and shown lists) and the exported split; conversations stop on acceptance."""
-    from genrec.cli import app
     from genrec.evaluation.target_metrics import hdcg
 
     res = _run(parts, tmp_path / "run", users=8, protocol="target", report=True)
-    monkeypatch.setenv("GENREC_HOME", str(tiny_home))
-    r = CliRunner().invoke(app, ["data", "export", TINY, "--split", SPLIT, "--out", str(tmp_path / "split")])
-    assert r.exit_code == 0, r.output
-    test = pd.read_csv(tmp_path / "split" / "test.tsv", sep="\t", names=["user", "item", "rating", "ts"])
-    liked = {int(u): set(g.loc[g["rating"] >= 4, "item"].astype(int)) for u, g in test.groupby("user")}
+    liked = _exported_liked(tiny_home, tmp_path, monkeypatch)
     m, T = res.metrics, 3
     records = read_transcripts(tmp_path / "run" / "transcripts.jsonl")
     assert len(records) == 8 and m["protocol"] == "target" and m["leakage"]["count"] == 0
