@@ -95,6 +95,10 @@ def import_(
     rating_col: str = typer.Option("rating"),
     timestamp_col: str = typer.Option("timestamp"),
     scale: str = typer.Option("1-5", help="Rating scale MIN-MAX."),
+    item_noun: str = typer.Option(
+        "item", help="What one item is (book, product, board game): the app's title, prompts and "
+                     "reasons use it."),
+    item_noun_plural: str | None = typer.Option(None, help="Its plural when not just +s (e.g. people)."),
 ) -> None:
     """Import your own catalog and ratings as a dataset (validated; all or nothing)."""
     from genrec.data import ColumnMap, DataImportError, ImportOptions, import_dataset
@@ -108,6 +112,7 @@ def import_(
                      user_col, rating_item_col, rating_col, timestamp_col, genre_sep)
     s = settings_from()
     with user_errors(DataImportError):
-        ds = import_dataset(name, items, ratings, s.datasets_dir, ImportOptions(cols, (lo, hi)))
+        ds = import_dataset(name, items, ratings, s.datasets_dir, ImportOptions(cols, (lo, hi), item_noun, item_noun_plural))
     info = ds.info()
-    typer.echo(f"imported {name}: {info['items']} items, {info['ratings']} ratings, {info['users']} users")
+    typer.echo(f"imported {name}: {info['items']} {ds.catalog.item_noun_plural}, {info['ratings']} "
+               f"ratings, {info['users']} users")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,16 +47,49 @@ class Item:
         return f"{self.title} ({self.year})" if self.year else self.title
 
 
+ITEM_NOUN_RULE = re.compile(r"^[A-Za-z][A-Za-z' -]{0,39}$")
+
+
+def plural_noun(noun: str) -> str:
+    """The plural of an English item noun: movie -> movies, series -> series, box -> boxes.
+
+    >>> [plural_noun(n) for n in ("movie", "book", "story", "box", "series", "dish")]
+    ['movies', 'books', 'stories', 'boxes', 'series', 'dishes']
+    """
+    if noun.endswith(("series", "species")):
+        return noun
+    if noun.endswith("y") and len(noun) > 1 and noun[-2] not in "aeiou":
+        return noun[:-1] + "ies"
+    return noun + ("es" if noun.endswith(("s", "x", "z", "ch", "sh")) else "s")
+
+
+def check_item_noun(noun: str, plural: str | None = None) -> tuple[str, str]:
+    """(noun, plural) with spaces tidied: words such as "book" or "board game"; else ValueError."""
+    clean = " ".join(str(noun).split())
+    if not ITEM_NOUN_RULE.match(clean):
+        raise ValueError(f"item noun {noun!r} is not usable: give a singular English noun in "
+                         "letters, e.g. book, product or board game")
+    many = " ".join(str(plural).split()) if plural else plural_noun(clean)
+    if not ITEM_NOUN_RULE.match(many):
+        raise ValueError(f"item noun plural {plural!r} is not usable: give letters, e.g. books")
+    return clean, many
+
+
 class Catalog:
-    """An ordered, id-indexed collection of items.
+    """An ordered, id-indexed collection of items, with the noun for one of them.
+
+    `item_noun` says what an item is ("movie", "book", "product"), for titles, prompts and
+    rationales; `item_noun_plural` is its plural ("movies").
 
     >>> cat = Catalog([Item(1, "Toy Story", 1995, ("Animation",))])
-    >>> cat[1].title, len(cat), 1 in cat
-    ('Toy Story', 1, True)
+    >>> cat[1].title, len(cat), 1 in cat, cat.item_noun, cat.item_noun_plural
+    ('Toy Story', 1, True, 'movie', 'movies')
     """
 
-    def __init__(self, items: Iterable[Item], *, name: str = "catalog") -> None:
+    def __init__(self, items: Iterable[Item], *, name: str = "catalog", item_noun: str = "movie",
+                 item_noun_plural: str | None = None) -> None:
         self.name = name
+        self.item_noun, self.item_noun_plural = check_item_noun(item_noun, item_noun_plural)
         self._items: list[Item] = list(items)
         self._by_id: dict[int, Item] = {}
         for it in self._items:
@@ -215,6 +249,11 @@ class Dataset:
     ratings: Ratings
     users: pd.DataFrame | None = None
 
+    @property
+    def item_noun(self) -> str:
+        """What one item is ("movie", "book"): the catalog's `item_noun`."""
+        return self.catalog.item_noun
+
     def info(self) -> dict[str, Any]:
         n_u, n_i = self.ratings.n_users, len(self.catalog)
         density = len(self.ratings) / (n_u * n_i) if n_u and n_i else 0.0
@@ -223,6 +262,7 @@ class Dataset:
             "ratings": len(self.ratings),
             "users": n_u,
             "items": n_i,
+            "item_noun": self.catalog.item_noun,
             "rated_items": self.ratings.n_items,
             "rating_scale": list(self.ratings.scale),
             "density": round(density, 6),

@@ -18,10 +18,12 @@ import numpy as np
 import pandas as pd
 
 from genrec.data import _swap
-from genrec.data._model import Catalog, Dataset, Item, Ratings
+from genrec.data._model import Catalog, Dataset, Item, Ratings, check_item_noun
 from genrec.data.titles import parse_title
 
 ITEMS_FILE, RATINGS_FILE, META_FILE = "items.parquet", "ratings.parquet", "dataset.json"
+#: What an imported item is called when the import does not say (--item-noun).
+DEFAULT_ITEM_NOUN = "item"
 
 
 class ImportError_(ValueError):
@@ -46,8 +48,12 @@ class ColumnMap:
 
 @dataclass(frozen=True)
 class ImportOptions:
+    """How to read the files, the rating scale, and what one item is ("book"; plural derived)."""
+
     columns: ColumnMap = field(default_factory=ColumnMap)
     scale: tuple[float, float] = (1.0, 5.0)
+    item_noun: str = DEFAULT_ITEM_NOUN
+    item_noun_plural: str | None = None
 
 
 NAME_RULE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -156,7 +162,8 @@ def _ints(series: pd.Series, path: Path, col: str) -> np.ndarray:
     return np.array([int(x.split(".")[0]) for x in text], dtype=np.int64)
 
 
-def read_items(path: Path, cols: ColumnMap) -> Catalog:
+def read_items(path: Path, cols: ColumnMap, item_noun: str = DEFAULT_ITEM_NOUN,
+               item_noun_plural: str | None = None) -> Catalog:
     df = _read_table(path)
     _require(df, [cols.item_id, cols.title], path)
     _not_empty(df, path, "items")
@@ -185,7 +192,7 @@ def read_items(path: Path, cols: ColumnMap) -> Catalog:
         known = {cols.item_id, cols.title, cols.year, cols.genres, cols.description}
         extra = {k: v for k, v in rec.items() if k not in known and v not in ("", None)}
         items.append(Item(int(ids[i]), title, year, genres, desc, raw, extra))
-    return Catalog(items)
+    return Catalog(items, item_noun=item_noun, item_noun_plural=item_noun_plural)
 
 
 def read_ratings(path: Path, cols: ColumnMap, scale: tuple[float, float], catalog: Catalog) -> Ratings:
@@ -240,7 +247,12 @@ def import_dataset(
     lo, hi = options.scale
     if not (math.isfinite(lo) and math.isfinite(hi)) or lo >= hi:
         raise ImportError_(f"rating scale {lo:g}..{hi:g} is not usable; give finite MIN < MAX")
-    catalog = read_items(Path(items_path), options.columns)
+    try:
+        check_item_noun(options.item_noun, options.item_noun_plural)
+    except ValueError as exc:
+        raise ImportError_(str(exc)) from None
+    catalog = read_items(Path(items_path), options.columns, options.item_noun,
+                         options.item_noun_plural)
     catalog.name = name
     ratings = read_ratings(Path(ratings_path), options.columns, options.scale, catalog)
     datasets_dir = Path(datasets_dir)
@@ -259,6 +271,8 @@ def import_dataset(
             "name": name,
             "source": {"items": str(Path(items_path).resolve()), "ratings": str(Path(ratings_path).resolve())},
             "scale": list(options.scale),
+            "item_noun": catalog.item_noun,
+            "item_noun_plural": catalog.item_noun_plural,
             "catalog_fingerprint": catalog.fingerprint(),
         }
         (work / META_FILE).write_text(json.dumps(meta, indent=2))
@@ -280,5 +294,7 @@ def load_imported(path: Path) -> Dataset:
             for r in items.to_dict("records")
         ),
         name=meta["name"],
+        item_noun=meta.get("item_noun", DEFAULT_ITEM_NOUN),
+        item_noun_plural=meta.get("item_noun_plural"),
     )
     return Dataset(meta["name"], cat, Ratings(pd.read_parquet(path / RATINGS_FILE), scale=tuple(meta["scale"])))

