@@ -195,13 +195,18 @@ class Settings(BaseSettings):
     seed: int = Field(42, description="Seed for every random choice (splits, training, simulators).")
 
     llm: str = Field(
-        "local",
-        description="LLM backend: local, openai, none, fake, or vllm:MODEL (start vLLM).",
+        "auto",
+        description="LLM backend: auto (a server at llm_base_url that answers, else vLLM on a CUDA "
+                    "GPU, else none), openai, vllm:MODEL (start vLLM), local (SmolLM2-135M on the "
+                    "CPU, a demo), none, fake.",
     )
     llm_model: str = Field("", description="Model id or path; empty means the backend's default.")
     llm_base_url: str = Field("http://127.0.0.1:8000/v1", description="OpenAI-compatible endpoint.")
     llm_api_key: str = Field("EMPTY", description="API key sent to the OpenAI-compatible endpoint.")
     llm_timeout: float = Field(60.0, description="Seconds to wait for one LLM call.")
+    llm_probe_timeout: float = Field(
+        2.0, gt=0, description="Seconds `auto` waits for llm_base_url's GET /models before it "
+                               "looks elsewhere.")
     llm_max_tokens: int = Field(256, description="Most tokens the LLM may write per call.")
     policy: Literal["auto", "tool-calling", "guided"] = Field(
         "auto", description="Dialogue policy; auto picks tool-calling for openai, guided otherwise."

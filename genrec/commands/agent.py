@@ -90,7 +90,7 @@ def llm_parsers() -> None:
 
 @llm_app.command("check")
 def llm_check(
-    llm: str = typer.Option(None, "--llm", help="Backend: local, openai, none, fake, vllm:MODEL."),
+    llm: str = typer.Option(None, "--llm", help="Backend: auto, openai, vllm:MODEL, local, none, fake."),
     model: str = typer.Option(None, "--model", help="Model id or path (GENREC_LLM_MODEL)."),
     prompt: str = typer.Option("Recommend one classic science-fiction film in one sentence.", help="Prompt."),
     max_tokens: int = typer.Option(32, help="Most tokens to write."),
@@ -108,14 +108,18 @@ def llm_check(
         load_s = time.perf_counter() - t0
         try:
             if backend.chat_model is None:
-                typer.echo(f"{backend.name}: no language model (templated text only)")
+                why = f" ({backend.choice.reason})" if backend.choice is not None else ""
+                typer.echo(f"{backend.name}: no language model (templated text only){why}")
                 return
             res = backend.invoke([{"role": "user", "content": prompt}], max_tokens=max_tokens)
         finally:
             backend.close()
     tps = res.usage.completion_tokens / res.usage.seconds if res.usage.seconds else 0.0
+    choice = backend.choice
     facts = {
         "backend": backend.name, "load_seconds": round(load_s, 2), "text": res.text,
+        "choice": {"kind": choice.kind, "model": choice.model, "reason": choice.reason,
+                   "notice": choice.notice} if choice is not None else None,
         "prompt_tokens": res.usage.prompt_tokens, "completion_tokens": res.usage.completion_tokens,
         "seconds": round(res.usage.seconds, 3), "tokens_per_second": round(tps, 2),
     }
@@ -129,7 +133,7 @@ def llm_check(
 def chat(
     session: str = typer.Option("cli", "--session", "-s", help="Session id; its state is kept between calls."),
     message: str | None = typer.Option(None, "--message", "-m", help="Send one message and exit (one-shot)."),
-    llm: str | None = typer.Option(None, help="LLM backend: local, openai, none, fake or vllm:MODEL."),
+    llm: str | None = typer.Option(None, help="LLM backend: auto (default), openai, vllm:MODEL, local, none, fake."),
     policy: str | None = typer.Option(None, help="auto, tool-calling or guided."),
     dataset: str | None = typer.Option(None, help="Dataset (default: settings.dataset)."),
     split: str | None = typer.Option(None, help="Split whose train part the ranker learns from."),

@@ -1,11 +1,13 @@
-"""LLM backends: a registry (`get_llm`) of openai / local / none / fake / vllm:MODEL, on their own.
+"""LLM backends: a registry (`get_llm`) of auto / openai / local / none / fake / vllm:MODEL.
 
 Each backend is an `LLMBackend`: a LangChain chat model plus usage accounting and uniform errors.
-Modules: errors, usage, results, parsing, answers, base, registry, fake, openai_backend, local
-(+ local_weights) and vllm_server (the launcher). Nothing here imports the agent.
+Modules: errors, usage, results, parsing, answers, base, registry, choice (what `auto` picks and
+why), fake, openai_backend, local (+ local_weights) and vllm_server (the launcher). Nothing here
+imports the agent.
 """
 
 from genrec.llm.base import LLMBackend
+from genrec.llm.choice import NONE_NOTICE, GPUInfo, LLMChoice, resolve_auto
 from genrec.llm.errors import (
     LLMCapabilityError,
     LLMError,
@@ -30,9 +32,11 @@ __all__ = [
     "DEFAULT_REPLY",
     "FakeLLM",
     "FakeRequest",
+    "GPUInfo",
     "JsonFieldStream",
     "LLMAsyncStream",
     "LLMBackend",
+    "LLMChoice",
     "LLMCapabilityError",
     "LLMError",
     "LLMResponseError",
@@ -41,6 +45,7 @@ __all__ = [
     "LLMUnavailableError",
     "LLMUsage",
     "MessagesInput",
+    "NONE_NOTICE",
     "ResponseFormat",
     "ToolCall",
     "UnknownLLMError",
@@ -51,6 +56,7 @@ __all__ = [
     "meter",
     "openai_response_format",
     "register_llm",
+    "resolve_auto",
     "to_messages",
 ]
 

@@ -60,6 +60,7 @@ class LLMBackend:
             `response_format` still works by instruction + parsing, just less reliably.
         usage: everything this backend has spent since it was made (thread-safe).
         breaker: the CircuitBreaker (`breaker.status().state`: up | degraded | down).
+        choice: how `get_llm` chose it: an LLMChoice (kind, model, reason, notice for the UI).
     """
 
     def __init__(
@@ -84,12 +85,11 @@ class LLMBackend:
         self._map_error = map_error
         self._lock = threading.Lock()
         self._closers: list[Callable[[], None]] = []
+        self.choice: Any = None  # set by get_llm (genrec.llm.choice.LLMChoice)
 
     def __repr__(self) -> str:
-        return (
-            f"LLMBackend({self.name!r}, tools={self.supports_tools}, "
-            f"structured={self.supports_structured})"
-        )
+        return (f"LLMBackend({self.name!r}, tools={self.supports_tools}, "
+                f"structured={self.supports_structured})")
 
     # -- lifecycle ----------------------------------------------------------------------------
 

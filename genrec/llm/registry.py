@@ -1,4 +1,4 @@
-"""The backend registry: `get_llm("openai" | "local" | "none" | "fake" | "vllm:MODEL", settings)`.
+"""The backend registry: `get_llm("auto" | "openai" | "local" | "none" | "fake" | "vllm:MODEL")`.
 
 Third parties can add a backend with `register_llm(name, factory)`.
 """
@@ -30,12 +30,17 @@ def get_llm(spec: str, settings: Settings | None = None) -> LLMBackend:
     """The LLM backend named by `spec`.
 
     Args:
-        spec: "openai" (settings.llm_base_url / llm_model), "local" (in-process transformers,
+        spec: "auto" (the default: an OpenAI-compatible server at settings.llm_base_url that
+            answers a probe within settings.llm_probe_timeout; else vLLM started on a CUDA GPU
+            with a model sized to it; else "none"; decided once per process, see
+            `genrec.llm.choice`), "openai" (settings.llm_base_url / llm_model), "local" (in-process transformers,
             settings.llm_model or SmolLM2-135M-Instruct), "none" (no model), "fake" (scripted,
             for tests), or "vllm:MODEL" (an OpenAI backend on a vLLM server serving MODEL at
             settings.llm_base_url, started as a child process when none runs there; stopped by
             `backend.close()` or at exit). "openai:MODEL" and "local:MODEL" override llm_model.
         settings: effective settings (default: read from the environment).
+
+    The backend's `choice` (an LLMChoice) says what was chosen and why, with a notice for the UI.
 
     Raises:
         UnknownLLMError: `spec` names no backend; the message lists the known ones.
@@ -53,7 +58,21 @@ def get_llm(spec: str, settings: Settings | None = None) -> LLMBackend:
             f"unknown LLM backend {spec!r}; known: {', '.join(known_llms())} "
             "(vllm needs a model: vllm:Qwen/Qwen2.5-7B-Instruct)"
         )
-    return factory(arg, settings)
+    backend = factory(arg, settings)
+    if backend.choice is None:  # named explicitly: the choice is the user's
+        from genrec.llm.choice import LLMChoice
+
+        kind = name.lower() if name.lower() in ("openai", "vllm", "local", "none", "fake") else "openai"
+        model = backend.name.partition(":")[2] or arg
+        backend.choice = LLMChoice(kind, model, reason=f"chosen by the setting llm={spec!r}",  # type: ignore[arg-type]
+                                   base_url=str(getattr(backend, "base_url", "")))
+    return backend
+
+
+def _auto(arg: str, settings: Settings) -> LLMBackend:
+    from genrec.llm.choice import auto_backend
+
+    return auto_backend(settings)
 
 
 def _openai(arg: str, settings: Settings) -> LLMBackend:
@@ -88,6 +107,7 @@ def _vllm(arg: str, settings: Settings) -> LLMBackend:
     return connect_or_start_vllm(arg, settings)
 
 
+register_llm("auto", _auto)
 register_llm("openai", _openai)
 register_llm("local", _local)
 register_llm("none", _none)

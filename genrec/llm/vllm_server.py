@@ -329,11 +329,12 @@ def connect_or_start_vllm(
     *,
     start: bool = True,
     progress: Callable[[float], None] | None = None,
+    extra_args: Sequence[str] = (),
 ) -> LLMBackend:
     """The `vllm:MODEL` backend: an openai backend on the vLLM at settings.llm_base_url.
 
-    When nothing answers there and the URL is on this machine, `vllm serve MODEL` is started on
-    its port as a child process that `backend.close()` (or interpreter exit) stops.
+    When nothing answers there and the URL is on this machine, `vllm serve MODEL [extra_args]` is
+    started on its port as a child process that `backend.close()` (or interpreter exit) stops.
     """
     from genrec.llm.openai_backend import list_models, make_openai_backend
 
@@ -366,6 +367,7 @@ def connect_or_start_vllm(
         host=host,
         port=parsed.port or 8000,
         api_key=settings.llm_api_key,
+        extra_args=extra_args,
         progress=progress,
         progress_every=15.0,
         log_path=log_path,
