@@ -4,7 +4,7 @@ interval of agent minus each peer. Taste protocol: recall_cum@10, success, turns
 ndcg@10_standing. Target protocol: SR@t, sr@T, avg_turns, hdcg.
 
 Usage:  python benchmarks/eval_chat.py [--protocol taste|target] [--users 0] [--turns 5] [--llm none]
-        [--seed 0] [--concurrency 2]
+        [--seed 0] [--concurrency 2] [--workers 2]
 Writes benchmarks/results/eval_chat.json (target: eval_chat_target.json) and prints the table. The ranker and the Chroma index are
 built first (cached under GENREC_HOME) so the timed run measures the evaluation itself.
 """
@@ -43,6 +43,7 @@ def main() -> None:
     ap.add_argument("--protocol", default="taste", choices=("taste", "target"))
     ap.add_argument("--seed", type=int, default=0, help="seed of the simulators (not of the ranker)")
     ap.add_argument("--concurrency", type=int, default=2)
+    ap.add_argument("--workers", type=int, default=2, help="worker processes (the machine has 2 cores)")
     ap.add_argument("--out", type=Path, default=None, help="run folder (default: a fresh temp folder)")
     ap.add_argument("--ablations", type=int, default=0, metavar="N",
                     help="also replay the first N users with template users that reveal fewer kinds of "
@@ -61,7 +62,8 @@ def main() -> None:
         return [sys.executable, "-m", "genrec.cli", "eval", "chat", "--dataset", args.dataset, "--split",
                 args.split, "--users", str(users), "--turns", str(args.turns), "--llm", args.llm,
                 "--simulator", args.simulator, "--protocol", args.protocol, "--seed", str(args.seed),
-                "--concurrency", str(args.concurrency), "--out", str(folder), "--no-progress"]
+                "--concurrency", str(args.concurrency), "--workers", str(args.workers), "--out", str(folder),
+                "--no-progress"]
 
     cmd = command(args.users, out)
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}

@@ -326,6 +326,30 @@ def test_runs_are_deterministic_given_the_seed(parts, tmp_path):
     assert _ranking_view(a.metrics) == _ranking_view(b.metrics)
 
 
+@pytest.mark.slow
+def test_worker_processes_give_the_same_conversations_and_scores(parts, tiny_home, tmp_path):
+    """--workers 2: two spawned processes, each loading the cached ranker and index, replay the users;
+    every conversation and score equals the single-process run's."""
+    s = Settings(home=tiny_home, dataset=TINY, split=SPLIT, llm="none")
+    one = _run(parts, tmp_path / "one", users=5, turns=2)
+    kw = {"dataset": TINY, "split": SPLIT, "llm": "none", "turns": 2, "users": 5, "workers": 2}
+    two = run_chat_eval(ChatEvalConfig(**kw), dataset=parts.dataset, split=parts.split, agent=parts.agent,
+                        out_dir=tmp_path / "two", ranker=parts.ranker, store=parts.store,
+                        popularity_ranker=parts.popularity_ranker, progress=False, report=False, settings=s)
+    assert two.complete and two.new_users == 5
+
+    def talks(folder: Path) -> dict[int, list]:
+        keep = ("user", "agent", "ranked_item_ids", "shortlist_item_ids", "baselines", "baselines_standing")
+        return {r["user_id"]: [{k: t[k] for k in keep} for t in r["turns"]]
+                for r in read_transcripts(folder / "transcripts.jsonl")}
+
+    assert talks(tmp_path / "two") == talks(tmp_path / "one")
+    assert _ranking_view(two.metrics) == _ranking_view(one.metrics)
+    with pytest.raises(ValueError, match="needs the settings"):
+        run_chat_eval(ChatEvalConfig(**{**kw, "users": 3}), dataset=parts.dataset, split=parts.split,
+                      agent=parts.agent, out_dir=tmp_path / "three", progress=False, report=False)
+
+
 def test_cli_eval_chat_end_to_end(tiny_home, tmp_path, monkeypatch):
     from genrec.cli import app
 

@@ -22,7 +22,9 @@ def eval_chat(
     llm: str | None = typer.Option(None, help="The agent's LLM backend (default: settings.llm)."),
     simulator_llm: str | None = typer.Option(None, help="The llm simulator's backend (default: --llm)."),
     policy: str | None = typer.Option(None, help="auto, tool-calling or guided (default: settings.policy)."),
-    concurrency: int = typer.Option(4, help="Conversations in flight at once."),
+    concurrency: int = typer.Option(4, help="Conversations in flight at once (in each worker)."),
+    workers: int = typer.Option(1, min=1, help="Processes replaying users in parallel (e.g. the machine's "
+                                                "cores); each loads the ranker and index once. Same results."),
     seed: int | None = typer.Option(None, help="Seed of the simulators only (default: settings.seed); the "
                                                "ranker and index are the ones `genrec up` serves."),
     protocol: str = typer.Option("taste", help="taste (default): score what the user likes overall; "
@@ -80,7 +82,7 @@ def eval_chat(
     proto = cast(Literal["taste", "target"], protocol)
     s = settings_from(dataset=dataset, split=split, llm=llm, policy=policy)
     cfg = ChatEvalConfig(dataset=s.dataset, split=s.split, users=users, turns=turns, simulator=kind,
-                         llm=s.llm, simulator_llm=simulator_llm, policy=s.policy, concurrency=concurrency,
+                         llm=s.llm, simulator_llm=simulator_llm, policy=s.policy, concurrency=concurrency, workers=workers,
                          seed=s.seed if seed is None else seed, k=k, protocol=proto)
     out_dir = out or s.runs_dir / time.strftime("chat-%Y%m%d-%H%M%S")
     errors: tuple[type[BaseException], ...] = (RunMismatchError, ValueError, LookupError)
@@ -106,7 +108,8 @@ def eval_chat(
             res = run_chat_eval(
                 cfg, dataset=parts.dataset, split=parts.split, agent=parts.agent, out_dir=out_dir,
                 ranker=parts.ranker, store=parts.store, popularity_ranker=parts.popularity_ranker,
-                generate=parts.generate, stop_after=stop_after, progress=progress,
+                generate=parts.generate, stop_after=stop_after, progress=progress, settings=s,
+                torch_threads=torch_threads,
                 extra_config={"settings": settings_doc, "args": sys.argv[1:], "warnings": parts.warnings,
                               "agent_backend": getattr(parts.agent, "backend_name", cfg.llm),
                               "agent_policy": getattr(parts.agent, "policy_name", cfg.policy),

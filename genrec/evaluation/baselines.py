@@ -61,18 +61,19 @@ class Baselines:
         """The peers of one conversation (each remembers what it has shown)."""
         return PeerConversation(self)
 
-    def _popular(self, exclude: set[int] | list[int]) -> list[int]:
+    def _popular(self, exclude: set[int] | list[int], n: int | None = None) -> list[int]:
+        n = self.k if n is None else n
         out: list[int] = []
         for i in self._pop_order:
             if int(i) not in exclude:
                 out.append(int(i))
-                if len(out) == self.k:
+                if len(out) == n:
                     break
         return out
 
-    def _safe(self, name: str, fn: Any) -> list[int] | None:
+    def _safe(self, name: str, fn: Any, n: int | None = None) -> list[int] | None:
         try:
-            return [int(x) for x in fn()][: self.k]
+            return [int(x) for x in fn()][: self.k if n is None else n]
         except Exception as exc:  # noqa: BLE001 - a failing baseline is reported, not fatal
             if name not in self.errors:
                 log.warning("baseline %s failed: %s", name, exc)
@@ -97,27 +98,29 @@ class Baselines:
         out.update({k: v for k, v in lists.items() if v is not None})
         return out
 
-    def ranked(self, name: str, stated: Preferences, user_texts: Sequence[str], exclude: set[int]
-               ) -> list[int] | None:
-        """One peer's top-k from the conversation so far, without `exclude` (None: it cannot rank)."""
+    def ranked(self, name: str, stated: Preferences, user_texts: Sequence[str], exclude: set[int], *,
+               n: int | None = None) -> list[int] | None:
+        """One peer's best `n` (default k) from the conversation so far, without `exclude` and the
+        items the user named (None: it cannot rank)."""
         blocked = set(stated.mentioned()) | exclude
+        n = self.k if n is None else n
         if name == "popularity":
-            return self._safe(name, lambda: self._popular(blocked))
+            return self._safe(name, lambda: self._popular(blocked, n), n)
         if name == "mentioned_fold_in" and self.ranker is not None:
-            return self._safe(name, lambda: self._fold_in(stated, sorted(blocked)))
+            return self._safe(name, lambda: self._fold_in(stated, sorted(blocked), n), n)
         if name == "content_only" and self.store is not None:
             query = " ".join(t for t in user_texts if t).strip()
-            return self._safe(name, lambda: self._content(query, sorted(blocked))) if query else None
+            return self._safe(name, lambda: self._content(query, sorted(blocked), n), n) if query else None
         return None
 
-    def _fold_in(self, stated: Preferences, exclude: list[int]) -> list[int]:
+    def _fold_in(self, stated: Preferences, exclude: list[int], n: int) -> list[int]:
         profile = self.ranker.fold_in(liked=stated.liked, disliked=stated.disliked)
-        return [s.item_id for s in self.ranker.recommend(profile, self.k, exclude=exclude)]
+        return [s.item_id for s in self.ranker.recommend(profile, n, exclude=exclude)]
 
-    def _content(self, query: str, exclude: list[int]) -> list[int]:
+    def _content(self, query: str, exclude: list[int], n: int) -> list[int]:
         from genrec.retrieval import SearchFilters
 
-        return [r.item.item_id for r in self.store.search(query, self.k, filters=SearchFilters(exclude_ids=exclude))]
+        return [r.item.item_id for r in self.store.search(query, n, filters=SearchFilters(exclude_ids=exclude))]
 
 
 @dataclass
@@ -138,18 +141,18 @@ class PeerConversation:
 
     def turn(self, stated: Preferences, user_texts: Sequence[str]) -> PeerTurn:
         """The peers' lists after a turn in which the user has said `user_texts` and `stated`."""
-        b = self.baselines
+        b, k = self.baselines, self.baselines.k
         new: dict[str, list[int]] = {}
         standing: dict[str, list[int]] = {}
         for name in PEERS:
-            lst = b.ranked(name, stated, user_texts, self.shown.get(name, set()))
-            if lst is None:
+            shown = self.shown.setdefault(name, set())
+            # one ranking serves both lists: its best k, and its best k not shown before
+            order = b.ranked(name, stated, user_texts, set(), n=k + len(shown))
+            if order is None:
                 continue
-            new[name] = lst
-            self.shown.setdefault(name, set()).update(lst)
-            best = b.ranked(name, stated, user_texts, set())
-            if best is not None:
-                standing[name] = best
+            new[name] = [i for i in order if i not in shown][:k]
+            standing[name] = order[:k]
+            shown.update(new[name])
         return PeerTurn(new, standing)
 
 

@@ -51,7 +51,9 @@ class ChatEvalConfig(BaseModel):
     llm: str = Field(default="none", description="The agent's LLM backend.")
     simulator_llm: str | None = Field(default=None, description="The llm simulator's backend (default: llm).")
     policy: str = Field(default="auto", description="The agent's dialogue policy.")
-    concurrency: int = Field(default=4, ge=1, description="Conversations in flight at once.")
+    concurrency: int = Field(default=4, ge=1, description="Conversations in flight at once (per worker).")
+    workers: int = Field(default=1, ge=1, description="Processes replaying users in parallel; each builds "
+                                                       "its own parts from the settings (results unchanged).")
     protocol: Literal["taste", "target"] = Field(
         default="taste", description="taste (score what the user likes overall) or target (find one held-out "
                                      "item the user has in mind).")

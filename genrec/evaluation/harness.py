@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from genrec.config import Settings
 from genrec.data import Catalog, Dataset, Split
 from genrec.evaluation.baselines import Baselines
 from genrec.evaluation.chat_protocol import (
@@ -82,6 +83,25 @@ class ChatEvalResult:
         return int(self.metrics.get("leakage", {}).get("count", 0))
 
 
+def make_protocol(cfg: ChatEvalConfig, dataset: Dataset, split: Split, agent: Any, *, ranker: Any | None = None,
+                  store: Any | None = None, popularity_ranker: Any | None = None,
+                  generate: Callable[[list[dict]], str] | None = None,
+                  simulator_factory: SimulatorFactory | None = None) -> tuple[ChatProtocol | TargetProtocol, Baselines]:
+    """The protocol that replays one user of this run (taste or target), and the taste baselines."""
+    cat = dataset.catalog
+
+    def default_factory(persona: Persona, seed: int) -> UserSimulator:
+        return make_simulator(cfg.simulator, persona, cat, seed=seed, generate=generate)
+
+    pop_counts = split.train.item_counts()
+    baselines = Baselines(split.train, ranker=ranker, store=store, popularity=popularity_ranker, k=cfg.k)
+    if cfg.protocol == "target":
+        peers = TargetPeers(cat, ranker, popularity=pop_counts, k=cfg.k)
+        return TargetProtocol(cfg, dataset, split, agent, peers, pop_counts, CatalogTitles(cat)), baselines
+    return ChatProtocol(cfg, dataset, split, agent, baselines, simulator_factory or default_factory,
+                        pop_counts, CatalogTitles(cat)), baselines
+
+
 async def arun_chat_eval(
     cfg: ChatEvalConfig,
     *,
@@ -98,6 +118,8 @@ async def arun_chat_eval(
     progress: bool = True,
     extra_config: dict[str, Any] | None = None,
     report: bool = True,
+    settings: Settings | None = None,
+    torch_threads: int = 1,
 ) -> ChatEvalResult:
     """Run (or resume) a conversational evaluation; see `run_chat_eval`."""
     check_protocol(cfg.protocol)
@@ -115,18 +137,12 @@ async def arun_chat_eval(
     if stop_after is not None:
         todo = todo[: max(0, stop_after)]
 
-    def default_factory(persona: Persona, seed: int) -> UserSimulator:
-        return make_simulator(cfg.simulator, persona, cat, seed=seed, generate=generate)
-
-    pop_counts = split.train.item_counts()
-    baselines = Baselines(split.train, ranker=ranker, store=store, popularity=popularity_ranker, k=cfg.k)
-    protocol: ChatProtocol | TargetProtocol
-    if cfg.protocol == "target":
-        protocol = TargetProtocol(cfg, dataset, split, agent, TargetPeers(cat, ranker, popularity=pop_counts, k=cfg.k),
-                                  pop_counts, CatalogTitles(cat))
-    else:
-        protocol = ChatProtocol(cfg, dataset, split, agent, baselines, simulator_factory or default_factory,
-                                pop_counts, CatalogTitles(cat))
+    if cfg.workers > 1 and len(todo) > 1 and (settings is None or simulator_factory is not None):
+        raise ValueError("workers > 1 needs the settings to rebuild the parts in each process (pass settings=...) "
+                         "and cannot use a simulator_factory; run with workers=1 instead")
+    protocol, baselines = make_protocol(cfg, dataset, split, agent, ranker=ranker, store=store,
+                                        popularity_ranker=popularity_ranker, generate=generate,
+                                        simulator_factory=simulator_factory)
     sem = asyncio.Semaphore(cfg.concurrency)
     bar = None
     if progress and todo:
@@ -146,12 +162,24 @@ async def arun_chat_eval(
             if bar is not None:
                 bar.update(1)
 
-        tasks = [asyncio.create_task(one(u)) for u in todo]
         try:
-            await asyncio.gather(*tasks)
+            if cfg.workers > 1 and len(todo) > 1 and settings is not None:
+                from genrec.evaluation.workers import replay_in_workers
+
+                for res in replay_in_workers(settings, cfg, todo, torch_threads=torch_threads):
+                    append(res.record)
+                    baselines.errors.update(res.baseline_errors)
+                    new += 1
+                    if bar is not None:
+                        bar.update(1)
+            else:
+                tasks = [asyncio.create_task(one(u)) for u in todo]
+                try:
+                    await asyncio.gather(*tasks)
+                finally:
+                    for tsk in tasks:
+                        tsk.cancel()
         finally:
-            for tsk in tasks:
-                tsk.cancel()
             if bar is not None:
                 bar.close()
 
@@ -197,6 +225,8 @@ def run_chat_eval(cfg: ChatEvalConfig, **kwargs: Any) -> ChatEvalResult:
         simulator_factory: (persona, seed) -> simulator, to replace the named simulator.
         stop_after: run at most this many new users, then score what is done.
         progress: show a progress bar.
+        settings: what worker processes build their parts from (needed when ``cfg.workers > 1``).
+        torch_threads: torch intra-op threads of each worker process.
 
     Returns:
         The metrics (also in metrics.json). ``result.leaks`` > 0 means the run is invalid.
@@ -225,6 +255,6 @@ __all__ = [
     "CONFIG", "METRICS", "NOTES", "REPORT", "TRANSCRIPTS", "ChatEvalConfig", "ChatEvalResult", "EvalComponents",
     "LeakageError", "PROTOCOLS", "RunMismatchError", "TargetLeakError", "has_target", "SimulatorFactory", "arun_chat_eval", "build_components", "check_leakage",
     "check_protocol",
-    "eligible_users", "make_simulator", "read_transcripts", "run_chat_eval", "session_id_for",
+    "eligible_users", "make_protocol", "make_simulator", "read_transcripts", "run_chat_eval", "session_id_for",
     "text_generator",
 ]
