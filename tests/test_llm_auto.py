@@ -83,6 +83,12 @@ def test_a_dead_url_means_none_within_the_probe_timeout(settings: Settings, sile
     assert "did not answer within 0.5 s" in backend.choice.reason
 
 
+def test_another_genrec_server_is_not_taken_for_an_llm(settings: Settings) -> None:
+    with OpenAITestServer("genrec") as srv:  # what `genrec up`'s own /v1/models lists
+        choice = resolve_auto(_at(settings, srv.base_url), gpu=None)
+    assert choice.kind == "none" and "another genrec server" in choice.reason
+
+
 def test_a_refused_port_means_none_at_once(settings: Settings) -> None:
     s = _at(settings, f"http://127.0.0.1:{_free_port()}/v1")
     t0 = time.perf_counter()

@@ -31,6 +31,8 @@ VLLM_MODELS_BY_MEMORY: tuple[tuple[float, str], ...] = (
     (10.0, "Qwen/Qwen2.5-3B-Instruct"),
     (6.0, "Qwen/Qwen2.5-1.5B-Instruct"),
 )
+#: The one model a genrec server's own /v1/models lists (genrec.ui): never taken for an LLM.
+GENREC_MODEL_ID = "genrec"
 #: Extra `vllm serve` arguments for the model `auto` starts (a prompt here stays under 8k tokens).
 VLLM_AUTO_ARGS = ("--max-model-len", "8192")
 
@@ -123,6 +125,8 @@ def _decide(settings: Settings, gpu: Gpu, vllm: bool | None) -> LLMChoice:
     served, why_not = probe_endpoint(base_url, api_key=settings.llm_api_key,
                                      timeout=settings.llm_probe_timeout)
     wanted = settings.llm_model
+    if served == [GENREC_MODEL_ID]:
+        served, why_not = None, f"{base_url} is another genrec server, not a language model"
     if served and (not wanted or wanted in served):
         model = wanted or served[0]
         return LLMChoice("openai", model, f"the OpenAI-compatible server at {base_url} answered",
