@@ -181,7 +181,7 @@ def gather(toolkit: Toolkit, state: DialogueState, *, config: CandidateConfig, k
             c.add_hit(h)
             c.sources.add("search")
     started = time.perf_counter()
-    allowed = toolkit.allowed_ids(filters) if filters is not None else []
+    allowed = toolkit.allowed_array(filters) if filters is not None else np.zeros(0, np.int64)
     hits = toolkit.rank(profile, allowed, config.ranker_n) if filters is not None else None
     _record(ctx, "rank_for_user", {"k": config.ranker_n}, started, hits,
             f"rank_for_user: {problem}" if filters is None else "")
@@ -194,8 +194,7 @@ def gather(toolkit: Toolkit, state: DialogueState, *, config: CandidateConfig, k
         return CandidatePool([], profile)
     if profile is not None and config.popular_n:
         # popular allowed items join the pool, so the popularity prior can act on them too
-        pop = toolkit.popularity
-        for i in sorted(allowed, key=lambda i: (-pop.get(i, 0), i))[: config.popular_n]:
+        for i, _ in toolkit.most_popular(allowed, config.popular_n):
             pool.setdefault(i, Candidate(i)).sources.add("popular")
     if profile is not None:
         blocked = set(filters.exclude_ids)

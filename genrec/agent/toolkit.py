@@ -10,6 +10,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from genrec.agent.state import DialogueState
 from genrec.data import Catalog
 from genrec.retrieval.filters import FilterTable, InvalidFilterError, SearchFilters, validate
@@ -102,6 +104,8 @@ class Toolkit:
         self.table = FilterTable.from_catalog(catalog)
         self.genres = catalog.genres
         self._popularity: dict[int, int] | None = None
+        self._pop_sorted: tuple[np.ndarray, np.ndarray] | None = None
+        self._known: np.ndarray | None = None
         years = [it.year for it in catalog if it.year]
         self.year_span = (min(years), max(years)) if years else (None, None)
 
@@ -115,6 +119,33 @@ class Toolkit:
                 self._popularity = {}
         return self._popularity
 
+    def _pop_of(self, ids: np.ndarray) -> np.ndarray:
+        """Training rating counts of `ids` (0 for ids without one), from arrays built once."""
+        if self._pop_sorted is None:
+            pop = self.popularity
+            keys = np.fromiter(pop.keys(), dtype=np.int64, count=len(pop))
+            vals = np.fromiter(pop.values(), dtype=np.int64, count=len(pop))
+            order = np.argsort(keys)
+            self._pop_sorted = keys[order], vals[order]
+        keys, vals = self._pop_sorted
+        if not len(keys):
+            return np.zeros(len(ids), dtype=np.int64)
+        at = np.minimum(np.searchsorted(keys, ids), len(keys) - 1)
+        return np.where(keys[at] == ids, vals[at], 0)
+
+    def most_popular(self, ids: Iterable[int], k: int) -> list[tuple[int, int]]:
+        """The k most rated of `ids` (unique), as (id, count), most first and ties by smaller id."""
+        arr = np.unique(np.fromiter((int(i) for i in ids), dtype=np.int64)
+                        if not isinstance(ids, np.ndarray) else ids.astype(np.int64))
+        if not len(arr) or k < 1:
+            return []
+        pop = self._pop_of(arr)
+        if len(arr) > k:  # only items at least as popular as the k-th can be in the top k
+            keep = pop >= np.partition(pop, len(pop) - k)[len(pop) - k]
+            arr, pop = arr[keep], pop[keep]
+        order = np.lexsort((arr, -pop))[:k]
+        return list(zip(arr[order].tolist(), pop[order].tolist()))
+
     def constraints(self, state: DialogueState | None, requested: SearchFilters | None = None, *,
                     exclude: Iterable[int] = (), allow_repeats: bool = False) -> SearchFilters:
         """`constrain` over this catalog's genres (raises InvalidFilterError)."""
@@ -122,7 +153,11 @@ class Toolkit:
 
     def allowed_ids(self, filters: SearchFilters) -> list[int]:
         """Catalog ids that satisfy (validated) filters, in catalog order."""
-        return [int(i) for i in self.table.ids[self.table.mask(filters)]]
+        return self.allowed_array(filters).tolist()
+
+    def allowed_array(self, filters: SearchFilters) -> np.ndarray:
+        """`allowed_ids` as an int64 array (no Python int per catalog item)."""
+        return self.table.ids[self.table.mask(filters)]
 
     def profile(self, state: DialogueState | None, *, user_id: int | None = None,
                 liked: Iterable[int] = (), disliked: Iterable[int] = ()) -> Profile | None:
@@ -157,15 +192,42 @@ class Toolkit:
 
     def rank(self, profile: Profile | None, allowed: Iterable[int], k: int) -> list[Hit]:
         """The top k of `allowed` for a profile (by the ranker), or by popularity without one."""
-        ids = set(allowed)
-        if not ids:
+        ids = np.unique(allowed.astype(np.int64) if isinstance(allowed, np.ndarray) else
+                        np.fromiter((int(i) for i in allowed), dtype=np.int64))
+        if not len(ids):
             return []
         if profile is None:
-            pop = self.popularity
-            return [Hit(i, float(pop.get(i, 0)), None, "popularity")
-                    for i in sorted(ids, key=lambda i: (-pop.get(i, 0), i))[:k]]
+            return [Hit(i, float(n), None, "popularity") for i, n in self.most_popular(ids, k)]
         return [Hit(s.item_id, float(s.score), s.predicted_rating, "ranker")
-                for s in self.ranker.recommend(profile, k=k, candidates=sorted(ids))]
+                for s in self._recommend(profile, ids, k)]
+
+    def _recommend(self, profile: Profile, ids: np.ndarray, k: int) -> list[Any]:
+        """`ranker.recommend` over the sorted unique `ids`: as candidates, or (the same items, when
+        the ranker knows them all and they are most of its items) as the exclusion of the rest."""
+        rest = self._rest_of_ranker(ids) if 2 * len(ids) > len(self._ranker_ids()) else None
+        if rest is not None:
+            return list(self.ranker.recommend(profile, k=k, exclude=rest.tolist()))
+        return list(self.ranker.recommend(profile, k=k, candidates=ids.tolist()))
+
+    def _ranker_ids(self) -> np.ndarray:
+        """The ranker's item ids, sorted (empty when it does not expose them as an array)."""
+        if self._known is None:
+            known = getattr(self.ranker, "item_ids", None)
+            self._known = np.sort(known.astype(np.int64)) if isinstance(known, np.ndarray) else \
+                np.zeros(0, dtype=np.int64)
+        return self._known
+
+    def _rest_of_ranker(self, ids: np.ndarray) -> np.ndarray | None:
+        """The ranker's items not in the unique `ids`; None when some id is unknown to it."""
+        known = self._ranker_ids()
+        if not len(known):
+            return None
+        at = np.minimum(np.searchsorted(known, ids), len(known) - 1)
+        if not np.array_equal(known[at], ids):
+            return None
+        rest = np.ones(len(known), dtype=bool)
+        rest[at] = False
+        return known[rest]
 
     def predict(self, profile: Profile, item_ids: list[int]) -> dict[int, float]:
         """Predicted ratings of the items the ranker knows (others are left out)."""
@@ -177,8 +239,12 @@ class Toolkit:
     def similar(self, item_id: int, k: int, filters: SearchFilters) -> list[Hit]:
         """Items rated alike (when the ranker knows the item), else alike in content."""
         if self.ranker.knows_item(item_id):
-            allowed = [i for i in self.allowed_ids(filters) if i != item_id]
-            scored = self.ranker.similar_items(item_id, k=k, candidates=allowed) if allowed else []
+            ids = self.allowed_array(filters)
+            ids = ids[ids != item_id]
+            rest = self._rest_of_ranker(np.sort(ids)) if len(ids) else None
+            every = rest is not None and rest.tolist() == [item_id]  # all but the item itself
+            scored = self.ranker.similar_items(
+                item_id, k=k, candidates=None if every else ids.tolist()) if len(ids) else []
             return [Hit(s.item_id, float(s.score), None, "ranker-similar") for s in scored]
         return [Hit(r.item.item_id, float(r.score), None, "content-similar")
                 for r in self.store.similar(item_id, k=k, filters=filters)]
