@@ -89,6 +89,14 @@ def test_another_genrec_server_is_not_taken_for_an_llm(settings: Settings) -> No
     assert choice.kind == "none" and "another genrec server" in choice.reason
 
 
+def test_a_server_that_wants_a_key_says_which_setting(settings: Settings) -> None:
+    with OpenAITestServer("Qwen/Qwen2.5-7B-Instruct", api_key="sk-right") as srv:
+        refused = resolve_auto(_at(settings, srv.base_url, llm_api_key="sk-wrong"), gpu=None)
+        taken = resolve_auto(_at(settings, srv.base_url, llm_api_key="sk-right"), gpu=None)
+    assert refused.kind == "none" and "set GENREC_LLM_API_KEY" in refused.reason
+    assert taken.kind == "openai"
+
+
 def test_a_refused_port_means_none_at_once(settings: Settings) -> None:
     s = _at(settings, f"http://127.0.0.1:{_free_port()}/v1")
     t0 = time.perf_counter()

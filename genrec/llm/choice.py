@@ -117,6 +117,8 @@ def probe_endpoint(base_url: str, *, api_key: str, timeout: float) -> tuple[list
             return None, f"{base_url} did not answer within {timeout:g} s"
         return None, f"nothing answers at {base_url}"
     except LLMError as exc:
+        if getattr(exc, "status", None) in (401, 403):
+            return None, f"{base_url} refused the key (set GENREC_LLM_API_KEY)"
         return None, f"{base_url} is not a usable OpenAI-compatible server ({str(exc)[:120]})"
 
 
