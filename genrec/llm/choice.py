@@ -179,10 +179,13 @@ def resolve_auto(settings: Settings, *, gpu: Gpu = "detect", vllm: bool | None =
         return _DECIDED[key]
 
 
+def none_backend() -> LLMBackend:
+    """The `none` backend: no model; the agent writes templated text."""
+    return LLMBackend("none", None, supports_tools=False, supports_structured=False)
+
+
 def auto_backend(settings: Settings, *, gpu: Gpu = "detect", vllm: bool | None = None) -> LLMBackend:
     """The backend `auto` resolves to, with its `choice`; vLLM that fails to start means `none`."""
-    from genrec.llm.registry import get_llm
-
     choice = resolve_auto(settings, gpu=gpu, vllm=vllm)
     backend: LLMBackend | None = None
     if choice.kind == "openai":
@@ -201,7 +204,7 @@ def auto_backend(settings: Settings, *, gpu: Gpu = "detect", vllm: bool | None =
             with _LOCK:
                 _DECIDED[_key(settings, gpu, vllm)] = choice  # once per process: no second try
     if backend is None:
-        backend = get_llm("none", settings)
+        backend = none_backend()
     backend.choice = choice
     return backend
 

@@ -88,7 +88,9 @@ def _local(arg: str, settings: Settings) -> LLMBackend:
 
 
 def _none(arg: str, settings: Settings) -> LLMBackend:
-    return LLMBackend("none", None, supports_tools=False, supports_structured=False)
+    from genrec.llm.choice import none_backend
+
+    return none_backend()
 
 
 def _fake(arg: str, settings: Settings) -> LLMBackend:
