@@ -125,8 +125,8 @@ def _index_step(s: Settings, dataset: Any, split: Any, steps: StepPrinter) -> An
     from genrec.retrieval import open_store, rating_counts
 
     verb = "checking" if s.chroma_dir.exists() else "building"
-    steps.step("index", f"{verb} the Chroma index of {len(dataset.catalog):,} "
-                        f"{dataset.catalog.item_noun_plural} ({s.embedder} embeddings)")
+    steps.step("index", f"loading the {s.embedder} embedder, {verb} the Chroma index of "
+                        f"{len(dataset.catalog):,} {dataset.catalog.item_noun_plural}")
     store = open_store(s, dataset, build=True, progress=True, popularity=rating_counts(split.train))
     steps.done("index ready")
     return store
