@@ -12,17 +12,14 @@ from typing import Any
 
 from genrec.config import Settings
 from genrec.data import Catalog, Dataset, Split
-from genrec.evaluation.baselines import Baselines
 from genrec.evaluation.chat_protocol import (
     NOTES,
     ChatEvalConfig,
-    ChatProtocol,
     SimulatorFactory,
     eligible_users,
     session_id_for,
 )
-from genrec.evaluation.leakage import CatalogTitles
-from genrec.evaluation.persona import Persona
+from genrec.evaluation.protocols import make_protocol
 from genrec.evaluation.run_folder import (
     CONFIG,
     METRICS,
@@ -33,9 +30,8 @@ from genrec.evaluation.run_folder import (
     read_transcripts,
 )
 from genrec.evaluation.scoring import score_records, truths
-from genrec.evaluation.simulator import UserSimulator, make_simulator
-from genrec.evaluation.target_peers import TargetPeers
-from genrec.evaluation.target_protocol import TARGET_NOTES, TargetProtocol
+from genrec.evaluation.simulator import make_simulator
+from genrec.evaluation.target_protocol import TARGET_NOTES
 from genrec.evaluation.target_scoring import score_target_records
 from genrec.evaluation.target_user import TargetLeakError, choose_target
 from genrec.evaluation.wiring import EvalComponents, build_components, fingerprints, text_generator
@@ -81,25 +77,6 @@ class ChatEvalResult:
     @property
     def leaks(self) -> int:
         return int(self.metrics.get("leakage", {}).get("count", 0))
-
-
-def make_protocol(cfg: ChatEvalConfig, dataset: Dataset, split: Split, agent: Any, *, ranker: Any | None = None,
-                  store: Any | None = None, popularity_ranker: Any | None = None,
-                  generate: Callable[[list[dict]], str] | None = None,
-                  simulator_factory: SimulatorFactory | None = None) -> tuple[ChatProtocol | TargetProtocol, Baselines]:
-    """The protocol that replays one user of this run (taste or target), and the taste baselines."""
-    cat = dataset.catalog
-
-    def default_factory(persona: Persona, seed: int) -> UserSimulator:
-        return make_simulator(cfg.simulator, persona, cat, seed=seed, generate=generate)
-
-    pop_counts = split.train.item_counts()
-    baselines = Baselines(split.train, ranker=ranker, store=store, popularity=popularity_ranker, k=cfg.k)
-    if cfg.protocol == "target":
-        peers = TargetPeers(cat, ranker, popularity=pop_counts, k=cfg.k)
-        return TargetProtocol(cfg, dataset, split, agent, peers, pop_counts, CatalogTitles(cat)), baselines
-    return ChatProtocol(cfg, dataset, split, agent, baselines, simulator_factory or default_factory,
-                        pop_counts, CatalogTitles(cat)), baselines
 
 
 async def arun_chat_eval(

@@ -34,7 +34,7 @@ def _start(settings: Settings, cfg: ChatEvalConfig, torch_threads: int) -> None:
     """Worker initialiser: build the run's parts as the parent did (same settings, same cache)."""
     import torch
 
-    from genrec.evaluation.harness import make_protocol
+    from genrec.evaluation.protocols import make_protocol
     from genrec.evaluation.wiring import build_components
 
     if torch_threads > 0:
