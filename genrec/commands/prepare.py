@@ -76,7 +76,8 @@ class Prepared:
 
 
 def _quiet_third_party() -> None:
-    """No bars or warnings from libraries loading weights: the steps say what is happening."""
+    """No bars or warnings from libraries loading weights: the steps say what is happening.
+    (Imports transformers: call it where the embedder is about to load it anyway.)"""
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
@@ -127,6 +128,7 @@ def _index_step(s: Settings, dataset: Any, split: Any, steps: StepPrinter) -> An
     verb = "checking" if s.chroma_dir.exists() else "building"
     steps.step("index", f"loading the {s.embedder} embedder, {verb} the Chroma index of "
                         f"{len(dataset.catalog):,} {dataset.catalog.item_noun_plural}")
+    _quiet_third_party()
     store = open_store(s, dataset, build=True, progress=True, popularity=rating_counts(split.train))
     steps.done("index ready")
     return store
@@ -151,10 +153,6 @@ def prepare_recommender(settings: Settings, *, llm: str | None = None, policy: s
     Raises what the steps raise (FetchError, UnknownDatasetError, LLMError, ...); callers turn
     them into one error line.
     """
-    from genrec.agent import Recommender, SessionStore
-    from genrec.agent.sessions import store_url
-
-    _quiet_third_party()
     steps = StepPrinter(len(STEPS) if serving else len(STEPS) - 1, console or stderr_console)
     steps.console.print(f"genrec: preparing {settings.dataset} under {settings.home} "
                         "(the first run builds what is missing; later runs load it)",
@@ -164,6 +162,9 @@ def prepare_recommender(settings: Settings, *, llm: str | None = None, policy: s
     store = _index_step(settings, dataset, split, steps)
     backend = _llm_step(settings, llm or settings.llm, steps)
     try:
+        from genrec.agent import Recommender, SessionStore
+        from genrec.agent.sessions import store_url
+
         rec = Recommender(catalog=dataset.catalog, ranker=ranker, store=store, llm=backend,
                           policy=policy or settings.policy, sessions=SessionStore(store_url(settings)),
                           config=settings.agent)
