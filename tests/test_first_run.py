@@ -93,3 +93,24 @@ def test_prepare_with_an_unknown_dataset_is_one_clear_line(tmp_path: Path) -> No
     assert "[1/4] dataset: nope (installed)" not in run.stderr
     assert "could not prepare the recommender: unknown dataset 'nope'" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+def test_llm_step_says_what_auto_chose_once(settings, tmp_path: Path) -> None:
+    import io
+
+    from openai_test_server import OpenAITestServer
+    from rich.console import Console
+
+    from genrec.commands.prepare import StepPrinter, _llm_step
+    from genrec.llm.choice import forget_decisions
+
+    forget_decisions()
+    out = io.StringIO()
+    steps = StepPrinter(4, Console(file=out, soft_wrap=True))
+    with OpenAITestServer("Qwen/Qwen2.5-7B-Instruct") as srv:
+        backend = _llm_step(settings.model_copy(update={"llm_base_url": srv.base_url}), "auto", steps)
+    forget_decisions()
+    text = out.getvalue()
+    assert text.startswith("[1/4] LLM: auto: looking for a language model")
+    assert text.count("Qwen/Qwen2.5-7B-Instruct at " + srv.base_url) == 1
+    assert "rule-based" not in text and backend.name == "openai:Qwen/Qwen2.5-7B-Instruct"

@@ -135,12 +135,16 @@ def _index_step(s: Settings, dataset: Any, split: Any, steps: StepPrinter) -> An
 
 
 def _llm_step(s: Settings, spec: str, steps: StepPrinter) -> Any:
-    from genrec.llm import get_llm
+    from genrec.llm import get_llm, resolve_auto
 
     steps.step("LLM", "auto: looking for a language model" if spec == "auto" else spec)
+    planned = resolve_auto(s) if spec == "auto" else None  # said before vLLM takes minutes to start
+    if planned is not None:
+        steps.note(planned.line())
     backend = get_llm(spec, s)
     choice = backend.choice
-    steps.note(choice.line() if choice is not None else backend.name)
+    if choice is not None and choice != planned:
+        steps.note(choice.line())
     if choice is not None and choice.notice:
         steps.note(choice.notice)
     return backend
