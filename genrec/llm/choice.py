@@ -102,8 +102,10 @@ def detect_gpu() -> GPUInfo | None:
 
 
 def vllm_installed() -> bool:
-    """Whether the `vllm` executable (the `genrec[vllm]` extra) is on PATH."""
-    return shutil.which("vllm") is not None
+    """Whether the `genrec[vllm]` extra is here: the `vllm` executable on PATH or the package."""
+    import importlib.util
+
+    return shutil.which("vllm") is not None or importlib.util.find_spec("vllm") is not None
 
 
 def probe_endpoint(base_url: str, *, api_key: str, timeout: float) -> tuple[list[str] | None, str]:
