@@ -63,13 +63,21 @@ def plural_noun(noun: str) -> str:
     return noun + ("es" if noun.endswith(("s", "x", "z", "ch", "sh")) else "s")
 
 
+def _lower_words(text: str) -> str:
+    return " ".join(w if len(w) > 1 and w.isupper() else w.lower() for w in str(text).split())
+
+
 def check_item_noun(noun: str, plural: str | None = None) -> tuple[str, str]:
-    """(noun, plural) with spaces tidied: words such as "book" or "board game"; else ValueError."""
-    clean = " ".join(str(noun).split())
+    """(noun, plural) in lower case (acronyms kept: DVD), spaces tidied; else ValueError.
+
+    >>> check_item_noun(" Board  Game "), check_item_noun("DVD")
+    (('board game', 'board games'), ('DVD', 'DVDs'))
+    """
+    clean = _lower_words(noun)
     if not ITEM_NOUN_RULE.match(clean):
         raise ValueError(f"item noun {noun!r} is not usable: give a singular English noun in "
                          "letters, e.g. book, product or board game")
-    many = " ".join(str(plural).split()) if plural else plural_noun(clean)
+    many = _lower_words(plural) if plural else plural_noun(clean)
     if not ITEM_NOUN_RULE.match(many):
         raise ValueError(f"item noun plural {plural!r} is not usable: give letters, e.g. books")
     return clean, many
