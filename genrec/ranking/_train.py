@@ -96,6 +96,7 @@ def train_autorec(
     clip: tuple[float, float] = (-math.inf, math.inf),
     stop_epoch: int | None = None,
     progress: bool = True,
+    desc: str = "training ranker",
 ) -> AutoRecWeights:
     """Fit I-AutoRec on ratings already shifted so every observed value is >= 1 (0 = unrated).
 
@@ -157,7 +158,7 @@ def train_autorec(
     history: list[dict] = []
     checks_without_gain = 0
     last_epoch = min(stop_epoch or config.epochs, config.epochs)
-    bar = tqdm(range(last_epoch), desc="training ranker", unit="epoch", disable=not progress, leave=False)
+    bar = tqdm(range(last_epoch), desc=desc, unit="epoch", disable=not progress, leave=False)
     epoch_seconds: list[float] = []
     for epoch in bar:
         t_epoch = time.perf_counter()

@@ -80,6 +80,7 @@ class MFRanker:
         items: Iterable[int] | None = None,
         progress: bool = True,
         stop_epoch: int | None = None,
+        desc: str = "training ranker",
     ) -> MFRanker:
         """Train on explicit ratings.
 
@@ -91,6 +92,7 @@ class MFRanker:
                 ratings get cold predictions. Defaults to the items in ``ratings``.
             progress: show a tqdm bar.
             stop_epoch: stop after this many epochs (what a validation run found best).
+            desc: the progress bar's label (e.g. "ranker 1/2: picking epochs").
 
         Returns:
             self, fitted. ``metadata`` gains ``fit_seconds``, ``best_epoch`` and the history.
@@ -124,7 +126,7 @@ class MFRanker:
         reg = effective_reg(self.config, len(df))
         w = train_autorec(u, i, r, n_u, n_i, self.config.model_copy(update={"reg": reg}),
                           validation=val, clip=clip,
-                          stop_epoch=stop_epoch, progress=progress)
+                          stop_epoch=stop_epoch, progress=progress, desc=desc)
         t1 = time.perf_counter()
         ease = None
         if n_i <= self.config.ease_max_items:
@@ -161,6 +163,9 @@ class MFRanker:
         self.user_ids, self.item_ids = weights.user_ids, weights.item_ids
         self._uidx = {int(u): j for j, u in enumerate(weights.user_ids)}
         self._iidx = {int(i): j for j, i in enumerate(weights.item_ids)}
+        self._iorder = np.argsort(weights.item_ids, kind="stable")  # id lookups by searchsorted
+        self._isorted = weights.item_ids[self._iorder].astype(np.int64)
+        self._average: tuple[np.ndarray, float, np.ndarray] | None = None  # see _average_user
         h = weights.item_codes
         c = h - h.mean(axis=0, keepdims=True)
         n = np.linalg.norm(c, axis=1, keepdims=True)
@@ -203,6 +208,13 @@ class MFRanker:
             ) from None
 
     def _item_index(self, items: Iterable[int], what: str = "item") -> np.ndarray:
+        items = items if isinstance(items, (list, tuple, np.ndarray)) else list(items)
+        if len(items) > 32:  # vectorised; the loop below finds and names an unknown id
+            arr = np.asarray(items)
+            if arr.dtype.kind in "iu" and arr.ndim == 1 and len(self._isorted):
+                at = np.minimum(np.searchsorted(self._isorted, arr), len(self._isorted) - 1)
+                if np.array_equal(self._isorted[at], arr):
+                    return self._iorder[at].astype(np.int64)
         out = []
         for it in items:
             j = self._iidx.get(int(it)) if isinstance(it, (int, np.integer)) else None
@@ -247,10 +259,18 @@ class MFRanker:
         """Shown ratings: a folded-in user's shrunk towards the average user's by its support."""
         if not isinstance(user, UserProfile):
             return rating
-        m = self._fitted()
-        base = self._rating_space(m.user_factors.mean(axis=0), float(m.user_bias.mean()), idx)
+        w, b, everything = self._average_user()
+        base = everything if idx is None else self._rating_space(w, b, idx)
         n = len(user.seen)
         return base + n / (n + FOLD_IN_SUPPORT) * (rating - base)
+
+    def _average_user(self) -> tuple[np.ndarray, float, np.ndarray]:
+        """The average user's (factors, bias, rating of every item), computed once per model."""
+        if self._average is None:
+            m = self._fitted()
+            w, b = m.user_factors.mean(axis=0), float(m.user_bias.mean())
+            self._average = (w, b, self._rating_space(w, b, None))
+        return self._average
 
     def _scores(self, user: int | UserProfile) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(recommend score, shown predicted rating, never-return indices) over all known items."""
@@ -292,8 +312,12 @@ class MFRanker:
         else:
             allowed[self._item_index(list(dict.fromkeys(candidates)), "candidate item")] = True
         allowed[seen] = False
-        ex = [self._iidx[int(x)] for x in exclude if int(x) in self._iidx]
-        allowed[ex] = False
+        ex = np.asarray(list(exclude) if not isinstance(exclude, np.ndarray) else exclude)
+        if ex.dtype.kind in "iu" and ex.ndim == 1 and len(ex) and len(self._isorted):
+            at = np.minimum(np.searchsorted(self._isorted, ex), len(self._isorted) - 1)
+            allowed[self._iorder[at[self._isorted[at] == ex]]] = False  # unknown ids ignored
+        elif len(ex):
+            allowed[[self._iidx[int(x)] for x in ex if int(x) in self._iidx]] = False
         return self._top(score, rating, allowed, int(k))
 
     def _top(self, score: np.ndarray, rating: np.ndarray | None, allowed: np.ndarray, k: int) -> list[ScoredItem]:
@@ -359,7 +383,7 @@ class MFRanker:
         ids = list(given)
         idx = self._item_index(ids)
         d = m.item_codes.shape[1]
-        w_mean, b_mean = m.user_factors.mean(axis=0), float(m.user_bias.mean())
+        w_mean, b_mean, _ = self._average_user()
         if not ids:
             return UserProfile(w_mean.astype(np.float32), b_mean,
                                np.zeros(len(self.item_ids), np.float32), frozenset())
