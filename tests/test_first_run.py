@@ -114,3 +114,45 @@ def test_llm_step_says_what_auto_chose_once(settings, tmp_path: Path) -> None:
     assert text.startswith("[1/4] LLM: auto: looking for a language model")
     assert text.count("Qwen/Qwen2.5-7B-Instruct at " + srv.base_url) == 1
     assert "rule-based" not in text and backend.name == "openai:Qwen/Qwen2.5-7B-Instruct"
+
+
+@pytest.mark.slow
+def test_up_with_default_settings_uses_an_answering_vllm_like_server(tmp_path: Path) -> None:
+    """`genrec up` with no LLM setting at all: `auto` finds the server at GENREC_LLM_BASE_URL and
+    the chat turns go to it (the server sees them)."""
+    import time
+
+    import httpx
+    from openai_test_server import OpenAITestServer
+
+    home = tmp_path / "home"
+    items, ratings = _books(tmp_path)
+    assert _genrec(home, tmp_path, "data", "import", "shelf", "--items", str(items), "--ratings",
+                   str(ratings), "--item-noun", "book").returncode == 0
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with OpenAITestServer("Qwen/Qwen2.5-7B-Instruct") as srv:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GENREC_")}
+        env.update(GENREC_HOME=str(home), GENREC_DATASET="shelf", GENREC_SPLIT="random:0.2",
+                   GENREC_LLM_BASE_URL=srv.base_url)
+        proc = subprocess.Popen([sys.executable, "-m", "genrec.cli", "up", "--port", str(port)],
+                                cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+        try:
+            base, deadline, health = f"http://127.0.0.1:{port}", time.monotonic() + 600, None
+            while time.monotonic() < deadline and proc.poll() is None:
+                try:
+                    health = httpx.get(base + "/healthz", timeout=2).json()
+                    break
+                except httpx.HTTPError:
+                    time.sleep(0.5)
+            assert health is not None, proc.stderr.read() if proc.stderr else ""
+            assert health["backend"] == "openai:Qwen/Qwen2.5-7B-Instruct"
+            sid = httpx.post(base + "/api/sessions", json={}, timeout=10).json()["session_id"]
+            answer = httpx.post(f"{base}/api/sessions/{sid}/messages", timeout=120,
+                                json={"message": "a mystery book please"})
+            assert answer.status_code == 200 and srv.chat_requests
+        finally:
+            proc.terminate()
+            proc.wait(timeout=60)
