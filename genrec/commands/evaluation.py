@@ -81,8 +81,15 @@ def eval_chat(
     kind = cast(Literal["template", "llm"], simulator)
     proto = cast(Literal["taste", "target"], protocol)
     s = settings_from(dataset=dataset, split=split, llm=llm, policy=policy)
+    agent_llm = s.llm
+    if agent_llm == "auto":  # the run records (and a resume checks) what auto meant here
+        from genrec.llm import resolve_auto
+
+        choice = resolve_auto(s)
+        agent_llm = choice.spec
+        console.print(f"LLM: auto -> {agent_llm} ({choice.reason})", markup=False, highlight=False)
     cfg = ChatEvalConfig(dataset=s.dataset, split=s.split, users=users, turns=turns, simulator=kind,
-                         llm=s.llm, simulator_llm=simulator_llm, policy=s.policy, concurrency=concurrency, workers=workers,
+                         llm=agent_llm, simulator_llm=simulator_llm, policy=s.policy, concurrency=concurrency, workers=workers,
                          seed=s.seed if seed is None else seed, k=k, protocol=proto)
     out_dir = out or s.runs_dir / time.strftime("chat-%Y%m%d-%H%M%S")
     errors: tuple[type[BaseException], ...] = (RunMismatchError, ValueError, LookupError)
