@@ -61,7 +61,7 @@ class Prepared:
     def serving(self, url: str) -> None:
         """Print the last step: where the chat app is, and the time since preparation began."""
         self.steps.step("server", f"chat at {url} , API docs at {url}docs")
-        self.steps.note(f"first start took {time.perf_counter() - self.steps.started:.0f} s; "
+        self.steps.note(f"ready {time.perf_counter() - self.steps.started:.0f} s after the start; "
                         "Ctrl+C to stop")
 
     def close(self) -> None:
