@@ -156,3 +156,18 @@ def test_up_with_default_settings_uses_an_answering_vllm_like_server(tmp_path: P
         finally:
             proc.terminate()
             proc.wait(timeout=60)
+
+
+def test_serving_step_names_the_url_as_the_last_of_five() -> None:
+    import io
+
+    from rich.console import Console
+
+    from genrec.commands.prepare import Prepared, StepPrinter
+
+    out = io.StringIO()
+    steps = StepPrinter(5, Console(file=out, soft_wrap=True), number=4)
+    Prepared(recommender=None, backend=None, steps=steps).serving("http://127.0.0.1:7860/")  # type: ignore[arg-type]
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "[5/5] server: chat at http://127.0.0.1:7860/ , API docs at http://127.0.0.1:7860/docs"
+    assert re.fullmatch(r"\s+ready \d+ s after the start; Ctrl\+C to stop", lines[1])
