@@ -89,9 +89,11 @@ def train_ranker(
 
     config = config or RankerConfig(seed=seed)
     val = validation_split(split.train, seed=seed)
-    probe = MFRanker(config).fit(val.train, validation=val.test, items=dataset.catalog.ids, progress=progress)
+    probe = MFRanker(config).fit(val.train, validation=val.test, items=dataset.catalog.ids,
+                                 progress=progress, desc="ranker 1/2: picking epochs")
     ranker = MFRanker(config).fit(split.train, items=dataset.catalog.ids, progress=progress,
-                                  stop_epoch=int(probe.metadata["best_epoch"]) or None)
+                                  stop_epoch=int(probe.metadata["best_epoch"]) or None,
+                                  desc="ranker 2/2: final fit")
     ranker.metadata.update(expected_metadata(dataset, split, config))
     ranker.metadata["validation"] = {
         "split": val.name,
