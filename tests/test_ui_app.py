@@ -16,6 +16,7 @@ from test_ui_browser import (
     TIMEOUT_MS,
     bot_messages,
     card_ids,
+    open_why,
     send,
     session_of,
     wait_until,
@@ -58,7 +59,7 @@ def open_at(browser: Any, url: str, width: int = 1280, height: int = 900) -> Any
     page = browser.new_context(viewport={"width": width, "height": height}).new_page()
     page.set_default_timeout(TIMEOUT_MS)
     page.goto(url)
-    page.locator("#genrec-session code").wait_for()
+    page.locator("#genrec-header").wait_for()
     return page
 
 
@@ -153,7 +154,7 @@ def test_llm_down_banner_is_one_calm_sentence_details_in_why_panel(
         text = banner.inner_text().strip()
         assert text == LLM_DOWN
         assert banner.locator("a").count() == 0
-        page.locator("#genrec-why").click()
+        open_why(page)
         trace = page.locator("#genrec-trace")
         wait_until(lambda: "127.0.0.1" in trace.inner_text() or "LLM" in trace.inner_text(),
                    "the details in the why-these panel")
@@ -196,7 +197,7 @@ class _SlowRecommender:
         yield from self._rec.stream(session_id, message)
 
 
-def test_input_is_locked_with_a_working_note_while_a_turn_runs(
+def test_send_is_locked_with_a_working_note_while_a_turn_runs(
     recommender, ui_settings: Settings, browser: Any
 ) -> None:
     with BackgroundServer(create_app(_SlowRecommender(recommender), ui_settings)) as srv:
@@ -205,7 +206,8 @@ def test_input_is_locked_with_a_working_note_while_a_turn_runs(
         box = page.locator("#genrec-input textarea")
         send(page, ASK)
         page.locator("#genrec-working").wait_for(state="visible")
-        assert box.is_disabled() and page.locator("#genrec-send").is_disabled()
+        assert page.locator("#genrec-send").is_disabled()
+        assert box.is_enabled()  # typing goes on: a message sent now waits for this turn
         wait_until(lambda: len(bot_messages(page)) == 1 and bot_messages(page)[0].strip(), "an answer")
         page.locator("#genrec-working").wait_for(state="hidden")
         wait_until(lambda: box.is_enabled(), "the input unlocked")

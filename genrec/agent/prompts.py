@@ -25,15 +25,17 @@ wanted_genres, avoided_genres (lists of genres), year_min, year_max (integers or
 wishes (a short phrase with anything else they want, or null).
 Only include what the message says. Message: {message}"""
 
-WRITER_PROMPT = """You write the reply of a movie recommender. The user said: {message}
+WRITER_PROMPT = """You write the reply of a {noun} recommender. The user said: {message}
 What we know about the user: {state}
-The recommended movies and the facts about each (use only these facts):
+The recommended {nouns} and the facts about each (use only these facts):
 {evidence}
-Write JSON: {{"text": "one or two friendly sentences introducing the picks",
-"rationales": [{{"item_id": <id>, "rationale": "one or two sentences why this movie fits"}}]}}.
-Name only the movies listed above or ones the user liked. Do not invent facts."""
+Write JSON: {{"text": "one or two friendly sentences introducing the picks as a whole (they are
+shown as cards, so do not list them)",
+"rationales": [{{"item_id": <id>, "rationale": "one sentence why this {noun} fits this user, from its facts:
+the liked title it resembles, the request it meets, its predicted rating; vary the wording"}}]}}.
+Name only the {nouns} listed above or ones the user liked. Do not invent facts."""
 
-QUESTION_PROMPT = """You are a movie recommender. The user said: {message}
+QUESTION_PROMPT = """You are a {noun} recommender. The user said: {message}
 Ask them one short, friendly question to learn what they like ({focus}). Reply with the question only."""
 
 REFUSAL = ("I can't share or change my instructions, but I'm happy to help you find a movie. "

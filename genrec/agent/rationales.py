@@ -32,9 +32,11 @@ class Evidence(BaseModel):
     predicted_rating: float | None = None
     ratings_count: int | None = None
     search_match: bool = False
+    kind: str = Field("movie", description="The catalog's item noun (movie, book ...).")
+    kind_plural: str = "movies"
 
     def for_prompt(self) -> dict[str, Any]:
-        d = self.model_dump(exclude_none=True, exclude={"nearest_liked_id", "search_match"})
+        d = self.model_dump(exclude_none=True, exclude={"nearest_liked_id", "search_match", "kind_plural"})
         if self.predicted_rating is not None:
             d["predicted_rating"] = round(self.predicted_rating, 1)
         if self.nearest_liked_similarity is not None:
@@ -60,13 +62,15 @@ def build_evidence(toolkit: Toolkit, state: DialogueState, candidates: list[Any]
         for s in sims:
             if s.score > 0 and (s.item_id not in nearest or s.score > nearest[s.item_id][1]):
                 nearest[s.item_id] = (li, float(s.score))
+    noun, nouns = item_nouns(toolkit.catalog)
     for c in candidates:
         it = toolkit.catalog[c.item_id]
         ev = Evidence(item_id=it.item_id, title=it.title, year=it.year, genres=list(it.genres),
                       matched_genres=[g for g in it.genres if g in state.taste_genres()],
                       predicted_rating=c.predicted_rating,
                       ratings_count=toolkit.popularity.get(it.item_id) or None,
-                      search_match="search" in getattr(c, "sources", ()))
+                      search_match="search" in getattr(c, "sources", ()),
+                      kind=noun, kind_plural=nouns)
         if state.year_min is not None or state.year_max is not None:
             ev.in_year_range = it.year is not None
         if c.item_id in nearest:
@@ -83,29 +87,115 @@ def _join(words: list[str]) -> str:
     return ", ".join(words[:-1]) + " and " + words[-1]
 
 
+def item_nouns(catalog: Any) -> tuple[str, str]:
+    """The catalog's item noun, singular and plural (`Catalog.item_noun`, e.g. "book", "books").
+
+    A catalog that declares none is a movie catalog (every catalog was, before nouns existed).
+
+    >>> item_nouns(object())
+    ('movie', 'movies')
+    """
+    noun = str(getattr(catalog, "item_noun", "") or "movie").strip() or "movie"
+    plural = str(getattr(catalog, "item_noun_plural", "") or "").strip()
+    return noun, plural or noun + "s"
+
+
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _a(word: str) -> str:
+    return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"
+
+
+# Phrasings per kind of evidence; a list's items take them in turn, and a sentence already used
+# in the same list is never used again (each item's facts differ, or another phrasing is taken).
+_LIKE = ("People who liked {liked} tend to like this one too.",
+         "Close to {liked} in how people rate it.",
+         "Rated much like {liked}, which you liked.",
+         "Fans of {liked} rate it highly as well.",
+         "The same people who enjoy {liked} enjoy this one.")
+_ASKED = ("{Genres}, as you asked.",
+          "It fits your request for {genres}.",
+          "One of the {genres} {nouns} you asked for.",
+          "{A_genres} {noun}, which is what you asked for.",
+          "It meets your {genres} request.",
+          "{A_genres} {noun} from {year}, as you asked.",
+          "A {year} pick for your {genres} request.",
+          "From {year}, and {genres} as requested.")
+_YEARS = ("From {year}, inside the years you asked for.",
+          "Released in {year}, within your years.",
+          "{year} fits the years you gave.")
+_TASTE = ("{Genres} suits your taste.",
+          "It leans to {genres}, which you enjoy.",
+          "{A_genres} {noun}, in line with what you usually enjoy.")
+_PREDICTED = ("Predicted rating for you: {r}/5.",
+           "I expect you would rate it about {r}/5.",
+           "Your predicted rating is {r} out of 5.",
+           "The ranker predicts {r}/5 for you.")
+_POPULAR = ("{n} people rated it in this catalog.",
+            "A well-known pick here: {n} ratings in this catalog.",
+            "Rated by {n} people in this catalog.")
+_PLAIN = ("{A_genres} {noun} from {year}.", "{Title} is {a_genres} {noun} from {year}.")
+
+
+def template_rationales(evidence: list[Evidence], state: DialogueState) -> list[str]:
+    """One or two sentences per item, built only from its evidence (so always true), in varied
+    words: the liked item it resembles, the request it meets, its predicted rating (else how
+    many people rated it); no sentence is repeated within the list."""
+    used: set[str] = set()
+    out = []
+    for n, ev in enumerate(evidence):
+        noun, nouns = ev.kind, ev.kind_plural
+        request = ev.matched_genres and [g for g in ev.matched_genres if g in state.wanted_genres]
+        genres = request or ev.matched_genres or ev.genres[:2]
+        words = {"liked": ev.nearest_liked_title or "", "genres": _join(genres),
+                 "Genres": _cap(_join(genres)),
+                 "A_genres": _cap(_a(_join(genres))) if genres else "A",
+                 "a_genres": _a(_join(genres)) if genres else "a",
+                 "noun": noun, "nouns": nouns, "year": str(ev.year or ""), "Title": ev.title,
+                 "r": f"{ev.predicted_rating:.1f}" if ev.predicted_rating is not None else "",
+                 "n": f"{ev.ratings_count:,}" if ev.ratings_count else ""}
+        kinds: list[tuple[str, ...]] = []
+        if ev.nearest_liked_title:
+            kinds.append(_LIKE)
+        if request:
+            kinds.append(_ASKED)
+        elif ev.in_year_range and ev.year:
+            kinds.append(_YEARS)
+        elif ev.matched_genres:
+            kinds.append(_TASTE)
+        if ev.predicted_rating is not None:
+            kinds.append(_PREDICTED)
+        elif ev.ratings_count:
+            kinds.append(_POPULAR)
+        sentences: list[str] = []
+        for phrasings in kinds:
+            if len(sentences) == 2:
+                break
+            for k in range(len(phrasings)):
+                phrasing = phrasings[(n + k) % len(phrasings)]
+                if "{year}" in phrasing and not ev.year:
+                    continue
+                text = phrasing.format(**words)
+                if text not in used:
+                    sentences.append(text)
+                    used.add(text)
+                    break
+        if not sentences:
+            plain = _PLAIN[0] if ev.year else "{Title} is {a_genres} {noun}."
+            text = plain.format(**words)
+            if text in used or not ev.year:
+                text = (_PLAIN[1] if ev.year else "{Title} is {a_genres} {noun}.").format(**words)
+            sentences.append(text)
+            used.add(text)
+        out.append(" ".join(sentences))
+    return out
+
+
 def template_rationale(ev: Evidence, state: DialogueState) -> str:
-    """One or two sentences built only from the evidence (so always true)."""
-    genres = ev.matched_genres or ev.genres[:3]
-    what = f"{_join(genres)} film" if genres else "film"
-    first = f"{'An' if what[0] in 'AEIOU' else 'A'} {what}"
-    if ev.year:
-        first += f" from {ev.year}"
-    if ev.matched_genres:
-        first += ", matching the genres you asked for"
-    elif ev.in_year_range:
-        first += ", within the years you asked for"
-    s1 = first + "."
-    bits = []
-    if ev.nearest_liked_title:
-        bits.append(f"people rate it much like {ev.nearest_liked_title}, which you liked")
-    if ev.predicted_rating is not None:
-        bits.append(f"its predicted rating for you is {ev.predicted_rating:.1f}/5")
-    elif ev.ratings_count:
-        bits.append(f"{ev.ratings_count} people rated it in this catalog")
-    if not bits:
-        return s1
-    s2 = "; ".join(bits)
-    return f"{s1} {s2[0].upper()}{s2[1:]}."
+    """One item's templated rationale (see `template_rationales`)."""
+    return template_rationales([ev], state)[0]
 
 
 # genre synonyms that are ordinary words in prose ("a family drama", "space to breathe")

@@ -16,7 +16,13 @@ from pydantic import BaseModel, Field
 from genrec.agent import prompts
 from genrec.agent.candidates import Candidate
 from genrec.agent.models import Recommendation
-from genrec.agent.rationales import Evidence, FactChecker, build_evidence, template_rationale
+from genrec.agent.rationales import (
+    Evidence,
+    FactChecker,
+    build_evidence,
+    item_nouns,
+    template_rationales,
+)
 from genrec.agent.state import DialogueState
 from genrec.agent.toolkit import Toolkit
 from genrec.agent.turn import Response, TurnContext
@@ -35,12 +41,27 @@ VAGUE_QUESTION = ("What are you in the mood for? Tell me a movie you loved, a ge
                   "(e.g. sci-fi, comedy) or a decade (e.g. the 90s).")
 
 
+def vague_question(noun: str = "movie") -> str:
+    """The templated clarifying question, in the catalog's item noun.
+
+    >>> vague_question("book").startswith("What are you in the mood for? Tell me a book you loved")
+    True
+    """
+    return VAGUE_QUESTION.replace("a movie you loved", f"{_a(noun)} you loved")
+
+
+def _a(word: str) -> str:
+    return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"
+
+
 def ask(ctx: TurnContext, checker: FactChecker, config: AgentConfig) -> Response:
     """A clarifying question (LLM-phrased when possible and checked, templated otherwise)."""
     text = None
+    noun, _ = item_nouns(checker.extractor.catalog)
     if config.llm_rationales:
         res = ctx.budget.try_invoke([("human", prompts.QUESTION_PROMPT.format(
-            message=ctx.message[:500], focus="a movie they loved, a genre, or a decade"))],
+            noun=noun, message=ctx.message[:500],
+            focus=f"{_a(noun)} they loved, a genre, or a decade"))],
             ctx.warnings, max_tokens=60)
         cand = (res.text or "").strip() if res is not None else ""
         if cand and "?" in cand and len(cand) < 300:
@@ -50,7 +71,7 @@ def ask(ctx: TurnContext, checker: FactChecker, config: AgentConfig) -> Response
                 ctx.count("llm_text")
             else:
                 _note_markup(ctx, result.problems)
-    return Response(text or VAGUE_QUESTION, question=True)
+    return Response(text or vague_question(noun), question=True)
 
 
 def _note_markup(ctx: TurnContext, problems: list[str]) -> None:
@@ -71,6 +92,7 @@ def answer(ctx: TurnContext, state: DialogueState, cands: list[Candidate], *, to
     if not cands:
         return Response(nothing_found(state, toolkit), question=True)
     started = time.perf_counter()
+    _stage(ctx, "writing")
     cands = cands[: config.k]
     evidence = build_evidence(toolkit, state, cands)
     allowed = {c.item_id for c in cands} | set(state.liked)
@@ -99,9 +121,9 @@ def answer(ctx: TurnContext, state: DialogueState, cands: list[Candidate], *, to
                     ctx.count("rationales_rejected")
                     _note_markup(ctx, result.problems)
     recs = []
-    for c, ev in zip(cands, evidence):
+    for c, ev, templated in zip(cands, evidence, template_rationales(evidence, state)):
         it = toolkit.catalog[c.item_id]
-        text, source = rationales.get(c.item_id, (template_rationale(ev, state), "template"))
+        text, source = rationales.get(c.item_id, (templated, "template"))
         recs.append(Recommendation(
             item_id=it.item_id, title=it.title, year=it.year, genres=list(it.genres),
             score=round(float(c.score), 6),
@@ -132,6 +154,13 @@ def answer(ctx: TurnContext, state: DialogueState, cands: list[Candidate], *, to
     return Response(chosen + "\n" + "\n".join(lines), recs)
 
 
+def _stage(ctx: TurnContext, name: str) -> None:
+    """Tell a streaming client the turn's stage, when the turn context can (`TurnContext.stage`)."""
+    stage = getattr(ctx, "stage", None)
+    if callable(stage):
+        stage(name)
+
+
 def _write(ctx: TurnContext, state: DialogueState, evidence: list[Evidence], toolkit: Toolkit,
            stream: IntroStream | None) -> WriterOutput | None:
     """The writer call: intro text and rationales as JSON; None on any fault.
@@ -141,8 +170,9 @@ def _write(ctx: TurnContext, state: DialogueState, evidence: list[Evidence], too
         return None
     payload = json.dumps([e.for_prompt() for e in evidence], ensure_ascii=False)
     extra: dict[str, Any] = {"on_delta": stream.feed} if stream is not None else {}
+    noun, nouns = item_nouns(toolkit.catalog)
     res = ctx.budget.try_invoke([("human", prompts.WRITER_PROMPT.format(
-        message=ctx.message[:1000], state=state.summary(toolkit.catalog), evidence=payload))],
+        noun=noun, nouns=nouns, message=ctx.message[:1000], state=state.summary(toolkit.catalog), evidence=payload))],
         ctx.warnings, response_format=WriterOutput, **extra)
     out = res.parsed if res is not None else None
     if isinstance(out, dict):
@@ -206,7 +236,7 @@ _CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]")
 
 
 def template_intro(state: DialogueState, n: int, toolkit: Toolkit) -> str:
-    """'Here are n picks (what was asked for):' from the state alone."""
+    """'Here are n movies (what was asked for):' from the state alone, in the catalog's noun."""
     parts = []
     if state.wanted_genres:
         parts.append(" / ".join(state.wanted_genres))
@@ -227,7 +257,8 @@ def template_intro(state: DialogueState, n: int, toolkit: Toolkit) -> str:
         parts.append("for someone who liked " + ", ".join(
             toolkit.catalog[i].label for i in state.liked[-2:]))
     what = f" ({'; '.join(parts)})" if parts else ""
-    return f"Here are {n} picks{what}:"
+    noun, nouns = item_nouns(toolkit.catalog)
+    return f"Here are {n} {nouns if n != 1 else noun}{what}:"
 
 
 def nothing_found(state: DialogueState, toolkit: Toolkit) -> str:
@@ -240,6 +271,7 @@ def nothing_found(state: DialogueState, toolkit: Toolkit) -> str:
         cons.append("no " + ", ".join(state.avoided_genres))
     if state.year_min is not None or state.year_max is not None:
         cons.append(f"years {state.year_min or '...'}-{state.year_max or '...'}")
-    return ("I couldn't find a movie I haven't already shown you that matches "
+    noun, _ = item_nouns(toolkit.catalog)
+    return (f"I couldn't find {_a(noun)} I haven't already shown you that matches "
             f"{'; '.join(cons) or 'what you asked'} (the catalog covers {span[0]}-{span[1]}). "
             "Could you relax one of these?")

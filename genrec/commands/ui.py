@@ -8,7 +8,8 @@ from genrec.commands._common import console, settings_from
 
 
 def up(
-    llm: str | None = typer.Option(None, help="LLM backend: local, openai, none, fake, vllm:MODEL."),
+    llm: str | None = typer.Option(
+        None, help="LLM backend: auto (default), openai, vllm:MODEL, local, none, fake."),
     port: int = typer.Option(7860, min=1, max=65535, help="Port to listen on."),
     host: str = typer.Option(
         "127.0.0.1", help="Address to bind. Anything but loopback needs GENREC_API_KEY."
@@ -43,19 +44,20 @@ def up(
         )
         raise typer.Exit(2)
 
-    from genrec.agent import Recommender
+    from genrec.commands.prepare import prepare_recommender
     from genrec.ui import ApiLimits, create_app, serve
 
-    console.print(f"[bold]genrec up[/bold]: preparing {settings.dataset} under {settings.home} ...")
-    try:
-        recommender = Recommender.from_settings(settings, llm=llm, policy=policy, progress=True)
+    try:  # one named step a line on stderr (dataset, ranker, index, LLM, server)
+        prepared = prepare_recommender(settings, llm=llm, policy=policy, serving=True)
     except Exception as exc:  # noqa: BLE001 - a clear line, not a traceback
         console.print(f"[red]error:[/red] could not prepare the recommender: {exc}")
         raise typer.Exit(1) from None
+    recommender = prepared.recommender
     limits = ApiLimits(**({"max_concurrent_turns": concurrent_turns} if concurrent_turns else {}))
     app = create_app(recommender, settings, limits=limits)
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}/"
+    prepared.serving(url)
     typer.echo(
         f"genrec is up: chat at {url} , API docs at {url}docs "
         f"(LLM backend: {recommender.backend_name}; Ctrl+C to stop)"
