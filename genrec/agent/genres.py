@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from genrec.agent.text import fold, normalize
-from genrec.agent.vocabulary import VOCABULARY, any_word, is_taste
+from genrec.agent.vocabulary import KIDS, VOCABULARY, any_word, is_taste
 
 _NEGATION = any_word(VOCABULARY.genre_negations)
 # "horror, which is not really my thing" / "westerns are not for me": the negation follows the genre
@@ -54,6 +54,8 @@ class GenreVocabulary:
             r"\b(" + "|".join(sorted(map(re.escape, self.phrases), key=len, reverse=True)) + r")\b"
         ) if self.phrases else None
         self.words = {w for k in self.phrases for w in k.split()}
+        self.kids_genre = self.genre_of("children")
+        self.kids_avoid = [g for g in (vocab.get(x.lower()) for x in VOCABULARY.kids_avoid) if g]
 
     def genre_of(self, term: str) -> str | None:
         """The catalog genre a word or phrase means ("sci-fi", "cartoons" -> Animation), or None."""
@@ -87,6 +89,12 @@ class GenreVocabulary:
             else:
                 (taste if is_taste(norm, m.start(), m.end()) else wanted).append(g)
             prev_end, prev_neg = m.end(), neg
+        kids = self.kids_genre if self.kids_genre and any(
+            not _NEGATION.search(" ".join(fold(text[:m.start()]).split()[-2:])) for m in KIDS.finditer(text)) else None
+        if kids and kids not in avoided:  # "not in the mood for a film for kids" avoids them instead
+            # "for my 6 year old": children's items, and none of the adult genres
+            wanted.append(kids)
+            avoided += [g for g in self.kids_avoid if g not in wanted]
         out.wanted = [g for g in dict.fromkeys(wanted) if g not in avoided]
         out.taste = [g for g in dict.fromkeys(taste) if g not in avoided and g not in out.wanted]
         out.avoided = list(dict.fromkeys(avoided))

@@ -7,11 +7,13 @@ stage returns the new state and says whether the turn must ask something instead
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pydantic import BaseModel
 
 from genrec.agent import prompts
+from genrec.agent.item_answers import answer_item_questions
+from genrec.agent.preferences import POLARITIES
 from genrec.agent.state import DialogueState
 from genrec.agent.toolkit import Toolkit
 from genrec.agent.turn import TurnContext
@@ -23,13 +25,16 @@ class Understood:
     """The state after the message, and what to do next (notes go to the turn context).
 
     `question` is a fixed text to ask now (a refusal, "which one did you mean?");
-    `vague` means there is nothing to rank on yet: ask what they like.
+    `vague` means there is nothing to rank on yet: ask what they like; `answers` answer the
+    message's questions about items, and `only_answers` says the message asked nothing else.
     """
 
     state: DialogueState
     allow_repeats: bool = False
     question: str | None = None
     vague: bool = False
+    answers: list[str] = field(default_factory=list)
+    only_answers: bool = False
 
 
 def understand(message: str, prior: DialogueState, *, extractor: CatalogExtractor,
@@ -50,7 +55,10 @@ def understand(message: str, prior: DialogueState, *, extractor: CatalogExtracto
             message=message[:2000]))], ctx.warnings, response_format=LLMExtraction)
         if res is not None and res.parsed is not None:
             raw = res.parsed.model_dump() if isinstance(res.parsed, BaseModel) else res.parsed
+            asked_about = {q.item_id for q in ex.item_questions} - set(ex.mentioned())
             ex = merge(ex, extractor.ground_llm(raw, message))
+            for pol in POLARITIES:  # an item asked about is not a preference, whatever the LLM read
+                setattr(ex, pol, [i for i in getattr(ex, pol) if i not in asked_about])
     state = apply(prior, ex)
     notes = [f"There is no item {iid} in the catalog (item ids run "
              f"{catalog.min_id}..{catalog.max_id})." for iid in ex.unknown_item_refs]
@@ -65,9 +73,16 @@ def understand(message: str, prior: DialogueState, *, extractor: CatalogExtracto
             ack.append(f"{verb} {', '.join(catalog[i].label for i in ids[:5])}")
     if ack:
         notes.append("Noted: " + "; ".join(ack) + ".")
+    for iid, others in ex.alternatives.items():
+        if iid in ex.mentioned():
+            alts = " or ".join(catalog[o].label for o in others[:3])
+            notes.append(f"(If you meant {alts} rather than {catalog[iid].label}, say which.)")
     ctx.tick("understand", started)
     ctx.notes.extend(notes)
     out = Understood(state, allow_repeats=ex.allow_repeats)
+    if ex.item_questions:
+        out.answers = answer_item_questions(ex.item_questions, toolkit, state)
+        out.only_answers = ex.is_empty() and not (ex.reset or ex.allow_repeats or ex.unknown_item_refs)
     if ex.ambiguous:
         ch = ex.ambiguous[0]
         opts = ", ".join(catalog[i].label for i in ch.options[:6])

@@ -55,11 +55,13 @@ class Outcome:
 
 def guided(agent: Agent, ctx: TurnContext, prior: DialogueState) -> Outcome:
     """understand -> gather candidates -> respond, with at most 2 LLM calls (extraction, writer)."""
+    ctx.stage("understanding")
     u = understand(ctx.message, prior, extractor=agent.extractor, toolkit=agent.toolkit, ctx=ctx,
                    use_llm=agent.config.llm_extraction)
     early = _early(agent, ctx, u)
     if early is not None:
         return Outcome(early, u.state)
+    ctx.stage("searching")
     pool = _candidates(agent, ctx, u.state, u.allow_repeats, agent.toolkit.profile(u.state))
     return _finish(u.state, _ask_too(agent, u.state, pool, _answer(agent, ctx, u.state, pool.candidates)))
 
@@ -77,7 +79,11 @@ def _ask_too(agent: Agent, state: DialogueState, pool: CandidatePool, response: 
 
 
 def _early(agent: Agent, ctx: TurnContext, u: Understood) -> Response | None:
-    """A question instead of recommendations (refusal, which-one, or nothing to go on)."""
+    """A question instead of recommendations (refusal, which-one, or nothing to go on), or only
+    the answers when the message only asked about items; other answers go before the reply."""
+    if u.only_answers:
+        return Response("\n".join(u.answers))
+    ctx.notes.extend(u.answers)
     if u.question is not None:
         return Response(u.question, question=True)
     if u.vague:

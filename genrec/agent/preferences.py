@@ -138,3 +138,31 @@ class Preferences(BaseModel):
             self.year_max = year_max
             if self.year_min is not None and self.year_min > year_max:
                 self.year_min = None
+
+    def remove(self, kind: str, value: str | int | None = None) -> bool:
+        """Drop one stated preference (a chip's ×); False when it was not there.
+
+        kind: "genre" (asked for), "avoided_genre", "years" (value ignored), "preferred_genre",
+        "preferred_decade", "liked" (an item id), "wish".
+
+        >>> p = Preferences(wanted_genres=["Animation"], year_min=1980, year_max=1989)
+        >>> p.remove("genre", "Animation"), p.remove("years"), p.constraints().genres_any, p.year_min
+        (True, True, [], None)
+
+        Raises:
+            ValueError: an unknown kind.
+        """
+        if kind == "years":
+            had = self.year_min is not None or self.year_max is not None
+            self.year_min = self.year_max = None
+            return had
+        lists: dict[str, list] = {"genre": self.wanted_genres, "avoided_genre": self.avoided_genres,
+                                  "preferred_genre": self.preferred_genres,
+                                  "preferred_decade": self.preferred_decades, "liked": self.liked,
+                                  "wish": self.wishes}
+        if kind not in lists:
+            raise ValueError(f"unknown preference kind {kind!r}; use one of years, {', '.join(lists)}")
+        if value not in lists[kind]:
+            return False
+        lists[kind].remove(value)
+        return True

@@ -145,7 +145,9 @@ class Recommender:
                            warnings=list(warnings or []))
 
     def _turn(self, session_id: str, message: Any,
-              on_text: Callable[[str], None] | None = None) -> Reply:
+              on_text: Callable[[str], None] | None = None,
+              on_stage: Callable[[str], None] | None = None,
+              cancelled: threading.Event | None = None) -> Reply:
         from genrec.llm import meter
         from genrec.llm.breaker import time_budget
 
@@ -161,6 +163,7 @@ class Recommender:
         msg = clean_message(message, self.config.max_message_chars)
         ctx = self._context(msg.text, history, self.policy_name, warnings=msg.warnings)
         ctx.on_text = on_text
+        ctx.on_stage = on_stage
         outcome: Outcome | None
         with meter() as usage, time_budget(self.config.llm_turn_seconds):
             try:
@@ -182,7 +185,9 @@ class Recommender:
         total = (time.perf_counter() - started) * 1000
         reply.timings["llm"] = round(usage.seconds * 1000, 3)
         try:
-            if outcome is not None:
+            if cancelled is not None and cancelled.is_set():
+                reply.warnings.append("the turn was stopped; nothing was saved")
+            elif outcome is not None:
                 outcome.state.turns += 1
                 self.sessions.save_turn(
                     session_id, outcome.state,
@@ -210,8 +215,13 @@ class Recommender:
             ctx.warnings.append(f"fallback failed: {type(exc2).__name__}")
             return ctx, None
 
-    def stream(self, session_id: str, message: str) -> Iterator[str | Reply]:
+    def stream(self, session_id: str, message: str,
+               on_stage: Callable[[str], None] | None = None) -> Iterator[str | Reply]:
         """Answer one message as a stream: text deltas (str) as they are produced, then the Reply.
+
+        `on_stage(name)` (optional) is called from the turn's thread as each stage starts:
+        "understanding", "searching", "writing". Closing the stream before its Reply (a stop
+        button) stops the turn: nothing of it is saved.
 
         The protocol, for every front door that shows a stream:
 
@@ -234,11 +244,13 @@ class Recommender:
         parts: queue.Queue = queue.Queue()
         done = object()
         outcome: dict[str, Any] = {}
+        cancelled = threading.Event()
 
         def work() -> None:
             try:
                 with self.sessions.lock(session_id):
-                    outcome["reply"] = self._turn(session_id, message, on_text=parts.put)
+                    outcome["reply"] = self._turn(session_id, message, on_text=parts.put,
+                                                  on_stage=on_stage, cancelled=cancelled)
             except BaseException as exc:  # noqa: BLE001 - re-raised in the caller
                 outcome["error"] = exc
             finally:
@@ -246,9 +258,13 @@ class Recommender:
 
         threading.Thread(target=work, daemon=True).start()
         shown = []
-        while (part := parts.get()) is not done:
-            shown.append(part)
-            yield part
+        try:
+            while (part := parts.get()) is not done:
+                shown.append(part)
+                yield part
+        except GeneratorExit:  # the client stopped the turn: it must not be saved
+            cancelled.set()
+            raise
         if "error" in outcome:
             raise outcome["error"]
         reply: Reply = outcome["reply"]
@@ -283,6 +299,26 @@ class Recommender:
             if isinstance(part, BaseException):
                 raise part
             yield part
+
+    def remove_preference(self, session_id: str, kind: str, value: str | int | None = None
+                          ) -> DialogueState:
+        """Drop one stated preference (a chip's ×): it no longer applies from the next turn
+        (a genre takes the wishes that asked for it along).
+
+        Raises:
+            ValueError: an invalid session id or an unknown kind (see `Preferences.remove`).
+        """
+        self.check_session_id(session_id)
+        with self.sessions.lock(session_id):
+            state = self.sessions.load_state(session_id)
+            changed = state.remove(kind, value)
+            if kind == "genre":  # a wish that asked for the genre ("animated films") goes with it
+                reader = self.agent.extractor.genres
+                for wish in [w for w in state.wishes if value in reader.read(w).wanted]:
+                    changed = state.remove("wish", wish) or changed
+            if changed:
+                self.sessions.save_turn(session_id, state, [], self.sessions.last_trace(session_id))
+        return state
 
     # ---- standing shortlist ---------------------------------------------------------------
     def shortlist(self, session_id: str, k: int = 10) -> list[Recommendation]:

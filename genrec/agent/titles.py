@@ -12,7 +12,7 @@ from functools import lru_cache
 from rapidfuzz import fuzz, process
 
 from genrec.agent.preferences import Polarity
-from genrec.agent.text import SENTENCE_END, tokens
+from genrec.agent.text import SENTENCE_END, fold, tokens
 from genrec.agent.vocabulary import ARTICLES, COMMON_TITLE_WORDS, STOP_WORDS, VOCABULARY
 from genrec.data import Catalog
 
@@ -32,6 +32,8 @@ class TitleMention:
     ids: list[int]
     ambiguous: bool = False
     polarity: Polarity = "liked"
+    alternatives: tuple[int, ...] = ()
+    """Longer titles the words also begin ("Alien" -> Alien 3), when the exact title was taken."""
 
 
 def title_key(text: str) -> str:
@@ -60,7 +62,7 @@ class TitleIndex:
         self.key_of: dict[int, str] = {}
         for it in catalog:
             alt = _ALT_TITLE.match(it.title)
-            for name in [alt.group(1), alt.group(2)] if alt else [it.title]:
+            for name in [alt.group(1), alt.group(2), it.title] if alt else [it.title]:
                 key = title_key(name)
                 if not key:
                     continue
@@ -176,10 +178,16 @@ def find_titles(index: TitleIndex, text: str, *, not_titles: Collection[str] = (
                 n += 1
                 if i + n <= len(toks) and text[end:end + 1] == ")":
                     end += 1
+        alternatives: tuple[int, ...] = ()
+        exact_ids = index.exact.get(key, [])
+        if len(options) > 1 and len(exact_ids) == 1 and options[0] == exact_ids[0]:
+            # the exact title is that title ("Alien" is Alien (1979)); the note names the others
+            options, alternatives = exact_ids[:1], tuple(o for o in options[1:8])
         ambiguous = len(options) > 1
-        if ambiguous and not index.exact.get(key) and len(options) > 8:
+        if ambiguous and not exact_ids and len(options) > 8:
             options = sorted(options, key=lambda o: catalog[o].year or 0)[:8]
-        out.append(TitleMention(text[toks[i][1]:end], toks[i][1], end, options[:8], ambiguous))
+        out.append(TitleMention(text[toks[i][1]:end], toks[i][1], end, options[:8], ambiguous,
+                                alternatives=alternatives))
         for j in range(i, min(i + n, len(toks))):
             covered[j] = True
         i += n
@@ -221,7 +229,7 @@ def _single_word_ok(text: str, toks: list[Token], i: int, sentence_starts: set[i
     if len(tok) < 2:
         return False
     quoted = s > 0 and text[s - 1] in "\"'“‘«" and e < len(text) and text[e] in "\"'”’»"
-    if quoted:
+    if quoted or fold(text).strip(" .!?\"'“”") == tok:  # quoted, or the whole message ("Alien")
         return True
     if raw[0].isupper() and i not in sentence_starts and not raw.isupper():
         return True

@@ -134,6 +134,7 @@ class TurnContext:
     warnings: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     on_text: Callable[[str], None] | None = None
+    on_stage: Callable[[str], None] | None = None
     streamed: bool = False
 
     @property
@@ -152,6 +153,14 @@ class TurnContext:
             self.on_text(self.preface())
         self.streamed = True
         self.on_text(text)
+
+    def stage(self, name: str) -> None:
+        """Tell a streaming client which stage the turn is in ("searching", "writing", ...)."""
+        if self.on_stage is not None:
+            try:
+                self.on_stage(name)
+            except Exception:  # noqa: BLE001 - a display hook never breaks a turn
+                pass
 
     def tick(self, name: str, started: float) -> None:
         """Add the milliseconds since `started` to the stage `name`."""

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field, ValidationError
 from rapidfuzz import fuzz, process
 
 from genrec.agent.genres import GenreVocabulary
+from genrec.agent.item_questions import ItemQuestion, find_item_questions
 from genrec.agent.polarity import list_references, polarities, reference_verdict
 from genrec.agent.preferences import POLARITIES, Polarity, Preferences
 from genrec.agent.state import DialogueState, PendingChoice
@@ -25,6 +26,7 @@ from genrec.agent.vocabulary import (
     REPEAT,
     RESET,
     STOP_WORDS,
+    VAGUE_WORDS,
     VOCABULARY,
 )
 from genrec.agent.years import YEAR_HI, YEAR_LO, plausible, read_years
@@ -76,6 +78,10 @@ class Extraction(Preferences):
         "A decade said because shown items were too old or too new ('too old: the 70s, ideally')."))
     mentioned_titles: list[str] = Field(
         default_factory=list, description="Labels of the items the message named.")
+    alternatives: dict[int, list[int]] = Field(default_factory=dict, description=(
+        "Items taken for an exact title -> the longer titles the words also begin (for a note)."))
+    item_questions: list[ItemQuestion] = Field(default_factory=list, description=(
+        "Questions about items ('why did you pick the first one?'): answered, never kept as preferences."))
 
     @property
     def wish(self) -> str | None:
@@ -155,8 +161,13 @@ class CatalogExtractor:
         ex.allow_repeats = bool(REPEAT.search(text))
         ex.reset = bool(RESET.search(text))
         masked = text
+        # questions about items are answered, not read for preferences
+        for q in find_item_questions(text, state, self.find_titles):
+            ex.item_questions.append(q)
+            masked = blank(masked, q.start, q.end)
+        said = masked  # the message without its item questions
         # explicit ids: "item 50", "recommend item 999999"
-        for m in _ITEM_REF.finditer(text):
+        for m in _ITEM_REF.finditer(masked):
             iid = int(m.group(1))
             if iid in self.catalog:
                 ex.liked.append(iid)
@@ -204,6 +215,8 @@ class CatalogExtractor:
             else:
                 ex.set_verdict(t.ids[0], t.polarity)
                 ex.mentioned_titles.append(self.catalog[t.ids[0]].label)
+                if t.alternatives:
+                    ex.alternatives[t.ids[0]] = list(t.alternatives)
             masked = blank(masked, t.start, t.end)
         genres = self.genres.read(masked)
         ex.wanted_genres, ex.avoided_genres, ex.preferred_genres = (
@@ -211,13 +224,13 @@ class CatalogExtractor:
         years = read_years(masked, latest=self.year_range[1])
         ex.year_min, ex.year_max, ex.years_given = years.year_min, years.year_max, years.given
         ex.preferred_decades = [years.taste_decade] if years.taste_decade is not None else []
-        ex.decade_demanded = bool(ex.preferred_decades and _TOO_OLD_OR_NEW.search(text))
-        ex.general_taste = bool(_GENERAL_TASTE.search(text))
+        ex.decade_demanded = bool(ex.preferred_decades and _TOO_OLD_OR_NEW.search(said))
+        ex.general_taste = bool(_GENERAL_TASTE.search(said))
         content = [t for t, _, _ in tokens(masked)
-                   if t not in STOP_WORDS and t not in self.genres.words and not t.isdigit()
+                   if t not in STOP_WORDS and t not in VAGUE_WORDS and t not in self.genres.words and not t.isdigit()
                    and t.rstrip("s") not in self.genre_map and len(t) > 2]
         if content and not ex.injection:
-            ex.wishes = [" ".join(text.split())[:200]]
+            ex.wishes = [" ".join(said.split())[:200]]
         return ex
 
     def _resolve_pending(self, text: str, pending: PendingChoice) -> int | None:

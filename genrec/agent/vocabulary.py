@@ -69,6 +69,11 @@ class Vocabulary(BaseModel):
     decade_negations: list[str] = Field(description="Cues before a decade that drop it.")
     year_bounds: YearBounds
     recent_words: list[str] = Field(description="Words that ask for recent items ('latest').")
+    kids_cues: list[str] = Field(
+        description="Phrases that ask for items for children ('for my 6 year old', 'family-friendly').")
+    kids_avoid: list[str] = Field(description="Genres left out when the items are for children.")
+    vague_words: list[str] = Field(
+        description="Words of an opener that say nothing about taste ('tonight', 'ideas'): never a wish.")
 
     @classmethod
     def load(cls) -> Vocabulary:
@@ -106,6 +111,8 @@ ARTICLES = frozenset(VOCABULARY.articles)
 STOP_WORDS = frozenset(VOCABULARY.stop_words)
 COMMON_TITLE_WORDS = frozenset(VOCABULARY.common_title_words)
 ORDINALS = VOCABULARY.ordinals
+VAGUE_WORDS = frozenset(VOCABULARY.vague_words)
+KIDS = any_word(VOCABULARY.kids_cues, re.IGNORECASE)
 DECADE_WORDS = VOCABULARY.decade_words
 
 POLARITY_BEFORE = cue_groups(VOCABULARY.polarity_cues_before)
