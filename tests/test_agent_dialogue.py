@@ -166,3 +166,8 @@ def test_ratings_predicted_from_a_few_favourites_are_not_all_five_stars(ml100k, 
     assert shown.mean() < 4.3 and np.corrcoef(shown, average)[0, 1] > 0.5
     assert [s.predicted_rating for s in ranker.recommend(profile, 5)] == pytest.approx(
         list(ranker.predict(profile, [s.item_id for s in ranker.recommend(profile, 5)])), abs=1e-3)
+
+
+def test_the_title_question_uses_the_catalogs_item_noun():
+    books = Catalog([Item(1, "A", 1990, ("Mystery",))], item_noun="book")
+    assert choose_question(DialogueState(), [], books).text == "Is there a book you loved that I should know about?"

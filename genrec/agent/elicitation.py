@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from genrec.agent.rationales import item_nouns
 from genrec.agent.state import DialogueState
 
 ATTRIBUTES = ("example", "genre", "decade")
@@ -99,7 +100,7 @@ def _label(attribute: str, value: Any) -> str:
 
 
 TEXTS = {
-    "example": "Is there a film you loved that I should know about?",
+    "example": "Is there a film you loved that I should know about?",  # "a book" on a books catalog
     "genre": "Which genre are you in the mood for?",
     "decade": "Any particular decade you'd like?",
 }
@@ -116,7 +117,10 @@ def choose_question(state: DialogueState, candidates: Sequence[Any], catalog: An
     `attributes` are asked about.
     """
     if "example" in attributes and _open(state, "example"):
-        return Question("example", TEXTS["example"])
+        noun, _ = item_nouns(catalog)
+        if noun == "movie":
+            return Question("example", TEXTS["example"])
+        return Question("example", TEXTS["example"].replace("a film", f"{'an' if noun[0] in 'aeiou' else 'a'} {noun}"))
     pool = list(candidates)[:POOL]
     best: Question | None = None
     for attribute in ("genre", "decade"):
