@@ -479,3 +479,17 @@ def test_shortlist_route_obeys_the_session_and_changes_nothing(http: httpx.Clien
     assert http.get(f"/api/sessions/{sid}").json() == before  # read-only
     assert http.get(f"/api/sessions/{sid}/shortlist", params={"k": 0}).status_code == 422
     assert http.get("/api/sessions/no-such-session/shortlist").status_code == 404
+
+
+def test_reply_carries_a_card_ready_chat_text_and_its_source(http: httpx.Client) -> None:
+    """A front door with cards shows `chat_text` (no list); `text` keeps the list for text-only
+    clients; `text_source` says the reply text is templated (no LLM here)."""
+    sid = http.post("/api/sessions").json()["session_id"]
+    body = http.post(f"/api/sessions/{sid}/messages",
+                     json={"message": "I loved Toy Story, recommend animated movies"}).json()
+    recs = body["recommendations"]
+    assert len(recs) == 10 and body["text_source"] == "template"
+    assert "1. " + recs[0]["title"] in body["text"]
+    assert "Each card says why" in body["chat_text"]
+    assert not any(r["title"] in body["chat_text"] for r in recs[1:])
+    assert all(r["rationale_source"] == "template" for r in recs)

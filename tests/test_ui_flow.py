@@ -221,6 +221,73 @@ def test_reload_resumes_the_conversation_and_new_conversation_starts_over(
     page.context.close()
 
 
+class _SlowStagedRecommender:
+    """The real recommender, each turn starting `delay` s late; `stream` takes what the real one
+    takes (`on_stage`, and `cancel` where it exists)."""
+
+    def __init__(self, rec: Any, delay: float = 4.0, *, cancel: bool = False) -> None:
+        self._rec = rec
+        self.delay = delay
+        if cancel:
+            self.stream = self._stream_cancel  # type: ignore[method-assign]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._rec, name)
+
+    def stream(self, session_id: str, message: str, on_stage: Any = None) -> Iterator[Any]:
+        time.sleep(self.delay)
+        yield from self._rec.stream(session_id, message, on_stage=on_stage)
+
+    def _stream_cancel(self, session_id: str, message: str, on_stage: Any = None,
+                       cancel: Any = None) -> Iterator[Any]:
+        time.sleep(self.delay)
+        yield from self._rec.stream(session_id, message, on_stage=on_stage, cancel=cancel)
+
+
+def _stream_takes(recommender: Any, *names: str) -> bool:
+    import inspect
+
+    return set(names) <= set(inspect.signature(recommender.stream).parameters)
+
+
+def test_the_stages_of_a_running_turn_are_shown(
+    recommender, ui_settings: Settings, browser: Any
+) -> None:
+    assert _stream_takes(recommender, "on_stage")
+    with BackgroundServer(create_app(_SlowStagedRecommender(recommender), ui_settings)) as srv:
+        page = open_page(browser, srv.url)
+        page.evaluate("""() => { window.__stages = [];
+            new MutationObserver(() => { const w = document.querySelector('#genrec-working');
+                if (w) window.__stages.push(w.innerText.trim()); })
+              .observe(document.body, {subtree: true, childList: true, characterData: true}); }""")
+        send(page, ASK)
+        answered(page, 1)
+        stages = " | ".join(page.evaluate("window.__stages"))
+        for stage in ("Reading your message…", "Searching and ranking…", "Writing the answer…"):
+            assert stage in stages, stages
+        page.context.close()
+
+
+def test_a_stopped_turn_keeps_nothing(recommender, ui_settings: Settings, browser: Any) -> None:
+    if not _stream_takes(recommender, "cancel"):
+        pytest.skip("needs Recommender.stream(cancel=...) (requested from the lead)")
+    slow = _SlowStagedRecommender(recommender, cancel=True)
+    with BackgroundServer(create_app(slow, ui_settings)) as srv:
+        page = open_page(browser, srv.url)
+        sid = session_of(page)
+        send(page, ASK)
+        answered(page, 1)
+        before = recommender.history(sid)
+        send(page, "now something from the 80s")
+        page.locator("#genrec-stop").wait_for(state="visible")
+        page.locator("#genrec-stop").click()
+        wait_until(lambda: bot_messages(page)[-1].strip() == STOPPED, "the stopped note")
+        time.sleep(slow.delay + 2)  # the stopped turn has finished computing by now
+        assert recommender.history(sid) == before  # nothing of the stopped message was kept
+        assert recommender.state(sid).year_min is None
+        page.context.close()
+
+
 class _SlowRecommender:
     """The real recommender, each turn starting `delay` s late (to watch a turn while it runs)."""
 

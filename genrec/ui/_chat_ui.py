@@ -268,8 +268,9 @@ def build_blocks(recommender: Recommender, settings: Settings, *, concurrency: i
                 yield done
                 return
             chat[-1]["content"] = reply.chat_text or chat[-1]["content"]
-            yield {chatbot: chat, cards_state: [card_of(r) for r in reply.recommendations],
-                   prefs_state: prefs_of(session_id), trace: trace_markdown(reply),
+            cards = {cards_state: [card_of(r) for r in reply.recommendations]} if (
+                reply.recommendations) else {}  # an answer without picks keeps the cards shown
+            yield {chatbot: chat, **cards, prefs_state: prefs_of(session_id), trace: trace_markdown(reply),
                    banner: banner_of(user_notices(list(reply.warnings))),
                    **dict(zip(chips, chip_updates(list(reply.suggested_answers)))), **done}
 

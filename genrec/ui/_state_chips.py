@@ -56,29 +56,4 @@ def summary_line(chips: list[PrefChip]) -> str:
 
 def remove_preference(recommender: Recommender, session_id: str, chip: PrefChip) -> None:
     """Drop one preference of the session (`Recommender.remove_preference`)."""
-    method = getattr(recommender, "remove_preference", None)
-    if callable(method):
-        method(session_id, chip.kind, chip.value)
-        return
-    # Until the agent has `Recommender.remove_preference` (requested from the lead): the same
-    # change through the session store's public lock / load / save, one committed write.
-    store = recommender.sessions
-    with store.lock(session_id):
-        state = store.load_state(session_id)
-        if _drop(state, chip):
-            store.save_turn(session_id, state, [], store.last_trace(session_id))
-
-
-def _drop(state: Any, chip: PrefChip) -> bool:
-    if chip.kind == "years":
-        had = state.year_min is not None or state.year_max is not None
-        state.year_min = state.year_max = None
-        return had
-    lists = {"genre": state.wanted_genres, "avoided_genre": state.avoided_genres,
-             "preferred_genre": state.preferred_genres, "preferred_decade": state.preferred_decades,
-             "liked": state.liked}
-    target = lists.get(chip.kind)
-    if target is None or chip.value not in target:
-        return False
-    target.remove(chip.value)
-    return True
+    recommender.remove_preference(session_id, chip.kind, chip.value)
