@@ -67,6 +67,8 @@ def test_rank_matches_the_per_item_code_with_and_without_a_profile(toolkit: Tool
         assert allowed == [int(i) for i in toolkit.table.ids[toolkit.table.mask(filters)]]
         assert toolkit.rank(profile, allowed, 50) == ref_rank(toolkit, profile, allowed, 50)
         assert toolkit.rank(profile, set(allowed[::3]), 7) == ref_rank(toolkit, profile, allowed[::3], 7)
+        twice = np.asarray(allowed + allowed[:100])  # repeated ids count once
+        assert toolkit.rank(profile, twice, 20) == ref_rank(toolkit, profile, allowed, 20)
         paths.add((profile is None, 2 * len(allowed) > len(toolkit.catalog)))
     assert paths == {(True, True), (True, False), (False, True), (False, False)}  # every branch ran
 
@@ -80,6 +82,8 @@ def test_most_popular_breaks_ties_by_the_smaller_id_like_a_full_sort(toolkit: To
         want = sorted(set(some), key=lambda i: (-pop.get(i, 0), i))[:k]
         assert toolkit.most_popular(some, k) == [(i, pop.get(i, 0)) for i in want]
         assert toolkit.most_popular(np.asarray(some), k) == [(i, pop.get(i, 0)) for i in want]
+        popular_twice = some + sorted(some, key=lambda i: -pop.get(i, 0))[:60]  # repeated ids
+        assert toolkit.most_popular(popular_twice, k) == [(i, pop.get(i, 0)) for i in want]
     unrated = sorted(i for i in ids if pop.get(i, 0) == 0)
     assert [i for i, _ in toolkit.most_popular(unrated, 3)] == unrated[:3]  # all tied at 0
 

@@ -84,6 +84,13 @@ def constrain(requested: SearchFilters | None, state: DialogueState | None, genr
     return validate(f, genres)
 
 
+def _id_array(ids: Iterable[int]) -> np.ndarray:
+    """Item ids as an int64 array (an array is taken as it is, without a Python int per id)."""
+    if isinstance(ids, np.ndarray):
+        return ids.astype(np.int64, copy=False)
+    return np.fromiter((int(i) for i in ids), dtype=np.int64)
+
+
 SEEN_LEVEL = 0.5
 """Where on the rating scale a fold-in puts an item seen without a verdict (the middle: 3 on 1-5)."""
 INTERESTED_LEVEL = 0.75
@@ -135,14 +142,16 @@ class Toolkit:
 
     def most_popular(self, ids: Iterable[int], k: int) -> list[tuple[int, int]]:
         """The k most rated of `ids` (unique), as (id, count), most first and ties by smaller id."""
-        arr = np.unique(np.fromiter((int(i) for i in ids), dtype=np.int64)
-                        if not isinstance(ids, np.ndarray) else ids.astype(np.int64))
+        arr = _id_array(ids)
         if not len(arr) or k < 1:
             return []
+        if len(arr) > k:  # only ids at least as popular as the k-th can be in the top k
+            pop = self._pop_of(arr)
+            top = np.unique(arr[pop >= np.partition(pop, len(pop) - k)[len(pop) - k]])
+            arr = top if len(top) >= k else np.unique(arr)  # fewer: ids were repeated
+        else:
+            arr = np.unique(arr)
         pop = self._pop_of(arr)
-        if len(arr) > k:  # only items at least as popular as the k-th can be in the top k
-            keep = pop >= np.partition(pop, len(pop) - k)[len(pop) - k]
-            arr, pop = arr[keep], pop[keep]
         order = np.lexsort((arr, -pop))[:k]
         return list(zip(arr[order].tolist(), pop[order].tolist()))
 
@@ -192,8 +201,7 @@ class Toolkit:
 
     def rank(self, profile: Profile | None, allowed: Iterable[int], k: int) -> list[Hit]:
         """The top k of `allowed` for a profile (by the ranker), or by popularity without one."""
-        ids = np.unique(allowed.astype(np.int64) if isinstance(allowed, np.ndarray) else
-                        np.fromiter((int(i) for i in allowed), dtype=np.int64))
+        ids = _id_array(allowed)
         if not len(ids):
             return []
         if profile is None:
@@ -202,8 +210,8 @@ class Toolkit:
                 for s in self._recommend(profile, ids, k)]
 
     def _recommend(self, profile: Profile, ids: np.ndarray, k: int) -> list[Any]:
-        """`ranker.recommend` over the sorted unique `ids`: as candidates, or (the same items, when
-        the ranker knows them all and they are most of its items) as the exclusion of the rest."""
+        """`ranker.recommend` over `ids`: as candidates, or (the same items, when the ranker knows
+        them all and they are most of its items) as the exclusion of the rest."""
         rest = self._rest_of_ranker(ids) if 2 * len(ids) > len(self._ranker_ids()) else None
         if rest is not None:
             return list(self.ranker.recommend(profile, k=k, exclude=rest.tolist()))
@@ -218,7 +226,7 @@ class Toolkit:
         return self._known
 
     def _rest_of_ranker(self, ids: np.ndarray) -> np.ndarray | None:
-        """The ranker's items not in the unique `ids`; None when some id is unknown to it."""
+        """The ranker's items not in `ids`; None when some id is unknown to it."""
         known = self._ranker_ids()
         if not len(known):
             return None
@@ -241,7 +249,7 @@ class Toolkit:
         if self.ranker.knows_item(item_id):
             ids = self.allowed_array(filters)
             ids = ids[ids != item_id]
-            rest = self._rest_of_ranker(np.sort(ids)) if len(ids) else None
+            rest = self._rest_of_ranker(ids) if len(ids) else None
             every = rest is not None and rest.tolist() == [item_id]  # all but the item itself
             scored = self.ranker.similar_items(
                 item_id, k=k, candidates=None if every else ids.tolist()) if len(ids) else []
