@@ -206,8 +206,7 @@ def test_none_conversation_obeys_everything(rec, ml100k):
     assert not seen & {STAR_WARS, RAIDERS, TITANIC}
     assert all(x.verified and x.rationale for x in r.recommendations)
     assert all(x.predicted_rating is not None for x in r.recommendations)
-    # liked titles fold the user in: ranker-led (the search's fused weight is 0, so it is not run)
-    assert {t.name for t in r.trace} == {"rank_for_user"}
+    assert {t.name for t in r.trace} == {"search_items", "rank_for_user"}
     r = rec.chat("c1", "something from the 80s, no horror")
     for x in r.recommendations:
         assert 1980 <= cat[x.item_id].year <= 1989 and "Horror" not in cat[x.item_id].genres

@@ -165,9 +165,7 @@ def gather(toolkit: Toolkit, state: DialogueState, *, config: CandidateConfig, k
     """
     started_all = time.perf_counter()
     pool: dict[int, Candidate] = dict(extra or {})
-    # a search whose fused weight is 0 could only add candidates the ranker already ranks lower
-    searched = config.weights_for(state, profile).search > 0 if profile is not None else True
-    query = query_text(state, toolkit.catalog) if searched and (
+    query = query_text(state, toolkit.catalog) if (
         state.wishes or state.taste_genres() or state.liked) else None
     try:
         filters: SearchFilters | None = toolkit.constraints(state, allow_repeats=allow_repeats)
