@@ -131,7 +131,8 @@ def test_chat_cards_and_dislike_respected_in_a_real_browser(
     assert items.first.is_visible()
     assert len(recommender.history(sid)) == 2  # the shortlist changes nothing
     open_why(page)  # the "why these?" panel shows this turn's tool calls
-    page.locator("#genrec-trace table").wait_for()
+    page.locator("#genrec-trace table").first.wait_for()
+    assert "Score parts of each pick" in page.locator("#genrec-trace").inner_text()
     page.screenshot(path=str(tmp_path / "genrec-ui-first-turn.png"), full_page=True)
 
     disliked = first[0]
