@@ -3,16 +3,14 @@ the agent's per-turn overhead on that catalog, and session-store throughput (Pos
 
 `--scale 1` is MovieLens 25M's shape (162,541 users, 62,423 items, 25,000,095 ratings); smaller
 scales shrink all three (`--scale 0.01`: 1.6k users, 624 items, 250k ratings). Ratings come from
-genrec.ranking.synthetic (power-law items, log-normal users, low-rank tastes, seeded) and a
-matching synthetic catalog (titles, years, genres) is imported as a dataset; the held-out split
-is `random:0.1`. Each step runs in its own process so its peak memory (process tree, JVM
-included) is its own.
+genrec.ranking.synthetic (power-law items, log-normal users, low-rank tastes, seeded), with a
+matching synthetic catalog imported as a dataset; held-out split `random:0.1`. Each step runs in
+its own process (its peak memory: that process tree, a JVM included).
 
 Steps: data (generate + import), spark (ALS on --spark-master, fixed params from the ML-100K
-tuning; its artifact is what the later steps serve), torch (the shipped ranker for --torch-epochs),
-index (Chroma build, default embedder), agent (turn overhead, LLM `none`), sessions (50
-concurrent sessions: store-only and through the HTTP API, two replicas on a throwaway PostgreSQL
-vs one on SQLite).
+tuning; its artifact is what the later steps serve), torch (the shipped ranker, --torch-epochs),
+index (Chroma build), agent (turn overhead, LLM `none`), sessions (50 concurrent sessions:
+store-only and through the HTTP API, two replicas on a throwaway PostgreSQL vs one on SQLite).
 
     python benchmarks/scale.py --scale 0.01                       # everything, small (minutes)
     nice -n 19 python benchmarks/scale.py --scale 1 --steps data,spark,torch --torch-epochs 1
@@ -225,13 +223,16 @@ def step_agent(work: Path) -> dict:
     from genrec.llm import get_llm
 
     torch.set_num_threads(1)
+    if ARGS.blas_threads:  # set here, in the main thread, before any turn (see --blas-threads)
+        from threadpoolctl import threadpool_limits
+        threadpool_limits(ARGS.blas_threads, user_api="blas")
     s, ds, _ = load(work)
     parts = build_parts(s, progress=False)
     rec = Recommender(catalog=parts.catalog, ranker=parts.ranker, store=parts.store,
                       llm=get_llm("none", s), policy="guided", sessions=SessionStore(None))
     titles = [it.title for it in list(parts.catalog)[:200]]
     rng = np.random.default_rng(0)
-    overhead, cpu, stages = [], [], {}
+    overhead, cpu, stages, load_before = [], [], {}, os.getloadavg()[0]
     for c in range(ARGS.conversations + 2):
         a, b = rng.choice(titles, 2, replace=False)
         script = [f"I loved {a}", "something from the 90s, no horror", f"I also liked {b}",
@@ -244,12 +245,15 @@ def step_agent(work: Path) -> dict:
                 cpu.append((time.process_time() - c0) * 1000)
                 for k, v in r.timings.items():
                     stages.setdefault(k, []).append(v)
+    def pct(v: list, q: int) -> float:
+        return round(float(np.percentile(v, q)), 1)
     return {"ranker_engine": parts.ranker.metadata.get("engine"), "turns": len(overhead),
-            "overhead_p50_ms": round(float(np.percentile(overhead, 50)), 1),
-            "overhead_p95_ms": round(float(np.percentile(overhead, 95)), 1),
-            "cpu_p50_ms": round(float(np.percentile(cpu, 50)), 1),
-            "cpu_p95_ms": round(float(np.percentile(cpu, 95)), 1), "load_avg_1m": os.getloadavg()[0],
-            "timings_p50_ms": {k: round(float(np.percentile(v, 50)), 1) for k, v in stages.items()}}
+            "overhead_p50_ms": pct(overhead, 50), "overhead_p95_ms": pct(overhead, 95),
+            "cpu_p50_ms": pct(cpu, 50), "cpu_p95_ms": pct(cpu, 95),
+            "load_avg_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],  # before, after
+            "blas_threads": ARGS.blas_threads or "library default",
+            "timings_p50_ms": {k: pct(v, 50) for k, v in stages.items()},
+            "timings_p95_ms": {k: pct(v, 95) for k, v in stages.items()}}
 
 
 def store_throughput(urls: list[str], sessions: int, turns: int) -> dict:
@@ -391,6 +395,8 @@ def main() -> None:
                          "Chroma's own cost, for a catalog too big to embed on the machine at hand)")
     ap.add_argument("--eval-users", type=int, default=2000, help="held-out users scored per ranker")
     ap.add_argument("--conversations", type=int, default=20, help="agent step: 5-turn conversations")
+    ap.add_argument("--blas-threads", type=int, default=0, help="agent step: BLAS threads (0 = default)")
+    ap.add_argument("--tag", default="", help="suffix of the steps' keys in the JSON (e.g. _blas1)")
     ap.add_argument("--sessions", type=int, default=50)
     ap.add_argument("--session-turns", type=int, default=3)
     ap.add_argument("--skip-api", action="store_true", help="sessions step: store-only figures")
@@ -414,11 +420,10 @@ def main() -> None:
                *[a for a in sys.argv[1:] if a not in ("--steps", ARGS.steps)]]
         done = subprocess.run(cmd, capture_output=True, text=True)
         line = [x for x in done.stdout.splitlines() if x.startswith("RESULT ")]
-        if done.returncode or not line:
-            report["steps"][step] = {"error": (done.stderr or done.stdout)[-1500:]}
-        else:
-            report["steps"][step] = {**json.loads(line[-1][7:]), "step_s": round(time.perf_counter() - t, 1)}
-        print(step, json.dumps(report["steps"][step])[:600], flush=True)
+        key, took = step + ARGS.tag, round(time.perf_counter() - t, 1)
+        report["steps"][key] = {"error": (done.stderr or done.stdout)[-1500:]} if done.returncode or \
+            not line else {**json.loads(line[-1][7:]), "step_s": took}
+        print(key, json.dumps(report["steps"][key])[:600], flush=True)
         out_path.parent.mkdir(parents=True, exist_ok=True)
         out_path.write_text(json.dumps(report, indent=2))
     table(report)
@@ -435,9 +440,8 @@ def table(report: dict) -> None:
         r = st.get(key, {})
         if "fit_s" in r:
             print(f"{r['engine'][:43]:<44}{r['fit_s']:>9}{r[per]:>14}{r['peak_gib']:>10}{r['ndcg@10']:>9}")
-    for key in ("index", "agent", "sessions", "data"):
-        if key in st:
-            print(f"{key}: {json.dumps(st[key])}")
+    for key in [k for k in st if k not in ("spark", "torch")]:
+        print(f"{key}: {json.dumps(st[key])}")
 
 
 ARGS: argparse.Namespace
