@@ -350,6 +350,25 @@ def test_worker_processes_give_the_same_conversations_and_scores(parts, tiny_hom
                       agent=parts.agent, out_dir=tmp_path / "three", progress=False, report=False)
 
 
+def test_peers_never_show_or_keep_items_the_user_reacted_to(parts):
+    """The agent's rule for every peer: an item that "sounds good" or was turned down is neither
+    shown again nor kept on the standing list (as the agent's `DialogueState.blocked`)."""
+    from genrec.evaluation.baselines import PEERS, Baselines
+
+    b = Baselines(parts.split.train, ranker=parts.ranker, store=parts.store, k=10)
+    plain = Stated(liked=[int(parts.dataset.catalog.ids[0])])
+    first = b.conversation().turn(plain, ["I like comedies"])
+    reacted = {name: (lst[0], lst[1]) for name, lst in first.standing.items()}
+    for name in PEERS:
+        if name not in reacted:
+            continue
+        sounded, declined = reacted[name]
+        stated = plain.model_copy(update={"interested": [sounded], "rejected": [declined]})
+        again = b.conversation().turn(stated, ["I like comedies"])
+        assert not {sounded, declined} & set(again.shown[name]), name
+        assert not {sounded, declined} & set(again.standing[name]), name
+
+
 def test_cli_eval_chat_end_to_end(tiny_home, tmp_path, monkeypatch):
     from genrec.cli import app
 

@@ -101,8 +101,9 @@ class Baselines:
     def ranked(self, name: str, stated: Preferences, user_texts: Sequence[str], exclude: set[int], *,
                n: int | None = None) -> list[int] | None:
         """One peer's best `n` (default k) from the conversation so far, without `exclude` and the
-        items the user named (None: it cannot rank)."""
-        blocked = set(stated.mentioned()) | exclude
+        items the user named or reacted to (None: it cannot rank)."""
+        # the agent's rule: nothing the user named or reacted to ("the ninth sounds good", "not that one")
+        blocked = set(stated.mentioned()) | set(stated.interested) | set(stated.rejected) | exclude
         n = self.k if n is None else n
         if name == "popularity":
             return self._safe(name, lambda: self._popular(blocked, n), n)

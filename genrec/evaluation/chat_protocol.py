@@ -24,7 +24,7 @@ NOTES = (
     "against that user's held-out ratings (relevant: rating >= relevant_min). The agent gets an "
     "opaque session id, never the real user id: it knows only the conversation.",
     "Peers live under the agent's rules: they know only the conversation and show only new items "
-    "each turn: popularity (excludes only what the user named), mentioned_fold_in (ranker folded in "
+    "each turn, never an item the user named or reacted to: popularity, mentioned_fold_in (ranker folded in "
     "from the items named so far), content_only (Chroma search on the user's words so far). Oracles "
     "are references, not the bar: oracle_popularity and full_history know the user's training items.",
     "Headline: recall_cum@10, the share of the held-out liked items among everything shown so far "
