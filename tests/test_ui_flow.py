@@ -365,3 +365,20 @@ def test_a_books_catalog_is_called_books_in_the_title_answer_and_reasons(
         words = (bot_messages(page)[-1].split(CARDS_POINTER)[0] + " " + reasons).lower()
         assert "movie" not in words and "film" not in words
         page.context.close()
+
+
+def test_html_and_markdown_typed_by_a_user_show_as_typed(
+    server: BackgroundServer, browser: Any
+) -> None:
+    typed = "I loved <b>Heat</b> <img src=x onerror=alert(1)> **and** [Toy Story](notes) _so_ `good`"
+    page = open_page(browser, server.url)
+    send(page, typed)
+    answered(page, 1)
+    shown = page.locator("#genrec-chat [data-testid=user]").first
+    assert shown.inner_text().strip() == typed
+    assert shown.locator("img, b, strong, em, a, code").count() == 0  # no broken image, no markup
+    page.reload()
+    page.locator("#genrec-header").wait_for()
+    wait_until(lambda: page.locator("#genrec-chat [data-testid=user]").count() == 1, "the resumed chat")
+    assert page.locator("#genrec-chat [data-testid=user]").first.inner_text().strip() == typed
+    page.context.close()

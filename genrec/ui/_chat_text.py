@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from typing import TYPE_CHECKING, Any
 
 import gradio as gr
@@ -123,12 +124,25 @@ def streamed_lead(text: str) -> str:
     return text[:-1] if text.endswith("\n") else text
 
 
+_MARKDOWN = re.compile(r"([\\`*_\[\]{}#+!|~-])")
+
+
+def literal(text: str) -> str:
+    r"""A user's message as the chat shows it: as typed, never as HTML or Markdown.
+
+    >>> print(literal("<img src=x> **hi**"))
+    &lt;img src=x&gt; \*\*hi\*\*
+    """
+    return _MARKDOWN.sub(r"\\\1", html.escape(text, quote=False))
+
+
 def display_history(history: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """Stored messages as the chat shows them: the user's as typed, replies without the list."""
     from genrec.agent.models import chat_text_of
 
     return [
         {"role": m["role"], "content": chat_text_of(str(m.get("content", "")))
-         if m["role"] == "assistant" else str(m.get("content", ""))}
+         if m["role"] == "assistant" else literal(str(m.get("content", "")))}
         for m in history
         if m.get("role") in ("user", "assistant") and str(m.get("content", "")).strip()
     ]

@@ -26,6 +26,7 @@ from genrec.ui._chat_text import (
     chip_updates,
     display_history,
     header_markdown,
+    literal,
     session_label,
     streamed_lead,
     too_long_note,
@@ -142,9 +143,10 @@ def build_blocks(recommender: Recommender, settings: Settings, *, concurrency: i
                         placeholder="e.g. I loved Toy Story, recommend animated movies",
                         elem_id="genrec-input",
                         scale=5,
-                        autofocus=True,
+                        interactive=False,  # until the page knows its session (load, below)
                     )
-                    send = gr.Button("Send", variant="primary", elem_id="genrec-send", scale=1)
+                    send = gr.Button("Send", variant="primary", elem_id="genrec-send", scale=1,
+                                     interactive=False)
                     stop = gr.Button("Stop", variant="stop", elem_id="genrec-stop", scale=1,
                                      visible=False)
                 note = gr.Markdown(visible=False, elem_id="genrec-note")
@@ -222,7 +224,8 @@ def build_blocks(recommender: Recommender, settings: Settings, *, concurrency: i
                 past = display_history(recommender.history(session_id))
             except Exception:  # noqa: BLE001 - a fresh session has no history
                 past = []
-            chat = past + [{"role": "user", "content": message}, {"role": "assistant", "content": ""}]
+            chat = past + [{"role": "user", "content": literal(message)},
+                           {"role": "assistant", "content": ""}]
             first = STAGES["understanding"] if staged else "Working on your answer…"
             start: dict[Any, Any] = {box: gr.update(value="")} if from_box else {}
             yield {**start, chatbot: chat,
@@ -285,14 +288,17 @@ def build_blocks(recommender: Recommender, settings: Settings, *, concurrency: i
         turn = {"outputs": turn_outputs, "concurrency_limit": concurrency,
                 "concurrency_id": "genrec-turn", "trigger_mode": "multiple"}
         refocus = "() => { document.querySelector('#genrec-input textarea')?.focus(); }"
+        # the browser keeps the session id (also after a turn: one sent before the page's load
+        # event finished started its own session)
+        remember = f"(sid) => {{ if (sid) localStorage.setItem('{STORAGE_KEY}', sid); }}"
         events: list[Any] = []
         for trigger in (box.submit, send.click):
             ev = trigger(respond_box, inputs=[box, session], **turn)  # type: ignore[arg-type]
-            ev.then(None, js=refocus)
+            ev.then(None, js=refocus).then(None, inputs=[saved], js=remember)
             events.append(ev)
         for chip in chips:
             ev = chip.click(respond_chip, inputs=[chip, session], **turn)  # type: ignore[arg-type]
-            ev.then(None, js=refocus)
+            ev.then(None, js=refocus).then(None, inputs=[saved], js=remember)
             events.append(ev)
 
         def stop_turn(session_id: str) -> tuple[Any, ...]:
@@ -331,27 +337,28 @@ def build_blocks(recommender: Recommender, settings: Settings, *, concurrency: i
                 known = bool(sid) and recommender.session_exists(recommender.check_session_id(sid))
             except Exception:  # noqa: BLE001 - a bad stored id: start over
                 known = False
+            ready = (gr.update(interactive=True), gr.update(interactive=True))  # box, send
             if not known:
                 sid = new_session_id()
-                return sid, sid, [], [], [], label(sid), trace_markdown(None)
+                return sid, sid, [], [], [], label(sid), trace_markdown(None), *ready
             try:
                 chat = display_history(recommender.history(sid))
                 cards = cards_of_state(recommender, sid)
             except Exception:  # noqa: BLE001 - resume what can be resumed
                 log.exception("resuming session failed")
                 chat, cards = [], []
-            return sid, sid, chat, cards, prefs_of(sid), label(sid), trace_markdown(None)
+            return sid, sid, chat, cards, prefs_of(sid), label(sid), trace_markdown(None), *ready
 
         shortlist_btn.click(show_shortlist, inputs=[session], outputs=[shortlist])
         reset_outputs = [session, saved, chatbot, cards_state, prefs_state, trace, banner, box,
                          session_md, note, *chips]
-        remember = f"(sid) => {{ if (sid) localStorage.setItem('{STORAGE_KEY}', sid); }}"
         new.click(new_conversation, outputs=reset_outputs, cancels=events).then(  # a running turn stops
             None, inputs=[saved], js=remember)
         chatbot.clear(new_conversation, outputs=reset_outputs).then(  # the chat's trash button
             None, inputs=[saved], js=remember)
         recall = f"() => [localStorage.getItem('{STORAGE_KEY}') || '']"
         demo.load(restore, inputs=[saved], js=recall,
-                  outputs=[session, saved, chatbot, cards_state, prefs_state, session_md,
-                           trace]).then(None, inputs=[saved], js=remember)
+                  outputs=[session, saved, chatbot, cards_state, prefs_state, session_md, trace,
+                           box, send]).then(None, inputs=[saved], js=remember).then(
+            None, js=refocus)
     return demo
