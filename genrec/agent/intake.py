@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from genrec.agent import prompts
 from genrec.agent.item_answers import answer_item_questions
 from genrec.agent.preferences import POLARITIES
+from genrec.agent.rationales import item_nouns
 from genrec.agent.state import DialogueState
 from genrec.agent.toolkit import Toolkit
 from genrec.agent.turn import TurnContext
@@ -51,8 +52,9 @@ def understand(message: str, prior: DialogueState, *, extractor: CatalogExtracto
         # answered as usual; its words are not kept as a wish that later prompts would carry.
         ctx.count("injection_cues")
     if use_llm and not ex.reset:
+        noun, nouns = item_nouns(catalog)
         res = ctx.budget.try_invoke([("human", prompts.EXTRACT_PROMPT.format(
-            message=message[:2000]))], ctx.warnings, response_format=LLMExtraction)
+            message=message[:2000], noun=noun, nouns=nouns))], ctx.warnings, response_format=LLMExtraction)
         if res is not None and res.parsed is not None:
             raw = res.parsed.model_dump() if isinstance(res.parsed, BaseModel) else res.parsed
             asked_about = {q.item_id for q in ex.item_questions} - set(ex.mentioned())

@@ -29,9 +29,13 @@ _KINDS: tuple[tuple[Kind, re.Pattern[str]], ...] = (
                          re.IGNORECASE)),
 )
 """Checked in order; a question sentence naming an item but matching none is not an item question."""
-_REQUEST = re.compile(r"\b(?:anything|something|similar|like|likes|others?|recommend|suggest|any(?! good))\b",
+_REQUEST = re.compile(r"\b(?:anything|something|similar|like|likes|others?|else|recommend|suggest|any(?! good))\b",
                       re.IGNORECASE)
 """Words of a request ("anything good like Fargo?"): such a sentence asks for items, not about one."""
+
+
+_ASKED_BEFORE = re.compile(r"\b(?:is|was|are|were|how|would|will|should)\b", re.IGNORECASE)
+"""A question's verb before the title ("is Fargo any good?"); after it, it is a verdict."""
 
 
 class ItemQuestion(BaseModel):
@@ -79,6 +83,8 @@ def _item_of(sentence: str, state: DialogueState, find_titles: Any, kind: Kind) 
         if -len(shown) <= pos < len(shown):
             return shown[pos], pos
     if mentions:
+        if kind == "good" and not _ASKED_BEFORE.search(sentence[:mentions[0].start]):
+            return None, None  # "Absolute Power was good" is a verdict, not "is Absolute Power good?"
         ids = mentions[0].ids
         earlier = [i for i in ids if i in state.recommended]
         if len(ids) == 1 or earlier:

@@ -14,7 +14,7 @@ from genrec.agent import prompts
 from genrec.agent.candidates import Candidate, CandidatePool, gather, score_pool
 from genrec.agent.elicitation import choose_question
 from genrec.agent.intake import Understood, understand
-from genrec.agent.rationales import FactChecker
+from genrec.agent.rationales import FactChecker, item_nouns
 from genrec.agent.respond import answer, ask
 from genrec.agent.state import DialogueState
 from genrec.agent.toolkit import Profile, Toolkit
@@ -166,8 +166,9 @@ def tool_calling(agent: Agent, ctx: TurnContext, prior: DialogueState) -> Outcom
                 c.add_hit(h)
         return res
 
+    noun, nouns = item_nouns(tk.catalog)
     msgs: list[Any] = [SystemMessage(prompts.SYSTEM_PROMPT.format(
-        catalog=tk.catalog.name, state=state.summary(tk.catalog)))]
+        catalog=tk.catalog.name, state=state.summary(tk.catalog), noun=noun, nouns=nouns))]
     for m in ctx.history[-cfg.history_messages:] if cfg.history_messages else []:
         msgs.append(HumanMessage(m["content"]) if m["role"] == "user" else AIMessage(m["content"]))
     msgs.append(HumanMessage(ctx.message))

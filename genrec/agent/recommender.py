@@ -216,12 +216,13 @@ class Recommender:
             return ctx, None
 
     def stream(self, session_id: str, message: str,
-               on_stage: Callable[[str], None] | None = None) -> Iterator[str | Reply]:
+               on_stage: Callable[[str], None] | None = None,
+               cancel: threading.Event | None = None) -> Iterator[str | Reply]:
         """Answer one message as a stream: text deltas (str) as they are produced, then the Reply.
 
         `on_stage(name)` (optional) is called from the turn's thread as each stage starts:
-        "understanding", "searching", "writing". Closing the stream before its Reply (a stop
-        button) stops the turn: nothing of it is saved.
+        "understanding", "searching", "writing". Closing the stream before its Reply, or setting
+        `cancel` (a stop button, from any thread), stops the turn: nothing of it is saved.
 
         The protocol, for every front door that shows a stream:
 
@@ -244,7 +245,7 @@ class Recommender:
         parts: queue.Queue = queue.Queue()
         done = object()
         outcome: dict[str, Any] = {}
-        cancelled = threading.Event()
+        cancelled = cancel if cancel is not None else threading.Event()
 
         def work() -> None:
             try:
