@@ -53,6 +53,12 @@ def up(
         console.print(f"[red]error:[/red] could not prepare the recommender: {exc}")
         raise typer.Exit(1) from None
     recommender = prepared.recommender
+    try:  # a turn's products are small: one BLAS thread serves them faster (docs/deploy.md §6)
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(1, user_api="blas")  # from the main thread, after any training
+    except ImportError:  # optional (the bench extra); OPENBLAS_NUM_THREADS=1 does the same
+        pass
     limits = ApiLimits(**({"max_concurrent_turns": concurrent_turns} if concurrent_turns else {}))
     app = create_app(recommender, settings, limits=limits)
     shown = f"[{host}]" if ":" in host else host
