@@ -118,9 +118,8 @@ def choose_question(state: DialogueState, candidates: Sequence[Any], catalog: An
     """
     if "example" in attributes and _open(state, "example"):
         noun, _ = item_nouns(catalog)
-        if noun == "movie":
-            return Question("example", TEXTS["example"])
-        return Question("example", TEXTS["example"].replace("a film", f"{'an' if noun[0] in 'aeiou' else 'a'} {noun}"))
+        one = "another" if state.liked else ("an" if noun[0] in "aeiou" else "a")
+        return Question("example", TEXTS["example"].replace("a film", f"{one} {'film' if noun == 'movie' else noun}"))
     pool = list(candidates)[:POOL]
     best: Question | None = None
     for attribute in ("genre", "decade"):
