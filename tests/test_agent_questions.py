@@ -63,6 +63,8 @@ def test_a_question_beside_a_taste_answers_and_keeps_the_taste(rec, ml100k):
 def test_requests_phrased_as_questions_are_still_requests(extractor, ml100k):
     ex = extractor.extract("Is there anything good like Fargo?")
     assert ex.item_questions == [] and ex.liked == [_id(ml100k.catalog, "Fargo")]
+    ex = extractor.extract("Why not something like Fargo?")
+    assert ex.item_questions == [] and ex.liked == [_id(ml100k.catalog, "Fargo")]
     ex = extractor.extract("Absolute Power was good, what else?")  # a verdict and a request
     assert ex.item_questions == [] and ex.liked == [_id(ml100k.catalog, "Absolute Power")]
 

@@ -34,6 +34,9 @@ _REQUEST = re.compile(r"\b(?:anything|something|similar|like|likes|others?|else|
 """Words of a request ("anything good like Fargo?"): such a sentence asks for items, not about one."""
 
 
+_PICKED = re.compile(r"\b(?:pick\w*|chose|choose\w*|recommend\w*|suggest\w*|show\w*|includ\w*|list\w*)\b",
+                     re.IGNORECASE)
+"""Why-question verbs about the agent's choice ("why did you pick ...")."""
 _ASKED_BEFORE = re.compile(r"\b(?:is|was|are|were|how|would|will|should)\b", re.IGNORECASE)
 """A question's verb before the title ("is Fargo any good?"); after it, it is a verdict."""
 
@@ -61,8 +64,8 @@ def find_item_questions(text: str, state: DialogueState, find_titles: Any) -> li
         if not sentence.strip() or not (sentence.rstrip().endswith("?") or _STARTS_A_QUESTION.match(sentence)):
             continue
         kind = next((k for k, rx in _KINDS if rx.search(sentence)), None)
-        if kind is None or (kind in ("credits", "good", "about") and _REQUEST.search(sentence)):
-            continue
+        if kind is None or (_REQUEST.search(sentence) and (kind != "why" or not _PICKED.search(sentence))):
+            continue  # "why not something like Fargo?" asks for items
         item, position = _item_of(sentence, state, find_titles, kind)
         if item is not None:
             out.append(ItemQuestion(kind=kind, item_id=item, start=m.start(), end=m.end(), position=position))
