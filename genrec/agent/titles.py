@@ -182,7 +182,7 @@ def find_titles(index: TitleIndex, text: str, *, not_titles: Collection[str] = (
         exact_ids = index.exact.get(key, [])
         if len(options) > 1 and len(exact_ids) == 1 and options[0] == exact_ids[0]:
             # the exact title is that title ("Alien" is Alien (1979)); the note names the others
-            options, alternatives = exact_ids[:1], tuple(o for o in options[1:8])
+            options, alternatives = exact_ids[:1], tuple(options[1:8])
         ambiguous = len(options) > 1
         if ambiguous and not exact_ids and len(options) > 8:
             options = sorted(options, key=lambda o: catalog[o].year or 0)[:8]
