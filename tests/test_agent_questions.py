@@ -131,3 +131,11 @@ def test_a_streamed_turn_reports_its_stages_in_order(rec):
     stages: list[str] = []
     parts = list(rec.stream("s", "I loved Fargo", on_stage=stages.append))
     assert parts[-1].recommendations and stages[:2] == ["understanding", "searching"]
+
+
+def test_a_bare_year_answers_which_one_did_you_mean(rec, ml100k):
+    r = rec.chat("y", "I really liked Star Trek")
+    assert r.question and "Which" in r.text
+    r = rec.chat("y", "1982")
+    assert "doesn't look like text" not in r.text and r.recommendations
+    assert rec.state("y").liked == [_id(ml100k.catalog, "Star Trek: The Wrath of Khan")]
