@@ -35,8 +35,8 @@ def eval_chat(
                                                   "rerunning with the same folder resumes it."),
     stop_after: int | None = typer.Option(None, hidden=True, help="Stop after N new users (testing)."),
     progress: bool = typer.Option(True, help="Show a progress bar."),
-    torch_threads: int = typer.Option(1, help="Torch intra-op threads; conversations already run in "
-                                              "parallel, and 1 avoids oversubscribing small machines."),
+    torch_threads: int = typer.Option(1, help="Torch and BLAS threads per process; conversations already "
+                                              "run in parallel, and 1 avoids oversubscribing small machines."),
 ) -> None:
     """Replay simulated users against the agent and score every turn against held-out ratings.
 
@@ -102,7 +102,10 @@ def eval_chat(
     if torch_threads > 0:
         import torch
 
+        from genrec.evaluation.workers import limit_blas_threads
+
         torch.set_num_threads(torch_threads)
+        limit_blas_threads(torch_threads)
     with user_errors(*errors):
         started = time.perf_counter()
         parts = build_components(s, cfg, progress=progress)

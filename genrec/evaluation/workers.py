@@ -39,11 +39,22 @@ def _start(settings: Settings, cfg: ChatEvalConfig, torch_threads: int) -> None:
 
     if torch_threads > 0:
         torch.set_num_threads(torch_threads)
+        limit_blas_threads(torch_threads)
     parts = build_components(settings, cfg, progress=False)
     protocol, baselines = make_protocol(cfg, parts.dataset, parts.split, parts.agent, ranker=parts.ranker,
                                         store=parts.store, popularity_ranker=parts.popularity_ranker,
                                         generate=parts.generate)
     _PART.update(protocol=protocol, baselines=baselines)
+
+
+def limit_blas_threads(n: int) -> None:
+    """At most `n` BLAS threads in this process (a turn's products are small: more threads only
+    spin, and with one process per core they fight over the cores). Call from the main thread."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # optional; OPENBLAS_NUM_THREADS=1 before start does the same
+        return
+    threadpool_limits(n, user_api="blas")
 
 
 def _replay(user_ids: list[int]) -> list[WorkerResult]:
@@ -93,4 +104,4 @@ def replay_in_workers(settings: Settings, cfg: ChatEvalConfig, user_ids: list[in
                 fut.cancel()
 
 
-__all__ = ["WorkerResult", "replay_in_workers"]
+__all__ = ["WorkerResult", "limit_blas_threads", "replay_in_workers"]
