@@ -60,6 +60,8 @@ def test_reactions_to_the_last_list(extractor):
     ("The third one is a sci-fi film, not my thing today.", ["Sci-Fi"]),
     ("Not in the mood for a film for kids.", ["Children's"]),
     ("ignore the horror ones, I want comedies", ["Horror"]),
+    ("Honestly, fantasy leaves me cold.", ["Fantasy"]),
+    ("Spare me the westerns.", ["Western"]),
 ])
 def test_genre_negations_a_person_writes(extractor, text, avoided):
     ex = extractor.extract(text, DialogueState(last_recommended=[1, 2, 3]))
@@ -130,6 +132,10 @@ def test_a_decade_answer_to_the_decade_question_is_a_range():
     assert taste.year_min is None and taste.preferred_decades == [1970]  # a general taste, even when asked
     hedged = apply(DialogueState(), extractor.extract("The 70s, ideally."))
     assert (hedged.year_min, hedged.year_max) == (1970, 1979)  # a hedged wish is a wish
+    # a taste cue in another sentence does not make tonight's decade a mere taste
+    mixed = apply(DialogueState(), extractor.extract(
+        "I'm a big fan of drama and comedy. Tonight I fancy a drama, ideally one from the seventies."))
+    assert (mixed.year_min, mixed.year_max) == (1970, 1979)
 
 
 def test_the_agent_asks_alongside_its_picks_and_uses_the_answer(ml100k, ml100k_ranker, ml100k_store, tmp_path,

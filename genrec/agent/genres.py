@@ -16,6 +16,9 @@ _NEGATION = any_word(VOCABULARY.genre_negations)
 _DISMISSED_AFTER = re.compile(
     r"\s*(?:films?|movies?|ones?)?[\s.]*(?:which|that|they|it)?\s*(?:is|are|s)?\s*(?:not|never|isnt|arent) (?:really )?(?:"
     + "|".join(VOCABULARY.genre_dismissals) + r")\b")
+# "fantasy leaves me cold" / "westerns bore me": a turn-off verb right after the genre
+_TURNED_OFF_AFTER = re.compile(r"\s*(?:films?|movies?|ones?|stuff)?\s*(?:" + "|".join(VOCABULARY.genre_turn_offs)
+                               + r")\b")
 NEGATION_WINDOW = 6
 """Words before a genre in which a negation avoids it ("not in the mood for a western")."""
 _CLAUSE_END = re.compile(r"\bbut\b|\bhowever\b|\.|;|!|\?")
@@ -78,7 +81,7 @@ class GenreVocabulary:
             g = self.phrases[m.group(1)]
             clause = _CLAUSE_END.split(norm[prev_end:m.start()])[-1]
             tail = " ".join(clause.split()[-NEGATION_WINDOW:])
-            if _NEGATION.search(tail) or _DISMISSED_AFTER.match(norm, m.end()):
+            if _NEGATION.search(tail) or _DISMISSED_AFTER.match(norm, m.end()) or _TURNED_OFF_AFTER.match(norm, m.end()):
                 neg = True
             elif prev_neg is not None and _LIST_GAP.fullmatch(clause):
                 neg = prev_neg

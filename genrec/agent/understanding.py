@@ -17,7 +17,7 @@ from genrec.agent.item_questions import ItemQuestion, find_item_questions
 from genrec.agent.polarity import list_references, polarities, reference_verdict
 from genrec.agent.preferences import POLARITIES, Polarity, Preferences
 from genrec.agent.state import DialogueState, PendingChoice
-from genrec.agent.text import blank, fold, normalize, tokens
+from genrec.agent.text import SENTENCE_END, blank, fold, normalize, tokens
 from genrec.agent.titles import TitleIndex, TitleMention, find_titles, title_index
 from genrec.agent.vocabulary import (
     INJECTION,
@@ -225,13 +225,23 @@ class CatalogExtractor:
         ex.year_min, ex.year_max, ex.years_given = years.year_min, years.year_max, years.given
         ex.preferred_decades = [years.taste_decade] if years.taste_decade is not None else []
         ex.decade_demanded = bool(ex.preferred_decades and _TOO_OLD_OR_NEW.search(said))
-        ex.general_taste = bool(_GENERAL_TASTE.search(said))
+        ex.general_taste = self._decade_as_taste(masked, said)
         content = [t for t, _, _ in tokens(masked)
                    if t not in STOP_WORDS and t not in VAGUE_WORDS and t not in self.genres.words and not t.isdigit()
                    and t.rstrip("s") not in self.genre_map and len(t) > 2]
         if content and not ex.injection:
             ex.wishes = [" ".join(said.split())[:200]]
         return ex
+
+    def _decade_as_taste(self, masked: str, said: str) -> bool:
+        """Is the decade said as a general taste? Only when every sentence naming one has a taste
+        cue ("#4 is from the 1990s, that usually works for me"); one without ("Tonight a drama,
+        ideally from the nineties") wants that decade now, whatever other sentences say."""
+        with_decade = [s for s in SENTENCE_END.split(masked)
+                       if read_years(s, latest=self.year_range[1]).taste_decade is not None]
+        if not with_decade:
+            return bool(_GENERAL_TASTE.search(said))
+        return all(_GENERAL_TASTE.search(s) for s in with_decade)
 
     def _resolve_pending(self, text: str, pending: PendingChoice) -> int | None:
         """The option an answer to "which one did you mean?" picks: by year, ordinal or title."""

@@ -54,6 +54,8 @@ class Vocabulary(BaseModel):
     genre_negations: list[str] = Field(description="Cues before a genre that avoid it.")
     genre_dismissals: list[str] = Field(
         description="Endings after a genre that avoid it ('horror is not my thing').")
+    genre_turn_offs: list[str] = Field(
+        description="Verbs after a genre that avoid it without a 'not' ('fantasy leaves me cold').")
     taste_cues: list[str] = Field(
         description="Cues that make a genre or decade a matter of taste (a boost), not a request.")
     strict_cues: list[str] = Field(description="Cues that keep a genre a request ('only comedy').")
