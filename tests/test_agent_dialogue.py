@@ -136,6 +136,9 @@ def test_a_decade_answer_to_the_decade_question_is_a_range():
     mixed = apply(DialogueState(), extractor.extract(
         "I'm a big fan of drama and comedy. Tonight I fancy a drama, ideally one from the seventies."))
     assert (mixed.year_min, mixed.year_max) == (1970, 1979)
+    mixed = apply(DialogueState(), extractor.extract(
+        "#1 is from the 1970s, that usually works for me. I'm in the mood for a comedy from the 1970s."))
+    assert (mixed.year_min, mixed.year_max) == (1970, 1979)
 
 
 def test_the_agent_asks_alongside_its_picks_and_uses_the_answer(ml100k, ml100k_ranker, ml100k_store, tmp_path,

@@ -7,7 +7,7 @@ structured extraction is grounded in the catalog and merged in; `apply` folds it
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from pydantic import BaseModel, Field, ValidationError
 from rapidfuzz import fuzz, process
@@ -222,6 +222,11 @@ class CatalogExtractor:
         ex.wanted_genres, ex.avoided_genres, ex.preferred_genres = (
             genres.wanted, genres.avoided, genres.taste)
         years = read_years(masked, latest=self.year_range[1])
+        if not years.given:  # a range said in one sentence, a taste in another: the range holds
+            given = [y for y in (read_years(part, latest=self.year_range[1]) for part in SENTENCE_END.split(masked))
+                     if y.given]
+            if given:
+                years = replace(given[-1], taste_decade=years.taste_decade)
         ex.year_min, ex.year_max, ex.years_given = years.year_min, years.year_max, years.given
         ex.preferred_decades = [years.taste_decade] if years.taste_decade is not None else []
         ex.decade_demanded = bool(ex.preferred_decades and _TOO_OLD_OR_NEW.search(said))
