@@ -9,15 +9,19 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from test_ui_browser import (
+from test_ui_browser import (  # noqa: F401 - browser, recommender, server are fixtures
     ASK,
     CHROMIUM,
     CHROMIUM_ARGS,
     TIMEOUT_MS,
     bot_messages,
+    browser,
     card_ids,
+    open_app,
     open_why,
+    recommender,
     send,
+    server,
     session_of,
     wait_until,
 )
@@ -32,35 +36,6 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def ui_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return Settings(home=tmp_path_factory.mktemp("ui-app") / "home", llm="none")
-
-
-@pytest.fixture(scope="module")
-def recommender(ui_settings: Settings, make_ml100k_recommender):
-    return make_ml100k_recommender(ui_settings)
-
-
-@pytest.fixture(scope="module")
-def server(recommender, ui_settings: Settings) -> Iterator[BackgroundServer]:
-    with BackgroundServer(create_app(recommender, ui_settings)) as srv:
-        yield srv
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-def open_at(browser: Any, url: str, width: int = 1280, height: int = 900) -> Any:
-    page = browser.new_context(viewport={"width": width, "height": height}).new_page()
-    page.set_default_timeout(TIMEOUT_MS)
-    page.goto(url)
-    page.locator("#genrec-header").wait_for()
-    return page
 
 
 def contrast_of(page: Any, selector: str) -> float:
@@ -85,7 +60,7 @@ def contrast_of(page: Any, selector: str) -> float:
 def test_all_ten_cards_fit_the_screen_without_sideways_scrolling(
     server: BackgroundServer, browser: Any, width: int, height: int
 ) -> None:
-    page = open_at(browser, server.url, width, height)
+    page = open_app(browser, server.url, width, height)
     send(page, ASK)
     wait_until(lambda: len(card_ids(page)) == 10, "10 cards")
     for box in page.locator(".genrec-card-box").all():
@@ -118,7 +93,7 @@ def test_all_ten_cards_fit_the_screen_without_sideways_scrolling(
 def test_suggested_answers_are_buttons_that_send_the_answer(
     server: BackgroundServer, browser: Any, recommender
 ) -> None:
-    page = open_at(browser, server.url)
+    page = open_app(browser, server.url)
     sid = session_of(page)
     send(page, ASK)  # (the agent asks "a film you loved?", no likely answers to offer)
     wait_until(lambda: len(recommender.history(sid)) == 2, "the first turn to be saved")
@@ -147,7 +122,7 @@ def test_llm_down_banner_is_one_calm_sentence_details_in_why_panel(
                                           "llm_model": "m", "llm_timeout": 2.0})
     rec = make_ml100k_recommender(down, llm="openai")
     with BackgroundServer(create_app(rec, down)) as srv:
-        page = open_at(browser, srv.url)
+        page = open_app(browser, srv.url)
         send(page, ASK)
         banner = page.locator("#genrec-banner")
         banner.wait_for(state="visible")
@@ -166,7 +141,7 @@ def test_message_over_the_limit_is_refused_with_a_note_not_cut(
     server: BackgroundServer, browser: Any, recommender
 ) -> None:
     limit = recommender.config.max_message_chars
-    page = open_at(browser, server.url)
+    page = open_app(browser, server.url)
     sid = session_of(page)
     long = ("I loved Toy Story " * 400)[: limit + 200]
     page.locator("#genrec-input textarea").fill(long)
@@ -201,7 +176,7 @@ def test_send_is_locked_with_a_working_note_while_a_turn_runs(
     recommender, ui_settings: Settings, browser: Any
 ) -> None:
     with BackgroundServer(create_app(_SlowRecommender(recommender), ui_settings)) as srv:
-        page = open_at(browser, srv.url)
+        page = open_app(browser, srv.url)
         sid = session_of(page)
         box = page.locator("#genrec-input textarea")
         send(page, ASK)

@@ -56,8 +56,8 @@ def browser() -> Iterator[object]:
         b.close()
 
 
-def open_app(browser, url: str):
-    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+def open_app(browser, url: str, width: int = 1280, height: int = 900):
+    page = browser.new_context(viewport={"width": width, "height": height}).new_page()
     page.set_default_timeout(TIMEOUT_MS)
     page.goto(url)
     page.locator("#genrec-header").wait_for()

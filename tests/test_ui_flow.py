@@ -15,14 +15,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_ui_browser import (
+from test_ui_browser import (  # noqa: F401 - browser, recommender, server are fixtures
     ASK,
     CHROMIUM,
     CHROMIUM_ARGS,
     TIMEOUT_MS,
     bot_messages,
+    browser,
     card_ids,
+    open_app,
+    recommender,
     send,
+    server,
     session_of,
     wait_until,
 )
@@ -43,35 +47,6 @@ def ui_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return Settings(home=tmp_path_factory.mktemp("ui-flow") / "home", llm="none")
 
 
-@pytest.fixture(scope="module")
-def recommender(ui_settings: Settings, make_ml100k_recommender):
-    return make_ml100k_recommender(ui_settings)
-
-
-@pytest.fixture(scope="module")
-def server(recommender, ui_settings: Settings) -> Iterator[BackgroundServer]:
-    with BackgroundServer(create_app(recommender, ui_settings)) as srv:
-        yield srv
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-def open_page(browser: Any, url: str, width: int = 1280, height: int = 900) -> Any:
-    page = browser.new_context(viewport={"width": width, "height": height}).new_page()
-    page.set_default_timeout(TIMEOUT_MS)
-    page.goto(url)
-    page.locator("#genrec-header").wait_for()
-    return page
-
-
 def answered(page: Any, n: int) -> None:
     wait_until(lambda: len(bot_messages(page)) == n and bot_messages(page)[-1].strip()
                and len(card_ids(page)) > 0, f"answer {n} and its cards")
@@ -84,7 +59,7 @@ def sentences(text: str) -> list[str]:
 def test_chat_answer_is_short_points_to_the_cards_and_reasons_vary(
     server: BackgroundServer, browser: Any, recommender, tmp_path: Path
 ) -> None:
-    page = open_page(browser, server.url)
+    page = open_app(browser, server.url)
     send(page, ASK)
     answered(page, 1)
     wait_until(lambda: CARDS_POINTER in bot_messages(page)[-1], "the final chat text")
@@ -138,7 +113,7 @@ def test_fake_llm_check_mark_only_where_llm_text_passed_templated_shown_as_such(
                       sessions=SessionStore(tmp_path / "s.sqlite"),
                       config=AgentConfig(llm_extraction=False))
     with BackgroundServer(create_app(rec, ui_settings)) as srv:
-        page = open_page(browser, srv.url)
+        page = open_app(browser, srv.url)
         send(page, ASK)
         answered(page, 1)
         boxes = page.locator(".genrec-card").all()
@@ -176,7 +151,7 @@ def _last_reply_recs(rec: Any, sid: str) -> list[Any]:
 def test_preference_chips_show_the_constraints_and_a_click_drops_one(
     server: BackgroundServer, browser: Any, recommender
 ) -> None:
-    page = open_page(browser, server.url)
+    page = open_app(browser, server.url)
     send(page, "recommend animated movies from the 90s, no musicals")
     answered(page, 1)
     sid = session_of(page)
@@ -203,7 +178,7 @@ def test_preference_chips_show_the_constraints_and_a_click_drops_one(
 def test_reload_resumes_the_conversation_and_new_conversation_starts_over(
     server: BackgroundServer, browser: Any, recommender
 ) -> None:
-    page = open_page(browser, server.url)
+    page = open_app(browser, server.url)
     send(page, ASK)
     answered(page, 1)
     sid, cards = session_of(page), card_ids(page)
@@ -260,7 +235,7 @@ def test_the_stages_of_a_running_turn_are_shown(
 ) -> None:
     assert _stream_takes(recommender, "on_stage")
     with BackgroundServer(create_app(_SlowStagedRecommender(recommender), ui_settings)) as srv:
-        page = open_page(browser, srv.url)
+        page = open_app(browser, srv.url)
         page.evaluate("""() => { window.__stages = [];
             new MutationObserver(() => { const w = document.querySelector('#genrec-working');
                 if (w) window.__stages.push(w.innerText.trim()); })
@@ -278,7 +253,7 @@ def test_a_stopped_turn_keeps_nothing(recommender, ui_settings: Settings, browse
         pytest.skip("needs Recommender.stream(cancel=...) (requested from the lead)")
     slow = _SlowStagedRecommender(recommender, cancel=True)
     with BackgroundServer(create_app(slow, ui_settings)) as srv:
-        page = open_page(browser, srv.url)
+        page = open_app(browser, srv.url)
         sid = session_of(page)
         send(page, ASK)
         answered(page, 1)
@@ -312,7 +287,7 @@ def test_working_stage_stop_button_and_a_message_typed_during_a_turn(
     recommender, ui_settings: Settings, browser: Any
 ) -> None:
     with BackgroundServer(create_app(_SlowRecommender(recommender), ui_settings)) as srv:
-        page = open_page(browser, srv.url)
+        page = open_app(browser, srv.url)
         box = page.locator("#genrec-input textarea")
         send(page, ASK)
         working = page.locator("#genrec-working")
@@ -354,7 +329,7 @@ def test_a_books_catalog_is_called_books_in_the_title_answer_and_reasons(
     rec = Recommender(catalog=books, ranker=ml100k_ranker, store=ml100k_store,
                       llm=get_llm("none", ui_settings), sessions=SessionStore(tmp_path / "b.sqlite"))
     with BackgroundServer(create_app(rec, ui_settings)) as srv:
-        page = open_page(browser, srv.url)
+        page = open_app(browser, srv.url)
         assert "I'll recommend books" in page.locator("#genrec-header").inner_text()
         send(page, "I loved Toy Story, recommend animated ones")
         answered(page, 1)
@@ -371,7 +346,7 @@ def test_html_and_markdown_typed_by_a_user_show_as_typed(
     server: BackgroundServer, browser: Any
 ) -> None:
     typed = "I loved <b>Heat</b> <img src=x onerror=alert(1)> **and** [Toy Story](notes) _so_ `good`"
-    page = open_page(browser, server.url)
+    page = open_app(browser, server.url)
     send(page, typed)
     answered(page, 1)
     shown = page.locator("#genrec-chat [data-testid=user]").first
