@@ -94,6 +94,18 @@ def test_find_titles(catalog):
     ("Titanic was boring. Toy Story is great", [TOY_STORY], [TITANIC], [], []),
     ("Something like Fargo, not Titanic", [FARGO], [], [], [TITANIC]),
     ("Already watched Fargo", [], [], [FARGO], []),
+    # a list said before its verdict shares it ("A, B and C I really liked")
+    ('I\'ve seen "Fargo", "Titanic" and "Heat": "Fargo" and "Heat" I really liked, couldn\'t get into "Titanic".',
+     [FARGO, HEAT], [TITANIC], [], []),
+    ('"Fargo" and "Heat" I know, nothing special.', [], [], [FARGO, HEAT], []),
+    # two lists in one sentence: "enjoyed A and B, C and D were so-so"
+    ("Enjoyed Fargo and Heat, Titanic and Toy Story were so-so.", [FARGO, HEAT], [], [TITANIC, TOY_STORY], []),
+    ('"Heat" I really liked, "Fargo" and "Titanic" were just okay.', [HEAT], [], [FARGO, TITANIC], []),
+    # after a cue, a plural verb takes all but the first: "loved A, B and C were meh"
+    ("Loved Heat, Fargo and Titanic were meh.", [HEAT], [], [FARGO, TITANIC], []),
+    # one title's verdict is not the whole list's
+    ("I loved Fargo, Titanic was boring.", [FARGO], [TITANIC], [], []),
+    ("I loved Fargo and Titanic was boring.", [FARGO], [TITANIC], [], []),
 ])
 def test_polarity(extractor, text, liked, disliked, seen, excluded):
     ex = extractor.extract(text)
@@ -154,6 +166,21 @@ def test_ordinal_refers_to_the_last_list(extractor):
     state = DialogueState(last_recommended=[FARGO, HEAT, TITANIC])
     ex = extractor.extract("I hated the second one but loved the last one", state)
     assert (ex.liked, ex.disliked) == ([TITANIC], [HEAT])
+
+
+@pytest.mark.parametrize("text,liked,disliked,seen,interested", [
+    # a reference in a list of titles takes the list's verdict
+    ("I know Heat, the second one and Fargo already: loved Heat, the second one and Fargo, Titanic was so-so.",
+     [HEAT, TOY_STORY, FARGO], [], [TITANIC], []),
+    # a reference after a list ends the verdict of the title before it
+    ("I've seen Heat, Fargo and the first one: loved Heat and Fargo, the first one was meh.",
+     [HEAT, FARGO], [], [STAR_WARS], []),
+    ("Watched the first one a while back, loved it.", [STAR_WARS], [], [], []),
+    ("The second one didn't work for me. The first one works for me.", [], [TOY_STORY], [], [STAR_WARS]),
+])
+def test_references_in_lists(extractor, text, liked, disliked, seen, interested):
+    ex = extractor.extract(text, DialogueState(last_recommended=[STAR_WARS, TOY_STORY]))
+    assert (sorted(ex.liked), ex.disliked, ex.seen, ex.interested) == (sorted(liked), disliked, seen, interested)
 
 
 def test_apply_uses_preferences_rules_and_leaves_input_alone(extractor):

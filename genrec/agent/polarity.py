@@ -6,12 +6,12 @@ before it, the verdict after it, the list it stands in), and what a reference to
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import Protocol, cast
 
 from genrec.agent.preferences import Polarity
 from genrec.agent.text import SENTENCE_END
-from genrec.agent.titles import TitleMention
 from genrec.agent.vocabulary import (
     CONTRAST,
     LIST_MORE_REF,
@@ -24,22 +24,50 @@ from genrec.agent.vocabulary import (
 )
 
 _LIST_GAP = re.compile(r"[\s,\"“”']*(?:and|or|&|,)?[\s\"“”']*")
+_CONJUNCTION = re.compile(r"\b(?:and|or)\b|&")
+_PLURAL_VERB = re.compile(r"(?:were|are)\b")
 
 
-def polarities(text: str, mentions: list[TitleMention]) -> list[Polarity]:
-    """The polarity of each mention (in text order) in `text`.
+class _Span(Protocol):
+    start: int
+    end: int
 
-    A cue since the previous title decides ("I hated X"); with none, a title in the same sentence
+
+@dataclass(frozen=True)
+class ListVerdicts:
+    """The verdict on each span (titles and list references, in text order) and whether it stands
+    in a list of several ("A, B and the third one")."""
+
+    verdicts: list[Polarity]
+    listed: list[bool]
+
+
+def polarities(text: str, mentions: Sequence[_Span]) -> list[Polarity]:
+    """The polarity of each mention (in text order) in `text`; see `list_verdicts`."""
+    return list_verdicts(text, mentions).verdicts
+
+
+def list_verdicts(text: str, spans: Sequence[_Span]) -> ListVerdicts:
+    """The polarity of each span (titles, and references like "the third one", in text order).
+
+    A cue since the previous span decides ("I hated X"); with none, a span in the same sentence
     shares the previous one's polarity unless a contrast word ("but") stands between; a verdict
-    right after it ("X was boring") overrides; a list of titles shares the verdict after its last
-    one ("seen A, B and C and liked them"). No cue means liked.
+    right after it ("X was boring") overrides. A list ("A, B and C"; a new list starts after
+    "and C,") shares the verdict after its last member when that verdict is plural ("seen A and B
+    and liked them") or nothing before the list gives one ("A, B and C I really liked"); after a
+    cue, a plural verb shares it with all but the first ("loved A, B and C were meh").
+    No cue means liked.
     """
     low = text.lower()
     out: list[Polarity] = []
-    plural: set[int] = set()  # mentions followed by a verdict on several ("liked them")
-    for k, m in enumerate(mentions):
-        prev = mentions[k - 1] if k else None
-        gap = low[prev.end if prev else 0:m.start]
+    plural: set[int] = set()  # spans followed by a verdict on several ("liked them")
+    post_verdict: set[int] = set()  # spans followed by a verdict of their own
+    cued: set[int] = set()  # spans with a cue of their own before them
+    plural_verb: set[int] = set()  # spans whose verdict has a plural verb ("B and C were meh")
+    said_to = 0  # where the previous span's own verdict ends
+    for k, m in enumerate(spans):
+        prev = spans[k - 1] if k else None
+        gap = low[max(prev.end, said_to) if prev else 0:m.start]
         sent = list(SENTENCE_END.finditer(gap))
         if sent:
             gap = gap[sent[-1].end():]
@@ -49,32 +77,59 @@ def polarities(text: str, mentions: list[TitleMention]) -> list[Polarity]:
         cues = list(POLARITY_BEFORE.finditer(gap))
         if cues:
             pol = _group(cues[-1])
+            cued.add(k)
         elif same_sentence and k and not CONTRAST.search(gap):
             pol = out[-1]
         else:
             pol = "liked"
-        nxt = mentions[k + 1].start if k + 1 < len(mentions) else len(text)
+        nxt = spans[k + 1].start if k + 1 < len(spans) else len(text)
         tail = low[m.end:nxt]
         stop = SENTENCE_END.search(tail)
         tail = tail[: stop.start()] if stop else tail
         post = list(POLARITY_AFTER.finditer(tail[:60]))
+        said_to = m.end
         if post:
             pol = _group(post[0])
+            post_verdict.add(k)
+            said_to = m.end + post[0].end()
             if PLURAL.search(tail[:60]):
                 plural.add(k)
+            if _PLURAL_VERB.match(post[0].group(0)):
+                plural_verb.add(k)
         out.append(pol)
-    # a list of titles shares the verdict after its last one
-    group: list[int] = []
-    for j in [*range(len(mentions)), None]:
-        if j is not None and group and _LIST_GAP.fullmatch(
-                low[mentions[group[-1]].end:mentions[j].start]):
-            group.append(j)
+    listed = [False] * len(spans)
+    for group in _lists(low, spans):
+        if len(group) < 2:
             continue
-        if len(group) > 1 and group[-1] in plural:
-            for g in group[:-1]:
-                out[g] = out[group[-1]]
-        group = [j] if j is not None else []
-    return out
+        for g in group:
+            listed[g] = True
+        last = group[-1]
+        if last in plural or (last in post_verdict and group[0] not in cued):
+            share = group[:-1]
+        elif last in plural_verb:  # "loved A, B and C were meh": B and C were meh
+            share = group[1:-1]
+        else:
+            share = []
+        for g in share:
+            out[g] = out[last]
+    return ListVerdicts(out, listed)
+
+
+def _lists(low: str, spans: Sequence[_Span]) -> list[list[int]]:
+    """Spans joined by commas and "and" into lists; "A, B and C, D and E" is two lists."""
+    groups: list[list[int]] = []
+    joined_by: list[str] = []  # the gap that joined each group's last member
+    for j, m in enumerate(spans):
+        if groups:
+            gap = low[spans[groups[-1][-1]].end:m.start]
+            closed = bool(joined_by and _CONJUNCTION.search(joined_by[-1])) and not _CONJUNCTION.search(gap)
+            if _LIST_GAP.fullmatch(gap) and not closed:
+                groups[-1].append(j)
+                joined_by.append(gap)
+                continue
+        groups.append([j])
+        joined_by = []
+    return groups
 
 
 @dataclass(frozen=True)

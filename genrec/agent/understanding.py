@@ -14,7 +14,7 @@ from rapidfuzz import fuzz, process
 
 from genrec.agent.genres import GenreVocabulary
 from genrec.agent.item_questions import ItemQuestion, find_item_questions
-from genrec.agent.polarity import list_references, polarities, reference_verdict
+from genrec.agent.polarity import ListReference, list_references, list_verdicts, reference_verdict
 from genrec.agent.preferences import POLARITIES, Polarity, Preferences
 from genrec.agent.state import DialogueState, PendingChoice
 from genrec.agent.text import SENTENCE_END, blank, fold, normalize, tokens
@@ -46,6 +46,8 @@ _GENERAL_TASTE = re.compile(r"\b(?:tend to|usually|mostly|generally|typically|no
                             re.IGNORECASE)
 """Cues of a general taste ("I tend to enjoy the 90s"), as opposed to a hedge on a wish ("the 90s, ideally")."""
 _TOO_OLD_OR_NEW = re.compile(r"\btoo (?:old|dated|new|recent|modern)\b|\b(?:older|newer) than\b", re.IGNORECASE)
+_WATCHED: frozenset[Polarity] = frozenset({"liked", "disliked", "seen"})
+"""Verdicts of someone who has watched the item (not a reaction to an unseen one)."""
 _USER_REF = re.compile(r"\buser(?:\s*id)?\s*#?\s*(\d{1,9})\b", re.IGNORECASE)
 _ANSWER_ORDINAL = re.compile(
     r"\s*(?:(\d)|(" + "|".join(VOCABULARY.answer_ordinals) + r"))\W*")
@@ -196,19 +198,26 @@ class CatalogExtractor:
             for t in answered:
                 masked = blank(masked, t.start, t.end)
         # "the first one", "#2 and 5" -> the last list shown (never a word inside a title)
-        if state.last_recommended:
-            shown = state.last_recommended
-            outside = masked
-            for t in mentions:
-                outside = blank(outside, t.start, t.end)
-            for ref in list_references(outside):
-                verdict = reference_verdict(outside, ref.start, ref.end)
-                for pos in ref.positions:
-                    if -len(shown) <= pos < len(shown):
-                        ex.set_verdict(shown[pos], verdict)
-                masked = blank(masked, ref.start, ref.end)
-        for t, pol in zip(mentions, polarities(masked, mentions)):
-            t.polarity = pol
+        shown = state.last_recommended
+        outside = masked
+        for t in mentions:
+            outside = blank(outside, t.start, t.end)
+        refs = list_references(outside) if shown else []
+        for ref in refs:
+            masked = blank(masked, ref.start, ref.end)
+        # titles and references read together: "loved A, the third one and B" is one list
+        spans: list[TitleMention | ListReference] = sorted([*mentions, *refs], key=lambda x: x.start)
+        read = list_verdicts(masked, spans)
+        for span, pol, listed in zip(spans, read.verdicts, read.listed):
+            if isinstance(span, TitleMention):
+                span.polarity = pol
+                continue
+            verdict = reference_verdict(outside, span.start, span.end)
+            if listed and verdict in _WATCHED:  # a list of things seen: the list's verdict
+                verdict = "rejected" if pol == "excluded" else pol
+            for pos in span.positions:
+                if -len(shown) <= pos < len(shown):
+                    ex.set_verdict(shown[pos], verdict)
         for t in mentions:
             if t.ambiguous:
                 ex.ambiguous.append(PendingChoice(mention=t.text, options=t.ids, polarity=t.polarity))
