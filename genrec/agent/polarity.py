@@ -29,8 +29,10 @@ _PLURAL_VERB = re.compile(r"(?:were|are)\b")
 
 
 class _Span(Protocol):
-    start: int
-    end: int
+    @property
+    def start(self) -> int: ...
+    @property
+    def end(self) -> int: ...
 
 
 @dataclass(frozen=True)
