@@ -120,6 +120,7 @@ def main() -> None:
         "targets": {"wall_seconds<=300": wall <= 300},
         "run_folder": str(out),
     }
+    result["targets"].update(agent_targets(result, heads[0]))
     RESULTS.mkdir(parents=True, exist_ok=True)
     name = "eval_chat_target.json" if args.protocol == "target" else "eval_chat.json"
     (RESULTS / name).write_text(json.dumps(result, indent=2) + "\n")
@@ -130,6 +131,36 @@ def main() -> None:
     print(f"wrote {RESULTS / name}")
     if args.ablations:
         ablations(args)
+
+
+def agent_targets(result: dict, head: str) -> dict[str, bool | float]:
+    """The agent issue's targets on this run: ratios to the peers named there, with the paired
+    interval of the difference where one is asked for; `_ratio` entries are the measured values."""
+    fin, paired = result["final"], (result.get("ci") or {}).get("agent_minus", {})
+    agent = fin["agent"][head]
+    out: dict[str, bool | float] = {
+        "constraint_violations==0": result["agent"].get("constraint_violations") == 0,
+        "agent_latency_p95_ms<=50": result["agent_latency_ms"]["p95"] <= 50,
+    }
+    if result["protocol"] == "target":
+        peers = [s for s in result["groups"]["peers"] if fin[s].get(head) is not None]
+        best = max(peers, key=lambda s: fin[s][head])
+        out[f"{head}_ratio_to_best_peer({best})"] = round(agent / max(fin[best][head], 1e-12), 3)
+        out[f"{head}>=1.25x_best_peer"] = agent >= 1.25 * fin[best][head]
+        out["avg_turns<every_peer"] = all(fin["agent"]["avg_turns"] < fin[s]["avg_turns"] for s in peers)
+        return out
+    for peer, bar in (("mentioned_fold_in", 1.10), ("popularity", 1.30), ("constrained_fold_in", None)):
+        if peer not in fin:
+            continue
+        out[f"{head}_ratio_to_{peer}"] = round(agent / max(fin[peer][head], 1e-12), 3)
+        if bar is not None:
+            low = (paired.get(peer) or {}).get("low")
+            out[f"{head}>={bar:.2f}x_{peer}"] = agent >= bar * fin[peer][head] and (
+                peer != "mentioned_fold_in" or (low is not None and low > 0))
+    if "mentioned_fold_in" in fin:
+        out["ndcg@10_standing>=mentioned_fold_in"] = (
+            fin["agent"]["ndcg@10_standing"] >= fin["mentioned_fold_in"]["ndcg@10_standing"])
+    return out
 
 
 def target_heads(turns: int) -> tuple[str, ...]:

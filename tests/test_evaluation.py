@@ -358,7 +358,7 @@ def test_peers_never_show_or_keep_items_the_user_reacted_to(parts):
     shown again nor kept on the standing list (as the agent's `DialogueState.blocked`)."""
     from genrec.evaluation.baselines import PEERS, Baselines
 
-    b = Baselines(parts.split.train, ranker=parts.ranker, store=parts.store, k=10)
+    b = Baselines(parts.split.train, ranker=parts.ranker, store=parts.store, catalog=parts.dataset.catalog, k=10)
     plain = Stated(liked=[int(parts.dataset.catalog.ids[0])])
     first = b.conversation().turn(plain, ["I like comedies"])
     reacted = {name: (lst[0], lst[1]) for name, lst in first.standing.items()}
@@ -370,6 +370,26 @@ def test_peers_never_show_or_keep_items_the_user_reacted_to(parts):
         again = b.conversation().turn(stated, ["I like comedies"])
         assert not {sounded, declined} & set(again.shown[name]), name
         assert not {sounded, declined} & set(again.standing[name]), name
+
+
+def test_constrained_fold_in_shows_only_what_the_user_asked_for(parts):
+    """constrained_fold_in is mentioned_fold_in under the user's stated genres and years: with no
+    wish the two lists agree; with one, every item it shows or keeps meets it."""
+    from genrec.evaluation.baselines import Baselines
+    from genrec.evaluation.scoring import violates
+
+    cat = parts.dataset.catalog
+    b = Baselines(parts.split.train, ranker=parts.ranker, catalog=cat, k=10)
+    plain = Stated(liked=[int(cat.ids[0]), int(cat.ids[1])])
+    free = b.conversation().turn(plain, ["I liked those"])
+    assert free.shown["constrained_fold_in"] == free.shown["mentioned_fold_in"]
+    genre = max(cat.genres, key=lambda g: sum(g in it.genres for it in cat))
+    years = sorted(it.year for it in cat if it.year and genre in it.genres)
+    wish = plain.model_copy(update={"wanted_genres": [genre], "year_min": years[len(years) // 3]})
+    asked = b.conversation().turn(wish, ["Something from the 80s on, in that genre"])
+    for lst in (asked.shown["constrained_fold_in"], asked.standing["constrained_fold_in"]):
+        assert lst and all(genre in cat[i].genres and not violates(cat[i], wish) for i in lst), lst
+    assert asked.shown["constrained_fold_in"] != asked.shown["mentioned_fold_in"]
 
 
 def test_cli_eval_chat_end_to_end(tiny_home, tmp_path, monkeypatch):

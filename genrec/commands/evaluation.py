@@ -42,7 +42,7 @@ def eval_chat(
 
     Each simulated user knows only one real user's training ratings; the agent gets an opaque
     session id, never the user id. After every turn the agent, the peers under its rules
-    (popularity, mentioned_fold_in, content_only: conversation only, new items each turn) and the
+    (popularity, mentioned_fold_in, content_only, constrained_fold_in: conversation only, new items each turn) and the
     oracles (oracle_popularity, full_history) are scored on that user's held-out ratings
     (relevant: rating >= 4): recall_cum@10 (headline, with paired bootstrap intervals), success,
     turns_to_hit, ndcg@10_standing and ndcg@10.

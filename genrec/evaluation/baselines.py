@@ -1,8 +1,8 @@
 """Baselines scored next to the agent on the same users, turns and split.
 
-Peers (popularity, mentioned_fold_in, content_only) live under the agent's rules: they know only
-the conversation and show only new items each turn, and keep a standing best-k list. Oracles
-(oracle_popularity, full_history) know the user's id and training items: labelled references.
+Peers (popularity, mentioned_fold_in, content_only, constrained_fold_in) live under the agent's
+rules: they know only the conversation and show only new items each turn, and keep a standing
+best-k list. Oracles (oracle_popularity, full_history) know the user's id and training items.
 """
 
 from __future__ import annotations
@@ -15,12 +15,15 @@ from typing import Any
 import numpy as np
 
 from genrec.agent.preferences import Preferences
-from genrec.data import Ratings
+from genrec.data import Catalog, Ratings
+from genrec.retrieval.filters import FilterTable, validate
 
 log = logging.getLogger(__name__)
 
-PEERS = ("popularity", "mentioned_fold_in", "content_only")
-"""Know only the conversation, show only new items (the agent's rules)."""
+PEERS = ("popularity", "mentioned_fold_in", "content_only", "constrained_fold_in")
+"""Know only the conversation, show only new items (the agent's rules). constrained_fold_in is
+mentioned_fold_in showing only items that meet what the user asked for (wanted and avoided genres,
+years): titles plus stated constraints, the agent's obedience without the rest of its dialogue."""
 ORACLES = ("oracle_popularity", "full_history")
 """Know the user's training items: references, not the bar."""
 
@@ -33,15 +36,19 @@ class Baselines:
         ranker: the CF ranker (`recommend`, `fold_in`), or None to skip the ranker baselines.
         store: the Chroma store (`search`), or None to skip content_only.
         popularity: a fitted PopularityRanker, or None to rank by training counts here.
+        catalog: the items' genres and years, or None to skip constrained_fold_in.
         k: list length.
     """
 
     def __init__(self, train: Ratings, *, ranker: Any | None = None, store: Any | None = None,
-                 popularity: Any | None = None, k: int = 10) -> None:
+                 popularity: Any | None = None, catalog: Catalog | None = None, k: int = 10) -> None:
         self.k = k
         self.ranker: Any = ranker
         self.store: Any = store
         self.popularity_ranker = popularity
+        self._table = FilterTable.from_catalog(catalog) if catalog is not None and ranker is not None else None
+        if self._table is not None:  # only items the ranker can score
+            self._rankable = np.array([bool(ranker.knows_item(int(i))) for i in self._table.ids])
         counts = train.df.groupby("item").size()
         order = sorted(zip(counts.index.to_numpy(), counts.to_numpy()), key=lambda x: (-int(x[1]), int(x[0])))
         self._pop_order = np.array([int(i) for i, _ in order], dtype=np.int64)
@@ -55,6 +62,8 @@ class Baselines:
             out += ["full_history", "mentioned_fold_in"]
         if self.store is not None:
             out.append("content_only")
+        if self._table is not None:
+            out.append("constrained_fold_in")
         return out
 
     def conversation(self) -> PeerConversation:
@@ -109,14 +118,25 @@ class Baselines:
             return self._safe(name, lambda: self._popular(blocked, n), n)
         if name == "mentioned_fold_in" and self.ranker is not None:
             return self._safe(name, lambda: self._fold_in(stated, sorted(blocked), n), n)
+        if name == "constrained_fold_in" and self._table is not None:
+            return self._safe(name, lambda: self._fold_in(stated, sorted(blocked), n, self._obeying(stated)), n)
         if name == "content_only" and self.store is not None:
             query = " ".join(t for t in user_texts if t).strip()
             return self._safe(name, lambda: self._content(query, sorted(blocked), n), n) if query else None
         return None
 
-    def _fold_in(self, stated: Preferences, exclude: list[int], n: int) -> list[int]:
+    def _fold_in(self, stated: Preferences, exclude: list[int], n: int,
+                 candidates: list[int] | None = None) -> list[int]:
         profile = self.ranker.fold_in(liked=stated.liked, disliked=stated.disliked)
-        return [s.item_id for s in self.ranker.recommend(profile, n, exclude=exclude)]
+        if candidates is not None and not candidates:
+            return []
+        return [s.item_id for s in self.ranker.recommend(profile, n, exclude=exclude, candidates=candidates)]
+
+    def _obeying(self, stated: Preferences) -> list[int]:
+        """The rankable items that meet the user's stated constraints (wanted and avoided genres, years)."""
+        assert self._table is not None
+        filters = validate(stated.constraints(), self._table.genres)
+        return self._table.ids[self._table.mask(filters) & self._rankable].tolist()
 
     def _content(self, query: str, exclude: list[int], n: int) -> list[int]:
         from genrec.retrieval import SearchFilters

@@ -28,7 +28,8 @@ def make_protocol(cfg: ChatEvalConfig, dataset: Dataset, split: Split, agent: An
         return make_simulator(cfg.simulator, persona, cat, seed=seed, generate=generate)
 
     pop_counts = split.train.item_counts()
-    baselines = Baselines(split.train, ranker=ranker, store=store, popularity=popularity_ranker, k=cfg.k)
+    baselines = Baselines(split.train, ranker=ranker, store=store, popularity=popularity_ranker, catalog=cat,
+                          k=cfg.k)
     if cfg.protocol == "target":
         peers = TargetPeers(cat, ranker, popularity=pop_counts, k=cfg.k)
         return TargetProtocol(cfg, dataset, split, agent, peers, pop_counts, CatalogTitles(cat)), baselines

@@ -27,7 +27,7 @@ AGENT_COLUMNS = ("verified_share", "llm_text_share", "unknown_titles", "latency_
 COLORS = {
     "agent": "#d62728", "popularity": "#7f7f7f", "full_history": "#1f77b4",
     "mentioned_fold_in": "#2ca02c", "content_only": "#9467bd", "ranker": "#1f77b4",
-    "oracle_popularity": "#17becf",
+    "oracle_popularity": "#17becf", "constrained_fold_in": "#bcbd22",
 }
 NOT_SYSTEMS = ("ci",)
 """Keys of ``final`` that are not systems (the bootstrap block)."""
