@@ -46,9 +46,10 @@ class Baselines:
         self.ranker: Any = ranker
         self.store: Any = store
         self.popularity_ranker = popularity
-        self._table = FilterTable.from_catalog(catalog) if catalog is not None and ranker is not None else None
-        if self._table is not None:  # only items the ranker can score
-            self._rankable = np.array([bool(ranker.knows_item(int(i))) for i in self._table.ids])
+        self._table: FilterTable | None = None
+        if catalog is not None and ranker is not None:
+            self._table = FilterTable.from_catalog(catalog)
+            self._rankable = np.array([bool(ranker.knows_item(int(i))) for i in self._table.ids])  # it can score
         counts = train.df.groupby("item").size()
         order = sorted(zip(counts.index.to_numpy(), counts.to_numpy()), key=lambda x: (-int(x[1]), int(x[0])))
         self._pop_order = np.array([int(i) for i, _ in order], dtype=np.int64)
