@@ -16,14 +16,16 @@ import numpy as np
 
 from genrec.agent.preferences import Preferences
 from genrec.data import Catalog, Ratings
-from genrec.retrieval.filters import FilterTable, validate
+from genrec.retrieval.filters import FilterTable, SearchFilters, validate
 
 log = logging.getLogger(__name__)
 
 PEERS = ("popularity", "mentioned_fold_in", "content_only", "constrained_fold_in")
 """Know only the conversation, show only new items (the agent's rules). constrained_fold_in is
-mentioned_fold_in showing only items that meet what the user asked for (wanted and avoided genres,
-years): titles plus stated constraints, the agent's obedience without the rest of its dialogue."""
+mentioned_fold_in showing only items that break none of the constraints `constraint_violations`
+counts (avoided genres, year bounds): the named titles plus obedience, none of the rest of the
+dialogue. (A wanted genre is not one of them: the simulated user's `wanted_genres` mixes tastes
+such as "drama is what I like most" with requests such as "what about a drama?".)"""
 ORACLES = ("oracle_popularity", "full_history")
 """Know the user's training items: references, not the bar."""
 
@@ -134,9 +136,10 @@ class Baselines:
         return [s.item_id for s in self.ranker.recommend(profile, n, exclude=exclude, candidates=candidates)]
 
     def _obeying(self, stated: Preferences) -> list[int]:
-        """The rankable items that meet the user's stated constraints (wanted and avoided genres, years)."""
+        """The rankable items that break none of the user's hard constraints (avoided genres, years)."""
         assert self._table is not None
-        filters = validate(stated.constraints(), self._table.genres)
+        filters = validate(SearchFilters(genres_none=list(stated.avoided_genres), year_min=stated.year_min,
+                                         year_max=stated.year_max), self._table.genres)
         return self._table.ids[self._table.mask(filters) & self._rankable].tolist()
 
     def _content(self, query: str, exclude: list[int], n: int) -> list[int]:
