@@ -121,6 +121,9 @@ def main() -> None:
         "run_folder": str(out),
     }
     result["targets"].update(agent_targets(result, heads[0]))
+    if args.protocol == "taste":
+        result["hits_by_request"] = hits_by_request(out, args.dataset, args.split,
+                                                    [*m["groups"]["agent"], *m["groups"]["peers"]])
     RESULTS.mkdir(parents=True, exist_ok=True)
     name = "eval_chat_target.json" if args.protocol == "target" else "eval_chat.json"
     (RESULTS / name).write_text(json.dumps(result, indent=2) + "\n")
@@ -128,9 +131,46 @@ def main() -> None:
     print(table(result, heads, curve))
     print(f"\nwall {wall:.1f}s (CPU {cpu:.1f}s) for {m['n_users']} users x {m['turns']} turns on {result['machine']['cores']} cores "
           f"(1-min load average {load} before, {load_after} after); targets: {result['targets']}")
+    if "hits_by_request" in result:
+        print("\nnew held-out liked items shown per turn, by what the agent's state held that turn "
+              "(a requested genre, years, avoided genres):")
+        for kind, row in result["hits_by_request"].items():
+            print(f"  {kind:<22} {row['turns']:5d} turns  " + "  ".join(
+                f"{s} {row[s]:.3f}" for s in systems if s in row))  # oracles' lists are constant: left out
     print(f"wrote {RESULTS / name}")
     if args.ablations:
         ablations(args)
+
+
+def hits_by_request(out: Path, dataset: str, split: str, systems: list[str]) -> dict[str, dict[str, float]]:
+    """New held-out liked items each system showed per turn, grouped by what the agent's state held
+    that turn: a requested genre (G), a year range (Y), avoided genres (A), or none of them (-).
+    Where the gap to a peer comes from: the score is the user's overall taste, not the request."""
+    from genrec.config import Settings
+    from genrec.data import load_split
+    from genrec.evaluation.scoring import truths
+
+    _, sp = load_split(dataset, split, Settings().datasets_dir)
+    records = [json.loads(line) for line in (out / "transcripts.jsonl").read_text().splitlines() if line]
+    relevant = {u: t.relevant for u, t in truths(sp.train, sp.test, [r["user_id"] for r in records]).items()}
+    rows: dict[str, dict[str, float]] = {}
+    for r in records:
+        for t in r["turns"]:
+            held = t.get("agent_state") or {}
+            kind = "".join(code for code, on in (("G", held.get("wanted_genres")),
+                                                 ("Y", held.get("year_min") or held.get("year_max")),
+                                                 ("A", held.get("avoided_genres"))) if on) or "-"
+            row = rows.setdefault(kind, {"turns": 0})
+            row["turns"] += 1
+            lists = {"agent": t["ranked_item_ids"], **t.get("baselines", {})}
+            for s in systems:
+                if s in lists:
+                    row[s] = row.get(s, 0) + len(set(lists[s]) & relevant[r["user_id"]])
+    for row in rows.values():
+        for s in systems:
+            if s in row:
+                row[s] = round(row[s] / row["turns"], 4)
+    return dict(sorted(rows.items(), key=lambda kv: -kv[1]["turns"]))
 
 
 def agent_targets(result: dict, head: str) -> dict[str, bool | float]:
