@@ -23,6 +23,7 @@ re-ranking (lambda < 1) trades relevance for diversity using genre-set Jaccard s
 from __future__ import annotations
 
 import math
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -77,12 +78,16 @@ QUERY_CHARS = 200
 character for MiniLM on one CPU thread), and the newest wish says what the user wants now."""
 
 
+_QUOTED = re.compile(r'"[^"]*"|“[^”]*”')
+
+
 def query_text(state: DialogueState, catalog: Any, message: str | None = None) -> str:
-    """The text to search Chroma with: the wanted genres, the newest wish, the last liked title."""
+    """The text to search Chroma with: the wanted genres, the newest wish (without the titles it
+    quotes: the ranker has those), the last liked title."""
     parts = []
     if state.taste_genres():
         parts.append(" ".join(state.taste_genres()) + " movie")
-    parts += list(state.wishes[-1:])
+    parts += [" ".join(_QUOTED.sub(" ", w).split()) for w in state.wishes[-1:]]
     if message and message not in parts:
         parts.append(message)
     for iid in state.liked[-1:]:
