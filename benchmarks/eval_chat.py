@@ -109,6 +109,7 @@ def main() -> None:
         "turns": m["turns"],
         "fingerprints": cfg.get("fingerprints"),
         "agent_latency_ms": m["latency_ms"],
+        "workers": args.workers,
         "llm_calls_per_turn": m["llm_calls"]["per_turn"],
         "leakage": m["leakage"]["count"],
         "groups": m["groups"],
@@ -180,7 +181,10 @@ def agent_targets(result: dict, head: str) -> dict[str, bool | float]:
     agent = fin["agent"][head]
     out: dict[str, bool | float] = {
         "constraint_violations==0": result["agent"].get("constraint_violations") == 0,
-        "agent_latency_p95_ms<=50": result["agent_latency_ms"]["p95"] <= 50,
+        # measured in this run: with --workers 2 on 2 cores three processes share them (one process
+        # alone: `--workers 1 --concurrency 1`, see benchmarks/README.md, Agent turn overhead)
+        f"agent_latency_p95_ms<=50 ({result['workers']} workers share the cores)":
+            result["agent_latency_ms"]["p95"] <= 50,
     }
     if result["protocol"] == "target":
         peers = [s for s in result["groups"]["peers"] if fin[s].get(head) is not None]
