@@ -123,8 +123,9 @@ def main() -> None:
     }
     result["targets"].update(agent_targets(result, heads[0]))
     if args.protocol == "taste":
-        result["hits_by_request"] = hits_by_request(out, args.dataset, args.split,
-                                                    [*m["groups"]["agent"], *m["groups"]["peers"]])
+        talkers = [*m["groups"]["agent"], *m["groups"]["peers"]]
+        result["hits_by_request"] = hits_by_request(out, args.dataset, args.split, talkers)
+        result["within_request"] = within_request(out, args.dataset, args.split, talkers)
     RESULTS.mkdir(parents=True, exist_ok=True)
     name = "eval_chat_target.json" if args.protocol == "target" else "eval_chat.json"
     (RESULTS / name).write_text(json.dumps(result, indent=2) + "\n")
@@ -138,6 +139,12 @@ def main() -> None:
         for kind, row in result["hits_by_request"].items():
             print(f"  {kind:<22} {row['turns']:5d} turns  " + "  ".join(
                 f"{s} {row[s]:.3f}" for s in systems if s in row))  # oracles' lists are constant: left out
+    if result.get("within_request", {}).get("turns"):
+        w = result["within_request"]
+        print(f"\nturns with a request in force ({w['turns']} turns, {w['users']} users; "
+              f"{w['requested_liked_per_turn']:.2f} held-out liked items a turn satisfy it): new items "
+              "that satisfy it a turn / recall of them over those turns:")
+        print("  " + "  ".join(f"{s} {w[s]['hits_per_turn']:.3f} / {w[s]['recall']:.3f}" for s in systems if s in w))
     print(f"wrote {RESULTS / name}")
     if args.ablations:
         ablations(args)
@@ -172,6 +179,51 @@ def hits_by_request(out: Path, dataset: str, split: str, systems: list[str]) -> 
             if s in row:
                 row[s] = round(row[s] / row["turns"], 4)
     return dict(sorted(rows.items(), key=lambda kv: -kv[1]["turns"]))
+
+
+def within_request(out: Path, dataset: str, split: str, systems: list[str]) -> dict:
+    """On the turns where a request is in force ("a comedy from the 80s": the simulated user's
+    `requested_genres` and year bounds), the held-out liked items that satisfy it, and per system the
+    new items shown that satisfy it (a turn) and their recall over those turns (per user, averaged).
+    A diagnostic for how the score would read if a request said what the user wants now."""
+    from genrec.config import Settings
+    from genrec.data import load_dataset, load_split
+    from genrec.evaluation.scoring import truths
+
+    cat = load_dataset(dataset, Settings().datasets_dir).catalog
+    _, sp = load_split(dataset, split, Settings().datasets_dir)
+    records = [json.loads(line) for line in (out / "transcripts.jsonl").read_text().splitlines() if line]
+    relevant = {u: t.relevant for u, t in truths(sp.train, sp.test, [r["user_id"] for r in records]).items()}
+    turns, pool = 0, 0
+    hits = {s: 0 for s in systems}
+    found: dict[str, dict[int, set[int]]] = {s: {} for s in systems}
+    asked: dict[int, set[int]] = {}
+    for r in records:
+        for t in r["turns"]:
+            said = t.get("stated") or {}
+            genres = set(said.get("requested_genres") or ())
+            if not genres:
+                continue
+            lo, hi = said.get("year_min"), said.get("year_max")
+            ok = {i for i in relevant[r["user_id"]] if i in cat and genres & set(cat[i].genres) and not (
+                cat[i].year is not None and ((lo is not None and cat[i].year < lo)
+                                             or (hi is not None and cat[i].year > hi)))}
+            turns, pool = turns + 1, pool + len(ok)
+            asked[r["user_id"]] = ok
+            lists = {"agent": t["ranked_item_ids"], **t.get("baselines", {})}
+            for s in systems:
+                if s in lists:
+                    got = set(lists[s]) & ok
+                    hits[s] += len(got)
+                    found[s].setdefault(r["user_id"], set()).update(got)
+    summary: dict = {"turns": turns, "users": len(asked), "requested_liked_per_turn": round(pool / max(turns, 1), 3)}
+    users = [u for u, ok in asked.items() if ok]
+    for s in systems:
+        if found[s] or hits[s]:
+            summary[s] = {"hits_per_turn": round(hits[s] / max(turns, 1), 4),
+                       "recall": round(sum(len(found[s].get(u, set())) / len(asked[u]) for u in users)
+                                       / max(len(users), 1), 4)}
+    return summary
 
 
 def agent_targets(result: dict, head: str) -> dict[str, bool | float]:

@@ -119,7 +119,7 @@ def test_stated_is_the_shared_preferences_type_with_the_transcript_keys():
     assert isinstance(sim.stated, Preferences)  # the same type as the agent's dialogue state
     d = sim.stated.to_dict()
     assert list(d) == ["liked", "disliked", "seen", "wanted_genres", "avoided_genres", "decades", "year_min",
-                       "year_max", "interested", "rejected"]  # transcripts.jsonl keeps its keys, adds two
+                       "year_max", "interested", "rejected", "requested_genres"]  # keeps its keys, adds three
     assert d["decades"] == sim.stated.preferred_decades == sim.stated.decades
     assert Stated.from_dict(d) == sim.stated and Stated.from_dict(None) == Stated()
     assert sim.stated.mentioned() == list(dict.fromkeys([*d["liked"], *d["disliked"], *d["seen"]]))

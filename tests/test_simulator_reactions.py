@@ -127,10 +127,15 @@ def test_requests_are_consistent_with_the_persona_and_recorded():
                 assert "1990s" in u.text or "nineties" in u.text
         assert sim.stated.year_min == 1990 and sim.stated.year_max == 1999
         assert set(sim.stated.wanted_genres) <= set(p.favourite_genres)
+        # the request's genre is kept apart from the favourites: what the user wants now
+        asked = next(u.text for u in utts if "request" in u.facts).lower()
+        assert len(sim.stated.requested_genres) == 1
+        assert sim.stated.requested_genres[0].lower().rstrip("s")[:5] in asked
+        assert sim.stated.to_dict()["requested_genres"] == sim.stated.requested_genres
     assert seen_request == 20
     no_request = TemplateSimulator(p, CAT, seed=0, request_rate=0.0)
     _play(no_request, [("Anything else?", [], False)] * 5)
-    assert no_request.stated.year_min is None
+    assert no_request.stated.year_min is None and no_request.stated.requested_genres == []
 
 
 ACTS = {

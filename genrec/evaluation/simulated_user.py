@@ -9,6 +9,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
+from pydantic import Field
+
 from genrec.agent.preferences import Preferences
 from genrec.data import Catalog
 
@@ -31,8 +33,12 @@ class Stated(Preferences):
 
     JSON_KEYS: ClassVar[tuple[str, ...]] = (
         "liked", "disliked", "seen", "wanted_genres", "avoided_genres", "decades", "year_min", "year_max",
-        "interested", "rejected")
+        "interested", "rejected", "requested_genres")
     """The keys of `to_dict`, in transcript order."""
+
+    requested_genres: list[str] = Field(default_factory=list)
+    """The genre of the request in force ("a comedy from the 80s" -> Comedy; its years are the year
+    bounds), apart from the favourite genres also in `wanted_genres`: what the user wants now."""
 
     @property
     def decades(self) -> list[int]:
@@ -46,6 +52,7 @@ class Stated(Preferences):
             "wanted_genres": list(self.wanted_genres), "avoided_genres": list(self.avoided_genres),
             "decades": list(self.preferred_decades), "year_min": self.year_min, "year_max": self.year_max,
             "interested": list(self.interested), "rejected": list(self.rejected),
+            "requested_genres": list(self.requested_genres),
         }
 
     @classmethod

@@ -181,6 +181,7 @@ class TemplateSimulator:
         elif f.kind == "request":
             genre, decade = f.value
             s.want_genre(genre, True)
+            s.requested_genres = [genre]
             if decade is not None:
                 s.set_years(decade, decade + 9)
         elif f.kind == "liked":
