@@ -143,8 +143,6 @@ class Baselines:
         return self._table.ids[self._table.mask(filters) & self._rankable].tolist()
 
     def _content(self, query: str, exclude: list[int], n: int) -> list[int]:
-        from genrec.retrieval import SearchFilters
-
         return [r.item.item_id for r in self.store.search(query, n, filters=SearchFilters(exclude_ids=exclude))]
 
 
