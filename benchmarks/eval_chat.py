@@ -144,7 +144,11 @@ def main() -> None:
         print(f"\nturns with a request in force ({w['turns']} turns, {w['users']} users; "
               f"{w['requested_liked_per_turn']:.2f} held-out liked items a turn satisfy it): new items "
               "that satisfy it a turn / recall of them over those turns:")
-        print("  " + "  ".join(f"{s} {w[s]['hits_per_turn']:.3f} / {w[s]['recall']:.3f}" for s in systems if s in w))
+        for s in systems:
+            if s in w:
+                ci = w[s].get("agent_minus_recall_ci95")
+                print(f"  {s:<22} {w[s]['hits_per_turn']:.3f} / {w[s]['recall']:.3f}" + (
+                    f"   agent - {s}: {ci[0]:+.4f} [{ci[1]:+.4f}, {ci[2]:+.4f}]" if ci else ""))
     print(f"wrote {RESULTS / name}")
     if args.ablations:
         ablations(args)
@@ -188,6 +192,7 @@ def within_request(out: Path, dataset: str, split: str, systems: list[str]) -> d
     A diagnostic for how the score would read if a request said what the user wants now."""
     from genrec.config import Settings
     from genrec.data import load_dataset, load_split
+    from genrec.evaluation.metrics import paired_bootstrap_ci
     from genrec.evaluation.scoring import truths
 
     cat = load_dataset(dataset, Settings().datasets_dir).catalog
@@ -218,11 +223,14 @@ def within_request(out: Path, dataset: str, split: str, systems: list[str]) -> d
                     found[s].setdefault(r["user_id"], set()).update(got)
     summary: dict = {"turns": turns, "users": len(asked), "requested_liked_per_turn": round(pool / max(turns, 1), 3)}
     users = [u for u, ok in asked.items() if ok]
+    recall = {s: [len(found[s].get(u, set())) / len(asked[u]) for u in users] for s in systems}
     for s in systems:
         if found[s] or hits[s]:
             summary[s] = {"hits_per_turn": round(hits[s] / max(turns, 1), 4),
-                       "recall": round(sum(len(found[s].get(u, set())) / len(asked[u]) for u in users)
-                                       / max(len(users), 1), 4)}
+                          "recall": round(sum(recall[s]) / max(len(users), 1), 4)}
+            if s != "agent" and "agent" in recall and users:
+                diff, low, high = paired_bootstrap_ci(recall["agent"], recall[s])
+                summary[s]["agent_minus_recall_ci95"] = [round(diff, 4), round(low, 4), round(high, 4)]
     return summary
 
 
