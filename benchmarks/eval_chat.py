@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from _machine import machine  # noqa: E402 (benchmarks/ is on sys.path when run as a script)
 
@@ -154,17 +155,23 @@ def main() -> None:
         ablations(args)
 
 
-def hits_by_request(out: Path, dataset: str, split: str, systems: list[str]) -> dict[str, dict[str, float]]:
-    """New held-out liked items each system showed per turn, grouped by what the agent's state held
-    that turn: a requested genre (G), a year range (Y), avoided genres (A), or none of them (-).
-    Where the gap to a peer comes from: the score is the user's overall taste, not the request."""
+def _run_truth(out: Path, dataset: str, split: str) -> tuple[list[dict], dict[int, set[int]], Any]:
+    """A run's transcripts, each user's held-out liked items, and the catalog."""
     from genrec.config import Settings
     from genrec.data import load_split
     from genrec.evaluation.scoring import truths
 
-    _, sp = load_split(dataset, split, Settings().datasets_dir)
+    ds, sp = load_split(dataset, split, Settings().datasets_dir)
     records = [json.loads(line) for line in (out / "transcripts.jsonl").read_text().splitlines() if line]
     relevant = {u: t.relevant for u, t in truths(sp.train, sp.test, [r["user_id"] for r in records]).items()}
+    return records, relevant, ds.catalog
+
+
+def hits_by_request(out: Path, dataset: str, split: str, systems: list[str]) -> dict[str, dict[str, float]]:
+    """New held-out liked items each system showed per turn, grouped by what the agent's state held
+    that turn: a requested genre (G), a year range (Y), avoided genres (A), or none of them (-).
+    Where the gap to a peer comes from: the score is the user's overall taste, not the request."""
+    records, relevant, _ = _run_truth(out, dataset, split)
     rows: dict[str, dict[str, float]] = {}
     for r in records:
         for t in r["turns"]:
@@ -190,15 +197,9 @@ def within_request(out: Path, dataset: str, split: str, systems: list[str]) -> d
     `requested_genres` and year bounds), the held-out liked items that satisfy it, and per system the
     new items shown that satisfy it (a turn) and their recall over those turns (per user, averaged).
     A diagnostic for how the score would read if a request said what the user wants now."""
-    from genrec.config import Settings
-    from genrec.data import load_dataset, load_split
     from genrec.evaluation.metrics import paired_bootstrap_ci
-    from genrec.evaluation.scoring import truths
 
-    cat = load_dataset(dataset, Settings().datasets_dir).catalog
-    _, sp = load_split(dataset, split, Settings().datasets_dir)
-    records = [json.loads(line) for line in (out / "transcripts.jsonl").read_text().splitlines() if line]
-    relevant = {u: t.relevant for u, t in truths(sp.train, sp.test, [r["user_id"] for r in records]).items()}
+    records, relevant, cat = _run_truth(out, dataset, split)
     turns, pool = 0, 0
     hits = {s: 0 for s in systems}
     found: dict[str, dict[int, set[int]]] = {s: {} for s in systems}
