@@ -372,9 +372,9 @@ def test_peers_never_show_or_keep_items_the_user_reacted_to(parts):
         assert not {sounded, declined} & set(again.standing[name]), name
 
 
-def test_constrained_fold_in_obeys_the_hard_constraints(parts):
-    """constrained_fold_in is mentioned_fold_in under the constraints constraint_violations counts
-    (avoided genres, years): with none the two lists agree; with some, nothing it shows or keeps
+def test_constrained_fold_in_obeys_what_the_user_asked_for(parts):
+    """constrained_fold_in is mentioned_fold_in under the user's stated constraints (avoided genres,
+    years, the requested genre): with none the two lists agree; with some, nothing it shows or keeps
     breaks them, while mentioned_fold_in's list does."""
     from genrec.evaluation.baselines import Baselines
     from genrec.evaluation.scoring import violates
@@ -392,6 +392,12 @@ def test_constrained_fold_in_obeys_the_hard_constraints(parts):
     assert any(violates(cat[i], wish) for i in asked.shown["mentioned_fold_in"])
     for lst in (asked.shown["constrained_fold_in"], asked.standing["constrained_fold_in"]):
         assert lst and not any(violates(cat[i], wish) for i in lst), lst
+    # a request ("what about a drama?") is obeyed; a favourite genre alone is only a taste
+    other = max((g for g in cat.genres if g != genre), key=lambda g: sum(g in it.genres for it in cat))
+    request = plain.model_copy(update={"wanted_genres": [other, genre], "requested_genres": [other]})
+    both = b.conversation().turn(request, ["What about one of those?"])
+    assert both.shown["constrained_fold_in"] and all(other in cat[i].genres for i in both.shown["constrained_fold_in"])
+    assert not all(other in cat[i].genres for i in both.shown["mentioned_fold_in"])
 
 
 def test_cli_eval_chat_end_to_end(tiny_home, tmp_path, monkeypatch):

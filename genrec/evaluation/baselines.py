@@ -22,10 +22,10 @@ log = logging.getLogger(__name__)
 
 PEERS = ("popularity", "mentioned_fold_in", "content_only", "constrained_fold_in")
 """Know only the conversation, show only new items (the agent's rules). constrained_fold_in is
-mentioned_fold_in showing only items that break none of the constraints `constraint_violations`
-counts (avoided genres, year bounds): the named titles plus obedience, none of the rest of the
-dialogue. (A wanted genre is not one of them: the simulated user's `wanted_genres` mixes tastes
-such as "drama is what I like most" with requests such as "what about a drama?".)"""
+mentioned_fold_in showing only items that meet every constraint the user stated: avoided genres
+and year bounds (what `constraint_violations` counts) and the genre of the request in force
+("what about a drama?", the simulated user's `requested_genres`; its favourite genres stay a
+taste). The named titles plus obedience, none of the rest of the dialogue."""
 ORACLES = ("oracle_popularity", "full_history")
 """Know the user's training items: references, not the bar."""
 
@@ -136,9 +136,11 @@ class Baselines:
         return [s.item_id for s in self.ranker.recommend(profile, n, exclude=exclude, candidates=candidates)]
 
     def _obeying(self, stated: Preferences) -> list[int]:
-        """The rankable items that break none of the user's hard constraints (avoided genres, years)."""
+        """The rankable items that meet the user's stated constraints (avoided genres, years, the
+        requested genre)."""
         assert self._table is not None
-        filters = validate(SearchFilters(genres_none=list(stated.avoided_genres), year_min=stated.year_min,
+        filters = validate(SearchFilters(genres_any=list(getattr(stated, "requested_genres", [])),
+                                         genres_none=list(stated.avoided_genres), year_min=stated.year_min,
                                          year_max=stated.year_max), self._table.genres)
         return self._table.ids[self._table.mask(filters) & self._rankable].tolist()
 

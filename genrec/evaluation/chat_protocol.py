@@ -26,8 +26,8 @@ NOTES = (
     "Peers live under the agent's rules: they know only the conversation and show only new items "
     "each turn, never an item the user named or reacted to: popularity, mentioned_fold_in (ranker folded in "
     "from the items named so far), content_only (Chroma search on the user's words so far), "
-    "constrained_fold_in (mentioned_fold_in showing only items that break none of the constraints "
-    "constraint_violations counts: avoided genres and year bounds). Oracles "
+    "constrained_fold_in (mentioned_fold_in showing only items that meet the constraints the user "
+    "stated: avoided genres, year bounds and the genre of the request in force). Oracles "
     "are references, not the bar: oracle_popularity and full_history know the user's training items.",
     "Headline: recall_cum@10, the share of the held-out liked items among everything shown so far "
     "(10 new items a turn), with a paired bootstrap interval of agent minus each system; success: a "
