@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -125,8 +126,9 @@ def main() -> None:
     result["targets"].update(agent_targets(result, heads[0]))
     if args.protocol == "taste":
         talkers = [*m["groups"]["agent"], *m["groups"]["peers"]]
-        result["hits_by_request"] = hits_by_request(out, args.dataset, args.split, talkers)
-        result["within_request"] = within_request(out, args.dataset, args.split, talkers)
+        run = RunTruth.read(out, args.dataset, args.split)
+        result["hits_by_request"] = hits_by_request(run, talkers)
+        result["within_request"] = within_request(run, talkers)
     RESULTS.mkdir(parents=True, exist_ok=True)
     name = "eval_chat_target.json" if args.protocol == "target" else "eval_chat.json"
     (RESULTS / name).write_text(json.dumps(result, indent=2) + "\n")
@@ -155,23 +157,31 @@ def main() -> None:
         ablations(args)
 
 
-def _run_truth(out: Path, dataset: str, split: str) -> tuple[list[dict], dict[int, set[int]], Any]:
-    """A run's transcripts, each user's held-out liked items, and the catalog."""
-    from genrec.config import Settings
-    from genrec.data import load_split
-    from genrec.evaluation.scoring import truths
+@dataclass(frozen=True)
+class RunTruth:
+    """A run's transcripts, each user's held-out liked items, and the catalog (read once)."""
 
-    ds, sp = load_split(dataset, split, Settings().datasets_dir)
-    records = [json.loads(line) for line in (out / "transcripts.jsonl").read_text().splitlines() if line]
-    relevant = {u: t.relevant for u, t in truths(sp.train, sp.test, [r["user_id"] for r in records]).items()}
-    return records, relevant, ds.catalog
+    records: list[dict]
+    relevant: dict[int, set[int]]
+    catalog: Any
+
+    @classmethod
+    def read(cls, out: Path, dataset: str, split: str) -> RunTruth:
+        from genrec.config import Settings
+        from genrec.data import load_split
+        from genrec.evaluation.scoring import truths
+
+        ds, sp = load_split(dataset, split, Settings().datasets_dir)
+        records = [json.loads(line) for line in (out / "transcripts.jsonl").read_text().splitlines() if line]
+        relevant = {u: t.relevant for u, t in truths(sp.train, sp.test, [r["user_id"] for r in records]).items()}
+        return cls(records, relevant, ds.catalog)
 
 
-def hits_by_request(out: Path, dataset: str, split: str, systems: list[str]) -> dict[str, dict[str, float]]:
+def hits_by_request(run: RunTruth, systems: list[str]) -> dict[str, dict[str, float]]:
     """New held-out liked items each system showed per turn, grouped by what the agent's state held
     that turn: a requested genre (G), a year range (Y), avoided genres (A), or none of them (-).
     Where the gap to a peer comes from: the score is the user's overall taste, not the request."""
-    records, relevant, _ = _run_truth(out, dataset, split)
+    records, relevant = run.records, run.relevant
     rows: dict[str, dict[str, float]] = {}
     for r in records:
         for t in r["turns"]:
@@ -192,14 +202,15 @@ def hits_by_request(out: Path, dataset: str, split: str, systems: list[str]) -> 
     return dict(sorted(rows.items(), key=lambda kv: -kv[1]["turns"]))
 
 
-def within_request(out: Path, dataset: str, split: str, systems: list[str]) -> dict:
+def within_request(run: RunTruth, systems: list[str]) -> dict:
     """On the turns where a request is in force ("a comedy from the 80s": the simulated user's
     `requested_genres` and year bounds), the held-out liked items that satisfy it, and per system the
     new items shown that satisfy it (a turn) and their recall over those turns (per user, averaged).
     A diagnostic for how the score would read if a request said what the user wants now."""
     from genrec.evaluation.metrics import paired_bootstrap_ci
+    from genrec.retrieval import SearchFilters
 
-    records, relevant, cat = _run_truth(out, dataset, split)
+    records, relevant, cat = run.records, run.relevant, run.catalog
     turns, pool = 0, 0
     hits = {s: 0 for s in systems}
     found: dict[str, dict[int, set[int]]] = {s: {} for s in systems}
@@ -210,10 +221,9 @@ def within_request(out: Path, dataset: str, split: str, systems: list[str]) -> d
             genres = set(said.get("requested_genres") or ())
             if not genres:
                 continue
-            lo, hi = said.get("year_min"), said.get("year_max")
-            ok = {i for i in relevant[r["user_id"]] if i in cat and genres & set(cat[i].genres) and not (
-                cat[i].year is not None and ((lo is not None and cat[i].year < lo)
-                                             or (hi is not None and cat[i].year > hi)))}
+            request = SearchFilters(genres_any=sorted(genres), year_min=said.get("year_min"),
+                                    year_max=said.get("year_max"))
+            ok = {i for i in relevant[r["user_id"]] if i in cat and request.allows(cat[i])}
             turns, pool = turns + 1, pool + len(ok)
             asked[r["user_id"]] = ok
             lists = {"agent": t["ranked_item_ids"], **t.get("baselines", {})}

@@ -44,11 +44,6 @@ class ListVerdicts:
     listed: list[bool]
 
 
-def polarities(text: str, mentions: Sequence[_Span]) -> list[Polarity]:
-    """The polarity of each mention (in text order) in `text`; see `list_verdicts`."""
-    return list_verdicts(text, mentions).verdicts
-
-
 def list_verdicts(text: str, spans: Sequence[_Span]) -> ListVerdicts:
     """The polarity of each span (titles, and references like "the third one", in text order).
 
