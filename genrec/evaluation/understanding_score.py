@@ -1,0 +1,328 @@
+"""How well a reader of messages understands people: each dialogue's seeker turns replayed into one
+session, the change of state per turn compared with gold labels, scored per slot and per kind.
+
+Readers: the agent itself (a `Recommender`, state read before and after every turn) and a plain
+keyword matcher as the baseline. Gold titles and genres are grounded in the catalog in use.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from genrec.agent.genres import GenreVocabulary
+from genrec.agent.state import DialogueState
+from genrec.agent.text import fold
+from genrec.agent.titles import TitleIndex, title_index, title_key
+from genrec.data import Catalog
+from genrec.evaluation.real_dialogues import GoldTurn
+
+SLOTS = ("genres_wanted", "genres_avoided", "titles_liked", "titles_disliked", "titles_mentioned", "years",
+         "genres_dropped")
+"""The slots scored with precision, recall and F1 (micro-averaged over utterances)."""
+KINDS = ("greeting", "question", "acceptance", "preference", "reaction")
+
+
+@dataclass
+class Reading:
+    """What a reader took from one utterance: the change it made to its state."""
+
+    liked: set[int] = field(default_factory=set)
+    disliked: set[int] = field(default_factory=set)
+    other_items: set[int] = field(default_factory=set)
+    """Items added under another polarity (seen, interested, rejected, excluded)."""
+    mentioned: set[int] = field(default_factory=set)
+    """Every item the reader grounded in the utterance: any polarity, asked about, or offered back."""
+    wanted: set[str] = field(default_factory=set)
+    avoided: set[str] = field(default_factory=set)
+    dropped: set[str] = field(default_factory=set)
+    years: set[tuple[str, int]] = field(default_factory=set)
+    ms: float = 0.0
+    error: str | None = None
+
+    def added_items(self) -> set[int]:
+        return self.liked | self.disliked | self.other_items
+
+
+@dataclass
+class Expected:
+    """A gold turn grounded in the catalog: ids for titles it has, its genre names, year bounds."""
+
+    liked: set[int] = field(default_factory=set)
+    disliked: set[int] = field(default_factory=set)
+    mentioned: set[int] = field(default_factory=set)
+    wanted: set[str] = field(default_factory=set)
+    avoided: set[str] = field(default_factory=set)
+    dropped: set[str] = field(default_factory=set)
+    years: set[tuple[str, int]] = field(default_factory=set)
+    recent: bool = False
+
+
+class Reader(Protocol):
+    """Reads one dialogue's utterances in order, one session per dialogue."""
+
+    name: str
+
+    def read(self, session: str, text: str) -> Reading: ...
+
+
+# ---- gold grounded in a catalog ------------------------------------------------------------------
+_TITLE_YEAR = re.compile(r"^(.*?)\s*\((\d{4})\)\s*$")
+
+
+class GoldGrounder:
+    """Turns gold labels into catalog terms: "Alien (1979)" -> the id of Alien (1979) when the
+    catalog has that film (title and year both agree, within a year), genre names -> its genres."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        self.index: TitleIndex = title_index(catalog)
+        self.genres = GenreVocabulary(catalog.genres)
+        self.kids_genre = self.genres.kids_genre
+        self.kids_avoid = set(self.genres.kids_avoid)
+        years = self.index.years
+        self.latest = years[-1] if years else 2000
+
+    def item(self, title: str) -> int | None:
+        m = _TITLE_YEAR.match(title)
+        name, year = (m.group(1), int(m.group(2))) if m else (title, None)
+        ids = self.index.exact.get(title_key(name), [])
+        if year is not None:
+            ids = [i for i in ids if self.catalog[i].year is not None and abs(self.catalog[i].year - year) <= 1]
+        return ids[0] if len(ids) == 1 else None
+
+    def _ids(self, titles: Iterable[str]) -> set[int]:
+        return {i for i in (self.item(t) for t in titles) if i is not None}
+
+    def _genres(self, names: Iterable[str]) -> set[str]:
+        return {g for g in (self.genres.genre_of(n) for n in names) if g}
+
+    def ground(self, gold: GoldTurn) -> Expected:
+        ex = Expected(liked=self._ids(gold.liked), disliked=self._ids(gold.disliked),
+                      wanted=self._genres(gold.genres_wanted), avoided=self._genres(gold.genres_avoided),
+                      dropped=self._genres(gold.genres_dropped), recent=gold.recent)
+        ex.mentioned = ex.liked | ex.disliked | self._ids(gold.mentioned)
+        if gold.kids and self.kids_genre:
+            ex.wanted.add(self.kids_genre)
+            ex.avoided |= self.kids_avoid - ex.wanted
+        if gold.year_min is not None:
+            ex.years.add(("min", gold.year_min))
+        if gold.year_max is not None:
+            ex.years.add(("max", gold.year_max))
+        return ex
+
+
+# ---- readers -----------------------------------------------------------------------------------
+def state_change(before: DialogueState, after: DialogueState) -> Reading:
+    """The change between two states, as a Reading (items, genres, year bounds)."""
+    r = Reading()
+    r.liked = set(after.liked) - set(before.liked)
+    r.disliked = set(after.disliked) - set(before.disliked)
+    for pol in ("seen", "interested", "rejected", "excluded"):
+        r.other_items |= set(getattr(after, pol)) - set(getattr(before, pol))
+    pos_before = set(before.wanted_genres) | set(before.preferred_genres)
+    pos_after = set(after.wanted_genres) | set(after.preferred_genres)
+    r.wanted = pos_after - pos_before
+    r.avoided = set(after.avoided_genres) - set(before.avoided_genres)
+    r.dropped = (pos_before | set(before.avoided_genres)) - (pos_after | set(after.avoided_genres))
+    if after.year_min is not None and after.year_min != before.year_min:
+        r.years.add(("min", after.year_min))
+    if after.year_max is not None and after.year_max != before.year_max:
+        r.years.add(("max", after.year_max))
+    r.mentioned = r.added_items()
+    return r
+
+
+class AgentReader:
+    """The agent under test: every utterance goes through `Recommender.chat` in the dialogue's
+    session; the reading is the change of the session's state (and the items its reply asked about)."""
+
+    def __init__(self, recommender: Any, name: str = "agent") -> None:
+        self.rec = recommender
+        self.name = name
+
+    def read(self, session: str, text: str) -> Reading:
+        before = self.rec.state(session) if self.rec.session_exists(session) else DialogueState()
+        started = time.perf_counter()
+        try:
+            self.rec.chat(session, text)
+        except Exception as e:  # noqa: BLE001 - a crash is scored, not raised
+            return Reading(ms=(time.perf_counter() - started) * 1000, error=f"{type(e).__name__}: {e}")
+        ms = (time.perf_counter() - started) * 1000
+        after = self.rec.state(session)
+        r = state_change(before, after)
+        r.ms = ms
+        ex = self.rec.agent.extractor.extract(text, before)  # what it grounded, outside the timing
+        r.mentioned |= set(ex.mentioned()) | {q.item_id for q in ex.item_questions if q.item_id is not None}
+        for choice in ex.ambiguous:
+            r.mentioned |= set(choice.options[:1])
+        return r
+
+
+_NEG_BEFORE = re.compile(r"\b(?:not|no|don'?t|dont|never|hate[sd]?|dislike[sd]?|nothing)\W+(?:\w+\W+){0,2}$")
+
+
+class KeywordReader:
+    """The baseline: a plain keyword matcher with no dialogue state of its own.
+
+    A genre word (the vocabulary's synonyms) is wanted, or avoided when a negation stands in the
+    three words before it; a catalog title written whole (any case, at least two words or five
+    letters) is liked, or disliked after a negation.
+    """
+
+    name = "keyword"
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        self.genres = GenreVocabulary(catalog.genres)
+        keys: dict[str, int] = {}
+        for it in catalog:
+            key = title_key(re.sub(r"\s*\(.*?\)\s*", " ", it.title))
+            if key and (len(key.split()) > 1 or len(key) >= 5):
+                keys.setdefault(key, it.item_id)
+        self.titles = keys
+        self._title_rx = re.compile(r"\b(" + "|".join(sorted(map(re.escape, keys), key=len, reverse=True)) + r")\b")
+        self._genre_rx = re.compile(
+            r"\b(" + "|".join(sorted(map(re.escape, self.genres.phrases), key=len, reverse=True)) + r")s?\b")
+        self._seen: dict[str, set[int]] = {}
+
+    def read(self, session: str, text: str) -> Reading:
+        started = time.perf_counter()
+        low = fold(text).replace("’", "'")
+        r = Reading()
+        for m in self._genre_rx.finditer(low):
+            g = self.genres.phrases[m.group(1)]
+            (r.avoided if _NEG_BEFORE.search(low[:m.start()]) else r.wanted).add(g)
+        r.wanted -= r.avoided
+        norm = " ".join(re.findall(r"[a-z0-9']+", low.replace("'", "")))
+        for m in self._title_rx.finditer(norm):
+            iid = self.titles[m.group(1)]
+            (r.disliked if _NEG_BEFORE.search(norm[:m.start()]) else r.liked).add(iid)
+        r.liked -= r.disliked
+        r.mentioned = r.liked | r.disliked
+        r.ms = (time.perf_counter() - started) * 1000
+        return r
+
+
+# ---- scoring -----------------------------------------------------------------------------------
+@dataclass
+class SlotCounts:
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+
+    def add(self, predicted: set[Any], gold: set[Any], match: Callable[[Any, Any], bool] | None = None) -> None:
+        if match is None:
+            hit = predicted & gold
+            self.tp += len(hit)
+            self.fp += len(predicted - hit)
+            self.fn += len(gold - hit)
+            return
+        used: set[Any] = set()
+        for p in predicted:
+            g = next((g for g in gold if g not in used and match(p, g)), None)
+            if g is None:
+                self.fp += 1
+            else:
+                used.add(g)
+                self.tp += 1
+        self.fn += len(gold - used)
+
+    def scores(self) -> dict[str, float | int | None]:
+        p = self.tp / (self.tp + self.fp) if self.tp + self.fp else None
+        r = self.tp / (self.tp + self.fn) if self.tp + self.fn else None
+        f = 2 * p * r / (p + r) if p is not None and r is not None and p + r else (
+            0.0 if p is not None or r is not None else None)
+        return {"precision": p, "recall": r, "f1": f, "support": self.tp + self.fn, "predicted": self.tp + self.fp}
+
+
+@dataclass
+class TurnResult:
+    """One utterance: its text and kind, what was expected, what was read, and the false additions."""
+
+    dialog_id: str
+    utt_id: int
+    text: str
+    kind: str
+    expected: Expected
+    reading: Reading
+    false: list[str]
+
+
+def false_additions(ex: Expected, r: Reading) -> list[str]:
+    """What the reading added that the utterance never said (items, genres, years), as short labels."""
+    out = [f"item {i}" for i in sorted(r.added_items() - ex.mentioned)]
+    out += [f"wanted {g}" for g in sorted(r.wanted - ex.wanted)]
+    out += [f"avoided {g}" for g in sorted(r.avoided - ex.avoided)]
+    if r.years and not ex.years and not ex.recent:
+        out += [f"years {k} {v}" for k, v in sorted(r.years)]
+    return out
+
+
+def _year_match(latest: int) -> Callable[[tuple[str, int], Any], bool]:
+    def match(p: tuple[str, int], g: Any) -> bool:
+        if g == ("min", -1):  # "something recent": any lower bound within the catalog's last decade
+            return p[0] == "min" and p[1] >= latest - 10
+        return bool(p == g)
+    return match
+
+
+def score(results: Sequence[TurnResult], latest: int) -> dict[str, Any]:
+    """Precision / recall / F1 per slot, false additions by kind, errors and ms per utterance."""
+    slots = {s: SlotCounts() for s in SLOTS}
+    by_kind: Counter[str] = Counter()
+    false_by_kind: Counter[str] = Counter()
+    ms = []
+    errors = 0
+    for t in results:
+        ex, r = t.expected, t.reading
+        slots["genres_wanted"].add(r.wanted, ex.wanted)
+        slots["genres_avoided"].add(r.avoided, ex.avoided)
+        slots["genres_dropped"].add(r.dropped, ex.dropped)
+        slots["titles_liked"].add(r.liked, ex.liked)
+        slots["titles_disliked"].add(r.disliked, ex.disliked)
+        slots["titles_mentioned"].add(r.mentioned, ex.mentioned)
+        gold_years = set(ex.years) | ({("min", -1)} if ex.recent and not ex.years else set())
+        slots["years"].add(r.years, gold_years, _year_match(latest))
+        by_kind[t.kind] += 1
+        if t.false:
+            false_by_kind[t.kind] += 1
+        errors += r.error is not None
+        ms.append(r.ms)
+    n = len(results)
+    ms_sorted = sorted(ms)
+    return {
+        "utterances": n,
+        "slots": {s: c.scores() for s, c in slots.items()},
+        "false_addition_rate": sum(false_by_kind.values()) / n if n else None,
+        "false_additions": sum(false_by_kind.values()),
+        "false_by_kind": {k: {"utterances": by_kind[k], "with_false_addition": false_by_kind[k]} for k in KINDS},
+        "errors": errors,
+        "ms_per_utterance": {"mean": sum(ms) / n if n else None,
+                             "p50": ms_sorted[n // 2] if n else None,
+                             "p95": ms_sorted[min(n - 1, int(0.95 * n))] if n else None},
+    }
+
+
+def replay(reader: Reader, dialogues: Iterable[Any], grounder: GoldGrounder, *,
+           session_prefix: str = "real", progress: Callable[[int], None] | None = None) -> list[TurnResult]:
+    """Replay each dialogue's seeker turns in order into one session of `reader`."""
+    out = []
+    for d in dialogues:
+        session = f"{session_prefix}-{hashlib.sha256(d.dialog_id.encode()).hexdigest()[:16]}"
+        for turn, gold in zip(d.turns, d.gold):
+            r = reader.read(session, turn.text)
+            ex = grounder.ground(gold)
+            out.append(TurnResult(d.dialog_id, turn.utt_id, turn.text, gold.kind, ex, r, false_additions(ex, r)))
+        if progress:
+            progress(1)
+    return out
+
+
+__all__ = ["KINDS", "SLOTS", "AgentReader", "Expected", "GoldGrounder", "KeywordReader", "Reader", "Reading",
+           "TurnResult", "false_additions", "replay", "score", "state_change"]
