@@ -191,7 +191,17 @@ class Settings(BaseSettings):
 
     home: Path = Field(Path("~/.cache/genrec"), description="Folder holding every artifact.")
     dataset: str = Field("ml-100k", description="Dataset the app and commands use by default.")
-    split: str = Field("u1", description="Train/test split used for training and evaluation.")
+    split: str = Field(
+        "auto",
+        description="Train/test split for training and evaluation: auto (the dataset's default: u1 "
+                    "for MovieLens 100K, random:0.2 seeded by `seed` for any other), u1..u5 "
+                    "(MovieLens 100K only), random[:FRACTION], temporal[:K], or all (nothing held "
+                    "out: serving only).")
+    serve_split: Literal["split", "all"] = Field(
+        "split",
+        description="What the served ranker (up, chat, prepare, the API, Recommender.from_settings) "
+                    "learns from: split (the training part of `split`, its test part left out) or "
+                    "all (every rating; `genrec eval` still trains and scores on `split`).")
     seed: int = Field(42, description="Seed for every random choice (splits, training, simulators).")
 
     llm: str = Field(
@@ -252,6 +262,16 @@ class Settings(BaseSettings):
 
     def model_post_init(self, __context: Any) -> None:
         object.__setattr__(self, "home", Path(self.home).expanduser())
+
+    @property
+    def served_split(self) -> str:
+        """The split whose training part the served ranker learns from: `all` when `serve_split`
+        says so, else `split`.
+
+        >>> Settings(split="temporal:2").served_split, Settings(serve_split="all").served_split
+        ('temporal:2', 'all')
+        """
+        return "all" if self.serve_split == "all" else self.split
 
     @property
     def datasets_dir(self) -> Path:

@@ -67,7 +67,10 @@ def test_config_show_reports_sources(settings: Settings, tmp_path: Path, monkeyp
     shown = json.loads(res.stdout)
     assert shown["seed"] == {"value": 9, "source": "env GENREC_SEED"}  # env beats toml
     assert shown["dataset"] == {"value": "shop", "source": str(toml)}
-    assert shown["split"] == {"value": "u1", "source": "default"}
+    assert shown["split"] == {"value": "auto", "source": "default"}  # the dataset's default (issue 27)
+    assert shown["served.split"]["value"] == "auto"  # shop is not imported: decided when it is read
+    assert shown["served.train_ratings"]["value"] is None
+    assert "unknown dataset 'shop'" in shown["served.train_ratings"]["source"]
 
 
 def test_broken_toml_is_a_clear_error(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -26,14 +26,15 @@ class AgentParts:
 def build_parts(settings: Settings, *, progress: bool = True) -> AgentParts:
     """Load (building when missing or stale) the dataset, split, ranker and index per settings.
 
-    The ranker is trained on the TRAIN part of `settings.split` (never on its test part), and
+    The ranker is trained on the TRAIN part of `settings.served_split` (never on its test part):
+    `settings.split` (`auto`: the dataset's default), or every rating when `serve_split = "all"`;
     the index orders blank-query matches by the same training counts.
     """
     from genrec.data import load_split
     from genrec.ranking import load_or_train_ranker
     from genrec.retrieval import open_store, rating_counts
 
-    dataset, split = load_split(settings.dataset, settings.split, settings.datasets_dir,
+    dataset, split = load_split(settings.dataset, settings.served_split, settings.datasets_dir,
                                 seed=settings.seed)
     ranker = load_or_train_ranker(settings, dataset, split, progress=progress)
     store = open_store(settings, dataset, build=True, progress=progress,

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import typer
 
-from genrec.commands._common import console, echo_json, error, settings_from, user_errors
+from genrec.commands._common import (
+    console,
+    echo_json,
+    error,
+    serving_settings,
+    settings_from,
+    user_errors,
+)
+from genrec.commands.prepare import SPLIT_HELP
 
 llm_app = typer.Typer(no_args_is_help=True)
 
@@ -136,7 +144,7 @@ def chat(
     llm: str | None = typer.Option(None, help="LLM backend: auto (default), openai, vllm:MODEL, local, none, fake."),
     policy: str | None = typer.Option(None, help="auto, tool-calling or guided."),
     dataset: str | None = typer.Option(None, help="Dataset (default: settings.dataset)."),
-    split: str | None = typer.Option(None, help="Split whose train part the ranker learns from."),
+    split: str | None = typer.Option(None, help=SPLIT_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the whole Reply as JSON (one-shot)."),
     new: bool = typer.Option(False, "--new", help="Forget the session's state first."),
 ) -> None:
@@ -155,7 +163,7 @@ def chat(
     if policy is not None and policy not in ("auto", "tool-calling", "guided"):
         error(f"--policy {policy!r}: choose auto, tool-calling or guided")
         raise typer.Exit(2)
-    s = settings_from(llm=llm, policy=policy, dataset=dataset, split=split)
+    s = serving_settings(split, llm=llm, policy=policy, dataset=dataset)
     with user_errors(LLMError, UnknownDatasetError, FetchError, ValueError, OSError):
         prepared = prepare_recommender(s, llm=llm, policy=policy)
     rec = prepared.recommender

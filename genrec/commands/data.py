@@ -55,7 +55,9 @@ def info(
 @app.command("export")
 def export(
     name: str = typer.Argument("ml-100k"),
-    split: str = typer.Option("u1", help="u1..u5, random[:FRACTION], temporal[:K]."),
+    split: str | None = typer.Option(None, help="auto (the dataset's default: u1 for ml-100k, else "
+                                                "random:0.2), u1..u5 (ml-100k only), random[:FRACTION], "
+                                                "temporal[:K], all (default: settings.split)."),
     out: Path = typer.Option(Path("."), help="Folder for train.tsv and test.tsv."),
     seed: int | None = typer.Option(None, help="Seed for random splits (default: settings.seed)."),
 ) -> None:
@@ -63,9 +65,9 @@ def export(
     no header, sorted by user then item."""
     from genrec.data import UnknownDatasetError, load_split
 
-    s = settings_from(seed=seed)
+    s = settings_from(seed=seed, split=split)
     with user_errors(UnknownDatasetError, ValueError):
-        ds, sp = load_split(name, split, s.datasets_dir, seed=s.seed)
+        ds, sp = load_split(name, s.split, s.datasets_dir, seed=s.seed)
     out.mkdir(parents=True, exist_ok=True)
     for part, ratings in (("train", sp.train), ("test", sp.test)):
         df = ratings.sorted().df.copy()

@@ -8,14 +8,16 @@ from typing import Literal, cast
 
 import typer
 
-from genrec.commands._common import console, settings_from, user_errors
+from genrec.commands._common import console, error, settings_from, user_errors
+from genrec.config import Settings
 
 EXIT_LEAKAGE = 3
 
 
 def eval_chat(
     dataset: str | None = typer.Option(None, help="Dataset (default: settings.dataset)."),
-    split: str | None = typer.Option(None, help="Split; its test users are simulated (default: settings.split)."),
+    split: str | None = typer.Option(None, help="Split; its test users are simulated (default: settings.split, "
+                                                "auto: the dataset's default, u1 for ml-100k)."),
     users: int = typer.Option(0, help="First N eligible test users, sorted by id; 0 = all."),
     turns: int = typer.Option(5, help="User messages per conversation."),
     simulator: str = typer.Option("template", help="template (seeded, rule-based) or llm (persona prompt)."),
@@ -60,6 +62,7 @@ def eval_chat(
     from genrec.evaluation.harness import (
         ChatEvalConfig,
         LeakageError,
+        RankerLeakError,
         RunMismatchError,
         TargetLeakError,
         build_components,
@@ -80,7 +83,7 @@ def eval_chat(
         raise typer.Exit(2)
     kind = cast(Literal["template", "llm"], simulator)
     proto = cast(Literal["taste", "target"], protocol)
-    s = settings_from(dataset=dataset, split=split, llm=llm, policy=policy)
+    s = held_out_settings(settings_from(dataset=dataset, split=split, llm=llm, policy=policy))
     agent_llm = s.llm
     if agent_llm == "auto":  # the run records (and a resume checks) what auto meant here
         from genrec.llm import resolve_auto
@@ -127,7 +130,7 @@ def eval_chat(
                               "ranker_metadata": _dump(getattr(parts.ranker, "metadata", None)),
                               "torch_threads": torch_threads},
             )
-        except TargetLeakError as exc:
+        except (TargetLeakError, RankerLeakError) as exc:
             console.print(f"[red]error:[/red] {exc}")
             raise typer.Exit(EXIT_LEAKAGE) from None
         elapsed = time.perf_counter() - started
@@ -148,6 +151,23 @@ def eval_chat(
     except LeakageError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(EXIT_LEAKAGE) from None
+
+
+def held_out_settings(s: Settings) -> Settings:
+    """`s` with its split named as the run records it (`auto` resolved: u1 for ml-100k, so its runs
+    are unchanged); a split that holds nothing out (`all`) is refused (exit 2) before anything is
+    trained."""
+    from genrec.data import FetchError, UnknownDatasetError, load_dataset, resolve_split
+    from genrec.data.splits import ALL
+
+    if s.split.strip() == ALL:
+        error("split 'all' holds no ratings out, so a run has nothing to score; evaluate on a held-out "
+              "split (auto, u1..u5 for ml-100k, random[:FRACTION], temporal[:K]); serve_split = all "
+              "is what lets the app learn from every rating")
+        raise typer.Exit(2)
+    with user_errors(UnknownDatasetError, FetchError):
+        ds = load_dataset(s.dataset, s.datasets_dir)
+    return s.model_copy(update={"split": resolve_split(ds.ratings, s.split)})
 
 
 def _dump(obj: object) -> object:

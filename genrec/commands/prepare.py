@@ -15,13 +15,17 @@ from typing import TYPE_CHECKING, Any
 import typer
 from rich.console import Console
 
+from genrec.commands._common import SERVE_ALL_HINT, error, served_line, serving_settings
 from genrec.commands._common import console as stderr_console
-from genrec.commands._common import error, settings_from
 from genrec.config import Settings
 
 if TYPE_CHECKING:
     from genrec.agent import Recommender
 
+#: The --split option of the commands that serve the ranker (up, chat, prepare).
+SPLIT_HELP = ("Split whose training part the served ranker learns from: auto (the dataset's default: u1 for "
+              "ml-100k, else random:0.2), u1..u5 (ml-100k only), random[:F], temporal[:K], or all (every "
+              "rating, nothing left out) (default: serve_split, else settings.split).")
 #: The steps, in the order they run and are printed ("server" only when serving).
 STEPS = ("dataset", "ranker", "index", "LLM", "server")
 _PAD = "      "
@@ -102,9 +106,10 @@ def _dataset_step(s: Settings, steps: StepPrinter) -> tuple[Any, Any]:
         steps.step("dataset", f"{s.dataset} (installed)")
     else:
         steps.step("dataset", f"{s.dataset}: not found")
-    dataset, split = load_split(s.dataset, s.split, s.datasets_dir, seed=s.seed)
-    steps.done(f"{len(dataset.ratings):,} ratings of {len(dataset.catalog):,} "
-               f"{dataset.catalog.item_noun_plural}; split {split.name}: {len(split.train):,} for training")
+    dataset, split = load_split(s.dataset, s.served_split, s.datasets_dir, seed=s.seed)
+    steps.note(f"{len(dataset.ratings):,} ratings of {len(dataset.catalog):,} {dataset.catalog.item_noun_plural}; "
+               + served_line(s, len(split.train), len(split.test), split.name))
+    steps.done(SERVE_ALL_HINT if len(split.test) else "dataset ready")
     return dataset, split
 
 
@@ -114,7 +119,8 @@ def _ranker_step(s: Settings, dataset: Any, split: Any, steps: StepPrinter) -> A
     if (model_dir(s, dataset.name, split.name)).exists():
         steps.step("ranker", "loading the trained ranker (retrained if the data or settings changed)")
     else:
-        steps.step("ranker", f"training the ranker on {split.name}'s training ratings: two passes, "
+        learns = "every rating (split all)" if not len(split.test) else f"{split.name}'s training ratings"
+        steps.step("ranker", f"training the ranker on {learns}: two passes, "
                              "so two bars. The first learns on most of them and picks the number of "
                              "epochs on the rest; the second learns on all of them for that many epochs")
     ranker = load_or_train_ranker(s, dataset, split, progress=True)
@@ -181,13 +187,13 @@ def prepare_recommender(settings: Settings, *, llm: str | None = None, policy: s
 def prepare(
     llm: str | None = typer.Option(None, help="LLM backend: auto (default), openai, vllm:MODEL, local, none."),
     dataset: str | None = typer.Option(None, help="Dataset (default: settings.dataset)."),
-    split: str | None = typer.Option(None, help="Split whose training part the ranker learns from."),
+    split: str | None = typer.Option(None, help=SPLIT_HELP),
 ) -> None:
     """Build whatever `genrec up` needs (dataset, ranker, index) and choose the LLM, then exit.
 
     The same steps `genrec up` runs first; useful to warm a new GENREC_HOME (an image, CI).
     """
-    s = settings_from(llm=llm, dataset=dataset, split=split)
+    s = serving_settings(split, llm=llm, dataset=dataset)
     try:
         prepared = prepare_recommender(s, llm=llm)
     except Exception as exc:  # noqa: BLE001 - one clear line, not a traceback

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from genrec.commands._common import console, echo_json, settings_from, user_errors
+from genrec.commands._common import console, echo_json, error, settings_from, user_errors
 
 if TYPE_CHECKING:
     from genrec.config import Settings
@@ -37,7 +37,10 @@ def _floats(text: str, what: str) -> list[float]:
 
 def train(
     dataset: str | None = typer.Option(None, help="Dataset name (default: settings.dataset)."),
-    split: str | None = typer.Option(None, help="u1..u5, random[:F], temporal[:K] (default: settings.split)."),
+    split: str | None = typer.Option(None, help="auto (the dataset's default: u1 for ml-100k, else random:0.2), "
+                                                "u1..u5 (ml-100k only), random[:F], temporal[:K], or all "
+                                                "(every rating, what `serve_split = all` serves) "
+                                                "(default: settings.split)."),
     seed: int | None = typer.Option(None, help="Seed (default: settings.seed)."),
     force: bool = typer.Option(False, "--force", help="Retrain even if a fresh model is cached."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
@@ -130,7 +133,9 @@ def _train_spark(s: Settings, ds: Dataset, sp: Split, where: Path, cfg: SparkALS
 
 def eval_ranker(
     dataset: str | None = typer.Option(None, help="Dataset name (default: settings.dataset)."),
-    split: str | None = typer.Option(None, help="Split (default: settings.split)."),
+    split: str | None = typer.Option(None, help="A held-out split: auto (the dataset's default), u1..u5 "
+                                                "(ml-100k only), random[:F], temporal[:K] (default: "
+                                                "settings.split)."),
     seed: int | None = typer.Option(None, help="Seed (default: settings.seed)."),
     k: int = typer.Option(10, "--k", min=1, help="List length for the top-N metrics."),
     predictions_out: Path | None = typer.Option(
@@ -151,6 +156,10 @@ def eval_ranker(
     from genrec.ranking import ModelFileError, load_or_train_ranker
 
     s, ds, sp = _load(dataset, split, seed)
+    if not len(sp.test):
+        error(f"split {sp.name!r} holds no ratings out, so there is nothing to score; evaluate on a "
+              "held-out split (auto, u1..u5 for ml-100k, random[:F], temporal[:K])")
+        raise typer.Exit(2)
     with user_errors(ModelFileError, ValueError):
         ranker = load_or_train_ranker(s, ds, sp, progress=not quiet)
         res = protocol.evaluate_ranker(ranker, ds, sp, k=k)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from genrec.commands._common import console, settings_from
+from genrec.commands._common import console, serving_settings
+from genrec.commands.prepare import SPLIT_HELP
 
 
 def up(
@@ -19,17 +20,20 @@ def up(
         None, min=1, help="Turns computed at once (default 2 x CPU cores); raise for a remote LLM."
     ),
     log_level: str = typer.Option("warning", help="uvicorn log level."),
+    split: str | None = typer.Option(None, help=SPLIT_HELP),
 ) -> None:
     """Serve the chat app at http://HOST:PORT/ and the HTTP API (/v1, /api, docs at /docs).
 
-    Builds whatever is missing first (dataset, ranker, Chroma index), with progress. Binds to
+    Builds whatever is missing first (dataset, ranker, Chroma index), with progress; the dataset
+    step says which split the ranker learns from and how many ratings it leaves out (`--split
+    all` or `serve_split = "all"`: every rating, none left out). Binds to
     127.0.0.1 by default; a non-loopback --host is refused unless GENREC_API_KEY is set, and then
     every API route needs `Authorization: Bearer $GENREC_API_KEY` and the chat page asks for it.
     """
     from genrec.ui import is_loopback
     from genrec.ui._security import MIN_PUBLIC_KEY_CHARS, weak_keys
 
-    settings = settings_from(llm=llm, policy=policy)
+    settings = serving_settings(split, llm=llm, policy=policy)
     if not is_loopback(host) and not settings.api_key.strip():
         console.print(
             f"[red]error:[/red] refusing to serve on {host}: anyone on the network could use it. "

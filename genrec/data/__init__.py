@@ -7,16 +7,19 @@ from genrec.data.movielens import FetchError
 from genrec.data.movielens import fetch as fetch_movielens
 from genrec.data.registry import UnknownDatasetError, available, load_dataset, load_split
 from genrec.data.splits import (
+    all_ratings,
+    default_split,
     make_split,
     movielens_fold,
     ratio_split,
+    resolve_split,
     temporal_split,
     validation_split,
 )
 from genrec.data.titles import parse_title
 
 __all__ = [
-    "Catalog", "ColumnMap", "DataImportError", "Dataset", "FetchError", "ImportOptions", "Item",
+    "Catalog", "ColumnMap", "all_ratings", "default_split", "resolve_split", "DataImportError", "Dataset", "FetchError", "ImportOptions", "Item",
     "Ratings", "Split", "UnknownDatasetError", "UnknownItemError", "available", "fetch_movielens",
     "import_dataset", "load_dataset", "load_split", "make_split", "movielens_fold", "parse_title",
     "ratio_split", "temporal_split", "validation_split",

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
@@ -42,6 +43,9 @@ GENRES = (
     "Romance", "Sci-Fi", "Thriller", "War", "Western",
 )
 N_RATINGS, N_USERS, N_ITEMS = 100_000, 943, 1682
+#: sha256 of the ratings of u.data row by row (user, item, timestamp as int64, rating as float32, as
+#: `Ratings` holds them): MovieLens 100K's identity, the same from GroupLens and from the PyPI copy.
+RATINGS_SHA256 = "6478d64cfe1d15b0df9ea74216beed2a4d1f7adc29b239fdc77eb56d30ff924b"
 MANIFEST = "genrec.json"
 LAYOUT_FILES = ("u.data", "u.item", "u.user", "u.genre")
 
@@ -280,7 +284,26 @@ def fetch(
     )
 
 
-# ---------------------------------------------------------------- load
+# ---------------------------------------------------------------- identity and load
+
+
+def ratings_sha256(ratings: Ratings) -> str:
+    """sha256 of the ratings in their row order (user, item, rating, timestamp columns)."""
+    h = hashlib.sha256()
+    for col in ("user", "item", "rating", "timestamp"):
+        h.update(np.ascontiguousarray(ratings.df[col].to_numpy()).tobytes())
+    return h.hexdigest()
+
+
+def is_movielens_100k(ratings: Ratings) -> bool:
+    """Whether `ratings` are MovieLens 100K's, row for row in u.data order: the ratings GroupLens's
+    u1..u5 are defined on. Recognised by content, so a re-import of u.data in its own order counts,
+    while another dataset of 100,000 ratings, a subset or a re-ordered copy does not.
+
+    >>> is_movielens_100k(Ratings(pd.DataFrame({"user": [1], "item": [1], "rating": [5.0], "timestamp": [0]})))
+    False
+    """
+    return len(ratings) == N_RATINGS and ratings_sha256(ratings) == RATINGS_SHA256
 
 
 def load_layout(path: Path) -> Dataset:

@@ -56,6 +56,15 @@ def load_dataset(name: str, datasets_dir: Path, *, fetch: bool = True) -> Datase
 
 
 def load_split(name: str, split: str, datasets_dir: Path, *, seed: int = 42) -> tuple[Dataset, Split]:
-    """A dataset and one of its named splits."""
+    """A dataset and one of its named splits (`auto`: the dataset's default, see `make_split`).
+
+    Raises:
+        UnknownDatasetError: no such dataset.
+        ValueError: a split that does not exist or does not fit this dataset (u1..u5 anywhere but
+            MovieLens 100K); the message names the dataset and the splits that fit.
+    """
     ds = load_dataset(name, datasets_dir)
-    return ds, make_split(ds.ratings, split, seed=seed)
+    try:
+        return ds, make_split(ds.ratings, split, seed=seed)
+    except ValueError as exc:
+        raise ValueError(f"dataset {name!r}: {exc}") from None

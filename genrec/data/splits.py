@@ -1,6 +1,9 @@
-"""Deterministic train/test splits: GroupLens u1..u5, seeded ratio, per-user temporal, validation.
+"""Deterministic train/test splits: GroupLens u1..u5, seeded ratio, per-user temporal, validation,
+and `all` (nothing held out, for serving).
 
-Every split is a pure function of the ratings (in their given order) and its options.
+Every split is a pure function of the ratings (in their given order) and its options. u1..u5 are
+MovieLens 100K's alone (recognised by its ratings, `movielens.is_movielens_100k`); `auto` is a
+dataset's default split: u1 for MovieLens 100K, `random:0.2` (seeded) for any other.
 """
 
 from __future__ import annotations
@@ -10,8 +13,15 @@ import re
 import numpy as np
 
 from genrec.data._model import Ratings, Split
+from genrec.data.movielens import is_movielens_100k
 
 FOLD_SIZE = 20_000
+#: The splits that fit any dataset, as an error names them.
+GENERAL_SPLITS = "random[:FRACTION] (seeded, e.g. random:0.2) or temporal[:K] (each user's last K ratings)"
+#: A dataset's default split when it is not MovieLens 100K (seeded by the caller's seed).
+DEFAULT_SPLIT = "random:0.2"
+#: The split that holds nothing out: every rating is training data (for serving, never evaluation).
+ALL = "all"
 
 
 def movielens_fold(ratings: Ratings, fold: int) -> Split:
@@ -19,13 +29,18 @@ def movielens_fold(ratings: Ratings, fold: int) -> Split:
 
     u{i}.test is lines (i-1)*20000+1 .. i*20000 of u.data (original order), u{i}.base the rest;
     both sorted by user then item.
+
+    Raises:
+        ValueError: the ratings are not MovieLens 100K's (u1..u5 are defined on its u.data rows
+            alone); the message names the splits that fit.
     """
     if fold not in range(1, 6):
         raise ValueError(f"fold must be 1..5 (u1..u5), got {fold}")
-    if len(ratings) < 5 * FOLD_SIZE:
+    if not is_movielens_100k(ratings):
         raise ValueError(
-            f"u1..u5 need the 100,000 MovieLens ratings in u.data order; got {len(ratings)} ratings. "
-            "Use 'random' or 'temporal' splits for other datasets."
+            f"split u{fold} is MovieLens 100K's alone (GroupLens's u{fold}.base/u{fold}.test, cut from "
+            f"the rows of its u.data) and these {len(ratings):,} ratings are not those rows; use a split "
+            f"that fits any dataset: {GENERAL_SPLITS}, or auto (this dataset's default, {DEFAULT_SPLIT})"
         )
     idx = np.arange(len(ratings))
     test_mask = (idx >= (fold - 1) * FOLD_SIZE) & (idx < fold * FOLD_SIZE)
@@ -40,6 +55,19 @@ def ratio_split(ratings: Ratings, *, test_fraction: float = 0.2, seed: int = 42)
     test_mask = rng.random(len(ratings)) < test_fraction
     name = f"random:{test_fraction:g}:seed{seed}"
     return Split(ratings.subset(~test_mask).sorted(), ratings.subset(test_mask).sorted(), name)
+
+
+def all_ratings(ratings: Ratings) -> Split:
+    """Every rating as training data and nothing held out: what a recommender in use learns from.
+
+    Its empty test part can score nothing, so evaluation refuses it.
+    """
+    return Split(ratings.sorted(), ratings.subset(np.zeros(len(ratings), dtype=bool)), ALL)
+
+
+def default_split(ratings: Ratings) -> str:
+    """The split `auto` means for these ratings: u1 for MovieLens 100K, else `random:0.2`."""
+    return "u1" if is_movielens_100k(ratings) else DEFAULT_SPLIT
 
 
 def temporal_split(ratings: Ratings, *, k: int = 1) -> Split:
@@ -79,15 +107,33 @@ def validation_split(train: Ratings, *, fraction: float = 0.1, seed: int = 42) -
     return Split(train.subset(~val_mask).sorted(), train.subset(val_mask).sorted(), f"validation:{fraction:g}:seed{seed}")
 
 
-_SPLIT_RE = re.compile(r"^(?P<kind>u[1-5]|random|temporal)(?::(?P<arg>[0-9.]+))?$")
-SPLIT_NAMES = "u1..u5, random[:FRACTION], temporal[:K]"
+_SPLIT_RE = re.compile(r"^(?:(?P<kind>u[1-5]|random|temporal)(?::(?P<arg>[0-9.]+))?|(?P<word>all))$")
+SPLIT_NAMES = ("u1..u5 (MovieLens 100K only), random[:FRACTION], temporal[:K], auto (the dataset's "
+               "default), all (nothing held out: serving only)")
+
+
+def resolve_split(ratings: Ratings, name: str) -> str:
+    """`name` with `auto` replaced by the ratings' default split (`default_split`).
+
+    >>> import pandas as pd
+    >>> resolve_split(Ratings(pd.DataFrame({"user": [1], "item": [1], "rating": [5.0], "timestamp": [0]})), "auto")
+    'random:0.2'
+    """
+    return default_split(ratings) if name.strip() == "auto" else name.strip()
 
 
 def make_split(ratings: Ratings, name: str, *, seed: int = 42) -> Split:
-    """A split by name: 'u1'..'u5', 'random' or 'random:0.2', 'temporal' or 'temporal:5'."""
-    m = _SPLIT_RE.match(name.strip())
+    """A split by name: 'u1'..'u5' (MovieLens 100K only), 'random' or 'random:0.2', 'temporal' or
+    'temporal:5', 'all' (nothing held out) or 'auto' (the ratings' default split, `default_split`).
+
+    Raises:
+        ValueError: an unknown name, or u1..u5 on ratings that are not MovieLens 100K's.
+    """
+    m = _SPLIT_RE.match(resolve_split(ratings, name))
     if not m:
         raise ValueError(f"unknown split {name!r}; known: {SPLIT_NAMES}")
+    if m.group("word") == ALL:
+        return all_ratings(ratings)
     kind, arg = m.group("kind"), m.group("arg")
     if kind.startswith("u"):
         return movielens_fold(ratings, int(kind[1]))

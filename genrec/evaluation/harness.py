@@ -41,6 +41,47 @@ class LeakageError(RuntimeError):
     """A simulated user named a held-out item: the run is invalid."""
 
 
+class RankerLeakError(LeakageError):
+    """The ranker under test did not learn from the split's training part alone, so it may have
+    seen the test ratings it would be scored on (a ranker served on every rating does)."""
+
+
+def check_held_out(split: Split, *rankers: Any) -> None:
+    """Refuse a run whose split holds nothing out, or whose ranker saw (or may have seen) the
+    split's test ratings: each ranker that records its training ratings (`metadata`'s
+    `train_fingerprint`, or its `split` name where no fingerprint is kept) must have learned
+    from `split.train` exactly.
+
+    Raises:
+        ValueError: the split's test part is empty (`all`): there is nothing to score.
+        RankerLeakError: a ranker learned from other ratings than the split's training part.
+    """
+    if len(split.test) == 0:
+        raise ValueError(f"split {split.name!r} holds no ratings out, so there is nothing to score; "
+                         "evaluate on a held-out split (auto, u1..u5 for MovieLens 100K, "
+                         "random[:FRACTION], temporal[:K]); `all` is for serving only")
+    from genrec.ranking.artifacts import ratings_fingerprint
+
+    train_fp = None
+    for ranker in rankers:
+        meta = getattr(ranker, "metadata", None)
+        if not isinstance(meta, dict) or not ({"train_fingerprint", "split"} & set(meta)):
+            continue  # records nothing about its training data (a popularity count, a test double)
+        if "train_fingerprint" in meta:
+            train_fp = train_fp or ratings_fingerprint(split.train)
+            if meta["train_fingerprint"] == train_fp:
+                continue
+        elif meta["split"] == split.name:
+            continue
+        seen = ("every rating of the dataset (split 'all')" if meta.get("split") == "all"
+                else f"the training part of split {meta.get('split')!r}")
+        raise RankerLeakError(
+            f"the ranker under test learned from {seen}, not from split {split.name!r}'s training "
+            f"part, so it may have seen the {len(split.test):,} test ratings it would be scored on; "
+            f"evaluate the ranker trained on {split.name!r}'s training part (`genrec eval chat "
+            "--split NAME` trains it when missing; serve_split = all is for serving only)")
+
+
 PROTOCOLS = ("taste", "target")
 """taste: score what the user likes overall; target: find the one held-out item the user has in mind."""
 
@@ -100,6 +141,7 @@ async def arun_chat_eval(
 ) -> ChatEvalResult:
     """Run (or resume) a conversational evaluation; see `run_chat_eval`."""
     check_protocol(cfg.protocol)
+    check_held_out(split, ranker, getattr(agent, "ranker", None))
     folder = RunFolder(Path(out_dir))
     folder.start(cfg, {"fingerprints": fingerprints(ranker, store), **(extra_config or {})})
     cat = dataset.catalog
@@ -230,8 +272,8 @@ def check_leakage(result: ChatEvalResult) -> None:
 
 __all__ = [
     "CONFIG", "METRICS", "NOTES", "REPORT", "TRANSCRIPTS", "ChatEvalConfig", "ChatEvalResult", "EvalComponents",
-    "LeakageError", "PROTOCOLS", "RunMismatchError", "TargetLeakError", "has_target", "SimulatorFactory", "arun_chat_eval", "build_components", "check_leakage",
-    "check_protocol",
+    "LeakageError", "PROTOCOLS", "RankerLeakError", "RunMismatchError", "TargetLeakError", "has_target", "SimulatorFactory", "arun_chat_eval", "build_components", "check_leakage",
+    "check_held_out", "check_protocol",
     "eligible_users", "make_protocol", "make_simulator", "read_transcripts", "run_chat_eval", "session_id_for",
     "text_generator",
 ]

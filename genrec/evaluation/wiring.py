@@ -35,11 +35,15 @@ def run_settings(settings: Settings, cfg: ChatEvalConfig) -> Settings:
 
     The run's seed seeds the simulators only: the ranker and index are the ones `genrec up`
     serves for that dataset and split (the settings' own seed, cached, never retrained here).
+    The ranker learns from the split's training part even where the app serves one trained on
+    every rating (`serve_split = "all"`): evaluation keeps its held-out part.
 
+    >>> run_settings(Settings(seed=1, serve_split="all"), ChatEvalConfig(split="u2", seed=0)).served_split
+    'u2'
     >>> run_settings(Settings(seed=1), ChatEvalConfig(split="u2", seed=0)).model_dump(include={"split", "seed"})
     {'split': 'u2', 'seed': 1}
     """
-    return settings.model_copy(update={"dataset": cfg.dataset, "split": cfg.split})
+    return settings.model_copy(update={"dataset": cfg.dataset, "split": cfg.split, "serve_split": "split"})
 
 
 def fingerprints(ranker: Any | None, store: Any | None) -> dict[str, str | None]:
