@@ -60,9 +60,10 @@ def served_line(s: Settings, train_ratings: int, left_out: int, split_name: str)
     >>> served_line(Settings(split="auto"), 80_000, 20_000, "u1")
     "the ranker learns from split u1 (auto: MovieLens 100K's default): 80,000 ratings; 20,000 left out for evaluation"
     """
-    why = split_reason(s, split_name)
     if not left_out:
-        return f"the ranker learns from every rating ({train_ratings:,}; split {split_name}, {why}); none left out"
+        why = "serve_split = all" if s.serve_split == "all" else f"split {split_name}"
+        return f"the ranker learns from every rating ({train_ratings:,}; {why}); none left out"
+    why = split_reason(s, split_name)
     return (f"the ranker learns from split {split_name} ({why}): {train_ratings:,} ratings; {left_out:,} left "
             "out for evaluation")
 
