@@ -164,3 +164,23 @@ def test_cli_refuses_u1_on_an_imported_dataset_of_100k_ratings(settings: Setting
     assert "big split random:0.2:seed42:" in res.output
     lines = sum(len((tmp_path / "auto" / f).read_text().splitlines()) for f in ("train.tsv", "test.tsv"))
     assert lines == BIG_RATINGS
+
+
+def test_eval_chat_keeps_the_held_out_split_while_the_app_serves_on_all(shelf: Settings, tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GENREC_SERVE_SPLIT", "all")
+    out = tmp_path / "run"
+    res = runner.invoke(app, ["eval", "chat", "--users", "2", "--turns", "1", "--no-progress", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    config = json.loads((out / "config.json").read_text())
+    assert config["identity"]["split"] == "random:0.2"  # auto, resolved and recorded
+    assert config["ranker_metadata"]["split"] == "random:0.2:seed42"
+    assert config["ranker_metadata"]["n_ratings"] < N_RATINGS
+
+
+def test_movielens_runs_keep_u1(ml100k_settings: Settings) -> None:
+    """`genrec eval chat` on MovieLens 100K records split u1, as before `auto` (same run identity)."""
+    from genrec.commands.evaluation import held_out_settings
+
+    assert held_out_settings(ml100k_settings).split == "u1"
+    assert held_out_settings(ml100k_settings.model_copy(update={"split": "u3"})).split == "u3"
