@@ -50,11 +50,17 @@ def template_results(rec: Any, parts: Any, users: int, turns: int, seed: int, ke
     from genrec.evaluation.persona import persona_for_user, persona_seed
     from genrec.evaluation.simulated_user import Stated
     from genrec.evaluation.template_simulator import TemplateSimulator
-    from genrec.evaluation.understanding_score import Expected, TurnResult, false_additions, state_change
+    from genrec.evaluation.understanding_score import (
+        Expected,
+        TurnResult,
+        false_additions,
+        state_change,
+    )
 
     def expected(before: Stated, after: Stated, named: tuple[int, ...]) -> Expected:
         ex = Expected(liked=set(after.liked) - set(before.liked), disliked=set(after.disliked) - set(before.disliked),
-                      mentioned=set(named),
+                      mentioned=set(named).union(*(set(getattr(after, p)) - set(getattr(before, p))
+                                                   for p in ("liked", "disliked", "seen", "interested", "rejected"))),
                       wanted=(set(after.wanted_genres) | set(after.requested_genres))
                       - (set(before.wanted_genres) | set(before.requested_genres)),
                       avoided=set(after.avoided_genres) - set(before.avoided_genres))
@@ -105,7 +111,13 @@ def main() -> None:
     from genrec.agent.builder import build_parts
     from genrec.config import Settings
     from genrec.evaluation.real_dialogues import default_corpus_path, load_dialogues
-    from genrec.evaluation.understanding_score import AgentReader, GoldGrounder, KeywordReader, replay, score
+    from genrec.evaluation.understanding_score import (
+        AgentReader,
+        GoldGrounder,
+        KeywordReader,
+        replay,
+        score,
+    )
 
     corpus = args.corpus or default_corpus_path()
     s = Settings()

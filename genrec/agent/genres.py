@@ -23,6 +23,14 @@ NEGATION_WINDOW = 6
 """Words before a genre in which a negation avoids it ("not in the mood for a western")."""
 _CLAUSE_END = re.compile(r"\bbut\b|\bhowever\b|\.|;|!|\?")
 _LIST_GAP = re.compile(r"\s*(?:,|or|and|nor|/|\s)*\s*")
+_FORGET = re.compile(r"\b(?:forget|never ?mind|scratch|drop|no more of|enough of)\s+(?:about\s+)?(?:the\s+|that\s+|my\s+)?")
+_FINE_AGAIN = re.compile(r"\b(?:is|are|re|s)\s+(?:fine|ok|okay|alright|allowed|good|back on)\s+(?:again|after all|now|too|with me"
+                         r"|the table)\b|\b(?:is|are|re|s)\s+no longer (?:a problem|out)\b")
+_BACK_TO_ME = re.compile(r"\bback to (?:me|my (?:own )?taste|what i like)\b")
+_NOT_A_GENRE = re.compile(r"\blive[ -]action\b|\bchildren of men\b|\bfamily (?:members?|of \w+)\b|"
+                          r"\b(?:my|our|his|her|the whole|whole) family\b(?! (?:movies?|films?|friendly|night))|"
+                          r"\bmy kids? (?:loved?|liked?|watched|saw|enjoyed)\b")
+"""Genre words that name no genre here ("live action would be best")."""
 
 
 @dataclass
@@ -32,6 +40,8 @@ class GenresSaid:
     wanted: list[str] = field(default_factory=list)
     avoided: list[str] = field(default_factory=list)
     taste: list[str] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)
+    """Genres taken back ("forget the kids stuff", "war and thrillers are fine again")."""
 
 
 class GenreVocabulary:
@@ -60,6 +70,26 @@ class GenreVocabulary:
         self.kids_genre = self.genre_of("children")
         self.kids_avoid = [g for g in (vocab.get(x.lower()) for x in VOCABULARY.kids_avoid) if g]
 
+    def _take_back(self, norm: str, out: GenresSaid) -> str:
+        """Record the genres a change of mind names in `out.dropped`; return `norm` without them."""
+        assert self._pattern is not None
+        spans: list[tuple[int, int]] = []
+        for m in _FORGET.finditer(norm):
+            g = self._pattern.match(norm, m.end())
+            if g:
+                spans.append((m.start(), g.end()))
+        for m in _FINE_AGAIN.finditer(norm):
+            lo = max((c.end() for c in _CLAUSE_END.finditer(norm, 0, m.start())), default=0)
+            spans.append((lo, m.end()))
+        for lo, hi in spans:
+            for g in self._pattern.finditer(norm, lo, hi):
+                genre = self.phrases[g.group(1)]
+                out.dropped.append(genre)
+                if genre == self.kids_genre:  # the kids request taken back takes its avoided genres along
+                    out.dropped += self.kids_avoid
+            norm = norm[:lo] + " " * (hi - lo) + norm[hi:]
+        return norm
+
     def genre_of(self, term: str) -> str | None:
         """The catalog genre a word or phrase means ("sci-fi", "cartoons" -> Animation), or None."""
         return self.phrases.get(normalize(term)) or self.phrases.get(normalize(term).rstrip("s"))
@@ -72,7 +102,9 @@ class GenreVocabulary:
         if self._pattern is None:
             return out
         norm = fold(text).replace("'", "").replace("’", "")
+        norm = _NOT_A_GENRE.sub(lambda m: " " * len(m.group(0)), norm)
         norm = " " + re.sub(r"[^\w\s]", " . ", re.sub(r"[-_/]", " ", norm)) + " "
+        norm = self._take_back(norm, out)
         prev_end, prev_neg = 0, None
         wanted: list[str] = []
         avoided: list[str] = []
@@ -98,6 +130,9 @@ class GenreVocabulary:
             # "for my 6 year old": children's items, and none of the adult genres
             wanted.append(kids)
             avoided += [g for g in self.kids_avoid if g not in wanted]
+        if _BACK_TO_ME.search(norm) and self.kids_genre and self.kids_genre not in wanted:
+            out.dropped += [self.kids_genre, *self.kids_avoid]  # "forget the kids stuff, back to me"
+        out.dropped = [g for g in dict.fromkeys(out.dropped) if g not in wanted and g not in avoided]
         out.wanted = [g for g in dict.fromkeys(wanted) if g not in avoided]
         out.taste = [g for g in dict.fromkeys(taste) if g not in avoided and g not in out.wanted]
         out.avoided = list(dict.fromkeys(avoided))

@@ -36,6 +36,8 @@ class Understood:
     vague: bool = False
     answers: list[str] = field(default_factory=list)
     only_answers: bool = False
+    suggested: list[str] = field(default_factory=list)
+    """Likely answers to `question`, for a front door's buttons ("Yes", "No"; the options' labels)."""
 
 
 def understand(message: str, prior: DialogueState, *, extractor: CatalogExtractor,
@@ -88,8 +90,11 @@ def understand(message: str, prior: DialogueState, *, extractor: CatalogExtracto
     if ex.ambiguous:
         ch = ex.ambiguous[0]
         opts = ", ".join(catalog[i].label for i in ch.options[:6])
-        out.question = (f"Which {ch.mention!r} did you mean: {opts}? "
-                        "Tell me the year or the full title.")
+        out.question = (f"Did you mean {catalog[ch.options[0]].label}? Say yes, or tell me the full title."
+                        if len(ch.options) == 1 else
+                        f"Which {ch.mention!r} did you mean: {opts}? Tell me the year or the full title.")
+        out.suggested = (["Yes", "No"] if len(ch.options) == 1
+                         else [catalog[i].label for i in ch.options[:6]])
     elif not state.has_preferences():
         out.vague = True
     return out

@@ -44,7 +44,7 @@ class ListVerdicts:
     listed: list[bool]
 
 
-def list_verdicts(text: str, spans: Sequence[_Span]) -> ListVerdicts:
+def list_verdicts(text: str, spans: Sequence[_Span], default: Polarity = "liked") -> ListVerdicts:
     """The polarity of each span (titles, and references like "the third one", in text order).
 
     A cue since the previous span decides ("I hated X"); with none, a span in the same sentence
@@ -53,7 +53,7 @@ def list_verdicts(text: str, spans: Sequence[_Span]) -> ListVerdicts:
     "and C,") shares the verdict after its last member when that verdict is plural ("seen A and B
     and liked them") or nothing before the list gives one ("A, B and C I really liked"); after a
     cue, a plural verb shares it with all but the first ("loved A, B and C were meh").
-    No cue means liked.
+    No cue at all means `default`.
     """
     low = text.lower()
     out: list[Polarity] = []
@@ -78,7 +78,7 @@ def list_verdicts(text: str, spans: Sequence[_Span]) -> ListVerdicts:
         elif same_sentence and k and not CONTRAST.search(gap):
             pol = out[-1]
         else:
-            pol = "liked"
+            pol = default
         nxt = spans[k + 1].start if k + 1 < len(spans) else len(text)
         tail = low[m.end:nxt]
         stop = SENTENCE_END.search(tail)

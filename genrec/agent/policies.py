@@ -85,7 +85,7 @@ def _early(agent: Agent, ctx: TurnContext, u: Understood) -> Response | None:
         return Response("\n".join(u.answers))
     ctx.notes.extend(u.answers)
     if u.question is not None:
-        return Response(u.question, question=True)
+        return Response(u.question, question=True, suggested_answers=u.suggested)
     if u.vague:
         return ask(ctx, agent.checker, agent.config)
     return None

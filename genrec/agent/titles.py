@@ -34,6 +34,8 @@ class TitleMention:
     polarity: Polarity = "liked"
     alternatives: tuple[int, ...] = ()
     """Longer titles the words also begin ("Alien" -> Alien 3), when the exact title was taken."""
+    weak: bool = False
+    """Only a common word names it ("Heat", capitalised, no cue): ask before recording."""
 
 
 def title_key(text: str) -> str:
@@ -74,6 +76,7 @@ class TitleIndex:
                 for n in range(1, len(words)):
                     self.prefix.setdefault(" ".join(words[:n]), set()).add(it.item_id)
         self.keys = list(self.exact)
+        self.fuzzy_keys = self.keys + [p for p in self.prefix if len(p.split()) >= 2 and p not in self.exact]
         self.max_tokens = max((len(k.split()) for k in self.keys), default=1)
         self.years = sorted({it.year for it in catalog if it.year})
 
@@ -168,16 +171,36 @@ def find_titles(index: TitleIndex, text: str, *, not_titles: Collection[str] = (
         n, key = found
         options = index.options(key)
         end = toks[i + n - 1][2]
-        # a year right after the title picks among same-name or franchise titles
-        if i + n < len(toks) and re.fullmatch(r"\d{4}", toks[i + n][0]):
-            year = int(toks[i + n][0])
+        start = toks[i][1]
+        if not _whole_mention(text, start, end, key, quoted=False):
+            i += n  # a word of a longer title ("Friday Night Lights", "The Wolf of Wall Street")
+            continue
+        # a year right after the title picks among same-name or franchise titles; a year no
+        # catalog item of that name has, or a sequel number, means another film ("The Blob (1988)")
+        nxt = toks[i + n][0] if i + n < len(toks) else None
+        if nxt is not None and re.fullmatch(r"\d{4}", nxt) and re.match(r"\s*\(?\s*\d{4}", text[end:]):
+            year = int(nxt)
             by_year = [o for o in options if catalog[o].year == year]
-            if by_year:
-                options = by_year[:1]
-                end = toks[i + n][2]
-                n += 1
-                if i + n <= len(toks) and text[end:end + 1] == ")":
-                    end += 1
+            if not by_year:
+                i += n + 1
+                continue
+            options = by_year[:1]
+            end = toks[i + n][2]
+            n += 1
+            if i + n <= len(toks) and text[end:end + 1] == ")":
+                end += 1
+        elif nxt is not None and re.fullmatch(r"[2-9]|ii|iii|iv|v|vi|part", nxt) and re.match(r"\s+\w", text[end:]):
+            i += n + 1  # "Terminator 2", "Alien part 2": a sequel the catalog does not have by that name
+            continue
+        if _LATER_FILM_BEFORE.search(text[max(0, start - 30):start]):
+            i += n  # "the new Lion King", "the second Alien": not the catalog's film of that name
+            continue
+        weak = False
+        if not _cased_or_cued(text, start, end, key):
+            if n > 1 and not _phrase_ok(text, start, key):
+                i += n  # "my family", "good morning": everyday words, no sign that a film is meant
+                continue
+            weak = n == 1
         alternatives: tuple[int, ...] = ()
         exact_ids = index.exact.get(key, [])
         if len(options) > 1 and len(exact_ids) == 1 and options[0] == exact_ids[0]:
@@ -186,12 +209,14 @@ def find_titles(index: TitleIndex, text: str, *, not_titles: Collection[str] = (
         ambiguous = len(options) > 1
         if ambiguous and not exact_ids and len(options) > 8:
             options = sorted(options, key=lambda o: catalog[o].year or 0)[:8]
+        weak = weak or (n == 1 and key in COMMON_TITLE_WORDS and not _CUED_BEFORE.search(text[:start].lower())
+                        and not _VERDICT_AFTER.match(text[end:].lower()))
         out.append(TitleMention(text[toks[i][1]:end], toks[i][1], end, options[:8], ambiguous,
-                                alternatives=alternatives))
+                                alternatives=alternatives, weak=weak and not ambiguous))
         for j in range(i, min(i + n, len(toks))):
             covered[j] = True
         i += n
-    out += _fuzzy_titles(index, text, toks, covered)
+    out += _fuzzy_titles(index, text, toks, covered, not_titles)
     out.sort(key=lambda m: m.start)
     return out
 
@@ -222,6 +247,61 @@ def _quoted_titles(index: TitleIndex, text: str) -> list[TitleMention]:
     return out
 
 
+_CUED_BEFORE = re.compile(r"\b(?:loved?|liked?|enjoyed|enjoy|hated?|disliked?|saw|watched|seen|adored?|rewatch(?:ed)?|"
+                          r"favou?rite (?:is|was)|fan of|like|than|as good as)\s+(?:the\s+)?$")
+_VERDICT_AFTER = re.compile(r"\s*(?:\(\d{4}\)\s*)?(?:was|is|were)\s+(?:so\s+|really\s+|pretty\s+)?(?:great|good|awesome|"
+                            r"amazing|fantastic|excellent|brilliant|funny|terrible|awful|boring|bad|meh|ok|okay)\b")
+_LATER_FILM_BEFORE = re.compile(r"\b(?:new|newer|newest|latest|upcoming|remake of|remake of the|second|third|fourth|"
+                                r"2nd|3rd|4th|next|live action|live-action)\s+$", re.IGNORECASE)
+_CONNECTOR = r"(?:of|the|v|vs|versus|in|on|at|to|from|with|for|a|an)"
+_LONGER_AFTER = re.compile(r"(?::\s*|\s+(?:" + _CONNECTOR + r"\s+)*)(?!I\b)[A-Z][\w'’]*")
+_LONGER_BEFORE = re.compile(r"(?<![.!?]\s)(?<!^)\b(?!I\b|The\b|A\b|An\b)[A-Z][\w'’]*:?\s+$")
+
+
+def _whole_mention(text: str, start: int, end: int, key: str, *, quoted: bool) -> bool:
+    """Is text[start:end] the whole of what names a film, not a word of a longer title that starts
+    or goes on in capitals ("Friday Night Lights", "Batman v Superman", "Avengers: Infinity War")?"""
+    if quoted or not text[start:start + 1].isupper():
+        return True
+    after = _LONGER_AFTER.match(text, end)
+    if after and not _STOP_AFTER.match(after.group(0).strip(" :").split()[-1]):
+        return False
+    before = text[max(0, start - 40):start]
+    return not (_LONGER_BEFORE.search(before) and not _SENTENCE_START.search(before))
+
+
+_STOP_AFTER = re.compile(r"^(?:And|Or|But|So|Then|Also|Yes|No|Lol|Haha|Thanks)$")
+_SENTENCE_START = re.compile(r"(?:^|[.!?]\s+|\n)\W*[A-Z][\w'’]*:?\s+$")
+
+
+def _cased_or_cued(text: str, start: int, end: int, key: str) -> bool:
+    """Does the message show that a film is meant: the title written in capitals as a title, in
+    quotes, or right after a cue ("loved", "saw") or before a verdict ("... was great")?"""
+    span = text[start:end]
+    significant = [w for w in re.findall(r"[\w'’]+", span) if w.lower() not in STOP_WORDS or w == span.split()[0]]
+    if significant and all(w[0].isupper() or w[0].isdigit() for w in significant):
+        return True
+    if start > 0 and text[start - 1] in "\"'“‘«":
+        return True
+    return bool(_CUED_BEFORE.search(fold(text[:start])) or _VERDICT_AFTER.match(fold(text[end:])))
+
+
+def _phrase_ok(text: str, start: int, key: str) -> bool:
+    """May a lower-case title of several words stand without a cue? Only from a writer who writes
+    all in lower case, and only when its words are not everyday words ("pulp fiction", not "my family")."""
+    if re.search(r"[A-Z]", re.sub(r"\bI\b", "", text)):
+        return False
+    words = key.split()
+    return any(w not in STOP_WORDS and w not in COMMON_TITLE_WORDS and w not in _EVERYDAY for w in words)
+
+
+_EVERYDAY = frozenset({"family", "kids", "good", "morning", "night", "day", "time", "life", "love", "home", "man",
+                       "woman", "world", "people", "friends", "house", "school", "last", "first", "next", "old",
+                       "new", "big", "little", "great", "best", "top", "story", "game", "party", "war", "boys",
+                       "girls", "dead", "end", "way", "out", "up", "down", "back", "together", "alone", "away"})
+"""Words of everyday talk that a lower-case title made only of them needs a cue to be taken as."""
+
+
 def _single_word_ok(text: str, toks: list[Token], i: int, sentence_starts: set[int]) -> bool:
     """May the one word toks[i] be a title? Quoted, capitalised mid-sentence, or long and rare."""
     tok, s, e = toks[i]
@@ -231,6 +311,8 @@ def _single_word_ok(text: str, toks: list[Token], i: int, sentence_starts: set[i
     quoted = s > 0 and text[s - 1] in "\"'“‘«" and e < len(text) and text[e] in "\"'”’»"
     if quoted or fold(text).strip(" .!?\"'“”") == tok:  # quoted, or the whole message ("Alien")
         return True
+    if _CUED_BEFORE.search(fold(text[:s])) and tok not in STOP_WORDS and len(tok) >= 3:
+        return True  # "i loved alien"
     if raw[0].isupper() and i not in sentence_starts and not raw.isupper():
         return True
     if raw[0].isupper() and raw.isupper() and len(raw) > 1 and i not in sentence_starts:
@@ -239,29 +321,55 @@ def _single_word_ok(text: str, toks: list[Token], i: int, sentence_starts: set[i
 
 
 def _fuzzy_titles(index: TitleIndex, text: str, toks: list[Token],
-                  covered: list[bool]) -> list[TitleMention]:
-    """Typos ("shawshenk redemption"): spans of 2-6 words after a cue word, ratio >= 88."""
+                  covered: list[bool], not_titles: Collection[str] = ()) -> list[TitleMention]:
+    """Typos framed as titles: spans of 2-6 words after a cue word ("loved shawshenk redemption"),
+    and spans of 1-4 words (one word: 6 letters or more) that open a sentence before a verdict
+    ("termnator 2 was awesome") or stand in a list with a title found ("goodfelas and pulp
+    fiction"); fuzzy ratio >= 88 against titles and franchise names."""
     out = []
     i = 0
+    low = text.lower()
     while i < len(toks):
-        if covered[i] or not _CUE_BEFORE.search(text[max(0, toks[i][1] - 12):toks[i][1]].lower()):
+        if covered[i]:
+            i += 1
+            continue
+        cued = bool(_CUE_BEFORE.search(low[max(0, toks[i][1] - 12):toks[i][1]]))
+        before = low[max(0, toks[i - 1][2] if i else 0):toks[i][1]]
+        opens = i == 0 or bool(re.search(r"[.!?]", before))
+        if not cued and not opens:
             i += 1
             continue
         start = i + 1 if toks[i][0] in ARTICLES else i
         best = None
-        for n in range(6, 1, -1):
+        for n in range(6 if cued else 4, 0, -1):
             span = toks[start:start + n]
             if len(span) < n or any(covered[start:start + n]):
                 continue
             key = " ".join(t for t, _, _ in span)
-            if len(key) < 8:
+            if SENTENCE_END.search(text[span[0][1]:span[-1][2]]):
+                continue  # a title does not run across sentences ("Hi. Good morning")
+            if len(key) < (8 if n > 1 else 6) or all(
+                    w in STOP_WORDS or w in not_titles or w.rstrip("s") in not_titles or w in COMMON_TITLE_WORDS
+                    for w in key.split()):
                 continue
-            hit = process.extractOne(key, index.keys, scorer=fuzz.ratio, score_cutoff=88)
+            framed = cued and n > 1
+            if not framed:
+                after = low[span[-1][2]:]
+                nxt = start + n
+                framed = bool(_VERDICT_AFTER.match(after) or (
+                    re.match(r"\s*(?:,|and|&)\s*", after) and nxt + 1 < len(toks) and covered[nxt + 1]
+                    and toks[nxt][0] == "and") or (re.match(r"\s*(?:,|&)\s*", after) and nxt < len(toks) and covered[nxt])
+                    or not after.strip(" .!?"))
+            if not framed:
+                continue
+            hit = process.extractOne(key, index.fuzzy_keys, scorer=fuzz.ratio, score_cutoff=88)
+            if hit and hit[1] >= 100 and not (cued and n > 1):
+                hit = None  # written exactly: the exact matcher already judged it ("Good morning")
             if hit and (best is None or hit[1] > best[1]):
                 best = (hit[0], hit[1], n)
         if best:
             key, _, n = best
-            s, e = toks[i][1], toks[start + n - 1][2]
+            s, e = toks[start][1], toks[start + n - 1][2]
             opts = index.options(key)
             out.append(TitleMention(text[s:e], s, e, opts[:8], len(opts) > 1))
             for j in range(i, start + n):

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from pydantic import BaseModel, Field, ValidationError
 from rapidfuzz import fuzz, process
 
+from genrec.agent.acts import act_at, preference_text
 from genrec.agent.genres import GenreVocabulary
 from genrec.agent.item_questions import ItemQuestion, find_item_questions
 from genrec.agent.polarity import ListReference, list_references, list_verdicts, reference_verdict
@@ -49,6 +50,14 @@ _TOO_OLD_OR_NEW = re.compile(r"\btoo (?:old|dated|new|recent|modern)\b|\b(?:olde
 _WATCHED: frozenset[Polarity] = frozenset({"liked", "disliked", "seen"})
 """Verdicts of someone who has watched the item (not a reaction to an unseen one)."""
 _USER_REF = re.compile(r"\buser(?:\s*id)?\s*#?\s*(\d{1,9})\b", re.IGNORECASE)
+_YES = re.compile(r"^\W*(?:yes|yeah|yep|yup|right|correct|exactly|sure|that one|that's it|thats it|y)\b")
+_NO = re.compile(r"^\W*(?:no|nope|nah|not that|wrong|neither|n)\b")
+_TITLE_CASE = re.compile(r"\b[A-Z][\w'’]*(?:(?::\s*|\s+(?:(?:of|the|and|v|vs|in|on|a|an|to|at)\s+)?)[A-Z][\w'’]*)+")
+"""Several capitalised words in a row ("Infinity War"): a name, read for no genre unless all genre words."""
+_TITLE_LINKS = frozenset({"of", "the", "and", "v", "vs", "in", "on", "a", "an", "to", "at"})
+_LIST_GLUE = frozenset({"and", "or", "also", "maybe", "probably", "think", "i", "guess", "the", "a", "an", "oh",
+                        "um", "hmm", "well", "definitely", "both", "too", "plus", "lol"})
+"""Words a bare answer of titles may hold besides them ("I think Alien and Heat")."""
 _ANSWER_ORDINAL = re.compile(
     r"\s*(?:(\d)|(" + "|".join(VOCABULARY.answer_ordinals) + r"))\W*")
 
@@ -82,6 +91,10 @@ class Extraction(Preferences):
         default_factory=list, description="Labels of the items the message named.")
     alternatives: dict[int, list[int]] = Field(default_factory=dict, description=(
         "Items taken for an exact title -> the longer titles the words also begin (for a note)."))
+    asked_about: list[int] = Field(default_factory=list, description=(
+        "Items named in a question ('who is in Heat?'): mentioned, never kept as preferences."))
+    dropped_genres: list[str] = Field(default_factory=list, description=(
+        "Genres the message takes back ('forget the kids stuff', 'war is fine again')."))
     item_questions: list[ItemQuestion] = Field(default_factory=list, description=(
         "Questions about items ('why did you pick the first one?'): answered, never kept as preferences."))
 
@@ -160,7 +173,7 @@ class CatalogExtractor:
         if not text:
             return ex
         ex.injection = bool(INJECTION.search(text))
-        ex.allow_repeats = bool(REPEAT.search(text))
+        ex.allow_repeats = bool(REPEAT.search(re.sub(r"\b(?:fine|ok|okay|alright|good)\s+again\b", "", text, flags=re.I)))
         ex.reset = bool(RESET.search(text))
         masked = text
         # questions about items are answered, not read for preferences
@@ -202,12 +215,18 @@ class CatalogExtractor:
         outside = masked
         for t in mentions:
             outside = blank(outside, t.start, t.end)
-        refs = list_references(outside) if shown else []
+        # a question changes nothing: its titles are only mentioned, its references only asked about
+        asked = [t for t in mentions if act_at(said, t.start) == "question"]
+        for t in asked:
+            ex.asked_about.extend(t.ids[:1])
+            masked = blank(masked, t.start, t.end)
+        mentions = [t for t in mentions if t not in asked]
+        refs = [r for r in list_references(outside) if act_at(said, r.start) != "question"] if shown else []
         for ref in refs:
             masked = blank(masked, ref.start, ref.end)
         # titles and references read together: "loved A, the third one and B" is one list
         spans: list[TitleMention | ListReference] = sorted([*mentions, *refs], key=lambda x: x.start)
-        read = list_verdicts(masked, spans)
+        read = list_verdicts(masked, spans, default=self._default_polarity(masked, spans))
         for span, pol, listed in zip(spans, read.verdicts, read.listed):
             if isinstance(span, TitleMention):
                 span.polarity = pol
@@ -219,7 +238,12 @@ class CatalogExtractor:
                 if -len(shown) <= pos < len(shown):
                     ex.set_verdict(shown[pos], verdict)
         for t in mentions:
-            if t.ambiguous:
+            if t.weak:  # a common word ("Heat") with nothing else saying a film is meant: ask, record nothing
+                if t.polarity in ("liked", "disliked"):
+                    ex.ambiguous.append(PendingChoice(mention=t.text, options=t.ids[:1], polarity=t.polarity))
+                else:
+                    ex.asked_about.extend(t.ids[:1])
+            elif t.ambiguous:
                 ex.ambiguous.append(PendingChoice(mention=t.text, options=t.ids, polarity=t.polarity))
             else:
                 ex.set_verdict(t.ids[0], t.polarity)
@@ -227,9 +251,15 @@ class CatalogExtractor:
                 if t.alternatives:
                     ex.alternatives[t.ids[0]] = list(t.alternatives)
             masked = blank(masked, t.start, t.end)
+        # only requests and statements of taste change genres and years; questions and descriptions
+        # of a film ("it made me laugh", "is it scary?") do not
+        masked = preference_text(masked)
+        masked = _TITLE_CASE.sub(lambda m: m.group(0) if self._genre_words_only(m.group(0)) else " " * len(m.group(0)),
+                                 masked)  # "Avengers: Infinity War" names no genre
         genres = self.genres.read(masked)
         ex.wanted_genres, ex.avoided_genres, ex.preferred_genres = (
             genres.wanted, genres.avoided, genres.taste)
+        ex.dropped_genres = genres.dropped
         years = read_years(masked, latest=self.year_range[1])
         if not years.given:  # a range said in one sentence, a taste in another: the range holds
             given = [y for y in (read_years(part, latest=self.year_range[1]) for part in SENTENCE_END.split(masked))
@@ -247,6 +277,21 @@ class CatalogExtractor:
             ex.wishes = [" ".join(said.split())[:200]]
         return ex
 
+    def _genre_words_only(self, span: str) -> bool:
+        words = [fold(w).rstrip("s") for w in re.findall(r"[\w'’-]+", span)]
+        return all(w in self.genres.words or w.rstrip("s") in self.genres.words or w in _TITLE_LINKS
+                   or w in ("movie", "film", "rom", "com", "i") for w in words)
+
+    @staticmethod
+    def _default_polarity(masked: str, spans: list[TitleMention | ListReference]) -> Polarity:
+        """The verdict on a title said with no cue: liked when the message is only titles (an
+        answer: "Toy Story and Fargo"), else seen (named, not judged: "the last one I saw was X")."""
+        rest = masked
+        for sp in spans:
+            rest = blank(rest, sp.start, sp.end)
+        words = [t for t, _, _ in tokens(rest) if t not in _LIST_GLUE]
+        return "liked" if not words else "seen"
+
     def _decade_as_taste(self, masked: str, said: str) -> bool:
         """Is the decade said as a general taste? Only when every sentence naming one has a taste
         cue ("#4 is from the 1990s, that usually works for me"); one without ("Tonight a drama,
@@ -260,6 +305,11 @@ class CatalogExtractor:
     def _resolve_pending(self, text: str, pending: PendingChoice) -> int | None:
         """The option an answer to "which one did you mean?" picks: by year, ordinal or title."""
         low = fold(text)
+        if len(pending.options) == 1:  # "Did you mean Heat (1995)?"
+            if _YES.match(low):
+                return pending.options[0]
+            if _NO.match(low):
+                return None
         for y in re.findall(r"\b(\d{4})\b", low):
             hit = [o for o in pending.options if self.catalog[o].year == int(y)]
             if hit:
@@ -363,6 +413,10 @@ def apply(state: DialogueState, ex: Extraction, *, max_wishes: int = 3) -> Dialo
     for pol in POLARITIES:
         for iid in getattr(ex, pol):
             new.add_item(iid, pol)
+    for g in ex.dropped_genres:  # a change of mind: "forget the kids stuff", "war is fine again"
+        for kept in (new.wanted_genres, new.avoided_genres, new.preferred_genres):
+            if g in kept:
+                kept.remove(g)
     for g in ex.wanted_genres:
         new.want_genre(g, True)
     for g in ex.avoided_genres:

@@ -20,7 +20,9 @@ _DECADE_NEGATED = re.compile(any_word(VOCABULARY.decade_negations).pattern + r"[
 _BOUND = re.compile(
     r"\b(" + "|".join(f"{w} " for w in _B.negations) + r")?(" + "|".join(_B.after + _B.at + _B.before)
     + r")[\s-]+(\d{4})(\s+(?:" + "|".join(_B.and_later + _B.and_earlier) + r"))?\b")
-_RECENT = any_word(VOCABULARY.recent_words)
+_RECENT = re.compile(any_word(VOCABULARY.recent_words).pattern
+                     + r"(?!\s+(?:favou?rites?|one|ones?\b(?!\s+(?:please|pls))|trailer|episode|season))")
+""""something recent", "newest films" (not "my recent favorite", "the newest one" of two shown)."""
 
 
 @dataclass

@@ -42,6 +42,10 @@ class Reading:
     avoided: set[str] = field(default_factory=set)
     dropped: set[str] = field(default_factory=set)
     years: set[tuple[str, int]] = field(default_factory=set)
+    by_reference: set[int] = field(default_factory=set)
+    """Items reached through a reference to the agent's own last list ("the first one"): in a replayed
+    human-to-human dialogue those words point at the human recommender's film, so they are counted
+    apart and left out of the slots and of the false additions."""
     ms: float = 0.0
     error: str | None = None
 
@@ -93,7 +97,7 @@ class GoldGrounder:
         name, year = (m.group(1), int(m.group(2))) if m else (title, None)
         ids = self.index.exact.get(title_key(name), [])
         if year is not None:
-            ids = [i for i in ids if self.catalog[i].year is not None and abs(self.catalog[i].year - year) <= 1]
+            ids = [i for i in ids if abs((self.catalog[i].year or 0) - year) <= 1]
         return ids[0] if len(ids) == 1 else None
 
     def _ids(self, titles: Iterable[str]) -> set[int]:
@@ -158,7 +162,13 @@ class AgentReader:
         r = state_change(before, after)
         r.ms = ms
         ex = self.rec.agent.extractor.extract(text, before)  # what it grounded, outside the timing
-        r.mentioned |= set(ex.mentioned()) | {q.item_id for q in ex.item_questions if q.item_id is not None}
+        named = {i for i in ex.mentioned() if self.rec.catalog[i].label in ex.mentioned_titles}
+        r.by_reference = r.added_items() - named
+        r.liked -= r.by_reference
+        r.disliked -= r.by_reference
+        r.other_items -= r.by_reference
+        r.mentioned = (r.added_items() | set(ex.asked_about)
+                       | {q.item_id for q in ex.item_questions if q.item_id is not None})
         for choice in ex.ambiguous:
             r.mentioned |= set(choice.options[:1])
         return r
@@ -279,6 +289,7 @@ def score(results: Sequence[TurnResult], latest: int) -> dict[str, Any]:
     false_by_kind: Counter[str] = Counter()
     ms = []
     errors = 0
+    by_reference = 0
     for t in results:
         ex, r = t.expected, t.reading
         slots["genres_wanted"].add(r.wanted, ex.wanted)
@@ -293,6 +304,7 @@ def score(results: Sequence[TurnResult], latest: int) -> dict[str, Any]:
         if t.false:
             false_by_kind[t.kind] += 1
         errors += r.error is not None
+        by_reference += len(r.by_reference)
         ms.append(r.ms)
     n = len(results)
     ms_sorted = sorted(ms)
@@ -303,6 +315,7 @@ def score(results: Sequence[TurnResult], latest: int) -> dict[str, Any]:
         "false_additions": sum(false_by_kind.values()),
         "false_by_kind": {k: {"utterances": by_kind[k], "with_false_addition": false_by_kind[k]} for k in KINDS},
         "errors": errors,
+        "items_by_list_reference": by_reference,
         "ms_per_utterance": {"mean": sum(ms) / n if n else None,
                              "p50": ms_sorted[n // 2] if n else None,
                              "p95": ms_sorted[min(n - 1, int(0.95 * n))] if n else None},

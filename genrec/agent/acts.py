@@ -1,0 +1,152 @@
+"""Sentence acts, read before any slot: which parts of a message ask a question, describe a film,
+or state a preference. Only statements, requests and reactions may change preferences.
+
+`preference_text` blanks the rest (offsets kept), so genre, year and title readers see only what
+the person asked for or said about their own taste.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+Act = Literal["question", "request", "statement", "description"]
+
+_SENTENCE = re.compile(r"[^.!?\n;]*(?:[.!?\n;]+|$)")
+_INTERROGATIVE = re.compile(
+    r"^\W*(?:(?:ok|okay|so|and|but|oh|hmm|well|also|then|yes|yeah|no|cool|great|good|wow)\W+)*"
+    r"(?:who|whom|whose|what|whats|what's|when|where|which|why|how|is|are|was|were|does|do|did|has|have|had|"
+    r"can|could|would|will|should|shall|isn't|isnt|aren't|arent|wasn't|wasnt|doesn't|doesnt|didn't|didnt|"
+    r"won't|wont|any|anything)\b", re.IGNORECASE)
+_REQUEST = re.compile(
+    r"\b(?:recommend\w*|suggest\w*|what about|how about|do you have|have you got|got any|know (?:of )?any|"
+    r"can you (?:find|give|show|think|pick|get)|could you (?:find|give|show|think|pick|get)|"
+    r"(?:any|some|something|anything)\b.{0,40}\b(?:movies?|films?|ones?|else|other|similar|like that)|"
+    r"i (?:want|need|would like|'d like|d like)|looking for|in the mood for|more like|"
+    r"(?:any|some) (?:good |other |more |new |recent )?\w+ (?:movies?|films?|comedies|dramas|thrillers|ones))\b",
+    re.IGNORECASE)
+_ABOUT_A_FILM = re.compile(
+    r"\b(?:it|that|this|they|those|them|he|she|the (?:movie|film|plot|story|cast|trailer|graphics|ending|"
+    r"first one|second one|last one|sequel|book|show|series|character|actor|actress))\b", re.IGNORECASE)
+_ASKS_THE_RECOMMENDER = re.compile(r"^\W*(?:do|did|have|would|will|are|were) you\b(?!.*\b(?:have|got|know|recommend|"
+                                   r"suggest|think of)\b)|\b(?:that|did) you (?:enjoyed|liked|like|enjoy|think|thought)\b",
+                                   re.IGNORECASE)
+_DESCRIBES = re.compile(
+    r"(?:^\W*|\b(?:and|but|because|so|though|although|since|as|cause|cuz|if|think|guess|believe|feel|hope|heard|"
+    r"seems|like)\s+)"
+    r"(?:(?:it's|its|itd|it'd|that's|thats|they're|theyre|this is|that is)\b|"
+    r"(?:it|this|that|this one|that one|they|those|neither|none of them|both|both of them|he|she|the (?:movie|film|"
+    r"plot|story|cast|trailer|graphics|ending|sequel|book|show|series|original|remake|first one|second one|"
+    r"whole thing))\s+"
+    r"(?:is|was|were|are|s|would|will|might|could|can|seems?|seemed|looks?|looked|sounds?|sounded|has|had|"
+    r"have|gets?|got|felt|feels?|made|makes?|fits?|isn't|isnt|wasn't|wasnt|aren't|arent|doesn't|"
+    r"doesnt|didn't|didnt|kind of|kinda|really|also|definitely|probably|still|just|sure|actually|deviated)\b)",
+    re.IGNORECASE)
+_DEGREE = re.compile(r"\b(?:a bit|a little|too|kinda|kind of|pretty|so|very|quite|way too)\s+(?:creepy|scary|violent|"
+                     r"dark|gory|sad|funny|slow|long|boring|childish|mushy|cheesy|intense|bloody|romantic)\b",
+                     re.IGNORECASE)
+_WANTS = re.compile(r"\b(?:something|anything|nothing|not|no|want|need|prefer|looking for|rather|like|love|enjoy)\b",
+                    re.IGNORECASE)
+_FIND_THEM = re.compile(r"\bfind (?:him|her|them|it|that|this)\b", re.IGNORECASE)
+_MADE_ME = re.compile(r"\b(?:made|makes) me\b", re.IGNORECASE)
+_GENERAL_SUBJECT = re.compile(r"\b(?:movies?|films?|ones|shows?|comedies|dramas|stories)\s+(?:that|which)\s+(?:\w+\s+)?"
+                              r"(?:make|makes)\s+me\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """One sentence of a message, where it lies and what it does."""
+
+    start: int
+    end: int
+    act: Act
+
+
+def sentences(text: str) -> list[Sentence]:
+    """Each sentence of `text` with its act.
+
+    >>> [s.act for s in sentences("Who is in Heat? I loved Alien. Any good comedies?")]
+    ['question', 'statement', 'request']
+    >>> [s.act for s in sentences("It made me cry and laugh")]
+    ['description']
+    """
+    out = []
+    for m in _SENTENCE.finditer(text):
+        s = m.group(0)
+        if not s.strip():
+            continue
+        out.append(Sentence(m.start(), m.end(), _act(s)))
+    return out
+
+
+def _act(s: str) -> Act:
+    body = s.strip()
+    asks = body.endswith("?") or bool(_INTERROGATIVE.match(body))
+    if body.lower().startswith(("i ", "i'm", "im ", "i'd", "id ", "i've", "ive ", "my ")) and not body.endswith("?"):
+        asks = False
+    if asks:
+        if _ASKS_THE_RECOMMENDER.match(body):
+            return "question"
+        if _REQUEST.search(body) and not re.match(r"^\W*(?:is|was|does|did|has)\s+(?:it|that|this)\b", body, re.I):
+            return "request"
+        return "question"
+    if _describes(body):
+        return "description"
+    return "statement"
+
+
+def _describes(clause: str) -> bool:
+    if _DEGREE.search(clause) and not _WANTS.search(clause):
+        return True  # "a bit creepy for a 5 year old", "too slow"
+    return bool(_DESCRIBES.search(clause) or _FIND_THEM.search(clause)) or bool(_MADE_ME.search(clause) and not _GENERAL_SUBJECT.search(clause))
+
+
+def _clauses(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """The clauses of text[start:end]: split at commas, semicolons, colons and 'but'/'though'/'and'."""
+    cuts = [start]
+    for m in re.finditer(r"[,;:]|\s(?=(?:but|though|however|although|because|cause)\b)", text[start:end],
+                         re.IGNORECASE):
+        cuts.append(start + m.end())
+    cuts.append(end)
+    return [(a, b) for a, b in zip(cuts, cuts[1:]) if b > a]
+
+
+def blank_acts(text: str, acts: tuple[Act, ...]) -> str:
+    """`text` with the sentences of the given acts replaced by spaces (offsets kept)."""
+    out = list(text)
+    for s in sentences(text):
+        if s.act in acts:
+            out[s.start:s.end] = " " * (s.end - s.start)
+    return "".join(out)
+
+
+def preference_text(text: str) -> str:
+    """The parts of `text` that may change preferences: questions, and clauses that describe a
+    film ("it made me laugh", "that one was creepy"), blanked.
+
+    >>> preference_text("Is it scary? I love comedies.").strip()
+    'I love comedies.'
+    >>> preference_text("That's good, I enjoy romantic ones").strip()
+    'I enjoy romantic ones'
+    """
+    out = list(text)
+    for s in sentences(text):
+        if s.act == "question":
+            out[s.start:s.end] = " " * (s.end - s.start)
+            continue
+        for a, b in _clauses(text, s.start, s.end):
+            if _describes(text[a:b]):
+                out[a:b] = " " * (b - a)
+    return "".join(out)
+
+
+def act_at(text: str, pos: int) -> Act:
+    """The act of the sentence holding text[pos]."""
+    for s in sentences(text):
+        if s.start <= pos < s.end:
+            return s.act
+    return "statement"
+
+
+__all__ = ["Act", "Sentence", "act_at", "blank_acts", "preference_text", "sentences"]

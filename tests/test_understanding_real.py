@@ -1,0 +1,243 @@
+"""Understanding what people actually type: precise titles, sentence acts (questions and descriptions
+change nothing), negation, changes of mind, asking when a common word is the only evidence; the
+real-dialogue scorer; and a slice of the INSPIRED gold labels (skipped without ../shared)."""
+
+from __future__ import annotations
+
+import pytest
+
+from genrec.agent.acts import preference_text, sentences
+from genrec.agent.state import DialogueState
+from genrec.agent.understanding import CatalogExtractor, apply
+from genrec.data import Catalog, Item
+from genrec.evaluation.real_dialogues import (
+    GoldTurn,
+    default_corpus_path,
+    half_of,
+    load_dialogues,
+    load_gold,
+)
+from genrec.evaluation.understanding_score import (
+    Expected,
+    GoldGrounder,
+    KeywordReader,
+    Reading,
+    SlotCounts,
+    false_additions,
+    state_change,
+)
+
+(FRIDAY, GOOD_MORNING, WOLF, BATMAN, BLOB, BLADE_RUNNER, INFINITY, ALIEN, ALIEN_3, T2, GOODFELLAS, PULP, HEAT,
+ GREASE, STAR_WARS, TOY_STORY, FARGO, MY_FAMILY) = range(1, 19)
+
+
+@pytest.fixture(scope="module")
+def extractor() -> CatalogExtractor:
+    return CatalogExtractor(Catalog([
+        Item(FRIDAY, "Friday", 1995, ("Comedy",)),
+        Item(GOOD_MORNING, "Good Morning", 1971, ("Comedy",)),
+        Item(WOLF, "Wolf", 1994, ("Drama", "Horror")),
+        Item(BATMAN, "Batman", 1989, ("Action", "Crime")),
+        Item(BLOB, "The Blob", 1958, ("Horror", "Sci-Fi")),
+        Item(BLADE_RUNNER, "Blade Runner", 1982, ("Sci-Fi",)),
+        Item(INFINITY, "Infinity", 1996, ("Drama",)),
+        Item(ALIEN, "Alien", 1979, ("Horror", "Sci-Fi")),
+        Item(ALIEN_3, "Alien 3", 1992, ("Horror", "Sci-Fi")),
+        Item(T2, "Terminator 2: Judgment Day", 1991, ("Action", "Sci-Fi")),
+        Item(GOODFELLAS, "GoodFellas", 1990, ("Crime",)),
+        Item(PULP, "Pulp Fiction", 1994, ("Crime",)),
+        Item(HEAT, "Heat", 1995, ("Action", "Crime")),
+        Item(GREASE, "Grease", 1978, ("Comedy", "Musical")),
+        Item(STAR_WARS, "Star Wars", 1977, ("Action", "Sci-Fi")),
+        Item(TOY_STORY, "Toy Story", 1995, ("Animation", "Children's", "Comedy")),
+        Item(FARGO, "Fargo", 1996, ("Crime", "Drama")),
+        Item(MY_FAMILY, "My Family", 1995, ("Drama",)),
+        Item(99, "Casablanca", 1942, ("Drama", "Romance", "War", "Thriller", "Horror", "Film-Noir", "Western",
+                                      "Mystery", "Fantasy", "Documentary", "Adventure")),
+    ]))
+
+
+def said(extractor: CatalogExtractor, text: str, state: DialogueState | None = None) -> dict:
+    ex = extractor.extract(text, state)
+    return {k: v for k, v in ex.model_dump(include={
+        "liked", "disliked", "seen", "wanted_genres", "avoided_genres", "preferred_genres", "year_min",
+        "year_max", "dropped_genres"}).items() if v}
+
+
+# ---- 1. precise titles --------------------------------------------------------------------------
+@pytest.mark.parametrize("text", [
+    "i want something like Friday Night Lights, the show not the movie",
+    "Hi there. Good morning!",
+    "leo was amazing in The Wolf of Wall Street tbh",
+    "honestly i hated Batman v Superman",
+    "have you seen The Blob (1988)? the remake",
+    "Blade Runner 2049 blew me away",
+    "Avengers: Infinity War was so good",
+    "i will bring my family to see it for sure",
+    "the new Batman looks dark",
+])
+def test_a_title_inside_a_longer_or_other_title_is_not_taken(extractor, text):
+    ex = said(extractor, text)
+    assert not {k: v for k, v in ex.items() if k in ("liked", "disliked", "seen")}, ex
+    assert "wanted_genres" not in ex, ex  # "Infinity War" wants no War
+
+
+@pytest.mark.parametrize("text, liked", [
+    ("i loved alien", [ALIEN]),
+    ("termnator 2 was awesome", [T2]),
+    ("goodfelas and pulp fiction", [GOODFELLAS, PULP]),
+    ("The Blob (1958) is a classic, loved it", [BLOB]),
+    ("alien 3 was great actually", [ALIEN_3]),
+])
+def test_lowercase_and_misspelt_titles_framed_as_titles_are_found(extractor, text, liked):
+    assert said(extractor, text).get("liked") == liked
+
+
+# ---- 2. questions and descriptions change nothing ----------------------------------------------
+@pytest.mark.parametrize("text", [
+    "who is in Heat?",
+    "is the first one a comedy??",
+    "any romance in it",
+    "was it scary tho?",
+    "Is it comedy, or horror?",
+    "is fargo any good?",
+    "it made me cry and laugh lol",
+    "a bit creepy for a 5 year old",
+    "would you say its family friendly?",
+    "Live action would be best",
+    "do you like horror movies",
+])
+def test_questions_and_descriptions_add_no_preference(extractor, text):
+    assert said(extractor, text) == {}
+
+
+def test_a_question_next_to_a_statement_keeps_the_statement(extractor):
+    ex = extractor.extract("who is in Heat? i loved Fargo though")
+    assert ex.liked == [FARGO] and ex.asked_about == [HEAT]
+
+
+def test_sentence_acts():
+    assert [s.act for s in sentences("Any good comedies? I love Fargo. It was creepy.")] == [
+        "request", "statement", "description"]
+    assert preference_text("That's good, I enjoy romantic ones").strip() == "I enjoy romantic ones"
+
+
+# ---- 3. negation and polarity --------------------------------------------------------------------
+@pytest.mark.parametrize("text, key, ids", [
+    ("i don't care for Grease, not my type of movie", "disliked", [GREASE]),
+    ("I could never get into the Star Wars movies tbh", "disliked", [STAR_WARS]),
+    ("loved Alien. Alien 3 not so much", "disliked", [ALIEN_3]),
+])
+def test_negations_decide_polarity(extractor, text, key, ids):
+    assert said(extractor, text)[key] == ids
+
+
+def test_negated_genre_then_a_request(extractor):
+    ex = said(extractor, "i dont really like horror, what about thrillers?")
+    assert ex["avoided_genres"] == ["Horror"] and ex["wanted_genres"] == ["Thriller"]
+
+
+def test_a_kind_of_a_genre_does_not_avoid_the_genre(extractor):
+    ex = said(extractor, "I like comedies, but not gross-out ones")
+    assert "Comedy" not in ex.get("avoided_genres", []) and "Comedy" in ex["preferred_genres"]
+
+
+# ---- 4. changes of mind ----------------------------------------------------------------------------
+def test_forget_the_kids_stuff_undoes_the_kids_rule(extractor):
+    state = apply(DialogueState(), extractor.extract("something for my 6 year old please"))
+    assert "Children's" in state.wanted_genres and "Horror" in state.avoided_genres
+    state = apply(state, extractor.extract("ok forget the kids stuff, back to me: sci-fi from the 80s"))
+    assert state.wanted_genres == ["Sci-Fi"] and state.avoided_genres == []
+    assert (state.year_min, state.year_max) == (1980, 1989)
+
+
+def test_fine_again_takes_back_an_avoided_genre(extractor):
+    state = apply(DialogueState(), extractor.extract("no war movies and no thrillers"))
+    assert set(state.avoided_genres) == {"War", "Thriller"}
+    ex = extractor.extract("actually war and thrillers are fine again")
+    state = apply(state, ex)
+    assert state.avoided_genres == [] and not ex.allow_repeats
+
+
+# ---- 5. ask when a common word is the only evidence ---------------------------------------------------
+def test_a_common_word_title_is_asked_about_not_recorded(extractor):
+    ex = extractor.extract("honestly Heat is the one i loved most")
+    assert ex.liked == [] and [c.options for c in ex.ambiguous] == [[HEAT]]
+    state = apply(DialogueState(), ex)
+    assert state.pending is not None and state.liked == []
+    yes = extractor.extract("yes", state)
+    assert apply(state, yes).liked == [HEAT]
+    no = extractor.extract("no, never mind", state)
+    assert apply(state, no).liked == []
+
+
+def test_a_cue_is_evidence_enough_for_a_common_word(extractor):
+    assert extractor.extract("i loved Heat").liked == [HEAT]
+
+
+# ---- the scorer ------------------------------------------------------------------------------------------
+def test_slot_counts_and_false_additions():
+    c = SlotCounts()
+    c.add({1, 2}, {2, 3})
+    assert c.scores()["precision"] == 0.5 and c.scores()["recall"] == 0.5
+    ex = Expected(liked={5}, mentioned={5}, wanted={"Comedy"})
+    r = Reading(liked={5, 6}, wanted={"Comedy", "Horror"}, years={("min", 1990)})
+    assert false_additions(ex, r) == ["item 6", "wanted Horror", "years min 1990"]
+
+
+def test_gold_titles_ground_only_when_title_and_year_agree(extractor):
+    g = GoldGrounder(extractor.catalog)
+    assert g.item("Alien (1979)") == ALIEN and g.item("The Blob (1988)") is None
+    gold = GoldTurn(dialog_id="d", utt_id=1, act="request", kids=True, liked=["Fargo (1996)"])
+    ex = g.ground(gold)
+    assert ex.liked == {FARGO} and "Children's" in ex.wanted and "Horror" in ex.avoided
+
+
+def test_keyword_baseline_reads_words_only(extractor):
+    r = KeywordReader(extractor.catalog).read("s", "i don't like horror, loved pulp fiction")
+    assert r.avoided == {"Horror"} and r.liked == {PULP}
+
+
+def test_gold_labels_are_valid_and_split_in_halves():
+    gold = load_gold()
+    assert len(gold) == 1678 and len({(g.dialog_id, g.utt_id) for g in gold}) == 1678
+    halves = {half_of(g.dialog_id) for g in gold}
+    assert halves == {"tune", "heldout"}
+
+
+def test_gold_that_names_no_corpus_line_is_refused(tmp_path):
+    corpus = tmp_path / "dev.tsv"
+    corpus.write_text("dialog_id\tutt_id\tspeaker\ttext\nd1\t1\tSEEKER\thi\n")
+    with pytest.raises(ValueError, match="name no seeker utterance"):
+        load_dialogues(corpus, [GoldTurn(dialog_id="d2", utt_id=1, act="greeting")])
+    with pytest.raises(FileNotFoundError, match="GENREC_INSPIRED"):
+        load_dialogues(tmp_path / "missing.tsv", [])
+
+
+# ---- a slice of the real gold, read from the shared corpus -------------------------------------------
+GOLD_SLICE = [  # (dialog_id, utt_id): questions, greetings, requests, tastes and reactions of real seekers
+    ("20191202-103716_425_live.pkl", 2), ("20191202-103716_425_live.pkl", 4), ("20191202-103716_425_live.pkl", 7),
+    ("20191203-162434_412_live.pkl", 5), ("20191130-193845_247_live.pkl", 24), ("20191130-193845_247_live.pkl", 41),
+    ("20200220-114336_264_live.pkl", 24), ("20200223-171453_152_live.pkl", 16), ("20200219-233123_155_live.pkl", 39),
+    ("20200219-233123_155_live.pkl", 21), ("20191126-112828_788_live.pkl", 6),
+]
+
+
+@pytest.mark.skipif(not default_corpus_path().exists(), reason="INSPIRED dev.tsv not found (../shared/data/inspired/"
+                    "dev.tsv or $GENREC_INSPIRED); CI has it")
+def test_real_seeker_turns_from_the_gold_slice(ml100k):
+    dialogues = {d.dialog_id: d for d in load_dialogues()}
+    extractor = CatalogExtractor(ml100k.catalog)
+    grounder = GoldGrounder(ml100k.catalog)
+    checked = 0
+    for dialog_id, utt_id in GOLD_SLICE:
+        d = dialogues[dialog_id]
+        turn, gold = next((t, g) for t, g in zip(d.turns, d.gold) if t.utt_id == utt_id)
+        before = DialogueState()
+        after = apply(before, extractor.extract(turn.text, before))
+        r = state_change(before, after)
+        want = grounder.ground(gold)
+        assert false_additions(want, r) == [], (turn.text, gold)
+        assert want.wanted <= r.wanted and want.avoided <= r.avoided, (turn.text, r)
+        checked += 1
+    assert checked == len(GOLD_SLICE)
