@@ -43,10 +43,27 @@ def table(name: str, res: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def show_errors(results: list, n: int) -> None:
+    """Print up to n turns whose reading differs from the gold (or adds what was never said)."""
+    bad = [t for t in results if t.false or t.reading.liked != t.expected.liked
+           or t.reading.disliked != t.expected.disliked or t.reading.wanted != t.expected.wanted
+           or t.reading.avoided != t.expected.avoided]
+    for t in bad[:n]:
+        print(f"    {t.dialog_id[:20]}#{t.utt_id} [{t.kind}] {t.text[:160]!r}\n"
+              f"      read liked={sorted(t.reading.liked)} disliked={sorted(t.reading.disliked)} "
+              f"wanted={sorted(t.reading.wanted)} avoided={sorted(t.reading.avoided)} "
+              f"years={sorted(t.reading.years)} other={sorted(t.reading.other_items)}\n"
+              f"      gold liked={sorted(t.expected.liked)} disliked={sorted(t.expected.disliked)} "
+              f"wanted={sorted(t.expected.wanted)} avoided={sorted(t.expected.avoided)} "
+              f"years={sorted(t.expected.years)} false={t.false}")
+
+
 def template_results(rec: Any, parts: Any, users: int, turns: int, seed: int, keyword: Any) -> tuple[list, list]:
     """Template simulated users talking to the agent; gold = what each message stated (the
     simulator's own record), the keyword reader reads the same messages."""
+    from genrec.agent.genres import GenreVocabulary
     from genrec.agent.state import DialogueState
+    from genrec.agent.vocabulary import KIDS
     from genrec.evaluation.persona import persona_for_user, persona_seed
     from genrec.evaluation.simulated_user import Stated
     from genrec.evaluation.template_simulator import TemplateSimulator
@@ -57,13 +74,17 @@ def template_results(rec: Any, parts: Any, users: int, turns: int, seed: int, ke
         state_change,
     )
 
-    def expected(before: Stated, after: Stated, named: tuple[int, ...]) -> Expected:
+    kids_avoid = GenreVocabulary(parts.catalog.genres).kids_avoid
+
+    def expected(before: Stated, after: Stated, named: tuple[int, ...], text: str) -> Expected:
         ex = Expected(liked=set(after.liked) - set(before.liked), disliked=set(after.disliked) - set(before.disliked),
                       mentioned=set(named).union(*(set(getattr(after, p)) - set(getattr(before, p))
                                                    for p in ("liked", "disliked", "seen", "interested", "rejected"))),
                       wanted=(set(after.wanted_genres) | set(after.requested_genres))
                       - (set(before.wanted_genres) | set(before.requested_genres)),
                       avoided=set(after.avoided_genres) - set(before.avoided_genres))
+        if KIDS.search(text):  # the agent's kids rule: a request for children avoids the adult genres
+            ex.avoided |= set(kids_avoid) - set(after.wanted_genres) - set(before.avoided_genres)
         for key, b, a in (("min", before.year_min, after.year_min), ("max", before.year_max, after.year_max)):
             if a is not None and a != b:
                 ex.years.add((key, a))
@@ -80,7 +101,7 @@ def template_results(rec: Any, parts: Any, users: int, turns: int, seed: int, ke
         before = sim.stated.model_copy(deep=True)
         utter = sim.opening()
         for _ in range(turns):
-            ex = expected(before, sim.stated, utter.named)
+            ex = expected(before, sim.stated, utter.named, utter.text)
             kind = "reaction" if set(utter.facts) & {"reaction", "opinion"} else "preference"
             prior = rec.state(session) if rec.session_exists(session) else None
             started = time.perf_counter()
@@ -88,6 +109,7 @@ def template_results(rec: Any, parts: Any, users: int, turns: int, seed: int, ke
             ms = (time.perf_counter() - started) * 1000
             r = state_change(prior or DialogueState(), rec.state(session))
             r.ms = ms
+            ex = net_of_held(ex, prior)
             agent_out.append(TurnResult("template", uid, utter.text, kind, ex, r, false_additions(ex, r)))
             kr = keyword.read(session, utter.text)
             kw_out.append(TurnResult("template", uid, utter.text, kind, ex, kr, false_additions(ex, kr)))
@@ -138,17 +160,7 @@ def main() -> None:
             row[reader_name] = score(results, latest)
             print(table(f"[{half}] {reader_name}", row[reader_name]))
             if reader_name == "agent" and args.show_errors:
-                bad = [t for t in results if t.false or t.reading.liked != t.expected.liked
-                       or t.reading.disliked != t.expected.disliked or t.reading.wanted != t.expected.wanted
-                       or t.reading.avoided != t.expected.avoided]
-                for t in bad[:args.show_errors]:
-                    print(f"    {t.dialog_id[:20]}#{t.utt_id} [{t.kind}] {t.text[:110]!r}\n"
-                          f"      read liked={sorted(t.reading.liked)} disliked={sorted(t.reading.disliked)} "
-                          f"wanted={sorted(t.reading.wanted)} avoided={sorted(t.reading.avoided)} "
-                          f"years={sorted(t.reading.years)} other={sorted(t.reading.other_items)}\n"
-                          f"      gold liked={sorted(t.expected.liked)} disliked={sorted(t.expected.disliked)} "
-                          f"wanted={sorted(t.expected.wanted)} avoided={sorted(t.expected.avoided)} "
-                          f"years={sorted(t.expected.years)} false={t.false}")
+                show_errors(results, args.show_errors)
         out["halves"][half] = row
     if args.template_users:
         rec = Recommender(catalog=parts.catalog, ranker=parts.ranker, store=parts.store, llm=None,
@@ -158,6 +170,8 @@ def main() -> None:
         out["template"] = {"users": args.template_users, "turns": args.turns, "seed": args.seed,
                            "agent": score(agent_t, latest), "keyword": score(kw_t, latest)}
         print(table("[template] agent", out["template"]["agent"]))
+        if args.show_errors:
+            show_errors(agent_t, args.show_errors)
         print(table("[template] keyword", out["template"]["keyword"]))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=2) + "\n")

@@ -241,3 +241,73 @@ def test_real_seeker_turns_from_the_gold_slice(ml100k):
         assert want.wanted <= r.wanted and want.avoided <= r.avoided, (turn.text, r)
         checked += 1
     assert checked == len(GOLD_SLICE)
+
+
+# ---- with an LLM: its reading decides, the rules only ground titles ----------------------------------
+def _scripted_reader(readings: dict[str, dict]):
+    """A scripted FAKE LLM: the extraction call gets the reading scripted for the message (keys as
+    the LLM gives them), the writer call a plain reply."""
+    import json as _json
+
+    def reply(request):
+        text = request.last_user_text
+        if "Extract the user's" in text:
+            message = text.rsplit("Message: ", 1)[-1].strip()
+            return _json.dumps(readings.get(message, {"liked_titles": []}))
+        return {"text": "Here are a few picks.", "rationales": []}
+
+    return reply
+
+
+def _fake_llm_recommender(ml100k, ml100k_ranker, ml100k_store, readings):
+    from genrec.agent import Recommender, SessionStore
+    from genrec.llm import fake_backend
+
+    llm = fake_backend([_scripted_reader(readings)] * 400, supports_tools=False)
+    return Recommender(catalog=ml100k.catalog, ranker=ml100k_ranker, store=ml100k_store, llm=llm,
+                       policy="guided", sessions=SessionStore(None))
+
+
+def _gold_reading(gold: GoldTurn, grounder: GoldGrounder) -> dict:
+    wanted, avoided = list(gold.genres_wanted), list(gold.genres_avoided)
+    if gold.kids:
+        wanted.append("Children's")
+        avoided += [g for g in grounder.kids_avoid if g not in wanted]
+    return {"liked_titles": gold.liked, "disliked_titles": gold.disliked, "mentioned_titles": gold.mentioned,
+            "wanted_genres": wanted, "avoided_genres": avoided, "dropped_genres": gold.genres_dropped,
+            "year_min": gold.year_min, "year_max": gold.year_max}
+
+
+def test_fake_llm_reading_decides_over_the_rules(ml100k, ml100k_ranker, ml100k_store):
+    cat = ml100k.catalog
+    fargo = next(it.item_id for it in cat if it.title == "Fargo")
+    heat = next(it.item_id for it in cat if it.title == "Heat")
+    readings = {"who is in Heat? i loved Fargo tho": {"liked_titles": ["Fargo"], "mentioned_titles": ["Heat"]},
+                "no horror pls, and i did not like Heat": {"avoided_genres": ["horror"]}}
+    rec = _fake_llm_recommender(ml100k, ml100k_ranker, ml100k_store, readings)
+    rec.chat("s", "who is in Heat? i loved Fargo tho")
+    assert rec.state("s").liked == [fargo] and heat not in rec.state("s").mentioned()
+    rec.chat("s", "no horror pls, and i did not like Heat")  # the LLM read no dislike: none is added
+    state = rec.state("s")
+    assert state.avoided_genres == ["Horror"] and state.disliked == []
+
+
+@pytest.mark.skipif(not default_corpus_path().exists(), reason="INSPIRED dev.tsv not found (../shared/data/inspired/"
+                    "dev.tsv or $GENREC_INSPIRED); CI has it")
+def test_fake_llm_returning_the_gold_reading_ends_in_the_gold_state(ml100k, ml100k_ranker, ml100k_store):
+    dialogues = [d for d in load_dialogues(half="heldout")][:4]
+    grounder = GoldGrounder(ml100k.catalog)
+    readings = {t.text: _gold_reading(g, grounder) for d in dialogues for t, g in zip(d.turns, d.gold)}
+    rec = _fake_llm_recommender(ml100k, ml100k_ranker, ml100k_store, readings)
+    turns = 0
+    for d in dialogues:
+        for turn, gold in zip(d.turns, d.gold):
+            before = rec.state(d.dialog_id) if rec.session_exists(d.dialog_id) else DialogueState()
+            rec.chat(d.dialog_id, turn.text)
+            r = state_change(before, rec.state(d.dialog_id))
+            want = grounder.ground(gold)
+            assert (r.liked, r.disliked) == (want.liked, want.disliked), turn.text
+            assert (r.wanted, r.avoided) == (want.wanted - set(before.wanted_genres) - set(before.preferred_genres),
+                                             want.avoided - set(before.avoided_genres)), turn.text
+            turns += 1
+    assert turns > 40

@@ -22,13 +22,20 @@ _INTERROGATIVE = re.compile(
 _REQUEST = re.compile(
     r"\b(?:recommend\w*|suggest\w*|what about|how about|do you have|have you got|got any|know (?:of )?any|"
     r"can you (?:find|give|show|think|pick|get)|could you (?:find|give|show|think|pick|get)|"
-    r"(?:any|some|something|anything)\b.{0,40}\b(?:movies?|films?|ones?|else|other|similar|like that)|"
+    r"(?:any|some|something|anything)\b.{0,40}\b(?:movies?|films?|ones?|else|other|similar|like)|"
     r"i (?:want|need|would like|'d like|d like)|looking for|in the mood for|more like|"
     r"(?:any|some) (?:good |other |more |new |recent )?\w+ (?:movies?|films?|comedies|dramas|thrillers|ones))\b",
     re.IGNORECASE)
 _ABOUT_A_FILM = re.compile(
     r"\b(?:it|that|this|they|those|them|he|she|the (?:movie|film|plot|story|cast|trailer|graphics|ending|"
     r"first one|second one|last one|sequel|book|show|series|character|actor|actress))\b", re.IGNORECASE)
+_BARE_ASK = re.compile(r"^\W*(?!(?:who|whom|whose|what|whats|what's|when|where|which|why|how|is|are|was|were|does|do|did|"
+                       r"has|have|had|can|could|would|will|should|isn't|isnt|aren't|arent|wasn't|wasnt|doesn't|doesnt|"
+                       r"didn't|didnt)\b)", re.IGNORECASE)
+"""A question with no question word: "any sci-fi?", "comedies?" (a request said with a question mark)."""
+_DISMISSES = re.compile(r"\bnot (?:really |quite )?(?:my thing|for me|my cup of tea|my type|what i(?:'m| am) after)|"
+                        r"\bnot in the mood|\bhad enough|\bsick of|\btired of|\bno more\b", re.IGNORECASE)
+"""A dismissal in a description ("the second one is a comedy, not my thing") still avoids the genre."""
 _ASKS_THE_RECOMMENDER = re.compile(r"^\W*(?:do|did|have|would|will|are|were) you\b(?!.*\b(?:have|got|know|recommend|"
                                    r"suggest|think of)\b)|\b(?:that|did) you (?:enjoyed|liked|like|enjoy|think|thought)\b",
                                    re.IGNORECASE)
@@ -88,6 +95,8 @@ def _act(s: str) -> Act:
     if asks:
         if _ASKS_THE_RECOMMENDER.match(body):
             return "question"
+        if _BARE_ASK.match(body) and not _ABOUT_A_FILM.search(body) and not re.search(r"\byou\b", body, re.I):
+            return "request"  # "any sci-fi?", "comedies?", "Twelve Monkeys?", "something from the 80s?"
         if _REQUEST.search(body) and not re.match(r"^\W*(?:is|was|does|did|has)\s+(?:it|that|this)\b", body, re.I):
             return "request"
         return "question"
@@ -121,22 +130,26 @@ def blank_acts(text: str, acts: tuple[Act, ...]) -> str:
     return "".join(out)
 
 
-def preference_text(text: str) -> str:
+def preference_text(text: str, original: str | None = None) -> str:
     """The parts of `text` that may change preferences: questions, and clauses that describe a
-    film ("it made me laugh", "that one was creepy"), blanked.
+    film ("it made me laugh", "that one was creepy"), blanked. Acts are read on `original` (the
+    same message before other readers blanked parts of it; same offsets) when given.
 
     >>> preference_text("Is it scary? I love comedies.").strip()
     'I love comedies.'
     >>> preference_text("That's good, I enjoy romantic ones").strip()
     'I enjoy romantic ones'
     """
+    source = original if original is not None and len(original) == len(text) else text
     out = list(text)
-    for s in sentences(text):
+    for s in sentences(source):
         if s.act == "question":
             out[s.start:s.end] = " " * (s.end - s.start)
             continue
-        for a, b in _clauses(text, s.start, s.end):
-            if _describes(text[a:b]):
+        if _DISMISSES.search(source, s.start, s.end):
+            continue
+        for a, b in _clauses(source, s.start, s.end):
+            if _describes(source[a:b]):
                 out[a:b] = " " * (b - a)
     return "".join(out)
 

@@ -18,7 +18,7 @@ from genrec.agent.rationales import item_nouns
 from genrec.agent.state import DialogueState
 from genrec.agent.toolkit import Toolkit
 from genrec.agent.turn import TurnContext
-from genrec.agent.understanding import CatalogExtractor, LLMExtraction, apply, merge
+from genrec.agent.understanding import CatalogExtractor, LLMExtraction, apply, decide, read_something
 
 
 @dataclass
@@ -58,11 +58,13 @@ def understand(message: str, prior: DialogueState, *, extractor: CatalogExtracto
         res = ctx.budget.try_invoke([("human", prompts.EXTRACT_PROMPT.format(
             message=message[:2000], noun=noun, nouns=nouns))], ctx.warnings, response_format=LLMExtraction)
         if res is not None and res.parsed is not None:
-            raw = res.parsed.model_dump() if isinstance(res.parsed, BaseModel) else res.parsed
-            asked_about = {q.item_id for q in ex.item_questions} - set(ex.mentioned())
-            ex = merge(ex, extractor.ground_llm(raw, message))
-            for pol in POLARITIES:  # an item asked about is not a preference, whatever the LLM read
-                setattr(ex, pol, [i for i in getattr(ex, pol) if i not in asked_about])
+            raw = res.parsed.model_dump(exclude_unset=True) if isinstance(res.parsed, BaseModel) else res.parsed
+            if read_something(raw):  # the LLM's reading decides; the rules only ground it ("{}" is no reading)
+                asked_about = {q.item_id for q in ex.item_questions} - set(ex.mentioned())
+                ex = decide(ex, extractor.ground_llm(raw, message))
+                for pol in POLARITIES:  # an item asked about is not a preference, whatever the LLM read
+                    setattr(ex, pol, [i for i in getattr(ex, pol) if i not in asked_about])
+                ex.mentioned_titles = [catalog[i].label for i in ex.mentioned()]
     state = apply(prior, ex)
     notes = [f"There is no item {iid} in the catalog (item ids run "
              f"{catalog.min_id}..{catalog.max_id})." for iid in ex.unknown_item_refs]

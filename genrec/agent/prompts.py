@@ -35,9 +35,12 @@ What is known about the user (from this conversation):
 {state}""")
 
 EXTRACT_PROMPT = Prompt("""Extract the user's {noun} preferences from their last message as JSON with keys:
-liked_titles, disliked_titles, seen_titles (lists of {noun} titles the user wrote),
-wanted_genres, avoided_genres (lists of genres), year_min, year_max (integers or null),
-wishes (a short phrase with anything else they want, or null).
+liked_titles, disliked_titles, seen_titles (lists of {noun} titles the user wrote and judged or saw),
+mentioned_titles (titles named in a question or without a verdict of their own),
+wanted_genres (genres asked for now), taste_genres (genres they like in general),
+avoided_genres (genres they do not want), dropped_genres (genres they take back: "forget the kids stuff"),
+year_min, year_max (integers or null), wishes (a short phrase with anything else they want, or null).
+A question ("is it scary?") or a description of one {noun} ("it made me laugh") states no preference.
 Only include what the message says. Message: {message}""")
 
 WRITER_PROMPT = Prompt("""You write the reply of a {noun} recommender. The user said: {message}

@@ -287,12 +287,13 @@ def _cased_or_cued(text: str, start: int, end: int, key: str) -> bool:
 
 
 def _phrase_ok(text: str, start: int, key: str) -> bool:
-    """May a lower-case title of several words stand without a cue? Only from a writer who writes
-    all in lower case, and only when its words are not everyday words ("pulp fiction", not "my family")."""
-    if re.search(r"[A-Z]", re.sub(r"\bI\b", "", text)):
-        return False
-    words = key.split()
-    return any(w not in STOP_WORDS and w not in COMMON_TITLE_WORDS and w not in _EVERYDAY for w in words)
+    """May a lower-case title of several words stand without a cue? When two of its words are not
+    everyday words ("the empire strikes back"), or one is and the writer writes all in lower case
+    ("i want pulp fiction vibes"); never when all are everyday words ("my family", "good morning")."""
+    distinctive = [w for w in key.split() if w not in STOP_WORDS and w not in COMMON_TITLE_WORDS and w not in _EVERYDAY]
+    if len(distinctive) >= 2:
+        return True
+    return len(distinctive) == 1 and not re.search(r"[A-Z]", re.sub(r"\bI\b", "", text))
 
 
 _EVERYDAY = frozenset({"family", "kids", "good", "morning", "night", "day", "time", "life", "love", "home", "man",
@@ -311,7 +312,7 @@ def _single_word_ok(text: str, toks: list[Token], i: int, sentence_starts: set[i
     quoted = s > 0 and text[s - 1] in "\"'“‘«" and e < len(text) and text[e] in "\"'”’»"
     if quoted or fold(text).strip(" .!?\"'“”") == tok:  # quoted, or the whole message ("Alien")
         return True
-    if _CUED_BEFORE.search(fold(text[:s])) and tok not in STOP_WORDS and len(tok) >= 3:
+    if _CUED_BEFORE.search(fold(text[:s])) and tok not in STOP_WORDS and tok not in COMMON_TITLE_WORDS and len(tok) >= 3:
         return True  # "i loved alien"
     if raw[0].isupper() and i not in sentence_starts and not raw.isupper():
         return True

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
+from typing import cast
 
 from pydantic import BaseModel, Field, ValidationError
 from rapidfuzz import fuzz, process
@@ -22,6 +23,8 @@ from genrec.agent.text import SENTENCE_END, blank, fold, normalize, tokens
 from genrec.agent.titles import TitleIndex, TitleMention, find_titles, title_index
 from genrec.agent.vocabulary import (
     INJECTION,
+    POLARITY_AFTER,
+    POLARITY_BEFORE,
     ORDINAL_REF,
     ORDINALS,
     REPEAT,
@@ -37,7 +40,7 @@ GENRE_SYNONYMS: dict[str, str] = VOCABULARY.genre_synonyms
 
 __all__ = [
     "GENRE_SYNONYMS", "YEAR_HI", "YEAR_LO", "CatalogExtractor", "Extraction", "LLMExtraction",
-    "Polarity", "TitleIndex", "TitleMention", "apply", "merge", "normalize", "title_index",
+    "Polarity", "TitleIndex", "TitleMention", "apply", "decide", "normalize", "read_something", "title_index",
 ]
 
 _ITEM_REF = re.compile(r"\b(?:item|item id|movie id|film id|id)(?:\s+#?\s*|\s*#\s*)(\d{1,12})\b", re.IGNORECASE)
@@ -50,13 +53,24 @@ _TOO_OLD_OR_NEW = re.compile(r"\btoo (?:old|dated|new|recent|modern)\b|\b(?:olde
 _WATCHED: frozenset[Polarity] = frozenset({"liked", "disliked", "seen"})
 """Verdicts of someone who has watched the item (not a reaction to an unseen one)."""
 _USER_REF = re.compile(r"\buser(?:\s*id)?\s*#?\s*(\d{1,9})\b", re.IGNORECASE)
+_IT_VERDICT = re.compile(r"(?:i\s+)?(?:really\s+|absolutely\s+)?(?:(?P<liked>loved|liked|enjoyed|adored) it|"
+                         r"(?P<disliked>hated|disliked|did ?n[o']?t like) it)\b")
+
+
+def _cue_before(text: str, start: int) -> bool:
+    """Is there a polarity cue earlier in the sentence that holds text[start]?"""
+    sentence = SENTENCE_END.split(text[:start])[-1].lower()
+    return bool(POLARITY_BEFORE.search(sentence))
+
+
 _YES = re.compile(r"^\W*(?:yes|yeah|yep|yup|right|correct|exactly|sure|that one|that's it|thats it|y)\b")
 _NO = re.compile(r"^\W*(?:no|nope|nah|not that|wrong|neither|n)\b")
 _TITLE_CASE = re.compile(r"\b[A-Z][\w'’]*(?:(?::\s*|\s+(?:(?:of|the|and|v|vs|in|on|a|an|to|at)\s+)?)[A-Z][\w'’]*)+")
 """Several capitalised words in a row ("Infinity War"): a name, read for no genre unless all genre words."""
 _TITLE_LINKS = frozenset({"of", "the", "and", "v", "vs", "in", "on", "a", "an", "to", "at"})
 _LIST_GLUE = frozenset({"and", "or", "also", "maybe", "probably", "think", "i", "guess", "the", "a", "an", "oh",
-                        "um", "hmm", "well", "definitely", "both", "too", "plus", "lol"})
+                        "um", "hmm", "well", "definitely", "both", "too", "plus", "lol", "lets", "see", "like",
+                        "say", "ok", "okay", "so", "yes", "yeah", "sure", "etc"})
 """Words a bare answer of titles may hold besides them ("I think Alien and Heat")."""
 _ANSWER_ORDINAL = re.compile(
     r"\s*(?:(\d)|(" + "|".join(VOCABULARY.answer_ordinals) + r"))\W*")
@@ -93,6 +107,8 @@ class Extraction(Preferences):
         "Items taken for an exact title -> the longer titles the words also begin (for a note)."))
     asked_about: list[int] = Field(default_factory=list, description=(
         "Items named in a question ('who is in Heat?'): mentioned, never kept as preferences."))
+    chosen: list[int] = Field(default_factory=list, description=(
+        "Items given by id ('item 50') or picked in answer to 'which one did you mean?' (not read from words)."))
     dropped_genres: list[str] = Field(default_factory=list, description=(
         "Genres the message takes back ('forget the kids stuff', 'war is fine again')."))
     item_questions: list[ItemQuestion] = Field(default_factory=list, description=(
@@ -119,13 +135,20 @@ class Extraction(Preferences):
 
 
 class LLMExtraction(BaseModel):
-    """The JSON an LLM is asked for; validated and grounded before it touches the state."""
+    """The JSON an LLM is asked for; validated and grounded before it touches the state.
+
+    An extraction that gives none of these keys ("{}") is no reading at all: the rules' reading
+    stands. One that gives any key is the LLM's reading, and it decides (see `decide`)."""
 
     liked_titles: list[str] = Field(default_factory=list)
     disliked_titles: list[str] = Field(default_factory=list)
     seen_titles: list[str] = Field(default_factory=list)
+    mentioned_titles: list[str] = Field(
+        default_factory=list, description="Titles named without a verdict (asked about, not seen yet).")
     wanted_genres: list[str] = Field(default_factory=list)
     avoided_genres: list[str] = Field(default_factory=list)
+    taste_genres: list[str] = Field(default_factory=list, description="Genres liked in general (a boost).")
+    dropped_genres: list[str] = Field(default_factory=list, description="Genres the user takes back.")
     year_min: int | None = None
     year_max: int | None = None
     wishes: str | None = None
@@ -186,6 +209,7 @@ class CatalogExtractor:
             iid = int(m.group(1))
             if iid in self.catalog:
                 ex.liked.append(iid)
+                ex.chosen.append(iid)
                 ex.mentioned_titles.append(self.catalog[iid].label)
             else:
                 ex.unknown_item_refs.append(iid)
@@ -198,6 +222,7 @@ class CatalogExtractor:
             pick = self._resolve_pending(masked, state.pending)
             if pick is not None:
                 ex.set_verdict(pick, state.pending.polarity)
+                ex.chosen.append(pick)
                 ex.mentioned_titles.append(self.catalog[pick].label)
                 # the answer's year or ordinal picked the title; it is not a year constraint
                 year = self.catalog[pick].year
@@ -229,7 +254,9 @@ class CatalogExtractor:
         read = list_verdicts(masked, spans, default=self._default_polarity(masked, spans))
         for span, pol, listed in zip(spans, read.verdicts, read.listed):
             if isinstance(span, TitleMention):
-                span.polarity = pol
+                span.polarity = self._echo_verdict(masked, span) or pol
+                # a list of titles, or a cue before it in its sentence, says a film is meant
+                span.weak = span.weak and not listed and not _cue_before(masked, span.start)
                 continue
             verdict = reference_verdict(outside, span.start, span.end)
             if listed and verdict in _WATCHED:  # a list of things seen: the list's verdict
@@ -253,7 +280,7 @@ class CatalogExtractor:
             masked = blank(masked, t.start, t.end)
         # only requests and statements of taste change genres and years; questions and descriptions
         # of a film ("it made me laugh", "is it scary?") do not
-        masked = preference_text(masked)
+        masked = preference_text(masked, said)
         masked = _TITLE_CASE.sub(lambda m: m.group(0) if self._genre_words_only(m.group(0)) else " " * len(m.group(0)),
                                  masked)  # "Avengers: Infinity War" names no genre
         genres = self.genres.read(masked)
@@ -283,13 +310,27 @@ class CatalogExtractor:
                    or w in ("movie", "film", "rom", "com", "i") for w in words)
 
     @staticmethod
+    def _echo_verdict(text: str, t: TitleMention) -> Polarity | None:
+        """The verdict on a title said alone as its own sentence, from the next one: "Twelve
+        Monkeys? I really liked it." """
+        before = SENTENCE_END.split(text[:t.start])[-1]
+        after = text[t.end:]
+        stop = SENTENCE_END.match(after.lstrip(" )(0123456789"))
+        if before.strip(" \"'“”") or not stop:
+            return None
+        nxt = after.lstrip(" )(0123456789")[1:].lstrip(" ?!.")
+        m = POLARITY_AFTER.match(nxt[:60].lower()) or _IT_VERDICT.match(nxt[:60].lower())
+        return cast(Polarity, m.lastgroup) if m and m.lastgroup else None
+
+    @staticmethod
     def _default_polarity(masked: str, spans: list[TitleMention | ListReference]) -> Polarity:
         """The verdict on a title said with no cue: liked when the message is only titles (an
         answer: "Toy Story and Fargo"), else seen (named, not judged: "the last one I saw was X")."""
         rest = masked
         for sp in spans:
             rest = blank(rest, sp.start, sp.end)
-        words = [t for t, _, _ in tokens(rest) if t not in _LIST_GLUE]
+        rest = _TITLE_CASE.sub(" ", rest)  # other titles of the answer ("Elf, Groundhog Day, Home Alone")
+        words = [t for t, s, _ in tokens(rest) if t not in _LIST_GLUE and not rest[s].isupper()]
         return "liked" if not words else "seen"
 
     def _decade_as_taste(self, masked: str, said: str) -> bool:
@@ -356,15 +397,18 @@ class CatalogExtractor:
                 if fuzz.partial_ratio(name, norm_msg) < 85:
                     continue  # not grounded in what the user wrote
                 ex.set_verdict(iid, pol)
-        for g in data.wanted_genres[:10]:
-            cg = self.genre_of(str(g))
-            if cg and cg not in ex.wanted_genres:
-                ex.wanted_genres.append(cg)
-        for g in data.avoided_genres[:10]:
-            cg = self.genre_of(str(g))
-            if cg and cg not in ex.avoided_genres:
-                ex.avoided_genres.append(cg)
+        for title in data.mentioned_titles[:10]:
+            iid = self.index.resolve(title) if isinstance(title, str) else None
+            if iid is not None and iid not in ex.mentioned():
+                ex.asked_about.append(iid)
+        for names, kept in ((data.wanted_genres, ex.wanted_genres), (data.avoided_genres, ex.avoided_genres),
+                            (data.taste_genres, ex.preferred_genres), (data.dropped_genres, ex.dropped_genres)):
+            for g in names[:10]:
+                cg = self.genre_of(str(g))
+                if cg and cg not in kept:
+                    kept.append(cg)
         ex.wanted_genres = [g for g in ex.wanted_genres if g not in ex.avoided_genres]
+        ex.preferred_genres = [g for g in ex.preferred_genres if g not in ex.avoided_genres + ex.wanted_genres]
         lo, hi = data.year_min, data.year_max
         lo = lo if lo is not None and plausible(lo) else None
         hi = hi if hi is not None and plausible(hi) else None
@@ -376,26 +420,31 @@ class CatalogExtractor:
         return ex
 
 
-def merge(rules: Extraction, llm: Extraction) -> Extraction:
-    """Rules win on conflicts; the LLM adds items, genres and years the rules did not find."""
-    out = rules.model_copy(deep=True)
-    known = set(out.mentioned())
-    for pol in ("liked", "disliked", "seen"):
-        for iid in getattr(llm, pol):
-            if iid not in known and not any(iid in a.options for a in out.ambiguous):
-                getattr(out, pol).append(iid)
-                known.add(iid)
-    for g in llm.wanted_genres:
-        if g not in out.avoided_genres and g not in out.wanted_genres and g not in out.preferred_genres:
-            out.wanted_genres.append(g)
-    for g in llm.avoided_genres:
-        if g not in out.wanted_genres and g not in out.avoided_genres:
-            out.avoided_genres.append(g)
-    if not out.years_given and llm.years_given:
-        out.year_min, out.year_max, out.years_given = llm.year_min, llm.year_max, True
-    if not out.wishes and llm.wishes:
-        out.wishes = list(llm.wishes)
+def read_something(raw: dict | str) -> bool:
+    """Did the LLM give a reading (any known key), rather than "{}" or unrelated JSON?"""
+    try:
+        data = LLMExtraction.model_validate_json(raw) if isinstance(raw, str) else LLMExtraction.model_validate(raw)
+    except ValidationError:
+        return False
+    return bool(data.model_fields_set)
+
+
+def decide(rules: Extraction, llm: Extraction) -> Extraction:
+    """The LLM's grounded reading decides polarity, genres, years and the wish; the rules keep only
+    what is about the message itself (item questions, references to the last list, the answer to
+    a pending question, reset, repeat, injection cues, ids and user ids) and add nothing of their own."""
+    out = llm.model_copy(deep=True)
+    for name in ("item_questions", "reset", "allow_repeats", "injection", "user_id", "unknown_item_refs",
+                 "interested", "rejected", "ambiguous"):
+        setattr(out, name, getattr(rules, name))
+    for iid in rules.chosen:  # an explicit "item 50" or the answer to "which one did you mean?"
+        if iid not in out.mentioned() and iid in rules.mentioned():
+            out.set_verdict(iid, _polarity_of(rules, iid))
     return out
+
+
+def _polarity_of(ex: Extraction, iid: int) -> Polarity:
+    return next(p for p in POLARITIES if iid in getattr(ex, p))
 
 
 def apply(state: DialogueState, ex: Extraction, *, max_wishes: int = 3) -> DialogueState:

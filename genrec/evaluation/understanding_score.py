@@ -46,6 +46,9 @@ class Reading:
     """Items reached through a reference to the agent's own last list ("the first one"): in a replayed
     human-to-human dialogue those words point at the human recommender's film, so they are counted
     apart and left out of the slots and of the false additions."""
+    held: DialogueState | None = None
+    """The reader's state before the utterance (None for a stateless reader): what it already
+    holds cannot be added again, so the gold is compared net of it."""
     ms: float = 0.0
     error: str | None = None
 
@@ -161,6 +164,7 @@ class AgentReader:
         after = self.rec.state(session)
         r = state_change(before, after)
         r.ms = ms
+        r.held = before
         ex = self.rec.agent.extractor.extract(text, before)  # what it grounded, outside the timing
         named = {i for i in ex.mentioned() if self.rec.catalog[i].label in ex.mentioned_titles}
         r.by_reference = r.added_items() - named
@@ -264,6 +268,18 @@ class TurnResult:
     false: list[str]
 
 
+def net_of_held(ex: Expected, held: DialogueState | None) -> Expected:
+    """The gold change of one utterance given what the reader already held: a genre already wanted
+    or an item already liked cannot be added again ("Romance." said twice adds nothing the second time)."""
+    if held is None:
+        return ex
+    return Expected(liked=ex.liked - set(held.liked), disliked=ex.disliked - set(held.disliked),
+                    mentioned=ex.mentioned,
+                    wanted=ex.wanted - set(held.wanted_genres) - set(held.preferred_genres),
+                    avoided=ex.avoided - set(held.avoided_genres), dropped=ex.dropped, years=ex.years,
+                    recent=ex.recent)
+
+
 def false_additions(ex: Expected, r: Reading) -> list[str]:
     """What the reading added that the utterance never said (items, genres, years), as short labels."""
     out = [f"item {i}" for i in sorted(r.added_items() - ex.mentioned)]
@@ -330,7 +346,7 @@ def replay(reader: Reader, dialogues: Iterable[Any], grounder: GoldGrounder, *,
         session = f"{session_prefix}-{hashlib.sha256(d.dialog_id.encode()).hexdigest()[:16]}"
         for turn, gold in zip(d.turns, d.gold):
             r = reader.read(session, turn.text)
-            ex = grounder.ground(gold)
+            ex = net_of_held(grounder.ground(gold), r.held)
             out.append(TurnResult(d.dialog_id, turn.utt_id, turn.text, gold.kind, ex, r, false_additions(ex, r)))
         if progress:
             progress(1)
@@ -338,4 +354,4 @@ def replay(reader: Reader, dialogues: Iterable[Any], grounder: GoldGrounder, *,
 
 
 __all__ = ["KINDS", "SLOTS", "AgentReader", "Expected", "GoldGrounder", "KeywordReader", "Reader", "Reading",
-           "TurnResult", "false_additions", "replay", "score", "state_change"]
+           "TurnResult", "false_additions", "net_of_held", "replay", "score", "state_change"]
