@@ -71,6 +71,7 @@ def template_results(rec: Any, parts: Any, users: int, turns: int, seed: int, ke
         Expected,
         TurnResult,
         false_additions,
+        net_of_held,
         state_change,
     )
 

@@ -18,7 +18,13 @@ from genrec.agent.rationales import item_nouns
 from genrec.agent.state import DialogueState
 from genrec.agent.toolkit import Toolkit
 from genrec.agent.turn import TurnContext
-from genrec.agent.understanding import CatalogExtractor, LLMExtraction, apply, decide, read_something
+from genrec.agent.understanding import (
+    CatalogExtractor,
+    LLMExtraction,
+    apply,
+    decide,
+    read_something,
+)
 
 
 @dataclass

@@ -23,10 +23,10 @@ from genrec.agent.text import SENTENCE_END, blank, fold, normalize, tokens
 from genrec.agent.titles import TitleIndex, TitleMention, find_titles, title_index
 from genrec.agent.vocabulary import (
     INJECTION,
-    POLARITY_AFTER,
-    POLARITY_BEFORE,
     ORDINAL_REF,
     ORDINALS,
+    POLARITY_AFTER,
+    POLARITY_BEFORE,
     REPEAT,
     RESET,
     STOP_WORDS,
