@@ -37,7 +37,7 @@ _DISMISSES = re.compile(r"\bnot (?:really |quite )?(?:my thing|for me|my cup of 
                         r"\bnot in the mood|\bhad enough|\bsick of|\btired of|\bno more\b", re.IGNORECASE)
 """A dismissal in a description ("the second one is a comedy, not my thing") still avoids the genre."""
 _ASKS_THE_RECOMMENDER = re.compile(r"^\W*(?:do|did|have|would|will|are|were) you\b(?!.*\b(?:have|got|know|recommend|"
-                                   r"suggest|think of)\b)|\b(?:that|did) you (?:enjoyed|liked|like|enjoy|think|thought)\b",
+                                   r"suggest|think of)\b)|.*\b(?:that|did) you (?:enjoyed|liked|like|enjoy|think|thought)\b",
                                    re.IGNORECASE)
 _DESCRIBES = re.compile(
     r"(?:^\W*|\b(?:and|but|because|so|though|although|since|as|cause|cuz|if|think|guess|believe|feel|hope|heard|"

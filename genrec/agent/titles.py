@@ -349,6 +349,8 @@ def _fuzzy_titles(index: TitleIndex, text: str, toks: list[Token],
             key = " ".join(t for t, _, _ in span)
             if SENTENCE_END.search(text[span[0][1]:span[-1][2]]):
                 continue  # a title does not run across sentences ("Hi. Good morning")
+            if span[0][0] in STOP_WORDS or span[-1][0] in STOP_WORDS:
+                continue  # a typo of a title does not start or end on a function word ("wanting to")
             if len(key) < (8 if n > 1 else 6) or all(
                     w in STOP_WORDS or w in not_titles or w.rstrip("s") in not_titles or w in COMMON_TITLE_WORDS
                     for w in key.split()):

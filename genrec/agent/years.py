@@ -20,6 +20,9 @@ _DECADE_NEGATED = re.compile(any_word(VOCABULARY.decade_negations).pattern + r"[
 _BOUND = re.compile(
     r"\b(" + "|".join(f"{w} " for w in _B.negations) + r")?(" + "|".join(_B.after + _B.at + _B.before)
     + r")[\s-]+(\d{4})(\s+(?:" + "|".join(_B.and_later + _B.and_earlier) + r"))?\b")
+_NARRATIVE = re.compile(r"\b(?:back in|back then in|grew up in|growing up in|as a kid in|when i was young in)\s+(?:the\s+)?"
+                        r"(?:early\s+|late\s+|mid\s+)?(?:(?:nineteen|twenty)\s+)?\w+")
+"""A time of the speaker's life ("back in the early eighties"), not years asked for."""
 _RECENT = re.compile(any_word(VOCABULARY.recent_words).pattern
                      + r"(?!\s+(?:favou?rites?|one|ones?\b(?!\s+(?:please|pls))|trailer|episode|season))")
 """"something recent", "newest films" (not "my recent favorite", "the newest one" of two shown)."""
@@ -48,7 +51,7 @@ def read_years(text: str, *, latest: int = YEAR_HI) -> YearsSaid:
     >>> read_years("not after 1990, most of my favourites are from the 70s")
     YearsSaid(year_min=None, year_max=1990, given=True, taste_decade=1970)
     """
-    t = " " + fold(text) + " "
+    t = " " + _NARRATIVE.sub(" ", fold(text)) + " "
     for m in _RANGE.finditer(t):
         a, b = int(m.group(1)), int(m.group(2))
         if plausible(a) and plausible(b) and a <= b and (
