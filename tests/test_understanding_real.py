@@ -311,3 +311,38 @@ def test_fake_llm_returning_the_gold_reading_ends_in_the_gold_state(ml100k, ml10
                                              want.avoided - set(before.avoided_genres)), turn.text
             turns += 1
     assert turns > 40
+
+
+# ---- moods and "like X" ----------------------------------------------------------------------------
+def test_mood_words_lean_and_are_never_searched(extractor):
+    ex = extractor.extract("something light, i had a long day")
+    assert ex.mood_genres == ["Comedy"] and ex.wanted_genres == [] and ex.wishes == []
+    ex = extractor.extract("i want something mind-bending about dreams")
+    assert "Sci-Fi" in ex.mood_genres and ex.wishes and "mind" not in ex.wishes[0]
+    assert extractor.extract("nothing too intense please").mood_genres == []
+    assert extractor.extract("have fun!").mood_genres == []
+
+
+def test_like_x_is_an_anchor_but_i_like_x_is_not(extractor):
+    assert extractor.extract("got anything like toy story?").anchors == [TOY_STORY]
+    assert extractor.extract("movies similar to fargo pls").anchors == [FARGO]
+    ex = extractor.extract("i like Fargo")
+    assert ex.liked == [FARGO] and ex.anchors == []
+
+
+def test_something_like_toy_story_gives_animated_and_family_films(make_ml100k_recommender, settings):
+    rec = make_ml100k_recommender(settings)
+    r = rec.chat("toy", "something like toy story")
+    top = r.recommendations[:6]
+    family = [x for x in top if {"Animation", "Children's"} & set(x.genres)]
+    assert len(family) >= 4, [(x.title, x.genres) for x in top]
+    assert all(x.title != "Toy Story" for x in r.recommendations)
+
+
+def test_a_light_mood_finds_comedies_not_title_words(make_ml100k_recommender, settings):
+    rec = make_ml100k_recommender(settings)
+    r = rec.chat("mood", "something light, I had a long day")
+    titles = [x.title for x in r.recommendations]
+    assert not any("Light" in t or "Day" in t for t in titles), titles
+    assert sum("Comedy" in x.genres for x in r.recommendations[:6]) >= 4
+    assert rec.state("mood").mood_genres == ["Comedy"] and rec.state("mood").wanted_genres == []

@@ -182,6 +182,11 @@ def gather(toolkit: Toolkit, state: DialogueState, *, config: CandidateConfig, k
         filters: SearchFilters | None = toolkit.constraints(state, allow_repeats=allow_repeats)
     except InvalidFilterError as exc:  # the state's own years conflict: nothing can match
         filters, problem = None, str(exc)
+    anchor = next((a for a in reversed(state.anchors) if a in toolkit.catalog), None)
+    if anchor is not None and filters is not None:
+        # "something like Toy Story": the pool is X's neighbours, CF and content, and they rank it
+        _neighbours(toolkit, anchor, filters, config, pool, ctx)
+        query = None
     if query:
         started = time.perf_counter()
         hits = toolkit.search(query, config.search_n, filters) if filters is not None else None
@@ -193,7 +198,8 @@ def gather(toolkit: Toolkit, state: DialogueState, *, config: CandidateConfig, k
             c.sources.add("search")
     started = time.perf_counter()
     allowed = toolkit.allowed_array(filters) if filters is not None else np.zeros(0, np.int64)
-    hits = toolkit.rank(profile, allowed, config.ranker_n) if filters is not None else None
+    hits = toolkit.rank(profile, allowed, config.ranker_n) if filters is not None and anchor is None else (
+        [] if filters is not None else None)
     _record(ctx, "rank_for_user", {"k": config.ranker_n}, started, hits,
             f"rank_for_user: {problem}" if filters is None else "")
     for h in hits or []:
@@ -203,7 +209,7 @@ def gather(toolkit: Toolkit, state: DialogueState, *, config: CandidateConfig, k
     if filters is None:
         ctx.tick("candidates", started_all)
         return CandidatePool([], profile)
-    if profile is not None and config.popular_n:
+    if profile is not None and config.popular_n and anchor is None:
         # popular allowed items join the pool, so the popularity prior can act on them too
         for i, _ in toolkit.most_popular(allowed, config.popular_n):
             pool.setdefault(i, Candidate(i)).sources.add("popular")
@@ -219,6 +225,28 @@ def gather(toolkit: Toolkit, state: DialogueState, *, config: CandidateConfig, k
                   toolkit.popularity)
     ctx.tick("candidates", started_all)
     return CandidatePool(mmr(ranked, k, config.mmr_lambda, toolkit.catalog), profile, ranked)
+
+
+def _neighbours(toolkit: Toolkit, anchor: int, filters: SearchFilters, config: CandidateConfig,
+                pool: dict[int, Candidate], ctx: TurnContext) -> None:
+    """Add the anchor's nearest items to `pool`: rated alike (the ranker's item codes) as the
+    ranker term and alike in content (the item's embedding) as the search term."""
+    started = time.perf_counter()
+    hits = toolkit.similar(anchor, config.ranker_n, filters)
+    for h in hits:
+        c = pool.setdefault(h.item_id, Candidate(h.item_id))
+        if h.source == "ranker-similar":
+            c.ranker_score = h.score
+        else:
+            c.search_score = h.score
+        c.sources.add("similar")
+    content = [Hit(r.item.item_id, float(r.score), None, "content-similar")
+               for r in toolkit.store.similar(anchor, k=config.search_n, filters=filters)]
+    for h in content:
+        c = pool.setdefault(h.item_id, Candidate(h.item_id))
+        c.search_score = h.score if c.search_score is None else max(c.search_score, h.score)
+        c.sources.add("similar")
+    _record(ctx, "similar_items", {"item_id": anchor, "k": config.ranker_n}, started, [*hits, *content])
 
 
 def score_pool(toolkit: Toolkit, state: DialogueState, pool: dict[int, Candidate], *,

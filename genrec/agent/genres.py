@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from genrec.agent.text import fold, normalize
-from genrec.agent.vocabulary import KIDS, VOCABULARY, any_word, is_taste
+from genrec.agent.vocabulary import KIDS, MOOD, VOCABULARY, any_word, is_taste
 
 _NEGATION = any_word(VOCABULARY.genre_negations)
 # "horror, which is not really my thing" / "westerns are not for me": the negation follows the genre
@@ -44,6 +44,8 @@ class GenresSaid:
     taste: list[str] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)
     """Genres taken back ("forget the kids stuff", "war and thrillers are fine again")."""
+    moods: list[str] = field(default_factory=list)
+    """Genres a mood leans to ("something light" -> Comedy): a boost, never a filter."""
 
 
 class GenreVocabulary:
@@ -71,6 +73,18 @@ class GenreVocabulary:
         self.words = {w for k in self.phrases for w in k.split()}
         self.kids_genre = self.genre_of("children")
         self.kids_avoid = [g for g in (vocab.get(x.lower()) for x in VOCABULARY.kids_avoid) if g]
+
+    def _moods(self, norm: str, out: GenresSaid) -> str:
+        """Record the genres mood words lean to (unless negated: "nothing too intense") in
+        `out.moods`; return `norm` without the mood words, so no genre is read from them."""
+        for m in MOOD.finditer(norm):
+            if _NEGATION.search(" ".join(norm[:m.start()].split()[-2:])):
+                continue
+            for g in VOCABULARY.mood_words[m.group(0).lower()]:
+                genre = self.genre_of(g)
+                if genre and genre not in out.moods:
+                    out.moods.append(genre)
+        return MOOD.sub(lambda m: " " * len(m.group(0)), norm)
 
     def _take_back(self, norm: str, out: GenresSaid) -> str:
         """Record the genres a change of mind names in `out.dropped`; return `norm` without them."""
@@ -105,6 +119,7 @@ class GenreVocabulary:
             return out
         norm = fold(text).replace("'", "").replace("’", "")
         norm = _NOT_A_GENRE.sub(lambda m: " " * len(m.group(0)), norm)
+        norm = self._moods(norm, out)
         norm = " " + re.sub(r"[^\w\s]", " . ", re.sub(r"[-_/]", " ", norm)) + " "
         norm = self._take_back(norm, out)
         prev_end, prev_neg = 0, None
@@ -138,4 +153,5 @@ class GenreVocabulary:
         out.wanted = [g for g in dict.fromkeys(wanted) if g not in avoided]
         out.taste = [g for g in dict.fromkeys(taste) if g not in avoided and g not in out.wanted]
         out.avoided = list(dict.fromkeys(avoided))
+        out.moods = [g for g in out.moods if g not in out.avoided]
         return out

@@ -46,6 +46,12 @@ class Preferences(BaseModel):
     preferred_decades: list[int] = Field(
         default_factory=list, description="Decades of the user's taste ('most of my favourites are "
         "from the 90s'): a boost, not a filter.")
+    mood_genres: list[str] = Field(
+        default_factory=list, description="Genres the user's mood leans to ('something light, I had a long "
+        "day' -> Comedy): a boost, not a filter; the next mood replaces it.")
+    anchors: list[int] = Field(
+        default_factory=list, description="Items the user asked for more like ('something like Toy Story'): "
+        "the newest one ranks by item-to-item similarity.")
     wishes: list[str] = Field(default_factory=list, description="Recent free-text wishes.")
     interested: list[int] = Field(default_factory=list,
                                   description="Shown items not seen yet that the user reacted to positively.")
@@ -59,7 +65,7 @@ class Preferences(BaseModel):
 
     def taste_genres(self) -> list[str]:
         """Genres to boost: asked-for ones first, then the user's general taste."""
-        return list(dict.fromkeys([*self.wanted_genres, *self.preferred_genres]))
+        return list(dict.fromkeys([*self.wanted_genres, *self.preferred_genres, *self.mood_genres]))
 
     def constraints(self) -> SearchFilters:
         """The hard constraints as the SearchFilters retrieval evaluates (not yet validated)."""
@@ -143,7 +149,7 @@ class Preferences(BaseModel):
         """Drop one stated preference (a chip's ×); False when it was not there.
 
         kind: "genre" (asked for), "avoided_genre", "years" (value ignored), "preferred_genre",
-        "preferred_decade", "liked" (an item id), "wish".
+        "mood_genre", "preferred_decade", "liked" (an item id), "anchor" (an item id), "wish".
 
         >>> p = Preferences(wanted_genres=["Animation"], year_min=1980, year_max=1989)
         >>> p.remove("genre", "Animation"), p.remove("years"), p.constraints().genres_any, p.year_min
@@ -157,7 +163,8 @@ class Preferences(BaseModel):
             self.year_min = self.year_max = None
             return had
         lists: dict[str, list] = {"genre": self.wanted_genres, "avoided_genre": self.avoided_genres,
-                                  "preferred_genre": self.preferred_genres,
+                                  "preferred_genre": self.preferred_genres, "mood_genre": self.mood_genres,
+                                  "anchor": self.anchors,
                                   "preferred_decade": self.preferred_decades, "liked": self.liked,
                                   "wish": self.wishes}
         if kind not in lists:

@@ -73,7 +73,7 @@ class DialogueState(Preferences):
         """True when there is enough to rank: a liked item, a genre, a year range, a wish or a user."""
         return bool(
             self.liked or self.wanted_genres or self.preferred_genres or self.preferred_decades
-            or self.wishes or self.user_id is not None
+            or self.mood_genres or self.wishes or self.user_id is not None
             or self.year_min is not None or self.year_max is not None
         )
 
@@ -102,6 +102,10 @@ class DialogueState(Preferences):
             lines.append(f"avoids genres: {', '.join(self.avoided_genres)}")
         if self.preferred_genres:
             lines.append(f"usually enjoys: {', '.join(self.preferred_genres)}")
+        if self.mood_genres:
+            lines.append(f"in the mood for: {', '.join(self.mood_genres)}")
+        if self.anchors:
+            lines.append(f"wants more like: {names(self.anchors[-1:])}")
         if self.preferred_decades:
             lines.append(f"favourite decades: {', '.join(f'{d}s' for d in self.preferred_decades)}")
         if self.year_min is not None or self.year_max is not None:

@@ -248,7 +248,8 @@ def _quoted_titles(index: TitleIndex, text: str) -> list[TitleMention]:
 
 
 _CUED_BEFORE = re.compile(r"\b(?:loved?|liked?|enjoyed|enjoy|hated?|disliked?|saw|watched|seen|adored?|rewatch(?:ed)?|"
-                          r"favou?rite (?:is|was)|fan of|like|than|as good as)\s+(?:the\s+)?$")
+                          r"favou?rite (?:is|was)|fan of|like|than|as good as|similar to|such as|along the lines of|"
+                          r"in the vein of)\s+(?:the\s+)?$")
 _VERDICT_AFTER = re.compile(r"\s*(?:\(\d{4}\)\s*)?(?:was|is|were)\s+(?:so\s+|really\s+|pretty\s+)?(?:great|good|awesome|"
                             r"amazing|fantastic|excellent|brilliant|funny|terrible|awful|boring|bad|meh|ok|okay)\b")
 _LATER_FILM_BEFORE = re.compile(r"\b(?:new|newer|newest|latest|upcoming|remake of|remake of the|second|third|fourth|"

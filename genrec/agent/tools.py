@@ -265,7 +265,7 @@ class ToolRunner:
             held = state.liked if liked else state.disliked
             return "" if item_id in held else "no user message names this item"
         ex = CatalogExtractor(self.toolkit.catalog).extract(self.message, state)
-        named = {*ex.liked, *ex.disliked, *ex.seen, *ex.excluded,
+        named = {*ex.liked, *ex.disliked, *ex.seen, *ex.excluded, *ex.asked_about,
                  *(i for choice in ex.ambiguous for i in choice.options)}
         if item_id not in named:
             return "the user's message does not name this item"

@@ -23,6 +23,7 @@ from genrec.agent.text import SENTENCE_END, blank, fold, normalize, tokens
 from genrec.agent.titles import TitleIndex, TitleMention, find_titles, title_index
 from genrec.agent.vocabulary import (
     INJECTION,
+    MOOD,
     ORDINAL_REF,
     ORDINALS,
     POLARITY_AFTER,
@@ -63,6 +64,10 @@ def _cue_before(text: str, start: int) -> bool:
     return bool(POLARITY_BEFORE.search(sentence))
 
 
+_MORE_LIKE = re.compile(r"(?:\b(?:something|anything|movies?|films?|ones?|stuff|more|others?|similar|one)\s+"
+                        r"(?:\w+\s+)?(?:like|to)|\bsimilar to|\balong the lines of|\bin the vein of|\bsuch as|"
+                        r"^\W*like|\bmore like)\s+(?:the\s+)?$", re.IGNORECASE)
+"""Words that ask for more like a title ("something like", "films similar to"), right before it."""
 _YES = re.compile(r"^\W*(?:yes|yeah|yep|yup|right|correct|exactly|sure|that one|that's it|thats it|y)\b")
 _NO = re.compile(r"^\W*(?:no|nope|nah|not that|wrong|neither|n)\b")
 _TITLE_CASE = re.compile(r"\b[A-Z][\w'’]*(?:(?::\s*|\s+(?:(?:of|the|and|v|vs|in|on|a|an|to|at)\s+)?)[A-Z][\w'’]*)+")
@@ -107,6 +112,10 @@ class Extraction(Preferences):
         "Items taken for an exact title -> the longer titles the words also begin (for a note)."))
     asked_about: list[int] = Field(default_factory=list, description=(
         "Items named in a question ('who is in Heat?'): mentioned, never kept as preferences."))
+    ungrounded_titles: list[str] = Field(default_factory=list, description=(
+        "Catalog titles an LLM gave that the message does not name (dropped: a misreading)."))
+    anchors: list[int] = Field(default_factory=list, description=(
+        "Items the message asks for more like ('something like Toy Story')."))
     chosen: list[int] = Field(default_factory=list, description=(
         "Items given by id ('item 50') or picked in answer to 'which one did you mean?' (not read from words)."))
     dropped_genres: list[str] = Field(default_factory=list, description=(
@@ -275,6 +284,8 @@ class CatalogExtractor:
             else:
                 ex.set_verdict(t.ids[0], t.polarity)
                 ex.mentioned_titles.append(self.catalog[t.ids[0]].label)
+                if t.polarity == "liked" and _MORE_LIKE.search(masked[max(0, t.start - 40):t.start]):
+                    ex.anchors.append(t.ids[0])  # "something like Toy Story": more like it
                 if t.alternatives:
                     ex.alternatives[t.ids[0]] = list(t.alternatives)
             masked = blank(masked, t.start, t.end)
@@ -287,6 +298,7 @@ class CatalogExtractor:
         ex.wanted_genres, ex.avoided_genres, ex.preferred_genres = (
             genres.wanted, genres.avoided, genres.taste)
         ex.dropped_genres = genres.dropped
+        ex.mood_genres = genres.moods
         years = read_years(masked, latest=self.year_range[1])
         if not years.given:  # a range said in one sentence, a taste in another: the range holds
             given = [y for y in (read_years(part, latest=self.year_range[1]) for part in SENTENCE_END.split(masked))
@@ -297,11 +309,12 @@ class CatalogExtractor:
         ex.preferred_decades = [years.taste_decade] if years.taste_decade is not None else []
         ex.decade_demanded = bool(ex.preferred_decades and _TOO_OLD_OR_NEW.search(said))
         ex.general_taste = self._decade_as_taste(masked, said)
+        masked = MOOD.sub(lambda m: " " * len(m.group(0)), masked)  # moods lean, they are never searched
         content = [t for t, _, _ in tokens(masked)
                    if t not in STOP_WORDS and t not in VAGUE_WORDS and t not in self.genres.words and not t.isdigit()
                    and t.rstrip("s") not in self.genre_map and len(t) > 2]
         if content and not ex.injection:
-            ex.wishes = [" ".join(said.split())[:200]]
+            ex.wishes = [" ".join(MOOD.sub(" ", said).split())[:200]]
         return ex
 
     def _genre_words_only(self, span: str) -> bool:
@@ -392,9 +405,10 @@ class CatalogExtractor:
                     continue
                 iid = self.index.resolve(title)
                 if iid is None:
-                    continue
+                    continue  # not in this catalog: nothing to record
                 name = normalize(re.sub(r"\(\d{4}\)", "", self.catalog[iid].title))
                 if fuzz.partial_ratio(name, norm_msg) < 85:
+                    ex.ungrounded_titles.append(title[:100])
                     continue  # not grounded in what the user wrote
                 ex.set_verdict(iid, pol)
         for title in data.mentioned_titles[:10]:
@@ -432,8 +446,16 @@ def read_something(raw: dict | str) -> bool:
 def decide(rules: Extraction, llm: Extraction) -> Extraction:
     """The LLM's grounded reading decides polarity, genres, years and the wish; the rules keep only
     what is about the message itself (item questions, references to the last list, the answer to
-    a pending question, reset, repeat, injection cues, ids and user ids) and add nothing of their own."""
+    a pending question, reset, repeat, injection cues, ids and user ids) and add nothing of their own.
+    An LLM that names a title the message does not hold has misread it: for titles the rules decide."""
     out = llm.model_copy(deep=True)
+    if llm.ungrounded_titles:
+        # the LLM named titles the user never wrote: its reading of titles is not trusted, the
+        # rules' reading of them stands (its genres, years and wish still decide)
+        for pol in POLARITIES:
+            setattr(out, pol, list(getattr(rules, pol)))
+        out.asked_about, out.anchors, out.alternatives = list(rules.asked_about), list(rules.anchors), dict(
+            rules.alternatives)
     for name in ("item_questions", "reset", "allow_repeats", "injection", "user_id", "unknown_item_refs",
                  "interested", "rejected", "ambiguous"):
         setattr(out, name, getattr(rules, name))
@@ -482,6 +504,10 @@ def apply(state: DialogueState, ex: Extraction, *, max_wishes: int = 3) -> Dialo
         # old: from the 70s" names the decade wanted now; "I tend to enjoy the 90s" stays a taste
         d = ex.preferred_decades[-1]
         new.set_years(d, d + 9)
+    if ex.mood_genres:  # a mood is for now: the newest replaces the last
+        new.mood_genres = [g for g in ex.mood_genres if g not in new.avoided_genres]
+    if ex.anchors:
+        new.anchors = [*[a for a in new.anchors if a not in ex.anchors], *ex.anchors][-3:]
     if ex.wishes:
         new.wishes = (new.wishes + ex.wishes)[-max_wishes:]
     if ex.user_id is not None:

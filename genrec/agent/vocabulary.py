@@ -74,6 +74,9 @@ class Vocabulary(BaseModel):
     kids_cues: list[str] = Field(
         description="Phrases that ask for items for children ('for my 6 year old', 'family-friendly').")
     kids_avoid: list[str] = Field(description="Genres left out when the items are for children.")
+    mood_words: dict[str, list[str]] = Field(
+        description="Mood phrases -> genres they lean to ('something light': Comedy): a boost, never a "
+                    "filter, and never searched as title words.")
     vague_words: list[str] = Field(
         description="Words of an opener that say nothing about taste ('tonight', 'ideas'): never a wish.")
 
@@ -115,6 +118,8 @@ COMMON_TITLE_WORDS = frozenset(VOCABULARY.common_title_words)
 ORDINALS = VOCABULARY.ordinals
 VAGUE_WORDS = frozenset(VOCABULARY.vague_words)
 KIDS = any_word(VOCABULARY.kids_cues, re.IGNORECASE)
+MOOD = re.compile(r"\b(?:" + "|".join(sorted(map(re.escape, VOCABULARY.mood_words), key=len, reverse=True)) + r")\b",
+                  re.IGNORECASE)
 DECADE_WORDS = VOCABULARY.decade_words
 
 POLARITY_BEFORE = cue_groups(VOCABULARY.polarity_cues_before)
