@@ -346,3 +346,13 @@ def test_a_light_mood_finds_comedies_not_title_words(make_ml100k_recommender, se
     assert not any("Light" in t or "Day" in t for t in titles), titles
     assert sum("Comedy" in x.genres for x in r.recommendations[:6]) >= 4
     assert rec.state("mood").mood_genres == ["Comedy"] and rec.state("mood").wanted_genres == []
+
+
+def test_moods_and_anchors_show_as_chips_that_one_click_removes(extractor):
+    from genrec.ui._state_chips import chips_of
+
+    state = apply(DialogueState(), extractor.extract("something light like toy story, long day"))
+    labels = [c.label for c in chips_of(state, extractor.catalog)]
+    assert "in the mood for Comedy" in labels and "more like Toy Story" in labels
+    assert state.remove("mood_genre", "Comedy") and state.remove("anchor", TOY_STORY)
+    assert state.mood_genres == [] and state.anchors == []

@@ -39,6 +39,13 @@ def chips_of(state: Any, catalog: Any) -> list[PrefChip]:
         out.append(PrefChip(label=label, kind="years", tip="only these years"))
     out += [PrefChip(label=f"enjoys {g}", kind="preferred_genre", value=g, tip="a boost, not a filter")
             for g in state.preferred_genres if g not in state.wanted_genres]
+    out += [PrefChip(label=f"in the mood for {g}", kind="mood_genre", value=g, tip="a mood: a boost, not a filter")
+            for g in state.mood_genres if g not in state.wanted_genres]
+    for i in state.anchors[-1:]:
+        item = catalog.get(i)
+        if item is not None:
+            out.append(PrefChip(label=f"more like {item.title}", kind="anchor", value=i,
+                                tip="picks are ranked by likeness to it"))
     out += [PrefChip(label=f"enjoys the {d}s", kind="preferred_decade", value=d,
                      tip="a boost, not a filter") for d in state.preferred_decades]
     for i in state.liked[-5:]:
