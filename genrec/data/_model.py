@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from genrec.data.titles import split_title
+
 RATING_COLUMNS = ("user", "item", "rating", "timestamp")
 
 
@@ -30,7 +32,8 @@ class Item:
     """One catalog entry.
 
     `title` is the display title ("The Shawshank Redemption"); `raw_title` is the title as the
-    source wrote it ("Shawshank Redemption, The (1994)"). `year` may be None.
+    source wrote it ("Shawshank Redemption, The (1994)"). `year` may be None. `aliases` are other
+    titles of the same item ("12 Monkeys" for "Twelve Monkeys"), shown as "also known as".
     """
 
     item_id: int
@@ -40,11 +43,53 @@ class Item:
     description: str | None = None
     raw_title: str | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    aliases: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:
         """Title with year, e.g. "Toy Story (1995)"."""
         return f"{self.title} ({self.year})" if self.year else self.title
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Every name the item answers to: the title, its aliases and the main title as the source
+        wrote it ("Matrix, The"), without repeats.
+
+        >>> Item(1, "The Matrix", 1999, raw_title="Matrix, The (1999)", aliases=("Matrix",)).names
+        ('The Matrix', 'Matrix', 'Matrix, The')
+        """
+        written = split_title(self.raw_title).written if self.raw_title else ""
+        return tuple(n for n in dict.fromkeys((self.title, *self.aliases, written)) if n)
+
+    @property
+    def tags(self) -> tuple[tuple[str, int], ...]:
+        """The tags viewers gave the item, most frequent first, each with how many viewers gave it
+        (`extra["tags"]` as MovieLens-latest's reader stores it; () for any other shape).
+
+        >>> Item(1, "Inception", extra={"tags": [["mind-bending", 12], ["dreams", 3]]}).tags
+        (('mind-bending', 12), ('dreams', 3))
+        """
+        raw = self.extra.get("tags")
+        if not isinstance(raw, (list, tuple)):
+            return ()
+        return tuple((str(t[0]), int(t[1])) for t in raw
+                     if isinstance(t, (list, tuple)) and len(t) == 2 and str(t[0]).strip())
+
+    @property
+    def links(self) -> tuple[tuple[str, str], ...]:
+        """(site, URL) of the item's IMDb and TMDb pages when the catalog records their ids
+        (`extra["imdb_id"]`, `extra["tmdb_id"]`, as in MovieLens-latest's links.csv).
+
+        >>> Item(1, "Toy Story", extra={"imdb_id": "tt0114709", "tmdb_id": "862"}).links
+        (('IMDb', 'https://www.imdb.com/title/tt0114709/'), ('TMDb', 'https://www.themoviedb.org/movie/862'))
+        """
+        out = []
+        imdb, tmdb = str(self.extra.get("imdb_id") or ""), str(self.extra.get("tmdb_id") or "")
+        if re.fullmatch(r"tt\d{7,10}", imdb):
+            out.append(("IMDb", f"https://www.imdb.com/title/{imdb}/"))
+        if re.fullmatch(r"\d{1,10}", tmdb):
+            out.append(("TMDb", f"https://www.themoviedb.org/movie/{tmdb}"))
+        return tuple(out)
 
 
 ITEM_NOUN_RULE = re.compile(r"^[A-Za-z][A-Za-z' -]{0,39}$")

@@ -57,7 +57,8 @@ class ImportOptions:
 
 
 NAME_RULE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-RESERVED = {"ml-100k"}  # built-in datasets: an import must not shadow one
+#: Built-in datasets and `auto`: an import must not shadow one.
+RESERVED = {"ml-100k", "ml-latest-small", "ml-25m", "ml-32m", "auto"}
 INT64_MAX = "9223372036854775807"
 
 

