@@ -105,25 +105,20 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on (localhost only by default)."),
     port: int | None = typer.Option(None, help="Port (default: settings.chroma_port)."),
 ) -> None:
-    """Run a Chroma server on the same data directory (GENREC_HOME/chroma) until Ctrl-C.
+    """Run a Chroma server on the same data directory (GENREC_HOME/chroma) until Ctrl-C or SIGTERM.
 
     Clients use it with GENREC_CHROMA_MODE=server (and GENREC_CHROMA_HOST / GENREC_CHROMA_PORT).
     Do not build with the embedded client on the same directory while the server runs.
     """
-    import subprocess
-
-    from genrec.retrieval.server import chroma_command
+    from genrec.retrieval.server import chroma_command, run_passing_signals
 
     s = settings_from()
     port = port or s.chroma_port
     s.chroma_dir.mkdir(parents=True, exist_ok=True)
     console.print(f"chroma server on http://{host}:{port} serving {s.chroma_dir} "
                   f"(clients: GENREC_CHROMA_MODE=server GENREC_CHROMA_PORT={port})")
-    try:
-        rc = subprocess.call(chroma_command(s.chroma_dir, host, port))
-    except KeyboardInterrupt:
-        rc = 0
-    raise typer.Exit(rc)
+    # Ctrl-C, `kill` and a closed terminal are passed to the server, which stops; nothing is left
+    raise typer.Exit(run_passing_signals(chroma_command(s.chroma_dir, host, port)))
 
 
 @app.command("search")

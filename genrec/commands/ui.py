@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from typing import TYPE_CHECKING
+
 import typer
 
 from genrec.commands._common import console, serving_settings
 from genrec.commands.prepare import SPLIT_HELP
+
+if TYPE_CHECKING:
+    from genrec.commands.prepare import Prepared
 
 
 def up(
@@ -72,4 +83,33 @@ def up(
         f"genrec is up: chat at {url} , API docs at {url}docs "
         f"(LLM backend: {recommender.backend_name}; Ctrl+C to stop)"
     )
-    serve(app, host=host, port=port, log_level=log_level)
+    serve(app, host=host, port=port, log_level=log_level)  # until Ctrl+C or SIGTERM
+    _stop(prepared)
+
+
+def _stop(prepared: Prepared, wait: float = 1.0) -> None:
+    """After the server stopped: close what it holds (a vLLM child stops with it) and say so.
+
+    A turn still computing in a worker thread (a slow LLM call) after the server's grace period
+    is not waited for: its request was already cancelled, so it was never acknowledged (as after
+    `kill -9`, every acknowledged turn is saved). Only the LLM backend is closed then (the session
+    store stays open under that thread) and the process exits at once, quietly.
+    """
+    for sig in (signal.SIGINT, signal.SIGTERM):  # more Ctrl+C while closing: closing already
+        signal.signal(sig, signal.SIG_IGN)
+    deadline = time.monotonic() + wait
+    for thread in threading.enumerate():
+        if thread is not threading.main_thread() and not thread.daemon:
+            thread.join(max(0.0, deadline - time.monotonic()))
+    busy = [t for t in threading.enumerate()
+            if t is not threading.main_thread() and not t.daemon and t.is_alive()]
+    if not busy:
+        prepared.close()
+        console.print("genrec stopped.")
+        return
+    logging.disable(logging.CRITICAL)  # the cut-off turn's errors are not news
+    prepared.backend.close()
+    console.print("genrec stopped (a turn still running was cut off).")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)

@@ -5,6 +5,7 @@ Used by `genrec index serve`, the server-mode tests and the benchmark.
 
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
 import sys
@@ -22,6 +23,40 @@ _CHROMA_MAIN = "import sys; from chromadb.cli.cli import app; sys.argv[0] = 'chr
 def chroma_command(path: Path, host: str = "127.0.0.1", port: int = 8001) -> list[str]:
     """The argv that runs `chroma run --path PATH --host HOST --port PORT`."""
     return [sys.executable, "-c", _CHROMA_MAIN, "run", "--path", str(path), "--host", host, "--port", str(port)]
+
+
+def run_passing_signals(argv: list[str], grace: float = 10.0) -> int:
+    """Run `argv` as a child until it exits; SIGINT, SIGTERM and SIGHUP sent to this process are
+    passed to the child (killed when still alive `grace` s later). Returns 0 after a stop asked by
+    a signal, else the child's exit status: a plain `kill` of `genrec index serve` leaves no
+    orphaned `chroma run`."""
+    asked: list[float] = []
+    children: list[subprocess.Popen] = []
+
+    def pass_on(signum: int, frame: object) -> None:
+        asked.append(time.monotonic())
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signum)
+
+    stops = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {sig: signal.signal(sig, pass_on) for sig in stops}  # before the child starts
+    try:
+        proc = subprocess.Popen(argv)
+        children.append(proc)
+        if asked:  # a stop that came while it started
+            proc.terminate()
+        while True:
+            try:
+                rc = proc.wait(timeout=0.2)
+                break
+            except subprocess.TimeoutExpired:
+                if asked and time.monotonic() - asked[0] > grace:
+                    proc.kill()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 0 if asked else rc
 
 
 def free_port(host: str = "127.0.0.1") -> int:

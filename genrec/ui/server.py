@@ -5,9 +5,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+import signal
 import threading
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 
@@ -120,11 +125,82 @@ def create_app(
     return app
 
 
-def serve(app: FastAPI, *, host: str = "127.0.0.1", port: int = 7860, log_level: str = "warning") -> None:
-    """Run the app with uvicorn until interrupted."""
+def serve(app: FastAPI, *, host: str = "127.0.0.1", port: int = 7860, log_level: str = "warning",
+          grace: int = 3) -> int:
+    """Run the app with uvicorn until SIGINT (Ctrl+C) or SIGTERM; stop promptly and quietly.
+
+    On the signal the server stops taking connections, ends the open chat tabs' streams at once
+    (Gradio's heartbeats would otherwise hold the shutdown for as long as a tab stays open), gives
+    requests still running `grace` seconds, then cancels them. A second signal stops at once.
+    Nothing is printed (no traceback of cancelled requests), and the signal is not raised again
+    afterwards, so the caller can clean up (stop a vLLM child) and exit normally.
+
+    Returns:
+        The signal number that stopped the server (0 when it stopped for another reason).
+    """
     import uvicorn
 
-    uvicorn.run(app, host=host, port=port, log_level=log_level)
+    config = uvicorn.Config(app, host=host, port=port, log_level=log_level,
+                            timeout_graceful_shutdown=grace)
+    server = _quiet_server_class()(config)
+    server.run()
+    return server.stopped_by
+
+
+_SHUTDOWN_NOISE = (asyncio.CancelledError, KeyboardInterrupt)
+
+
+class _DropCancelledTracebacks(logging.Filter):
+    """Drops uvicorn's log records of requests cancelled by a shutdown (not errors of the app)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, _SHUTDOWN_NOISE)
+
+
+def _end_gradio_streams(app: Any) -> None:
+    """Set the stop event of each Gradio app mounted in `app`: its heartbeat streams end."""
+    for route in getattr(app, "routes", []):
+        stop = getattr(getattr(route, "app", None), "stop_event", None)
+        if stop is not None:
+            stop.set()
+
+
+def _quiet_server_class() -> type:
+    import uvicorn
+
+    class QuietServer(uvicorn.Server):
+        """uvicorn's server that ends Gradio streams on shutdown and does not re-raise the signal."""
+
+        stopped_by = 0
+
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            if self.should_exit:  # a second signal of either kind: stop now
+                self.force_exit = True
+            self.should_exit = True
+            self.stopped_by = self.stopped_by or int(sig)
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            if threading.current_thread() is not threading.main_thread():
+                yield
+                return
+            previous = {sig: signal.signal(sig, self.handle_exit)
+                        for sig in (signal.SIGINT, signal.SIGTERM)}
+            try:
+                yield
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+
+        async def shutdown(self, sockets: Any = None) -> None:
+            quiet = _DropCancelledTracebacks()
+            for name in ("uvicorn.error", "uvicorn"):
+                logging.getLogger(name).addFilter(quiet)
+            _end_gradio_streams(self.config.app)
+            await super().shutdown(sockets)
+
+    return QuietServer
 
 
 class BackgroundServer:
