@@ -114,7 +114,8 @@ def _describes(clause: str) -> bool:
 def _clauses(text: str, start: int, end: int) -> list[tuple[int, int]]:
     """The clauses of text[start:end]: split at commas, semicolons, colons and 'but'/'though'/'and'."""
     cuts = [start]
-    for m in re.finditer(r"[,;:]|\s(?=(?:but|though|however|although|because|cause)\b)", text[start:end],
+    for m in re.finditer(r"[,;:]|\s(?=(?:but|though|however|although|because|cause)\b)|\s(?=and (?:i|i'm|im|i'd|id)\b)",
+                         text[start:end],
                          re.IGNORECASE):
         cuts.append(start + m.end())
     cuts.append(end)

@@ -8,8 +8,10 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from rapidfuzz import fuzz, process
+
 from genrec.agent.text import fold, normalize
-from genrec.agent.vocabulary import KIDS, MOOD, VOCABULARY, any_word, is_taste
+from genrec.agent.vocabulary import ADULT, KIDS, MOOD, VOCABULARY, any_word, is_taste
 
 _NEGATION = any_word(VOCABULARY.genre_negations)
 # "horror, which is not really my thing" / "westerns are not for me": the negation follows the genre
@@ -67,12 +69,29 @@ class GenreVocabulary:
                 self.phrases[normalize(phrase)] = g
         for low, g in vocab.items():
             self.phrases[normalize(low)] = g
+        self.combos: dict[str, list[str]] = {}
+        for phrase, names in VOCABULARY.genre_combos.items():
+            gs = [vocab[n.lower()] for n in names if n.lower() in vocab]
+            if gs:
+                self.combos[normalize(phrase)] = gs
+                self.phrases.setdefault(normalize(phrase), gs[0])
         self._pattern = re.compile(
-            r"\b(" + "|".join(sorted(map(re.escape, self.phrases), key=len, reverse=True)) + r")\b"
+            r"\b(" + "|".join(sorted(map(re.escape, self.phrases), key=len, reverse=True)) + r")(?:s|es)?\b"
         ) if self.phrases else None
+        self._single = [p for p in self.phrases if " " not in p and len(p) >= 6]
         self.words = {w for k in self.phrases for w in k.split()}
         self.kids_genre = self.genre_of("children")
         self.kids_avoid = [g for g in (vocab.get(x.lower()) for x in VOCABULARY.kids_avoid) if g]
+
+    def _typos(self, norm: str) -> str:
+        """`norm` with a misspelt genre word of six letters or more put right ("comdedy")."""
+        def fix(m: re.Match[str]) -> str:
+            w = m.group(0)
+            if len(w) < 6 or w in self.phrases or w.rstrip("s") in self.phrases:
+                return w
+            hit = process.extractOne(w, self._single, scorer=fuzz.ratio, score_cutoff=86)
+            return str(hit[0]) if hit else w
+        return re.sub(r"[a-z]+", fix, norm)
 
     def _moods(self, norm: str, out: GenresSaid) -> str:
         """Record the genres mood words lean to (unless negated: "nothing too intense") in
@@ -126,8 +145,10 @@ class GenreVocabulary:
         wanted: list[str] = []
         avoided: list[str] = []
         taste: list[str] = []
+        norm = self._typos(norm)
         for m in self._pattern.finditer(norm):
             g = self.phrases[m.group(1)]
+            also = self.combos.get(m.group(1), [g])[1:]  # "rom com": Romance and Comedy
             clause = _CLAUSE_END.split(norm[prev_end:m.start()])[-1]
             tail = " ".join(clause.split()[-NEGATION_WINDOW:])
             if _NEGATION.search(tail) or _DISMISSED_AFTER.match(norm, m.end()) or _TURNED_OFF_AFTER.match(norm, m.end()):
@@ -137,9 +158,9 @@ class GenreVocabulary:
             else:
                 neg = False
             if neg:
-                avoided.append(g)
+                avoided += [g, *also]
             else:
-                (taste if is_taste(norm, m.start(), m.end()) else wanted).append(g)
+                (taste if is_taste(norm, m.start(), m.end()) else wanted).extend([g, *also])
             prev_end, prev_neg = m.end(), neg
         kids = self.kids_genre if self.kids_genre and any(
             not _NEGATION.search(" ".join(fold(text[:m.start()]).split()[-2:])) for m in KIDS.finditer(text)) else None
@@ -147,6 +168,8 @@ class GenreVocabulary:
             # "for my 6 year old": children's items, and none of the adult genres
             wanted.append(kids)
             avoided += [g for g in self.kids_avoid if g not in wanted]
+        if ADULT.search(norm) and self.kids_genre and self.kids_genre not in wanted:
+            avoided.append(self.kids_genre)  # "something more adult"
         if _BACK_TO_ME.search(norm) and self.kids_genre and self.kids_genre not in wanted:
             out.dropped += [self.kids_genre, *self.kids_avoid]  # "forget the kids stuff, back to me"
         out.dropped = [g for g in dict.fromkeys(out.dropped) if g not in wanted and g not in avoided]

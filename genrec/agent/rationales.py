@@ -32,6 +32,9 @@ class Evidence(BaseModel):
     predicted_rating: float | None = None
     ratings_count: int | None = None
     search_match: bool = False
+    matched_tags: list[tuple[str, int]] = Field(
+        default_factory=list, description="Viewer tags of the item that the user's wishes name, with "
+                                          "how many viewers gave each.")
     kind: str = Field("movie", description="The catalog's item noun (movie, book ...).")
     kind_plural: str = "movies"
 
@@ -70,6 +73,7 @@ def build_evidence(toolkit: Toolkit, state: DialogueState, candidates: list[Any]
                       predicted_rating=c.predicted_rating,
                       ratings_count=toolkit.popularity.get(it.item_id) or None,
                       search_match="search" in getattr(c, "sources", ()),
+                      matched_tags=matched_tags(it.tags, state.wishes),
                       kind=noun, kind_plural=nouns)
         if state.year_min is not None or state.year_max is not None:
             ev.in_year_range = it.year is not None
@@ -79,6 +83,16 @@ def build_evidence(toolkit: Toolkit, state: DialogueState, candidates: list[Any]
             ev.nearest_liked_similarity = sim
         out.append(ev)
     return out
+
+
+def matched_tags(tags: Any, wishes: list[str]) -> list[tuple[str, int]]:
+    """The (tag, viewers) pairs whose tag the user's wishes say in so many words.
+
+    >>> matched_tags((("mind-bending", 12), ("dreams", 3)), ["something Mind-Bending please"])
+    [('mind-bending', 12)]
+    """
+    said = f" {normalize(' '.join(wishes))} "
+    return [(t, n) for t, n in tags or () if normalize(t) and f" {normalize(t)} " in said]
 
 
 def _join(words: list[str]) -> str:
@@ -115,6 +129,9 @@ _LIKE = ("People who liked {liked} tend to like this one too.",
          "Rated much like {liked}, which you liked.",
          "Fans of {liked} rate it highly as well.",
          "The same people who enjoy {liked} enjoy this one.")
+_TAGGED = ("Tagged {tag} by {viewers}.",
+           "{Viewers} tagged it {tag}.",
+           "Viewers call it {tag} ({viewers}).")
 _ASKED = ("{Genres}, as you asked.",
           "It fits your request for {genres}.",
           "One of the {genres} {nouns} you asked for.",
@@ -141,8 +158,9 @@ _PLAIN = ("{A_genres} {noun} from {year}.", "{Title} is {a_genres} {noun} from {
 
 def template_rationales(evidence: list[Evidence], state: DialogueState) -> list[str]:
     """One or two sentences per item, built only from its evidence (so always true), in varied
-    words: the liked item it resembles, the request it meets, its predicted rating (else how
-    many people rated it); no sentence is repeated within the list."""
+    words: the liked item it resembles, the viewer tag it carries that the user asked for ("tagged
+    mind-bending by 12 viewers"), the request it meets, its predicted rating (else how many people
+    rated it); no sentence is repeated within the list."""
     used: set[str] = set()
     out = []
     for n, ev in enumerate(evidence):
@@ -156,9 +174,15 @@ def template_rationales(evidence: list[Evidence], state: DialogueState) -> list[
                  "noun": noun, "nouns": nouns, "year": str(ev.year or ""), "Title": ev.title,
                  "r": f"{ev.predicted_rating:.1f}" if ev.predicted_rating is not None else "",
                  "n": f"{ev.ratings_count:,}" if ev.ratings_count else ""}
+        if ev.matched_tags:
+            tag, tagged_by = ev.matched_tags[0]
+            viewers = f"{tagged_by:,} viewer{'s' if tagged_by != 1 else ''}"
+            words.update(tag=tag, viewers=viewers, Viewers=_cap(viewers))
         kinds: list[tuple[str, ...]] = []
         if ev.nearest_liked_title:
             kinds.append(_LIKE)
+        if ev.matched_tags:
+            kinds.append(_TAGGED)
         if request:
             kinds.append(_ASKED)
         elif ev.in_year_range and ev.year:

@@ -73,6 +73,10 @@ class Vocabulary(BaseModel):
     recent_words: list[str] = Field(description="Words that ask for recent items ('latest').")
     kids_cues: list[str] = Field(
         description="Phrases that ask for items for children ('for my 6 year old', 'family-friendly').")
+    adult_cues: list[str] = Field(description="Phrases that ask for grown-up items ('something more adult'): "
+                                  "children's items avoided.")
+    genre_combos: dict[str, list[str]] = Field(
+        description="Phrases that name two genres at once ('rom com': Romance and Comedy).")
     kids_avoid: list[str] = Field(description="Genres left out when the items are for children.")
     mood_words: dict[str, list[str]] = Field(
         description="Mood phrases -> genres they lean to ('something light': Comedy): a boost, never a "
@@ -118,6 +122,7 @@ COMMON_TITLE_WORDS = frozenset(VOCABULARY.common_title_words)
 ORDINALS = VOCABULARY.ordinals
 VAGUE_WORDS = frozenset(VOCABULARY.vague_words)
 KIDS = any_word(VOCABULARY.kids_cues, re.IGNORECASE)
+ADULT = any_word(VOCABULARY.adult_cues, re.IGNORECASE)
 MOOD = re.compile(r"\b(?:" + "|".join(sorted(map(re.escape, VOCABULARY.mood_words), key=len, reverse=True)) + r")\b",
                   re.IGNORECASE)
 DECADE_WORDS = VOCABULARY.decade_words
