@@ -131,7 +131,7 @@ _LIKE = ("People who liked {liked} tend to like this one too.",
          "The same people who enjoy {liked} enjoy this one.")
 _TAGGED = ("Tagged {tag} by {viewers}.",
            "{Viewers} tagged it {tag}.",
-           "Viewers call it {tag} ({viewers}).")
+           "{Viewers} gave it the tag {tag}.")
 _ASKED = ("{Genres}, as you asked.",
           "It fits your request for {genres}.",
           "One of the {genres} {nouns} you asked for.",

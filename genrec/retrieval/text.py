@@ -17,6 +17,7 @@ TEXT_VERSION = "1"
 _GENRE_WORDS = {
     "Animation": "animated",
     "Children's": "children's, family",
+    "Children": "children's, family",
     "Sci-Fi": "science fiction",
     "Film-Noir": "film noir",
 }
@@ -24,11 +25,11 @@ _GENRE_WORDS = {
 _SKIP_EXTRA_SUFFIXES = ("_id", "id", "url", "_date", "date", "_at")
 
 
-def _extra_lines(extra: dict[str, Any]) -> list[str]:
+def _extra_lines(extra: dict[str, Any], skip: tuple[str, ...] = ()) -> list[str]:
     out = []
     for key in sorted(extra):
         value = extra[key]
-        if not isinstance(key, str) or key.lower().endswith(_SKIP_EXTRA_SUFFIXES):
+        if not isinstance(key, str) or key.lower().endswith(_SKIP_EXTRA_SUFFIXES) or key in skip:
             continue
         if isinstance(value, (list, tuple)):
             value = ", ".join(str(v) for v in value if isinstance(v, (str, int, float)) and str(v).strip())
@@ -42,22 +43,33 @@ def item_text(item: Item) -> str:
 
     Template (parts that are missing are left out)::
 
-        {title} ({year}). Genres: {genre, ...} ({genre words}). {description} {Key: value.}...
+        {title} ({year}). Also known as: {alias; ...}. Genres: {genre, ...} ({genre words}).
+        {description} Tags: {tag, ...}. {Key: value.}...
 
-    `Key: value.` comes from each text field of `item.extra` except ids, links and dates
-    (custom catalogs may carry director, cast, tags or a plot there).
+    Tags are the item's most frequent viewer tags (`Item.tags`, most viewers first), so the words
+    people use ("mind-bending", "twist ending") find it. `Key: value.` comes from each other text
+    field of `item.extra` except ids, links and dates (custom catalogs may carry director, cast or a
+    plot there).
 
     >>> from genrec.data import Item
     >>> item_text(Item(1, "Toy Story", 1995, ("Animation", "Children's", "Comedy")))
     "Toy Story (1995). Genres: Animation, Children's, Comedy (animated, children's, family, comedy film)."
+    >>> item_text(Item(32, "Twelve Monkeys", 1995, ("Sci-Fi",), aliases=("12 Monkeys",),
+    ...                extra={"tags": [["time travel", 3], ["twist ending", 1]], "imdb_id": "tt0114746"}))
+    'Twelve Monkeys (1995). Also known as: 12 Monkeys. Genres: Sci-Fi (science fiction film). Tags: time travel, twist ending.'
     """
     parts = [f"{item.label}."]
+    if item.aliases:
+        parts.append(f"Also known as: {'; '.join(item.aliases)}.")
     if item.genres:
         words = ", ".join(_GENRE_WORDS.get(g, g.lower()) for g in item.genres)
         parts.append(f"Genres: {', '.join(item.genres)} ({words} film).")
     if item.description and item.description.strip():
         parts.append(item.description.strip())
-    parts.extend(_extra_lines(item.extra))
+    tags = item.tags
+    if tags:
+        parts.append(f"Tags: {', '.join(tag for tag, _ in tags)}.")
+    parts.extend(_extra_lines(item.extra, skip=("tags",) if tags else ()))
     return " ".join(parts)
 
 

@@ -39,8 +39,22 @@ def source_html(card: dict[str, Any]) -> str:
     return f'<span class="source">{TEMPLATED}</span>'
 
 
-def card_html(card: dict[str, Any]) -> str:
-    """One card: title (year), genres, predicted rating, the reason and where it comes from."""
+def links_html(links: Any) -> str:
+    """The item's pages ("IMDb", "TMDb") as links that open in a new tab that gets no handle on this
+    page (rel="noopener"); only https links are shown.
+
+    >>> links_html([("IMDb", "https://www.imdb.com/title/tt0114709/"), ("x", "javascript:alert(1)")])
+    '<span class="links"><a href="https://www.imdb.com/title/tt0114709/" target="_blank" rel="noopener">IMDb</a></span>'
+    """
+    e = html.escape
+    anchors = [f'<a href="{e(str(url))}" target="_blank" rel="noopener">{e(str(site))}</a>'
+               for site, url in links or () if str(url).startswith("https://")]
+    return f'<span class="links">{" · ".join(anchors)}</span>' if anchors else ""
+
+
+def card_html(card: dict[str, Any], links: Any = ()) -> str:
+    """One card: title (year), genres, predicted rating, the item's pages (`links`: (site, URL)
+    pairs, `Item.links`), the reason and where it comes from."""
     e = html.escape
     title = e(str(card.get("title", "")))
     year = f" ({card['year']})" if card.get("year") else ""
@@ -49,6 +63,8 @@ def card_html(card: dict[str, Any]) -> str:
     meta = [genres] if genres else []
     if rating is not None:
         meta.append(f"predicted ★ {float(rating):.1f}")
+    if links_html(links):
+        meta.append(links_html(links))
     fb = card.get("feedback")
     classes = "genrec-card" + (" liked" if fb is True else " disliked" if fb is False else "")
     note = ""
@@ -69,8 +85,9 @@ def card_block(recommender: Recommender, card: dict[str, Any], session: Any, car
                banner: Any, banner_of: Any) -> None:
     """One card (inside `gr.render`): its HTML and the 👍/👎 buttons wired to the recommender."""
     item_id = int(card["item_id"])
+    item = recommender.catalog.get(item_id)
     with gr.Group(elem_classes=["genrec-card-box"]):
-        gr.HTML(card_html(card), elem_classes=["genrec-card-html"])
+        gr.HTML(card_html(card, item.links if item is not None else ()), elem_classes=["genrec-card-html"])
         with gr.Row(elem_classes=["genrec-fb-row"]):
             up = gr.Button("👍 Like", size="sm", elem_classes=["genrec-like"],
                            elem_id=f"like-{item_id}")
