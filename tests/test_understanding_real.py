@@ -113,6 +113,8 @@ def test_questions_and_descriptions_add_no_preference(extractor, text):
 
 def test_a_question_next_to_a_statement_keeps_the_statement(extractor):
     ex = extractor.extract("who is in Heat? i loved Fargo though")
+    assert ex.liked == [FARGO] and [q.item_id for q in ex.item_questions] == [HEAT]
+    ex = extractor.extract("have you seen Heat? i loved Fargo though")
     assert ex.liked == [FARGO] and ex.asked_about == [HEAT]
 
 

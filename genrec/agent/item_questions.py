@@ -23,7 +23,8 @@ _KINDS: tuple[tuple[Kind, re.Pattern[str]], ...] = (
                          r"showed|shown|pick|picked|list|listed)\b", re.IGNORECASE)),
     ("why", re.compile(r"\bwhy\b", re.IGNORECASE)),
     ("credits", re.compile(r"\bwho\b.*\b(?:direct\w*|made|make|wrote|written|writer|star\w*|act\w*|plays?|"
-                           r"cast|in it|composed)\b|\b(?:director|cast|actors?|stars?) of\b", re.IGNORECASE)),
+                           r"cast|in it|composed)\b|\bwho(?:'s|s| is| was| are| were)? in\b|"
+                           r"\b(?:director|cast|actors?|stars?) of\b", re.IGNORECASE)),
     ("good", re.compile(r"\b(?:good|worth|great|decent|okay|ok|rated|popular)\b", re.IGNORECASE)),
     ("about", re.compile(r"\babout\b|\bwhat kind of\b|\bwhat genre\b|\bwhen was\b|\bhow old\b|\bwhat year\b",
                          re.IGNORECASE)),

@@ -250,6 +250,8 @@ def _quoted_titles(index: TitleIndex, text: str) -> list[TitleMention]:
 _CUED_BEFORE = re.compile(r"\b(?:loved?|liked?|enjoyed|enjoy|hated?|disliked?|saw|watched|seen|adored?|rewatch(?:ed)?|"
                           r"favou?rite (?:is|was)|fan of|like|than|as good as|similar to|such as|along the lines of|"
                           r"in the vein of)\s+(?:the\s+)?$")
+_ASKS_ABOUT_BEFORE = re.compile(r"\b(?:is|was|seen|heard of|about|watched|watch|in)\s+(?:the\s+)?$")
+"""Question words right before a lower-case title in a question ("is fargo any good?")."""
 _VERDICT_AFTER = re.compile(r"\s*(?:\(\d{4}\)\s*)?(?:was|is|were)\s+(?:so\s+|really\s+|pretty\s+)?(?:great|good|awesome|"
                             r"amazing|fantastic|excellent|brilliant|funny|terrible|awful|boring|bad|meh|ok|okay)\b")
 _LATER_FILM_BEFORE = re.compile(r"\b(?:new|newer|newest|latest|upcoming|remake of|remake of the|second|third|fourth|"
@@ -313,8 +315,11 @@ def _single_word_ok(text: str, toks: list[Token], i: int, sentence_starts: set[i
     quoted = s > 0 and text[s - 1] in "\"'“‘«" and e < len(text) and text[e] in "\"'”’»"
     if quoted or fold(text).strip(" .!?\"'“”") == tok:  # quoted, or the whole message ("Alien")
         return True
-    if _CUED_BEFORE.search(fold(text[:s])) and tok not in STOP_WORDS and tok not in COMMON_TITLE_WORDS and len(tok) >= 3:
-        return True  # "i loved alien"
+    if tok not in STOP_WORDS and tok not in COMMON_TITLE_WORDS and len(tok) >= 3:
+        if _CUED_BEFORE.search(fold(text[:s])):
+            return True  # "i loved alien"
+        if _ASKS_ABOUT_BEFORE.search(fold(text[:s])) and "?" in text[e:e + 40]:
+            return True  # "is fargo any good?", "have you seen alien?"
     if raw[0].isupper() and i not in sentence_starts and not raw.isupper():
         return True
     if raw[0].isupper() and raw.isupper() and len(raw) > 1 and i not in sentence_starts:
