@@ -1,12 +1,15 @@
-"""genrec's ranker against peers on MovieLens 100K u1, one run, one protocol.
+"""genrec's ranker against peers on one dataset and split (MovieLens 100K u1 by default), one run,
+one protocol.
 
 Peers: popularity, Surprise SVD and SVD++ (ratings), implicit ALS and BPR (top-N), EASE
 (closed form), Spark MLlib ALS (implicit feedback, scored as the artifact `genrec train --engine
-spark` writes). Every model is tuned on the same validation split carved from u1.base
-(genrec.data.validation_split, seed 42), refit on all of u1.base, then scored once on u1.test.
+spark` writes). Every model is tuned on the same validation split carved from the split's training
+part (genrec.data.validation_split, seed 42), refit on all of it, then scored once on its test part
+(u1.base / u1.test on ML-100K; `--dataset ml-latest-small` takes that dataset's default split, a
+seeded 80/20 random one, unless `--split` says otherwise).
 
 Protocol: `genrec eval ranker`'s own (genrec.evaluation.ranker_protocol): RMSE/MAE over every
-u1.test rating; top-10 over every catalog item the user has not rated in u1.base; relevant = test
+test rating; top-10 over every catalog item the user has not rated in training; relevant = test
 rating >= 4; means over test users with a relevant item. Peers that give a score per (user, item)
 enter it through `ScoreTable`, a `Ranker`, so every row is listed and scored by the same code.
 Cold start: genrec's fold-in given only each test user's 10 highest-rated training items.
@@ -16,6 +19,7 @@ in the output.
     python benchmarks/ranker_peers.py            # full run (writes benchmarks/results/ranker_peers.json)
     python benchmarks/ranker_peers.py --quick --out /tmp/peers.json   # fewer grid points, smoke run
     python benchmarks/ranker_peers.py --only implicit_als,spark_als --out /tmp/als.json  # some rows
+    python benchmarks/ranker_peers.py --dataset ml-latest-small   # -> results/ranker_peers_ml-latest-small.json
 """
 
 from __future__ import annotations
@@ -177,11 +181,18 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="smaller grids (smoke run)")
     ap.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
-    ap.add_argument("--out", type=Path, default=RESULTS, help=f"results file (default {RESULTS})")
+    ap.add_argument("--out", type=Path, default=None,
+                    help=f"results file (default {RESULTS}, ranker_peers_DATASET.json for another dataset)")
+    ap.add_argument("--dataset", default="ml-100k", help="dataset name (default ml-100k; any installed one)")
+    ap.add_argument("--split", default="auto",
+                    help="split (default auto: u1 on ml-100k, else seeded random:0.2; temporal[:K] too)")
+    ap.add_argument("--seed", type=int, default=42, help="seed of a random split (default 42)")
     ap.add_argument("--only", default="", help="comma-separated rows to run (popularity, ease, "
                     "implicit_als, implicit_bpr, surprise_svd, spark_als, genrec); default all")
     ap.add_argument("--spark-master", default="local[2]", help="Spark master for the spark_als row")
     args = ap.parse_args()
+    if args.out is None:
+        args.out = RESULTS if args.dataset == "ml-100k" else RESULTS.with_name(f"ranker_peers_{args.dataset}.json")
     only = {x.strip() for x in args.only.split(",") if x.strip()}
 
     def want(*names: str) -> bool:
@@ -190,7 +201,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     settings = get_settings()
     t_start, load_start = time.perf_counter(), os.getloadavg()
-    ds, split = load_split("ml-100k", "u1", settings.datasets_dir)
+    ds, split = load_split(args.dataset, args.split, settings.datasets_dir, seed=args.seed)
     val = validation_split(split.train, seed=42)
     item_ids = np.sort(ds.catalog.ids)
     vp = RankerProtocol.of(ds, val, k=K)  # tuning
@@ -272,7 +283,7 @@ def main() -> None:
         genrec_rows(args, item_ids, best_lam, val, split, vp, tp, rows, grids, out_extra)
     table(rows, skipped)
     out = {
-        "protocol": {**tp.describe(), "tuning": "validation_split(u1.base, fraction=0.1, seed=42)",
+        "protocol": {**tp.describe(), "tuning": f"validation_split({split.name} train, fraction=0.1, seed=42)",
                      "metrics": "genrec.evaluation.ranker_protocol.RankerProtocol.score (every row but svd++)"},
         "machine": {**machine(), "torch_threads": torch.get_num_threads(), "load_average_at_start": load_start,
                     "load_average_at_end": os.getloadavg()},
@@ -333,8 +344,8 @@ def genrec_rows(args, item_ids, best_lam, val, split, vp, tp, rows, grids, out_e
     print("cold", rows["genrec_cold_start_10_items"]["ndcg@10"], flush=True)
 
     out_extra.update({"ablation_ndcg@10": ablation, "ablation_rmse": ablation_rmse})
-    print("\nablation NDCG@10 (u1.test):", json.dumps(ablation, indent=1))
-    print("ablation RMSE (u1.test):", json.dumps(ablation_rmse, indent=1))
+    print("\nablation NDCG@10 (the split's test part):", json.dumps(ablation, indent=1))
+    print("ablation RMSE (the split's test part):", json.dumps(ablation_rmse, indent=1))
 
 
 def table(rows: dict[str, dict], skipped: dict[str, str]) -> None:

