@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import signal
@@ -88,12 +89,13 @@ def up(
 
 
 def _stop(prepared: Prepared, wait: float = 1.0) -> None:
-    """After the server stopped: close what it holds (a vLLM child stops with it) and say so.
+    """After the server stopped: close what it holds (a vLLM child stops with it), say so, exit.
 
     A turn still computing in a worker thread (a slow LLM call) after the server's grace period
     is not waited for: its request was already cancelled, so it was never acknowledged (as after
     `kill -9`, every acknowledged turn is saved). Only the LLM backend is closed then (the session
-    store stays open under that thread) and the process exits at once, quietly.
+    store stays open under that thread). The process then exits without Python's module teardown,
+    which takes seconds with torch and transformers loaded (the exit handlers still run).
     """
     for sig in (signal.SIGINT, signal.SIGTERM):  # more Ctrl+C while closing: closing already
         signal.signal(sig, signal.SIG_IGN)
@@ -103,13 +105,18 @@ def _stop(prepared: Prepared, wait: float = 1.0) -> None:
             thread.join(max(0.0, deadline - time.monotonic()))
     busy = [t for t in threading.enumerate()
             if t is not threading.main_thread() and not t.daemon and t.is_alive()]
-    if not busy:
+    if busy:
+        logging.disable(logging.CRITICAL)  # the cut-off turn's errors are not news
+        prepared.backend.close()
+        console.print("genrec stopped (a turn still running was cut off).")
+    else:
         prepared.close()
         console.print("genrec stopped.")
-        return
-    logging.disable(logging.CRITICAL)  # the cut-off turn's errors are not news
-    prepared.backend.close()
-    console.print("genrec stopped (a turn still running was cut off).")
+    run_exit_handlers = getattr(atexit, "_run_exitfuncs", None)
+    if run_exit_handlers is not None:
+        run_exit_handlers()
+    elif not busy:
+        return  # the ordinary exit: slower, same result
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)
