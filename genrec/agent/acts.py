@@ -23,7 +23,8 @@ _REQUEST = re.compile(
     r"\b(?:recommend\w*|suggest\w*|what about|how about|do you have|have you got|got any|know (?:of )?any|"
     r"can you (?:find|give|show|think|pick|get)|could you (?:find|give|show|think|pick|get)|"
     r"(?:any|some|something|anything)\b.{0,40}\b(?:movies?|films?|ones?|else|other|similar|like)|"
-    r"i (?:want|need|would like|'d like|d like)|looking for|in the mood for|more like|"
+    r"i (?:want|need|would like|'d like|d like)|looking for|in the mood for|more like|help (?:me )?find|find me|"
+    r"show me|give me|"
     r"(?:any|some) (?:good |other |more |new |recent )?\w+ (?:movies?|films?|comedies|dramas|thrillers|ones))\b",
     re.IGNORECASE)
 _ABOUT_A_FILM = re.compile(
@@ -36,6 +37,10 @@ _BARE_ASK = re.compile(r"^\W*(?!(?:who|whom|whose|what|whats|what's|when|where|w
 _DISMISSES = re.compile(r"\bnot (?:really |quite )?(?:my thing|for me|my cup of tea|my type|what i(?:'m| am) after)|"
                         r"\bnot in the mood|\bhad enough|\bsick of|\btired of|\bno more\b", re.IGNORECASE)
 """A dismissal in a description ("the second one is a comedy, not my thing") still avoids the genre."""
+_COMPLAINT = re.compile(r"\b(?:the \w+ one|those|these|none of (?:these|those|them)|neither)\b.*"
+                        r"\b(?:isn'?t|aren'?t|is not|are not|not one)\b", re.IGNORECASE)
+"""A complaint about the list shown ("the second one isn't a comedy", "those aren't comedies") says
+what the user wants: not a description to skip."""
 _ASKS_THE_RECOMMENDER = re.compile(r"^\W*(?:do|did|have|would|will|are|were) you\b(?!.*\b(?:have|got|know|recommend|"
                                    r"suggest|think of)\b)|.*\b(?:that|did) you (?:enjoyed|liked|like|enjoy|think|thought)\b",
                                    re.IGNORECASE)
@@ -147,7 +152,7 @@ def preference_text(text: str, original: str | None = None) -> str:
         if s.act == "question":
             out[s.start:s.end] = " " * (s.end - s.start)
             continue
-        if _DISMISSES.search(source, s.start, s.end):
+        if _DISMISSES.search(source, s.start, s.end) or _COMPLAINT.search(source, s.start, s.end):
             continue
         for a, b in _clauses(source, s.start, s.end):
             if _describes(source[a:b]):

@@ -8,6 +8,10 @@ Fused score of item i over the candidate pool P (every term lies in [0, 1]):
              + w_decade * [year(i) in a preferred decade]      # "most of my favourites are 90s"
              + w_pop    * log(1 + n_ratings(i)) / log(1 + max n)  # popularity prior
 
+For "something like X" the pool also holds X's nearest items, the ranker term becomes the mean of
+the two min-max scores (the user's predicted score and the cosine of the ranker's item codes to X),
+and X's genres join the taste the genre term counts, with half the weight (`ANCHOR_GENRE_WEIGHT`).
+
 Items missing from one source get 0 for that term (the ranker term is filled by predicting
 every pool item when a profile exists). The weights depend on what is known: with a profile
 (a known user or at least one liked item) `FusionWeights.personal`, else `FusionWeights.cold`;
@@ -51,6 +55,8 @@ class Candidate:
     search_score: float | None = None
     genre_match: float = 0.0
     popularity: int = 0
+    similarity: float | None = None
+    """Cosine of the ranker's item codes to the item the user asked for more like ("like Toy Story")."""
     score: float = 0.0
     sources: set[str] = field(default_factory=set)
 
@@ -72,6 +78,10 @@ class CandidatePool:
     ranked: list[Candidate] = field(default_factory=list)
     """Every allowed pool item, fused and best first (what a question splits)."""
 
+
+ANCHOR_GENRE_WEIGHT = 0.5
+"""Share of the fused weight the genre term gets when the user asked for more like one item: its
+genres ("like Toy Story": Animation, Children's, Comedy) steer the list as much as the ranker."""
 
 QUERY_CHARS = 200
 """The longest search query: embedding it is most of a turn's cost (about 20 ms + 0.07 ms a
@@ -113,13 +123,21 @@ def fuse(pool: dict[int, Candidate], state: DialogueState, weights: FusionWeight
     With several genres asked for, items having more of them come first ("a comedy ... I'd like a
     romance" is a romantic comedy before a plain comedy); the fused score orders within."""
     rank_n = _minmax({i: c.ranker_score for i, c in pool.items() if c.ranker_score is not None})
+    similar_n = _minmax({i: c.similarity for i, c in pool.items() if c.similarity is not None})
+    if similar_n:  # "something like X": the personal term is half the user's taste, half likeness to X
+        rank_n = {i: 0.5 * rank_n.get(i, 0.0) + 0.5 * similar_n.get(i, 0.0) for i in set(rank_n) | set(similar_n)}
     search_n = _minmax({i: c.search_score for i, c in pool.items() if c.search_score is not None})
     max_pop = max(popularity.values(), default=0)
     taste = set(state.taste_genres())
+    anchor = next((catalog[a] for a in reversed(state.anchors) if a in catalog), None)
+    if anchor is not None and similar_n:  # "like Toy Story": its genres count as asked-for taste
+        taste |= set(anchor.genres)
     decades = set(state.preferred_decades)
     w = {"rank": weights.rank if rank_n else 0.0, "search": weights.search if search_n else 0.0,
          "genre": weights.genre if taste else 0.0, "decade": weights.decade if decades else 0.0,
          "pop": weights.pop if max_pop else 0.0}
+    if anchor is not None and similar_n:  # likeness to X is what was asked: its genres weigh as much as taste
+        w["genre"] = max(w["genre"], ANCHOR_GENRE_WEIGHT * sum(w.values()))
     total = sum(w.values()) or 1.0
     w = {k: v / total for k, v in w.items()}
     for i, c in pool.items():
@@ -184,9 +202,8 @@ def gather(toolkit: Toolkit, state: DialogueState, *, config: CandidateConfig, k
         filters, problem = None, str(exc)
     anchor = next((a for a in reversed(state.anchors) if a in toolkit.catalog), None)
     if anchor is not None and filters is not None:
-        # "something like Toy Story": the pool is X's neighbours, CF and content, and they rank it
+        # "something like Toy Story": X's neighbours join the pool, rated alike and alike in content
         _neighbours(toolkit, anchor, filters, config, pool, ctx)
-        query = None
     if query:
         started = time.perf_counter()
         hits = toolkit.search(query, config.search_n, filters) if filters is not None else None
@@ -198,8 +215,7 @@ def gather(toolkit: Toolkit, state: DialogueState, *, config: CandidateConfig, k
             c.sources.add("search")
     started = time.perf_counter()
     allowed = toolkit.allowed_array(filters) if filters is not None else np.zeros(0, np.int64)
-    hits = toolkit.rank(profile, allowed, config.ranker_n) if filters is not None and anchor is None else (
-        [] if filters is not None else None)
+    hits = toolkit.rank(profile, allowed, config.ranker_n) if filters is not None else None
     _record(ctx, "rank_for_user", {"k": config.ranker_n}, started, hits,
             f"rank_for_user: {problem}" if filters is None else "")
     for h in hits or []:
@@ -209,7 +225,7 @@ def gather(toolkit: Toolkit, state: DialogueState, *, config: CandidateConfig, k
     if filters is None:
         ctx.tick("candidates", started_all)
         return CandidatePool([], profile)
-    if profile is not None and config.popular_n and anchor is None:
+    if profile is not None and config.popular_n:
         # popular allowed items join the pool, so the popularity prior can act on them too
         for i, _ in toolkit.most_popular(allowed, config.popular_n):
             pool.setdefault(i, Candidate(i)).sources.add("popular")
@@ -229,16 +245,17 @@ def gather(toolkit: Toolkit, state: DialogueState, *, config: CandidateConfig, k
 
 def _neighbours(toolkit: Toolkit, anchor: int, filters: SearchFilters, config: CandidateConfig,
                 pool: dict[int, Candidate], ctx: TurnContext) -> None:
-    """Add the anchor's nearest items to `pool`: rated alike (the ranker's item codes) as the
-    ranker term and alike in content (the item's embedding) as the search term."""
+    """Add the anchor's nearest items to `pool`: rated alike (the ranker's item codes: `similarity`,
+    blended into the ranker term by `fuse`) and alike in content (the item's embedding, as the
+    search term)."""
     started = time.perf_counter()
     hits = toolkit.similar(anchor, config.ranker_n, filters)
     for h in hits:
         c = pool.setdefault(h.item_id, Candidate(h.item_id))
         if h.source == "ranker-similar":
-            c.ranker_score = h.score
+            c.similarity = h.score
         else:
-            c.search_score = h.score
+            c.search_score = h.score if c.search_score is None else max(c.search_score, h.score)
         c.sources.add("similar")
     content = [Hit(r.item.item_id, float(r.score), None, "content-similar")
                for r in toolkit.store.similar(anchor, k=config.search_n, filters=filters)]

@@ -66,6 +66,7 @@ def _cue_before(text: str, start: int) -> bool:
 
 _MORE_LIKE = re.compile(r"(?:\b(?:something|anything|movies?|films?|ones?|stuff|more|others?|similar|one)\s+"
                         r"(?:\w+\s+)?(?:like|to)|\bsimilar to|\balong the lines of|\bin the vein of|\bsuch as|"
+                        r"\bin the spirit of|\bthe likes of|"
                         r"^\W*like|\bmore like)\s+(?:the\s+)?$", re.IGNORECASE)
 """Words that ask for more like a title ("something like", "films similar to"), right before it."""
 _YES = re.compile(r"^\W*(?:yes|yeah|yep|yup|right|correct|exactly|sure|that one|that's it|thats it|y)\b")
