@@ -7,7 +7,10 @@ limit); turns of one session are serialised, sessions run in parallel.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
+import logging
+import re
 import time
 import uuid
 import weakref
@@ -31,6 +34,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
 from genrec.ui._errors import AgentFailure
+from genrec.ui._health import LLMProbe
 from genrec.ui._schemas import (
     MODEL_ID,
     ApiLimits,
@@ -62,10 +66,19 @@ from genrec.ui._security import (
     stored_session_id,
     too_many,
 )
+from genrec.ui._transcript import TitleFinder, Transcript, fork, restore
+from genrec.ui._warnings import public_warnings
 
 if TYPE_CHECKING:
     from genrec.agent import Recommender, Reply
     from genrec.config import Settings
+
+log = logging.getLogger(__name__)
+
+#: A session id given to a stateless request: its transcript's key, a dot, 8 hex digits.
+_GIVEN_ID = re.compile(r"^(t-[0-9a-f]{40})\.[0-9a-f]{8}$")
+#: Where transcript-keyed sessions are stored: no client id can start so (no control characters).
+_HIDDEN = "\x00transcript\x00"
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorResponse, "description": "Missing or wrong bearer token."},
@@ -115,6 +128,10 @@ class ApiService:
         self.auth_failures = RateLimiter(limits.auth_failures_per_minute)
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._turns = asyncio.Semaphore(limits.max_concurrent_turns)
+        self._titles: TitleFinder | None = None
+        self.llm_probe = LLMProbe(getattr(recommender, "llm", None),
+                                  timeout=float(settings.llm_probe_timeout),
+                                  every=limits.health_probe_seconds)
 
     async def principal(
         self, request: Request,
@@ -148,6 +165,43 @@ class ApiService:
     def stored(self, who: Principal, client_id: str) -> str:
         """The id the session `client_id` of `who` is stored under."""
         return stored_session_id(self.secret, who, client_id)
+
+    def by_transcript(self, who: Principal, key: str) -> str:
+        """The id the session a transcript defines (`Transcript.session_key`) is stored under;
+        no client id reaches it, so a stateful client never changes it."""
+        return stored_session_id(self.secret, who, _HIDDEN + key)
+
+    def titles(self) -> TitleFinder:
+        """The catalog's "Title (Year)" finder (built on first use)."""
+        if self._titles is None:
+            self._titles = TitleFinder(self.rec.catalog)
+        return self._titles
+
+    def stateless(self, who: Principal, transcript: Transcript) -> tuple[Owned, Callable[[], Any]]:
+        """The session a stateless request's turn runs on, and what prepares it (run under the
+        session's lock): the conversation before the new message, kept or replayed.
+
+        The client gets a new id (`<transcript key>.<8 hex>`); continued with X-Session-Id, it
+        starts from the conversation this turn ends (`given`)."""
+        key = transcript.session_key()
+        base = transcript.base_key()
+        session = Owned(f"{key}.{uuid.uuid4().hex[:8]}", self.by_transcript(who, key))
+        stored_base = self.by_transcript(who, base) if base else None
+
+        def prepare() -> None:
+            how = restore(self.rec, session.stored, stored_base, transcript, self.titles())
+            log.info("stateless request with %d earlier turns: %s", len(transcript.before), how)
+
+        return session, prepare
+
+    def given(self, who: Principal, client_id: str) -> Callable[[], Any] | None:
+        """For an id a stateless request was given: what copies its conversation into it on
+        first use (None for any other id)."""
+        m = _GIVEN_ID.match(client_id)
+        if m is None:
+            return None
+        target, source = self.stored(who, client_id), self.by_transcript(who, m.group(1))
+        return functools.partial(fork, self.rec, target, source)
 
     def authorized(self, request: Request) -> bool:
         """True when the server has no key or the request carries a valid bearer token."""
@@ -197,13 +251,20 @@ class ApiService:
             raise HTTPException(422, f"the message has {len(text)} characters; the limit is {limit}")
         return text
 
-    async def chat(self, session_id: str, message: str) -> Reply:
+    async def chat(self, session_id: str, message: str,
+                   prepare: Callable[[], Any] | None = None) -> Reply:
+        """One turn; `prepare` (blocking) runs first, under the same lock."""
         async with self.lock(session_id), self._turns:
+            if prepare is not None:
+                await self.call(prepare)
             reply = await self.call(self.rec.chat, session_id, message)
         return reply
 
-    async def stream(self, session_id: str, message: str) -> AsyncIterator[str | Reply]:
+    async def stream(self, session_id: str, message: str,
+                     prepare: Callable[[], Any] | None = None) -> AsyncIterator[str | Reply]:
         async with self.lock(session_id), self._turns:
+            if prepare is not None:
+                await self.call(prepare)
             try:
                 async for part in iterate_in_threadpool(iter(self.rec.stream(session_id, message))):
                     yield part
@@ -211,13 +272,23 @@ class ApiService:
                 raise AgentFailure(f"{type(exc).__name__}: {exc}") from exc
 
 
-def _session_from(service: ApiService, request_user: str | None, header: str | None) -> str:
-    """The session id from X-Session-Id (URL-decoded), else `user`, else a fresh one."""
+def _named_session(service: ApiService, request_user: str | None, header: str | None
+                   ) -> str | None:
+    """The session id from X-Session-Id (URL-decoded), else `user`; None when neither is sent."""
     if header:
         return service.check_session_id(unquote(header), "X-Session-Id header")
     if request_user:
         return service.check_session_id(request_user, "user field")
-    return new_session_id()
+    return None
+
+
+def answered_by(backend: str) -> str:
+    """The `model` of a completion: genrec and the LLM backend that answered.
+
+    >>> answered_by("none"), answered_by("openai:Qwen/Qwen2.5-7B-Instruct")
+    ('genrec/none', 'genrec/openai:Qwen/Qwen2.5-7B-Instruct')
+    """
+    return f"{MODEL_ID}/{backend or 'none'}"
 
 
 def _extra(reply: Reply, client_id: str) -> GenrecExtra:
@@ -227,7 +298,7 @@ def _extra(reply: Reply, client_id: str) -> GenrecExtra:
         question=reply.question,
         suggested_answers=list(getattr(reply, "suggested_answers", []) or []),
         trace=[t.model_dump(mode="json") for t in reply.trace],
-        warnings=list(reply.warnings),
+        warnings=public_warnings(reply.warnings),
         backend=reply.backend,
     )
 
@@ -241,13 +312,14 @@ def _sse(obj: dict[str, Any]) -> str:
     return f"data: {json.dumps(obj, ensure_ascii=False)}\n\n"
 
 
-def _last_user_message(req: ChatCompletionRequest, limits: ApiLimits) -> str:
+def _transcript(req: ChatCompletionRequest, limits: ApiLimits) -> Transcript:
     if len(req.messages) > limits.max_messages:
         raise HTTPException(422, f"{len(req.messages)} messages; the limit is {limits.max_messages}")
-    for m in reversed(req.messages):
-        if m.role == "user":
-            return m.text()
-    raise HTTPException(422, "no message with role 'user': genrec answers the last user message")
+    try:
+        return Transcript.of((m.role, m.text()) for m in req.messages)
+    except ValueError:
+        raise HTTPException(422, "no message with role 'user': genrec answers the last user "
+                            "message") from None
 
 
 class Owned(NamedTuple):
@@ -279,30 +351,41 @@ def build_router(service: ApiService) -> APIRouter:
         x_session_id: str | None = Header(None, description="Session id (wins over `user`)."),
         who: Principal = Who,
     ) -> Any:
-        """OpenAI-compatible chat. Only the **last user message** goes to the agent; the session
-        keeps the history. The session comes from the `X-Session-Id` header, else the `user` field,
-        else a new one (returned in the `X-Session-Id` response header, URL-encoded as in the path,
-        and in `genrec.session_id`).
-        Recommendations are in the extra `genrec` field (on the final chunk when streaming)."""
-        message = service.check_message(_last_user_message(req, service.limits))
-        client_id = _session_from(service, req.user, x_session_id)
-        session = Owned(client_id, service.stored(who, client_id))
+        """OpenAI-compatible chat. With a session (the `X-Session-Id` header, else the `user`
+        field) only the **last user message** goes to the agent; the session keeps the history.
+        Without one (a stateless client) the conversation is read from `messages`: the earlier
+        user turns and the items the earlier assistant turns recommended, answered as if the
+        session had been kept; the response carries a new session id (in the `X-Session-Id`
+        response header, URL-encoded as in the path, and in `genrec.session_id`) that continues
+        this conversation server-side when sent back.
+        Recommendations are in the extra `genrec` field (on the final chunk when streaming);
+        `model` names the LLM backend that answered (`genrec/none`, `genrec/openai:MODEL`)."""
+        transcript = _transcript(req, service.limits)
+        message = service.check_message(transcript.message)
+        named = _named_session(service, req.user, x_session_id)
+        prepare: Callable[[], Any] | None
+        if named is None:
+            session, prepare = service.stateless(who, transcript)
+        else:
+            session = Owned(named, service.stored(who, named))
+            prepare = service.given(who, named)
         cid = f"chatcmpl-{uuid.uuid4().hex[:24]}"
         created = int(time.time())
-        headers = {"X-Session-Id": header_value(client_id)}
+        headers = {"X-Session-Id": header_value(session.client)}
         if not req.stream:
-            reply = await service.chat(session.stored, message)
+            reply = await service.chat(session.stored, message, prepare)
             response.headers.update(headers)
             return ChatCompletion(
                 id=cid,
                 created=created,
+                model=answered_by(reply.backend),
                 choices=[Choice(message=AssistantMessage(content=reply.text))],
                 usage=_usage(reply),
-                genrec=_extra(reply, client_id),
+                genrec=_extra(reply, session.client),
             )
         include_usage = bool(req.stream_options and req.stream_options.include_usage)
         return StreamingResponse(
-            _completion_chunks(service, session, message, cid, created, include_usage),
+            _completion_chunks(service, session, message, cid, created, include_usage, prepare),
             media_type="text/event-stream",
             headers={**headers, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
@@ -314,9 +397,14 @@ def build_router(service: ApiService) -> APIRouter:
         await service.call(service.rec.create_session, service.stored(who, sid))
         return SessionCreated(session_id=sid)
 
-    def session_in_path(session_id: str = SessionPath, who: Principal = Who) -> Owned:
+    async def session_in_path(session_id: str = SessionPath, who: Principal = Who) -> Owned:
         client = service.check_session_id(session_id, "session id in the path")
-        return Owned(client, service.stored(who, client))
+        session = Owned(client, service.stored(who, client))
+        given = service.given(who, client)
+        if given is not None:  # an id a stateless request was given: its conversation
+            async with service.lock(session.stored):
+                await service.call(given)
+        return session
 
     ValidSession = Depends(session_in_path)
 
@@ -327,7 +415,8 @@ def build_router(service: ApiService) -> APIRouter:
         message = service.check_message(body.message)
         await service.require(session)
         reply = await service.chat(session.stored, message)
-        return {**reply.model_dump(mode="json"), "session_id": session.client}
+        return {**reply.model_dump(mode="json"), "warnings": public_warnings(reply.warnings),
+                "session_id": session.client}
 
     @router.post("/api/sessions/{session_id}/feedback", response_model=SessionView, tags=["sessions"])
     async def post_feedback(body: FeedbackIn, session: Owned = ValidSession) -> SessionView:
@@ -382,8 +471,10 @@ async def _completion_chunks(
     cid: str,
     created: int,
     include_usage: bool,
+    prepare: Callable[[], Any] | None = None,
 ) -> AsyncIterator[str]:
     """SSE in the OpenAI chunk format: role, content deltas, a final chunk with `genrec`, [DONE]."""
+    model = answered_by(service.rec.backend_name)
 
     def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
         choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
@@ -392,7 +483,7 @@ async def _completion_chunks(
                 "id": cid,
                 "object": "chat.completion.chunk",
                 "created": created,
-                "model": MODEL_ID,
+                "model": model,
                 "choices": [choice],
                 **extra,
             }
@@ -402,7 +493,7 @@ async def _completion_chunks(
     sent = ""
     reply = None
     try:
-        async for part in service.stream(session.stored, message):
+        async for part in service.stream(session.stored, message, prepare):
             if isinstance(part, str):
                 if part:
                     sent += part
@@ -432,7 +523,7 @@ async def _completion_chunks(
                 "id": cid,
                 "object": "chat.completion.chunk",
                 "created": created,
-                "model": MODEL_ID,
+                "model": model,
                 "choices": [],
                 "usage": _usage(reply).model_dump(),
             }

@@ -51,6 +51,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        unreadable = body_problem(exc)
+        if unreadable is not None:
+            return error_response(422, unreadable, details=[{"loc": "body", "msg": unreadable,
+                                                            "type": "json_invalid"}])
         problems = []
         for err in exc.errors():
             loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
@@ -67,6 +71,37 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         return error_response(500, f"internal error ({type(exc).__name__}); see the server log")
+
+
+def body_problem(exc: RequestValidationError) -> str | None:
+    r"""What is wrong with a body that is not a JSON value at all (None when it is one).
+
+    >>> print(body_problem(RequestValidationError([{"type": "json_invalid", "loc": ("body", 25),
+    ...     "msg": "JSON decode error", "ctx": {"error": "Expecting ':' delimiter"}}],
+    ...     body='{"messages": [\n  {"role" "user"}]}')))
+    the request body is not valid JSON: Expecting ':' delimiter at line 2, column 11 (character 25); send one JSON object, e.g. {"messages": [{"role": "user", "content": "..."}]}
+    """
+    errors = exc.errors()
+    if len(errors) != 1:
+        return None
+    err = errors[0]
+    loc = tuple(err.get("loc", ()))
+    example = 'send one JSON object, e.g. {"messages": [{"role": "user", "content": "..."}]}'
+    if err.get("type") == "missing" and loc == ("body",):
+        return f"the request body is empty: {example}"
+    if err.get("type") != "json_invalid":
+        return None
+    why = str((err.get("ctx") or {}).get("error") or "it cannot be decoded")
+    pos = loc[1] if len(loc) > 1 and isinstance(loc[1], int) else None
+    body = exc.body.decode("utf-8", "replace") if isinstance(exc.body, bytes) else exc.body
+    where = ""
+    if pos is not None:
+        where = f" at character {pos}"
+        if isinstance(body, str) and pos <= len(body):
+            line = body.count("\n", 0, pos) + 1
+            column = pos - (body.rfind("\n", 0, pos) + 1) + 1
+            where = f" at line {line}, column {column} (character {pos})"
+    return f"the request body is not valid JSON: {why}{where}; {example}"
 
 
 class ApiRouteGuard:

@@ -1,10 +1,14 @@
 """GET /healthz (liveness, LLM up|degraded|down) and GET /readyz (can the recommender take a turn).
 
-Both stay open for probes; counts (items, sessions) are shown only to a caller with the API key.
+Both stay open for probes; counts (items, sessions) and why the LLM is down are shown only to a
+caller with the API key. The LLM's state comes from asking its server (GET {base_url}/models),
+at most once per `ApiLimits.health_probe_seconds`, and from the circuit breaker of the calls.
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
@@ -19,7 +23,7 @@ if TYPE_CHECKING:
 
 def llm_health(llm: Any) -> tuple[str, float | None]:
     """("none" | "up" | "degraded" | "down", seconds until the next try when down)."""
-    if llm is None or getattr(llm, "chat_model", None) is None:
+    if not _chat(llm):
         return "none", None
     breaker = getattr(llm, "breaker", None)
     if breaker is None:
@@ -28,14 +32,73 @@ def llm_health(llm: Any) -> tuple[str, float | None]:
     return st.state, (st.retry_in if st.state == "down" else None)
 
 
+class LLMProbe:
+    """Whether the configured LLM server answers GET {base_url}/models, asked at most once per
+    `every` seconds (callers meanwhile get the last answer; one probe at a time).
+
+    Only servers reached over HTTP are probed (the `openai` backend and a vLLM child); `state`
+    is None for the others.
+    """
+
+    def __init__(self, llm: Any, *, timeout: float, every: float) -> None:
+        self.base_url: str | None = getattr(llm, "base_url", None) if _chat(llm) else None
+        self.api_key = str(getattr(llm, "api_key", "") or "EMPTY")
+        self.timeout = timeout
+        self.every = every
+        self._last: tuple[float, str | None] | None = None  # (when, None if up else why not)
+        self._lock = asyncio.Lock()
+
+    def _ask(self) -> str | None:
+        from genrec.llm import LLMError, LLMUnavailableError
+        from genrec.llm.openai_backend import list_models
+
+        assert self.base_url is not None
+        try:
+            list_models(self.base_url, api_key=self.api_key, timeout=self.timeout)
+        except LLMUnavailableError as exc:
+            if exc.timed_out:
+                return f"{self.base_url} did not answer within {self.timeout:g} s"
+            return f"nothing answers at {self.base_url}"
+        except LLMError as exc:
+            status = getattr(exc, "status", None)
+            return f"{self.base_url}/models answered " + (f"HTTP {status}" if status else
+                                                          "something that is not a model list")
+        return None
+
+    async def state(self) -> tuple[bool, str] | None:
+        """(answers, why not), or None when there is no server to ask."""
+        if not self.base_url:
+            return None
+        async with self._lock:
+            if self._last is None or time.monotonic() - self._last[0] >= self.every:
+                self._last = (time.monotonic(), await run_in_threadpool(self._ask))
+            why = self._last[1]
+        return why is None, why or ""
+
+
+def _chat(llm: Any) -> bool:
+    return llm is not None and getattr(llm, "chat_model", None) is not None
+
+
+async def llm_state(service: ApiService) -> tuple[str, float | None, str | None]:
+    """(state, seconds until the next try, why it is down): the probe of the server first
+    (down when it does not answer), then the breaker of the calls."""
+    state, retry_in = llm_health(getattr(service.rec, "llm", None))
+    probed = await service.llm_probe.state() if state != "none" else None
+    if probed is not None and not probed[0]:
+        return "down", None, probed[1]
+    return state, retry_in, None
+
+
 def health_routes(app: FastAPI, service: ApiService) -> None:
     """Add /healthz and /readyz to `app`."""
 
     @app.get("/healthz", response_model=Health, response_model_exclude_none=True, tags=["health"])
     async def healthz(request: Request) -> Health:
-        """Liveness: 200 while the service can answer, with the LLM's state."""
+        """Liveness: 200 while the service can answer, with the LLM's state (its server asked at
+        most every few seconds)."""
         rec = service.rec
-        llm, retry_in = llm_health(getattr(rec, "llm", None))
+        llm, retry_in, why = await llm_state(service)
         items = sessions = None
         if service.authorized(request):
             catalog = getattr(rec, "catalog", None)
@@ -45,8 +108,9 @@ def health_routes(app: FastAPI, service: ApiService) -> None:
             except Exception:  # noqa: BLE001 - a count is nice to have, not a health failure
                 sessions = None
         return Health(llm=llm, llm_retry_in=retry_in,
+                      llm_down_because=why if service.authorized(request) else None,
                       backend=str(getattr(rec, "backend_name", "unknown")),
-                      dataset=service.settings.dataset, items=items, sessions=sessions,
+                      dataset=_dataset(service), items=items, sessions=sessions,
                       auth=bool(service.settings.api_key))
 
     @app.get("/readyz", response_model=Ready, tags=["health"],
@@ -61,12 +125,20 @@ def health_routes(app: FastAPI, service: ApiService) -> None:
             checks["sessions"] = "ok"
         except Exception as exc:  # noqa: BLE001 - reported, not raised
             checks["sessions"] = f"failed: {type(exc).__name__}"
-        checks["llm"] = llm_health(getattr(service.rec, "llm", None))[0]
+        checks["llm"] = (await llm_state(service))[0]
         if checks["catalog"] == checks["sessions"] == "ok":
             return Ready(checks=checks)
         failed = ", ".join(f"{k} {v}" for k, v in checks.items() if k != "llm" and v != "ok")
         return JSONResponse({"error": {"message": f"not ready: {failed}", "type": "not_ready",
                                        "code": 503}, "checks": checks}, status_code=503)
+
+
+def _dataset(service: ApiService) -> str:
+    """The dataset served: the setting, or with `auto` the catalog's name (what auto chose)."""
+    named = str(service.settings.dataset)
+    if named == "auto":
+        return str(getattr(getattr(service.rec, "catalog", None), "name", None) or named)
+    return named
 
 
 def _session_count(rec: Any) -> int | None:

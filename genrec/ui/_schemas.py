@@ -43,6 +43,9 @@ class ApiLimits(BaseModel):
         "oversubscribing the cores collapses throughput; raise it for a remote LLM.",
     )
 
+    health_probe_seconds: float = Field(default=5.0, ge=0, description=(
+        "How long /healthz reuses its last probe of the LLM server (GET /models)."))
+
     @model_validator(mode="before")
     @classmethod
     def _moved(cls, data: Any) -> Any:
@@ -85,17 +88,20 @@ class StreamOptions(BaseModel):
 
 
 class ChatCompletionRequest(BaseModel):
-    """OpenAI chat-completions request. Only the last user message is sent to the agent: the
-    session (from `user` or the `X-Session-Id` header) keeps the history server-side. Sampling
-    options (temperature, top_p, ...) are accepted and ignored."""
+    """OpenAI chat-completions request. With a session (from `user` or the `X-Session-Id`
+    header) only the last user message is sent to the agent and the session keeps the history
+    server-side; without one the conversation is read from `messages` (a stateless client).
+    Sampling options (temperature, top_p, ...) are accepted and ignored."""
 
     model_config = ConfigDict(extra="allow")
-    model: str = Field(MODEL_ID, description="Any value; the answer always comes from genrec.")
+    model: str = Field(MODEL_ID, description="Any value; the answer always comes from genrec "
+                       "(the response's `model` names the LLM backend that answered).")
     messages: list[ChatMessage] = Field(min_length=1)
     stream: bool = False
     stream_options: StreamOptions | None = None
     user: str | None = Field(
-        None, description="Session id (same rules as X-Session-Id); a new session when absent."
+        None, description="Session id (same rules as X-Session-Id); when absent, the "
+        "conversation is read from `messages`."
     )
 
 
@@ -140,7 +146,8 @@ class ChatCompletion(BaseModel):
     id: str
     object: Literal["chat.completion"] = "chat.completion"
     created: int
-    model: str = MODEL_ID
+    model: str = Field(MODEL_ID, description="genrec and the LLM backend that answered: "
+                       "`genrec/none`, `genrec/openai:MODEL`, ...")
     choices: list[Choice]
     usage: Usage
     genrec: GenrecExtra
@@ -205,10 +212,14 @@ class Health(BaseModel):
 
     status: Literal["ok"] = "ok"
     llm: Literal["up", "degraded", "down", "none"] = Field(
-        "none", description="up: answering; degraded: recent failures, still tried; down: "
-        "skipped after failures until `llm_retry_in` seconds pass (turns are rule-based and "
-        "templated meanwhile); none: no LLM configured.")
+        "none", description="up: its server answers and calls succeed; degraded: recent "
+        "failures, still tried; down: its server does not answer GET /models (asked at most "
+        "every `ApiLimits.health_probe_seconds`), or calls are skipped after failures until "
+        "`llm_retry_in` seconds pass (turns are rule-based and templated meanwhile); none: no "
+        "LLM configured.")
     llm_retry_in: float | None = Field(None, description="Seconds until the LLM is tried again.")
+    llm_down_because: str | None = Field(None, description=(
+        "Why the LLM is down: its server does not answer GET /models (with the key only)."))
     backend: str
     dataset: str
     items: int | None = Field(None, description="Items in the catalog (with the key only).")
