@@ -31,12 +31,18 @@ API_DESCRIPTION = """
 Talk to the genrec recommender over HTTP.
 
 * **OpenAI-compatible**: `POST /v1/chat/completions` (streaming and not) and `GET /v1/models`.
-  Point any OpenAI client at `http://HOST:PORT/v1` with model `genrec`. The session comes from the
-  `X-Session-Id` header, else the `user` field, else a new one (returned in the `X-Session-Id`
-  response header; the header carries the id URL-encoded, as the path does). Only the last user message is sent; the server keeps the history.
+  Point any OpenAI client at `http://HOST:PORT/v1` with model `genrec`; the response's `model`
+  names the LLM backend that answered (`genrec/none`, `genrec/openai:MODEL`). The session comes
+  from the `X-Session-Id` header, else the `user` field; then only the last user message is read
+  and the server keeps the history. Without either (a stateless client) the conversation is read
+  from `messages`: the earlier user turns, and the items the earlier assistant turns recommended
+  (their "Title (Year)" lines), answered as if the session had been kept. Every response names
+  its session in the `X-Session-Id` response header (URL-encoded, as the path does); sent back,
+  it continues that conversation server-side.
   Recommendations are in the extra **`genrec`** field of the response (on the final chunk when
   streaming): `{session_id, recommendations: [{item_id, title, year, genres, score,
-  predicted_rating, rationale, verified}], question, trace, warnings, backend}`.
+  predicted_rating, rationale, verified}], question, trace, warnings, backend}`. Warnings are
+  genrec's own words, never text a model wrote.
 * **Sessions API**: `POST /api/sessions`, `POST /api/sessions/{id}/messages`,
   `POST /api/sessions/{id}/feedback`, `GET /api/sessions/{id}`, `DELETE /api/sessions/{id}`.
 * **Auth**: when `GENREC_API_KEY` is set (comma-separated for several clients), every `/v1` and
@@ -51,9 +57,11 @@ Talk to the genrec recommender over HTTP.
 * **Session ids**: the recommender's one rule (1-200 printable characters, not only spaces; an
   invalid id gets 422), the same for the chat page, the CLI and Python.
 * **Limits**: request bodies over 64 KiB get 413, messages longer than the agent's
-  `max_message_chars` (default 4000; `[agent]` in genrec.toml) 422. Errors are
-  always `{"error": {"message", "type", "code"}}` (a wrong method 405 with `Allow`, an unknown
-  API path 404).
+  `max_message_chars` (default 4000; `[agent]` in genrec.toml) 422, a body that is not JSON
+  422 saying where it breaks. Errors are always `{"error": {"message", "type", "code"}}` (a
+  wrong method 405 with `Allow`, an unknown API path 404).
+* **Health**: `/healthz` asks the configured LLM server (`GET /models`, at most every 5 s) and
+  says `llm: down` when it does not answer.
 """
 
 
