@@ -15,17 +15,17 @@ from openai import OpenAI
 
 FAQ: dict[str, tuple[tuple[str, ...], str]] = {
     "hours": (
-        ("opening hours", "hours", "closing time", "when are you open"),
+        ("opening hours", "office hours", "support hours", "closing time", "when are you open"),
         "Our support desk is open Monday to Friday, 9:00-18:00 CET; the streaming service "
         "itself runs around the clock.",
     ),
     "refund": (
-        ("refund", "money back", "charged twice", "cancel my subscription", "cancel"),
+        ("refund", "money back", "charged twice", "cancel my subscription"),
         "You can get a full refund within 14 days of a payment: Account > Billing > Request "
         "refund. Refunds reach your card in 3-5 working days.",
     ),
     "account": (
-        ("password", "log in", "login", "sign in", "account", "email address"),
+        ("password", "log in", "login", "sign in", "my account", "email address"),
         "To reset your password use 'Forgot password' on the sign-in page; a link arrives by "
         "email within a minute. You can change your email under Account > Profile.",
     ),
@@ -50,7 +50,12 @@ class BotAnswer:
 
 
 class SupportBot:
-    """FAQ first; movie questions go to genrec's OpenAI-compatible API, one genrec session per user.
+    """FAQ first; the movie conversation goes to genrec's OpenAI-compatible API, one genrec
+    session per customer.
+
+    A message with a movie word ("watch", "film", "comedy", ...) starts the movie conversation;
+    from then on every message of that customer that is not an FAQ question goes to genrec too
+    ("something funnier please", "is fargo any good?"), so the conversation can go on.
 
     >>> bot = SupportBot("http://127.0.0.1:7860")  # doctest: +SKIP
     >>> bot.answer("user-42", "I loved Toy Story, what should I watch?").recommendations  # doctest: +SKIP
@@ -63,6 +68,7 @@ class SupportBot:
             timeout=timeout,
             max_retries=1,
         )
+        self.talking_movies: set[str] = set()  # customers whose movie conversation has begun
 
     @staticmethod
     def faq_topic(message: str) -> str | None:
@@ -82,12 +88,17 @@ class SupportBot:
         topic = self.faq_topic(message)
         if topic is not None:
             return BotAnswer(FAQ[topic][1], f"faq:{topic}")
-        if self.is_movie_question(message):
+        if user_id in self.talking_movies or self.is_movie_question(message):
+            self.talking_movies.add(user_id)
             return self.ask_genrec(user_id, message)
         return BotAnswer(FALLBACK, "fallback")
 
     def ask_genrec(self, user_id: str, message: str) -> BotAnswer:
-        """One turn with genrec; `user` keeps one genrec session per customer."""
+        """One turn with genrec; `user` keeps one genrec session per customer.
+
+        genrec's text is shown as it comes: its numbered picks, each with its reason, then its
+        question, if it asked one. The picks are also in `recommendations` (for cards or links).
+        """
         completion = self.client.chat.completions.create(
             model="genrec",
             messages=[{"role": "user", "content": message}],
@@ -95,13 +106,7 @@ class SupportBot:
         )
         extra = (completion.model_extra or {}).get("genrec") or {}
         recs = list(extra.get("recommendations") or [])
-        text = completion.choices[0].message.content or ""
-        if recs:
-            picks = "\n".join(
-                f"- {r['title']}" + (f" ({r['year']})" if r.get("year") else "") for r in recs[:5]
-            )
-            text = f"{text}\n\nMy top picks:\n{picks}"
-        return BotAnswer(text, "genrec", recs)
+        return BotAnswer(completion.choices[0].message.content or "", "genrec", recs)
 
 
 def main() -> None:
