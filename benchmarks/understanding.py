@@ -127,7 +127,12 @@ def main() -> None:
     ap.add_argument("--turns", type=int, default=5)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--show-errors", type=int, default=0, help="print this many misread turns per half")
-    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "understanding.json")
+    ap.add_argument("--dataset", default=None, help="catalog to ground titles in (default: the settings' dataset)")
+    ap.add_argument("--reader", choices=["agent", "understanding"], default="agent",
+                    help="agent: Recommender.chat (needs the ranker and index); understanding: the "
+                         "understanding stage alone (no ranker or index to build; no template part)")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="JSON path (default: results/understanding.json, or understanding_<dataset>.json)")
     args = ap.parse_args()
 
     from genrec.agent import Recommender, SessionStore
@@ -136,6 +141,7 @@ def main() -> None:
     from genrec.evaluation.real_dialogues import default_corpus_path, load_dialogues
     from genrec.evaluation.understanding_score import (
         AgentReader,
+        ExtractorReader,
         GoldGrounder,
         KeywordReader,
         replay,
@@ -143,23 +149,39 @@ def main() -> None:
     )
 
     corpus = args.corpus or default_corpus_path()
-    s = Settings()
-    parts = build_parts(s, progress=True)
-    grounder = GoldGrounder(parts.catalog)
+    s = Settings() if args.dataset is None else Settings(dataset=args.dataset)
+    if args.reader == "agent":
+        parts = build_parts(s, progress=True)
+        catalog = parts.catalog
+    else:
+        from genrec.data import load_dataset
+
+        catalog = load_dataset(s.dataset, s.datasets_dir).catalog
+        args.template_users = 0
+    out_path = args.out or Path(__file__).parent / "results" / (
+        "understanding.json" if args.dataset is None else f"understanding_{args.dataset}.json")
+    grounder = GoldGrounder(catalog)
     latest = grounder.latest
-    out: dict[str, Any] = {"machine": machine(), "dataset": s.dataset, "split": s.split, "llm": "none",
-                           "corpus": str(corpus), "halves": {}}
+    out: dict[str, Any] = {"machine": machine(), "dataset": s.dataset, "catalog_items": len(catalog),
+                           "reader": args.reader, "llm": "none", "corpus": str(corpus),
+                           "command": "python benchmarks/understanding.py " + " ".join(sys.argv[1:]), "halves": {}}
     halves = ["tune", "heldout"] if args.half == "both" else [args.half]
     for half in halves:
         dialogues = load_dialogues(corpus, half=half)
         row: dict[str, Any] = {"dialogues": len(dialogues)}
         for reader_name in ("agent", "keyword"):
-            rec = Recommender(catalog=parts.catalog, ranker=parts.ranker, store=parts.store, llm=None,
-                              policy="guided", sessions=SessionStore(None), config=s.agent)
-            reader = AgentReader(rec) if reader_name == "agent" else KeywordReader(parts.catalog)
+            reader: Any
+            if reader_name == "keyword":
+                reader = KeywordReader(catalog)
+            elif args.reader == "understanding":
+                reader = ExtractorReader(catalog)
+            else:
+                reader = AgentReader(Recommender(catalog=parts.catalog, ranker=parts.ranker, store=parts.store,
+                                                 llm=None, policy="guided", sessions=SessionStore(None),
+                                                 config=s.agent))
             results = replay(reader, dialogues, grounder)
             row[reader_name] = score(results, latest)
-            print(table(f"[{half}] {reader_name}", row[reader_name]))
+            print(table(f"[{half}] {reader.name}", row[reader_name]))
             if reader_name == "agent" and args.show_errors:
                 show_errors(results, args.show_errors)
         out["halves"][half] = row
@@ -174,9 +196,9 @@ def main() -> None:
         if args.show_errors:
             show_errors(agent_t, args.show_errors)
         print(table("[template] keyword", out["template"]["keyword"]))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(out, indent=2) + "\n")
-    print(f"wrote {args.out}", file=sys.stderr)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    out_path.write_text(json.dumps(out, indent=2) + "\n")
+    print(f"wrote {out_path}", file=sys.stderr)
 
 
 if __name__ == "__main__":

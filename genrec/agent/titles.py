@@ -256,7 +256,7 @@ _VERDICT_AFTER = re.compile(r"\s*(?:\(\d{4}\)\s*)?(?:was|is|were)\s+(?:so\s+|rea
                             r"amazing|fantastic|excellent|brilliant|funny|terrible|awful|boring|bad|meh|ok|okay)\b")
 _LATER_FILM_BEFORE = re.compile(r"\b(?:new|newer|newest|latest|upcoming|remake of|remake of the|second|third|fourth|"
                                 r"2nd|3rd|4th|next|live action|live-action)\s+$", re.IGNORECASE)
-_CONNECTOR = r"(?:of|the|v|vs|versus|in|on|at|to|from|with|for|a|an)"
+_CONNECTOR = r"(?:of|the|v|vs|versus|in|on|at|to|from|with|for|a|an|&)"
 _LONGER_AFTER = re.compile(r"(?::\s*|\s+(?:" + _CONNECTOR + r"\s+)*)(?!I\b)[A-Z][\w'’]*")
 _LONGER_BEFORE = re.compile(r"(?<![.!?]\s)(?<!^)\b(?!I\b|The\b|A\b|An\b)[A-Z][\w'’]*:?\s+$")
 
@@ -320,11 +320,14 @@ def _single_word_ok(text: str, toks: list[Token], i: int, sentence_starts: set[i
             return True  # "i loved alien"
         if _ASKS_ABOUT_BEFORE.search(fold(text[:s])) and "?" in text[e:e + 40]:
             return True  # "is fargo any good?", "have you seen alien?"
+        if _VERDICT_AFTER.match(fold(text[e:])):
+            return True  # "Titanic was boring", "alien was great"
     if raw[0].isupper() and i not in sentence_starts and not raw.isupper():
         return True
     if raw[0].isupper() and raw.isupper() and len(raw) > 1 and i not in sentence_starts:
         return True
-    return len(tok) >= 6 and tok not in COMMON_TITLE_WORDS and not tok.isdigit()
+    # a lower-case word with no cue is a word ("enjoy your weekend", "a chance"), however rare
+    return False
 
 
 def _fuzzy_titles(index: TitleIndex, text: str, toks: list[Token],
@@ -361,7 +364,7 @@ def _fuzzy_titles(index: TitleIndex, text: str, toks: list[Token],
                     w in STOP_WORDS or w in not_titles or w.rstrip("s") in not_titles or w in COMMON_TITLE_WORDS
                     for w in key.split()):
                 continue
-            framed = cued and n > 1
+            framed = cued and (n > 1 or len(key) >= 7)
             if not framed:
                 after = low[span[-1][2]:]
                 nxt = start + n
@@ -374,6 +377,8 @@ def _fuzzy_titles(index: TitleIndex, text: str, toks: list[Token],
             hit = process.extractOne(key, index.fuzzy_keys, scorer=fuzz.ratio, score_cutoff=88)
             if hit and hit[1] >= 100 and not (cued and n > 1):
                 hit = None  # written exactly: the exact matcher already judged it ("Good morning")
+            if hit and re.findall(r"\d+", key) != re.findall(r"\d+", str(hit[0])):
+                hit = None  # "toy story 4" is not Toy Story 2: numbers are not typos
             if hit and (best is None or hit[1] > best[1]):
                 best = (hit[0], hit[1], n)
         if best:

@@ -19,6 +19,7 @@ from genrec.agent.genres import GenreVocabulary
 from genrec.agent.state import DialogueState
 from genrec.agent.text import fold
 from genrec.agent.titles import TitleIndex, title_index, title_key
+from genrec.agent.understanding import CatalogExtractor, apply
 from genrec.data import Catalog
 from genrec.evaluation.real_dialogues import GoldTurn
 
@@ -175,6 +176,32 @@ class AgentReader:
                        | {q.item_id for q in ex.item_questions if q.item_id is not None})
         for choice in ex.ambiguous:
             r.mentioned |= set(choice.options[:1])
+        return r
+
+
+class ExtractorReader:
+    """The agent's understanding stage alone (rules, `--llm none`): each utterance is extracted
+    against the session's state and applied, with no ranking and no reply. For a catalog whose
+    ranker and index are not built; the agent's own questions ("Did you mean Heat?") are still
+    pending in the state, but its recommendations, and so references to them, do not exist."""
+
+    name = "understanding"
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.extractor = CatalogExtractor(catalog)
+        self.catalog = catalog
+        self.states: dict[str, DialogueState] = {}
+
+    def read(self, session: str, text: str) -> Reading:
+        before = self.states.get(session, DialogueState())
+        started = time.perf_counter()
+        ex = self.extractor.extract(text, before)
+        after = apply(before, ex)
+        ms = (time.perf_counter() - started) * 1000
+        self.states[session] = after
+        r = state_change(before, after)
+        r.ms, r.held = ms, before
+        r.mentioned |= set(ex.asked_about) | {q.item_id for q in ex.item_questions if q.item_id is not None}
         return r
 
 
@@ -353,5 +380,5 @@ def replay(reader: Reader, dialogues: Iterable[Any], grounder: GoldGrounder, *,
     return out
 
 
-__all__ = ["KINDS", "SLOTS", "AgentReader", "Expected", "GoldGrounder", "KeywordReader", "Reader", "Reading",
+__all__ = ["KINDS", "SLOTS", "AgentReader", "Expected", "ExtractorReader", "GoldGrounder", "KeywordReader", "Reader", "Reading",
            "TurnResult", "false_additions", "net_of_held", "replay", "score", "state_change"]
