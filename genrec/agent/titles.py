@@ -253,12 +253,14 @@ _CUED_BEFORE = re.compile(r"\b(?:loved?|liked?|enjoyed|enjoy|hated?|disliked?|sa
 _ASKS_ABOUT_BEFORE = re.compile(r"\b(?:is|was|seen|heard of|about|watched|watch|in)\s+(?:the\s+)?$")
 """Question words right before a lower-case title in a question ("is fargo any good?")."""
 _VERDICT_AFTER = re.compile(r"\s*(?:\(\d{4}\)\s*)?(?:was|is|were)\s+(?:so\s+|really\s+|pretty\s+)?(?:great|good|awesome|"
-                            r"amazing|fantastic|excellent|brilliant|funny|terrible|awful|boring|bad|meh|ok|okay)\b")
+                            r"amazing|fantastic|excellent|brilliant|funny|terrible|awful|boring|bad|meh|ok|okay|"
+                            r"one of my|my (?:all time )?favou?rite)\b")
 _LATER_FILM_BEFORE = re.compile(r"\b(?:new|newer|newest|latest|upcoming|remake of|remake of the|second|third|fourth|"
                                 r"2nd|3rd|4th|next|live action|live-action)\s+$", re.IGNORECASE)
 _CONNECTOR = r"(?:of|the|v|vs|versus|in|on|at|to|from|with|for|a|an|&)"
 _LONGER_AFTER = re.compile(r"(?::\s*|\s+(?:" + _CONNECTOR + r"\s+)*)(?!I\b)[A-Z][\w'’]*")
-_LONGER_BEFORE = re.compile(r"(?<![.!?]\s)(?<!^)\b(?!I\b|The\b|A\b|An\b)[A-Z][\w'’]*:?\s+$")
+_LONGER_BEFORE = re.compile(r"(?<![.!?]\s)(?<!^)\b(?!I\b|The\b|A\b|An\b)[A-Z][\w'’]*:?\s+(?:" + _CONNECTOR
+                            + r"\s+)?$")
 
 
 def _whole_mention(text: str, start: int, end: int, key: str, *, quoted: bool) -> bool:
@@ -302,7 +304,11 @@ def _phrase_ok(text: str, start: int, key: str) -> bool:
 _EVERYDAY = frozenset({"family", "kids", "good", "morning", "night", "day", "time", "life", "love", "home", "man",
                        "woman", "world", "people", "friends", "house", "school", "last", "first", "next", "old",
                        "new", "big", "little", "great", "best", "top", "story", "game", "party", "war", "boys",
-                       "girls", "dead", "end", "way", "out", "up", "down", "back", "together", "alone", "away"})
+                       "girls", "dead", "end", "way", "out", "up", "down", "back", "together", "alone", "away",
+                       "real", "true", "stories", "people", "happy", "things", "thing", "girl", "boy", "friend",
+                       "year", "years", "week", "weekend", "today", "tonight", "movie", "film", "show", "part",
+                       "two", "one", "three", "right", "wrong", "kind", "sort", "guys", "guy", "fun", "funny",
+                       "nice", "bad", "sure", "time", "times", "heart", "mind", "something", "everything"})
 """Words of everyday talk that a lower-case title made only of them needs a cue to be taken as."""
 
 
@@ -315,6 +321,8 @@ def _single_word_ok(text: str, toks: list[Token], i: int, sentence_starts: set[i
     quoted = s > 0 and text[s - 1] in "\"'“‘«" and e < len(text) and text[e] in "\"'”’»"
     if quoted or fold(text).strip(" .!?\"'“”") == tok:  # quoted, or the whole message ("Alien")
         return True
+    if not raw[0].isupper() and re.match(r"\s+(?:movies|films|flicks|ones|stuff|genre|type|kind)\b", text[e:].lower()):
+        return False  # "i love zombie movies": a kind of film, not the film "Zombie"
     if tok not in STOP_WORDS and tok not in COMMON_TITLE_WORDS and len(tok) >= 3:
         if _CUED_BEFORE.search(fold(text[:s])):
             return True  # "i loved alien"
@@ -345,7 +353,7 @@ def _fuzzy_titles(index: TitleIndex, text: str, toks: list[Token],
             continue
         cued = bool(_CUE_BEFORE.search(low[max(0, toks[i][1] - 12):toks[i][1]]))
         before = low[max(0, toks[i - 1][2] if i else 0):toks[i][1]]
-        opens = i == 0 or bool(re.search(r"[.!?]", before))
+        opens = i == 0 or bool(re.search(r"[.!?]", before)) or text[toks[i][1]].isupper()
         if not cued and not opens:
             i += 1
             continue
@@ -385,7 +393,11 @@ def _fuzzy_titles(index: TitleIndex, text: str, toks: list[Token],
             key, _, n = best
             s, e = toks[start][1], toks[start + n - 1][2]
             opts = index.options(key)
-            out.append(TitleMention(text[s:e], s, e, opts[:8], len(opts) > 1))
+            exact = index.exact.get(key, [])
+            alternatives: tuple[int, ...] = ()
+            if len(exact) == 1 and len(opts) > 1:  # "incidious" is Insidious, not its chapters
+                opts, alternatives = exact, tuple(o for o in opts if o != exact[0])[:7]
+            out.append(TitleMention(text[s:e], s, e, opts[:8], len(opts) > 1, alternatives=alternatives))
             for j in range(i, start + n):
                 covered[j] = True
             i = start + n
