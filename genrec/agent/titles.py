@@ -305,10 +305,10 @@ _EVERYDAY = frozenset({"family", "kids", "good", "morning", "night", "day", "tim
                        "woman", "world", "people", "friends", "house", "school", "last", "first", "next", "old",
                        "new", "big", "little", "great", "best", "top", "story", "game", "party", "war", "boys",
                        "girls", "dead", "end", "way", "out", "up", "down", "back", "together", "alone", "away",
-                       "real", "true", "stories", "people", "happy", "things", "thing", "girl", "boy", "friend",
+                       "real", "true", "stories", "happy", "things", "thing", "girl", "boy", "friend",
                        "year", "years", "week", "weekend", "today", "tonight", "movie", "film", "show", "part",
                        "two", "one", "three", "right", "wrong", "kind", "sort", "guys", "guy", "fun", "funny",
-                       "nice", "bad", "sure", "time", "times", "heart", "mind", "something", "everything"})
+                       "nice", "bad", "sure", "times", "heart", "mind", "something", "everything"})
 """Words of everyday talk that a lower-case title made only of them needs a cue to be taken as."""
 
 
