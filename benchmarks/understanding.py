@@ -127,7 +127,7 @@ def main() -> None:
     ap.add_argument("--turns", type=int, default=5)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--show-errors", type=int, default=0, help="print this many misread turns per half")
-    ap.add_argument("--dataset", default=None, help="catalog to ground titles in (default: the settings' dataset)")
+    ap.add_argument("--dataset", default="ml-100k", help="catalog to ground titles in (default: ml-100k)")
     ap.add_argument("--reader", choices=["agent", "understanding"], default="agent",
                     help="agent: Recommender.chat (needs the ranker and index); understanding: the "
                          "understanding stage alone (no ranker or index to build; no template part)")
@@ -149,7 +149,7 @@ def main() -> None:
     )
 
     corpus = args.corpus or default_corpus_path()
-    s = Settings() if args.dataset is None else Settings(dataset=args.dataset)
+    s = Settings(dataset=args.dataset)
     if args.reader == "agent":
         parts = build_parts(s, progress=True)
         catalog = parts.catalog
@@ -159,7 +159,7 @@ def main() -> None:
         catalog = load_dataset(s.dataset, s.datasets_dir).catalog
         args.template_users = 0
     out_path = args.out or Path(__file__).parent / "results" / (
-        "understanding.json" if args.dataset is None else f"understanding_{args.dataset}.json")
+        "understanding.json" if args.dataset == "ml-100k" else f"understanding_{args.dataset}.json")
     grounder = GoldGrounder(catalog)
     latest = grounder.latest
     out: dict[str, Any] = {"machine": machine(), "dataset": s.dataset, "catalog_items": len(catalog),
