@@ -359,6 +359,18 @@ class Recommender:
             self.sessions.save_turn(session_id, state, [], self.sessions.last_trace(session_id))
         return state
 
+    def save_state(self, session_id: str, state: DialogueState,
+                   messages: list[tuple[str, str]] | None = None) -> None:
+        """Store `state` as the session's state and append `messages` ((role, text) pairs) to its
+        history, in one write under the session's lock (a front door rebuilding a conversation).
+
+        Raises:
+            ValueError: an invalid session id.
+        """
+        self.check_session_id(session_id)
+        with self.sessions.lock(session_id):
+            self.sessions.save_turn(session_id, state, list(messages or []), [])
+
     def state(self, session_id: str) -> DialogueState:
         """The session's dialogue state (an empty state for an unknown session)."""
         return self.sessions.load_state(session_id)

@@ -196,8 +196,7 @@ def fork(rec: Recommender, session_id: str, source_id: str) -> bool:
 
 def _put(rec: Recommender, session_id: str, state: Any, turns: list[tuple[str, str]]) -> None:
     """Store `state` and `turns` as the whole of a (deleted) session, in one write."""
-    with rec.sessions.lock(session_id):
-        rec.sessions.save_turn(session_id, state, turns, [])
+    rec.save_state(session_id, state, turns)
 
 
 def _replay(rec: Recommender, session_id: str, turns: Sequence[tuple[str, str]],
@@ -231,5 +230,4 @@ def _replay(rec: Recommender, session_id: str, turns: Sequence[tuple[str, str]],
 
 
 def _put_state(rec: Recommender, session_id: str, state: Any) -> None:
-    with rec.sessions.lock(session_id):
-        rec.sessions.save_turn(session_id, state, [], [])
+    rec.save_state(session_id, state)
