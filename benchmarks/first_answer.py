@@ -6,7 +6,8 @@ turn, which builds the ranker and the index first (the steps `genrec up` runs), 
 
 Each step's time is read from the step lines genrec prints ("[2/4] ranker: ..." then "(61.2 s)");
 the answer itself is the JSON `genrec chat --json` writes. The load average before and after is
-recorded: on a shared machine the times are inflated by whatever else runs. Writes
+recorded, and the CPU seconds the commands used (user + system): on a shared machine the wall
+times are inflated by whatever else runs, while CPU seconds / cores bound an idle run's time. Writes
 benchmarks/results/first_answer_DATASET.json and prints a summary.
 """
 
@@ -16,6 +17,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -42,10 +44,14 @@ def step_seconds(stderr: str) -> dict[str, float]:
     return out
 
 
-def run(cmd: list[str], env: dict[str, str]) -> tuple[subprocess.CompletedProcess, float]:
+def run(cmd: list[str], env: dict[str, str]) -> tuple[subprocess.CompletedProcess, float, float]:
+    """The finished command, its wall seconds and its CPU seconds (user + system, children)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=3600)
-    return proc, round(time.perf_counter() - t, 2)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return proc, round(time.perf_counter() - t, 2), round(cpu, 1)
 
 
 def main() -> None:
@@ -63,10 +69,10 @@ def main() -> None:
     genrec = [sys.executable, "-m", "genrec.cli"]
     load_start = os.getloadavg()
     fetch_cmd = [*genrec, "data", "fetch", args.dataset] + (["--from", args.from_path] if args.from_path else [])
-    fetched, fetch_s = run(fetch_cmd, env)
+    fetched, fetch_s, fetch_cpu = run(fetch_cmd, env)
     if fetched.returncode:
         sys.exit(f"fetch failed: {fetched.stderr[-2000:]}")
-    chat, chat_s = run([*genrec, "chat", "--json", "--message", args.message], env)
+    chat, chat_s, chat_cpu = run([*genrec, "chat", "--json", "--message", args.message], env)
     if chat.returncode:
         sys.exit(f"chat failed: {chat.stderr[-3000:]}")
     reply = json.loads(chat.stdout)
@@ -74,7 +80,9 @@ def main() -> None:
     out = {
         "dataset": args.dataset, "message": args.message,
         "seconds": {"fetch": fetch_s, "chat_to_first_answer": chat_s, "total": round(fetch_s + chat_s, 2),
-                    "steps": step_seconds(chat.stderr)},
+                    "steps": step_seconds(chat.stderr),
+                    "cpu": {"fetch": fetch_cpu, "chat_to_first_answer": chat_cpu,
+                            "total": round(fetch_cpu + chat_cpu, 1)}},
         "answer": {"text": reply.get("text", ""), "titles": [f"{r['title']} ({r.get('year')})" for r in recs]},
         "machine": {**machine(), "load_average_at_start": load_start, "load_average_at_end": os.getloadavg()},
         "provenance": provenance(), "home": str(home),

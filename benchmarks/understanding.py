@@ -162,7 +162,9 @@ def main() -> None:
         "understanding.json" if args.dataset == "ml-100k" else f"understanding_{args.dataset}.json")
     grounder = GoldGrounder(catalog)
     latest = grounder.latest
-    out: dict[str, Any] = {"machine": machine(), "dataset": s.dataset, "catalog_items": len(catalog),
+    from genrec.provenance import git_commit
+
+    out: dict[str, Any] = {"machine": machine(), "commit": git_commit(), "dataset": s.dataset, "catalog_items": len(catalog),
                            "reader": args.reader, "llm": "none", "corpus": str(corpus),
                            "command": "python benchmarks/understanding.py " + " ".join(sys.argv[1:]), "halves": {}}
     halves = ["tune", "heldout"] if args.half == "both" else [args.half]
