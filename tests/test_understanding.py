@@ -9,10 +9,11 @@ import re
 import pytest
 
 from genrec.agent.genres import GenresSaid, GenreVocabulary
+from genrec.agent.llm_reading import decide, ground_llm, read_something
 from genrec.agent.preferences import Preferences
 from genrec.agent.state import DialogueState
 from genrec.agent.titles import TitleIndex, find_titles, title_key
-from genrec.agent.understanding import CatalogExtractor, Extraction, apply, decide, read_something
+from genrec.agent.understanding import CatalogExtractor, Extraction, apply
 from genrec.agent.vocabulary import Vocabulary
 from genrec.agent.years import YearsSaid, read_years
 from genrec.data import Catalog, Item
@@ -201,7 +202,7 @@ def test_apply_uses_preferences_rules_and_leaves_input_alone(extractor):
 
 def test_the_llm_reading_decides_and_the_rules_only_ground(extractor):
     rules = Extraction(liked=[FARGO], wanted_genres=["Drama"], year_min=1990, years_given=True, reset=True)
-    llm = extractor.ground_llm({"disliked_titles": ["Fargo", "Titanic"], "avoided_genres": ["drama"],
+    llm = ground_llm(extractor, {"disliked_titles": ["Fargo", "Titanic"], "avoided_genres": ["drama"],
                                 "wanted_genres": ["comedy"], "year_max": 1980, "mentioned_titles": ["Heat"],
                                 "wishes": " fun "}, "not Fargo, not Titanic, and who is in Heat")
     assert llm.disliked == [FARGO, TITANIC] and llm.wish == "fun" and llm.asked_about == [HEAT]
@@ -210,6 +211,6 @@ def test_the_llm_reading_decides_and_the_rules_only_ground(extractor):
     assert out.wanted_genres == ["Comedy"] and out.avoided_genres == ["Drama"]
     assert (out.year_min, out.year_max) == (None, 1980) and out.wishes == ["fun"] and out.reset
     # a title the user never wrote is not grounded; "{}" is no reading at all
-    assert extractor.ground_llm({"liked_titles": ["Titanic"]}, "something fun").liked == []
+    assert ground_llm(extractor, {"liked_titles": ["Titanic"]}, "something fun").liked == []
     assert not read_something("{}") and not read_something("{not json") and read_something({"liked_titles": []})
-    assert extractor.ground_llm("{not json", "x").is_empty()
+    assert ground_llm(extractor, "{not json", "x").is_empty()

@@ -13,18 +13,13 @@ from pydantic import BaseModel
 
 from genrec.agent import prompts
 from genrec.agent.item_answers import answer_item_questions
+from genrec.agent.llm_reading import LLMExtraction, decide, ground_llm, read_something
 from genrec.agent.preferences import POLARITIES
 from genrec.agent.rationales import item_nouns
 from genrec.agent.state import DialogueState
 from genrec.agent.toolkit import Toolkit
 from genrec.agent.turn import TurnContext
-from genrec.agent.understanding import (
-    CatalogExtractor,
-    LLMExtraction,
-    apply,
-    decide,
-    read_something,
-)
+from genrec.agent.understanding import CatalogExtractor, apply
 
 
 @dataclass
@@ -67,7 +62,7 @@ def understand(message: str, prior: DialogueState, *, extractor: CatalogExtracto
             raw = res.parsed.model_dump(exclude_unset=True) if isinstance(res.parsed, BaseModel) else res.parsed
             if read_something(raw):  # the LLM's reading decides; the rules only ground it ("{}" is no reading)
                 asked_about = {q.item_id for q in ex.item_questions} - set(ex.mentioned())
-                ex = decide(ex, extractor.ground_llm(raw, message))
+                ex = decide(ex, ground_llm(extractor, raw, message))
                 for pol in POLARITIES:  # an item asked about is not a preference, whatever the LLM read
                     setattr(ex, pol, [i for i in getattr(ex, pol) if i not in asked_about])
                 ex.mentioned_titles = [catalog[i].label for i in ex.mentioned()]

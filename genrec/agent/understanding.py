@@ -1,7 +1,7 @@
 """Catalog-grounded understanding: what one user message says, as an Extraction of Preferences.
 
-Rules first (titles from genrec.agent.titles, their polarity, genres, years, intents); an LLM's
-structured extraction is grounded in the catalog and merged in; `apply` folds it into the state.
+Rules first (sentence acts, titles from genrec.agent.titles, their polarity, genres, years, intents);
+an LLM's structured reading (genrec.agent.llm_reading) decides over them; `apply` folds it into the state.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import cast
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import Field
 from rapidfuzz import fuzz, process
 
 from genrec.agent.acts import act_at, preference_text
@@ -34,14 +34,14 @@ from genrec.agent.vocabulary import (
     VAGUE_WORDS,
     VOCABULARY,
 )
-from genrec.agent.years import YEAR_HI, YEAR_LO, plausible, read_years
+from genrec.agent.years import YEAR_HI, YEAR_LO, read_years
 from genrec.data import Catalog
 
 GENRE_SYNONYMS: dict[str, str] = VOCABULARY.genre_synonyms
 
 __all__ = [
-    "GENRE_SYNONYMS", "YEAR_HI", "YEAR_LO", "CatalogExtractor", "Extraction", "LLMExtraction",
-    "Polarity", "TitleIndex", "TitleMention", "apply", "decide", "normalize", "read_something", "title_index",
+    "GENRE_SYNONYMS", "YEAR_HI", "YEAR_LO", "CatalogExtractor", "Extraction", "Polarity", "TitleIndex",
+    "TitleMention", "apply", "normalize", "title_index",
 ]
 
 _ITEM_REF = re.compile(r"\b(?:item|item id|movie id|film id|id)(?:\s+#?\s*|\s*#\s*)(\d{1,12})\b", re.IGNORECASE)
@@ -142,26 +142,6 @@ class Extraction(Preferences):
         return not (self.mentioned() or self.wanted_genres or self.avoided_genres
                     or self.years_given or self.preferred_genres or self.preferred_decades
                     or self.wishes or self.ambiguous or self.user_id is not None)
-
-
-class LLMExtraction(BaseModel):
-    """The JSON an LLM is asked for; validated and grounded before it touches the state.
-
-    An extraction that gives none of these keys ("{}") is no reading at all: the rules' reading
-    stands. One that gives any key is the LLM's reading, and it decides (see `decide`)."""
-
-    liked_titles: list[str] = Field(default_factory=list)
-    disliked_titles: list[str] = Field(default_factory=list)
-    seen_titles: list[str] = Field(default_factory=list)
-    mentioned_titles: list[str] = Field(
-        default_factory=list, description="Titles named without a verdict (asked about, not seen yet).")
-    wanted_genres: list[str] = Field(default_factory=list)
-    avoided_genres: list[str] = Field(default_factory=list)
-    taste_genres: list[str] = Field(default_factory=list, description="Genres liked in general (a boost).")
-    dropped_genres: list[str] = Field(default_factory=list, description="Genres the user takes back.")
-    year_min: int | None = None
-    year_max: int | None = None
-    wishes: str | None = None
 
 
 @dataclass
@@ -385,90 +365,6 @@ class CatalogExtractor:
         if best:
             return best[2]
         return None
-
-    # ---- LLM extraction -----------------------------------------------------------------
-    def ground_llm(self, raw: dict | str, message: str) -> Extraction:
-        """Validate an LLM's JSON extraction: titles must be catalog items named in the message,
-        genres must map onto the catalog's vocabulary, years must be plausible. Invalid parts drop."""
-        try:
-            data = LLMExtraction.model_validate_json(raw) if isinstance(raw, str) else (
-                LLMExtraction.model_validate(raw))
-        except ValidationError:
-            return Extraction()
-        ex = Extraction()
-        norm_msg = normalize(message)
-        said: tuple[tuple[Polarity, list[str]], ...] = (
-            ("liked", data.liked_titles), ("disliked", data.disliked_titles),
-            ("seen", data.seen_titles))
-        for pol, titles in said:
-            for title in titles[:10]:
-                if not isinstance(title, str):
-                    continue
-                iid = self.index.resolve(title)
-                if iid is None:
-                    continue  # not in this catalog: nothing to record
-                name = normalize(re.sub(r"\(\d{4}\)", "", self.catalog[iid].title))
-                if fuzz.partial_ratio(name, norm_msg) < 85:
-                    ex.ungrounded_titles.append(title[:100])
-                    continue  # not grounded in what the user wrote
-                ex.set_verdict(iid, pol)
-        for title in data.mentioned_titles[:10]:
-            iid = self.index.resolve(title) if isinstance(title, str) else None
-            if iid is not None and iid not in ex.mentioned():
-                ex.asked_about.append(iid)
-        for names, kept in ((data.wanted_genres, ex.wanted_genres), (data.avoided_genres, ex.avoided_genres),
-                            (data.taste_genres, ex.preferred_genres), (data.dropped_genres, ex.dropped_genres)):
-            for g in names[:10]:
-                cg = self.genre_of(str(g))
-                if cg and cg not in kept:
-                    kept.append(cg)
-        ex.wanted_genres = [g for g in ex.wanted_genres if g not in ex.avoided_genres]
-        ex.preferred_genres = [g for g in ex.preferred_genres if g not in ex.avoided_genres + ex.wanted_genres]
-        lo, hi = data.year_min, data.year_max
-        lo = lo if lo is not None and plausible(lo) else None
-        hi = hi if hi is not None and plausible(hi) else None
-        if lo is not None and hi is not None and lo > hi:
-            lo = hi = None
-        ex.year_min, ex.year_max, ex.years_given = lo, hi, lo is not None or hi is not None
-        if data.wishes and isinstance(data.wishes, str) and data.wishes.strip():
-            ex.wishes = [data.wishes.strip()[:200]]
-        return ex
-
-
-def read_something(raw: dict | str) -> bool:
-    """Did the LLM give a reading (any known key), rather than "{}" or unrelated JSON?"""
-    try:
-        data = LLMExtraction.model_validate_json(raw) if isinstance(raw, str) else LLMExtraction.model_validate(raw)
-    except ValidationError:
-        return False
-    return bool(data.model_fields_set)
-
-
-def decide(rules: Extraction, llm: Extraction) -> Extraction:
-    """The LLM's grounded reading decides polarity, genres, years and the wish; the rules keep only
-    what is about the message itself (item questions, references to the last list, the answer to
-    a pending question, reset, repeat, injection cues, ids and user ids) and add nothing of their own.
-    An LLM that names a title the message does not hold has misread it: for titles the rules decide."""
-    out = llm.model_copy(deep=True)
-    if llm.ungrounded_titles:
-        # the LLM named titles the user never wrote: its reading of titles is not trusted, the
-        # rules' reading of them stands (its genres, years and wish still decide)
-        for pol in POLARITIES:
-            setattr(out, pol, list(getattr(rules, pol)))
-        out.asked_about, out.anchors, out.alternatives = list(rules.asked_about), list(rules.anchors), dict(
-            rules.alternatives)
-    for name in ("item_questions", "reset", "allow_repeats", "injection", "user_id", "unknown_item_refs",
-                 "interested", "rejected", "ambiguous"):
-        setattr(out, name, getattr(rules, name))
-    for iid in rules.chosen:  # an explicit "item 50" or the answer to "which one did you mean?"
-        if iid not in out.mentioned() and iid in rules.mentioned():
-            out.set_verdict(iid, _polarity_of(rules, iid))
-    return out
-
-
-def _polarity_of(ex: Extraction, iid: int) -> Polarity:
-    return next(p for p in POLARITIES if iid in getattr(ex, p))
-
 
 def apply(state: DialogueState, ex: Extraction, *, max_wishes: int = 3) -> DialogueState:
     """A new state with the extraction applied (the input state is not changed).
