@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import logging
 import re
 import time
@@ -33,10 +32,10 @@ from fastapi.responses import StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
+from genrec.ui._completions import answered_by, completion_chunks, extra_of, usage_of
 from genrec.ui._errors import AgentFailure
-from genrec.ui._health import LLMProbe
+from genrec.ui._llm_probe import LLMProbe
 from genrec.ui._schemas import (
-    MODEL_ID,
     ApiLimits,
     AssistantMessage,
     ChatCompletion,
@@ -45,14 +44,12 @@ from genrec.ui._schemas import (
     Deleted,
     ErrorResponse,
     FeedbackIn,
-    GenrecExtra,
     MessageIn,
     ModelCard,
     ModelList,
     SessionCreated,
     SessionView,
     Shortlist,
-    Usage,
 )
 from genrec.ui._security import (
     USER_HEADER,
@@ -282,36 +279,6 @@ def _named_session(service: ApiService, request_user: str | None, header: str | 
     return None
 
 
-def answered_by(backend: str) -> str:
-    """The `model` of a completion: genrec and the LLM backend that answered.
-
-    >>> answered_by("none"), answered_by("openai:Qwen/Qwen2.5-7B-Instruct")
-    ('genrec/none', 'genrec/openai:Qwen/Qwen2.5-7B-Instruct')
-    """
-    return f"{MODEL_ID}/{backend or 'none'}"
-
-
-def _extra(reply: Reply, client_id: str) -> GenrecExtra:
-    return GenrecExtra(
-        session_id=client_id,
-        recommendations=[r.model_dump(mode="json") for r in reply.recommendations],
-        question=reply.question,
-        suggested_answers=list(getattr(reply, "suggested_answers", []) or []),
-        trace=[t.model_dump(mode="json") for t in reply.trace],
-        warnings=public_warnings(reply.warnings),
-        backend=reply.backend,
-    )
-
-
-def _usage(reply: Reply) -> Usage:
-    p, c = int(reply.prompt_tokens or 0), int(reply.completion_tokens or 0)
-    return Usage(prompt_tokens=p, completion_tokens=c, total_tokens=p + c)
-
-
-def _sse(obj: dict[str, Any]) -> str:
-    return f"data: {json.dumps(obj, ensure_ascii=False)}\n\n"
-
-
 def _transcript(req: ChatCompletionRequest, limits: ApiLimits) -> Transcript:
     if len(req.messages) > limits.max_messages:
         raise HTTPException(422, f"{len(req.messages)} messages; the limit is {limits.max_messages}")
@@ -380,12 +347,13 @@ def build_router(service: ApiService) -> APIRouter:
                 created=created,
                 model=answered_by(reply.backend),
                 choices=[Choice(message=AssistantMessage(content=reply.text))],
-                usage=_usage(reply),
-                genrec=_extra(reply, session.client),
+                usage=usage_of(reply),
+                genrec=extra_of(reply, session.client),
             )
         include_usage = bool(req.stream_options and req.stream_options.include_usage)
         return StreamingResponse(
-            _completion_chunks(service, session, message, cid, created, include_usage, prepare),
+            completion_chunks(service.stream(session.stored, message, prepare), session.client, cid, created,
+                              answered_by(service.rec.backend_name), include_usage),
             media_type="text/event-stream",
             headers={**headers, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
@@ -462,70 +430,3 @@ def build_router(service: ApiService) -> APIRouter:
         return Deleted(session_id=session.client, deleted=True)
 
     return router
-
-
-async def _completion_chunks(
-    service: ApiService,
-    session: Owned,
-    message: str,
-    cid: str,
-    created: int,
-    include_usage: bool,
-    prepare: Callable[[], Any] | None = None,
-) -> AsyncIterator[str]:
-    """SSE in the OpenAI chunk format: role, content deltas, a final chunk with `genrec`, [DONE]."""
-    model = answered_by(service.rec.backend_name)
-
-    def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
-        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
-        return _sse(
-            {
-                "id": cid,
-                "object": "chat.completion.chunk",
-                "created": created,
-                "model": model,
-                "choices": [choice],
-                **extra,
-            }
-        )
-
-    yield chunk({"role": "assistant", "content": ""})
-    sent = ""
-    reply = None
-    try:
-        async for part in service.stream(session.stored, message, prepare):
-            if isinstance(part, str):
-                if part:
-                    sent += part
-                    yield chunk({"content": part})
-            else:
-                reply = part
-    except AgentFailure as exc:
-        yield _sse({"error": {"message": f"the recommender failed: {exc}", "type": "agent_error",
-                              "code": 503}})
-        yield "data: [DONE]\n\n"
-        return
-    if reply is None:
-        yield _sse({"error": {"message": "the recommender ended the turn without a reply",
-                              "type": "agent_error", "code": 503}})
-        yield "data: [DONE]\n\n"
-        return
-    extra = _extra(reply, session.client)
-    if reply.text.startswith(sent):
-        if len(reply.text) > len(sent):
-            yield chunk({"content": reply.text[len(sent):]})
-    else:  # the streamed text failed the check: the client replaces what it showed
-        extra.replace_text = reply.text
-    yield chunk({}, "stop", genrec=extra.model_dump(mode="json"))
-    if include_usage:
-        yield _sse(
-            {
-                "id": cid,
-                "object": "chat.completion.chunk",
-                "created": created,
-                "model": model,
-                "choices": [],
-                "usage": _usage(reply).model_dump(),
-            }
-        )
-    yield "data: [DONE]\n\n"

@@ -7,77 +7,17 @@ at most once per `ApiLimits.health_probe_seconds`, and from the circuit breaker 
 
 from __future__ import annotations
 
-import asyncio
-import time
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from genrec.ui._llm_probe import llm_health
 from genrec.ui._schemas import Health, Ready
 
 if TYPE_CHECKING:
     from genrec.ui._api import ApiService
-
-
-def llm_health(llm: Any) -> tuple[str, float | None]:
-    """("none" | "up" | "degraded" | "down", seconds until the next try when down)."""
-    if not _chat(llm):
-        return "none", None
-    breaker = getattr(llm, "breaker", None)
-    if breaker is None:
-        return "up", None
-    st = breaker.status()
-    return st.state, (st.retry_in if st.state == "down" else None)
-
-
-class LLMProbe:
-    """Whether the configured LLM server answers GET {base_url}/models, asked at most once per
-    `every` seconds (callers meanwhile get the last answer; one probe at a time).
-
-    Only servers reached over HTTP are probed (the `openai` backend and a vLLM child); `state`
-    is None for the others.
-    """
-
-    def __init__(self, llm: Any, *, timeout: float, every: float) -> None:
-        self.base_url: str | None = getattr(llm, "base_url", None) if _chat(llm) else None
-        self.api_key = str(getattr(llm, "api_key", "") or "EMPTY")
-        self.timeout = timeout
-        self.every = every
-        self._last: tuple[float, str | None] | None = None  # (when, None if up else why not)
-        self._lock = asyncio.Lock()
-
-    def _ask(self) -> str | None:
-        from genrec.llm import LLMError, LLMUnavailableError
-        from genrec.llm.openai_backend import list_models
-
-        assert self.base_url is not None
-        try:
-            list_models(self.base_url, api_key=self.api_key, timeout=self.timeout)
-        except LLMUnavailableError as exc:
-            if exc.timed_out:
-                return f"{self.base_url} did not answer within {self.timeout:g} s"
-            return f"nothing answers at {self.base_url}"
-        except LLMError as exc:
-            status = getattr(exc, "status", None)
-            return f"{self.base_url}/models answered " + (f"HTTP {status}" if status else
-                                                          "something that is not a model list")
-        return None
-
-    async def state(self) -> tuple[bool, str] | None:
-        """(answers, why not), or None when there is no server to ask."""
-        if not self.base_url:
-            return None
-        async with self._lock:
-            if self._last is None or time.monotonic() - self._last[0] >= self.every:
-                self._last = (time.monotonic(), await run_in_threadpool(self._ask))
-            why = self._last[1]
-        return why is None, why or ""
-
-
-def _chat(llm: Any) -> bool:
-    return llm is not None and getattr(llm, "chat_model", None) is not None
 
 
 async def llm_state(service: ApiService) -> tuple[str, float | None, str | None]:
