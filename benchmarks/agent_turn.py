@@ -60,7 +60,7 @@ def fake_script(policy: str):
                 return "Here are a few picks for you."
             return {"name": "rank_for_user", "args": {"k": 20}}
         if req.response_format and "Extract the user's movie preferences" in text:
-            return {"liked_titles": [], "wanted_genres": [], "year_min": None, "year_max": None}
+            return {}  # no reading of its own (an empty object): the rules' reading stands
         if req.response_format:
             start = text.find("[{")
             ev = json.JSONDecoder().raw_decode(text[start:])[0] if start >= 0 else []
