@@ -274,7 +274,7 @@ def table(results: dict) -> str:
             lines.append(f"== {name}: {r['query_tags']} tag queries; with tags {r['with_tags']}; "
                          f"without tags {r['without_tags']}")
             continue
-        if name == "machine" or not isinstance(r, dict):
+        if name.startswith("machine") or not isinstance(r, dict) or "items" not in r:
             continue
         cpu = r.get("build_cpu_s", r.get("build_cpu_s_client_process", "?"))
         if r.get("build_note"):
@@ -319,6 +319,8 @@ def main() -> None:
         args.out.write_text(json.dumps(results, indent=2))
     if "tags" in sections:
         tags_section(args, results)
+        results.setdefault("machine_per_run", {})[f"tags:{args.dataset}"] = {
+            **results["machine"], "load_avg_at_end": list(os.getloadavg())}
         args.out.write_text(json.dumps(results, indent=2))
     if "synthetic" in sections:
         def save() -> None:
