@@ -134,7 +134,7 @@ def test_a_zip_that_is_not_the_published_one_is_refused_and_nothing_installed(se
     with pytest.raises(FetchError, match=r"sha256 [0-9a-f]{64} is not the published ml-latest-small.zip's 0{64}"):
         movielens_latest.fetch("ml-latest-small", datasets, base_url=base, published=wrong)
     short = replace(published(zpath), bytes=zpath.stat().st_size + 1)
-    with pytest.raises(FetchError, match="a partial or different file"):
+    with pytest.raises(FetchError, match="a partial or different file.*unpack it and give the folder"):
         movielens_latest.fetch("ml-latest-small", datasets, local_path=zpath, published=short)
     assert not (datasets / "ml-latest-small").exists()
     assert not [p for p in datasets.iterdir() if p.name.startswith(".import-")]  # no leftovers
@@ -159,10 +159,16 @@ def test_from_a_folder_is_checked_as_the_format(tmp_path: Path) -> None:
     twice = write_layout(tmp_path / "twice", ratings=[*RATINGS, (1, 1, "3.0")])
     with pytest.raises(FetchError, match="line 12, column movieId: '1' is a second rating"):
         movielens_latest.fetch("ml-latest-small", tmp_path / "c", local_path=twice)
+    letters = write_layout(tmp_path / "letters", ratings=[*RATINGS[:2], (3, 6, "4.0"), ("x", 1, "4.0")])
+    with pytest.raises(FetchError, match=r"ratings.csv line 5, column userId: 'x' is not an integer"):
+        movielens_latest.fetch("ml-latest-small", tmp_path / "e", local_path=letters)
+    stray = write_layout(tmp_path / "stray", ratings=[*RATINGS, (4, 999, "3.0")])
+    with pytest.raises(FetchError, match=r"ratings.csv line 12, column movieId: '999' is not in movies.csv"):
+        movielens_latest.fetch("ml-latest-small", tmp_path / "f", local_path=stray)
     (tmp_path / "nomovies").mkdir()
     with pytest.raises(FetchError, match="movies.csv is missing"):
         movielens_latest.fetch("ml-latest-small", tmp_path / "d", local_path=tmp_path / "nomovies")
-    assert not any((tmp_path / x / "ml-latest-small").exists() for x in "bcd")
+    assert not any((tmp_path / x / "ml-latest-small").exists() for x in "bcdef")
 
 
 def test_cli_fetch_from_the_setting_s_mirror_and_from_a_path(server, tmp_path: Path, settings: Settings,

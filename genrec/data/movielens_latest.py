@@ -110,7 +110,7 @@ def _header(path: Path) -> tuple[str, ...]:
 
 def _first_bad(path: Path, column: str, bad: np.ndarray, values: pd.Series, what: str) -> FetchError:
     i = int(np.flatnonzero(bad)[0])
-    return FetchError(f"{path} line {i + 2}, column {column}: {values.iloc[i]!r} {what} "
+    return FetchError(f"{path} line {i + 2}, column {column}: {str(values.iloc[i])!r} {what} "
                       f"({int(bad.sum()):,} such row(s))")
 
 
@@ -120,6 +120,22 @@ def _ints(path: Path, df: pd.DataFrame, column: str) -> np.ndarray:
     if bad.any():
         raise _first_bad(path, column, bad, df[column], "is not an integer")
     return num.to_numpy(dtype=np.int64)
+
+
+def _numeric(path: Path, dtypes: dict[str, str]) -> pd.DataFrame:
+    """The columns of `path` read as numbers (ml-32m's 32M ratings stay about 1 GB this way); a
+    value that is not one is reported with its line, read again as text to find it."""
+    try:
+        return pd.read_csv(path, usecols=list(dtypes), dtype=dtypes)  # type: ignore[arg-type]
+    except (ValueError, TypeError):
+        text = pd.read_csv(path, usecols=list(dtypes), dtype=str, keep_default_na=False)
+        for column, dtype in dtypes.items():
+            if dtype == "int64":
+                _ints(path, text, column)
+            elif pd.to_numeric(text[column], errors="coerce").isna().any():
+                bad = pd.to_numeric(text[column], errors="coerce").isna().to_numpy()
+                raise _first_bad(path, column, bad, text[column], "is not a number") from None
+        raise FetchError(f"{path}: cannot be read as numbers") from None
 
 
 def validate_layout(path: Path) -> dict[str, object]:
@@ -145,25 +161,23 @@ def validate_layout(path: Path) -> dict[str, object]:
     dup = pd.Series(ids).duplicated().to_numpy()
     if dup.any():
         raise _first_bad(path / "movies.csv", "movieId", dup, movies["movieId"], "repeats a movie id")
-    ratings = pd.read_csv(path / "ratings.csv", dtype=str, keep_default_na=False)
-    for column in ("userId", "movieId", "timestamp"):
-        _ints(path / "ratings.csv", ratings, column)
-    stars = pd.to_numeric(ratings["rating"], errors="coerce").to_numpy(dtype=np.float64)
+    ratings = _numeric(path / "ratings.csv", {"userId": "int64", "movieId": "int64", "rating": "float64",
+                                              "timestamp": "int64"})
+    stars = ratings["rating"].to_numpy()
     off = ~((stars >= SCALE[0]) & (stars <= SCALE[1]) & (stars * 2 == np.round(stars * 2)))
     if off.any():
         raise _first_bad(path / "ratings.csv", "rating", off, ratings["rating"],
                          f"is not a half-star rating {SCALE[0]:g}-{SCALE[1]:g}")
-    pairs = ratings[["userId", "movieId"]].astype(np.int64)
+    pairs = ratings[["userId", "movieId"]]
     dup = pairs.duplicated().to_numpy()
     if dup.any():
         raise _first_bad(path / "ratings.csv", "movieId", dup, ratings["movieId"],
                          "is a second rating of this movie by the same user")
-    known = set(ids.tolist())
     for name in ("ratings.csv", "tags.csv", "links.csv"):
         if name not in present:
             continue
-        frame = ratings if name == "ratings.csv" else pd.read_csv(path / name, dtype=str, keep_default_na=False)
-        unknown = ~np.isin(_ints(path / name, frame, "movieId"), list(known))
+        frame = ratings if name == "ratings.csv" else _numeric(path / name, {"movieId": "int64"})
+        unknown = ~np.isin(frame["movieId"].to_numpy(), ids)
         if unknown.any():
             raise _first_bad(path / name, "movieId", unknown, frame["movieId"], "is not in movies.csv")
     return {
@@ -284,7 +298,12 @@ def fetch(
             source = f"local:{path}"
             log(f"installing {name} from {path} ...")
             if path.is_file() and path.suffix.lower() == ".zip":
-                rel.check_zip(path)
+                try:
+                    rel.check_zip(path)
+                except FetchError as exc:
+                    raise FetchError(f"{exc}; a zip is installed only when it is the published one: "
+                                     "to install another copy, unpack it and give the folder "
+                                     "(checked as the format)") from None
                 layout, verified = _unpack(path, work / name), "the published zip"
             elif path.is_dir():
                 layout, verified = _copy_folder(path, name, work / name), "the format"
