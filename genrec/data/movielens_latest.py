@@ -126,7 +126,7 @@ def _numeric(path: Path, dtypes: dict[str, str]) -> pd.DataFrame:
     """The columns of `path` read as numbers (ml-32m's 32M ratings stay about 1 GB this way); a
     value that is not one is reported with its line, read again as text to find it."""
     try:
-        return pd.read_csv(path, usecols=list(dtypes), dtype=dtypes)  # type: ignore[arg-type]
+        return pd.read_csv(path, usecols=list(dtypes), dtype=dtypes)
     except (ValueError, TypeError):
         text = pd.read_csv(path, usecols=list(dtypes), dtype=str, keep_default_na=False)
         for column, dtype in dtypes.items():
