@@ -57,7 +57,7 @@ class GenreVocabulary:
     >>> g.genre_of("science fiction"), g.genre_of("comedies"), g.genre_of("jazz")
     ('Sci-Fi', 'Comedy', None)
     >>> g.read("I usually enjoy comedy. Something scary, no sci-fi")
-    GenresSaid(wanted=['Horror'], avoided=['Sci-Fi'], taste=['Comedy'])
+    GenresSaid(wanted=['Horror'], avoided=['Sci-Fi'], taste=['Comedy'], dropped=[], moods=[])
     """
 
     def __init__(self, genres: Iterable[str]) -> None:

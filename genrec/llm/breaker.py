@@ -50,6 +50,8 @@ class CircuitBreaker:
         self._opened_at: float | None = None
         self._trial = False
         self._last_error = ""
+        self.last_success: float | None = None
+        """When a call last succeeded (the breaker's clock), or None."""
 
     def allow(self) -> bool:
         """True when a call may go out now (closed, or the one trial call after the cool-down)."""
@@ -64,6 +66,7 @@ class CircuitBreaker:
     def success(self) -> None:
         with self._lock:
             self._failures, self._opened_at, self._trial, self._last_error = 0, None, False, ""
+            self.last_success = self._clock()
 
     def failure(self, error: str, *, expensive: bool = False) -> None:
         """An outage; `expensive` (a timeout: the caller already waited) opens the breaker now."""

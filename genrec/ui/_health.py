@@ -24,7 +24,9 @@ async def llm_state(service: ApiService) -> tuple[str, float | None, str | None]
     """(state, seconds until the next try, why it is down): the probe of the server first
     (down when it does not answer), then the breaker of the calls."""
     state, retry_in = llm_health(getattr(service.rec, "llm", None))
-    probed = await service.llm_probe.state() if state != "none" else None
+    breaker = getattr(getattr(service.rec, "llm", None), "breaker", None)
+    answered = getattr(breaker, "last_success", None)
+    probed = await service.llm_probe.state(answered if isinstance(answered, float) else None) if state != "none" else None
     if probed is not None and not probed[0]:
         return "down", None, probed[1]
     return state, retry_in, None

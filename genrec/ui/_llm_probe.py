@@ -55,12 +55,15 @@ class LLMProbe:
                                                           "something that is not a model list")
         return None
 
-    async def state(self) -> tuple[bool, str] | None:
-        """(answers, why not), or None when there is no server to ask."""
+    async def state(self, answered_since: float | None = None) -> tuple[bool, str] | None:
+        """(answers, why not), or None when there is no server to ask. `answered_since` (monotonic
+        time of the last successful LLM call) makes a cached "down" older than it stale."""
         if not self.base_url:
             return None
         async with self._lock:
-            if self._last is None or time.monotonic() - self._last[0] >= self.every:
+            stale = self._last is not None and self._last[1] is not None and (
+                answered_since is not None and answered_since > self._last[0])
+            if self._last is None or stale or time.monotonic() - self._last[0] >= self.every:
                 self._last = (time.monotonic(), await run_in_threadpool(self._ask))
             why = self._last[1]
         return why is None, why or ""
