@@ -358,3 +358,17 @@ def test_moods_and_anchors_show_as_chips_that_one_click_removes(extractor):
     assert "in the mood for Comedy" in labels and "more like Toy Story" in labels
     assert state.remove("mood_genre", "Comedy") and state.remove("anchor", TOY_STORY)
     assert state.mood_genres == [] and state.anchors == []
+
+
+@pytest.mark.skipif(not (default_corpus_path().parents[1] / "ml-latest-small" / "movies.csv").exists(),
+                    reason="../shared/data/ml-latest-small not found; CI has it")
+def test_aliases_and_moved_articles_are_titles_on_the_current_catalog():
+    from genrec.data.movielens_latest import load_layout
+
+    ds = load_layout(default_corpus_path().parents[1] / "ml-latest-small", "ml-latest-small")
+    extractor = CatalogExtractor(ds.catalog)
+    labels = lambda ids: [ds.catalog[i].label for i in ids]  # noqa: E731
+    assert labels(extractor.extract("I loved 12 Monkeys").liked) == ["Twelve Monkeys (1995)"]
+    assert labels(extractor.extract("i loved the matrix and inception").liked) == [
+        "The Matrix (1999)", "Inception (2010)"]
+    assert extractor.extract("enjoy your weekend, perfect!").mentioned() == []

@@ -53,7 +53,8 @@ def title_key(text: str) -> str:
 class TitleIndex:
     """Normalised catalog titles for exact n-gram lookup, franchise prefixes and fuzzy matching.
 
-    A title with an alternative in brackets ("Seven (Se7en)") is indexed under both names.
+    A title with an alternative in brackets ("Seven (Se7en)") is indexed under both names, and so
+    is every alias the catalog records (`Item.names`).
     `exact` maps a key to its items, `prefix` maps the first words of longer titles to theirs.
     """
 
@@ -64,7 +65,9 @@ class TitleIndex:
         self.key_of: dict[int, str] = {}
         for it in catalog:
             alt = _ALT_TITLE.match(it.title)
-            for name in [alt.group(1), alt.group(2), it.title] if alt else [it.title]:
+            names = [alt.group(1), alt.group(2), it.title] if alt else [it.title]
+            names += [n for n in it.names if n not in names]  # aliases ("12 Monkeys"), "Matrix, The"
+            for name in names:
                 key = title_key(name)
                 if not key:
                     continue
@@ -152,7 +155,7 @@ def find_titles(index: TitleIndex, text: str, *, not_titles: Collection[str] = (
             if key in STOP_WORDS or key in not_titles:
                 continue
             exact = index.exact.get(key)
-            if exact and n == 1 and not _single_word_ok(text, toks, i, sentence_starts):
+            if exact and n == 1 and not _single_word_ok(text, toks, i, sentence_starts, covered):
                 continue
             if exact:
                 found = (n, key)
@@ -312,8 +315,11 @@ _EVERYDAY = frozenset({"family", "kids", "good", "morning", "night", "day", "tim
 """Words of everyday talk that a lower-case title made only of them needs a cue to be taken as."""
 
 
-def _single_word_ok(text: str, toks: list[Token], i: int, sentence_starts: set[int]) -> bool:
-    """May the one word toks[i] be a title? Quoted, capitalised mid-sentence, or long and rare."""
+def _single_word_ok(text: str, toks: list[Token], i: int, sentence_starts: set[int],
+                    covered: list[bool] | None = None) -> bool:
+    """May the one word toks[i] be a title? Quoted, the whole message, capitalised mid-sentence,
+    after a cue ("loved alien") or a question word, before a verdict, or listed after a title
+    ("the matrix and inception")."""
     tok, s, e = toks[i]
     raw = text[s:e]
     if len(tok) < 2:
@@ -330,6 +336,9 @@ def _single_word_ok(text: str, toks: list[Token], i: int, sentence_starts: set[i
             return True  # "is fargo any good?", "have you seen alien?"
         if _VERDICT_AFTER.match(fold(text[e:])):
             return True  # "Titanic was boring", "alien was great"
+        if covered and i >= 2 and covered[i - 2] and toks[i - 1][0] in ("and", "or") or (
+                covered and i >= 1 and covered[i - 1] and re.fullmatch(r"\s*,\s*", text[toks[i - 1][2]:s])):
+            return True  # "the matrix and inception": listed after a title
     if raw[0].isupper() and i not in sentence_starts and not raw.isupper():
         return True
     if raw[0].isupper() and raw.isupper() and len(raw) > 1 and i not in sentence_starts:
