@@ -5,7 +5,6 @@ traceback, the ranker's two bars explained, the LLM choice and its notice stated
 from __future__ import annotations
 
 import os
-import random
 import re
 import socket
 import subprocess
@@ -13,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from shelf import write_books
 
 STEP_LINE = re.compile(r"^\[(\d)/(\d)\] (\w+): ", re.M)
 NOISE = ("WARNING: Running pip", "Looking in indexes", "Traceback", "Loading weights",
@@ -32,16 +32,6 @@ def _genrec(home: Path, cwd: Path, *args: str, **env: str) -> subprocess.Complet
                           capture_output=True, text=True, timeout=900)
 
 
-def _books(tmp: Path) -> tuple[Path, Path]:
-    rnd = random.Random(0)
-    genres = ["Mystery", "Romance", "Science Fiction", "History", "Fantasy"]
-    items = tmp / "books.csv"
-    items.write_text("item_id,title,year,genres\n" + "".join(
-        f"{i},Book number {i},{1950 + i},{genres[i % 5]}|{genres[i * 3 % 5]}\n" for i in range(1, 41)))
-    ratings = tmp / "ratings.csv"
-    ratings.write_text("user_id,item_id,rating\n" + "".join(
-        f"{u},{i},{rnd.randint(1, 5)}\n" for u in range(1, 31) for i in rnd.sample(range(1, 41), 20)))
-    return items, ratings
 
 
 def _steps(stderr: str) -> list[str]:
@@ -51,7 +41,7 @@ def _steps(stderr: str) -> list[str]:
 @pytest.mark.slow
 def test_first_run_on_a_small_catalog_names_each_step_once_in_order(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    items, ratings = _books(tmp_path)
+    items, ratings = write_books(tmp_path)
     imported = _genrec(home, tmp_path, "data", "import", "shelf", "--items", str(items),
                        "--ratings", str(ratings), "--item-noun", "book")
     assert imported.returncode == 0, imported.stderr
@@ -130,7 +120,7 @@ def test_up_with_default_settings_uses_an_answering_vllm_like_server(tmp_path: P
     from openai_test_server import OpenAITestServer
 
     home = tmp_path / "home"
-    items, ratings = _books(tmp_path)
+    items, ratings = write_books(tmp_path)
     assert _genrec(home, tmp_path, "data", "import", "shelf", "--items", str(items), "--ratings",
                    str(ratings), "--item-noun", "book").returncode == 0
     with socket.socket() as s:

@@ -9,11 +9,11 @@ under GENREC_HOME with the hash embedder, the `none` LLM backend.
 from __future__ import annotations
 
 import json
-import random
 import re
 from pathlib import Path
 
 import pytest
+from shelf import write_books
 from test_data_splits import BIG_RATINGS, write_big
 from typer.testing import CliRunner
 
@@ -37,16 +37,7 @@ runner = CliRunner()
 
 
 def _write_shelf(folder: Path) -> tuple[Path, Path]:
-    """40 books in five genres; 30 readers who rated 20 each."""
-    rnd = random.Random(0)
-    genres = ["Mystery", "Romance", "Science Fiction", "History", "Fantasy"]
-    items = folder / "books.csv"
-    items.write_text("item_id,title,year,genres\n" + "".join(
-        f"{i},Book number {i},{1950 + i},{genres[i % 5]}\n" for i in range(1, 41)))
-    ratings = folder / "ratings.csv"
-    ratings.write_text("user_id,item_id,rating\n" + "".join(
-        f"{u},{i},{rnd.randint(1, 5)}\n" for u in range(1, 31) for i in rnd.sample(range(1, 41), 20)))
-    return items, ratings
+    return write_books(folder, two_genres=False)
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ listening. Each command runs in its own process group, which the test checks (an
 from __future__ import annotations
 
 import os
-import random
 import signal
 import socket
 import subprocess
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from shelf import write_books
 
 pytestmark = pytest.mark.slow
 
@@ -99,16 +99,6 @@ def reaper() -> Iterator[list[subprocess.Popen]]:
         proc.wait(timeout=10)
 
 
-def _books(tmp: Path) -> tuple[Path, Path]:
-    rnd = random.Random(0)
-    genres = ["Mystery", "Romance", "Science Fiction", "History", "Fantasy"]
-    items = tmp / "books.csv"
-    items.write_text("item_id,title,year,genres\n" + "".join(
-        f"{i},Book number {i},{1950 + i},{genres[i % 5]}|{genres[i * 3 % 5]}\n" for i in range(1, 41)))
-    ratings = tmp / "ratings.csv"
-    ratings.write_text("user_id,item_id,rating\n" + "".join(
-        f"{u},{i},{rnd.randint(1, 5)}\n" for u in range(1, 31) for i in rnd.sample(range(1, 41), 20)))
-    return items, ratings
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +107,7 @@ def small_home(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str
     tmp = tmp_path_factory.mktemp("shutdown")
     home = tmp / "home"
     env = _env(home, GENREC_DATASET="shelf", GENREC_SPLIT="random:0.2", GENREC_EMBEDDER="hash:32")
-    items, ratings = _books(tmp)
+    items, ratings = write_books(tmp)
     for args in (["data", "import", "shelf", "--items", str(items), "--ratings", str(ratings),
                   "--item-noun", "book"], ["prepare", "--llm", "none"]):
         done = subprocess.run([sys.executable, "-m", "genrec.cli", *args], env=env, cwd=tmp,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 Act = Literal["question", "request", "statement", "description"]
@@ -83,13 +84,19 @@ def sentences(text: str) -> list[Sentence]:
     >>> [s.act for s in sentences("It made me cry and laugh")]
     ['description']
     """
+    return list(_sentences(text))
+
+
+@lru_cache(maxsize=64)
+def _sentences(text: str) -> tuple[Sentence, ...]:
+    """The sentences of one message, read once (every title and reference asks for its act)."""
     out = []
     for m in _SENTENCE.finditer(text):
         s = m.group(0)
         if not s.strip():
             continue
         out.append(Sentence(m.start(), m.end(), _act(s)))
-    return out
+    return tuple(out)
 
 
 def _act(s: str) -> Act:
