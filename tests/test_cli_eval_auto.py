@@ -7,13 +7,14 @@ import json
 from pathlib import Path
 
 import pytest
-from test_first_run import _books, _genrec
+from shelf import write_books
+from test_first_run import _genrec
 
 
 @pytest.mark.slow
 def test_eval_chat_records_what_auto_resolved_to(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    items, ratings = _books(tmp_path)
+    items, ratings = write_books(tmp_path)
     assert _genrec(home, tmp_path, "data", "import", "shelf", "--items", str(items), "--ratings",
                    str(ratings), "--item-noun", "book").returncode == 0
     out = tmp_path / "run"

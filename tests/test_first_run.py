@@ -32,8 +32,6 @@ def _genrec(home: Path, cwd: Path, *args: str, **env: str) -> subprocess.Complet
                           capture_output=True, text=True, timeout=900)
 
 
-
-
 def _steps(stderr: str) -> list[str]:
     return [m.group(3) for m in STEP_LINE.finditer(stderr)]
 
