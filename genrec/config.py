@@ -245,6 +245,9 @@ class Settings(BaseSettings):
         "", description="Session store: empty for sessions.sqlite under home, sqlite:///PATH, or "
                         "postgresql://USER:PASSWORD@HOST:PORT/DB (one store shared by API replicas).")
     device: str = Field("auto", description="Torch device: auto, cpu or cuda.")
+    inspired_path: str = Field(
+        "", description="INSPIRED's dev.tsv (real seekers' words for simulated users); empty: $GENREC_INSPIRED, "
+                        "else ../shared/data/inspired/dev.tsv beside the repository.")
 
     agent: AgentConfig = Field(default_factory=lambda: AgentConfig.model_validate({}),
                                description="The agent's knobs ([agent] in genrec.toml).")

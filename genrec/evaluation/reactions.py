@@ -16,6 +16,7 @@ from genrec.evaluation import phrasings as P
 from genrec.evaluation.persona import Persona
 from genrec.evaluation.phrasings import a_genre, and_list, genre_word, ordinal
 from genrec.evaluation.simulated_user import Stated
+from genrec.evaluation.voice import Voice
 
 MAX_LIKED_UNSEEN = 2
 """At most this many shown items it has not seen get a "sounds good" a turn (a person picks a few)."""
@@ -57,6 +58,8 @@ class ListReactor:
     decades: bool = True
     """Say a favourite decade when it is why an item sounds good; off in ablations without decades."""
     reacted: set[int] = field(default_factory=set)
+    voice: Voice | None = None
+    """Real seekers' sentences where one fits (a real-phrasing user); None: today's phrasings only."""
 
     def _pick(self, options: Sequence[str]) -> str:
         return options[self.rng.randrange(len(options))]
@@ -101,6 +104,8 @@ class ListReactor:
             everything.append(label)
         if not everything:
             return ""
+        if self.voice is not None and self.voice.phrasebook is not None:
+            return self._real_seen(groups)
         if len(everything) > 1 and self.rng.random() < 0.5:
             return self._seen_all(everything, groups)
         parts: list[str] = []
@@ -109,12 +114,29 @@ class ListReactor:
                                 ("neutral", P.SEEN_NEUTRAL, P.SEEN_NEUTRAL_MANY)):
             labels = groups[kind]
             if len(labels) == 1:
-                template = self._pick(one)
-                if not labels[0].startswith('"'):
-                    template = template.replace('"{t}"', "{t}")
-                parts.append(_sentence(template.format(t=labels[0].strip('"'))))
+                parts.append(self._one_seen(one, labels[0]))
             elif labels:
                 parts.append(_sentence(self._pick(many).format(ts=and_list(labels))))
+        return " ".join(parts)
+
+    def _one_seen(self, options: Sequence[str], label: str) -> str:
+        template = self._pick(options)
+        if not label.startswith('"'):
+            template = template.replace('"{t}"', "{t}")
+        return _sentence(template.format(t=label.strip('"')))
+
+    def _real_seen(self, groups: dict[str, list[str]]) -> str:
+        """A real seeker's sentence a title, saying its verdict ("seen" for so-so ones), where one
+        fits and the title is written out; else today's sentence for that title."""
+        assert self.voice is not None
+        v = self.voice
+        parts: list[str] = []
+        for kind, one in (("liked", P.SEEN_LIKED), ("disliked", P.SEEN_DISLIKED), ("neutral", P.SEEN_NEUTRAL)):
+            polarity = {"neutral": "seen"}.get(kind, kind)
+            for label in groups[kind]:
+                real = (v.say(("reaction", "taste", "answer"), titles=[label.strip('"')], polarity=polarity)
+                        if label.startswith('"') else None)
+                parts.append(_sentence(real) if real is not None else v.template(self._one_seen(one, label)))
         return " ".join(parts)
 
     def _seen_all(self, everything: list[str], groups: dict[str, list[str]]) -> str:
@@ -154,6 +176,12 @@ class ListReactor:
             for i in negative[genre]:
                 s.react_unseen(i, False)
             s.want_genre(genre, False)
+            real = self.voice.say(("reaction", "taste"), genres=[genre], polarity="avoided") if self.voice else None
+            if real is not None:
+                parts.append(_sentence(real))
+                continue
+            if self.voice is not None:
+                self.voice.template("")
             parts.append(self._pick(P.NOT_IN_THE_MOOD).format(a=a_genre(genre), g=genre_word(genre)))
         if positive:
             k = min(len(positive), self.rng.randint(1, MAX_LIKED_UNSEEN))

@@ -76,6 +76,9 @@ class Utterance:
     facts: tuple[str, ...] = ()
     """Kinds of fact revealed: genre, liked, avoid, decade, disliked, request, reaction (to items it
     rated), opinion (on shown items it has not seen), answer."""
+    source: str = "template"
+    """Whose words it speaks: "template" (the project's phrasings), "real" (real seekers' sentences
+    from the phrasebook) or "mixed" (parts from both)."""
 
 
 class UserSimulator(Protocol):

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from genrec.data import Catalog
 from genrec.evaluation.llm_simulator import LLMSimulator
 from genrec.evaluation.persona import Persona
+from genrec.evaluation.phrasebook import Phrasebook, load_phrasebook, phrasing_for_user
 from genrec.evaluation.phrasings import genre_word
 from genrec.evaluation.simulated_user import Stated, UserSimulator, Utterance, mentionable
 from genrec.evaluation.template_simulator import FACT_KINDS, TemplateSimulator
@@ -31,8 +32,17 @@ def make_simulator(
     *,
     seed: int = 0,
     generate: Callable[[list[dict]], str] | None = None,
+    phrasing: str = "template",
+    phrasebook: Phrasebook | None = None,
 ) -> UserSimulator:
     """A simulator by name: `template`, or `llm` (needs `generate`: chat messages -> text).
+
+    `phrasing` is whose words a template user speaks: `template` (the project's phrasings) or
+    `real` (real seekers' sentences where one fits, and their behaviour mix; pick it per user with
+    `phrasing_for_user`); `real` takes `phrasebook`, else `load_phrasebook()`.
+
+    Raises:
+        ValueError: `real` without a phrasebook and none to load (INSPIRED's dev.tsv is absent).
 
     >>> from genrec.data import Item
     >>> cat = Catalog([Item(1, "Heat", 1995, ("Action",))])
@@ -40,7 +50,12 @@ def make_simulator(
     'template'
     """
     if kind == "template":
-        return TemplateSimulator(persona, catalog, seed=seed)
+        if phrasing == "real" and phrasebook is None:
+            phrasebook = load_phrasebook()
+            if phrasebook is None:
+                raise ValueError("phrasing='real' needs the phrasebook, built from INSPIRED's dev.tsv: "
+                                 "set GENREC_INSPIRED_PATH to it")
+        return TemplateSimulator(persona, catalog, seed=seed, phrasing=phrasing, phrasebook=phrasebook)
     if kind == "llm":
         if generate is None:
             log.warning("llm simulator without a text backend; using the template simulator")
@@ -50,6 +65,7 @@ def make_simulator(
 
 
 __all__ = [
-    "FACT_KINDS", "LLMSimulator", "SIMULATORS", "Stated", "TemplateSimulator", "UnknownSimulatorError",
-    "UserSimulator", "Utterance", "genre_word", "make_simulator", "mentionable",
+    "FACT_KINDS", "LLMSimulator", "Phrasebook", "SIMULATORS", "Stated", "TemplateSimulator", "UnknownSimulatorError",
+    "UserSimulator", "Utterance", "genre_word", "load_phrasebook", "make_simulator", "mentionable",
+    "phrasing_for_user",
 ]

@@ -12,14 +12,19 @@ from typing import Any
 
 from genrec.data import Catalog
 from genrec.evaluation import phrasings as P
+from genrec.evaluation.behaviour_mix import TODAY, Behaviour, draw_behaviour
 from genrec.evaluation.persona import Persona
+from genrec.evaluation.phrasebook import Phrasebook
 from genrec.evaluation.phrasings import a_genre, and_list, decade_word, genre_word
 from genrec.evaluation.reactions import ListReactor
 from genrec.evaluation.simulated_user import Stated, Utterance, mentionable
 from genrec.evaluation.target_phrasings import question_part
+from genrec.evaluation.voice import Voice
 
 FACT_KINDS = ("genre", "liked", "avoid", "decade", "disliked", "request")
 """What a template user may reveal; `TemplateSimulator(kinds=...)` keeps a subset (ablations)."""
+PHRASING_SOURCES = ("template", "real")
+"""Whose words one simulated user speaks (`phrasing_for_user` picks one per user for "mixed")."""
 
 
 @dataclass
@@ -40,6 +45,11 @@ class TemplateSimulator:
     western"), referring to those by list position. It never writes the title of an item it did
     not rate in training.
 
+    With `phrasing="real"` it says each of these in a real seeker's sentence from the `phrasebook`
+    where one fits (the slots' polarity is what it means: a "disliked" template never carries a
+    liked title), else in the phrasing above; it then also behaves as the phrasebook's dialogues
+    do (`behaviour`: how it opens, whether it volunteers tastes and dislikes unasked).
+
     >>> from genrec.data import Catalog, Item
     >>> cat = Catalog([Item(1, "Heat", 1995, ("Action",)), Item(2, "Babe", 1995, ("Comedy",))])
     >>> sim = TemplateSimulator(Persona(liked=(1,), disliked=(), ratings={1: 5.0},
@@ -51,15 +61,26 @@ class TemplateSimulator:
     name = "template"
 
     def __init__(self, persona: Persona, catalog: Catalog, *, seed: int = 0, facts_per_turn: int = 2,
-                 kinds: Sequence[str] = FACT_KINDS, request_rate: float = 0.5) -> None:
+                 kinds: Sequence[str] = FACT_KINDS, request_rate: float = 0.5, phrasing: str = "template",
+                 phrasebook: Phrasebook | None = None) -> None:
+        if phrasing not in PHRASING_SOURCES:
+            raise ValueError(f"phrasing {phrasing!r}: one user speaks one of {', '.join(PHRASING_SOURCES)} "
+                             "(pick one per user with phrasing_for_user)")
+        if phrasing == "real" and phrasebook is None:
+            raise ValueError("phrasing='real' needs a phrasebook (genrec.evaluation.phrasebook.load_phrasebook)")
         self.persona = persona
         self.catalog = catalog
         self.rng = random.Random(seed)
         self.facts_per_turn = max(1, facts_per_turn)
         self.stated = Stated()
+        self.phrasing = phrasing
+        real = phrasebook.safe_for(catalog) if phrasebook is not None and phrasing == "real" else None
+        self.voice = Voice(real, random.Random(seed * 7_919 + 104_729))  # its own draws: facts stay the same
+        self.behaviour: Behaviour = (draw_behaviour(real.mix(), random.Random(seed * 6_151 + 3)) if real
+                                     else TODAY)
         self._ok = ok = mentionable(catalog)
         self._reactor = ListReactor(persona, catalog, self.stated, self.rng, ok,
-                                    negations="avoid" in kinds, decades="decade" in kinds)
+                                    negations="avoid" in kinds, decades="decade" in kinds, voice=self.voice)
         liked = [i for i in persona.liked if ok(i)]
         disliked = [i for i in persona.disliked if ok(i)]
         q: list[_Fact] = []
@@ -87,27 +108,39 @@ class TemplateSimulator:
         if unknown:
             raise ValueError(f"unknown fact kinds {sorted(unknown)}; known: {', '.join(FACT_KINDS)}")
         self._queue = [f for f in q if f.kind in kinds]
+        if self.behaviour.opener == "titles":  # its liked titles first, its genres later
+            self._queue.sort(key=lambda f: f.kind != "liked")
+
+    def _volunteered(self, f: _Fact) -> bool:
+        """Whether it says this fact unasked (its behaviour may keep dislikes for when it is asked)."""
+        return self.behaviour.dislikes_unprompted or f.kind not in ("avoid", "disliked")
 
     # ---- public API
 
     def opening(self) -> Utterance:
-        facts = self._take(self.facts_per_turn)
+        v = self.voice
+        v.begin()
+        facts = self._take(self.facts_per_turn if self.behaviour.opener != "vague" else 0)
         parts: list[str] = []
         named: list[int] = []
         kinds: list[str] = []
         if facts and facts[0].kind == "genre":
             g = facts.pop(0)
-            parts.append(self._pick(P.OPEN_GENRES).format(g=and_list([genre_word(x) for x in g.value])))
+            parts.append(v.either(
+                lambda: v.say(("opener",), genres=g.value, polarity="wanted", bare=True),
+                lambda: self._pick(P.OPEN_GENRES).format(g=and_list([genre_word(x) for x in g.value]))))
             self._record(g)
             kinds.append("genre")
         else:
-            parts.append(self._pick(P.OPEN_PLAIN))
+            parts.append(v.either(lambda: v.say(("opener",)), lambda: self._pick(P.OPEN_PLAIN)))
         for f in facts:
             parts.append(self._say(f, named))
             kinds.append(f.kind)
-        return Utterance(" ".join(parts), tuple(named), tuple(kinds))
+        return Utterance(_join(parts, v.source()), tuple(named), tuple(kinds), v.source())
 
     def respond(self, agent_text: str, recommended: Sequence[int], question: bool) -> Utterance:
+        v = self.voice
+        v.begin()
         parts: list[str] = []
         named: list[int] = []
         kinds: list[str] = []
@@ -128,31 +161,45 @@ class TemplateSimulator:
             wanted = _question_kind(question_part(agent_text))  # the question asked, not the list
             first = self._take_kind(wanted) if wanted else None
             if first is None and wanted == "genre" and self.stated.wanted_genres:
-                words = and_list([genre_word(g) for g in self.stated.wanted_genres])
-                parts.append(self._pick(P.RESTATE_GENRES).format(g=words))
+                said = list(self.stated.wanted_genres)
+                parts.append(v.either(
+                    lambda: v.say(("answer", "taste"), genres=said, polarity="wanted", bare=True),
+                    lambda: self._pick(P.RESTATE_GENRES).format(g=and_list([genre_word(g) for g in said]))))
                 kinds.append("answer")
-            facts = ([first] if first else []) + self._take(n - (1 if first else 0))
+            unasked = n - (1 if first else 0) if self.behaviour.volunteers else int(first is None and not parts)
+            facts = ([first] if first else []) + self._take(unasked)
             if first:
                 kinds.append("answer")
         else:
-            facts = self._take(n)
-        for f in facts:
-            parts.append(self._say(f, named))
+            facts = self._take(n if self.behaviour.volunteers else 0)
+        for j, f in enumerate(facts):
+            parts.append(self._say(f, named, answer=j == 0 and question))
             kinds.append(f.kind)
         if not facts and not parts:
-            parts.append(self._pick(P.NOTHING_LEFT if not self._queue else P.MORE))
+            parts.append(self._more(P.NOTHING_LEFT if not self._queue else P.MORE))
         elif recommended and self.rng.random() < 0.5:
-            parts.append(self._pick(P.MORE))
-        return Utterance(" ".join(parts), tuple(named), tuple(kinds))
+            parts.append(self._more(P.MORE))
+        return Utterance(_join(parts, v.source()), tuple(named), tuple(kinds), v.source())
 
     # ---- internals
 
     def _pick(self, options: Sequence[str]) -> str:
         return options[self.rng.randrange(len(options))]
 
+    def _more(self, options: Sequence[str]) -> str:
+        """Asks for more ("any other ideas?"); a real seeker's words for MORE, never for NOTHING_LEFT."""
+        v = self.voice
+        if options is not P.MORE:
+            return v.template(self._pick(options))
+        return v.either(lambda: v.say(("more",)), lambda: self._pick(options))
+
     def _take(self, n: int) -> list[_Fact]:
         self._drop_said()
-        out, self._queue = self._queue[:n], self._queue[n:]
+        out: list[_Fact] = []
+        rest: list[_Fact] = []
+        for f in self._queue:
+            (out if len(out) < n and self._volunteered(f) else rest).append(f)
+        self._queue = rest
         return out
 
     def _drop_said(self) -> None:
@@ -191,22 +238,30 @@ class TemplateSimulator:
             s.add_item(f.value, "disliked")
             s.add_item(f.value, "seen")
 
-    def _say(self, f: _Fact, named: list[int]) -> str:
+    def _say(self, f: _Fact, named: list[int], *, answer: bool = False) -> str:
+        """One fact as a sentence (a real seeker's where one fits and says exactly this fact)."""
         self._record(f)
+        v = self.voice
+        acts = ("answer", "taste") if answer else ("taste", "answer")
         if f.kind == "genre":
-            return self._pick(P.MORE_GENRE).format(g=and_list([genre_word(x) for x in f.value]))
+            return v.either(lambda: v.say(acts, genres=f.value, polarity="wanted", bare=answer),
+                            lambda: self._pick(P.MORE_GENRE).format(g=and_list([genre_word(x) for x in f.value])))
         if f.kind == "avoid":
-            return self._pick(P.AVOID).format(g=genre_word(f.value))
+            return v.either(lambda: v.say(acts, genres=[f.value], polarity="avoided", bare=answer),
+                            lambda: self._pick(P.AVOID).format(g=genre_word(f.value)))
         if f.kind == "request":
             genre, decade = f.value
             if decade is None:
-                return self._pick(P.REQUEST_GENRE).format(a=a_genre(genre))
-            return self._pick(P.REQUEST).format(a=a_genre(genre), d=decade, dw=decade_word(decade))
+                return v.either(lambda: v.say(("request",), genres=[genre], polarity="wanted"),
+                                lambda: self._pick(P.REQUEST_GENRE).format(a=a_genre(genre)))
+            # no real request says a decade: the template's words
+            return v.template(self._pick(P.REQUEST).format(a=a_genre(genre), d=decade, dw=decade_word(decade)))
         if f.kind == "decade":
-            return self._pick(P.DECADE).format(d=f.value)
+            return v.template(self._pick(P.DECADE).format(d=f.value))
         named.append(f.value)
         title = self.catalog[f.value].title
-        return self._pick(P.LIKED if f.kind == "liked" else P.DISLIKED).format(t=title)
+        return v.either(lambda: v.say(acts, titles=[title], polarity=f.kind, bare=answer),
+                        lambda: self._pick(P.LIKED if f.kind == "liked" else P.DISLIKED).format(t=title))
 
     def _disambiguate(self, agent_text: str) -> int | None:
         """The item it named that a "which one did you mean" question lists, if any."""
@@ -226,6 +281,14 @@ _QUESTION_KINDS = (
     ("decade", re.compile(r"\b(years?|decades?|era|old|recent|new|classic)\b", re.I)),
     ("liked", re.compile(r"\b(liked?|love[d]?|favou?rites?|enjoy(ed)?|example|titles?|movies? you)\b", re.I)),
 )
+
+
+def _join(parts: Sequence[str], source: str) -> str:
+    """One message: the parts as today's phrasings join them; real sentences get a closing stop."""
+    if source == "template":
+        return " ".join(parts)
+    ended = (p.strip() if p.strip().endswith((".", "!", "?")) else p.strip() + "." for p in parts if p.strip())
+    return " ".join(p[0].upper() + p[1:] for p in ended)
 
 
 def _question_kind(text: str) -> str | None:
