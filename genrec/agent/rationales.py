@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import numpy as np
 from pydantic import BaseModel, Field
 
 from genrec.agent.state import DialogueState
@@ -37,11 +38,14 @@ class Evidence(BaseModel):
                                           "how many viewers gave each.")
     kind: str = Field("movie", description="The catalog's item noun (movie, book ...).")
     kind_plural: str = "movies"
+    popularity_rank: int | None = Field(None, description="1 = the most-rated item of the catalog.")
+    below_middle: bool = Field(False, description="Predicted below the middle of the rating scale.")
 
     def for_prompt(self) -> dict[str, Any]:
-        d = self.model_dump(exclude_none=True, exclude={"nearest_liked_id", "search_match", "kind_plural"})
+        d = self.model_dump(exclude_none=True, exclude={"nearest_liked_id", "search_match", "kind_plural",
+                                                        "popularity_rank", "below_middle"})
         if self.predicted_rating is not None:
-            d["predicted_rating"] = round(self.predicted_rating, 1)
+            d["predicted_rating"] = float(shown_rating(self.predicted_rating))
         if self.nearest_liked_similarity is not None:
             d["nearest_liked_similarity"] = round(self.nearest_liked_similarity, 2)
         return d
@@ -66,12 +70,20 @@ def build_evidence(toolkit: Toolkit, state: DialogueState, candidates: list[Any]
             if s.score > 0 and (s.item_id not in nearest or s.score > nearest[s.item_id][1]):
                 nearest[s.item_id] = (li, float(s.score))
     noun, nouns = item_nouns(toolkit.catalog)
+    lo, hi = getattr(toolkit.ranker, "scale", (1.0, 5.0))
+    counts = None  # every item's ratings count, for the rank of picks without a prediction
     for c in candidates:
         it = toolkit.catalog[c.item_id]
+        n = toolkit.popularity.get(it.item_id) or None
+        rank = None
+        if c.predicted_rating is None and n:
+            counts = np.fromiter(toolkit.popularity.values(), dtype=np.int64) if counts is None else counts
+            rank = int((counts > n).sum()) + 1
         ev = Evidence(item_id=it.item_id, title=it.title, year=it.year, genres=list(it.genres),
                       matched_genres=[g for g in it.genres if g in state.taste_genres()],
                       predicted_rating=c.predicted_rating,
-                      ratings_count=toolkit.popularity.get(it.item_id) or None,
+                      ratings_count=n, popularity_rank=rank,
+                      below_middle=c.predicted_rating is not None and c.predicted_rating < (lo + hi) / 2,
                       search_match="search" in getattr(c, "sources", ()),
                       matched_tags=matched_tags(it.tags, state.wishes),
                       kind=noun, kind_plural=nouns)
@@ -114,6 +126,21 @@ def item_nouns(catalog: Any) -> tuple[str, str]:
     return noun, plural or noun + "s"
 
 
+def shown_rating(value: float) -> str:
+    """A predicted rating as every front door shows it, rounded once (a card's star and its
+    reason agree; `Recommendation.predicted_rating` keeps 3 decimals).
+
+    >>> shown_rating(4.2504), shown_rating(round(4.2504, 3)), shown_rating(3.0)
+    ('4.2', '4.2', '3.0')
+    """
+    return f"{round(float(value), 3):.1f}"
+
+
+def _top(rank: int | None) -> int | None:
+    """The round "top N" a popularity rank falls in (10, 25, 50, 100 or 250), else None."""
+    return next((top for top in (10, 25, 50, 100, 250) if rank is not None and rank <= top), None)
+
+
 def _cap(text: str) -> str:
     return text[:1].upper() + text[1:]
 
@@ -137,21 +164,32 @@ _ASKED = ("{Genres}, as you asked.",
           "One of the {genres} {nouns} you asked for.",
           "{A_genres} {noun}, which is what you asked for.",
           "It meets your {genres} request.",
-          "{A_genres} {noun} from {year}, as you asked.",
-          "A {year} pick for your {genres} request.",
-          "From {year}, and {genres} as requested.")
+          "You asked for {genres}; this one is from {year}.",
+          "For your {genres} request: {a_noun} from {year}.",
+          "{Genres} as you asked, released in {year}.")
+_ASKED_YEARS = ("{A_genres} {noun} from {year}, as you asked.",
+                "A {year} pick for your {genres} request.",
+                "From {year}, and {genres} as requested.")
 _YEARS = ("From {year}, inside the years you asked for.",
           "Released in {year}, within your years.",
           "{year} fits the years you gave.")
 _TASTE = ("{Genres} suits your taste.",
           "It leans to {genres}, which you enjoy.",
           "{A_genres} {noun}, in line with what you usually enjoy.")
-_PREDICTED = ("Predicted rating for you: {r}/5.",
-           "I expect you would rate it about {r}/5.",
-           "Your predicted rating is {r} out of 5.",
-           "The ranker predicts {r}/5 for you.")
+_PREDICTED = ("People who rate {nouns} the way you do give it about {r}/5.",
+              "Going by what you liked, I'd guess you would rate it {r}/5.",
+              "Viewers with tastes like yours rate it about {r} out of 5.",
+              "From your favourites, my guess is you'd give it {r}/5.")
+_BELOW_ASKED = ("It's here for your {genres} request more than your own taste: my guess for you "
+                "is only {r}/5.",
+                "Picked for your {genres} request, though viewers with your taste rate it lower "
+                "({r}/5).")
+_BELOW = ("A long shot for your taste: my guess for you is only {r}/5.",
+          "Viewers with your taste rate it lower than the rest ({r}/5).")
+_POPULAR_TOP = ("One of the {top} most-rated {nouns} here: {n} people rated it.",
+                "{n} people rated it here, among the {top} most-rated {nouns}.",
+                "Among the {top} {nouns} rated most often here ({n} ratings).")
 _POPULAR = ("{n} people rated it in this catalog.",
-            "A well-known pick here: {n} ratings in this catalog.",
             "Rated by {n} people in this catalog.")
 _PLAIN = ("{A_genres} {noun} from {year}.", "{Title} is {a_genres} {noun} from {year}.")
 
@@ -171,28 +209,31 @@ def template_rationales(evidence: list[Evidence], state: DialogueState) -> list[
                  "Genres": _cap(_join(genres)),
                  "A_genres": _cap(_a(_join(genres))) if genres else "A",
                  "a_genres": _a(_join(genres)) if genres else "a",
-                 "noun": noun, "nouns": nouns, "year": str(ev.year or ""), "Title": ev.title,
-                 "r": f"{ev.predicted_rating:.1f}" if ev.predicted_rating is not None else "",
-                 "n": f"{ev.ratings_count:,}" if ev.ratings_count else ""}
+                 "noun": noun, "nouns": nouns, "a_noun": _a(noun), "year": str(ev.year or ""), "Title": ev.title,
+                 "r": shown_rating(ev.predicted_rating) if ev.predicted_rating is not None else "",
+                 "n": f"{ev.ratings_count:,}" if ev.ratings_count else "",
+                 "top": str(_top(ev.popularity_rank) or "")}
         if ev.matched_tags:
             tag, tagged_by = ev.matched_tags[0]
             viewers = f"{tagged_by:,} viewer{'s' if tagged_by != 1 else ''}"
             words.update(tag=tag, viewers=viewers, Viewers=_cap(viewers))
         kinds: list[tuple[str, ...]] = []
+        if ev.below_middle:  # a pick the user may not like says first why it is here
+            kinds.append(_BELOW_ASKED if request else _BELOW)
         if ev.nearest_liked_title:
             kinds.append(_LIKE)
         if ev.matched_tags:
             kinds.append(_TAGGED)
         if request:
-            kinds.append(_ASKED)
+            kinds.append(_ASKED_YEARS if ev.in_year_range and ev.year else _ASKED)
         elif ev.in_year_range and ev.year:
             kinds.append(_YEARS)
         elif ev.matched_genres:
             kinds.append(_TASTE)
-        if ev.predicted_rating is not None:
+        if ev.predicted_rating is not None and not ev.below_middle:
             kinds.append(_PREDICTED)
-        elif ev.ratings_count:
-            kinds.append(_POPULAR)
+        elif ev.predicted_rating is None and ev.ratings_count:
+            kinds.append(_POPULAR_TOP if _top(ev.popularity_rank) else _POPULAR)
         sentences: list[str] = []
         for phrasings in kinds:
             if len(sentences) == 2:
@@ -206,13 +247,13 @@ def template_rationales(evidence: list[Evidence], state: DialogueState) -> list[
                     sentences.append(text)
                     used.add(text)
                     break
-        if not sentences:
-            plain = _PLAIN[0] if ev.year else "{Title} is {a_genres} {noun}."
-            text = plain.format(**words)
-            if text in used or not ev.year:
-                text = (_PLAIN[1] if ev.year else "{Title} is {a_genres} {noun}.").format(**words)
-            sentences.append(text)
-            used.add(text)
+        if len(sentences) < 2:  # what it is, before the one fact (a title makes it unique)
+            for plain in _PLAIN if ev.year else ("{Title} is {a_genres} {noun}.",):
+                text = plain.format(**words)
+                if text not in used:
+                    sentences.insert(0, text)
+                    used.add(text)
+                    break
         out.append(" ".join(sentences))
     return out
 

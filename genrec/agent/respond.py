@@ -236,7 +236,8 @@ _CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]")
 
 
 def template_intro(state: DialogueState, n: int, toolkit: Toolkit) -> str:
-    """'Here are n movies (what was asked for):' from the state alone, in the catalog's noun."""
+    """'Here are n movies (what was asked for):' ('Here is one movie ...') from the state alone,
+    in the catalog's noun."""
     parts = []
     if state.wanted_genres:
         parts.append(" / ".join(state.wanted_genres))
@@ -258,7 +259,7 @@ def template_intro(state: DialogueState, n: int, toolkit: Toolkit) -> str:
             toolkit.catalog[i].label for i in state.liked[-2:]))
     what = f" ({'; '.join(parts)})" if parts else ""
     noun, nouns = item_nouns(toolkit.catalog)
-    return f"Here are {n} {nouns if n != 1 else noun}{what}:"
+    return f"Here is one {noun}{what}:" if n == 1 else f"Here are {n} {nouns}{what}:"
 
 
 def nothing_found(state: DialogueState, toolkit: Toolkit) -> str:

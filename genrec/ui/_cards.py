@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
+from genrec.agent.rationales import shown_rating
+
 if TYPE_CHECKING:
     from genrec.agent import Recommender
 
@@ -62,7 +64,7 @@ def card_html(card: dict[str, Any], links: Any = ()) -> str:
     rating = card.get("predicted_rating")
     meta = [genres] if genres else []
     if rating is not None:
-        meta.append(f"predicted ★ {float(rating):.1f}")
+        meta.append(f"predicted ★ {shown_rating(float(rating))}")
     if links_html(links):
         meta.append(links_html(links))
     fb = card.get("feedback")
@@ -130,11 +132,13 @@ def shortlist_html(recommender: Recommender, session_id: str, k: int = 10) -> st
 
 def cards_of_state(recommender: Recommender, session_id: str) -> list[dict[str, Any]]:
     """The last list shown in a session, as cards (for a page reload): each card's reason is the
-    one the last reply gave (read back from its text), marked as templated."""
+    one the last reply gave (read back from its text), marked as templated, and its predicted
+    rating the ranker's for the session's state (as the turn had it)."""
     state = recommender.state(session_id)
     ids = list(state.last_recommended)
     if not ids:
         return []
+    predicted = _predicted(recommender, state, ids)
     reasons: dict[int, str] = {}
     for m in reversed(recommender.history(session_id)):
         if m.get("role") == "assistant" and "\n1. " in str(m.get("content", "")):
@@ -151,5 +155,18 @@ def cards_of_state(recommender: Recommender, session_id: str) -> list[dict[str, 
         fb = True if i in state.liked else False if i in state.disliked else None
         cards.append({"item_id": i, "title": it.title, "year": it.year, "genres": list(it.genres),
                       "rationale": reasons.get(i, ""), "rationale_source": "template",
-                      "verified": True, "feedback": fb})
+                      "verified": True, "feedback": fb, "predicted_rating": predicted.get(i)})
     return cards
+
+
+def _predicted(recommender: Recommender, state: Any, ids: list[int]) -> dict[int, float]:
+    """The ranker's predicted ratings of `ids` for the session's state (none without a profile),
+    rounded as a Recommendation's are."""
+    toolkit = recommender.toolkit
+    try:
+        profile = toolkit.profile(state)
+        found = toolkit.predict(profile, ids) if profile is not None else {}
+    except Exception:  # noqa: BLE001 - a card without its star rather than no cards
+        log.exception("predicting resumed cards failed")
+        return {}
+    return {i: round(float(p), 3) for i, p in found.items()}

@@ -17,27 +17,45 @@ if TYPE_CHECKING:
 MAX_CHIPS = 6  # answer buttons under the chat (a reply's suggested_answers)
 
 
+NO_TURN_YET = "_No tool calls yet: send a message._"
+NO_TOOLS = ("_The last answer used no tool calls: it came from your message alone (a question back, "
+            "or an answer about a title)._")
+
+
 def trace_markdown(reply: Reply | None) -> str:
-    """The tool calls of the last turn as a Markdown table, then the turn's raw warnings."""
-    if reply is None or not reply.trace:
-        return "_No tool calls yet: send a message._" + _warnings_markdown(reply)
-
-    def cell(text: str, limit: int = 160) -> str:
-        text = text if len(text) <= limit else text[: limit - 1] + "…"
-        return html.escape(text).replace("|", "\\|").replace("\n", " ")
-
-    rows = ["| # | tool | arguments | ok | result | ms |", "|---|---|---|---|---|---|"]
-    for i, t in enumerate(reply.trace, 1):
-        args = json.dumps(t.arguments, ensure_ascii=False, default=str)
-        rows.append(
-            f"| {i} | `{cell(t.name, 40)}` | {cell(args)} | {'✓' if t.ok else '✗'} | "
-            f"{cell(t.summary)} | {t.ms:.0f} |"
-        )
+    """The tool calls of the last turn as a Markdown table, then each pick's score parts and the
+    turn's raw warnings; a turn without tool calls says so."""
+    if reply is None:
+        return NO_TURN_YET
+    if not reply.trace:
+        return NO_TOOLS + _warnings_markdown(reply)
     source = ("written by the language model and fact-checked" if reply.text_source == "llm"
               else "templated from the data")
     extra = (f"\n\n{reply.llm_calls} LLM call(s); backend `{html.escape(reply.backend)}`; "
              f"reply text {source}.")
-    return "\n".join(rows) + extra + _picks_markdown(reply, cell) + _warnings_markdown(reply)
+    table = _tool_table([t.model_dump() for t in reply.trace])
+    return table + extra + _picks_markdown(reply, _cell) + _warnings_markdown(reply)
+
+
+def stored_trace_markdown(records: list[dict[str, Any]]) -> str:
+    """The tool calls of a resumed session's last turn (`Recommender.last_trace`), as a table."""
+    return _tool_table(records) if records else NO_TOOLS
+
+
+def _cell(text: str, limit: int = 160) -> str:
+    text = text if len(text) <= limit else text[: limit - 1] + "…"
+    return html.escape(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _tool_table(records: list[dict[str, Any]]) -> str:
+    """Tool-call records (name, arguments, ok, summary, ms) as a Markdown table."""
+    rows = ["| # | tool | arguments | ok | result | ms |", "|---|---|---|---|---|---|"]
+    for i, t in enumerate(records, 1):
+        args = json.dumps(t.get("arguments", {}), ensure_ascii=False, default=str)
+        rows.append(f"| {i} | `{_cell(str(t.get('name', '')), 40)}` | {_cell(args)} | "
+                    f"{'✓' if t.get('ok') else '✗'} | {_cell(str(t.get('summary', '')))} | "
+                    f"{float(t.get('ms') or 0):.0f} |")
+    return "\n".join(rows)
 
 
 def _picks_markdown(reply: Reply, cell: Any) -> str:

@@ -28,6 +28,7 @@ from genrec.ui._chat_text import (
     header_markdown,
     literal,
     session_label,
+    stored_trace_markdown,
     streamed_lead,
     too_long_note,
     trace_markdown,
@@ -44,38 +45,13 @@ log = logging.getLogger(__name__)
 TURN_FAILED = "Sorry, I could not answer that just now; please try again."
 STOPPED = "Stopped: nothing from that message was kept."
 STOPPED_SAVED = "Stopped showing that answer (it may still appear after a reload)."
+TOO_LATE = "That answer was already complete when you pressed Stop, so it is kept."
 QUEUED = "Queued, sent when the current answer is done: “{}”"
 QUEUE_WAIT_S = 600.0
 STAGES = {"understanding": "Reading your message…", "searching": "Searching and ranking…",
           "writing": "Writing the answer…"}
 STORAGE_KEY = "genrec-session"
 
-CSS = """
-#genrec-banner {background:#fff4e5;border:1px solid #f0a020;border-radius:8px;padding:8px 12px;}
-#genrec-banner, #genrec-banner * {color:#3d2a00 !important;}
-#genrec-cards, #genrec-cards-list {flex-wrap:nowrap !important;min-width:0 !important;}
-#genrec-cards-list {display:grid !important;gap:10px;
-  grid-template-columns:repeat(auto-fill, minmax(min(100%, 260px), 1fr));}
-#genrec-cards-list > * {min-width:0;}
-.genrec-card {border:1px solid var(--border-color-primary);border-radius:10px;padding:10px 12px;
-  overflow-wrap:anywhere;}
-.genrec-card h4 {margin:0 0 4px 0;font-size:1.05em;}
-.genrec-card .meta {color:#374151;font-size:.9em;margin-bottom:4px;}
-.dark .genrec-card .meta {color:#e5e7eb;}
-.genrec-card .why {font-size:.92em;}
-.genrec-card .src {font-size:.8em;margin-top:3px;color:#4b5563;}
-.dark .genrec-card .src {color:#d1d5db;}
-.genrec-card .verified {color:#1a7f37;font-weight:600;}
-.genrec-card .fb {font-size:.85em;margin-top:4px;}
-.genrec-card.disliked {opacity:.55;filter:grayscale(1);}
-.genrec-fb-row {flex-wrap:wrap !important;}
-.genrec-fb-row button {min-width:0 !important;}
-#genrec-chips, #genrec-prefs {flex-wrap:wrap !important;gap:6px;align-items:center;}
-#genrec-chips button, #genrec-prefs button {flex:0 1 auto !important;min-width:0 !important;
-  width:auto !important;}
-#genrec-note {color:#8a1c1c;}
-#genrec-working {color:#1f2937;}
-"""
 
 
 def new_session_id() -> str:
@@ -101,20 +77,21 @@ def build_blocks(recommender: Recommender, settings: Settings, *, concurrency: i
         return [c.model_dump() for c in chips_of(state, recommender.catalog)]
 
     with gr.Blocks(title="genrec", analytics_enabled=False) as demo:
-        session = gr.State("")  # this tab's session id, restored from the browser on load
-        # the browser's copy of its session id (localStorage, written and read by the page's
-        # own js: gr.BrowserState reads it too late for the load event under load)
-        saved = gr.Textbox("", visible=False, elem_id="genrec-saved")
+        # this tab's session id, held by the page itself (a gr.State lives on the server and is
+        # empty after a restart); restored from the browser's localStorage on load
+        session = gr.Textbox("", visible=False, elem_id="genrec-saved")
         cards_state = gr.State([])
         prefs_state = gr.State([])
         gr.Markdown(header_markdown(recommender, backend), elem_id="genrec-header")
         banner = gr.Markdown(visible=False, elem_id="genrec-banner")
-        with gr.Row(equal_height=False):
-            with gr.Column(scale=3):
+        with gr.Row(equal_height=False, elem_id="genrec-main"):
+            with gr.Column(scale=3, elem_id="genrec-left"):
                 chatbot = gr.Chatbot(
                     label="Conversation",
                     elem_id="genrec-chat",
-                    height=460,
+                    height=None,
+                    min_height=120,
+                    max_height=420,
                     feedback_options=None,
                     buttons=["copy_all"],
                     placeholder="Say what you loved, what you're in the mood for, what to avoid.",
@@ -137,7 +114,7 @@ def build_blocks(recommender: Recommender, settings: Settings, *, concurrency: i
                                     outputs=[prefs_state, banner])
 
                 working = gr.Markdown("", visible=False, elem_id="genrec-working")
-                with gr.Row():
+                with gr.Row(elem_id="genrec-input-row"):
                     box = gr.Textbox(
                         show_label=False,
                         placeholder="e.g. I loved Toy Story, recommend animated movies",
@@ -145,10 +122,10 @@ def build_blocks(recommender: Recommender, settings: Settings, *, concurrency: i
                         scale=5,
                         interactive=False,  # until the page knows its session (load, below)
                     )
-                    send = gr.Button("Send", variant="primary", elem_id="genrec-send", scale=1,
-                                     interactive=False)
-                    stop = gr.Button("Stop", variant="stop", elem_id="genrec-stop", scale=1,
-                                     visible=False)
+                    send = gr.Button("Send", variant="primary", elem_id="genrec-send", scale=0,
+                                     min_width=72, interactive=False)
+                    stop = gr.Button("Stop", variant="stop", elem_id="genrec-stop", scale=0,
+                                     min_width=72, visible=False)
                 note = gr.Markdown(visible=False, elem_id="genrec-note")
                 new = gr.Button("New conversation", elem_id="genrec-new", size="sm")
                 with gr.Accordion("My shortlist (the best 10 for you now)", open=False,
@@ -183,7 +160,7 @@ def build_blocks(recommender: Recommender, settings: Settings, *, concurrency: i
 
             return remove
 
-        turn_outputs = [box, chatbot, session, saved, cards_state, prefs_state, trace, banner,
+        turn_outputs = [box, chatbot, session, cards_state, prefs_state, trace, banner,
                         session_md, send, stop, working, note, *chips]
 
         def run_stream(session_id: str, message: str, stop_signal: threading.Event,
@@ -221,61 +198,73 @@ def build_blocks(recommender: Recommender, settings: Settings, *, concurrency: i
             stop_signal = threading.Event()
             running[session_id] = stop_signal
             try:
+                kept = len(recommender.history(session_id))
                 past = display_history(recommender.history(session_id))
             except Exception:  # noqa: BLE001 - a fresh session has no history
-                past = []
+                kept, past = 0, []
             chat = past + [{"role": "user", "content": literal(message)},
                            {"role": "assistant", "content": ""}]
             first = STAGES["understanding"] if staged else "Working on your answer…"
             start: dict[Any, Any] = {box: gr.update(value="")} if from_box else {}
-            yield {**start, chatbot: chat,
-                   session: session_id, saved: session_id, session_md: label(session_id),
+            yield {**start, chatbot: chat, session: session_id, session_md: label(session_id),
                    send: gr.update(interactive=False), stop: gr.update(visible=True),
                    working: gr.update(value=f"⏳ {first}", visible=True),
                    note: gr.update(value="", visible=False), **dict(zip(chips, chip_updates([])))}
-            done = {send: gr.update(interactive=True), stop: gr.update(visible=False),
-                    working: gr.update(visible=False)}
             parts: queue.Queue = queue.Queue()
             threading.Thread(target=run_stream, args=(session_id, message, stop_signal, parts),
                              daemon=True).start()
             try:
-                yield from updates(session_id, chat, done, parts)
+                yield from updates(session_id, chat, parts, stop_signal, past, kept)
             finally:  # after the last update was sent: a queued message may go now
                 if running.get(session_id) is stop_signal:
                     running.pop(session_id, None)
 
-        def updates(session_id: str, chat: list[dict[str, str]], done: dict[Any, Any],
-                    parts: queue.Queue) -> Iterator[dict[Any, Any]]:
+        def updates(session_id: str, chat: list[dict[str, str]], parts: queue.Queue,
+                    stop_signal: threading.Event, past: list[dict[str, str]], kept: int
+                    ) -> Iterator[dict[Any, Any]]:
             """The running turn's updates: its stage, the answer's lead as it streams, then the
-            cards, preference chips, trace, banner and answer buttons."""
-            reply, text = None, ""
-            while True:
-                kind, part = parts.get()
-                if kind == "done":
-                    break
-                if kind == "stage":
-                    yield {working: gr.update(value=f"⏳ {STAGES.get(part, part)}")}
-                elif kind == "error":
-                    log.error("recommender failed", exc_info=part)
-                    chat[-1]["content"] = "Sorry, something went wrong on my side."
-                    yield {chatbot: chat, banner: banner_of([TURN_FAILED]), **done}
-                    return
-                elif isinstance(part, str):
-                    text += part
-                    if streamed_lead(text) != chat[-1]["content"]:
-                        chat[-1]["content"] = streamed_lead(text)
-                        yield {chatbot: chat, working: gr.update(value=f"⏳ {STAGES['writing']}")}
-                else:
-                    reply = part
+            cards, preference chips, trace, banner and answer buttons.
+
+            Stop shows "Stopped" at once over the conversation as it was (the old cards stay);
+            the turn is then followed to its end unseen, and only if it had been saved before
+            Stop reached it is it shown whole, with a note saying so."""
+            done = {send: gr.update(interactive=True), stop: gr.update(visible=False),
+                    working: gr.update(visible=False)}
+            reply, text, stage, stopped, finished = None, "", "understanding", False, False
+            while not finished:
+                batch = _drain(parts)
+                for kind, part in batch:
+                    if kind == "error":
+                        log.error("recommender failed", exc_info=part)
+                        if not stopped:
+                            chat[-1]["content"] = "Sorry, something went wrong on my side."
+                            yield {chatbot: chat, banner: banner_of([TURN_FAILED]), **done}
+                        return
+                    finished = finished or kind == "done"
+                    stage = part if kind == "stage" else stage
+                    if kind == "part" and isinstance(part, str):
+                        text, stage = text + part, "writing"
+                    elif kind == "part":
+                        reply = part
+                if stop_signal.is_set() and not stopped:
+                    stopped = True
+                    said = STOPPED if cancellable else STOPPED_SAVED
+                    yield {chatbot: past + [{"role": "assistant", "content": said}], **done}
+                elif batch and not stopped and not finished:
+                    chat[-1]["content"] = streamed_lead(text)
+                    yield {chatbot: chat, working: gr.update(value=f"⏳ {STAGES.get(stage, stage)}")}
+            if stopped and len(recommender.history(session_id)) == kept:
+                return  # nothing was saved: "Stopped" stands
             if reply is None:
                 yield done
                 return
             chat[-1]["content"] = reply.chat_text or chat[-1]["content"]
             cards = {cards_state: [card_of(r) for r in reply.recommendations]} if (
                 reply.recommendations) else {}  # an answer without picks keeps the cards shown
+            late = {note: gr.update(value=TOO_LATE, visible=True)} if stopped else {}
             yield {chatbot: chat, **cards, prefs_state: prefs_of(session_id), trace: trace_markdown(reply),
                    banner: banner_of(user_notices(list(reply.warnings))),
-                   **dict(zip(chips, chip_updates(list(reply.suggested_answers)))), **done}
+                   **dict(zip(chips, chip_updates(list(reply.suggested_answers)))), **late, **done}
 
         def respond_box(message: str, session_id: str) -> Iterator[dict[Any, Any]]:
             yield from respond(message, session_id, from_box=True)
@@ -294,29 +283,21 @@ def build_blocks(recommender: Recommender, settings: Settings, *, concurrency: i
         events: list[Any] = []
         for trigger in (box.submit, send.click):
             ev = trigger(respond_box, inputs=[box, session], **turn)  # type: ignore[arg-type]
-            ev.then(None, js=refocus).then(None, inputs=[saved], js=remember)
+            ev.then(None, js=refocus).then(None, inputs=[session], js=remember)
             events.append(ev)
         for chip in chips:
             ev = chip.click(respond_chip, inputs=[chip, session], **turn)  # type: ignore[arg-type]
-            ev.then(None, js=refocus).then(None, inputs=[saved], js=remember)
+            ev.then(None, js=refocus).then(None, inputs=[session], js=remember)
             events.append(ev)
 
-        def stop_turn(session_id: str) -> tuple[Any, ...]:
-            """Stop the running turn: its event is cancelled and, where the recommender supports
-            it, nothing of the turn is saved; the chat shows what is kept."""
-            signal = running.pop(session_id, None)
+        def stop_turn(session_id: str) -> Any:
+            """Ask the running turn to stop; the turn's own event shows what is kept (`updates`)."""
+            signal = running.get(session_id)
             if signal is not None:
                 signal.set()
-            try:
-                chat = display_history(recommender.history(session_id))
-            except Exception:  # noqa: BLE001
-                chat = []
-            chat.append({"role": "assistant", "content": STOPPED if cancellable else STOPPED_SAVED})
-            return (chat, gr.update(interactive=True), gr.update(visible=False),
-                    gr.update(visible=False))
+            return gr.update(visible=False)
 
-        stop.click(stop_turn, inputs=[session], outputs=[chatbot, send, stop, working],
-                   cancels=events, queue=False)
+        stop.click(stop_turn, inputs=[session], outputs=[stop], queue=False)
 
         def show_shortlist(session_id: str) -> str:
             try:
@@ -327,8 +308,8 @@ def build_blocks(recommender: Recommender, settings: Settings, *, concurrency: i
 
         def new_conversation() -> tuple[Any, ...]:
             sid = new_session_id()
-            return (sid, sid, [], [], [], trace_markdown(None), banner_of([]), "", label(sid),
-                    gr.update(value="", visible=False), *chip_updates([]))
+            return (sid, [], [], [], trace_markdown(None), banner_of([]), "", label(sid),
+                    gr.update(value="", visible=False), "", *chip_updates([]))
 
         def restore(stored: str) -> tuple[Any, ...]:
             """The browser's session, resumed (chat, cards, chips, trace), or a fresh one."""
@@ -340,25 +321,40 @@ def build_blocks(recommender: Recommender, settings: Settings, *, concurrency: i
             ready = (gr.update(interactive=True), gr.update(interactive=True))  # box, send
             if not known:
                 sid = new_session_id()
-                return sid, sid, [], [], [], label(sid), trace_markdown(None), *ready
+                return sid, [], [], [], label(sid), trace_markdown(None), *ready
             try:
                 chat = display_history(recommender.history(sid))
                 cards = cards_of_state(recommender, sid)
+                steps = stored_trace_markdown(recommender.last_trace(sid))
             except Exception:  # noqa: BLE001 - resume what can be resumed
                 log.exception("resuming session failed")
-                chat, cards = [], []
-            return sid, sid, chat, cards, prefs_of(sid), label(sid), trace_markdown(None), *ready
+                chat, cards, steps = [], [], trace_markdown(None)
+            return sid, chat, cards, prefs_of(sid), label(sid), steps, *ready
 
         shortlist_btn.click(show_shortlist, inputs=[session], outputs=[shortlist])
-        reset_outputs = [session, saved, chatbot, cards_state, prefs_state, trace, banner, box,
-                         session_md, note, *chips]
+        reset_outputs = [session, chatbot, cards_state, prefs_state, trace, banner, box,
+                         session_md, note, shortlist, *chips]
         new.click(new_conversation, outputs=reset_outputs, cancels=events).then(  # a running turn stops
-            None, inputs=[saved], js=remember)
+            None, inputs=[session], js=remember)
         chatbot.clear(new_conversation, outputs=reset_outputs).then(  # the chat's trash button
-            None, inputs=[saved], js=remember)
+            None, inputs=[session], js=remember)
         recall = f"() => [localStorage.getItem('{STORAGE_KEY}') || '']"
-        demo.load(restore, inputs=[saved], js=recall,
-                  outputs=[session, saved, chatbot, cards_state, prefs_state, session_md, trace,
-                           box, send]).then(None, inputs=[saved], js=remember).then(
+        demo.load(restore, inputs=[session], js=recall,
+                  outputs=[session, chatbot, cards_state, prefs_state, session_md, trace,
+                           box, send]).then(None, inputs=[session], js=remember).then(
             None, js=refocus)
     return demo
+
+
+def _drain(parts: queue.Queue, wait: float = 0.1) -> list[tuple[str, Any]]:
+    """What a turn's thread has queued: up to `wait` s for the first part, then all the rest (a
+    finished turn's words arrive as one update, not one each)."""
+    try:
+        batch = [parts.get(timeout=wait)]
+    except queue.Empty:
+        return []
+    while True:
+        try:
+            batch.append(parts.get_nowait())
+        except queue.Empty:
+            return batch

@@ -111,7 +111,8 @@ def create_app(
     if ui:
         import gradio as gr
 
-        from genrec.ui._chat_ui import CSS, build_blocks
+        from genrec.ui._chat_ui import build_blocks
+        from genrec.ui._style import CSS
 
         auth = None
         if keys:
