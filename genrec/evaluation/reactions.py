@@ -64,6 +64,10 @@ class ListReactor:
     def _pick(self, options: Sequence[str]) -> str:
         return options[self.rng.randrange(len(options))]
 
+    def _template(self, text: str) -> str:
+        """`text` (the project's phrasing), marked as such in the voice's sources."""
+        return self.voice.template(text) if self.voice is not None else text
+
     def react(self, shown: Sequence[int]) -> Reaction:
         """Its reaction to the list `shown` (in the order shown); empty when it has nothing to say."""
         shown = [int(i) for i in shown]
@@ -136,7 +140,7 @@ class ListReactor:
             for label in groups[kind]:
                 real = (v.say(("reaction", "taste", "answer"), titles=[label.strip('"')], polarity=polarity)
                         if label.startswith('"') else None)
-                parts.append(_sentence(real) if real is not None else v.template(self._one_seen(one, label)))
+                parts.append(_sentence(real) if real is not None else self._template(self._one_seen(one, label)))
         return " ".join(parts)
 
     def _seen_all(self, everything: list[str], groups: dict[str, list[str]]) -> str:
@@ -180,9 +184,7 @@ class ListReactor:
             if real is not None:
                 parts.append(_sentence(real))
                 continue
-            if self.voice is not None:
-                self.voice.template("")
-            parts.append(self._pick(P.NOT_IN_THE_MOOD).format(a=a_genre(genre), g=genre_word(genre)))
+            parts.append(self._template(self._pick(P.NOT_IN_THE_MOOD).format(a=a_genre(genre), g=genre_word(genre))))
         if positive:
             k = min(len(positive), self.rng.randint(1, MAX_LIKED_UNSEEN))
             chosen = sorted(self.rng.sample(positive, k))
@@ -194,9 +196,10 @@ class ListReactor:
                 if by_decade and decade is not None:
                     s.prefer_decade(decade)  # "it's from the 80s, my favourite era": a taste, said
                 options = P.SOUNDS_GOOD_DECADE if by_decade else P.SOUNDS_GOOD
-                parts.append(self._pick(options).format(o=ordinal(pos), n=pos, d=decade))
+                parts.append(self._template(self._pick(options).format(o=ordinal(pos), n=pos, d=decade)))
             else:
-                parts.append(self._pick(P.SOUNDS_GOOD_MANY).format(ns=and_list([str(p) for p, _, _ in chosen])))
+                many = self._pick(P.SOUNDS_GOOD_MANY).format(ns=and_list([str(p) for p, _, _ in chosen]))
+                parts.append(self._template(many))
         return parts
 
 

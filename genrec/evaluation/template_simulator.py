@@ -151,9 +151,10 @@ class TemplateSimulator:
         kinds += reaction.kinds
         n = self.facts_per_turn if not reacted else max(1, self.facts_per_turn - 1)
         meant = self._disambiguate(question_part(agent_text)) if question else None  # not the list
+        first: _Fact | None = None  # the fact a question asked for, said as an answer
         if meant is not None:
             it = self.catalog[meant]
-            parts.append(self._pick(P.I_MEANT).format(t=it.title, y=it.year or ""))
+            parts.append(v.template(self._pick(P.I_MEANT).format(t=it.title, y=it.year or "")))
             named.append(meant)
             kinds.append("answer")
             facts = self._take(n - 1)
@@ -172,8 +173,8 @@ class TemplateSimulator:
                 kinds.append("answer")
         else:
             facts = self._take(n if self.behaviour.volunteers else 0)
-        for j, f in enumerate(facts):
-            parts.append(self._say(f, named, answer=j == 0 and question))
+        for f in facts:
+            parts.append(self._say(f, named, answer=f is first))
             kinds.append(f.kind)
         if not facts and not parts:
             parts.append(self._more(P.NOTHING_LEFT if not self._queue else P.MORE))
