@@ -31,7 +31,8 @@ def eval_chat(
                                                "ranker and index are the ones `genrec up` serves."),
     protocol: str = typer.Option("taste", help="taste (default): score what the user likes overall; "
                                                "target: find the one held-out item the user has in mind "
-                                               "(success rate by turn, avg_turns, hdcg)."),
+                                               "(success rate by turn, avg_turns, hdcg); intent: the user "
+                                               "wants one kind of film tonight (recall_cum@10_intent)."),
     k: int = typer.Option(10, help="List length that is scored."),
     out: Path | None = typer.Option(None, help="Run folder (default: GENREC_HOME/runs/chat-TIME); "
                                                   "rerunning with the same folder resumes it."),
@@ -48,6 +49,10 @@ def eval_chat(
     oracles (oracle_popularity, full_history) are scored on that user's held-out ratings
     (relevant: rating >= 4): recall_cum@10 (headline, with paired bootstrap intervals), success,
     turns_to_hit, ndcg@10_standing and ndcg@10.
+
+    With --protocol intent each user wants one kind of film tonight (the genre, maybe the decade,
+    covering the most of its held-out liked items) and says so at once, only when asked, or only
+    through reactions: recall_cum@10_intent (headline, paired intervals) next to recall_cum@10.
 
     With --protocol target each user has one seeded held-out target and a simulated user who wants
     "something like it" and accepts when it is shown; the agent and the target peers
@@ -75,14 +80,14 @@ def eval_chat(
     if simulator not in ("template", "llm"):
         console.print(f"[red]error:[/red] --simulator {simulator!r}: use template or llm")
         raise typer.Exit(2)
-    if protocol not in ("taste", "target"):
-        console.print(f"[red]error:[/red] --protocol {protocol!r}: use taste or target")
+    if protocol not in ("taste", "target", "intent"):
+        console.print(f"[red]error:[/red] --protocol {protocol!r}: use taste, target or intent")
         raise typer.Exit(2)
-    if protocol == "target" and simulator != "template":
-        console.print("[red]error:[/red] --protocol target has its own rule-based user; use --simulator template")
+    if protocol in ("target", "intent") and simulator != "template":
+        console.print(f"[red]error:[/red] --protocol {protocol} has its own rule-based user; use --simulator template")
         raise typer.Exit(2)
     kind = cast(Literal["template", "llm"], simulator)
-    proto = cast(Literal["taste", "target"], protocol)
+    proto = cast(Literal["taste", "target", "intent"], protocol)
     s = held_out_settings(settings_from(dataset=dataset, split=split, llm=llm, policy=policy))
     agent_llm = s.llm
     if agent_llm == "auto":  # the run records (and a resume checks) what auto meant here

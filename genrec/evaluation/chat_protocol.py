@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
@@ -15,6 +15,8 @@ from pydantic import BaseModel, Field
 
 from genrec.data import Dataset, Split
 from genrec.evaluation.baselines import Baselines
+from genrec.evaluation.intent import intent_for, reveal_for
+from genrec.evaluation.intent_user import IntentUser
 from genrec.evaluation.leakage import CatalogTitles, TitleMatcher
 from genrec.evaluation.persona import Persona, build_persona, persona_seed
 from genrec.evaluation.simulated_user import UserSimulator
@@ -56,9 +58,10 @@ class ChatEvalConfig(BaseModel):
     concurrency: int = Field(default=4, ge=1, description="Conversations in flight at once (per worker).")
     workers: int = Field(default=1, ge=1, description="Processes replaying users in parallel; each builds "
                                                        "its own parts from the settings (results unchanged).")
-    protocol: Literal["taste", "target"] = Field(
-        default="taste", description="taste (score what the user likes overall) or target (find one held-out "
-                                     "item the user has in mind).")
+    protocol: Literal["taste", "target", "intent"] = Field(
+        default="taste", description="taste (score what the user likes overall), target (find one held-out "
+                                     "item the user has in mind) or intent (the user wants one kind of film "
+                                     "tonight, drawn from its held-out liked items).")
     seed: int = Field(default=42, description="Seed of the simulators only (not of the ranker or index).")
     k: int = Field(default=10, ge=1, description="List length that is scored.")
     relevant_min: float = Field(default=4.0, description="Held-out rating at or above which an item is relevant.")
@@ -184,6 +187,8 @@ class ChatProtocol:
     popularity: dict[int, int]
     """Training rating counts per item (the persona names famous favourites first)."""
     titles: CatalogTitles
+    reveal_shares: Mapping[str, float] | None = None
+    """How intent users reveal tonight's kind of film (intent protocol; None: the defaults)."""
 
     async def replay(self, user_id: int) -> dict[str, Any]:
         """The whole conversation of one user: ``user_id``, ``turns``, ``simulator``, ``persona`` ..."""
@@ -191,8 +196,16 @@ class ChatProtocol:
         train_rows = self.split.train.for_user(user_id)
         useed = persona_seed(cfg.seed, user_id)
         persona = build_persona(train_rows, cat, seed=useed, popularity=self.popularity)
-        sim = self.make_sim(persona, useed)
-        test_items = self.split.test.for_user(user_id)["item"].astype(int).tolist()
+        test_rows = self.split.test.for_user(user_id)
+        test_items = test_rows["item"].astype(int).tolist()
+        intent, reveal = None, None
+        if cfg.protocol == "intent":
+            intent = intent_for(test_rows.loc[test_rows["rating"] >= cfg.relevant_min, "item"].astype(int), cat)
+        if intent is not None:
+            reveal = reveal_for(cfg.seed, user_id, self.reveal_shares)
+            sim: UserSimulator = IntentUser(persona, cat, intent, reveal, seed=useed)
+        else:
+            sim = self.make_sim(persona, useed)
         guard = TitleMatcher(cat, test_items)
         constant = self.baselines.constant(user_id)
         peers = self.baselines.conversation()
@@ -228,6 +241,8 @@ class ChatProtocol:
         return {
             "user_id": int(user_id),
             "turns": turns,
+            **({"intent": None if intent is None else {**intent.to_dict(), "reveal": reveal}}
+               if cfg.protocol == "intent" else {}),
             "simulator": getattr(sim, "name", type(sim).__name__),
             "simulator_fallback": getattr(sim, "failed", None),
             "persona": {

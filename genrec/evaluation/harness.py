@@ -19,6 +19,7 @@ from genrec.evaluation.chat_protocol import (
     eligible_users,
     session_id_for,
 )
+from genrec.evaluation.intent_scoring import INTENT_NOTES, score_intent_records
 from genrec.evaluation.protocols import make_protocol
 from genrec.evaluation.run_folder import (
     CONFIG,
@@ -82,12 +83,13 @@ def check_held_out(split: Split, *rankers: Any) -> None:
             "--split NAME` trains it when missing; serve_split = all is for serving only)")
 
 
-PROTOCOLS = ("taste", "target")
-"""taste: score what the user likes overall; target: find the one held-out item the user has in mind."""
+PROTOCOLS = ("taste", "target", "intent")
+"""taste: score what the user likes overall; target: find the one held-out item the user has in mind;
+intent: the user wants one kind of film tonight (drawn from its held-out liked items)."""
 
 
 def check_protocol(protocol: str) -> None:
-    """Raise ValueError for a protocol other than taste or target.
+    """Raise ValueError for a protocol other than taste, target or intent.
 
     >>> check_protocol("target")
     """
@@ -208,7 +210,10 @@ async def arun_chat_eval(
         metrics = score_target_records(records, cat, k=cfg.k, turns=cfg.turns)
     else:
         user_truths = truths(split.train, split.test, [r["user_id"] for r in records], relevant_min=cfg.relevant_min)
-        metrics = score_records(records, user_truths, cat, k=cfg.k, turns=cfg.turns)
+        if cfg.protocol == "intent":
+            metrics = score_intent_records(records, user_truths, cat, k=cfg.k, turns=cfg.turns)
+        else:
+            metrics = score_records(records, user_truths, cat, k=cfg.k, turns=cfg.turns)
         metrics["baseline_errors"] = dict(baselines.errors)
         metrics["simulator_fallbacks"] = sum(1 for r in records if r.get("simulator_fallback"))
     metrics["complete"] = complete
@@ -224,7 +229,7 @@ async def arun_chat_eval(
         else:
             sections = chat_sections(metrics, records, seed=cfg.seed, catalog=cat,
                                      relevant={u: t.relevant for u, t in user_truths.items()})
-            notes = NOTES
+            notes = (*NOTES, *INTENT_NOTES) if cfg.protocol == "intent" else NOTES
         folder.write_report(metrics, latencies=latencies, title=f"genrec eval chat ({cfg.protocol} protocol)",
                             notes=notes, sections=sections)
     return ChatEvalResult(folder.path, metrics, complete, new, len(done & set(users)), dict(baselines.errors))

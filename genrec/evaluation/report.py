@@ -17,7 +17,7 @@ from genrec.provenance import git_commit, provenance
 
 CORE = ("ndcg@{k}", "recall@{k}", "hr@{k}", "mrr")
 TABLE_COLUMNS = (
-    "recall_cum@{k}", "success", "turns_to_hit", "ndcg@{k}_standing", "ndcg@{k}", "recall@{k}", "hr@{k}", "mrr", "precision@{k}", "mean_test_rating",
+    "recall_cum@{k}_intent", "success_intent", "recall_cum@{k}", "success", "turns_to_hit", "ndcg@{k}_standing", "ndcg@{k}", "recall@{k}", "hr@{k}", "mrr", "precision@{k}", "mean_test_rating",
     "constraint_violations", "seen", "repeated", "disliked",
 )
 TARGET_COLUMNS = ("sr@{T}", "avg_turns", "hdcg", "questions", "constraint_violations")
@@ -29,8 +29,8 @@ COLORS = {
     "mentioned_fold_in": "#2ca02c", "content_only": "#9467bd", "ranker": "#1f77b4",
     "oracle_popularity": "#17becf", "constrained_fold_in": "#bcbd22",
 }
-NOT_SYSTEMS = ("ci",)
-"""Keys of ``final`` that are not systems (the bootstrap block)."""
+NOT_SYSTEMS = ("ci", "ci_intent")
+"""Keys of ``final`` that are not systems (the bootstrap blocks)."""
 
 
 def _systems(metrics: Mapping[str, Any]) -> list[str]:

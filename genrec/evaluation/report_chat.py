@@ -21,14 +21,17 @@ def format_ci(metrics: Mapping[str, Any]) -> str:
     ...     "agent_minus": {"popularity": {"diff": 0.1, "low": 0.05, "high": 0.15, "n_users": 9}}}}}))
     agent - popularity  recall_cum@10 at turn 5: +0.1000 [+0.0500, +0.1500] (95% paired bootstrap, 9 users)
     """
-    ci = (metrics.get("final") or {}).get("ci") or {}
-    rows = ci.get("agent_minus") or {}
-    width = max((len(s) for s in rows), default=0)
-    level = round(100 * float(ci.get("level", 0.95)))
-    return "\n".join(
-        f"agent - {s.ljust(width)}  {ci.get('metric')} at turn {ci.get('turn')}: {d['diff']:+.4f} "
-        f"[{d['low']:+.4f}, {d['high']:+.4f}] ({level}% paired bootstrap, {d['n_users']} users)"
-        for s, d in rows.items())
+    final = metrics.get("final") or {}
+    lines: list[str] = []
+    for key in ("ci_intent", "ci"):  # the intent protocol's headline first
+        ci = final.get(key) or {}
+        rows = ci.get("agent_minus") or {}
+        width = max((len(s) for s in rows), default=0)
+        level = round(100 * float(ci.get("level", 0.95)))
+        lines += [f"agent - {s.ljust(width)}  {ci.get('metric')} at turn {ci.get('turn')}: {d['diff']:+.4f} "
+                  f"[{d['low']:+.4f}, {d['high']:+.4f}] ({level}% paired bootstrap, {d['n_users']} users)"
+                  for s, d in rows.items()]
+    return "\n".join(lines)
 
 
 def plot_interval_curves(metrics: Mapping[str, Any], names: Sequence[str]) -> str | None:
@@ -66,9 +69,9 @@ def plot_interval_curves(metrics: Mapping[str, Any], names: Sequence[str]) -> st
     return _svg(fig)
 
 
-def ci_table(metrics: Mapping[str, Any]) -> str:
-    """The paired intervals as an HTML table ('' when none)."""
-    ci = (metrics.get("final") or {}).get("ci") or {}
+def ci_table(metrics: Mapping[str, Any], key: str = "ci") -> str:
+    """The paired intervals (``final[key]``) as an HTML table ('' when none)."""
+    ci = (metrics.get("final") or {}).get(key) or {}
     rows = ci.get("agent_minus") or {}
     if not rows:
         return ""
@@ -79,6 +82,24 @@ def ci_table(metrics: Mapping[str, Any]) -> str:
             f"over users, {ci.get('resamples')} resamples, seed {ci.get('seed')}, level {ci.get('level')}.</p>"
             "<table><thead><tr><th>difference</th><th>mean</th><th>low</th><th>high</th><th>users</th></tr>"
             f"</thead><tbody>{body}</tbody></table>")
+
+
+def groups_table(metrics: Mapping[str, Any]) -> str:
+    """The intent run's users by how they revealed tonight's intent (and those without one)."""
+    rows = []
+    for name, g in (metrics.get("by_reveal") or {}).items():
+        for system, d in (g.get("final") or {}).items():
+            vals = "".join(f"<td>{_fmt(v)}</td>" for v in d.values())
+            rows.append(f"<tr><td>{html.escape(name)}</td><td>{g['n_users']}</td><td>{html.escape(system)}</td>{vals}</tr>")
+    if not rows:
+        return ""
+    first = next(iter(metrics["by_reveal"].values()))["final"]
+    heads = "".join(f"<th>{html.escape(m)}</th>" for m in next(iter(first.values()), {}))
+    n_none = (metrics.get("no_intent") or {}).get("n_users", 0)
+    return (f"<p class='note'>By how the user revealed tonight's intent; {n_none} users had no intent "
+            "(no genre covers 3 of their held-out liked items) and are scored apart.</p>"
+            f"<table><thead><tr><th>reveal</th><th>users</th><th>system</th>{heads}</tr></thead>"
+            f"<tbody>{''.join(rows)}</tbody></table>")
 
 
 _CHAT_CSS = ("<style>.chat{border:1px solid #ddd;border-radius:8px;padding:8px 12px;margin:12px 0}"
@@ -127,6 +148,11 @@ def chat_sections(metrics: Mapping[str, Any], records: Sequence[Mapping[str, Any
     """The chat run's report sections, in order (HTML strings)."""
     k = int(metrics.get("k", 10))
     parts = []
+    if (metrics.get("final") or {}).get("ci_intent"):
+        intent = plot_interval_curves(metrics, [f"recall_cum@{k}_intent", "success_intent"])
+        parts.append(f"<h2>Headline: recall_cum@{k}_intent per turn (tonight's kind of film)</h2>"
+                     f"{'<div class=plot>' + intent + '</div>' if intent else ''}{ci_table(metrics, 'ci_intent')}"
+                     f"{groups_table(metrics)}")
     head = plot_interval_curves(metrics, [f"recall_cum@{k}", "success"])
     if head:
         parts.append(f"<h2>Headline: recall_cum@{k} per turn (95% bootstrap bands)</h2>"

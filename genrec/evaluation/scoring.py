@@ -22,6 +22,9 @@ BASELINES = (*PEERS, *ORACLES)
 SYSTEMS = (AGENT, *BASELINES)
 HEADLINE = "recall_cum@{k}"
 """The taste protocol's headline metric (its paired bootstrap interval is in ``final.ci``)."""
+INTENT_HEADLINE = "recall_cum@{k}_intent"
+"""The intent protocol's headline: recall_cum over the held-out liked items of tonight's kind
+(its paired bootstrap interval is in ``final.ci_intent``)."""
 TURN_METRICS = ("recall_cum@{k}", "success", "turns_to_hit", "ndcg@{k}_standing")
 """Metrics over the whole conversation so far (with per-turn bootstrap intervals in ``intervals``)."""
 BOOTSTRAP = {"resamples": 2000, "seed": 0, "level": 0.95}
@@ -214,7 +217,12 @@ def _intervals(paired: Mapping[str, Mapping[int, list[dict[str, float | None]]]]
                 lows.append(lo if vals else None)
                 highs.append(hi if vals else None)
             sysd[m] = {"low": lows, "high": highs}
-    head = HEADLINE.format(k=k)
+    return intervals, paired_ci(paired, HEADLINE.format(k=k), T)
+
+
+def paired_ci(paired: Mapping[str, Mapping[int, list[dict[str, float | None]]]], head: str, T: int
+              ) -> dict[str, Any]:
+    """Paired bootstrap of agent minus each system on metric `head` at turn T, over the users both have."""
     ci: dict[str, Any] = {"metric": head, "turn": T, **BOOTSTRAP, "agent_minus": {}}
     agent = paired.get(AGENT, {})
     for system, users in paired.items():
@@ -227,7 +235,7 @@ def _intervals(paired: Mapping[str, Mapping[int, list[dict[str, float | None]]]]
         b = [float(users[u][T - 1][head] or 0.0) for u in common]
         d, lo, hi = M.paired_bootstrap_ci(a, b, **BOOTSTRAP)  # type: ignore[arg-type]
         ci["agent_minus"][system] = {"diff": d, "low": lo, "high": hi, "n_users": len(common)}
-    return intervals, ci
+    return ci
 
 
 def _mean(values: list[float | None]) -> float | None:
@@ -242,6 +250,7 @@ def score_records(
     *,
     k: int = 10,
     turns: int | None = None,
+    intent_relevant: Mapping[int, Collection[int]] | None = None,
 ) -> dict[str, Any]:
     """metrics.json content for a set of transcript records.
 
@@ -252,6 +261,8 @@ def score_records(
         catalog: item metadata for constraint checks.
         k: list length that counts.
         turns: number of turns (default: the longest transcript).
+        intent_relevant: per user, the relevant held-out items of tonight's kind (intent protocol):
+            adds ``recall_cum@k_intent`` and ``success_intent`` per system and ``final.ci_intent``.
 
     Returns:
         ``{"final": {system: {metric: value}}, "per_turn": {system: {metric: [value per turn]}},
@@ -269,6 +280,8 @@ def score_records(
             sysd.setdefault(name, [[] for _ in range(T)])[t].append(v)
 
     paired: dict[str, dict[int, list[dict[str, float | None]]]] = {}
+    paired_intent: dict[str, dict[int, list[dict[str, float | None]]]] = {}
+    head, head_intent = HEADLINE.format(k=k), INTENT_HEADLINE.format(k=k)
     leaks: list[dict[str, Any]] = []
     latencies: list[float] = []
     llm_calls: list[float] = []
@@ -282,6 +295,12 @@ def score_records(
             paired.setdefault(system, {})[uid] = rows
             for t, row in enumerate(rows):
                 add(system, t, row)
+        if intent_relevant is not None:
+            for system, rows in _record_lists(rec_turns, set(intent_relevant.get(uid, ())), k).items():
+                rows = [{head_intent: r[head], "success_intent": r["success"]} for r in rows]
+                paired_intent.setdefault(system, {})[uid] = rows
+                for t, row in enumerate(rows):
+                    add(system, t, row)
         for t, turn in enumerate(rec_turns):
             stated = Stated.from_dict(turn.get("stated"))
             for i in turn.get("leaks") or ():
@@ -314,6 +333,8 @@ def score_records(
     final: dict[str, Any] = {s: {m: (v[-1] if v else None) for m, v in d.items()} for s, d in per_turn.items()}
     intervals, ci = _intervals(paired, T, k)
     final["ci"] = ci
+    if intent_relevant is not None:
+        final["ci_intent"] = paired_ci(paired_intent, head_intent, T)
     lat = np.asarray(latencies) if latencies else np.zeros(1)
     return {
         "final": final,
@@ -352,6 +373,6 @@ def _record_lists(turns: Sequence[Mapping[str, Any]], relevant: Collection[int],
 
 
 __all__ = [
-    "AGENT", "BASELINES", "HEADLINE", "SYSTEMS", "conversation_scores", "UserTruth", "as_preferences", "list_scores", "metric_names", "score_records",
+    "AGENT", "BASELINES", "HEADLINE", "INTENT_HEADLINE", "paired_ci", "SYSTEMS", "conversation_scores", "UserTruth", "as_preferences", "list_scores", "metric_names", "score_records",
     "truths", "turn_scores", "violates",
 ]
