@@ -90,7 +90,7 @@ def train_ranker(
     config = config or RankerConfig(seed=seed)
     val = validation_split(split.train, seed=seed)
     probe = MFRanker(config).fit(val.train, validation=val.test, items=dataset.catalog.ids,
-                                 progress=progress, desc="ranker 1/2: picking epochs")
+                                 progress=progress, desc="ranker 1/2: picking epochs", ease=False)
     ranker = MFRanker(config).fit(split.train, items=dataset.catalog.ids, progress=progress,
                                   stop_epoch=int(probe.metadata["best_epoch"]) or None,
                                   desc="ranker 2/2: final fit")

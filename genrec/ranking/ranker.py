@@ -81,6 +81,7 @@ class MFRanker:
         progress: bool = True,
         stop_epoch: int | None = None,
         desc: str = "training ranker",
+        ease: bool = True,
     ) -> MFRanker:
         """Train on explicit ratings.
 
@@ -93,6 +94,8 @@ class MFRanker:
             progress: show a tqdm bar.
             stop_epoch: stop after this many epochs (what a validation run found best).
             desc: the progress bar's label (e.g. "ranker 1/2: picking epochs").
+            ease: fit the EASE ranking component too (a run that only picks the number of
+                epochs skips it: it is the slow part on a catalog of thousands of items).
 
         Returns:
             self, fitted. ``metadata`` gains ``fit_seconds``, ``best_epoch`` and the history.
@@ -128,13 +131,13 @@ class MFRanker:
                           validation=val, clip=clip,
                           stop_epoch=stop_epoch, progress=progress, desc=desc)
         t1 = time.perf_counter()
-        ease = None
-        if n_i <= self.config.ease_max_items:
-            ease = train_ease(u, i, n_u, n_i, self.config.ease_reg, self.config.device)
+        ease_b = None
+        if ease and n_i <= self.config.ease_max_items:
+            ease_b = train_ease(u, i, n_u, n_i, self.config.ease_reg, self.config.device)
         self._set_weights(MFWeights(
             user_ids=user_ids, item_ids=item_ids, item_codes=w.item_codes, user_factors=w.user_factors,
             user_bias=w.user_bias, train=sp.csr_matrix((r, (u, i)), shape=(n_u, n_i), dtype=np.float32),
-            popularity=np.bincount(i, minlength=n_i).astype(np.int64), ease=ease,
+            popularity=np.bincount(i, minlength=n_i).astype(np.int64), ease=ease_b,
         ), (lo, hi))
         self.metadata.update(
             {
