@@ -2,12 +2,11 @@
 headless chromium) on the real server and Recommender (issue 16): a short chat answer that points
 to the cards, varied reasons, the ✓ only on checked LLM text, no ids on screen, removable
 preference chips, the session resumed on reload, the turn's stages, Stop, a message typed during
-a turn sent after it, and the README screenshot (docs/screenshot.png)."""
+a turn sent after it."""
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from collections.abc import Iterator
@@ -38,9 +37,6 @@ from genrec.ui._cards import CHECKED, TEMPLATED
 from genrec.ui._chat_ui import STOPPED, STOPPED_SAVED
 
 pytestmark = pytest.mark.slow
-
-SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "screenshot.png"
-
 
 @pytest.fixture(scope="module")
 def ui_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
@@ -76,10 +72,8 @@ def test_chat_answer_is_short_points_to_the_cards_and_reasons_vary(
     body = page.locator("body").inner_text()
     assert not re.search(r"\b[0-9a-f]{32}\b", body)
     assert "backend" not in body.lower()
-    # the README's picture of the app after a real turn: docs/screenshot.png when it is missing
-    # or GENREC_UPDATE_SCREENSHOT=1 (so ordinary runs leave the committed picture alone)
-    shot = SCREENSHOT if (os.environ.get("GENREC_UPDATE_SCREENSHOT") == "1"
-                          or not SCREENSHOT.exists()) else tmp_path / "screenshot.png"
+    # the README's pictures (both widths) are taken by tests/test_ui_phone_sessions.py
+    shot = tmp_path / "screenshot.png"
     page.screenshot(path=str(shot))
     assert shot.stat().st_size > 20_000
     page.context.close()
