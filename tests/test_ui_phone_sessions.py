@@ -38,6 +38,7 @@ pytestmark = pytest.mark.slow
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 PHONE = (390, 844)
 DESKTOP = (1280, 800)
+UPDATE_SCREENSHOTS = os.environ.get("GENREC_UPDATE_SCREENSHOT") == "1"  # read before conftest clears it
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +79,7 @@ def test_on_a_phone_the_first_card_begins_within_300px_below_the_reply(
             assert card["x"] > reply["x"] + reply["width"] and card["y"] < height
         # the README's pictures: retaken on request, else written here only
         name = "screenshot.png" if (width, height) == DESKTOP else "screenshot-phone.png"
-        shots[name] = DOCS / name if os.environ.get("GENREC_UPDATE_SCREENSHOT") == "1" else tmp_path / name
+        shots[name] = DOCS / name if UPDATE_SCREENSHOTS else tmp_path / name
         page.screenshot(path=str(shots[name]))
         page.context.close()
     assert all(p.stat().st_size > 20_000 for p in shots.values())
