@@ -418,7 +418,7 @@ def test_cli_eval_chat_end_to_end(tiny_home, tmp_path, monkeypatch):
 
 def test_cli_exit_code_is_non_zero_on_leakage(tiny_home, tmp_path, monkeypatch):
     from genrec.cli import app
-    from genrec.evaluation import protocols
+    from genrec.evaluation import chat_protocol
 
     monkeypatch.setenv("GENREC_HOME", str(tiny_home))
     ds, sp = load_split(TINY, SPLIT, Settings(home=tiny_home).datasets_dir)
@@ -431,7 +431,7 @@ def test_cli_exit_code_is_non_zero_on_leakage(tiny_home, tmp_path, monkeypatch):
             user = by_items[frozenset(self.persona.ratings)]
             return Utterance(u.text + f' "{ds.catalog[int(test[user]["item"].iloc[-1])].title}"!', u.named)
 
-    monkeypatch.setattr(protocols, "make_simulator", lambda kind, p, cat, **kw: Leaky(p, cat, seed=kw["seed"]))
+    monkeypatch.setattr(chat_protocol, "make_simulator", lambda kind, p, cat, **kw: Leaky(p, cat, seed=kw["seed"]))
     r = CliRunner().invoke(app, ["eval", "chat", "--dataset", TINY, "--split", SPLIT, "--users", "2",
                                  "--turns", "1", "--llm", "none", "--out", str(tmp_path / "x"),
                                  "--no-progress"])

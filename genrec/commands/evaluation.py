@@ -29,6 +29,9 @@ def eval_chat(
                                                 "cores); each loads the ranker and index once. Same results."),
     seed: int | None = typer.Option(None, help="Seed of the simulators only (default: settings.seed); the "
                                                "ranker and index are the ones `genrec up` serves."),
+    phrasing: str = typer.Option("mixed", help="What template users say: real (real seekers' sentences from "
+                                               "INSPIRED's dev dialogues), template (the project's phrasings) or "
+                                               "mixed (half the users each way, seeded)."),
     protocol: str = typer.Option("taste", help="taste (default): score what the user likes overall; "
                                                "target: find the one held-out item the user has in mind "
                                                "(success rate by turn, avg_turns, hdcg); intent: the user "
@@ -75,7 +78,7 @@ def eval_chat(
         run_chat_eval,
     )
     from genrec.evaluation.report import format_summary
-    from genrec.evaluation.report_chat import format_ci
+    from genrec.evaluation.report_chat import format_ci, format_groups
 
     if simulator not in ("template", "llm"):
         console.print(f"[red]error:[/red] --simulator {simulator!r}: use template or llm")
@@ -85,6 +88,9 @@ def eval_chat(
         raise typer.Exit(2)
     if protocol in ("target", "intent") and simulator != "template":
         console.print(f"[red]error:[/red] --protocol {protocol} has its own rule-based user; use --simulator template")
+        raise typer.Exit(2)
+    if phrasing not in ("real", "template", "mixed"):
+        console.print(f"[red]error:[/red] --phrasing {phrasing!r}: use real, template or mixed")
         raise typer.Exit(2)
     kind = cast(Literal["template", "llm"], simulator)
     proto = cast(Literal["taste", "target", "intent"], protocol)
@@ -98,7 +104,8 @@ def eval_chat(
         console.print(f"LLM: auto -> {agent_llm} ({choice.reason})", markup=False, highlight=False)
     cfg = ChatEvalConfig(dataset=s.dataset, split=s.split, users=users, turns=turns, simulator=kind,
                          llm=agent_llm, simulator_llm=simulator_llm, policy=s.policy, concurrency=concurrency, workers=workers,
-                         seed=s.seed if seed is None else seed, k=k, protocol=proto)
+                         seed=s.seed if seed is None else seed, k=k, protocol=proto,
+                         phrasing=cast(Literal["real", "template", "mixed"], phrasing))
     out_dir = out or s.runs_dir / time.strftime("chat-%Y%m%d-%H%M%S")
     errors: tuple[type[BaseException], ...] = (RunMismatchError, ValueError, LookupError)
     try:
@@ -143,6 +150,8 @@ def eval_chat(
     typer.echo(format_summary(m))
     if format_ci(m):
         typer.echo("\n" + format_ci(m))
+    if format_groups(m):
+        typer.echo("\n" + format_groups(m))
     lat = m.get("latency_ms", {})
     typer.echo(
         f"\n{m['n_users']}/{m.get('users_selected')} users x {m['turns']} turns in {elapsed:.1f}s "

@@ -19,7 +19,9 @@ from genrec.evaluation.intent import intent_for, reveal_for
 from genrec.evaluation.intent_user import IntentUser
 from genrec.evaluation.leakage import CatalogTitles, TitleMatcher
 from genrec.evaluation.persona import Persona, build_persona, persona_seed
+from genrec.evaluation.phrasebook import Phrasebook, phrasing_for_user
 from genrec.evaluation.simulated_user import UserSimulator
+from genrec.evaluation.simulator import make_simulator
 
 NOTES = (
     "Protocol: each simulated user knows only one real user's training ratings; lists are scored "
@@ -52,6 +54,9 @@ class ChatEvalConfig(BaseModel):
     users: int = Field(default=0, ge=0, description="First N eligible test users (sorted by id); 0 = all.")
     turns: int = Field(default=5, ge=1, description="User messages per conversation.")
     simulator: Literal["template", "llm"] = Field(default="template", description="Simulated user kind.")
+    phrasing: Literal["real", "template", "mixed"] = Field(
+        default="mixed", description="Template users' words: real seekers' sentences (INSPIRED's phrasebook), "
+                                     "the project's templates, or mixed (half the users each way, seeded).")
     llm: str = Field(default="none", description="The agent's LLM backend.")
     simulator_llm: str | None = Field(default=None, description="The llm simulator's backend (default: llm).")
     policy: str = Field(default="auto", description="The agent's dialogue policy.")
@@ -66,7 +71,7 @@ class ChatEvalConfig(BaseModel):
     k: int = Field(default=10, ge=1, description="List length that is scored.")
     relevant_min: float = Field(default=4.0, description="Held-out rating at or above which an item is relevant.")
 
-    IDENTITY: ClassVar[tuple[str, ...]] = ("dataset", "split", "protocol", "turns", "simulator", "llm",
+    IDENTITY: ClassVar[tuple[str, ...]] = ("dataset", "split", "protocol", "turns", "simulator", "phrasing", "llm",
                                            "simulator_llm", "policy", "seed", "k", "relevant_min")
 
     def identity(self) -> dict[str, Any]:
@@ -183,12 +188,23 @@ class ChatProtocol:
     split: Split
     agent: Any
     baselines: Baselines
-    make_sim: SimulatorFactory
+    make_sim: SimulatorFactory | None
+    """Builds every user's simulator (tests plant one); None: the configured simulator and phrasing."""
     popularity: dict[int, int]
     """Training rating counts per item (the persona names famous favourites first)."""
     titles: CatalogTitles
     reveal_shares: Mapping[str, float] | None = None
     """How intent users reveal tonight's kind of film (intent protocol; None: the defaults)."""
+    phrasebook: Phrasebook | None = None
+    """Real seekers' sentences (None: every user speaks the templates)."""
+    generate: Callable[[list[dict]], str] | None = None
+    """chat messages -> text, for the llm simulator."""
+
+    def phrasing_of(self, user_id: int) -> str:
+        """Which words one template user speaks: real or template (template without a phrasebook)."""
+        if self.phrasebook is None:
+            return "template"
+        return phrasing_for_user(self.cfg.phrasing, self.cfg.seed, user_id)
 
     async def replay(self, user_id: int) -> dict[str, Any]:
         """The whole conversation of one user: ``user_id``, ``turns``, ``simulator``, ``persona`` ..."""
@@ -201,11 +217,16 @@ class ChatProtocol:
         intent, reveal = None, None
         if cfg.protocol == "intent":
             intent = intent_for(test_rows.loc[test_rows["rating"] >= cfg.relevant_min, "item"].astype(int), cat)
+        phrasing = self.phrasing_of(user_id)
+        voice: dict[str, Any] = {"phrasing": phrasing, "phrasebook": self.phrasebook}
         if intent is not None:
             reveal = reveal_for(cfg.seed, user_id, self.reveal_shares)
-            sim: UserSimulator = IntentUser(persona, cat, intent, reveal, seed=useed)
+            sim: UserSimulator = IntentUser(persona, cat, intent, reveal, seed=useed, **voice)
+        elif self.make_sim is not None:
+            sim, phrasing = self.make_sim(persona, useed), "custom"
         else:
-            sim = self.make_sim(persona, useed)
+            sim = make_simulator(cfg.simulator, persona, cat, seed=useed, generate=self.generate, **voice)
+            phrasing = phrasing if cfg.simulator == "template" else cfg.simulator
         guard = TitleMatcher(cat, test_items)
         constant = self.baselines.constant(user_id)
         peers = self.baselines.conversation()
@@ -226,6 +247,7 @@ class ChatProtocol:
                     **said,
                     "unknown_titles": self.titles.unknown_titles(said["agent"]),
                     "named": list(utt.named),
+                    "source": getattr(utt, "source", "template"),
                     "facts": list(utt.facts),
                     "stated": stated.to_dict(),
                     "leaks": leaks,
@@ -244,6 +266,7 @@ class ChatProtocol:
             **({"intent": None if intent is None else {**intent.to_dict(), "reveal": reveal}}
                if cfg.protocol == "intent" else {}),
             "simulator": getattr(sim, "name", type(sim).__name__),
+            "phrasing": phrasing,
             "simulator_fallback": getattr(sim, "failed", None),
             "persona": {
                 "favourite_genres": list(persona.favourite_genres),

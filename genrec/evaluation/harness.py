@@ -19,8 +19,8 @@ from genrec.evaluation.chat_protocol import (
     eligible_users,
     session_id_for,
 )
-from genrec.evaluation.intent_scoring import INTENT_NOTES, score_intent_records
-from genrec.evaluation.protocols import make_protocol
+from genrec.evaluation.intent_scoring import INTENT_NOTES, groups, phrasing_of, score_intent_records
+from genrec.evaluation.protocols import make_protocol, phrasebook_for, reveal_shares
 from genrec.evaluation.run_folder import (
     CONFIG,
     METRICS,
@@ -145,7 +145,11 @@ async def arun_chat_eval(
     check_protocol(cfg.protocol)
     check_held_out(split, ranker, getattr(agent, "ranker", None))
     folder = RunFolder(Path(out_dir))
-    folder.start(cfg, {"fingerprints": fingerprints(ranker, store), **(extra_config or {})})
+    book = phrasebook_for(cfg)
+    voices = {} if book is None else {"behaviour_mix": book.mix().to_dict(), "phrasebook": book.counts()}
+    if book is not None and cfg.protocol == "intent":
+        voices["reveal_shares"] = {k: round(v, 3) for k, v in reveal_shares(book.mix()).items()}
+    folder.start(cfg, {"fingerprints": fingerprints(ranker, store), **voices, **(extra_config or {})})
     cat = dataset.catalog
     users = eligible_users(split, relevant_min=cfg.relevant_min, n=0)
     if cfg.protocol == "target":
@@ -214,6 +218,8 @@ async def arun_chat_eval(
             metrics = score_intent_records(records, user_truths, cat, k=cfg.k, turns=cfg.turns)
         else:
             metrics = score_records(records, user_truths, cat, k=cfg.k, turns=cfg.turns)
+            metrics["by_phrasing"] = groups(records, phrasing_of, user_truths, cat, k=cfg.k, turns=cfg.turns,
+                                            intent=False)
         metrics["baseline_errors"] = dict(baselines.errors)
         metrics["simulator_fallbacks"] = sum(1 for r in records if r.get("simulator_fallback"))
     metrics["complete"] = complete

@@ -22,8 +22,10 @@ INTENT_NOTES = (
 )
 """The intent protocol in a few sentences, printed in its reports."""
 
-GROUP_METRICS = ("recall_cum@{k}", INTENT_HEADLINE, "success_intent")
-"""The final-turn metrics shown per group of users (reveal style, phrasing source)."""
+GROUP_METRICS = (INTENT_HEADLINE, "success_intent", "recall_cum@{k}", "success", "understood_liked",
+                 "misread_disliked", "understood_avoided")
+"""The final-turn metrics shown per group of users (reveal style, phrasing source); the last three
+are the agent's understanding of what the users said."""
 
 
 def score_intent_records(records: Sequence[Mapping[str, Any]], user_truths: Mapping[int, UserTruth],
@@ -39,22 +41,30 @@ def score_intent_records(records: Sequence[Mapping[str, Any]], user_truths: Mapp
                             if without else {"n_users": 0})
     metrics["by_reveal"] = groups(with_intent, lambda r: str((r.get("intent") or {}).get("reveal")),
                                   user_truths, catalog, k=k, turns=turns)
+    metrics["by_phrasing"] = groups(with_intent, phrasing_of, user_truths, catalog, k=k, turns=turns)
     return metrics
 
 
+def phrasing_of(record: Mapping[str, Any]) -> str:
+    """Which words a transcript's simulated user spoke (real, template, llm, custom)."""
+    return str(record.get("phrasing") or "template")
+
+
 def groups(records: Sequence[Mapping[str, Any]], key: Callable[[Mapping[str, Any]], str],
-           user_truths: Mapping[int, UserTruth], catalog: Catalog, *, k: int = 10, turns: int | None = None
-           ) -> dict[str, Any]:
-    """Per group of intent users (by `key`): its size and each system's final `GROUP_METRICS`."""
+           user_truths: Mapping[int, UserTruth], catalog: Catalog, *, k: int = 10, turns: int | None = None,
+           intent: bool = True) -> dict[str, Any]:
+    """Per group of users (by `key`): its size and each system's final `GROUP_METRICS` (those it has;
+    without `intent`, the taste protocol's)."""
     by: dict[str, list[Mapping[str, Any]]] = {}
     for r in records:
         by.setdefault(key(r), []).append(r)
     out: dict[str, Any] = {}
     names = [m.format(k=k) for m in GROUP_METRICS]
     for name, recs in sorted(by.items()):
-        scored = score_records(recs, user_truths, catalog, k=k, turns=turns,
-                               intent_relevant=_intent_relevant(recs, user_truths, catalog))
-        finals = {s: {m: v.get(m) for m in names} for s, v in scored["final"].items() if not s.startswith("ci")}
+        relevant = _intent_relevant(recs, user_truths, catalog) if intent else None
+        scored = score_records(recs, user_truths, catalog, k=k, turns=turns, intent_relevant=relevant)
+        finals = {s: {m: v[m] for m in names if v.get(m) is not None}
+                  for s, v in scored["final"].items() if not s.startswith("ci")}
         out[name] = {"n_users": len(recs), "final": finals}
     return out
 
@@ -65,4 +75,4 @@ def _intent_relevant(records: Sequence[Mapping[str, Any]], user_truths: Mapping[
                                             Intent.from_dict(r.get("intent")), catalog) for r in records}
 
 
-__all__ = ["GROUP_METRICS", "INTENT_NOTES", "groups", "score_intent_records"]
+__all__ = ["GROUP_METRICS", "INTENT_NOTES", "groups", "phrasing_of", "score_intent_records"]

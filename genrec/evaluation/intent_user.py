@@ -98,34 +98,44 @@ class IntentUser:
         base = self._base.opening()
         if self.reveal != "at_once":
             return base
-        said = self._say_intent()
-        return Utterance(f"{base.text} {_sentence(said)}", base.named, (*base.facts, "request"))
+        said, source = self._say_intent()
+        return Utterance(f"{base.text} {_sentence(said)}", base.named, (*base.facts, "request"),
+                         _combined(base.source, source))
 
     def respond(self, agent_text: str, recommended: Sequence[int], question: bool) -> Utterance:
         asked = question and _asks_kind(agent_text)
         first: list[str] = []
         kinds: list[str] = []
+        sources: list[str] = []
         if asked and not self.revealed and self.reveal == "when_asked":
-            first.append(_sentence(self._say_intent()))
+            said, source = self._say_intent(answer=True)
+            first.append(_sentence(said))
             kinds.append("answer")
+            sources.append(source)
         elif asked and not self.revealed and self.reveal == "reactions":
             first.append(_sentence(self._pick(ANSWER_VAGUE)))
             kinds.append("answer")
+            sources.append("template")
         if self.reveal == "reactions" and not self.revealed:
             no = self._not_tonight(recommended)
             if no:
                 first.append(_sentence(no))
                 kinds.append("opinion")
+                sources.append("template")
         base = self._base.respond(agent_text, recommended, question and not first)
-        return Utterance(" ".join([*first, base.text]).strip(), base.named, (*kinds, *base.facts))
+        source = base.source
+        for other in sources:
+            source = _combined(source, other)
+        return Utterance(" ".join([*first, base.text]).strip(), base.named, (*kinds, *base.facts), source)
 
     # ---- internals
 
     def _pick(self, options: Sequence[str]) -> str:
         return options[self.rng.randrange(len(options))]
 
-    def _say_intent(self) -> str:
-        """Tonight's kind of film in words, recorded as a request (a hard constraint from now on)."""
+    def _say_intent(self, *, answer: bool = False) -> tuple[str, str]:
+        """Tonight's kind of film in words (and their source: real or template), recorded as a
+        request (a hard constraint from now on)."""
         g, d = self.intent.genre, self.intent.decade
         self.revealed = True
         s = self.stated
@@ -133,11 +143,17 @@ class IntentUser:
         s.requested_genres = [g]
         if d is not None:
             s.set_years(d, d + 9)
-            return self._pick(SAY_INTENT_DECADE).format(a=a_genre(g), g=genre_word(g), d=d, dw=decade_word(d))
+            return self._pick(SAY_INTENT_DECADE).format(a=a_genre(g), g=genre_word(g), d=d, dw=decade_word(d)), \
+                "template"
+        voice = self._base.voice
+        real = voice.say(("answer", "request") if answer else ("request",), genres=[g], polarity="wanted",
+                         bare=answer)
+        if real is not None:
+            return real, "real"
         moods = SAY_MOOD.get(g)
         if moods and self.rng.random() < 1 / 3:
-            return self._pick(moods)
-        return self._pick(SAY_INTENT).format(a=a_genre(g))
+            return self._pick(moods), "template"
+        return self._pick(SAY_INTENT).format(a=a_genre(g)), "template"
 
     def _not_tonight(self, shown: Sequence[int]) -> str:
         """A genre turned down when nothing shown is of tonight's kind ("" when something is)."""
@@ -168,6 +184,11 @@ def _asks_kind(agent_text: str) -> bool:
     """
     q = question_part(agent_text)
     return "genre" in question_kinds(q) or bool(_ASKS_MOOD.search(q))
+
+
+def _combined(a: str, b: str) -> str:
+    """The source of a message whose parts came from `a` and `b` (real, template or mixed)."""
+    return a if a == b else "mixed"
 
 
 def _sentence(text: str) -> str:

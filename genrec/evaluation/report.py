@@ -29,7 +29,7 @@ COLORS = {
     "mentioned_fold_in": "#2ca02c", "content_only": "#9467bd", "ranker": "#1f77b4",
     "oracle_popularity": "#17becf", "constrained_fold_in": "#bcbd22",
 }
-NOT_SYSTEMS = ("ci", "ci_intent")
+NOT_SYSTEMS = ("ci", "ci_intent", "failures_removed")
 """Keys of ``final`` that are not systems (the bootstrap blocks)."""
 
 

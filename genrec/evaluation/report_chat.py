@@ -31,6 +31,34 @@ def format_ci(metrics: Mapping[str, Any]) -> str:
         lines += [f"agent - {s.ljust(width)}  {ci.get('metric')} at turn {ci.get('turn')}: {d['diff']:+.4f} "
                   f"[{d['low']:+.4f}, {d['high']:+.4f}] ({level}% paired bootstrap, {d['n_users']} users)"
                   for s, d in rows.items()]
+    fr = final.get("failures_removed")
+    if fr:
+        lines.append(f"agent removes {fr['share']:+.1%} [{fr['low']:+.1%}, {fr['high']:+.1%}] of the best peer's "
+                     f"failures at {fr['metric']} ({fr['vs']}: {fr['peer']:.3f}, agent: {fr['agent']:.3f}; "
+                     f"{fr['n_users']} users)")
+    return "\n".join(lines)
+
+
+def format_groups(metrics: Mapping[str, Any]) -> str:
+    """One line per phrasing source and reveal style: users, the agent's and constrained_fold_in's
+    headline, and the agent's understanding ('' when the run has no groups).
+
+    >>> print(format_groups({"by_phrasing": {"real": {"n_users": 3, "final": {"agent": {"recall_cum@10": 0.5,
+    ...     "understood_liked": 0.9}}}}}))
+    phrasing real (3 users): agent recall_cum@10 0.5000; understood_liked 0.9000
+    """
+    lines = []
+    for key, label in (("by_phrasing", "phrasing"), ("by_reveal", "reveal")):
+        for name, g in (metrics.get(key) or {}).items():
+            final = g.get("final") or {}
+            agent, peer = final.get("agent") or {}, final.get("constrained_fold_in") or {}
+            heads = [m for m in (f"recall_cum@{metrics.get('k', 10)}_intent", f"recall_cum@{metrics.get('k', 10)}")
+                     if m in agent]
+            text = "; ".join(f"agent {m} {_fmt(agent[m])}" + (f" vs constrained_fold_in {_fmt(peer[m])}"
+                                                               if m in peer else "") for m in heads)
+            und = ", ".join(f"{m} {_fmt(agent[m])}" for m in ("understood_liked", "misread_disliked",
+                                                               "understood_avoided") if m in agent)
+            lines.append(f"{label} {name} ({g['n_users']} users): {text}" + (f"; {und}" if und else ""))
     return "\n".join(lines)
 
 
@@ -84,22 +112,28 @@ def ci_table(metrics: Mapping[str, Any], key: str = "ci") -> str:
             f"</thead><tbody>{body}</tbody></table>")
 
 
-def groups_table(metrics: Mapping[str, Any]) -> str:
-    """The intent run's users by how they revealed tonight's intent (and those without one)."""
+def groups_table(metrics: Mapping[str, Any], key: str = "by_reveal") -> str:
+    """Each group of users (``metrics[key]``: by reveal style or phrasing source) with every system's
+    final figures, the agent's understanding of what they said included ('' when there is none)."""
+    groups = metrics.get(key) or {}
+    names = list(dict.fromkeys(m for g in groups.values() for d in (g.get("final") or {}).values() for m in d))
     rows = []
-    for name, g in (metrics.get("by_reveal") or {}).items():
+    for name, g in groups.items():
         for system, d in (g.get("final") or {}).items():
-            vals = "".join(f"<td>{_fmt(v)}</td>" for v in d.values())
-            rows.append(f"<tr><td>{html.escape(name)}</td><td>{g['n_users']}</td><td>{html.escape(system)}</td>{vals}</tr>")
+            vals = "".join(f"<td>{_fmt(d.get(m))}</td>" for m in names)
+            rows.append(f"<tr><td>{html.escape(name)}</td><td>{g['n_users']}</td><td>{html.escape(system)}</td>"
+                        f"{vals}</tr>")
     if not rows:
         return ""
-    first = next(iter(metrics["by_reveal"].values()))["final"]
-    heads = "".join(f"<th>{html.escape(m)}</th>" for m in next(iter(first.values()), {}))
-    n_none = (metrics.get("no_intent") or {}).get("n_users", 0)
-    return (f"<p class='note'>By how the user revealed tonight's intent; {n_none} users had no intent "
-            "(no genre covers 3 of their held-out liked items) and are scored apart.</p>"
-            f"<table><thead><tr><th>reveal</th><th>users</th><th>system</th>{heads}</tr></thead>"
-            f"<tbody>{''.join(rows)}</tbody></table>")
+    heads = "".join(f"<th>{html.escape(m)}</th>" for m in names)
+    what = {"by_reveal": "how the user revealed tonight's intent",
+            "by_phrasing": "the words the simulated users spoke (real seekers' sentences or templates)"}
+    note = f"By {what.get(key, key)}."
+    if key == "by_reveal":
+        note += (f" {(metrics.get('no_intent') or {}).get('n_users', 0)} users had no intent (no genre covers "
+                 "3 of their held-out liked items) and are scored apart.")
+    return (f"<p class='note'>{html.escape(note)}</p><table><thead><tr><th>group</th><th>users</th>"
+            f"<th>system</th>{heads}</tr></thead><tbody>{''.join(rows)}</tbody></table>")
 
 
 _CHAT_CSS = ("<style>.chat{border:1px solid #ddd;border-radius:8px;padding:8px 12px;margin:12px 0}"
@@ -153,6 +187,9 @@ def chat_sections(metrics: Mapping[str, Any], records: Sequence[Mapping[str, Any
         parts.append(f"<h2>Headline: recall_cum@{k}_intent per turn (tonight's kind of film)</h2>"
                      f"{'<div class=plot>' + intent + '</div>' if intent else ''}{ci_table(metrics, 'ci_intent')}"
                      f"{groups_table(metrics)}")
+    if metrics.get("by_phrasing"):
+        parts.append("<h2>By phrasing source: scores and the agent's understanding</h2>"
+                     + groups_table(metrics, "by_phrasing"))
     head = plot_interval_curves(metrics, [f"recall_cum@{k}", "success"])
     if head:
         parts.append(f"<h2>Headline: recall_cum@{k} per turn (95% bootstrap bands)</h2>"
@@ -201,8 +238,12 @@ def target_sections(metrics: Mapping[str, Any], records: Sequence[Mapping[str, A
     parts = []
     head = plot_interval_curves(metrics, ["success"])
     if head:
+        fr = (metrics.get("final") or {}).get("failures_removed")
+        removed = ("" if not fr else f"<p>The agent removes <b>{fr['share']:.1%}</b> [{fr['low']:.1%}, "
+                   f"{fr['high']:.1%}] of the best peer's ({html.escape(str(fr['vs']))}) failures at "
+                   f"{html.escape(str(fr['metric']))}.</p>")
         parts.append("<h2>Headline: success rate by turn, SR@t (95% bootstrap bands)</h2>"
-                     f"<div class='plot'>{head}</div>{ci_table(metrics)}")
+                     f"<div class='plot'>{head}</div>{removed}{ci_table(metrics)}")
     conv = render_target_conversations(records, seed=seed, catalog=catalog)
     if conv:
         parts.append("<h2>Three sampled conversations</h2>"

@@ -73,6 +73,33 @@ def _agent_figures(records: Sequence[Mapping[str, Any]], catalog: Catalog, k: in
     return {name: float(np.mean(v)) for name, v in rows.items() if v}
 
 
+def failures_removed(per_user: Mapping[str, Sequence[Mapping[str, float]]], head: str) -> dict[str, Any]:
+    """The share of the best peer's failures at `head` (sr@T) that the agent removes:
+    (agent - peer) / (1 - peer), with a paired bootstrap interval over users (the target
+    protocol's bar, since 1.25x a peer's success rate near 0.9 cannot be reached).
+
+    >>> r = failures_removed({"agent": [{"sr@5": 1.0}] * 9 + [{"sr@5": 0.0}],
+    ...                       "peer": [{"sr@5": 1.0}] * 8 + [{"sr@5": 0.0}] * 2}, "sr@5")
+    >>> r["vs"], r["share"]
+    ('peer', 0.5)
+    """
+    a = np.array([u[head] for u in per_user[AGENT]], dtype=float)
+    peers = {name: np.array([u[head] for u in rows], dtype=float) for name, rows in per_user.items() if name != AGENT}
+    best = max(sorted(peers), key=lambda n: float(peers[n].mean()))
+    b = peers[best]
+
+    def share(x: np.ndarray, y: np.ndarray) -> float:
+        fail = 1.0 - float(y.mean())
+        return (float(x.mean()) - float(y.mean())) / fail if fail > 0 else 0.0
+
+    rng = np.random.default_rng(int(BOOTSTRAP["seed"]))
+    idx = rng.integers(0, len(a), size=(int(BOOTSTRAP["resamples"]), len(a)))
+    boots = np.array([share(a[i], b[i]) for i in idx])
+    tail = (1 - float(BOOTSTRAP["level"])) / 2
+    return {"vs": best, "metric": head, "agent": float(a.mean()), "peer": float(b.mean()), "share": share(a, b),
+            "low": float(np.quantile(boots, tail)), "high": float(np.quantile(boots, 1 - tail)), "n_users": len(a)}
+
+
 def score_target_records(records: Sequence[Mapping[str, Any]], catalog: Catalog, *, k: int = 10,
                          turns: int) -> dict[str, Any]:
     """metrics.json content of a target-protocol run.
@@ -124,6 +151,8 @@ def score_target_records(records: Sequence[Mapping[str, Any]], catalog: Catalog,
             d, lo, hi = M.paired_bootstrap_ci(a, b, **BOOTSTRAP)  # type: ignore[arg-type]
             ci["agent_minus"][system] = {"diff": d, "low": lo, "high": hi, "n_users": len(a)}
     final["ci"] = ci
+    if AGENT in per_user and len(order) > 1:
+        final["failures_removed"] = failures_removed(per_user, head)
     latencies = [float(t.get("latency_ms") or 0.0) for r in records for t in r.get("turns") or []]
     calls = [float(t.get("llm_calls") or 0) for r in records for t in r.get("turns") or []]
     leaks = [{"user_id": int(r["user_id"]), "turn": t, "item_id": int(i)}
@@ -147,4 +176,4 @@ def score_target_records(records: Sequence[Mapping[str, Any]], catalog: Catalog,
     }
 
 
-__all__ = ["TARGET_HEADLINE", "score_target_records", "system_lists"]
+__all__ = ["TARGET_HEADLINE", "failures_removed", "score_target_records", "system_lists"]
