@@ -247,11 +247,11 @@ def template_rationales(evidence: list[Evidence], state: DialogueState) -> list[
                     sentences.append(text)
                     used.add(text)
                     break
-        if len(sentences) < 2:  # what it is, before the one fact (a title makes it unique)
+        if len(sentences) < 2:  # what it is, after the one fact (a title makes it unique)
             for plain in _PLAIN if ev.year else ("{Title} is {a_genres} {noun}.",):
                 text = plain.format(**words)
                 if text not in used:
-                    sentences.insert(0, text)
+                    sentences.append(text)
                     used.add(text)
                     break
         out.append(" ".join(sentences))
