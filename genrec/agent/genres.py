@@ -62,16 +62,20 @@ class GenreVocabulary:
 
     def __init__(self, genres: Iterable[str]) -> None:
         vocab = {g.lower(): g for g in genres}
+
+        def catalog_genre(name: str) -> str | None:  # MovieLens "latest" calls Children's "Children"
+            return vocab.get(name.lower()) or vocab.get(name.lower().removesuffix("'s"))
+
         self.phrases: dict[str, str] = {}
         for phrase, canon in VOCABULARY.genre_synonyms.items():
-            g = vocab.get(canon.lower())
+            g = catalog_genre(canon)
             if g:
                 self.phrases[normalize(phrase)] = g
         for low, g in vocab.items():
             self.phrases[normalize(low)] = g
         self.combos: dict[str, list[str]] = {}
         for phrase, names in VOCABULARY.genre_combos.items():
-            gs = [vocab[n.lower()] for n in names if n.lower() in vocab]
+            gs = [g for g in map(catalog_genre, names) if g]
             if gs:
                 self.combos[normalize(phrase)] = gs
                 self.phrases.setdefault(normalize(phrase), gs[0])
@@ -81,7 +85,7 @@ class GenreVocabulary:
         self._single = [p for p in self.phrases if " " not in p and len(p) >= 6]
         self.words = {w for k in self.phrases for w in k.split()}
         self.kids_genre = self.genre_of("children")
-        self.kids_avoid = [g for g in (vocab.get(x.lower()) for x in VOCABULARY.kids_avoid) if g]
+        self.kids_avoid = [g for g in map(catalog_genre, VOCABULARY.kids_avoid) if g]
 
     def _typos(self, norm: str) -> str:
         """`norm` with a misspelt genre word of six letters or more put right ("comdedy")."""
