@@ -236,6 +236,9 @@ class Settings(BaseSettings):
         description="sentence-transformers model name/path, or openai:MODEL for /v1/embeddings.",
     )
     embedder_base_url: str = Field("", description="Embeddings endpoint; empty means llm_base_url.")
+    index_tags: bool = Field(True, description=(
+        "Viewer tags in the indexed item text (GENREC_INDEX_TAGS=false builds the index without "
+        "them, e.g. to measure what they add)."))
     chroma_mode: Literal["embedded", "server"] = Field("embedded", description="Chroma client kind.")
     chroma_host: str = Field("127.0.0.1", description="Chroma server host (server mode).")
     chroma_port: int = Field(8001, description="Chroma server port (server mode).")

@@ -51,7 +51,7 @@ def build(
     s = settings_from(dataset=dataset, embedder=embedder)
     with user_errors(*_errors()):
         ds = load_dataset(s.dataset, s.datasets_dir)
-        store = ChromaStore(make_client(s), ds, get_embedder(s.embedder, s))
+        store = ChromaStore(make_client(s), ds, get_embedder(s.embedder, s), tags=s.index_tags)
         st = store.status()
         if st.state == "stale":
             console.print(f"index {st.collection} is stale: {st.reason}; rebuilding")
@@ -82,7 +82,7 @@ def info(
                      "indexes": list_indexes(client)}
         if dataset is not None:
             ds = load_dataset(s.dataset, s.datasets_dir)
-            out["check"] = ChromaStore(client, ds, get_embedder(s.embedder, s)).info()
+            out["check"] = ChromaStore(client, ds, get_embedder(s.embedder, s), tags=s.index_tags).info()
     if as_json:
         echo_json(out)
         return

@@ -10,7 +10,9 @@ import hashlib
 import os
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -253,6 +255,66 @@ class HashEmbedder:
             seed = int.from_bytes(hashlib.blake2b(t.encode(), digest_size=8).digest(), "little")
             out[i] = np.random.default_rng(seed).standard_normal(self._dim)
         return normalise(out)
+
+
+# ------------------------------------------------------------------ many texts at once
+
+MAX_WORKERS = 4  # embedding threads at most (a build of tens of thousands of texts gains little more)
+
+
+def cores() -> int:
+    """CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def default_workers(embedder: Embedder) -> int:
+    """Embedding threads for a whole-catalog build: one per core (at most MAX_WORKERS) for a local
+    model on the CPU, whose small batches keep one core busy each better than torch's own threads
+    share two cores; one for the rest (an endpoint or a GPU does its own batching)."""
+    if isinstance(embedder, SentenceTransformerEmbedder) and embedder.device == "cpu":
+        return max(1, min(cores(), MAX_WORKERS))
+    return 1
+
+
+@contextmanager
+def _one_torch_thread() -> Iterator[None]:
+    """torch (and its BLAS) on one thread per caller while the block runs, then as before."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def embed_chunks(embedder: Embedder, chunks: Sequence[Sequence[str]], *, workers: int = 1) -> Iterator[np.ndarray]:
+    """Each chunk's vectors, in the chunks' order, as soon as that chunk is done.
+
+    With `workers` > 1 the chunks are shared out to that many threads, each with one torch thread
+    (the model's matrix products release the GIL), so the caller can store a finished chunk while
+    the next ones are being embedded.
+
+    >>> [v.shape for v in embed_chunks(HashEmbedder(8), [["a", "b"], ["c"]], workers=2)]
+    [(2, 8), (1, 8)]
+    """
+    if workers <= 1 or len(chunks) <= 1:
+        for chunk in chunks:
+            yield embedder.embed(chunk)
+        return
+    uses_torch = isinstance(embedder, SentenceTransformerEmbedder)
+    with _one_torch_thread() if uses_torch else nullcontext():
+        pool = ThreadPoolExecutor(workers, thread_name_prefix="genrec-embed")
+        try:
+            futures = [pool.submit(embedder.embed, chunk) for chunk in chunks]
+            for future in futures:
+                yield future.result()
+        finally:  # a caller that stops early (an error storing a chunk) waits for no more chunks
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 # ------------------------------------------------------------------ registry

@@ -27,7 +27,7 @@ from genrec.retrieval.client import (
     read_pointer,
     write_pointer,
 )
-from genrec.retrieval.embedders import Embedder
+from genrec.retrieval.embedders import Embedder, default_workers, embed_chunks
 from genrec.retrieval.rows import SCHEMA_VERSION, IndexRow, fingerprint, index_rows
 
 log = logging.getLogger("genrec.retrieval")
@@ -92,12 +92,15 @@ class ItemIndex:
     """
 
     def __init__(self, client: Any, dataset: Dataset, embedder: Embedder, *, batch_size: int = 256,
-                 max_neighbors: int = 32, ef_construction: int = 128, ef_search: int = 256) -> None:
+                 max_neighbors: int = 32, ef_construction: int = 128, ef_search: int = 256,
+                 workers: int | None = None, tags: bool = True) -> None:
         self.client = client
         self.dataset = dataset
         self.catalog: Catalog = dataset.catalog
         self.embedder = embedder
         self.batch_size = batch_size
+        self.workers = default_workers(embedder) if workers is None else max(1, workers)  # embedding threads
+        self.tags = tags  # viewer tags in the item text
         self.hnsw = {"space": "cosine", "max_neighbors": max_neighbors, "ef_construction": ef_construction,
                      "ef_search": ef_search}
         self.key = f"{dataset.name}|{embedder.name}"
@@ -116,7 +119,7 @@ class ItemIndex:
     def rows(self) -> list[IndexRow]:
         """Text, hashes and metadata of every catalog item, as the index should hold them."""
         if self._rows is None:
-            self._rows = index_rows(self.catalog)
+            self._rows = index_rows(self.catalog, tags=self.tags)
         return self._rows
 
     def fingerprint(self) -> str:
@@ -231,9 +234,11 @@ class ItemIndex:
                 staging.upsert(ids=ids, embeddings=np.asarray([vec[i] for i in ids], dtype=np.float32),
                                documents=[r.text for r in chunk], metadatas=[r.metadata for r in chunk])
                 bar.update(len(chunk))
-            for start in range(0, len(fresh), batch):
-                chunk = fresh[start:start + batch]
-                emb = self.embedder.embed([r.text for r in chunk])
+            # texts of like length share a batch (less padding); a chunk is stored once embedded
+            fresh = sorted(fresh, key=lambda r: len(r.text))
+            chunks = [fresh[start:start + batch] for start in range(0, len(fresh), batch)]
+            vectors = embed_chunks(self.embedder, [[r.text for r in c] for c in chunks], workers=self.workers)
+            for chunk, emb in zip(chunks, vectors):
                 staging.upsert(ids=[str(r.item_id) for r in chunk], embeddings=emb,
                                documents=[r.text for r in chunk], metadatas=[r.metadata for r in chunk])
                 bar.update(len(chunk))

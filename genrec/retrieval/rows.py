@@ -52,12 +52,12 @@ def item_metadata(item: Item, genres: list[str]) -> dict[str, Any]:
     return md
 
 
-def index_rows(catalog: Catalog) -> list[IndexRow]:
-    """Text, hashes and metadata of every catalog item, in catalog order."""
+def index_rows(catalog: Catalog, *, tags: bool = True) -> list[IndexRow]:
+    """Text, hashes and metadata of every catalog item, in catalog order (`tags`: see `item_text`)."""
     genres = catalog.genres
     rows = []
     for item in catalog:
-        text = item_text(item)
+        text = item_text(item, tags=tags)
         md = item_metadata(item, genres)
         th = text_hash(text)
         rh = hashlib.sha256(f"{th}\0{json.dumps(md, sort_keys=True)}".encode()).hexdigest()[:16]

@@ -64,15 +64,16 @@ class ChromaStore:
     Popularity (the order of a blank query's matches) is not part of the index: it comes from
     `popularity` (item id -> rating count), by default the counts over all of
     `dataset.ratings`. When the store serves a train/test split, pass the training counts
-    (`rating_counts(split.train)`) so held-out ratings never shape a ranking.
+    (`rating_counts(split.train)`) so held-out ratings never shape a ranking. `tags=False` indexes
+    the item text without viewer tags (`Settings.index_tags`; another fingerprint, so a rebuild).
     """
 
     def __init__(self, client: Any, dataset: Dataset, embedder: Embedder, *, strategy: Strategy = "auto",
                  batch_size: int = 256, exact_max: int = 50_000, vector_cache_max_bytes: int = 2 << 30,
                  max_neighbors: int = 32, ef_construction: int = 128, ef_search: int = 256,
-                 popularity: Mapping[int, int] | None = None) -> None:
+                 popularity: Mapping[int, int] | None = None, tags: bool = True) -> None:
         self.index = ItemIndex(client, dataset, embedder, batch_size=batch_size, max_neighbors=max_neighbors,
-                               ef_construction=ef_construction, ef_search=ef_search)
+                               ef_construction=ef_construction, ef_search=ef_search, tags=tags)
         counts = rating_counts(dataset.ratings) if popularity is None else popularity
         self._popularity = MappingProxyType({it.item_id: int(counts.get(it.item_id, 0)) for it in dataset.catalog})
         self.searcher = Searcher(self.index, self._popularity, strategy=strategy, exact_max=exact_max,
@@ -204,7 +205,7 @@ def open_store(settings: Settings, dataset: Dataset, *, build: bool = True, prog
         embedder: overrides settings.embedder.
     """
     store = ChromaStore(make_client(settings), dataset, embedder or get_embedder(settings.embedder, settings),
-                        popularity=popularity)
+                        popularity=popularity, tags=settings.index_tags)
     store.ensure(build=build, progress=progress)
     return store
 

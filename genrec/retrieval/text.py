@@ -38,8 +38,8 @@ def _extra_lines(extra: dict[str, Any], skip: tuple[str, ...] = ()) -> list[str]
     return out
 
 
-def item_text(item: Item) -> str:
-    """The text embedded for one item.
+def item_text(item: Item, *, tags: bool = True) -> str:
+    """The text embedded for one item (`tags=False` leaves the viewer tags out).
 
     Template (parts that are missing are left out)::
 
@@ -66,10 +66,9 @@ def item_text(item: Item) -> str:
         parts.append(f"Genres: {', '.join(item.genres)} ({words} film).")
     if item.description and item.description.strip():
         parts.append(item.description.strip())
-    tags = item.tags
-    if tags:
-        parts.append(f"Tags: {', '.join(tag for tag, _ in tags)}.")
-    parts.extend(_extra_lines(item.extra, skip=("tags",) if tags else ()))
+    if tags and item.tags:
+        parts.append(f"Tags: {', '.join(tag for tag, _ in item.tags)}.")
+    parts.extend(_extra_lines(item.extra, skip=("tags",) if item.tags else ()))
     return " ".join(parts)
 
 
