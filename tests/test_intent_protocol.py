@@ -114,3 +114,35 @@ def test_an_intent_run_writes_intents_scores_every_peer_and_leaks_nothing(parts,
     assert 0.0 <= m["final"]["agent"]["recall_cum@10_intent"] <= 1.0
     html = (tmp_path / "run" / "report.html").read_text()
     assert "recall_cum@10_intent" in html and "tonight" in html
+
+
+def test_real_phrasing_without_the_corpus_is_refused_with_where_it_was_looked_for(tmp_path, monkeypatch) -> None:
+    from genrec.evaluation.protocols import phrasebook_for
+
+    monkeypatch.setenv("GENREC_INSPIRED_PATH", str(tmp_path / "missing" / "dev.tsv"))
+    monkeypatch.setenv("GENREC_HOME", str(tmp_path / "home"))
+    with pytest.raises(ValueError, match="INSPIRED's dev.tsv.*--phrasing template"):
+        phrasebook_for(ChatEvalConfig(phrasing="real"))
+    assert phrasebook_for(ChatEvalConfig(phrasing="mixed")) is None  # mixed: every user speaks the templates
+    assert phrasebook_for(ChatEvalConfig(phrasing="template")) is None
+
+
+def test_cli_refuses_an_unknown_phrasing_and_an_llm_intent_user() -> None:
+    from typer.testing import CliRunner
+
+    from genrec.cli import app
+
+    bad = CliRunner().invoke(app, ["eval", "chat", "--phrasing", "pirate"])
+    assert bad.exit_code == 2 and "use real, template or mixed" in bad.output
+    llm = CliRunner().invoke(app, ["eval", "chat", "--protocol", "intent", "--simulator", "llm"])
+    assert llm.exit_code == 2 and "--simulator template" in llm.output
+
+
+def test_the_target_bar_is_the_share_of_the_best_peers_failures_removed() -> None:
+    from genrec.evaluation.target_scoring import failures_removed
+
+    win, miss = {"sr@5": 1.0}, {"sr@5": 0.0}
+    r = failures_removed({"agent": [win] * 95 + [miss] * 5, "max_entropy": [win] * 90 + [miss] * 10,
+                          "attribute_fold_in": [win] * 80 + [miss] * 20}, "sr@5")
+    assert r["vs"] == "max_entropy" and r["share"] == pytest.approx(0.5)
+    assert r["low"] <= 0.5 <= r["high"] and r["n_users"] == 100
