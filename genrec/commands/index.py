@@ -45,12 +45,14 @@ def build(
     force: bool = typer.Option(False, help="Rebuild even when the index is up to date (vectors are reused)."),
 ) -> None:
     """Build or refresh the item index of a dataset (atomic; unchanged items are not re-embedded)."""
+    from genrec.commands.prepare import quiet_third_party
     from genrec.data import load_dataset
     from genrec.retrieval import ChromaStore, get_embedder, make_client
 
     s = settings_from(dataset=dataset, embedder=embedder)
     with user_errors(*_errors()):
         ds = load_dataset(s.dataset, s.datasets_dir)
+        quiet_third_party()
         store = ChromaStore(make_client(s), ds, get_embedder(s.embedder, s), tags=s.index_tags)
         st = store.status()
         if st.state == "stale":
@@ -71,6 +73,7 @@ def info(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Where the store is, which indexes it holds, and whether the dataset's index is up to date."""
+    from genrec.commands.prepare import quiet_third_party
     from genrec.data import load_dataset
     from genrec.retrieval import ChromaStore, get_embedder, list_indexes, make_client
 
@@ -82,6 +85,7 @@ def info(
                      "indexes": list_indexes(client)}
         if dataset is not None:
             ds = load_dataset(s.dataset, s.datasets_dir)
+            quiet_third_party()
             out["check"] = ChromaStore(client, ds, get_embedder(s.embedder, s), tags=s.index_tags).info()
     if as_json:
         echo_json(out)
@@ -134,6 +138,7 @@ def search(
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list of results."),
 ) -> None:
     """Semantic search over the item index with genre / year / id filters (builds the index if needed)."""
+    from genrec.commands.prepare import quiet_third_party
     from genrec.data import load_dataset
     from genrec.retrieval import SearchFilters, open_store
 
@@ -143,6 +148,7 @@ def search(
         ds = load_dataset(s.dataset, s.datasets_dir)
         filters = SearchFilters(genres_any=genre, genres_none=not_genre, year_min=year_min,
                                 year_max=year_max, exclude_ids=exclude)
+        quiet_third_party()
         store = open_store(s, ds, progress=True)
         hits = store.similar(similar_to, k, filters) if similar_to is not None else store.search(query, k, filters)
     if as_json:

@@ -79,7 +79,7 @@ class Prepared:
         self.close()
 
 
-def _quiet_third_party() -> None:
+def quiet_third_party() -> None:
     """No bars or warnings from libraries loading weights: the steps say what is happening.
     (Imports transformers: call it where the embedder is about to load it anyway.)"""
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
@@ -154,7 +154,7 @@ def _index_step(s: Settings, dataset: Any, split: Any, steps: StepPrinter) -> An
     verb = "checking" if s.chroma_dir.exists() else "building"
     steps.step("index", f"loading the {s.embedder} embedder, {verb} the Chroma index of "
                         f"{len(dataset.catalog):,} {dataset.catalog.item_noun_plural}")
-    _quiet_third_party()
+    quiet_third_party()
     store = open_store(s, dataset, build=True, progress=True, popularity=rating_counts(split.train))
     steps.done("index ready")
     return store
