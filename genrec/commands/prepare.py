@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -133,9 +134,13 @@ def _dataset_step(s: Settings, steps: StepPrinter) -> tuple[Any, Any]:
     return dataset, split
 
 
-def _ranker_step(s: Settings, dataset: Any, split: Any, steps: StepPrinter) -> Any:
+def _ranker_step(s: Settings, dataset: Any, split: Any, steps: StepPrinter, cached: Any = None) -> Any:
     from genrec.ranking import load_or_train_ranker, model_dir
 
+    if cached is not None:
+        steps.step("ranker", "loading the trained ranker")
+        steps.done("ranker ready")
+        return cached
     if (model_dir(s, dataset.name, split.name)).exists():
         steps.step("ranker", "loading the trained ranker (retrained if the data or settings changed)")
     else:
@@ -148,16 +153,64 @@ def _ranker_step(s: Settings, dataset: Any, split: Any, steps: StepPrinter) -> A
     return ranker
 
 
-def _index_step(s: Settings, dataset: Any, split: Any, steps: StepPrinter) -> Any:
+def _index_step(s: Settings, dataset: Any, split: Any, steps: StepPrinter,
+                more_workers_after: threading.Event | None = None) -> Any:
     from genrec.retrieval import open_store, rating_counts
 
     verb = "checking" if s.chroma_dir.exists() else "building"
     steps.step("index", f"loading the {s.embedder} embedder, {verb} the Chroma index of "
                         f"{len(dataset.catalog):,} {dataset.catalog.item_noun_plural}")
     quiet_third_party()
-    store = open_store(s, dataset, build=True, progress=True, popularity=rating_counts(split.train))
+    store = open_store(s, dataset, build=True, progress=True, popularity=rating_counts(split.train),
+                       more_workers_after=more_workers_after)
     steps.done("index ready")
     return store
+
+
+def _ranker_and_index(s: Settings, dataset: Any, split: Any, steps: StepPrinter) -> tuple[Any, Any]:
+    """The ranker step, then the index step. On a machine of at most two cores, a ranker that must
+    be trained trains in a thread beside the index build, each on one core, and the index build
+    takes every core once the ranker is done (each alone would leave a core idle much of the time)."""
+    import torch
+
+    from genrec.ranking import cached_ranker
+    from genrec.retrieval.embedders import cores
+
+    cached = cached_ranker(s, dataset, split)
+    if cached is not None or cores() > 2:
+        return _ranker_step(s, dataset, split, steps, cached), _index_step(s, dataset, split, steps)
+    learns = "every rating (split all)" if not len(split.test) else f"{split.name}'s training ratings"
+    steps.step("ranker", f"training the ranker on {learns} on one core, beside the index build (it picks "
+                         "the number of epochs on a slice of them, then learns on all of them)")
+    started, done = time.perf_counter(), threading.Event()
+    trained: dict[str, Any] = {}
+
+    def train() -> None:
+        from genrec.ranking import load_or_train_ranker
+
+        try:
+            trained["ranker"] = load_or_train_ranker(s, dataset, split, progress=False)
+        except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
+            trained["error"] = exc
+        finally:
+            trained["seconds"] = time.perf_counter() - started
+            done.set()
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        worker = threading.Thread(target=train, name="genrec-ranker", daemon=True)
+        worker.start()
+        store = _index_step(s, dataset, split, steps, more_workers_after=done)
+        if not done.is_set():
+            steps.note("waiting for the ranker")
+        worker.join()
+    finally:
+        torch.set_num_threads(threads)
+    if "error" in trained:
+        raise trained["error"]
+    steps.note(f"ranker ready, trained beside the index ({trained['seconds']:.1f} s)")
+    return trained["ranker"], store
 
 
 def _llm_step(s: Settings, spec: str, steps: StepPrinter) -> Any:
@@ -189,8 +242,7 @@ def prepare_recommender(settings: Settings, *, llm: str | None = None, policy: s
                         "(the first run builds what is missing; later runs load it)",
                         markup=False, highlight=False)
     dataset, split = _dataset_step(settings, steps)
-    ranker = _ranker_step(settings, dataset, split, steps)
-    store = _index_step(settings, dataset, split, steps)
+    ranker, store = _ranker_and_index(settings, dataset, split, steps)
     backend = _llm_step(settings, llm or settings.llm, steps)
     try:
         from genrec.agent import Recommender, SessionStore

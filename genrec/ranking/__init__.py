@@ -8,7 +8,13 @@ from genrec.ranking._config import (
     UnknownUserError,
     UserProfile,
 )
-from genrec.ranking.artifacts import load_or_train_ranker, model_dir, ranker_config, train_ranker
+from genrec.ranking.artifacts import (
+    cached_ranker,
+    load_or_train_ranker,
+    model_dir,
+    ranker_config,
+    train_ranker,
+)
 from genrec.ranking.popularity import PopularityRanker
 from genrec.ranking.protocol import Ranker, RatingRanker
 from genrec.ranking.ranker import MFRanker
@@ -16,6 +22,6 @@ from genrec.ranking.weights import MFWeights
 
 __all__ = [
     "MFRanker", "MFWeights", "ModelFileError", "PopularityRanker", "Ranker", "RankerConfig", "RatingRanker",
-    "ScoredItem", "UnknownUserError", "UserProfile", "load_or_train_ranker", "model_dir", "ranker_config",
+    "ScoredItem", "UnknownUserError", "UserProfile", "cached_ranker", "load_or_train_ranker", "model_dir", "ranker_config",
     "train_ranker",
 ]

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from genrec.config import Settings
     from genrec.data import Dataset, Ratings, Split
 
-__all__ = ["SPARK_ENGINE", "TORCH_ENGINE", "expected_metadata", "load_or_train_ranker", "model_dir",
+__all__ = ["SPARK_ENGINE", "TORCH_ENGINE", "cached_ranker", "expected_metadata", "load_or_train_ranker", "model_dir",
            "ranker_config", "ratings_fingerprint", "reusable", "train_ranker"]
 
 TORCH_ENGINE, SPARK_ENGINE = "torch", "spark-als"
@@ -118,6 +118,18 @@ def reusable(where: Path, expected: dict[str, Any]) -> dict[str, Any]:
     return expected if engine == TORCH_ENGINE else {k: v for k, v in expected.items() if k != "params"}
 
 
+def cached_ranker(settings: Settings, dataset: Dataset, split: Split, *,
+                  config: RankerConfig | None = None) -> MFRanker | None:
+    """The cached ranker for (dataset, split) when it is there and up to date (see
+    `load_or_train_ranker`), else None."""
+    config = config or ranker_config(settings)
+    where = model_dir(settings, dataset.name, split.name)
+    try:
+        return MFRanker.load(where, expected=reusable(where, expected_metadata(dataset, split, config)))
+    except ModelFileError:
+        return None
+
+
 def load_or_train_ranker(
     settings: Settings,
     dataset: Dataset,
@@ -133,11 +145,10 @@ def load_or_train_ranker(
     `config` defaults to `ranker_config(settings)`.
     """
     config = config or ranker_config(settings)
+    cached = cached_ranker(settings, dataset, split, config=config)
+    if cached is not None:
+        return cached
     where = model_dir(settings, dataset.name, split.name)
-    try:
-        return MFRanker.load(where, expected=reusable(where, expected_metadata(dataset, split, config)))
-    except ModelFileError:
-        pass
     ranker = train_ranker(dataset, split, config=config, seed=settings.seed, progress=progress)
     ranker.save(where)
     return ranker

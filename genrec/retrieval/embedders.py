@@ -7,11 +7,12 @@ Backends: local sentence-transformers models, any OpenAI-compatible `/v1/embeddi
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import sys
 import threading
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -292,12 +293,14 @@ def _one_torch_thread() -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def embed_chunks(embedder: Embedder, chunks: Sequence[Sequence[str]], *, workers: int = 1) -> Iterator[np.ndarray]:
+def embed_chunks(embedder: Embedder, chunks: Sequence[Sequence[str]], *, workers: int = 1,
+                 more_workers_after: threading.Event | None = None) -> Iterator[np.ndarray]:
     """Each chunk's vectors, in the chunks' order, as soon as that chunk is done.
 
     With `workers` > 1 the chunks are shared out to that many threads, each with one torch thread
     (the model's matrix products release the GIL), so the caller can store a finished chunk while
-    the next ones are being embedded.
+    the next ones are being embedded. With `more_workers_after`, only one worker starts at once
+    and the others join when that event is set (another job has the other cores until then).
 
     >>> [v.shape for v in embed_chunks(HashEmbedder(8), [["a", "b"], ["c"]], workers=2)]
     [(2, 8), (1, 8)]
@@ -306,15 +309,34 @@ def embed_chunks(embedder: Embedder, chunks: Sequence[Sequence[str]], *, workers
         for chunk in chunks:
             yield embedder.embed(chunk)
         return
+    results: list[Future[np.ndarray]] = [Future() for _ in chunks]
+    claim = itertools.count()  # next() on a count is atomic under the GIL: each chunk goes to one worker
+    stop = threading.Event()
+
+    def work(first: bool) -> None:
+        while not first and more_workers_after is not None and not more_workers_after.wait(0.1):
+            if stop.is_set():
+                return
+        while not stop.is_set() and (k := next(claim)) < len(chunks):
+            try:
+                results[k].set_result(embedder.embed(chunks[k]))
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller, who raises it
+                results[k].set_exception(exc)
+                return
+
     uses_torch = isinstance(embedder, SentenceTransformerEmbedder)
     with _one_torch_thread() if uses_torch else nullcontext():
-        pool = ThreadPoolExecutor(workers, thread_name_prefix="genrec-embed")
+        threads = [threading.Thread(target=work, args=(n == 0,), name=f"genrec-embed-{n}", daemon=True)
+                   for n in range(workers)]
+        for t in threads:
+            t.start()
         try:
-            futures = [pool.submit(embedder.embed, chunk) for chunk in chunks]
-            for future in futures:
-                yield future.result()
+            for result in results:
+                yield result.result()
         finally:  # a caller that stops early (an error storing a chunk) waits for no more chunks
-            pool.shutdown(wait=True, cancel_futures=True)
+            stop.set()
+            for t in threads:
+                t.join()
 
 
 # ------------------------------------------------------------------ registry

@@ -11,6 +11,7 @@ import hashlib
 import logging
 import re
 import sys
+import threading
 import time
 from dataclasses import dataclass, replace
 from typing import Any, Literal
@@ -159,7 +160,8 @@ class ItemIndex:
         self.synced = ptr["collection"]
         return st
 
-    def build(self, *, force: bool = False, progress: bool = True) -> BuildReport:
+    def build(self, *, force: bool = False, progress: bool = True,
+              more_workers_after: threading.Event | None = None) -> BuildReport:
         """Bring the index in line with the catalog, atomically.
 
         Writes into a staging collection (the next generation) in batches: items whose row is
@@ -171,6 +173,8 @@ class ItemIndex:
         Args:
             force: rebuild even when the index is up to date (vectors are still reused).
             progress: show a progress bar on stderr.
+            more_workers_after: embed with one worker until this event is set, then with all
+                (`workers`): another job (the ranker's training) has the other cores until then.
         """
         t0 = time.perf_counter()
         status = self.status()
@@ -200,7 +204,7 @@ class ItemIndex:
         if status.state != "ok":
             log.info("building index %s for %s: %d to embed, %d reused, %d kept", name, self.key,
                      len(fresh), len(reusable), kept)
-        self._fill(staging, active, reusable, fresh, batch, progress)
+        self._fill(staging, active, reusable, fresh, batch, progress, more_workers_after)
         for start in range(0, len(stale_ids), batch):
             staging.delete(ids=stale_ids[start:start + batch])
         n = staging.count()
@@ -222,7 +226,7 @@ class ItemIndex:
         return BuildReport(name, n, len(fresh), len(reusable), kept, deleted, time.perf_counter() - t0)
 
     def _fill(self, staging: Any, active: Any, reusable: list[IndexRow], fresh: list[IndexRow], batch: int,
-              progress: bool) -> None:
+              progress: bool, more_workers_after: threading.Event | None = None) -> None:
         """Write rows into `staging`: `reusable` with their vectors copied from `active`, `fresh` embedded."""
         with tqdm(total=len(reusable) + len(fresh), desc=f"index {self.dataset.name}", unit="item",
                   disable=not progress, file=sys.stderr) as bar:
@@ -237,13 +241,15 @@ class ItemIndex:
             # texts of like length share a batch (less padding); a chunk is stored once embedded
             fresh = sorted(fresh, key=lambda r: len(r.text))
             chunks = [fresh[start:start + batch] for start in range(0, len(fresh), batch)]
-            vectors = embed_chunks(self.embedder, [[r.text for r in c] for c in chunks], workers=self.workers)
+            vectors = embed_chunks(self.embedder, [[r.text for r in c] for c in chunks], workers=self.workers,
+                                   more_workers_after=more_workers_after)
             for chunk, emb in zip(chunks, vectors):
                 staging.upsert(ids=[str(r.item_id) for r in chunk], embeddings=emb,
                                documents=[r.text for r in chunk], metadatas=[r.metadata for r in chunk])
                 bar.update(len(chunk))
 
-    def ensure(self, *, build: bool = True, progress: bool = True) -> IndexStatus:
+    def ensure(self, *, build: bool = True, progress: bool = True,
+               more_workers_after: threading.Event | None = None) -> IndexStatus:
         """Check the index against the catalog; report a stale or missing one and (re)build it."""
         st = self.status()
         if st.state == "ok":
@@ -255,7 +261,7 @@ class ItemIndex:
             if st.state == "missing":
                 raise StoreError(f"{st.reason}; build it with `genrec index build --dataset {self.dataset.name}`")
             return st
-        report = self.build(progress=progress)
+        report = self.build(progress=progress, more_workers_after=more_workers_after)
         log.info("index %s ready: %d items (%d embedded, %d reused) in %.1fs", report.collection,
                  report.items, report.embedded, report.reused, report.seconds)
         return self.status()

@@ -6,6 +6,7 @@ kNN, exact scoring, popularity listing); `open_store` wires one from settings.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
@@ -146,9 +147,11 @@ class ChromaStore:
         """Bring the index in line with the catalog, atomically (see `ItemIndex.build`)."""
         return self.index.build(force=force, progress=progress)
 
-    def ensure(self, *, build: bool = True, progress: bool = True) -> IndexStatus:
-        """Check the index against the catalog; report a stale or missing one and (re)build it."""
-        return self.index.ensure(build=build, progress=progress)
+    def ensure(self, *, build: bool = True, progress: bool = True,
+               more_workers_after: threading.Event | None = None) -> IndexStatus:
+        """Check the index against the catalog; report a stale or missing one and (re)build it
+        (`more_workers_after`: see `ItemIndex.build`)."""
+        return self.index.ensure(build=build, progress=progress, more_workers_after=more_workers_after)
 
     @property
     def collection(self) -> Any:
@@ -189,7 +192,8 @@ class ChromaStore:
 
 
 def open_store(settings: Settings, dataset: Dataset, *, build: bool = True, progress: bool = True,
-               embedder: Embedder | None = None, popularity: Mapping[int, int] | None = None) -> ChromaStore:
+               embedder: Embedder | None = None, popularity: Mapping[int, int] | None = None,
+               more_workers_after: threading.Event | None = None) -> ChromaStore:
     """The item index for `dataset` per settings, checked against the catalog.
 
     Embedded (PersistentClient under settings.chroma_dir) or server (HttpClient at
@@ -203,10 +207,12 @@ def open_store(settings: Settings, dataset: Dataset, *, build: bool = True, prog
             `popularity()`) whenever a split is in use; None counts every rating in
             `dataset.ratings` (right for serving a whole dataset, a leak when evaluating on a split).
         embedder: overrides settings.embedder.
+        more_workers_after: a build embeds with one worker until this event is set (see
+            `ItemIndex.build`).
     """
     store = ChromaStore(make_client(settings), dataset, embedder or get_embedder(settings.embedder, settings),
                         popularity=popularity, tags=settings.index_tags)
-    store.ensure(build=build, progress=progress)
+    store.ensure(build=build, progress=progress, more_workers_after=more_workers_after)
     return store
 
 
