@@ -201,7 +201,7 @@ def understood(sim, persona, cat, popular, rng) -> tuple[int, int, int]:
 @needs_corpus
 def test_the_agent_reads_real_phrasings_and_template_ones(book, ml100k_split):
     """The share of liked titles the agent's rules understand, per source (issue #24's target is
-    >= 0.95 on both; real phrasings are measured here, their floor guards against regressions)."""
+    >= 0.95 on both; real phrasings read 0.997 on these 40 users, the floor guards against regressions)."""
     cat, split, users = _users(ml100k_split, 40)
     popular = [i for i, _ in sorted(split.train.item_counts().items(), key=lambda kv: -kv[1])[:300]]
     shares = {}
@@ -216,4 +216,37 @@ def test_the_agent_reads_real_phrasings_and_template_ones(book, ml100k_split):
         assert misread == 0, phrasing
     print("understood liked:", shares)
     assert shares["template"] >= 0.95
-    assert shares["real"] >= 0.80, shares
+    assert shares["real"] >= 0.97, shares
+
+
+def test_a_real_sentence_that_asks_for_a_genre_makes_it_the_request_in_force() -> None:
+    """ "any good comedies?" asks for films now (the constrained peer obeys it, as the agent does);
+    "I love comedies" tells a taste."""
+    import random
+
+    from genrec.data import Catalog, Item
+    from genrec.evaluation.behaviour_mix import TODAY
+    from genrec.evaluation.persona import Persona
+    from genrec.evaluation.phrasebook import Phrasebook, Template
+    from genrec.evaluation.template_simulator import TemplateSimulator
+    from genrec.evaluation.voice import Voice
+
+    asks = [Template("d", 1, "opener", "I need to see a good [G0] movie - any recommendations?", (), ("wanted",)),
+            Template("d", 2, "request", "you know any good [G0] movies?", (), ("wanted",)),
+            Template("d", 3, "opener", "How about a [G0] or a [G1] movie?", (), ("wanted", "wanted"))]
+    tells = [Template("d", 4, "taste", "I love [G0] how about you?", (), ("wanted",)),
+             Template("d", 5, "opener", "I'm usually interested in [G0] movies.", (), ("wanted",))]
+    assert all(t.asks for t in asks) and not any(t.asks for t in tells)
+    voice = Voice(Phrasebook(asks[1:2]), random.Random(0))
+    assert voice.say(("request",), genres=["Comedy"], polarity="wanted") == "you know any good comedy movies?"
+    assert voice.asked
+
+    cat = Catalog([Item(1, "Heat", 1995, ("Action",)), Item(2, "Babe", 1995, ("Comedy",))])
+    persona = Persona(liked=(1,), disliked=(), ratings={1: 5.0}, favourite_genres=("Comedy",))
+    opener_tells = Template("d", 6, "opener", "I'm usually interested in [G0] movies.", (), ("wanted",))
+    for book, requested in ((Phrasebook([asks[0]]), ["Comedy"]), (Phrasebook([opener_tells]), [])):
+        sim = TemplateSimulator(persona, cat, seed=0, phrasing="real", phrasebook=book, kinds=("genre",))
+        sim.behaviour = TODAY  # a genre opener
+        said = sim.opening()
+        assert "comedy" in said.text and said.source == "real"
+        assert sim.stated.wanted_genres == ["Comedy"] and sim.stated.requested_genres == requested, said.text

@@ -16,7 +16,7 @@ Act = Literal["question", "request", "statement", "description"]
 
 _SENTENCE = re.compile(r"[^.!?\n;]*(?:[.!?\n;]+|$)")
 _INTERROGATIVE = re.compile(
-    r"^\W*(?:(?:ok|okay|so|and|but|oh|hmm|well|also|then|yes|yeah|no|cool|great|good|wow)\W+)*"
+    r"^\W*(?:(?:ok|okay|so|and|but|or|oh|hmm|well|also|then|yes|yeah|no|cool|great|good|wow)\W+)*"
     r"(?:who|whom|whose|what|whats|what's|when|where|which|why|how|is|are|was|were|does|do|did|has|have|had|"
     r"can|could|would|will|should|shall|isn't|isnt|aren't|arent|wasn't|wasnt|doesn't|doesnt|didn't|didnt|"
     r"won't|wont|any|anything)\b", re.IGNORECASE)
@@ -35,6 +35,13 @@ _BARE_ASK = re.compile(r"^\W*(?!(?:who|whom|whose|what|whats|what's|when|where|w
                        r"has|have|had|can|could|would|will|should|isn't|isnt|aren't|arent|wasn't|wasnt|doesn't|doesnt|"
                        r"didn't|didnt)\b)", re.IGNORECASE)
 """A question with no question word: "any sci-fi?", "comedies?" (a request said with a question mark)."""
+_ASKED_AFTER = re.compile(r"^[^,]{0,40},\s*(?:what|who|which|how|where|why)\s+(?:is|was|are|were|do|did|does)\b",
+                          re.IGNORECASE)
+"""A question after a lead-in, typed without its question mark ("one more question, what is your favorite part of X")."""
+_TAG_QUESTION = re.compile(r"(?:,\s*(?:(?:and|what about|how about|do|did|have)\s+)?|\s+(?:and|what about|how about)\s+)"
+                           r"(?:you|u|yourself|urself)\s*\?+\s*$", re.IGNORECASE)
+"""A question handed back at the end of a statement ("i like that movie very much and you?", "loved it,
+what about you?"): its own sentence, so the statement before it still counts."""
 _DISMISSES = re.compile(r"\bnot (?:really |quite )?(?:my thing|for me|my cup of tea|my type|what i(?:'m| am) after)|"
                         r"\bnot in the mood|\bhad enough|\bsick of|\btired of|\bno more\b", re.IGNORECASE)
 """A dismissal in a description ("the second one is a comedy, not my thing") still avoids the genre."""
@@ -95,19 +102,35 @@ def _sentences(text: str) -> tuple[Sentence, ...]:
         s = m.group(0)
         if not s.strip():
             continue
+        cut = question_tag(s)
+        if cut is not None:  # "I loved Fargo, and you?": a statement, then a question handed back
+            out.append(Sentence(m.start(), m.start() + cut, _act(s[:cut])))
+            out.append(Sentence(m.start() + cut, m.end(), "question"))
+            continue
         out.append(Sentence(m.start(), m.end(), _act(s)))
     return tuple(out)
 
 
+def question_tag(sentence: str) -> int | None:
+    """Where a question handed back at the end of `sentence` starts ("..., and you?"), if it has one
+    and something before it.
+
+    >>> question_tag("i like that movie very much and you?"), question_tag("and you?")
+    (27, None)
+    """
+    tag = _TAG_QUESTION.search(sentence)
+    return tag.start() if tag and sentence[:tag.start()].strip(" ,") else None
+
+
 def _act(s: str) -> Act:
     body = s.strip()
-    asks = body.endswith("?") or bool(_INTERROGATIVE.match(body))
+    asks = body.endswith("?") or bool(_INTERROGATIVE.match(body) or _ASKED_AFTER.match(body))
     if body.lower().startswith(("i ", "i'm", "im ", "i'd", "id ", "i've", "ive ", "my ")) and not body.endswith("?"):
         asks = False
     if asks:
         if _ASKS_THE_RECOMMENDER.match(body):
             return "question"
-        if _BARE_ASK.match(body) and not _ABOUT_A_FILM.search(body) and not re.search(r"\byou\b", body, re.I):
+        if _BARE_ASK.match(body) and not _ASKED_AFTER.match(body) and not _ABOUT_A_FILM.search(body) and not re.search(r"\byou\b", body, re.I):
             return "request"  # "any sci-fi?", "comedies?", "Twelve Monkeys?", "something from the 80s?"
         if _REQUEST.search(body) and not re.match(r"^\W*(?:is|was|does|did|has)\s+(?:it|that|this)\b", body, re.I):
             return "request"
@@ -175,4 +198,4 @@ def act_at(text: str, pos: int) -> Act:
     return "statement"
 
 
-__all__ = ["Act", "Sentence", "act_at", "blank_acts", "preference_text", "sentences"]
+__all__ = ["Act", "Sentence", "act_at", "blank_acts", "preference_text", "question_tag", "sentences"]

@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from genrec.agent.acts import question_tag
 from genrec.agent.polarity import list_references
 from genrec.agent.state import DialogueState
 from genrec.agent.text import blank
@@ -62,7 +63,9 @@ def find_item_questions(text: str, state: DialogueState, find_titles: Any) -> li
     out: list[ItemQuestion] = []
     for m in _SENTENCE.finditer(text):
         sentence = m.group(0)
-        if not sentence.strip() or not (sentence.rstrip().endswith("?") or _STARTS_A_QUESTION.match(sentence)):
+        cut = question_tag(sentence)
+        body = sentence if cut is None else sentence[:cut]  # "I loved Alien, what about you?" asks nothing of Alien
+        if not body.strip() or not (body.rstrip().endswith("?") or _STARTS_A_QUESTION.match(body)):
             continue
         kind = next((k for k, rx in _KINDS if rx.search(sentence)), None)
         if kind is None or (_REQUEST.search(sentence) and (kind != "why" or not _PICKED.search(sentence))):

@@ -13,11 +13,18 @@ from rapidfuzz import fuzz, process
 
 from genrec.agent.preferences import Polarity
 from genrec.agent.text import SENTENCE_END, fold, tokens
-from genrec.agent.vocabulary import ARTICLES, COMMON_TITLE_WORDS, STOP_WORDS, VOCABULARY
+from genrec.agent.vocabulary import (
+    ARTICLES,
+    COMMON_TITLE_WORDS,
+    POLARITY_AFTER,
+    STOP_WORDS,
+    VOCABULARY,
+)
 from genrec.data import Catalog
 
 _CUE_BEFORE = re.compile(r"\b(?:" + "|".join(VOCABULARY.title_cue_words) + r")\s+$")
 _ALT_TITLE = re.compile(r"^(.*?)\s*\(([^()]*)\)$")
+_TITLE_PUNCT = re.compile(r"[.!?…]+$")
 _QUOTED = re.compile(r"[\"“]([^\"“”\n]{1,150})[\"”]")
 Token = tuple[str, int, int]
 
@@ -157,6 +164,8 @@ def find_titles(index: TitleIndex, text: str, *, not_titles: Collection[str] = (
             exact = index.exact.get(key)
             if exact and n == 1 and not _single_word_ok(text, toks, i, sentence_starts, covered):
                 continue
+            if exact and not _whole_mention(text, toks[i][1], toks[i + n - 1][2], key, quoted=False):
+                continue  # a shorter title may be whole: "The Rock, The Silence of the Lambs" is not "Rock, The"
             if exact:
                 found = (n, key)
                 break
@@ -214,6 +223,9 @@ def find_titles(index: TitleIndex, text: str, *, not_titles: Collection[str] = (
             options = sorted(options, key=lambda o: catalog[o].year or 0)[:8]
         weak = weak or (n == 1 and key in COMMON_TITLE_WORDS and not _CUED_BEFORE.search(text[:start].lower())
                         and not _VERDICT_AFTER.match(text[end:].lower()))
+        closing = _TITLE_PUNCT.search(catalog[options[0]].title)
+        if closing and text.startswith(closing.group(0), end):
+            end += len(closing.group(0))  # "When Harry Met Sally...", "Airplane!": the title's own stop
         out.append(TitleMention(text[toks[i][1]:end], toks[i][1], end, options[:8], ambiguous,
                                 alternatives=alternatives, weak=weak and not ambiguous))
         for j in range(i, min(i + n, len(toks))):
@@ -255,9 +267,12 @@ _CUED_BEFORE = re.compile(r"\b(?:loved?|liked?|enjoyed|enjoy|hated?|disliked?|sa
                           r"in the vein of)\s+(?:the\s+)?$")
 _ASKS_ABOUT_BEFORE = re.compile(r"\b(?:is|was|seen|heard of|about|watched|watch|in)\s+(?:the\s+)?$")
 """Question words right before a lower-case title in a question ("is fargo any good?")."""
-_VERDICT_AFTER = re.compile(r"\s*(?:\(\d{4}\)\s*)?(?:was|is|were)\s+(?:so\s+|really\s+|pretty\s+)?(?:great|good|awesome|"
-                            r"amazing|fantastic|excellent|brilliant|funny|terrible|awful|boring|bad|meh|ok|okay|"
-                            r"one of my|my (?:all time )?favou?rite)\b")
+_VERDICT_AFTER = re.compile(r"\s*(?:\(\d{4}\)\s*)?(?:(?:movie|film)\s+)?(?:(?:which|that)\s+)?(?:(?:was|is|were)\s+"
+                            r"(?:so\s+|really\s+|pretty\s+)?(?:great|good|awesome|amazing|fantastic|excellent|brilliant|"
+                            r"funny|terrible|awful|boring|bad|meh|ok|okay|one of my|my (?:all time )?favou?rite)\b|"
+                            + POLARITY_AFTER.pattern + ")")
+"""A verdict right after a title says a film is meant: "alien was great", "Fargo was a very good movie",
+"Star Wars which I also enjoyed", "Scream is one of my favorite movies" (every after-cue of the vocabulary)."""
 _LATER_FILM_BEFORE = re.compile(r"\b(?:new|newer|newest|latest|upcoming|remake of|remake of the|second|third|fourth|"
                                 r"2nd|3rd|4th|next|live action|live-action)\s+$", re.IGNORECASE)
 _CONNECTOR = r"(?:of|the|v|vs|versus|in|on|at|to|from|with|for|a|an|&)"
@@ -341,6 +356,8 @@ def _single_word_ok(text: str, toks: list[Token], i: int, sentence_starts: set[i
             return True  # "the matrix and inception": listed after a title
     if raw[0].isupper() and i not in sentence_starts and not raw.isupper():
         return True
+    if raw[0].isupper() and _VERDICT_AFTER.match(fold(text[e:])):
+        return True  # "Contact is my favorite movie", "Fargo was a very good movie.": a verdict on a film
     if raw[0].isupper() and raw.isupper() and len(raw) > 1 and i not in sentence_starts:
         return True
     # a lower-case word with no cue is a word ("enjoy your weekend", "a chance"), however rare

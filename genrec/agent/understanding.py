@@ -53,6 +53,8 @@ _GENERAL_TASTE = re.compile(r"\b(?:tend to|usually|mostly|generally|typically|no
 _TOO_OLD_OR_NEW = re.compile(r"\btoo (?:old|dated|new|recent|modern)\b|\b(?:older|newer) than\b", re.IGNORECASE)
 _WATCHED: frozenset[Polarity] = frozenset({"liked", "disliked", "seen"})
 """Verdicts of someone who has watched the item (not a reaction to an unseen one)."""
+_BACK_TO_IT = re.compile(r"\b(?:it|its|it's|that|this|that one|this one|them|those)\b", re.IGNORECASE)
+"""Words by which a sentence speaks of the title said just before it ("Alien. Who is in it?")."""
 _USER_REF = re.compile(r"\buser(?:\s*id)?\s*#?\s*(\d{1,9})\b", re.IGNORECASE)
 _IT_VERDICT = re.compile(r"(?:i\s+)?(?:really\s+|absolutely\s+)?(?:(?P<liked>loved|liked|enjoyed|adored) it|"
                          r"(?P<disliked>hated|disliked|did ?n[o']?t like) it)\b")
@@ -230,23 +232,30 @@ class CatalogExtractor:
         outside = masked
         for t in mentions:
             outside = blank(outside, t.start, t.end)
+        # acts are read with each title as one plain word ("When Harry Met Sally... was great" asks nothing)
+        acts_text = said
+        for t in mentions:
+            acts_text = acts_text[:t.start] + "X".ljust(t.end - t.start) + acts_text[t.end:]
         # a question changes nothing: its titles are only mentioned, its references only asked about
-        asked = [t for t in mentions if act_at(said, t.start) == "question"]
+        asked = [t for t in mentions if act_at(acts_text, t.start) == "question"]
         for t in asked:
             ex.asked_about.extend(t.ids[:1])
             masked = blank(masked, t.start, t.end)
         mentions = [t for t in mentions if t not in asked]
-        refs = [r for r in list_references(outside) if act_at(said, r.start) != "question"] if shown else []
+        refs = [r for r in list_references(outside) if act_at(acts_text, r.start) != "question"] if shown else []
         for ref in refs:
             masked = blank(masked, ref.start, ref.end)
         # titles and references read together: "loved A, the third one and B" is one list
         spans: list[TitleMention | ListReference] = sorted([*mentions, *refs], key=lambda x: x.start)
-        read = list_verdicts(masked, spans, default=self._default_polarity(masked, spans))
+        default = self._default_polarity(masked, spans)
+        # titles alone in answer to "is there a film you loved?" are films, however common the word ("Contact")
+        answers_title_question = state.asking == "example" and default == "liked"
+        read = list_verdicts(masked, spans, default=default)
         for span, pol, listed in zip(spans, read.verdicts, read.listed):
             if isinstance(span, TitleMention):
                 span.polarity = self._echo_verdict(masked, span) or pol
                 # a list of titles, or a cue before it in its sentence, says a film is meant
-                span.weak = span.weak and not listed and not _cue_before(masked, span.start)
+                span.weak = span.weak and not listed and not _cue_before(masked, span.start) and not answers_title_question
                 continue
             verdict = reference_verdict(outside, span.start, span.end)
             if listed and verdict in _WATCHED:  # a list of things seen: the list's verdict
@@ -272,7 +281,7 @@ class CatalogExtractor:
             masked = blank(masked, t.start, t.end)
         # only requests and statements of taste change genres and years; questions and descriptions
         # of a film ("it made me laugh", "is it scary?") do not
-        masked = preference_text(masked, said)
+        masked = preference_text(masked, acts_text)
         masked = _TITLE_CASE.sub(lambda m: m.group(0) if self._genre_words_only(m.group(0)) else " " * len(m.group(0)),
                                  masked)  # "Avengers: Infinity War" names no genre
         genres = self.genres.read(masked)
@@ -305,8 +314,9 @@ class CatalogExtractor:
 
     @staticmethod
     def _echo_verdict(text: str, t: TitleMention) -> Polarity | None:
-        """The verdict on a title said alone as its own sentence, from the next one: "Twelve
-        Monkeys? I really liked it." """
+        """The verdict on a title said alone as its own sentence: from the next one ("Twelve
+        Monkeys? I really liked it."), else liked, as a bare answer is ("Psycho. Any other ideas?"),
+        unless it ends in a question mark or the next sentence is about it ("Alien. Who is in it?")."""
         before = SENTENCE_END.split(text[:t.start])[-1]
         after = text[t.end:]
         stop = SENTENCE_END.match(after.lstrip(" )(0123456789"))
@@ -314,7 +324,11 @@ class CatalogExtractor:
             return None
         nxt = after.lstrip(" )(0123456789")[1:].lstrip(" ?!.")
         m = POLARITY_AFTER.match(nxt[:60].lower()) or _IT_VERDICT.match(nxt[:60].lower())
-        return cast(Polarity, m.lastgroup) if m and m.lastgroup else None
+        if m and m.lastgroup:
+            return cast(Polarity, m.lastgroup)
+        if stop.group(0) in ".!" and not _BACK_TO_IT.search(SENTENCE_END.split(nxt)[0]):
+            return "liked"
+        return None
 
     @staticmethod
     def _default_polarity(masked: str, spans: list[TitleMention | ListReference]) -> Polarity:
