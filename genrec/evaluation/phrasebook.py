@@ -49,6 +49,9 @@ _SLOT = re.compile(r"\[MOVIE_(TITLE|GENRE)_(\d+)\]")
 _FILLED = re.compile(r"\[(T|G)(\d+)\]")
 _MORE_CUE = re.compile(r"\b(other|another|else|more|different)\b", re.I)
 _ASK_CUE = re.compile(r"recomm?end|reccomend|recomend|suggest|\bany\b|give me|anything", re.I)
+_REQUEST_CUE = re.compile(r"recomm?end|reccomend|recomend|suggest|looking for|in the mood|let'?s try|\bany\b|"
+                          r"how about an? |need to see|"
+                          r"^\W*\[G\d+\](\s+(and|or)?\s*\[G\d+\])*\s*movies?\W*$", re.I)
 _CAPS_OK = {"I", "I'm", "I've", "I'd", "I'll", "Im", "OK", "Ok"}
 _GENRE_NAMES = {g.casefold(): g for g in GENRES} | {"scifi": "Sci-Fi", "sci fi": "Sci-Fi", "animated": "Animation"}
 
@@ -76,6 +79,12 @@ class Template:
         if not n_titles and not n_genres:
             return True
         return all(p == polarity for p in self.titles) and all(p == GENRE_OF.get(polarity or "") for p in self.genres)
+
+    @property
+    def asks(self) -> bool:
+        """Whether it asks for films now ("any good [G0] movies?", "looking for a [G0] movie", "let's
+        try [G0]") rather than telling a taste ("I love [G0] movies"): its genres are a request."""
+        return self.act == "request" or bool(_REQUEST_CUE.search(self.text))
 
     @property
     def bare(self) -> bool:

@@ -130,6 +130,7 @@ class TemplateSimulator:
                 lambda: v.say(("opener",), genres=g.value, polarity="wanted", bare=True),
                 lambda: self._pick(P.OPEN_GENRES).format(g=and_list([genre_word(x) for x in g.value]))))
             self._record(g)
+            self._asked_for(g.value)
             kinds.append("genre")
         else:
             parts.append(v.either(lambda: v.say(("opener",)), lambda: self._pick(P.OPEN_PLAIN)))
@@ -239,14 +240,22 @@ class TemplateSimulator:
             s.add_item(f.value, "disliked")
             s.add_item(f.value, "seen")
 
+    def _asked_for(self, genres: Sequence[str]) -> None:
+        """A real sentence that asked for its genres now ("any good comedies?") made them the request
+        in force, as a person's words would (what the constrained peer obeys and the agent reads)."""
+        if self.voice.asked:
+            self.stated.requested_genres = list(genres)
+
     def _say(self, f: _Fact, named: list[int], *, answer: bool = False) -> str:
         """One fact as a sentence (a real seeker's where one fits and says exactly this fact)."""
         self._record(f)
         v = self.voice
         acts = ("answer", "taste") if answer else ("taste", "answer")
         if f.kind == "genre":
-            return v.either(lambda: v.say(acts, genres=f.value, polarity="wanted", bare=answer),
+            said = v.either(lambda: v.say(acts, genres=f.value, polarity="wanted", bare=answer),
                             lambda: self._pick(P.MORE_GENRE).format(g=and_list([genre_word(x) for x in f.value])))
+            self._asked_for(f.value)
+            return said
         if f.kind == "avoid":
             return v.either(lambda: v.say(acts, genres=[f.value], polarity="avoided", bare=answer),
                             lambda: self._pick(P.AVOID).format(g=genre_word(f.value)))

@@ -25,6 +25,8 @@ class Voice:
         self.rng = rng
         self._sources: set[str] = set()
         self._used: set[tuple[str, int]] = set()
+        self.asked = False
+        """Whether the last real sentence said asks for films now (its genres are a request)."""
 
     def begin(self) -> None:
         self._sources = set()
@@ -34,6 +36,7 @@ class Voice:
             polarity: str | None = None, bare: bool = False) -> str | None:
         """The first act's real sentence that fits and is not yet in this message, marked real; None
         (nothing marked) when none does. Sentences of slots alone only when `bare` (an answer)."""
+        self.asked = False
         if self.phrasebook is None:
             return None
         for act in acts:
@@ -43,6 +46,7 @@ class Voice:
                 t = options[self.rng.randrange(len(options))]
                 self._used.add((t.dialog_id, t.utt_id))
                 self._sources.add("real")
+                self.asked = t.asks
                 return t.fill(list(titles), list(genres))
         return None
 
