@@ -35,9 +35,10 @@ _BARE_ASK = re.compile(r"^\W*(?!(?:who|whom|whose|what|whats|what's|when|where|w
                        r"has|have|had|can|could|would|will|should|isn't|isnt|aren't|arent|wasn't|wasnt|doesn't|doesnt|"
                        r"didn't|didnt)\b)", re.IGNORECASE)
 """A question with no question word: "any sci-fi?", "comedies?" (a request said with a question mark)."""
-_ASKED_AFTER = re.compile(r"^[^,]{0,40},\s*(?:what|who|which|how|where|why)\s+(?:is|was|are|were|do|did|does)\b",
+_ASKED_AFTER = re.compile(r"^[^,]{0,40},\s*(?:what|how|why)\s+(?:is|was|are|were|do|did|does)\b",
                           re.IGNORECASE)
-"""A question after a lead-in, typed without its question mark ("one more question, what is your favorite part of X")."""
+"""A question after a lead-in, typed without its question mark ("one more question, what is your favorite part of X");
+not "which"/"who", which open relative clauses ("horror, which is not my thing")."""
 _TAG_QUESTION = re.compile(r"(?:,\s*(?:(?:and|what about|how about|do|did|have)\s+)?|\s+(?:and|what about|how about)\s+)"
                            r"(?:you|u|yourself|urself)\s*\?+\s*$", re.IGNORECASE)
 """A question handed back at the end of a statement ("i like that movie very much and you?", "loved it,
