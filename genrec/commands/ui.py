@@ -33,6 +33,8 @@ def up(
     ),
     log_level: str = typer.Option("warning", help="uvicorn log level."),
     split: str | None = typer.Option(None, help=SPLIT_HELP),
+    dataset: str | None = typer.Option(
+        None, help="Dataset to serve: ml-latest-small, ml-100k, an imported one, auto (default: settings.dataset)."),
 ) -> None:
     """Serve the chat app at http://HOST:PORT/ and the HTTP API (/v1, /api, docs at /docs).
 
@@ -45,7 +47,7 @@ def up(
     from genrec.ui import is_loopback
     from genrec.ui._security import MIN_PUBLIC_KEY_CHARS, weak_keys
 
-    settings = serving_settings(split, llm=llm, policy=policy)
+    settings = serving_settings(split, llm=llm, policy=policy, dataset=dataset)
     if not is_loopback(host) and not settings.api_key.strip():
         console.print(
             f"[red]error:[/red] refusing to serve on {host}: anyone on the network could use it. "
