@@ -372,3 +372,19 @@ def test_aliases_and_moved_articles_are_titles_on_the_current_catalog():
     assert labels(extractor.extract("i loved the matrix and inception").liked) == [
         "The Matrix (1999)", "Inception (2010)"]
     assert extractor.extract("enjoy your weekend, perfect!").mentioned() == []
+
+
+@pytest.mark.parametrize("text", [
+    "While isn't the most recent movie that has come out, the most recent one I have watched is Fargo",
+    "the latest film i saw was heat, loved it",
+    "my recent favorite is fargo",
+])
+def test_recency_told_about_a_film_seen_is_no_request_for_recent_films(extractor, text):
+    ex = extractor.extract(text)
+    assert ex.year_min is None and ex.year_max is None, text
+
+
+@pytest.mark.parametrize("text", ["something recent pls", "any recent comedies?",
+                                  "recent movies that i might not have seen"])
+def test_asking_for_recent_films_still_sets_the_years(extractor, text):
+    assert extractor.extract(text).year_min is not None, text

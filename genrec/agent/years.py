@@ -26,6 +26,24 @@ _NARRATIVE = re.compile(r"\b(?:back in|back then in|grew up in|growing up in|as 
 _RECENT = re.compile(any_word(VOCABULARY.recent_words).pattern
                      + r"(?!\s+(?:favou?rites?|one|ones?\b(?!\s+(?:please|pls))|trailer|episode|season))")
 """"something recent", "newest films" (not "my recent favorite", "the newest one" of two shown)."""
+_RECENT_TOLD = re.compile(r"\b(?:(?:is|was)n'?t|(?:is|was) not|not)\s+(?:the\s+)?(?:most\s+)?$"
+                          r"|^\s+(?:movies?|films?|ones?)\s+(?:(?:that|which)\s+(?:has|have|had|came)\b"
+                          r"|(?:i|we)(?:\s+have|'ve)?\s+(?:watched|saw|seen)\b)")
+"""Recency told, not asked for: "isn't the most recent movie", "the latest film I watched"."""
+
+
+def _asks_recent(t: str) -> bool:
+    """Does `t` ask for recent films (a "recent" not told about something the speaker saw)?
+
+    >>> _asks_recent(" something recent please "), _asks_recent(" while isn't the most recent movie that has come out ")
+    (True, False)
+    >>> _asks_recent(" the most recent one i have watched is ransom "), _asks_recent(" the latest film i saw was heat ")
+    (False, False)
+    >>> _asks_recent(" recent movies that i might not have seen ")
+    True
+    """
+    return any(not (_RECENT_TOLD.search(t[: m.start()][-40:]) or _RECENT_TOLD.search(t[m.end():][:30]))
+               for m in _RECENT.finditer(t))
 
 
 @dataclass
@@ -102,7 +120,7 @@ def read_years(text: str, *, latest: int = YEAR_HI) -> YearsSaid:
                 lo = y
             else:
                 hi = y - 1 if bound in _B.exclusive else y
-    if _RECENT.search(t) and lo is None:
+    if lo is None and _asks_recent(t):
         lo, out.given = latest - 3, True
     if lo is not None and hi is not None and lo > hi:
         lo, hi = hi, lo

@@ -146,8 +146,8 @@ class IntentUser:
             return self._pick(SAY_INTENT_DECADE).format(a=a_genre(g), g=genre_word(g), d=d, dw=decade_word(d)), \
                 "template"
         voice = self._base.voice
-        real = voice.say(("answer", "request") if answer else ("request",), genres=[g], polarity="wanted",
-                         bare=answer)
+        real = voice.say(("answer", "request") if answer else ("request", "opener"), genres=[g],
+                         polarity="wanted", bare=answer, asks=True)  # tonight's wish, never a taste
         if real is not None:
             return real, "real"
         moods = SAY_MOOD.get(g)

@@ -33,15 +33,17 @@ class Voice:
         self._used = set()
 
     def say(self, acts: Sequence[str], *, titles: Sequence[str] = (), genres: Sequence[str] = (),
-            polarity: str | None = None, bare: bool = False) -> str | None:
+            polarity: str | None = None, bare: bool = False, asks: bool = False) -> str | None:
         """The first act's real sentence that fits and is not yet in this message, marked real; None
-        (nothing marked) when none does. Sentences of slots alone only when `bare` (an answer)."""
+        (nothing marked) when none does. Sentences of slots alone only when `bare` (an answer); only
+        sentences that ask for films now when `asks` (a request)."""
         self.asked = False
         if self.phrasebook is None:
             return None
         for act in acts:
             options = [t for t in self.phrasebook.fitting(act, len(titles), len(genres), polarity)
-                       if (t.dialog_id, t.utt_id) not in self._used and (bare or not t.bare)]
+                       if (t.dialog_id, t.utt_id) not in self._used and (bare or not t.bare)
+                       and (t.asks or not asks)]
             if options:
                 t = options[self.rng.randrange(len(options))]
                 self._used.add((t.dialog_id, t.utt_id))
