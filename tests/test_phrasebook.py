@@ -235,6 +235,8 @@ def test_a_real_sentence_that_asks_for_a_genre_makes_it_the_request_in_force() -
             Template("d", 2, "request", "you know any good [G0] movies?", (), ("wanted",)),
             Template("d", 3, "opener", "How about a [G0] or a [G1] movie?", (), ("wanted", "wanted"))]
     tells = [Template("d", 4, "taste", "I love [G0] how about you?", (), ("wanted",)),
+             Template("d", 7, "answer", "i like [G0] movies and [G1] too.can you recommend some", (),
+                      ("wanted", "wanted")),
              Template("d", 5, "opener", "I'm usually interested in [G0] movies.", (), ("wanted",))]
     assert all(t.asks for t in asks) and not any(t.asks for t in tells)
     voice = Voice(Phrasebook(asks[1:2]), random.Random(0))
