@@ -233,7 +233,10 @@ def test_a_real_sentence_that_asks_for_a_genre_makes_it_the_request_in_force() -
 
     asks = [Template("d", 1, "opener", "I need to see a good [G0] movie - any recommendations?", (), ("wanted",)),
             Template("d", 2, "request", "you know any good [G0] movies?", (), ("wanted",)),
-            Template("d", 3, "opener", "How about a [G0] or a [G1] movie?", (), ("wanted", "wanted"))]
+            Template("d", 3, "opener", "How about a [G0] or a [G1] movie?", (), ("wanted", "wanted")),
+            Template("d", 8, "answer", "I would say either [G0] or [G1]", (), ("wanted", "wanted")),
+            Template("d", 9, "opener", "[G0] and [G1].", (), ("wanted", "wanted")),
+            Template("d", 10, "opener", "I am interested in a [G0] movie with lots of sound", (), ("wanted",))]
     tells = [Template("d", 4, "taste", "I love [G0] how about you?", (), ("wanted",)),
              Template("d", 7, "answer", "i like [G0] movies and [G1] too.can you recommend some", (),
                       ("wanted", "wanted")),

@@ -52,6 +52,9 @@ _ASK_CUE = re.compile(r"recomm?end|reccomend|recomend|suggest|\bany\b|give me|an
 _REQUEST_CUE = re.compile(r"recomm?end|reccomend|recomend|suggest|looking for|in the mood|let'?s try|\bany\b|"
                           r"how about an? |need to see|"
                           r"^\W*\[G\d+\](\s+(and|or)?\s*\[G\d+\])*\s*movies?\W*$", re.I)
+_ONE_FILM = re.compile(r"\b(an?|either)\s+\[G\d+\]|\bwould say\b[^.?!]*\[G\d+\]", re.I)
+"""One film of a genre, or a choice between genres ("interested in a [G0] movie", "either [G0] or
+[G1]", "I would say [G0]"): what the seeker wants now."""
 _TASTE_CUE = re.compile(r"\b(like|love|enjoy|prefer|fan of|into|interested (in|on))\b[^.?!]*\[G\d+\]", re.I)
 """A genre told as a taste ("I like [G0] movies and [G1] too, can you recommend some"): not a request."""
 _CAPS_OK = {"I", "I'm", "I've", "I'd", "I'll", "Im", "OK", "Ok"}
@@ -85,8 +88,11 @@ class Template:
     @property
     def asks(self) -> bool:
         """Whether it asks for films now ("any good [G0] movies?", "looking for a [G0] movie", "let's
-        try [G0]") rather than telling a taste ("I love [G0] movies"): its genres are a request."""
-        return self.act == "request" or (bool(_REQUEST_CUE.search(self.text)) and not _TASTE_CUE.search(self.text))
+        try [G0]", "[G0] and [G1].", "I would say either [G0] or [G1]") rather than telling a taste
+        ("I love [G0] movies"): its genres are a request."""
+        if self.act == "request" or (self.genres and self.bare) or _ONE_FILM.search(self.text):
+            return True
+        return bool(_REQUEST_CUE.search(self.text)) and not _TASTE_CUE.search(self.text)
 
     @property
     def bare(self) -> bool:
