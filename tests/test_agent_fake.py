@@ -132,13 +132,13 @@ def test_guided_fake_dislikes_respected_and_no_repeats(make, ml100k):
     assert worst in rec.state("g4").disliked
 
 
-def test_guided_fake_vague_request_gets_a_question(make):
+def test_guided_fake_greeting_gets_a_question_and_a_vague_request_a_starter_list(make):
     rec, llm = make(["{}", "What kind of movies do you enjoy?"])
     reply = rec.chat("g5", "hi")
     assert reply.question and not reply.recommendations
     assert reply.text == "What kind of movies do you enjoy?"
-    reply = rec.chat("g5", "recommend something")
-    assert reply.question and not reply.recommendations
+    reply = rec.chat("g5", "recommend something")  # asks for picks: crowd favourites and the question
+    assert reply.question and reply.recommendations and "?" in reply.text.split("\n\n")[-1]
     assert reply.llm_calls <= 2
 
 

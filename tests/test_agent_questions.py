@@ -109,10 +109,19 @@ def test_mood_words(extractor, text, wanted, avoided):
 
 
 # ---- a vague opener -----------------------------------------------------------------------------------
-def test_a_vague_opener_gets_a_question_not_title_word_matches(rec):
+def test_a_vague_opener_gets_a_question_and_crowd_favourites_not_title_word_matches(rec):
     r = rec.chat("v", "Hi! I want something to watch tonight.")
-    assert r.question and r.recommendations == []
+    assert r.question and "What are you in the mood for?" in r.text
+    assert r.recommendations and all(x.evidence.get("popularity_rank") for x in r.recommendations)
+    assert not any(w in x.title.lower() for x in r.recommendations for w in ("tonight", "watch"))
     assert rec.state("v").wishes == []
+    again = rec.chat("v", "comedies please")  # the starter list is not shown again
+    assert not {x.item_id for x in again.recommendations} & {x.item_id for x in r.recommendations}
+
+
+def test_a_greeting_alone_gets_only_a_question(rec):
+    r = rec.chat("g", "hello how are you")
+    assert r.question and r.recommendations == []
 
 
 # ---- hooks the chat app uses: removable chips, stages -------------------------------------------------

@@ -6,6 +6,7 @@ fault falls back to templated text, and each returns the turn's new state in one
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -58,12 +59,17 @@ def guided(agent: Agent, ctx: TurnContext, prior: DialogueState) -> Outcome:
     ctx.stage("understanding")
     u = understand(ctx.message, prior, extractor=agent.extractor, toolkit=agent.toolkit, ctx=ctx,
                    use_llm=agent.config.llm_extraction)
-    early = _early(agent, ctx, u)
+    early = _early(agent, ctx, u, starter=True)
     if early is not None:
         return Outcome(early, u.state)
     ctx.stage("searching")
     pool = _candidates(agent, ctx, u.state, u.allow_repeats, agent.toolkit.profile(u.state))
-    return _finish(u.state, _ask_too(agent, u.state, pool, _answer(agent, ctx, u.state, pool.candidates)))
+    response = _answer(agent, ctx, u.state, pool.candidates)
+    if u.vague and response.recommendations:  # "what would you recommend?": crowd favourites, and a question
+        question = ask(ctx, agent.checker, agent.config)
+        return _finish(u.state, Response(f"{response.text}\n\n{question.text}", response.recommendations,
+                                          question=True))
+    return _finish(u.state, _ask_too(agent, u.state, pool, response))
 
 
 def _ask_too(agent: Agent, state: DialogueState, pool: CandidatePool, response: Response) -> Response:
@@ -78,17 +84,36 @@ def _ask_too(agent: Agent, state: DialogueState, pool: CandidatePool, response: 
                     suggested_answers=q.options, asked=q.attribute)
 
 
-def _early(agent: Agent, ctx: TurnContext, u: Understood) -> Response | None:
+def _early(agent: Agent, ctx: TurnContext, u: Understood, *, starter: bool = False) -> Response | None:
     """A question instead of recommendations (refusal, which-one, or nothing to go on), or only
-    the answers when the message only asked about items; other answers go before the reply."""
+    the answers when the message only asked about items; other answers go before the reply. With
+    `starter`, a message with nothing to go on that asks for picks ("what would you recommend?")
+    goes on to a list (the most popular items) and the question goes with it."""
     if u.only_answers:
         return Response("\n".join(u.answers))
     ctx.notes.extend(u.answers)
     if u.question is not None:
         return Response(u.question, question=True, suggested_answers=u.suggested)
-    if u.vague:
+    if u.vague and not (starter and wants_picks(ctx.message)):
         return ask(ctx, agent.checker, agent.config)
     return None
+
+
+_WANTS_PICKS = re.compile(
+    r"\b(?:recomm?end\w*|reccomm?end\w*|recomend\w*|suggest\w*|ideas|something (?:good |nice |great )?to "
+    r"(?:watch|read|see)|(?:a|some|any) (?:good |nice |great |new )?(?:movies?|films?|books?|items?)|"
+    r"(?:watch|see|read) (?:tonight|this weekend|later))\b", re.I)
+
+
+def wants_picks(message: str) -> bool:
+    """Does a message with nothing to rank on still ask for picks (not only "hi")?
+
+    >>> wants_picks("What would you recommend?"), wants_picks("i really need a nice movie to watch")
+    (True, True)
+    >>> wants_picks("hi"), wants_picks("hello how are you"), wants_picks("")
+    (False, False, False)
+    """
+    return bool(_WANTS_PICKS.search(message or ""))
 
 
 def _candidates(agent: Agent, ctx: TurnContext, state: DialogueState, allow_repeats: bool,
