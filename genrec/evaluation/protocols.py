@@ -1,4 +1,4 @@
-"""The replay of one run's users: the protocol object (taste or target) with its peers, built the
+"""The replay of one run's users: the protocol object (taste, intent or target) with its peers, built the
 same way in the harness and in every worker process.
 """
 
@@ -21,7 +21,7 @@ def make_protocol(cfg: ChatEvalConfig, dataset: Dataset, split: Split, agent: An
                   store: Any | None = None, popularity_ranker: Any | None = None,
                   generate: Callable[[list[dict]], str] | None = None,
                   simulator_factory: SimulatorFactory | None = None) -> tuple[ChatProtocol | TargetProtocol, Baselines]:
-    """The protocol that replays one user of this run (taste or target), and the taste baselines."""
+    """The protocol that replays one user of this run (taste, intent or target), and the baselines."""
     cat = dataset.catalog
     pop_counts = split.train.item_counts()
     baselines = Baselines(split.train, ranker=ranker, store=store, popularity=popularity_ranker, catalog=cat,
