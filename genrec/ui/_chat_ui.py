@@ -42,6 +42,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+ONE_RENDER_AT_A_TIME: dict[str, Any] = {"concurrency_id": "genrec-render", "concurrency_limit": 1}
+"""Gradio's dynamic renders register their buttons' events in one shared table; two at once (two
+tabs, or cards and chips together) can fail with "dictionary changed size during iteration" and
+leave a page without its cards (gradio-app/gradio#9991), so they take turns. Each is quick."""
+
 TURN_FAILED = "Sorry, I could not answer that just now; please try again."
 STOPPED = "Stopped: nothing from that message was kept."
 STOPPED_SAVED = "Stopped showing that answer (it may still appear after a reload)."
@@ -101,7 +106,7 @@ def build_blocks(recommender: Recommender, settings: Settings, *, concurrency: i
                              for _ in range(MAX_CHIPS)]
                 with gr.Row(elem_id="genrec-prefs"):
 
-                    @gr.render(inputs=[prefs_state, session])
+                    @gr.render(inputs=[prefs_state, session], **ONE_RENDER_AT_A_TIME)
                     def render_prefs(prefs: list[dict[str, Any]], session_id: str) -> None:
                         if not prefs:
                             return
@@ -141,7 +146,7 @@ def build_blocks(recommender: Recommender, settings: Settings, *, concurrency: i
                 gr.Markdown("### Recommendations")
                 with gr.Column(elem_id="genrec-cards-list"):
 
-                    @gr.render(inputs=[cards_state, session])
+                    @gr.render(inputs=[cards_state, session], **ONE_RENDER_AT_A_TIME)
                     def render_cards(cards: list[dict[str, Any]], session_id: str) -> None:
                         if not cards:
                             gr.Markdown("_Cards appear here after the first answer._")
@@ -231,6 +236,7 @@ def build_blocks(recommender: Recommender, settings: Settings, *, concurrency: i
             done = {send: gr.update(interactive=True), stop: gr.update(visible=False),
                     working: gr.update(visible=False)}
             reply, text, stage, stopped, finished = None, "", "understanding", False, False
+            shown = None  # the stage last put on the page: each one is shown, however fast the turn
             while not finished:
                 batch = _drain(parts)
                 for kind, part in batch:
@@ -250,8 +256,9 @@ def build_blocks(recommender: Recommender, settings: Settings, *, concurrency: i
                     stopped = True
                     said = STOPPED if cancellable else STOPPED_SAVED
                     yield {chatbot: past + [{"role": "assistant", "content": said}], **done}
-                elif batch and not stopped and not finished:
+                elif batch and not stopped and (not finished or stage != shown):
                     chat[-1]["content"] = streamed_lead(text)
+                    shown = stage
                     yield {chatbot: chat, working: gr.update(value=f"⏳ {STAGES.get(stage, stage)}")}
             if stopped and len(recommender.history(session_id)) == kept:
                 return  # nothing was saved: "Stopped" stands
