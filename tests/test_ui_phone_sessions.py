@@ -38,6 +38,8 @@ pytestmark = pytest.mark.slow
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 PHONE = (390, 844)
 DESKTOP = (1280, 800)
+TOY_STORY = 1
+"""Toy Story (1995) in MovieLens 100K: the film `ASK` says the user loved."""
 UPDATE_SCREENSHOTS = os.environ.get("GENREC_UPDATE_SCREENSHOT") == "1"  # read before conftest clears it
 
 
@@ -104,8 +106,8 @@ def test_a_tab_open_across_a_server_restart_goes_on_with_its_conversation(
         wait_until(lambda: len(again.history(sid)) == 4, "the next turn in the stored conversation")
         answered(page, 2)
         assert page.evaluate("localStorage.getItem('genrec-session')") == sid  # not overwritten
-        assert 1 not in card_ids(page)  # Toy Story, loved before the restart, is not recommended
-        assert 1 in again.state(sid).liked
+        assert TOY_STORY not in card_ids(page)  # loved before the restart: not recommended back
+        assert TOY_STORY in again.state(sid).liked
         page.reload()
         page.locator("#genrec-header").wait_for()
         wait_until(lambda: page.locator("#genrec-chat [data-testid=user]").count() == 2,

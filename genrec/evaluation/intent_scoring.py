@@ -62,7 +62,8 @@ def groups(records: Sequence[Mapping[str, Any]], key: Callable[[Mapping[str, Any
     names = [m.format(k=k) for m in GROUP_METRICS]
     for name, recs in sorted(by.items()):
         relevant = _intent_relevant(recs, user_truths, catalog) if intent else None
-        scored = score_records(recs, user_truths, catalog, k=k, turns=turns, intent_relevant=relevant)
+        scored = score_records(recs, user_truths, catalog, k=k, turns=turns, intent_relevant=relevant,
+                               bootstrap=False)
         finals = {s: {m: v[m] for m in names if v.get(m) is not None}
                   for s, v in scored["final"].items() if not s.startswith("ci")}
         out[name] = {"n_users": len(recs), "final": finals}

@@ -16,7 +16,7 @@ from typing import Any
 from genrec.data import Catalog
 from genrec.evaluation.intent import Intent, Reveal
 from genrec.evaluation.persona import Persona
-from genrec.evaluation.phrasings import a_genre, decade_word, genre_word
+from genrec.evaluation.phrasings import a_genre, as_sentence, decade_word, genre_word
 from genrec.evaluation.simulated_user import Stated, Utterance
 from genrec.evaluation.target_phrasings import question_kinds, question_part
 from genrec.evaluation.template_simulator import TemplateSimulator
@@ -99,7 +99,7 @@ class IntentUser:
         if self.reveal != "at_once":
             return base
         said, source = self._say_intent()
-        return Utterance(f"{base.text} {_sentence(said)}", base.named, (*base.facts, "request"),
+        return Utterance(f"{base.text} {as_sentence(said)}", base.named, (*base.facts, "request"),
                          _combined(base.source, source))
 
     def respond(self, agent_text: str, recommended: Sequence[int], question: bool) -> Utterance:
@@ -109,17 +109,17 @@ class IntentUser:
         sources: list[str] = []
         if asked and not self.revealed and self.reveal == "when_asked":
             said, source = self._say_intent(answer=True)
-            first.append(_sentence(said))
+            first.append(as_sentence(said))
             kinds.append("answer")
             sources.append(source)
         elif asked and not self.revealed and self.reveal == "reactions":
-            first.append(_sentence(self._pick(ANSWER_VAGUE)))
+            first.append(as_sentence(self._pick(ANSWER_VAGUE)))
             kinds.append("answer")
             sources.append("template")
         if self.reveal == "reactions" and not self.revealed:
             no = self._not_tonight(recommended)
             if no:
-                first.append(_sentence(no))
+                first.append(as_sentence(no))
                 kinds.append("opinion")
                 sources.append("template")
         base = self._base.respond(agent_text, recommended, question and not first)
@@ -189,12 +189,6 @@ def _asks_kind(agent_text: str) -> bool:
 def _combined(a: str, b: str) -> str:
     """The source of a message whose parts came from `a` and `b` (real, template or mixed)."""
     return a if a == b else "mixed"
-
-
-def _sentence(text: str) -> str:
-    text = text.strip()
-    text = text[:1].upper() + text[1:]
-    return text if text.endswith((".", "!", "?")) else text + "."
 
 
 __all__ = ["IntentUser", "TASTE_KINDS"]

@@ -210,6 +210,18 @@ def decade_word(decade: int) -> str:
     return _DECADE_WORDS.get(decade, f"{decade}s")
 
 
+def as_sentence(text: str) -> str:
+    """Capitalised (unless it opens with a quoted title or a #) and ending in a full stop.
+
+    >>> as_sentence("not in the mood for a comedy tonight"), as_sentence('"Heat" was great!')
+    ('Not in the mood for a comedy tonight.', '"Heat" was great!')
+    """
+    text = text.strip()
+    if text and text[0].islower():
+        text = text[0].upper() + text[1:]
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
 def and_list(words: Sequence[str]) -> str:
     """Words joined as a person lists them.
 
@@ -225,6 +237,6 @@ __all__ = [
     "NOT_IN_THE_MOOD", "OPEN_GENRES", "OPEN_PLAIN", "REQUEST", "REQUEST_GENRE", "RESTATE_GENRES",
     "SEEN_ALL", "SEEN_DISLIKED", "SEEN_DISLIKED_MANY", "SEEN_LIKED", "SEEN_LIKED_MANY", "SEEN_NEUTRAL",
     "SEEN_NEUTRAL_MANY", "SOUNDS_GOOD", "SOUNDS_GOOD_DECADE", "SOUNDS_GOOD_MANY", "VERDICT_DISLIKED",
-    "VERDICT_LIKED", "VERDICT_NEUTRAL", "VERDICT_NEUTRAL_MANY", "a_genre", "and_list", "decade_word",
+    "VERDICT_LIKED", "VERDICT_NEUTRAL", "VERDICT_NEUTRAL_MANY", "a_genre", "and_list", "as_sentence", "decade_word",
     "genre_word", "ordinal",
 ]

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from genrec.data import Catalog
 from genrec.evaluation import phrasings as P
 from genrec.evaluation.persona import Persona
-from genrec.evaluation.phrasings import a_genre, and_list, genre_word, ordinal
+from genrec.evaluation.phrasings import a_genre, and_list, as_sentence, genre_word, ordinal
 from genrec.evaluation.simulated_user import Stated
 from genrec.evaluation.voice import Voice
 
@@ -120,14 +120,14 @@ class ListReactor:
             if len(labels) == 1:
                 parts.append(self._one_seen(one, labels[0]))
             elif labels:
-                parts.append(_sentence(self._pick(many).format(ts=and_list(labels))))
+                parts.append(as_sentence(self._pick(many).format(ts=and_list(labels))))
         return " ".join(parts)
 
     def _one_seen(self, options: Sequence[str], label: str) -> str:
         template = self._pick(options)
         if not label.startswith('"'):
             template = template.replace('"{t}"', "{t}")
-        return _sentence(template.format(t=label.strip('"')))
+        return as_sentence(template.format(t=label.strip('"')))
 
     def _real_seen(self, groups: dict[str, list[str]]) -> str:
         """A real seeker's sentence a title, saying its verdict ("seen" for so-so ones), where one
@@ -140,7 +140,7 @@ class ListReactor:
             for label in groups[kind]:
                 real = (v.say(("reaction", "taste", "answer"), titles=[label.strip('"')], polarity=polarity)
                         if label.startswith('"') else None)
-                parts.append(_sentence(real) if real is not None else self._template(self._one_seen(one, label)))
+                parts.append(as_sentence(real) if real is not None else self._template(self._one_seen(one, label)))
         return " ".join(parts)
 
     def _seen_all(self, everything: list[str], groups: dict[str, list[str]]) -> str:
@@ -155,7 +155,7 @@ class ListReactor:
                 options = P.VERDICT_NEUTRAL_MANY
             verdicts.append(self._pick(options).format(ts=and_list(labels)))
         head = self._pick(P.SEEN_ALL).format(ts=and_list(everything))
-        return _sentence(f"{head}: {', '.join(verdicts)}")
+        return as_sentence(f"{head}: {', '.join(verdicts)}")
 
     # ---- items it has not seen: an opinion from its persona alone
 
@@ -182,7 +182,7 @@ class ListReactor:
             s.want_genre(genre, False)
             real = self.voice.say(("reaction", "taste"), genres=[genre], polarity="avoided") if self.voice else None
             if real is not None:
-                parts.append(_sentence(real))
+                parts.append(as_sentence(real))
                 continue
             parts.append(self._template(self._pick(P.NOT_IN_THE_MOOD).format(a=a_genre(genre), g=genre_word(genre))))
         if positive:
@@ -201,14 +201,6 @@ class ListReactor:
                 many = self._pick(P.SOUNDS_GOOD_MANY).format(ns=and_list([str(p) for p, _, _ in chosen]))
                 parts.append(self._template(many))
         return parts
-
-
-def _sentence(text: str) -> str:
-    """Capitalised (unless it opens with a quoted title or a #) and ending in a full stop."""
-    text = text.strip()
-    if text and text[0].islower():
-        text = text[0].upper() + text[1:]
-    return text if text.endswith((".", "!", "?")) else text + "."
 
 
 __all__ = ["MAX_AVOIDED_GENRES", "MAX_LIKED_UNSEEN", "ListReactor", "Reaction"]

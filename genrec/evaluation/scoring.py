@@ -251,6 +251,7 @@ def score_records(
     k: int = 10,
     turns: int | None = None,
     intent_relevant: Mapping[int, Collection[int]] | None = None,
+    bootstrap: bool = True,
 ) -> dict[str, Any]:
     """metrics.json content for a set of transcript records.
 
@@ -263,6 +264,8 @@ def score_records(
         turns: number of turns (default: the longest transcript).
         intent_relevant: per user, the relevant held-out items of tonight's kind (intent protocol):
             adds ``recall_cum@k_intent`` and ``success_intent`` per system and ``final.ci_intent``.
+        bootstrap: compute the bootstrap bands and paired intervals (False: means only, as a
+            breakdown by group needs; ``intervals`` is empty and ``final`` has no ``ci``).
 
     Returns:
         ``{"final": {system: {metric: value}}, "per_turn": {system: {metric: [value per turn]}},
@@ -331,10 +334,11 @@ def score_records(
     order = [s for s in SYSTEMS if s in per_turn] + [s for s in per_turn if s not in SYSTEMS]
     per_turn = {s: per_turn[s] for s in order}
     final: dict[str, Any] = {s: {m: (v[-1] if v else None) for m, v in d.items()} for s, d in per_turn.items()}
-    intervals, ci = _intervals(paired, T, k)
-    final["ci"] = ci
-    if intent_relevant is not None:
-        final["ci_intent"] = paired_ci(paired_intent, head_intent, T)
+    intervals: dict[str, Any] = {}
+    if bootstrap:
+        intervals, final["ci"] = _intervals(paired, T, k)
+        if intent_relevant is not None:
+            final["ci_intent"] = paired_ci(paired_intent, head_intent, T)
     lat = np.asarray(latencies) if latencies else np.zeros(1)
     return {
         "final": final,
