@@ -6,10 +6,13 @@ a turn sent after it."""
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import re
+import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -277,6 +280,21 @@ class _SlowRecommender:
         yield from self._rec.stream(session_id, message)
 
 
+@contextmanager
+def _stacks_on_timeout(page: Any) -> Iterator[None]:
+    """On a browser wait that times out: print what the page shows and every thread's stack
+    (the app's server runs in this process), so an intermittent hang can be traced."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        yield
+    except PlaywrightTimeout:
+        print("bot messages:", bot_messages(page), file=sys.stderr)
+        print("note:", page.locator("#genrec-note").all_inner_texts(), file=sys.stderr)
+        faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+        raise
+
+
 def test_working_stage_stop_button_and_a_message_typed_during_a_turn(
     recommender, ui_settings: Settings, browser: Any
 ) -> None:
@@ -297,7 +315,8 @@ def test_working_stage_stop_button_and_a_message_typed_during_a_turn(
         # a message typed while a turn runs is kept and sent when the turn ends
         sid = session_of(page)
         send(page, ASK)
-        working.wait_for(state="visible")
+        with _stacks_on_timeout(page):
+            working.wait_for(state="visible")
         box.fill("more like that please")
         box.press("Enter")
         note = page.locator("#genrec-note")
