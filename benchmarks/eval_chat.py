@@ -188,7 +188,7 @@ class RunTruth:
     def read(cls, out: Path, dataset: str, split: str) -> RunTruth:
         from genrec.config import Settings
         from genrec.data import load_split
-        from genrec.evaluation.scoring import truths
+        from genrec.evaluation.protocols.scoring import truths
 
         ds, sp = load_split(dataset, split, Settings().datasets_dir)
         records = [json.loads(line) for line in (out / "transcripts.jsonl").read_text().splitlines() if line]
@@ -347,7 +347,7 @@ def ablations(args: argparse.Namespace) -> None:
 
     from genrec.config import get_settings
     from genrec.evaluation.harness import ChatEvalConfig, build_components, run_chat_eval
-    from genrec.evaluation.simulator import TemplateSimulator
+    from genrec.evaluation.simulation.factory import TemplateSimulator
 
     torch.set_num_threads(1)
     s = get_settings(dataset=args.dataset, split=args.split, llm=args.llm)

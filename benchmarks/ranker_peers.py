@@ -8,7 +8,7 @@ part (genrec.data.validation_split, seed 42), refit on all of it, then scored on
 (u1.base / u1.test on ML-100K; `--dataset ml-latest-small` takes that dataset's default split, a
 seeded 80/20 random one, unless `--split` says otherwise).
 
-Protocol: `genrec eval ranker`'s own (genrec.evaluation.ranker_protocol): RMSE/MAE over every
+Protocol: `genrec eval ranker`'s own (genrec.evaluation.protocols.ranker): RMSE/MAE over every
 test rating; top-10 over every catalog item the user has not rated in training; relevant = test
 rating >= 4; means over test users with a relevant item. Peers that give a score per (user, item)
 enter it through `ScoreTable`, a `Ranker`, so every row is listed and scored by the same code.
@@ -39,7 +39,7 @@ from _machine import machine  # noqa: E402 (benchmarks/ is on sys.path when run 
 from genrec.config import get_settings
 from genrec.data import Ratings, load_split, validation_split
 from genrec.evaluation.metrics import mae, rmse
-from genrec.evaluation.ranker_protocol import RankerProtocol
+from genrec.evaluation.protocols.ranker import RankerProtocol
 from genrec.provenance import provenance
 from genrec.ranking import MFRanker, PopularityRanker, RankerConfig, ScoredItem, UserProfile
 
@@ -284,7 +284,7 @@ def main() -> None:
     table(rows, skipped)
     out = {
         "protocol": {**tp.describe(), "tuning": f"validation_split({split.name} train, fraction=0.1, seed=42)",
-                     "metrics": "genrec.evaluation.ranker_protocol.RankerProtocol.score (every row but svd++)"},
+                     "metrics": "genrec.evaluation.protocols.ranker.RankerProtocol.score (every row but svd++)"},
         "machine": {**machine(), "torch_threads": torch.get_num_threads(), "load_average_at_start": load_start,
                     "load_average_at_end": os.getloadavg()},
         "provenance": provenance(),

@@ -1,5 +1,5 @@
 """How the agent's rule reader (`--llm none`) reads real seekers' sentences: every phrasebook template
-with a title slot (INSPIRED's seeker turns, genrec/evaluation/phrasebook.py), filled with the 40
+with a title slot (INSPIRED's seeker turns, genrec/evaluation/simulation/phrasebook.py), filled with the 40
 titles most rated in ML-100K's u1 training split, each sentence read on a fresh state. Prints the share
 of liked slots read as liked per template (the worst first) and every template whose slot not liked
 (disliked, seen, mentioned) is read as liked.
@@ -24,10 +24,10 @@ GENRES = ("Comedy", "Horror", "Drama")
 
 def main() -> None:
     from genrec.agent.state import DialogueState
-    from genrec.agent.understanding import CatalogExtractor
+    from genrec.agent.understanding.extraction import CatalogExtractor
     from genrec.config import Settings
     from genrec.data import load_split
-    from genrec.evaluation.phrasebook import build_phrasebook
+    from genrec.evaluation.simulation.phrasebook import build_phrasebook
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--titles", type=int, default=40, help="popular titles each template is filled with")

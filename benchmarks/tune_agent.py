@@ -47,11 +47,11 @@ def main() -> None:
     import torch
 
     from genrec.agent import AgentConfig, Recommender, SessionStore
-    from genrec.components import CandidateConfig, FusionWeights
     from genrec.config import Settings
     from genrec.data import load_split
     from genrec.data.splits import validation_split
     from genrec.evaluation.harness import ChatEvalConfig, run_chat_eval
+    from genrec.knobs import CandidateConfig, FusionWeights
     from genrec.llm import get_llm
     from genrec.ranking import load_or_train_ranker
     from genrec.retrieval import open_store

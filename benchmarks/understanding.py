@@ -61,12 +61,12 @@ def show_errors(results: list, n: int) -> None:
 def template_results(rec: Any, parts: Any, users: int, turns: int, seed: int, keyword: Any) -> tuple[list, list]:
     """Template simulated users talking to the agent; gold = what each message stated (the
     simulator's own record), the keyword reader reads the same messages."""
-    from genrec.agent.genres import GenreVocabulary
     from genrec.agent.state import DialogueState
-    from genrec.agent.vocabulary import KIDS
-    from genrec.evaluation.persona import persona_for_user, persona_seed
-    from genrec.evaluation.simulated_user import Stated
-    from genrec.evaluation.template_simulator import TemplateSimulator
+    from genrec.agent.understanding.genres import GenreVocabulary
+    from genrec.agent.understanding.vocabulary import KIDS
+    from genrec.evaluation.simulation.persona import persona_for_user, persona_seed
+    from genrec.evaluation.simulation.template_user import TemplateSimulator
+    from genrec.evaluation.simulation.user import Stated
     from genrec.evaluation.understanding_score import (
         Expected,
         TurnResult,

@@ -18,7 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, PrivateAttr, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from genrec.components import AgentConfig, RankerConfig
+from genrec.knobs import AgentConfig, RankerConfig
 
 ENV_PREFIX = "GENREC_"
 #: Separates the levels of a nested setting in a variable name: GENREC_AGENT__CANDIDATES__SHRINK.

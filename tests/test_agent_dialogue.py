@@ -12,7 +12,7 @@ import pytest
 from genrec.agent import Recommender, SessionStore
 from genrec.agent.elicitation import choose_question, entropy, score_mass
 from genrec.agent.state import DialogueState
-from genrec.agent.understanding import CatalogExtractor, apply
+from genrec.agent.understanding.extraction import CatalogExtractor, apply
 from genrec.data import Catalog, Item
 from genrec.llm import get_llm
 

@@ -13,7 +13,7 @@ import re
 import pytest
 
 from genrec.agent import Recommender, SessionStore, prompts
-from genrec.agent.tools import as_langchain_tools
+from genrec.agent.llm_tools import as_langchain_tools
 from genrec.llm import LLMUnavailableError, fake_backend
 
 STAR_WARS, TITANIC, EMPIRE = 50, 313, 172
@@ -350,7 +350,7 @@ def test_fake_as_langchain_tools_validate_and_use_the_session(make):
 
 def test_fake_checker_catches_wrong_genre_year_and_rating(make, ml100k):
     from genrec.agent.rationales import Evidence, check_text
-    from genrec.agent.understanding import CatalogExtractor
+    from genrec.agent.understanding.extraction import CatalogExtractor
 
     ex = CatalogExtractor(ml100k.catalog)
     ev = Evidence(item_id=EMPIRE, title="The Empire Strikes Back", year=1980,

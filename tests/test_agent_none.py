@@ -11,7 +11,7 @@ import threading
 import pytest
 
 from genrec.agent import DialogueState, Recommender, SessionStore
-from genrec.agent.understanding import CatalogExtractor, apply
+from genrec.agent.understanding.extraction import CatalogExtractor, apply
 from genrec.llm import get_llm
 
 STAR_WARS, TITANIC, RAIDERS, ALIEN, FARGO, GODFATHER = 50, 313, 174, 183, 100, 127

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from genrec.agent import Recommender, SessionStore
-from genrec.agent.understanding import CatalogExtractor
+from genrec.agent.understanding.extraction import CatalogExtractor
 from genrec.llm import get_llm
 
 

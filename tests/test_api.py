@@ -414,7 +414,7 @@ def test_is_loopback(host: str, loopback: bool) -> None:
 def test_limits_are_configurable(recommender, api_settings: Settings) -> None:
     """The message limit is the recommender's (AgentConfig); ApiLimits holds what only HTTP needs."""
     from genrec.agent import Recommender
-    from genrec.components import AgentConfig
+    from genrec.knobs import AgentConfig
 
     short = Recommender(catalog=recommender.catalog, ranker=recommender.ranker,
                         store=recommender.store, config=AgentConfig(max_message_chars=100))

@@ -28,9 +28,9 @@ from genrec.evaluation.harness import (
     read_transcripts,
     run_chat_eval,
 )
+from genrec.evaluation.protocols.scoring import SYSTEMS, UserTruth, score_records, turn_scores
 from genrec.evaluation.report import format_summary
-from genrec.evaluation.scoring import SYSTEMS, UserTruth, score_records, turn_scores
-from genrec.evaluation.simulator import Stated, TemplateSimulator, Utterance
+from genrec.evaluation.simulation.factory import Stated, TemplateSimulator, Utterance
 
 TINY = "tiny-eval"
 SPLIT = "random:0.3"
@@ -377,7 +377,7 @@ def test_constrained_fold_in_obeys_what_the_user_asked_for(parts):
     years, the requested genre): with none the two lists agree; with some, nothing it shows or keeps
     breaks them, while mentioned_fold_in's list does."""
     from genrec.evaluation.baselines import Baselines
-    from genrec.evaluation.scoring import violates
+    from genrec.evaluation.protocols.scoring import violates
 
     cat = parts.dataset.catalog
     b = Baselines(parts.split.train, ranker=parts.ranker, catalog=cat, k=10)
@@ -418,7 +418,7 @@ def test_cli_eval_chat_end_to_end(tiny_home, tmp_path, monkeypatch):
 
 def test_cli_exit_code_is_non_zero_on_leakage(tiny_home, tmp_path, monkeypatch):
     from genrec.cli import app
-    from genrec.evaluation import chat_protocol
+    from genrec.evaluation.protocols import replay as chat_protocol
 
     monkeypatch.setenv("GENREC_HOME", str(tiny_home))
     ds, sp = load_split(TINY, SPLIT, Settings(home=tiny_home).datasets_dir)
@@ -482,7 +482,7 @@ def test_ranker_report_uses_the_same_format(tmp_path):
 
 def test_understanding_scores_by_hand():
     from genrec.agent.preferences import Preferences
-    from genrec.evaluation.scoring import understanding_scores
+    from genrec.evaluation.protocols.scoring import understanding_scores
 
     stated = {"liked": [1, 2, 3, 4], "disliked": [5, 6], "avoided_genres": ["Horror"], "year_min": None}
     agent = {"liked": [1, 2, 5], "disliked": [6], "avoided_genres": [], "year_min": 1990, "year_max": 1999}
@@ -635,7 +635,7 @@ def test_the_seed_does_not_retrain_the_ranker(parts, tiny_home, tmp_path, monkey
 def test_target_protocol_metrics_recomputed_from_transcripts(parts, tiny_home, tmp_path, monkeypatch):
     """sr@T, SR@t, avg_turns and hdcg of the agent and every target peer follow from transcripts.jsonl
     (each line's target and shown lists) and the exported split; conversations stop on acceptance."""
-    from genrec.evaluation.target_metrics import hdcg
+    from genrec.evaluation.protocols.target_metrics import hdcg
 
     res = _run(parts, tmp_path / "run", users=8, protocol="target", report=True)
     liked = _exported_liked(tiny_home, tmp_path, monkeypatch)
@@ -672,8 +672,8 @@ def test_target_protocol_metrics_recomputed_from_transcripts(parts, tiny_home, t
 
 def test_target_cli_prints_the_table_and_a_rigged_target_user_fails_the_run(tiny_home, tmp_path, monkeypatch):
     from genrec.cli import app
-    from genrec.evaluation import target_protocol
-    from genrec.evaluation.target_user import TargetUser
+    from genrec.evaluation.protocols import target as target_protocol
+    from genrec.evaluation.simulation.target_user import TargetUser
 
     monkeypatch.setenv("GENREC_HOME", str(tiny_home))
     base = ["eval", "chat", "--dataset", TINY, "--split", SPLIT, "--users", "3", "--turns", "2", "--llm", "none",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from genrec.agent.genres import GenreVocabulary
+from genrec.agent.understanding.genres import GenreVocabulary
 
 ML_100K = ["Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary", "Drama",
            "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller", "War",

@@ -12,11 +12,11 @@ from test_evaluation import SPLIT, TINY, parts, tiny_home  # noqa: F401 - fixtur
 
 from genrec.data import Catalog, Item
 from genrec.evaluation.harness import ChatEvalConfig, read_transcripts, run_chat_eval
-from genrec.evaluation.intent import Intent, intent_for, intent_items, reveal_for
-from genrec.evaluation.intent_scoring import score_intent_records
-from genrec.evaluation.intent_user import IntentUser
-from genrec.evaluation.persona import Persona
-from genrec.evaluation.scoring import UserTruth
+from genrec.evaluation.protocols.intent import Intent, intent_for, intent_items, reveal_for
+from genrec.evaluation.protocols.intent_scoring import score_intent_records
+from genrec.evaluation.protocols.scoring import UserTruth
+from genrec.evaluation.simulation.intent_user import IntentUser
+from genrec.evaluation.simulation.persona import Persona
 
 CAT = Catalog([
     Item(1, "Heat", 1995, ("Action", "Crime")), Item(2, "Ronin", 1998, ("Action",)),
@@ -117,7 +117,7 @@ def test_an_intent_run_writes_intents_scores_every_peer_and_leaks_nothing(parts,
 
 
 def test_real_phrasing_without_the_corpus_is_refused_with_where_it_was_looked_for(tmp_path, monkeypatch) -> None:
-    from genrec.evaluation.protocols import phrasebook_for
+    from genrec.evaluation.protocols.factory import phrasebook_for
 
     monkeypatch.setenv("GENREC_INSPIRED_PATH", str(tmp_path / "missing" / "dev.tsv"))
     monkeypatch.setenv("GENREC_HOME", str(tmp_path / "home"))
@@ -139,7 +139,7 @@ def test_cli_refuses_an_unknown_phrasing_and_an_llm_intent_user() -> None:
 
 
 def test_the_target_bar_is_the_share_of_the_best_peers_failures_removed() -> None:
-    from genrec.evaluation.target_scoring import failures_removed
+    from genrec.evaluation.protocols.target_scoring import failures_removed
 
     win, miss = {"sr@5": 1.0}, {"sr@5": 0.0}
     r = failures_removed({"agent": [win] * 95 + [miss] * 5, "max_entropy": [win] * 90 + [miss] * 10,

@@ -14,13 +14,20 @@ from importlib import resources
 import pytest
 
 from genrec.agent.state import DialogueState
-from genrec.agent.understanding import CatalogExtractor, apply
+from genrec.agent.understanding.extraction import CatalogExtractor, apply
 from genrec.config import Settings
 from genrec.data import Catalog, Item, load_split
-from genrec.evaluation.behaviour_mix import TODAY, SeekerMove, behaviour_mix, draw_behaviour
 from genrec.evaluation.leakage import TitleMatcher
-from genrec.evaluation.persona import Persona, persona_for_user, persona_seed
-from genrec.evaluation.phrasebook import (
+from genrec.evaluation.real_dialogues import default_corpus_path
+from genrec.evaluation.simulation.behaviour_mix import (
+    TODAY,
+    SeekerMove,
+    behaviour_mix,
+    draw_behaviour,
+)
+from genrec.evaluation.simulation.factory import TemplateSimulator, make_simulator
+from genrec.evaluation.simulation.persona import Persona, persona_for_user, persona_seed
+from genrec.evaluation.simulation.phrasebook import (
     ACTS,
     Phrasebook,
     Template,
@@ -28,8 +35,6 @@ from genrec.evaluation.phrasebook import (
     load_phrasebook,
     phrasing_for_user,
 )
-from genrec.evaluation.real_dialogues import default_corpus_path
-from genrec.evaluation.simulator import TemplateSimulator, make_simulator
 
 needs_corpus = pytest.mark.skipif(not default_corpus_path().exists(),
                                   reason="INSPIRED dev.tsv not found (../shared/data/inspired/dev.tsv); CI has it")
@@ -68,7 +73,7 @@ def test_phrasing_for_user_splits_about_half_and_half_and_is_stable_across_proce
     assert 0.45 <= picks.count("real") / len(picks) <= 0.55
     assert picks != [phrasing_for_user("mixed", 1, u) for u in range(1, 1001)]  # seeded
     assert {phrasing_for_user("real", 0, u) for u in range(5)} == {"real"}
-    code = ("from genrec.evaluation.phrasebook import phrasing_for_user as p;"
+    code = ("from genrec.evaluation.simulation.phrasebook import phrasing_for_user as p;"
             "print(''.join(p('mixed', 0, u)[0] for u in range(1, 1001)))")
     other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                            env={"PYTHONHASHSEED": "123", "PATH": ""}).stdout.strip()
@@ -225,11 +230,11 @@ def test_a_real_sentence_that_asks_for_a_genre_makes_it_the_request_in_force() -
     import random
 
     from genrec.data import Catalog, Item
-    from genrec.evaluation.behaviour_mix import TODAY
-    from genrec.evaluation.persona import Persona
-    from genrec.evaluation.phrasebook import Phrasebook, Template
-    from genrec.evaluation.template_simulator import TemplateSimulator
-    from genrec.evaluation.voice import Voice
+    from genrec.evaluation.simulation.behaviour_mix import TODAY
+    from genrec.evaluation.simulation.persona import Persona
+    from genrec.evaluation.simulation.phrasebook import Phrasebook, Template
+    from genrec.evaluation.simulation.template_user import TemplateSimulator
+    from genrec.evaluation.simulation.voice import Voice
 
     asks = [Template("d", 1, "opener", "I need to see a good [G0] movie - any recommendations?", (), ("wanted",)),
             Template("d", 2, "request", "you know any good [G0] movies?", (), ("wanted",)),

@@ -1,5 +1,5 @@
 """One `Ranker` protocol for the CF model and the popularity baseline; the settings-driven config;
-the ranker-evaluation protocol (genrec.evaluation.ranker_protocol) on the block world."""
+the ranker-evaluation protocol (genrec.evaluation.protocols.ranker) on the block world."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from test_ranking import FAST, GROUPS, ITEMS_PER, block_ratings, group_of_item
 
 from genrec.config import Settings
 from genrec.data import Catalog, Dataset, Item, Ratings, UnknownItemError, ratio_split
-from genrec.evaluation import ranker_protocol
 from genrec.evaluation.metrics import topn_metrics
+from genrec.evaluation.protocols import ranker as ranker_protocol
 from genrec.ranking import (
     MFRanker,
     PopularityRanker,

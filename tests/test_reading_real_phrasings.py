@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from genrec.agent.acts import question_tag, sentences
 from genrec.agent.state import DialogueState
-from genrec.agent.understanding import CatalogExtractor
+from genrec.agent.understanding.acts import question_tag, sentences
+from genrec.agent.understanding.extraction import CatalogExtractor
 from genrec.data import Catalog, Item
 
 FARGO, STAR_WARS, CONTACT, SCREAM, HARRY_SALLY, ROCK, LAMBS, TROUSERS, GODFATHER_2, LA_CONF, HEAT, ALIEN = range(1, 13)

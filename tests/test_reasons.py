@@ -10,8 +10,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from genrec.agent.models import Reply
 from genrec.agent.rationales import Evidence, shown_rating, template_rationales
+from genrec.agent.replies import Reply
 from genrec.agent.respond import template_intro
 from genrec.agent.state import DialogueState
 from genrec.config import Settings

@@ -8,8 +8,8 @@ import re
 
 import pytest
 
-from genrec.agent.models import CARDS_POINTER
 from genrec.agent.rationales import Evidence, template_rationales
+from genrec.agent.replies import CARDS_POINTER
 from genrec.agent.state import DialogueState
 from genrec.config import Settings
 

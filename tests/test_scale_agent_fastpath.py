@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from genrec.agent.operations import Hit, Toolkit
 from genrec.agent.state import DialogueState
-from genrec.agent.toolkit import Hit, Toolkit
 from genrec.retrieval.filters import SearchFilters
 
 

@@ -8,9 +8,9 @@ import json
 import pytest
 
 from genrec.agent import Recommender, SessionStore
+from genrec.agent.llm_tools import ToolRunner, as_langchain_tools
+from genrec.agent.operations import Toolkit
 from genrec.agent.state import DialogueState
-from genrec.agent.toolkit import Toolkit
-from genrec.agent.tools import ToolRunner, as_langchain_tools
 from genrec.llm import fake_backend
 
 STAR_WARS, TITANIC, SHINING, SCREAM = 50, 313, 200, 288

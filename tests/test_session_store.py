@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from genrec.agent import DialogueState, SessionStore
-from genrec.agent.sessions import store_url
+from genrec.agent.sessions.store import store_url
 from genrec.config import Settings
 
 

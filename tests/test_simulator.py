@@ -8,8 +8,7 @@ import pytest
 from genrec.agent.preferences import Preferences
 from genrec.data import Catalog, Item
 from genrec.evaluation.leakage import CatalogTitles, TitleMatcher, title_variants
-from genrec.evaluation.persona import build_persona, persona_seed
-from genrec.evaluation.simulator import (
+from genrec.evaluation.simulation.factory import (
     LLMSimulator,
     Stated,
     TemplateSimulator,
@@ -17,6 +16,7 @@ from genrec.evaluation.simulator import (
     make_simulator,
     mentionable,
 )
+from genrec.evaluation.simulation.persona import build_persona, persona_seed
 
 # A small catalog whose right answers are known by construction.
 ITEMS = [

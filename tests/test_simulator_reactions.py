@@ -10,16 +10,16 @@ import pandas as pd
 import pytest
 
 from genrec.data import Catalog, Item, Ratings
-from genrec.evaluation import phrasings as P
 from genrec.evaluation.leakage import TitleMatcher
-from genrec.evaluation.persona import (
+from genrec.evaluation.simulation import phrasings as P
+from genrec.evaluation.simulation.persona import (
     build_persona,
     persona_for_user,
     persona_seed,
     training_popularity,
 )
-from genrec.evaluation.simulated_user import Stated
-from genrec.evaluation.template_simulator import TemplateSimulator
+from genrec.evaluation.simulation.template_user import TemplateSimulator
+from genrec.evaluation.simulation.user import Stated
 
 ITEMS = [
     Item(1, "The Silent Harbor", 1994, ("Action",)),

@@ -72,7 +72,7 @@ def test_explicit_factors_predict_their_dot_product(tmp_path):
 
 def test_validation_ndcg_matches_the_ranker_protocol(tmp_path):
     from genrec.data import Catalog, Dataset, Item, Split
-    from genrec.evaluation.ranker_protocol import RankerProtocol
+    from genrec.evaluation.protocols.ranker import RankerProtocol
 
     ratings = _two_camps(seed=4)
     split = validation_split(ratings, fraction=0.3, seed=0)

@@ -10,9 +10,7 @@ import pytest
 
 from genrec.data import Catalog, Dataset, Item, Split, movielens_fold
 from genrec.evaluation.leakage import TitleMatcher
-from genrec.evaluation.persona import Persona, persona_for_user, persona_seed, training_popularity
-from genrec.evaluation.simulated_user import UserSimulator, Utterance
-from genrec.evaluation.target_metrics import (
+from genrec.evaluation.protocols.target_metrics import (
     TargetOutcome,
     aggregate,
     avg_turns,
@@ -22,7 +20,7 @@ from genrec.evaluation.target_metrics import (
     success_by_turn,
     user_metrics,
 )
-from genrec.evaluation.target_peers import (
+from genrec.evaluation.protocols.target_peers import (
     QUESTIONS,
     RECOMMEND_TEXT,
     TARGET_PEERS,
@@ -31,13 +29,20 @@ from genrec.evaluation.target_peers import (
     allows,
     play,
 )
-from genrec.evaluation.target_user import (
+from genrec.evaluation.simulation.persona import (
+    Persona,
+    persona_for_user,
+    persona_seed,
+    training_popularity,
+)
+from genrec.evaluation.simulation.target_user import (
     TargetLeakError,
     TargetLeakGuard,
     TargetUser,
     choose_target,
     target_leak_words,
 )
+from genrec.evaluation.simulation.user import UserSimulator, Utterance
 
 # ---------------------------------------------------------------- metrics, checked by hand
 

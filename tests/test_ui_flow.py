@@ -33,7 +33,7 @@ from test_ui_browser import (  # noqa: F401 - browser, recommender, server are f
     wait_until,
 )
 
-from genrec.agent.models import CARDS_POINTER
+from genrec.agent.replies import CARDS_POINTER
 from genrec.config import Settings
 from genrec.ui import BackgroundServer, create_app
 from genrec.ui._cards import CHECKED, TEMPLATED

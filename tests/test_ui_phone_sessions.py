@@ -27,7 +27,7 @@ from test_ui_browser import (  # noqa: F401 - browser, recommender, server are f
     wait_until,
 )
 
-from genrec.agent.models import chat_text_of
+from genrec.agent.replies import chat_text_of
 from genrec.config import Settings
 from genrec.ui import BackgroundServer, create_app
 from genrec.ui._chat_text import NO_TURN_YET

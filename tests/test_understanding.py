@@ -8,14 +8,14 @@ import re
 
 import pytest
 
-from genrec.agent.genres import GenresSaid, GenreVocabulary
-from genrec.agent.llm_reading import decide, ground_llm, read_something
 from genrec.agent.preferences import Preferences
 from genrec.agent.state import DialogueState
-from genrec.agent.titles import TitleIndex, find_titles, title_key
-from genrec.agent.understanding import CatalogExtractor, Extraction, apply
-from genrec.agent.vocabulary import Vocabulary
-from genrec.agent.years import YearsSaid, read_years
+from genrec.agent.understanding.extraction import CatalogExtractor, Extraction, apply
+from genrec.agent.understanding.genres import GenresSaid, GenreVocabulary
+from genrec.agent.understanding.llm_reading import decide, ground_llm, read_something
+from genrec.agent.understanding.titles import TitleIndex, find_titles, title_key
+from genrec.agent.understanding.vocabulary import Vocabulary
+from genrec.agent.understanding.years import YearsSaid, read_years
 from genrec.data import Catalog, Item
 
 MOVIELENS_GENRES = {"Action", "Adventure", "Animation", "Children's", "Comedy", "Crime",

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from genrec.agent.acts import preference_text, sentences
 from genrec.agent.state import DialogueState
-from genrec.agent.understanding import CatalogExtractor, apply
+from genrec.agent.understanding.acts import preference_text, sentences
+from genrec.agent.understanding.extraction import CatalogExtractor, apply
 from genrec.data import Catalog, Item
 from genrec.evaluation.real_dialogues import (
     GoldTurn,

@@ -6,10 +6,10 @@ LLM backends live in genrec.llm; everything else a caller needs is re-exported h
 """
 
 from genrec.agent.builder import AgentParts, build_parts
-from genrec.agent.models import Recommendation, Reply, ToolCallRecord
 from genrec.agent.policies import AgentConfig
 from genrec.agent.recommender import Recommender
-from genrec.agent.sessions import SessionStore
+from genrec.agent.replies import Recommendation, Reply, ToolCallRecord
+from genrec.agent.sessions.store import SessionStore
 from genrec.agent.state import DialogueState, FeedbackEvent
 
 __all__ = [

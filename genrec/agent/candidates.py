@@ -34,11 +34,11 @@ from typing import Any
 
 import numpy as np
 
-from genrec.agent.models import Recommendation, ToolCallRecord
+from genrec.agent.operations import Hit, Profile, Toolkit
+from genrec.agent.replies import Recommendation, ToolCallRecord
 from genrec.agent.state import DialogueState
-from genrec.agent.toolkit import Hit, Profile, Toolkit
 from genrec.agent.turn import LLMBudget, TurnContext
-from genrec.components import CandidateConfig, FusionWeights
+from genrec.knobs import CandidateConfig, FusionWeights
 from genrec.retrieval.filters import InvalidFilterError, SearchFilters
 
 __all__ = ["Candidate", "CandidateConfig", "CandidatePool", "FusionWeights", "fuse", "gather", "mmr",

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
-from genrec.agent.item_questions import ItemQuestion
 from genrec.agent.rationales import build_evidence, template_rationale
 from genrec.agent.state import DialogueState
+from genrec.agent.understanding.questions import ItemQuestion
 
 
 @dataclass(frozen=True)

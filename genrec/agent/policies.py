@@ -14,15 +14,15 @@ from typing import Any
 from genrec.agent import prompts
 from genrec.agent.candidates import Candidate, CandidatePool, gather, score_pool
 from genrec.agent.elicitation import choose_question
-from genrec.agent.intake import Understood, understand
+from genrec.agent.llm_tools import LISTING_TOOLS, ToolResult, ToolRunner, langchain_tools
+from genrec.agent.operations import Profile, Toolkit
 from genrec.agent.rationales import FactChecker, item_nouns
 from genrec.agent.respond import answer, ask
 from genrec.agent.state import DialogueState
-from genrec.agent.toolkit import Profile, Toolkit
-from genrec.agent.tools import LISTING_TOOLS, ToolResult, ToolRunner, langchain_tools
 from genrec.agent.turn import Response, TurnContext, short
-from genrec.agent.understanding import CatalogExtractor
-from genrec.components import AgentConfig
+from genrec.agent.understand import Understood, understand
+from genrec.agent.understanding.extraction import CatalogExtractor
+from genrec.knobs import AgentConfig
 
 __all__ = ["POLICIES", "Agent", "AgentConfig", "Outcome", "guided", "tool_calling"]
 

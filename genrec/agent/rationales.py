@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, Field
 
+from genrec.agent.operations import Toolkit
 from genrec.agent.state import DialogueState
-from genrec.agent.toolkit import Toolkit
-from genrec.agent.understanding import CatalogExtractor, normalize
+from genrec.agent.understanding.extraction import CatalogExtractor, normalize
 from genrec.llm.safe_text import plain_text
 
 

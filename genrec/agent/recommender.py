@@ -17,13 +17,13 @@ from typing import Any, Literal
 
 from genrec.agent.builder import build_parts
 from genrec.agent.candidates import standing_list
-from genrec.agent.models import Recommendation, Reply
 from genrec.agent.policies import POLICIES, Agent, Outcome, guided, tool_calling
-from genrec.agent.sessions import SessionStore, store_url
+from genrec.agent.replies import Recommendation, Reply
+from genrec.agent.sessions.store import SessionStore, store_url
 from genrec.agent.state import DialogueState, FeedbackEvent
 from genrec.agent.turn import GUIDED_LLM_CALLS, LLMBudget, Response, TurnContext, clean_message
-from genrec.components import AgentConfig
 from genrec.config import Settings
+from genrec.knobs import AgentConfig
 
 log = logging.getLogger(__name__)
 

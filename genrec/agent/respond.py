@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from genrec.agent import prompts
 from genrec.agent.candidates import Candidate
-from genrec.agent.models import Recommendation
+from genrec.agent.operations import Toolkit
 from genrec.agent.rationales import (
     Evidence,
     FactChecker,
@@ -23,10 +23,10 @@ from genrec.agent.rationales import (
     item_nouns,
     template_rationales,
 )
+from genrec.agent.replies import Recommendation
 from genrec.agent.state import DialogueState
-from genrec.agent.toolkit import Toolkit
 from genrec.agent.turn import Response, TurnContext
-from genrec.components import AgentConfig
+from genrec.knobs import AgentConfig
 from genrec.llm.safe_text import plain_text, unsafe_prefix
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from genrec.agent.models import Recommendation, ToolCallRecord
+from genrec.agent.replies import Recommendation, ToolCallRecord
 
 GUIDED_LLM_CALLS = 2
 """The guided policy's LLM calls per turn: extraction, then the writer (or a question)."""

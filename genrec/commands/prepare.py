@@ -246,7 +246,7 @@ def prepare_recommender(settings: Settings, *, llm: str | None = None, policy: s
     backend = _llm_step(settings, llm or settings.llm, steps)
     try:
         from genrec.agent import Recommender, SessionStore
-        from genrec.agent.sessions import store_url
+        from genrec.agent.sessions.store import store_url
 
         rec = Recommender(catalog=dataset.catalog, ranker=ranker, store=store, llm=backend,
                           policy=policy or settings.policy, sessions=SessionStore(store_url(settings)),

@@ -152,7 +152,7 @@ def eval_ranker(
     train; relevant = test rating >= 4; means over test users with a relevant item. The
     popularity baseline is scored on the same users.
     """
-    from genrec.evaluation import ranker_protocol as protocol
+    from genrec.evaluation.protocols import ranker as protocol
     from genrec.ranking import ModelFileError, load_or_train_ranker
 
     s, ds, sp = _load(dataset, split, seed)

@@ -12,15 +12,23 @@ from typing import Any
 
 from genrec.config import Settings
 from genrec.data import Catalog, Dataset, Split
-from genrec.evaluation.chat_protocol import (
+from genrec.evaluation.protocols.factory import make_protocol, phrasebook_for, reveal_shares
+from genrec.evaluation.protocols.intent_scoring import (
+    INTENT_NOTES,
+    groups,
+    phrasing_of,
+    score_intent_records,
+)
+from genrec.evaluation.protocols.replay import (
     NOTES,
     ChatEvalConfig,
     SimulatorFactory,
     eligible_users,
     session_id_for,
 )
-from genrec.evaluation.intent_scoring import INTENT_NOTES, groups, phrasing_of, score_intent_records
-from genrec.evaluation.protocols import make_protocol, phrasebook_for, reveal_shares
+from genrec.evaluation.protocols.scoring import score_records, truths
+from genrec.evaluation.protocols.target import TARGET_NOTES
+from genrec.evaluation.protocols.target_scoring import score_target_records
 from genrec.evaluation.run_folder import (
     CONFIG,
     METRICS,
@@ -30,11 +38,8 @@ from genrec.evaluation.run_folder import (
     RunMismatchError,
     read_transcripts,
 )
-from genrec.evaluation.scoring import score_records, truths
-from genrec.evaluation.simulator import make_simulator
-from genrec.evaluation.target_protocol import TARGET_NOTES
-from genrec.evaluation.target_scoring import score_target_records
-from genrec.evaluation.target_user import TargetLeakError, choose_target
+from genrec.evaluation.simulation.factory import make_simulator
+from genrec.evaluation.simulation.target_user import TargetLeakError, choose_target
 from genrec.evaluation.wiring import EvalComponents, build_components, fingerprints, text_generator
 
 

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from genrec.evaluation.chat_protocol import ChatEvalConfig
+from genrec.evaluation.protocols.replay import ChatEvalConfig
 from genrec.provenance import git_commit, provenance
 
 TRANSCRIPTS, CONFIG, METRICS, REPORT = "transcripts.jsonl", "config.json", "metrics.json", "report.html"
@@ -59,7 +59,7 @@ def config_doc(cfg: ChatEvalConfig, extra: Mapping[str, Any]) -> dict[str, Any]:
         "git_commit": git_commit(),
         "provenance": provenance(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "seeds": {"run": cfg.seed, "per_user": "genrec.evaluation.persona.persona_seed(run, user_id)",
+        "seeds": {"run": cfg.seed, "per_user": "genrec.evaluation.simulation.persona.persona_seed(run, user_id)",
                   "split": cfg.seed},
         **extra,
     }

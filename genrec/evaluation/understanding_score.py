@@ -15,11 +15,11 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from genrec.agent.genres import GenreVocabulary
 from genrec.agent.state import DialogueState
-from genrec.agent.text import fold
-from genrec.agent.titles import TitleIndex, title_index, title_key
-from genrec.agent.understanding import CatalogExtractor, apply
+from genrec.agent.understanding.extraction import CatalogExtractor, apply
+from genrec.agent.understanding.genres import GenreVocabulary
+from genrec.agent.understanding.text import fold
+from genrec.agent.understanding.titles import TitleIndex, title_index, title_key
 from genrec.data import Catalog
 from genrec.evaluation.real_dialogues import GoldTurn
 

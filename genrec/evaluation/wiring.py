@@ -11,7 +11,7 @@ from typing import Any
 
 from genrec.config import Settings
 from genrec.data import Dataset, Split
-from genrec.evaluation.chat_protocol import ChatEvalConfig
+from genrec.evaluation.protocols.replay import ChatEvalConfig
 
 log = logging.getLogger(__name__)
 

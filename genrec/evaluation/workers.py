@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from genrec.config import Settings
-from genrec.evaluation.chat_protocol import ChatEvalConfig
+from genrec.evaluation.protocols.replay import ChatEvalConfig
 
 
 @dataclass
@@ -34,7 +34,7 @@ def _start(settings: Settings, cfg: ChatEvalConfig, torch_threads: int) -> None:
     """Worker initialiser: build the run's parts as the parent did (same settings, same cache)."""
     import torch
 
-    from genrec.evaluation.protocols import make_protocol
+    from genrec.evaluation.protocols.factory import make_protocol
     from genrec.evaluation.wiring import build_components
 
     if torch_threads > 0:

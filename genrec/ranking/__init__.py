@@ -15,8 +15,8 @@ from genrec.ranking.artifacts import (
     ranker_config,
     train_ranker,
 )
+from genrec.ranking.interfaces import Ranker, RatingRanker
 from genrec.ranking.popularity import PopularityRanker
-from genrec.ranking.protocol import Ranker, RatingRanker
 from genrec.ranking.ranker import MFRanker
 from genrec.ranking.weights import MFWeights
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from genrec.components import RankerConfig
+from genrec.knobs import RankerConfig
 
 __all__ = ["RankerConfig", "effective_reg", "UnknownUserError", "ModelFileError", "ScoredItem",
            "UserProfile"]

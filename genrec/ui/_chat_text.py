@@ -156,7 +156,7 @@ def literal(text: str) -> str:
 
 def display_history(history: list[dict[str, Any]]) -> list[dict[str, str]]:
     """Stored messages as the chat shows them: the user's as typed, replies without the list."""
-    from genrec.agent.models import chat_text_of
+    from genrec.agent.replies import chat_text_of
 
     return [
         {"role": m["role"], "content": chat_text_of(str(m.get("content", "")))

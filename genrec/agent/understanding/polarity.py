@@ -1,0 +1,222 @@
+"""Polarity: whether each title a message names is liked, disliked, seen or excluded (cue words
+before it, the verdict after it, the list it stands in), and what a reference to the last list shown
+("the third one sounds good", "not #2") says about those items.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol, cast
+
+from genrec.agent.preferences import Polarity
+from genrec.agent.understanding.text import SENTENCE_END
+from genrec.agent.understanding.vocabulary import (
+    CONTRAST,
+    LIST_MORE_REF,
+    ORDINAL_REF,
+    ORDINALS,
+    PLURAL,
+    POLARITY_AFTER,
+    POLARITY_BEFORE,
+    REFERENCE_CUES,
+)
+
+_LIST_GAP = re.compile(r"[\s,\"“”']*(?:and|or|&|,)?[\s\"“”']*")
+_CONJUNCTION = re.compile(r"\b(?:and|or)\b|&")
+_PLURAL_VERB = re.compile(r"(?:were|are)\b")
+
+
+class _Span(Protocol):
+    @property
+    def start(self) -> int: ...
+    @property
+    def end(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class ListVerdicts:
+    """The verdict on each span (titles and list references, in text order) and whether it stands
+    in a list of several ("A, B and the third one")."""
+
+    verdicts: list[Polarity]
+    listed: list[bool]
+
+
+def list_verdicts(text: str, spans: Sequence[_Span], default: Polarity = "liked") -> ListVerdicts:
+    """The polarity of each span (titles, and references like "the third one", in text order).
+
+    A cue since the previous span decides ("I hated X"); with none, a span in the same sentence
+    shares the previous one's polarity unless a contrast word ("but") stands between; a verdict
+    right after it ("X was boring") overrides. A list ("A, B and C"; a new list starts after
+    "and C,") shares the verdict after its last member when that verdict is plural ("seen A and B
+    and liked them") or nothing before the list gives one ("A, B and C I really liked"); after a
+    cue, a plural verb shares it with all but the first ("loved A, B and C were meh").
+    No cue at all means `default`.
+    """
+    low = text.lower()
+    out: list[Polarity] = []
+    plural: set[int] = set()  # spans followed by a verdict on several ("liked them")
+    post_verdict: set[int] = set()  # spans followed by a verdict of their own
+    cued: set[int] = set()  # spans with a cue of their own before them
+    plural_verb: set[int] = set()  # spans whose verdict has a plural verb ("B and C were meh")
+    said_to = 0  # where the previous span's own verdict ends
+    for k, m in enumerate(spans):
+        prev = spans[k - 1] if k else None
+        gap = low[max(prev.end, said_to) if prev else 0:m.start]
+        sent = list(SENTENCE_END.finditer(gap))
+        if sent:
+            gap = gap[sent[-1].end():]
+            same_sentence = False
+        else:
+            same_sentence = prev is not None
+        cues = list(POLARITY_BEFORE.finditer(gap))
+        if cues:
+            pol = _group(cues[-1])
+            cued.add(k)
+        elif same_sentence and k and not CONTRAST.search(gap):
+            pol = out[-1]
+        else:
+            pol = default
+        nxt = spans[k + 1].start if k + 1 < len(spans) else len(text)
+        tail = low[m.end:nxt]
+        stop = SENTENCE_END.search(tail)
+        tail = tail[: stop.start()] if stop else tail
+        post = list(POLARITY_AFTER.finditer(tail[:60]))
+        said_to = m.end
+        if post:
+            pol = _group(post[0])
+            post_verdict.add(k)
+            said_to = m.end + post[0].end()
+            if PLURAL.search(tail[:60]):
+                plural.add(k)
+            if _PLURAL_VERB.match(post[0].group(0)):
+                plural_verb.add(k)
+        out.append(pol)
+    listed = [False] * len(spans)
+    for group in _lists(low, spans):
+        if len(group) < 2:
+            continue
+        for g in group:
+            listed[g] = True
+        last = group[-1]
+        if last in plural or (last in post_verdict and group[0] not in cued):
+            share = group[:-1]
+        elif last in plural_verb:  # "loved A, B and C were meh": B and C were meh
+            share = group[1:-1]
+        else:
+            share = []
+        for g in share:
+            out[g] = out[last]
+    return ListVerdicts(out, listed)
+
+
+def _lists(low: str, spans: Sequence[_Span]) -> list[list[int]]:
+    """Spans joined by commas and "and" into lists; "A, B and C, D and E" is two lists."""
+    groups: list[list[int]] = []
+    joined_by: list[str] = []  # the gap that joined each group's last member
+    for j, m in enumerate(spans):
+        if groups:
+            gap = low[spans[groups[-1][-1]].end:m.start]
+            closed = bool(joined_by and _CONJUNCTION.search(joined_by[-1])) and not _CONJUNCTION.search(gap)
+            if _LIST_GAP.fullmatch(gap) and not closed:
+                groups[-1].append(j)
+                joined_by.append(gap)
+                continue
+        groups.append([j])
+        joined_by = []
+    return groups
+
+
+@dataclass(frozen=True)
+class ListReference:
+    """Positions (0-based; -1 is the last) of the last list shown that one phrase refers to.
+
+    >>> list_references("I'd watch #5 and 7, but not the last one")
+    [ListReference(positions=(4, 6), start=10, end=18), ListReference(positions=(-1,), start=28, end=40)]
+    """
+
+    positions: tuple[int, ...]
+    start: int
+    end: int
+
+
+def _position(word: str | None, digits: str | None) -> int | None:
+    if digits:
+        return int(digits) - 1
+    return ORDINALS.get((word or "").lower())
+
+
+def list_references(text: str) -> list[ListReference]:
+    """Every reference to the last list in `text`, a list of positions counting as one ("#5 and 7",
+    "numbers 1, 4 and 9", "the ninth and the tenth one")."""
+    out: list[ListReference] = []
+    done = 0
+    for m in ORDINAL_REF.finditer(text):
+        if m.start() < done:
+            continue
+        first = _position(m.group(1), m.group(2))
+        positions = [first] if first is not None else []
+        end = m.end()
+        while (more := LIST_MORE_REF.match(text, end)) is not None:
+            pos = _position(more.group(2), more.group(1))
+            if pos is not None:
+                positions.append(pos)
+            end = more.end()
+        if positions:
+            out.append(ListReference(tuple(positions), m.start(), end))
+        done = end
+    return out
+
+
+_CLAUSE_END = re.compile(CONTRAST.pattern + r"|:")
+"""Where a reference's clause ends: a sentence end, a colon or a contrast word ("but")."""
+_RIGHT_BEFORE = re.compile(r"\b(?:not|no to|except|skip|pass on)\s*$", re.IGNORECASE)
+
+
+def reference_verdict(text: str, start: int, end: int) -> Polarity:
+    """The verdict on a list reference at text[start:end], read from its clause (sentence, up to a
+    colon): a user who has seen it (seen cues, or a verdict only watching gives: "was so-so", "bored
+    me") liked, disliked or just saw it; otherwise it is a reaction to an item not seen yet:
+    interested ("sounds good", "I'd watch", or no cue at all) or rejected ("not that one", "skip",
+    "too old").
+
+    >>> t = "The first one sounds good. I'd skip the second one. I saw the third one, loved it."
+    >>> [reference_verdict(t, r.start, r.end) for r in list_references(t)]
+    ['interested', 'rejected', 'liked']
+    >>> t = "I know the third one already: the fourth one was so-so, not the fifth, loved the sixth."
+    >>> [reference_verdict(t, r.start, r.end) for r in list_references(t)]
+    ['seen', 'seen', 'rejected', 'liked']
+    """
+    stops = list(_CLAUSE_END.finditer(text, 0, start))
+    lo = stops[-1].end() if stops else 0
+    nxt = _CLAUSE_END.search(text, end)
+    hi = nxt.start() if nxt else len(text)
+    if _RIGHT_BEFORE.search(text[lo:start]):
+        return "rejected"
+    # its own comma-separated part of the clause when that says something, else the whole clause
+    a, b = text.rfind(",", lo, start), text.find(",", end, hi)
+    part = text[a + 1 if a >= 0 else lo: b if b >= 0 else hi]
+    cue = {name: bool(rx.search(part)) for name, rx in REFERENCE_CUES.items()}
+    whole = {name: bool(rx.search(text[lo:hi])) for name, rx in REFERENCE_CUES.items()}
+    if not any(cue.values()):
+        cue = whole
+    elif cue["seen"] and not (cue["liked"] or cue["disliked"] or cue["neutral"]):
+        cue.update({v: whole[v] for v in ("liked", "disliked", "neutral")})  # "I saw #3, loved it"
+    if not cue["seen"]:
+        if cue["interested"]:
+            return "interested"
+        if cue["rejected"]:
+            return "rejected"
+    if cue["disliked"]:
+        return "disliked"
+    if cue["neutral"]:
+        return "seen"
+    if cue["seen"]:
+        return "liked" if cue["liked"] else "seen"
+    return "liked" if cue["liked"] else "interested"
+
+
+def _group(m: re.Match[str]) -> Polarity:
+    return cast(Polarity, m.lastgroup)
