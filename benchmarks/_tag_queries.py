@@ -26,7 +26,9 @@ def _norm(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", " ", text.lower()).strip()
 
 
-def query_tags(catalog: Catalog, *, min_items: int, seed: int) -> dict[str, tuple[list[int], list[int]]]:
+def query_tags(
+    catalog: Catalog, *, min_items: int, seed: int
+) -> dict[str, tuple[list[int], list[int]]]:
     """tag -> (held-out item ids, kept item ids), for tags on >= min_items items that are not a
     genre's name."""
     genres = {_norm(g) for g in catalog.genres} | {"sci fi", "science fiction", "animated"}
@@ -75,8 +77,12 @@ def score_queries(store: ChromaStore, queries: dict[str, tuple[list[int], list[i
         hits = len(rel & set(ranked))
         rows.append((hits / min(k, len(rel)), _ndcg(ranked, rel, k), float(hits > 0)))
     m = np.asarray(rows) if rows else np.zeros((0, 3))
-    return {f"recall@{k}": round(float(m[:, 0].mean()), 4), f"ndcg@{k}": round(float(m[:, 1].mean()), 4),
-            f"hit@{k}": round(float(m[:, 2].mean()), 4), "queries": len(rows)}
+    return {
+        f"recall@{k}": round(float(m[:, 0].mean()), 4),
+        f"ndcg@{k}": round(float(m[:, 1].mean()), 4),
+        f"hit@{k}": round(float(m[:, 2].mean()), 4),
+        "queries": len(rows),
+    }
 
 
 def cold_items(dataset: Dataset, cold_max: int) -> list[Item]:
@@ -89,7 +95,12 @@ def cold_reach(store: ChromaStore, cold: list[Item], k: int = 10) -> dict[str, A
     their first tag."""
     by_title = [any(r.item.item_id == it.item_id for r in store.search(it.title, k)) for it in cold]
     tagged = [it for it in cold if it.tags]
-    by_tag = [any(r.item.item_id == it.item_id for r in store.search(it.tags[0][0], k)) for it in tagged]
-    return {"cold_items": len(cold), f"found_by_title@{k}": round(float(np.mean(by_title)), 4) if cold else None,
-            "tagged_cold_items": len(tagged),
-            f"found_by_first_tag@{k}": round(float(np.mean(by_tag)), 4) if tagged else None}
+    by_tag = [
+        any(r.item.item_id == it.item_id for r in store.search(it.tags[0][0], k)) for it in tagged
+    ]
+    return {
+        "cold_items": len(cold),
+        f"found_by_title@{k}": round(float(np.mean(by_title)), 4) if cold else None,
+        "tagged_cold_items": len(tagged),
+        f"found_by_first_tag@{k}": round(float(np.mean(by_tag)), 4) if tagged else None,
+    }

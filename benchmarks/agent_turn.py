@@ -109,7 +109,9 @@ def main() -> None:
     ap.add_argument("--conversations", type=int, default=40)
     ap.add_argument("--warmup", type=int, default=2, help="Conversations run first, not timed.")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (query embedding).")
-    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "agent_turn.json")
+    ap.add_argument(
+        "--out", type=Path, default=Path(__file__).parent / "results" / "agent_turn.json"
+    )
     args = ap.parse_args()
 
     import torch

@@ -79,8 +79,18 @@ def fake_llm_app(latency_s: float) -> Any:
 
         async def chunks() -> Any:
             def chunk(delta: dict, finish: str | None = None, **extra: Any) -> str:
-                return "data: " + json.dumps({**base, "object": "chat.completion.chunk", "choices": [
-                    {"index": 0, "delta": delta, "finish_reason": finish}], **extra}) + "\n\n"
+                return (
+                    "data: "
+                    + json.dumps(
+                        {
+                            **base,
+                            "object": "chat.completion.chunk",
+                            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+                            **extra,
+                        }
+                    )
+                    + "\n\n"
+                )
 
             yield chunk({"role": "assistant", "content": ""})
             for word in text.split(" "):
@@ -112,7 +122,9 @@ def start_genrec(port: int, env: dict[str, str], timeout: float,
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"genrec up exited with {proc.returncode}: {proc.stderr.read()[-2000:]}")
+            raise RuntimeError(
+                f"genrec up exited with {proc.returncode}: {proc.stderr.read()[-2000:]}"
+            )
         try:
             if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
                 return proc

@@ -48,13 +48,24 @@ def main() -> None:
     ap.add_argument("--simulator", default="template")
     ap.add_argument("--protocol", default="intent", choices=("intent", "taste", "target"))
     ap.add_argument("--phrasing", default="mixed", choices=("mixed", "real", "template"))
-    ap.add_argument("--seed", type=int, default=0, help="seed of the simulators (not of the ranker)")
+    ap.add_argument(
+        "--seed", type=int, default=0, help="seed of the simulators (not of the ranker)"
+    )
     ap.add_argument("--concurrency", type=int, default=2)
-    ap.add_argument("--workers", type=int, default=2, help="worker processes (the machine has 2 cores)")
-    ap.add_argument("--out", type=Path, default=None, help="run folder (default: a fresh temp folder)")
-    ap.add_argument("--ablations", type=int, default=0, metavar="N",
-                    help="also replay the first N users with template users that reveal fewer kinds of "
-                         "fact (no decade; no genre wish/decade; titles only), to see which facts help")
+    ap.add_argument(
+        "--workers", type=int, default=2, help="worker processes (the machine has 2 cores)"
+    )
+    ap.add_argument(
+        "--out", type=Path, default=None, help="run folder (default: a fresh temp folder)"
+    )
+    ap.add_argument(
+        "--ablations",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also replay the first N users with template users that reveal fewer kinds of "
+        "fact (no decade; no genre wish/decade; titles only), to see which facts help",
+    )
     ap.add_argument("--skip-main", action="store_true", help="only run the ablations")
     args = ap.parse_args()
     if args.skip_main:
@@ -66,12 +77,38 @@ def main() -> None:
         shutil.rmtree(out)
 
     def command(users: int, folder: Path) -> list[str]:
-        return [sys.executable, "-m", "genrec.cli", "eval", "chat", "--dataset", args.dataset, "--split",
-                args.split, "--users", str(users), "--turns", str(args.turns), "--llm", args.llm,
-                "--simulator", args.simulator, "--protocol", args.protocol, "--phrasing", args.phrasing,
-                "--seed", str(args.seed),
-                "--concurrency", str(args.concurrency), "--workers", str(args.workers), "--out", str(folder),
-                "--no-progress"]
+        return [
+            sys.executable,
+            "-m",
+            "genrec.cli",
+            "eval",
+            "chat",
+            "--dataset",
+            args.dataset,
+            "--split",
+            args.split,
+            "--users",
+            str(users),
+            "--turns",
+            str(args.turns),
+            "--llm",
+            args.llm,
+            "--simulator",
+            args.simulator,
+            "--protocol",
+            args.protocol,
+            "--phrasing",
+            args.phrasing,
+            "--seed",
+            str(args.seed),
+            "--concurrency",
+            str(args.concurrency),
+            "--workers",
+            str(args.workers),
+            "--out",
+            str(folder),
+            "--no-progress",
+        ]
 
     cmd = command(args.users, out)
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
@@ -98,10 +135,21 @@ def main() -> None:
     cfg = json.loads((out / "config.json").read_text())
     fin, per = m["final"], m["per_turn"]
     systems = [*m["groups"]["agent"], *m["groups"]["peers"], *m["groups"]["oracles"]]
-    heads = (target_heads(m["turns"]) if args.protocol == "target"
-             else ("recall_cum@10_intent", "success_intent", *HEADLINE) if args.protocol == "intent" else HEADLINE)
-    extra = ("questions",) if args.protocol == "target" else ("recall@10", "hr@10", "mrr", "seen", "repeated")
-    curve = {"target": "success", "intent": "recall_cum@10_intent"}.get(args.protocol, "recall_cum@10")
+    heads = (
+        target_heads(m["turns"])
+        if args.protocol == "target"
+        else ("recall_cum@10_intent", "success_intent", *HEADLINE)
+        if args.protocol == "intent"
+        else HEADLINE
+    )
+    extra = (
+        ("questions",)
+        if args.protocol == "target"
+        else ("recall@10", "hr@10", "mrr", "seen", "repeated")
+    )
+    curve = {"target": "success", "intent": "recall_cum@10_intent"}.get(
+        args.protocol, "recall_cum@10"
+    )
     result = {
         "benchmark": "eval_chat",
         "protocol": args.protocol,
@@ -112,7 +160,7 @@ def main() -> None:
         "wall_seconds": round(wall, 1),
         "cpu_seconds": round(cpu, 1),
         "cpu_note": "user+system CPU seconds of the timed run: on an idle machine with 2 cores the wall time "
-                    "is at least cpu_seconds / 2",
+        "is at least cpu_seconds / 2",
         "warmup_seconds_one_user": round(warm_s, 1),
         "users": m["n_users"],
         "turns": m["turns"],
@@ -123,7 +171,9 @@ def main() -> None:
         "leakage": m["leakage"]["count"],
         "groups": m["groups"],
         "final": {s: {k: fin[s].get(k) for k in (*heads, *extra)} for s in systems},
-        "agent": {k: fin["agent"].get(k) for k in ("constraint_violations", "question", "verified_share")},
+        "agent": {
+            k: fin["agent"].get(k) for k in ("constraint_violations", "question", "verified_share")
+        },
         "ci": fin.get("ci_intent") or fin["ci"],
         "ci_recall_cum@10": fin["ci"] if args.protocol == "intent" else None,
         "failures_removed": fin.get("failures_removed"),
@@ -145,7 +195,9 @@ def main() -> None:
         result["hits_by_request"] = hits_by_request(run, talkers)
         result["within_request"] = within_request(run, talkers)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    name = {"target": "eval_chat_target.json", "intent": "eval_chat_intent.json"}.get(args.protocol, "eval_chat.json")
+    name = {"target": "eval_chat_target.json", "intent": "eval_chat_intent.json"}.get(
+        args.protocol, "eval_chat.json"
+    )
     (RESULTS / name).write_text(json.dumps(result, indent=2) + "\n")
     print()
     print(table(result, heads, curve))
@@ -153,19 +205,25 @@ def main() -> None:
 
     if format_groups(m):
         print("\n" + format_groups(m))
-    print(f"\nwall {wall:.1f}s (CPU {cpu:.1f}s) for {m['n_users']} users x {m['turns']} turns on {result['machine']['cores']} cores "
-          f"(1-min load average {load} before, {load_after} after); targets: {result['targets']}")
+    print(
+        f"\nwall {wall:.1f}s (CPU {cpu:.1f}s) for {m['n_users']} users x {m['turns']} turns on {result['machine']['cores']} cores "
+        f"(1-min load average {load} before, {load_after} after); targets: {result['targets']}"
+    )
     if "hits_by_request" in result:
         print("\nnew held-out liked items shown per turn, by what the agent's state held that turn "
               "(a requested genre, years, avoided genres):")
         for kind, row in result["hits_by_request"].items():
-            print(f"  {kind:<22} {row['turns']:5d} turns  " + "  ".join(
-                f"{s} {row[s]:.3f}" for s in systems if s in row))  # oracles' lists are constant: left out
+            print(
+                f"  {kind:<22} {row['turns']:5d} turns  "
+                + "  ".join(f"{s} {row[s]:.3f}" for s in systems if s in row)
+            )  # oracles' lists are constant: left out
     if result.get("within_request", {}).get("turns"):
         w = result["within_request"]
-        print(f"\nturns with a request in force ({w['turns']} turns, {w['users']} users; "
-              f"{w['requested_liked_per_turn']:.2f} held-out liked items a turn satisfy it): new items "
-              "that satisfy it a turn / recall of them over those turns:")
+        print(
+            f"\nturns with a request in force ({w['turns']} turns, {w['users']} users; "
+            f"{w['requested_liked_per_turn']:.2f} held-out liked items a turn satisfy it): new items "
+            "that satisfy it a turn / recall of them over those turns:"
+        )
         for s in systems:
             if s in w:
                 ci = w[s].get("agent_minus_recall_ci95")
@@ -191,8 +249,15 @@ class RunTruth:
         from genrec.evaluation.protocols.scoring import truths
 
         ds, sp = load_split(dataset, split, Settings().datasets_dir)
-        records = [json.loads(line) for line in (out / "transcripts.jsonl").read_text().splitlines() if line]
-        relevant = {u: t.relevant for u, t in truths(sp.train, sp.test, [r["user_id"] for r in records]).items()}
+        records = [
+            json.loads(line)
+            for line in (out / "transcripts.jsonl").read_text().splitlines()
+            if line
+        ]
+        relevant = {
+            u: t.relevant
+            for u, t in truths(sp.train, sp.test, [r["user_id"] for r in records]).items()
+        }
         return cls(records, relevant, ds.catalog)
 
 
@@ -205,9 +270,18 @@ def hits_by_request(run: RunTruth, systems: list[str]) -> dict[str, dict[str, fl
     for r in records:
         for t in r["turns"]:
             held = t.get("agent_state") or {}
-            kind = "".join(code for code, on in (("G", held.get("wanted_genres")),
-                                                 ("Y", held.get("year_min") or held.get("year_max")),
-                                                 ("A", held.get("avoided_genres"))) if on) or "-"
+            kind = (
+                "".join(
+                    code
+                    for code, on in (
+                        ("G", held.get("wanted_genres")),
+                        ("Y", held.get("year_min") or held.get("year_max")),
+                        ("A", held.get("avoided_genres")),
+                    )
+                    if on
+                )
+                or "-"
+            )
             row = rows.setdefault(kind, {"turns": 0})
             row["turns"] += 1
             lists = {"agent": t["ranked_item_ids"], **t.get("baselines", {})}
@@ -251,7 +325,11 @@ def within_request(run: RunTruth, systems: list[str]) -> dict:
                     got = set(lists[s]) & ok
                     hits[s] += len(got)
                     found[s].setdefault(r["user_id"], set()).update(got)
-    summary: dict = {"turns": turns, "users": len(asked), "requested_liked_per_turn": round(pool / max(turns, 1), 3)}
+    summary: dict = {
+        "turns": turns,
+        "users": len(asked),
+        "requested_liked_per_turn": round(pool / max(turns, 1), 3),
+    }
     users = [u for u, ok in asked.items() if ok]
     recall = {s: [len(found[s].get(u, set())) / len(asked[u]) for u in users] for s in systems}
     for s in systems:
@@ -260,7 +338,11 @@ def within_request(run: RunTruth, systems: list[str]) -> dict:
                           "recall": round(sum(recall[s]) / max(len(users), 1), 4)}
             if s != "agent" and "agent" in recall and users:
                 diff, low, high = paired_bootstrap_ci(recall["agent"], recall[s])
-                summary[s]["agent_minus_recall_ci95"] = [round(diff, 4), round(low, 4), round(high, 4)]
+                summary[s]["agent_minus_recall_ci95"] = [
+                    round(diff, 4),
+                    round(low, 4),
+                    round(high, 4),
+                ]
     return summary
 
 
@@ -279,23 +361,37 @@ def agent_targets(result: dict, head: str) -> dict[str, bool | float]:
     if result["protocol"] == "target":
         peers = [s for s in result["groups"]["peers"] if fin[s].get(head) is not None]
         fr = result.get("failures_removed") or {}
-        out[f"failures_removed_of_best_peer({fr.get('vs')})"] = round(float(fr.get("share", 0.0)), 3)
+        out[f"failures_removed_of_best_peer({fr.get('vs')})"] = round(
+            float(fr.get("share", 0.0)), 3
+        )
         out["failures_removed>=1/3"] = float(fr.get("share", 0.0)) >= 1 / 3
-        out["avg_turns<every_peer"] = all(fin["agent"]["avg_turns"] < fin[s]["avg_turns"] for s in peers)
+        out["avg_turns<every_peer"] = all(
+            fin["agent"]["avg_turns"] < fin[s]["avg_turns"] for s in peers
+        )
         return out
     if result["protocol"] == "intent":
-        for peer, bar, metric in (("constrained_fold_in", 1.10, head), ("popularity", 1.30, "recall_cum@10")):
+        for peer, bar, metric in (
+            ("constrained_fold_in", 1.10, head),
+            ("popularity", 1.30, "recall_cum@10"),
+        ):
             if peer not in fin:
                 continue
-            out[f"{metric}_ratio_to_{peer}"] = round(fin["agent"][metric] / max(fin[peer][metric], 1e-12), 3)
+            out[f"{metric}_ratio_to_{peer}"] = round(
+                fin["agent"][metric] / max(fin[peer][metric], 1e-12), 3
+            )
             low = (paired.get(peer) or {}).get("low")
-            out[f"{metric}>={bar:.2f}x_{peer}"] = fin["agent"][metric] >= bar * fin[peer][metric] and (
-                metric != head or (low is not None and low > 0))
+            out[f"{metric}>={bar:.2f}x_{peer}"] = fin["agent"][metric] >= bar * fin[peer][
+                metric
+            ] and (metric != head or (low is not None and low > 0))
         for source, g in (result.get("by_phrasing") or {}).items():
             liked = (g["final"].get("agent") or {}).get("understood_liked")
             out[f"understood_liked_{source}>=0.95"] = liked is not None and liked >= 0.95
         return out
-    for peer, bar in (("mentioned_fold_in", 1.10), ("popularity", 1.30), ("constrained_fold_in", None)):
+    for peer, bar in (
+        ("mentioned_fold_in", 1.10),
+        ("popularity", 1.30),
+        ("constrained_fold_in", None),
+    ):
         if peer not in fin:
             continue
         out[f"{head}_ratio_to_{peer}"] = round(agent / max(fin[peer][head], 1e-12), 3)
@@ -320,16 +416,25 @@ def table(result: dict, heads: tuple[str, ...] = HEADLINE, curve: str = "recall_
     oracles = set(result["groups"]["oracles"])
     head = result["ci"]["metric"]
     cols = [h for h in heads if h != "success" or curve != "success"]
-    lines = ["| system | " + " | ".join(cols) + " | " + " | ".join(f"{curve} t{t + 1}" for t in range(turns))
-             + f" | agent - system, {head} [95% CI] |",
-             "|---" * (len(cols) + turns + 2) + "|"]
+    lines = [
+        "| system | "
+        + " | ".join(cols)
+        + " | "
+        + " | ".join(f"{curve} t{t + 1}" for t in range(turns))
+        + f" | agent - system, {head} [95% CI] |",
+        "|---" * (len(cols) + turns + 2) + "|",
+    ]
     for s, fin in result["final"].items():
         ci = result["ci"]["agent_minus"].get(s)
         diff = f"{ci['diff']:+.4f} [{ci['low']:+.4f}, {ci['high']:+.4f}]" if ci else ""
         name = f"{s} (oracle)" if s in oracles else s
-        lines.append(f"| {name} | " + " | ".join(f"{fin[k]:.4f}" if fin.get(k) is not None else "-" for k in cols)
-                     + " | " + " | ".join(f"{v:.4f}" for v in result["per_turn"][s][curve])
-                     + f" | {diff} |")
+        lines.append(
+            f"| {name} | "
+            + " | ".join(f"{fin[k]:.4f}" if fin.get(k) is not None else "-" for k in cols)
+            + " | "
+            + " | ".join(f"{v:.4f}" for v in result["per_turn"][s][curve])
+            + f" | {diff} |"
+        )
     return "\n".join(lines)
 
 
@@ -351,29 +456,55 @@ def ablations(args: argparse.Namespace) -> None:
 
     torch.set_num_threads(1)
     s = get_settings(dataset=args.dataset, split=args.split, llm=args.llm)
-    cfg = ChatEvalConfig(dataset=args.dataset, split=args.split, users=args.ablations, turns=args.turns,
-                         llm=args.llm, concurrency=args.concurrency)
+    cfg = ChatEvalConfig(
+        dataset=args.dataset,
+        split=args.split,
+        users=args.ablations,
+        turns=args.turns,
+        llm=args.llm,
+        concurrency=args.concurrency,
+    )
     parts = build_components(s, cfg, progress=False)
     rows = {}
     for name, kinds in VARIANTS.items():
         out = Path(tempfile.mkdtemp(prefix="genrec-ablation-")) / "run"
         t0 = time.perf_counter()
         res = run_chat_eval(
-            cfg, dataset=parts.dataset, split=parts.split, agent=parts.agent, out_dir=out, ranker=parts.ranker,
-            store=parts.store, popularity_ranker=parts.popularity_ranker, progress=False, report=False,
-            simulator_factory=lambda p, seed, kinds=kinds: TemplateSimulator(p, parts.dataset.catalog, seed=seed,
-                                                                             kinds=kinds),
+            cfg,
+            dataset=parts.dataset,
+            split=parts.split,
+            agent=parts.agent,
+            out_dir=out,
+            ranker=parts.ranker,
+            store=parts.store,
+            popularity_ranker=parts.popularity_ranker,
+            progress=False,
+            report=False,
+            simulator_factory=lambda p, seed, kinds=kinds: TemplateSimulator(
+                p, parts.dataset.catalog, seed=seed, kinds=kinds
+            ),
         )
         fin = res.metrics["final"]
         rows[name] = {
             "seconds": round(time.perf_counter() - t0, 1),
             "recall_cum@10": {sys_: fin[sys_]["recall_cum@10"] for sys_ in fin if sys_ != "ci"},
             "ndcg@10": {sys_: fin[sys_]["ndcg@10"] for sys_ in fin if sys_ != "ci"},
-            "agent": {k: fin["agent"].get(k) for k in ("understood_liked", "misread_disliked", "year_filter",
-                                                       "off_genre", "seen", "question")},
+            "agent": {
+                k: fin["agent"].get(k)
+                for k in (
+                    "understood_liked",
+                    "misread_disliked",
+                    "year_filter",
+                    "off_genre",
+                    "seen",
+                    "question",
+                )
+            },
         }
-        print(f"{name:<26} recall_cum@10: agent {fin['agent']['recall_cum@10']:.4f}  mentioned_fold_in "
-              f"{fin['mentioned_fold_in']['recall_cum@10']:.4f}  popularity {fin['popularity']['recall_cum@10']:.4f}")
+        print(
+            f"{name:<26} recall_cum@10: agent {fin['agent']['recall_cum@10']:.4f}  mentioned_fold_in "
+            f"{fin['mentioned_fold_in']['recall_cum@10']:.4f}  popularity {fin['popularity']['recall_cum@10']:.4f}"
+        )
     path = RESULTS / "eval_chat_ablations.json"
     RESULTS.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"users": args.ablations, "turns": args.turns, "llm": args.llm,

@@ -64,18 +64,33 @@ def run(cmd: list[str], env: dict[str, str]) -> tuple[subprocess.CompletedProces
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--dataset", default="ml-latest-small")
-    ap.add_argument("--from", dest="from_path", default=None, help="zip or folder for `genrec data fetch --from`")
+    ap.add_argument(
+        "--from",
+        dest="from_path",
+        default=None,
+        help="zip or folder for `genrec data fetch --from`",
+    )
     ap.add_argument("--message", default=MESSAGE)
-    ap.add_argument("--home", default=None, help="GENREC_HOME to use (default: a new temporary folder)")
+    ap.add_argument(
+        "--home", default=None, help="GENREC_HOME to use (default: a new temporary folder)"
+    )
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
     home = Path(args.home or tempfile.mkdtemp(prefix="genrec-first-"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("GENREC_")}
-    env.update(GENREC_HOME=str(home), GENREC_DATASET=args.dataset, GENREC_LLM="none",
-               GENREC_LLM_BASE_URL="http://127.0.0.1:9/v1", HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
+    env.update(
+        GENREC_HOME=str(home),
+        GENREC_DATASET=args.dataset,
+        GENREC_LLM="none",
+        GENREC_LLM_BASE_URL="http://127.0.0.1:9/v1",
+        HF_HUB_OFFLINE="1",
+        TOKENIZERS_PARALLELISM="false",
+    )
     genrec = [sys.executable, "-m", "genrec.cli"]
     load_start = os.getloadavg()
-    fetch_cmd = [*genrec, "data", "fetch", args.dataset] + (["--from", args.from_path] if args.from_path else [])
+    fetch_cmd = [*genrec, "data", "fetch", args.dataset] + (
+        ["--from", args.from_path] if args.from_path else []
+    )
     fetched, fetch_s, fetch_cpu = run(fetch_cmd, env)
     if fetched.returncode:
         sys.exit(f"fetch failed: {fetched.stderr[-2000:]}")
@@ -85,14 +100,30 @@ def main() -> None:
     reply = json.loads(chat.stdout)
     recs = reply.get("recommendations", [])
     out = {
-        "dataset": args.dataset, "message": args.message,
-        "seconds": {"fetch": fetch_s, "chat_to_first_answer": chat_s, "total": round(fetch_s + chat_s, 2),
-                    "steps": step_seconds(chat.stderr),
-                    "cpu": {"fetch": fetch_cpu, "chat_to_first_answer": chat_cpu,
-                            "total": round(fetch_cpu + chat_cpu, 1)}},
-        "answer": {"text": reply.get("text", ""), "titles": [f"{r['title']} ({r.get('year')})" for r in recs]},
-        "machine": {**machine(), "load_average_at_start": load_start, "load_average_at_end": os.getloadavg()},
-        "provenance": provenance(), "home": str(home),
+        "dataset": args.dataset,
+        "message": args.message,
+        "seconds": {
+            "fetch": fetch_s,
+            "chat_to_first_answer": chat_s,
+            "total": round(fetch_s + chat_s, 2),
+            "steps": step_seconds(chat.stderr),
+            "cpu": {
+                "fetch": fetch_cpu,
+                "chat_to_first_answer": chat_cpu,
+                "total": round(fetch_cpu + chat_cpu, 1),
+            },
+        },
+        "answer": {
+            "text": reply.get("text", ""),
+            "titles": [f"{r['title']} ({r.get('year')})" for r in recs],
+        },
+        "machine": {
+            **machine(),
+            "load_average_at_start": load_start,
+            "load_average_at_end": os.getloadavg(),
+        },
+        "provenance": provenance(),
+        "home": str(home),
     }
     path = args.out or RESULTS / f"first_answer_{args.dataset}.json"
     path.parent.mkdir(parents=True, exist_ok=True)

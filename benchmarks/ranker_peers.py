@@ -77,7 +77,9 @@ class ScoreTable:
 
     def fold_in(self, liked=(), disliked=(), rated=None) -> UserProfile:  # noqa: ANN001
         empty = np.zeros(0, dtype=np.float32)
-        return UserProfile(empty, 0.0, empty, frozenset({*map(int, liked), *map(int, disliked), *(rated or {})}))
+        return UserProfile(
+            empty, 0.0, empty, frozenset({*map(int, liked), *map(int, disliked), *(rated or {})})
+        )
 
     def recommend(self, user, k: int = 10, *, exclude=(), candidates=None) -> list[ScoredItem]:  # noqa: ANN001
         if isinstance(user, UserProfile):
@@ -110,7 +112,9 @@ def binary_matrix(train: Ratings, item_ids: np.ndarray) -> sp.csr_matrix:
     users = np.unique(train.df["user"].to_numpy())
     rows = np.searchsorted(users, train.df["user"].to_numpy())
     cols = np.searchsorted(item_ids, train.df["item"].to_numpy())
-    return sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(len(users), len(item_ids)))
+    return sp.csr_matrix(
+        (np.ones(len(rows), np.float32), (rows, cols)), shape=(len(users), len(item_ids))
+    )
 
 
 def rating_metrics(pred: np.ndarray, test: Ratings) -> dict[str, float]:
@@ -140,7 +144,9 @@ def surprise_fit(train: Ratings, algo_name: str, params: dict):  # noqa: ANN201
 
 
 def surprise_predict(algo, test: Ratings) -> np.ndarray:  # noqa: ANN001
-    return np.array([algo.predict(int(u), int(i)).est for u, i in zip(test.df["user"], test.df["item"])])
+    return np.array(
+        [algo.predict(int(u), int(i)).est for u, i in zip(test.df["user"], test.df["item"])]
+    )
 
 
 def svd_scores(algo, train: Ratings, item_ids: np.ndarray) -> np.ndarray:  # noqa: ANN001
@@ -181,18 +187,31 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="smaller grids (smoke run)")
     ap.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
-    ap.add_argument("--out", type=Path, default=None,
-                    help=f"results file (default {RESULTS}, ranker_peers_DATASET.json for another dataset)")
-    ap.add_argument("--dataset", default="ml-100k", help="dataset name (default ml-100k; any installed one)")
-    ap.add_argument("--split", default="auto",
-                    help="split (default auto: u1 on ml-100k, else seeded random:0.2; temporal[:K] too)")
+    ap.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help=f"results file (default {RESULTS}, ranker_peers_DATASET.json for another dataset)",
+    )
+    ap.add_argument(
+        "--dataset", default="ml-100k", help="dataset name (default ml-100k; any installed one)"
+    )
+    ap.add_argument(
+        "--split",
+        default="auto",
+        help="split (default auto: u1 on ml-100k, else seeded random:0.2; temporal[:K] too)",
+    )
     ap.add_argument("--seed", type=int, default=42, help="seed of a random split (default 42)")
     ap.add_argument("--only", default="", help="comma-separated rows to run (popularity, ease, "
                     "implicit_als, implicit_bpr, surprise_svd, spark_als, genrec); default all")
     ap.add_argument("--spark-master", default="local[2]", help="Spark master for the spark_als row")
     args = ap.parse_args()
     if args.out is None:
-        args.out = RESULTS if args.dataset == "ml-100k" else RESULTS.with_name(f"ranker_peers_{args.dataset}.json")
+        args.out = (
+            RESULTS
+            if args.dataset == "ml-100k"
+            else RESULTS.with_name(f"ranker_peers_{args.dataset}.json")
+        )
     only = {x.strip() for x in args.only.split(",") if x.strip()}
 
     def want(*names: str) -> bool:
@@ -222,7 +241,9 @@ def main() -> None:
         spark_row(args, ds, split, val, vp, tp, rows, grids, skipped)
 
     # EASE: lambda on validation NDCG (its lambda is genrec's EASE weight too)
-    lams = [200, 500, 1000] if args.quick or not want("ease", "genrec") else [100, 200, 400, 800, 1600]
+    lams = (
+        [200, 500, 1000] if args.quick or not want("ease", "genrec") else [100, 200, 400, 800, 1600]
+    )
     grids["ease"] = [(lam, val_ndcg(ease_scores(vx, lam))) for lam in lams]
     best_lam = max(grids["ease"], key=lambda g: g[1])[0]
     s, t = timed(ease_scores, tx, best_lam)
@@ -234,15 +255,24 @@ def main() -> None:
     try:
         import implicit  # noqa: F401
     except ImportError:
-        skipped["implicit_als"] = skipped["implicit_bpr"] = "implicit is not installed (pip install implicit)"
+        skipped["implicit_als"] = skipped["implicit_bpr"] = (
+            "implicit is not installed (pip install implicit)"
+        )
     if "implicit" in sys.modules and want("implicit_als", "implicit_bpr"):
-        als_grid = [{"factors": f, "regularization": r, "alpha": a, "iterations": 15}
-                    for f in ([64] if args.quick else [32, 64, 128]) for r in (0.01, 0.1) for a in (1.0, 10.0)]
+        als_grid = [
+            {"factors": f, "regularization": r, "alpha": a, "iterations": 15}
+            for f in ([64] if args.quick else [32, 64, 128])
+            for r in (0.01, 0.1)
+            for a in (1.0, 10.0)
+        ]
         grids["als"] = [(p, val_ndcg(implicit_scores(vx, "als", p))) for p in als_grid]
         best = max(grids["als"], key=lambda g: g[1])[0]
         s, t = timed(implicit_scores, tx, "als", best)
-        rows["implicit_als"] = {**tp.score(ScoreTable(s, split.train, item_ids)).metrics, "fit_s": t,
-                                "params": best}
+        rows["implicit_als"] = {
+            **tp.score(ScoreTable(s, split.train, item_ids)).metrics,
+            "fit_s": t,
+            "params": best,
+        }
         print("als", rows["implicit_als"]["ndcg@10"], best, flush=True)
     if "implicit" in sys.modules and want("implicit_bpr"):
         bpr_grid = [{"factors": f, "learning_rate": lr, "regularization": 0.01, "iterations": 100}
@@ -250,8 +280,11 @@ def main() -> None:
         grids["bpr"] = [(p, val_ndcg(implicit_scores(vx, "bpr", p))) for p in bpr_grid]
         best = max(grids["bpr"], key=lambda g: g[1])[0]
         s, t = timed(implicit_scores, tx, "bpr", best)
-        rows["implicit_bpr"] = {**tp.score(ScoreTable(s, split.train, item_ids)).metrics, "fit_s": t,
-                                "params": best}
+        rows["implicit_bpr"] = {
+            **tp.score(ScoreTable(s, split.train, item_ids)).metrics,
+            "fit_s": t,
+            "params": best,
+        }
         print("bpr", rows["implicit_bpr"]["ndcg@10"], best, flush=True)
 
     # Surprise SVD (grid on validation RMSE) and SVD++ (library defaults: one grid point, it is slow)
@@ -274,8 +307,11 @@ def main() -> None:
         algo, t = timed(surprise_fit, val.train, "svdpp", pp)
         grids["svdpp"] = [(pp, rmse(surprise_predict(algo, val.test), val.test.df["rating"]))]
         algo, t = timed(surprise_fit, split.train, "svdpp", pp)
-        rows["surprise_svdpp"] = {**rating_metrics(surprise_predict(algo, split.test), split.test),
-                                  "fit_s": t, "params": pp}  # ratings only: a full score table is too slow
+        rows["surprise_svdpp"] = {
+            **rating_metrics(surprise_predict(algo, split.test), split.test),
+            "fit_s": t,
+            "params": pp,
+        }  # ratings only: a full score table is too slow
         print("svd++", rows["surprise_svdpp"]["rmse"], flush=True)
 
     out_extra: dict = {}
@@ -283,13 +319,22 @@ def main() -> None:
         genrec_rows(args, item_ids, best_lam, val, split, vp, tp, rows, grids, out_extra)
     table(rows, skipped)
     out = {
-        "protocol": {**tp.describe(), "tuning": f"validation_split({split.name} train, fraction=0.1, seed=42)",
-                     "metrics": "genrec.evaluation.protocols.ranker.RankerProtocol.score (every row but svd++)"},
-        "machine": {**machine(), "torch_threads": torch.get_num_threads(), "load_average_at_start": load_start,
-                    "load_average_at_end": os.getloadavg()},
+        "protocol": {
+            **tp.describe(),
+            "tuning": f"validation_split({split.name} train, fraction=0.1, seed=42)",
+            "metrics": "genrec.evaluation.protocols.ranker.RankerProtocol.score (every row but svd++)",
+        },
+        "machine": {
+            **machine(),
+            "torch_threads": torch.get_num_threads(),
+            "load_average_at_start": load_start,
+            "load_average_at_end": os.getloadavg(),
+        },
         "provenance": provenance(),
         "total_seconds": round(time.perf_counter() - t_start, 1),
-        "results": rows, "skipped": skipped, "grids": {k: [[p, v] for p, v in g] for k, g in grids.items()},
+        "results": rows,
+        "skipped": skipped,
+        "grids": {k: [[p, v] for p, v in g] for k, g in grids.items()},
         **out_extra,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -302,20 +347,29 @@ def genrec_rows(args, item_ids, best_lam, val, split, vp, tp, rows, grids, out_e
     # genrec: autoencoder (reg fixed by the exploration recorded in README) + EASE (lambda from
     # the EASE grid above) + blend weight, all on validation; then refit on all of u1.base
     base = RankerConfig(ease_reg=float(best_lam), device="cpu", seed=42)
-    probe, t_probe = timed(lambda: MFRanker(base).fit(val.train, validation=val.test, items=item_ids,
-                                                      progress=False))
+    probe, t_probe = timed(
+        lambda: MFRanker(base).fit(val.train, validation=val.test, items=item_ids, progress=False)
+    )
     blends = [0.0, 0.2, 0.4, 0.6, 1.0]
-    grids["genrec_blend"] = [(b, vp.score(probe.variant(blend=b)).metrics[f"ndcg@{K}"]) for b in blends]
+    grids["genrec_blend"] = [
+        (b, vp.score(probe.variant(blend=b)).metrics[f"ndcg@{K}"]) for b in blends
+    ]
     best_blend = max(grids["genrec_blend"], key=lambda g: g[1])[0]
     cfg = base.model_copy(update={"blend": best_blend})
     model, t = timed(lambda: MFRanker(cfg).fit(split.train, items=item_ids, progress=False,
                                                stop_epoch=probe.metadata["best_epoch"]))
-    rows["genrec"] = {**tp.score(model).metrics, "fit_s": t,
-                      "fit_s_autorec": model.metadata["autorec_seconds"],
-                      "epochs": probe.metadata["best_epoch"],
-                      "seconds_per_epoch": round(model.metadata["autorec_seconds"] / probe.metadata["best_epoch"], 3),
-                      "validation_fit_s": t_probe, "val_rmse": probe.metadata["best_val_rmse"],
-                      "params": cfg.model_dump()}
+    rows["genrec"] = {
+        **tp.score(model).metrics,
+        "fit_s": t,
+        "fit_s_autorec": model.metadata["autorec_seconds"],
+        "epochs": probe.metadata["best_epoch"],
+        "seconds_per_epoch": round(
+            model.metadata["autorec_seconds"] / probe.metadata["best_epoch"], 3
+        ),
+        "validation_fit_s": t_probe,
+        "val_rmse": probe.metadata["best_val_rmse"],
+        "params": cfg.model_dump(),
+    }
     print("genrec", rows["genrec"]["rmse"], rows["genrec"]["ndcg@10"], flush=True)
 
     # ablation on the final model (test), components toggled
@@ -335,8 +389,12 @@ def genrec_rows(args, item_ids, best_lam, val, split, vp, tp, rows, grids, out_e
     t0 = time.perf_counter()
     profiles = {}
     for u, g in split.train.df.groupby("user"):
-        top10 = g.sort_values(["rating", "timestamp"], ascending=[False, False], kind="stable").head(10)
-        profiles[int(u)] = model.fold_in(rated=dict(zip(top10["item"].astype(int), top10["rating"])))
+        top10 = g.sort_values(
+            ["rating", "timestamp"], ascending=[False, False], kind="stable"
+        ).head(10)
+        profiles[int(u)] = model.fold_in(
+            rated=dict(zip(top10["item"].astype(int), top10["rating"]))
+        )
     rows["genrec_cold_start_10_items"] = {
         **tp.score(model, profiles=profiles).metrics,
         "fit_s": round(time.perf_counter() - t0, 2), "params": {"items_per_user": 10},
@@ -352,7 +410,9 @@ def table(rows: dict[str, dict], skipped: dict[str, str]) -> None:
     cols = ["rmse", "mae", "ndcg@10", "recall@10", "precision@10", "map@10", "hit_rate@10", "fit_s"]
     print(f"\n{'model':<28}" + "".join(f"{c:>13}" for c in cols))
     for name, r in rows.items():
-        cells = "".join(f"{r[c]:>13.4f}" if isinstance(r.get(c), float) else f"{'-':>13}" for c in cols)
+        cells = "".join(
+            f"{r[c]:>13.4f}" if isinstance(r.get(c), float) else f"{'-':>13}" for c in cols
+        )
         print(f"{name:<28}{cells}")
     for name, why in skipped.items():
         print(f"{name:<28}skipped: {why}")
@@ -396,7 +456,9 @@ def spark_row(args, ds, split, val, vp, tp, rows, grids, skipped) -> None:  # no
                 for reg in cfg.regs:
                     for a in cfg.alphas:
                         p = {"rank": r, "regParam": reg, "alpha": a}
-                        ndcg = vp.score(artifact(fit_als(spark, vpath, p, cfg), val.train, reg)).metrics[f"ndcg@{K}"]
+                        ndcg = vp.score(
+                            artifact(fit_als(spark, vpath, p, cfg), val.train, reg)
+                        ).metrics[f"ndcg@{K}"]
                         grid.append((p, ndcg))
                         print("spark_als", p, round(ndcg, 4), flush=True)
             best = max(grid, key=lambda g: g[1])[0]

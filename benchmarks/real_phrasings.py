@@ -29,15 +29,24 @@ def main() -> None:
     from genrec.data import load_split
     from genrec.evaluation.simulation.phrasebook import build_phrasebook
 
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--titles", type=int, default=40, help="popular titles each template is filled with")
-    ap.add_argument("--all", action="store_true", help="print every template, not only those below 1.00")
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--titles", type=int, default=40, help="popular titles each template is filled with"
+    )
+    ap.add_argument(
+        "--all", action="store_true", help="print every template, not only those below 1.00"
+    )
     ap.add_argument("--examples", type=int, default=1, help="misread sentences shown per template")
     args = ap.parse_args()
 
     ds, split = load_split("ml-100k", "u1", Settings().datasets_dir)
     cat = ds.catalog
-    popular = [i for i, _ in sorted(split.train.item_counts().items(), key=lambda kv: -kv[1])[:args.titles]]
+    popular = [
+        i
+        for i, _ in sorted(split.train.item_counts().items(), key=lambda kv: -kv[1])[: args.titles]
+    ]
     book = build_phrasebook().safe_for(cat)
     reader = CatalogExtractor(cat)
     said = got = 0
@@ -50,7 +59,9 @@ def main() -> None:
         missed = []
         for k in range(len(popular)):
             ids = [popular[(k + j) % len(popular)] for j in range(len(t.titles))]
-            text = t.fill([cat[i].title for i in ids], [GENRES[j % len(GENRES)] for j in range(len(t.genres))])
+            text = t.fill(
+                [cat[i].title for i in ids], [GENRES[j % len(GENRES)] for j in range(len(t.genres))]
+            )
             ex = reader.extract(text, DialogueState())
             for iid, pol in zip(ids, t.titles):
                 if pol == "liked":
@@ -69,7 +80,9 @@ def main() -> None:
             print(f"{share:.2f}  {t.act:<9}{t.text}")
             for m in missed[:args.examples]:
                 print(f"        missed: {m}")
-    print(f"liked slots understood: {got}/{said} = {got / max(said, 1):.3f} over {len(rows)} templates")
+    print(
+        f"liked slots understood: {got}/{said} = {got / max(said, 1):.3f} over {len(rows)} templates"
+    )
     print(f"templates with a slot not liked read as liked: {len({id(t) for _, t, _ in misread})}")
     shown: set[int] = set()
     for pol, t, text in misread:

@@ -51,15 +51,36 @@ from genrec.retrieval.server import free_port  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "retrieval.json"
 QUERIES = [
-    "animated movie for children", "a funny romantic comedy", "scary horror film with a monster",
-    "space adventure with aliens", "gritty crime drama about the mafia", "war film about soldiers",
-    "classic western with cowboys", "musical with songs and dancing", "a detective solving a murder",
-    "science fiction about robots", "tearjerker family drama", "action movie with explosions",
-    "documentary about real events", "film noir in the 1940s", "teen comedy in high school",
-    "a love story set in paris", "fantasy adventure with magic", "psychological thriller",
-    "a heist movie", "sports movie about an underdog team", "disaster movie", "political thriller",
-    "costume drama from a novel", "martial arts action", "buddy cop comedy", "vampire horror",
-    "road trip movie", "courtroom drama", "biography of a musician", "christmas family film",
+    "animated movie for children",
+    "a funny romantic comedy",
+    "scary horror film with a monster",
+    "space adventure with aliens",
+    "gritty crime drama about the mafia",
+    "war film about soldiers",
+    "classic western with cowboys",
+    "musical with songs and dancing",
+    "a detective solving a murder",
+    "science fiction about robots",
+    "tearjerker family drama",
+    "action movie with explosions",
+    "documentary about real events",
+    "film noir in the 1940s",
+    "teen comedy in high school",
+    "a love story set in paris",
+    "fantasy adventure with magic",
+    "psychological thriller",
+    "a heist movie",
+    "sports movie about an underdog team",
+    "disaster movie",
+    "political thriller",
+    "costume drama from a novel",
+    "martial arts action",
+    "buddy cop comedy",
+    "vampire horror",
+    "road trip movie",
+    "courtroom drama",
+    "biography of a musician",
+    "christmas family film",
 ]
 
 
@@ -67,7 +88,11 @@ def machine() -> dict[str, Any]:
     """The shared machine description plus the chromadb version and the load at the start."""
     import chromadb
 
-    return {**shared_machine(), "chromadb": chromadb.__version__, "load_avg_at_start": list(os.getloadavg())}
+    return {
+        **shared_machine(),
+        "chromadb": chromadb.__version__,
+        "load_avg_at_start": list(os.getloadavg()),
+    }
 
 
 def pct(ts: list[float], p: float) -> float:
@@ -83,8 +108,14 @@ def timed(fn: Callable[[], Any], n: int) -> list[float]:
     return out
 
 
-def latency(store: ChromaStore, qvecs: np.ndarray, filters: dict[str, SearchFilters | None],
-            n: int, strategies: tuple[str, ...] = ("auto",), where_n: int | None = None) -> dict[str, Any]:
+def latency(
+    store: ChromaStore,
+    qvecs: np.ndarray,
+    filters: dict[str, SearchFilters | None],
+    n: int,
+    strategies: tuple[str, ...] = ("auto",),
+    where_n: int | None = None,
+) -> dict[str, Any]:
     """p50/p95 of the store's search path on precomputed query vectors (embedding excluded)."""
     out = {}
     for strat in strategies:
@@ -97,13 +128,19 @@ def latency(store: ChromaStore, qvecs: np.ndarray, filters: dict[str, SearchFilt
             store.searcher.knn(qvecs[0], 10, vf)  # warm (loads the vector cache on the exact path)
             ts = timed(lambda i, vf=vf: store.searcher.knn(qvecs[i % len(qvecs)], 10, vf), reps)
             n_match = int(store.searcher.table.mask(vf).sum())
-            out[f"{strat}:{fname}"] = {"p50_ms": round(pct(ts, 50), 2), "p95_ms": round(pct(ts, 95), 2),
-                                       "n": reps, "matching_items": n_match}
+            out[f"{strat}:{fname}"] = {
+                "p50_ms": round(pct(ts, 50), 2),
+                "p95_ms": round(pct(ts, 95), 2),
+                "n": reps,
+                "matching_items": n_match,
+            }
     store.strategy = "auto"
     return out
 
 
-def recall(store: ChromaStore, qvecs: np.ndarray, filters: dict[str, SearchFilters | None], k: int = 10) -> dict:
+def recall(
+    store: ChromaStore, qvecs: np.ndarray, filters: dict[str, SearchFilters | None], k: int = 10
+) -> dict:
     """recall@k of (a) Chroma's HNSW query, unfiltered, and (b) the store's filtered search, vs exact."""
     vectors = store.searcher.vector_cache()
     if vectors is None:
@@ -139,7 +176,9 @@ def server_latency(store: ChromaStore, data_dir: Path, qvecs, filters, n) -> dic
     from chromadb.config import Settings as CS
 
     with ChromaServer(data_dir, port=free_port()) as srv:
-        http = chromadb.HttpClient(host=srv.host, port=srv.port, settings=CS(anonymized_telemetry=False))
+        http = chromadb.HttpClient(
+            host=srv.host, port=srv.port, settings=CS(anonymized_telemetry=False)
+        )
         remote = ChromaStore(http, store.dataset, store.embedder, exact_max=store.exact_max)
         remote.index.share_rows(store.index)
         assert remote.status().state == "ok", remote.status()
@@ -164,25 +203,44 @@ def dataset_section(args, results: dict) -> None:
     noop_s = time.perf_counter() - t
     qvecs = emb.embed(QUERIES)
     qe = timed(lambda i: emb.embed([QUERIES[i % len(QUERIES)] + f" #{i}"]), args.queries)
-    filters = {"none": None,
-               "broad(Drama|Comedy)": SearchFilters(genres_any=["Drama", "Comedy"]),
-               "mid(Sci-Fi,1970-1999,-Horror)": SearchFilters(genres_any=["Sci-Fi"], genres_none=["Horror"],
-                                                                year_min=1970, year_max=1999),
-               "selective(Film-Noir)": SearchFilters(genres_any=["Film-Noir"])}
+    filters = {
+        "none": None,
+        "broad(Drama|Comedy)": SearchFilters(genres_any=["Drama", "Comedy"]),
+        "mid(Sci-Fi,1970-1999,-Horror)": SearchFilters(
+            genres_any=["Sci-Fi"], genres_none=["Horror"], year_min=1970, year_max=1999
+        ),
+        "selective(Film-Noir)": SearchFilters(genres_any=["Film-Noir"]),
+    }
     lat = latency(store, qvecs, filters, args.queries, strategies=("auto", "where"))
-    e2e = timed(lambda i: store.search(QUERIES[i % len(QUERIES)] + f" ({i})", 10, filters["mid(Sci-Fi,1970-1999,-Horror)"]),
-                args.queries)
+    e2e = timed(
+        lambda i: store.search(
+            QUERIES[i % len(QUERIES)] + f" ({i})", 10, filters["mid(Sci-Fi,1970-1999,-Horror)"]
+        ),
+        args.queries,
+    )
     lat["auto:end-to-end search() incl. query embedding, mid filter"] = {
         "p50_ms": round(pct(e2e, 50), 2), "p95_ms": round(pct(e2e, 95), 2), "n": args.queries}
     rec = recall(store, qvecs, filters)
-    server = {} if args.skip_server else server_latency(store, s.chroma_dir, qvecs, filters, args.queries)
+    server = (
+        {}
+        if args.skip_server
+        else server_latency(store, s.chroma_dir, qvecs, filters, args.queries)
+    )
     results[ds.name] = {
-        "items": len(ds.catalog), "embedder": emb.name, "dim": emb.dim, "hnsw": store.hnsw,
-        "model_load_s": round(load_s, 2), "build_s": round(build_s, 2), "build_cpu_s": round(build_cpu_s, 2),
+        "items": len(ds.catalog),
+        "embedder": emb.name,
+        "dim": emb.dim,
+        "hnsw": store.hnsw,
+        "model_load_s": round(load_s, 2),
+        "build_s": round(build_s, 2),
+        "build_cpu_s": round(build_cpu_s, 2),
         "embedded_items": report.embedded,
         "query_embedding_ms": {"p50": round(pct(qe, 50), 2), "p95": round(pct(qe, 95), 2)},
-        "rebuild_when_up_to_date_s": round(noop_s, 3), "noop_up_to_date": noop.up_to_date,
-        "latency_embedded": lat, "latency_server": server, "recall@10": rec,
+        "rebuild_when_up_to_date_s": round(noop_s, 3),
+        "noop_up_to_date": noop.up_to_date,
+        "latency_embedded": lat,
+        "latency_server": server,
+        "recall@10": rec,
     }
 
 
@@ -195,22 +253,31 @@ def tags_section(args, results: dict) -> None:
     cold = tq.cold_items(tq.with_tags(ds, held), args.cold_max)  # searched by a tag they keep
     entry: dict[str, Any] = {
         "protocol": tq.__doc__.strip().split("\n\n", 1)[1].replace("\n", " "),
-        "query_tags": len(queries), "held_out_pairs": len(held), "min_items_per_tag": args.tag_min_items,
-        "cold_max_ratings": args.cold_max, "examples": sorted(queries)[:12]}
+        "query_tags": len(queries),
+        "held_out_pairs": len(held),
+        "min_items_per_tag": args.tag_min_items,
+        "cold_max_ratings": args.cold_max,
+        "examples": sorted(queries)[:12],
+    }
     for variant, drop in (("with_tags", held), ("without_tags", None)):
         home = Path(tempfile.mkdtemp(prefix=f"genrec-bench-{variant}-"))
         store = ChromaStore(make_client(Settings(home=home)), tq.with_tags(ds, drop), emb)
         t = time.perf_counter()
         store.build(progress=True)
-        entry[variant] = {"build_s": round(time.perf_counter() - t, 1), **tq.score_queries(store, queries),
-                          "cold": tq.cold_reach(store, cold)}
+        entry[variant] = {
+            "build_s": round(time.perf_counter() - t, 1),
+            **tq.score_queries(store, queries),
+            "cold": tq.cold_reach(store, cold),
+        }
         print(variant, entry[variant], flush=True)
     results[f"tags:{ds.name}"] = entry
 
 
 def synthetic_dataset(n: int, seed: int = 0) -> Dataset:
     rng = np.random.default_rng(seed)
-    genres = np.array(["Action", "Comedy", "Drama", "Horror", "Romance", "Sci-Fi", "Thriller", "Documentary"])
+    genres = np.array(
+        ["Action", "Comedy", "Drama", "Horror", "Romance", "Sci-Fi", "Thriller", "Documentary"]
+    )
     p = np.array([0.15, 0.25, 0.3, 0.06, 0.1, 0.06, 0.07, 0.01])
     years = rng.integers(1900, 2025, size=n)
     n_g = rng.integers(1, 4, size=n)
@@ -241,20 +308,32 @@ def synthetic_section(n: int, args, results: dict, save: Callable[[], None] = la
                   "latency_embedded": {}, "latency_server": {}, "recall@10": {}})
     if report.up_to_date:  # --home of an earlier run: keep the build time that run measured
         entry.setdefault("build_s", None)
-        entry["build_note"] = f"index built by an earlier run in {home}; this run found it up to date"
+        entry["build_note"] = (
+            f"index built by an earlier run in {home}; this run found it up to date"
+        )
     else:
-        entry.update({"build_s": round(build_s, 1), "build_cpu_s_client_process": round(build_cpu_s, 1),
-                      "embedded_items": report.embedded, "kept_from_unfinished_build": report.kept})
+        entry.update(
+            {
+                "build_s": round(build_s, 1),
+                "build_cpu_s_client_process": round(build_cpu_s, 1),
+                "embedded_items": report.embedded,
+                "kept_from_unfinished_build": report.kept,
+            }
+        )
     save()
     rng = np.random.default_rng(1)
     qvecs = rng.standard_normal((args.queries, args.dim)).astype(np.float32)
     qvecs /= np.linalg.norm(qvecs, axis=1, keepdims=True)
-    filters = {"none": None,
-               "broad(Drama|Comedy)": SearchFilters(genres_any=["Drama", "Comedy"]),
-               "mid(Sci-Fi,1970-1999,-Horror)": SearchFilters(genres_any=["Sci-Fi"], genres_none=["Horror"],
-                                                                year_min=1970, year_max=1999),
-               "selective(Documentary,2000-2005)": SearchFilters(genres_any=["Documentary"], year_min=2000,
-                                                                   year_max=2005)}
+    filters = {
+        "none": None,
+        "broad(Drama|Comedy)": SearchFilters(genres_any=["Drama", "Comedy"]),
+        "mid(Sci-Fi,1970-1999,-Horror)": SearchFilters(
+            genres_any=["Sci-Fi"], genres_none=["Horror"], year_min=1970, year_max=1999
+        ),
+        "selective(Documentary,2000-2005)": SearchFilters(
+            genres_any=["Documentary"], year_min=2000, year_max=2005
+        ),
+    }
     strategies = ("auto", "where") if args.where_queries > 0 else ("auto",)
     entry["latency_embedded"] = latency(store, qvecs, filters, args.queries, strategies=strategies,
                                         where_n=args.where_queries)
@@ -284,7 +363,9 @@ def table(results: dict) -> str:
         if "query_embedding_ms" in r:
             lines.append(f"   query embedding ms: {r['query_embedding_ms']}")
         lines.append(f"   recall@10: {r['recall@10']}")
-        lines.append(f"   {'mode':<9} {'path:filter':<58} {'matching':>9} {'p50 ms':>8} {'p95 ms':>8}")
+        lines.append(
+            f"   {'mode':<9} {'path:filter':<58} {'matching':>9} {'p50 ms':>8} {'p95 ms':>8}"
+        )
         for mode in ("embedded", "server"):
             for key, v in r[f"latency_{mode}"].items():
                 lines.append(f"   {mode:<9} {key:<58} {v.get('matching_items', ''):>9} "
@@ -294,12 +375,21 @@ def table(results: dict) -> str:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--sections", default="dataset,synthetic",
-                    help="dataset (ml-100k, the old name, still works), synthetic, tags; comma-separated")
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--sections",
+        default="dataset,synthetic",
+        help="dataset (ml-100k, the old name, still works), synthetic, tags; comma-separated",
+    )
     ap.add_argument("--dataset", default="ml-100k", help="dataset of the dataset and tags sections")
-    ap.add_argument("--tag-min-items", type=int, default=8, help="tags on at least this many items are queries")
-    ap.add_argument("--cold-max", type=int, default=2, help="cold items: rated by at most this many users")
+    ap.add_argument(
+        "--tag-min-items", type=int, default=8, help="tags on at least this many items are queries"
+    )
+    ap.add_argument(
+        "--cold-max", type=int, default=2, help="cold items: rated by at most this many users"
+    )
     ap.add_argument("--sizes", default="100000", help="synthetic catalog sizes, comma-separated")
     ap.add_argument("--dim", type=int, default=64, help="dimension of the synthetic vectors")
     ap.add_argument("--queries", type=int, default=100, help="queries per latency cell")
@@ -307,8 +397,11 @@ def main() -> None:
                     help="queries per cell for the slow `where` strategy on synthetic catalogs")
     ap.add_argument("--skip-server", action="store_true", help="embedded mode only")
     ap.add_argument("--out", type=Path, default=RESULTS)
-    ap.add_argument("--home", default=None,
-                    help="GENREC_HOME for the synthetic store (reuse or resume an earlier run's index)")
+    ap.add_argument(
+        "--home",
+        default=None,
+        help="GENREC_HOME for the synthetic store (reuse or resume an earlier run's index)",
+    )
     args = ap.parse_args()
     results: dict[str, Any] = json.loads(args.out.read_text()) if args.out.is_file() else {}
     results["machine"] = machine()

@@ -38,9 +38,36 @@ RESULTS = Path(__file__).parent / "results"
 GENRES = ["Action", "Adventure", "Animation", "Children", "Comedy", "Crime", "Documentary", "Drama",
           "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller",
           "War", "Western"]
-WORDS = ["Silent", "River", "Night", "Golden", "Empire", "Last", "Summer", "Stone", "Shadow", "Glass",
-         "Winter", "Iron", "Broken", "Secret", "Wild", "Paper", "Crimson", "Distant", "Electric",
-         "Hidden", "Lonely", "Midnight", "Northern", "Quiet", "Burning", "Falling", "Little", "Great"]
+WORDS = [
+    "Silent",
+    "River",
+    "Night",
+    "Golden",
+    "Empire",
+    "Last",
+    "Summer",
+    "Stone",
+    "Shadow",
+    "Glass",
+    "Winter",
+    "Iron",
+    "Broken",
+    "Secret",
+    "Wild",
+    "Paper",
+    "Crimson",
+    "Distant",
+    "Electric",
+    "Hidden",
+    "Lonely",
+    "Midnight",
+    "Northern",
+    "Quiet",
+    "Burning",
+    "Falling",
+    "Little",
+    "Great",
+]
 
 
 def shape(scale: float) -> tuple[int, int, int]:
@@ -272,8 +299,9 @@ def store_throughput(urls: list[str], sessions: int, turns: int) -> dict:
                 state = st.load_state(sid)
                 state.turns += 1
                 st.save_turn(sid, state, [("user", f"{n}/{t}"), ("assistant", "ok")])
-        return stores[0].load_state(sid).turns == turns and \
-            [m["content"] for m in stores[0].history(sid)][::2] == [f"{n}/{t}" for t in range(turns)]
+        return stores[0].load_state(sid).turns == turns and [
+            m["content"] for m in stores[0].history(sid)
+        ][::2] == [f"{n}/{t}" for t in range(turns)]
 
     t0 = time.perf_counter()
     with ThreadPoolExecutor(sessions) as pool:
@@ -360,8 +388,10 @@ def step_sessions(work: Path) -> dict:
     out: dict[str, Any] = {"sessions": n, "turns_per_session": turns}
     sqlite = f"sqlite:///{work / 'home' / 'sessions-bench.sqlite'}"
     with TemporaryPostgres() as pg:
-        out["store_only"] = {"postgres_2_replicas": store_throughput([pg.url, pg.url], n, turns * 4),
-                             "sqlite_1": store_throughput([sqlite], n, turns * 4)}
+        out["store_only"] = {
+            "postgres_2_replicas": store_throughput([pg.url, pg.url], n, turns * 4),
+            "sqlite_1": store_throughput([sqlite], n, turns * 4),
+        }
         if not ARGS.skip_api:
             out["api"] = {"postgres_2_replicas": api_throughput(work, pg.url, 2, n, turns),
                           "sqlite_1": api_throughput(work, sqlite, 1, n, turns)}
@@ -379,9 +409,13 @@ def child(step: str, work: Path) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--scale", type=float, default=0.01, help="fraction of ML-25M's shape (1 = full)")
+    ap.add_argument(
+        "--scale", type=float, default=0.01, help="fraction of ML-25M's shape (1 = full)"
+    )
     ap.add_argument("--steps", default=",".join(STEPS), help=f"comma-separated, of {STEPS}")
-    ap.add_argument("--work", type=Path, default=None, help="work folder (default /tmp/genrec-scale-xSCALE)")
+    ap.add_argument(
+        "--work", type=Path, default=None, help="work folder (default /tmp/genrec-scale-xSCALE)"
+    )
     ap.add_argument("--seed", type=int, default=0, help="seed of the synthetic data")
     ap.add_argument("--spark-master", default="local[2]")
     ap.add_argument("--spark-memory", default="12g", help="spark.driver.memory")
@@ -390,17 +424,26 @@ def main() -> None:
     ap.add_argument("--als-alpha", type=float, default=1.0)
     ap.add_argument("--als-iter", type=int, default=10)
     ap.add_argument("--torch-epochs", type=int, default=5)
-    ap.add_argument("--embedder", default="all-MiniLM-L6-v2",
-                    help="index and agent steps: all-MiniLM-L6-v2, or hash:384 (no neural model: "
-                         "Chroma's own cost, for a catalog too big to embed on the machine at hand)")
+    ap.add_argument(
+        "--embedder",
+        default="all-MiniLM-L6-v2",
+        help="index and agent steps: all-MiniLM-L6-v2, or hash:384 (no neural model: "
+        "Chroma's own cost, for a catalog too big to embed on the machine at hand)",
+    )
     ap.add_argument("--eval-users", type=int, default=2000, help="held-out users scored per ranker")
-    ap.add_argument("--conversations", type=int, default=20, help="agent step: 5-turn conversations")
-    ap.add_argument("--blas-threads", type=int, default=0, help="agent step: BLAS threads (0 = default)")
+    ap.add_argument(
+        "--conversations", type=int, default=20, help="agent step: 5-turn conversations"
+    )
+    ap.add_argument(
+        "--blas-threads", type=int, default=0, help="agent step: BLAS threads (0 = default)"
+    )
     ap.add_argument("--tag", default="", help="suffix of the steps' keys in the JSON (e.g. _blas1)")
     ap.add_argument("--sessions", type=int, default=50)
     ap.add_argument("--session-turns", type=int, default=3)
     ap.add_argument("--skip-api", action="store_true", help="sessions step: store-only figures")
-    ap.add_argument("--out", type=Path, default=None, help="JSON (default results/scale_xSCALE.json)")
+    ap.add_argument(
+        "--out", type=Path, default=None, help="JSON (default results/scale_xSCALE.json)"
+    )
     ap.add_argument("--step", help=argparse.SUPPRESS)  # child mode
     global ARGS
     ARGS = ap.parse_args()
@@ -411,8 +454,14 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     out_path = ARGS.out or RESULTS / f"scale_x{ARGS.scale:g}.json"
     report: dict[str, Any] = json.loads(out_path.read_text()) if out_path.exists() else {}
-    report.update({"scale": ARGS.scale, "shape": dict(zip(("users", "items", "ratings"), shape(ARGS.scale))),
-                   "seed": ARGS.seed, "machine": machine()})
+    report.update(
+        {
+            "scale": ARGS.scale,
+            "shape": dict(zip(("users", "items", "ratings"), shape(ARGS.scale))),
+            "seed": ARGS.seed,
+            "machine": machine(),
+        }
+    )
     report.setdefault("steps", {})
     for step in [s.strip() for s in ARGS.steps.split(",") if s.strip()]:
         t = time.perf_counter()
@@ -421,8 +470,11 @@ def main() -> None:
         done = subprocess.run(cmd, capture_output=True, text=True)
         line = [x for x in done.stdout.splitlines() if x.startswith("RESULT ")]
         key, took = step + ARGS.tag, round(time.perf_counter() - t, 1)
-        report["steps"][key] = {"error": (done.stderr or done.stdout)[-1500:]} if done.returncode or \
-            not line else {**json.loads(line[-1][7:]), "step_s": took}
+        report["steps"][key] = (
+            {"error": (done.stderr or done.stdout)[-1500:]}
+            if done.returncode or not line
+            else {**json.loads(line[-1][7:]), "step_s": took}
+        )
         print(key, json.dumps(report["steps"][key])[:600], flush=True)
         out_path.parent.mkdir(parents=True, exist_ok=True)
         out_path.write_text(json.dumps(report, indent=2))
@@ -433,8 +485,10 @@ def main() -> None:
 def table(report: dict) -> None:
     st = report["steps"]
     sh = report["shape"]
-    print(f"\nscale x{report['scale']:g}: {sh['users']} users, {sh['items']} items, {sh['ratings']} ratings "
-          f"(seed {report['seed']}); {report['machine']['cores']} cores, load {report['machine']['load_avg_1m']}")
+    print(
+        f"\nscale x{report['scale']:g}: {sh['users']} users, {sh['items']} items, {sh['ratings']} ratings "
+        f"(seed {report['seed']}); {report['machine']['cores']} cores, load {report['machine']['load_avg_1m']}"
+    )
     print(f"{'ranker':<44}{'fit s':>9}{'s/iter|epoch':>14}{'peak GiB':>10}{'NDCG@10':>9}")
     for key, per in (("spark", "s_per_iteration"), ("torch", "s_per_epoch")):
         r = st.get(key, {})

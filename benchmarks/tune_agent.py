@@ -66,41 +66,81 @@ def main() -> None:
     grid = [g for g in GRID if args.only is None or g[0] in args.only]
     for name, (rank, search, genre, decade, pop), shrink, questions in grid:
         weights = FusionWeights(rank=rank, search=search, genre=genre, decade=decade, pop=pop)
-        config = AgentConfig(candidates=CandidateConfig(personal=weights, shrink=shrink),
-                             ask_questions=bool(questions), question_attributes=questions or ALL_QUESTIONS)
-        row: dict = {"name": name, "weights": weights.model_dump(), "shrink": shrink, "questions": questions}
+        config = AgentConfig(
+            candidates=CandidateConfig(personal=weights, shrink=shrink),
+            ask_questions=bool(questions),
+            question_attributes=questions or ALL_QUESTIONS,
+        )
+        row: dict = {
+            "name": name,
+            "weights": weights.model_dump(),
+            "shrink": shrink,
+            "questions": questions,
+        }
         t0 = time.perf_counter()
         for protocol, head in (("taste", "recall_cum@10"), ("target", f"sr@{args.turns}")):
-            agent = Recommender(catalog=dataset.catalog, ranker=ranker, store=store,
-                                llm=get_llm("none", settings), sessions=SessionStore(None), config=config)
-            cfg = ChatEvalConfig(split=split.name, users=args.users, turns=args.turns, protocol=protocol,
-                                 concurrency=args.concurrency, seed=settings.seed)
+            agent = Recommender(
+                catalog=dataset.catalog,
+                ranker=ranker,
+                store=store,
+                llm=get_llm("none", settings),
+                sessions=SessionStore(None),
+                config=config,
+            )
+            cfg = ChatEvalConfig(
+                split=split.name,
+                users=args.users,
+                turns=args.turns,
+                protocol=protocol,
+                concurrency=args.concurrency,
+                seed=settings.seed,
+            )
             with tempfile.TemporaryDirectory(prefix="genrec-tune-") as tmp:
-                res = run_chat_eval(cfg, dataset=dataset, split=split, agent=agent, ranker=ranker, store=store,
-                                    out_dir=Path(tmp) / "run", progress=False, report=False)
+                res = run_chat_eval(
+                    cfg,
+                    dataset=dataset,
+                    split=split,
+                    agent=agent,
+                    ranker=ranker,
+                    store=store,
+                    out_dir=Path(tmp) / "run",
+                    progress=False,
+                    report=False,
+                )
             fin = res.metrics["final"]
             peers = {s: fin[s][head] for s in res.metrics["groups"]["peers"]}
             best_peer = max(peers, key=lambda s: peers[s])
-            row[protocol] = {"metric": head, "agent": round(fin["agent"][head], 4), "best_peer": best_peer,
-                             "best_peer_value": round(peers[best_peer], 4),
-                             "ci_vs_best_peer": fin["ci"]["agent_minus"].get(best_peer),
-                             "users": res.metrics["n_users"]}
+            row[protocol] = {
+                "metric": head,
+                "agent": round(fin["agent"][head], 4),
+                "best_peer": best_peer,
+                "best_peer_value": round(peers[best_peer], 4),
+                "ci_vs_best_peer": fin["ci"]["agent_minus"].get(best_peer),
+                "users": res.metrics["n_users"],
+            }
         row["seconds"] = round(time.perf_counter() - t0, 1)
         row["score"] = round(row["taste"]["agent"] / row["taste"]["best_peer_value"]
                              + row["target"]["agent"] / row["target"]["best_peer_value"], 4)
         rows.append(row)
-        print(f"{name:34s} taste {row['taste']['agent']:.4f} (best peer {row['taste']['best_peer_value']:.4f})  "
-              f"target {row['target']['agent']:.4f} (best peer {row['target']['best_peer_value']:.4f})  "
-              f"({row['seconds']} s)", flush=True)
+        print(
+            f"{name:34s} taste {row['taste']['agent']:.4f} (best peer {row['taste']['best_peer_value']:.4f})  "
+            f"target {row['target']['agent']:.4f} (best peer {row['target']['best_peer_value']:.4f})  "
+            f"({row['seconds']} s)",
+            flush=True,
+        )
     # the criterion: the sum of the agent's ratios to the best peer in each protocol
     best = max(rows, key=lambda r: r["score"])
-    print(f"\n| variant | taste recall_cum@10 | best taste peer | target sr@{args.turns} | best target peer | score |")
+    print(
+        f"\n| variant | taste recall_cum@10 | best taste peer | target sr@{args.turns} | best target peer | score |"
+    )
     print("|---|---|---|---|---|---|")
     for r in rows:
         mark = " **chosen**" if r is best else ""
-        print(f"| {r['name']}{mark} | {r['taste']['agent']:.4f} | {r['taste']['best_peer']} "
-              f"{r['taste']['best_peer_value']:.4f} | {r['target']['agent']:.4f} | {r['target']['best_peer']} "
-              f"{r['target']['best_peer_value']:.4f} | {r['score']:.4f} |")
+        print(
+            f"| {r['name']}{mark} | {r['taste']['agent']:.4f} | {r['taste']['best_peer']} "
+            f"{r['taste']['best_peer_value']:.4f} | {r['target']['agent']:.4f} | {r['target']['best_peer']} "
+            f"{r['target']['best_peer_value']:.4f} | {r['score']:.4f} |"
+        )
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = {"benchmark": "tune_agent", "split": split.name, "users": args.users, "turns": args.turns,
            "criterion": "taste recall_cum@10 / best taste peer + target sr@T / best target peer",

@@ -31,14 +31,20 @@ def _fmt(x: Any) -> str:
 
 
 def table(name: str, res: dict[str, Any]) -> str:
-    lines = [f"{name}: {res['utterances']} utterances, false additions {res['false_additions']} "
-             f"({_fmt(res['false_addition_rate'])}), errors {res['errors']}, "
-             f"ms/utt mean {_fmt(res['ms_per_utterance']['mean'])} p95 {_fmt(res['ms_per_utterance']['p95'])}",
-             f"  {'slot':<18}{'P':>7}{'R':>7}{'F1':>7}{'gold':>6}{'read':>6}"]
+    lines = [
+        f"{name}: {res['utterances']} utterances, false additions {res['false_additions']} "
+        f"({_fmt(res['false_addition_rate'])}), errors {res['errors']}, "
+        f"ms/utt mean {_fmt(res['ms_per_utterance']['mean'])} p95 {_fmt(res['ms_per_utterance']['p95'])}",
+        f"  {'slot':<18}{'P':>7}{'R':>7}{'F1':>7}{'gold':>6}{'read':>6}",
+    ]
     for slot, s in res["slots"].items():
-        lines.append(f"  {slot:<18}{_fmt(s['precision']):>7}{_fmt(s['recall']):>7}{_fmt(s['f1']):>7}"
-                     f"{s['support']:>6}{s['predicted']:>6}")
-    kinds = ", ".join(f"{k} {v['with_false_addition']}/{v['utterances']}" for k, v in res["false_by_kind"].items())
+        lines.append(
+            f"  {slot:<18}{_fmt(s['precision']):>7}{_fmt(s['recall']):>7}{_fmt(s['f1']):>7}"
+            f"{s['support']:>6}{s['predicted']:>6}"
+        )
+    kinds = ", ".join(
+        f"{k} {v['with_false_addition']}/{v['utterances']}" for k, v in res["false_by_kind"].items()
+    )
     lines.append(f"  false additions by kind: {kinds}")
     return "\n".join(lines)
 
@@ -58,7 +64,9 @@ def show_errors(results: list, n: int) -> None:
               f"years={sorted(t.expected.years)} false={t.false}")
 
 
-def template_results(rec: Any, parts: Any, users: int, turns: int, seed: int, keyword: Any) -> tuple[list, list]:
+def template_results(
+    rec: Any, parts: Any, users: int, turns: int, seed: int, keyword: Any
+) -> tuple[list, list]:
     """Template simulated users talking to the agent; gold = what each message stated (the
     simulator's own record), the keyword reader reads the same messages."""
     from genrec.agent.state import DialogueState
@@ -78,15 +86,27 @@ def template_results(rec: Any, parts: Any, users: int, turns: int, seed: int, ke
     kids_avoid = GenreVocabulary(parts.catalog.genres).kids_avoid
 
     def expected(before: Stated, after: Stated, named: tuple[int, ...], text: str) -> Expected:
-        ex = Expected(liked=set(after.liked) - set(before.liked), disliked=set(after.disliked) - set(before.disliked),
-                      mentioned=set(named).union(*(set(getattr(after, p)) - set(getattr(before, p))
-                                                   for p in ("liked", "disliked", "seen", "interested", "rejected"))),
-                      wanted=(set(after.wanted_genres) | set(after.requested_genres))
-                      - (set(before.wanted_genres) | set(before.requested_genres)),
-                      avoided=set(after.avoided_genres) - set(before.avoided_genres))
-        if KIDS.search(text):  # the agent's kids rule: a request for children avoids the adult genres
+        ex = Expected(
+            liked=set(after.liked) - set(before.liked),
+            disliked=set(after.disliked) - set(before.disliked),
+            mentioned=set(named).union(
+                *(
+                    set(getattr(after, p)) - set(getattr(before, p))
+                    for p in ("liked", "disliked", "seen", "interested", "rejected")
+                )
+            ),
+            wanted=(set(after.wanted_genres) | set(after.requested_genres))
+            - (set(before.wanted_genres) | set(before.requested_genres)),
+            avoided=set(after.avoided_genres) - set(before.avoided_genres),
+        )
+        if KIDS.search(
+            text
+        ):  # the agent's kids rule: a request for children avoids the adult genres
             ex.avoided |= set(kids_avoid) - set(after.wanted_genres) - set(before.avoided_genres)
-        for key, b, a in (("min", before.year_min, after.year_min), ("max", before.year_max, after.year_max)):
+        for key, b, a in (
+            ("min", before.year_min, after.year_min),
+            ("max", before.year_max, after.year_max),
+        ):
             if a is not None and a != b:
                 ex.years.add((key, a))
         return ex
@@ -111,9 +131,13 @@ def template_results(rec: Any, parts: Any, users: int, turns: int, seed: int, ke
             r = state_change(prior or DialogueState(), rec.state(session))
             r.ms = ms
             ex = net_of_held(ex, prior)
-            agent_out.append(TurnResult("template", uid, utter.text, kind, ex, r, false_additions(ex, r)))
+            agent_out.append(
+                TurnResult("template", uid, utter.text, kind, ex, r, false_additions(ex, r))
+            )
             kr = keyword.read(session, utter.text)
-            kw_out.append(TurnResult("template", uid, utter.text, kind, ex, kr, false_additions(ex, kr)))
+            kw_out.append(
+                TurnResult("template", uid, utter.text, kind, ex, kr, false_additions(ex, kr))
+            )
             before = sim.stated.model_copy(deep=True)
             utter = sim.respond(reply.text, reply.item_ids, reply.question)
     return agent_out, kw_out
@@ -121,18 +145,34 @@ def template_results(rec: Any, parts: Any, users: int, turns: int, seed: int, ke
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--corpus", type=Path, default=None, help="INSPIRED dev.tsv (default: ../shared/...)")
+    ap.add_argument(
+        "--corpus", type=Path, default=None, help="INSPIRED dev.tsv (default: ../shared/...)"
+    )
     ap.add_argument("--half", choices=["tune", "heldout", "both"], default="both")
-    ap.add_argument("--template-users", type=int, default=60, help="u1 test users the template part replays")
+    ap.add_argument(
+        "--template-users", type=int, default=60, help="u1 test users the template part replays"
+    )
     ap.add_argument("--turns", type=int, default=5)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--show-errors", type=int, default=0, help="print this many misread turns per half")
-    ap.add_argument("--dataset", default="ml-100k", help="catalog to ground titles in (default: ml-100k)")
-    ap.add_argument("--reader", choices=["agent", "understanding"], default="agent",
-                    help="agent: Recommender.chat (needs the ranker and index); understanding: the "
-                         "understanding stage alone (no ranker or index to build; no template part)")
-    ap.add_argument("--out", type=Path, default=None,
-                    help="JSON path (default: results/understanding.json, or understanding_<dataset>.json)")
+    ap.add_argument(
+        "--show-errors", type=int, default=0, help="print this many misread turns per half"
+    )
+    ap.add_argument(
+        "--dataset", default="ml-100k", help="catalog to ground titles in (default: ml-100k)"
+    )
+    ap.add_argument(
+        "--reader",
+        choices=["agent", "understanding"],
+        default="agent",
+        help="agent: Recommender.chat (needs the ranker and index); understanding: the "
+        "understanding stage alone (no ranker or index to build; no template part)",
+    )
+    ap.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="JSON path (default: results/understanding.json, or understanding_<dataset>.json)",
+    )
     args = ap.parse_args()
 
     from genrec.agent import Recommender, SessionStore
@@ -164,9 +204,17 @@ def main() -> None:
     latest = grounder.latest
     from genrec.provenance import git_commit
 
-    out: dict[str, Any] = {"machine": machine(), "commit": git_commit(), "dataset": s.dataset, "catalog_items": len(catalog),
-                           "reader": args.reader, "llm": "none", "corpus": str(corpus),
-                           "command": "python benchmarks/understanding.py " + " ".join(sys.argv[1:]), "halves": {}}
+    out: dict[str, Any] = {
+        "machine": machine(),
+        "commit": git_commit(),
+        "dataset": s.dataset,
+        "catalog_items": len(catalog),
+        "reader": args.reader,
+        "llm": "none",
+        "corpus": str(corpus),
+        "command": "python benchmarks/understanding.py " + " ".join(sys.argv[1:]),
+        "halves": {},
+    }
     halves = ["tune", "heldout"] if args.half == "both" else [args.half]
     for half in halves:
         dialogues = load_dialogues(corpus, half=half)
@@ -178,9 +226,17 @@ def main() -> None:
             elif args.reader == "understanding":
                 reader = ExtractorReader(catalog)
             else:
-                reader = AgentReader(Recommender(catalog=parts.catalog, ranker=parts.ranker, store=parts.store,
-                                                 llm=None, policy="guided", sessions=SessionStore(None),
-                                                 config=s.agent))
+                reader = AgentReader(
+                    Recommender(
+                        catalog=parts.catalog,
+                        ranker=parts.ranker,
+                        store=parts.store,
+                        llm=None,
+                        policy="guided",
+                        sessions=SessionStore(None),
+                        config=s.agent,
+                    )
+                )
             results = replay(reader, dialogues, grounder)
             row[reader_name] = score(results, latest)
             print(table(f"[{half}] {reader.name}", row[reader_name]))

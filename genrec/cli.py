@@ -18,10 +18,14 @@ app = typer.Typer(
 )
 app.add_typer(data.app, name="data", help="Fetch, inspect, split, export and import datasets.")
 app.add_typer(config.app, name="config", help="Show the effective settings.")
-app.add_typer(index.app, name="index", help="Build, inspect, serve and search the Chroma item index.")
+app.add_typer(
+    index.app, name="index", help="Build, inspect, serve and search the Chroma item index."
+)
 app.add_typer(agent.llm_app, name="llm", help="Serve an LLM with vLLM.")
 
-eval_app = typer.Typer(help="Offline evaluation: the ranker alone, or whole conversations.", no_args_is_help=True)
+eval_app = typer.Typer(
+    help="Offline evaluation: the ranker alone, or whole conversations.", no_args_is_help=True
+)
 eval_app.command("ranker")(ranking.eval_ranker)
 eval_app.command("chat")(evaluation.eval_chat)
 app.add_typer(eval_app, name="eval")

@@ -209,9 +209,12 @@ class Settings(BaseSettings):
     serve_split: Literal["split", "all"] = Field(
         "split",
         description="What the served ranker (up, chat, prepare, the API, Recommender.from_settings) "
-                    "learns from: split (the training part of `split`, its test part left out) or "
-                    "all (every rating; `genrec eval` still trains and scores on `split`).")
-    seed: int = Field(42, description="Seed for every random choice (splits, training, simulators).")
+        "learns from: split (the training part of `split`, its test part left out) or "
+        "all (every rating; `genrec eval` still trains and scores on `split`).",
+    )
+    seed: int = Field(
+        42, description="Seed for every random choice (splits, training, simulators)."
+    )
 
     llm: str = Field(
         "auto",
@@ -239,23 +242,31 @@ class Settings(BaseSettings):
     index_tags: bool = Field(True, description=(
         "Viewer tags in the indexed item text (GENREC_INDEX_TAGS=false builds the index without "
         "them, e.g. to measure what they add)."))
-    chroma_mode: Literal["embedded", "server"] = Field("embedded", description="Chroma client kind.")
+    chroma_mode: Literal["embedded", "server"] = Field(
+        "embedded", description="Chroma client kind."
+    )
     chroma_host: str = Field("127.0.0.1", description="Chroma server host (server mode).")
     chroma_port: int = Field(8001, description="Chroma server port (server mode).")
 
     api_key: str = Field("", description="Bearer token the HTTP API requires when set.")
     sessions_url: str = Field(
-        "", description="Session store: empty for sessions.sqlite under home, sqlite:///PATH, or "
-                        "postgresql://USER:PASSWORD@HOST:PORT/DB (one store shared by API replicas).")
+        "",
+        description="Session store: empty for sessions.sqlite under home, sqlite:///PATH, or "
+        "postgresql://USER:PASSWORD@HOST:PORT/DB (one store shared by API replicas).",
+    )
     device: str = Field("auto", description="Torch device: auto, cpu or cuda.")
     inspired_path: str = Field(
-        "", description="INSPIRED's dev.tsv (real seekers' words for simulated users); empty: $GENREC_INSPIRED, "
-                        "else ../shared/data/inspired/dev.tsv beside the repository.")
+        "",
+        description="INSPIRED's dev.tsv (real seekers' words for simulated users); empty: $GENREC_INSPIRED, "
+        "else ../shared/data/inspired/dev.tsv beside the repository.",
+    )
 
     agent: AgentConfig = Field(default_factory=lambda: AgentConfig.model_validate({}),
                                description="The agent's knobs ([agent] in genrec.toml).")
-    ranker: RankerConfig = Field(default_factory=lambda: RankerConfig.model_validate({}),
-                                 description="The CF ranker's hyperparameters ([ranker] in genrec.toml).")
+    ranker: RankerConfig = Field(
+        default_factory=lambda: RankerConfig.model_validate({}),
+        description="The CF ranker's hyperparameters ([ranker] in genrec.toml).",
+    )
 
     _arguments: dict[str, Any] = PrivateAttr(default_factory=dict)
 
@@ -327,7 +338,9 @@ class Settings(BaseSettings):
                 for path in _leaves(type(self))}
 
 
-def _origin(path: Path_, arguments: Mapping[str, Any], toml: Mapping[str, Any], toml_path: Path) -> str:
+def _origin(
+    path: Path_, arguments: Mapping[str, Any], toml: Mapping[str, Any], toml_path: Path
+) -> str:
     """Which source gave `path` its value (a config object passed as an argument replaces the
     whole table; a dict is merged with the environment and genrec.toml, as pydantic does)."""
     if _get(arguments, path)[0]:

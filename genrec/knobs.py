@@ -16,9 +16,13 @@ class RankerConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    embedding_size: int = Field(500, ge=1, description="Item code / user factor size (hidden units).")
+    embedding_size: int = Field(
+        500, ge=1, description="Item code / user factor size (hidden units)."
+    )
     epochs: int = Field(150, ge=1, description="Most training epochs (the lr schedule spans them).")
-    learning_rate: float = Field(0.03, gt=0, description="Peak Adam learning rate (one-cycle schedule).")
+    learning_rate: float = Field(
+        0.03, gt=0, description="Peak Adam learning rate (one-cycle schedule)."
+    )
     reg: float = Field(50.0, ge=0, description=(
         "L2 weight of the autoencoder weights (sum-of-squares loss) for a training set of at least "
         "`reg_full_size` ratings; smaller sets get reg * sqrt(n / reg_full_size)."))
@@ -31,7 +35,9 @@ class RankerConfig(BaseModel):
         0.4, ge=0, description="Weight of the (centred) predicted rating in the recommend() score."
     )
     eval_every: int = Field(5, ge=1, description="Epochs between validation checks.")
-    patience: int = Field(6, ge=1, description="Validation checks without improvement before stopping.")
+    patience: int = Field(
+        6, ge=1, description="Validation checks without improvement before stopping."
+    )
     batch_ratings: int = Field(
         200_000, ge=1, description="Ratings per optimisation step (items are batched whole)."
     )
@@ -39,9 +45,13 @@ class RankerConfig(BaseModel):
         None, description="Dense (items x users) blocks or observed cells only; None picks by size."
     )
     ease_max_items: int = Field(
-        20_000, ge=0, description="Skip the EASE component above this many items (memory is items^2)."
+        20_000,
+        ge=0,
+        description="Skip the EASE component above this many items (memory is items^2).",
     )
-    seed: int = Field(42, description="Seed for initialisation; same seed and data give the same model.")
+    seed: int = Field(
+        42, description="Seed for initialisation; same seed and data give the same model."
+    )
     device: str = Field("auto", description="Torch device: auto (CUDA when present), cpu or cuda.")
 
 
@@ -100,15 +110,31 @@ class AgentConfig(BaseModel):
     candidates: CandidateConfig = Field(default_factory=CandidateConfig)
     max_message_chars: int = Field(4000, ge=100, description="Longer messages are truncated.")
     max_tool_rounds: int = Field(4, ge=1, le=10, description="LLM rounds in the tool-calling loop.")
-    history_messages: int = Field(8, ge=0, description="Past messages shown to the tool-calling LLM.")
-    llm_extraction: bool = Field(True, description="Guided: ask the LLM to extract preferences too.")
+    history_messages: int = Field(
+        8, ge=0, description="Past messages shown to the tool-calling LLM."
+    )
+    llm_extraction: bool = Field(
+        True, description="Guided: ask the LLM to extract preferences too."
+    )
     llm_rationales: bool = Field(True, description="Ask the LLM to write the reply and rationales.")
     check_rationales: bool = Field(True, description="Verify LLM text; False marks it unverified.")
     rationale_items: int = Field(5, ge=0, description="Items whose rationale the LLM writes.")
-    llm_turn_seconds: float | None = Field(60.0, description=(
-        "Most seconds of LLM time one turn may spend (None: no cap); past it the turn is rule-based."))
-    ask_questions: bool = Field(True, description=(
-        "Ask at most one question a turn alongside the recommendations (a favourite title while few "
-        "are known, else the genre or decade that best splits the candidates), never twice."))
-    question_attributes: list[str] = Field(default_factory=lambda: ["example", "genre", "decade"], description=(
-        "What the agent may ask about: example (a film the user loved), genre, decade."))
+    llm_turn_seconds: float | None = Field(
+        60.0,
+        description=(
+            "Most seconds of LLM time one turn may spend (None: no cap); past it the turn is rule-based."
+        ),
+    )
+    ask_questions: bool = Field(
+        True,
+        description=(
+            "Ask at most one question a turn alongside the recommendations (a favourite title while few "
+            "are known, else the genre or decade that best splits the candidates), never twice."
+        ),
+    )
+    question_attributes: list[str] = Field(
+        default_factory=lambda: ["example", "genre", "decade"],
+        description=(
+            "What the agent may ask about: example (a film the user loved), genre, decade."
+        ),
+    )

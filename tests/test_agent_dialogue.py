@@ -45,9 +45,13 @@ def test_the_last_inside_a_title_is_not_the_last_one_shown(extractor, ml100k):
 def test_reactions_to_the_last_list(extractor):
     shown = [11, 12, 13, 14, 15, 16, 17]
     state = DialogueState(last_recommended=shown)
-    ex = extractor.extract("The second one sounds good. I'd happily watch #5 and 7. Not the first one.", state)
+    ex = extractor.extract(
+        "The second one sounds good. I'd happily watch #5 and 7. Not the first one.", state
+    )
     assert ex.interested == [12, 15, 17] and ex.rejected == [11] and not ex.liked
-    ex = extractor.extract("I know the third one already: the fourth one was so-so, loved the sixth one.", state)
+    ex = extractor.extract(
+        "I know the third one already: the fourth one was so-so, loved the sixth one.", state
+    )
     assert ex.seen == [13, 14] and ex.liked == [16]
     ex = extractor.extract("The second one is a comedy, not my thing today.", state)
     assert ex.rejected == [12] and ex.avoided_genres == ["Comedy"] and not ex.liked
@@ -82,18 +86,26 @@ def test_verdicts_on_titles(extractor, ml100k, text, polarity):
 
 def test_reaction_to_a_title_list_shares_the_verdict(extractor, ml100k):
     cat = ml100k.catalog
-    ex = extractor.extract('I\'ve seen "Fargo", "Heat" and "Babe": loved "Fargo" and "Heat", "Babe" was meh')
+    ex = extractor.extract(
+        'I\'ve seen "Fargo", "Heat" and "Babe": loved "Fargo" and "Heat", "Babe" was meh'
+    )
     assert ex.liked == [_id(cat, "Fargo"), _id(cat, "Heat")] and ex.seen == [_id(cat, "Babe")]
 
 
 def test_an_injection_cue_is_answered_as_a_film_request(extractor, ml100k):
     ex = extractor.extract("movies like Jailbreak or Escape from New York")
-    assert ex.injection and ex.liked == [_id(ml100k.catalog, "Escape from New York")] and not ex.wishes
+    assert (
+        ex.injection and ex.liked == [_id(ml100k.catalog, "Escape from New York")] and not ex.wishes
+    )
 
 
 # ---- the question policy ----------------------------------------------------------------------------
-CAT = Catalog([Item(i, f"Film {i}", 1960 + 10 * (i % 4), (("Comedy",), ("Drama",), ("Western",))[i % 3])
-               for i in range(1, 31)])
+CAT = Catalog(
+    [
+        Item(i, f"Film {i}", 1960 + 10 * (i % 4), (("Comedy",), ("Drama",), ("Western",))[i % 3])
+        for i in range(1, 31)
+    ]
+)
 
 
 def _pool(ids):
@@ -108,7 +120,10 @@ def test_a_title_is_asked_first_then_the_attribute_that_splits_the_pool():
     q = choose_question(state, _pool(range(1, 31)), CAT)
     # four decades split the pool more than three genres: decade first
     assert q is not None and q.attribute == "decade" and q.entropy == pytest.approx(2.0, abs=0.05)
-    assert set(q.options) <= {"the 1960s", "the 1970s", "the 1980s", "the 1990s"} and len(q.options) == 4
+    assert (
+        set(q.options) <= {"the 1960s", "the 1970s", "the 1980s", "the 1990s"}
+        and len(q.options) == 4
+    )
     state.asked.append("decade")
     q = choose_question(state, _pool(range(1, 31)), CAT)
     assert q is not None and q.attribute == "genre"
@@ -129,20 +144,31 @@ def test_a_decade_answer_to_the_decade_question_is_a_range():
     state = apply(asked, extractor.extract("From the 70s, ideally.", asked))
     assert (state.year_min, state.year_max) == (1970, 1979) and state.asking is None
     taste = apply(asked, extractor.extract("I tend to enjoy films from the 70s.", asked))
-    assert taste.year_min is None and taste.preferred_decades == [1970]  # a general taste, even when asked
+    assert taste.year_min is None and taste.preferred_decades == [
+        1970
+    ]  # a general taste, even when asked
     hedged = apply(DialogueState(), extractor.extract("The 70s, ideally."))
     assert (hedged.year_min, hedged.year_max) == (1970, 1979)  # a hedged wish is a wish
     # a taste cue in another sentence does not make tonight's decade a mere taste
-    mixed = apply(DialogueState(), extractor.extract(
-        "I'm a big fan of drama and comedy. Tonight I fancy a drama, ideally one from the seventies."))
+    mixed = apply(
+        DialogueState(),
+        extractor.extract(
+            "I'm a big fan of drama and comedy. Tonight I fancy a drama, ideally one from the seventies."
+        ),
+    )
     assert (mixed.year_min, mixed.year_max) == (1970, 1979)
-    mixed = apply(DialogueState(), extractor.extract(
-        "#1 is from the 1970s, that usually works for me. I'm in the mood for a comedy from the 1970s."))
+    mixed = apply(
+        DialogueState(),
+        extractor.extract(
+            "#1 is from the 1970s, that usually works for me. I'm in the mood for a comedy from the 1970s."
+        ),
+    )
     assert (mixed.year_min, mixed.year_max) == (1970, 1979)
 
 
-def test_the_agent_asks_alongside_its_picks_and_uses_the_answer(ml100k, ml100k_ranker, ml100k_store, tmp_path,
-                                                                 settings):
+def test_the_agent_asks_alongside_its_picks_and_uses_the_answer(
+    ml100k, ml100k_ranker, ml100k_store, tmp_path, settings
+):
     rec = Recommender(catalog=ml100k.catalog, ranker=ml100k_ranker, store=ml100k_store,
                       llm=get_llm("none", settings), sessions=SessionStore(tmp_path / "s.sqlite"))
     r = rec.chat("q", "I'd like to watch a thriller tonight.")
@@ -150,7 +176,9 @@ def test_the_agent_asks_alongside_its_picks_and_uses_the_answer(ml100k, ml100k_r
     assert r.text.rstrip().endswith("Is there a film you loved that I should know about?")
     r = rec.chat("q", 'I loved "Fargo".')
     asked = rec.state("q").asked
-    assert r.question and r.text.rstrip().endswith("?") and asked[0] == "example" and len(asked) == 2
+    assert (
+        r.question and r.text.rstrip().endswith("?") and asked[0] == "example" and len(asked) == 2
+    )
     first = rec.state("q").asking
     if first == "decade":
         r = rec.chat("q", "The 1990s.")
@@ -179,4 +207,7 @@ def test_ratings_predicted_from_a_few_favourites_are_not_all_five_stars(ml100k, 
 
 def test_the_title_question_uses_the_catalogs_item_noun():
     books = Catalog([Item(1, "A", 1990, ("Mystery",))], item_noun="book")
-    assert choose_question(DialogueState(), [], books).text == "Is there a book you loved that I should know about?"
+    assert (
+        choose_question(DialogueState(), [], books).text
+        == "Is there a book you loved that I should know about?"
+    )

@@ -107,7 +107,7 @@ def test_guided_fake_llm_titles_must_be_grounded_in_the_message(make):
     rec, _ = make([extraction, "{}"])
     reply = rec.chat("g3", "I enjoyed Star Wars a lot")
     state = rec.state("g3")
-    assert state.liked == [STAR_WARS]          # Titanic was never said; The Matrix is not in ML-100K
+    assert state.liked == [STAR_WARS]  # Titanic was never said; The Matrix is not in ML-100K
     assert state.disliked == []
     assert state.wanted_genres == [] and state.year_min is None
     assert reply.recommendations
@@ -137,7 +137,9 @@ def test_guided_fake_greeting_gets_a_question_and_a_vague_request_a_starter_list
     reply = rec.chat("g5", "hi")
     assert reply.question and not reply.recommendations
     assert reply.text == "What kind of movies do you enjoy?"
-    reply = rec.chat("g5", "recommend something")  # asks for picks: crowd favourites and the question
+    reply = rec.chat(
+        "g5", "recommend something"
+    )  # asks for picks: crowd favourites and the question
     assert reply.question and reply.recommendations and "?" in reply.text.split("\n\n")[-1]
     assert reply.llm_calls <= 2
 
@@ -239,7 +241,9 @@ def test_tool_calling_fake_record_feedback_tool_updates_state(make):
     rec2, _ = make(list(script), policy="tool-calling")
     reply2 = rec2.chat("t6b", "I loved Star Wars")
     assert TITANIC not in rec2.state("t6b").disliked
-    assert any(t.name == "record_feedback" and not t.ok and "refused" in t.summary for t in reply2.trace)
+    assert any(
+        t.name == "record_feedback" and not t.ok and "refused" in t.summary for t in reply2.trace
+    )
 
 
 def test_tool_calling_fake_llm_down_falls_back(make):
@@ -271,7 +275,9 @@ def test_fake_injection_words_are_answered_not_refused_and_leak_nothing(make):
     assert "can't share" not in reply.text
     assert rec.state("i1").wishes == []  # the injection's words are not kept as a wish
     rec2, _ = make()
-    reply = rec2.chat("i2", "movies like Jailbreak, Escape from New York or Con Air")  # "jailbreak" is a cue
+    reply = rec2.chat(
+        "i2", "movies like Jailbreak, Escape from New York or Con Air"
+    )  # "jailbreak" is a cue
     assert reply.recommendations and "can't share" not in reply.text
     assert reply.timings.get("injection_cues") == 1
 
@@ -334,7 +340,9 @@ def test_fake_async_chat_and_stream(make):
 def test_fake_as_langchain_tools_validate_and_use_the_session(make):
     rec, _ = make()
     rec.chat("lc", "I loved Star Wars, no horror")
-    tools = {t.name: t for t in as_langchain_tools(rec, session_id="lc", message="I saw Titanic, boring")}
+    tools = {
+        t.name: t for t in as_langchain_tools(rec, session_id="lc", message="I saw Titanic, boring")
+    }
     assert set(tools) == {"search_items", "rank_for_user", "item_details", "similar_items",
                           "record_feedback"}
     out = json.loads(tools["rank_for_user"].invoke({"k": 5}))

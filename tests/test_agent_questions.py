@@ -38,7 +38,9 @@ def test_why_did_you_pick_the_first_one_is_answered_and_changes_nothing(rec):
     first = rec.chat("w", "I liked Toy Story").recommendations
     before = _prefs(rec.state("w"))
     r = rec.chat("w", "Why did you pick the first one?")
-    assert first[0].title in r.text and "Toy Story" in r.text  # the reason names the liked film it resembles
+    assert (
+        first[0].title in r.text and "Toy Story" in r.text
+    )  # the reason names the liked film it resembles
     assert r.recommendations == [] and not r.question
     assert _prefs(rec.state("w")) == before
     r = rec.chat("w", "what was the second movie you recommended?")
@@ -98,11 +100,18 @@ def test_for_my_six_year_old_means_childrens_films_without_adult_genres(rec, ext
     assert ex.wanted_genres == ["Horror"] and "Children's" in ex.avoided_genres
 
 
-@pytest.mark.parametrize("text, wanted, avoided", [
-    ("I loved Aliens but nothing too gory please", [], ["Horror"]),
-    ("a feel-good movie please", [], []),  # a mood: a leaning (mood_genres), not a filter
-    ("family-friendly, please", ["Children's"], ["Horror", "Thriller", "War", "Film-Noir", "Crime"]),
-])
+@pytest.mark.parametrize(
+    "text, wanted, avoided",
+    [
+        ("I loved Aliens but nothing too gory please", [], ["Horror"]),
+        ("a feel-good movie please", [], []),  # a mood: a leaning (mood_genres), not a filter
+        (
+            "family-friendly, please",
+            ["Children's"],
+            ["Horror", "Thriller", "War", "Film-Noir", "Crime"],
+        ),
+    ],
+)
 def test_mood_words(extractor, text, wanted, avoided):
     ex = extractor.extract(text)
     assert ex.wanted_genres == wanted and ex.avoided_genres == avoided

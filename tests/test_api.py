@@ -107,7 +107,10 @@ def test_openai_client_streaming_sends_openai_chunks_and_genrec_on_the_last(
     assert extra["session_id"] == "oai-stream" and extra["recommendations"]
     assert chunks[-1].usage is not None and chunks[-1].choices == []
     # what the client assembled is exactly what the session stored
-    assert text.strip() and history(http, "oai-stream")[-1] == {"role": "assistant", "content": text}
+    assert text.strip() and history(http, "oai-stream")[-1] == {
+        "role": "assistant",
+        "content": text,
+    }
 
 
 def test_raw_sse_stream_is_well_formed(http: httpx.Client) -> None:
@@ -173,7 +176,9 @@ def test_one_session_id_rule_for_every_door(http: httpx.Client, recommender,
 
     sid = "user 1 (alice@example.com)"
     assert recommender.check_session_id(sid) == sid
-    ask = {"messages": [{"role": "user", "content": "I loved Toy Story, recommend animated movies"}]}
+    ask = {
+        "messages": [{"role": "user", "content": "I loved Toy Story, recommend animated movies"}]
+    }
     first = http.post("/v1/chat/completions", json={**ask, "user": sid})
     assert first.status_code == 200, first.text
     assert first.json()["genrec"]["session_id"] == sid
@@ -282,7 +287,9 @@ def test_bad_json_wrong_types_and_limits_are_4xx(http: httpx.Client) -> None:
     assert r.status_code == 413
     assert http.get("/api/sessions/%20%20").status_code == 422  # only spaces: not a session id
     too_long = http.get("/api/sessions/" + "x" * 201)
-    assert too_long.status_code == 422 and "invalid session id" in too_long.json()["error"]["message"]
+    assert (
+        too_long.status_code == 422 and "invalid session id" in too_long.json()["error"]["message"]
+    )
     r = http.post("/v1/chat/completions", headers={"X-Session-Id": "x" * 201},
                   json={"messages": [{"role": "user", "content": "hi"}]})
     assert r.status_code == 422 and "X-Session-Id" in r.json()["error"]["message"]
@@ -375,10 +382,16 @@ def test_bearer_token_required_when_api_key_set(recommender, api_settings: Setti
 def test_session_survives_a_server_restart(recommender, api_settings: Settings,
                                           make_ml100k_recommender) -> None:
     with BackgroundServer(create_app(recommender, api_settings, ui=False)) as srv:
-        r = httpx.post(srv.url + "v1/chat/completions", timeout=60, json={
-            "user": "restart-me",
-            "messages": [{"role": "user", "content": "I loved Toy Story, recommend animated movies"}],
-        })
+        r = httpx.post(
+            srv.url + "v1/chat/completions",
+            timeout=60,
+            json={
+                "user": "restart-me",
+                "messages": [
+                    {"role": "user", "content": "I loved Toy Story, recommend animated movies"}
+                ],
+            },
+        )
         assert r.status_code == 200
         shown = [x["item_id"] for x in r.json()["genrec"]["recommendations"]]
     fresh = make_ml100k_recommender(api_settings)  # a new process would do exactly this
@@ -386,7 +399,9 @@ def test_session_survives_a_server_restart(recommender, api_settings: Settings,
     with BackgroundServer(create_app(fresh, api_settings, ui=False)) as srv:
         view = httpx.get(srv.url + "api/sessions/restart-me").json()
         assert [m["role"] for m in view["history"]] == ["user", "assistant"]
-        assert TOY_STORY in view["state"]["liked"] and set(shown) <= set(view["state"]["recommended"])
+        assert TOY_STORY in view["state"]["liked"] and set(shown) <= set(
+            view["state"]["recommended"]
+        )
         r = httpx.post(srv.url + "api/sessions/restart-me/messages",
                        json={"message": "more please"}, timeout=60)
         assert r.status_code == 200
@@ -455,7 +470,9 @@ def test_stream_signals_replace_when_the_fact_check_rejects_streamed_text(
             assert r.status_code == 200
             events = [json.loads(ln[6:]) for ln in r.iter_lines()
                       if ln.startswith("data: ") and ln != "data: [DONE]"]
-    shown = "".join(e["choices"][0]["delta"].get("content") or "" for e in events if e.get("choices"))
+    shown = "".join(
+        e["choices"][0]["delta"].get("content") or "" for e in events if e.get("choices")
+    )
     final = events[-1]["genrec"]
     assert "Titanic" not in shown
     assert final["replace_text"] and "Titanic" not in final["replace_text"]

@@ -65,7 +65,9 @@ def test_malformed_json_gets_a_clear_error(none_server: BackgroundServer, body: 
         assert err["code"] == 422 and err["type"] == "invalid_request_error"
         for w in words:
             assert w in err["message"], err["message"]
-        assert "JSON decode error" not in err["message"] and "send one JSON object" in err["message"]
+        assert (
+            "JSON decode error" not in err["message"] and "send one JSON object" in err["message"]
+        )
 
 
 # ------------------------------------------------------------------ which backend answered

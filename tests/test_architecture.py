@@ -60,10 +60,14 @@ def test_genrec_has_no_import_cycles_between_modules() -> None:
         for child in list(graph.find_modules_directly_imported_by(pkg)):
             graph.remove_import(importer=pkg, imported=child)
     cycles = _cycles(graph)
-    assert not cycles, "import cycles inside genrec/ (modules that import each other):\n" + "\n".join(
-        " <-> ".join(c) for c in cycles)
+    assert not cycles, (
+        "import cycles inside genrec/ (modules that import each other):\n"
+        + "\n".join(" <-> ".join(c) for c in cycles)
+    )
 
-@pytest.mark.parametrize("path", sorted(PACKAGE.rglob("*.py")), ids=lambda p: str(p.relative_to(PACKAGE)))
+@pytest.mark.parametrize(
+    "path", sorted(PACKAGE.rglob("*.py")), ids=lambda p: str(p.relative_to(PACKAGE))
+)
 def test_module_is_a_readable_size(path: Path) -> None:
     rel = str(path.relative_to(PACKAGE))
     n = len(path.read_text(encoding="utf-8").splitlines())

@@ -24,7 +24,10 @@ def test_export_u1_gives_grouplens_files(ml100k_settings: Settings, tmp_path: Pa
     train = pd.read_csv(out / "train.tsv", sep="\t", header=None)
     test = pd.read_csv(out / "test.tsv", sep="\t", header=None)
     assert train.shape == (80_000, 4) and test.shape == (20_000, 4)
-    assert (out / "test.tsv").read_text().splitlines()[:2] == ["1\t6\t5\t887431973", "1\t10\t3\t875693118"]
+    assert (out / "test.tsv").read_text().splitlines()[:2] == [
+        "1\t6\t5\t887431973",
+        "1\t10\t3\t875693118",
+    ]
     assert test[0].nunique() == 459
 
 
@@ -57,7 +60,9 @@ def test_import_error_exit_code_and_message(settings: Settings, tmp_path: Path) 
     assert json.loads(info.stdout)["ratings"] == 1
 
 
-def test_config_show_reports_sources(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_config_show_reports_sources(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     toml = tmp_path / "genrec.toml"
     toml.write_text('dataset = "shop"\nseed = 7\n')
     monkeypatch.setenv("GENREC_CONFIG", str(toml))
@@ -67,13 +72,18 @@ def test_config_show_reports_sources(settings: Settings, tmp_path: Path, monkeyp
     shown = json.loads(res.stdout)
     assert shown["seed"] == {"value": 9, "source": "env GENREC_SEED"}  # env beats toml
     assert shown["dataset"] == {"value": "shop", "source": str(toml)}
-    assert shown["split"] == {"value": "auto", "source": "default"}  # the dataset's default (issue 27)
+    assert shown["split"] == {
+        "value": "auto",
+        "source": "default",
+    }  # the dataset's default (issue 27)
     assert shown["served.split"]["value"] == "auto"  # shop is not imported: decided when it is read
     assert shown["served.train_ratings"]["value"] is None
     assert "unknown dataset 'shop'" in shown["served.train_ratings"]["source"]
 
 
-def test_broken_toml_is_a_clear_error(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_broken_toml_is_a_clear_error(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     toml = tmp_path / "genrec.toml"
     toml.write_text("dataset = \n")
     monkeypatch.setenv("GENREC_CONFIG", str(toml))

@@ -8,7 +8,9 @@ import pytest
 
 from genrec.data import ColumnMap, DataImportError, ImportOptions, import_dataset, load_dataset
 
-ITEMS = "item_id,title,year,genres\n1,Alpha,1999,Drama|Comedy\n2,Beta (2001),,Action\n3,Gamma,2010,\n"
+ITEMS = (
+    "item_id,title,year,genres\n1,Alpha,1999,Drama|Comedy\n2,Beta (2001),,Action\n3,Gamma,2010,\n"
+)
 RATINGS = "user_id,item_id,rating,timestamp\n1,1,5,100\n1,2,3,101\n2,3,4,102\n"
 
 
@@ -36,7 +38,9 @@ def test_column_mapping(tmp_path: Path) -> None:
     )
     items.write_text("sku,name\n10,Widget\n")
     cols = ColumnMap(item_id="sku", title="name", user="customer", item="sku", rating="stars")
-    ds = import_dataset("shop", items, ratings, tmp_path / "datasets", ImportOptions(cols, (0.5, 5)))
+    ds = import_dataset(
+        "shop", items, ratings, tmp_path / "datasets", ImportOptions(cols, (0.5, 5))
+    )
     assert ds.ratings.df.iloc[0].rating == 4.5 and ds.catalog[10].title == "Widget"
 
 
@@ -45,16 +49,46 @@ def test_column_mapping(tmp_path: Path) -> None:
     [
         ("id,title\n1,A\n", RATINGS, r"items.csv: missing column\(s\) \['item_id'\]"),
         (ITEMS, "user_id,item_id\n1,1\n", r"ratings.csv: missing column\(s\) \['rating'\]"),
-        (ITEMS, "user_id,item_id,rating\n1,1,5\n1,2,4,5\n", r"ratings.csv line 3: 4 fields, but the header has 3"),
-        (ITEMS, "user_id,item_id,rating\n1,1,5\n1,2,abc\n", r"ratings.csv row 3, column rating: 'abc' is not a number"),
-        (ITEMS, "user_id,item_id,rating\n1,1,5\n1,2,7\n", r"ratings.csv row 3, column rating: 7 is outside the rating scale 1..5"),
-        (ITEMS, "user_id,item_id,rating\n1,1,5\n1,99,4\n", r"ratings.csv row 3, column item_id: item 99 is not in the items file"),
-        (ITEMS + "2,Again,2000,\n", RATINGS, r"items.csv row 5, column item_id: duplicate item id 2"),
-        (ITEMS, "user_id,item_id,rating\nx1,1,5\n", r"ratings.csv row 2, column user_id: 'x1' is not an integer id"),
-        (ITEMS, "user_id,item_id,rating\n1,1,5\n1,1,4\n", r"ratings.csv row 3: user 1 rated item 1 twice"),
+        (
+            ITEMS,
+            "user_id,item_id,rating\n1,1,5\n1,2,4,5\n",
+            r"ratings.csv line 3: 4 fields, but the header has 3",
+        ),
+        (
+            ITEMS,
+            "user_id,item_id,rating\n1,1,5\n1,2,abc\n",
+            r"ratings.csv row 3, column rating: 'abc' is not a number",
+        ),
+        (
+            ITEMS,
+            "user_id,item_id,rating\n1,1,5\n1,2,7\n",
+            r"ratings.csv row 3, column rating: 7 is outside the rating scale 1..5",
+        ),
+        (
+            ITEMS,
+            "user_id,item_id,rating\n1,1,5\n1,99,4\n",
+            r"ratings.csv row 3, column item_id: item 99 is not in the items file",
+        ),
+        (
+            ITEMS + "2,Again,2000,\n",
+            RATINGS,
+            r"items.csv row 5, column item_id: duplicate item id 2",
+        ),
+        (
+            ITEMS,
+            "user_id,item_id,rating\nx1,1,5\n",
+            r"ratings.csv row 2, column user_id: 'x1' is not an integer id",
+        ),
+        (
+            ITEMS,
+            "user_id,item_id,rating\n1,1,5\n1,1,4\n",
+            r"ratings.csv row 3: user 1 rated item 1 twice",
+        ),
     ],
 )
-def test_bad_input_names_file_row_and_column(tmp_path: Path, items: str, ratings: str, message: str) -> None:
+def test_bad_input_names_file_row_and_column(
+    tmp_path: Path, items: str, ratings: str, message: str
+) -> None:
     items_path, ratings_path = _write(tmp_path, items, ratings)
     with pytest.raises(DataImportError, match=message):
         import_dataset("shop", items_path, ratings_path, tmp_path / "datasets")

@@ -32,7 +32,11 @@ def test_imported_books_catalog_reports_book(settings: Settings, tmp_path: Path)
     assert res.exit_code == 0, res.output
     assert "imported library: 3 books, 3 ratings, 2 users" in res.output
     ds = load_dataset("library", settings.datasets_dir)  # read back from disk, as the app does
-    assert (ds.item_noun, ds.catalog.item_noun, ds.catalog.item_noun_plural) == ("book", "book", "books")
+    assert (ds.item_noun, ds.catalog.item_noun, ds.catalog.item_noun_plural) == (
+        "book",
+        "book",
+        "books",
+    )
     info = runner.invoke(app, ["data", "info", "library", "--json"])
     assert json.loads(info.stdout)["item_noun"] == "book"
 
@@ -40,7 +44,12 @@ def test_imported_books_catalog_reports_book(settings: Settings, tmp_path: Path)
 def test_import_without_a_noun_says_item_and_irregular_plurals_can_be_given(
         settings: Settings, tmp_path: Path) -> None:
     items, ratings = _files(tmp_path)
-    assert runner.invoke(app, ["data", "import", "plain", "--items", items, "--ratings", ratings]).exit_code == 0
+    assert (
+        runner.invoke(
+            app, ["data", "import", "plain", "--items", items, "--ratings", ratings]
+        ).exit_code
+        == 0
+    )
     assert load_dataset("plain", settings.datasets_dir).catalog.item_noun_plural == "items"
     res = runner.invoke(app, ["data", "import", "crew", "--items", items, "--ratings", ratings,
                               "--item-noun", "person", "--item-noun-plural", "people"])

@@ -22,7 +22,12 @@ def test_grouplens_layout_written(ml100k_datasets_dir: Path) -> None:
     d = ml100k_datasets_dir / "ml-100k"
     for name in ("u.data", "u.item", "u.user", "u.genre"):
         assert (d / name).is_file()
-    assert (d / "u.data").read_text().splitlines()[0].split("\t") == ["196", "242", "3", "881250949"]
+    assert (d / "u.data").read_text().splitlines()[0].split("\t") == [
+        "196",
+        "242",
+        "3",
+        "881250949",
+    ]
     first_item = (d / "u.item").read_bytes().decode("latin-1").splitlines()[0].split("|")
     assert first_item[:3] == ["1", "Toy Story (1995)", "01-Jan-1995"]
     assert len(first_item) == 5 + 19
@@ -52,7 +57,9 @@ def test_corrupt_copy_is_detected_and_refetched(tmp_path: Path, ml100k_datasets_
 
 
 def test_local_folder_source(tmp_path: Path, ml100k_datasets_dir: Path) -> None:
-    res = fetch_movielens(tmp_path / "ds", source="local", local_path=ml100k_datasets_dir / "ml-100k")
+    res = fetch_movielens(
+        tmp_path / "ds", source="local", local_path=ml100k_datasets_dir / "ml-100k"
+    )
     assert res.source.startswith("local:")
     assert movielens.is_installed(tmp_path / "ds")
 

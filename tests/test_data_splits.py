@@ -67,7 +67,9 @@ def test_temporal_split_holds_out_each_users_latest(ml100k) -> None:
 
 
 def test_temporal_split_keeps_short_histories_in_train() -> None:
-    df = pd.DataFrame({"user": [1, 1, 2], "item": [1, 2, 3], "rating": [5, 4, 3], "timestamp": [1, 2, 3]})
+    df = pd.DataFrame(
+        {"user": [1, 1, 2], "item": [1, 2, 3], "rating": [5, 4, 3], "timestamp": [1, 2, 3]}
+    )
     sp = temporal_split(Ratings(df), k=1)
     assert _pairs(sp.test) == {(1, 2)}
     assert _pairs(sp.train) == {(1, 1), (2, 3)}
@@ -103,10 +105,20 @@ def write_big(folder: Path, n_ratings: int = BIG_RATINGS) -> tuple[Path, Path]:
     users = np.repeat(np.arange(1, n_users + 1), per_user)
     items = np.concatenate([rng.choice(n_items, size=k, replace=False) + 1 for k in per_user])
     folder.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame({"item_id": np.arange(1, n_items + 1),
-                  "title": [f"Item {i}" for i in range(1, n_items + 1)]}).to_csv(folder / "items.csv", index=False)
-    pd.DataFrame({"user_id": users, "item_id": items, "rating": rng.integers(1, 6, len(users)),
-                  "timestamp": rng.integers(10**9, 2 * 10**9, len(users))}).to_csv(folder / "ratings.csv", index=False)
+    pd.DataFrame(
+        {
+            "item_id": np.arange(1, n_items + 1),
+            "title": [f"Item {i}" for i in range(1, n_items + 1)],
+        }
+    ).to_csv(folder / "items.csv", index=False)
+    pd.DataFrame(
+        {
+            "user_id": users,
+            "item_id": items,
+            "rating": rng.integers(1, 6, len(users)),
+            "timestamp": rng.integers(10**9, 2 * 10**9, len(users)),
+        }
+    ).to_csv(folder / "ratings.csv", index=False)
     return folder / "items.csv", folder / "ratings.csv"
 
 
@@ -120,7 +132,9 @@ def big_datasets_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.parametrize("fold", ["u1", "u2", "u3", "u4", "u5"])
-def test_u_folds_are_refused_on_an_imported_dataset_of_100k_ratings(big_datasets_dir: Path, fold: str) -> None:
+def test_u_folds_are_refused_on_an_imported_dataset_of_100k_ratings(
+    big_datasets_dir: Path, fold: str
+) -> None:
     ds = load_dataset(BIG, big_datasets_dir)
     assert len(ds.ratings) == BIG_RATINGS >= 100_000
     with pytest.raises(ValueError) as err:
@@ -138,11 +152,15 @@ def test_u_folds_follow_movielens_ratings_not_a_name_or_a_count(ml100k, tmp_path
     items = tmp_path / "items.csv"
     pd.DataFrame({"item_id": [it.item_id for it in ml100k.catalog],
                   "title": [it.title for it in ml100k.catalog]}).to_csv(items, index=False)
-    df = ml100k.ratings.df.astype({"rating": "int64"}).rename(columns={"user": "user_id", "item": "item_id"})
+    df = ml100k.ratings.df.astype({"rating": "int64"}).rename(
+        columns={"user": "user_id", "item": "item_id"}
+    )
     df.to_csv(tmp_path / "same.csv", index=False)
     df.sample(frac=1.0, random_state=0).to_csv(tmp_path / "shuffled.csv", index=False)
     changed = df.copy()
-    changed.loc[changed.index[0], "rating"] = 1 + changed["rating"].iloc[0] % 5  # one rating differs
+    changed.loc[changed.index[0], "rating"] = (
+        1 + changed["rating"].iloc[0] % 5
+    )  # one rating differs
     changed.to_csv(tmp_path / "changed.csv", index=False)
     d = tmp_path / "datasets"
     for name in ("same", "shuffled", "changed"):

@@ -95,25 +95,43 @@ def _run(parts, out: Path, *, factory=None, report=False, **cfg_kw):
     kw = {"dataset": TINY, "split": SPLIT, "llm": "none", "turns": 3, "concurrency": 3, **cfg_kw}
     stop_after = kw.pop("stop_after", None)
     return run_chat_eval(
-        ChatEvalConfig(**kw), dataset=parts.dataset, split=parts.split, agent=parts.agent, out_dir=out,
-        ranker=parts.ranker, store=parts.store, popularity_ranker=parts.popularity_ranker,
-        simulator_factory=factory, stop_after=stop_after, progress=False, report=report,
+        ChatEvalConfig(**kw),
+        dataset=parts.dataset,
+        split=parts.split,
+        agent=parts.agent,
+        out_dir=out,
+        ranker=parts.ranker,
+        store=parts.store,
+        popularity_ranker=parts.popularity_ranker,
+        simulator_factory=factory,
+        stop_after=stop_after,
+        progress=False,
+        report=report,
     )
 
 
 def _ranking_view(metrics: dict) -> dict:
     """Everything that must not depend on timing: every metric except latency."""
-    return {s: {m: v for m, v in d.items() if m != "latency_ms"} for s, d in metrics["per_turn"].items()}
+    return {
+        s: {m: v for m, v in d.items() if m != "latency_ms"} for s, d in metrics["per_turn"].items()
+    }
 
 
 # ----------------------------------------------------------------------------- hand-checked scores
 
-CAT = Catalog([Item(i, f"Title {i} Film", 1990 + i, ("Horror",) if i == 3 else ("Drama",)) for i in range(1, 12)])
+CAT = Catalog(
+    [
+        Item(i, f"Title {i} Film", 1990 + i, ("Horror",) if i == 3 else ("Drama",))
+        for i in range(1, 12)
+    ]
+)
 
 
 def test_turn_scores_by_hand():
     truth = UserTruth(test={1: 5.0, 2: 4.0, 3: 2.0}, train={10: 5.0, 11: 1.0})
-    s = turn_scores([3, 1, 10, 11], truth, {"avoided_genres": ["Horror"], "disliked": []}, {10}, CAT, k=10)
+    s = turn_scores(
+        [3, 1, 10, 11], truth, {"avoided_genres": ["Horror"], "disliked": []}, {10}, CAT, k=10
+    )
     # hits at position 2 only; IDCG over 2 relevant items
     assert s["ndcg@10"] == pytest.approx((1 / math.log2(3)) / (1 + 1 / math.log2(3)))
     assert s["recall@10"] == 0.5 and s["hr@10"] == 1.0 and s["mrr"] == 0.5
@@ -188,9 +206,22 @@ def test_run_writes_the_documented_formats(parts, tmp_path):
     for line in lines:
         for turn in json.loads(line)["turns"]:
             short = turn["shortlist_item_ids"]
-            assert isinstance(short, list) and len(short) <= 10 and all(i in parts.dataset.catalog for i in short)
+            assert (
+                isinstance(short, list)
+                and len(short) <= 10
+                and all(i in parts.dataset.catalog for i in short)
+            )
     m = json.loads((out / "metrics.json").read_text())
-    headline = ("recall_cum@10", "success", "turns_to_hit", "ndcg@10_standing", "ndcg@10", "recall@10", "hr@10", "mrr")
+    headline = (
+        "recall_cum@10",
+        "success",
+        "turns_to_hit",
+        "ndcg@10_standing",
+        "ndcg@10",
+        "recall@10",
+        "hr@10",
+        "mrr",
+    )
     assert set(m["per_turn"]) == set(SYSTEMS) and set(m["final"]) == {*SYSTEMS, "ci"}
     for section in ("final", "per_turn"):
         for system in SYSTEMS:
@@ -211,7 +242,11 @@ def test_run_writes_the_documented_formats(parts, tmp_path):
     for system in ("oracle_popularity", "full_history"):
         assert len(set(m["per_turn"][system]["ndcg@10"])) == 1
     cfg = json.loads((out / "config.json").read_text())
-    assert cfg["config"]["turns"] == 3 and cfg["identity"]["seed"] == 42 and cfg["identity"]["protocol"] == "taste"
+    assert (
+        cfg["config"]["turns"] == 3
+        and cfg["identity"]["seed"] == 42
+        and cfg["identity"]["protocol"] == "taste"
+    )
     assert len(cfg["fingerprints"]["ranker"]) == 16 and cfg["fingerprints"]["index"]
     assert "git_commit" in cfg and set(cfg["provenance"]) == {"git_commit", "machine", "versions"}
     html = (out / "report.html").read_text()
@@ -238,10 +273,17 @@ def test_agent_is_never_given_the_real_user_id(parts, tmp_path):
             user_ids.append(self.agent.state(session_id).user_id)
             return reply
 
-    res = run_chat_eval(ChatEvalConfig(dataset=TINY, split=SPLIT, llm="none", turns=2, users=4),
-                        dataset=parts.dataset, split=parts.split, agent=Spy(parts.agent),
-                        out_dir=tmp_path / "spy", ranker=parts.ranker, store=parts.store, progress=False,
-                        report=False)
+    res = run_chat_eval(
+        ChatEvalConfig(dataset=TINY, split=SPLIT, llm="none", turns=2, users=4),
+        dataset=parts.dataset,
+        split=parts.split,
+        agent=Spy(parts.agent),
+        out_dir=tmp_path / "spy",
+        ranker=parts.ranker,
+        store=parts.store,
+        progress=False,
+        report=False,
+    )
     users = [r["user_id"] for r in read_transcripts(tmp_path / "spy" / "transcripts.jsonl")]
     assert res.complete and len(set(seen_sessions)) == 4
     assert user_ids and set(user_ids) == {None}  # the agent knows only the conversation
@@ -264,7 +306,9 @@ def test_simulator_never_receives_held_out_ratings(parts, tmp_path):
     assert len(got) == res.metrics["n_users"] > 5
     for p in got:
         u = by_items[frozenset(p.ratings)]  # the persona holds exactly one user's training items
-        assert dict(p.ratings) == {int(i): float(r) for i, r in zip(train[u]["item"], train[u]["rating"])}
+        assert dict(p.ratings) == {
+            int(i): float(r) for i, r in zip(train[u]["item"], train[u]["rating"])
+        }
         assert not set(p.ratings) & set(int(i) for i in test[u]["item"])
 
 
@@ -283,7 +327,9 @@ def test_leakage_guard_fails_a_run_with_a_planted_leak(parts, tmp_path):
             held_out = cat[int(test[user]["item"].iloc[0])].title
             return Utterance(u.text + f' I also loved "{held_out}".', u.named, u.facts)
 
-    res = _run(parts, tmp_path / "leak", factory=lambda p, s: Leaky(p, cat, seed=s), users=3, turns=2)
+    res = _run(
+        parts, tmp_path / "leak", factory=lambda p, s: Leaky(p, cat, seed=s), users=3, turns=2
+    )
     assert res.leaks == 3
     ex = res.metrics["leakage"]["examples"][0]
     assert ex["turn"] == 1
@@ -320,8 +366,14 @@ def test_resume_with_other_settings_is_a_clear_error(parts, tmp_path):
 def test_runs_are_deterministic_given_the_seed(parts, tmp_path):
     a = _run(parts, tmp_path / "a", users=4, seed=5)
     b = _run(parts, tmp_path / "b", users=4, seed=5)
-    ta = [json.loads(x)["turns"] for x in sorted((tmp_path / "a" / "transcripts.jsonl").read_text().splitlines())]
-    tb = [json.loads(x)["turns"] for x in sorted((tmp_path / "b" / "transcripts.jsonl").read_text().splitlines())]
+    ta = [
+        json.loads(x)["turns"]
+        for x in sorted((tmp_path / "a" / "transcripts.jsonl").read_text().splitlines())
+    ]
+    tb = [
+        json.loads(x)["turns"]
+        for x in sorted((tmp_path / "b" / "transcripts.jsonl").read_text().splitlines())
+    ]
     assert [[t["user"] for t in x] for x in ta] == [[t["user"] for t in x] for x in tb]
     assert _ranking_view(a.metrics) == _ranking_view(b.metrics)
 
@@ -333,24 +385,50 @@ def test_worker_processes_give_the_same_conversations_and_scores(parts, tiny_hom
     from threadpoolctl import threadpool_limits
 
     s = Settings(home=tiny_home, dataset=TINY, split=SPLIT, llm="none")
-    with threadpool_limits(1, user_api="blas"):  # as each worker runs (BLAS threads change last digits)
+    with threadpool_limits(
+        1, user_api="blas"
+    ):  # as each worker runs (BLAS threads change last digits)
         one = _run(parts, tmp_path / "one", users=5, turns=2)
     kw = {"dataset": TINY, "split": SPLIT, "llm": "none", "turns": 2, "users": 5, "workers": 2}
-    two = run_chat_eval(ChatEvalConfig(**kw), dataset=parts.dataset, split=parts.split, agent=parts.agent,
-                        out_dir=tmp_path / "two", ranker=parts.ranker, store=parts.store,
-                        popularity_ranker=parts.popularity_ranker, progress=False, report=False, settings=s)
+    two = run_chat_eval(
+        ChatEvalConfig(**kw),
+        dataset=parts.dataset,
+        split=parts.split,
+        agent=parts.agent,
+        out_dir=tmp_path / "two",
+        ranker=parts.ranker,
+        store=parts.store,
+        popularity_ranker=parts.popularity_ranker,
+        progress=False,
+        report=False,
+        settings=s,
+    )
     assert two.complete and two.new_users == 5
 
     def talks(folder: Path) -> dict[int, list]:
-        keep = ("user", "agent", "ranked_item_ids", "shortlist_item_ids", "baselines", "baselines_standing")
+        keep = (
+            "user",
+            "agent",
+            "ranked_item_ids",
+            "shortlist_item_ids",
+            "baselines",
+            "baselines_standing",
+        )
         return {r["user_id"]: [{k: t[k] for k in keep} for t in r["turns"]]
                 for r in read_transcripts(folder / "transcripts.jsonl")}
 
     assert talks(tmp_path / "two") == talks(tmp_path / "one")
     assert _ranking_view(two.metrics) == _ranking_view(one.metrics)
     with pytest.raises(ValueError, match="needs the settings"):
-        run_chat_eval(ChatEvalConfig(**{**kw, "users": 3}), dataset=parts.dataset, split=parts.split,
-                      agent=parts.agent, out_dir=tmp_path / "three", progress=False, report=False)
+        run_chat_eval(
+            ChatEvalConfig(**{**kw, "users": 3}),
+            dataset=parts.dataset,
+            split=parts.split,
+            agent=parts.agent,
+            out_dir=tmp_path / "three",
+            progress=False,
+            report=False,
+        )
 
 
 def test_peers_never_show_or_keep_items_the_user_reacted_to(parts):
@@ -358,7 +436,13 @@ def test_peers_never_show_or_keep_items_the_user_reacted_to(parts):
     shown again nor kept on the standing list (as the agent's `DialogueState.blocked`)."""
     from genrec.evaluation.baselines import PEERS, Baselines
 
-    b = Baselines(parts.split.train, ranker=parts.ranker, store=parts.store, catalog=parts.dataset.catalog, k=10)
+    b = Baselines(
+        parts.split.train,
+        ranker=parts.ranker,
+        store=parts.store,
+        catalog=parts.dataset.catalog,
+        k=10,
+    )
     plain = Stated(liked=[int(parts.dataset.catalog.ids[0])])
     first = b.conversation().turn(plain, ["I like comedies"])
     reacted = {name: (lst[0], lst[1]) for name, lst in first.standing.items()}
@@ -393,10 +477,16 @@ def test_constrained_fold_in_obeys_what_the_user_asked_for(parts):
     for lst in (asked.shown["constrained_fold_in"], asked.standing["constrained_fold_in"]):
         assert lst and not any(violates(cat[i], wish) for i in lst), lst
     # a request ("what about a drama?") is obeyed; a favourite genre alone is only a taste
-    other = max((g for g in cat.genres if g != genre), key=lambda g: sum(g in it.genres for it in cat))
-    request = plain.model_copy(update={"wanted_genres": [other, genre], "requested_genres": [other]})
+    other = max(
+        (g for g in cat.genres if g != genre), key=lambda g: sum(g in it.genres for it in cat)
+    )
+    request = plain.model_copy(
+        update={"wanted_genres": [other, genre], "requested_genres": [other]}
+    )
     both = b.conversation().turn(request, ["What about one of those?"])
-    assert both.shown["constrained_fold_in"] and all(other in cat[i].genres for i in both.shown["constrained_fold_in"])
+    assert both.shown["constrained_fold_in"] and all(
+        other in cat[i].genres for i in both.shown["constrained_fold_in"]
+    )
     assert not all(other in cat[i].genres for i in both.shown["mentioned_fold_in"])
 
 
@@ -410,7 +500,9 @@ def test_cli_eval_chat_end_to_end(tiny_home, tmp_path, monkeypatch):
     r = CliRunner().invoke(app, args)
     assert r.exit_code == 0, r.output
     assert "ndcg@10" in r.output and "mentioned_fold_in" in r.output and "leakage 0" in r.output
-    assert "recall_cum@10" in r.output and "agent - popularity" in r.output and "oracles" in r.output
+    assert (
+        "recall_cum@10" in r.output and "agent - popularity" in r.output and "oracles" in r.output
+    )
     assert len((out / "transcripts.jsonl").read_text().splitlines()) == 3
     r2 = CliRunner().invoke(app, [*args[:9], "3", *args[10:]])  # --turns 3 into the same folder
     assert r2.exit_code == 1 and "other settings" in r2.output
@@ -429,12 +521,33 @@ def test_cli_exit_code_is_non_zero_on_leakage(tiny_home, tmp_path, monkeypatch):
         def opening(self):
             u = super().opening()
             user = by_items[frozenset(self.persona.ratings)]
-            return Utterance(u.text + f' "{ds.catalog[int(test[user]["item"].iloc[-1])].title}"!', u.named)
+            return Utterance(
+                u.text + f' "{ds.catalog[int(test[user]["item"].iloc[-1])].title}"!', u.named
+            )
 
-    monkeypatch.setattr(chat_protocol, "make_simulator", lambda kind, p, cat, **kw: Leaky(p, cat, seed=kw["seed"]))
-    r = CliRunner().invoke(app, ["eval", "chat", "--dataset", TINY, "--split", SPLIT, "--users", "2",
-                                 "--turns", "1", "--llm", "none", "--out", str(tmp_path / "x"),
-                                 "--no-progress"])
+    monkeypatch.setattr(
+        chat_protocol, "make_simulator", lambda kind, p, cat, **kw: Leaky(p, cat, seed=kw["seed"])
+    )
+    r = CliRunner().invoke(
+        app,
+        [
+            "eval",
+            "chat",
+            "--dataset",
+            TINY,
+            "--split",
+            SPLIT,
+            "--users",
+            "2",
+            "--turns",
+            "1",
+            "--llm",
+            "none",
+            "--out",
+            str(tmp_path / "x"),
+            "--no-progress",
+        ],
+    )
     assert r.exit_code == 3, r.output
     assert "leakage" in r.output and "invalid" in r.output
 
@@ -445,11 +558,20 @@ def test_llm_simulator_with_the_fake_backend_through_the_harness(parts, tmp_path
 
     replies = ["Hi, I like drama. Any ideas?", "No horror please.", "Something else?"] * 10
     backend = fake_backend(replies, supports_tools=False)
-    res = run_chat_eval(ChatEvalConfig(dataset=TINY, split=SPLIT, llm="none", simulator="llm", turns=3,
-                                       users=2, concurrency=1),
-                        dataset=parts.dataset, split=parts.split, agent=parts.agent, out_dir=tmp_path / "llm",
-                        ranker=parts.ranker, store=parts.store, generate=text_generator(backend),
-                        progress=False, report=False)
+    res = run_chat_eval(
+        ChatEvalConfig(
+            dataset=TINY, split=SPLIT, llm="none", simulator="llm", turns=3, users=2, concurrency=1
+        ),
+        dataset=parts.dataset,
+        split=parts.split,
+        agent=parts.agent,
+        out_dir=tmp_path / "llm",
+        ranker=parts.ranker,
+        store=parts.store,
+        generate=text_generator(backend),
+        progress=False,
+        report=False,
+    )
     recs = read_transcripts(tmp_path / "llm" / "transcripts.jsonl")
     assert res.complete and res.leaks == 0
     said = [t["user"] for r in recs for t in r["turns"]]
@@ -469,9 +591,15 @@ def test_llm_simulator_with_the_fake_backend_through_the_harness(parts, tmp_path
 def test_ranker_report_uses_the_same_format(tmp_path):
     from genrec.evaluation.report import write_ranker_report
 
-    path = write_ranker_report(tmp_path / "r", {"ranker": {"ndcg@10": 0.4, "hit_rate@10": 0.9, "mrr@10": 0.5},
-                                                "popularity": {"ndcg@10": 0.2, "hit_rate@10": 0.7}},
-                               {"dataset": "ml-100k", "split": "u1"}, extra={"rmse": 0.93})
+    path = write_ranker_report(
+        tmp_path / "r",
+        {
+            "ranker": {"ndcg@10": 0.4, "hit_rate@10": 0.9, "mrr@10": 0.5},
+            "popularity": {"ndcg@10": 0.2, "hit_rate@10": 0.7},
+        },
+        {"dataset": "ml-100k", "split": "u1"},
+        extra={"rmse": 0.93},
+    )
     m = json.loads((tmp_path / "r" / "metrics.json").read_text())
     assert m["final"]["ranker"]["hr@10"] == 0.9 and m["final"]["ranker"]["mrr"] == 0.5
     assert m["per_turn"] == {} and m["rmse"] == 0.93
@@ -484,10 +612,26 @@ def test_understanding_scores_by_hand():
     from genrec.agent.preferences import Preferences
     from genrec.evaluation.protocols.scoring import understanding_scores
 
-    stated = {"liked": [1, 2, 3, 4], "disliked": [5, 6], "avoided_genres": ["Horror"], "year_min": None}
-    agent = {"liked": [1, 2, 5], "disliked": [6], "avoided_genres": [], "year_min": 1990, "year_max": 1999}
+    stated = {
+        "liked": [1, 2, 3, 4],
+        "disliked": [5, 6],
+        "avoided_genres": ["Horror"],
+        "year_min": None,
+    }
+    agent = {
+        "liked": [1, 2, 5],
+        "disliked": [6],
+        "avoided_genres": [],
+        "year_min": 1990,
+        "year_max": 1999,
+    }
     s = understanding_scores(agent, stated)
-    assert s == {"understood_liked": 0.5, "misread_disliked": 0.5, "understood_avoided": 0.0, "year_filter": 1.0}
+    assert s == {
+        "understood_liked": 0.5,
+        "misread_disliked": 0.5,
+        "understood_avoided": 0.0,
+        "year_filter": 1.0,
+    }
     assert understanding_scores(None, stated) == {}
     # typed preferences (what scoring compares) give the same figures as their transcript mappings
     typed = understanding_scores(Preferences(**agent), Stated.from_dict(stated))
@@ -496,11 +640,18 @@ def test_understanding_scores_by_hand():
 
 def test_turn_scores_compare_typed_preferences():
     truth = UserTruth(test={1: 5.0, 2: 4.0, 3: 2.0}, train={10: 5.0, 11: 1.0})
-    said = {"avoided_genres": ["Horror"], "disliked": [2], "wanted_genres": ["Drama"], "year_max": 1995}
+    said = {
+        "avoided_genres": ["Horror"],
+        "disliked": [2],
+        "wanted_genres": ["Drama"],
+        "year_max": 1995,
+    }
     as_dict = turn_scores([3, 1, 2, 10, 11, 9], truth, said, {10}, CAT, k=10)
     typed = turn_scores([3, 1, 2, 10, 11, 9], truth, Stated.from_dict(said), {10}, CAT, k=10)
     assert typed == as_dict
-    assert typed["constraint_violations"] == pytest.approx(4 / 6)  # 3 is Horror; 9, 10, 11 after 1995
+    assert typed["constraint_violations"] == pytest.approx(
+        4 / 6
+    )  # 3 is Horror; 9, 10, 11 after 1995
     assert typed["disliked"] == pytest.approx(2 / 6)  # 2 said, 11 rated 1 in training
 
 
@@ -512,10 +663,16 @@ def _exported_liked(tiny_home, tmp_path, monkeypatch) -> dict[int, set[int]]:
     from genrec.cli import app
 
     monkeypatch.setenv("GENREC_HOME", str(tiny_home))
-    r = CliRunner().invoke(app, ["data", "export", TINY, "--split", SPLIT, "--out", str(tmp_path / "split")])
+    r = CliRunner().invoke(
+        app, ["data", "export", TINY, "--split", SPLIT, "--out", str(tmp_path / "split")]
+    )
     assert r.exit_code == 0, r.output
-    test = pd.read_csv(tmp_path / "split" / "test.tsv", sep="\t", names=["user", "item", "rating", "ts"])
-    return {int(u): set(g.loc[g["rating"] >= 4, "item"].astype(int)) for u, g in test.groupby("user")}
+    test = pd.read_csv(
+        tmp_path / "split" / "test.tsv", sep="\t", names=["user", "item", "rating", "ts"]
+    )
+    return {
+        int(u): set(g.loc[g["rating"] >= 4, "item"].astype(int)) for u, g in test.groupby("user")
+    }
 
 
 def _ndcg(ranked, relevant, k=10):
@@ -523,23 +680,29 @@ def _ndcg(ranked, relevant, k=10):
     return dcg / sum(1 / math.log2(p + 2) for p in range(min(len(relevant), k)))
 
 
-def test_headline_metrics_recomputed_from_transcripts_and_the_exported_split(parts, tiny_home, tmp_path,
-                                                                             monkeypatch):
+def test_headline_metrics_recomputed_from_transcripts_and_the_exported_split(
+    parts, tiny_home, tmp_path, monkeypatch
+):
     """Every headline number in metrics.json follows from transcripts.jsonl and `genrec data export`."""
 
     res = _run(parts, tmp_path / "run", users=6)
     liked = _exported_liked(tiny_home, tmp_path, monkeypatch)
     m, T = res.metrics, 3
     for system in SYSTEMS:
-        got: dict[str, list[list[float]]] = {n: [[] for _ in range(T)] for n in
-                                             ("recall_cum@10", "success", "turns_to_hit", "ndcg@10_standing")}
+        got: dict[str, list[list[float]]] = {
+            n: [[] for _ in range(T)]
+            for n in ("recall_cum@10", "success", "turns_to_hit", "ndcg@10_standing")
+        }
         for rec in read_transcripts(tmp_path / "run" / "transcripts.jsonl"):
             rel, shown, first = liked[rec["user_id"]], set(), T + 1
             for t, turn in enumerate(rec["turns"]):
                 if system == "agent":
                     new, standing = turn["ranked_item_ids"], turn["shortlist_item_ids"]
                 else:
-                    new, standing = turn["baselines"].get(system, []), turn["baselines_standing"].get(system)
+                    new, standing = (
+                        turn["baselines"].get(system, []),
+                        turn["baselines_standing"].get(system),
+                    )
                 shown |= set(new[:10])
                 if first == T + 1 and rel & set(new[:10]):
                     first = t + 1
@@ -549,12 +712,18 @@ def test_headline_metrics_recomputed_from_transcripts_and_the_exported_split(par
                 if standing is not None:
                     got["ndcg@10_standing"][t].append(_ndcg(standing, rel))
         for name, per_turn in got.items():
-            assert m["per_turn"][system][name] == pytest.approx([float(np.mean(v)) for v in per_turn]), (system, name)
+            assert m["per_turn"][system][name] == pytest.approx(
+                [float(np.mean(v)) for v in per_turn]
+            ), (system, name)
             assert m["final"][system][name] == pytest.approx(float(np.mean(per_turn[-1])))
     # the ci block: agent minus each system, at the last turn, its interval around the mean difference
     for system, d in m["final"]["ci"]["agent_minus"].items():
         diff = m["final"]["agent"]["recall_cum@10"] - m["final"][system]["recall_cum@10"]
-        assert d["diff"] == pytest.approx(diff) and d["low"] <= d["diff"] <= d["high"] and d["n_users"] == 6
+        assert (
+            d["diff"] == pytest.approx(diff)
+            and d["low"] <= d["diff"] <= d["high"]
+            and d["n_users"] == 6
+        )
 
 
 def test_placebo_held_out_ratings_do_not_change_any_conversation(parts, tmp_path):
@@ -571,13 +740,28 @@ def test_placebo_held_out_ratings_do_not_change_any_conversation(parts, tmp_path
         test.loc[rows.index, "item"] = rng.choice(pool, size=len(rows), replace=False)
     placebo = Split(parts.split.train, Ratings(test), parts.split.name)
     _run(parts, tmp_path / "real", users=5)
-    run_chat_eval(ChatEvalConfig(dataset=TINY, split=SPLIT, llm="none", turns=3, users=5, concurrency=3),
-                  dataset=parts.dataset, split=placebo, agent=parts.agent, out_dir=tmp_path / "placebo",
-                  ranker=parts.ranker, store=parts.store, popularity_ranker=parts.popularity_ranker,
-                  progress=False, report=False)
+    run_chat_eval(
+        ChatEvalConfig(dataset=TINY, split=SPLIT, llm="none", turns=3, users=5, concurrency=3),
+        dataset=parts.dataset,
+        split=placebo,
+        agent=parts.agent,
+        out_dir=tmp_path / "placebo",
+        ranker=parts.ranker,
+        store=parts.store,
+        popularity_ranker=parts.popularity_ranker,
+        progress=False,
+        report=False,
+    )
 
     def talk(folder):
-        keys = ("user", "agent", "ranked_item_ids", "shortlist_item_ids", "baselines", "baselines_standing")
+        keys = (
+            "user",
+            "agent",
+            "ranked_item_ids",
+            "shortlist_item_ids",
+            "baselines",
+            "baselines_standing",
+        )
         return {r["user_id"]: [{k: t[k] for k in keys} for t in r["turns"]]
                 for r in read_transcripts(folder / "transcripts.jsonl")}
 
@@ -617,22 +801,43 @@ def test_the_seed_does_not_retrain_the_ranker(parts, tiny_home, tmp_path, monkey
     from genrec.evaluation.wiring import fingerprints
 
     monkeypatch.setenv("GENREC_HOME", str(tiny_home))
-    base = ["eval", "chat", "--dataset", TINY, "--split", SPLIT, "--users", "1", "--turns", "1", "--llm", "none",
-            "--no-progress"]
+    base = [
+        "eval",
+        "chat",
+        "--dataset",
+        TINY,
+        "--split",
+        SPLIT,
+        "--users",
+        "1",
+        "--turns",
+        "1",
+        "--llm",
+        "none",
+        "--no-progress",
+    ]
     models = sorted((tiny_home / "models").rglob("*"))
     stamps = {p: p.stat().st_mtime_ns for p in models if p.is_file()}
     r = CliRunner().invoke(app, [*base, "--seed", "7", "--out", str(tmp_path / "s7")])
     assert r.exit_code == 0, r.output
-    assert stamps and {p: p.stat().st_mtime_ns for p in stamps} == stamps  # nothing retrained or overwritten
+    assert (
+        stamps and {p: p.stat().st_mtime_ns for p in stamps} == stamps
+    )  # nothing retrained or overwritten
     cfg = json.loads((tmp_path / "s7" / "config.json").read_text())
-    assert cfg["identity"]["seed"] == 7 and cfg["settings"]["seed"] == 42 and cfg["config"]["protocol"] == "taste"
+    assert (
+        cfg["identity"]["seed"] == 7
+        and cfg["settings"]["seed"] == 42
+        and cfg["config"]["protocol"] == "taste"
+    )
     assert cfg["fingerprints"] == fingerprints(parts.ranker, parts.store)
 
 
 # ----------------------------------------------------------------------------- the target protocol
 
 
-def test_target_protocol_metrics_recomputed_from_transcripts(parts, tiny_home, tmp_path, monkeypatch):
+def test_target_protocol_metrics_recomputed_from_transcripts(
+    parts, tiny_home, tmp_path, monkeypatch
+):
     """sr@T, SR@t, avg_turns and hdcg of the agent and every target peer follow from transcripts.jsonl
     (each line's target and shown lists) and the exported split; conversations stop on acceptance."""
     from genrec.evaluation.protocols.target_metrics import hdcg
@@ -647,7 +852,9 @@ def test_target_protocol_metrics_recomputed_from_transcripts(parts, tiny_home, t
     for system in systems:
         hits: list[tuple[int | None, int | None]] = []
         for rec in records:
-            assert rec["target_item_id"] in liked[rec["user_id"]]  # a held-out liked item of this user
+            assert (
+                rec["target_item_id"] in liked[rec["user_id"]]
+            )  # a held-out liked item of this user
             turns = rec["turns"] if system == "agent" else rec["peers"][system]["turns"]
             assert 1 <= len(turns) <= T
             lists = [t["ranked_item_ids"][:10] for t in turns]
@@ -661,27 +868,54 @@ def test_target_protocol_metrics_recomputed_from_transcripts(parts, tiny_home, t
         sr = [float(np.mean([h is not None and h <= t for h, _ in hits])) for t in range(1, T + 1)]
         assert m["per_turn"][system]["success"] == pytest.approx(sr), system
         assert m["final"][system][f"sr@{T}"] == pytest.approx(sr[-1])
-        assert m["final"][system]["avg_turns"] == pytest.approx(float(np.mean([h or T + 1 for h, _ in hits])))
-        assert m["final"][system]["hdcg"] == pytest.approx(float(np.mean([hdcg(h, k, T, 10) for h, k in hits])))
+        assert m["final"][system]["avg_turns"] == pytest.approx(
+            float(np.mean([h or T + 1 for h, _ in hits]))
+        )
+        assert m["final"][system]["hdcg"] == pytest.approx(
+            float(np.mean([hdcg(h, k, T, 10) for h, k in hits]))
+        )
     for system, d in m["final"]["ci"]["agent_minus"].items():
         diff = m["final"]["agent"][f"sr@{T}"] - m["final"][system][f"sr@{T}"]
-        assert d["diff"] == pytest.approx(diff) and d["low"] <= d["diff"] <= d["high"] and d["n_users"] == 8
+        assert (
+            d["diff"] == pytest.approx(diff)
+            and d["low"] <= d["diff"] <= d["high"]
+            and d["n_users"] == 8
+        )
     html_text = (tmp_path / "run" / "report.html").read_text()
     assert "SR@t" in html_text and "target protocol" in html_text and "max_entropy" in html_text
 
 
-def test_target_cli_prints_the_table_and_a_rigged_target_user_fails_the_run(tiny_home, tmp_path, monkeypatch):
+def test_target_cli_prints_the_table_and_a_rigged_target_user_fails_the_run(
+    tiny_home, tmp_path, monkeypatch
+):
     from genrec.cli import app
     from genrec.evaluation.protocols import target as target_protocol
     from genrec.evaluation.simulation.target_user import TargetUser
 
     monkeypatch.setenv("GENREC_HOME", str(tiny_home))
-    base = ["eval", "chat", "--dataset", TINY, "--split", SPLIT, "--users", "3", "--turns", "2", "--llm", "none",
-            "--protocol", "target", "--no-progress"]
+    base = [
+        "eval",
+        "chat",
+        "--dataset",
+        TINY,
+        "--split",
+        SPLIT,
+        "--users",
+        "3",
+        "--turns",
+        "2",
+        "--llm",
+        "none",
+        "--protocol",
+        "target",
+        "--no-progress",
+    ]
     r = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "ok")])
     assert r.exit_code == 0, r.output
     assert "sr@2" in r.output and "avg_turns" in r.output and "agent - max_entropy" in r.output
-    lines = [json.loads(x) for x in (tmp_path / "ok" / "transcripts.jsonl").read_text().splitlines()]
+    lines = [
+        json.loads(x) for x in (tmp_path / "ok" / "transcripts.jsonl").read_text().splitlines()
+    ]
     assert len(lines) == 3 and all("target_item_id" in x and x["turns"][0]["user"] for x in lines)
 
     class Leaky(TargetUser):

@@ -51,20 +51,33 @@ def bad_requests(seed: int, n: int, valid_id: str) -> list[dict]:
              "/api/sessions/{id}/x/y", "/v1", "/api", "/docs", "/openapi.json",
              "/gradio_api/heartbeat/{id}", "/config"]
     ks = ["0", "-5", "51", "abc", "1e3", "99999999999999999999", "", "10"]
-    bodies = [None, b"", b"{", b"null", b"[]", b"\xff\xfe\xfd", b'{"message": 5}',
-              b'{"message": ""}', json.dumps({"message": "a" * 5000}).encode(), _deep(30_000),
-              b"x" * 70_000, b'{"messages": "x"}',
-              b'{"messages": [{"role": "user", "content": null}]}',
-              b'{"messages": [{"role": "user", "content": [{"type": "image_url"}]}]}',
-              b'{"messages": [{"role": "system", "content": "hi"}]}',
-              b'{"item_id": "abc", "liked": "maybe"}',
-              b'{"item_id": 99999999999999999999999, "liked": true}',
-              b'{"item_id": 1e308, "liked": true}', b'{"message": "\\u0000\\u0000\\u0000"}',
-              b'{"message": "\\ud800"}', json.dumps({"a": {"b": [1] * 10_000}}).encode(),
-              b'{"messages": [' + b'{"role": "user", "content": "hi"},' * 300 + b'{}]}',
-              b'{"message": "I loved Toy Story", "extra": {"$gt": ""}}',
-              b'{"messages": [{"role": "user", "content": "recommend a comedy"}], "stream": "yes"}',
-              b'{"messages": [{"role": "user", "content": "recommend a comedy"}], "user": "\\u0000"}']
+    bodies = [
+        None,
+        b"",
+        b"{",
+        b"null",
+        b"[]",
+        b"\xff\xfe\xfd",
+        b'{"message": 5}',
+        b'{"message": ""}',
+        json.dumps({"message": "a" * 5000}).encode(),
+        _deep(30_000),
+        b"x" * 70_000,
+        b'{"messages": "x"}',
+        b'{"messages": [{"role": "user", "content": null}]}',
+        b'{"messages": [{"role": "user", "content": [{"type": "image_url"}]}]}',
+        b'{"messages": [{"role": "system", "content": "hi"}]}',
+        b'{"item_id": "abc", "liked": "maybe"}',
+        b'{"item_id": 99999999999999999999999, "liked": true}',
+        b'{"item_id": 1e308, "liked": true}',
+        b'{"message": "\\u0000\\u0000\\u0000"}',
+        b'{"message": "\\ud800"}',
+        json.dumps({"a": {"b": [1] * 10_000}}).encode(),
+        b'{"messages": [' + b'{"role": "user", "content": "hi"},' * 300 + b'{}]}',
+        b'{"message": "I loved Toy Story", "extra": {"$gt": ""}}',
+        b'{"messages": [{"role": "user", "content": "recommend a comedy"}], "stream": "yes"}',
+        b'{"messages": [{"role": "user", "content": "recommend a comedy"}], "user": "\\u0000"}',
+    ]
     ctypes = ["application/json", "text/plain", "multipart/form-data; boundary=x",
               "application/x-www-form-urlencoded", None, "application/json; charset=latin-1"]
     auths = [f"Bearer {KEY}"] * 6 + [None, "Bearer", "Basic eDp5", "Bearer " + KEY[:-1],
@@ -82,8 +95,15 @@ def bad_requests(seed: int, n: int, valid_id: str) -> list[dict]:
             headers["X-Session-Id"] = rng.choice(ids + ["%ZZ", "a" * 500])
         if rng.random() < 0.1:
             headers["X-Genrec-User"] = rng.choice(["%00", "a" * 300, "bob", "%0A"])
-        method = rng.choice(methods) if rng.random() < 0.4 else (
-            "GET" if "shortlist" in path or path in ("/healthz", "/readyz", "/v1/models") else "POST")
+        method = (
+            rng.choice(methods)
+            if rng.random() < 0.4
+            else (
+                "GET"
+                if "shortlist" in path or path in ("/healthz", "/readyz", "/v1/models")
+                else "POST"
+            )
+        )
         out.append({"method": method, "url": path, "content": rng.choice(bodies),
                     "headers": headers})
     return out

@@ -23,7 +23,9 @@ from genrec.retrieval.embedders import embed_chunks
 from genrec.retrieval.rows import index_rows
 
 
-def _lu_ease(users: np.ndarray, items: np.ndarray, n_users: int, n_items: int, reg: float) -> np.ndarray:
+def _lu_ease(
+    users: np.ndarray, items: np.ndarray, n_users: int, n_items: int, reg: float
+) -> np.ndarray:
     """EASE as first written: every item, an LU inverse."""
     x = np.zeros((n_users, n_items))
     x[users, items] = 1.0
@@ -36,7 +38,9 @@ def _lu_ease(users: np.ndarray, items: np.ndarray, n_users: int, n_items: int, r
 def test_ease_over_rated_items_equals_the_full_inverse_and_leaves_unrated_items_zero() -> None:
     rng = np.random.default_rng(0)
     n_users, n_items = 40, 30
-    pairs = {(int(u), int(i)) for u, i in zip(rng.integers(0, n_users, 300), rng.integers(0, 25, 300))}
+    pairs = {
+        (int(u), int(i)) for u, i in zip(rng.integers(0, n_users, 300), rng.integers(0, 25, 300))
+    }
     users, items = (np.array(a) for a in zip(*sorted(pairs)))  # items 25..29: nobody rated them
     b = train_ease(users, items, n_users, n_items, reg=5.0, device="cpu")
     np.testing.assert_allclose(b, _lu_ease(users, items, n_users, n_items, 5.0), atol=1e-6)
@@ -82,9 +86,19 @@ def test_embed_chunks_in_workers_keeps_the_order_and_the_vectors() -> None:
 
 
 def _dataset() -> Dataset:
-    items = [Item(i, f"Film {i}" + " long words" * (i % 7), 1990 + i % 20, ("Drama",) if i % 2 else ("Comedy",),
-                  extra={"tags": [["twist ending", 3]] if i % 3 == 0 else []}) for i in range(1, 41)]
-    df = pd.DataFrame({"user": [1, 1, 2], "item": [1, 2, 3], "rating": [4.0, 5.0, 3.0], "timestamp": 0})
+    items = [
+        Item(
+            i,
+            f"Film {i}" + " long words" * (i % 7),
+            1990 + i % 20,
+            ("Drama",) if i % 2 else ("Comedy",),
+            extra={"tags": [["twist ending", 3]] if i % 3 == 0 else []},
+        )
+        for i in range(1, 41)
+    ]
+    df = pd.DataFrame(
+        {"user": [1, 1, 2], "item": [1, 2, 3], "rating": [4.0, 5.0, 3.0], "timestamp": 0}
+    )
     return Dataset("tiny-tags", Catalog(items), Ratings(df))
 
 
@@ -100,17 +114,25 @@ def test_an_index_built_by_workers_holds_every_item_with_its_own_vector(tmp_path
         np.testing.assert_allclose(vec, emb.embed([doc])[0], atol=1e-6)
 
 
-def test_index_without_tags_leaves_them_out_of_the_text_and_is_another_index(tmp_path: Path) -> None:
+def test_index_without_tags_leaves_them_out_of_the_text_and_is_another_index(
+    tmp_path: Path,
+) -> None:
     ds = _dataset()
     assert any("Tags: twist ending." in r.text for r in index_rows(ds.catalog))
-    assert not any("Tags:" in r.text or "twist" in r.text for r in index_rows(ds.catalog, tags=False))
+    assert not any(
+        "Tags:" in r.text or "twist" in r.text for r in index_rows(ds.catalog, tags=False)
+    )
     with_tags = open_store(Settings(home=tmp_path / "a", embedder="hash:16"), ds, progress=False)
-    without = open_store(Settings(home=tmp_path / "b", embedder="hash:16", index_tags=False), ds, progress=False)
+    without = open_store(
+        Settings(home=tmp_path / "b", embedder="hash:16", index_tags=False), ds, progress=False
+    )
     assert with_tags.fingerprint() != without.fingerprint()
     assert not any("Tags:" in d for d in without.collection.get(include=["documents"])["documents"])
 
 
 @pytest.mark.parametrize("value", ["false", "0"])
-def test_index_tags_setting_from_the_environment(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+def test_index_tags_setting_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
     monkeypatch.setenv("GENREC_INDEX_TAGS", value)
     assert Settings().index_tags is False

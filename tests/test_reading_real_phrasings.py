@@ -11,7 +11,20 @@ from genrec.agent.understanding.acts import question_tag, sentences
 from genrec.agent.understanding.extraction import CatalogExtractor
 from genrec.data import Catalog, Item
 
-FARGO, STAR_WARS, CONTACT, SCREAM, HARRY_SALLY, ROCK, LAMBS, TROUSERS, GODFATHER_2, LA_CONF, HEAT, ALIEN = range(1, 13)
+(
+    FARGO,
+    STAR_WARS,
+    CONTACT,
+    SCREAM,
+    HARRY_SALLY,
+    ROCK,
+    LAMBS,
+    TROUSERS,
+    GODFATHER_2,
+    LA_CONF,
+    HEAT,
+    ALIEN,
+) = range(1, 13)
 
 
 @pytest.fixture(scope="module")
@@ -48,18 +61,27 @@ def test_a_question_handed_back_leaves_the_statement_before_it(reader, text, ite
     assert liked(reader, text) == [item]
 
 
-@pytest.mark.parametrize(("text", "item"), [
-    ("yes its good Star Wars is one of best movie.", STAR_WARS),
-    ("yes its good fargo is one of best movie", FARGO),
-    ("Fargo which I also enjoyed.", FARGO),
-    ("Star Wars, which i really loved", STAR_WARS),
-    ("Fargo was a very good movie.", FARGO),
-    ("fargo was a pretty good movie", FARGO),
-    ("fargoo was a very good movie", FARGO),  # a typo framed by a verdict
-    ("Contact is my favorite movie", CONTACT),  # a common word, capitalised, with a verdict on a film
-    ("Scream is one of my favorite movie", SCREAM),
-    ("When Harry Met Sally... was a very good movie.", HARRY_SALLY),  # the title's own dots end no sentence
-])
+@pytest.mark.parametrize(
+    ("text", "item"),
+    [
+        ("yes its good Star Wars is one of best movie.", STAR_WARS),
+        ("yes its good fargo is one of best movie", FARGO),
+        ("Fargo which I also enjoyed.", FARGO),
+        ("Star Wars, which i really loved", STAR_WARS),
+        ("Fargo was a very good movie.", FARGO),
+        ("fargo was a pretty good movie", FARGO),
+        ("fargoo was a very good movie", FARGO),  # a typo framed by a verdict
+        (
+            "Contact is my favorite movie",
+            CONTACT,
+        ),  # a common word, capitalised, with a verdict on a film
+        ("Scream is one of my favorite movie", SCREAM),
+        (
+            "When Harry Met Sally... was a very good movie.",
+            HARRY_SALLY,
+        ),  # the title's own dots end no sentence
+    ],
+)
 def test_a_title_opening_its_sentence_before_a_verdict_is_liked(reader, text, item):
     assert liked(reader, text) == [item]
 
@@ -89,11 +111,19 @@ def test_a_common_word_answering_the_title_question_is_that_film(reader):
     assert ex.liked == [] and [c.options for c in ex.ambiguous] == [[CONTACT]]
 
 
-@pytest.mark.parametrize("text", [
-    "is fargo any good?", "have you seen heat?", "have you seen alien?", "is fargo any good, and you?",
-    "Is Star Wars good and you?", "One more quick question, what is your favorite part of Star Wars",
-    "Or is it light and happy like Star Wars", "what did you think of fargo, and you?",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "is fargo any good?",
+        "have you seen heat?",
+        "have you seen alien?",
+        "is fargo any good, and you?",
+        "Is Star Wars good and you?",
+        "One more quick question, what is your favorite part of Star Wars",
+        "Or is it light and happy like Star Wars",
+        "what did you think of fargo, and you?",
+    ],
+)
 def test_questions_still_add_no_like(reader, text):
     assert liked(reader, text) == []
 

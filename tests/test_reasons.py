@@ -19,7 +19,9 @@ from genrec.data import Catalog, Item
 from genrec.ui._cards import card_html
 from genrec.ui._chat_text import NO_TURN_YET, trace_markdown
 
-YEAR_AS_ASKED = re.compile(r"from \d{4}, as you asked|A \d{4} pick for your|From \d{4}, and .* as requested")
+YEAR_AS_ASKED = re.compile(
+    r"from \d{4}, as you asked|A \d{4} pick for your|From \d{4}, and .* as requested"
+)
 
 
 def _ev(**kw) -> Evidence:
@@ -29,13 +31,26 @@ def _ev(**kw) -> Evidence:
 
 def test_a_year_is_as_asked_only_when_years_were_asked() -> None:
     genre_only = DialogueState(wanted_genres=["Comedy"])
-    evs = [_ev(item_id=i, title=f"T{i}", year=1970 + i, matched_genres=["Comedy"]) for i in range(10)]
+    evs = [
+        _ev(item_id=i, title=f"T{i}", year=1970 + i, matched_genres=["Comedy"]) for i in range(10)
+    ]
     reasons = template_rationales(evs, genre_only)
     assert not any(YEAR_AS_ASKED.search(r) for r in reasons), reasons
     assert all("Comedy" in r for r in reasons), reasons  # the request is still named
     years = DialogueState(wanted_genres=["Comedy"], year_min=1970, year_max=1979)
-    asked = template_rationales([_ev(item_id=i, title=f"T{i}", year=1970 + i, matched_genres=["Comedy"],
-                                     in_year_range=True) for i in range(3)], years)
+    asked = template_rationales(
+        [
+            _ev(
+                item_id=i,
+                title=f"T{i}",
+                year=1970 + i,
+                matched_genres=["Comedy"],
+                in_year_range=True,
+            )
+            for i in range(3)
+        ],
+        years,
+    )
     assert any(YEAR_AS_ASKED.search(r) for r in asked), asked
 
 
@@ -46,7 +61,10 @@ def test_a_prediction_is_said_in_a_users_words_and_agrees_with_the_card() -> Non
     card = card_html({"item_id": 7, "title": "Liar Liar", "predicted_rating": round(raw, 3),
                       "rationale": reason})
     star = re.search(r"predicted ★ (\d\.\d)", card).group(1)  # type: ignore[union-attr]
-    assert star == shown_rating(raw) and f"{star}/5" in reason or f"{star} out of 5" in reason, (star, reason)
+    assert star == shown_rating(raw) and f"{star}/5" in reason or f"{star} out of 5" in reason, (
+        star,
+        reason,
+    )
 
 
 def test_an_opener_card_says_what_the_item_is_not_only_a_count() -> None:
@@ -65,7 +83,9 @@ def test_a_pick_predicted_below_the_middle_says_why_it_is_there() -> None:
 
 
 def test_one_item_is_one_movie_in_the_catalogs_noun() -> None:
-    catalog = Catalog([Item(item_id=1, title="Emma", year=1996, genres=("Drama",))], item_noun="book")
+    catalog = Catalog(
+        [Item(item_id=1, title="Emma", year=1996, genres=("Drama",))], item_noun="book"
+    )
     assert template_intro(DialogueState(), 1, SimpleNamespace(catalog=catalog)).startswith(  # type: ignore[arg-type]
         "Here is one book")
     assert template_intro(DialogueState(), 2, SimpleNamespace(catalog=catalog)).startswith(  # type: ignore[arg-type]
@@ -74,7 +94,10 @@ def test_one_item_is_one_movie_in_the_catalogs_noun() -> None:
 
 def test_why_these_after_a_turn_without_tool_calls_does_not_say_send_a_message() -> None:
     assert trace_markdown(None) == NO_TURN_YET
-    assert trace_markdown(Reply(session_id="s", backend="none", text="Fargo (1996) ...")) != NO_TURN_YET
+    assert (
+        trace_markdown(Reply(session_id="s", backend="none", text="Fargo (1996) ..."))
+        != NO_TURN_YET
+    )
 
 
 @pytest.mark.slow
@@ -82,7 +105,10 @@ def test_real_reasons_never_say_ranker_nor_claim_an_unasked_year(
     tmp_path, make_ml100k_recommender
 ) -> None:
     rec = make_ml100k_recommender(Settings(home=tmp_path / "home", llm="none"))
-    for sid, message in (("a", "I loved Toy Story, recommend animated movies"), ("b", "recommend a comedy")):
+    for sid, message in (
+        ("a", "I loved Toy Story, recommend animated movies"),
+        ("b", "recommend a comedy"),
+    ):
         reply = rec.chat(sid, message)
         reasons = [r.rationale for r in reply.recommendations]
         assert len(reasons) == 10

@@ -29,7 +29,9 @@ def sentences(text: str) -> list[str]:
 @pytest.mark.parametrize("message", ["I loved Toy Story, recommend animated movies",
                                      "something from the 80s, no musicals",
                                      "recommend me a movie"])
-def test_chat_text_points_to_the_cards_and_never_repeats_the_list(recommender, message: str) -> None:
+def test_chat_text_points_to_the_cards_and_never_repeats_the_list(
+    recommender, message: str
+) -> None:
     reply = recommender.chat(f"chat-{hash(message)}", message)
     if not reply.recommendations:  # a vague message gets a question first
         reply = recommender.chat(f"chat-{hash(message)}", "comedies please")

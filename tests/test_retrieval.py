@@ -31,7 +31,11 @@ FILTER_COMBOS = [
     SearchFilters(genres_any=["western", "WAR"], year_max=1960),  # case-insensitive genres
 ]
 GENRES = sorted(g for g in _ML_GENRES if g != "unknown")
-QUERIES = ["a funny animated film for kids", "dark crime thriller in the city", "space adventure with aliens"]
+QUERIES = [
+    "a funny animated film for kids",
+    "dark crime thriller in the city",
+    "space adventure with aliens",
+]
 
 
 def _holds(item: Item, f: SearchFilters) -> bool:
@@ -67,9 +71,20 @@ def vectors(ml100k_store: ChromaStore) -> dict[int, np.ndarray]:
 
 
 def test_item_text_template_uses_title_year_genres_description_and_extra() -> None:
-    item = Item(7, "Alien", 1979, ("Horror", "Sci-Fi"), "A crew meets a deadly creature.", "Alien (1979)",
-                {"director": "Ridley Scott", "cast": ["Sigourney Weaver", "Tom Skerritt"],
-                 "imdb_url": "http://x", "release_date": "01-Jan-1979"})
+    item = Item(
+        7,
+        "Alien",
+        1979,
+        ("Horror", "Sci-Fi"),
+        "A crew meets a deadly creature.",
+        "Alien (1979)",
+        {
+            "director": "Ridley Scott",
+            "cast": ["Sigourney Weaver", "Tom Skerritt"],
+            "imdb_url": "http://x",
+            "release_date": "01-Jan-1979",
+        },
+    )
     text = item_text(item)
     assert text.startswith("Alien (1979). Genres: Horror, Sci-Fi (horror, science fiction film).")
     assert "A crew meets a deadly creature." in text
@@ -78,7 +93,9 @@ def test_item_text_template_uses_title_year_genres_description_and_extra() -> No
     assert item_text(Item(8, "Untitled")) == "Untitled."
 
 
-def test_index_matches_catalog_and_stores_the_embedded_text(ml100k_store: ChromaStore, ml100k) -> None:
+def test_index_matches_catalog_and_stores_the_embedded_text(
+    ml100k_store: ChromaStore, ml100k
+) -> None:
     st = ml100k_store.status()
     assert st.state == "ok" and st.count == len(ml100k.catalog) == 1682
     got = ml100k_store.collection.get(ids=["1", "50"], include=["documents", "metadatas"])
@@ -86,7 +103,9 @@ def test_index_matches_catalog_and_stores_the_embedded_text(ml100k_store: Chroma
     assert docs["1"] == item_text(ml100k.catalog[1])
     md = dict(zip(got["ids"], got["metadatas"]))["1"]
     assert md["year"] == 1995 and md["g_Animation"] is True and md["g_Drama"] is False
-    assert "popularity" not in md  # ratings stay out of the index (schema 2): one index serves every split
+    assert (
+        "popularity" not in md
+    )  # ratings stay out of the index (schema 2): one index serves every split
 
 
 @pytest.mark.parametrize("query", QUERIES)
@@ -110,7 +129,9 @@ def test_every_result_satisfies_its_filters_and_is_the_exact_filtered_top_k(
     for query in QUERIES:
         res = ml100k_store.search(query, 10, f)
         assert len(res) == min(10, len(matching))
-        assert all(_holds(r.item, f) for r in res), [r.item.label for r in res if not _holds(r.item, f)]
+        assert all(_holds(r.item, f) for r in res), [
+            r.item.label for r in res if not _holds(r.item, f)
+        ]
         q = ml100k_store.embedder.embed([query])[0]
         exact = sorted(matching, key=lambda i: -float(vectors[i] @ q))[:10]
         got = [r.item.item_id for r in res]
@@ -133,7 +154,9 @@ def test_where_translation_selects_exactly_the_filtered_items_in_chroma(
 
 
 def test_where_strategy_gives_the_same_results(ml100k_store: ChromaStore) -> None:
-    via_where = ChromaStore(ml100k_store.client, ml100k_store.dataset, ml100k_store.embedder, strategy="where")
+    via_where = ChromaStore(
+        ml100k_store.client, ml100k_store.dataset, ml100k_store.embedder, strategy="where"
+    )
     assert via_where.status().state == "ok"
     for f in FILTER_COMBOS[:5]:
         a = [r.item.item_id for r in ml100k_store.search("romantic comedy in paris", 10, f)]
@@ -153,14 +176,22 @@ def test_impossible_filter_returns_empty_list(ml100k_store: ChromaStore, f: Sear
     assert ml100k_store.similar(1, 10, f) == []
 
 
-@pytest.mark.parametrize("f, words", [
-    (SearchFilters(year_min=99999), ["year_min=99999", "1800..2100"]),
-    (SearchFilters(year_max=1200), ["year_max=1200"]),
-    (SearchFilters(year_min=2000, year_max=1990), ["after", "swap"]),
-    (SearchFilters(genres_any=["Telenovela"]), ["unknown genre 'Telenovela'", "Comedy", "Film-Noir"]),
-    (SearchFilters(genres_none=["Space Opera"]), ["genres_none", "known genres"]),
-])
-def test_invalid_filters_get_a_clear_error(ml100k_store: ChromaStore, f: SearchFilters, words: list[str]) -> None:
+@pytest.mark.parametrize(
+    "f, words",
+    [
+        (SearchFilters(year_min=99999), ["year_min=99999", "1800..2100"]),
+        (SearchFilters(year_max=1200), ["year_max=1200"]),
+        (SearchFilters(year_min=2000, year_max=1990), ["after", "swap"]),
+        (
+            SearchFilters(genres_any=["Telenovela"]),
+            ["unknown genre 'Telenovela'", "Comedy", "Film-Noir"],
+        ),
+        (SearchFilters(genres_none=["Space Opera"]), ["genres_none", "known genres"]),
+    ],
+)
+def test_invalid_filters_get_a_clear_error(
+    ml100k_store: ChromaStore, f: SearchFilters, words: list[str]
+) -> None:
     with pytest.raises(InvalidFilterError) as exc:
         ml100k_store.search("comedy", 10, f)
     for w in words:
@@ -174,12 +205,16 @@ def test_quality_animated_movie_for_children(ml100k_store: ChromaStore) -> None:
 
 
 def test_quality_scary_space_alien_finds_alien(ml100k_store: ChromaStore) -> None:
-    res = ml100k_store.search("scary movie about an alien on a spaceship", 10, SearchFilters(year_max=1990))
+    res = ml100k_store.search(
+        "scary movie about an alien on a spaceship", 10, SearchFilters(year_max=1990)
+    )
     assert "Alien" in [r.item.title for r in res]
 
 
 def test_include_and_exclude_ids(ml100k_store: ChromaStore) -> None:
-    res = ml100k_store.search("animated movie for children", 10, SearchFilters(include_ids=[1, 50, 100, 181]))
+    res = ml100k_store.search(
+        "animated movie for children", 10, SearchFilters(include_ids=[1, 50, 100, 181])
+    )
     assert sorted(r.item.item_id for r in res) == [1, 50, 100, 181]
     assert res[0].item.item_id == 1  # Toy Story is the animated one
     top = ml100k_store.search("animated movie for children", 5)
@@ -188,7 +223,9 @@ def test_include_and_exclude_ids(ml100k_store: ChromaStore) -> None:
     assert not set(ex) & {r.item.item_id for r in res2} and len(res2) == 5
 
 
-def test_similar_uses_the_stored_vector_and_excludes_the_item(ml100k_store: ChromaStore, vectors) -> None:
+def test_similar_uses_the_stored_vector_and_excludes_the_item(
+    ml100k_store: ChromaStore, vectors
+) -> None:
     res = ml100k_store.similar(1, 10)  # Toy Story
     ids = [r.item.item_id for r in res]
     assert 1 not in ids and len(ids) == 10
@@ -205,12 +242,15 @@ def test_blank_query_lists_matching_items_by_popularity(ml100k_store: ChromaStor
     res = ml100k_store.search("  ", 5, f)
     counts = ml100k.ratings.df["item"].value_counts()
     pops = [int(counts.get(r.item.item_id, 0)) for r in res]
-    assert len(res) == 5 and pops == sorted(pops, reverse=True) and all(_holds(r.item, f) for r in res)
+    assert (
+        len(res) == 5 and pops == sorted(pops, reverse=True) and all(_holds(r.item, f) for r in res)
+    )
     assert res[0].item.title == "Star Wars"
 
 
-def test_store_opened_with_training_popularity_never_counts_held_out_ratings(ml100k_store: ChromaStore,
-                                                                             ml100k) -> None:
+def test_store_opened_with_training_popularity_never_counts_held_out_ratings(
+    ml100k_store: ChromaStore, ml100k
+) -> None:
     split = make_split(ml100k.ratings, "u1")
     train, whole = rating_counts(split.train), rating_counts(ml100k.ratings)
     assert any(whole[i] != train.get(i, 0) for i in whole)  # u1 holds out ratings of many items
@@ -220,17 +260,25 @@ def test_store_opened_with_training_popularity_never_counts_held_out_ratings(ml1
     assert {i: store.popularity[i] for i in ids} == {i: train.get(i, 0) for i in ids}
     by_train = sorted(ids, key=lambda i: (-train.get(i, 0), i))
     assert [r.item.item_id for r in store.search("", len(ids))] == by_train
-    assert [r.item.item_id for r in ml100k_store.search("", len(ids))] != by_train  # the default counts all
+    assert [
+        r.item.item_id for r in ml100k_store.search("", len(ids))
+    ] != by_train  # the default counts all
     f = SearchFilters(genres_any=["Sci-Fi"], year_min=1970, year_max=1989)
     got = [r.item.item_id for r in store.search(" ", 20, f)]
     assert got == [i for i in by_train if _holds(ml100k.catalog[i], f)][:20]
-    got_md = store.collection.get(ids=[str(i) for i in ids[:50]], include=["metadatas"])["metadatas"]
-    assert not any("popularity" in md for md in got_md)  # nothing in the index reports whole-data counts
+    got_md = store.collection.get(ids=[str(i) for i in ids[:50]], include=["metadatas"])[
+        "metadatas"
+    ]
+    assert not any(
+        "popularity" in md for md in got_md
+    )  # nothing in the index reports whole-data counts
 
 
 def test_k_larger_than_matches_and_k_zero(ml100k_store: ChromaStore) -> None:
     f = SearchFilters(genres_any=["Film-Noir"], year_max=1950)
-    n = sum(1 for it in ml100k_store.catalog if "Film-Noir" in it.genres and it.year and it.year <= 1950)
+    n = sum(
+        1 for it in ml100k_store.catalog if "Film-Noir" in it.genres and it.year and it.year <= 1950
+    )
     assert 0 < n < 50
     assert len(ml100k_store.search("detective", 50, f)) == n
     assert ml100k_store.search("detective", 0) == []

@@ -63,7 +63,9 @@ class TableEmbedder:
 
     def __init__(self, store: ChromaStore) -> None:
         got = store.collection.get(include=["documents", "embeddings"])
-        self.table = {d: np.asarray(e, dtype=np.float32) for d, e in zip(got["documents"], got["embeddings"])}
+        self.table = {
+            d: np.asarray(e, dtype=np.float32) for d, e in zip(got["documents"], got["embeddings"])
+        }
         self.real = store.embedder
         self.name = store.embedder.name
 
@@ -73,7 +75,11 @@ class TableEmbedder:
 
     def embed(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
         if all(t in self.table for t in texts):
-            return np.stack([self.table[t] for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
+            return (
+                np.stack([self.table[t] for t in texts])
+                if texts
+                else np.zeros((0, self.dim), np.float32)
+            )
         return self.real.embed(texts)
 
 
@@ -106,8 +112,20 @@ def mini(ml100k: Dataset, n: int = 300, *, name: str | None = None, edit=None) -
 
 
 def _retitle(items: list[Item], ids: set[int], suffix: str = " (Director's Cut)") -> list[Item]:
-    return [Item(it.item_id, it.title + suffix, it.year, it.genres, it.description, it.raw_title, it.extra)
-            if it.item_id in ids else it for it in items]
+    return [
+        Item(
+            it.item_id,
+            it.title + suffix,
+            it.year,
+            it.genres,
+            it.description,
+            it.raw_title,
+            it.extra,
+        )
+        if it.item_id in ids
+        else it
+        for it in items
+    ]
 
 
 def test_build_is_idempotent_and_unchanged_items_are_not_reembedded(client, ml100k) -> None:
@@ -121,10 +139,14 @@ def test_build_is_idempotent_and_unchanged_items_are_not_reembedded(client, ml10
     r2 = store.build(progress=False)
     assert r2.up_to_date and emb.texts == 300
     r3 = store.build(force=True, progress=False)
-    assert (r3.embedded, r3.reused) == (0, 300) and emb.texts == 300 and r3.collection != r1.collection
+    assert (
+        (r3.embedded, r3.reused) == (0, 300) and emb.texts == 300 and r3.collection != r1.collection
+    )
     assert [c for c in _names(client) if c.startswith(store.base_name)] == [r3.collection]
     hit = store.search(store.rows()[41].text, 1)[0]  # hash vectors: a text finds itself
-    assert hit.item.item_id == store.rows()[41].item_id and hit.score == pytest.approx(1.0, abs=1e-4)
+    assert hit.item.item_id == store.rows()[41].item_id and hit.score == pytest.approx(
+        1.0, abs=1e-4
+    )
 
 
 def test_stale_store_is_reported_and_rebuilt_after_a_catalog_change(client, ml100k, caplog) -> None:
@@ -148,7 +170,12 @@ def test_stale_store_is_reported_and_rebuilt_after_a_catalog_change(client, ml10
     assert store.status().count == 300
     assert store.search("A Brand New Film", 1, SearchFilters(year_min=2020))[0].item.item_id == 9001
     assert store.search("anything", 5, SearchFilters(include_ids=[2])) == []
-    assert store.search("x", 3, SearchFilters(genres_any=["Documentary"], year_min=2024))[0].item.item_id == 9001
+    assert (
+        store.search("x", 3, SearchFilters(genres_any=["Documentary"], year_min=2024))[
+            0
+        ].item.item_id
+        == 9001
+    )
     got = store.collection.get(ids=["1"], include=["documents"])
     assert "Director's Cut" in got["documents"][0]
 
@@ -163,17 +190,26 @@ def test_ratings_are_not_part_of_the_index(client, ml100k) -> None:
     store = ChromaStore(client, fewer, CountingEmbedder())
     assert store.status().state == "ok"
     assert store.popularity[50] == 0 and store.popularity[1] == int((df["item"] == 1).sum())
-    assert "popularity" not in store.collection.get(ids=["50"], include=["metadatas"])["metadatas"][0]
+    assert (
+        "popularity" not in store.collection.get(ids=["50"], include=["metadatas"])["metadatas"][0]
+    )
 
 
 def test_open_store_orders_a_blank_query_by_the_counts_it_is_given(tmp_path, ml100k) -> None:
     ds = mini(ml100k, n=100)
     train = rating_counts(ratio_split(ds.ratings, test_fraction=0.5, seed=0).train)
-    store = open_store(Settings(home=tmp_path / "home"), ds, progress=False, embedder=CountingEmbedder(),
-                       popularity=train)
+    store = open_store(
+        Settings(home=tmp_path / "home"),
+        ds,
+        progress=False,
+        embedder=CountingEmbedder(),
+        popularity=train,
+    )
     ids = [it.item_id for it in ds.catalog]
     assert dict(store.popularity) == {i: train.get(i, 0) for i in ids}
-    assert [r.item.item_id for r in store.search(" ", 10)] == sorted(ids, key=lambda i: (-train.get(i, 0), i))[:10]
+    assert [r.item.item_id for r in store.search(" ", 10)] == sorted(
+        ids, key=lambda i: (-train.get(i, 0), i)
+    )[:10]
     assert all(r.score == 0.0 for r in store.search("", 3))
 
 
@@ -191,18 +227,28 @@ def test_an_index_of_schema_1_is_stale_and_rebuilt_without_reembedding(client, m
                                           for i, md in zip(got["ids"], got["metadatas"])])
     ptr = read_pointer(client, store.key)
     assert ptr is not None
-    client.get_collection(POINTER_COLLECTION).delete(ids=[store.key])  # an upsert would keep "schema"
-    write_pointer(client, store.key, {k: v for k, v in ptr.items() if k != "schema"} | {"fingerprint": "0" * 16})
+    client.get_collection(POINTER_COLLECTION).delete(
+        ids=[store.key]
+    )  # an upsert would keep "schema"
+    write_pointer(
+        client,
+        store.key,
+        {k: v for k, v in ptr.items() if k != "schema"} | {"fingerprint": "0" * 16},
+    )
     emb = CountingEmbedder()
     again = ChromaStore(client, ds, emb)
     st = again.status()
     assert st.state == "stale" and "schema 1" in st.reason
     assert again.ensure(progress=False).state == "ok"
     assert emb.texts == 0  # vectors were copied from the schema-1 generation
-    assert "popularity" not in again.collection.get(ids=["1"], include=["metadatas"])["metadatas"][0]
+    assert (
+        "popularity" not in again.collection.get(ids=["1"], include=["metadatas"])["metadatas"][0]
+    )
 
 
-def test_killed_build_leaves_the_old_index_serving_and_the_next_build_finishes(client, ml100k) -> None:
+def test_killed_build_leaves_the_old_index_serving_and_the_next_build_finishes(
+    client, ml100k
+) -> None:
     name = f"mini-{uuid.uuid4().hex[:8]}"
     v1 = mini(ml100k, name=name)
     ChromaStore(client, v1, CountingEmbedder()).build(progress=False)
@@ -246,8 +292,9 @@ def test_first_build_killed_means_no_index_until_a_build_completes(client, ml100
     assert (report.kept, report.embedded) == (50, 70) and emb.texts == 70
 
 
-def test_server_mode_search_with_real_minilm_vectors_matches_embedded(chroma_server, tmp_path, ml100k,
-                                                                      ml100k_store) -> None:
+def test_server_mode_search_with_real_minilm_vectors_matches_embedded(
+    chroma_server, tmp_path, ml100k, ml100k_store
+) -> None:
     s = Settings(home=tmp_path / "home", chroma_mode="server", chroma_host=chroma_server.host,
                  chroma_port=chroma_server.port)
     ds = Dataset(f"ml-100k-{uuid.uuid4().hex[:6]}", ml100k.catalog, ml100k.ratings)
@@ -273,7 +320,9 @@ def validates(item: Item, f: SearchFilters) -> bool:
 
 
 def test_server_mode_unreachable_is_a_clear_error(tmp_path) -> None:
-    s = Settings(home=tmp_path, chroma_mode="server", chroma_host="127.0.0.1", chroma_port=free_port())
+    s = Settings(
+        home=tmp_path, chroma_mode="server", chroma_host="127.0.0.1", chroma_port=free_port()
+    )
     with pytest.raises(StoreError, match="genrec index serve"):
         make_client(s)
 
@@ -285,11 +334,18 @@ def test_index_serve_command_serves_the_data_dir(tmp_path, ml100k) -> None:
     ChromaStore(make_client(Settings(home=home)), ds, CountingEmbedder()).build(progress=False)
     port = free_port()
     env = {"GENREC_HOME": str(home), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
-    proc = subprocess.Popen([sys.executable, "-m", "genrec.cli", "index", "serve", "--port", str(port)],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "genrec.cli", "index", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         wait_ready("127.0.0.1", port, timeout=30, proc=proc)
-        http = chromadb.HttpClient(host="127.0.0.1", port=port, settings=ChromaSettings(anonymized_telemetry=False))
+        http = chromadb.HttpClient(
+            host="127.0.0.1", port=port, settings=ChromaSettings(anonymized_telemetry=False)
+        )
         store = ChromaStore(http, ds, CountingEmbedder())
         assert store.status().state == "ok" and store.status().count == 50
         assert store.search(store.rows()[3].text, 1)[0].item.item_id == store.rows()[3].item_id

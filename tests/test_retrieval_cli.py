@@ -39,16 +39,37 @@ def test_build_then_info_then_build_is_a_no_op(hash_env: Settings) -> None:
     assert res.exit_code == 0 and "ml-100k / hash:32" in res.stdout
 
 
-@pytest.mark.parametrize("args, check", [
-    (["--genre", "Comedy", "--years", "1990-1995"],
-     lambda r: "Comedy" in r["genres"] and 1990 <= r["year"] <= 1995),
-    (["--genre", "animation", "--genre", "childrens", "--not-genre", "Musical"],
-     lambda r: bool({"Animation", "Children's"} & set(r["genres"])) and "Musical" not in r["genres"]),
-    (["--years", "-1950", "--not-genre", "Drama"], lambda r: r["year"] <= 1950 and "Drama" not in r["genres"]),
-    (["--years", "1977", "--exclude", "50"], lambda r: r["year"] == 1977 and r["item_id"] != 50),
-])
-def test_search_json_results_satisfy_the_filters(hash_env: Settings, args: list[str], check) -> None:
-    res = runner.invoke(app, ["index", "search", "space adventure", "--dataset", "ml-100k", "--k", "7", "--json", *args])
+@pytest.mark.parametrize(
+    "args, check",
+    [
+        (
+            ["--genre", "Comedy", "--years", "1990-1995"],
+            lambda r: "Comedy" in r["genres"] and 1990 <= r["year"] <= 1995,
+        ),
+        (
+            ["--genre", "animation", "--genre", "childrens", "--not-genre", "Musical"],
+            lambda r: (
+                bool({"Animation", "Children's"} & set(r["genres"]))
+                and "Musical" not in r["genres"]
+            ),
+        ),
+        (
+            ["--years", "-1950", "--not-genre", "Drama"],
+            lambda r: r["year"] <= 1950 and "Drama" not in r["genres"],
+        ),
+        (
+            ["--years", "1977", "--exclude", "50"],
+            lambda r: r["year"] == 1977 and r["item_id"] != 50,
+        ),
+    ],
+)
+def test_search_json_results_satisfy_the_filters(
+    hash_env: Settings, args: list[str], check
+) -> None:
+    res = runner.invoke(
+        app,
+        ["index", "search", "space adventure", "--dataset", "ml-100k", "--k", "7", "--json", *args],
+    )
     assert res.exit_code == 0, res.output
     rows = json.loads(res.stdout)
     assert 0 < len(rows) <= 7
@@ -60,7 +81,9 @@ def test_search_json_results_satisfy_the_filters(hash_env: Settings, args: list[
 
 
 def test_search_text_output_and_impossible_filter(hash_env: Settings) -> None:
-    res = runner.invoke(app, ["index", "search", "noir", "--genre", "Film-Noir", "--years", "2000-2010"])
+    res = runner.invoke(
+        app, ["index", "search", "noir", "--genre", "Film-Noir", "--years", "2000-2010"]
+    )
     assert res.exit_code == 0 and "no item matches these filters" in res.stdout
     res = runner.invoke(app, ["index", "search", "", "--similar-to", "1", "--k", "3"])
     assert res.exit_code == 0, res.output
@@ -75,7 +98,9 @@ def test_search_text_output_and_impossible_filter(hash_env: Settings) -> None:
     (["--years", "nineties"], 2, ["--years", "FROM-TO"]),
     (["--similar-to", "999999"], 1, ["999999", "not in catalog"]),
 ])
-def test_bad_filters_are_one_line_errors_without_traceback(hash_env: Settings, args, code, words) -> None:
+def test_bad_filters_are_one_line_errors_without_traceback(
+    hash_env: Settings, args, code, words
+) -> None:
     res = runner.invoke(app, ["index", "search", "x", *args])
     assert res.exit_code == code, res.output
     assert "Traceback" not in res.output
@@ -84,10 +109,14 @@ def test_bad_filters_are_one_line_errors_without_traceback(hash_env: Settings, a
         assert w in res.output
 
 
-def test_unknown_embedder_and_unreachable_server_are_clean_errors(hash_env: Settings, monkeypatch) -> None:
+def test_unknown_embedder_and_unreachable_server_are_clean_errors(
+    hash_env: Settings, monkeypatch
+) -> None:
     res = runner.invoke(app, ["index", "build", "--embedder", "cohere:x"])
     assert res.exit_code == 1 and "unknown embedder kind 'cohere'" in res.output
     monkeypatch.setenv("GENREC_CHROMA_MODE", "server")
     monkeypatch.setenv("GENREC_CHROMA_PORT", "9")
     res = runner.invoke(app, ["index", "info"])
-    assert res.exit_code == 1 and "genrec index serve" in res.output and "Traceback" not in res.output
+    assert (
+        res.exit_code == 1 and "genrec index serve" in res.output and "Traceback" not in res.output
+    )

@@ -58,11 +58,24 @@ class EmbeddingsServer:
                 if self.path != "/v1/embeddings":
                     return self._send(404, {"error": {"message": f"no route {self.path}"}})
                 if outer.fail_with:
-                    return self._send(outer.fail_with, {"error": {"message": "model overloaded", "type": "server_error"}})
+                    return self._send(
+                        outer.fail_with,
+                        {"error": {"message": "model overloaded", "type": "server_error"}},
+                    )
                 inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
-                data = [{"object": "embedding", "index": i, "embedding": fake_vector(t)} for i, t in enumerate(inputs)]
-                self._send(200, {"object": "list", "data": data[::-1], "model": body["model"],
-                                 "usage": {"prompt_tokens": len(inputs), "total_tokens": len(inputs)}})
+                data = [
+                    {"object": "embedding", "index": i, "embedding": fake_vector(t)}
+                    for i, t in enumerate(inputs)
+                ]
+                self._send(
+                    200,
+                    {
+                        "object": "list",
+                        "data": data[::-1],
+                        "model": body["model"],
+                        "usage": {"prompt_tokens": len(inputs), "total_tokens": len(inputs)},
+                    },
+                )
 
             def _send(self, code: int, obj: dict) -> None:
                 raw = json.dumps(obj).encode()
@@ -121,17 +134,33 @@ def test_openai_embedder_errors_are_clear(server: EmbeddingsServer) -> None:
 
 
 def test_registry_builds_openai_embedder_from_settings(server: EmbeddingsServer, tmp_path) -> None:
-    s = Settings(home=tmp_path, embedder="openai:test-embed", embedder_base_url=server.base_url, llm_api_key="k1")
+    s = Settings(
+        home=tmp_path,
+        embedder="openai:test-embed",
+        embedder_base_url=server.base_url,
+        llm_api_key="k1",
+    )
     emb = get_embedder(s.embedder, s)
-    assert isinstance(emb, OpenAIEmbedder) and emb.base_url == server.base_url and emb.api_key == "k1"
+    assert (
+        isinstance(emb, OpenAIEmbedder) and emb.base_url == server.base_url and emb.api_key == "k1"
+    )
     s2 = Settings(home=tmp_path, llm_base_url="http://127.0.0.1:8000/v1")
-    assert get_embedder("openai:other", s2).base_url == "http://127.0.0.1:8000/v1"  # falls back to llm_base_url
+    assert (
+        get_embedder("openai:other", s2).base_url == "http://127.0.0.1:8000/v1"
+    )  # falls back to llm_base_url
 
 
-def test_store_built_with_the_openai_embedder_searches_by_meaning_of_the_server(server, tmp_path) -> None:
-    items = [Item(i, f"Film {i}", 1990 + i, ("Drama",) if i % 2 else ("Comedy",)) for i in range(1, 41)]
-    ds = Dataset("tiny", Catalog(items, name="tiny"),
-                 Ratings(pd.DataFrame({"user": [1], "item": [1], "rating": [4.0], "timestamp": [0]})))
+def test_store_built_with_the_openai_embedder_searches_by_meaning_of_the_server(
+    server, tmp_path
+) -> None:
+    items = [
+        Item(i, f"Film {i}", 1990 + i, ("Drama",) if i % 2 else ("Comedy",)) for i in range(1, 41)
+    ]
+    ds = Dataset(
+        "tiny",
+        Catalog(items, name="tiny"),
+        Ratings(pd.DataFrame({"user": [1], "item": [1], "rating": [4.0], "timestamp": [0]})),
+    )
     s = Settings(home=tmp_path, embedder_base_url=server.base_url)
     store = ChromaStore(make_client(s), ds, get_embedder("openai:test-embed", s), batch_size=16)
     report = store.build(progress=False)
@@ -139,7 +168,9 @@ def test_store_built_with_the_openai_embedder_searches_by_meaning_of_the_server(
     target = store.rows()[16]  # Film 17 (a Drama)
     hit = store.search(target.text, 1)[0]
     assert hit.item.item_id == 17 and hit.score == pytest.approx(1.0, abs=1e-4)
-    assert 17 not in [r.item.item_id for r in store.search(target.text, 5, SearchFilters(genres_any=["Comedy"]))]
+    assert 17 not in [
+        r.item.item_id for r in store.search(target.text, 5, SearchFilters(genres_any=["Comedy"]))
+    ]
 
 
 @pytest.mark.parametrize("name, match", [
@@ -162,7 +193,9 @@ def test_hash_embedder_is_deterministic_and_normalised() -> None:
 def test_default_minilm_loads_offline_once_and_embeds_by_meaning(tmp_path) -> None:
     emb = get_embedder("all-MiniLM-L6-v2", Settings(home=tmp_path, device="cpu"))
     assert isinstance(emb, SentenceTransformerEmbedder) and emb.dim == 384
-    again = get_embedder("sentence-transformers/all-MiniLM-L6-v2", Settings(home=tmp_path, device="cpu"))
+    again = get_embedder(
+        "sentence-transformers/all-MiniLM-L6-v2", Settings(home=tmp_path, device="cpu")
+    )
     assert again._st is emb._st and again.name == "all-MiniLM-L6-v2"  # cached per process
     v = emb.embed(["a cartoon for kids", "an animated children's film", "a brutal war documentary"])
     assert v.dtype == np.float32 and np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-5)

@@ -66,7 +66,9 @@ def test_rank_matches_the_per_item_code_with_and_without_a_profile(toolkit: Tool
         allowed = toolkit.allowed_ids(filters)
         assert allowed == [int(i) for i in toolkit.table.ids[toolkit.table.mask(filters)]]
         assert toolkit.rank(profile, allowed, 50) == ref_rank(toolkit, profile, allowed, 50)
-        assert toolkit.rank(profile, set(allowed[::3]), 7) == ref_rank(toolkit, profile, allowed[::3], 7)
+        assert toolkit.rank(profile, set(allowed[::3]), 7) == ref_rank(
+            toolkit, profile, allowed[::3], 7
+        )
         twice = np.asarray(allowed + allowed[:100])  # repeated ids count once
         assert toolkit.rank(profile, twice, 20) == ref_rank(toolkit, profile, allowed, 20)
         paths.add((profile is None, 2 * len(allowed) > len(toolkit.catalog)))

@@ -148,7 +148,9 @@ def test_requests_are_rate_limited_per_principal(rec, keyed_settings: Settings) 
         codes = [http.get("/v1/models", headers=_auth(KEY_A)).status_code for _ in range(8)]
         assert codes == [200] * 5 + [429] * 3
         r = http.get("/v1/models", headers=_auth(KEY_A))
-        assert r.json()["error"]["type"] == "rate_limit_error" and int(r.headers["retry-after"]) >= 1
+        assert (
+            r.json()["error"]["type"] == "rate_limit_error" and int(r.headers["retry-after"]) >= 1
+        )
         assert http.get("/v1/models", headers=_auth(KEY_B)).status_code == 200  # its own budget
         assert http.get("/v1/models", headers=_auth(KEY_A, "carol")).status_code == 200
 

@@ -36,7 +36,9 @@ def test_unnamed_item_is_refused_and_traced(toolkit: Toolkit) -> None:
 
 
 def test_named_item_is_recorded_with_the_stated_polarity(toolkit: Toolkit) -> None:
-    runner = ToolRunner(toolkit, DialogueState(), message="I loved Star Wars. Have you seen Titanic?")
+    runner = ToolRunner(
+        toolkit, DialogueState(), message="I loved Star Wars. Have you seen Titanic?"
+    )
     ok = _feedback(runner, TITANIC, False)
     assert ok.ok and ok.change is not None and ok.change.item_id == TITANIC
     assert _feedback(runner, STAR_WARS, True).ok

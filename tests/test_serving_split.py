@@ -44,8 +44,20 @@ def _write_shelf(folder: Path) -> tuple[Path, Path]:
 def shelf(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     """GENREC_HOME holding the imported dataset `shelf`, made the default; a small, fast ranker."""
     items, ratings = _write_shelf(tmp_path)
-    res = runner.invoke(app, ["data", "import", SHELF, "--items", str(items), "--ratings", str(ratings),
-                              "--item-noun", "book"])
+    res = runner.invoke(
+        app,
+        [
+            "data",
+            "import",
+            SHELF,
+            "--items",
+            str(items),
+            "--ratings",
+            str(ratings),
+            "--item-noun",
+            "book",
+        ],
+    )
     assert res.exit_code == 0, res.output
     for key, value in {"DATASET": SHELF, "EMBEDDER": "hash:32", "LLM": "none",
                        "RANKER__EPOCHS": "20", "RANKER__EMBEDDING_SIZE": "16"}.items():
@@ -59,8 +71,9 @@ def _served(output: str) -> str:
     return found.group(0)
 
 
-def test_first_run_and_config_show_say_what_the_ranker_learns_from(shelf: Settings,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_first_run_and_config_show_say_what_the_ranker_learns_from(
+    shelf: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     held = load_split(SHELF, "auto", shelf.datasets_dir, seed=shelf.seed)[1]
     n_train, n_test = len(held.train), len(held.test)
     assert n_train + n_test == N_RATINGS and n_test > 0
@@ -69,27 +82,40 @@ def test_first_run_and_config_show_say_what_the_ranker_learns_from(shelf: Settin
     assert res.exit_code == 0, res.output
     assert _served(res.output) == (
         f"the ranker learns from split random:0.2:seed42 (auto: seeded random, the default for any dataset "
-        f"but MovieLens 100K): {n_train:,} ratings; {n_test:,} left out for evaluation")
+        f"but MovieLens 100K): {n_train:,} ratings; {n_test:,} left out for evaluation"
+    )
     assert "to learn from every rating instead: --split all" in res.output
     assert "training the ranker on random:0.2:seed42's training ratings" in res.output
     shown = json.loads(runner.invoke(app, ["config", "show", "--json"]).stdout)
     assert shown["split"] == {"value": "auto", "source": "default"}
     assert shown["served.split"]["value"] == "random:0.2:seed42"
-    assert (shown["served.train_ratings"]["value"], shown["served.left_out_ratings"]["value"]) == (n_train, n_test)
+    assert (shown["served.train_ratings"]["value"], shown["served.left_out_ratings"]["value"]) == (
+        n_train,
+        n_test,
+    )
 
     res = runner.invoke(app, ["prepare", "--split", "all"])
     assert res.exit_code == 0, res.output
-    assert _served(res.output) == f"the ranker learns from every rating ({N_RATINGS}; split all); none left out"
+    assert (
+        _served(res.output)
+        == f"the ranker learns from every rating ({N_RATINGS}; split all); none left out"
+    )
     assert "training the ranker on every rating (split all)" in res.output
 
     monkeypatch.setenv("GENREC_SERVE_SPLIT", "all")
     shown = json.loads(runner.invoke(app, ["config", "show", "--json"]).stdout)
     assert shown["served.split"] == {"value": "all", "source": "serve_split = all"}
-    assert (shown["served.train_ratings"]["value"], shown["served.left_out_ratings"]["value"]) == (N_RATINGS, 0)
+    assert (shown["served.train_ratings"]["value"], shown["served.left_out_ratings"]["value"]) == (
+        N_RATINGS,
+        0,
+    )
     assert shown["split"]["value"] == "auto"  # evaluation keeps its held-out split
     res = runner.invoke(app, ["prepare"])
     assert res.exit_code == 0, res.output
-    assert _served(res.output) == f"the ranker learns from every rating ({N_RATINGS}; serve_split = all); none left out"
+    assert (
+        _served(res.output)
+        == f"the ranker learns from every rating ({N_RATINGS}; serve_split = all); none left out"
+    )
 
 
 def test_serving_on_all_ratings_trains_on_every_rating(shelf: Settings) -> None:
@@ -109,18 +135,24 @@ def test_serving_on_all_ratings_trains_on_every_rating(shelf: Settings) -> None:
     assert res.exit_code == 0 and f"on {N_RATINGS} ratings" in res.output, res.output
 
 
-def test_harness_refuses_a_ranker_that_saw_its_test_ratings(shelf: Settings, tmp_path: Path) -> None:
+def test_harness_refuses_a_ranker_that_saw_its_test_ratings(
+    shelf: Settings, tmp_path: Path
+) -> None:
     ds, held = load_split(SHELF, "auto", shelf.datasets_dir, seed=shelf.seed)
     serving = shelf.model_copy(update={"serve_split": "all"})
     all_ranker = build_parts(serving, progress=False).ranker
     cfg = ChatEvalConfig(dataset=SHELF, split="random:0.2", llm="none", turns=1)
     out = tmp_path / "run"
-    with pytest.raises(RankerLeakError, match=r"every rating of the dataset \(split 'all'\).*test ratings"):
+    with pytest.raises(
+        RankerLeakError, match=r"every rating of the dataset \(split 'all'\).*test ratings"
+    ):
         run_chat_eval(cfg, dataset=ds, split=held, agent=object(), ranker=all_ranker, out_dir=out,
                       progress=False, report=False)
     assert not (out / "config.json").exists()  # refused before anything is written
 
-    other = load_split(SHELF, "random:0.2", shelf.datasets_dir, seed=8)[1]  # holds other ratings out
+    other = load_split(SHELF, "random:0.2", shelf.datasets_dir, seed=8)[
+        1
+    ]  # holds other ratings out
     with pytest.raises(RankerLeakError, match="random:0.2:seed8"):
         check_held_out(held, load_or_train_ranker(shelf, ds, other, progress=False))
 
@@ -138,9 +170,13 @@ def test_harness_refuses_a_ranker_that_saw_its_test_ratings(shelf: Settings, tmp
         assert res.exit_code == 2 and "holds no ratings out" in res.output, res.output
 
 
-def test_cli_refuses_u1_on_an_imported_dataset_of_100k_ratings(settings: Settings, tmp_path: Path) -> None:
+def test_cli_refuses_u1_on_an_imported_dataset_of_100k_ratings(
+    settings: Settings, tmp_path: Path
+) -> None:
     items, ratings = write_big(tmp_path / "src")
-    res = runner.invoke(app, ["data", "import", "big", "--items", str(items), "--ratings", str(ratings)])
+    res = runner.invoke(
+        app, ["data", "import", "big", "--items", str(items), "--ratings", str(ratings)]
+    )
     assert res.exit_code == 0, res.output
     for command in (["eval", "ranker", "--dataset", "big", "--split", "u1"],
                     ["train", "--dataset", "big", "--split", "u1"],
@@ -150,18 +186,25 @@ def test_cli_refuses_u1_on_an_imported_dataset_of_100k_ratings(settings: Setting
         text = " ".join(res.output.split())
         assert "split u1 is MovieLens 100K's alone" in text, text
         assert "random[:FRACTION]" in text and "temporal[:K]" in text
-    res = runner.invoke(app, ["data", "export", "big", "--out", str(tmp_path / "auto")])  # the default split
+    res = runner.invoke(
+        app, ["data", "export", "big", "--out", str(tmp_path / "auto")]
+    )  # the default split
     assert res.exit_code == 0, res.output
     assert "big split random:0.2:seed42:" in res.output
-    lines = sum(len((tmp_path / "auto" / f).read_text().splitlines()) for f in ("train.tsv", "test.tsv"))
+    lines = sum(
+        len((tmp_path / "auto" / f).read_text().splitlines()) for f in ("train.tsv", "test.tsv")
+    )
     assert lines == BIG_RATINGS
 
 
-def test_eval_chat_keeps_the_held_out_split_while_the_app_serves_on_all(shelf: Settings, tmp_path: Path,
-                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_eval_chat_keeps_the_held_out_split_while_the_app_serves_on_all(
+    shelf: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("GENREC_SERVE_SPLIT", "all")
     out = tmp_path / "run"
-    res = runner.invoke(app, ["eval", "chat", "--users", "2", "--turns", "1", "--no-progress", "--out", str(out)])
+    res = runner.invoke(
+        app, ["eval", "chat", "--users", "2", "--turns", "1", "--no-progress", "--out", str(out)]
+    )
     assert res.exit_code == 0, res.output
     config = json.loads((out / "config.json").read_text())
     assert config["identity"]["split"] == "random:0.2"  # auto, resolved and recorded

@@ -37,7 +37,9 @@ TRAIN = {1: 5.0, 2: 5.0, 8: 4.0, 3: 3.0, 6: 1.0, 7: 2.0, 5: 4.0, 10: 5.0}
 
 
 def _persona(seed: int = 0):
-    return build_persona(pd.DataFrame({"item": list(TRAIN), "rating": list(TRAIN.values())}), CAT, seed=seed)
+    return build_persona(
+        pd.DataFrame({"item": list(TRAIN), "rating": list(TRAIN.values())}), CAT, seed=seed
+    )
 
 
 def test_persona_facts_come_from_training_ratings_by_construction():
@@ -78,7 +80,10 @@ def test_template_simulator_is_deterministic_given_the_seed():
     a = [u.text for u in _play(TemplateSimulator(_persona(1), CAT, seed=7), SCRIPT)]
     b = [u.text for u in _play(TemplateSimulator(_persona(1), CAT, seed=7), SCRIPT)]
     assert a == b
-    others = {tuple(u.text for u in _play(TemplateSimulator(_persona(1), CAT, seed=s), SCRIPT)) for s in range(8)}
+    others = {
+        tuple(u.text for u in _play(TemplateSimulator(_persona(1), CAT, seed=s), SCRIPT))
+        for s in range(8)
+    }
     assert len(others) > 1  # phrasings vary with the seed
 
 
@@ -118,8 +123,19 @@ def test_stated_is_the_shared_preferences_type_with_the_transcript_keys():
     _play(sim, SCRIPT)
     assert isinstance(sim.stated, Preferences)  # the same type as the agent's dialogue state
     d = sim.stated.to_dict()
-    assert list(d) == ["liked", "disliked", "seen", "wanted_genres", "avoided_genres", "decades", "year_min",
-                       "year_max", "interested", "rejected", "requested_genres"]  # keeps its keys, adds three
+    assert list(d) == [
+        "liked",
+        "disliked",
+        "seen",
+        "wanted_genres",
+        "avoided_genres",
+        "decades",
+        "year_min",
+        "year_max",
+        "interested",
+        "rejected",
+        "requested_genres",
+    ]  # keeps its keys, adds three
     assert d["decades"] == sim.stated.preferred_decades == sim.stated.decades
     assert Stated.from_dict(d) == sim.stated and Stated.from_dict(None) == Stated()
     assert sim.stated.mentioned() == list(dict.fromkeys([*d["liked"], *d["disliked"], *d["seen"]]))

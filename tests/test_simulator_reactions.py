@@ -43,7 +43,9 @@ UNSEEN = [i.item_id for i in ITEMS if i.item_id not in TRAIN]
 
 
 def _persona(seed: int = 0):
-    return build_persona(pd.DataFrame({"item": list(TRAIN), "rating": list(TRAIN.values())}), CAT, seed=seed)
+    return build_persona(
+        pd.DataFrame({"item": list(TRAIN), "rating": list(TRAIN.values())}), CAT, seed=seed
+    )
 
 
 def _play(sim, replies):
@@ -75,7 +77,9 @@ def test_it_reports_every_shown_item_it_rated_with_no_cap():
     assert set(u.named) == set(rated) - {10}  # the shared title is not written ...
     for i in u.named:
         assert f'"{CAT[i].title}"' in u.text
-    assert "Twin Title" not in u.text and re.search(r"\b(the eighth one|number 8)\b", u.text, re.I)  # ... its place is
+    assert "Twin Title" not in u.text and re.search(
+        r"\b(the eighth one|number 8)\b", u.text, re.I
+    )  # ... its place is
     assert {i for i in rated if TRAIN[i] >= 4} <= set(sim.stated.liked)
     assert {i for i in rated if TRAIN[i] <= 2} <= set(sim.stated.disliked)
 
@@ -86,8 +90,12 @@ def test_many_seen_items_come_as_lists_with_shared_verdicts():
         sim = TemplateSimulator(_persona(), CAT, seed=seed)
         sim.opening()
         texts.add(sim.respond("Here you go", [1, 2, 8, 3, 6, 7], False).text)
-    assert any(":" in t and " and " in t for t in texts)  # "I've seen A, B and C: loved A and B, ..."
-    assert any(re.search(r'liked them|were good|enjoyed every one', t) for t in texts)  # grouped verdicts
+    assert any(
+        ":" in t and " and " in t for t in texts
+    )  # "I've seen A, B and C: loved A and B, ..."
+    assert any(
+        re.search(r'liked them|were good|enjoyed every one', t) for t in texts
+    )  # grouped verdicts
 
 
 def test_opinions_on_unseen_items_follow_the_persona():
@@ -102,7 +110,11 @@ def test_opinions_on_unseen_items_follow_the_persona():
         assert "Horror" in sim.stated.avoided_genres and "horror" in u.text
         assert "opinion" in u.facts
         assert re.search(r"\b(second|2)\b", u.text)  # the action film is second in the list
-        assert not ({9, 12, 13} & set(u.named)) and "Steel Comet" not in u.text and "Pale Moonrise" not in u.text
+        assert (
+            not ({9, 12, 13} & set(u.named))
+            and "Steel Comet" not in u.text
+            and "Pale Moonrise" not in u.text
+        )
 
 
 def test_an_opinion_is_given_once_and_the_persona_decides_it():
@@ -141,8 +153,13 @@ def test_requests_are_consistent_with_the_persona_and_recorded():
 ACTS = {
     "like": P.LIKED,
     "dislike": P.DISLIKED,
-    "seen": P.SEEN_LIKED + P.SEEN_DISLIKED + P.SEEN_NEUTRAL + P.SEEN_LIKED_MANY + P.SEEN_DISLIKED_MANY
-    + P.SEEN_NEUTRAL_MANY + P.SEEN_ALL,
+    "seen": P.SEEN_LIKED
+    + P.SEEN_DISLIKED
+    + P.SEEN_NEUTRAL
+    + P.SEEN_LIKED_MANY
+    + P.SEEN_DISLIKED_MANY
+    + P.SEEN_NEUTRAL_MANY
+    + P.SEEN_ALL,
     "unseen_positive": P.SOUNDS_GOOD + P.SOUNDS_GOOD_MANY + P.SOUNDS_GOOD_DECADE,
     "unseen_negative": P.NOT_IN_THE_MOOD,
     "genre_negation": P.AVOID,
@@ -160,7 +177,9 @@ def test_at_least_three_phrasings_per_act_are_used_over_seeds():
     used: dict[str, set[str]] = {act: set() for act in ACTS}
     lists = [[1, 9, 12, 13], [2, 6, 14, 4], [8, 3, 7, 5, 11]]
     for seed in range(60):
-        talker = TemplateSimulator(_persona(seed % 3), CAT, seed=seed, request_rate=0.7)  # states facts
+        talker = TemplateSimulator(
+            _persona(seed % 3), CAT, seed=seed, request_rate=0.7
+        )  # states facts
         utts = [talker.opening()] + [talker.respond("Anything else?", [], False) for _ in range(6)]
         reactor = TemplateSimulator(_persona(seed % 3), CAT, seed=seed)  # reacts to lists
         utts += [reactor.opening()] + [reactor.respond("Here you go", lst, False) for lst in lists]
@@ -171,10 +190,20 @@ def test_at_least_three_phrasings_per_act_are_used_over_seeds():
 
 
 def test_old_transcript_stated_dicts_load():
-    old = {"liked": [1], "disliked": [6], "seen": [1, 6], "wanted_genres": ["Action"], "avoided_genres": [],
-           "decades": [1990], "year_min": None, "year_max": None}
+    old = {
+        "liked": [1],
+        "disliked": [6],
+        "seen": [1, 6],
+        "wanted_genres": ["Action"],
+        "avoided_genres": [],
+        "decades": [1990],
+        "year_min": None,
+        "year_max": None,
+    }
     s = Stated.from_dict(old)
-    assert s.liked == [1] and s.preferred_decades == [1990] and s.interested == [] and s.rejected == []
+    assert (
+        s.liked == [1] and s.preferred_decades == [1990] and s.interested == [] and s.rejected == []
+    )
     assert Stated.from_dict(s.to_dict()) == s
     new = Stated.from_dict({**old, "interested": [9], "rejected": [12]})
     assert new.interested == [9] and new.rejected == [12]
@@ -188,12 +217,19 @@ def test_old_transcript_stated_dicts_load():
 def _split(test_rows: list[tuple[int, int, float]]) -> tuple[Ratings, Ratings]:
     train = [(u, i, r) for u in (1, 2, 3) for i, r in TRAIN.items()] + [(2, 9, 5.0), (3, 12, 1.0)]
     frame = lambda rows: pd.DataFrame(  # noqa: E731
-        {"user": [u for u, _, _ in rows], "item": [i for _, i, _ in rows], "rating": [r for _, _, r in rows],
-         "timestamp": list(range(len(rows)))})
+        {
+            "user": [u for u, _, _ in rows],
+            "item": [i for _, i, _ in rows],
+            "rating": [r for _, _, r in rows],
+            "timestamp": list(range(len(rows))),
+        }
+    )
     return Ratings(frame(train)), Ratings(frame(test_rows))
 
 
-def _conversation(train: Ratings, user: int, seed: int) -> tuple[object, list[tuple[str, tuple, tuple]], dict]:
+def _conversation(
+    train: Ratings, user: int, seed: int
+) -> tuple[object, list[tuple[str, tuple, tuple]], dict]:
     """What the harness does for one user, with an agent that shows fixed lists (its own choice)."""
     useed = persona_seed(seed, user)
     persona = persona_for_user(train, user, CAT, seed=useed)
@@ -229,14 +265,20 @@ def test_no_held_out_title_is_ever_written_on_movielens(ml100k):
         p = build_persona(train, cat, seed=u)
         sim = TemplateSimulator(p, cat, seed=u, request_rate=1.0)
         lists = [held_ids[j:j + 5] + list(p.liked[j:j + 5]) for j in (0, 5, 10, 15)]
-        utts = _play(sim, [("Here you go", lst, False) for lst in lists] + [("What kind?", [], True)])
+        utts = _play(
+            sim, [("Here you go", lst, False) for lst in lists] + [("What kind?", [], True)]
+        )
         for utt in utts:
             assert set(utt.named) <= train_ids
             assert not guard.find(utt.text, allowed=utt.named), (utt.text, held_ids)
-        assert set(sim.stated.interested) | set(sim.stated.rejected) <= {i for lst in lists for i in lst}
+        assert set(sim.stated.interested) | set(sim.stated.rejected) <= {
+            i for lst in lists for i in lst
+        }
 
 
-@pytest.mark.parametrize("position,word", [(1, "first"), (3, "third"), (10, "tenth"), (11, "number 11")])
+@pytest.mark.parametrize(
+    "position,word", [(1, "first"), (3, "third"), (10, "tenth"), (11, "number 11")]
+)
 def test_ordinal_words(position, word):
     assert P.ordinal(position) == word
 
@@ -256,7 +298,9 @@ class _FixedListAgent:
         start = (len(message) + 3 * n) % len(ids)
         shown = [ids[(start + j) % len(ids)] for j in range(5)]
         recs = [SimpleNamespace(item_id=i, verified=True) for i in shown]
-        return SimpleNamespace(text="Here are a few.", recommendations=recs, question=n == 1, llm_calls=0)
+        return SimpleNamespace(
+            text="Here are a few.", recommendations=recs, question=n == 1, llm_calls=0
+        )
 
     def delete_session(self, session_id: str) -> None:
         self.turns.pop(session_id, None)
@@ -275,7 +319,9 @@ def test_placebo_through_the_harness(tmp_path):
     for name, rows in (("real", real_test), ("placebo", placebo)):
         train, test = _split(rows)
         ds = Dataset("tiny", CAT, Ratings(pd.concat([train.df, test.df])))
-        cfg = ChatEvalConfig(dataset="tiny", split="manual", turns=4, concurrency=1, seed=3, llm="none")
+        cfg = ChatEvalConfig(
+            dataset="tiny", split="manual", turns=4, concurrency=1, seed=3, llm="none"
+        )
         run_chat_eval(cfg, dataset=ds, split=Split(train, test, "manual"), agent=_FixedListAgent(),
                       out_dir=tmp_path / name, progress=False, report=False)
         runs.append({r["user_id"]: [(t["user"], t["named"], t["stated"]) for t in r["turns"]]
@@ -297,4 +343,8 @@ def test_ablation_kinds_also_gate_reactions():
     for seed in range(10):
         sim = TemplateSimulator(_persona(), CAT, seed=seed, kinds=("liked", "disliked"))
         _play(sim, SCRIPT)
-        assert not sim.stated.avoided_genres and not sim.stated.preferred_decades and not sim.stated.rejected
+        assert (
+            not sim.stated.avoided_genres
+            and not sim.stated.preferred_decades
+            and not sim.stated.rejected
+        )

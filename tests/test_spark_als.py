@@ -80,7 +80,9 @@ def test_validation_ndcg_matches_the_ranker_protocol(tmp_path):
     ranker = _ranker(f, split.train, tmp_path, implicit=True)
     cat = Catalog([Item(item_id=i, title=f"Item {i}") for i in range(1, 42)])
     proto = RankerProtocol.of(Dataset("camps", cat, ratings), Split(split.train, split.test, "v"))
-    assert ndcg_at_k(f, split.train, split.test) == pytest.approx(proto.score(ranker).metrics["ndcg@10"])
+    assert ndcg_at_k(f, split.train, split.test) == pytest.approx(
+        proto.score(ranker).metrics["ndcg@10"]
+    )
 
 
 @pytest.mark.slow

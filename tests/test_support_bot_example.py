@@ -45,7 +45,11 @@ def test_support_bot_answers_faq_itself_and_asks_genrec_for_movies(genrec_server
     hours = bot.answer("u1", "What are your opening hours?")
     refund = bot.answer("u1", "I was charged twice, can I get a refund?")
     account = bot.answer("u1", "I forgot my password")
-    assert (hours.source, refund.source, account.source) == ("faq:hours", "faq:refund", "faq:account")
+    assert (hours.source, refund.source, account.source) == (
+        "faq:hours",
+        "faq:refund",
+        "faq:account",
+    )
     assert "9:00" in hours.text and "14 days" in refund.text and "password" in account.text.lower()
     assert not rec.session_exists(session)  # genrec was not asked
 

@@ -66,9 +66,15 @@ def test_avg_turns_counts_t_plus_one_for_a_miss() -> None:
 def test_hdcg_matches_the_unicorn_formula() -> None:
     # hDCG = 1/log2(t+2) + (1/log2(t+1) - 1/log2(t+2)) / log2(k+1), t turn, k rank, both 1-based
     assert hdcg(1, 1, 5, 10) == pytest.approx(1.0)
-    assert hdcg(1, 2, 5, 10) == pytest.approx(1 / math.log2(3) + (1 - 1 / math.log2(3)) / math.log2(3))
-    assert hdcg(2, 1, 5, 10) == pytest.approx(1 / math.log2(3))  # rank 1: the turn's full weight 1/log2(t+1)
-    assert hdcg(3, 4, 5, 10) == pytest.approx(1 / math.log2(5) + (1 / math.log2(4) - 1 / math.log2(5)) / math.log2(5))
+    assert hdcg(1, 2, 5, 10) == pytest.approx(
+        1 / math.log2(3) + (1 - 1 / math.log2(3)) / math.log2(3)
+    )
+    assert hdcg(2, 1, 5, 10) == pytest.approx(
+        1 / math.log2(3)
+    )  # rank 1: the turn's full weight 1/log2(t+1)
+    assert hdcg(3, 4, 5, 10) == pytest.approx(
+        1 / math.log2(5) + (1 / math.log2(4) - 1 / math.log2(5)) / math.log2(5)
+    )
     assert hdcg(3, 4, 5, 10) == pytest.approx(0.46054, abs=1e-5)
     assert hdcg(None, None, 5, 10) == hdcg(6, 1, 5, 10) == hdcg(2, 11, 5, 10) == 0.0
     # earlier and higher is better
@@ -105,7 +111,9 @@ CAT = Catalog([
 def test_leak_words_are_long_distinctive_title_words() -> None:
     assert target_leak_words("The Shawshank Redemption") == {"shawshank", "redemption"}
     assert target_leak_words("Schindler's List") == {"schindler", "list"}
-    assert target_leak_words("It Could Happen to You") == {"happen"}  # "could" is a stop word, "you" short
+    assert target_leak_words("It Could Happen to You") == {
+        "happen"
+    }  # "could" is a stop word, "you" short
     assert target_leak_words("Up") == set()
     guard = TargetLeakGuard(CAT, 7)
     assert guard.words == ["story"]  # "western" is a genre word: stating the genre is allowed
@@ -126,22 +134,41 @@ def test_target_user_answers_from_the_target_and_accepts_it() -> None:
     user.respond("Older or newer films?", [], True)
     assert (user.stated.year_min, user.stated.year_max) == (1990, 1999)
     reply = user.respond("Here you go", [4], False)
-    assert "too old" in reply.text.lower() or "older" in reply.text.lower() or "dated" in reply.text.lower()
+    assert (
+        "too old" in reply.text.lower()
+        or "older" in reply.text.lower()
+        or "dated" in reply.text.lower()
+    )
     assert 4 in user.stated.rejected and not user.accepted
     accept = user.respond("How about these?", [2, 1], False)
     assert user.accepted and accept.facts == ("accept",) and "second" in accept.text
-    assert user.respond("More?", [6], False).facts == ()  # it has ended: a closing line, no reaction
+    assert (
+        user.respond("More?", [6], False).facts == ()
+    )  # it has ended: a closing line, no reaction
 
 
-@pytest.mark.parametrize("question, kind", [
-    ("Which genre are you in the mood for?", "genre"), ("What kind of film do you want?", "genre"),
-    ("What type of movie?", "genre"), ("What mood are you in tonight?", "genre"),
-    ("Any particular decade?", "decade"), ("Any particular era?", "decade"), ("Older or newer?", "decade"),
-    ("Classic or recent?", "decade"), ("When should it be from?", "decade"),
-    ("Do you want a western?", "yes"), ("Are you after a comedy or a crime film?", "no"),
-    ("Something from the 90s?", "decade"), ("From the eighties, maybe?", "no-decade"),
-    ("Babe is a comedy for kids. Any particular era?", "decade"),  # a described list is not a question
-])
+@pytest.mark.parametrize(
+    "question, kind",
+    [
+        ("Which genre are you in the mood for?", "genre"),
+        ("What kind of film do you want?", "genre"),
+        ("What type of movie?", "genre"),
+        ("What mood are you in tonight?", "genre"),
+        ("Any particular decade?", "decade"),
+        ("Any particular era?", "decade"),
+        ("Older or newer?", "decade"),
+        ("Classic or recent?", "decade"),
+        ("When should it be from?", "decade"),
+        ("Do you want a western?", "yes"),
+        ("Are you after a comedy or a crime film?", "no"),
+        ("Something from the 90s?", "decade"),
+        ("From the eighties, maybe?", "no-decade"),
+        (
+            "Babe is a comedy for kids. Any particular era?",
+            "decade",
+        ),  # a described list is not a question
+    ],
+)
 def test_target_user_understands_many_wordings(question: str, kind: str) -> None:
     user = TargetUser(CAT, 1, Persona(liked=(), disliked=()), seed=0)  # Unforgiven: a western, 1992
     user.opening()
@@ -151,7 +178,10 @@ def test_target_user_understands_many_wordings(question: str, kind: str) -> None
     if kind in ("genre", "yes"):
         assert user.stated.wanted_genres == ["Western"] and "western" in reply.text.lower()
     elif kind == "no":
-        assert set(user.stated.avoided_genres) == {"Comedy", "Crime"} and "western" not in reply.text.lower()
+        assert (
+            set(user.stated.avoided_genres) == {"Comedy", "Crime"}
+            and "western" not in reply.text.lower()
+        )
     elif kind == "decade":
         assert user.stated.preferred_decades == [1990] and before.preferred_decades == []
         assert user.stated.avoided_genres == []
@@ -241,11 +271,15 @@ def _converse(user: TargetUser, peer, turns: int) -> tuple[list[Utterance], list
     for t in range(1, turns + 1):
         move = peer.turn(user.stated, shown, t)
         assert not set(move.items) & shown, "a peer showed an item again"
-        assert not set(move.items) & set(user.stated.mentioned()), "a peer showed an item the user named"
+        assert not set(move.items) & set(user.stated.mentioned()), (
+            "a peer showed an item the user named"
+        )
         assert len(move.items) <= 10 and (move.items or move.question)
         shown |= set(move.items)
         per_turn.append(move.items)
-        utterances.append(user.respond(move.question or RECOMMEND_TEXT, move.items, move.question is not None))
+        utterances.append(
+            user.respond(move.question or RECOMMEND_TEXT, move.items, move.question is not None)
+        )
         if user.accepted:
             break
     return utterances, per_turn
@@ -265,7 +299,10 @@ def _check_truthful(user: TargetUser, utterances: list[Utterance], per_turn: lis
     assert user.accepted == (hit.hit_turn is not None)
     if user.accepted:
         assert utterances[-1].facts == ("accept",) and hit.hit_turn == len(per_turn)
-    guard, titles = TargetLeakGuard(catalog, user.target_item_id), TitleMatcher(catalog, [user.target_item_id])
+    guard, titles = (
+        TargetLeakGuard(catalog, user.target_item_id),
+        TitleMatcher(catalog, [user.target_item_id]),
+    )
     for u in utterances:
         assert guard.find(u.text) == [] and titles.find(u.text) == [], u.text
 
@@ -288,7 +325,9 @@ def test_full_conversations_against_every_peer(ml100k: Dataset, ml100k_ranker, u
             outcomes[name].append(find_hit(target, per_turn))
             if isinstance(peer, MaxEntropy) and peer.asked:
                 asked += len(peer.asked)
-                assert per_turn[0] == [] and utterances[1].facts == ("answer",)  # turn 1: a question, answered
+                assert per_turn[0] == [] and utterances[1].facts == (
+                    "answer",
+                )  # turn 1: a question, answered
     assert asked >= len(users) // 2
     for name, outs in outcomes.items():
         scores = aggregate(outs, 5)
@@ -296,8 +335,9 @@ def test_full_conversations_against_every_peer(ml100k: Dataset, ml100k_ranker, u
         assert scores.success == sorted(scores.success)  # SR@t never falls
 
 
-def test_play_records_a_peer_conversation_as_the_test_loop_plays_it(ml100k: Dataset, ml100k_ranker, u1: Split
-                                                                     ) -> None:
+def test_play_records_a_peer_conversation_as_the_test_loop_plays_it(
+    ml100k: Dataset, ml100k_ranker, u1: Split
+) -> None:
     cat = ml100k.catalog
     peers = TargetPeers(cat, ml100k_ranker)
     u = sorted(int(x) for x in set(u1.test.users))[3]
@@ -305,9 +345,16 @@ def test_play_records_a_peer_conversation_as_the_test_loop_plays_it(ml100k: Data
     persona = persona_for_user(u1.train, u, cat, popularity=training_popularity(u1.train))
     for name in TARGET_PEERS:
         rec = play(TargetUser(cat, target, persona, seed=7), peers.conversation(name), 5)
-        utterances, per_turn = _converse(TargetUser(cat, target, persona, seed=7), peers.conversation(name), 5)
-        assert rec["target_item_id"] == target and [t["ranked_item_ids"] for t in rec["turns"]] == per_turn
-        assert [t["user"] for t in rec["turns"]] + [rec["last_user"]] == [x.text for x in utterances]
+        utterances, per_turn = _converse(
+            TargetUser(cat, target, persona, seed=7), peers.conversation(name), 5
+        )
+        assert (
+            rec["target_item_id"] == target
+            and [t["ranked_item_ids"] for t in rec["turns"]] == per_turn
+        )
+        assert [t["user"] for t in rec["turns"]] + [rec["last_user"]] == [
+            x.text for x in utterances
+        ]
         assert rec["accepted"] == (find_hit(target, per_turn).hit_turn is not None)
 
 
@@ -364,4 +411,6 @@ def test_peer_questions_are_understood(ml100k: Dataset) -> None:
     for attribute, question in QUESTIONS.items():
         reply = user.respond(question, [], True)
         assert reply.facts == ("answer",), (attribute, reply.text)
-    assert set(user.stated.wanted_genres) == set(cat[50].genres) and user.stated.preferred_decades == [1970]
+    assert set(user.stated.wanted_genres) == set(
+        cat[50].genres
+    ) and user.stated.preferred_decades == [1970]

@@ -40,7 +40,8 @@ def ui_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 def contrast_of(page: Any, selector: str) -> float:
     """WCAG contrast of the first `selector`'s text against the first opaque background behind it."""
-    return float(page.locator(selector).first.evaluate("""el => {
+    return float(
+        page.locator(selector).first.evaluate("""el => {
         const rgb = s => s.match(/[\\d.]+/g).map(Number);
         const lum = ([r, g, b]) => {
             const f = c => { c /= 255; return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; };
@@ -53,7 +54,8 @@ def contrast_of(page: Any, selector: str) -> float:
         }
         const a = lum(rgb(getComputedStyle(el).color)), b = lum(bg);
         return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
-    }"""))
+    }""")
+    )
 
 
 @pytest.mark.parametrize("width,height", [(390, 844), (1280, 900), (1920, 1080)])
@@ -73,7 +75,9 @@ def test_all_ten_cards_fit_the_screen_without_sideways_scrolling(
         for button in (box.locator(".genrec-like"), box.locator(".genrec-dislike")):
             bb = button.bounding_box()
             assert bb is not None and bb["x"] + bb["width"] <= width + 0.5
-    scroll = page.evaluate("[document.scrollingElement.scrollWidth, document.scrollingElement.clientWidth]")
+    scroll = page.evaluate(
+        "[document.scrollingElement.scrollWidth, document.scrollingElement.clientWidth]"
+    )
     assert scroll[0] <= scroll[1], f"sideways scrolling at {width} px: {scroll}"
     meta = page.locator(".genrec-card .meta").first.inner_text()
     assert "predicted ★" in meta
@@ -183,11 +187,15 @@ def test_send_is_locked_with_a_working_note_while_a_turn_runs(
         page.locator("#genrec-working").wait_for(state="visible")
         assert page.locator("#genrec-send").is_disabled()
         assert box.is_enabled()  # typing goes on: a message sent now waits for this turn
-        wait_until(lambda: len(bot_messages(page)) == 1 and bot_messages(page)[0].strip(), "an answer")
+        wait_until(
+            lambda: len(bot_messages(page)) == 1 and bot_messages(page)[0].strip(), "an answer"
+        )
         page.locator("#genrec-working").wait_for(state="hidden")
         wait_until(lambda: box.is_enabled(), "the input unlocked")
-        wait_until(lambda: page.evaluate("document.activeElement?.closest('#genrec-input') !== null"),
-                   "the cursor back in the input")
+        wait_until(
+            lambda: page.evaluate("document.activeElement?.closest('#genrec-input') !== null"),
+            "the cursor back in the input",
+        )
         send(page, "more like that please")
         wait_until(lambda: len(recommender.history(sid)) == 4, "the second turn")
         page.context.close()

@@ -113,7 +113,9 @@ def test_chat_cards_and_dislike_respected_in_a_real_browser(
     send(page, ASK)
     page.locator(".genrec-card").first.wait_for()
     first = card_ids(page)
-    assert first and len(first) == len(set(first)) and 1 not in first  # Toy Story is liked, not shown
+    assert (
+        first and len(first) == len(set(first)) and 1 not in first
+    )  # Toy Story is liked, not shown
     wait_until(lambda: len(recommender.history(sid)) == 2, "the first turn to be saved")
     assert recommender.history(sid)[-1]["content"].strip()
     wait_until(lambda: bool(bot_messages(page) and bot_messages(page)[-1].strip()), "the answer")

@@ -93,9 +93,13 @@ def half_honest_writer(request: Any) -> dict:
     out = []
     for n, e in enumerate(ev):
         if n % 2 == 0:
-            out.append({"item_id": e["item_id"], "rationale": f"A {e['genres'][0]} pick from {e['year']}."})
+            out.append(
+                {"item_id": e["item_id"], "rationale": f"A {e['genres'][0]} pick from {e['year']}."}
+            )
         else:
-            out.append({"item_id": e["item_id"], "rationale": "Just like Titanic (1997), a classic."})
+            out.append(
+                {"item_id": e["item_id"], "rationale": "Just like Titanic (1997), a classic."}
+            )
     return {"text": "Here are some animated picks for you.", "rationales": out}
 
 
@@ -133,7 +137,9 @@ def _last_reply_recs(rec: Any, sid: str) -> list[Any]:
     class R:
         def __init__(self, item_id: int, text: str) -> None:
             self.item_id = item_id
-            self.rationale_source = "llm" if re.match(r"A .+ pick from \d{4}\.$", text) else "template"
+            self.rationale_source = (
+                "llm" if re.match(r"A .+ pick from \d{4}\.$", text) else "template"
+            )
 
     last = [m for m in rec.history(sid) if m["role"] == "assistant"][-1]["content"]
     ids = rec.state(sid).last_recommended
@@ -322,8 +328,11 @@ def test_working_stage_stop_button_and_a_message_typed_during_a_turn(
         note = page.locator("#genrec-note")
         note.wait_for(state="visible")
         assert "Queued" in note.inner_text() and "more like that please" in note.inner_text()
-        wait_until(lambda: "more like that please" in [m["content"] for m in recommender.history(sid)],
-                   "the message typed during the turn, sent after it", timeout=90)
+        wait_until(
+            lambda: "more like that please" in [m["content"] for m in recommender.history(sid)],
+            "the message typed during the turn, sent after it",
+            timeout=90,
+        )
         wait_until(lambda: len(bot_messages(page)) >= 2 and CARDS_POINTER in bot_messages(page)[-1],
                    "its answer")
         page.context.close()
@@ -339,8 +348,13 @@ def test_a_books_catalog_is_called_books_in_the_title_answer_and_reasons(
     from genrec.llm import get_llm
 
     books = Catalog(list(ml100k.catalog), name="books", item_noun="book")
-    rec = Recommender(catalog=books, ranker=ml100k_ranker, store=ml100k_store,
-                      llm=get_llm("none", ui_settings), sessions=SessionStore(tmp_path / "b.sqlite"))
+    rec = Recommender(
+        catalog=books,
+        ranker=ml100k_ranker,
+        store=ml100k_store,
+        llm=get_llm("none", ui_settings),
+        sessions=SessionStore(tmp_path / "b.sqlite"),
+    )
     with BackgroundServer(create_app(rec, ui_settings)) as srv:
         page = open_app(browser, srv.url)
         assert "I'll recommend books" in page.locator("#genrec-header").inner_text()
@@ -358,7 +372,9 @@ def test_a_books_catalog_is_called_books_in_the_title_answer_and_reasons(
 def test_html_and_markdown_typed_by_a_user_show_as_typed(
     server: BackgroundServer, browser: Any
 ) -> None:
-    typed = "I loved <b>Heat</b> <img src=x onerror=alert(1)> **and** [Toy Story](notes) _so_ `good`"
+    typed = (
+        "I loved <b>Heat</b> <img src=x onerror=alert(1)> **and** [Toy Story](notes) _so_ `good`"
+    )
     page = open_app(browser, server.url)
     send(page, typed)
     answered(page, 1)
@@ -367,6 +383,8 @@ def test_html_and_markdown_typed_by_a_user_show_as_typed(
     assert shown.locator("img, b, strong, em, a, code").count() == 0  # no broken image, no markup
     page.reload()
     page.locator("#genrec-header").wait_for()
-    wait_until(lambda: page.locator("#genrec-chat [data-testid=user]").count() == 1, "the resumed chat")
+    wait_until(
+        lambda: page.locator("#genrec-chat [data-testid=user]").count() == 1, "the resumed chat"
+    )
     assert page.locator("#genrec-chat [data-testid=user]").first.inner_text().strip() == typed
     page.context.close()

@@ -40,7 +40,9 @@ PHONE = (390, 844)
 DESKTOP = (1280, 800)
 TOY_STORY = 1
 """Toy Story (1995) in MovieLens 100K: the film `ASK` says the user loved."""
-UPDATE_SCREENSHOTS = os.environ.get("GENREC_UPDATE_SCREENSHOT") == "1"  # read before conftest clears it
+UPDATE_SCREENSHOTS = (
+    os.environ.get("GENREC_UPDATE_SCREENSHOT") == "1"
+)  # read before conftest clears it
 
 
 @pytest.fixture(scope="module")
@@ -168,7 +170,9 @@ def test_stop_right_after_sending_keeps_nothing_says_so_and_leaves_the_old_cards
         assert card_ids(page) == cards and page.locator("#genrec-send").is_enabled()
         page.reload()
         page.locator("#genrec-header").wait_for()
-        wait_until(lambda: card_ids(page) == cards and len(bot_messages(page)) == 1, "the resumed chat")
+        wait_until(
+            lambda: card_ids(page) == cards and len(bot_messages(page)) == 1, "the resumed chat"
+        )
         page.context.close()
 
 
@@ -188,7 +192,10 @@ def test_stop_after_the_answer_was_saved_shows_it_whole_with_a_note(
         stored = recommender.history(sid)[-1]["content"]
         wait_until(lambda: bot_messages(page)[-1].strip() == chat_text_of(stored).strip(),
                    "the whole saved answer")
-        assert STOPPED not in bot_messages(page) and card_ids(page) == recommender.state(sid).last_recommended
+        assert (
+            STOPPED not in bot_messages(page)
+            and card_ids(page) == recommender.state(sid).last_recommended
+        )
         page.context.close()
 
 

@@ -89,25 +89,45 @@ def test_find_titles(catalog):
 
 
 # ---- polarity, genres, years --------------------------------------------------------------------
-@pytest.mark.parametrize("text,liked,disliked,seen,excluded", [
-    ("I hated Titanic but loved Fargo", [FARGO], [TITANIC], [], []),
-    ("I've seen Fargo, Titanic and Heat and liked them", [FARGO, TITANIC, HEAT], [], [], []),
-    ("Titanic was boring. Toy Story is great", [TOY_STORY], [TITANIC], [], []),
-    ("Something like Fargo, not Titanic", [FARGO], [], [], [TITANIC]),
-    ("Already watched Fargo", [], [], [FARGO], []),
-    # a list said before its verdict shares it ("A, B and C I really liked")
-    ('I\'ve seen "Fargo", "Titanic" and "Heat": "Fargo" and "Heat" I really liked, couldn\'t get into "Titanic".',
-     [FARGO, HEAT], [TITANIC], [], []),
-    ('"Fargo" and "Heat" I know, nothing special.', [], [], [FARGO, HEAT], []),
-    # two lists in one sentence: "enjoyed A and B, C and D were so-so"
-    ("Enjoyed Fargo and Heat, Titanic and Toy Story were so-so.", [FARGO, HEAT], [], [TITANIC, TOY_STORY], []),
-    ('"Heat" I really liked, "Fargo" and "Titanic" were just okay.', [HEAT], [], [FARGO, TITANIC], []),
-    # after a cue, a plural verb takes all but the first: "loved A, B and C were meh"
-    ("Loved Heat, Fargo and Titanic were meh.", [HEAT], [], [FARGO, TITANIC], []),
-    # one title's verdict is not the whole list's
-    ("I loved Fargo, Titanic was boring.", [FARGO], [TITANIC], [], []),
-    ("I loved Fargo and Titanic was boring.", [FARGO], [TITANIC], [], []),
-])
+@pytest.mark.parametrize(
+    "text,liked,disliked,seen,excluded",
+    [
+        ("I hated Titanic but loved Fargo", [FARGO], [TITANIC], [], []),
+        ("I've seen Fargo, Titanic and Heat and liked them", [FARGO, TITANIC, HEAT], [], [], []),
+        ("Titanic was boring. Toy Story is great", [TOY_STORY], [TITANIC], [], []),
+        ("Something like Fargo, not Titanic", [FARGO], [], [], [TITANIC]),
+        ("Already watched Fargo", [], [], [FARGO], []),
+        # a list said before its verdict shares it ("A, B and C I really liked")
+        (
+            'I\'ve seen "Fargo", "Titanic" and "Heat": "Fargo" and "Heat" I really liked, couldn\'t get into "Titanic".',
+            [FARGO, HEAT],
+            [TITANIC],
+            [],
+            [],
+        ),
+        ('"Fargo" and "Heat" I know, nothing special.', [], [], [FARGO, HEAT], []),
+        # two lists in one sentence: "enjoyed A and B, C and D were so-so"
+        (
+            "Enjoyed Fargo and Heat, Titanic and Toy Story were so-so.",
+            [FARGO, HEAT],
+            [],
+            [TITANIC, TOY_STORY],
+            [],
+        ),
+        (
+            '"Heat" I really liked, "Fargo" and "Titanic" were just okay.',
+            [HEAT],
+            [],
+            [FARGO, TITANIC],
+            [],
+        ),
+        # after a cue, a plural verb takes all but the first: "loved A, B and C were meh"
+        ("Loved Heat, Fargo and Titanic were meh.", [HEAT], [], [FARGO, TITANIC], []),
+        # one title's verdict is not the whole list's
+        ("I loved Fargo, Titanic was boring.", [FARGO], [TITANIC], [], []),
+        ("I loved Fargo and Titanic was boring.", [FARGO], [TITANIC], [], []),
+    ],
+)
 def test_polarity(extractor, text, liked, disliked, seen, excluded):
     ex = extractor.extract(text)
     assert (ex.liked, ex.disliked, ex.seen, ex.excluded) == (liked, disliked, seen, excluded)
@@ -169,19 +189,43 @@ def test_ordinal_refers_to_the_last_list(extractor):
     assert (ex.liked, ex.disliked) == ([TITANIC], [HEAT])
 
 
-@pytest.mark.parametrize("text,liked,disliked,seen,interested", [
-    # a reference in a list of titles takes the list's verdict
-    ("I know Heat, the second one and Fargo already: loved Heat, the second one and Fargo, Titanic was so-so.",
-     [HEAT, TOY_STORY, FARGO], [], [TITANIC], []),
-    # a reference after a list ends the verdict of the title before it
-    ("I've seen Heat, Fargo and the first one: loved Heat and Fargo, the first one was meh.",
-     [HEAT, FARGO], [], [STAR_WARS], []),
-    ("Watched the first one a while back, loved it.", [STAR_WARS], [], [], []),
-    ("The second one didn't work for me. The first one works for me.", [], [TOY_STORY], [], [STAR_WARS]),
-])
+@pytest.mark.parametrize(
+    "text,liked,disliked,seen,interested",
+    [
+        # a reference in a list of titles takes the list's verdict
+        (
+            "I know Heat, the second one and Fargo already: loved Heat, the second one and Fargo, Titanic was so-so.",
+            [HEAT, TOY_STORY, FARGO],
+            [],
+            [TITANIC],
+            [],
+        ),
+        # a reference after a list ends the verdict of the title before it
+        (
+            "I've seen Heat, Fargo and the first one: loved Heat and Fargo, the first one was meh.",
+            [HEAT, FARGO],
+            [],
+            [STAR_WARS],
+            [],
+        ),
+        ("Watched the first one a while back, loved it.", [STAR_WARS], [], [], []),
+        (
+            "The second one didn't work for me. The first one works for me.",
+            [],
+            [TOY_STORY],
+            [],
+            [STAR_WARS],
+        ),
+    ],
+)
 def test_references_in_lists(extractor, text, liked, disliked, seen, interested):
     ex = extractor.extract(text, DialogueState(last_recommended=[STAR_WARS, TOY_STORY]))
-    assert (sorted(ex.liked), ex.disliked, ex.seen, ex.interested) == (sorted(liked), disliked, seen, interested)
+    assert (sorted(ex.liked), ex.disliked, ex.seen, ex.interested) == (
+        sorted(liked),
+        disliked,
+        seen,
+        interested,
+    )
 
 
 def test_apply_uses_preferences_rules_and_leaves_input_alone(extractor):
@@ -201,16 +245,34 @@ def test_apply_uses_preferences_rules_and_leaves_input_alone(extractor):
 
 
 def test_the_llm_reading_decides_and_the_rules_only_ground(extractor):
-    rules = Extraction(liked=[FARGO], wanted_genres=["Drama"], year_min=1990, years_given=True, reset=True)
-    llm = ground_llm(extractor, {"disliked_titles": ["Fargo", "Titanic"], "avoided_genres": ["drama"],
-                                "wanted_genres": ["comedy"], "year_max": 1980, "mentioned_titles": ["Heat"],
-                                "wishes": " fun "}, "not Fargo, not Titanic, and who is in Heat")
+    rules = Extraction(
+        liked=[FARGO], wanted_genres=["Drama"], year_min=1990, years_given=True, reset=True
+    )
+    llm = ground_llm(
+        extractor,
+        {
+            "disliked_titles": ["Fargo", "Titanic"],
+            "avoided_genres": ["drama"],
+            "wanted_genres": ["comedy"],
+            "year_max": 1980,
+            "mentioned_titles": ["Heat"],
+            "wishes": " fun ",
+        },
+        "not Fargo, not Titanic, and who is in Heat",
+    )
     assert llm.disliked == [FARGO, TITANIC] and llm.wish == "fun" and llm.asked_about == [HEAT]
     out = decide(rules, llm)
-    assert (out.liked, out.disliked) == ([], [FARGO, TITANIC])  # the rules' like of Fargo is not kept
+    assert (out.liked, out.disliked) == (
+        [],
+        [FARGO, TITANIC],
+    )  # the rules' like of Fargo is not kept
     assert out.wanted_genres == ["Comedy"] and out.avoided_genres == ["Drama"]
     assert (out.year_min, out.year_max) == (None, 1980) and out.wishes == ["fun"] and out.reset
     # a title the user never wrote is not grounded; "{}" is no reading at all
     assert ground_llm(extractor, {"liked_titles": ["Titanic"]}, "something fun").liked == []
-    assert not read_something("{}") and not read_something("{not json") and read_something({"liked_titles": []})
+    assert (
+        not read_something("{}")
+        and not read_something("{not json")
+        and read_something({"liked_titles": []})
+    )
     assert ground_llm(extractor, "{not json", "x").is_empty()

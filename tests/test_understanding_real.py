@@ -27,41 +27,93 @@ from genrec.evaluation.understanding_score import (
     state_change,
 )
 
-(FRIDAY, GOOD_MORNING, WOLF, BATMAN, BLOB, BLADE_RUNNER, INFINITY, ALIEN, ALIEN_3, T2, GOODFELLAS, PULP, HEAT,
- GREASE, STAR_WARS, TOY_STORY, FARGO, MY_FAMILY) = range(1, 19)
+(
+    FRIDAY,
+    GOOD_MORNING,
+    WOLF,
+    BATMAN,
+    BLOB,
+    BLADE_RUNNER,
+    INFINITY,
+    ALIEN,
+    ALIEN_3,
+    T2,
+    GOODFELLAS,
+    PULP,
+    HEAT,
+    GREASE,
+    STAR_WARS,
+    TOY_STORY,
+    FARGO,
+    MY_FAMILY,
+) = range(1, 19)
 
 
 @pytest.fixture(scope="module")
 def extractor() -> CatalogExtractor:
-    return CatalogExtractor(Catalog([
-        Item(FRIDAY, "Friday", 1995, ("Comedy",)),
-        Item(GOOD_MORNING, "Good Morning", 1971, ("Comedy",)),
-        Item(WOLF, "Wolf", 1994, ("Drama", "Horror")),
-        Item(BATMAN, "Batman", 1989, ("Action", "Crime")),
-        Item(BLOB, "The Blob", 1958, ("Horror", "Sci-Fi")),
-        Item(BLADE_RUNNER, "Blade Runner", 1982, ("Sci-Fi",)),
-        Item(INFINITY, "Infinity", 1996, ("Drama",)),
-        Item(ALIEN, "Alien", 1979, ("Horror", "Sci-Fi")),
-        Item(ALIEN_3, "Alien 3", 1992, ("Horror", "Sci-Fi")),
-        Item(T2, "Terminator 2: Judgment Day", 1991, ("Action", "Sci-Fi")),
-        Item(GOODFELLAS, "GoodFellas", 1990, ("Crime",)),
-        Item(PULP, "Pulp Fiction", 1994, ("Crime",)),
-        Item(HEAT, "Heat", 1995, ("Action", "Crime")),
-        Item(GREASE, "Grease", 1978, ("Comedy", "Musical")),
-        Item(STAR_WARS, "Star Wars", 1977, ("Action", "Sci-Fi")),
-        Item(TOY_STORY, "Toy Story", 1995, ("Animation", "Children's", "Comedy")),
-        Item(FARGO, "Fargo", 1996, ("Crime", "Drama")),
-        Item(MY_FAMILY, "My Family", 1995, ("Drama",)),
-        Item(99, "Casablanca", 1942, ("Drama", "Romance", "War", "Thriller", "Horror", "Film-Noir", "Western",
-                                      "Mystery", "Fantasy", "Documentary", "Adventure")),
-    ]))
+    return CatalogExtractor(
+        Catalog(
+            [
+                Item(FRIDAY, "Friday", 1995, ("Comedy",)),
+                Item(GOOD_MORNING, "Good Morning", 1971, ("Comedy",)),
+                Item(WOLF, "Wolf", 1994, ("Drama", "Horror")),
+                Item(BATMAN, "Batman", 1989, ("Action", "Crime")),
+                Item(BLOB, "The Blob", 1958, ("Horror", "Sci-Fi")),
+                Item(BLADE_RUNNER, "Blade Runner", 1982, ("Sci-Fi",)),
+                Item(INFINITY, "Infinity", 1996, ("Drama",)),
+                Item(ALIEN, "Alien", 1979, ("Horror", "Sci-Fi")),
+                Item(ALIEN_3, "Alien 3", 1992, ("Horror", "Sci-Fi")),
+                Item(T2, "Terminator 2: Judgment Day", 1991, ("Action", "Sci-Fi")),
+                Item(GOODFELLAS, "GoodFellas", 1990, ("Crime",)),
+                Item(PULP, "Pulp Fiction", 1994, ("Crime",)),
+                Item(HEAT, "Heat", 1995, ("Action", "Crime")),
+                Item(GREASE, "Grease", 1978, ("Comedy", "Musical")),
+                Item(STAR_WARS, "Star Wars", 1977, ("Action", "Sci-Fi")),
+                Item(TOY_STORY, "Toy Story", 1995, ("Animation", "Children's", "Comedy")),
+                Item(FARGO, "Fargo", 1996, ("Crime", "Drama")),
+                Item(MY_FAMILY, "My Family", 1995, ("Drama",)),
+                Item(
+                    99,
+                    "Casablanca",
+                    1942,
+                    (
+                        "Drama",
+                        "Romance",
+                        "War",
+                        "Thriller",
+                        "Horror",
+                        "Film-Noir",
+                        "Western",
+                        "Mystery",
+                        "Fantasy",
+                        "Documentary",
+                        "Adventure",
+                    ),
+                ),
+            ]
+        )
+    )
 
 
 def said(extractor: CatalogExtractor, text: str, state: DialogueState | None = None) -> dict:
     ex = extractor.extract(text, state)
-    return {k: v for k, v in ex.model_dump(include={
-        "liked", "disliked", "seen", "wanted_genres", "avoided_genres", "preferred_genres", "year_min",
-        "year_max", "dropped_genres"}).items() if v}
+    return {
+        k: v
+        for k, v in ex.model_dump(
+            include={
+                "liked",
+                "disliked",
+                "seen",
+                "wanted_genres",
+                "avoided_genres",
+                "preferred_genres",
+                "year_min",
+                "year_max",
+                "dropped_genres",
+            }
+        ).items()
+        if v
+    }
 
 
 # ---- 1. precise titles --------------------------------------------------------------------------
@@ -148,7 +200,9 @@ def test_a_kind_of_a_genre_does_not_avoid_the_genre(extractor):
 def test_forget_the_kids_stuff_undoes_the_kids_rule(extractor):
     state = apply(DialogueState(), extractor.extract("something for my 6 year old please"))
     assert "Children's" in state.wanted_genres and "Horror" in state.avoided_genres
-    state = apply(state, extractor.extract("ok forget the kids stuff, back to me: sci-fi from the 80s"))
+    state = apply(
+        state, extractor.extract("ok forget the kids stuff, back to me: sci-fi from the 80s")
+    )
     assert state.wanted_genres == ["Sci-Fi"] and state.avoided_genres == []
     assert (state.year_min, state.year_max) == (1980, 1989)
 
@@ -218,15 +272,25 @@ def test_gold_that_names_no_corpus_line_is_refused(tmp_path):
 
 # ---- a slice of the real gold, read from the shared corpus -------------------------------------------
 GOLD_SLICE = [  # (dialog_id, utt_id): questions, greetings, requests, tastes and reactions of real seekers
-    ("20191202-103716_425_live.pkl", 2), ("20191202-103716_425_live.pkl", 4), ("20191202-103716_425_live.pkl", 7),
-    ("20191203-162434_412_live.pkl", 5), ("20191130-193845_247_live.pkl", 24), ("20191130-193845_247_live.pkl", 41),
-    ("20200220-114336_264_live.pkl", 24), ("20200223-171453_152_live.pkl", 16), ("20200219-233123_155_live.pkl", 39),
-    ("20200219-233123_155_live.pkl", 21), ("20191126-112828_788_live.pkl", 6),
+    ("20191202-103716_425_live.pkl", 2),
+    ("20191202-103716_425_live.pkl", 4),
+    ("20191202-103716_425_live.pkl", 7),
+    ("20191203-162434_412_live.pkl", 5),
+    ("20191130-193845_247_live.pkl", 24),
+    ("20191130-193845_247_live.pkl", 41),
+    ("20200220-114336_264_live.pkl", 24),
+    ("20200223-171453_152_live.pkl", 16),
+    ("20200219-233123_155_live.pkl", 39),
+    ("20200219-233123_155_live.pkl", 21),
+    ("20191126-112828_788_live.pkl", 6),
 ]
 
 
-@pytest.mark.skipif(not default_corpus_path().exists(), reason="INSPIRED dev.tsv not found (../shared/data/inspired/"
-                    "dev.tsv or $GENREC_INSPIRED); CI has it")
+@pytest.mark.skipif(
+    not default_corpus_path().exists(),
+    reason="INSPIRED dev.tsv not found (../shared/data/inspired/"
+    "dev.tsv or $GENREC_INSPIRED); CI has it",
+)
 def test_real_seeker_turns_from_the_gold_slice(ml100k):
     dialogues = {d.dialog_id: d for d in load_dialogues()}
     extractor = CatalogExtractor(ml100k.catalog)
@@ -275,31 +339,52 @@ def _gold_reading(gold: GoldTurn, grounder: GoldGrounder) -> dict:
     if gold.kids:
         wanted.append("Children's")
         avoided += [g for g in grounder.kids_avoid if g not in wanted]
-    return {"liked_titles": gold.liked, "disliked_titles": gold.disliked, "mentioned_titles": gold.mentioned,
-            "wanted_genres": wanted, "avoided_genres": avoided, "dropped_genres": gold.genres_dropped,
-            "year_min": gold.year_min, "year_max": gold.year_max}
+    return {
+        "liked_titles": gold.liked,
+        "disliked_titles": gold.disliked,
+        "mentioned_titles": gold.mentioned,
+        "wanted_genres": wanted,
+        "avoided_genres": avoided,
+        "dropped_genres": gold.genres_dropped,
+        "year_min": gold.year_min,
+        "year_max": gold.year_max,
+    }
 
 
 def test_fake_llm_reading_decides_over_the_rules(ml100k, ml100k_ranker, ml100k_store):
     cat = ml100k.catalog
     fargo = next(it.item_id for it in cat if it.title == "Fargo")
     heat = next(it.item_id for it in cat if it.title == "Heat")
-    readings = {"who is in Heat? i loved Fargo tho": {"liked_titles": ["Fargo"], "mentioned_titles": ["Heat"]},
-                "no horror pls, and i did not like Heat": {"avoided_genres": ["horror"]}}
+    readings = {
+        "who is in Heat? i loved Fargo tho": {
+            "liked_titles": ["Fargo"],
+            "mentioned_titles": ["Heat"],
+        },
+        "no horror pls, and i did not like Heat": {"avoided_genres": ["horror"]},
+    }
     rec = _fake_llm_recommender(ml100k, ml100k_ranker, ml100k_store, readings)
     rec.chat("s", "who is in Heat? i loved Fargo tho")
     assert rec.state("s").liked == [fargo] and heat not in rec.state("s").mentioned()
-    rec.chat("s", "no horror pls, and i did not like Heat")  # the LLM read no dislike: none is added
+    rec.chat(
+        "s", "no horror pls, and i did not like Heat"
+    )  # the LLM read no dislike: none is added
     state = rec.state("s")
     assert state.avoided_genres == ["Horror"] and state.disliked == []
 
 
-@pytest.mark.skipif(not default_corpus_path().exists(), reason="INSPIRED dev.tsv not found (../shared/data/inspired/"
-                    "dev.tsv or $GENREC_INSPIRED); CI has it")
-def test_fake_llm_returning_the_gold_reading_ends_in_the_gold_state(ml100k, ml100k_ranker, ml100k_store):
+@pytest.mark.skipif(
+    not default_corpus_path().exists(),
+    reason="INSPIRED dev.tsv not found (../shared/data/inspired/"
+    "dev.tsv or $GENREC_INSPIRED); CI has it",
+)
+def test_fake_llm_returning_the_gold_reading_ends_in_the_gold_state(
+    ml100k, ml100k_ranker, ml100k_store
+):
     dialogues = [d for d in load_dialogues(half="heldout")][:4]
     grounder = GoldGrounder(ml100k.catalog)
-    readings = {t.text: _gold_reading(g, grounder) for d in dialogues for t, g in zip(d.turns, d.gold)}
+    readings = {
+        t.text: _gold_reading(g, grounder) for d in dialogues for t, g in zip(d.turns, d.gold)
+    }
     rec = _fake_llm_recommender(ml100k, ml100k_ranker, ml100k_store, readings)
     turns = 0
     for d in dialogues:
@@ -309,8 +394,10 @@ def test_fake_llm_returning_the_gold_reading_ends_in_the_gold_state(ml100k, ml10
             r = state_change(before, rec.state(d.dialog_id))
             want = grounder.ground(gold)
             assert (r.liked, r.disliked) == (want.liked, want.disliked), turn.text
-            assert (r.wanted, r.avoided) == (want.wanted - set(before.wanted_genres) - set(before.preferred_genres),
-                                             want.avoided - set(before.avoided_genres)), turn.text
+            assert (r.wanted, r.avoided) == (
+                want.wanted - set(before.wanted_genres) - set(before.preferred_genres),
+                want.avoided - set(before.avoided_genres),
+            ), turn.text
             turns += 1
     assert turns > 40
 
@@ -332,7 +419,9 @@ def test_like_x_is_an_anchor_but_i_like_x_is_not(extractor):
     assert ex.liked == [FARGO] and ex.anchors == []
 
 
-def test_something_like_toy_story_gives_animated_and_family_films(make_ml100k_recommender, settings):
+def test_something_like_toy_story_gives_animated_and_family_films(
+    make_ml100k_recommender, settings
+):
     rec = make_ml100k_recommender(settings)
     r = rec.chat("toy", "something like toy story")
     top = r.recommendations[:6]
@@ -360,8 +449,10 @@ def test_moods_and_anchors_show_as_chips_that_one_click_removes(extractor):
     assert state.mood_genres == [] and state.anchors == []
 
 
-@pytest.mark.skipif(not (default_corpus_path().parents[1] / "ml-latest-small" / "movies.csv").exists(),
-                    reason="../shared/data/ml-latest-small not found; CI has it")
+@pytest.mark.skipif(
+    not (default_corpus_path().parents[1] / "ml-latest-small" / "movies.csv").exists(),
+    reason="../shared/data/ml-latest-small not found; CI has it",
+)
 def test_aliases_and_moved_articles_are_titles_on_the_current_catalog():
     from genrec.data.movielens_latest import load_layout
 
@@ -374,11 +465,14 @@ def test_aliases_and_moved_articles_are_titles_on_the_current_catalog():
     assert extractor.extract("enjoy your weekend, perfect!").mentioned() == []
 
 
-@pytest.mark.parametrize("text", [
-    "While isn't the most recent movie that has come out, the most recent one I have watched is Fargo",
-    "the latest film i saw was heat, loved it",
-    "my recent favorite is fargo",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "While isn't the most recent movie that has come out, the most recent one I have watched is Fargo",
+        "the latest film i saw was heat, loved it",
+        "my recent favorite is fargo",
+    ],
+)
 def test_recency_told_about_a_film_seen_is_no_request_for_recent_films(extractor, text):
     ex = extractor.extract(text)
     assert ex.year_min is None and ex.year_max is None, text

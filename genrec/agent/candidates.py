@@ -41,8 +41,18 @@ from genrec.agent.turn import LLMBudget, TurnContext
 from genrec.knobs import CandidateConfig, FusionWeights
 from genrec.retrieval.filters import InvalidFilterError, SearchFilters
 
-__all__ = ["Candidate", "CandidateConfig", "CandidatePool", "FusionWeights", "fuse", "gather", "mmr",
-           "query_text", "score_pool", "standing_list"]
+__all__ = [
+    "Candidate",
+    "CandidateConfig",
+    "CandidatePool",
+    "FusionWeights",
+    "fuse",
+    "gather",
+    "mmr",
+    "query_text",
+    "score_pool",
+    "standing_list",
+]
 
 
 @dataclass
@@ -124,8 +134,13 @@ def fuse(pool: dict[int, Candidate], state: DialogueState, weights: FusionWeight
     romance" is a romantic comedy before a plain comedy); the fused score orders within."""
     rank_n = _minmax({i: c.ranker_score for i, c in pool.items() if c.ranker_score is not None})
     similar_n = _minmax({i: c.similarity for i, c in pool.items() if c.similarity is not None})
-    if similar_n:  # "something like X": the personal term is half the user's taste, half likeness to X
-        rank_n = {i: 0.5 * rank_n.get(i, 0.0) + 0.5 * similar_n.get(i, 0.0) for i in set(rank_n) | set(similar_n)}
+    if (
+        similar_n
+    ):  # "something like X": the personal term is half the user's taste, half likeness to X
+        rank_n = {
+            i: 0.5 * rank_n.get(i, 0.0) + 0.5 * similar_n.get(i, 0.0)
+            for i in set(rank_n) | set(similar_n)
+        }
     search_n = _minmax({i: c.search_score for i, c in pool.items() if c.search_score is not None})
     max_pop = max(popularity.values(), default=0)
     taste = set(state.taste_genres())
@@ -136,7 +151,9 @@ def fuse(pool: dict[int, Candidate], state: DialogueState, weights: FusionWeight
     w = {"rank": weights.rank if rank_n else 0.0, "search": weights.search if search_n else 0.0,
          "genre": weights.genre if taste else 0.0, "decade": weights.decade if decades else 0.0,
          "pop": weights.pop if max_pop else 0.0}
-    if anchor is not None and similar_n:  # likeness to X is what was asked: its genres weigh as much as taste
+    if (
+        anchor is not None and similar_n
+    ):  # likeness to X is what was asked: its genres weigh as much as taste
         w["genre"] = max(w["genre"], ANCHOR_GENRE_WEIGHT * sum(w.values()))
     total = sum(w.values()) or 1.0
     w = {k: v / total for k, v in w.items()}
@@ -263,7 +280,9 @@ def _neighbours(toolkit: Toolkit, anchor: int, filters: SearchFilters, config: C
         c = pool.setdefault(h.item_id, Candidate(h.item_id))
         c.search_score = h.score if c.search_score is None else max(c.search_score, h.score)
         c.sources.add("similar")
-    _record(ctx, "similar_items", {"item_id": anchor, "k": config.ranker_n}, started, [*hits, *content])
+    _record(
+        ctx, "similar_items", {"item_id": anchor, "k": config.ranker_n}, started, [*hits, *content]
+    )
 
 
 def score_pool(toolkit: Toolkit, state: DialogueState, pool: dict[int, Candidate], *,
@@ -317,9 +336,14 @@ def standing_list(agent: Any, state: DialogueState, k: int) -> list[Recommendati
 
 def _align_scores(pool: dict[int, Candidate]) -> None:
     """Put predicted-rating-only candidates on the ranker-score scale (linear fit on the rest)."""
-    both = [(c.predicted_rating, c.ranker_score) for c in pool.values()
-            if "ranker" in c.sources and c.predicted_rating is not None and c.ranker_score is not None]
-    only = [c for c in pool.values() if "ranker" not in c.sources and c.predicted_rating is not None]
+    both = [
+        (c.predicted_rating, c.ranker_score)
+        for c in pool.values()
+        if "ranker" in c.sources and c.predicted_rating is not None and c.ranker_score is not None
+    ]
+    only = [
+        c for c in pool.values() if "ranker" not in c.sources and c.predicted_rating is not None
+    ]
     if not only:
         return
     if len(both) >= 2 and np.std([b[0] for b in both]) > 1e-9:

@@ -91,7 +91,9 @@ def _open(state: DialogueState, attribute: str) -> bool:
     if attribute == "genre":
         return not (state.wanted_genres or state.preferred_genres)
     if attribute == "decade":
-        return not (state.preferred_decades or state.year_min is not None or state.year_max is not None)
+        return not (
+            state.preferred_decades or state.year_min is not None or state.year_max is not None
+        )
     return len(state.liked) < FEW_TITLES
 
 
@@ -119,7 +121,10 @@ def choose_question(state: DialogueState, candidates: Sequence[Any], catalog: An
     if "example" in attributes and _open(state, "example"):
         noun, _ = item_nouns(catalog)
         one = "another" if state.liked else ("an" if noun[0] in "aeiou" else "a")
-        return Question("example", TEXTS["example"].replace("a film", f"{one} {'film' if noun == 'movie' else noun}"))
+        return Question(
+            "example",
+            TEXTS["example"].replace("a film", f"{one} {'film' if noun == 'movie' else noun}"),
+        )
     pool = list(candidates)[:POOL]
     best: Question | None = None
     for attribute in ("genre", "decade"):

@@ -34,13 +34,25 @@ def item_facts(toolkit: Any, state: DialogueState, item_id: int) -> ItemFacts:
     typical = yours = None
     if toolkit.ranker.knows_item(item_id):
         try:
-            typical = toolkit.predict(toolkit.ranker.fold_in(liked=[], disliked=[]), [item_id]).get(item_id)
+            typical = toolkit.predict(toolkit.ranker.fold_in(liked=[], disliked=[]), [item_id]).get(
+                item_id
+            )
             profile = toolkit.profile(state)
-            yours = toolkit.predict(profile, [item_id]).get(item_id) if profile is not None else None
+            yours = (
+                toolkit.predict(profile, [item_id]).get(item_id) if profile is not None else None
+            )
         except Exception:  # noqa: BLE001 - an answer without estimates is still an answer
             typical = yours = None
-    return ItemFacts(it.label, str(getattr(toolkit.catalog, "item_noun", None) or "item"), list(it.genres),
-                     it.year, it.description, toolkit.popularity.get(item_id) or None, typical, yours)
+    return ItemFacts(
+        it.label,
+        str(getattr(toolkit.catalog, "item_noun", None) or "item"),
+        list(it.genres),
+        it.year,
+        it.description,
+        toolkit.popularity.get(item_id) or None,
+        typical,
+        yours,
+    )
 
 
 def _kind_of(f: ItemFacts) -> str:
@@ -56,11 +68,15 @@ def _estimates(f: ItemFacts) -> str:
     if f.typical_rating is not None:
         parts.append(f"a typical viewer would rate it about {f.typical_rating:.1f}/5")
     if f.your_rating is not None:
-        parts.append(f"from what you've told me I'd expect you to give it about {f.your_rating:.1f}/5")
+        parts.append(
+            f"from what you've told me I'd expect you to give it about {f.your_rating:.1f}/5"
+        )
     return "; ".join(parts)
 
 
-def answer_item_question(q: ItemQuestion, toolkit: Any, state: DialogueState, *, reason: str | None) -> str:
+def answer_item_question(
+    q: ItemQuestion, toolkit: Any, state: DialogueState, *, reason: str | None
+) -> str:
     """One question's answer, from the catalog and the evidence only (no invented facts).
 
     `reason` is the templated rationale of the item (for "why"), when it was recommended.
@@ -68,7 +84,13 @@ def answer_item_question(q: ItemQuestion, toolkit: Any, state: DialogueState, *,
     f = item_facts(toolkit, state, q.item_id)
     est = _estimates(f)
     if q.kind == "which":
-        where = "the last one" if q.position == -1 else f"number {q.position + 1}" if q.position is not None else "one"
+        where = (
+            "the last one"
+            if q.position == -1
+            else f"number {q.position + 1}"
+            if q.position is not None
+            else "one"
+        )
         return f"{where.capitalize()} in the last list was {f.label}, a {_kind_of(f)}."
     if q.kind == "why":
         if q.item_id not in state.recommended:
@@ -77,8 +99,11 @@ def answer_item_question(q: ItemQuestion, toolkit: Any, state: DialogueState, *,
         return f"Why {f.label}: {reason}" if reason else f"I picked {f.label}, a {_kind_of(f)}" + (
             f": {est}." if est else ".")
     if q.kind == "credits":
-        return (f"This catalog doesn't record who directed, wrote or stars in its {f.noun}s, so I can't tell you "
-                f"that about {f.label}. What I know: it is a {_kind_of(f)}" + (f"; {est}." if est else "."))
+        return (
+            f"This catalog doesn't record who directed, wrote or stars in its {f.noun}s, so I can't tell you "
+            f"that about {f.label}. What I know: it is a {_kind_of(f)}"
+            + (f"; {est}." if est else ".")
+        )
     if q.kind == "good":
         return f"{f.label}: {est}." if est else f"I have no ratings of {f.label} to go by."
     text = f"{f.label} is a {_kind_of(f)}."
@@ -87,14 +112,18 @@ def answer_item_question(q: ItemQuestion, toolkit: Any, state: DialogueState, *,
     return text + (f" {est[0].upper()}{est[1:]}." if est else "")
 
 
-def answer_item_questions(questions: list[ItemQuestion], toolkit: Any, state: DialogueState) -> list[str]:
+def answer_item_questions(
+    questions: list[ItemQuestion], toolkit: Any, state: DialogueState
+) -> list[str]:
     """Every question's answer, in order (a "why" answer quotes the item's templated rationale)."""
     out = []
     for q in questions:
         reason = None
         if q.kind == "why" and q.item_id in state.recommended:
             f = item_facts(toolkit, state, q.item_id)
-            cand = SimpleNamespace(item_id=q.item_id, predicted_rating=f.your_rating, sources=("ranker",))
+            cand = SimpleNamespace(
+                item_id=q.item_id, predicted_rating=f.your_rating, sources=("ranker",)
+            )
             try:
                 reason = template_rationale(build_evidence(toolkit, state, [cand])[0], state)
             except Exception:  # noqa: BLE001 - the facts still answer

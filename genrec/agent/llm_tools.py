@@ -27,7 +27,9 @@ if TYPE_CHECKING:
 class _FilterArgs(BaseModel):
     genres_any: list[str] = Field(default_factory=list,
                                   description="Only items with at least one of these genres.")
-    genres_none: list[str] = Field(default_factory=list, description="No item with any of these genres.")
+    genres_none: list[str] = Field(
+        default_factory=list, description="No item with any of these genres."
+    )
     year_min: int | None = Field(default=None, description="Earliest release year (inclusive).")
     year_max: int | None = Field(default=None, description="Latest release year (inclusive).")
 
@@ -39,8 +41,12 @@ class _FilterArgs(BaseModel):
 class SearchItemsArgs(_FilterArgs):
     """Search the catalog by meaning (title, genres, description) under optional filters."""
 
-    query: str = Field(..., min_length=1, max_length=500,
-                       description="What to look for, in words, e.g. 'funny animated film for kids'.")
+    query: str = Field(
+        ...,
+        min_length=1,
+        max_length=500,
+        description="What to look for, in words, e.g. 'funny animated film for kids'.",
+    )
     k: int = Field(10, ge=1, le=50, description="How many items to return (1-50).")
     exclude_ids: list[int] = Field(default_factory=list, description="Item ids never to return.")
 
@@ -48,10 +54,16 @@ class SearchItemsArgs(_FilterArgs):
 class RankForUserArgs(_FilterArgs):
     """Rank catalog items for this user with the collaborative-filtering ranker."""
 
-    user_id: int | None = Field(default=None, description="A known dataset user id; else the session's likes.")
+    user_id: int | None = Field(
+        default=None, description="A known dataset user id; else the session's likes."
+    )
     liked_ids: list[int] = Field(default_factory=list, description="Extra item ids the user likes.")
-    disliked_ids: list[int] = Field(default_factory=list, description="Extra item ids the user dislikes.")
-    candidate_ids: list[int] | None = Field(default=None, description="Rank only these items (e.g. search results).")
+    disliked_ids: list[int] = Field(
+        default_factory=list, description="Extra item ids the user dislikes."
+    )
+    candidate_ids: list[int] | None = Field(
+        default=None, description="Rank only these items (e.g. search results)."
+    )
     k: int = Field(10, ge=1, le=50, description="How many items to return (1-50).")
 
 

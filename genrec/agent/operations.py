@@ -80,7 +80,8 @@ def constrain(requested: SearchFilters | None, state: DialogueState | None, genr
     if f.year_min is not None and f.year_max is not None and f.year_min > f.year_max:
         raise InvalidFilterError(
             f"the years asked for ({f.year_min}..{f.year_max}) conflict with the user's "
-            f"year range ({state.year_min if state else None}..{state.year_max if state else None})")
+            f"year range ({state.year_min if state else None}..{state.year_max if state else None})"
+        )
     return validate(f, genres)
 
 
@@ -158,7 +159,9 @@ class Toolkit:
     def constraints(self, state: DialogueState | None, requested: SearchFilters | None = None, *,
                     exclude: Iterable[int] = (), allow_repeats: bool = False) -> SearchFilters:
         """`constrain` over this catalog's genres (raises InvalidFilterError)."""
-        return constrain(requested, state, self.genres, exclude=exclude, allow_repeats=allow_repeats)
+        return constrain(
+            requested, state, self.genres, exclude=exclude, allow_repeats=allow_repeats
+        )
 
     def allowed_ids(self, filters: SearchFilters) -> list[int]:
         """Catalog ids that satisfy (validated) filters, in catalog order."""
@@ -188,8 +191,12 @@ class Toolkit:
         if state is not None:
             lo, hi = getattr(self.ranker, "scale", (1.0, 5.0))
             said = set(likes) | set(dislikes)
-            rated = {i: lo + SEEN_LEVEL * (hi - lo) for i in state.seen if known(i) and i not in said}
-            rated.update({i: lo + INTERESTED_LEVEL * (hi - lo) for i in interested if i not in said})
+            rated = {
+                i: lo + SEEN_LEVEL * (hi - lo) for i in state.seen if known(i) and i not in said
+            }
+            rated.update(
+                {i: lo + INTERESTED_LEVEL * (hi - lo) for i in interested if i not in said}
+            )
         if not likes and not interested:
             return None
         return self.ranker.fold_in(liked=likes, disliked=dislikes, rated=rated)

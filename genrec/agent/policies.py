@@ -65,14 +65,22 @@ def guided(agent: Agent, ctx: TurnContext, prior: DialogueState) -> Outcome:
     ctx.stage("searching")
     pool = _candidates(agent, ctx, u.state, u.allow_repeats, agent.toolkit.profile(u.state))
     response = _answer(agent, ctx, u.state, pool.candidates)
-    if u.vague and response.recommendations:  # "what would you recommend?": crowd favourites, and a question
+    if (
+        u.vague and response.recommendations
+    ):  # "what would you recommend?": crowd favourites, and a question
         question = ask(ctx, agent.checker, agent.config)
-        return _finish(u.state, Response(f"{response.text}\n\n{question.text}", response.recommendations,
-                                          question=True))
+        return _finish(
+            u.state,
+            Response(
+                f"{response.text}\n\n{question.text}", response.recommendations, question=True
+            ),
+        )
     return _finish(u.state, _ask_too(agent, u.state, pool, response))
 
 
-def _ask_too(agent: Agent, state: DialogueState, pool: CandidatePool, response: Response) -> Response:
+def _ask_too(
+    agent: Agent, state: DialogueState, pool: CandidatePool, response: Response
+) -> Response:
     """One question alongside the recommendations, when the elicitation policy finds one worth it."""
     if not (agent.config.ask_questions and response.recommendations) or response.question:
         return response
@@ -84,7 +92,9 @@ def _ask_too(agent: Agent, state: DialogueState, pool: CandidatePool, response: 
                     suggested_answers=q.options, asked=q.attribute)
 
 
-def _early(agent: Agent, ctx: TurnContext, u: Understood, *, starter: bool = False) -> Response | None:
+def _early(
+    agent: Agent, ctx: TurnContext, u: Understood, *, starter: bool = False
+) -> Response | None:
     """A question instead of recommendations (refusal, which-one, or nothing to go on), or only
     the answers when the message only asked about items; other answers go before the reply. With
     `starter`, a message with nothing to go on that asks for picks ("what would you recommend?")
@@ -102,7 +112,9 @@ def _early(agent: Agent, ctx: TurnContext, u: Understood, *, starter: bool = Fal
 _WANTS_PICKS = re.compile(
     r"\b(?:recomm?end\w*|reccomm?end\w*|recomend\w*|suggest\w*|ideas|something (?:good |nice |great )?to "
     r"(?:watch|read|see)|(?:a|some|any) (?:good |nice |great |new )?(?:movies?|films?|books?|items?)|"
-    r"(?:watch|see|read) (?:tonight|this weekend|later))\b", re.I)
+    r"(?:watch|see|read) (?:tonight|this weekend|later))\b",
+    re.I,
+)
 
 
 def wants_picks(message: str) -> bool:
@@ -169,7 +181,9 @@ def tool_calling(agent: Agent, ctx: TurnContext, prior: DialogueState) -> Outcom
     if early is not None:
         return Outcome(early, u.state)
     state = u.state
-    runner = ToolRunner(tk, state, allow_repeats=u.allow_repeats, trace=ctx.trace, message=ctx.message)
+    runner = ToolRunner(
+        tk, state, allow_repeats=u.allow_repeats, trace=ctx.trace, message=ctx.message
+    )
     if not (ctx.budget.has_llm and getattr(agent.llm, "supports_tools", False)):
         ctx.warnings.append("the LLM backend has no tool calling; used the guided policy")
         pool = _candidates(agent, ctx, state, u.allow_repeats, runner.profile())
@@ -242,7 +256,9 @@ def tool_calling(agent: Agent, ctx: TurnContext, prior: DialogueState) -> Outcom
         if invalid == len(res.tool_calls):
             if repairs > 0:
                 repairs -= 1
-                ctx.warnings.append("tool call arguments were invalid; asked the LLM to repair them")
+                ctx.warnings.append(
+                    "tool call arguments were invalid; asked the LLM to repair them"
+                )
             else:
                 fallback_reason = "tool call arguments invalid after one repair"
                 break
@@ -260,7 +276,11 @@ def tool_calling(agent: Agent, ctx: TurnContext, prior: DialogueState) -> Outcom
                         allow_repeats=u.allow_repeats)
     ctx.tick("candidates", started)
     if not ranked:
-        if final and final.strip().endswith("?") and agent.checker.check(final, set(state.liked)).ok:
+        if (
+            final
+            and final.strip().endswith("?")
+            and agent.checker.check(final, set(state.liked)).ok
+        ):
             return Outcome(Response(final.strip(), question=True), state)
         if found:
             ctx.warnings.append("the LLM's tool results broke the user's constraints; "

@@ -13,7 +13,14 @@ from pydantic import BaseModel, Field
 from genrec.retrieval.filters import SearchFilters
 
 Polarity = Literal["liked", "disliked", "seen", "excluded", "interested", "rejected"]
-POLARITIES: tuple[Polarity, ...] = ("liked", "disliked", "seen", "excluded", "interested", "rejected")
+POLARITIES: tuple[Polarity, ...] = (
+    "liked",
+    "disliked",
+    "seen",
+    "excluded",
+    "interested",
+    "rejected",
+)
 """Verdicts on items: `interested` / `rejected` are reactions to shown items the user has not
 seen ("the third one sounds good", "not that one"), weaker than a like or a dislike."""
 
@@ -34,7 +41,9 @@ class Preferences(BaseModel):
     liked: list[int] = Field(default_factory=list, description="Items the user likes.")
     disliked: list[int] = Field(default_factory=list, description="Items the user dislikes.")
     seen: list[int] = Field(default_factory=list, description="Items the user has already seen.")
-    excluded: list[int] = Field(default_factory=list, description="Items the user said not to show.")
+    excluded: list[int] = Field(
+        default_factory=list, description="Items the user said not to show."
+    )
     wanted_genres: list[str] = Field(default_factory=list,
                                      description="Genres asked for now: a hard any-of constraint.")
     avoided_genres: list[str] = Field(default_factory=list, description="Genres never to show.")
@@ -47,14 +56,20 @@ class Preferences(BaseModel):
         default_factory=list, description="Decades of the user's taste ('most of my favourites are "
         "from the 90s'): a boost, not a filter.")
     mood_genres: list[str] = Field(
-        default_factory=list, description="Genres the user's mood leans to ('something light, I had a long "
-        "day' -> Comedy): a boost, not a filter; the next mood replaces it.")
+        default_factory=list,
+        description="Genres the user's mood leans to ('something light, I had a long "
+        "day' -> Comedy): a boost, not a filter; the next mood replaces it.",
+    )
     anchors: list[int] = Field(
-        default_factory=list, description="Items the user asked for more like ('something like Toy Story'): "
-        "the newest one ranks by item-to-item similarity.")
+        default_factory=list,
+        description="Items the user asked for more like ('something like Toy Story'): "
+        "the newest one ranks by item-to-item similarity.",
+    )
     wishes: list[str] = Field(default_factory=list, description="Recent free-text wishes.")
-    interested: list[int] = Field(default_factory=list,
-                                  description="Shown items not seen yet that the user reacted to positively.")
+    interested: list[int] = Field(
+        default_factory=list,
+        description="Shown items not seen yet that the user reacted to positively.",
+    )
     rejected: list[int] = Field(default_factory=list,
                                 description="Shown items not seen yet that the user turned down.")
 
@@ -162,13 +177,20 @@ class Preferences(BaseModel):
             had = self.year_min is not None or self.year_max is not None
             self.year_min = self.year_max = None
             return had
-        lists: dict[str, list] = {"genre": self.wanted_genres, "avoided_genre": self.avoided_genres,
-                                  "preferred_genre": self.preferred_genres, "mood_genre": self.mood_genres,
-                                  "anchor": self.anchors,
-                                  "preferred_decade": self.preferred_decades, "liked": self.liked,
-                                  "wish": self.wishes}
+        lists: dict[str, list] = {
+            "genre": self.wanted_genres,
+            "avoided_genre": self.avoided_genres,
+            "preferred_genre": self.preferred_genres,
+            "mood_genre": self.mood_genres,
+            "anchor": self.anchors,
+            "preferred_decade": self.preferred_decades,
+            "liked": self.liked,
+            "wish": self.wishes,
+        }
         if kind not in lists:
-            raise ValueError(f"unknown preference kind {kind!r}; use one of years, {', '.join(lists)}")
+            raise ValueError(
+                f"unknown preference kind {kind!r}; use one of years, {', '.join(lists)}"
+            )
         if value not in lists[kind]:
             return False
         lists[kind].remove(value)

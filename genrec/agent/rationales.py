@@ -25,7 +25,9 @@ class Evidence(BaseModel):
     title: str
     year: int | None = None
     genres: list[str] = Field(default_factory=list)
-    matched_genres: list[str] = Field(default_factory=list, description="Genres the user asked for.")
+    matched_genres: list[str] = Field(
+        default_factory=list, description="Genres the user asked for."
+    )
     in_year_range: bool | None = None
     nearest_liked_id: int | None = None
     nearest_liked_title: str | None = None
@@ -34,16 +36,26 @@ class Evidence(BaseModel):
     ratings_count: int | None = None
     search_match: bool = False
     matched_tags: list[tuple[str, int]] = Field(
-        default_factory=list, description="Viewer tags of the item that the user's wishes name, with "
-                                          "how many viewers gave each.")
+        default_factory=list,
+        description="Viewer tags of the item that the user's wishes name, with "
+        "how many viewers gave each.",
+    )
     kind: str = Field("movie", description="The catalog's item noun (movie, book ...).")
     kind_plural: str = "movies"
     popularity_rank: int | None = Field(None, description="1 = the most-rated item of the catalog.")
     below_middle: bool = Field(False, description="Predicted below the middle of the rating scale.")
 
     def for_prompt(self) -> dict[str, Any]:
-        d = self.model_dump(exclude_none=True, exclude={"nearest_liked_id", "search_match", "kind_plural",
-                                                        "popularity_rank", "below_middle"})
+        d = self.model_dump(
+            exclude_none=True,
+            exclude={
+                "nearest_liked_id",
+                "search_match",
+                "kind_plural",
+                "popularity_rank",
+                "below_middle",
+            },
+        )
         if self.predicted_rating is not None:
             d["predicted_rating"] = float(shown_rating(self.predicted_rating))
         if self.nearest_liked_similarity is not None:
@@ -77,16 +89,27 @@ def build_evidence(toolkit: Toolkit, state: DialogueState, candidates: list[Any]
         n = toolkit.popularity.get(it.item_id) or None
         rank = None
         if c.predicted_rating is None and n:
-            counts = np.fromiter(toolkit.popularity.values(), dtype=np.int64) if counts is None else counts
+            counts = (
+                np.fromiter(toolkit.popularity.values(), dtype=np.int64)
+                if counts is None
+                else counts
+            )
             rank = int((counts > n).sum()) + 1
-        ev = Evidence(item_id=it.item_id, title=it.title, year=it.year, genres=list(it.genres),
-                      matched_genres=[g for g in it.genres if g in state.taste_genres()],
-                      predicted_rating=c.predicted_rating,
-                      ratings_count=n, popularity_rank=rank,
-                      below_middle=c.predicted_rating is not None and c.predicted_rating < (lo + hi) / 2,
-                      search_match="search" in getattr(c, "sources", ()),
-                      matched_tags=matched_tags(it.tags, state.wishes),
-                      kind=noun, kind_plural=nouns)
+        ev = Evidence(
+            item_id=it.item_id,
+            title=it.title,
+            year=it.year,
+            genres=list(it.genres),
+            matched_genres=[g for g in it.genres if g in state.taste_genres()],
+            predicted_rating=c.predicted_rating,
+            ratings_count=n,
+            popularity_rank=rank,
+            below_middle=c.predicted_rating is not None and c.predicted_rating < (lo + hi) / 2,
+            search_match="search" in getattr(c, "sources", ()),
+            matched_tags=matched_tags(it.tags, state.wishes),
+            kind=noun,
+            kind_plural=nouns,
+        )
         if state.year_min is not None or state.year_max is not None:
             ev.in_year_range = it.year is not None
         if c.item_id in nearest:
@@ -205,14 +228,21 @@ def template_rationales(evidence: list[Evidence], state: DialogueState) -> list[
         noun, nouns = ev.kind, ev.kind_plural
         request = ev.matched_genres and [g for g in ev.matched_genres if g in state.wanted_genres]
         genres = request or ev.matched_genres or ev.genres[:2]
-        words = {"liked": ev.nearest_liked_title or "", "genres": _join(genres),
-                 "Genres": _cap(_join(genres)),
-                 "A_genres": _cap(_a(_join(genres))) if genres else "A",
-                 "a_genres": _a(_join(genres)) if genres else "a",
-                 "noun": noun, "nouns": nouns, "a_noun": _a(noun), "year": str(ev.year or ""), "Title": ev.title,
-                 "r": shown_rating(ev.predicted_rating) if ev.predicted_rating is not None else "",
-                 "n": f"{ev.ratings_count:,}" if ev.ratings_count else "",
-                 "top": str(_top(ev.popularity_rank) or "")}
+        words = {
+            "liked": ev.nearest_liked_title or "",
+            "genres": _join(genres),
+            "Genres": _cap(_join(genres)),
+            "A_genres": _cap(_a(_join(genres))) if genres else "A",
+            "a_genres": _a(_join(genres)) if genres else "a",
+            "noun": noun,
+            "nouns": nouns,
+            "a_noun": _a(noun),
+            "year": str(ev.year or ""),
+            "Title": ev.title,
+            "r": shown_rating(ev.predicted_rating) if ev.predicted_rating is not None else "",
+            "n": f"{ev.ratings_count:,}" if ev.ratings_count else "",
+            "top": str(_top(ev.popularity_rank) or ""),
+        }
         if ev.matched_tags:
             tag, tagged_by = ev.matched_tags[0]
             viewers = f"{tagged_by:,} viewer{'s' if tagged_by != 1 else ''}"

@@ -444,6 +444,15 @@ def _reply(session_id: str, backend: str, ctx: TurnContext, outcome: Outcome | N
                      text="Sorry, something went wrong on my side; your conversation is kept. "
                           "Please try again.", warnings=ctx.warnings)
     r = outcome.response
-    return Reply(session_id=session_id, text=ctx.preface() + r.text, recommendations=r.recommendations,
-                 question=r.question, suggested_answers=list(r.suggested_answers), trace=ctx.trace, timings=ctx.timings, warnings=ctx.warnings,
-                 backend=backend, policy=ctx.policy)
+    return Reply(
+        session_id=session_id,
+        text=ctx.preface() + r.text,
+        recommendations=r.recommendations,
+        question=r.question,
+        suggested_answers=list(r.suggested_answers),
+        trace=ctx.trace,
+        timings=ctx.timings,
+        warnings=ctx.warnings,
+        backend=backend,
+        policy=ctx.policy,
+    )

@@ -171,9 +171,23 @@ def _write(ctx: TurnContext, state: DialogueState, evidence: list[Evidence], too
     payload = json.dumps([e.for_prompt() for e in evidence], ensure_ascii=False)
     extra: dict[str, Any] = {"on_delta": stream.feed} if stream is not None else {}
     noun, nouns = item_nouns(toolkit.catalog)
-    res = ctx.budget.try_invoke([("human", prompts.WRITER_PROMPT.format(
-        noun=noun, nouns=nouns, message=ctx.message[:1000], state=state.summary(toolkit.catalog), evidence=payload))],
-        ctx.warnings, response_format=WriterOutput, **extra)
+    res = ctx.budget.try_invoke(
+        [
+            (
+                "human",
+                prompts.WRITER_PROMPT.format(
+                    noun=noun,
+                    nouns=nouns,
+                    message=ctx.message[:1000],
+                    state=state.summary(toolkit.catalog),
+                    evidence=payload,
+                ),
+            )
+        ],
+        ctx.warnings,
+        response_format=WriterOutput,
+        **extra,
+    )
     out = res.parsed if res is not None else None
     if isinstance(out, dict):
         try:

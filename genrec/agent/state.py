@@ -46,9 +46,13 @@ class DialogueState(Preferences):
     feedback: list[FeedbackEvent] = Field(default_factory=list)
     user_id: int | None = Field(default=None, description="A known dataset user id, when given.")
     pending: PendingChoice | None = None
-    asked: list[str] = Field(default_factory=list,
-                             description="Attributes the agent has asked about (never asked twice).")
-    asking: str | None = Field(default=None, description="The attribute the last reply asked about.")
+    asked: list[str] = Field(
+        default_factory=list,
+        description="Attributes the agent has asked about (never asked twice).",
+    )
+    asking: str | None = Field(
+        default=None, description="The attribute the last reply asked about."
+    )
     turns: int = 0
 
     def blocked(self, *, allow_repeats: bool = False) -> set[int]:

@@ -49,7 +49,9 @@ def clean_message(message: Any, max_chars: int) -> CleanMessage:
                    else " " for ch in message)
     text = re.sub(r"[ \t]+", " ", text).strip()
     words = re.findall(r"[^\W\d_]{2,}", text)
-    number = re.fullmatch(r"[#(]?\s*\d{1,4}\s*[).!?]?", text) is not None  # "1992" answers "which one?"
+    number = (
+        re.fullmatch(r"[#(]?\s*\d{1,4}\s*[).!?]?", text) is not None
+    )  # "1992" answers "which one?"
     readable = bool(text) and (bool(words) or number) and junk / max(1, raw_len) <= 0.2
     if raw_len and not readable:
         warnings.append("message is not readable text")

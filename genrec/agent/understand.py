@@ -56,14 +56,30 @@ def understand(message: str, prior: DialogueState, *, extractor: CatalogExtracto
         ctx.count("injection_cues")
     if use_llm and not ex.reset:
         noun, nouns = item_nouns(catalog)
-        res = ctx.budget.try_invoke([("human", prompts.EXTRACT_PROMPT.format(
-            message=message[:2000], noun=noun, nouns=nouns))], ctx.warnings, response_format=LLMExtraction)
+        res = ctx.budget.try_invoke(
+            [
+                (
+                    "human",
+                    prompts.EXTRACT_PROMPT.format(message=message[:2000], noun=noun, nouns=nouns),
+                )
+            ],
+            ctx.warnings,
+            response_format=LLMExtraction,
+        )
         if res is not None and res.parsed is not None:
-            raw = res.parsed.model_dump(exclude_unset=True) if isinstance(res.parsed, BaseModel) else res.parsed
-            if read_something(raw):  # the LLM's reading decides; the rules only ground it ("{}" is no reading)
+            raw = (
+                res.parsed.model_dump(exclude_unset=True)
+                if isinstance(res.parsed, BaseModel)
+                else res.parsed
+            )
+            if read_something(
+                raw
+            ):  # the LLM's reading decides; the rules only ground it ("{}" is no reading)
                 asked_about = {q.item_id for q in ex.item_questions} - set(ex.mentioned())
                 ex = decide(ex, ground_llm(extractor, raw, message))
-                for pol in POLARITIES:  # an item asked about is not a preference, whatever the LLM read
+                for (
+                    pol
+                ) in POLARITIES:  # an item asked about is not a preference, whatever the LLM read
                     setattr(ex, pol, [i for i in getattr(ex, pol) if i not in asked_about])
                 ex.mentioned_titles = [catalog[i].label for i in ex.mentioned()]
     state = apply(prior, ex)
@@ -89,13 +105,17 @@ def understand(message: str, prior: DialogueState, *, extractor: CatalogExtracto
     out = Understood(state, allow_repeats=ex.allow_repeats)
     if ex.item_questions:
         out.answers = answer_item_questions(ex.item_questions, toolkit, state)
-        out.only_answers = ex.is_empty() and not (ex.reset or ex.allow_repeats or ex.unknown_item_refs)
+        out.only_answers = ex.is_empty() and not (
+            ex.reset or ex.allow_repeats or ex.unknown_item_refs
+        )
     if ex.ambiguous:
         ch = ex.ambiguous[0]
         opts = ", ".join(catalog[i].label for i in ch.options[:6])
-        out.question = (f"Did you mean {catalog[ch.options[0]].label}? Say yes, or tell me the full title."
-                        if len(ch.options) == 1 else
-                        f"Which {ch.mention!r} did you mean: {opts}? Tell me the year or the full title.")
+        out.question = (
+            f"Did you mean {catalog[ch.options[0]].label}? Say yes, or tell me the full title."
+            if len(ch.options) == 1
+            else f"Which {ch.mention!r} did you mean: {opts}? Tell me the year or the full title."
+        )
         out.suggested = (["Yes", "No"] if len(ch.options) == 1
                          else [catalog[i].label for i in ch.options[:6]])
     elif not state.has_preferences():

@@ -12,7 +12,9 @@ from rich.console import Console
 from genrec.config import Settings, get_settings
 
 #: How to serve on every rating instead of a split's training part, as the app says it.
-SERVE_ALL_HINT = "to learn from every rating instead: --split all, or serve_split = \"all\" in genrec.toml"
+SERVE_ALL_HINT = (
+    "to learn from every rating instead: --split all, or serve_split = \"all\" in genrec.toml"
+)
 
 console = Console(stderr=True, soft_wrap=True)
 
@@ -42,7 +44,9 @@ def settings_from(**overrides: object) -> Settings:
 def serving_settings(split: str | None, **overrides: object) -> Settings:
     """Settings of a command that serves the ranker (up, chat, prepare): a `--split` given on the
     command line is what the ranker learns from (`all`: every rating), whatever `serve_split` says."""
-    return settings_from(split=split, serve_split="split" if split is not None else None, **overrides)
+    return settings_from(
+        split=split, serve_split="split" if split is not None else None, **overrides
+    )
 
 
 def split_reason(s: Settings, split_name: str) -> str:
@@ -71,8 +75,10 @@ def served_line(s: Settings, train_ratings: int, left_out: int, split_name: str)
         why = "serve_split = all" if s.serve_split == "all" else f"split {split_name}"
         return f"the ranker learns from every rating ({train_ratings:,}; {why}); none left out"
     why = split_reason(s, split_name)
-    return (f"the ranker learns from split {split_name} ({why}): {train_ratings:,} ratings; {left_out:,} left "
-            "out for evaluation")
+    return (
+        f"the ranker learns from split {split_name} ({why}): {train_ratings:,} ratings; {left_out:,} left "
+        "out for evaluation"
+    )
 
 
 @contextmanager

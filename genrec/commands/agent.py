@@ -22,12 +22,16 @@ def llm_serve(
     model: str = typer.Option(..., "--model", "-m", help="Hugging Face id or path vLLM serves."),
     port: int = typer.Option(8000, help="Port to listen on."),
     host: str = typer.Option("127.0.0.1", help="Address to listen on (0.0.0.0 for all)."),
-    tensor_parallel_size: int = typer.Option(1, "--tensor-parallel-size", "-tp", help="GPUs to shard over."),
+    tensor_parallel_size: int = typer.Option(
+        1, "--tensor-parallel-size", "-tp", help="GPUs to shard over."
+    ),
     tool_call_parser: str = typer.Option(
         "auto", help="vLLM tool-call parser: auto (from the model family), a name, or none."
     ),
     extra: list[str] = typer.Option(
-        [], "--extra", help="More `vllm serve` arguments, e.g. --extra '--max-model-len 8192' (repeatable)."
+        [],
+        "--extra",
+        help="More `vllm serve` arguments, e.g. --extra '--max-model-len 8192' (repeatable).",
     ),
     timeout: float = typer.Option(1800.0, help="Seconds to wait for /health."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the vllm command and exit."),
@@ -75,7 +79,9 @@ def llm_serve(
         try:
             base_url = server.start()
             typer.echo(f"vLLM is serving {model} at {base_url}")
-            typer.echo(f"use it: GENREC_LLM=openai GENREC_LLM_BASE_URL={base_url} GENREC_LLM_MODEL={model}")
+            typer.echo(
+                f"use it: GENREC_LLM=openai GENREC_LLM_BASE_URL={base_url} GENREC_LLM_MODEL={model}"
+            )
             sys.stdout.flush()
             code = server.wait()
             error(f"vLLM exited with code {code}; see {server.log_path}")
@@ -98,9 +104,13 @@ def llm_parsers() -> None:
 
 @llm_app.command("check")
 def llm_check(
-    llm: str = typer.Option(None, "--llm", help="Backend: auto, openai, vllm:MODEL, local, none, fake."),
+    llm: str = typer.Option(
+        None, "--llm", help="Backend: auto, openai, vllm:MODEL, local, none, fake."
+    ),
     model: str = typer.Option(None, "--model", help="Model id or path (GENREC_LLM_MODEL)."),
-    prompt: str = typer.Option("Recommend one classic science-fiction film in one sentence.", help="Prompt."),
+    prompt: str = typer.Option(
+        "Recommend one classic science-fiction film in one sentence.", help="Prompt."
+    ),
     max_tokens: int = typer.Option(32, help="Most tokens to write."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
@@ -139,9 +149,15 @@ def llm_check(
 
 
 def chat(
-    session: str = typer.Option("cli", "--session", "-s", help="Session id; its state is kept between calls."),
-    message: str | None = typer.Option(None, "--message", "-m", help="Send one message and exit (one-shot)."),
-    llm: str | None = typer.Option(None, help="LLM backend: auto (default), openai, vllm:MODEL, local, none, fake."),
+    session: str = typer.Option(
+        "cli", "--session", "-s", help="Session id; its state is kept between calls."
+    ),
+    message: str | None = typer.Option(
+        None, "--message", "-m", help="Send one message and exit (one-shot)."
+    ),
+    llm: str | None = typer.Option(
+        None, help="LLM backend: auto (default), openai, vllm:MODEL, local, none, fake."
+    ),
     policy: str | None = typer.Option(None, help="auto, tool-calling or guided."),
     dataset: str | None = typer.Option(None, help="Dataset (default: settings.dataset)."),
     split: str | None = typer.Option(None, help=SPLIT_HELP),

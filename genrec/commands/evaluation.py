@@ -16,33 +16,63 @@ EXIT_LEAKAGE = 3
 
 def eval_chat(
     dataset: str | None = typer.Option(None, help="Dataset (default: settings.dataset)."),
-    split: str | None = typer.Option(None, help="Split; its test users are simulated (default: settings.split, "
-                                                "auto: the dataset's default, u1 for ml-100k)."),
+    split: str | None = typer.Option(
+        None,
+        help="Split; its test users are simulated (default: settings.split, "
+        "auto: the dataset's default, u1 for ml-100k).",
+    ),
     users: int = typer.Option(0, help="First N eligible test users, sorted by id; 0 = all."),
     turns: int = typer.Option(5, help="User messages per conversation."),
-    simulator: str = typer.Option("template", help="template (seeded, rule-based) or llm (persona prompt)."),
+    simulator: str = typer.Option(
+        "template", help="template (seeded, rule-based) or llm (persona prompt)."
+    ),
     llm: str | None = typer.Option(None, help="The agent's LLM backend (default: settings.llm)."),
-    simulator_llm: str | None = typer.Option(None, help="The llm simulator's backend (default: --llm)."),
-    policy: str | None = typer.Option(None, help="auto, tool-calling or guided (default: settings.policy)."),
+    simulator_llm: str | None = typer.Option(
+        None, help="The llm simulator's backend (default: --llm)."
+    ),
+    policy: str | None = typer.Option(
+        None, help="auto, tool-calling or guided (default: settings.policy)."
+    ),
     concurrency: int = typer.Option(4, help="Conversations in flight at once (in each worker)."),
-    workers: int = typer.Option(1, min=1, help="Processes replaying users in parallel (e.g. the machine's "
-                                                "cores); each loads the ranker and index once. Same results."),
-    seed: int | None = typer.Option(None, help="Seed of the simulators only (default: settings.seed); the "
-                                               "ranker and index are the ones `genrec up` serves."),
-    phrasing: str = typer.Option("mixed", help="What template users say: real (real seekers' sentences from "
-                                               "INSPIRED's dev dialogues), template (the project's phrasings) or "
-                                               "mixed (half the users each way, seeded)."),
-    protocol: str = typer.Option("taste", help="taste (default): score what the user likes overall; "
-                                               "target: find the one held-out item the user has in mind "
-                                               "(success rate by turn, avg_turns, hdcg); intent: the user "
-                                               "wants one kind of film tonight (recall_cum@10_intent)."),
+    workers: int = typer.Option(
+        1,
+        min=1,
+        help="Processes replaying users in parallel (e.g. the machine's "
+        "cores); each loads the ranker and index once. Same results.",
+    ),
+    seed: int | None = typer.Option(
+        None,
+        help="Seed of the simulators only (default: settings.seed); the "
+        "ranker and index are the ones `genrec up` serves.",
+    ),
+    phrasing: str = typer.Option(
+        "mixed",
+        help="What template users say: real (real seekers' sentences from "
+        "INSPIRED's dev dialogues), template (the project's phrasings) or "
+        "mixed (half the users each way, seeded).",
+    ),
+    protocol: str = typer.Option(
+        "taste",
+        help="taste (default): score what the user likes overall; "
+        "target: find the one held-out item the user has in mind "
+        "(success rate by turn, avg_turns, hdcg); intent: the user "
+        "wants one kind of film tonight (recall_cum@10_intent).",
+    ),
     k: int = typer.Option(10, help="List length that is scored."),
-    out: Path | None = typer.Option(None, help="Run folder (default: GENREC_HOME/runs/chat-TIME); "
-                                                  "rerunning with the same folder resumes it."),
-    stop_after: int | None = typer.Option(None, hidden=True, help="Stop after N new users (testing)."),
+    out: Path | None = typer.Option(
+        None,
+        help="Run folder (default: GENREC_HOME/runs/chat-TIME); "
+        "rerunning with the same folder resumes it.",
+    ),
+    stop_after: int | None = typer.Option(
+        None, hidden=True, help="Stop after N new users (testing)."
+    ),
     progress: bool = typer.Option(True, help="Show a progress bar."),
-    torch_threads: int = typer.Option(1, help="Torch and BLAS threads per process; conversations already "
-                                              "run in parallel, and 1 avoids oversubscribing small machines."),
+    torch_threads: int = typer.Option(
+        1,
+        help="Torch and BLAS threads per process; conversations already "
+        "run in parallel, and 1 avoids oversubscribing small machines.",
+    ),
 ) -> None:
     """Replay simulated users against the agent and score every turn against held-out ratings.
 
@@ -87,7 +117,9 @@ def eval_chat(
         console.print(f"[red]error:[/red] --protocol {protocol!r}: use taste, target or intent")
         raise typer.Exit(2)
     if protocol in ("target", "intent") and simulator != "template":
-        console.print(f"[red]error:[/red] --protocol {protocol} has its own rule-based user; use --simulator template")
+        console.print(
+            f"[red]error:[/red] --protocol {protocol} has its own rule-based user; use --simulator template"
+        )
         raise typer.Exit(2)
     if phrasing not in ("real", "template", "mixed"):
         console.print(f"[red]error:[/red] --phrasing {phrasing!r}: use real, template or mixed")
@@ -102,10 +134,22 @@ def eval_chat(
         choice = resolve_auto(s)
         agent_llm = choice.spec
         console.print(f"LLM: auto -> {agent_llm} ({choice.reason})", markup=False, highlight=False)
-    cfg = ChatEvalConfig(dataset=s.dataset, split=s.split, users=users, turns=turns, simulator=kind,
-                         llm=agent_llm, simulator_llm=simulator_llm, policy=s.policy, concurrency=concurrency, workers=workers,
-                         seed=s.seed if seed is None else seed, k=k, protocol=proto,
-                         phrasing=cast(Literal["real", "template", "mixed"], phrasing))
+    cfg = ChatEvalConfig(
+        dataset=s.dataset,
+        split=s.split,
+        users=users,
+        turns=turns,
+        simulator=kind,
+        llm=agent_llm,
+        simulator_llm=simulator_llm,
+        policy=s.policy,
+        concurrency=concurrency,
+        workers=workers,
+        seed=s.seed if seed is None else seed,
+        k=k,
+        protocol=proto,
+        phrasing=cast(Literal["real", "template", "mixed"], phrasing),
+    )
     out_dir = out or s.runs_dir / time.strftime("chat-%Y%m%d-%H%M%S")
     errors: tuple[type[BaseException], ...] = (RunMismatchError, ValueError, LookupError)
     try:
@@ -131,16 +175,29 @@ def eval_chat(
 
         try:
             res = run_chat_eval(
-                cfg, dataset=parts.dataset, split=parts.split, agent=parts.agent, out_dir=out_dir,
-                ranker=parts.ranker, store=parts.store, popularity_ranker=parts.popularity_ranker,
-                generate=parts.generate, stop_after=stop_after, progress=progress, settings=s,
+                cfg,
+                dataset=parts.dataset,
+                split=parts.split,
+                agent=parts.agent,
+                out_dir=out_dir,
+                ranker=parts.ranker,
+                store=parts.store,
+                popularity_ranker=parts.popularity_ranker,
+                generate=parts.generate,
+                stop_after=stop_after,
+                progress=progress,
+                settings=s,
                 torch_threads=torch_threads,
-                extra_config={"settings": settings_doc, "args": sys.argv[1:], "warnings": parts.warnings,
-                              "agent_backend": getattr(parts.agent, "backend_name", cfg.llm),
-                              "agent_policy": getattr(parts.agent, "policy_name", cfg.policy),
-                              "agent_config": _dump(getattr(parts.agent, "config", None)),
-                              "ranker_metadata": _dump(getattr(parts.ranker, "metadata", None)),
-                              "torch_threads": torch_threads},
+                extra_config={
+                    "settings": settings_doc,
+                    "args": sys.argv[1:],
+                    "warnings": parts.warnings,
+                    "agent_backend": getattr(parts.agent, "backend_name", cfg.llm),
+                    "agent_policy": getattr(parts.agent, "policy_name", cfg.policy),
+                    "agent_config": _dump(getattr(parts.agent, "config", None)),
+                    "ranker_metadata": _dump(getattr(parts.ranker, "metadata", None)),
+                    "torch_threads": torch_threads,
+                },
             )
         except (TargetLeakError, RankerLeakError) as exc:
             console.print(f"[red]error:[/red] {exc}")
@@ -175,9 +232,11 @@ def held_out_settings(s: Settings) -> Settings:
     from genrec.data.splits import ALL
 
     if s.split.strip() == ALL:
-        error("split 'all' holds no ratings out, so a run has nothing to score; evaluate on a held-out "
-              "split (auto, u1..u5 for ml-100k, random[:FRACTION], temporal[:K]); serve_split = all "
-              "is what lets the app learn from every rating")
+        error(
+            "split 'all' holds no ratings out, so a run has nothing to score; evaluate on a held-out "
+            "split (auto, u1..u5 for ml-100k, random[:FRACTION], temporal[:K]); serve_split = all "
+            "is what lets the app learn from every rating"
+        )
         raise typer.Exit(2)
     with user_errors(UnknownDatasetError, FetchError):
         ds = load_dataset(s.dataset, s.datasets_dir)

@@ -20,8 +20,14 @@ def _errors() -> tuple[type[BaseException], ...]:
         UnknownEmbedderError,
     )
 
-    return (UnknownDatasetError, UnknownItemError, InvalidFilterError, StoreError, UnknownEmbedderError,
-            EmbeddingError)
+    return (
+        UnknownDatasetError,
+        UnknownItemError,
+        InvalidFilterError,
+        StoreError,
+        UnknownEmbedderError,
+        EmbeddingError,
+    )
 
 
 def _years(spec: str | None) -> tuple[int | None, int | None]:
@@ -30,7 +36,9 @@ def _years(spec: str | None) -> tuple[int | None, int | None]:
         return None, None
     m = re.fullmatch(r"\s*(\d{1,5})?\s*(-)?\s*(\d{1,5})?\s*", spec)
     if not m or not (m.group(1) or m.group(3)):
-        console.print(f"[red]error:[/red] --years {spec!r}: give FROM-TO (1990-1999), FROM- , -TO or one year")
+        console.print(
+            f"[red]error:[/red] --years {spec!r}: give FROM-TO (1990-1999), FROM- , -TO or one year"
+        )
         raise typer.Exit(2)
     lo, dash, hi = m.groups()
     if not dash:
@@ -42,7 +50,9 @@ def _years(spec: str | None) -> tuple[int | None, int | None]:
 def build(
     dataset: str | None = typer.Option(None, help="Dataset to index (default: settings.dataset)."),
     embedder: str | None = typer.Option(None, help="Embedder (default: settings.embedder)."),
-    force: bool = typer.Option(False, help="Rebuild even when the index is up to date (vectors are reused)."),
+    force: bool = typer.Option(
+        False, help="Rebuild even when the index is up to date (vectors are reused)."
+    ),
 ) -> None:
     """Build or refresh the item index of a dataset (atomic; unchanged items are not re-embedded)."""
     from genrec.commands.prepare import quiet_third_party
@@ -69,7 +79,9 @@ def build(
 
 @app.command("info")
 def info(
-    dataset: str | None = typer.Option(None, help="Also check this dataset's index against its catalog."),
+    dataset: str | None = typer.Option(
+        None, help="Also check this dataset's index against its catalog."
+    ),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Where the store is, which indexes it holds, and whether the dataset's index is up to date."""
@@ -86,7 +98,9 @@ def info(
         if dataset is not None:
             ds = load_dataset(s.dataset, s.datasets_dir)
             quiet_third_party()
-            out["check"] = ChromaStore(client, ds, get_embedder(s.embedder, s), tags=s.index_tags).info()
+            out["check"] = ChromaStore(
+                client, ds, get_embedder(s.embedder, s), tags=s.index_tags
+            ).info()
     if as_json:
         echo_json(out)
         return
@@ -95,8 +109,10 @@ def info(
         typer.echo("no index yet; run: genrec index build --dataset ml-100k")
     for ix in out["indexes"]:
         if ix.get("in_use"):
-            typer.echo(f"  {ix['dataset']} / {ix['embedder']}: {ix['collection']} ({ix['count']} items, "
-                       f"dim {ix['dim']}, fingerprint {ix['fingerprint']}, built {ix['built_at']})")
+            typer.echo(
+                f"  {ix['dataset']} / {ix['embedder']}: {ix['collection']} ({ix['count']} items, "
+                f"dim {ix['dim']}, fingerprint {ix['fingerprint']}, built {ix['built_at']})"
+            )
         else:
             typer.echo(f"  {ix['collection']}: {ix['note']}")
     if "check" in out:
@@ -106,7 +122,9 @@ def info(
 
 @app.command("serve")
 def serve(
-    host: str = typer.Option("127.0.0.1", help="Interface to listen on (localhost only by default)."),
+    host: str = typer.Option(
+        "127.0.0.1", help="Interface to listen on (localhost only by default)."
+    ),
     port: int | None = typer.Option(None, help="Port (default: settings.chroma_port)."),
 ) -> None:
     """Run a Chroma server on the same data directory (GENREC_HOME/chroma) until Ctrl-C or SIGTERM.
@@ -129,11 +147,17 @@ def serve(
 def search(
     query: str = typer.Argument(..., help="What to look for, in words."),
     dataset: str | None = typer.Option(None, help="Dataset (default: settings.dataset)."),
-    genre: list[str] = typer.Option([], "--genre", help="Item has at least one of these genres (repeat)."),
-    not_genre: list[str] = typer.Option([], "--not-genre", help="Item has none of these genres (repeat)."),
+    genre: list[str] = typer.Option(
+        [], "--genre", help="Item has at least one of these genres (repeat)."
+    ),
+    not_genre: list[str] = typer.Option(
+        [], "--not-genre", help="Item has none of these genres (repeat)."
+    ),
     years: str | None = typer.Option(None, help="Release years: 1990-1999, 1990-, -1999 or 1995."),
     exclude: list[int] = typer.Option([], "--exclude", help="Item id never to return (repeat)."),
-    similar_to: int | None = typer.Option(None, "--similar-to", help="Search near this item id instead."),
+    similar_to: int | None = typer.Option(
+        None, "--similar-to", help="Search near this item id instead."
+    ),
     k: int = typer.Option(10, "--k", "-k", min=1, max=1000, help="Number of results."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list of results."),
 ) -> None:
@@ -150,12 +174,29 @@ def search(
                                 year_max=year_max, exclude_ids=exclude)
         quiet_third_party()
         store = open_store(s, ds, progress=True)
-        hits = store.similar(similar_to, k, filters) if similar_to is not None else store.search(query, k, filters)
+        hits = (
+            store.similar(similar_to, k, filters)
+            if similar_to is not None
+            else store.search(query, k, filters)
+        )
     if as_json:
-        echo_json([{"item_id": h.item.item_id, "title": h.item.title, "year": h.item.year,
-                    "genres": list(h.item.genres), "score": round(h.score, 6), "text": h.text} for h in hits])
+        echo_json(
+            [
+                {
+                    "item_id": h.item.item_id,
+                    "title": h.item.title,
+                    "year": h.item.year,
+                    "genres": list(h.item.genres),
+                    "score": round(h.score, 6),
+                    "text": h.text,
+                }
+                for h in hits
+            ]
+        )
         return
     if not hits:
         typer.echo("no item matches these filters")
     for rank, h in enumerate(hits, 1):
-        typer.echo(f"{rank:>3}. {h.score:.3f}  [{h.item.item_id}] {h.item.label}  {', '.join(h.item.genres)}")
+        typer.echo(
+            f"{rank:>3}. {h.score:.3f}  [{h.item.item_id}] {h.item.label}  {', '.join(h.item.genres)}"
+        )

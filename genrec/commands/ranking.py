@@ -19,7 +19,9 @@ if TYPE_CHECKING:
     from genrec.ranking.spark_als import SparkALSConfig
 
 
-def _load(dataset: str | None, split: str | None, seed: int | None) -> tuple[Settings, Dataset, Split]:
+def _load(
+    dataset: str | None, split: str | None, seed: int | None
+) -> tuple[Settings, Dataset, Split]:
     from genrec.data import UnknownDatasetError, load_split
 
     s = settings_from(dataset=dataset, split=split, seed=seed)
@@ -32,30 +34,47 @@ def _floats(text: str, what: str) -> list[float]:
     try:
         return [float(x) for x in text.split(",") if x.strip()]
     except ValueError:
-        raise typer.BadParameter(f"{what}: {text!r} is not a comma-separated list of numbers") from None
+        raise typer.BadParameter(
+            f"{what}: {text!r} is not a comma-separated list of numbers"
+        ) from None
 
 
 def train(
     dataset: str | None = typer.Option(None, help="Dataset name (default: settings.dataset)."),
-    split: str | None = typer.Option(None, help="auto (the dataset's default: u1 for ml-100k, else random:0.2), "
-                                                "u1..u5 (ml-100k only), random[:F], temporal[:K], or all "
-                                                "(every rating, what `serve_split = all` serves) "
-                                                "(default: settings.split)."),
+    split: str | None = typer.Option(
+        None,
+        help="auto (the dataset's default: u1 for ml-100k, else random:0.2), "
+        "u1..u5 (ml-100k only), random[:F], temporal[:K], or all "
+        "(every rating, what `serve_split = all` serves) "
+        "(default: settings.split).",
+    ),
     seed: int | None = typer.Option(None, help="Seed (default: settings.seed)."),
     force: bool = typer.Option(False, "--force", help="Retrain even if a fresh model is cached."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
-    engine: str = typer.Option("torch", help="torch (the autoencoder + EASE ranker) or spark (MLlib ALS)."),
-    master: str = typer.Option("local[*]", help="spark: master URL (local[N], spark://HOST:7077, yarn, k8s://...)."),
-    implicit: bool = typer.Option(True, "--implicit/--explicit",
-                                  help="spark: implicit feedback (tuned on NDCG@10) or explicit ratings (RMSE)."),
+    engine: str = typer.Option(
+        "torch", help="torch (the autoencoder + EASE ranker) or spark (MLlib ALS)."
+    ),
+    master: str = typer.Option(
+        "local[*]", help="spark: master URL (local[N], spark://HOST:7077, yarn, k8s://...)."
+    ),
+    implicit: bool = typer.Option(
+        True,
+        "--implicit/--explicit",
+        help="spark: implicit feedback (tuned on NDCG@10) or explicit ratings (RMSE).",
+    ),
     ranks: str = typer.Option("16,32,64", help="spark: factor sizes to try (comma-separated)."),
     regs: str = typer.Option("0.05,0.1,0.2", help="spark: regParam values to try."),
     alphas: str = typer.Option("0.5,1,2", help="spark: confidence alphas to try (implicit)."),
     max_iter: int = typer.Option(15, min=1, help="spark: ALS iterations."),
-    checkpoint_dir: str = typer.Option("", help="spark: checkpoint folder (default: under GENREC_HOME; "
-                                                "shared storage on a cluster)."),
-    data_dir: str = typer.Option("", help="spark: where the ratings Parquet is staged (default: under "
-                                          "GENREC_HOME; shared storage on a cluster)."),
+    checkpoint_dir: str = typer.Option(
+        "",
+        help="spark: checkpoint folder (default: under GENREC_HOME; shared storage on a cluster).",
+    ),
+    data_dir: str = typer.Option(
+        "",
+        help="spark: where the ratings Parquet is staged (default: under "
+        "GENREC_HOME; shared storage on a cluster).",
+    ),
     driver_memory: str = typer.Option("4g", help="spark: spark.driver.memory."),
 ) -> None:
     """Train the CF ranker on a split's training part and store it under GENREC_HOME/models/.
@@ -70,7 +89,9 @@ def train(
     from genrec.ranking import ModelFileError, load_or_train_ranker, model_dir
 
     if engine not in ("torch", "spark"):
-        raise typer.BadParameter(f"unknown engine {engine!r}: use torch or spark", param_hint="--engine")
+        raise typer.BadParameter(
+            f"unknown engine {engine!r}: use torch or spark", param_hint="--engine"
+        )
     s, ds, sp = _load(dataset, split, seed)
     where = model_dir(s, ds.name, sp.name)
     if force and where.exists():
@@ -89,7 +110,9 @@ def train(
         ranker = load_or_train_ranker(s, ds, sp, progress=not quiet)
     m = ranker.metadata
     v = m.get("validation", {})
-    typer.echo(f"ranker for {ds.name} split {sp.name} at {where} (engine {m.get('engine', 'torch')})")
+    typer.echo(
+        f"ranker for {ds.name} split {sp.name} at {where} (engine {m.get('engine', 'torch')})"
+    )
     if m.get("engine", "torch") != "torch":
         typer.echo(f"kept the cached {m['engine']} model; retrain with --force")
         return
@@ -107,7 +130,9 @@ def _train_spark(s: Settings, ds: Dataset, sp: Split, where: Path, cfg: SparkALS
     from genrec.ranking.spark_als import train_spark_ranker
 
     try:
-        old = MFRanker.load(where, expected=reusable(where, expected_metadata(ds, sp, ranker_config(s))))
+        old = MFRanker.load(
+            where, expected=reusable(where, expected_metadata(ds, sp, ranker_config(s)))
+        )
         if old.metadata.get("engine") == SPARK_ENGINE:
             typer.echo(f"ranker for {ds.name} split {sp.name} at {where}: a fresh {SPARK_ENGINE} "
                        f"model is cached ({old.metadata['spark']['best']}); retrain with --force")
@@ -125,7 +150,9 @@ def _train_spark(s: Settings, ds: Dataset, sp: Split, where: Path, cfg: SparkALS
                                  f"installed and is {cfg.master} reachable?") from None
             raise
     m = ranker.metadata
-    typer.echo(f"ranker for {ds.name} split {sp.name} at {where} (engine {SPARK_ENGINE}, {cfg.master})")
+    typer.echo(
+        f"ranker for {ds.name} split {sp.name} at {where} (engine {SPARK_ENGINE}, {cfg.master})"
+    )
     typer.echo(f"best on validation: {m['spark']['best']}; final fit {m['fit_seconds']} s "
                f"({m['seconds_per_iteration']} s per iteration) on {m['n_ratings']} ratings, "
                f"{m['n_users']} users, {m['n_items']} items")
@@ -133,18 +160,27 @@ def _train_spark(s: Settings, ds: Dataset, sp: Split, where: Path, cfg: SparkALS
 
 def eval_ranker(
     dataset: str | None = typer.Option(None, help="Dataset name (default: settings.dataset)."),
-    split: str | None = typer.Option(None, help="A held-out split: auto (the dataset's default), u1..u5 "
-                                                "(ml-100k only), random[:F], temporal[:K] (default: "
-                                                "settings.split)."),
+    split: str | None = typer.Option(
+        None,
+        help="A held-out split: auto (the dataset's default), u1..u5 "
+        "(ml-100k only), random[:F], temporal[:K] (default: "
+        "settings.split).",
+    ),
     seed: int | None = typer.Option(None, help="Seed (default: settings.seed)."),
     k: int = typer.Option(10, "--k", min=1, help="List length for the top-N metrics."),
     predictions_out: Path | None = typer.Option(
-        None, help="Write `user item predicted_rating` (TSV, no header) for every test rating."),
+        None, help="Write `user item predicted_rating` (TSV, no header) for every test rating."
+    ),
     topn_out: Path | None = typer.Option(
-        None, help="Write `user item rank` (TSV, no header, rank 1..k) for every test user."),
-    out: Path | None = typer.Option(None, help="Folder for metrics.json (and a report, if available)."),
+        None, help="Write `user item rank` (TSV, no header, rank 1..k) for every test user."
+    ),
+    out: Path | None = typer.Option(
+        None, help="Folder for metrics.json (and a report, if available)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
-    quiet: bool = typer.Option(False, "--quiet", help="No progress bar if the model must be trained."),
+    quiet: bool = typer.Option(
+        False, "--quiet", help="No progress bar if the model must be trained."
+    ),
 ) -> None:
     """Score the CF ranker on the split's test part: RMSE/MAE and top-N metrics.
 
@@ -157,8 +193,10 @@ def eval_ranker(
 
     s, ds, sp = _load(dataset, split, seed)
     if not len(sp.test):
-        error(f"split {sp.name!r} holds no ratings out, so there is nothing to score; evaluate on a "
-              "held-out split (auto, u1..u5 for ml-100k, random[:F], temporal[:K])")
+        error(
+            f"split {sp.name!r} holds no ratings out, so there is nothing to score; evaluate on a "
+            "held-out split (auto, u1..u5 for ml-100k, random[:F], temporal[:K])"
+        )
         raise typer.Exit(2)
     with user_errors(ModelFileError, ValueError):
         ranker = load_or_train_ranker(s, ds, sp, progress=not quiet)

@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 
 def up(
     llm: str | None = typer.Option(
-        None, help="LLM backend: auto (default), openai, vllm:MODEL, local, none, fake."),
+        None, help="LLM backend: auto (default), openai, vllm:MODEL, local, none, fake."
+    ),
     port: int = typer.Option(7860, min=1, max=65535, help="Port to listen on."),
     host: str = typer.Option(
         "127.0.0.1", help="Address to bind. Anything but loopback needs GENREC_API_KEY."
@@ -34,7 +35,9 @@ def up(
     log_level: str = typer.Option("warning", help="uvicorn log level."),
     split: str | None = typer.Option(None, help=SPLIT_HELP),
     dataset: str | None = typer.Option(
-        None, help="Dataset to serve: ml-latest-small, ml-100k, an imported one, auto (default: settings.dataset)."),
+        None,
+        help="Dataset to serve: ml-latest-small, ml-100k, an imported one, auto (default: settings.dataset).",
+    ),
 ) -> None:
     """Serve the chat app at http://HOST:PORT/ and the HTTP API (/v1, /api, docs at /docs).
 

@@ -45,9 +45,16 @@ def download(url: str, dest: Path, timeout: float) -> None:
     with resp:
         total = int(resp.headers.get("Content-Length") or 0) or None
         try:
-            with Path(dest).open("wb") as f, tqdm(
-                total=total, unit="B", unit_scale=True, desc=f"download {Path(dest).name}", file=sys.stderr
-            ) as bar:
+            with (
+                Path(dest).open("wb") as f,
+                tqdm(
+                    total=total,
+                    unit="B",
+                    unit_scale=True,
+                    desc=f"download {Path(dest).name}",
+                    file=sys.stderr,
+                ) as bar,
+            ):
                 while chunk := resp.read(1 << 16):
                     f.write(chunk)
                     bar.update(len(chunk))

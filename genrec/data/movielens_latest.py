@@ -82,22 +82,27 @@ class Release:
         for algorithm in ("sha256", "md5"):
             want = getattr(self, algorithm)
             if want and (got := file_digest(zpath, algorithm)) != want:
-                raise FetchError(f"{zpath.name}: {algorithm} {got} is not the published {self.zip}'s "
-                                 f"{want}")
+                raise FetchError(
+                    f"{zpath.name}: {algorithm} {got} is not the published {self.zip}'s {want}"
+                )
 
 
 @lru_cache(maxsize=1)
 def releases() -> dict[str, Release]:
     """The releases genrec knows, by dataset name (from movielens_releases.json)."""
     data = json.loads(RELEASES_FILE.read_text(encoding="utf-8"))
-    return {name: Release(name=name, **spec) for name, spec in data.items() if not name.startswith("_")}
+    return {
+        name: Release(name=name, **spec) for name, spec in data.items() if not name.startswith("_")
+    }
 
 
 def release(name: str) -> Release:
     try:
         return releases()[name]
     except KeyError:
-        raise FetchError(f"unknown MovieLens release {name!r}; known: {', '.join(releases())}") from None
+        raise FetchError(
+            f"unknown MovieLens release {name!r}; known: {', '.join(releases())}"
+        ) from None
 
 
 # ---------------------------------------------------------------- validate
@@ -108,7 +113,9 @@ def _header(path: Path) -> tuple[str, ...]:
         return tuple(h.strip() for h in next(csv.reader(f), []))
 
 
-def _first_bad(path: Path, column: str, bad: np.ndarray, values: pd.Series, what: str) -> FetchError:
+def _first_bad(
+    path: Path, column: str, bad: np.ndarray, values: pd.Series, what: str
+) -> FetchError:
     i = int(np.flatnonzero(bad)[0])
     return FetchError(f"{path} line {i + 2}, column {column}: {str(values.iloc[i])!r} {what} "
                       f"({int(bad.sum()):,} such row(s))")
@@ -160,9 +167,13 @@ def validate_layout(path: Path) -> dict[str, object]:
     ids = _ints(path / "movies.csv", movies, "movieId")
     dup = pd.Series(ids).duplicated().to_numpy()
     if dup.any():
-        raise _first_bad(path / "movies.csv", "movieId", dup, movies["movieId"], "repeats a movie id")
-    ratings = _numeric(path / "ratings.csv", {"userId": "int64", "movieId": "int64", "rating": "float64",
-                                              "timestamp": "int64"})
+        raise _first_bad(
+            path / "movies.csv", "movieId", dup, movies["movieId"], "repeats a movie id"
+        )
+    ratings = _numeric(
+        path / "ratings.csv",
+        {"userId": "int64", "movieId": "int64", "rating": "float64", "timestamp": "int64"},
+    )
     stars = ratings["rating"].to_numpy()
     off = ~((stars >= SCALE[0]) & (stars <= SCALE[1]) & (stars * 2 == np.round(stars * 2)))
     if off.any():
@@ -179,7 +190,9 @@ def validate_layout(path: Path) -> dict[str, object]:
         frame = ratings if name == "ratings.csv" else _numeric(path / name, {"movieId": "int64"})
         unknown = ~np.isin(frame["movieId"].to_numpy(), ids)
         if unknown.any():
-            raise _first_bad(path / name, "movieId", unknown, frame["movieId"], "is not in movies.csv")
+            raise _first_bad(
+                path / name, "movieId", unknown, frame["movieId"], "is not in movies.csv"
+            )
     return {
         "files": {n: file_digest(path / n) for n in present},
         "bytes": {n: (path / n).stat().st_size for n in present},
@@ -301,14 +314,18 @@ def fetch(
                 try:
                     rel.check_zip(path)
                 except FetchError as exc:
-                    raise FetchError(f"{exc}; a zip is installed only when it is the published one: "
-                                     "to install another copy, unpack it and give the folder "
-                                     "(checked as the format)") from None
+                    raise FetchError(
+                        f"{exc}; a zip is installed only when it is the published one: "
+                        "to install another copy, unpack it and give the folder "
+                        "(checked as the format)"
+                    ) from None
                 layout, verified = _unpack(path, work / name), "the published zip"
             elif path.is_dir():
                 layout, verified = _copy_folder(path, name, work / name), "the format"
             else:
-                raise FetchError(f"{path}: not {rel.zip} nor a folder of the MovieLens files; {how}")
+                raise FetchError(
+                    f"{path}: not {rel.zip} nor a folder of the MovieLens files; {how}"
+                )
         facts = validate_layout(layout)
         files = facts["files"]
         assert isinstance(files, dict)
@@ -354,8 +371,11 @@ def load_layout(path: Path, name: str | None = None) -> Dataset:
     """Read an installed MovieLens-latest folder into a Dataset (ratings in file order)."""
     path = Path(path)
     name = name or path.name
-    movies = pd.read_csv(path / "movies.csv", dtype={"movieId": "int64", "title": str, "genres": str},
-                         keep_default_na=False)
+    movies = pd.read_csv(
+        path / "movies.csv",
+        dtype={"movieId": "int64", "title": str, "genres": str},
+        keep_default_na=False,
+    )
     tags = {}
     if (path / "tags.csv").is_file():
         tags = _top_tags(pd.read_csv(path / "tags.csv", dtype={"tag": str}, keep_default_na=False))
@@ -363,12 +383,18 @@ def load_layout(path: Path, name: str | None = None) -> Dataset:
     items = []
     for mid, raw, genre_field in movies[["movieId", "title", "genres"]].itertuples(index=False):
         parsed = split_title(raw)
-        genres = tuple(g.strip() for g in genre_field.split("|") if g.strip() and g.strip() != NO_GENRES)
+        genres = tuple(
+            g.strip() for g in genre_field.split("|") if g.strip() and g.strip() != NO_GENRES
+        )
         extra: dict[str, object] = dict(links.get(int(mid), {}))
         if int(mid) in tags:
             extra["tags"] = tags[int(mid)]
-        items.append(Item(int(mid), parsed.title, parsed.year, genres, None, raw, extra, parsed.aliases))
+        items.append(
+            Item(int(mid), parsed.title, parsed.year, genres, None, raw, extra, parsed.aliases)
+        )
     ratings = pd.read_csv(path / "ratings.csv", dtype={"userId": "int64", "movieId": "int64",
                                                        "rating": "float32", "timestamp": "int64"})
     ratings = ratings.rename(columns={"userId": "user", "movieId": "item"})
-    return Dataset(name, Catalog(items, name=name, item_noun=ITEM_NOUN), Ratings(ratings, scale=SCALE))
+    return Dataset(
+        name, Catalog(items, name=name, item_noun=ITEM_NOUN), Ratings(ratings, scale=SCALE)
+    )

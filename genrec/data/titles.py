@@ -14,7 +14,9 @@ _ARTICLES = (
     "Das", "Der", "Die", "Det", "De", "Den", "Het",
 )
 _YEAR_AT_END = re.compile(r"\s*\((\d{4})\)\s*$")
-_ARTICLE_AT_END = re.compile(r"^(?P<body>.*?),\s*(?P<art>" + "|".join(map(re.escape, _ARTICLES)) + r")$")
+_ARTICLE_AT_END = re.compile(
+    r"^(?P<body>.*?),\s*(?P<art>" + "|".join(map(re.escape, _ARTICLES)) + r")$"
+)
 _DATE_YEAR = re.compile(r"(\d{4})\s*$")
 
 
@@ -108,4 +110,6 @@ def split_title(raw: str) -> ParsedTitle:
         aliases.insert(0, _move_article(_AKA.sub("", alt.group("alt").strip())))
         text = alt.group("main").strip()
     title = _move_article(text) or " ".join((raw or "").split()) or "untitled"
-    return ParsedTitle(title, year, tuple(a for a in dict.fromkeys(aliases) if a and a != title), text)
+    return ParsedTitle(
+        title, year, tuple(a for a in dict.fromkeys(aliases) if a and a != title), text
+    )

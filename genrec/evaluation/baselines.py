@@ -42,8 +42,16 @@ class Baselines:
         k: list length.
     """
 
-    def __init__(self, train: Ratings, *, ranker: Any | None = None, store: Any | None = None,
-                 popularity: Any | None = None, catalog: Catalog | None = None, k: int = 10) -> None:
+    def __init__(
+        self,
+        train: Ratings,
+        *,
+        ranker: Any | None = None,
+        store: Any | None = None,
+        popularity: Any | None = None,
+        catalog: Catalog | None = None,
+        k: int = 10,
+    ) -> None:
         self.k = k
         self.ranker: Any = ranker
         self.store: Any = store
@@ -51,9 +59,13 @@ class Baselines:
         self._table: FilterTable | None = None
         if catalog is not None and ranker is not None:
             self._table = FilterTable.from_catalog(catalog)
-            self._rankable = np.array([bool(ranker.knows_item(int(i))) for i in self._table.ids])  # it can score
+            self._rankable = np.array(
+                [bool(ranker.knows_item(int(i))) for i in self._table.ids]
+            )  # it can score
         counts = train.df.groupby("item").size()
-        order = sorted(zip(counts.index.to_numpy(), counts.to_numpy()), key=lambda x: (-int(x[1]), int(x[0])))
+        order = sorted(
+            zip(counts.index.to_numpy(), counts.to_numpy()), key=lambda x: (-int(x[1]), int(x[0]))
+        )
         self._pop_order = np.array([int(i) for i, _ in order], dtype=np.int64)
         self._train_items = {u: set(g["item"].astype(int)) for u, g in train.df.groupby("user")}
         self.errors: dict[str, str] = {}
@@ -98,20 +110,35 @@ class Baselines:
         seen = self._train_items.get(int(user_id), set())
 
         def pop() -> list[int]:
-            if self.popularity_ranker is not None and self.popularity_ranker.knows_user(int(user_id)):
-                return [s.item_id for s in self.popularity_ranker.recommend(int(user_id), self.k, exclude=seen)]
-            return self._popular(seen)  # same ranking (count, then id) for a user with no training items
+            if self.popularity_ranker is not None and self.popularity_ranker.knows_user(
+                int(user_id)
+            ):
+                return [
+                    s.item_id
+                    for s in self.popularity_ranker.recommend(int(user_id), self.k, exclude=seen)
+                ]
+            return self._popular(
+                seen
+            )  # same ranking (count, then id) for a user with no training items
 
         lists = {"oracle_popularity": self._safe("oracle_popularity", pop)}
         if self.ranker is not None:
             lists["full_history"] = self._safe(
-                "full_history", lambda: [s.item_id for s in self.ranker.recommend(int(user_id), self.k)]
+                "full_history",
+                lambda: [s.item_id for s in self.ranker.recommend(int(user_id), self.k)],
             )
         out.update({k: v for k, v in lists.items() if v is not None})
         return out
 
-    def ranked(self, name: str, stated: Preferences, user_texts: Sequence[str], exclude: set[int], *,
-               n: int | None = None) -> list[int] | None:
+    def ranked(
+        self,
+        name: str,
+        stated: Preferences,
+        user_texts: Sequence[str],
+        exclude: set[int],
+        *,
+        n: int | None = None,
+    ) -> list[int] | None:
         """One peer's best `n` (default k) from the conversation so far, without `exclude` and the
         items the user named or reacted to (None: it cannot rank)."""
         # the agent's rule: nothing the user named or reacted to ("the ninth sounds good", "not that one")
@@ -122,10 +149,16 @@ class Baselines:
         if name == "mentioned_fold_in" and self.ranker is not None:
             return self._safe(name, lambda: self._fold_in(stated, sorted(blocked), n), n)
         if name == "constrained_fold_in" and self._table is not None:
-            return self._safe(name, lambda: self._fold_in(stated, sorted(blocked), n, self._obeying(stated)), n)
+            return self._safe(
+                name, lambda: self._fold_in(stated, sorted(blocked), n, self._obeying(stated)), n
+            )
         if name == "content_only" and self.store is not None:
             query = " ".join(t for t in user_texts if t).strip()
-            return self._safe(name, lambda: self._content(query, sorted(blocked), n), n) if query else None
+            return (
+                self._safe(name, lambda: self._content(query, sorted(blocked), n), n)
+                if query
+                else None
+            )
         return None
 
     def _fold_in(self, stated: Preferences, exclude: list[int], n: int,
@@ -133,19 +166,31 @@ class Baselines:
         profile = self.ranker.fold_in(liked=stated.liked, disliked=stated.disliked)
         if candidates is not None and not candidates:
             return []
-        return [s.item_id for s in self.ranker.recommend(profile, n, exclude=exclude, candidates=candidates)]
+        return [
+            s.item_id
+            for s in self.ranker.recommend(profile, n, exclude=exclude, candidates=candidates)
+        ]
 
     def _obeying(self, stated: Preferences) -> list[int]:
         """The rankable items that meet the user's stated constraints (avoided genres, years, the
         requested genre)."""
         assert self._table is not None
-        filters = validate(SearchFilters(genres_any=list(getattr(stated, "requested_genres", [])),
-                                         genres_none=list(stated.avoided_genres), year_min=stated.year_min,
-                                         year_max=stated.year_max), self._table.genres)
+        filters = validate(
+            SearchFilters(
+                genres_any=list(getattr(stated, "requested_genres", [])),
+                genres_none=list(stated.avoided_genres),
+                year_min=stated.year_min,
+                year_max=stated.year_max,
+            ),
+            self._table.genres,
+        )
         return self._table.ids[self._table.mask(filters) & self._rankable].tolist()
 
     def _content(self, query: str, exclude: list[int], n: int) -> list[int]:
-        return [r.item.item_id for r in self.store.search(query, n, filters=SearchFilters(exclude_ids=exclude))]
+        return [
+            r.item.item_id
+            for r in self.store.search(query, n, filters=SearchFilters(exclude_ids=exclude))
+        ]
 
 
 @dataclass

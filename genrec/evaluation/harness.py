@@ -63,9 +63,11 @@ def check_held_out(split: Split, *rankers: Any) -> None:
         RankerLeakError: a ranker learned from other ratings than the split's training part.
     """
     if len(split.test) == 0:
-        raise ValueError(f"split {split.name!r} holds no ratings out, so there is nothing to score; "
-                         "evaluate on a held-out split (auto, u1..u5 for MovieLens 100K, "
-                         "random[:FRACTION], temporal[:K]); `all` is for serving only")
+        raise ValueError(
+            f"split {split.name!r} holds no ratings out, so there is nothing to score; "
+            "evaluate on a held-out split (auto, u1..u5 for MovieLens 100K, "
+            "random[:FRACTION], temporal[:K]); `all` is for serving only"
+        )
     from genrec.ranking.artifacts import ratings_fingerprint
 
     train_fp = None
@@ -85,7 +87,8 @@ def check_held_out(split: Split, *rankers: Any) -> None:
             f"the ranker under test learned from {seen}, not from split {split.name!r}'s training "
             f"part, so it may have seen the {len(split.test):,} test ratings it would be scored on; "
             f"evaluate the ranker trained on {split.name!r}'s training part (`genrec eval chat "
-            "--split NAME` trains it when missing; serve_split = all is for serving only)")
+            "--split NAME` trains it when missing; serve_split = all is for serving only)"
+        )
 
 
 PROTOCOLS = ("taste", "target", "intent")
@@ -151,25 +154,33 @@ async def arun_chat_eval(
     check_held_out(split, ranker, getattr(agent, "ranker", None))
     folder = RunFolder(Path(out_dir))
     book = phrasebook_for(cfg)
-    voices = {} if book is None else {"behaviour_mix": book.mix().to_dict(), "phrasebook": book.counts()}
+    voices = (
+        {} if book is None else {"behaviour_mix": book.mix().to_dict(), "phrasebook": book.counts()}
+    )
     if book is not None and cfg.protocol == "intent":
         voices["reveal_shares"] = {k: round(v, 3) for k, v in reveal_shares(book.mix()).items()}
-    folder.start(cfg, {"fingerprints": fingerprints(ranker, store), **voices, **(extra_config or {})})
+    folder.start(
+        cfg, {"fingerprints": fingerprints(ranker, store), **voices, **(extra_config or {})}
+    )
     cat = dataset.catalog
     users = eligible_users(split, relevant_min=cfg.relevant_min, n=0)
     if cfg.protocol == "target":
         users = [u for u in users if has_target(split, u, cat, cfg.relevant_min)]
     users = users[: cfg.users] if cfg.users else users
     if not users:
-        raise ValueError(f"split {split.name!r} has no test user with a held-out rating >= {cfg.relevant_min}")
+        raise ValueError(
+            f"split {split.name!r} has no test user with a held-out rating >= {cfg.relevant_min}"
+        )
     done = {int(r["user_id"]) for r in folder.transcripts()}
     todo = [u for u in users if u not in done]
     if stop_after is not None:
         todo = todo[: max(0, stop_after)]
 
     if cfg.workers > 1 and len(todo) > 1 and (settings is None or simulator_factory is not None):
-        raise ValueError("workers > 1 needs the settings to rebuild the parts in each process (pass settings=...) "
-                         "and cannot use a simulator_factory; run with workers=1 instead")
+        raise ValueError(
+            "workers > 1 needs the settings to rebuild the parts in each process (pass settings=...) "
+            "and cannot use a simulator_factory; run with workers=1 instead"
+        )
     protocol, baselines = make_protocol(cfg, dataset, split, agent, ranker=ranker, store=store,
                                         popularity_ranker=popularity_ranker, generate=generate,
                                         simulator_factory=simulator_factory)
@@ -218,13 +229,16 @@ async def arun_chat_eval(
     if cfg.protocol == "target":
         metrics = score_target_records(records, cat, k=cfg.k, turns=cfg.turns)
     else:
-        user_truths = truths(split.train, split.test, [r["user_id"] for r in records], relevant_min=cfg.relevant_min)
+        user_truths = truths(
+            split.train, split.test, [r["user_id"] for r in records], relevant_min=cfg.relevant_min
+        )
         if cfg.protocol == "intent":
             metrics = score_intent_records(records, user_truths, cat, k=cfg.k, turns=cfg.turns)
         else:
             metrics = score_records(records, user_truths, cat, k=cfg.k, turns=cfg.turns)
-            metrics["by_phrasing"] = groups(records, phrasing_of, user_truths, cat, k=cfg.k, turns=cfg.turns,
-                                            intent=False)
+            metrics["by_phrasing"] = groups(
+                records, phrasing_of, user_truths, cat, k=cfg.k, turns=cfg.turns, intent=False
+            )
         metrics["baseline_errors"] = dict(baselines.errors)
         metrics["simulator_fallbacks"] = sum(1 for r in records if r.get("simulator_fallback"))
     metrics["complete"] = complete
@@ -241,9 +255,16 @@ async def arun_chat_eval(
             sections = chat_sections(metrics, records, seed=cfg.seed, catalog=cat,
                                      relevant={u: t.relevant for u, t in user_truths.items()})
             notes = (*NOTES, *INTENT_NOTES) if cfg.protocol == "intent" else NOTES
-        folder.write_report(metrics, latencies=latencies, title=f"genrec eval chat ({cfg.protocol} protocol)",
-                            notes=notes, sections=sections)
-    return ChatEvalResult(folder.path, metrics, complete, new, len(done & set(users)), dict(baselines.errors))
+        folder.write_report(
+            metrics,
+            latencies=latencies,
+            title=f"genrec eval chat ({cfg.protocol} protocol)",
+            notes=notes,
+            sections=sections,
+        )
+    return ChatEvalResult(
+        folder.path, metrics, complete, new, len(done & set(users)), dict(baselines.errors)
+    )
 
 
 def run_chat_eval(cfg: ChatEvalConfig, **kwargs: Any) -> ChatEvalResult:
@@ -287,9 +308,31 @@ def check_leakage(result: ChatEvalResult) -> None:
 
 
 __all__ = [
-    "CONFIG", "METRICS", "NOTES", "REPORT", "TRANSCRIPTS", "ChatEvalConfig", "ChatEvalResult", "EvalComponents",
-    "LeakageError", "PROTOCOLS", "RankerLeakError", "RunMismatchError", "TargetLeakError", "has_target", "SimulatorFactory", "arun_chat_eval", "build_components", "check_leakage",
-    "check_held_out", "check_protocol",
-    "eligible_users", "make_protocol", "make_simulator", "read_transcripts", "run_chat_eval", "session_id_for",
+    "CONFIG",
+    "METRICS",
+    "NOTES",
+    "REPORT",
+    "TRANSCRIPTS",
+    "ChatEvalConfig",
+    "ChatEvalResult",
+    "EvalComponents",
+    "LeakageError",
+    "PROTOCOLS",
+    "RankerLeakError",
+    "RunMismatchError",
+    "TargetLeakError",
+    "has_target",
+    "SimulatorFactory",
+    "arun_chat_eval",
+    "build_components",
+    "check_leakage",
+    "check_held_out",
+    "check_protocol",
+    "eligible_users",
+    "make_protocol",
+    "make_simulator",
+    "read_transcripts",
+    "run_chat_eval",
+    "session_id_for",
     "text_generator",
 ]

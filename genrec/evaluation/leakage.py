@@ -101,7 +101,23 @@ class TitleMatcher:
 
 _QUOTED = re.compile(r"[\"“”«»]([^\"“”«»]{2,120})[\"“”«»]")
 _YEAR = re.compile(r"\(((?:18|19|20)\d\d)\)")
-_SMALL = {"of", "the", "and", "a", "an", "in", "to", "on", "at", "for", "with", "from", "de", "la", "le"}
+_SMALL = {
+    "of",
+    "the",
+    "and",
+    "a",
+    "an",
+    "in",
+    "to",
+    "on",
+    "at",
+    "for",
+    "with",
+    "from",
+    "de",
+    "la",
+    "le",
+}
 
 
 class CatalogTitles:
@@ -141,7 +157,9 @@ class CatalogTitles:
             before = re.split(r"[!?\n\"“”]", text[: m.start()])[-1].split()
             if not before:
                 continue
-            if any(self.is_known(" ".join(before[-n:])) for n in range(1, min(len(before), 12) + 1)):
+            if any(
+                self.is_known(" ".join(before[-n:])) for n in range(1, min(len(before), 12) + 1)
+            ):
                 continue
             run: list[str] = []
             for w in reversed(before):

@@ -28,9 +28,23 @@ from typing import Any
 import numpy as np
 
 __all__ = [
-    "average_precision_at_k", "bootstrap_ci", "catalog_coverage", "cumulative_recall", "first_hit_turn",
-    "hit_rate_at_k", "intra_list_diversity", "mae", "map_at_k", "mrr", "ndcg_at_k", "novelty",
-    "paired_bootstrap_ci", "precision_at_k", "recall_at_k", "rmse", "topn_metrics",
+    "average_precision_at_k",
+    "bootstrap_ci",
+    "catalog_coverage",
+    "cumulative_recall",
+    "first_hit_turn",
+    "hit_rate_at_k",
+    "intra_list_diversity",
+    "mae",
+    "map_at_k",
+    "mrr",
+    "ndcg_at_k",
+    "novelty",
+    "paired_bootstrap_ci",
+    "precision_at_k",
+    "recall_at_k",
+    "rmse",
+    "topn_metrics",
 ]
 
 
@@ -264,7 +278,9 @@ def intra_list_diversity(
     if len(ids) < 2:
         return 0.0
     sample = features[ids[0]]
-    if isinstance(sample, (set, frozenset, tuple, list)) and all(isinstance(g, str) for g in sample):
+    if isinstance(sample, (set, frozenset, tuple, list)) and all(
+        isinstance(g, str) for g in sample
+    ):
         vocab = sorted({g for i in ids for g in features[i]})
         pos = {g: j for j, g in enumerate(vocab)}
         m = np.zeros((len(ids), max(len(vocab), 1)), dtype=np.float64)
@@ -286,7 +302,9 @@ def intra_list_diversity(
 # --------------------------------------------------------------------------- over turns
 
 
-def cumulative_recall(shown: Sequence[Sequence[int]], relevant: Collection[int], k: int = 10) -> list[float]:
+def cumulative_recall(
+    shown: Sequence[Sequence[int]], relevant: Collection[int], k: int = 10
+) -> list[float]:
     """Per turn, the share of the relevant items among every distinct item shown so far (the first
     k of each turn's list count): Preference Coverage, ``recall_cum@k``.
 
@@ -338,8 +356,14 @@ def bootstrap_ci(values: Sequence[float] | np.ndarray, *, resamples: int = 2000,
     return float(v.mean()), float(lo), float(hi)
 
 
-def paired_bootstrap_ci(a: Sequence[float], b: Sequence[float], *, resamples: int = 2000, seed: int = 0,
-                        level: float = 0.95) -> tuple[float, float, float]:
+def paired_bootstrap_ci(
+    a: Sequence[float],
+    b: Sequence[float],
+    *,
+    resamples: int = 2000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> tuple[float, float, float]:
     """(mean difference, low, high) of a - b over paired values (the same users resampled together).
 
     >>> paired_bootstrap_ci([1.0, 0.75], [0.5, 0.25])
@@ -347,5 +371,7 @@ def paired_bootstrap_ci(a: Sequence[float], b: Sequence[float], *, resamples: in
     """
     x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     if x.shape != y.shape:
-        raise ValueError(f"paired values differ in length ({x.size} vs {y.size}); pair them per user")
+        raise ValueError(
+            f"paired values differ in length ({x.size} vs {y.size}); pair them per user"
+        )
     return bootstrap_ci(x - y, resamples=resamples, seed=seed, level=level)

@@ -20,16 +20,42 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-GENRES = ("Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary", "Drama",
-          "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller", "War",
-          "Western")
+GENRES = (
+    "Action",
+    "Adventure",
+    "Animation",
+    "Children's",
+    "Comedy",
+    "Crime",
+    "Documentary",
+    "Drama",
+    "Fantasy",
+    "Film-Noir",
+    "Horror",
+    "Musical",
+    "Mystery",
+    "Romance",
+    "Sci-Fi",
+    "Thriller",
+    "War",
+    "Western",
+)
 """The genre names the gold labels use (MovieLens 100K's); mapped onto any catalog's vocabulary."""
 
-Act = Literal["greeting", "thanks", "smalltalk", "question", "request", "taste", "reaction", "acceptance"]
+Act = Literal[
+    "greeting", "thanks", "smalltalk", "question", "request", "taste", "reaction", "acceptance"
+]
 Kind = Literal["greeting", "question", "acceptance", "preference", "reaction"]
 KIND_OF_ACT: dict[str, Kind] = {
-    "greeting": "greeting", "thanks": "greeting", "smalltalk": "greeting", "question": "question",
-    "acceptance": "acceptance", "request": "preference", "taste": "preference", "reaction": "reaction"}
+    "greeting": "greeting",
+    "thanks": "greeting",
+    "smalltalk": "greeting",
+    "question": "question",
+    "acceptance": "acceptance",
+    "request": "preference",
+    "taste": "preference",
+    "reaction": "reaction",
+}
 """The five kinds false additions are reported by."""
 
 Half = Literal["tune", "heldout"]
@@ -48,7 +74,9 @@ class GoldTurn(BaseModel):
     reacts_to_last: bool = False
     liked: list[str] = Field(default_factory=list)
     disliked: list[str] = Field(default_factory=list)
-    mentioned: list[str] = Field(default_factory=list, description="Named without a verdict of the person's own.")
+    mentioned: list[str] = Field(
+        default_factory=list, description="Named without a verdict of the person's own."
+    )
     genres_wanted: list[str] = Field(default_factory=list)
     genres_avoided: list[str] = Field(default_factory=list)
     genres_dropped: list[str] = Field(default_factory=list)
@@ -121,22 +149,35 @@ def read_seeker_turns(path: Path) -> list[SeekerTurn]:
         ValueError: the file lacks INSPIRED's columns.
     """
     if not path.exists():
-        raise FileNotFoundError(f"INSPIRED corpus not found at {path}: set ${CORPUS_ENV} to its dev.tsv "
-                                "(github.com/sweetpeach/Inspired, data/dialog_data/dev.tsv)")
+        raise FileNotFoundError(
+            f"INSPIRED corpus not found at {path}: set ${CORPUS_ENV} to its dev.tsv "
+            "(github.com/sweetpeach/Inspired, data/dialog_data/dev.tsv)"
+        )
     csv.field_size_limit(10**7)
     with path.open(encoding="utf-8", newline="") as f:
         reader = csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
         missing = {"dialog_id", "utt_id", "speaker", "text"} - set(reader.fieldnames or ())
         if missing:
-            raise ValueError(f"{path} is not an INSPIRED tsv file: columns {sorted(missing)} are missing")
-        return [SeekerTurn(r["dialog_id"], int(r["utt_id"]), r["text"].replace("QUOTATION_MARK", '"').strip())
-                for r in reader if r["speaker"] == "SEEKER"]
+            raise ValueError(
+                f"{path} is not an INSPIRED tsv file: columns {sorted(missing)} are missing"
+            )
+        return [
+            SeekerTurn(
+                r["dialog_id"], int(r["utt_id"]), r["text"].replace("QUOTATION_MARK", '"').strip()
+            )
+            for r in reader
+            if r["speaker"] == "SEEKER"
+        ]
 
 
 def load_gold(path: Path | None = None) -> list[GoldTurn]:
     """The project's gold labels (gold/inspired_dev.jsonl unless `path` is given)."""
     if path is None:
-        text = resources.files("genrec.evaluation").joinpath("gold/inspired_dev.jsonl").read_text("utf-8")
+        text = (
+            resources.files("genrec.evaluation")
+            .joinpath("gold/inspired_dev.jsonl")
+            .read_text("utf-8")
+        )
     else:
         text = path.read_text("utf-8")
     out = []
@@ -161,8 +202,10 @@ def load_dialogues(corpus: Path | None = None, gold: Iterable[GoldTurn] | None =
     by_key = {(t.dialog_id, t.utt_id): t for t in turns}
     unknown = [k for k in labels if k not in by_key]
     if unknown:
-        raise ValueError(f"{len(unknown)} gold labels name no seeker utterance of the corpus, e.g. {unknown[0]}; "
-                         "is this INSPIRED's dev.tsv?")
+        raise ValueError(
+            f"{len(unknown)} gold labels name no seeker utterance of the corpus, e.g. {unknown[0]}; "
+            "is this INSPIRED's dev.tsv?"
+        )
     dialogues: dict[str, RealDialogue] = {}
     for t in turns:
         g = labels.get((t.dialog_id, t.utt_id))
@@ -175,5 +218,15 @@ def load_dialogues(corpus: Path | None = None, gold: Iterable[GoldTurn] | None =
     return [d for d in out if half is None or d.half == half]
 
 
-__all__ = ["GENRES", "KIND_OF_ACT", "GoldTurn", "RealDialogue", "SeekerTurn", "default_corpus_path", "half_of",
-           "load_dialogues", "load_gold", "read_seeker_turns"]
+__all__ = [
+    "GENRES",
+    "KIND_OF_ACT",
+    "GoldTurn",
+    "RealDialogue",
+    "SeekerTurn",
+    "default_corpus_path",
+    "half_of",
+    "load_dialogues",
+    "load_gold",
+    "read_seeker_turns",
+]

@@ -17,13 +17,38 @@ from genrec.provenance import git_commit, provenance
 
 CORE = ("ndcg@{k}", "recall@{k}", "hr@{k}", "mrr")
 TABLE_COLUMNS = (
-    "recall_cum@{k}_intent", "success_intent", "recall_cum@{k}", "success", "turns_to_hit", "ndcg@{k}_standing", "ndcg@{k}", "recall@{k}", "hr@{k}", "mrr", "precision@{k}", "mean_test_rating",
-    "constraint_violations", "seen", "repeated", "disliked",
+    "recall_cum@{k}_intent",
+    "success_intent",
+    "recall_cum@{k}",
+    "success",
+    "turns_to_hit",
+    "ndcg@{k}_standing",
+    "ndcg@{k}",
+    "recall@{k}",
+    "hr@{k}",
+    "mrr",
+    "precision@{k}",
+    "mean_test_rating",
+    "constraint_violations",
+    "seen",
+    "repeated",
+    "disliked",
 )
 TARGET_COLUMNS = ("sr@{T}", "avg_turns", "hdcg", "questions", "constraint_violations")
 """The target protocol's summary columns (``sr@T`` is named for the number of turns)."""
-AGENT_COLUMNS = ("verified_share", "llm_text_share", "unknown_titles", "latency_ms", "llm_calls", "question", "error",
-                 "understood_liked", "misread_disliked", "understood_avoided", "year_filter")
+AGENT_COLUMNS = (
+    "verified_share",
+    "llm_text_share",
+    "unknown_titles",
+    "latency_ms",
+    "llm_calls",
+    "question",
+    "error",
+    "understood_liked",
+    "misread_disliked",
+    "understood_avoided",
+    "year_filter",
+)
 COLORS = {
     "agent": "#d62728", "popularity": "#7f7f7f", "full_history": "#1f77b4",
     "mentioned_fold_in": "#2ca02c", "content_only": "#9467bd", "ranker": "#1f77b4",
@@ -82,7 +107,9 @@ def format_summary(metrics: Mapping[str, Any], *, columns: Sequence[str] | None 
     oracles = set((metrics.get("groups") or {}).get("oracles") or ())
     first_oracle = next((n for n, s in enumerate(systems, 1) if s in oracles), None)
     if first_oracle is not None:
-        lines.insert(first_oracle, "-- oracles (know the user's training items; references, not the bar):")
+        lines.insert(
+            first_oracle, "-- oracles (know the user's training items; references, not the bar):"
+        )
     return "\n".join(lines)
 
 
@@ -158,10 +185,18 @@ def plot_final_bars(metrics: Mapping[str, Any]) -> str | None:
         xs = [i + (j - (len(systems) - 1) / 2) * width for i in range(len(names))]
         bars = ax.bar(xs, ys, width=width * 0.95, color=COLORS.get(s), label=s)
         for b, y in zip(bars, ys):
-            ax.text(b.get_x() + b.get_width() / 2, y, f"{y:.2f}", ha="center", va="bottom", fontsize=7)
+            ax.text(
+                b.get_x() + b.get_width() / 2, y, f"{y:.2f}", ha="center", va="bottom", fontsize=7
+            )
     ax.set_xticks(range(len(names)))
     ax.set_xticklabels(names)
-    ax.legend(fontsize=8, frameon=False, ncol=min(len(systems), 5), loc="upper left", bbox_to_anchor=(0, 1.18))
+    ax.legend(
+        fontsize=8,
+        frameon=False,
+        ncol=min(len(systems), 5),
+        loc="upper left",
+        bbox_to_anchor=(0, 1.18),
+    )
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     return _svg(fig)
@@ -202,7 +237,9 @@ pre{background:#f8f8f8;padding:10px;font-size:12px;overflow:auto;max-height:420p
 """
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[Any]], *, agent_row: str | None = "agent") -> str:
+def _table(
+    header: Sequence[str], rows: Sequence[Sequence[Any]], *, agent_row: str | None = "agent"
+) -> str:
     th = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
     body = []
     for r in rows:
@@ -228,29 +265,43 @@ def render_html(
         cols = _columns(metrics)
     else:  # every metric the systems report, in first-seen order
         k = _k(metrics)
-        alias = {f"hr@{k}": f"hit_rate@{k}", "mrr": f"mrr@{k}"}  # written twice by write_ranker_report
+        alias = {
+            f"hr@{k}": f"hit_rate@{k}",
+            "mrr": f"mrr@{k}",
+        }  # written twice by write_ranker_report
         seen = {m for d in final.values() for m in d}
         cols = [c for c in dict.fromkeys(m for d in final.values() for m in d)
                 if c != "users" and alias.get(c) not in seen]
     parts = [f"<h1>{html.escape(title)}</h1>"]
     cfg = config.get("config") or config.get("protocol") or config
-    meta = [f"{k}: {cfg.get(k)}" for k in ("dataset", "split", "turns", "simulator", "llm", "policy", "seed")
-            if k in cfg]
+    meta = [
+        f"{k}: {cfg.get(k)}"
+        for k in ("dataset", "split", "turns", "simulator", "llm", "policy", "seed")
+        if k in cfg
+    ]
     meta += [f"users: {metrics.get('n_users', '-')}", f"commit: {config.get('git_commit') or '-'}",
              f"created: {config.get('created', '-')}"]
     parts.append(f"<p class='meta'>{html.escape(' · '.join(meta))}</p>")
     leak = metrics.get("leakage")
     if leak is not None:
         if leak.get("count"):
-            parts.append(f"<p class='bad'>LEAKAGE: simulated users named {leak['count']} held-out item(s); "
-                         "this run is invalid.</p>")
+            parts.append(
+                f"<p class='bad'>LEAKAGE: simulated users named {leak['count']} held-out item(s); "
+                "this run is invalid.</p>"
+            )
         else:
-            parts.append("<p class='ok'>Leakage guard: no held-out title was named by a simulated user.</p>")
+            parts.append(
+                "<p class='ok'>Leakage guard: no held-out title was named by a simulated user.</p>"
+            )
     if metrics.get("complete") is False:
-        parts.append(f"<p class='bad'>Incomplete run: {metrics.get('n_users')} of "
-                     f"{metrics.get('users_selected')} users done; rerun the same command to resume.</p>")
+        parts.append(
+            f"<p class='bad'>Incomplete run: {metrics.get('n_users')} of "
+            f"{metrics.get('users_selected')} users done; rerun the same command to resume.</p>"
+        )
     parts.append("<h2>Summary (after the last turn)</h2>" if chat else "<h2>Summary</h2>")
-    parts.append(_table(["system", *cols], [[s, *(d.get(c) for c in cols)] for s, d in final.items()]))
+    parts.append(
+        _table(["system", *cols], [[s, *(d.get(c) for c in cols)] for s, d in final.items()])
+    )
     agent_cols = [c for c in AGENT_COLUMNS if c in final.get("agent", {})]
     if agent_cols:
         lat = metrics.get("latency_ms", {})
@@ -259,8 +310,10 @@ def render_html(
                               lat.get("p50"), lat.get("p95")]], agent_row=None))
     oracles = list((metrics.get("groups") or {}).get("oracles") or ())
     if oracles:
-        parts.append(f"<p class='note'>Oracles (last rows: {html.escape(', '.join(oracles))}) know the "
-                     "user's training items: labelled references, not the bar.</p>")
+        parts.append(
+            f"<p class='note'>Oracles (last rows: {html.escape(', '.join(oracles))}) know the "
+            "user's training items: labelled references, not the bar.</p>"
+        )
     for n in notes:
         parts.append(f"<p class='note'>{html.escape(n)}</p>")
     parts.extend(sections)
@@ -281,11 +334,24 @@ def render_html(
         parts.append(f"<h2>{m} per turn</h2>")
         parts.append(_table(["system", *[f"turn {t + 1}" for t in range(T)]],
                             [[s, *d.get(m, [])] for s, d in per_turn.items()]))
-    parts.append("<h2>Configuration</h2><pre>" + html.escape(json.dumps(config, indent=2, default=str)) + "</pre>")
+    parts.append(
+        "<h2>Configuration</h2><pre>"
+        + html.escape(json.dumps(config, indent=2, default=str))
+        + "</pre>"
+    )
     extra = {k: v for k, v in metrics.items() if k not in ("final", "per_turn")}
-    parts.append("<h2>Run facts</h2><pre>" + html.escape(json.dumps(extra, indent=2, default=str)) + "</pre>")
-    return ("<!doctype html><html><head><meta charset='utf-8'><title>" + html.escape(title) + "</title><style>"
-            + _CSS + "</style></head><body>" + "\n".join(parts) + "</body></html>\n")
+    parts.append(
+        "<h2>Run facts</h2><pre>" + html.escape(json.dumps(extra, indent=2, default=str)) + "</pre>"
+    )
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'><title>"
+        + html.escape(title)
+        + "</title><style>"
+        + _CSS
+        + "</style></head><body>"
+        + "\n".join(parts)
+        + "</body></html>\n"
+    )
 
 
 def write_report(
@@ -309,8 +375,12 @@ def write_report(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     if write_json:
-        (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str) + "\n", encoding="utf-8")
-        (out_dir / "config.json").write_text(json.dumps(config, indent=2, default=str) + "\n", encoding="utf-8")
+        (out_dir / "metrics.json").write_text(
+            json.dumps(metrics, indent=2, default=str) + "\n", encoding="utf-8"
+        )
+        (out_dir / "config.json").write_text(
+            json.dumps(config, indent=2, default=str) + "\n", encoding="utf-8"
+        )
     path = out_dir / "report.html"
     path.write_text(render_html(metrics, config, latencies=latencies, title=title, notes=notes,
                                        sections=sections), encoding="utf-8")
@@ -355,5 +425,12 @@ def write_ranker_report(
     return write_report(out_dir, metrics, cfg, title="genrec eval ranker", write_json=True)
 
 
-__all__ = ["format_summary", "plot_curves", "plot_final_bars", "plot_latency", "render_html", "write_ranker_report",
-           "write_report"]
+__all__ = [
+    "format_summary",
+    "plot_curves",
+    "plot_final_bars",
+    "plot_latency",
+    "render_html",
+    "write_ranker_report",
+    "write_report",
+]

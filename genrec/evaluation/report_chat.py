@@ -28,14 +28,18 @@ def format_ci(metrics: Mapping[str, Any]) -> str:
         rows = ci.get("agent_minus") or {}
         width = max((len(s) for s in rows), default=0)
         level = round(100 * float(ci.get("level", 0.95)))
-        lines += [f"agent - {s.ljust(width)}  {ci.get('metric')} at turn {ci.get('turn')}: {d['diff']:+.4f} "
-                  f"[{d['low']:+.4f}, {d['high']:+.4f}] ({level}% paired bootstrap, {d['n_users']} users)"
-                  for s, d in rows.items()]
+        lines += [
+            f"agent - {s.ljust(width)}  {ci.get('metric')} at turn {ci.get('turn')}: {d['diff']:+.4f} "
+            f"[{d['low']:+.4f}, {d['high']:+.4f}] ({level}% paired bootstrap, {d['n_users']} users)"
+            for s, d in rows.items()
+        ]
     fr = final.get("failures_removed")
     if fr:
-        lines.append(f"agent removes {fr['share']:+.1%} [{fr['low']:+.1%}, {fr['high']:+.1%}] of the best peer's "
-                     f"failures at {fr['metric']} ({fr['vs']}: {fr['peer']:.3f}, agent: {fr['agent']:.3f}; "
-                     f"{fr['n_users']} users)")
+        lines.append(
+            f"agent removes {fr['share']:+.1%} [{fr['low']:+.1%}, {fr['high']:+.1%}] of the best peer's "
+            f"failures at {fr['metric']} ({fr['vs']}: {fr['peer']:.3f}, agent: {fr['agent']:.3f}; "
+            f"{fr['n_users']} users)"
+        )
     return "\n".join(lines)
 
 
@@ -52,13 +56,27 @@ def format_groups(metrics: Mapping[str, Any]) -> str:
         for name, g in (metrics.get(key) or {}).items():
             final = g.get("final") or {}
             agent, peer = final.get("agent") or {}, final.get("constrained_fold_in") or {}
-            heads = [m for m in (f"recall_cum@{metrics.get('k', 10)}_intent", f"recall_cum@{metrics.get('k', 10)}")
-                     if m in agent]
-            text = "; ".join(f"agent {m} {_fmt(agent[m])}" + (f" vs constrained_fold_in {_fmt(peer[m])}"
-                                                               if m in peer else "") for m in heads)
-            und = ", ".join(f"{m} {_fmt(agent[m])}" for m in ("understood_liked", "misread_disliked",
-                                                               "understood_avoided") if m in agent)
-            lines.append(f"{label} {name} ({g['n_users']} users): {text}" + (f"; {und}" if und else ""))
+            heads = [
+                m
+                for m in (
+                    f"recall_cum@{metrics.get('k', 10)}_intent",
+                    f"recall_cum@{metrics.get('k', 10)}",
+                )
+                if m in agent
+            ]
+            text = "; ".join(
+                f"agent {m} {_fmt(agent[m])}"
+                + (f" vs constrained_fold_in {_fmt(peer[m])}" if m in peer else "")
+                for m in heads
+            )
+            und = ", ".join(
+                f"{m} {_fmt(agent[m])}"
+                for m in ("understood_liked", "misread_disliked", "understood_avoided")
+                if m in agent
+            )
+            lines.append(
+                f"{label} {name} ({g['n_users']} users): {text}" + (f"; {und}" if und else "")
+            )
     return "\n".join(lines)
 
 
@@ -79,8 +97,16 @@ def plot_interval_curves(metrics: Mapping[str, Any], names: Sequence[str]) -> st
             xs = list(range(1, len(vals) + 1))
             ys = [float("nan") if v is None else v for v in vals]
             style = ":" if s in oracles else ("-" if s == "agent" else "--")
-            ax.plot(xs, ys, marker="o", ms=3, lw=2 if s == "agent" else 1.3, color=COLORS.get(s), ls=style,
-                    label=s + (" (oracle)" if s in oracles else ""))
+            ax.plot(
+                xs,
+                ys,
+                marker="o",
+                ms=3,
+                lw=2 if s == "agent" else 1.3,
+                color=COLORS.get(s),
+                ls=style,
+                label=s + (" (oracle)" if s in oracles else ""),
+            )
             band = (intervals.get(s) or {}).get(m)
             if band:
                 lo = [float("nan") if v is None else v for v in band["low"]]
@@ -92,8 +118,15 @@ def plot_interval_curves(metrics: Mapping[str, Any], names: Sequence[str]) -> st
         ax.grid(alpha=0.3)
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.tight_layout()
-    fig.legend(handles, labels, loc="upper center", ncol=min(len(labels), 4), frameon=False, fontsize=9,
-               bbox_to_anchor=(0.5, 1.12))
+    fig.legend(
+        handles,
+        labels,
+        loc="upper center",
+        ncol=min(len(labels), 4),
+        frameon=False,
+        fontsize=9,
+        bbox_to_anchor=(0.5, 1.12),
+    )
     return _svg(fig)
 
 
@@ -106,17 +139,23 @@ def ci_table(metrics: Mapping[str, Any], key: str = "ci") -> str:
     body = "".join(
         f"<tr><td>agent - {html.escape(s)}</td><td>{_fmt(d['diff'])}</td><td>{_fmt(d['low'])}</td>"
         f"<td>{_fmt(d['high'])}</td><td>{d['n_users']}</td></tr>" for s, d in rows.items())
-    return (f"<p class='note'>{html.escape(str(ci.get('metric')))} at turn {ci.get('turn')}: paired bootstrap "
-            f"over users, {ci.get('resamples')} resamples, seed {ci.get('seed')}, level {ci.get('level')}.</p>"
-            "<table><thead><tr><th>difference</th><th>mean</th><th>low</th><th>high</th><th>users</th></tr>"
-            f"</thead><tbody>{body}</tbody></table>")
+    return (
+        f"<p class='note'>{html.escape(str(ci.get('metric')))} at turn {ci.get('turn')}: paired bootstrap "
+        f"over users, {ci.get('resamples')} resamples, seed {ci.get('seed')}, level {ci.get('level')}.</p>"
+        "<table><thead><tr><th>difference</th><th>mean</th><th>low</th><th>high</th><th>users</th></tr>"
+        f"</thead><tbody>{body}</tbody></table>"
+    )
 
 
 def groups_table(metrics: Mapping[str, Any], key: str = "by_reveal") -> str:
     """Each group of users (``metrics[key]``: by reveal style or phrasing source) with every system's
     final figures, the agent's understanding of what they said included ('' when there is none)."""
     groups = metrics.get(key) or {}
-    names = list(dict.fromkeys(m for g in groups.values() for d in (g.get("final") or {}).values() for m in d))
+    names = list(
+        dict.fromkeys(
+            m for g in groups.values() for d in (g.get("final") or {}).values() for m in d
+        )
+    )
     rows = []
     for name, g in groups.items():
         for system, d in (g.get("final") or {}).items():
@@ -126,29 +165,44 @@ def groups_table(metrics: Mapping[str, Any], key: str = "by_reveal") -> str:
     if not rows:
         return ""
     heads = "".join(f"<th>{html.escape(m)}</th>" for m in names)
-    what = {"by_reveal": "how the user revealed tonight's intent",
-            "by_phrasing": "the words the simulated users spoke (real seekers' sentences or templates)"}
+    what = {
+        "by_reveal": "how the user revealed tonight's intent",
+        "by_phrasing": "the words the simulated users spoke (real seekers' sentences or templates)",
+    }
     note = f"By {what.get(key, key)}."
     if key == "by_reveal":
-        note += (f" {(metrics.get('no_intent') or {}).get('n_users', 0)} users had no intent (no genre covers "
-                 "3 of their held-out liked items) and are scored apart.")
+        note += (
+            f" {(metrics.get('no_intent') or {}).get('n_users', 0)} users had no intent (no genre covers "
+            "3 of their held-out liked items) and are scored apart."
+        )
     return (f"<p class='note'>{html.escape(note)}</p><table><thead><tr><th>group</th><th>users</th>"
             f"<th>system</th>{heads}</tr></thead><tbody>{''.join(rows)}</tbody></table>")
 
 
-_CHAT_CSS = ("<style>.chat{border:1px solid #ddd;border-radius:8px;padding:8px 12px;margin:12px 0}"
-             ".u{background:#eef4ff;padding:6px 10px;border-radius:8px;margin:6px 30% 6px 0;white-space:pre-wrap}"
-             ".a{background:#f6f6f6;padding:6px 10px;border-radius:8px;margin:6px 0 6px 20%;white-space:pre-wrap;"
-             "font-size:12px}.ids{font-size:11px;color:#777;margin-left:20%}</style>")
+_CHAT_CSS = (
+    "<style>.chat{border:1px solid #ddd;border-radius:8px;padding:8px 12px;margin:12px 0}"
+    ".u{background:#eef4ff;padding:6px 10px;border-radius:8px;margin:6px 30% 6px 0;white-space:pre-wrap}"
+    ".a{background:#f6f6f6;padding:6px 10px;border-radius:8px;margin:6px 0 6px 20%;white-space:pre-wrap;"
+    "font-size:12px}.ids{font-size:11px;color:#777;margin-left:20%}</style>"
+)
 
 
 def _sample(records: Sequence[Mapping[str, Any]], n: int, seed: int) -> list[Mapping[str, Any]]:
     """`n` records picked with `seed`, in user order."""
-    return sorted(random.Random(seed).sample(list(records), min(n, len(records))), key=lambda r: int(r["user_id"]))
+    return sorted(
+        random.Random(seed).sample(list(records), min(n, len(records))),
+        key=lambda r: int(r["user_id"]),
+    )
 
 
-def render_conversations(records: Sequence[Mapping[str, Any]], *, n: int = 3, seed: int = 0,
-                         catalog: Any = None, relevant: Mapping[int, set[int]] | None = None) -> str:
+def render_conversations(
+    records: Sequence[Mapping[str, Any]],
+    *,
+    n: int = 3,
+    seed: int = 0,
+    catalog: Any = None,
+    relevant: Mapping[int, set[int]] | None = None,
+) -> str:
     """`n` conversations picked with `seed`, as chat bubbles; shown items that were held-out
     likes are marked with a star (the scorer's knowledge, never the simulator's)."""
     picked = _sample(records, n, seed)
@@ -177,16 +231,24 @@ def _label(item_id: int, catalog: Any) -> str:
     return f"{it.title} [{item_id}]" if it is not None else str(item_id)
 
 
-def chat_sections(metrics: Mapping[str, Any], records: Sequence[Mapping[str, Any]], *, seed: int = 0,
-                  catalog: Any = None, relevant: Mapping[int, set[int]] | None = None) -> list[str]:
+def chat_sections(
+    metrics: Mapping[str, Any],
+    records: Sequence[Mapping[str, Any]],
+    *,
+    seed: int = 0,
+    catalog: Any = None,
+    relevant: Mapping[int, set[int]] | None = None,
+) -> list[str]:
     """The chat run's report sections, in order (HTML strings)."""
     k = int(metrics.get("k", 10))
     parts = []
     if (metrics.get("final") or {}).get("ci_intent"):
         intent = plot_interval_curves(metrics, [f"recall_cum@{k}_intent", "success_intent"])
-        parts.append(f"<h2>Headline: recall_cum@{k}_intent per turn (tonight's kind of film)</h2>"
-                     f"{'<div class=plot>' + intent + '</div>' if intent else ''}{ci_table(metrics, 'ci_intent')}"
-                     f"{groups_table(metrics)}")
+        parts.append(
+            f"<h2>Headline: recall_cum@{k}_intent per turn (tonight's kind of film)</h2>"
+            f"{'<div class=plot>' + intent + '</div>' if intent else ''}{ci_table(metrics, 'ci_intent')}"
+            f"{groups_table(metrics)}"
+        )
     if metrics.get("by_phrasing"):
         parts.append("<h2>By phrasing source: scores and the agent's understanding</h2>"
                      + groups_table(metrics, "by_phrasing"))
@@ -196,12 +258,16 @@ def chat_sections(metrics: Mapping[str, Any], records: Sequence[Mapping[str, Any
                      f"<div class='plot'>{head}</div>{ci_table(metrics)}")
     standing = plot_interval_curves(metrics, [f"ndcg@{k}_standing", f"ndcg@{k}"])
     if standing:
-        parts.append(f"<h2>Standing shortlist: ndcg@{k}_standing per turn (and ndcg@{k} of the new items)</h2>"
-                     f"<div class='plot'>{standing}</div>")
+        parts.append(
+            f"<h2>Standing shortlist: ndcg@{k}_standing per turn (and ndcg@{k} of the new items)</h2>"
+            f"<div class='plot'>{standing}</div>"
+        )
     conv = render_conversations(records, seed=seed, catalog=catalog, relevant=relevant)
     if conv:
-        parts.append("<h2>Three sampled conversations</h2>"
-                     "<p class='note'>★: a held-out liked item (known to the scorer only).</p>" + conv)
+        parts.append(
+            "<h2>Three sampled conversations</h2>"
+            "<p class='note'>★: a held-out liked item (known to the scorer only).</p>" + conv
+        )
     return parts
 
 
@@ -225,30 +291,53 @@ def render_target_conversations(records: Sequence[Mapping[str, Any]], *, n: int 
             out.append(f"<div class='ids'>turn {t} shown: {html.escape(shown) or '-'}</div>")
         if rec.get("accepted"):
             out.append(f"<div class='u'>{html.escape(str(rec.get('last_user', '')))}</div>")
-        peers = "; ".join(f"{name}: {'found it in ' + str(len(c.get('turns') or [])) + ' turns' if c.get('accepted') else 'not found'}"
-                          for name, c in (rec.get("peers") or {}).items())
+        peers = "; ".join(
+            f"{name}: {'found it in ' + str(len(c.get('turns') or [])) + ' turns' if c.get('accepted') else 'not found'}"
+            for name, c in (rec.get("peers") or {}).items()
+        )
         out.append(f"<div class='ids'>agent: {'found it' if rec.get('accepted') else 'not found'}; "
                    f"{html.escape(peers)}</div></div>")
     return "\n".join(out)
 
 
-def target_sections(metrics: Mapping[str, Any], records: Sequence[Mapping[str, Any]], *, seed: int = 0,
-                    catalog: Any = None) -> list[str]:
+def target_sections(
+    metrics: Mapping[str, Any],
+    records: Sequence[Mapping[str, Any]],
+    *,
+    seed: int = 0,
+    catalog: Any = None,
+) -> list[str]:
     """The target-protocol report sections, in order (HTML strings)."""
     parts = []
     head = plot_interval_curves(metrics, ["success"])
     if head:
         fr = (metrics.get("final") or {}).get("failures_removed")
-        removed = ("" if not fr else f"<p>The agent removes <b>{fr['share']:.1%}</b> [{fr['low']:.1%}, "
-                   f"{fr['high']:.1%}] of the best peer's ({html.escape(str(fr['vs']))}) failures at "
-                   f"{html.escape(str(fr['metric']))}.</p>")
+        removed = (
+            ""
+            if not fr
+            else f"<p>The agent removes <b>{fr['share']:.1%}</b> [{fr['low']:.1%}, "
+            f"{fr['high']:.1%}] of the best peer's ({html.escape(str(fr['vs']))}) failures at "
+            f"{html.escape(str(fr['metric']))}.</p>"
+        )
         parts.append("<h2>Headline: success rate by turn, SR@t (95% bootstrap bands)</h2>"
                      f"<div class='plot'>{head}</div>{removed}{ci_table(metrics)}")
     conv = render_target_conversations(records, seed=seed, catalog=catalog)
     if conv:
-        parts.append("<h2>Three sampled conversations</h2>"
-                     "<p class='note'>★: the user's target (the simulated user never writes its title).</p>" + conv)
+        parts.append(
+            "<h2>Three sampled conversations</h2>"
+            "<p class='note'>★: the user's target (the simulated user never writes its title).</p>"
+            + conv
+        )
     return parts
 
 
-__all__ = ["ORACLE_NOTE", "chat_sections", "render_target_conversations", "target_sections", "ci_table", "format_ci", "plot_interval_curves", "render_conversations"]
+__all__ = [
+    "ORACLE_NOTE",
+    "chat_sections",
+    "render_target_conversations",
+    "target_sections",
+    "ci_table",
+    "format_ci",
+    "plot_interval_curves",
+    "render_conversations",
+]

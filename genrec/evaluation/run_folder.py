@@ -14,7 +14,12 @@ from typing import Any
 from genrec.evaluation.protocols.replay import ChatEvalConfig
 from genrec.provenance import git_commit, provenance
 
-TRANSCRIPTS, CONFIG, METRICS, REPORT = "transcripts.jsonl", "config.json", "metrics.json", "report.html"
+TRANSCRIPTS, CONFIG, METRICS, REPORT = (
+    "transcripts.jsonl",
+    "config.json",
+    "metrics.json",
+    "report.html",
+)
 
 
 class RunMismatchError(ValueError):
@@ -41,12 +46,16 @@ def read_transcripts(path: Path) -> list[dict[str, Any]]:
             if n == len(lines) - 1:
                 torn = True
                 continue
-            raise ValueError(f"{path} line {n + 1} is not a transcript record; delete the folder or fix the line") from None
+            raise ValueError(
+                f"{path} line {n + 1} is not a transcript record; delete the folder or fix the line"
+            ) from None
         if uid not in seen:
             seen.add(uid)
             good.append(rec)
     if torn or len(good) != sum(1 for ln in lines if ln.strip()):
-        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in good), encoding="utf-8")
+        path.write_text(
+            "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in good), encoding="utf-8"
+        )
     return good
 
 
@@ -59,8 +68,11 @@ def config_doc(cfg: ChatEvalConfig, extra: Mapping[str, Any]) -> dict[str, Any]:
         "git_commit": git_commit(),
         "provenance": provenance(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "seeds": {"run": cfg.seed, "per_user": "genrec.evaluation.simulation.persona.persona_seed(run, user_id)",
-                  "split": cfg.seed},
+        "seeds": {
+            "run": cfg.seed,
+            "per_user": "genrec.evaluation.simulation.persona.persona_seed(run, user_id)",
+            "split": cfg.seed,
+        },
         **extra,
     }
 
@@ -110,14 +122,18 @@ class RunFolder:
             prev = old.get("identity") or {}
             diff = {k: (prev.get(k), v) for k, v in cfg.identity().items() if prev.get(k) != v}
             if diff:
-                what = ", ".join(f"{k}: {a!r} in the folder vs {b!r} now" for k, (a, b) in diff.items())
+                what = ", ".join(
+                    f"{k}: {a!r} in the folder vs {b!r} now" for k, (a, b) in diff.items()
+                )
                 raise RunMismatchError(
                     f"{self.path} holds a run with other settings ({what}); "
                     "resume it with the same settings, or choose another --out folder"
                 )
             return
         doc = config_doc(cfg, extra)
-        path.write_text(json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+        path.write_text(
+            json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8"
+        )
 
     def config(self) -> dict[str, Any]:
         """config.json as written."""
@@ -140,17 +156,33 @@ class RunFolder:
 
     def write_metrics(self, metrics: Mapping[str, Any]) -> None:
         """metrics.json (numpy scalars written as numbers)."""
-        (self.path / METRICS).write_text(json.dumps(metrics, indent=2, default=_json_default) + "\n",
-                                         encoding="utf-8")
+        (self.path / METRICS).write_text(
+            json.dumps(metrics, indent=2, default=_json_default) + "\n", encoding="utf-8"
+        )
 
     def write_report(self, metrics: Mapping[str, Any], *, latencies: Sequence[float], title: str,
                      notes: Sequence[str], sections: Sequence[str] = ()) -> Path:
         """report.html from the metrics and config.json (see `report.write_report`)."""
         from genrec.evaluation.report import write_report
 
-        return write_report(self.path, metrics, self.config(), latencies=latencies, title=title, notes=notes,
-                            sections=sections)
+        return write_report(
+            self.path,
+            metrics,
+            self.config(),
+            latencies=latencies,
+            title=title,
+            notes=notes,
+            sections=sections,
+        )
 
 
-__all__ = ["CONFIG", "METRICS", "REPORT", "TRANSCRIPTS", "RunFolder", "RunMismatchError", "config_doc",
-           "read_transcripts"]
+__all__ = [
+    "CONFIG",
+    "METRICS",
+    "REPORT",
+    "TRANSCRIPTS",
+    "RunFolder",
+    "RunMismatchError",
+    "config_doc",
+    "read_transcripts",
+]

@@ -23,8 +23,15 @@ from genrec.agent.understanding.titles import TitleIndex, title_index, title_key
 from genrec.data import Catalog
 from genrec.evaluation.real_dialogues import GoldTurn
 
-SLOTS = ("genres_wanted", "genres_avoided", "titles_liked", "titles_disliked", "titles_mentioned", "years",
-         "genres_dropped")
+SLOTS = (
+    "genres_wanted",
+    "genres_avoided",
+    "titles_liked",
+    "titles_disliked",
+    "titles_mentioned",
+    "years",
+    "genres_dropped",
+)
 """The slots scored with precision, recall and F1 (micro-averaged over utterances)."""
 KINDS = ("greeting", "question", "acceptance", "preference", "reaction")
 
@@ -111,9 +118,14 @@ class GoldGrounder:
         return {g for g in (self.genres.genre_of(n) for n in names) if g}
 
     def ground(self, gold: GoldTurn) -> Expected:
-        ex = Expected(liked=self._ids(gold.liked), disliked=self._ids(gold.disliked),
-                      wanted=self._genres(gold.genres_wanted), avoided=self._genres(gold.genres_avoided),
-                      dropped=self._genres(gold.genres_dropped), recent=gold.recent)
+        ex = Expected(
+            liked=self._ids(gold.liked),
+            disliked=self._ids(gold.disliked),
+            wanted=self._genres(gold.genres_wanted),
+            avoided=self._genres(gold.genres_avoided),
+            dropped=self._genres(gold.genres_dropped),
+            recent=gold.recent,
+        )
         ex.mentioned = ex.liked | ex.disliked | self._ids(gold.mentioned)
         if gold.kids and self.kids_genre:
             ex.wanted.add(self.kids_genre)
@@ -160,7 +172,9 @@ class AgentReader:
         try:
             self.rec.chat(session, text)
         except Exception as e:  # noqa: BLE001 - a crash is scored, not raised
-            return Reading(ms=(time.perf_counter() - started) * 1000, error=f"{type(e).__name__}: {e}")
+            return Reading(
+                ms=(time.perf_counter() - started) * 1000, error=f"{type(e).__name__}: {e}"
+            )
         ms = (time.perf_counter() - started) * 1000
         after = self.rec.state(session)
         r = state_change(before, after)
@@ -201,11 +215,15 @@ class ExtractorReader:
         self.states[session] = after
         r = state_change(before, after)
         r.ms, r.held = ms, before
-        r.mentioned |= set(ex.asked_about) | {q.item_id for q in ex.item_questions if q.item_id is not None}
+        r.mentioned |= set(ex.asked_about) | {
+            q.item_id for q in ex.item_questions if q.item_id is not None
+        }
         return r
 
 
-_NEG_BEFORE = re.compile(r"\b(?:not|no|don'?t|dont|never|hate[sd]?|dislike[sd]?|nothing)\W+(?:\w+\W+){0,2}$")
+_NEG_BEFORE = re.compile(
+    r"\b(?:not|no|don'?t|dont|never|hate[sd]?|dislike[sd]?|nothing)\W+(?:\w+\W+){0,2}$"
+)
 
 
 class KeywordReader:
@@ -227,9 +245,14 @@ class KeywordReader:
             if key and (len(key.split()) > 1 or len(key) >= 5):
                 keys.setdefault(key, it.item_id)
         self.titles = keys
-        self._title_rx = re.compile(r"\b(" + "|".join(sorted(map(re.escape, keys), key=len, reverse=True)) + r")\b")
+        self._title_rx = re.compile(
+            r"\b(" + "|".join(sorted(map(re.escape, keys), key=len, reverse=True)) + r")\b"
+        )
         self._genre_rx = re.compile(
-            r"\b(" + "|".join(sorted(map(re.escape, self.genres.phrases), key=len, reverse=True)) + r")s?\b")
+            r"\b("
+            + "|".join(sorted(map(re.escape, self.genres.phrases), key=len, reverse=True))
+            + r")s?\b"
+        )
         self._seen: dict[str, set[int]] = {}
 
     def read(self, session: str, text: str) -> Reading:
@@ -257,7 +280,9 @@ class SlotCounts:
     fp: int = 0
     fn: int = 0
 
-    def add(self, predicted: set[Any], gold: set[Any], match: Callable[[Any, Any], bool] | None = None) -> None:
+    def add(
+        self, predicted: set[Any], gold: set[Any], match: Callable[[Any, Any], bool] | None = None
+    ) -> None:
         if match is None:
             hit = predicted & gold
             self.tp += len(hit)
@@ -279,7 +304,13 @@ class SlotCounts:
         r = self.tp / (self.tp + self.fn) if self.tp + self.fn else None
         f = 2 * p * r / (p + r) if p is not None and r is not None and p + r else (
             0.0 if p is not None or r is not None else None)
-        return {"precision": p, "recall": r, "f1": f, "support": self.tp + self.fn, "predicted": self.tp + self.fp}
+        return {
+            "precision": p,
+            "recall": r,
+            "f1": f,
+            "support": self.tp + self.fn,
+            "predicted": self.tp + self.fp,
+        }
 
 
 @dataclass
@@ -300,11 +331,16 @@ def net_of_held(ex: Expected, held: DialogueState | None) -> Expected:
     or an item already liked cannot be added again ("Romance." said twice adds nothing the second time)."""
     if held is None:
         return ex
-    return Expected(liked=ex.liked - set(held.liked), disliked=ex.disliked - set(held.disliked),
-                    mentioned=ex.mentioned,
-                    wanted=ex.wanted - set(held.wanted_genres) - set(held.preferred_genres),
-                    avoided=ex.avoided - set(held.avoided_genres), dropped=ex.dropped, years=ex.years,
-                    recent=ex.recent)
+    return Expected(
+        liked=ex.liked - set(held.liked),
+        disliked=ex.disliked - set(held.disliked),
+        mentioned=ex.mentioned,
+        wanted=ex.wanted - set(held.wanted_genres) - set(held.preferred_genres),
+        avoided=ex.avoided - set(held.avoided_genres),
+        dropped=ex.dropped,
+        years=ex.years,
+        recent=ex.recent,
+    )
 
 
 def false_additions(ex: Expected, r: Reading) -> list[str]:
@@ -356,17 +392,27 @@ def score(results: Sequence[TurnResult], latest: int) -> dict[str, Any]:
         "slots": {s: c.scores() for s, c in slots.items()},
         "false_addition_rate": sum(false_by_kind.values()) / n if n else None,
         "false_additions": sum(false_by_kind.values()),
-        "false_by_kind": {k: {"utterances": by_kind[k], "with_false_addition": false_by_kind[k]} for k in KINDS},
+        "false_by_kind": {
+            k: {"utterances": by_kind[k], "with_false_addition": false_by_kind[k]} for k in KINDS
+        },
         "errors": errors,
         "items_by_list_reference": by_reference,
-        "ms_per_utterance": {"mean": sum(ms) / n if n else None,
-                             "p50": ms_sorted[n // 2] if n else None,
-                             "p95": ms_sorted[min(n - 1, int(0.95 * n))] if n else None},
+        "ms_per_utterance": {
+            "mean": sum(ms) / n if n else None,
+            "p50": ms_sorted[n // 2] if n else None,
+            "p95": ms_sorted[min(n - 1, int(0.95 * n))] if n else None,
+        },
     }
 
 
-def replay(reader: Reader, dialogues: Iterable[Any], grounder: GoldGrounder, *,
-           session_prefix: str = "real", progress: Callable[[int], None] | None = None) -> list[TurnResult]:
+def replay(
+    reader: Reader,
+    dialogues: Iterable[Any],
+    grounder: GoldGrounder,
+    *,
+    session_prefix: str = "real",
+    progress: Callable[[int], None] | None = None,
+) -> list[TurnResult]:
     """Replay each dialogue's seeker turns in order into one session of `reader`."""
     out = []
     for d in dialogues:
@@ -374,11 +420,30 @@ def replay(reader: Reader, dialogues: Iterable[Any], grounder: GoldGrounder, *,
         for turn, gold in zip(d.turns, d.gold):
             r = reader.read(session, turn.text)
             ex = net_of_held(grounder.ground(gold), r.held)
-            out.append(TurnResult(d.dialog_id, turn.utt_id, turn.text, gold.kind, ex, r, false_additions(ex, r)))
+            out.append(
+                TurnResult(
+                    d.dialog_id, turn.utt_id, turn.text, gold.kind, ex, r, false_additions(ex, r)
+                )
+            )
         if progress:
             progress(1)
     return out
 
 
-__all__ = ["KINDS", "SLOTS", "AgentReader", "Expected", "ExtractorReader", "GoldGrounder", "KeywordReader", "Reader", "Reading",
-           "TurnResult", "false_additions", "net_of_held", "replay", "score", "state_change"]
+__all__ = [
+    "KINDS",
+    "SLOTS",
+    "AgentReader",
+    "Expected",
+    "ExtractorReader",
+    "GoldGrounder",
+    "KeywordReader",
+    "Reader",
+    "Reading",
+    "TurnResult",
+    "false_additions",
+    "net_of_held",
+    "replay",
+    "score",
+    "state_change",
+]

@@ -43,7 +43,9 @@ def run_settings(settings: Settings, cfg: ChatEvalConfig) -> Settings:
     >>> run_settings(Settings(seed=1), ChatEvalConfig(split="u2", seed=0)).model_dump(include={"split", "seed"})
     {'split': 'u2', 'seed': 1}
     """
-    return settings.model_copy(update={"dataset": cfg.dataset, "split": cfg.split, "serve_split": "split"})
+    return settings.model_copy(
+        update={"dataset": cfg.dataset, "split": cfg.split, "serve_split": "split"}
+    )
 
 
 def fingerprints(ranker: Any | None, store: Any | None) -> dict[str, str | None]:
@@ -84,11 +86,15 @@ def _popularity_ranker(split: Split, warnings: list[str]) -> Any | None:
 
         return PopularityRanker().fit(split.train)
     except Exception as exc:  # noqa: BLE001 - the harness ranks by counts itself then
-        warnings.append(f"PopularityRanker unavailable ({exc}); popularity ranks by training counts")
+        warnings.append(
+            f"PopularityRanker unavailable ({exc}); popularity ranks by training counts"
+        )
         return None
 
 
-def _simulator_text(settings: Settings, cfg: ChatEvalConfig, warnings: list[str]) -> Callable[[list[dict]], str] | None:
+def _simulator_text(
+    settings: Settings, cfg: ChatEvalConfig, warnings: list[str]
+) -> Callable[[list[dict]], str] | None:
     """The llm simulator's backend (``cfg.simulator_llm`` or ``cfg.llm``), None with a warning
     when it cannot write text (the run then uses the template simulator)."""
     if cfg.simulator != "llm":
@@ -102,12 +108,16 @@ def _simulator_text(settings: Settings, cfg: ChatEvalConfig, warnings: list[str]
     except Exception as exc:  # noqa: BLE001 - fall back to the template simulator
         warnings.append(f"llm simulator backend {spec!r} failed ({exc})")
     if generate is None:
-        warnings.append(f"llm simulator: backend {spec!r} cannot write text; using the template simulator")
+        warnings.append(
+            f"llm simulator: backend {spec!r} cannot write text; using the template simulator"
+        )
         log.warning(warnings[-1])
     return generate
 
 
-def build_components(settings: Settings, cfg: ChatEvalConfig, *, progress: bool = True) -> EvalComponents:
+def build_components(
+    settings: Settings, cfg: ChatEvalConfig, *, progress: bool = True
+) -> EvalComponents:
     """Load the dataset and split, the trained ranker, the Chroma index and the agent per settings.
 
     The parts come from `genrec.agent.builder.build_parts` (as for `Recommender.from_settings`),
@@ -128,8 +138,9 @@ def build_components(settings: Settings, cfg: ChatEvalConfig, *, progress: bool 
     agent = Recommender(catalog=parts.catalog, ranker=parts.ranker, store=parts.store, llm=llm,
                         policy=cfg.policy, sessions=SessionStore(None), config=settings.agent)
     generate = _simulator_text(settings, cfg, warnings)
-    return EvalComponents(parts.dataset, parts.split, agent, parts.ranker, parts.store, popularity, generate,
-                          warnings)
+    return EvalComponents(
+        parts.dataset, parts.split, agent, parts.ranker, parts.store, popularity, generate, warnings
+    )
 
 
 __all__ = ["EvalComponents", "build_components", "fingerprints", "run_settings", "text_generator"]

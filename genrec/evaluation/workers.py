@@ -41,9 +41,16 @@ def _start(settings: Settings, cfg: ChatEvalConfig, torch_threads: int) -> None:
         torch.set_num_threads(torch_threads)
         limit_blas_threads(torch_threads)
     parts = build_components(settings, cfg, progress=False)
-    protocol, baselines = make_protocol(cfg, parts.dataset, parts.split, parts.agent, ranker=parts.ranker,
-                                        store=parts.store, popularity_ranker=parts.popularity_ranker,
-                                        generate=parts.generate)
+    protocol, baselines = make_protocol(
+        cfg,
+        parts.dataset,
+        parts.split,
+        parts.agent,
+        ranker=parts.ranker,
+        store=parts.store,
+        popularity_ranker=parts.popularity_ranker,
+        generate=parts.generate,
+    )
     _PART.update(protocol=protocol, baselines=baselines)
 
 

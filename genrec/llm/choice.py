@@ -70,7 +70,11 @@ class LLMChoice:
     @property
     def spec(self) -> str:
         """The `get_llm` spec this choice stands for: "openai:MODEL", "vllm:MODEL", "none"."""
-        return f"{self.kind}:{self.model}" if self.model and self.kind in ("openai", "vllm") else self.kind
+        return (
+            f"{self.kind}:{self.model}"
+            if self.model and self.kind in ("openai", "vllm")
+            else self.kind
+        )
 
     def line(self) -> str:
         """One line for a terminal: the backend, then why."""
@@ -144,13 +148,25 @@ def _decide(settings: Settings, gpu: Gpu, vllm: bool | None) -> LLMChoice:
                          notice=NONE_NOTICE)
     has_vllm = vllm_installed() if vllm is None else vllm
     if not has_vllm:
-        return LLMChoice("none", reason=f"{why_not}; a {found.name} GPU is here but vLLM is not "
-                                        "installed (pip install 'genrec[vllm]')", notice=NONE_NOTICE)
+        return LLMChoice(
+            "none",
+            reason=f"{why_not}; a {found.name} GPU is here but vLLM is not "
+            "installed (pip install 'genrec[vllm]')",
+            notice=NONE_NOTICE,
+        )
     sized_model = wanted or model_for_gpu(found.memory_gib)
     if sized_model is None:
-        return LLMChoice("none", reason=f"{why_not}; the {found.name} has {found.memory_gib:.0f} GiB, "
-                                        "too little for an instruct model", notice=NONE_NOTICE)
-    sized = "set by GENREC_LLM_MODEL" if wanted else f"the largest default that fits {found.memory_gib:.0f} GiB"
+        return LLMChoice(
+            "none",
+            reason=f"{why_not}; the {found.name} has {found.memory_gib:.0f} GiB, "
+            "too little for an instruct model",
+            notice=NONE_NOTICE,
+        )
+    sized = (
+        "set by GENREC_LLM_MODEL"
+        if wanted
+        else f"the largest default that fits {found.memory_gib:.0f} GiB"
+    )
     return LLMChoice("vllm", sized_model, f"{why_not}; starting vLLM on the {found.name} ({sized})",
                      base_url=base_url)
 
@@ -186,7 +202,9 @@ def none_backend() -> LLMBackend:
     return LLMBackend("none", None, supports_tools=False, supports_structured=False)
 
 
-def auto_backend(settings: Settings, *, gpu: Gpu = "detect", vllm: bool | None = None) -> LLMBackend:
+def auto_backend(
+    settings: Settings, *, gpu: Gpu = "detect", vllm: bool | None = None
+) -> LLMBackend:
     """The backend `auto` resolves to, with its `choice`; vLLM that fails to start means `none`."""
     choice = resolve_auto(settings, gpu=gpu, vllm=vllm)
     backend: LLMBackend | None = None

@@ -62,7 +62,11 @@ def get_llm(spec: str, settings: Settings | None = None) -> LLMBackend:
     if backend.choice is None:  # named explicitly: the choice is the user's
         from genrec.llm.choice import LLMChoice
 
-        kind = name.lower() if name.lower() in ("openai", "vllm", "local", "none", "fake") else "openai"
+        kind = (
+            name.lower()
+            if name.lower() in ("openai", "vllm", "local", "none", "fake")
+            else "openai"
+        )
         model = backend.name.partition(":")[2] or arg
         backend.choice = LLMChoice(kind, model, reason=f"chosen by the setting llm={spec!r}",  # type: ignore[arg-type]
                                    base_url=str(getattr(backend, "base_url", "")))

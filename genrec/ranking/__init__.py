@@ -21,7 +21,19 @@ from genrec.ranking.ranker import MFRanker
 from genrec.ranking.weights import MFWeights
 
 __all__ = [
-    "MFRanker", "MFWeights", "ModelFileError", "PopularityRanker", "Ranker", "RankerConfig", "RatingRanker",
-    "ScoredItem", "UnknownUserError", "UserProfile", "cached_ranker", "load_or_train_ranker", "model_dir", "ranker_config",
+    "MFRanker",
+    "MFWeights",
+    "ModelFileError",
+    "PopularityRanker",
+    "Ranker",
+    "RankerConfig",
+    "RatingRanker",
+    "ScoredItem",
+    "UnknownUserError",
+    "UserProfile",
+    "cached_ranker",
+    "load_or_train_ranker",
+    "model_dir",
+    "ranker_config",
     "train_ranker",
 ]

@@ -59,7 +59,9 @@ def pick_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' was asked for but torch sees no CUDA GPU; use 'cpu' or 'auto'")
+        raise ValueError(
+            "device 'cuda' was asked for but torch sees no CUDA GPU; use 'cpu' or 'auto'"
+        )
     if name not in ("cpu", "cuda"):
         raise ValueError(f"device must be auto, cpu or cuda, got {name!r}")
     return torch.device(name)
@@ -135,7 +137,11 @@ def train_autorec(
         torch.stack([i_all, u_all]), r_all, (n_items, n_users), check_invariants=False
     ).coalesce().to(dev)
 
-    w_enc = (torch.randn(d, n_users, generator=gen) / math.sqrt(max(n_users, 1))).to(dev).requires_grad_()
+    w_enc = (
+        (torch.randn(d, n_users, generator=gen) / math.sqrt(max(n_users, 1)))
+        .to(dev)
+        .requires_grad_()
+    )
     b_enc = torch.zeros(d, device=dev, requires_grad=True)
     w_dec = (torch.randn(n_users, d, generator=gen) / math.sqrt(d)).to(dev).requires_grad_()
     b_dec = torch.zeros(n_users, device=dev, requires_grad=True)
@@ -181,7 +187,9 @@ def train_autorec(
             opt.step()
             sched.step()
         epoch_seconds.append(time.perf_counter() - t_epoch)
-        if validation is not None and ((epoch + 1) % config.eval_every == 0 or epoch + 1 == last_epoch):
+        if validation is not None and (
+            (epoch + 1) % config.eval_every == 0 or epoch + 1 == last_epoch
+        ):
             with torch.no_grad():
                 h = codes()
                 p = ((h[vi] * w_dec[vu]).sum(1) + b_dec[vu]).clamp(*clip)
@@ -233,7 +241,10 @@ def train_ease(users: np.ndarray, items: np.ndarray, n_users: int, n_items: int,
     dev = pick_device(device)
     rated = np.unique(items)
     x = torch.zeros(n_users, len(rated), dtype=torch.float64, device=dev)
-    x[torch.as_tensor(users, device=dev), torch.as_tensor(np.searchsorted(rated, items), device=dev)] = 1.0
+    x[
+        torch.as_tensor(users, device=dev),
+        torch.as_tensor(np.searchsorted(rated, items), device=dev),
+    ] = 1.0
     g = x.T @ x
     del x
     g.diagonal().add_(reg)

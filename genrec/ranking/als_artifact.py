@@ -33,7 +33,9 @@ class ALSFactors:
 
     def aligned(self, users: np.ndarray, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(user rows, item rows) for these sorted ids; ids the fit never saw get the mean row."""
-        return _rows(self.user_ids, self.user_factors, users), _rows(self.item_ids, self.item_factors, items)
+        return _rows(self.user_ids, self.user_factors, users), _rows(
+            self.item_ids, self.item_factors, items
+        )
 
 
 def _rows(ids: np.ndarray, factors: np.ndarray, want: np.ndarray) -> np.ndarray:
@@ -61,14 +63,20 @@ def ndcg_at_k(factors: ALSFactors, train: Ratings, test: Ratings, *, k: int = 10
     users = np.unique(rel["user"].to_numpy())
     if len(users) > max_users:
         users = np.sort(np.random.default_rng(seed).choice(users, max_users, replace=False))
-    items = np.union1d(np.unique(train.df["item"].to_numpy()), np.unique(test.df["item"].to_numpy()))
+    items = np.union1d(
+        np.unique(train.df["item"].to_numpy()), np.unique(test.df["item"].to_numpy())
+    )
     uf, itf = factors.aligned(users, items)
     tdf = train.df[train.df["user"].isin(users)]
-    seen = sp.csr_matrix((np.ones(len(tdf), bool), _codes(Ratings(tdf, scale=train.scale), users, items)),
-                         shape=(len(users), len(items)))
+    seen = sp.csr_matrix(
+        (np.ones(len(tdf), bool), _codes(Ratings(tdf, scale=train.scale), users, items)),
+        shape=(len(users), len(items)),
+    )
     rdf = rel[rel["user"].isin(users)]
-    relevant = sp.csr_matrix((np.ones(len(rdf), bool), _codes(Ratings(rdf, scale=train.scale), users, items)),
-                             shape=(len(users), len(items)))
+    relevant = sp.csr_matrix(
+        (np.ones(len(rdf), bool), _codes(Ratings(rdf, scale=train.scale), users, items)),
+        shape=(len(users), len(items)),
+    )
     disc = 1.0 / np.log2(np.arange(2, k + 2))
     total = 0.0
     for s in range(0, len(users), _CHUNK):

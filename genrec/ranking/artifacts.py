@@ -21,8 +21,18 @@ if TYPE_CHECKING:
     from genrec.config import Settings
     from genrec.data import Dataset, Ratings, Split
 
-__all__ = ["SPARK_ENGINE", "TORCH_ENGINE", "cached_ranker", "expected_metadata", "load_or_train_ranker", "model_dir",
-           "ranker_config", "ratings_fingerprint", "reusable", "train_ranker"]
+__all__ = [
+    "SPARK_ENGINE",
+    "TORCH_ENGINE",
+    "cached_ranker",
+    "expected_metadata",
+    "load_or_train_ranker",
+    "model_dir",
+    "ranker_config",
+    "ratings_fingerprint",
+    "reusable",
+    "train_ranker",
+]
 
 TORCH_ENGINE, SPARK_ENGINE = "torch", "spark-als"
 
@@ -115,7 +125,9 @@ def reusable(where: Path, expected: dict[str, Any]) -> dict[str, Any]:
         engine = read_metadata(where).get("engine", TORCH_ENGINE)
     except ModelFileError:
         return expected
-    return expected if engine == TORCH_ENGINE else {k: v for k, v in expected.items() if k != "params"}
+    return (
+        expected if engine == TORCH_ENGINE else {k: v for k, v in expected.items() if k != "params"}
+    )
 
 
 def cached_ranker(settings: Settings, dataset: Dataset, split: Split, *,
@@ -125,7 +137,9 @@ def cached_ranker(settings: Settings, dataset: Dataset, split: Split, *,
     config = config or ranker_config(settings)
     where = model_dir(settings, dataset.name, split.name)
     try:
-        return MFRanker.load(where, expected=reusable(where, expected_metadata(dataset, split, config)))
+        return MFRanker.load(
+            where, expected=reusable(where, expected_metadata(dataset, split, config))
+        )
     except ModelFileError:
         return None
 

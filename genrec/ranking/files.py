@@ -52,11 +52,15 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The ranker.json of a saved model; ModelFileError when missing or unreadable."""
     meta_path = Path(path) / META_FILE
     if not meta_path.is_file():
-        raise ModelFileError(f"{path}: no saved ranker here (missing {META_FILE}); train one with `genrec train`")
+        raise ModelFileError(
+            f"{path}: no saved ranker here (missing {META_FILE}); train one with `genrec train`"
+        )
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
-        raise ModelFileError(f"{meta_path}: unreadable ({exc}); delete the folder and retrain") from None
+        raise ModelFileError(
+            f"{meta_path}: unreadable ({exc}); delete the folder and retrain"
+        ) from None
     if not isinstance(meta, dict):
         raise ModelFileError(f"{meta_path}: not a JSON object; delete the folder and retrain")
     return meta
@@ -80,11 +84,14 @@ def check_metadata(meta: Mapping[str, Any], expected: Mapping[str, Any] | None, 
         if meta.get(k) != v
     ]
     if diffs:
-        raise ModelFileError(f"{where}: saved ranker does not match ({'; '.join(diffs)}); retrain it")
+        raise ModelFileError(
+            f"{where}: saved ranker does not match ({'; '.join(diffs)}); retrain it"
+        )
 
 
-def read_model(path: str | os.PathLike[str], *,
-               expected: Mapping[str, Any] | None = None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+def read_model(
+    path: str | os.PathLike[str], *, expected: Mapping[str, Any] | None = None
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """(arrays, metadata) of a folder written by `write_model`; see `check_metadata` for refusals."""
     meta = read_metadata(path)
     check_metadata(meta, expected, path)
@@ -92,5 +99,7 @@ def read_model(path: str | os.PathLike[str], *,
         with np.load(Path(path) / WEIGHTS_FILE) as z:
             arrays = {k: z[k] for k in z.files}
     except Exception as exc:  # noqa: BLE001 - any corruption is the same user error
-        raise ModelFileError(f"{path}: weights unreadable ({exc}); delete the folder and retrain") from None
+        raise ModelFileError(
+            f"{path}: weights unreadable ({exc}); delete the folder and retrain"
+        ) from None
     return arrays, meta

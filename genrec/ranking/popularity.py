@@ -65,12 +65,16 @@ class PopularityRanker:
         lo, hi = self.scale
         for it, val in (rated or {}).items():
             if not (lo <= float(val) <= hi) or not np.isfinite(float(val)):
-                raise ValueError(f"rating {val!r} for item {it} is outside the scale {lo:g}..{hi:g}")
+                raise ValueError(
+                    f"rating {val!r} for item {it} is outside the scale {lo:g}..{hi:g}"
+                )
         ids = {int(i) for i in liked} | {int(i) for i in disliked} | {int(i) for i in (rated or {})}
         unknown = sorted(i for i in ids if not self.knows_item(i))
         if unknown:
-            raise UnknownItemError(f"item id {unknown[0]!r} is unknown to the popularity baseline "
-                                   f"(nobody rated it in training; {len(self.item_ids)} items known)")
+            raise UnknownItemError(
+                f"item id {unknown[0]!r} is unknown to the popularity baseline "
+                f"(nobody rated it in training; {len(self.item_ids)} items known)"
+            )
         empty = np.zeros(0, dtype=np.float32)
         return UserProfile(empty, 0.0, empty, frozenset(ids))
 
@@ -84,11 +88,15 @@ class PopularityRanker:
         elif int(user) in self._seen:
             seen = self._seen[int(user)]
         else:
-            raise UnknownUserError(f"user id {user!r} is not in the popularity baseline's training data")
+            raise UnknownUserError(
+                f"user id {user!r} is not in the popularity baseline's training data"
+            )
         skip = seen | {int(x) for x in exclude}
         allowed = np.array([int(i) not in skip for i in self.item_ids])
         if candidates is not None:
-            allowed &= np.isin(self.item_ids, np.fromiter((int(c) for c in candidates), dtype=np.int64))
+            allowed &= np.isin(
+                self.item_ids, np.fromiter((int(c) for c in candidates), dtype=np.int64)
+            )
         idx = np.flatnonzero(allowed)
         order = idx[np.lexsort((self.item_ids[idx], -self._count[idx]))][: int(k)]
         return [ScoredItem(int(self.item_ids[j]), float(self._count[j]), None) for j in order]

@@ -134,19 +134,31 @@ class MFRanker:
         ease_b = None
         if ease and n_i <= self.config.ease_max_items:
             ease_b = train_ease(u, i, n_u, n_i, self.config.ease_reg, self.config.device)
-        self._set_weights(MFWeights(
-            user_ids=user_ids, item_ids=item_ids, item_codes=w.item_codes, user_factors=w.user_factors,
-            user_bias=w.user_bias, train=sp.csr_matrix((r, (u, i)), shape=(n_u, n_i), dtype=np.float32),
-            popularity=np.bincount(i, minlength=n_i).astype(np.int64), ease=ease_b,
-        ), (lo, hi))
+        self._set_weights(
+            MFWeights(
+                user_ids=user_ids,
+                item_ids=item_ids,
+                item_codes=w.item_codes,
+                user_factors=w.user_factors,
+                user_bias=w.user_bias,
+                train=sp.csr_matrix((r, (u, i)), shape=(n_u, n_i), dtype=np.float32),
+                popularity=np.bincount(i, minlength=n_i).astype(np.int64),
+                ease=ease_b,
+            ),
+            (lo, hi),
+        )
         self.metadata.update(
             {
                 "fit_seconds": round(time.perf_counter() - t0, 3),
                 "autorec_seconds": round(t1 - t0, 3),
-                "epochs_run": w.history[-1]["epoch"] if w.history else (stop_epoch or self.config.epochs),
+                "epochs_run": w.history[-1]["epoch"]
+                if w.history
+                else (stop_epoch or self.config.epochs),
                 "best_epoch": w.best_epoch,
                 "history": w.history,
-                "seconds_per_epoch": round(float(np.mean(w.epoch_seconds)), 4) if w.epoch_seconds else None,
+                "seconds_per_epoch": round(float(np.mean(w.epoch_seconds)), 4)
+                if w.epoch_seconds
+                else None,
                 "dense": w.dense,
                 "best_val_rmse": min((h["val_rmse"] for h in w.history), default=None),
                 "effective_reg": round(reg, 6),
@@ -178,7 +190,9 @@ class MFRanker:
 
     def _fitted(self) -> MFWeights:
         if self._weights is None:
-            raise RuntimeError("this MFRanker is not trained yet: call fit(ratings) or MFRanker.load(path)")
+            raise RuntimeError(
+                "this MFRanker is not trained yet: call fit(ratings) or MFRanker.load(path)"
+            )
         return self._weights
 
     @property
@@ -229,7 +243,9 @@ class MFRanker:
             out.append(j)
         return np.asarray(out, dtype=np.int64)
 
-    def _user_parts(self, user: int | UserProfile) -> tuple[np.ndarray, float, np.ndarray, np.ndarray]:
+    def _user_parts(
+        self, user: int | UserProfile
+    ) -> tuple[np.ndarray, float, np.ndarray, np.ndarray]:
         """(factors, bias, implicit EASE row, indices of items to never return)."""
         m = self._fitted()
         if isinstance(user, UserProfile):
@@ -258,7 +274,9 @@ class MFRanker:
         idx = self._item_index(items)
         return self._calibrated(user, self._rating_space(f, b, idx), idx).astype(np.float64)
 
-    def _calibrated(self, user: int | UserProfile, rating: np.ndarray, idx: np.ndarray | None) -> np.ndarray:
+    def _calibrated(
+        self, user: int | UserProfile, rating: np.ndarray, idx: np.ndarray | None
+    ) -> np.ndarray:
         """Shown ratings: a folded-in user's shrunk towards the average user's by its support."""
         if not isinstance(user, UserProfile):
             return rating
@@ -323,7 +341,9 @@ class MFRanker:
             allowed[[self._iidx[int(x)] for x in ex if int(x) in self._iidx]] = False
         return self._top(score, rating, allowed, int(k))
 
-    def _top(self, score: np.ndarray, rating: np.ndarray | None, allowed: np.ndarray, k: int) -> list[ScoredItem]:
+    def _top(
+        self, score: np.ndarray, rating: np.ndarray | None, allowed: np.ndarray, k: int
+    ) -> list[ScoredItem]:
         idx = np.flatnonzero(allowed)
         if idx.size == 0:
             return []
@@ -338,7 +358,9 @@ class MFRanker:
             for j in idx[order]
         ]
 
-    def similar_items(self, item: int, k: int = 10, *, candidates: Iterable[int] | None = None) -> list[ScoredItem]:
+    def similar_items(
+        self, item: int, k: int = 10, *, candidates: Iterable[int] | None = None
+    ) -> list[ScoredItem]:
         """Items whose learned codes are closest (cosine) to `item`'s, best first, `item` left out."""
         self._fitted()
         j = int(self._item_index([item])[0])
@@ -381,7 +403,9 @@ class MFRanker:
         for it, val in (rated or {}).items():
             v = float(val)
             if not (lo <= v <= hi) or not np.isfinite(v):
-                raise ValueError(f"rating {val!r} for item {it} is outside the scale {lo:g}..{hi:g}")
+                raise ValueError(
+                    f"rating {val!r} for item {it} is outside the scale {lo:g}..{hi:g}"
+                )
             given[int(it)] = v
         ids = list(given)
         idx = self._item_index(ids)
@@ -413,7 +437,9 @@ class MFRanker:
         Nothing is retrained: the variant shares this model's arrays.
         """
         m = self._fitted()
-        out = MFRanker(self.config if blend is None else self.config.model_copy(update={"blend": blend}))
+        out = MFRanker(
+            self.config if blend is None else self.config.model_copy(update={"blend": blend})
+        )
         out.metadata = dict(self.metadata)
         out._set_weights(m if ease else replace(m, ease=None), self.scale)
         return out
@@ -426,7 +452,9 @@ class MFRanker:
                                        "scale": list(self.scale)})
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str], *, expected: Mapping[str, Any] | None = None) -> MFRanker:
+    def load(
+        cls, path: str | os.PathLike[str], *, expected: Mapping[str, Any] | None = None
+    ) -> MFRanker:
         """Read a model written by `save`; `expected` metadata (e.g. dataset, split) must match.
 
         Raises ModelFileError when the folder is missing, corrupt, of another format or genrec

@@ -34,18 +34,30 @@ class SparkALSConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     master: str = Field("local[*]", description="Spark master: local[N], spark://HOST:7077, yarn, k8s://...")
-    implicit: bool = Field(True, description="Implicit feedback (who rated what) or explicit ratings.")
+    implicit: bool = Field(
+        True, description="Implicit feedback (who rated what) or explicit ratings."
+    )
     ranks: list[int] = Field([16, 32, 64], description="Factor sizes to try.")
     regs: list[float] = Field([0.05, 0.1, 0.2], description="regParam values to try.")
-    alphas: list[float] = Field([0.5, 1.0, 2.0], description=(
-        "Confidence alphas to try (implicit). The default grid brackets the best point on ML-100K u1 "
-        "validation (rank 32, regParam 0.1, alpha 0.5; benchmarks/results/ranker_peers_als.json)."))
+    alphas: list[float] = Field(
+        [0.5, 1.0, 2.0],
+        description=(
+            "Confidence alphas to try (implicit). The default grid brackets the best point on ML-100K u1 "
+            "validation (rank 32, regParam 0.1, alpha 0.5; benchmarks/results/ranker_peers_als.json)."
+        ),
+    )
     max_iter: int = Field(15, ge=1, description="ALS iterations per fit.")
-    blocks: int = Field(0, ge=0, description="User and item blocks; 0 = Spark's default parallelism.")
+    blocks: int = Field(
+        0, ge=0, description="User and item blocks; 0 = Spark's default parallelism."
+    )
     checkpoint_dir: str = Field("", description="Checkpoint folder (shared storage on a cluster).")
     checkpoint_interval: int = Field(5, ge=1, description="Iterations between checkpoints.")
-    data_dir: str = Field("", description="Where the ratings Parquet is staged (shared on a cluster).")
-    driver_memory: str = Field("4g", description="spark.driver.memory (local mode: all the memory).")
+    data_dir: str = Field(
+        "", description="Where the ratings Parquet is staged (shared on a cluster)."
+    )
+    driver_memory: str = Field(
+        "4g", description="spark.driver.memory (local mode: all the memory)."
+    )
     max_val_users: int = Field(5000, ge=1, description="Validation users scored (a seeded sample).")
     seed: int = Field(42, description="ALS seed (and the validation split's).")
 
@@ -67,8 +79,10 @@ def spark_session(cfg: SparkALSConfig, checkpoint_dir: Path | str) -> Iterator[A
     try:
         from pyspark.sql import SparkSession
     except ImportError as exc:
-        raise ImportError("`--engine spark` needs pyspark: pip install 'genrec[spark]' (and Java 17+, "
-                          "e.g. apt-get install default-jre-headless)") from exc
+        raise ImportError(
+            "`--engine spark` needs pyspark: pip install 'genrec[spark]' (and Java 17+, "
+            "e.g. apt-get install default-jre-headless)"
+        ) from exc
     builder = (SparkSession.builder.master(cfg.master).appName("genrec-als")
                .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
                .config("spark.driver.memory", cfg.driver_memory)
@@ -91,7 +105,9 @@ def write_parquet(ratings: Ratings, path: Path) -> Path:
     return path
 
 
-def fit_als(spark: Any, parquet: Path | str, params: dict[str, float], cfg: SparkALSConfig) -> ALSFactors:
+def fit_als(
+    spark: Any, parquet: Path | str, params: dict[str, float], cfg: SparkALSConfig
+) -> ALSFactors:
     """One ALS fit on the ratings at `parquet` (binary preferences when implicit)."""
     from pyspark.ml.recommendation import ALS
     from pyspark.sql import functions as F
@@ -100,10 +116,21 @@ def fit_als(spark: Any, parquet: Path | str, params: dict[str, float], cfg: Spar
     if cfg.implicit:
         df = df.withColumn("rating", F.lit(1.0))
     blocks = cfg.blocks or spark.sparkContext.defaultParallelism
-    als = ALS(rank=int(params["rank"]), regParam=params["regParam"], alpha=params["alpha"],
-              implicitPrefs=cfg.implicit, maxIter=cfg.max_iter, seed=cfg.seed,
-              numUserBlocks=blocks, numItemBlocks=blocks, checkpointInterval=cfg.checkpoint_interval,
-              userCol="user", itemCol="item", ratingCol="rating", coldStartStrategy="drop")
+    als = ALS(
+        rank=int(params["rank"]),
+        regParam=params["regParam"],
+        alpha=params["alpha"],
+        implicitPrefs=cfg.implicit,
+        maxIter=cfg.max_iter,
+        seed=cfg.seed,
+        numUserBlocks=blocks,
+        numItemBlocks=blocks,
+        checkpointInterval=cfg.checkpoint_interval,
+        userCol="user",
+        itemCol="item",
+        ratingCol="rating",
+        coldStartStrategy="drop",
+    )
     model = als.fit(df)
     return ALSFactors(*_collect(model.userFactors), *_collect(model.itemFactors))
 
@@ -156,14 +183,22 @@ def train_spark_ranker(dataset: Dataset, split: Split, out: Path, *, config: Spa
         factors = fit_als(spark, write_parquet(split.train, data / "train.parquet"), best, config)
         fit_seconds = time.perf_counter() - t1
     shutil.rmtree(checkpoints, ignore_errors=True)
-    weights, calib = als_weights(factors, split.train, dataset.catalog.ids, implicit=config.implicit,
-                                 reg=best["regParam"])
-    meta = {**expected_metadata(dataset, split, rcfg), "engine": SPARK_ENGINE, "scale": list(split.train.scale),
-            "spark": {**config.model_dump(), "best": best, "calibration": calib},
-            "validation": {"split": val.name, "grid": grid, "tuning_seconds": round(t1 - t0, 2)},
-            "fit_seconds": round(fit_seconds, 3), "effective_reg": calib["effective_reg"],
-            "seconds_per_iteration": round(fit_seconds / config.max_iter, 4),
-            "n_users": len(weights.user_ids), "n_items": len(weights.item_ids),
-            "n_ratings": len(split.train), "provenance": provenance()}
+    weights, calib = als_weights(
+        factors, split.train, dataset.catalog.ids, implicit=config.implicit, reg=best["regParam"]
+    )
+    meta = {
+        **expected_metadata(dataset, split, rcfg),
+        "engine": SPARK_ENGINE,
+        "scale": list(split.train.scale),
+        "spark": {**config.model_dump(), "best": best, "calibration": calib},
+        "validation": {"split": val.name, "grid": grid, "tuning_seconds": round(t1 - t0, 2)},
+        "fit_seconds": round(fit_seconds, 3),
+        "effective_reg": calib["effective_reg"],
+        "seconds_per_iteration": round(fit_seconds / config.max_iter, 4),
+        "n_users": len(weights.user_ids),
+        "n_items": len(weights.item_ids),
+        "n_ratings": len(split.train),
+        "provenance": provenance(),
+    }
     write_model(out, weights.arrays(), meta)
     return MFRanker.load(out)

@@ -45,7 +45,9 @@ def synthetic_ratings(
     du, di = default_shape(n_ratings)
     n_users, n_items = n_users or du, n_items or di
     if n_ratings > 0.5 * n_users * n_items:
-        raise ValueError(f"{n_ratings} ratings do not fit sparsely into {n_users} x {n_items}; add users/items")
+        raise ValueError(
+            f"{n_ratings} ratings do not fit sparsely into {n_users} x {n_items}; add users/items"
+        )
     rng = np.random.default_rng(seed)
     item_p = 1.0 / np.arange(1, n_items + 1) ** item_exponent
     item_p = rng.permutation(item_p / item_p.sum())

@@ -61,7 +61,9 @@ class MFWeights:
         for f in fields(cls):
             if f"{f.name}_indptr" in a:
                 kw[f.name] = sp.csr_matrix(
-                    (a[f"{f.name}_data"], a[f"{f.name}_indices"], a[f"{f.name}_indptr"]), shape=shape)
+                    (a[f"{f.name}_data"], a[f"{f.name}_indices"], a[f"{f.name}_indptr"]),
+                    shape=shape,
+                )
             elif f.name in a or f.default is MISSING:
                 kw[f.name] = a[f.name]
         return cls(**kw)

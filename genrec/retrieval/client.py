@@ -30,7 +30,9 @@ def make_client(settings: Settings) -> Any:
     cs = ChromaSettings(anonymized_telemetry=False)
     if settings.chroma_mode == "server":
         try:
-            client = chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port, settings=cs)
+            client = chromadb.HttpClient(
+                host=settings.chroma_host, port=settings.chroma_port, settings=cs
+            )
             client.heartbeat()
         except Exception as exc:  # noqa: BLE001 - any connection failure means the same to the user
             raise StoreError(
@@ -86,5 +88,11 @@ def list_indexes(client: Any) -> list[dict[str, Any]]:
     out = [dict(md, key=k, in_use=True) for k, md in zip(got["ids"], got["metadatas"])]
     for cname in collection_names(client):
         if cname.startswith("gr-") and cname not in active:
-            out.append({"collection": cname, "in_use": False, "note": "staging build not finished (resumed by the next build)"})
+            out.append(
+                {
+                    "collection": cname,
+                    "in_use": False,
+                    "note": "staging build not finished (resumed by the next build)",
+                }
+            )
     return out

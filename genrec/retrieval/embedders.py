@@ -118,7 +118,9 @@ def _load_sentence_transformer(model: str, device: str):
             if not candidates or not _hf_offline():
                 candidates.append(f"sentence-transformers/{DEFAULT_MODEL}")
         else:
-            candidates.append(str(Path(model).expanduser()) if Path(model).expanduser().exists() else model)
+            candidates.append(
+                str(Path(model).expanduser()) if Path(model).expanduser().exists() else model
+            )
         errors = []
         for cand in candidates:
             try:
@@ -144,7 +146,9 @@ class SentenceTransformerEmbedder:
     (1, 384)
     """
 
-    def __init__(self, model: str = DEFAULT_MODEL, *, device: str = "auto", batch_size: int = 64) -> None:
+    def __init__(
+        self, model: str = DEFAULT_MODEL, *, device: str = "auto", batch_size: int = 64
+    ) -> None:
         if model.startswith(("/", "./", "../", "~")) and not Path(model).expanduser().exists():
             raise UnknownEmbedderError(
                 f"sentence-transformers model folder {model!r} does not exist; give an existing folder, "
@@ -158,7 +162,10 @@ class SentenceTransformerEmbedder:
 
     @property
     def dim(self) -> int:
-        get_dim = getattr(self._st, "get_embedding_dimension", None) or self._st.get_sentence_embedding_dimension
+        get_dim = (
+            getattr(self._st, "get_embedding_dimension", None)
+            or self._st.get_sentence_embedding_dimension
+        )
         return int(get_dim())
 
     def embed(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
@@ -212,22 +219,33 @@ class OpenAIEmbedder:
             resp = self._http.post(url, json={"model": self.model, "input": chunk},
                                    headers={"Authorization": f"Bearer {self.api_key}"})
         except httpx.HTTPError as exc:
-            raise EmbeddingError(f"embeddings endpoint {url} unreachable: {exc}; is the server running?") from exc
+            raise EmbeddingError(
+                f"embeddings endpoint {url} unreachable: {exc}; is the server running?"
+            ) from exc
         if resp.status_code != 200:
-            raise EmbeddingError(f"embeddings endpoint {url} answered HTTP {resp.status_code}: {resp.text[:300]}")
+            raise EmbeddingError(
+                f"embeddings endpoint {url} answered HTTP {resp.status_code}: {resp.text[:300]}"
+            )
         try:
             data = sorted(resp.json()["data"], key=lambda d: d["index"])
             vecs = np.asarray([d["embedding"] for d in data], dtype=np.float32)
         except (KeyError, TypeError, ValueError) as exc:
-            raise EmbeddingError(f"embeddings endpoint {url}: unexpected response shape ({exc}): {resp.text[:300]}") from exc
+            raise EmbeddingError(
+                f"embeddings endpoint {url}: unexpected response shape ({exc}): {resp.text[:300]}"
+            ) from exc
         if vecs.ndim != 2 or len(vecs) != len(chunk):
-            raise EmbeddingError(f"embeddings endpoint {url} returned {len(vecs)} vectors for {len(chunk)} texts")
+            raise EmbeddingError(
+                f"embeddings endpoint {url} returned {len(vecs)} vectors for {len(chunk)} texts"
+            )
         return vecs
 
     def embed(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self._dim or 0), dtype=np.float32)
-        out = [self._post(chunk) for chunk in _batches(texts, self.batch_size, progress, f"embed {self.name}")]
+        out = [
+            self._post(chunk)
+            for chunk in _batches(texts, self.batch_size, progress, f"embed {self.name}")
+        ]
         vecs = normalise(np.concatenate(out))
         self._dim = vecs.shape[1]
         return vecs
@@ -260,7 +278,9 @@ class HashEmbedder:
 
 # ------------------------------------------------------------------ many texts at once
 
-MAX_WORKERS = 4  # embedding threads at most (a build of tens of thousands of texts gains little more)
+MAX_WORKERS = (
+    4  # embedding threads at most (a build of tens of thousands of texts gains little more)
+)
 
 
 def cores() -> int:
@@ -310,7 +330,9 @@ def embed_chunks(embedder: Embedder, chunks: Sequence[Sequence[str]], *, workers
             yield embedder.embed(chunk)
         return
     results: list[Future[np.ndarray]] = [Future() for _ in chunks]
-    claim = itertools.count()  # next() on a count is atomic under the GIL: each chunk goes to one worker
+    claim = (
+        itertools.count()
+    )  # next() on a count is atomic under the GIL: each chunk goes to one worker
     stop = threading.Event()
 
     def work(first: bool) -> None:
@@ -326,8 +348,10 @@ def embed_chunks(embedder: Embedder, chunks: Sequence[Sequence[str]], *, workers
 
     uses_torch = isinstance(embedder, SentenceTransformerEmbedder)
     with _one_torch_thread() if uses_torch else nullcontext():
-        threads = [threading.Thread(target=work, args=(n == 0,), name=f"genrec-embed-{n}", daemon=True)
-                   for n in range(workers)]
+        threads = [
+            threading.Thread(target=work, args=(n == 0,), name=f"genrec-embed-{n}", daemon=True)
+            for n in range(workers)
+        ]
         for t in threads:
             t.start()
         try:
@@ -375,8 +399,12 @@ def get_embedder(name: str, settings: Settings | None = None) -> Embedder:
             if dim < 2:
                 raise ValueError
         except ValueError:
-            raise UnknownEmbedderError(f"embedder {name!r}: hash:DIM needs an integer DIM >= 2") from None
+            raise UnknownEmbedderError(
+                f"embedder {name!r}: hash:DIM needs an integer DIM >= 2"
+            ) from None
         return HashEmbedder(dim)
     if _ and not Path(name).expanduser().exists():
-        raise UnknownEmbedderError(f"unknown embedder kind {kind!r} in {name!r}; known: " + "; ".join(KNOWN))
+        raise UnknownEmbedderError(
+            f"unknown embedder kind {kind!r} in {name!r}; known: " + "; ".join(KNOWN)
+        )
     return SentenceTransformerEmbedder(name, device=settings.device)

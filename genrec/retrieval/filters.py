@@ -31,8 +31,12 @@ class SearchFilters(BaseModel):
     False
     """
 
-    genres_any: list[str] = Field(default_factory=list, description="Item has at least one of these genres.")
-    genres_none: list[str] = Field(default_factory=list, description="Item has none of these genres.")
+    genres_any: list[str] = Field(
+        default_factory=list, description="Item has at least one of these genres."
+    )
+    genres_none: list[str] = Field(
+        default_factory=list, description="Item has none of these genres."
+    )
     year_min: int | None = Field(None, description="Earliest release year (inclusive).")
     year_max: int | None = Field(None, description="Latest release year (inclusive).")
     exclude_ids: list[int] = Field(default_factory=list, description="Item ids never to return.")
@@ -104,7 +108,9 @@ def validate(filters: SearchFilters | None, genres: list[str]) -> SearchFilters:
     for field in ("year_min", "year_max"):
         y = getattr(f, field)
         if y is not None and not YEAR_MIN <= y <= YEAR_MAX:
-            raise InvalidFilterError(f"{field}={y} is not a plausible year; give a year in {YEAR_MIN}..{YEAR_MAX}")
+            raise InvalidFilterError(
+                f"{field}={y} is not a plausible year; give a year in {YEAR_MIN}..{YEAR_MAX}"
+            )
     if f.year_min is not None and f.year_max is not None and f.year_min > f.year_max:
         raise InvalidFilterError(f"year_min={f.year_min} is after year_max={f.year_max}; swap them")
     return f.model_copy(update={
@@ -132,7 +138,9 @@ def to_where(filters: SearchFilters) -> dict[str, Any] | None:
         clauses.append(ors[0] if len(ors) == 1 else {"$or": ors})
     clauses.extend({genre_key(g): False} for g in filters.genres_none)
     if filters.year_min is not None or filters.year_max is not None:
-        clauses.append({"year": {"$gte": filters.year_min if filters.year_min is not None else YEAR_MIN}})
+        clauses.append(
+            {"year": {"$gte": filters.year_min if filters.year_min is not None else YEAR_MIN}}
+        )
     if filters.year_max is not None:
         clauses.append({"year": {"$lte": filters.year_max}})
     if filters.include_ids is not None:

@@ -100,10 +100,16 @@ class ItemIndex:
         self.catalog: Catalog = dataset.catalog
         self.embedder = embedder
         self.batch_size = batch_size
-        self.workers = default_workers(embedder) if workers is None else max(1, workers)  # embedding threads
+        self.workers = (
+            default_workers(embedder) if workers is None else max(1, workers)
+        )  # embedding threads
         self.tags = tags  # viewer tags in the item text
-        self.hnsw = {"space": "cosine", "max_neighbors": max_neighbors, "ef_construction": ef_construction,
-                     "ef_search": ef_search}
+        self.hnsw = {
+            "space": "cosine",
+            "max_neighbors": max_neighbors,
+            "ef_construction": ef_construction,
+            "ef_search": ef_search,
+        }
         self.key = f"{dataset.name}|{embedder.name}"
         self.base_name = (f"gr-{_slug(dataset.name, 40)}-{_slug(embedder.name, 60)}-"
                           f"{hashlib.sha256(self.key.encode()).hexdigest()[:8]}")
@@ -140,23 +146,46 @@ class ItemIndex:
         expected_fp, expected_n = self.fingerprint(), len(self.catalog)
         ptr = read_pointer(self.client, self.key)
         if ptr is None:
-            return IndexStatus("missing", f"no index for {self.key} yet", None, 0, expected_n, None, expected_fp)
+            return IndexStatus(
+                "missing", f"no index for {self.key} yet", None, 0, expected_n, None, expected_fp
+            )
         col = get_collection(self.client, ptr["collection"])
         if col is None:
-            return IndexStatus("missing", f"collection {ptr['collection']} is gone", ptr["collection"], 0,
-                               expected_n, ptr.get("fingerprint"), expected_fp)
+            return IndexStatus(
+                "missing",
+                f"collection {ptr['collection']} is gone",
+                ptr["collection"],
+                0,
+                expected_n,
+                ptr.get("fingerprint"),
+                expected_fp,
+            )
         n = col.count()
-        st = IndexStatus("ok", "up to date", ptr["collection"], n, expected_n, ptr.get("fingerprint"),
-                         expected_fp, ptr.get("built_at"))
+        st = IndexStatus(
+            "ok",
+            "up to date",
+            ptr["collection"],
+            n,
+            expected_n,
+            ptr.get("fingerprint"),
+            expected_fp,
+            ptr.get("built_at"),
+        )
         schema = str(ptr.get("schema", "1"))
         if schema != SCHEMA_VERSION:
             note = _SCHEMA_NOTES.get(schema, "an unknown layout")
             return replace(st, state="stale", reason=f"built with index schema {schema} ({note}); "
                                                       f"this version reads schema {SCHEMA_VERSION}")
         if ptr.get("fingerprint") != expected_fp:
-            return replace(st, state="stale", reason=f"catalog fingerprint changed ({ptr.get('fingerprint')} -> {expected_fp})")
+            return replace(
+                st,
+                state="stale",
+                reason=f"catalog fingerprint changed ({ptr.get('fingerprint')} -> {expected_fp})",
+            )
         if n != expected_n:
-            return replace(st, state="stale", reason=f"index holds {n} items, catalog has {expected_n}")
+            return replace(
+                st, state="stale", reason=f"index holds {n} items, catalog has {expected_n}"
+            )
         self.synced = ptr["collection"]
         return st
 
@@ -194,7 +223,9 @@ class ItemIndex:
         rows = self.rows()
         wanted = {str(r.item_id) for r in rows}
         have_staging = _hash_map(staging, "row_hash")
-        have_active = _hash_map(active, "text_hash")  # empty without an active index: nothing reusable
+        have_active = _hash_map(
+            active, "text_hash"
+        )  # empty without an active index: nothing reusable
         todo = [r for r in rows if have_staging.get(str(r.item_id)) != r.row_hash]
         kept = len(rows) - len(todo)
         reusable = [r for r in todo if have_active.get(str(r.item_id)) == r.text_hash]
@@ -209,13 +240,25 @@ class ItemIndex:
             staging.delete(ids=stale_ids[start:start + batch])
         n = staging.count()
         if n != len(rows):
-            raise StoreError(f"staging collection {name} holds {n} items after the build, expected {len(rows)}")
-        write_pointer(self.client, self.key, {
-            "collection": name, "generation": gen, "fingerprint": self.fingerprint(), "count": n,
-            "dataset": self.dataset.name, "embedder": self.embedder.name, "dim": int(self.embedder.dim),
-            "catalog_fingerprint": self.catalog.fingerprint(), "schema": SCHEMA_VERSION,
-            "built_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        })
+            raise StoreError(
+                f"staging collection {name} holds {n} items after the build, expected {len(rows)}"
+            )
+        write_pointer(
+            self.client,
+            self.key,
+            {
+                "collection": name,
+                "generation": gen,
+                "fingerprint": self.fingerprint(),
+                "count": n,
+                "dataset": self.dataset.name,
+                "embedder": self.embedder.name,
+                "dim": int(self.embedder.dim),
+                "catalog_fingerprint": self.catalog.fingerprint(),
+                "schema": SCHEMA_VERSION,
+                "built_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+            },
+        )
         self._collection, self._collection_name, self._checked_at = staging, name, time.monotonic()
         self.synced = name
         deleted = 0
@@ -223,10 +266,20 @@ class ItemIndex:
             if cname.startswith(self.base_name + "-v") and cname != name:
                 self.client.delete_collection(cname)
                 deleted += 1
-        return BuildReport(name, n, len(fresh), len(reusable), kept, deleted, time.perf_counter() - t0)
+        return BuildReport(
+            name, n, len(fresh), len(reusable), kept, deleted, time.perf_counter() - t0
+        )
 
-    def _fill(self, staging: Any, active: Any, reusable: list[IndexRow], fresh: list[IndexRow], batch: int,
-              progress: bool, more_workers_after: threading.Event | None = None) -> None:
+    def _fill(
+        self,
+        staging: Any,
+        active: Any,
+        reusable: list[IndexRow],
+        fresh: list[IndexRow],
+        batch: int,
+        progress: bool,
+        more_workers_after: threading.Event | None = None,
+    ) -> None:
         """Write rows into `staging`: `reusable` with their vectors copied from `active`, `fresh` embedded."""
         with tqdm(total=len(reusable) + len(fresh), desc=f"index {self.dataset.name}", unit="item",
                   disable=not progress, file=sys.stderr) as bar:
@@ -235,17 +288,29 @@ class ItemIndex:
                 ids = [str(r.item_id) for r in chunk]
                 got = active.get(ids=ids, include=["embeddings"])
                 vec = dict(zip(got["ids"], got["embeddings"]))
-                staging.upsert(ids=ids, embeddings=np.asarray([vec[i] for i in ids], dtype=np.float32),
-                               documents=[r.text for r in chunk], metadatas=[r.metadata for r in chunk])
+                staging.upsert(
+                    ids=ids,
+                    embeddings=np.asarray([vec[i] for i in ids], dtype=np.float32),
+                    documents=[r.text for r in chunk],
+                    metadatas=[r.metadata for r in chunk],
+                )
                 bar.update(len(chunk))
             # texts of like length share a batch (less padding); a chunk is stored once embedded
             fresh = sorted(fresh, key=lambda r: len(r.text))
             chunks = [fresh[start:start + batch] for start in range(0, len(fresh), batch)]
-            vectors = embed_chunks(self.embedder, [[r.text for r in c] for c in chunks], workers=self.workers,
-                                   more_workers_after=more_workers_after)
+            vectors = embed_chunks(
+                self.embedder,
+                [[r.text for r in c] for c in chunks],
+                workers=self.workers,
+                more_workers_after=more_workers_after,
+            )
             for chunk, emb in zip(chunks, vectors):
-                staging.upsert(ids=[str(r.item_id) for r in chunk], embeddings=emb,
-                               documents=[r.text for r in chunk], metadatas=[r.metadata for r in chunk])
+                staging.upsert(
+                    ids=[str(r.item_id) for r in chunk],
+                    embeddings=emb,
+                    documents=[r.text for r in chunk],
+                    metadatas=[r.metadata for r in chunk],
+                )
                 bar.update(len(chunk))
 
     def ensure(self, *, build: bool = True, progress: bool = True,
@@ -259,7 +324,9 @@ class ItemIndex:
                         "rebuilding" if build else "serving it anyway (build disabled)")
         if not build:
             if st.state == "missing":
-                raise StoreError(f"{st.reason}; build it with `genrec index build --dataset {self.dataset.name}`")
+                raise StoreError(
+                    f"{st.reason}; build it with `genrec index build --dataset {self.dataset.name}`"
+                )
             return st
         report = self.build(progress=progress, more_workers_after=more_workers_after)
         log.info("index %s ready: %d items (%d embedded, %d reused) in %.1fs", report.collection,
@@ -281,13 +348,17 @@ class ItemIndex:
             return self._collection
         ptr = read_pointer(self.client, self.key)
         if ptr is None:
-            raise StoreError(f"no index for {self.key}; build it with `genrec index build --dataset {self.dataset.name}`")
+            raise StoreError(
+                f"no index for {self.key}; build it with `genrec index build --dataset {self.dataset.name}`"
+            )
         self._checked_at = now
         self.dim = int(ptr.get("dim") or 0)
         if self._collection is None or self._collection_name != ptr["collection"]:
             col = get_collection(self.client, ptr["collection"])
             if col is None:
-                raise StoreError(f"collection {ptr['collection']} named by the pointer is gone; rebuild the index")
+                raise StoreError(
+                    f"collection {ptr['collection']} named by the pointer is gone; rebuild the index"
+                )
             self._collection, self._collection_name = col, ptr["collection"]
         return self._collection
 

@@ -44,8 +44,15 @@ class Searcher:
     """Top-k search over an `ItemIndex` under `SearchFilters` (the strategy is described on
     `ChromaStore`). `popularity` (item id -> rating count) orders a blank query's matches."""
 
-    def __init__(self, index: ItemIndex, popularity: Mapping[int, int], *, strategy: Strategy = "auto",
-                 exact_max: int = 50_000, vector_cache_max_bytes: int = 2 << 30) -> None:
+    def __init__(
+        self,
+        index: ItemIndex,
+        popularity: Mapping[int, int],
+        *,
+        strategy: Strategy = "auto",
+        exact_max: int = 50_000,
+        vector_cache_max_bytes: int = 2 << 30,
+    ) -> None:
         self.index = index
         self.catalog = index.catalog
         self.embedder = index.embedder
@@ -60,7 +67,9 @@ class Searcher:
         self._lock = threading.Lock()
         self._query_cache: dict[str, np.ndarray] = {}
 
-    def search(self, query: str, k: int = 10, filters: SearchFilters | None = None) -> list[SearchResult]:
+    def search(
+        self, query: str, k: int = 10, filters: SearchFilters | None = None
+    ) -> list[SearchResult]:
         """Items closest in meaning to `query` that satisfy `filters`, best first (see ChromaStore.search)."""
         f = validate(filters, self.table.genres)
         if k <= 0:
@@ -70,7 +79,9 @@ class Searcher:
             return self.popular(f, k)
         return self.knn(self.query_vector(query), k, f)
 
-    def similar(self, item_id: int, k: int = 10, filters: SearchFilters | None = None) -> list[SearchResult]:
+    def similar(
+        self, item_id: int, k: int = 10, filters: SearchFilters | None = None
+    ) -> list[SearchResult]:
         """Items closest to `item_id`'s stored embedding (never the item itself), best first.
 
         Raises:
@@ -82,7 +93,9 @@ class Searcher:
             return []
         got = self.index.collection.get(ids=[str(item.item_id)], include=["embeddings"])
         if not got["ids"]:
-            raise UnknownItemError(f"item {item_id} is in the catalog but not in the index; rebuild it")
+            raise UnknownItemError(
+                f"item {item_id} is in the catalog but not in the index; rebuild it"
+            )
         f = f.model_copy(update={"exclude_ids": sorted(set(f.exclude_ids) | {item.item_id})})
         return self.knn(np.asarray(got["embeddings"][0], dtype=np.float32), k, f)
 
@@ -111,7 +124,9 @@ class Searcher:
         n_total = len(self.table.ids)
         if f.is_empty():
             k_eff = min(k, n_total)
-            res = col.query(query_embeddings=q[None, :], n_results=k_eff, include=["distances", "documents"])
+            res = col.query(
+                query_embeddings=q[None, :], n_results=k_eff, include=["distances", "documents"]
+            )
             ids, dists, docs = res["ids"][0], res["distances"][0], res["documents"][0]
             if len(ids) >= k_eff:
                 return self._results([int(i) for i in ids], [1.0 - d for d in dists], docs)
@@ -137,15 +152,21 @@ class Searcher:
                 top = rows[_top_k(scores, k_eff)] if len(rows) > k_eff else rows
                 sc = [float(x) for x in vectors[top] @ q]
                 return self._results([int(i) for i in self.table.ids[top]], sc, None)
-            res = col.query(query_embeddings=q[None, :], n_results=k_eff, ids=[str(i) for i in matching],
-                            include=["distances", "documents"])
+            res = col.query(
+                query_embeddings=q[None, :],
+                n_results=k_eff,
+                ids=[str(i) for i in matching],
+                include=["distances", "documents"],
+            )
             ids, dists, docs = res["ids"][0], res["distances"][0], res["documents"][0]
             if len(ids) >= k_eff:
                 return self._results([int(i) for i in ids], [1.0 - d for d in dists], docs)
             return self.exact(q, matching, k_eff)
         return self._overfetch(q, k_eff, mask, matching)
 
-    def _overfetch(self, q: np.ndarray, k_eff: int, mask: np.ndarray, matching: np.ndarray) -> list[SearchResult]:
+    def _overfetch(
+        self, q: np.ndarray, k_eff: int, mask: np.ndarray, matching: np.ndarray
+    ) -> list[SearchResult]:
         """A broad filter: HNSW over-fetched by 2/(matching fraction), post-filtered, widened until k survive."""
         col = self.index.collection
         n_total = len(self.table.ids)
@@ -192,7 +213,9 @@ class Searcher:
         scores: list[np.ndarray] = []
         step = 5000
         for start in range(0, len(ids), step):
-            got = col.get(ids=[str(int(i)) for i in ids[start:start + step]], include=["embeddings"])
+            got = col.get(
+                ids=[str(int(i)) for i in ids[start : start + step]], include=["embeddings"]
+            )
             if not got["ids"]:
                 continue
             emb = np.asarray(got["embeddings"], dtype=np.float32)

@@ -22,7 +22,18 @@ _CHROMA_MAIN = "import sys; from chromadb.cli.cli import app; sys.argv[0] = 'chr
 
 def chroma_command(path: Path, host: str = "127.0.0.1", port: int = 8001) -> list[str]:
     """The argv that runs `chroma run --path PATH --host HOST --port PORT`."""
-    return [sys.executable, "-c", _CHROMA_MAIN, "run", "--path", str(path), "--host", host, "--port", str(port)]
+    return [
+        sys.executable,
+        "-c",
+        _CHROMA_MAIN,
+        "run",
+        "--path",
+        str(path),
+        "--host",
+        host,
+        "--port",
+        str(port),
+    ]
 
 
 def run_passing_signals(argv: list[str], grace: float = 10.0) -> int:
@@ -66,13 +77,17 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
-def wait_ready(host: str, port: int, timeout: float = 30.0, proc: subprocess.Popen | None = None) -> None:
+def wait_ready(
+    host: str, port: int, timeout: float = 30.0, proc: subprocess.Popen | None = None
+) -> None:
     """Poll the heartbeat endpoint until the server answers (or raise TimeoutError)."""
     url = f"http://{host}:{port}/api/v2/heartbeat"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"chroma server exited with code {proc.returncode} before it was ready")
+            raise RuntimeError(
+                f"chroma server exited with code {proc.returncode} before it was ready"
+            )
         try:
             with urllib.request.urlopen(url, timeout=1.0) as resp:  # noqa: S310 - local URL
                 if resp.status == 200:

@@ -69,16 +69,43 @@ class ChromaStore:
     the item text without viewer tags (`Settings.index_tags`; another fingerprint, so a rebuild).
     """
 
-    def __init__(self, client: Any, dataset: Dataset, embedder: Embedder, *, strategy: Strategy = "auto",
-                 batch_size: int = 256, exact_max: int = 50_000, vector_cache_max_bytes: int = 2 << 30,
-                 max_neighbors: int = 32, ef_construction: int = 128, ef_search: int = 256,
-                 popularity: Mapping[int, int] | None = None, tags: bool = True) -> None:
-        self.index = ItemIndex(client, dataset, embedder, batch_size=batch_size, max_neighbors=max_neighbors,
-                               ef_construction=ef_construction, ef_search=ef_search, tags=tags)
+    def __init__(
+        self,
+        client: Any,
+        dataset: Dataset,
+        embedder: Embedder,
+        *,
+        strategy: Strategy = "auto",
+        batch_size: int = 256,
+        exact_max: int = 50_000,
+        vector_cache_max_bytes: int = 2 << 30,
+        max_neighbors: int = 32,
+        ef_construction: int = 128,
+        ef_search: int = 256,
+        popularity: Mapping[int, int] | None = None,
+        tags: bool = True,
+    ) -> None:
+        self.index = ItemIndex(
+            client,
+            dataset,
+            embedder,
+            batch_size=batch_size,
+            max_neighbors=max_neighbors,
+            ef_construction=ef_construction,
+            ef_search=ef_search,
+            tags=tags,
+        )
         counts = rating_counts(dataset.ratings) if popularity is None else popularity
-        self._popularity = MappingProxyType({it.item_id: int(counts.get(it.item_id, 0)) for it in dataset.catalog})
-        self.searcher = Searcher(self.index, self._popularity, strategy=strategy, exact_max=exact_max,
-                                 vector_cache_max_bytes=vector_cache_max_bytes)
+        self._popularity = MappingProxyType(
+            {it.item_id: int(counts.get(it.item_id, 0)) for it in dataset.catalog}
+        )
+        self.searcher = Searcher(
+            self.index,
+            self._popularity,
+            strategy=strategy,
+            exact_max=exact_max,
+            vector_cache_max_bytes=vector_cache_max_bytes,
+        )
 
     # ------------------------------------------------------------------ what it is over
 
@@ -151,7 +178,9 @@ class ChromaStore:
                more_workers_after: threading.Event | None = None) -> IndexStatus:
         """Check the index against the catalog; report a stale or missing one and (re)build it
         (`more_workers_after`: see `ItemIndex.build`)."""
-        return self.index.ensure(build=build, progress=progress, more_workers_after=more_workers_after)
+        return self.index.ensure(
+            build=build, progress=progress, more_workers_after=more_workers_after
+        )
 
     @property
     def collection(self) -> Any:
@@ -164,7 +193,9 @@ class ChromaStore:
 
     # ------------------------------------------------------------------ search
 
-    def search(self, query: str, k: int = 10, filters: SearchFilters | None = None) -> list[SearchResult]:
+    def search(
+        self, query: str, k: int = 10, filters: SearchFilters | None = None
+    ) -> list[SearchResult]:
         """Items closest in meaning to `query` that satisfy `filters`, best first.
 
         Args:
@@ -182,7 +213,9 @@ class ChromaStore:
         """
         return self.searcher.search(query, k, filters)
 
-    def similar(self, item_id: int, k: int = 10, filters: SearchFilters | None = None) -> list[SearchResult]:
+    def similar(
+        self, item_id: int, k: int = 10, filters: SearchFilters | None = None
+    ) -> list[SearchResult]:
         """Items closest to `item_id`'s stored embedding (never the item itself), best first.
 
         Raises:
@@ -210,8 +243,13 @@ def open_store(settings: Settings, dataset: Dataset, *, build: bool = True, prog
         more_workers_after: a build embeds with one worker until this event is set (see
             `ItemIndex.build`).
     """
-    store = ChromaStore(make_client(settings), dataset, embedder or get_embedder(settings.embedder, settings),
-                        popularity=popularity, tags=settings.index_tags)
+    store = ChromaStore(
+        make_client(settings),
+        dataset,
+        embedder or get_embedder(settings.embedder, settings),
+        popularity=popularity,
+        tags=settings.index_tags,
+    )
     store.ensure(build=build, progress=progress, more_workers_after=more_workers_after)
     return store
 
@@ -222,7 +260,18 @@ def iter_ids(results: Iterable[SearchResult]) -> list[int]:
 
 
 __all__ = [
-    "POINTER_COLLECTION", "POINTER_TTL_S", "QUERY_CACHE_SIZE", "SCHEMA_VERSION", "BuildReport", "ChromaStore",
-    "IndexStatus", "SearchResult", "StoreError", "Strategy", "iter_ids", "list_indexes", "make_client",
+    "POINTER_COLLECTION",
+    "POINTER_TTL_S",
+    "QUERY_CACHE_SIZE",
+    "SCHEMA_VERSION",
+    "BuildReport",
+    "ChromaStore",
+    "IndexStatus",
+    "SearchResult",
+    "StoreError",
+    "Strategy",
+    "iter_ids",
+    "list_indexes",
+    "make_client",
     "open_store",
 ]

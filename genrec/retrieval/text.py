@@ -32,7 +32,9 @@ def _extra_lines(extra: dict[str, Any], skip: tuple[str, ...] = ()) -> list[str]
         if not isinstance(key, str) or key.lower().endswith(_SKIP_EXTRA_SUFFIXES) or key in skip:
             continue
         if isinstance(value, (list, tuple)):
-            value = ", ".join(str(v) for v in value if isinstance(v, (str, int, float)) and str(v).strip())
+            value = ", ".join(
+                str(v) for v in value if isinstance(v, (str, int, float)) and str(v).strip()
+            )
         if isinstance(value, str) and value.strip():
             out.append(f"{key.replace('_', ' ').capitalize()}: {value.strip()}.")
     return out

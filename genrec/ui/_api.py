@@ -245,7 +245,9 @@ class ApiService:
             raise HTTPException(422, "the message is empty: send what the user said")
         limit = self.max_message_chars
         if len(text) > limit:
-            raise HTTPException(422, f"the message has {len(text)} characters; the limit is {limit}")
+            raise HTTPException(
+                422, f"the message has {len(text)} characters; the limit is {limit}"
+            )
         return text
 
     async def chat(self, session_id: str, message: str,
@@ -281,7 +283,9 @@ def _named_session(service: ApiService, request_user: str | None, header: str | 
 
 def _transcript(req: ChatCompletionRequest, limits: ApiLimits) -> Transcript:
     if len(req.messages) > limits.max_messages:
-        raise HTTPException(422, f"{len(req.messages)} messages; the limit is {limits.max_messages}")
+        raise HTTPException(
+            422, f"{len(req.messages)} messages; the limit is {limits.max_messages}"
+        )
     try:
         return Transcript.of((m.role, m.text()) for m in req.messages)
     except ValueError:
@@ -310,7 +314,9 @@ def build_router(service: ApiService) -> APIRouter:
         "/v1/chat/completions",
         response_model=ChatCompletion,
         tags=["openai"],
-        responses={200: {"content": {"text/event-stream": {}}, "description": "JSON, or SSE chunks"}},
+        responses={
+            200: {"content": {"text/event-stream": {}}, "description": "JSON, or SSE chunks"}
+        },
     )
     async def chat_completions(
         req: ChatCompletionRequest,
@@ -352,8 +358,14 @@ def build_router(service: ApiService) -> APIRouter:
             )
         include_usage = bool(req.stream_options and req.stream_options.include_usage)
         return StreamingResponse(
-            completion_chunks(service.stream(session.stored, message, prepare), session.client, cid, created,
-                              answered_by(service.rec.backend_name), include_usage),
+            completion_chunks(
+                service.stream(session.stored, message, prepare),
+                session.client,
+                cid,
+                created,
+                answered_by(service.rec.backend_name),
+                include_usage,
+            ),
             media_type="text/event-stream",
             headers={**headers, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
@@ -386,7 +398,9 @@ def build_router(service: ApiService) -> APIRouter:
         return {**reply.model_dump(mode="json"), "warnings": public_warnings(reply.warnings),
                 "session_id": session.client}
 
-    @router.post("/api/sessions/{session_id}/feedback", response_model=SessionView, tags=["sessions"])
+    @router.post(
+        "/api/sessions/{session_id}/feedback", response_model=SessionView, tags=["sessions"]
+    )
     async def post_feedback(body: FeedbackIn, session: Owned = ValidSession) -> SessionView:
         """Record a like or dislike; the next turn respects it (a disliked item is not shown again)."""
         await service.require(session)
@@ -396,7 +410,8 @@ def build_router(service: ApiService) -> APIRouter:
                                            body.liked)
             except LookupError:
                 raise HTTPException(
-                    422, f"item_id {body.item_id} is not in the catalog: use an item_id from a reply"
+                    422,
+                    f"item_id {body.item_id} is not in the catalog: use an item_id from a reply",
                 ) from None
             history = await service.call(service.rec.history, session.stored)
         return SessionView(session_id=session.client, state=state.model_dump(mode="json"),

@@ -89,7 +89,10 @@ def card_block(recommender: Recommender, card: dict[str, Any], session: Any, car
     item_id = int(card["item_id"])
     item = recommender.catalog.get(item_id)
     with gr.Group(elem_classes=["genrec-card-box"]):
-        gr.HTML(card_html(card, item.links if item is not None else ()), elem_classes=["genrec-card-html"])
+        gr.HTML(
+            card_html(card, item.links if item is not None else ()),
+            elem_classes=["genrec-card-html"],
+        )
         with gr.Row(elem_classes=["genrec-fb-row"]):
             up = gr.Button("👍 Like", size="sm", elem_classes=["genrec-like"],
                            elem_id=f"like-{item_id}")

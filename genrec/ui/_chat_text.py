@@ -18,8 +18,10 @@ MAX_CHIPS = 6  # answer buttons under the chat (a reply's suggested_answers)
 
 
 NO_TURN_YET = "_No tool calls yet: send a message._"
-NO_TOOLS = ("_The last answer used no tool calls: it came from your message alone (a question back, "
-            "or an answer about a title)._")
+NO_TOOLS = (
+    "_The last answer used no tool calls: it came from your message alone (a question back, "
+    "or an answer about a title)._"
+)
 
 
 def trace_markdown(reply: Reply | None) -> str:

@@ -63,7 +63,9 @@ def new_session_id() -> str:
     return uuid.uuid4().hex
 
 
-def build_blocks(recommender: Recommender, settings: Settings, *, concurrency: int = 4) -> gr.Blocks:
+def build_blocks(
+    recommender: Recommender, settings: Settings, *, concurrency: int = 4
+) -> gr.Blocks:
     """The chat app as a gr.Blocks (create_app mounts it); `concurrency` turns run at once."""
     backend = str(getattr(recommender, "backend_name", settings.llm))
     max_chars = int(recommender.config.max_message_chars)  # longer: refused with a note, not cut
@@ -160,7 +162,9 @@ def build_blocks(recommender: Recommender, settings: Settings, *, concurrency: i
                     remove_preference(recommender, session_id, chip)
                 except Exception:  # noqa: BLE001 - a banner, not a traceback
                     log.exception("removing a preference failed")
-                    return gr.skip(), banner_of(["Sorry, I could not change that; please try again."])
+                    return gr.skip(), banner_of(
+                        ["Sorry, I could not change that; please try again."]
+                    )
                 return prefs_of(session_id), gr.skip()
 
             return remove
@@ -195,8 +199,10 @@ def build_blocks(recommender: Recommender, settings: Settings, *, concurrency: i
                 yield {note: gr.update(value=too_long_note(len(message), max_chars), visible=True)}
                 return
             if session_id in running:  # typed during a turn: sent after it, never lost
-                yield {**({box: gr.update(value="")} if from_box else {}),
-                       note: gr.update(value=QUEUED.format(html.escape(message[:200])), visible=True)}
+                yield {
+                    **({box: gr.update(value="")} if from_box else {}),
+                    note: gr.update(value=QUEUED.format(html.escape(message[:200])), visible=True),
+                }
                 deadline = time.monotonic() + QUEUE_WAIT_S
                 while session_id in running and time.monotonic() < deadline:
                     time.sleep(0.1)
@@ -259,7 +265,10 @@ def build_blocks(recommender: Recommender, settings: Settings, *, concurrency: i
                 elif batch and not stopped and (not finished or stage != shown):
                     chat[-1]["content"] = streamed_lead(text)
                     shown = stage
-                    yield {chatbot: chat, working: gr.update(value=f"⏳ {STAGES.get(stage, stage)}")}
+                    yield {
+                        chatbot: chat,
+                        working: gr.update(value=f"⏳ {STAGES.get(stage, stage)}"),
+                    }
             if stopped and len(recommender.history(session_id)) == kept:
                 return  # nothing was saved: "Stopped" stands
             if reply is None:
@@ -269,9 +278,16 @@ def build_blocks(recommender: Recommender, settings: Settings, *, concurrency: i
             cards = {cards_state: [card_of(r) for r in reply.recommendations]} if (
                 reply.recommendations) else {}  # an answer without picks keeps the cards shown
             late = {note: gr.update(value=TOO_LATE, visible=True)} if stopped else {}
-            yield {chatbot: chat, **cards, prefs_state: prefs_of(session_id), trace: trace_markdown(reply),
-                   banner: banner_of(user_notices(list(reply.warnings))),
-                   **dict(zip(chips, chip_updates(list(reply.suggested_answers)))), **late, **done}
+            yield {
+                chatbot: chat,
+                **cards,
+                prefs_state: prefs_of(session_id),
+                trace: trace_markdown(reply),
+                banner: banner_of(user_notices(list(reply.warnings))),
+                **dict(zip(chips, chip_updates(list(reply.suggested_answers)))),
+                **late,
+                **done,
+            }
 
         def respond_box(message: str, session_id: str) -> Iterator[dict[Any, Any]]:
             yield from respond(message, session_id, from_box=True)
@@ -341,8 +357,11 @@ def build_blocks(recommender: Recommender, settings: Settings, *, concurrency: i
         shortlist_btn.click(show_shortlist, inputs=[session], outputs=[shortlist])
         reset_outputs = [session, chatbot, cards_state, prefs_state, trace, banner, box,
                          session_md, note, shortlist, *chips]
-        new.click(new_conversation, outputs=reset_outputs, cancels=events).then(  # a running turn stops
-            None, inputs=[session], js=remember)
+        new.click(
+            new_conversation, outputs=reset_outputs, cancels=events
+        ).then(  # a running turn stops
+            None, inputs=[session], js=remember
+        )
         chatbot.clear(new_conversation, outputs=reset_outputs).then(  # the chat's trash button
             None, inputs=[session], js=remember)
         recall = f"() => [localStorage.getItem('{STORAGE_KEY}') || '']"

@@ -58,7 +58,9 @@ def install_error_handlers(app: FastAPI) -> None:
         problems = []
         for err in exc.errors():
             loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
-            problems.append({"loc": loc, "msg": str(err.get("msg", "")), "type": str(err.get("type", ""))})
+            problems.append(
+                {"loc": loc, "msg": str(err.get("msg", "")), "type": str(err.get("type", ""))}
+            )
         summary = "; ".join(f"{p['loc']}: {p['msg']}" for p in problems[:5])
         return error_response(422, f"invalid request: {summary}", details=problems)
 

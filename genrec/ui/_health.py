@@ -26,7 +26,11 @@ async def llm_state(service: ApiService) -> tuple[str, float | None, str | None]
     state, retry_in = llm_health(getattr(service.rec, "llm", None))
     breaker = getattr(getattr(service.rec, "llm", None), "breaker", None)
     answered = getattr(breaker, "last_success", None)
-    probed = await service.llm_probe.state(answered if isinstance(answered, float) else None) if state != "none" else None
+    probed = (
+        await service.llm_probe.state(answered if isinstance(answered, float) else None)
+        if state != "none"
+        else None
+    )
     if probed is not None and not probed[0]:
         return "down", None, probed[1]
     return state, retry_in, None

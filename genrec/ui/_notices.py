@@ -16,7 +16,10 @@ OTHER = 'Something went wrong on this turn but was handled; "Why these?" has the
 # (phrases found in an agent warning, lower case) -> the sentence users see; the first match wins
 _RULES: tuple[tuple[tuple[str, ...], str], ...] = (
     (("llm unavailable", "is down", "no llm call left", "fallback failed"), LLM_DOWN),
-    (("llm", "tool call", "tool round", "tool calling", "tool results", "fact check"), LLM_UNUSABLE),
+    (
+        ("llm", "tool call", "tool round", "tool calling", "tool results", "fact check"),
+        LLM_UNUSABLE,
+    ),
     (("message truncated",), TRUNCATED),
     (("not readable text",), UNREADABLE),
     (("could not be saved",), NOT_SAVED),

@@ -29,8 +29,12 @@ class ApiLimits(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    max_body_bytes: int = Field(default=64 * 1024, description="Largest request body, in bytes (413 above).")
-    max_messages: int = Field(default=200, description="Most messages in one chat-completions request.")
+    max_body_bytes: int = Field(
+        default=64 * 1024, description="Largest request body, in bytes (413 above)."
+    )
+    max_messages: int = Field(
+        default=200, description="Most messages in one chat-completions request."
+    )
     requests_per_minute: int = Field(default=600, ge=1, description=(
         "API requests per principal (key, or key + X-Genrec-User) per minute; 429 above."))
     auth_failures_per_minute: int = Field(default=10, ge=1, description=(
@@ -133,7 +137,9 @@ class GenrecExtra(BaseModel):
     question: bool = Field(False, description="True when the agent asked a question instead.")
     suggested_answers: list[str] = Field(default_factory=list, description=(
         "Likely answers to the agent's question (for buttons); empty when it asked none."))
-    trace: list[dict[str, Any]] = Field(description="Tool calls of this turn (name, arguments, ok, ...).")
+    trace: list[dict[str, Any]] = Field(
+        description="Tool calls of this turn (name, arguments, ok, ...)."
+    )
     warnings: list[str] = []
     backend: str = ""
     replace_text: str | None = Field(
@@ -199,7 +205,8 @@ class Shortlist(BaseModel):
     recommendations: list[dict[str, Any]] = Field(
         description="The session's current best k, best first (item_id, title, year, genres, score, "
         "predicted_rating, rationale, verified): constraints and dislikes obeyed, items the user "
-        "named or reacted to left out, earlier-shown items allowed.")
+        "named or reacted to left out, earlier-shown items allowed."
+    )
 
 
 class Deleted(BaseModel):

@@ -156,7 +156,10 @@ class BodySizeLimit:
             {
                 "type": "http.response.start",
                 "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
             }
         )
         await send({"type": "http.response.body", "body": body})
@@ -304,4 +307,6 @@ class RateLimiter:
 def too_many(wait: float, what: str) -> HTTPException:
     """429 with Retry-After (whole seconds, at least 1)."""
     secs = max(1, math.ceil(wait))
-    return HTTPException(429, f"too many {what}; retry in {secs} s", headers={"Retry-After": str(secs)})
+    return HTTPException(
+        429, f"too many {what}; retry in {secs} s", headers={"Retry-After": str(secs)}
+    )

@@ -37,10 +37,21 @@ def chips_of(state: Any, catalog: Any) -> list[PrefChip]:
         label = f"{lo}-{hi}" if lo is not None and hi is not None else (
             f"from {lo}" if lo is not None else f"up to {hi}")
         out.append(PrefChip(label=label, kind="years", tip="only these years"))
-    out += [PrefChip(label=f"enjoys {g}", kind="preferred_genre", value=g, tip="a boost, not a filter")
-            for g in state.preferred_genres if g not in state.wanted_genres]
-    out += [PrefChip(label=f"in the mood for {g}", kind="mood_genre", value=g, tip="a mood: a boost, not a filter")
-            for g in state.mood_genres if g not in state.wanted_genres]
+    out += [
+        PrefChip(label=f"enjoys {g}", kind="preferred_genre", value=g, tip="a boost, not a filter")
+        for g in state.preferred_genres
+        if g not in state.wanted_genres
+    ]
+    out += [
+        PrefChip(
+            label=f"in the mood for {g}",
+            kind="mood_genre",
+            value=g,
+            tip="a mood: a boost, not a filter",
+        )
+        for g in state.mood_genres
+        if g not in state.wanted_genres
+    ]
     for i in state.anchors[-1:]:
         item = catalog.get(i)
         if item is not None:

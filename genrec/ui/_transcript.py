@@ -80,7 +80,11 @@ class Transcript:
     def base_key(self) -> str | None:
         """The session id the previous request of this conversation ran its turn on: the prefix
         up to the user message the last assistant turn answered (None when there is none)."""
-        if len(self.before) < 2 or self.before[-1][0] != "assistant" or self.before[-2][0] != "user":
+        if (
+            len(self.before) < 2
+            or self.before[-1][0] != "assistant"
+            or self.before[-2][0] != "user"
+        ):
             return None
         return transcript_id(self.before[:-1])
 
@@ -154,7 +158,11 @@ class TitleFinder:
             m = _LIST_LINE.match(line)
             if m:
                 year = _TITLE_YEAR.search(m.group(1))
-                found = self._ending_at(m.group(1)[:year.start()], int(year.group(1))) if year else None
+                found = (
+                    self._ending_at(m.group(1)[: year.start()], int(year.group(1)))
+                    if year
+                    else None
+                )
                 if found is not None:
                     listed.append(found)
         if listed:

@@ -81,8 +81,10 @@ def open_backend(target: Path | str | None) -> SessionBackend:
             raise ImportError(f"a PostgreSQL session store needs SQLAlchemy 2 and psycopg ({exc}); "
                               "install them with: pip install 'genrec[postgres]'") from exc
         return PostgresSessions(text)
-    raise ValueError(f"unsupported session store URL scheme {scheme!r}: use sqlite:///PATH "
-                     "(one process) or postgresql://USER:PASSWORD@HOST:PORT/DB (shared by replicas)")
+    raise ValueError(
+        f"unsupported session store URL scheme {scheme!r}: use sqlite:///PATH "
+        "(one process) or postgresql://USER:PASSWORD@HOST:PORT/DB (shared by replicas)"
+    )
 
 
 class SessionStore:

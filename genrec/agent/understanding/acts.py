@@ -27,32 +27,46 @@ _REQUEST = re.compile(
     r"i (?:want|need|would like|'d like|d like)|looking for|in the mood for|more like|help (?:me )?find|find me|"
     r"show me|give me|"
     r"(?:any|some) (?:good |other |more |new |recent )?\w+ (?:movies?|films?|comedies|dramas|thrillers|ones))\b",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 _ABOUT_A_FILM = re.compile(
     r"\b(?:it|that|this|they|those|them|he|she|the (?:movie|film|plot|story|cast|trailer|graphics|ending|"
-    r"first one|second one|last one|sequel|book|show|series|character|actor|actress))\b", re.IGNORECASE)
-_BARE_ASK = re.compile(r"^\W*(?!(?:who|whom|whose|what|whats|what's|when|where|which|why|how|is|are|was|were|does|do|did|"
-                       r"has|have|had|can|could|would|will|should|isn't|isnt|aren't|arent|wasn't|wasnt|doesn't|doesnt|"
-                       r"didn't|didnt)\b)", re.IGNORECASE)
+    r"first one|second one|last one|sequel|book|show|series|character|actor|actress))\b",
+    re.IGNORECASE,
+)
+_BARE_ASK = re.compile(
+    r"^\W*(?!(?:who|whom|whose|what|whats|what's|when|where|which|why|how|is|are|was|were|does|do|did|"
+    r"has|have|had|can|could|would|will|should|isn't|isnt|aren't|arent|wasn't|wasnt|doesn't|doesnt|"
+    r"didn't|didnt)\b)",
+    re.IGNORECASE,
+)
 """A question with no question word: "any sci-fi?", "comedies?" (a request said with a question mark)."""
 _ASKED_AFTER = re.compile(r"^[^,]{0,40},\s*(?:what|how|why)\s+(?:is|was|are|were|do|did|does)\b",
                           re.IGNORECASE)
 """A question after a lead-in, typed without its question mark ("one more question, what is your favorite part of X");
 not "which"/"who", which open relative clauses ("horror, which is not my thing")."""
-_TAG_QUESTION = re.compile(r"(?:,\s*(?:(?:and|what about|how about|do|did|have)\s+)?|\s+(?:and|what about|how about)\s+)"
-                           r"(?:you|u|yourself|urself)\s*\?+\s*$", re.IGNORECASE)
+_TAG_QUESTION = re.compile(
+    r"(?:,\s*(?:(?:and|what about|how about|do|did|have)\s+)?|\s+(?:and|what about|how about)\s+)"
+    r"(?:you|u|yourself|urself)\s*\?+\s*$",
+    re.IGNORECASE,
+)
 """A question handed back at the end of a statement ("i like that movie very much and you?", "loved it,
 what about you?"): its own sentence, so the statement before it still counts."""
-_DISMISSES = re.compile(r"\bnot (?:really |quite )?(?:my thing|for me|my cup of tea|my type|what i(?:'m| am) after)|"
-                        r"\bnot in the mood|\bhad enough|\bsick of|\btired of|\bno more\b", re.IGNORECASE)
+_DISMISSES = re.compile(
+    r"\bnot (?:really |quite )?(?:my thing|for me|my cup of tea|my type|what i(?:'m| am) after)|"
+    r"\bnot in the mood|\bhad enough|\bsick of|\btired of|\bno more\b",
+    re.IGNORECASE,
+)
 """A dismissal in a description ("the second one is a comedy, not my thing") still avoids the genre."""
 _COMPLAINT = re.compile(r"\b(?:the \w+ one|those|these|none of (?:these|those|them)|neither)\b.*"
                         r"\b(?:isn'?t|aren'?t|is not|are not|not one)\b", re.IGNORECASE)
 """A complaint about the list shown ("the second one isn't a comedy", "those aren't comedies") says
 what the user wants: not a description to skip."""
-_ASKS_THE_RECOMMENDER = re.compile(r"^\W*(?:do|did|have|would|will|are|were) you\b(?!.*\b(?:have|got|know|recommend|"
-                                   r"suggest|think of)\b)|.*\b(?:that|did) you (?:enjoyed|liked|like|enjoy|think|thought)\b",
-                                   re.IGNORECASE)
+_ASKS_THE_RECOMMENDER = re.compile(
+    r"^\W*(?:do|did|have|would|will|are|were) you\b(?!.*\b(?:have|got|know|recommend|"
+    r"suggest|think of)\b)|.*\b(?:that|did) you (?:enjoyed|liked|like|enjoy|think|thought)\b",
+    re.IGNORECASE,
+)
 _DESCRIBES = re.compile(
     r"(?:^\W*|\b(?:and|but|because|so|though|although|since|as|cause|cuz|if|think|guess|believe|feel|hope|heard|"
     r"seems|like)\s+)"
@@ -63,16 +77,24 @@ _DESCRIBES = re.compile(
     r"(?:is|was|were|are|s|would|will|might|could|can|seems?|seemed|looks?|looked|sounds?|sounded|has|had|"
     r"have|gets?|got|felt|feels?|made|makes?|fits?|isn't|isnt|wasn't|wasnt|aren't|arent|doesn't|"
     r"doesnt|didn't|didnt|kind of|kinda|really|also|definitely|probably|still|just|sure|actually|deviated)\b)",
-    re.IGNORECASE)
-_DEGREE = re.compile(r"\b(?:a bit|a little|too|kinda|kind of|pretty|so|very|quite|way too)\s+(?:creepy|scary|violent|"
-                     r"dark|gory|sad|funny|slow|long|boring|childish|mushy|cheesy|intense|bloody|romantic)\b",
-                     re.IGNORECASE)
-_WANTS = re.compile(r"\b(?:something|anything|nothing|not|no|want|need|prefer|looking for|rather|like|love|enjoy)\b",
-                    re.IGNORECASE)
+    re.IGNORECASE,
+)
+_DEGREE = re.compile(
+    r"\b(?:a bit|a little|too|kinda|kind of|pretty|so|very|quite|way too)\s+(?:creepy|scary|violent|"
+    r"dark|gory|sad|funny|slow|long|boring|childish|mushy|cheesy|intense|bloody|romantic)\b",
+    re.IGNORECASE,
+)
+_WANTS = re.compile(
+    r"\b(?:something|anything|nothing|not|no|want|need|prefer|looking for|rather|like|love|enjoy)\b",
+    re.IGNORECASE,
+)
 _FIND_THEM = re.compile(r"\bfind (?:him|her|them|it|that|this)\b", re.IGNORECASE)
 _MADE_ME = re.compile(r"\b(?:made|makes) me\b", re.IGNORECASE)
-_GENERAL_SUBJECT = re.compile(r"\b(?:movies?|films?|ones|shows?|comedies|dramas|stories)\s+(?:that|which)\s+(?:\w+\s+)?"
-                              r"(?:make|makes)\s+me\b", re.IGNORECASE)
+_GENERAL_SUBJECT = re.compile(
+    r"\b(?:movies?|films?|ones|shows?|comedies|dramas|stories)\s+(?:that|which)\s+(?:\w+\s+)?"
+    r"(?:make|makes)\s+me\b",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -126,14 +148,23 @@ def question_tag(sentence: str) -> int | None:
 def _act(s: str) -> Act:
     body = s.strip()
     asks = body.endswith("?") or bool(_INTERROGATIVE.match(body) or _ASKED_AFTER.match(body))
-    if body.lower().startswith(("i ", "i'm", "im ", "i'd", "id ", "i've", "ive ", "my ")) and not body.endswith("?"):
+    if body.lower().startswith(
+        ("i ", "i'm", "im ", "i'd", "id ", "i've", "ive ", "my ")
+    ) and not body.endswith("?"):
         asks = False
     if asks:
         if _ASKS_THE_RECOMMENDER.match(body):
             return "question"
-        if _BARE_ASK.match(body) and not _ASKED_AFTER.match(body) and not _ABOUT_A_FILM.search(body) and not re.search(r"\byou\b", body, re.I):
+        if (
+            _BARE_ASK.match(body)
+            and not _ASKED_AFTER.match(body)
+            and not _ABOUT_A_FILM.search(body)
+            and not re.search(r"\byou\b", body, re.I)
+        ):
             return "request"  # "any sci-fi?", "comedies?", "Twelve Monkeys?", "something from the 80s?"
-        if _REQUEST.search(body) and not re.match(r"^\W*(?:is|was|does|did|has)\s+(?:it|that|this)\b", body, re.I):
+        if _REQUEST.search(body) and not re.match(
+            r"^\W*(?:is|was|does|did|has)\s+(?:it|that|this)\b", body, re.I
+        ):
             return "request"
         return "question"
     if _describes(body):
@@ -144,15 +175,19 @@ def _act(s: str) -> Act:
 def _describes(clause: str) -> bool:
     if _DEGREE.search(clause) and not _WANTS.search(clause):
         return True  # "a bit creepy for a 5 year old", "too slow"
-    return bool(_DESCRIBES.search(clause) or _FIND_THEM.search(clause)) or bool(_MADE_ME.search(clause) and not _GENERAL_SUBJECT.search(clause))
+    return bool(_DESCRIBES.search(clause) or _FIND_THEM.search(clause)) or bool(
+        _MADE_ME.search(clause) and not _GENERAL_SUBJECT.search(clause)
+    )
 
 
 def _clauses(text: str, start: int, end: int) -> list[tuple[int, int]]:
     """The clauses of text[start:end]: split at commas, semicolons, colons and 'but'/'though'/'and'."""
     cuts = [start]
-    for m in re.finditer(r"[,;:]|\s(?=(?:but|though|however|although|because|cause)\b)|\s(?=and (?:i|i'm|im|i'd|id)\b)",
-                         text[start:end],
-                         re.IGNORECASE):
+    for m in re.finditer(
+        r"[,;:]|\s(?=(?:but|though|however|although|because|cause)\b)|\s(?=and (?:i|i'm|im|i'd|id)\b)",
+        text[start:end],
+        re.IGNORECASE,
+    ):
         cuts.append(start + m.end())
     cuts.append(end)
     return [(a, b) for a, b in zip(cuts, cuts[1:]) if b > a]
@@ -199,4 +234,12 @@ def act_at(text: str, pos: int) -> Act:
     return "statement"
 
 
-__all__ = ["Act", "Sentence", "act_at", "blank_acts", "preference_text", "question_tag", "sentences"]
+__all__ = [
+    "Act",
+    "Sentence",
+    "act_at",
+    "blank_acts",
+    "preference_text",
+    "question_tag",
+    "sentences",
+]

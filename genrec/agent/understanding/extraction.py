@@ -45,24 +45,43 @@ from genrec.data import Catalog
 GENRE_SYNONYMS: dict[str, str] = VOCABULARY.genre_synonyms
 
 __all__ = [
-    "GENRE_SYNONYMS", "YEAR_HI", "YEAR_LO", "CatalogExtractor", "Extraction", "Polarity", "TitleIndex",
-    "TitleMention", "apply", "normalize", "title_index",
+    "GENRE_SYNONYMS",
+    "YEAR_HI",
+    "YEAR_LO",
+    "CatalogExtractor",
+    "Extraction",
+    "Polarity",
+    "TitleIndex",
+    "TitleMention",
+    "apply",
+    "normalize",
+    "title_index",
 ]
 
-_ITEM_REF = re.compile(r"\b(?:item|item id|movie id|film id|id)(?:\s+#?\s*|\s*#\s*)(\d{1,12})\b", re.IGNORECASE)
+_ITEM_REF = re.compile(
+    r"\b(?:item|item id|movie id|film id|id)(?:\s+#?\s*|\s*#\s*)(\d{1,12})\b", re.IGNORECASE
+)
 """An explicit id only: "item 4", "item #4", "id 4" (never "ID4" inside a title such as "Independence Day (ID4)")."""
-_GENERAL_TASTE = re.compile(r"\b(?:tend to|usually|mostly|generally|typically|normally|favou?rites?|soft spot|"
-                            r"grew up|always|big fan|fan of|enjoy|enjoys|i like|i love|my taste|era)\b",
-                            re.IGNORECASE)
+_GENERAL_TASTE = re.compile(
+    r"\b(?:tend to|usually|mostly|generally|typically|normally|favou?rites?|soft spot|"
+    r"grew up|always|big fan|fan of|enjoy|enjoys|i like|i love|my taste|era)\b",
+    re.IGNORECASE,
+)
 """Cues of a general taste ("I tend to enjoy the 90s"), as opposed to a hedge on a wish ("the 90s, ideally")."""
-_TOO_OLD_OR_NEW = re.compile(r"\btoo (?:old|dated|new|recent|modern)\b|\b(?:older|newer) than\b", re.IGNORECASE)
+_TOO_OLD_OR_NEW = re.compile(
+    r"\btoo (?:old|dated|new|recent|modern)\b|\b(?:older|newer) than\b", re.IGNORECASE
+)
 _WATCHED: frozenset[Polarity] = frozenset({"liked", "disliked", "seen"})
 """Verdicts of someone who has watched the item (not a reaction to an unseen one)."""
-_BACK_TO_IT = re.compile(r"\b(?:it|its|it's|that|this|that one|this one|them|those)\b", re.IGNORECASE)
+_BACK_TO_IT = re.compile(
+    r"\b(?:it|its|it's|that|this|that one|this one|them|those)\b", re.IGNORECASE
+)
 """Words by which a sentence speaks of the title said just before it ("Alien. Who is in it?")."""
 _USER_REF = re.compile(r"\buser(?:\s*id)?\s*#?\s*(\d{1,9})\b", re.IGNORECASE)
-_IT_VERDICT = re.compile(r"(?:i\s+)?(?:really\s+|absolutely\s+)?(?:(?P<liked>loved|liked|enjoyed|adored) it|"
-                         r"(?P<disliked>hated|disliked|did ?n[o']?t like) it)\b")
+_IT_VERDICT = re.compile(
+    r"(?:i\s+)?(?:really\s+|absolutely\s+)?(?:(?P<liked>loved|liked|enjoyed|adored) it|"
+    r"(?P<disliked>hated|disliked|did ?n[o']?t like) it)\b"
+)
 
 
 def _cue_before(text: str, start: int) -> bool:
@@ -71,19 +90,58 @@ def _cue_before(text: str, start: int) -> bool:
     return bool(POLARITY_BEFORE.search(sentence))
 
 
-_MORE_LIKE = re.compile(r"(?:\b(?:something|anything|movies?|films?|ones?|stuff|more|others?|similar|one)\s+"
-                        r"(?:\w+\s+)?(?:like|to)|\bsimilar to|\balong the lines of|\bin the vein of|\bsuch as|"
-                        r"\bin the spirit of|\bthe likes of|"
-                        r"^\W*like|\bmore like)\s+(?:the\s+)?$", re.IGNORECASE)
+_MORE_LIKE = re.compile(
+    r"(?:\b(?:something|anything|movies?|films?|ones?|stuff|more|others?|similar|one)\s+"
+    r"(?:\w+\s+)?(?:like|to)|\bsimilar to|\balong the lines of|\bin the vein of|\bsuch as|"
+    r"\bin the spirit of|\bthe likes of|"
+    r"^\W*like|\bmore like)\s+(?:the\s+)?$",
+    re.IGNORECASE,
+)
 """Words that ask for more like a title ("something like", "films similar to"), right before it."""
-_YES = re.compile(r"^\W*(?:yes|yeah|yep|yup|right|correct|exactly|sure|that one|that's it|thats it|y)\b")
+_YES = re.compile(
+    r"^\W*(?:yes|yeah|yep|yup|right|correct|exactly|sure|that one|that's it|thats it|y)\b"
+)
 _NO = re.compile(r"^\W*(?:no|nope|nah|not that|wrong|neither|n)\b")
-_TITLE_CASE = re.compile(r"\b[A-Z][\w'’]*(?:(?::\s*|\s+(?:(?:of|the|and|v|vs|in|on|a|an|to|at)\s+)?)[A-Z][\w'’]*)+")
+_TITLE_CASE = re.compile(
+    r"\b[A-Z][\w'’]*(?:(?::\s*|\s+(?:(?:of|the|and|v|vs|in|on|a|an|to|at)\s+)?)[A-Z][\w'’]*)+"
+)
 """Several capitalised words in a row ("Infinity War"): a name, read for no genre unless all genre words."""
 _TITLE_LINKS = frozenset({"of", "the", "and", "v", "vs", "in", "on", "a", "an", "to", "at"})
-_LIST_GLUE = frozenset({"and", "or", "also", "maybe", "probably", "think", "i", "guess", "the", "a", "an", "oh",
-                        "um", "hmm", "well", "definitely", "both", "too", "plus", "lol", "lets", "see", "like",
-                        "say", "ok", "okay", "so", "yes", "yeah", "sure", "etc"})
+_LIST_GLUE = frozenset(
+    {
+        "and",
+        "or",
+        "also",
+        "maybe",
+        "probably",
+        "think",
+        "i",
+        "guess",
+        "the",
+        "a",
+        "an",
+        "oh",
+        "um",
+        "hmm",
+        "well",
+        "definitely",
+        "both",
+        "too",
+        "plus",
+        "lol",
+        "lets",
+        "see",
+        "like",
+        "say",
+        "ok",
+        "okay",
+        "so",
+        "yes",
+        "yeah",
+        "sure",
+        "etc",
+    }
+)
 """Words a bare answer of titles may hold besides them ("I think Alien and Heat")."""
 _ANSWER_ORDINAL = re.compile(
     r"\s*(?:(\d)|(" + "|".join(VOCABULARY.answer_ordinals) + r"))\W*")
@@ -105,13 +163,19 @@ class Extraction(Preferences):
         default_factory=list, description="Titles that could mean several items.")
     unknown_item_refs: list[int] = Field(
         default_factory=list, description="'item N' references to ids not in the catalog.")
-    user_id: int | None = Field(default=None, description="A dataset user id the user gave ('I'm user 42').")
+    user_id: int | None = Field(
+        default=None, description="A dataset user id the user gave ('I'm user 42')."
+    )
     allow_repeats: bool = Field(default=False, description="The user asked to see items again.")
     reset: bool = Field(default=False, description="The user asked to start over.")
     injection: bool = Field(default=False, description=(
         "Words of a prompt-injection attempt: answered as usual, but not kept as a wish."))
-    general_taste: bool = Field(default=False, description=(
-        "The message speaks of the user's taste in general ('I tend to enjoy ...', 'my favourites')."))
+    general_taste: bool = Field(
+        default=False,
+        description=(
+            "The message speaks of the user's taste in general ('I tend to enjoy ...', 'my favourites')."
+        ),
+    )
     decade_demanded: bool = Field(default=False, description=(
         "A decade said because shown items were too old or too new ('too old: the 70s, ideally')."))
     mentioned_titles: list[str] = Field(
@@ -124,12 +188,20 @@ class Extraction(Preferences):
         "Catalog titles an LLM gave that the message does not name (dropped: a misreading)."))
     anchors: list[int] = Field(default_factory=list, description=(
         "Items the message asks for more like ('something like Toy Story')."))
-    chosen: list[int] = Field(default_factory=list, description=(
-        "Items given by id ('item 50') or picked in answer to 'which one did you mean?' (not read from words)."))
+    chosen: list[int] = Field(
+        default_factory=list,
+        description=(
+            "Items given by id ('item 50') or picked in answer to 'which one did you mean?' (not read from words)."
+        ),
+    )
     dropped_genres: list[str] = Field(default_factory=list, description=(
         "Genres the message takes back ('forget the kids stuff', 'war is fine again')."))
-    item_questions: list[ItemQuestion] = Field(default_factory=list, description=(
-        "Questions about items ('why did you pick the first one?'): answered, never kept as preferences."))
+    item_questions: list[ItemQuestion] = Field(
+        default_factory=list,
+        description=(
+            "Questions about items ('why did you pick the first one?'): answered, never kept as preferences."
+        ),
+    )
 
     @property
     def wish(self) -> str | None:
@@ -193,7 +265,11 @@ class CatalogExtractor:
         if not text:
             return ex
         ex.injection = bool(INJECTION.search(text))
-        ex.allow_repeats = bool(REPEAT.search(re.sub(r"\b(?:fine|ok|okay|alright|good)\s+again\b", "", text, flags=re.I)))
+        ex.allow_repeats = bool(
+            REPEAT.search(
+                re.sub(r"\b(?:fine|ok|okay|alright|good)\s+again\b", "", text, flags=re.I)
+            )
+        )
         ex.reset = bool(RESET.search(text))
         masked = text
         # questions about items are answered, not read for preferences
@@ -247,11 +323,17 @@ class CatalogExtractor:
             ex.asked_about.extend(t.ids[:1])
             masked = blank(masked, t.start, t.end)
         mentions = [t for t in mentions if t not in asked]
-        refs = [r for r in list_references(outside) if act_at(acts_text, r.start) != "question"] if shown else []
+        refs = (
+            [r for r in list_references(outside) if act_at(acts_text, r.start) != "question"]
+            if shown
+            else []
+        )
         for ref in refs:
             masked = blank(masked, ref.start, ref.end)
         # titles and references read together: "loved A, the third one and B" is one list
-        spans: list[TitleMention | ListReference] = sorted([*mentions, *refs], key=lambda x: x.start)
+        spans: list[TitleMention | ListReference] = sorted(
+            [*mentions, *refs], key=lambda x: x.start
+        )
         default = self._default_polarity(masked, spans)
         # titles alone in answer to "is there a film you loved?" are films, however common the word ("Contact")
         answers_title_question = state.asking == "example" and default == "liked"
@@ -260,7 +342,12 @@ class CatalogExtractor:
             if isinstance(span, TitleMention):
                 span.polarity = self._echo_verdict(masked, span) or pol
                 # a list of titles, or a cue before it in its sentence, says a film is meant
-                span.weak = span.weak and not listed and not _cue_before(masked, span.start) and not answers_title_question
+                span.weak = (
+                    span.weak
+                    and not listed
+                    and not _cue_before(masked, span.start)
+                    and not answers_title_question
+                )
                 continue
             verdict = reference_verdict(outside, span.start, span.end)
             if listed and verdict in _WATCHED:  # a list of things seen: the list's verdict
@@ -271,15 +358,21 @@ class CatalogExtractor:
         for t in mentions:
             if t.weak:  # a common word ("Heat") with nothing else saying a film is meant: ask, record nothing
                 if t.polarity in ("liked", "disliked"):
-                    ex.ambiguous.append(PendingChoice(mention=t.text, options=t.ids[:1], polarity=t.polarity))
+                    ex.ambiguous.append(
+                        PendingChoice(mention=t.text, options=t.ids[:1], polarity=t.polarity)
+                    )
                 else:
                     ex.asked_about.extend(t.ids[:1])
             elif t.ambiguous:
-                ex.ambiguous.append(PendingChoice(mention=t.text, options=t.ids, polarity=t.polarity))
+                ex.ambiguous.append(
+                    PendingChoice(mention=t.text, options=t.ids, polarity=t.polarity)
+                )
             else:
                 ex.set_verdict(t.ids[0], t.polarity)
                 ex.mentioned_titles.append(self.catalog[t.ids[0]].label)
-                if t.polarity == "liked" and _MORE_LIKE.search(masked[max(0, t.start - 40):t.start]):
+                if t.polarity == "liked" and _MORE_LIKE.search(
+                    masked[max(0, t.start - 40) : t.start]
+                ):
                     ex.anchors.append(t.ids[0])  # "something like Toy Story": more like it
                 if t.alternatives:
                     ex.alternatives[t.ids[0]] = list(t.alternatives)
@@ -287,8 +380,10 @@ class CatalogExtractor:
         # only requests and statements of taste change genres and years; questions and descriptions
         # of a film ("it made me laugh", "is it scary?") do not
         masked = preference_text(masked, acts_text)
-        masked = _TITLE_CASE.sub(lambda m: m.group(0) if self._genre_words_only(m.group(0)) else " " * len(m.group(0)),
-                                 masked)  # "Avengers: Infinity War" names no genre
+        masked = _TITLE_CASE.sub(
+            lambda m: m.group(0) if self._genre_words_only(m.group(0)) else " " * len(m.group(0)),
+            masked,
+        )  # "Avengers: Infinity War" names no genre
         genres = self.genres.read(masked)
         ex.wanted_genres, ex.avoided_genres, ex.preferred_genres = (
             genres.wanted, genres.avoided, genres.taste)
@@ -296,18 +391,33 @@ class CatalogExtractor:
         ex.mood_genres = genres.moods
         years = read_years(masked, latest=self.year_range[1])
         if not years.given:  # a range said in one sentence, a taste in another: the range holds
-            given = [y for y in (read_years(part, latest=self.year_range[1]) for part in SENTENCE_END.split(masked))
-                     if y.given]
+            given = [
+                y
+                for y in (
+                    read_years(part, latest=self.year_range[1])
+                    for part in SENTENCE_END.split(masked)
+                )
+                if y.given
+            ]
             if given:
                 years = replace(given[-1], taste_decade=years.taste_decade)
         ex.year_min, ex.year_max, ex.years_given = years.year_min, years.year_max, years.given
         ex.preferred_decades = [years.taste_decade] if years.taste_decade is not None else []
         ex.decade_demanded = bool(ex.preferred_decades and _TOO_OLD_OR_NEW.search(said))
         ex.general_taste = self._decade_as_taste(masked, said)
-        masked = MOOD.sub(lambda m: " " * len(m.group(0)), masked)  # moods lean, they are never searched
-        content = [t for t, _, _ in tokens(masked)
-                   if t not in STOP_WORDS and t not in VAGUE_WORDS and t not in self.genres.words and not t.isdigit()
-                   and t.rstrip("s") not in self.genre_map and len(t) > 2]
+        masked = MOOD.sub(
+            lambda m: " " * len(m.group(0)), masked
+        )  # moods lean, they are never searched
+        content = [
+            t
+            for t, _, _ in tokens(masked)
+            if t not in STOP_WORDS
+            and t not in VAGUE_WORDS
+            and t not in self.genres.words
+            and not t.isdigit()
+            and t.rstrip("s") not in self.genre_map
+            and len(t) > 2
+        ]
         if content and not ex.injection:
             ex.wishes = [" ".join(MOOD.sub(" ", said).split())[:200]]
         return ex
@@ -342,7 +452,9 @@ class CatalogExtractor:
         rest = masked
         for sp in spans:
             rest = blank(rest, sp.start, sp.end)
-        rest = _TITLE_CASE.sub(" ", rest)  # other titles of the answer ("Elf, Groundhog Day, Home Alone")
+        rest = _TITLE_CASE.sub(
+            " ", rest
+        )  # other titles of the answer ("Elf, Groundhog Day, Home Alone")
         words = [t for t, s, _ in tokens(rest) if t not in _LIST_GLUE and not rest[s].isupper()]
         return "liked" if not words else "seen"
 
@@ -371,8 +483,15 @@ class CatalogExtractor:
         m = ORDINAL_REF.search(text) or _ANSWER_ORDINAL.fullmatch(low)
         if m:
             g1, g2 = m.group(1), m.group(2)
-            pos = ORDINALS.get(g1.lower()) if g1 and not g1.isdigit() else (
-                int(g1) - 1 if g1 else (int(g2) - 1 if g2 and g2.isdigit() else ORDINALS.get(g2 or "")))
+            pos = (
+                ORDINALS.get(g1.lower())
+                if g1 and not g1.isdigit()
+                else (
+                    int(g1) - 1
+                    if g1
+                    else (int(g2) - 1 if g2 and g2.isdigit() else ORDINALS.get(g2 or ""))
+                )
+            )
             if pos is not None and -len(pending.options) <= pos < len(pending.options):
                 return pending.options[pos]
         for mention in self.find_titles(text):

@@ -17,23 +17,32 @@ _NEGATION = any_word(VOCABULARY.genre_negations)
 # "horror, which is not really my thing" / "westerns are not for me": the negation follows the genre
 _DISMISSED_AFTER = re.compile(
     r"\s*(?:films?|movies?|ones?)?[\s.]*(?:which|that|they|it)?\s*(?:is|are|s)?\s*(?:not|never|isnt|arent) (?:really )?(?:"
-    + "|".join(VOCABULARY.genre_dismissals) + r")\b")
+    + "|".join(VOCABULARY.genre_dismissals)
+    + r")\b"
+)
 # "fantasy leaves me cold" / "westerns bore me": a turn-off verb right after the genre
-_TURNED_OFF_AFTER = re.compile(r"\s*(?:films?|movies?|ones?|stuff)?\s*(?:" + "|".join(VOCABULARY.genre_turn_offs)
-                               + r")\b")
+_TURNED_OFF_AFTER = re.compile(
+    r"\s*(?:films?|movies?|ones?|stuff)?\s*(?:" + "|".join(VOCABULARY.genre_turn_offs) + r")\b"
+)
 NEGATION_WINDOW = 6
 """Words before a genre in which a negation avoids it ("not in the mood for a western")."""
 _CLAUSE_END = re.compile(r"\bbut\b|\bhowever\b|\.|;|!|\?")
 _LIST_GAP = re.compile(r"\s*(?:,|or|and|nor|/|\s)*\s*")
-_FORGET = re.compile(r"\b(?:forget|never ?mind|scratch|drop|no more of|enough of)\s+(?:about\s+)?(?:the\s+|that\s+|my\s+)?")
-_FINE_AGAIN = re.compile(r"\b(?:is|are|re|s)\s+(?:fine|ok|okay|alright|allowed|good|back on)\s+(?:again|after all|now|too|with me"
-                         r"|the table)\b|\b(?:is|are|re|s)\s+no longer (?:a problem|out)\b")
+_FORGET = re.compile(
+    r"\b(?:forget|never ?mind|scratch|drop|no more of|enough of)\s+(?:about\s+)?(?:the\s+|that\s+|my\s+)?"
+)
+_FINE_AGAIN = re.compile(
+    r"\b(?:is|are|re|s)\s+(?:fine|ok|okay|alright|allowed|good|back on)\s+(?:again|after all|now|too|with me"
+    r"|the table)\b|\b(?:is|are|re|s)\s+no longer (?:a problem|out)\b"
+)
 _BACK_TO_ME = re.compile(r"\bback to (?:me|my (?:own )?taste|what i like)\b")
-_NOT_A_GENRE = re.compile(r"\blive[ -]action\b|\bchildren of men\b|\bfamily (?:members?|of \w+)\b|"
-                          r"\b(?:my|our|his|her|the whole|whole) family\b(?! (?:movies?|films?|friendly|night))|"
-                          r"\bmy kids? (?:loved?|liked?|watched|saw|enjoyed)\b|\bmix(?:ture)? of \w+ and \w+|"
-                          r"\b(?:as|when i was|since i was) (?:a )?(?:kid|kids|child|children)\b|"
-                          r"\b(?:the|that|this) (?:\w+ )?(?:movie|film|one)\b(?!s)")
+_NOT_A_GENRE = re.compile(
+    r"\blive[ -]action\b|\bchildren of men\b|\bfamily (?:members?|of \w+)\b|"
+    r"\b(?:my|our|his|her|the whole|whole) family\b(?! (?:movies?|films?|friendly|night))|"
+    r"\bmy kids? (?:loved?|liked?|watched|saw|enjoyed)\b|\bmix(?:ture)? of \w+ and \w+|"
+    r"\b(?:as|when i was|since i was) (?:a )?(?:kid|kids|child|children)\b|"
+    r"\b(?:the|that|this) (?:\w+ )?(?:movie|film|one)\b(?!s)"
+)
 """Genre words that name no genre here ("live action would be best")."""
 
 
@@ -63,7 +72,9 @@ class GenreVocabulary:
     def __init__(self, genres: Iterable[str]) -> None:
         vocab = {g.lower(): g for g in genres}
 
-        def catalog_genre(name: str) -> str | None:  # MovieLens "latest" calls Children's "Children"
+        def catalog_genre(
+            name: str,
+        ) -> str | None:  # MovieLens "latest" calls Children's "Children"
             return vocab.get(name.lower()) or vocab.get(name.lower().removesuffix("'s"))
 
         self.phrases: dict[str, str] = {}
@@ -79,9 +90,15 @@ class GenreVocabulary:
             if gs:
                 self.combos[normalize(phrase)] = gs
                 self.phrases.setdefault(normalize(phrase), gs[0])
-        self._pattern = re.compile(
-            r"\b(" + "|".join(sorted(map(re.escape, self.phrases), key=len, reverse=True)) + r")(?:s|es)?\b"
-        ) if self.phrases else None
+        self._pattern = (
+            re.compile(
+                r"\b("
+                + "|".join(sorted(map(re.escape, self.phrases), key=len, reverse=True))
+                + r")(?:s|es)?\b"
+            )
+            if self.phrases
+            else None
+        )
         self._single = [p for p in self.phrases if " " not in p and len(p) >= 6]
         self.words = {w for k in self.phrases for w in k.split()}
         self.kids_genre = self.genre_of("children")
@@ -124,7 +141,9 @@ class GenreVocabulary:
             for g in self._pattern.finditer(norm, lo, hi):
                 genre = self.phrases[g.group(1)]
                 out.dropped.append(genre)
-                if genre == self.kids_genre:  # the kids request taken back takes its avoided genres along
+                if (
+                    genre == self.kids_genre
+                ):  # the kids request taken back takes its avoided genres along
                     out.dropped += self.kids_avoid
             norm = norm[:lo] + " " * (hi - lo) + norm[hi:]
         return norm
@@ -155,7 +174,11 @@ class GenreVocabulary:
             also = self.combos.get(m.group(1), [g])[1:]  # "rom com": Romance and Comedy
             clause = _CLAUSE_END.split(norm[prev_end:m.start()])[-1]
             tail = " ".join(clause.split()[-NEGATION_WINDOW:])
-            if _NEGATION.search(tail) or _DISMISSED_AFTER.match(norm, m.end()) or _TURNED_OFF_AFTER.match(norm, m.end()):
+            if (
+                _NEGATION.search(tail)
+                or _DISMISSED_AFTER.match(norm, m.end())
+                or _TURNED_OFF_AFTER.match(norm, m.end())
+            ):
                 neg = True
             elif prev_neg is not None and _LIST_GAP.fullmatch(clause):
                 neg = prev_neg
@@ -166,17 +189,31 @@ class GenreVocabulary:
             else:
                 (taste if is_taste(norm, m.start(), m.end()) else wanted).extend([g, *also])
             prev_end, prev_neg = m.end(), neg
-        kids = self.kids_genre if self.kids_genre and any(
-            not _NEGATION.search(" ".join(fold(text[:m.start()]).split()[-2:])) for m in KIDS.finditer(text)) else None
-        if kids and kids not in avoided:  # "not in the mood for a film for kids" avoids them instead
+        kids = (
+            self.kids_genre
+            if self.kids_genre
+            and any(
+                not _NEGATION.search(" ".join(fold(text[: m.start()]).split()[-2:]))
+                for m in KIDS.finditer(text)
+            )
+            else None
+        )
+        if (
+            kids and kids not in avoided
+        ):  # "not in the mood for a film for kids" avoids them instead
             # "for my 6 year old": children's items, and none of the adult genres
             wanted.append(kids)
             avoided += [g for g in self.kids_avoid if g not in wanted]
         if ADULT.search(norm) and self.kids_genre and self.kids_genre not in wanted:
             avoided.append(self.kids_genre)  # "something more adult"
         if _BACK_TO_ME.search(norm) and self.kids_genre and self.kids_genre not in wanted:
-            out.dropped += [self.kids_genre, *self.kids_avoid]  # "forget the kids stuff, back to me"
-        out.dropped = [g for g in dict.fromkeys(out.dropped) if g not in wanted and g not in avoided]
+            out.dropped += [
+                self.kids_genre,
+                *self.kids_avoid,
+            ]  # "forget the kids stuff, back to me"
+        out.dropped = [
+            g for g in dict.fromkeys(out.dropped) if g not in wanted and g not in avoided
+        ]
         out.wanted = [g for g in dict.fromkeys(wanted) if g not in avoided]
         out.taste = [g for g in dict.fromkeys(taste) if g not in avoided and g not in out.wanted]
         out.avoided = list(dict.fromkeys(avoided))

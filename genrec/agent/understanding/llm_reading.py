@@ -26,11 +26,17 @@ class LLMExtraction(BaseModel):
     disliked_titles: list[str] = Field(default_factory=list)
     seen_titles: list[str] = Field(default_factory=list)
     mentioned_titles: list[str] = Field(
-        default_factory=list, description="Titles named without a verdict (asked about, not seen yet).")
+        default_factory=list,
+        description="Titles named without a verdict (asked about, not seen yet).",
+    )
     wanted_genres: list[str] = Field(default_factory=list)
     avoided_genres: list[str] = Field(default_factory=list)
-    taste_genres: list[str] = Field(default_factory=list, description="Genres liked in general (a boost).")
-    dropped_genres: list[str] = Field(default_factory=list, description="Genres the user takes back.")
+    taste_genres: list[str] = Field(
+        default_factory=list, description="Genres liked in general (a boost)."
+    )
+    dropped_genres: list[str] = Field(
+        default_factory=list, description="Genres the user takes back."
+    )
     year_min: int | None = None
     year_max: int | None = None
     wishes: str | None = None
@@ -65,14 +71,20 @@ def ground_llm(extractor: CatalogExtractor, raw: dict | str, message: str) -> Ex
         iid = extractor.index.resolve(title) if isinstance(title, str) else None
         if iid is not None and iid not in ex.mentioned():
             ex.asked_about.append(iid)
-    for names, kept in ((data.wanted_genres, ex.wanted_genres), (data.avoided_genres, ex.avoided_genres),
-                        (data.taste_genres, ex.preferred_genres), (data.dropped_genres, ex.dropped_genres)):
+    for names, kept in (
+        (data.wanted_genres, ex.wanted_genres),
+        (data.avoided_genres, ex.avoided_genres),
+        (data.taste_genres, ex.preferred_genres),
+        (data.dropped_genres, ex.dropped_genres),
+    ):
         for g in names[:10]:
             cg = extractor.genre_of(str(g))
             if cg and cg not in kept:
                 kept.append(cg)
     ex.wanted_genres = [g for g in ex.wanted_genres if g not in ex.avoided_genres]
-    ex.preferred_genres = [g for g in ex.preferred_genres if g not in ex.avoided_genres + ex.wanted_genres]
+    ex.preferred_genres = [
+        g for g in ex.preferred_genres if g not in ex.avoided_genres + ex.wanted_genres
+    ]
     lo, hi = data.year_min, data.year_max
     lo = lo if lo is not None and plausible(lo) else None
     hi = hi if hi is not None and plausible(hi) else None
@@ -87,7 +99,11 @@ def ground_llm(extractor: CatalogExtractor, raw: dict | str, message: str) -> Ex
 def read_something(raw: dict | str) -> bool:
     """Did the LLM give a reading (any known key), rather than "{}" or unrelated JSON?"""
     try:
-        data = LLMExtraction.model_validate_json(raw) if isinstance(raw, str) else LLMExtraction.model_validate(raw)
+        data = (
+            LLMExtraction.model_validate_json(raw)
+            if isinstance(raw, str)
+            else LLMExtraction.model_validate(raw)
+        )
     except ValidationError:
         return False
     return bool(data.model_fields_set)
@@ -104,10 +120,22 @@ def decide(rules: Extraction, llm: Extraction) -> Extraction:
         # rules' reading of them stands (its genres, years and wish still decide)
         for pol in POLARITIES:
             setattr(out, pol, list(getattr(rules, pol)))
-        out.asked_about, out.anchors, out.alternatives = list(rules.asked_about), list(rules.anchors), dict(
-            rules.alternatives)
-    for name in ("item_questions", "reset", "allow_repeats", "injection", "user_id", "unknown_item_refs",
-                 "interested", "rejected", "ambiguous"):
+        out.asked_about, out.anchors, out.alternatives = (
+            list(rules.asked_about),
+            list(rules.anchors),
+            dict(rules.alternatives),
+        )
+    for name in (
+        "item_questions",
+        "reset",
+        "allow_repeats",
+        "injection",
+        "user_id",
+        "unknown_item_refs",
+        "interested",
+        "rejected",
+        "ambiguous",
+    ):
         setattr(out, name, getattr(rules, name))
     for iid in rules.chosen:  # an explicit "item 50" or the answer to "which one did you mean?"
         if iid not in out.mentioned() and iid in rules.mentioned():

@@ -119,7 +119,9 @@ def _lists(low: str, spans: Sequence[_Span]) -> list[list[int]]:
     for j, m in enumerate(spans):
         if groups:
             gap = low[spans[groups[-1][-1]].end:m.start]
-            closed = bool(joined_by and _CONJUNCTION.search(joined_by[-1])) and not _CONJUNCTION.search(gap)
+            closed = bool(
+                joined_by and _CONJUNCTION.search(joined_by[-1])
+            ) and not _CONJUNCTION.search(gap)
             if _LIST_GAP.fullmatch(gap) and not closed:
                 groups[-1].append(j)
                 joined_by.append(gap)

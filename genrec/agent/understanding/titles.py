@@ -73,7 +73,9 @@ class TitleIndex:
         for it in catalog:
             alt = _ALT_TITLE.match(it.title)
             names = [alt.group(1), alt.group(2), it.title] if alt else [it.title]
-            names += [n for n in it.names if n not in names]  # aliases ("12 Monkeys"), "Matrix, The"
+            names += [
+                n for n in it.names if n not in names
+            ]  # aliases ("12 Monkeys"), "Matrix, The"
             for name in names:
                 key = title_key(name)
                 if not key:
@@ -86,7 +88,9 @@ class TitleIndex:
                 for n in range(1, len(words)):
                     self.prefix.setdefault(" ".join(words[:n]), set()).add(it.item_id)
         self.keys = list(self.exact)
-        self.fuzzy_keys = self.keys + [p for p in self.prefix if len(p.split()) >= 2 and p not in self.exact]
+        self.fuzzy_keys = self.keys + [
+            p for p in self.prefix if len(p.split()) >= 2 and p not in self.exact
+        ]
         self.max_tokens = max((len(k.split()) for k in self.keys), default=1)
         self.years = sorted({it.year for it in catalog if it.year})
 
@@ -129,7 +133,9 @@ def title_index(catalog: Catalog) -> TitleIndex:
     return _index_for(id(catalog), catalog)
 
 
-def find_titles(index: TitleIndex, text: str, *, not_titles: Collection[str] = ()) -> list[TitleMention]:
+def find_titles(
+    index: TitleIndex, text: str, *, not_titles: Collection[str] = ()
+) -> list[TitleMention]:
     """Catalog titles named in `text`: quoted titles, exact n-grams, franchise prefixes, then fuzzy
     spans after a cue word. Keys in `not_titles` (genre words) are never taken for a title.
 
@@ -164,7 +170,9 @@ def find_titles(index: TitleIndex, text: str, *, not_titles: Collection[str] = (
             exact = index.exact.get(key)
             if exact and n == 1 and not _single_word_ok(text, toks, i, sentence_starts, covered):
                 continue
-            if exact and not _whole_mention(text, toks[i][1], toks[i + n - 1][2], key, quoted=False):
+            if exact and not _whole_mention(
+                text, toks[i][1], toks[i + n - 1][2], key, quoted=False
+            ):
                 continue  # a shorter title may be whole: "The Rock, The Silence of the Lambs" is not "Rock, The"
             if exact:
                 found = (n, key)
@@ -190,7 +198,11 @@ def find_titles(index: TitleIndex, text: str, *, not_titles: Collection[str] = (
         # a year right after the title picks among same-name or franchise titles; a year no
         # catalog item of that name has, or a sequel number, means another film ("The Blob (1988)")
         nxt = toks[i + n][0] if i + n < len(toks) else None
-        if nxt is not None and re.fullmatch(r"\d{4}", nxt) and re.match(r"\s*\(?\s*\d{4}", text[end:]):
+        if (
+            nxt is not None
+            and re.fullmatch(r"\d{4}", nxt)
+            and re.match(r"\s*\(?\s*\d{4}", text[end:])
+        ):
             year = int(nxt)
             by_year = [o for o in options if catalog[o].year == year]
             if not by_year:
@@ -201,8 +213,14 @@ def find_titles(index: TitleIndex, text: str, *, not_titles: Collection[str] = (
             n += 1
             if i + n <= len(toks) and text[end:end + 1] == ")":
                 end += 1
-        elif nxt is not None and re.fullmatch(r"[2-9]|ii|iii|iv|v|vi|part", nxt) and re.match(r"\s+\w", text[end:]):
-            i += n + 1  # "Terminator 2", "Alien part 2": a sequel the catalog does not have by that name
+        elif (
+            nxt is not None
+            and re.fullmatch(r"[2-9]|ii|iii|iv|v|vi|part", nxt)
+            and re.match(r"\s+\w", text[end:])
+        ):
+            i += (
+                n + 1
+            )  # "Terminator 2", "Alien part 2": a sequel the catalog does not have by that name
             continue
         if _LATER_FILM_BEFORE.search(text[max(0, start - 30):start]):
             i += n  # "the new Lion King", "the second Alien": not the catalog's film of that name
@@ -221,11 +239,17 @@ def find_titles(index: TitleIndex, text: str, *, not_titles: Collection[str] = (
         ambiguous = len(options) > 1
         if ambiguous and not exact_ids and len(options) > 8:
             options = sorted(options, key=lambda o: catalog[o].year or 0)[:8]
-        weak = weak or (n == 1 and key in COMMON_TITLE_WORDS and not _CUED_BEFORE.search(text[:start].lower())
-                        and not _VERDICT_AFTER.match(text[end:].lower()))
+        weak = weak or (
+            n == 1
+            and key in COMMON_TITLE_WORDS
+            and not _CUED_BEFORE.search(text[:start].lower())
+            and not _VERDICT_AFTER.match(text[end:].lower())
+        )
         closing = _TITLE_PUNCT.search(catalog[options[0]].title)
         if closing and text.startswith(closing.group(0), end):
-            end += len(closing.group(0))  # "When Harry Met Sally...", "Airplane!": the title's own stop
+            end += len(
+                closing.group(0)
+            )  # "When Harry Met Sally...", "Airplane!": the title's own stop
         out.append(TitleMention(text[toks[i][1]:end], toks[i][1], end, options[:8], ambiguous,
                                 alternatives=alternatives, weak=weak and not ambiguous))
         for j in range(i, min(i + n, len(toks))):
@@ -262,23 +286,32 @@ def _quoted_titles(index: TitleIndex, text: str) -> list[TitleMention]:
     return out
 
 
-_CUED_BEFORE = re.compile(r"\b(?:loved?|liked?|enjoyed|enjoy|hated?|disliked?|saw|watched|seen|adored?|rewatch(?:ed)?|"
-                          r"favou?rite (?:is|was)|fan of|like|than|as good as|similar to|such as|along the lines of|"
-                          r"in the vein of)\s+(?:the\s+)?$")
+_CUED_BEFORE = re.compile(
+    r"\b(?:loved?|liked?|enjoyed|enjoy|hated?|disliked?|saw|watched|seen|adored?|rewatch(?:ed)?|"
+    r"favou?rite (?:is|was)|fan of|like|than|as good as|similar to|such as|along the lines of|"
+    r"in the vein of)\s+(?:the\s+)?$"
+)
 _ASKS_ABOUT_BEFORE = re.compile(r"\b(?:is|was|seen|heard of|about|watched|watch|in)\s+(?:the\s+)?$")
 """Question words right before a lower-case title in a question ("is fargo any good?")."""
-_VERDICT_AFTER = re.compile(r"\s*(?:\(\d{4}\)\s*)?(?:(?:movie|film)\s+)?(?:(?:which|that)\s+)?(?:(?:was|is|were)\s+"
-                            r"(?:so\s+|really\s+|pretty\s+)?(?:great|good|awesome|amazing|fantastic|excellent|brilliant|"
-                            r"funny|terrible|awful|boring|bad|meh|ok|okay|one of my|my (?:all time )?favou?rite)\b|"
-                            + POLARITY_AFTER.pattern + ")")
+_VERDICT_AFTER = re.compile(
+    r"\s*(?:\(\d{4}\)\s*)?(?:(?:movie|film)\s+)?(?:(?:which|that)\s+)?(?:(?:was|is|were)\s+"
+    r"(?:so\s+|really\s+|pretty\s+)?(?:great|good|awesome|amazing|fantastic|excellent|brilliant|"
+    r"funny|terrible|awful|boring|bad|meh|ok|okay|one of my|my (?:all time )?favou?rite)\b|"
+    + POLARITY_AFTER.pattern
+    + ")"
+)
 """A verdict right after a title says a film is meant: "alien was great", "Fargo was a very good movie",
 "Star Wars which I also enjoyed", "Scream is one of my favorite movies" (every after-cue of the vocabulary)."""
-_LATER_FILM_BEFORE = re.compile(r"\b(?:new|newer|newest|latest|upcoming|remake of|remake of the|second|third|fourth|"
-                                r"2nd|3rd|4th|next|live action|live-action)\s+$", re.IGNORECASE)
+_LATER_FILM_BEFORE = re.compile(
+    r"\b(?:new|newer|newest|latest|upcoming|remake of|remake of the|second|third|fourth|"
+    r"2nd|3rd|4th|next|live action|live-action)\s+$",
+    re.IGNORECASE,
+)
 _CONNECTOR = r"(?:of|the|v|vs|versus|in|on|at|to|from|with|for|a|an|&)"
 _LONGER_AFTER = re.compile(r"(?::\s*|\s+(?:" + _CONNECTOR + r"\s+)*)(?!I\b)[A-Z][\w'’]*")
-_LONGER_BEFORE = re.compile(r"(?<![.!?]\s)(?<!^)\b(?!I\b|The\b|A\b|An\b)[A-Z][\w'’]*:?\s+(?:" + _CONNECTOR
-                            + r"\s+)?$")
+_LONGER_BEFORE = re.compile(
+    r"(?<![.!?]\s)(?<!^)\b(?!I\b|The\b|A\b|An\b)[A-Z][\w'’]*:?\s+(?:" + _CONNECTOR + r"\s+)?$"
+)
 
 
 def _whole_mention(text: str, start: int, end: int, key: str, *, quoted: bool) -> bool:
@@ -301,7 +334,11 @@ def _cased_or_cued(text: str, start: int, end: int, key: str) -> bool:
     """Does the message show that a film is meant: the title written in capitals as a title, in
     quotes, or right after a cue ("loved", "saw") or before a verdict ("... was great")?"""
     span = text[start:end]
-    significant = [w for w in re.findall(r"[\w'’]+", span) if w.lower() not in STOP_WORDS or w == span.split()[0]]
+    significant = [
+        w
+        for w in re.findall(r"[\w'’]+", span)
+        if w.lower() not in STOP_WORDS or w == span.split()[0]
+    ]
     if significant and all(w[0].isupper() or w[0].isdigit() for w in significant):
         return True
     if start > 0 and text[start - 1] in "\"'“‘«":
@@ -313,20 +350,101 @@ def _phrase_ok(text: str, start: int, key: str) -> bool:
     """May a lower-case title of several words stand without a cue? When two of its words are not
     everyday words ("the empire strikes back"), or one is and the writer writes all in lower case
     ("i want pulp fiction vibes"); never when all are everyday words ("my family", "good morning")."""
-    distinctive = [w for w in key.split() if w not in STOP_WORDS and w not in COMMON_TITLE_WORDS and w not in _EVERYDAY]
+    distinctive = [
+        w
+        for w in key.split()
+        if w not in STOP_WORDS and w not in COMMON_TITLE_WORDS and w not in _EVERYDAY
+    ]
     if len(distinctive) >= 2:
         return True
     return len(distinctive) == 1 and not re.search(r"[A-Z]", re.sub(r"\bI\b", "", text))
 
 
-_EVERYDAY = frozenset({"family", "kids", "good", "morning", "night", "day", "time", "life", "love", "home", "man",
-                       "woman", "world", "people", "friends", "house", "school", "last", "first", "next", "old",
-                       "new", "big", "little", "great", "best", "top", "story", "game", "party", "war", "boys",
-                       "girls", "dead", "end", "way", "out", "up", "down", "back", "together", "alone", "away",
-                       "real", "true", "stories", "happy", "things", "thing", "girl", "boy", "friend",
-                       "year", "years", "week", "weekend", "today", "tonight", "movie", "film", "show", "part",
-                       "two", "one", "three", "right", "wrong", "kind", "sort", "guys", "guy", "fun", "funny",
-                       "nice", "bad", "sure", "times", "heart", "mind", "something", "everything"})
+_EVERYDAY = frozenset(
+    {
+        "family",
+        "kids",
+        "good",
+        "morning",
+        "night",
+        "day",
+        "time",
+        "life",
+        "love",
+        "home",
+        "man",
+        "woman",
+        "world",
+        "people",
+        "friends",
+        "house",
+        "school",
+        "last",
+        "first",
+        "next",
+        "old",
+        "new",
+        "big",
+        "little",
+        "great",
+        "best",
+        "top",
+        "story",
+        "game",
+        "party",
+        "war",
+        "boys",
+        "girls",
+        "dead",
+        "end",
+        "way",
+        "out",
+        "up",
+        "down",
+        "back",
+        "together",
+        "alone",
+        "away",
+        "real",
+        "true",
+        "stories",
+        "happy",
+        "things",
+        "thing",
+        "girl",
+        "boy",
+        "friend",
+        "year",
+        "years",
+        "week",
+        "weekend",
+        "today",
+        "tonight",
+        "movie",
+        "film",
+        "show",
+        "part",
+        "two",
+        "one",
+        "three",
+        "right",
+        "wrong",
+        "kind",
+        "sort",
+        "guys",
+        "guy",
+        "fun",
+        "funny",
+        "nice",
+        "bad",
+        "sure",
+        "times",
+        "heart",
+        "mind",
+        "something",
+        "everything",
+    }
+)
 """Words of everyday talk that a lower-case title made only of them needs a cue to be taken as."""
 
 
@@ -342,7 +460,9 @@ def _single_word_ok(text: str, toks: list[Token], i: int, sentence_starts: set[i
     quoted = s > 0 and text[s - 1] in "\"'“‘«" and e < len(text) and text[e] in "\"'”’»"
     if quoted or fold(text).strip(" .!?\"'“”") == tok:  # quoted, or the whole message ("Alien")
         return True
-    if not raw[0].isupper() and re.match(r"\s+(?:movies|films|flicks|ones|stuff|genre|type|kind)\b", text[e:].lower()):
+    if not raw[0].isupper() and re.match(
+        r"\s+(?:movies|films|flicks|ones|stuff|genre|type|kind)\b", text[e:].lower()
+    ):
         return False  # "i love zombie movies": a kind of film, not the film "Zombie"
     if tok not in STOP_WORDS and tok not in COMMON_TITLE_WORDS and len(tok) >= 3:
         if _CUED_BEFORE.search(fold(text[:s])):
@@ -351,8 +471,18 @@ def _single_word_ok(text: str, toks: list[Token], i: int, sentence_starts: set[i
             return True  # "is fargo any good?", "have you seen alien?"
         if _VERDICT_AFTER.match(fold(text[e:])):
             return True  # "Titanic was boring", "alien was great"
-        if covered and i >= 2 and covered[i - 2] and toks[i - 1][0] in ("and", "or") or (
-                covered and i >= 1 and covered[i - 1] and re.fullmatch(r"\s*,\s*", text[toks[i - 1][2]:s])):
+        if (
+            covered
+            and i >= 2
+            and covered[i - 2]
+            and toks[i - 1][0] in ("and", "or")
+            or (
+                covered
+                and i >= 1
+                and covered[i - 1]
+                and re.fullmatch(r"\s*,\s*", text[toks[i - 1][2] : s])
+            )
+        ):
             return True  # "the matrix and inception": listed after a title
     if raw[0].isupper() and i not in sentence_starts and not raw.isupper():
         return True
@@ -395,17 +525,28 @@ def _fuzzy_titles(index: TitleIndex, text: str, toks: list[Token],
             if span[0][0] in STOP_WORDS or span[-1][0] in STOP_WORDS:
                 continue  # a typo of a title does not start or end on a function word ("wanting to")
             if len(key) < (8 if n > 1 else 6) or all(
-                    w in STOP_WORDS or w in not_titles or w.rstrip("s") in not_titles or w in COMMON_TITLE_WORDS
-                    for w in key.split()):
+                w in STOP_WORDS
+                or w in not_titles
+                or w.rstrip("s") in not_titles
+                or w in COMMON_TITLE_WORDS
+                for w in key.split()
+            ):
                 continue
             framed = cued and (n > 1 or len(key) >= 7)
             if not framed:
                 after = low[span[-1][2]:]
                 nxt = start + n
-                framed = bool(_VERDICT_AFTER.match(after) or (
-                    re.match(r"\s*(?:,|and|&)\s*", after) and nxt + 1 < len(toks) and covered[nxt + 1]
-                    and toks[nxt][0] == "and") or (re.match(r"\s*(?:,|&)\s*", after) and nxt < len(toks) and covered[nxt])
-                    or not after.strip(" .!?"))
+                framed = bool(
+                    _VERDICT_AFTER.match(after)
+                    or (
+                        re.match(r"\s*(?:,|and|&)\s*", after)
+                        and nxt + 1 < len(toks)
+                        and covered[nxt + 1]
+                        and toks[nxt][0] == "and"
+                    )
+                    or (re.match(r"\s*(?:,|&)\s*", after) and nxt < len(toks) and covered[nxt])
+                    or not after.strip(" .!?")
+                )
             if not framed:
                 continue
             hit = process.extractOne(key, index.fuzzy_keys, scorer=fuzz.ratio, score_cutoff=88)
@@ -423,7 +564,9 @@ def _fuzzy_titles(index: TitleIndex, text: str, toks: list[Token],
             alternatives: tuple[int, ...] = ()
             if len(exact) == 1 and len(opts) > 1:  # "incidious" is Insidious, not its chapters
                 opts, alternatives = exact, tuple(o for o in opts if o != exact[0])[:7]
-            out.append(TitleMention(text[s:e], s, e, opts[:8], len(opts) > 1, alternatives=alternatives))
+            out.append(
+                TitleMention(text[s:e], s, e, opts[:8], len(opts) > 1, alternatives=alternatives)
+            )
             for j in range(i, start + n):
                 covered[j] = True
             i = start + n

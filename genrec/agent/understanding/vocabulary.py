@@ -39,7 +39,9 @@ class Vocabulary(BaseModel):
         description="Phrase -> MovieLens genre; mapped onto the catalog's own genres.")
     common_title_words: list[str] = Field(
         description="One-word titles too common to count as a title when written in lower case.")
-    stop_words: list[str] = Field(description="Words that are never a title or a wish on their own.")
+    stop_words: list[str] = Field(
+        description="Words that are never a title or a wish on their own."
+    )
     title_cue_words: list[str] = Field(
         description="Words after which a misspelt title is looked for ('I loved shawshenk ...').")
     polarity_cues_before: dict[str, list[str]] = Field(
@@ -48,7 +50,8 @@ class Vocabulary(BaseModel):
         description="Verdicts after a title ('... was boring'), by polarity.")
     reference_cues: dict[str, list[str]] = Field(
         description="Verdicts on a list position ('the third one sounds good', 'not the second one'): "
-                    "disliked, neutral, liked (for items the user has seen: seen cues), interested, rejected.")
+        "disliked, neutral, liked (for items the user has seen: seen cues), interested, rejected."
+    )
     plural_references: list[str] = Field(
         description="Words by which a verdict covers a whole list ('liked them').")
     genre_negations: list[str] = Field(description="Cues before a genre that avoid it.")
@@ -72,17 +75,22 @@ class Vocabulary(BaseModel):
     year_bounds: YearBounds
     recent_words: list[str] = Field(description="Words that ask for recent items ('latest').")
     kids_cues: list[str] = Field(
-        description="Phrases that ask for items for children ('for my 6 year old', 'family-friendly').")
-    adult_cues: list[str] = Field(description="Phrases that ask for grown-up items ('something more adult'): "
-                                  "children's items avoided.")
+        description="Phrases that ask for items for children ('for my 6 year old', 'family-friendly')."
+    )
+    adult_cues: list[str] = Field(
+        description="Phrases that ask for grown-up items ('something more adult'): "
+        "children's items avoided."
+    )
     genre_combos: dict[str, list[str]] = Field(
         description="Phrases that name two genres at once ('rom com': Romance and Comedy).")
     kids_avoid: list[str] = Field(description="Genres left out when the items are for children.")
     mood_words: dict[str, list[str]] = Field(
         description="Mood phrases -> genres they lean to ('something light': Comedy): a boost, never a "
-                    "filter, and never searched as title words.")
+        "filter, and never searched as title words."
+    )
     vague_words: list[str] = Field(
-        description="Words of an opener that say nothing about taste ('tonight', 'ideas'): never a wish.")
+        description="Words of an opener that say nothing about taste ('tonight', 'ideas'): never a wish."
+    )
 
     @classmethod
     def load(cls) -> Vocabulary:
@@ -92,7 +100,11 @@ class Vocabulary(BaseModel):
 
 @lru_cache(maxsize=1)
 def _load() -> Vocabulary:
-    text = resources.files("genrec.agent.understanding").joinpath("vocabulary.json").read_text(encoding="utf-8")
+    text = (
+        resources.files("genrec.agent.understanding")
+        .joinpath("vocabulary.json")
+        .read_text(encoding="utf-8")
+    )
     return Vocabulary.model_validate_json(text)
 
 
@@ -123,14 +135,20 @@ ORDINALS = VOCABULARY.ordinals
 VAGUE_WORDS = frozenset(VOCABULARY.vague_words)
 KIDS = any_word(VOCABULARY.kids_cues, re.IGNORECASE)
 ADULT = any_word(VOCABULARY.adult_cues, re.IGNORECASE)
-MOOD = re.compile(r"\b(?:" + "|".join(sorted(map(re.escape, VOCABULARY.mood_words), key=len, reverse=True)) + r")\b",
-                  re.IGNORECASE)
+MOOD = re.compile(
+    r"\b(?:"
+    + "|".join(sorted(map(re.escape, VOCABULARY.mood_words), key=len, reverse=True))
+    + r")\b",
+    re.IGNORECASE,
+)
 DECADE_WORDS = VOCABULARY.decade_words
 
 POLARITY_BEFORE = cue_groups(VOCABULARY.polarity_cues_before)
 POLARITY_AFTER = cue_groups(VOCABULARY.polarity_cues_after)
 PLURAL = any_word(VOCABULARY.plural_references)
-REFERENCE_CUES = {name: any_word(frags, re.IGNORECASE) for name, frags in VOCABULARY.reference_cues.items()}
+REFERENCE_CUES = {
+    name: any_word(frags, re.IGNORECASE) for name, frags in VOCABULARY.reference_cues.items()
+}
 CONTRAST = re.compile(any_word(VOCABULARY.contrast_words).pattern + r"|[.;!?\n]")
 TASTE = any_word(VOCABULARY.taste_cues)
 STRICT = any_word(VOCABULARY.strict_cues)
@@ -142,8 +160,12 @@ ORDINAL_REF = re.compile(
     + r"))?\b|(?:#|\bnumbers?\s+|\bpositions?\s+|\bno\.\s*)(\d{1,2})\b", re.IGNORECASE)
 LIST_MORE_REF = re.compile(
     r"\s*(?:,|\band\b|&|\bor\b)\s*(?:,|\band\b)?\s*(?:the\s+)?(?:#|numbers?\s+|positions?\s+)?(?:(\d{1,2})\b|("
-    + "|".join(o for o in ORDINALS if not o[0].isdigit()) + r")\b)(?:\s+(?:" + "|".join(VOCABULARY.ordinal_nouns)
-    + r")s?\b)?", re.IGNORECASE)
+    + "|".join(o for o in ORDINALS if not o[0].isdigit())
+    + r")\b)(?:\s+(?:"
+    + "|".join(VOCABULARY.ordinal_nouns)
+    + r")s?\b)?",
+    re.IGNORECASE,
+)
 """A further list position right after a reference: "#5 and 7", "numbers 1, 4 and 9", "the ninth and the tenth one"."""
 
 

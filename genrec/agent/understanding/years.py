@@ -18,13 +18,23 @@ _DECADE = re.compile(r"\b(?:(early|mid|late)[\s-]+)?(?:the\s+)?['’]?(\d{2}|\d{
 _DECADE_WORD = re.compile(r"\b(?:(early|mid|late)[\s-]+)?(" + "|".join(DECADE_WORDS) + r")\b")
 _DECADE_NEGATED = re.compile(any_word(VOCABULARY.decade_negations).pattern + r"[^.]{0,20}$")
 _BOUND = re.compile(
-    r"\b(" + "|".join(f"{w} " for w in _B.negations) + r")?(" + "|".join(_B.after + _B.at + _B.before)
-    + r")[\s-]+(\d{4})(\s+(?:" + "|".join(_B.and_later + _B.and_earlier) + r"))?\b")
-_NARRATIVE = re.compile(r"\b(?:back in|back then in|grew up in|growing up in|as a kid in|when i was young in)\s+(?:the\s+)?"
-                        r"(?:early\s+|late\s+|mid\s+)?(?:(?:nineteen|twenty)\s+)?\w+")
+    r"\b("
+    + "|".join(f"{w} " for w in _B.negations)
+    + r")?("
+    + "|".join(_B.after + _B.at + _B.before)
+    + r")[\s-]+(\d{4})(\s+(?:"
+    + "|".join(_B.and_later + _B.and_earlier)
+    + r"))?\b"
+)
+_NARRATIVE = re.compile(
+    r"\b(?:back in|back then in|grew up in|growing up in|as a kid in|when i was young in)\s+(?:the\s+)?"
+    r"(?:early\s+|late\s+|mid\s+)?(?:(?:nineteen|twenty)\s+)?\w+"
+)
 """A time of the speaker's life ("back in the early eighties"), not years asked for."""
-_RECENT = re.compile(any_word(VOCABULARY.recent_words).pattern
-                     + r"(?!\s+(?:favou?rites?|one|ones?\b(?!\s+(?:please|pls))|trailer|episode|season))")
+_RECENT = re.compile(
+    any_word(VOCABULARY.recent_words).pattern
+    + r"(?!\s+(?:favou?rites?|one|ones?\b(?!\s+(?:please|pls))|trailer|episode|season))"
+)
 """"something recent", "newest films" (not "my recent favorite", "the newest one" of two shown)."""
 _RECENT_TOLD = re.compile(r"\b(?:(?:is|was)n'?t|(?:is|was) not|not)\s+(?:the\s+)?(?:most\s+)?$"
                           r"|^\s+(?:movies?|films?|ones?)\s+(?:(?:that|which)\s+(?:has|have|had|came)\b"
@@ -42,8 +52,10 @@ def _asks_recent(t: str) -> bool:
     >>> _asks_recent(" recent movies that i might not have seen ")
     True
     """
-    return any(not (_RECENT_TOLD.search(t[: m.start()][-40:]) or _RECENT_TOLD.search(t[m.end():][:30]))
-               for m in _RECENT.finditer(t))
+    return any(
+        not (_RECENT_TOLD.search(t[: m.start()][-40:]) or _RECENT_TOLD.search(t[m.end() :][:30]))
+        for m in _RECENT.finditer(t)
+    )
 
 
 @dataclass

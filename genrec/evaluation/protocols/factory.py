@@ -17,22 +17,44 @@ from genrec.evaluation.simulation.behaviour_mix import BehaviourMix
 from genrec.evaluation.simulation.phrasebook import Phrasebook, load_phrasebook
 
 
-def make_protocol(cfg: ChatEvalConfig, dataset: Dataset, split: Split, agent: Any, *, ranker: Any | None = None,
-                  store: Any | None = None, popularity_ranker: Any | None = None,
-                  generate: Callable[[list[dict]], str] | None = None,
-                  simulator_factory: SimulatorFactory | None = None) -> tuple[ChatProtocol | TargetProtocol, Baselines]:
+def make_protocol(
+    cfg: ChatEvalConfig,
+    dataset: Dataset,
+    split: Split,
+    agent: Any,
+    *,
+    ranker: Any | None = None,
+    store: Any | None = None,
+    popularity_ranker: Any | None = None,
+    generate: Callable[[list[dict]], str] | None = None,
+    simulator_factory: SimulatorFactory | None = None,
+) -> tuple[ChatProtocol | TargetProtocol, Baselines]:
     """The protocol that replays one user of this run (taste, intent or target), and the baselines."""
     cat = dataset.catalog
     pop_counts = split.train.item_counts()
-    baselines = Baselines(split.train, ranker=ranker, store=store, popularity=popularity_ranker, catalog=cat,
-                          k=cfg.k)
+    baselines = Baselines(
+        split.train, ranker=ranker, store=store, popularity=popularity_ranker, catalog=cat, k=cfg.k
+    )
     if cfg.protocol == "target":
         peers = TargetPeers(cat, ranker, popularity=pop_counts, k=cfg.k)
-        return TargetProtocol(cfg, dataset, split, agent, peers, pop_counts, CatalogTitles(cat)), baselines
+        return TargetProtocol(
+            cfg, dataset, split, agent, peers, pop_counts, CatalogTitles(cat)
+        ), baselines
     book = phrasebook_for(cfg)
     shares = reveal_shares(book.mix()) if book is not None else None
-    return ChatProtocol(cfg, dataset, split, agent, baselines, simulator_factory, pop_counts, CatalogTitles(cat),
-                        reveal_shares=shares, phrasebook=book, generate=generate), baselines
+    return ChatProtocol(
+        cfg,
+        dataset,
+        split,
+        agent,
+        baselines,
+        simulator_factory,
+        pop_counts,
+        CatalogTitles(cat),
+        reveal_shares=shares,
+        phrasebook=book,
+        generate=generate,
+    ), baselines
 
 
 def phrasebook_for(cfg: ChatEvalConfig) -> Phrasebook | None:
@@ -45,8 +67,10 @@ def phrasebook_for(cfg: ChatEvalConfig) -> Phrasebook | None:
         return None
     book = load_phrasebook()
     if book is None and cfg.phrasing == "real":
-        raise ValueError("--phrasing real needs INSPIRED's dev.tsv (../shared/data/inspired/dev.tsv, or "
-                         "GENREC_INSPIRED_PATH); without it use --phrasing template")
+        raise ValueError(
+            "--phrasing real needs INSPIRED's dev.tsv (../shared/data/inspired/dev.tsv, or "
+            "GENREC_INSPIRED_PATH); without it use --phrasing template"
+        )
     return book
 
 

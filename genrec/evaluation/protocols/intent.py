@@ -47,7 +47,9 @@ class Intent:
         """Is an item of tonight's kind (the genre, and the decade when there is one)?"""
         if item is None or self.genre not in item.genres:
             return False
-        return self.decade is None or (item.year is not None and self.decade <= item.year < self.decade + 10)
+        return self.decade is None or (
+            item.year is not None and self.decade <= item.year < self.decade + 10
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {"genre": self.genre, "decade": self.decade, "n_items": self.n_items}
@@ -59,7 +61,9 @@ class Intent:
         return cls(str(d["genre"]), d.get("decade"), int(d.get("n_items") or 0))
 
 
-def intent_for(liked_held_out: Iterable[int], catalog: Catalog, *, min_items: int = MIN_ITEMS) -> Intent | None:
+def intent_for(
+    liked_held_out: Iterable[int], catalog: Catalog, *, min_items: int = MIN_ITEMS
+) -> Intent | None:
     """Tonight's intent from a user's held-out liked items (None: no genre covers `min_items`).
 
     The genre covering the most items wins (ties: the genre with fewer catalog items, the sharper
@@ -115,5 +119,14 @@ def reveal_for(seed: int, user_id: int, shares: Mapping[str, float] | None = Non
     return REVEALS[-1]
 
 
-__all__ = ["DECADE_SHARE", "DEFAULT_REVEAL_SHARES", "Intent", "MIN_ITEMS", "REVEALS", "Reveal", "intent_for",
-           "intent_items", "reveal_for"]
+__all__ = [
+    "DECADE_SHARE",
+    "DEFAULT_REVEAL_SHARES",
+    "Intent",
+    "MIN_ITEMS",
+    "REVEALS",
+    "Reveal",
+    "intent_for",
+    "intent_items",
+    "reveal_for",
+]

@@ -28,20 +28,35 @@ GROUP_METRICS = (INTENT_HEADLINE, "success_intent", "recall_cum@{k}", "success",
 are the agent's understanding of what the users said."""
 
 
-def score_intent_records(records: Sequence[Mapping[str, Any]], user_truths: Mapping[int, UserTruth],
-                         catalog: Catalog, *, k: int = 10, turns: int | None = None) -> dict[str, Any]:
+def score_intent_records(
+    records: Sequence[Mapping[str, Any]],
+    user_truths: Mapping[int, UserTruth],
+    catalog: Catalog,
+    *,
+    k: int = 10,
+    turns: int | None = None,
+) -> dict[str, Any]:
     """metrics.json of an intent run: `score_records` over the users with an intent (adding the
     intent metrics and ``final.ci_intent``), ``no_intent`` for the others, ``by_reveal`` per style."""
     with_intent = [r for r in records if Intent.from_dict(r.get("intent")) is not None]
     without = [r for r in records if Intent.from_dict(r.get("intent")) is None]
     relevant = _intent_relevant(with_intent, user_truths, catalog)
-    metrics = score_records(with_intent, user_truths, catalog, k=k, turns=turns, intent_relevant=relevant)
-    metrics["no_intent"] = ({"n_users": len(without), "final": score_records(without, user_truths, catalog,
-                                                                             k=k, turns=turns)["final"]}
-                            if without else {"n_users": 0})
+    metrics = score_records(
+        with_intent, user_truths, catalog, k=k, turns=turns, intent_relevant=relevant
+    )
+    metrics["no_intent"] = (
+        {
+            "n_users": len(without),
+            "final": score_records(without, user_truths, catalog, k=k, turns=turns)["final"],
+        }
+        if without
+        else {"n_users": 0}
+    )
     metrics["by_reveal"] = groups(with_intent, lambda r: str((r.get("intent") or {}).get("reveal")),
                                   user_truths, catalog, k=k, turns=turns)
-    metrics["by_phrasing"] = groups(with_intent, phrasing_of, user_truths, catalog, k=k, turns=turns)
+    metrics["by_phrasing"] = groups(
+        with_intent, phrasing_of, user_truths, catalog, k=k, turns=turns
+    )
     return metrics
 
 
@@ -50,9 +65,16 @@ def phrasing_of(record: Mapping[str, Any]) -> str:
     return str(record.get("phrasing") or "template")
 
 
-def groups(records: Sequence[Mapping[str, Any]], key: Callable[[Mapping[str, Any]], str],
-           user_truths: Mapping[int, UserTruth], catalog: Catalog, *, k: int = 10, turns: int | None = None,
-           intent: bool = True) -> dict[str, Any]:
+def groups(
+    records: Sequence[Mapping[str, Any]],
+    key: Callable[[Mapping[str, Any]], str],
+    user_truths: Mapping[int, UserTruth],
+    catalog: Catalog,
+    *,
+    k: int = 10,
+    turns: int | None = None,
+    intent: bool = True,
+) -> dict[str, Any]:
     """Per group of users (by `key`): its size and each system's final `GROUP_METRICS` (those it has;
     without `intent`, the taste protocol's)."""
     by: dict[str, list[Mapping[str, Any]]] = {}
@@ -62,8 +84,9 @@ def groups(records: Sequence[Mapping[str, Any]], key: Callable[[Mapping[str, Any
     names = [m.format(k=k) for m in GROUP_METRICS]
     for name, recs in sorted(by.items()):
         relevant = _intent_relevant(recs, user_truths, catalog) if intent else None
-        scored = score_records(recs, user_truths, catalog, k=k, turns=turns, intent_relevant=relevant,
-                               bootstrap=False)
+        scored = score_records(
+            recs, user_truths, catalog, k=k, turns=turns, intent_relevant=relevant, bootstrap=False
+        )
         finals = {s: {m: v[m] for m in names if v.get(m) is not None}
                   for s, v in scored["final"].items() if not s.startswith("ci")}
         out[name] = {"n_users": len(recs), "final": finals}
@@ -72,8 +95,12 @@ def groups(records: Sequence[Mapping[str, Any]], key: Callable[[Mapping[str, Any
 
 def _intent_relevant(records: Sequence[Mapping[str, Any]], user_truths: Mapping[int, UserTruth],
                      catalog: Catalog) -> dict[int, set[int]]:
-    return {int(r["user_id"]): intent_items(user_truths[int(r["user_id"])].relevant,
-                                            Intent.from_dict(r.get("intent")), catalog) for r in records}
+    return {
+        int(r["user_id"]): intent_items(
+            user_truths[int(r["user_id"])].relevant, Intent.from_dict(r.get("intent")), catalog
+        )
+        for r in records
+    }
 
 
 __all__ = ["GROUP_METRICS", "INTENT_NOTES", "groups", "phrasing_of", "score_intent_records"]

@@ -54,14 +54,18 @@ class RankerProtocol:
     threshold: float
     test: pd.DataFrame = field(repr=False)  # user, item, rating (the split's test part)
     relevant: dict[int, set[int]] = field(repr=False)  # every test user -> items rated >= threshold
-    seen: dict[int, set[int]] = field(repr=False)  # user -> items rated in train (never recommended)
+    seen: dict[int, set[int]] = field(
+        repr=False
+    )  # user -> items rated in train (never recommended)
     popularity: dict[int, int] = field(repr=False)  # training rating count per item (for novelty)
     n_train_users: int
     catalog_size: int
     genres: dict[int, tuple[str, ...]] = field(repr=False)  # item -> genres (for diversity)
 
     @classmethod
-    def of(cls, dataset: Dataset, split: Split, *, k: int = 10, threshold: float = 4.0) -> RankerProtocol:
+    def of(
+        cls, dataset: Dataset, split: Split, *, k: int = 10, threshold: float = 4.0
+    ) -> RankerProtocol:
         """The protocol for `split` of `dataset` at list length `k`."""
         if int(k) < 1:
             raise ValueError(f"k must be at least 1, got {k}")
@@ -90,10 +94,14 @@ class RankerProtocol:
             **topn_metrics(topn, self.relevant, k),
             f"coverage@{k}": catalog_coverage(topn, self.catalog_size, k),
             f"novelty@{k}": novelty(topn, self.popularity, self.n_train_users, k),
-            f"ild_genre@{k}": float(np.mean([intra_list_diversity(v, self.genres, k) for v in topn.values()])),
+            f"ild_genre@{k}": float(
+                np.mean([intra_list_diversity(v, self.genres, k) for v in topn.values()])
+            ),
         }
 
-    def score(self, ranker: Ranker, *, profiles: Mapping[int, UserProfile] | None = None) -> SystemScores:
+    def score(
+        self, ranker: Ranker, *, profiles: Mapping[int, UserProfile] | None = None
+    ) -> SystemScores:
         """Run `ranker` through the protocol.
 
         A test user is ranked as `profiles[user]` when given (cold-start protocols), else by id
@@ -111,8 +119,10 @@ class RankerProtocol:
                 avg.append(ranker.fold_in())
             return avg[0]
 
-        topn = {u: [s.item_id for s in ranker.recommend(who(u), self.k, exclude=self.seen.get(u, ()))]
-                for u in self.relevant}
+        topn = {
+            u: [s.item_id for s in ranker.recommend(who(u), self.k, exclude=self.seen.get(u, ()))]
+            for u in self.relevant
+        }
         metrics = self.list_metrics(topn)
         preds = None
         if isinstance(ranker, RatingRanker):
@@ -120,8 +130,11 @@ class RankerProtocol:
             items = self.test["item"].to_numpy()
             for user, idx in self.test.groupby("user").indices.items():
                 preds[idx] = ranker.predict(who(int(user)), items[idx].tolist())
-            metrics = {"rmse": rmse(preds, self.test["rating"]), "mae": mae(preds, self.test["rating"]),
-                       **metrics}
+            metrics = {
+                "rmse": rmse(preds, self.test["rating"]),
+                "mae": mae(preds, self.test["rating"]),
+                **metrics,
+            }
         return SystemScores(metrics, topn, preds)
 
 
@@ -139,26 +152,40 @@ class RankerEvaluation:
         return {"final": self.final, "protocol": self.protocol}
 
 
-def evaluate_ranker(ranker: Ranker, dataset: Dataset, split: Split, *, k: int = 10, threshold: float = 4.0,
-                    peers: Mapping[str, Ranker] | None = None) -> RankerEvaluation:
+def evaluate_ranker(
+    ranker: Ranker,
+    dataset: Dataset,
+    split: Split,
+    *,
+    k: int = 10,
+    threshold: float = 4.0,
+    peers: Mapping[str, Ranker] | None = None,
+) -> RankerEvaluation:
     """Score `ranker` and its `peers` (default: the popularity baseline fitted on `split.train`)
     on `split.test` under the protocol (see the module docstring)."""
     proto = RankerProtocol.of(dataset, split, k=k, threshold=threshold)
     if peers is None:
         peers = {"popularity": PopularityRanker().fit(split.train)}
     main = proto.score(ranker)
-    final = {"ranker": main.metrics, **{name: proto.score(peer).metrics for name, peer in peers.items()}}
+    final = {
+        "ranker": main.metrics,
+        **{name: proto.score(peer).metrics for name, peer in peers.items()},
+    }
     predictions = None
     if main.predictions is not None:
         predictions = proto.test[["user", "item"]].assign(predicted_rating=main.predictions)
-    return RankerEvaluation(final=final, protocol=proto.describe(), topn=main.topn, predictions=predictions)
+    return RankerEvaluation(
+        final=final, protocol=proto.describe(), topn=main.topn, predictions=predictions
+    )
 
 
 def format_table(result: RankerEvaluation) -> list[str]:
     """The printed report: one line on the protocol, then metric rows with a column per system."""
     p = result.protocol
-    lines = [f"{p['dataset']} split {p['split']}: {p['test_ratings']} test ratings, "
-             f"{p['test_users']} test users; relevant = {p['relevant']}; candidates = {p['candidates']}"]
+    lines = [
+        f"{p['dataset']} split {p['split']}: {p['test_ratings']} test ratings, "
+        f"{p['test_users']} test users; relevant = {p['relevant']}; candidates = {p['candidates']}"
+    ]
     systems = list(result.final)
     widths = [max(9, len(s)) for s in systems]
     lines.append("  ".join([f"{'metric':>14}", *(f"{s:>{w}}" for s, w in zip(systems, widths))]))

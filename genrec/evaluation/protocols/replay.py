@@ -41,8 +41,18 @@ NOTES = (
 )
 """The protocol in three sentences, printed in every chat report."""
 
-AGENT_STATE_KEYS = ("liked", "disliked", "seen", "excluded", "wanted_genres", "avoided_genres", "year_min",
-                    "year_max", "preferred_genres", "preferred_decades")
+AGENT_STATE_KEYS = (
+    "liked",
+    "disliked",
+    "seen",
+    "excluded",
+    "wanted_genres",
+    "avoided_genres",
+    "year_min",
+    "year_max",
+    "preferred_genres",
+    "preferred_decades",
+)
 """The agent's preferences recorded after every turn (transcripts' ``agent_state``)."""
 
 
@@ -51,28 +61,60 @@ class ChatEvalConfig(BaseModel):
 
     dataset: str = Field(default="ml-100k", description="Dataset name.")
     split: str = Field(default="u1", description="Train/test split; users are its test users.")
-    users: int = Field(default=0, ge=0, description="First N eligible test users (sorted by id); 0 = all.")
+    users: int = Field(
+        default=0, ge=0, description="First N eligible test users (sorted by id); 0 = all."
+    )
     turns: int = Field(default=5, ge=1, description="User messages per conversation.")
-    simulator: Literal["template", "llm"] = Field(default="template", description="Simulated user kind.")
+    simulator: Literal["template", "llm"] = Field(
+        default="template", description="Simulated user kind."
+    )
     phrasing: Literal["real", "template", "mixed"] = Field(
-        default="mixed", description="Template users' words: real seekers' sentences (INSPIRED's phrasebook), "
-                                     "the project's templates, or mixed (half the users each way, seeded).")
+        default="mixed",
+        description="Template users' words: real seekers' sentences (INSPIRED's phrasebook), "
+        "the project's templates, or mixed (half the users each way, seeded).",
+    )
     llm: str = Field(default="none", description="The agent's LLM backend.")
-    simulator_llm: str | None = Field(default=None, description="The llm simulator's backend (default: llm).")
+    simulator_llm: str | None = Field(
+        default=None, description="The llm simulator's backend (default: llm)."
+    )
     policy: str = Field(default="auto", description="The agent's dialogue policy.")
-    concurrency: int = Field(default=4, ge=1, description="Conversations in flight at once (per worker).")
-    workers: int = Field(default=1, ge=1, description="Processes replaying users in parallel; each builds "
-                                                       "its own parts from the settings (results unchanged).")
+    concurrency: int = Field(
+        default=4, ge=1, description="Conversations in flight at once (per worker)."
+    )
+    workers: int = Field(
+        default=1,
+        ge=1,
+        description="Processes replaying users in parallel; each builds "
+        "its own parts from the settings (results unchanged).",
+    )
     protocol: Literal["taste", "target", "intent"] = Field(
-        default="taste", description="taste (score what the user likes overall), target (find one held-out "
-                                     "item the user has in mind) or intent (the user wants one kind of film "
-                                     "tonight, drawn from its held-out liked items).")
-    seed: int = Field(default=42, description="Seed of the simulators only (not of the ranker or index).")
+        default="taste",
+        description="taste (score what the user likes overall), target (find one held-out "
+        "item the user has in mind) or intent (the user wants one kind of film "
+        "tonight, drawn from its held-out liked items).",
+    )
+    seed: int = Field(
+        default=42, description="Seed of the simulators only (not of the ranker or index)."
+    )
     k: int = Field(default=10, ge=1, description="List length that is scored.")
-    relevant_min: float = Field(default=4.0, description="Held-out rating at or above which an item is relevant.")
+    relevant_min: float = Field(
+        default=4.0, description="Held-out rating at or above which an item is relevant."
+    )
 
-    IDENTITY: ClassVar[tuple[str, ...]] = ("dataset", "split", "protocol", "turns", "simulator", "phrasing", "llm",
-                                           "simulator_llm", "policy", "seed", "k", "relevant_min")
+    IDENTITY: ClassVar[tuple[str, ...]] = (
+        "dataset",
+        "split",
+        "protocol",
+        "turns",
+        "simulator",
+        "phrasing",
+        "llm",
+        "simulator_llm",
+        "policy",
+        "seed",
+        "k",
+        "relevant_min",
+    )
 
     def identity(self) -> dict[str, Any]:
         """The settings a resumed run must share with the run it continues.
@@ -216,7 +258,9 @@ class ChatProtocol:
         test_items = test_rows["item"].astype(int).tolist()
         intent, reveal = None, None
         if cfg.protocol == "intent":
-            intent = intent_for(test_rows.loc[test_rows["rating"] >= cfg.relevant_min, "item"].astype(int), cat)
+            intent = intent_for(
+                test_rows.loc[test_rows["rating"] >= cfg.relevant_min, "item"].astype(int), cat
+            )
         phrasing = self.phrasing_of(user_id)
         voice: dict[str, Any] = {"phrasing": phrasing, "phrasebook": self.phrasebook}
         if intent is not None:
@@ -225,7 +269,9 @@ class ChatProtocol:
         elif self.make_sim is not None:
             sim, phrasing = self.make_sim(persona, useed), "custom"
         else:
-            sim = make_simulator(cfg.simulator, persona, cat, seed=useed, generate=self.generate, **voice)
+            sim = make_simulator(
+                cfg.simulator, persona, cat, seed=useed, generate=self.generate, **voice
+            )
             phrasing = phrasing if cfg.simulator == "template" else cfg.simulator
         guard = TitleMatcher(cat, test_items)
         constant = self.baselines.constant(user_id)
@@ -256,8 +302,9 @@ class ChatProtocol:
                     "agent_state": agent_state(self.agent, session),
                 })
                 if t + 1 < cfg.turns:
-                    utt = await asyncio.to_thread(sim.respond, said["agent"], said["ranked_item_ids"],
-                                                  said["question"])
+                    utt = await asyncio.to_thread(
+                        sim.respond, said["agent"], said["ranked_item_ids"], said["question"]
+                    )
         finally:
             forget_session(self.agent, session)
         return {
@@ -277,5 +324,16 @@ class ChatProtocol:
         }
 
 
-__all__ = ["NOTES", "ChatEvalConfig", "ChatProtocol", "SimulatorFactory", "agent_shortlist", "agent_state", "agent_turn", "call_agent",
-           "eligible_users", "forget_session", "session_id_for"]
+__all__ = [
+    "NOTES",
+    "ChatEvalConfig",
+    "ChatProtocol",
+    "SimulatorFactory",
+    "agent_shortlist",
+    "agent_state",
+    "agent_turn",
+    "call_agent",
+    "eligible_users",
+    "forget_session",
+    "session_id_for",
+]

@@ -68,7 +68,9 @@ class UserTruth:
         return {i for i, r in self.test.items() if r >= self.relevant_min}
 
 
-def truths(train: Ratings, test: Ratings, users: Iterable[int], *, relevant_min: float = 4.0) -> dict[int, UserTruth]:
+def truths(
+    train: Ratings, test: Ratings, users: Iterable[int], *, relevant_min: float = 4.0
+) -> dict[int, UserTruth]:
     """Held-out and training ratings of the given users, for scoring."""
     users = set(int(u) for u in users)
 
@@ -113,7 +115,9 @@ def as_preferences(value: Preferences | Mapping[str, Any] | None) -> Preferences
     d = dict(value or {})
     if "decades" in d and d.get("preferred_decades") is None:
         d["preferred_decades"] = d["decades"]
-    return Preferences(**{k: v for k, v in d.items() if k in Preferences.model_fields and v is not None})
+    return Preferences(
+        **{k: v for k, v in d.items() if k in Preferences.model_fields and v is not None}
+    )
 
 
 def turn_scores(
@@ -141,7 +145,9 @@ def turn_scores(
     disliked = set(stated.disliked) | {i for i, r in truth.train.items() if r <= 2}
     out["constraint_violations"] = sum(violates(it, stated) for it in items) / n if n else 0.0
     out["off_genre"] = (
-        sum(1 for it in items if it is not None and not (set(it.genres) & wanted)) / n if n and wanted else 0.0
+        sum(1 for it in items if it is not None and not (set(it.genres) & wanted)) / n
+        if n and wanted
+        else 0.0
     )
     out["seen"] = sum(1 for i in top if i in truth.train) / n if n else 0.0
     out["repeated"] = sum(1 for i in top if i in feedback_before) / n if n else 0.0
@@ -171,7 +177,9 @@ def understanding_scores(
     return {
         "understood_liked": len(a_liked & liked) / len(liked) if liked else None,
         "misread_disliked": len(a_liked & disliked) / len(disliked) if disliked else None,
-        "understood_avoided": len(set(agent.avoided_genres) & avoided) / len(avoided) if avoided else None,
+        "understood_avoided": len(set(agent.avoided_genres) & avoided) / len(avoided)
+        if avoided
+        else None,
         "year_filter": 1.0 if agent_years and not hard_years else 0.0,
     }
 
@@ -228,7 +236,9 @@ def paired_ci(paired: Mapping[str, Mapping[int, list[dict[str, float | None]]]],
     for system, users in paired.items():
         if system == AGENT:
             continue
-        common = sorted(u for u in users if u in agent and len(users[u]) >= T and len(agent[u]) >= T)
+        common = sorted(
+            u for u in users if u in agent and len(users[u]) >= T and len(agent[u]) >= T
+        )
         if not common or T < 1:
             continue
         a = [float(agent[u][T - 1][head] or 0.0) for u in common]
@@ -299,7 +309,9 @@ def score_records(
             for t, row in enumerate(rows):
                 add(system, t, row)
         if intent_relevant is not None:
-            for system, rows in _record_lists(rec_turns, set(intent_relevant.get(uid, ())), k).items():
+            for system, rows in _record_lists(
+                rec_turns, set(intent_relevant.get(uid, ())), k
+            ).items():
                 rows = [{head_intent: r[head], "success_intent": r["success"]} for r in rows]
                 paired_intent.setdefault(system, {})[uid] = rows
                 for t, row in enumerate(rows):
@@ -314,7 +326,9 @@ def score_records(
             recs = turn["ranked_item_ids"][:k]
             ver = turn.get("verified") or []
             agent_extra: dict[str, float | None] = {
-                "verified_share": (sum(bool(v) for v in ver[: len(recs)]) / len(recs)) if recs and ver else None,
+                "verified_share": (sum(bool(v) for v in ver[: len(recs)]) / len(recs))
+                if recs and ver
+                else None,
                 "llm_text_share": 1.0 if (turn.get("agent_timings") or {}).get("llm_text") else 0.0,
                 "unknown_titles": float(len(turn.get("unknown_titles") or ())),
                 "latency_ms": float(turn.get("latency_ms") or 0.0),
@@ -323,7 +337,9 @@ def score_records(
                 "error": 1.0 if turn.get("error") else 0.0,
             }
             agent_state = turn.get("agent_state")
-            agent_extra.update(understanding_scores(as_preferences(agent_state) if agent_state else None, stated))
+            agent_extra.update(
+                understanding_scores(as_preferences(agent_state) if agent_state else None, stated)
+            )
             add(AGENT, t, agent_extra)
             latencies.append(float(turn.get("latency_ms") or 0.0))
             llm_calls.append(float(turn.get("llm_calls") or 0))
@@ -333,7 +349,9 @@ def score_records(
     per_turn = {s: {m: [_mean(v) for v in lists] for m, lists in d.items()} for s, d in per.items()}
     order = [s for s in SYSTEMS if s in per_turn] + [s for s in per_turn if s not in SYSTEMS]
     per_turn = {s: per_turn[s] for s in order}
-    final: dict[str, Any] = {s: {m: (v[-1] if v else None) for m, v in d.items()} for s, d in per_turn.items()}
+    final: dict[str, Any] = {
+        s: {m: (v[-1] if v else None) for m, v in d.items()} for s, d in per_turn.items()
+    }
     intervals: dict[str, Any] = {}
     if bootstrap:
         intervals, final["ci"] = _intervals(paired, T, k)
@@ -344,17 +362,25 @@ def score_records(
         "final": final,
         "per_turn": per_turn,
         "intervals": intervals,
-        "groups": {"agent": [AGENT], "peers": [s for s in PEERS if s in per_turn],
-                   "oracles": [s for s in ORACLES if s in per_turn]},
+        "groups": {
+            "agent": [AGENT],
+            "peers": [s for s in PEERS if s in per_turn],
+            "oracles": [s for s in ORACLES if s in per_turn],
+        },
         "n_users": len(records),
         "turns": T,
         "k": k,
         "leakage": {"count": len(leaks), "examples": leaks[:20]},
         "latency_ms": {
-            "mean": float(lat.mean()), "p50": float(np.percentile(lat, 50)),
-            "p95": float(np.percentile(lat, 95)), "max": float(lat.max()),
+            "mean": float(lat.mean()),
+            "p50": float(np.percentile(lat, 50)),
+            "p95": float(np.percentile(lat, 95)),
+            "max": float(lat.max()),
         },
-        "llm_calls": {"total": float(sum(llm_calls)), "per_turn": float(np.mean(llm_calls)) if llm_calls else 0.0},
+        "llm_calls": {
+            "total": float(sum(llm_calls)),
+            "per_turn": float(np.mean(llm_calls)) if llm_calls else 0.0,
+        },
         "errors": errors,
     }
 
@@ -377,6 +403,19 @@ def _record_lists(turns: Sequence[Mapping[str, Any]], relevant: Collection[int],
 
 
 __all__ = [
-    "AGENT", "BASELINES", "HEADLINE", "INTENT_HEADLINE", "paired_ci", "SYSTEMS", "conversation_scores", "UserTruth", "as_preferences", "list_scores", "metric_names", "score_records",
-    "truths", "turn_scores", "violates",
+    "AGENT",
+    "BASELINES",
+    "HEADLINE",
+    "INTENT_HEADLINE",
+    "paired_ci",
+    "SYSTEMS",
+    "conversation_scores",
+    "UserTruth",
+    "as_preferences",
+    "list_scores",
+    "metric_names",
+    "score_records",
+    "truths",
+    "turn_scores",
+    "violates",
 ]

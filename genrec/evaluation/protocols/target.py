@@ -56,9 +56,12 @@ class TargetProtocol:
     def _user(self, user_id: int) -> TargetUser:
         """A fresh, identically seeded target user (one per system, so each gets the same person)."""
         cat, useed = self.dataset.catalog, persona_seed(self.cfg.seed, user_id)
-        persona = build_persona(self.split.train.for_user(user_id), cat, seed=useed, popularity=self.popularity)
-        target = choose_target(self.split, user_id, seed=self.cfg.seed, relevant_min=self.cfg.relevant_min,
-                               catalog=cat)
+        persona = build_persona(
+            self.split.train.for_user(user_id), cat, seed=useed, popularity=self.popularity
+        )
+        target = choose_target(
+            self.split, user_id, seed=self.cfg.seed, relevant_min=self.cfg.relevant_min, catalog=cat
+        )
         return TargetUser(cat, target, persona, seed=useed)
 
     async def replay(self, user_id: int) -> dict[str, Any]:
@@ -70,7 +73,9 @@ class TargetProtocol:
         cfg = self.cfg
         sim = self._user(user_id)
         test_items = self.split.test.for_user(user_id)["item"].astype(int).tolist()
-        held_out = TitleMatcher(self.dataset.catalog, [i for i in test_items if i != sim.target_item_id])
+        held_out = TitleMatcher(
+            self.dataset.catalog, [i for i in test_items if i != sim.target_item_id]
+        )
         session = session_id_for(cfg.seed, user_id, cfg.turns)
         forget_session(self.agent, session)
         turns: list[dict[str, Any]] = []
@@ -90,7 +95,9 @@ class TargetProtocol:
                     "leaks": leaks,
                     "agent_state": agent_state(self.agent, session),
                 })
-                utt = await asyncio.to_thread(sim.respond, said["agent"], said["ranked_item_ids"], said["question"])
+                utt = await asyncio.to_thread(
+                    sim.respond, said["agent"], said["ranked_item_ids"], said["question"]
+                )
                 sim.guard.check(utt.text)
                 if sim.accepted:
                     break
@@ -116,8 +123,16 @@ class TargetProtocol:
         user.guard.check(out["last_user"])
         return {
             "accepted": out["accepted"],
-            "turns": [{"user": t["user"], "agent": t["agent"], "ranked_item_ids": t["ranked_item_ids"],
-                       "question": t["question"], "attribute": t["attribute"]} for t in out["turns"]],
+            "turns": [
+                {
+                    "user": t["user"],
+                    "agent": t["agent"],
+                    "ranked_item_ids": t["ranked_item_ids"],
+                    "question": t["question"],
+                    "attribute": t["attribute"],
+                }
+                for t in out["turns"]
+            ],
         }
 
 

@@ -131,7 +131,11 @@ class TargetScores:
     n_users: int
 
     def to_dict(self) -> dict[str, Any]:
-        return {"per_turn": {"success": list(self.success)}, "final": dict(self.final), "n_users": self.n_users}
+        return {
+            "per_turn": {"success": list(self.success)},
+            "final": dict(self.final),
+            "n_users": self.n_users,
+        }
 
 
 def aggregate(outcomes: Sequence[TargetOutcome], T: int, k: int = 10) -> TargetScores:
@@ -145,13 +149,24 @@ def aggregate(outcomes: Sequence[TargetOutcome], T: int, k: int = 10) -> TargetS
     hits = [o.hit_turn for o in outcomes]
     n = len(outcomes)
     per_user = [user_metrics(o, T, k) for o in outcomes]
-    final = {name: (sum(u[name] for u in per_user) / n if n else 0.0) for name in (f"sr@{T}", "avg_turns", "hdcg")}
+    final = {
+        name: (sum(u[name] for u in per_user) / n if n else 0.0)
+        for name in (f"sr@{T}", "avg_turns", "hdcg")
+    }
     if not n:
         final["avg_turns"] = 0.0
     return TargetScores([sr_at(hits, t) for t in range(1, T + 1)], final, n)
 
 
 __all__ = [
-    "TargetOutcome", "TargetScores", "aggregate", "avg_turns", "find_hit", "hdcg", "sr_at", "success_by_turn",
-    "turns_used", "user_metrics",
+    "TargetOutcome",
+    "TargetScores",
+    "aggregate",
+    "avg_turns",
+    "find_hit",
+    "hdcg",
+    "sr_at",
+    "success_by_turn",
+    "turns_used",
+    "user_metrics",
 ]

@@ -90,14 +90,26 @@ class TargetPeers:
         few: `max_entropy` recommends when this many candidates or fewer remain.
     """
 
-    def __init__(self, catalog: Catalog, ranker: Any | None = None, *, popularity: Mapping[int, int] | None = None,
-                 k: int = 10, few: int = 30) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        ranker: Any | None = None,
+        *,
+        popularity: Mapping[int, int] | None = None,
+        k: int = 10,
+        few: int = 30,
+    ) -> None:
         if popularity is None:
             if ranker is None:
                 raise ValueError("TargetPeers needs a ranker or the training popularity counts")
             popularity = ranker.popularity()
         self.catalog, self.ranker, self.k, self.few = catalog, ranker, k, few
-        self.order = [it for it in sorted(catalog, key=lambda it: (-int(popularity.get(it.item_id, 0)), it.item_id))]
+        self.order = [
+            it
+            for it in sorted(
+                catalog, key=lambda it: (-int(popularity.get(it.item_id, 0)), it.item_id)
+            )
+        ]
 
     def conversation(self, name: str) -> TargetPeer:
         """A fresh peer `name` (one of `TARGET_PEERS`) for one user's conversation."""
@@ -114,8 +126,12 @@ class TargetPeers:
         fits = attribute_filter(stated, genres=genres)
         return [it for it in self.order if it.item_id not in blocked and fits(it)]
 
-    def fill(self, stated: Preferences, blocked: set[int], rank: Callable[[list[Item], int, set[int]], list[int]]
-             ) -> list[int]:
+    def fill(
+        self,
+        stated: Preferences,
+        blocked: set[int],
+        rank: Callable[[list[Item], int, set[int]], list[int]],
+    ) -> list[int]:
         """k items ranked by `rank(candidates, n, exclude)`, relaxing the stated attributes in steps
         (every wanted genre, then any, then none) until k are found or nothing is left."""
         out: list[int] = []
@@ -141,7 +157,10 @@ class TargetPeers:
             ids = [it.item_id for it in pool if ranker.knows_item(it.item_id)]
             if not ids:
                 return []
-            return [s.item_id for s in ranker.recommend(profile, n, exclude=sorted(exclude), candidates=ids)]
+            return [
+                s.item_id
+                for s in ranker.recommend(profile, n, exclude=sorted(exclude), candidates=ids)
+            ]
 
         return rank
 
@@ -158,7 +177,9 @@ class AttributePopularity:
     name: str = "attribute_popularity"
 
     def turn(self, stated: Preferences, shown: set[int], turn_index: int) -> PeerMove:
-        return PeerMove(None, None, self.peers.fill(stated, _blocked(stated, shown), self.peers.by_popularity))
+        return PeerMove(
+            None, None, self.peers.fill(stated, _blocked(stated, shown), self.peers.by_popularity)
+        )
 
 
 @dataclass
@@ -170,7 +191,11 @@ class AttributeFoldIn:
     name: str = "attribute_fold_in"
 
     def turn(self, stated: Preferences, shown: set[int], turn_index: int) -> PeerMove:
-        return PeerMove(None, None, self.peers.fill(stated, _blocked(stated, shown), self.peers.by_fold_in(stated)))
+        return PeerMove(
+            None,
+            None,
+            self.peers.fill(stated, _blocked(stated, shown), self.peers.by_fold_in(stated)),
+        )
 
 
 @dataclass
@@ -190,7 +215,9 @@ class MaxEntropy:
         out: dict[str, float] = {}
         if "genre" not in self.asked:
             wanted = set(stated.wanted_genres)
-            out["genre"] = entropy(Counter(g for it in remaining for g in it.genres if g not in wanted))
+            out["genre"] = entropy(
+                Counter(g for it in remaining for g in it.genres if g not in wanted)
+            )
         if "decade" not in self.asked and stated.year_min is None and stated.year_max is None:
             out["decade"] = entropy(Counter((it.year // 10) * 10 for it in remaining if it.year))
         return out
@@ -243,10 +270,27 @@ def play(user: _TargetSeeker, peer: TargetPeer, turns: int) -> dict[str, Any]:
         utt = user.respond(text, move.items, move.question is not None)
         if user.accepted:
             break
-    return {"target_item_id": user.target_item_id, "turns": out, "last_user": utt.text, "accepted": user.accepted}
+    return {
+        "target_item_id": user.target_item_id,
+        "turns": out,
+        "last_user": utt.text,
+        "accepted": user.accepted,
+    }
 
 
 __all__ = [
-    "DECADE_QUESTION", "GENRE_QUESTION", "QUESTIONS", "RECOMMEND_TEXT", "TARGET_PEERS", "AttributeFoldIn", "AttributePopularity",
-    "MaxEntropy", "PeerMove", "TargetPeer", "TargetPeers", "allows", "entropy", "play",
+    "DECADE_QUESTION",
+    "GENRE_QUESTION",
+    "QUESTIONS",
+    "RECOMMEND_TEXT",
+    "TARGET_PEERS",
+    "AttributeFoldIn",
+    "AttributePopularity",
+    "MaxEntropy",
+    "PeerMove",
+    "TargetPeer",
+    "TargetPeers",
+    "allows",
+    "entropy",
+    "play",
 ]

@@ -52,11 +52,18 @@ def _bands(values: Mapping[str, list[list[float]]]) -> dict[str, Any]:
     return out
 
 
-def _agent_figures(records: Sequence[Mapping[str, Any]], catalog: Catalog, k: int) -> dict[str, float]:
+def _agent_figures(
+    records: Sequence[Mapping[str, Any]], catalog: Catalog, k: int
+) -> dict[str, float]:
     """The agent's own means per turn played: questions, constraint violations, verified share,
     LLM calls, errors."""
-    rows: dict[str, list[float]] = {"question": [], "constraint_violations": [], "verified_share": [],
-                                    "llm_calls": [], "error": []}
+    rows: dict[str, list[float]] = {
+        "question": [],
+        "constraint_violations": [],
+        "verified_share": [],
+        "llm_calls": [],
+        "error": [],
+    }
     for rec in records:
         for turn in rec.get("turns") or []:
             top = [int(i) for i in (turn.get("ranked_item_ids") or [])][:k]
@@ -73,7 +80,9 @@ def _agent_figures(records: Sequence[Mapping[str, Any]], catalog: Catalog, k: in
     return {name: float(np.mean(v)) for name, v in rows.items() if v}
 
 
-def failures_removed(per_user: Mapping[str, Sequence[Mapping[str, float]]], head: str) -> dict[str, Any]:
+def failures_removed(
+    per_user: Mapping[str, Sequence[Mapping[str, float]]], head: str
+) -> dict[str, Any]:
     """The share of the best peer's failures at `head` (sr@T) that the agent removes:
     (agent - peer) / (1 - peer), with a paired bootstrap interval over users (the target
     protocol's bar, since 1.25x a peer's success rate near 0.9 cannot be reached).
@@ -84,7 +93,11 @@ def failures_removed(per_user: Mapping[str, Sequence[Mapping[str, float]]], head
     ('peer', 0.5)
     """
     a = np.array([u[head] for u in per_user[AGENT]], dtype=float)
-    peers = {name: np.array([u[head] for u in rows], dtype=float) for name, rows in per_user.items() if name != AGENT}
+    peers = {
+        name: np.array([u[head] for u in rows], dtype=float)
+        for name, rows in per_user.items()
+        if name != AGENT
+    }
     best = max(sorted(peers), key=lambda n: float(peers[n].mean()))
     b = peers[best]
 
@@ -96,8 +109,16 @@ def failures_removed(per_user: Mapping[str, Sequence[Mapping[str, float]]], head
     idx = rng.integers(0, len(a), size=(int(BOOTSTRAP["resamples"]), len(a)))
     boots = np.array([share(a[i], b[i]) for i in idx])
     tail = (1 - float(BOOTSTRAP["level"])) / 2
-    return {"vs": best, "metric": head, "agent": float(a.mean()), "peer": float(b.mean()), "share": share(a, b),
-            "low": float(np.quantile(boots, tail)), "high": float(np.quantile(boots, 1 - tail)), "n_users": len(a)}
+    return {
+        "vs": best,
+        "metric": head,
+        "agent": float(a.mean()),
+        "peer": float(b.mean()),
+        "share": share(a, b),
+        "low": float(np.quantile(boots, tail)),
+        "high": float(np.quantile(boots, 1 - tail)),
+        "n_users": len(a),
+    }
 
 
 def score_target_records(records: Sequence[Mapping[str, Any]], catalog: Catalog, *, k: int = 10,
@@ -124,14 +145,23 @@ def score_target_records(records: Sequence[Mapping[str, Any]], catalog: Catalog,
     questions: dict[str, list[float]] = {}
     for rec in records:
         target = int(rec["target_item_id"])
-        convs = {AGENT: rec.get("turns") or [], **{n: c.get("turns") or [] for n, c in (rec.get("peers") or {}).items()}}
+        convs = {
+            AGENT: rec.get("turns") or [],
+            **{n: c.get("turns") or [] for n, c in (rec.get("peers") or {}).items()},
+        }
         for system, lists in system_lists(rec).items():
             hit = find_hit(target, [row[:k] for row in lists[:T]])
             outcomes.setdefault(system, []).append(hit)
             per_user.setdefault(system, []).append(user_metrics(hit, T, k))
-            success.setdefault(system, []).append([float(s) for s in success_by_turn(hit.hit_turn, T)])
-            questions.setdefault(system, []).append(float(sum(1 for t in convs[system][:T] if t.get("question"))))
-    order = [s for s in (AGENT, *TARGET_PEERS) if s in outcomes] + [s for s in outcomes if s not in (AGENT, *TARGET_PEERS)]
+            success.setdefault(system, []).append(
+                [float(s) for s in success_by_turn(hit.hit_turn, T)]
+            )
+            questions.setdefault(system, []).append(
+                float(sum(1 for t in convs[system][:T] if t.get("question")))
+            )
+    order = [s for s in (AGENT, *TARGET_PEERS) if s in outcomes] + [
+        s for s in outcomes if s not in (AGENT, *TARGET_PEERS)
+    ]
     final: dict[str, Any] = {}
     per_turn: dict[str, Any] = {}
     for system in order:
@@ -155,23 +185,37 @@ def score_target_records(records: Sequence[Mapping[str, Any]], catalog: Catalog,
         final["failures_removed"] = failures_removed(per_user, head)
     latencies = [float(t.get("latency_ms") or 0.0) for r in records for t in r.get("turns") or []]
     calls = [float(t.get("llm_calls") or 0) for r in records for t in r.get("turns") or []]
-    leaks = [{"user_id": int(r["user_id"]), "turn": t, "item_id": int(i)}
-             for r in records for t, turn in enumerate(r.get("turns") or []) for i in turn.get("leaks") or ()]
+    leaks = [
+        {"user_id": int(r["user_id"]), "turn": t, "item_id": int(i)}
+        for r in records
+        for t, turn in enumerate(r.get("turns") or [])
+        for i in turn.get("leaks") or ()
+    ]
     lat = np.asarray(latencies) if latencies else np.zeros(1)
     return {
         "protocol": "target",
         "final": final,
         "per_turn": per_turn,
         "intervals": _bands(success) if records else {},
-        "groups": {"agent": [AGENT] if AGENT in final else [], "peers": [s for s in TARGET_PEERS if s in final],
-                   "oracles": []},
+        "groups": {
+            "agent": [AGENT] if AGENT in final else [],
+            "peers": [s for s in TARGET_PEERS if s in final],
+            "oracles": [],
+        },
         "n_users": len(records),
         "turns": T,
         "k": k,
         "leakage": {"count": len(leaks), "examples": leaks[:20]},
-        "latency_ms": {"mean": float(lat.mean()), "p50": float(np.percentile(lat, 50)),
-                       "p95": float(np.percentile(lat, 95)), "max": float(lat.max())},
-        "llm_calls": {"total": float(sum(calls)), "per_turn": float(np.mean(calls)) if calls else 0.0},
+        "latency_ms": {
+            "mean": float(lat.mean()),
+            "p50": float(np.percentile(lat, 50)),
+            "p95": float(np.percentile(lat, 95)),
+            "max": float(lat.max()),
+        },
+        "llm_calls": {
+            "total": float(sum(calls)),
+            "per_turn": float(np.mean(calls)) if calls else 0.0,
+        },
         "errors": int(sum(1 for r in records for t in r.get("turns") or [] if t.get("error"))),
     }
 

@@ -35,8 +35,15 @@ class SeekerMove:
 
     @classmethod
     def of(cls, g: GoldTurn, act: str, after_question: bool) -> SeekerMove:
-        return cls(g.dialog_id, g.utt_id, act, after_question, genre=bool(g.genres_wanted or g.genres_avoided),
-                   titles=bool(g.titles()), dislike=bool(g.disliked or g.genres_avoided))
+        return cls(
+            g.dialog_id,
+            g.utt_id,
+            act,
+            after_question,
+            genre=bool(g.genres_wanted or g.genres_avoided),
+            titles=bool(g.titles()),
+            dislike=bool(g.disliked or g.genres_avoided),
+        )
 
     @property
     def states(self) -> bool:
@@ -64,10 +71,16 @@ class BehaviourMix(BaseModel):
     opener_titles: float = Field(description="The first statement names titles and no genre.")
     states_genre: float = Field(description="The seeker states a genre at some point.")
     names_titles: float = Field(description="The seeker names a title of its own at some point.")
-    answers_question: float = Field(description="Share of the recommender's questions answered with a genre or title.")
-    dislike_unprompted: float = Field(description="A dislike said unasked (not answering a question).")
-    only_reacts: float = Field(description="After its opener, the seeker volunteers no genre or title: it "
-                                           "answers questions and reacts to recommendations only.")
+    answers_question: float = Field(
+        description="Share of the recommender's questions answered with a genre or title."
+    )
+    dislike_unprompted: float = Field(
+        description="A dislike said unasked (not answering a question)."
+    )
+    only_reacts: float = Field(
+        description="After its opener, the seeker volunteers no genre or title: it "
+        "answers questions and reacts to recommendations only."
+    )
     counts: dict[str, int] = Field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -83,24 +96,44 @@ def behaviour_mix(source: HasMoves | Iterable[SeekerMove]) -> BehaviourMix:
     for m in moves:
         dialogues.setdefault(m.dialog_id, []).append(m)
     n = max(len(dialogues), 1)
-    c = {"dialogues": len(dialogues), "opener_vague": 0, "opener_genre": 0, "opener_titles": 0, "states_genre": 0,
-         "names_titles": 0, "dislike_unprompted": 0, "only_reacts": 0, "questions": 0, "questions_answered": 0}
+    c = {
+        "dialogues": len(dialogues),
+        "opener_vague": 0,
+        "opener_genre": 0,
+        "opener_titles": 0,
+        "states_genre": 0,
+        "names_titles": 0,
+        "dislike_unprompted": 0,
+        "only_reacts": 0,
+        "questions": 0,
+        "questions_answered": 0,
+    }
     for turns in dialogues.values():
         opener = next((m for m in turns if m.act == "opener"), None)
         style = "vague" if opener is None else opener_style(opener)
         c[f"opener_{style}"] += 1
         c["states_genre"] += any(m.genre and m.states for m in turns)
         c["names_titles"] += any(m.titles and m.states for m in turns)
-        c["dislike_unprompted"] += any(m.dislike and m.states and not m.after_question for m in turns)
-        c["only_reacts"] += not any(m.states and not m.after_question and m.act != "opener" for m in turns)
+        c["dislike_unprompted"] += any(
+            m.dislike and m.states and not m.after_question for m in turns
+        )
+        c["only_reacts"] += not any(
+            m.states and not m.after_question and m.act != "opener" for m in turns
+        )
         asked = [m for m in turns if m.after_question]
         c["questions"] += len(asked)
         c["questions_answered"] += sum(m.states for m in asked)
     return BehaviourMix(
-        opener_vague=c["opener_vague"] / n, opener_genre=c["opener_genre"] / n, opener_titles=c["opener_titles"] / n,
-        states_genre=c["states_genre"] / n, names_titles=c["names_titles"] / n,
+        opener_vague=c["opener_vague"] / n,
+        opener_genre=c["opener_genre"] / n,
+        opener_titles=c["opener_titles"] / n,
+        states_genre=c["states_genre"] / n,
+        names_titles=c["names_titles"] / n,
         answers_question=c["questions_answered"] / max(c["questions"], 1),
-        dislike_unprompted=c["dislike_unprompted"] / n, only_reacts=c["only_reacts"] / n, counts=c)
+        dislike_unprompted=c["dislike_unprompted"] / n,
+        only_reacts=c["only_reacts"] / n,
+        counts=c,
+    )
 
 
 def opener_style(m: SeekerMove) -> OpenerStyle:
@@ -132,11 +165,24 @@ def draw_behaviour(mix: BehaviourMix, rng: random.Random) -> Behaviour:
     'titles'
     """
     r = rng.random()
-    opener: OpenerStyle = ("vague" if r < mix.opener_vague else "genre" if r < mix.opener_vague + mix.opener_genre
-                           else "titles")
+    opener: OpenerStyle = (
+        "vague"
+        if r < mix.opener_vague
+        else "genre"
+        if r < mix.opener_vague + mix.opener_genre
+        else "titles"
+    )
     return Behaviour(opener, volunteers=rng.random() >= mix.only_reacts,
                      dislikes_unprompted=rng.random() < mix.dislike_unprompted)
 
 
-__all__ = ["TODAY", "Behaviour", "BehaviourMix", "OpenerStyle", "SeekerMove", "behaviour_mix", "draw_behaviour",
-           "opener_style"]
+__all__ = [
+    "TODAY",
+    "Behaviour",
+    "BehaviourMix",
+    "OpenerStyle",
+    "SeekerMove",
+    "behaviour_mix",
+    "draw_behaviour",
+    "opener_style",
+]

@@ -53,9 +53,13 @@ def make_simulator(
         if phrasing == "real" and phrasebook is None:
             phrasebook = load_phrasebook()
             if phrasebook is None:
-                raise ValueError("phrasing='real' needs the phrasebook, built from INSPIRED's dev.tsv: "
-                                 "set GENREC_INSPIRED_PATH to it")
-        return TemplateSimulator(persona, catalog, seed=seed, phrasing=phrasing, phrasebook=phrasebook)
+                raise ValueError(
+                    "phrasing='real' needs the phrasebook, built from INSPIRED's dev.tsv: "
+                    "set GENREC_INSPIRED_PATH to it"
+                )
+        return TemplateSimulator(
+            persona, catalog, seed=seed, phrasing=phrasing, phrasebook=phrasebook
+        )
     if kind == "llm":
         if generate is None:
             log.warning("llm simulator without a text backend; using the template simulator")
@@ -65,7 +69,18 @@ def make_simulator(
 
 
 __all__ = [
-    "FACT_KINDS", "LLMSimulator", "Phrasebook", "SIMULATORS", "Stated", "TemplateSimulator", "UnknownSimulatorError",
-    "UserSimulator", "Utterance", "genre_word", "load_phrasebook", "make_simulator", "mentionable",
+    "FACT_KINDS",
+    "LLMSimulator",
+    "Phrasebook",
+    "SIMULATORS",
+    "Stated",
+    "TemplateSimulator",
+    "UnknownSimulatorError",
+    "UserSimulator",
+    "Utterance",
+    "genre_word",
+    "load_phrasebook",
+    "make_simulator",
+    "mentionable",
     "phrasing_for_user",
 ]

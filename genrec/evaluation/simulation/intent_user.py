@@ -76,8 +76,16 @@ class IntentUser:
 
     name = "intent"
 
-    def __init__(self, persona: Persona, catalog: Catalog, intent: Intent, reveal: Reveal, *, seed: int = 0,
-                 **template_options: Any) -> None:
+    def __init__(
+        self,
+        persona: Persona,
+        catalog: Catalog,
+        intent: Intent,
+        reveal: Reveal,
+        *,
+        seed: int = 0,
+        **template_options: Any,
+    ) -> None:
         self.intent = intent
         self.reveal = reveal
         self.catalog = catalog
@@ -87,8 +95,9 @@ class IntentUser:
             decades=(intent.decade,) if intent.decade is not None else (),
             avoided_genres=tuple(g for g in persona.avoided_genres if g != intent.genre),
             low_genres=tuple(g for g in persona.low_genres if g != intent.genre))
-        self._base = TemplateSimulator(tonight, catalog, seed=seed, kinds=TASTE_KINDS, request_rate=0.0,
-                                       **template_options)
+        self._base = TemplateSimulator(
+            tonight, catalog, seed=seed, kinds=TASTE_KINDS, request_rate=0.0, **template_options
+        )
         self.stated: Stated = self._base.stated
         """What it has said so far (shared with its taste-telling template user)."""
         self.revealed = False
@@ -126,7 +135,9 @@ class IntentUser:
         source = base.source
         for other in sources:
             source = _combined(source, other)
-        return Utterance(" ".join([*first, base.text]).strip(), base.named, (*kinds, *base.facts), source)
+        return Utterance(
+            " ".join([*first, base.text]).strip(), base.named, (*kinds, *base.facts), source
+        )
 
     # ---- internals
 
@@ -143,8 +154,9 @@ class IntentUser:
         s.requested_genres = [g]
         if d is not None:
             s.set_years(d, d + 9)
-            return self._pick(SAY_INTENT_DECADE).format(a=a_genre(g), g=genre_word(g), d=d, dw=decade_word(d)), \
-                "template"
+            return self._pick(SAY_INTENT_DECADE).format(
+                a=a_genre(g), g=genre_word(g), d=d, dw=decade_word(d)
+            ), "template"
         voice = self._base.voice
         real = voice.say(("answer", "request") if answer else ("request", "opener"), genres=[g],
                          polarity="wanted", bare=answer, asks=True)  # tonight's wish, never a taste
@@ -157,7 +169,9 @@ class IntentUser:
 
     def _not_tonight(self, shown: Sequence[int]) -> str:
         """A genre turned down when nothing shown is of tonight's kind ("" when something is)."""
-        items = [it for it in (self.catalog.get(int(i)) for i in list(shown)[:10]) if it is not None]
+        items = [
+            it for it in (self.catalog.get(int(i)) for i in list(shown)[:10]) if it is not None
+        ]
         if not items or any(self.intent.matches(it) for it in items):
             return ""
         counts = Counter(g for it in items for g in it.genres
@@ -173,7 +187,9 @@ class IntentUser:
         return self._pick(NOT_TONIGHT).format(a=a_genre(genre), g=genre_word(genre))
 
 
-_ASKS_MOOD = re.compile(r"\b(tonight|in the mood|feel like|looking for|what would you like|after)\b", re.I)
+_ASKS_MOOD = re.compile(
+    r"\b(tonight|in the mood|feel like|looking for|what would you like|after)\b", re.I
+)
 
 
 def _asks_kind(agent_text: str) -> bool:

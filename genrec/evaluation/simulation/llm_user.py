@@ -61,13 +61,19 @@ class LLMSimulator:
             return "; ".join(f'"{self.catalog[i].title}"' for i in ids) or "none"
 
         text = _PERSONA_PROMPT.format(
-            liked=titles(self._liked), disliked=titles(self._disliked),
-            genres=", ".join(genre_word(g) for g in self.persona.favourite_genres) or "no strong preference",
+            liked=titles(self._liked),
+            disliked=titles(self._disliked),
+            genres=", ".join(genre_word(g) for g in self.persona.favourite_genres)
+            or "no strong preference",
             avoided=", ".join(genre_word(g) for g in self.persona.avoided_genres) or "none",
             decades=", ".join(f"the {d}s" for d in self.persona.decades) or "any decade",
         )
         ok = mentionable(self.catalog)
-        seen = [(i, self.persona.rating_of(i)) for i in recommended if self.persona.rating_of(i) and ok(i)]
+        seen = [
+            (i, self.persona.rating_of(i))
+            for i in recommended
+            if self.persona.rating_of(i) and ok(i)
+        ]
         if seen:
             text += "\nOf the assistant's latest suggestions you have already seen: " + "; ".join(
                 f'"{self.catalog[i].title}" (you rated it {r:g}/5)' for i, r in seen
@@ -88,7 +94,9 @@ class LLMSimulator:
             self.failed = self.failed or "the backend returned no text"
             if self.failed not in _WARNED:  # once per kind of failure, not once per user
                 _WARNED.add(self.failed)
-                log.warning("llm simulator: %s; falling back to the template simulator", self.failed)
+                log.warning(
+                    "llm simulator: %s; falling back to the template simulator", self.failed
+                )
             return None
         named = self._record(text, recommended)
         return Utterance(text, tuple(named), ("llm",))

@@ -141,7 +141,9 @@ def build_persona(
             score[g] += r - 3.0
             count[g] += 1
             total[g] += r
-    favourites = [g for g, s in sorted(score.items(), key=lambda kv: (-kv[1], kv[0])) if s > 0][:n_genres]
+    favourites = [g for g, s in sorted(score.items(), key=lambda kv: (-kv[1], kv[0])) if s > 0][
+        :n_genres
+    ]
 
     # avoided: genres watched at least twice and rated low on average, worst first ...
     low = sorted(
@@ -207,6 +209,12 @@ def persona_seed(seed: int, key: int) -> int:
 
 
 __all__ = [
-    "DISLIKED_MAX", "LIKED_MIN", "Opinion", "Persona", "build_persona", "persona_for_user", "persona_seed",
+    "DISLIKED_MAX",
+    "LIKED_MIN",
+    "Opinion",
+    "Persona",
+    "build_persona",
+    "persona_for_user",
+    "persona_seed",
     "training_popularity",
 ]

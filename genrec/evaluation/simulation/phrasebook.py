@@ -32,7 +32,17 @@ from genrec.evaluation.simulation.phrasings import genre_word
 
 log = logging.getLogger(__name__)
 
-ACTS = ("opener", "taste", "request", "answer", "reaction", "more", "smalltalk", "thanks", "question")
+ACTS = (
+    "opener",
+    "taste",
+    "request",
+    "answer",
+    "reaction",
+    "more",
+    "smalltalk",
+    "thanks",
+    "question",
+)
 """opener: the seeker's first statement of what it wants; taste: what it likes or not; request: what
 it wants now; answer: a statement right after a recommender's question; reaction: to a recommended
 film; more: asks for other suggestions; question: asks about a film (never used by a simulator)."""
@@ -49,16 +59,25 @@ _SLOT = re.compile(r"\[MOVIE_(TITLE|GENRE)_(\d+)\]")
 _FILLED = re.compile(r"\[(T|G)(\d+)\]")
 _MORE_CUE = re.compile(r"\b(other|another|else|more|different)\b", re.I)
 _ASK_CUE = re.compile(r"recomm?end|reccomend|recomend|suggest|\bany\b|give me|anything", re.I)
-_REQUEST_CUE = re.compile(r"recomm?end|reccomend|recomend|suggest|looking for|in the mood|let'?s try|\bany\b|"
-                          r"how about an? |need to see|"
-                          r"^\W*\[G\d+\](\s+(and|or)?\s*\[G\d+\])*\s*movies?\W*$", re.I)
+_REQUEST_CUE = re.compile(
+    r"recomm?end|reccomend|recomend|suggest|looking for|in the mood|let'?s try|\bany\b|"
+    r"how about an? |need to see|"
+    r"^\W*\[G\d+\](\s+(and|or)?\s*\[G\d+\])*\s*movies?\W*$",
+    re.I,
+)
 _ONE_FILM = re.compile(r"\b(an?|either)\s+\[G\d+\]|\bwould say\b[^.?!]*\[G\d+\]", re.I)
 """One film of a genre, or a choice between genres ("interested in a [G0] movie", "either [G0] or
 [G1]", "I would say [G0]"): what the seeker wants now."""
-_TASTE_CUE = re.compile(r"\b(like|love|enjoy|prefer|fan of|into|interested (in|on))\b[^.?!]*\[G\d+\]", re.I)
+_TASTE_CUE = re.compile(
+    r"\b(like|love|enjoy|prefer|fan of|into|interested (in|on))\b[^.?!]*\[G\d+\]", re.I
+)
 """A genre told as a taste ("I like [G0] movies and [G1] too, can you recommend some"): not a request."""
 _CAPS_OK = {"I", "I'm", "I've", "I'd", "I'll", "Im", "OK", "Ok"}
-_GENRE_NAMES = {g.casefold(): g for g in GENRES} | {"scifi": "Sci-Fi", "sci fi": "Sci-Fi", "animated": "Animation"}
+_GENRE_NAMES = {g.casefold(): g for g in GENRES} | {
+    "scifi": "Sci-Fi",
+    "sci fi": "Sci-Fi",
+    "animated": "Animation",
+}
 
 
 @dataclass(frozen=True)
@@ -83,7 +102,9 @@ class Template:
             return False
         if not n_titles and not n_genres:
             return True
-        return all(p == polarity for p in self.titles) and all(p == GENRE_OF.get(polarity or "") for p in self.genres)
+        return all(p == polarity for p in self.titles) and all(
+            p == GENRE_OF.get(polarity or "") for p in self.genres
+        )
 
     @property
     def asks(self) -> bool:
@@ -134,8 +155,15 @@ class Phrasebook:
     def by_act(self, act: str) -> list[Template]:
         return [t for t in self.templates if t.act == act]
 
-    def phrase(self, act: str, rng: random.Random, *, titles: Sequence[str] = (), genres: Sequence[str] = (),
-               polarity: str | None = None) -> str | None:
+    def phrase(
+        self,
+        act: str,
+        rng: random.Random,
+        *,
+        titles: Sequence[str] = (),
+        genres: Sequence[str] = (),
+        polarity: str | None = None,
+    ) -> str | None:
         """A real seeker's sentence for `act` whose slots are exactly `titles` and `genres` of
         `polarity` (genre slots of its genre counterpart), filled; None when none fits.
 
@@ -147,14 +175,18 @@ class Phrasebook:
             return None
         return options[rng.randrange(len(options))].fill(list(titles), list(genres))
 
-    def fitting(self, act: str, n_titles: int, n_genres: int, polarity: str | None) -> list[Template]:
+    def fitting(
+        self, act: str, n_titles: int, n_genres: int, polarity: str | None
+    ) -> list[Template]:
         """The templates `phrase` picks from."""
         if act not in ACTS:
             raise ValueError(f"unknown act {act!r}; known: {', '.join(ACTS)}")
         if (n_titles or n_genres) and polarity is None:
             raise ValueError("a phrase with titles or genres needs their polarity")
         if polarity is not None and polarity not in TITLE_POLARITIES + GENRE_POLARITIES:
-            raise ValueError(f"unknown polarity {polarity!r}; known: {', '.join(TITLE_POLARITIES + ('avoided',))}")
+            raise ValueError(
+                f"unknown polarity {polarity!r}; known: {', '.join(TITLE_POLARITIES + ('avoided',))}"
+            )
         return [t for t in self.templates if t.act == act and t.fits(n_titles, n_genres, polarity)]
 
     def safe_for(self, catalog: Catalog) -> Phrasebook:
@@ -196,13 +228,19 @@ class Phrasebook:
 
 def _read_rows(path: Path) -> list[dict[str, str]]:
     if not path.exists():
-        raise FileNotFoundError(f"INSPIRED's dev.tsv not found at {path}: set GENREC_INSPIRED_PATH to it")
+        raise FileNotFoundError(
+            f"INSPIRED's dev.tsv not found at {path}: set GENREC_INSPIRED_PATH to it"
+        )
     csv.field_size_limit(10**7)
     with path.open(encoding="utf-8", newline="") as f:
         reader = csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
-        missing = {"dialog_id", "utt_id", "speaker", "text", "text_with_placeholder"} - set(reader.fieldnames or ())
+        missing = {"dialog_id", "utt_id", "speaker", "text", "text_with_placeholder"} - set(
+            reader.fieldnames or ()
+        )
         if missing:
-            raise ValueError(f"{path} is not an INSPIRED tsv file: columns {sorted(missing)} are missing")
+            raise ValueError(
+                f"{path} is not an INSPIRED tsv file: columns {sorted(missing)} are missing"
+            )
         return list(reader)
 
 
@@ -238,8 +276,15 @@ def _act(g: GoldTurn, text: str, opened: bool, after_question: bool, slotted: bo
     return {"greeting": "smalltalk", "acceptance": "reaction"}.get(g.act, g.act)
 
 
-def _why_unusable(row: Mapping[str, str], g: GoldTurn, text: str, act: str,
-                  titles: list[str | None], genres: list[str | None], slot_titles: set[str]) -> str | None:
+def _why_unusable(
+    row: Mapping[str, str],
+    g: GoldTurn,
+    text: str,
+    act: str,
+    titles: list[str | None],
+    genres: list[str | None],
+    slot_titles: set[str],
+) -> str | None:
     """Why a seeker sentence cannot be a simulator's template (None: it can)."""
     if re.search(r"\[MOVIE_(?!TITLE_|GENRE_)", text) or row.get("people_names", "").strip():
         return "people or plot"
@@ -259,8 +304,12 @@ def _why_unusable(row: Mapping[str, str], g: GoldTurn, text: str, act: str,
     return None
 
 
-def build_phrasebook(path: Path | str | None = None, *, gold: Iterable[GoldTurn] | None = None,
-                     labels: Mapping[tuple[str, int], Mapping[str, Any]] | None = None) -> Phrasebook:
+def build_phrasebook(
+    path: Path | str | None = None,
+    *,
+    gold: Iterable[GoldTurn] | None = None,
+    labels: Mapping[tuple[str, int], Mapping[str, Any]] | None = None,
+) -> Phrasebook:
     """Build the phrasebook from INSPIRED's dev.tsv (`path`; default: `default_corpus_path()`).
 
     Each labelled seeker turn becomes a template unless it is unusable (see `Phrasebook.dropped`);
@@ -283,7 +332,9 @@ def build_phrasebook(path: Path | str | None = None, *, gold: Iterable[GoldTurn]
         if g is None:
             continue
         after_question = "?" in previous.pop(d, "")
-        text = re.sub(r"\s+", " ", row["text_with_placeholder"].replace("QUOTATION_MARK", '"')).strip()
+        text = re.sub(
+            r"\s+", " ", row["text_with_placeholder"].replace("QUOTATION_MARK", '"')
+        ).strip()
         act = _act(g, text, d in opened, after_question, bool(_SLOT.search(text)))
         if act == "opener":
             opened.add(d)
@@ -299,19 +350,32 @@ def build_phrasebook(path: Path | str | None = None, *, gold: Iterable[GoldTurn]
         if why:
             dropped[why] += 1
             continue
-        templates.append(Template(d, g.utt_id, act, template, tuple(map(str, titles)), tuple(map(str, genres))))
+        templates.append(
+            Template(d, g.utt_id, act, template, tuple(map(str, titles)), tuple(map(str, genres)))
+        )
     return Phrasebook(templates, moves, dict(sorted(dropped.items())))
 
 
-def _slots(text: str, row: Mapping[str, str], g: GoldTurn) -> tuple[str, set[str], list[str | None], list[str | None]]:
+def _slots(
+    text: str, row: Mapping[str, str], g: GoldTurn
+) -> tuple[str, set[str], list[str | None], list[str | None]]:
     """The text with slots renumbered [T0].. [G0].., the gold titles the slots hold, and each slot's
     polarity from the gold (None where the gold does not say)."""
-    movies, genre_names = _index_dict(row.get("movie_dict", "")), _index_dict(row.get("genre_dict", ""))
+    movies, genre_names = (
+        _index_dict(row.get("movie_dict", "")),
+        _index_dict(row.get("genre_dict", "")),
+    )
     order: dict[tuple[str, int], int] = {}
     titles: list[str | None] = []
     genres: list[str | None] = []
     held: set[str] = set()
-    mentioned = "asked" if g.act == "question" or g.question else "wanted" if g.act == "acceptance" else None
+    mentioned = (
+        "asked"
+        if g.act == "question" or g.question
+        else "wanted"
+        if g.act == "acceptance"
+        else None
+    )
     for kind, n in ((m.group(1), int(m.group(2))) for m in _SLOT.finditer(text)):
         if (kind, n) in order:
             continue
@@ -324,7 +388,13 @@ def _slots(text: str, row: Mapping[str, str], g: GoldTurn) -> tuple[str, set[str
         else:
             order[(kind, n)] = len(genres)
             genre = _GENRE_NAMES.get(genre_names.get(n, "").casefold())
-            genres.append("wanted" if genre in g.genres_wanted else "avoided" if genre in g.genres_avoided else None)
+            genres.append(
+                "wanted"
+                if genre in g.genres_wanted
+                else "avoided"
+                if genre in g.genres_avoided
+                else None
+            )
 
     def renumber(m: re.Match[str]) -> str:
         return f"[{m.group(1)[0]}{order[(m.group(1), int(m.group(2)))]}]"
@@ -337,7 +407,11 @@ def _slots(text: str, row: Mapping[str, str], g: GoldTurn) -> tuple[str, set[str
 
 def corpus_path(settings: Settings) -> Path:
     """INSPIRED's dev.tsv as configured (`inspired_path`), else `default_corpus_path()`."""
-    return Path(settings.inspired_path).expanduser() if settings.inspired_path else default_corpus_path()
+    return (
+        Path(settings.inspired_path).expanduser()
+        if settings.inspired_path
+        else default_corpus_path()
+    )
 
 
 _LOADED: dict[Path, Phrasebook] = {}
@@ -350,11 +424,17 @@ def load_phrasebook(settings_or_home: Settings | Path | str | None = None) -> Ph
                 else Settings() if settings_or_home is None else Settings(home=settings_or_home))
     path = corpus_path(settings)
     if not path.exists():
-        log.warning("no phrasebook: INSPIRED's dev.tsv was expected at %s (set GENREC_INSPIRED_PATH)", path)
+        log.warning(
+            "no phrasebook: INSPIRED's dev.tsv was expected at %s (set GENREC_INSPIRED_PATH)", path
+        )
         return None
     labels_text = resources.files("genrec.evaluation").joinpath(LABELS_FILE).read_bytes()
-    gold_text = resources.files("genrec.evaluation").joinpath("gold/inspired_dev.jsonl").read_bytes()
-    key = hashlib.sha256(path.read_bytes() + gold_text + labels_text + str(BUILD_VERSION).encode()).hexdigest()[:16]
+    gold_text = (
+        resources.files("genrec.evaluation").joinpath("gold/inspired_dev.jsonl").read_bytes()
+    )
+    key = hashlib.sha256(
+        path.read_bytes() + gold_text + labels_text + str(BUILD_VERSION).encode()
+    ).hexdigest()[:16]
     cache = settings.home / "phrasebook" / f"inspired-{key}.json"
     if cache in _LOADED:
         return _LOADED[cache]

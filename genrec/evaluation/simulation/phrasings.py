@@ -186,10 +186,28 @@ def a_genre(genre: str) -> str:
     return _A_GENRE.get(genre, f"a {genre_word(genre)} film")
 
 
-_ORDINAL_WORDS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth",
-                  "tenth")
-_DECADE_WORDS = {1920: "twenties", 1930: "thirties", 1940: "forties", 1950: "fifties", 1960: "sixties",
-                 1970: "seventies", 1980: "eighties", 1990: "nineties"}
+_ORDINAL_WORDS = (
+    "first",
+    "second",
+    "third",
+    "fourth",
+    "fifth",
+    "sixth",
+    "seventh",
+    "eighth",
+    "ninth",
+    "tenth",
+)
+_DECADE_WORDS = {
+    1920: "twenties",
+    1930: "thirties",
+    1940: "forties",
+    1950: "fifties",
+    1960: "sixties",
+    1970: "seventies",
+    1980: "eighties",
+    1990: "nineties",
+}
 
 
 def ordinal(position: int) -> str:
@@ -198,7 +216,11 @@ def ordinal(position: int) -> str:
     >>> ordinal(2), ordinal(12)
     ('second', 'number 12')
     """
-    return _ORDINAL_WORDS[position - 1] if 1 <= position <= len(_ORDINAL_WORDS) else f"number {position}"
+    return (
+        _ORDINAL_WORDS[position - 1]
+        if 1 <= position <= len(_ORDINAL_WORDS)
+        else f"number {position}"
+    )
 
 
 def decade_word(decade: int) -> str:
@@ -233,10 +255,38 @@ def and_list(words: Sequence[str]) -> str:
 
 
 __all__ = [
-    "AVOID", "DECADE", "DISLIKED", "I_MEANT", "LIKED", "MORE", "MORE_GENRE", "NOTHING_LEFT",
-    "NOT_IN_THE_MOOD", "OPEN_GENRES", "OPEN_PLAIN", "REQUEST", "REQUEST_GENRE", "RESTATE_GENRES",
-    "SEEN_ALL", "SEEN_DISLIKED", "SEEN_DISLIKED_MANY", "SEEN_LIKED", "SEEN_LIKED_MANY", "SEEN_NEUTRAL",
-    "SEEN_NEUTRAL_MANY", "SOUNDS_GOOD", "SOUNDS_GOOD_DECADE", "SOUNDS_GOOD_MANY", "VERDICT_DISLIKED",
-    "VERDICT_LIKED", "VERDICT_NEUTRAL", "VERDICT_NEUTRAL_MANY", "a_genre", "and_list", "as_sentence", "decade_word",
-    "genre_word", "ordinal",
+    "AVOID",
+    "DECADE",
+    "DISLIKED",
+    "I_MEANT",
+    "LIKED",
+    "MORE",
+    "MORE_GENRE",
+    "NOTHING_LEFT",
+    "NOT_IN_THE_MOOD",
+    "OPEN_GENRES",
+    "OPEN_PLAIN",
+    "REQUEST",
+    "REQUEST_GENRE",
+    "RESTATE_GENRES",
+    "SEEN_ALL",
+    "SEEN_DISLIKED",
+    "SEEN_DISLIKED_MANY",
+    "SEEN_LIKED",
+    "SEEN_LIKED_MANY",
+    "SEEN_NEUTRAL",
+    "SEEN_NEUTRAL_MANY",
+    "SOUNDS_GOOD",
+    "SOUNDS_GOOD_DECADE",
+    "SOUNDS_GOOD_MANY",
+    "VERDICT_DISLIKED",
+    "VERDICT_LIKED",
+    "VERDICT_NEUTRAL",
+    "VERDICT_NEUTRAL_MANY",
+    "a_genre",
+    "and_list",
+    "as_sentence",
+    "decade_word",
+    "genre_word",
+    "ordinal",
 ]

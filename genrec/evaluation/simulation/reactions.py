@@ -141,12 +141,27 @@ class ListReactor:
         assert self.voice is not None
         v = self.voice
         parts: list[str] = []
-        for kind, one in (("liked", P.SEEN_LIKED), ("disliked", P.SEEN_DISLIKED), ("neutral", P.SEEN_NEUTRAL)):
+        for kind, one in (
+            ("liked", P.SEEN_LIKED),
+            ("disliked", P.SEEN_DISLIKED),
+            ("neutral", P.SEEN_NEUTRAL),
+        ):
             polarity = {"neutral": "seen"}.get(kind, kind)
             for label in groups[kind]:
-                real = (v.say(("reaction", "taste", "answer"), titles=[label.strip('"')], polarity=polarity)
-                        if label.startswith('"') else None)
-                parts.append(as_sentence(real) if real is not None else self._template(self._one_seen(one, label)))
+                real = (
+                    v.say(
+                        ("reaction", "taste", "answer"),
+                        titles=[label.strip('"')],
+                        polarity=polarity,
+                    )
+                    if label.startswith('"')
+                    else None
+                )
+                parts.append(
+                    as_sentence(real)
+                    if real is not None
+                    else self._template(self._one_seen(one, label))
+                )
         return " ".join(parts)
 
     def _seen_all(self, everything: list[str], groups: dict[str, list[str]]) -> str:
@@ -186,11 +201,19 @@ class ListReactor:
             for i in negative[genre]:
                 s.react_unseen(i, False)
             s.want_genre(genre, False)
-            real = self.voice.say(("reaction", "taste"), genres=[genre], polarity="avoided") if self.voice else None
+            real = (
+                self.voice.say(("reaction", "taste"), genres=[genre], polarity="avoided")
+                if self.voice
+                else None
+            )
             if real is not None:
                 parts.append(as_sentence(real))
                 continue
-            parts.append(self._template(self._pick(P.NOT_IN_THE_MOOD).format(a=a_genre(genre), g=genre_word(genre))))
+            parts.append(
+                self._template(
+                    self._pick(P.NOT_IN_THE_MOOD).format(a=a_genre(genre), g=genre_word(genre))
+                )
+            )
         if positive:
             k = min(len(positive), self.rng.randint(1, MAX_LIKED_UNSEEN))
             chosen = sorted(self.rng.sample(positive, k))
@@ -202,9 +225,13 @@ class ListReactor:
                 if by_decade and decade is not None:
                     s.prefer_decade(decade)  # "it's from the 80s, my favourite era": a taste, said
                 options = P.SOUNDS_GOOD_DECADE if by_decade else P.SOUNDS_GOOD
-                parts.append(self._template(self._pick(options).format(o=ordinal(pos), n=pos, d=decade)))
+                parts.append(
+                    self._template(self._pick(options).format(o=ordinal(pos), n=pos, d=decade))
+                )
             else:
-                many = self._pick(P.SOUNDS_GOOD_MANY).format(ns=and_list([str(p) for p, _, _ in chosen]))
+                many = self._pick(P.SOUNDS_GOOD_MANY).format(
+                    ns=and_list([str(p) for p, _, _ in chosen])
+                )
                 parts.append(self._template(many))
         return parts
 

@@ -71,7 +71,11 @@ def target_leak_words(title: str, *, allowed: Sequence[str] = ()) -> set[str]:
     (['star', 'wars'], set(), set())
     """
     skip = STOP_WORDS | {a.casefold() for a in allowed}
-    return {w for w in (m.casefold() for m in _WORD.findall(title or "")) if len(w) >= 4 and w not in skip}
+    return {
+        w
+        for w in (m.casefold() for m in _WORD.findall(title or ""))
+        if len(w) >= 4 and w not in skip
+    }
 
 
 def attribute_words(catalog: Catalog) -> set[str]:
@@ -98,7 +102,9 @@ class TargetLeakGuard:
         item = catalog[int(target_item_id)]
         self.target_item_id = int(target_item_id)
         self.words = sorted(target_leak_words(item.title, allowed=sorted(attribute_words(catalog))))
-        self._patterns = [(w, re.compile(r"(?<!\w)" + re.escape(w) + r"(?!\w)", re.I)) for w in self.words]
+        self._patterns = [
+            (w, re.compile(r"(?<!\w)" + re.escape(w) + r"(?!\w)", re.I)) for w in self.words
+        ]
 
     def find(self, text: str) -> list[str]:
         """The distinctive title words written in `text`, in sorted order."""
@@ -110,7 +116,8 @@ class TargetLeakGuard:
         if found:
             raise TargetLeakError(
                 f"the target user of item {self.target_item_id} wrote {found} from its title in {text!r}; "
-                "this is a bug in the simulator's phrasing, the run is invalid")
+                "this is a bug in the simulator's phrasing, the run is invalid"
+            )
 
 
 def choose_target(split: Split, user_id: int, *, seed: int, relevant_min: float = 4.0,
@@ -128,9 +135,11 @@ def choose_target(split: Split, user_id: int, *, seed: int, relevant_min: float 
     if catalog is not None:
         liked = [i for i in liked if (it := catalog.get(i)) is not None and it.genres]
     if not liked:
-        raise ValueError(f"user {user_id} has no held-out item rated {relevant_min} or more in split "
-                         f"{split.name!r}{' with a genre' if catalog is not None else ''}; pick target users "
-                         "among those who have one")
+        raise ValueError(
+            f"user {user_id} has no held-out item rated {relevant_min} or more in split "
+            f"{split.name!r}{' with a genre' if catalog is not None else ''}; pick target users "
+            "among those who have one"
+        )
     return random.Random(persona_seed(seed, int(user_id))).choice(liked)
 
 
@@ -161,7 +170,9 @@ class TargetUser:
 
     name = "target"
 
-    def __init__(self, catalog: Catalog, target_item_id: int, persona: Persona, *, seed: int = 0) -> None:
+    def __init__(
+        self, catalog: Catalog, target_item_id: int, persona: Persona, *, seed: int = 0
+    ) -> None:
         self.catalog = catalog
         self.persona = persona
         self.target_item_id = int(target_item_id)
@@ -186,11 +197,15 @@ class TargetUser:
         if self.examples and (not self.genres or self.rng.random() < 0.5):
             i = self.examples[0]
             self.stated.add_item(i, "liked")
-            return self._utter([self._pick(OPEN_EXAMPLE, t=self.catalog[i].title)], (i,), ("liked",))
+            return self._utter(
+                [self._pick(OPEN_EXAMPLE, t=self.catalog[i].title)], (i,), ("liked",)
+            )
         if self.genres:
             g = self.rng.choice(self.genres)
             self.stated.want_genre(g, True)
-            return self._utter([self._pick(OPEN_GENRE, a=a_genre(g), A=a_genre(g).capitalize())], (), ("genre",))
+            return self._utter(
+                [self._pick(OPEN_GENRE, a=a_genre(g), A=a_genre(g).capitalize())], (), ("genre",)
+            )
         return self._utter([self._pick(OPEN_PLAIN)], (), ())
 
     def respond(self, agent_text: str, recommended: Sequence[int], question: bool) -> Utterance:
@@ -202,7 +217,11 @@ class TargetUser:
         if self.target_item_id in shown:
             self.accepted = True
             self.stated.react_unseen(self.target_item_id, True)
-            return self._utter([self._pick(ACCEPT, pos=self._position(shown.index(self.target_item_id) + 1))], (), ("accept",))
+            return self._utter(
+                [self._pick(ACCEPT, pos=self._position(shown.index(self.target_item_id) + 1))],
+                (),
+                ("accept",),
+            )
         parts: list[str] = []
         named: list[int] = []
         facts: list[str] = []
@@ -232,8 +251,12 @@ class TargetUser:
                 d = asked_decades[0]
                 parts.append(self._pick(ANSWER_DECADE_NO, d=self._decade_text(d)))
         elif "decade" in kinds or asked_decades:
-            parts.append(self._say_decade() if self.decade is not None else self._pick(ANSWER_NO_YEAR))
-        if "example" in kinds and not (asked_genres or asked_decades or {"genre", "decade"} & set(kinds)):
+            parts.append(
+                self._say_decade() if self.decade is not None else self._pick(ANSWER_NO_YEAR)
+            )
+        if "example" in kinds and not (
+            asked_genres or asked_decades or {"genre", "decade"} & set(kinds)
+        ):
             if not self._say_example(parts, named):
                 self._say_genres(parts, all_unsaid=True)
         if "other" in kinds and not parts:
@@ -260,7 +283,9 @@ class TargetUser:
             return False
         for g in say:
             self.stated.want_genre(g, True)
-        text = self._pick(ANSWER_GENRES, a=self._genres_text(say), A=self._genres_text(say).capitalize())
+        text = self._pick(
+            ANSWER_GENRES, a=self._genres_text(say), A=self._genres_text(say).capitalize()
+        )
         parts.append(text)
         return True
 
@@ -299,7 +324,9 @@ class TargetUser:
         """Turn the shown items down, with one reason from an attribute mismatch (new facts first)."""
         for i in shown:
             self.stated.react_unseen(i, False)
-        reasons: list[tuple[bool, int, str, object]] = []  # (reveals something new, position, kind, value)
+        reasons: list[
+            tuple[bool, int, str, object]
+        ] = []  # (reveals something new, position, kind, value)
         items = [self.catalog.get(i) for i in shown]
         for pos, it in enumerate(items, start=1):
             if it is None:
@@ -312,7 +339,9 @@ class TargetUser:
                     reasons.append((g not in self.stated.avoided_genres, pos, "extra", g))
             d = _decade(it)
             if d is not None and self.decade is not None and d != self.decade:
-                reasons.append((self.stated.year_min is None, pos, "old" if d < self.decade else "new", d))
+                reasons.append(
+                    (self.stated.year_min is None, pos, "old" if d < self.decade else "new", d)
+                )
         fresh = [r for r in reasons if r[0]] or reasons
         facts.append("reject")
         if not fresh:
@@ -324,8 +353,13 @@ class TargetUser:
             g = str(value)
             self.stated.want_genre(g, True)
             none_has = all(it is None or g not in it.genres for it in items)
-            parts.append(self._pick(REJECT_NONE_HAS if none_has and len(items) > 1 else REJECT_MISSING,
-                                    a=a_genre(g), pos=p))
+            parts.append(
+                self._pick(
+                    REJECT_NONE_HAS if none_has and len(items) > 1 else REJECT_MISSING,
+                    a=a_genre(g),
+                    pos=p,
+                )
+            )
         elif kind == "extra":
             g = str(value)
             self.stated.want_genre(g, False)
@@ -346,7 +380,9 @@ class TargetUser:
 
     def _position(self, pos: int) -> str:
         """A list position as words ("third"), unless that is a title word ("The Third Man": "#3")."""
-        return next((f for f in (ordinal(pos), f"number {pos}") if not self.guard.find(f)), f"#{pos}")
+        return next(
+            (f for f in (ordinal(pos), f"number {pos}") if not self.guard.find(f)), f"#{pos}"
+        )
 
     def _decade_text(self, d: int) -> str:
         forms = [f"{d}s", decade_word(d)] + ([f"{d % 100:02d}s"] if 1920 <= d < 2000 else [])
@@ -366,6 +402,11 @@ class TargetUser:
 
 
 __all__ = [
-    "STOP_WORDS", "TargetLeakError", "TargetLeakGuard", "TargetUser", "attribute_words", "choose_target",
+    "STOP_WORDS",
+    "TargetLeakError",
+    "TargetLeakGuard",
+    "TargetUser",
+    "attribute_words",
+    "choose_target",
     "target_leak_words",
 ]

@@ -60,27 +60,53 @@ class TemplateSimulator:
 
     name = "template"
 
-    def __init__(self, persona: Persona, catalog: Catalog, *, seed: int = 0, facts_per_turn: int = 2,
-                 kinds: Sequence[str] = FACT_KINDS, request_rate: float = 0.5, phrasing: str = "template",
-                 phrasebook: Phrasebook | None = None) -> None:
+    def __init__(
+        self,
+        persona: Persona,
+        catalog: Catalog,
+        *,
+        seed: int = 0,
+        facts_per_turn: int = 2,
+        kinds: Sequence[str] = FACT_KINDS,
+        request_rate: float = 0.5,
+        phrasing: str = "template",
+        phrasebook: Phrasebook | None = None,
+    ) -> None:
         if phrasing not in PHRASING_SOURCES:
-            raise ValueError(f"phrasing {phrasing!r}: one user speaks one of {', '.join(PHRASING_SOURCES)} "
-                             "(pick one per user with phrasing_for_user)")
+            raise ValueError(
+                f"phrasing {phrasing!r}: one user speaks one of {', '.join(PHRASING_SOURCES)} "
+                "(pick one per user with phrasing_for_user)"
+            )
         if phrasing == "real" and phrasebook is None:
-            raise ValueError("phrasing='real' needs a phrasebook (genrec.evaluation.simulation.phrasebook.load_phrasebook)")
+            raise ValueError(
+                "phrasing='real' needs a phrasebook (genrec.evaluation.simulation.phrasebook.load_phrasebook)"
+            )
         self.persona = persona
         self.catalog = catalog
         self.rng = random.Random(seed)
         self.facts_per_turn = max(1, facts_per_turn)
         self.stated = Stated()
         self.phrasing = phrasing
-        real = phrasebook.safe_for(catalog) if phrasebook is not None and phrasing == "real" else None
-        self.voice = Voice(real, random.Random(seed * 7_919 + 104_729))  # its own draws: facts stay the same
-        self.behaviour: Behaviour = (draw_behaviour(real.mix(), random.Random(seed * 6_151 + 3)) if real
-                                     else TODAY)
+        real = (
+            phrasebook.safe_for(catalog) if phrasebook is not None and phrasing == "real" else None
+        )
+        self.voice = Voice(
+            real, random.Random(seed * 7_919 + 104_729)
+        )  # its own draws: facts stay the same
+        self.behaviour: Behaviour = (
+            draw_behaviour(real.mix(), random.Random(seed * 6_151 + 3)) if real else TODAY
+        )
         self._ok = ok = mentionable(catalog)
-        self._reactor = ListReactor(persona, catalog, self.stated, self.rng, ok,
-                                    negations="avoid" in kinds, decades="decade" in kinds, voice=self.voice)
+        self._reactor = ListReactor(
+            persona,
+            catalog,
+            self.stated,
+            self.rng,
+            ok,
+            negations="avoid" in kinds,
+            decades="decade" in kinds,
+            voice=self.voice,
+        )
         liked = [i for i in persona.liked if ok(i)]
         disliked = [i for i in persona.disliked if ok(i)]
         q: list[_Fact] = []
@@ -106,7 +132,9 @@ class TemplateSimulator:
             q.insert(min(len(q), self.rng.randint(1, 4)), _Fact("request", (genre, decade)))
         unknown = set(kinds) - set(FACT_KINDS)
         if unknown:
-            raise ValueError(f"unknown fact kinds {sorted(unknown)}; known: {', '.join(FACT_KINDS)}")
+            raise ValueError(
+                f"unknown fact kinds {sorted(unknown)}; known: {', '.join(FACT_KINDS)}"
+            )
         self._queue = [f for f in q if f.kind in kinds]
         if self.behaviour.opener == "titles":  # its liked titles first, its genres later
             self._queue.sort(key=lambda f: f.kind != "liked")
@@ -126,9 +154,14 @@ class TemplateSimulator:
         kinds: list[str] = []
         if facts and facts[0].kind == "genre":
             g = facts.pop(0)
-            parts.append(v.either(
-                lambda: v.say(("opener",), genres=g.value, polarity="wanted", bare=True),
-                lambda: self._pick(P.OPEN_GENRES).format(g=and_list([genre_word(x) for x in g.value]))))
+            parts.append(
+                v.either(
+                    lambda: v.say(("opener",), genres=g.value, polarity="wanted", bare=True),
+                    lambda: self._pick(P.OPEN_GENRES).format(
+                        g=and_list([genre_word(x) for x in g.value])
+                    ),
+                )
+            )
             self._record(g)
             self._asked_for(g.value)
             kinds.append("genre")
@@ -164,11 +197,22 @@ class TemplateSimulator:
             first = self._take_kind(wanted) if wanted else None
             if first is None and wanted == "genre" and self.stated.wanted_genres:
                 said = list(self.stated.wanted_genres)
-                parts.append(v.either(
-                    lambda: v.say(("answer", "taste"), genres=said, polarity="wanted", bare=True),
-                    lambda: self._pick(P.RESTATE_GENRES).format(g=and_list([genre_word(g) for g in said]))))
+                parts.append(
+                    v.either(
+                        lambda: v.say(
+                            ("answer", "taste"), genres=said, polarity="wanted", bare=True
+                        ),
+                        lambda: self._pick(P.RESTATE_GENRES).format(
+                            g=and_list([genre_word(g) for g in said])
+                        ),
+                    )
+                )
                 kinds.append("answer")
-            unasked = n - (1 if first else 0) if self.behaviour.volunteers else int(first is None and not parts)
+            unasked = (
+                n - (1 if first else 0)
+                if self.behaviour.volunteers
+                else int(first is None and not parts)
+            )
             facts = ([first] if first else []) + self._take(unasked)
             if first:
                 kinds.append("answer")
@@ -207,8 +251,12 @@ class TemplateSimulator:
     def _drop_said(self) -> None:
         """Forget queued facts already said (e.g. in a reaction to a recommendation)."""
         s = self.stated
-        said: dict[str, set[Any]] = {"liked": set(s.seen), "disliked": set(s.seen), "avoid": set(s.avoided_genres),
-                "decade": set(s.preferred_decades)}
+        said: dict[str, set[Any]] = {
+            "liked": set(s.seen),
+            "disliked": set(s.seen),
+            "avoid": set(s.avoided_genres),
+            "decade": set(s.preferred_decades),
+        }
         self._queue = [f for f in self._queue if f.kind not in said or f.value not in said[f.kind]]
 
     def _take_kind(self, kind: str) -> _Fact | None:
@@ -252,8 +300,12 @@ class TemplateSimulator:
         v = self.voice
         acts = ("answer", "taste") if answer else ("taste", "answer")
         if f.kind == "genre":
-            said = v.either(lambda: v.say(acts, genres=f.value, polarity="wanted", bare=answer),
-                            lambda: self._pick(P.MORE_GENRE).format(g=and_list([genre_word(x) for x in f.value])))
+            said = v.either(
+                lambda: v.say(acts, genres=f.value, polarity="wanted", bare=answer),
+                lambda: self._pick(P.MORE_GENRE).format(
+                    g=and_list([genre_word(x) for x in f.value])
+                ),
+            )
             self._asked_for(f.value)
             return said
         if f.kind == "avoid":
@@ -265,13 +317,17 @@ class TemplateSimulator:
                 return v.either(lambda: v.say(("request",), genres=[genre], polarity="wanted"),
                                 lambda: self._pick(P.REQUEST_GENRE).format(a=a_genre(genre)))
             # no real request says a decade: the template's words
-            return v.template(self._pick(P.REQUEST).format(a=a_genre(genre), d=decade, dw=decade_word(decade)))
+            return v.template(
+                self._pick(P.REQUEST).format(a=a_genre(genre), d=decade, dw=decade_word(decade))
+            )
         if f.kind == "decade":
             return v.template(self._pick(P.DECADE).format(d=f.value))
         named.append(f.value)
         title = self.catalog[f.value].title
-        return v.either(lambda: v.say(acts, titles=[title], polarity=f.kind, bare=answer),
-                        lambda: self._pick(P.LIKED if f.kind == "liked" else P.DISLIKED).format(t=title))
+        return v.either(
+            lambda: v.say(acts, titles=[title], polarity=f.kind, bare=answer),
+            lambda: self._pick(P.LIKED if f.kind == "liked" else P.DISLIKED).format(t=title),
+        )
 
     def _disambiguate(self, agent_text: str) -> int | None:
         """The item it named that a "which one did you mean" question lists, if any."""
@@ -289,7 +345,12 @@ _QUESTION_KINDS = (
     ("avoid", re.compile(r"\b(avoid|dislike|don't like|do not like|hate|skip)\b", re.I)),
     ("genre", re.compile(r"\b(genres?|kind|type|mood|sort)\b", re.I)),
     ("decade", re.compile(r"\b(years?|decades?|era|old|recent|new|classic)\b", re.I)),
-    ("liked", re.compile(r"\b(liked?|love[d]?|favou?rites?|enjoy(ed)?|example|titles?|movies? you)\b", re.I)),
+    (
+        "liked",
+        re.compile(
+            r"\b(liked?|love[d]?|favou?rites?|enjoy(ed)?|example|titles?|movies? you)\b", re.I
+        ),
+    ),
 )
 
 
@@ -297,7 +358,11 @@ def _join(parts: Sequence[str], source: str) -> str:
     """One message: the parts as today's phrasings join them; real sentences get a closing stop."""
     if source == "template":
         return " ".join(parts)
-    ended = (p.strip() if p.strip().endswith((".", "!", "?")) else p.strip() + "." for p in parts if p.strip())
+    ended = (
+        p.strip() if p.strip().endswith((".", "!", "?")) else p.strip() + "."
+        for p in parts
+        if p.strip()
+    )
     return " ".join(p[0].upper() + p[1:] for p in ended)
 
 

@@ -32,8 +32,18 @@ class Stated(Preferences):
     """
 
     JSON_KEYS: ClassVar[tuple[str, ...]] = (
-        "liked", "disliked", "seen", "wanted_genres", "avoided_genres", "decades", "year_min", "year_max",
-        "interested", "rejected", "requested_genres")
+        "liked",
+        "disliked",
+        "seen",
+        "wanted_genres",
+        "avoided_genres",
+        "decades",
+        "year_min",
+        "year_max",
+        "interested",
+        "rejected",
+        "requested_genres",
+    )
     """The keys of `to_dict`, in transcript order."""
 
     requested_genres: list[str] = Field(default_factory=list)
@@ -48,10 +58,16 @@ class Stated(Preferences):
     def to_dict(self) -> dict[str, Any]:
         """The transcript form: the `JSON_KEYS`, lists copied."""
         return {
-            "liked": list(self.liked), "disliked": list(self.disliked), "seen": list(self.seen),
-            "wanted_genres": list(self.wanted_genres), "avoided_genres": list(self.avoided_genres),
-            "decades": list(self.preferred_decades), "year_min": self.year_min, "year_max": self.year_max,
-            "interested": list(self.interested), "rejected": list(self.rejected),
+            "liked": list(self.liked),
+            "disliked": list(self.disliked),
+            "seen": list(self.seen),
+            "wanted_genres": list(self.wanted_genres),
+            "avoided_genres": list(self.avoided_genres),
+            "decades": list(self.preferred_decades),
+            "year_min": self.year_min,
+            "year_max": self.year_max,
+            "interested": list(self.interested),
+            "rejected": list(self.rejected),
             "requested_genres": list(self.requested_genres),
         }
 
@@ -59,7 +75,9 @@ class Stated(Preferences):
     def from_dict(cls, d: Mapping[str, Any] | None) -> Stated:
         """Read a transcript's ``stated`` (missing or null keys take their defaults)."""
         d = d or {}
-        fields: dict[str, Any] = {k: d[k] for k in cls.JSON_KEYS if d.get(k) is not None and k != "decades"}
+        fields: dict[str, Any] = {
+            k: d[k] for k in cls.JSON_KEYS if d.get(k) is not None and k != "decades"
+        }
         if d.get("decades") is not None:
             fields["preferred_decades"] = d["decades"]
         return cls(**fields)
@@ -104,7 +122,11 @@ def mentionable(catalog: Catalog) -> Callable[[int], bool]:
 
     def ok(item_id: int) -> bool:
         it = catalog.get(item_id)
-        return bool(it and it.title.casefold() not in ("unknown", "untitled") and counts[it.title.casefold()] == 1)
+        return bool(
+            it
+            and it.title.casefold() not in ("unknown", "untitled")
+            and counts[it.title.casefold()] == 1
+        )
 
     return ok
 
