@@ -138,8 +138,9 @@ def test_scores_count_tonights_items_apart_and_report_users_without_an_intent_ap
 
 @pytest.mark.slow
 def test_an_intent_run_writes_intents_scores_every_peer_and_leaks_nothing(
-    parts, tmp_path: Path
-) -> None:  # noqa: F811
+    parts,  # noqa: F811
+    tmp_path: Path,
+) -> None:
     res = run_chat_eval(
         ChatEvalConfig(dataset=TINY, split=SPLIT, llm="none", turns=3, protocol="intent"),
         dataset=parts.dataset,
