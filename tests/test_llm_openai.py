@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import socket
 
@@ -132,16 +131,6 @@ def test_stream_text_deltas(backend, srv):
     assert "".join(parts) == "Blade Runner is a good pick."
     assert len(parts) == 10
     assert backend.usage.calls == before + 1
-
-
-def test_async_invoke_and_stream(backend, srv):
-    async def run():
-        srv.enqueue("async hello", "async stream")
-        res = await backend.ainvoke("hi")
-        parts = [p async for p in backend.astream("hi")]
-        return res.text, "".join(parts)
-
-    assert asyncio.run(run()) == ("async hello", "async stream")
 
 
 def test_structured_output_json_schema(backend, srv):

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Iterator
 
@@ -167,18 +166,6 @@ def test_fake_invoke_on_delta_streams_structured_output():
     assert "".join(pieces) == TRICKY and res.parsed == Writer(**WRITER_REPLY)
 
 
-def test_fake_async_structured_stream():
-    backend = fake_backend([WRITER_REPLY], chunk_chars=4)
-
-    async def run() -> tuple[str, object]:
-        field = JsonFieldStream("text")
-        stream = backend.astream("write", response_format=Writer)
-        text = "".join([field.feed(d) async for d in stream])
-        return text, stream.result.parsed if stream.result else None
-
-    assert asyncio.run(run()) == (TRICKY, Writer(**WRITER_REPLY))
-
-
 def test_unavailable_before_the_first_delta():
     backend = fake_backend([LLMUnavailableError("server down")])
     with pytest.raises(LLMUnavailableError, match="server down"):
@@ -229,16 +216,3 @@ def test_openai_structured_stream_errors_are_translated(backend, srv):
     srv.enqueue(Reply.fail(400, "bad sampling parameter"))
     with pytest.raises(LLMResponseError, match="HTTP 400: bad sampling parameter"):
         list(backend.stream("write", response_format=Writer))
-
-
-def test_openai_async_structured_stream(backend, srv):
-    srv.enqueue(Reply.json(WRITER_REPLY, chunk_chars=5))
-
-    async def run() -> tuple[str, object]:
-        field = JsonFieldStream("text")
-        stream = backend.astream("write", response_format=Writer)
-        text = "".join([field.feed(d) async for d in stream])
-        return text, stream.result.parsed if stream.result else None
-
-    assert asyncio.run(run()) == (TRICKY, Writer(**WRITER_REPLY))
-    assert srv.chat_requests[-1]["response_format"]["json_schema"]["name"] == "Writer"

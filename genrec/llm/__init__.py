@@ -25,7 +25,7 @@ from genrec.llm.parsing import (
     to_messages,
 )
 from genrec.llm.registry import get_llm, known_llms, register_llm
-from genrec.llm.results import LLMAsyncStream, LLMResult, LLMStream, ToolCall
+from genrec.llm.results import LLMResult, LLMStream, ToolCall
 from genrec.llm.usage import LLMUsage, meter
 
 __all__ = [
@@ -34,7 +34,6 @@ __all__ = [
     "FakeRequest",
     "GPUInfo",
     "JsonFieldStream",
-    "LLMAsyncStream",
     "LLMBackend",
     "LLMChoice",
     "LLMCapabilityError",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
@@ -31,7 +31,7 @@ from genrec.llm.parsing import (
     message_text,
     to_messages,
 )
-from genrec.llm.results import LLMAsyncStream, LLMResult, LLMStream
+from genrec.llm.results import LLMResult, LLMStream
 from genrec.llm.usage import LLMUsage, charge_meters
 
 ErrorMapper = Callable[[BaseException], LLMError | None]
@@ -62,6 +62,9 @@ class LLMBackend:
         breaker: the CircuitBreaker (`breaker.status().state`: up | degraded | down).
         choice: how `get_llm` chose it: an LLMChoice (kind, model, reason, notice for the UI).
     """
+
+    #: whether the chat model takes a call's `timeout` and `max_tokens` as keywords
+    takes_call_options: bool = False
 
     def __init__(
         self,
@@ -149,26 +152,6 @@ class LLMBackend:
                 raise
             return self._invoke_once(*args)
 
-    async def ainvoke(
-        self,
-        messages: MessagesInput | str,
-        *,
-        tools: Sequence[Any] | None = None,
-        tool_choice: str | None = None,
-        response_format: ResponseFormat | None = None,
-        timeout: float | None = None,
-        max_tokens: int | None = None,
-        on_delta: Callable[[str], None] | None = None,
-    ) -> LLMResult:
-        """Async `invoke` (same arguments, result and errors)."""
-        args = (messages, tools, tool_choice, response_format, timeout, max_tokens, on_delta)
-        try:
-            return await self._ainvoke_once(*args)
-        except LLMResponseError as exc:
-            if not self._drop_structured(exc, response_format):
-                raise
-            return await self._ainvoke_once(*args)
-
     def stream(
         self,
         messages: MessagesInput | str,
@@ -197,17 +180,6 @@ class LLMBackend:
         """
         return LLMStream(self._stream_items(messages, response_format, timeout, max_tokens))
 
-    def astream(
-        self,
-        messages: MessagesInput | str,
-        *,
-        response_format: ResponseFormat | None = None,
-        timeout: float | None = None,
-        max_tokens: int | None = None,
-    ) -> LLMAsyncStream:
-        """Async `stream`: `async for delta in backend.astream(...)`, then `.result`."""
-        return LLMAsyncStream(self._astream_items(messages, response_format, timeout, max_tokens))
-
     # -- one attempt --------------------------------------------------------------------------
 
     def _invoke_once(
@@ -225,28 +197,6 @@ class LLMBackend:
             else:
                 last: Any = None
                 for chunk in model.stream(lc_messages, **kwargs):
-                    last = chunk if last is None else last + chunk
-                    text = message_text(chunk)
-                    if text:
-                        on_delta(text)
-                msg = message_chunk_to_message(last) if last is not None else AIMessage(content="")
-        return self._finish(msg, lc_messages, tools, response_format, started)
-
-    async def _ainvoke_once(
-        self, messages: MessagesInput | str, tools: Sequence[Any] | None, tool_choice: str | None,
-        response_format: ResponseFormat | None, timeout: float | None, max_tokens: int | None,
-        on_delta: Callable[[str], None] | None,
-    ) -> LLMResult:
-        model, lc_messages, kwargs = self._prepare(
-            messages, tools, tool_choice, response_format, timeout, max_tokens
-        )
-        started = time.perf_counter()
-        with self._failures_charged(lc_messages, started):
-            if on_delta is None:
-                msg = await model.ainvoke(lc_messages, **kwargs)
-            else:
-                last: Any = None
-                async for chunk in model.astream(lc_messages, **kwargs):
                     last = chunk if last is None else last + chunk
                     text = message_text(chunk)
                     if text:
@@ -282,36 +232,6 @@ class LLMBackend:
             return
         yield self._stream_result(last, lc_messages, response_format, started)
 
-    async def _astream_items(
-        self,
-        messages: MessagesInput | str,
-        response_format: ResponseFormat | None,
-        timeout: float | None,
-        max_tokens: int | None,
-        retry: bool = True,
-    ) -> AsyncIterator[str | LLMResult]:
-        model, lc_messages, kwargs = self._prepare(
-            messages, None, None, response_format, timeout, max_tokens
-        )
-        started = time.perf_counter()
-        last: AIMessageChunk | None = None
-        try:
-            with self._failures_charged(lc_messages, started):
-                async for chunk in model.astream(lc_messages, **kwargs):
-                    last = chunk if last is None else last + chunk
-                    text = message_text(chunk)
-                    if text:
-                        yield text
-        except LLMResponseError as exc:
-            if not (retry and last is None and self._drop_structured(exc, response_format)):
-                raise
-            async for item in self._astream_items(
-                messages, response_format, timeout, max_tokens, False
-            ):
-                yield item
-            return
-        yield self._stream_result(last, lc_messages, response_format, started)
-
     def _stream_result(
         self,
         last: AIMessageChunk | None,
@@ -329,8 +249,16 @@ class LLMBackend:
     # -- hooks for backends -------------------------------------------------------------------
 
     def _call_kwargs(self, timeout: float | None, max_tokens: int | None) -> dict[str, Any]:
-        """Per-call options understood by this backend's chat model (overridden per backend)."""
-        return {}
+        """Per-call options for the chat model: `timeout` and `max_tokens` when the backend
+        `takes_call_options`, none otherwise."""
+        kwargs: dict[str, Any] = {}
+        if not self.takes_call_options:
+            return kwargs
+        if timeout is not None:
+            kwargs["timeout"] = timeout
+        if max_tokens is not None:
+            kwargs["max_tokens"] = max_tokens
+        return kwargs
 
     def _structured_kwargs(self, response_format: ResponseFormat) -> dict[str, Any]:
         """Options that make the server constrain output to the schema (native backends)."""

@@ -343,8 +343,5 @@ class _FakeBackend(LLMBackend):
     def _structured_kwargs(self, response_format: ResponseFormat) -> dict[str, Any]:
         return {"response_format": openai_response_format(response_format)}
 
-    def _call_kwargs(self, timeout: float | None, max_tokens: int | None) -> dict[str, Any]:
-        return {}
-
 
 FakeReply = str | dict | list | BaseModel | AIMessage | BaseException | Callable[[FakeRequest], Any]

@@ -271,13 +271,7 @@ class LocalChatModel(BaseChatModel):
 class LocalBackend(LLMBackend):
     """LLMBackend over LocalChatModel (timeout caps generation time; no tools; JSON by instruction)."""
 
-    def _call_kwargs(self, timeout: float | None, max_tokens: int | None) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {}
-        if timeout is not None:
-            kwargs["timeout"] = timeout
-        if max_tokens is not None:
-            kwargs["max_tokens"] = max_tokens
-        return kwargs
+    takes_call_options = True
 
 
 def make_local_backend(settings: Settings, *, model: str | None = None) -> LocalBackend:

@@ -147,13 +147,7 @@ class OpenAIBackend(LLMBackend):
         self._map_error = map_openai_error(self.base_url, self.model)
         self.chat_model.model_name = self.model  # type: ignore[union-attr]
 
-    def _call_kwargs(self, timeout: float | None, max_tokens: int | None) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {}
-        if timeout is not None:
-            kwargs["timeout"] = timeout
-        if max_tokens is not None:
-            kwargs["max_tokens"] = max_tokens
-        return kwargs
+    takes_call_options = True
 
     def _structured_kwargs(self, response_format: ResponseFormat) -> dict[str, Any]:
         # extra_body keeps ChatOpenAI on the plain create() path (its parse() path adds checks

@@ -1,10 +1,10 @@
 """What one model call returns: `LLMResult` (text, tool calls, usage, parsed JSON), `ToolCall`,
-and `LLMStream` / `LLMAsyncStream` (text deltas as they come, then the `LLMResult`).
+and `LLMStream` (text deltas as they come, then the `LLMResult`).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,28 +71,3 @@ class LLMStream(Iterator[str]):
         close = getattr(self._items, "close", None)
         if close is not None:
             close()
-
-
-class LLMAsyncStream(AsyncIterator[str]):
-    """Async `LLMStream`: `async for delta in stream`, then `stream.result`."""
-
-    def __init__(self, items: AsyncIterator[str | LLMResult]) -> None:
-        self._items = items
-        self.result: LLMResult | None = None
-
-    def __aiter__(self) -> LLMAsyncStream:
-        return self
-
-    async def __anext__(self) -> str:
-        if self.result is None:
-            item = await self._items.__anext__()
-            if isinstance(item, str):
-                return item
-            self.result = item
-        raise StopAsyncIteration
-
-    async def aclose(self) -> None:
-        """Stop reading the answer."""
-        aclose = getattr(self._items, "aclose", None)
-        if aclose is not None:
-            await aclose()
