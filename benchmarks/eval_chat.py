@@ -246,7 +246,7 @@ class RunTruth:
     def read(cls, out: Path, dataset: str, split: str) -> RunTruth:
         from genrec.config import Settings
         from genrec.data import load_split
-        from genrec.evaluation.protocols.scoring import truths
+        from genrec.evaluation.protocols.taste import truths
 
         ds, sp = load_split(dataset, split, Settings().datasets_dir)
         records = [

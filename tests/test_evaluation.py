@@ -28,7 +28,7 @@ from genrec.evaluation.harness import (
     read_transcripts,
     run_chat_eval,
 )
-from genrec.evaluation.protocols.scoring import SYSTEMS, UserTruth, score_records, turn_scores
+from genrec.evaluation.protocols.taste import SYSTEMS, UserTruth, score_records, turn_scores
 from genrec.evaluation.report import format_summary
 from genrec.evaluation.simulation.factory import Stated, TemplateSimulator, Utterance
 
@@ -461,7 +461,7 @@ def test_constrained_fold_in_obeys_what_the_user_asked_for(parts):
     years, the requested genre): with none the two lists agree; with some, nothing it shows or keeps
     breaks them, while mentioned_fold_in's list does."""
     from genrec.evaluation.baselines import Baselines
-    from genrec.evaluation.protocols.scoring import violates
+    from genrec.evaluation.protocols.taste import violates
 
     cat = parts.dataset.catalog
     b = Baselines(parts.split.train, ranker=parts.ranker, catalog=cat, k=10)
@@ -610,7 +610,7 @@ def test_ranker_report_uses_the_same_format(tmp_path):
 
 def test_understanding_scores_by_hand():
     from genrec.agent.preferences import Preferences
-    from genrec.evaluation.protocols.scoring import understanding_scores
+    from genrec.evaluation.protocols.taste import understanding_scores
 
     stated = {
         "liked": [1, 2, 3, 4],

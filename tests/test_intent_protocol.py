@@ -12,9 +12,14 @@ from test_evaluation import SPLIT, TINY, parts, tiny_home  # noqa: F401 - fixtur
 
 from genrec.data import Catalog, Item
 from genrec.evaluation.harness import ChatEvalConfig, read_transcripts, run_chat_eval
-from genrec.evaluation.protocols.intent import Intent, intent_for, intent_items, reveal_for
-from genrec.evaluation.protocols.intent_scoring import score_intent_records
-from genrec.evaluation.protocols.scoring import UserTruth
+from genrec.evaluation.protocols.intent import (
+    Intent,
+    intent_for,
+    intent_items,
+    reveal_for,
+    score_intent_records,
+)
+from genrec.evaluation.protocols.taste import UserTruth
 from genrec.evaluation.simulation.intent_user import IntentUser
 from genrec.evaluation.simulation.persona import Persona
 
@@ -194,7 +199,7 @@ def test_cli_refuses_an_unknown_phrasing_and_an_llm_intent_user() -> None:
 
 
 def test_the_target_bar_is_the_share_of_the_best_peers_failures_removed() -> None:
-    from genrec.evaluation.protocols.target_scoring import failures_removed
+    from genrec.evaluation.protocols.target_metrics import failures_removed
 
     win, miss = {"sr@5": 1.0}, {"sr@5": 0.0}
     r = failures_removed({"agent": [win] * 95 + [miss] * 5, "max_entropy": [win] * 90 + [miss] * 10,

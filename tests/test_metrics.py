@@ -126,7 +126,7 @@ def test_intra_list_diversity_jaccard_and_cosine() -> None:
 
 def test_cumulative_recall_success_and_turns_to_hit_by_hand() -> None:
     from genrec.evaluation.metrics import cumulative_recall, first_hit_turn
-    from genrec.evaluation.protocols.scoring import conversation_scores
+    from genrec.evaluation.protocols.taste import conversation_scores
 
     shown = [[1, 2, 3], [4, 5, 1], [6, 7]]
     relevant = {5, 7, 9, 11}

@@ -13,7 +13,7 @@ from typing import Any
 from genrec.config import Settings
 from genrec.data import Catalog, Dataset, Split
 from genrec.evaluation.protocols.factory import make_protocol, phrasebook_for, reveal_shares
-from genrec.evaluation.protocols.intent_scoring import (
+from genrec.evaluation.protocols.intent import (
     INTENT_NOTES,
     groups,
     phrasing_of,
@@ -26,9 +26,9 @@ from genrec.evaluation.protocols.replay import (
     eligible_users,
     session_id_for,
 )
-from genrec.evaluation.protocols.scoring import score_records, truths
 from genrec.evaluation.protocols.target import TARGET_NOTES
-from genrec.evaluation.protocols.target_scoring import score_target_records
+from genrec.evaluation.protocols.target_metrics import score_target_records
+from genrec.evaluation.protocols.taste import score_records, truths
 from genrec.evaluation.run_folder import (
     CONFIG,
     METRICS,
