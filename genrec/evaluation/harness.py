@@ -160,7 +160,7 @@ async def arun_chat_eval(
     if book is not None and cfg.protocol == "intent":
         voices["reveal_shares"] = {k: round(v, 3) for k, v in reveal_shares(book.mix()).items()}
     folder.start(
-        cfg, {"fingerprints": fingerprints(ranker, store), **voices, **(extra_config or {})}
+        cfg, {"fingerprints": fingerprints(ranker, store), **voices, **(extra_config or {})}, split
     )
     cat = dataset.catalog
     users = eligible_users(split, relevant_min=cfg.relevant_min, n=0)

@@ -5,12 +5,14 @@ finished user a line, a torn last line repaired), metrics.json and report.html.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from genrec.data import Split
 from genrec.evaluation.protocols.replay import ChatEvalConfig
 from genrec.provenance import git_commit, provenance
 
@@ -59,8 +61,25 @@ def read_transcripts(path: Path) -> list[dict[str, Any]]:
     return good
 
 
-def config_doc(cfg: ChatEvalConfig, extra: Mapping[str, Any]) -> dict[str, Any]:
-    """config.json of a new chat run: the settings, their identity, seeds, provenance and `extra`."""
+def split_seed(split_name: str) -> int | None:
+    """The seed a split was drawn with, read from its name; None for a split no seed draws (the
+    fixed MovieLens 100K folds u1..u5, temporal, all).
+
+    >>> split_seed("random:0.2:seed42"), split_seed("u1"), split_seed("temporal:1")
+    (42, None, None)
+    """
+    m = re.search(r":seed(\d+)$", split_name)
+    return int(m.group(1)) if m else None
+
+
+def config_doc(
+    cfg: ChatEvalConfig, extra: Mapping[str, Any], split: Split | None = None
+) -> dict[str, Any]:
+    """config.json of a new chat run: the settings, their identity, seeds, provenance and `extra`.
+
+    ``seeds.split`` is the seed `split` was drawn with (None for a fixed or unseeded split, or when
+    no split is given); the run's seed drives the simulated users only.
+    """
     return {
         "kind": "chat",
         "identity": cfg.identity(),
@@ -71,7 +90,7 @@ def config_doc(cfg: ChatEvalConfig, extra: Mapping[str, Any]) -> dict[str, Any]:
         "seeds": {
             "run": cfg.seed,
             "per_user": "genrec.evaluation.simulation.persona.persona_seed(run, user_id)",
-            "split": cfg.seed,
+            "split": None if split is None else split_seed(split.name),
         },
         **extra,
     }
@@ -110,8 +129,11 @@ class RunFolder:
     def transcripts_path(self) -> Path:
         return self.path / TRANSCRIPTS
 
-    def start(self, cfg: ChatEvalConfig, extra: Mapping[str, Any]) -> None:
-        """Write config.json for a new run, or check that a resumed run has the same identity.
+    def start(
+        self, cfg: ChatEvalConfig, extra: Mapping[str, Any], split: Split | None = None
+    ) -> None:
+        """Write config.json for a new run (`split`: the split it scores, for its seed), or check
+        that a resumed run has the same identity.
 
         Raises:
             RunMismatchError: the folder holds a run with other identity settings.
@@ -130,7 +152,7 @@ class RunFolder:
                     "resume it with the same settings, or choose another --out folder"
                 )
             return
-        doc = config_doc(cfg, extra)
+        doc = config_doc(cfg, extra, split)
         path.write_text(
             json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8"
         )
@@ -184,5 +206,6 @@ __all__ = [
     "RunFolder",
     "RunMismatchError",
     "config_doc",
+    "split_seed",
     "read_transcripts",
 ]
