@@ -316,7 +316,8 @@ def standing_list(agent: Any, state: DialogueState, k: int) -> list[Recommendati
 
     `agent` is the policies' Agent (toolkit and config); nothing is written to `state`.
     """
-    from genrec.agent.rationales import build_evidence, template_rationale
+    from genrec.agent.rationales.evidence import build_evidence
+    from genrec.agent.rationales.reasons import template_rationale
 
     tk, cfg = agent.toolkit, agent.config
     ctx = TurnContext(message="", history=[], budget=LLMBudget(None, limit=0), policy="shortlist")

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from genrec.agent.rationales import item_nouns
+from genrec.agent.rationales.reasons import item_nouns
 from genrec.agent.state import DialogueState
 
 ATTRIBUTES = ("example", "genre", "decade")

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
-from genrec.agent.rationales import build_evidence, template_rationale
+from genrec.agent.rationales.evidence import build_evidence
+from genrec.agent.rationales.reasons import template_rationale
 from genrec.agent.state import DialogueState
 from genrec.agent.understanding.questions import ItemQuestion
 

@@ -16,7 +16,8 @@ from genrec.agent.candidates import Candidate, CandidatePool, gather, score_pool
 from genrec.agent.elicitation import choose_question
 from genrec.agent.llm_tools import LISTING_TOOLS, ToolResult, ToolRunner, langchain_tools
 from genrec.agent.operations import Profile, Toolkit
-from genrec.agent.rationales import FactChecker, item_nouns
+from genrec.agent.rationales.fact_check import FactChecker
+from genrec.agent.rationales.reasons import item_nouns
 from genrec.agent.respond import answer, ask
 from genrec.agent.state import DialogueState
 from genrec.agent.turn import Response, TurnContext, short

@@ -15,7 +15,7 @@ from genrec.agent import prompts
 from genrec.agent.item_answers import answer_item_questions
 from genrec.agent.operations import Toolkit
 from genrec.agent.preferences import POLARITIES
-from genrec.agent.rationales import item_nouns
+from genrec.agent.rationales.reasons import item_nouns
 from genrec.agent.state import DialogueState
 from genrec.agent.turn import TurnContext
 from genrec.agent.understanding.extraction import CatalogExtractor, apply
