@@ -1,13 +1,7 @@
 """Ranking: the trained CF ranker and the popularity baseline behind one `Ranker` protocol,
 and the cached, provenance-stamped model artifact (`load_or_train_ranker`)."""
 
-from genrec.ranking._config import (
-    ModelFileError,
-    RankerConfig,
-    ScoredItem,
-    UnknownUserError,
-    UserProfile,
-)
+from genrec.knobs import RankerConfig
 from genrec.ranking.artifacts import (
     cached_ranker,
     load_or_train_ranker,
@@ -18,6 +12,7 @@ from genrec.ranking.artifacts import (
 from genrec.ranking.interfaces import Ranker, RatingRanker
 from genrec.ranking.popularity import PopularityRanker
 from genrec.ranking.ranker import MFRanker
+from genrec.ranking.types import ModelFileError, ScoredItem, UnknownUserError, UserProfile
 from genrec.ranking.weights import MFWeights
 
 __all__ = [

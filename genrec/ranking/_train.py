@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -15,7 +16,12 @@ import pandas as pd
 import torch
 
 from genrec.data import Ratings
-from genrec.ranking._config import RankerConfig
+from genrec.knobs import RankerConfig
+
+
+def effective_reg(config: RankerConfig, n_ratings: int) -> float:
+    """The autoencoder's L2 weight for a training set of `n_ratings` ratings (see `reg`)."""
+    return config.reg * min(1.0, math.sqrt(max(n_ratings, 1) / config.reg_full_size))
 
 
 def training_frame(ratings: Ratings, what: str) -> pd.DataFrame:
@@ -36,6 +42,48 @@ def training_frame(ratings: Ratings, what: str) -> pd.DataFrame:
             f"rating {r[row]!r}); fix the data or pass the right scale to Ratings(..., scale=)"
         )
     return df.drop_duplicates(["user", "item"], keep="last")
+
+
+@dataclass(frozen=True)
+class IndexedRatings:
+    """Training ratings on indices into `user_ids` / `item_ids`, shifted so every observed value
+    is >= 1 (0 means unrated), with the validation ratings indexed and shifted the same way."""
+
+    user_ids: np.ndarray  # sorted, int64
+    item_ids: np.ndarray  # sorted, int64
+    users: np.ndarray
+    items: np.ndarray
+    ratings: np.ndarray  # float32
+    validation: tuple[np.ndarray, np.ndarray, np.ndarray] | None
+    n_ratings: int
+
+
+def index_ratings(
+    ratings: Ratings, validation: Ratings | None, items: Iterable[int] | None, shift: float
+) -> IndexedRatings:
+    """`ratings` (and `validation`, less users/items unknown to training) as indexed arrays;
+    `items` adds item ids without ratings."""
+    df = training_frame(ratings, "training ratings")
+    user_ids = np.unique(df["user"].to_numpy()).astype(np.int64)
+    item_ids = np.unique(df["item"].to_numpy())
+    if items is not None:
+        item_ids = np.union1d(item_ids, np.fromiter((int(i) for i in items), dtype=np.int64))
+    item_ids = item_ids.astype(np.int64)
+    u = np.searchsorted(user_ids, df["user"].to_numpy())
+    i = np.searchsorted(item_ids, df["item"].to_numpy())
+    r = df["rating"].to_numpy(np.float32) + np.float32(shift)
+    val = None
+    if validation is not None:
+        vdf = training_frame(validation, "validation ratings")
+        keep = vdf["user"].isin(user_ids) & vdf["item"].isin(item_ids)
+        vdf = vdf[keep.to_numpy()]
+        if len(vdf):
+            val = (
+                np.searchsorted(user_ids, vdf["user"].to_numpy()),
+                np.searchsorted(item_ids, vdf["item"].to_numpy()),
+                vdf["rating"].to_numpy(np.float32) + np.float32(shift),
+            )
+    return IndexedRatings(user_ids, item_ids, u, i, r, val, int(len(df)))
 
 
 @dataclass
@@ -86,6 +134,115 @@ def _item_batches(items: np.ndarray, n_items: int, max_ratings: int,
     return out
 
 
+# one block of items: (CSR pattern or None, user, item, rating of each cell, COO block)
+_Block = tuple[torch.Tensor | None, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
+
+
+def _rating_blocks(
+    users: np.ndarray,
+    items: np.ndarray,
+    ratings: np.ndarray,
+    n_users: int,
+    n_items: int,
+    config: RankerConfig,
+    dev: torch.device,
+) -> tuple[list[_Block], torch.Tensor, bool]:
+    """The ratings as (items x users) training blocks, the whole sparse matrix, and whether
+    the blocks are trained dense."""
+    order = np.argsort(items, kind="stable")
+    u_all = torch.as_tensor(users[order], dtype=torch.long)
+    i_all = torch.as_tensor(items[order], dtype=torch.long)
+    r_all = torch.as_tensor(ratings[order], dtype=torch.float32)
+    starts = np.concatenate([[0], np.cumsum(np.bincount(items, minlength=n_items))])
+    n_ratings = len(ratings)
+    dense = config.dense
+    if dense is None:
+        dense = n_items * n_users <= DENSE_FACTOR * max(n_ratings, 1)
+    # dense path: whole (items x users) blocks, fast on CPU while the matrix is small;
+    # sparse path: only observed cells (cost linear in ratings), for large sparse data
+    max_rows = max(1, DENSE_CELLS // max(n_users, 1))
+    batches: list[_Block] = []
+    for lo, hi in _item_batches(items, n_items, config.batch_ratings, max_rows if dense else None):
+        s, e = int(starts[lo]), int(starts[hi])
+        ub, ib, rb = u_all[s:e].to(dev), (i_all[s:e] - lo).to(dev), r_all[s:e].to(dev)
+        sp = torch.sparse_coo_tensor(torch.stack([ib, ub]), rb, (hi - lo, n_users),
+                                     check_invariants=False).coalesce()
+        ib, ub = sp.indices()
+        rb = sp.values()  # (item, user)-sorted, the order of the CSR pattern's values below
+        pattern = None if dense else sp.to_sparse_csr()
+        batches.append((pattern, ub, ib, rb, sp))
+    full = torch.sparse_coo_tensor(
+        torch.stack([i_all, u_all]), r_all, (n_items, n_users), check_invariants=False
+    ).coalesce().to(dev)
+    return batches, full, dense
+
+
+def _initial_weights(
+    n_users: int, d: int, gen: torch.Generator, dev: torch.device
+) -> list[torch.Tensor]:
+    """[w_enc, b_enc, w_dec, b_dec]: random encoder and decoder matrices, zero biases."""
+    w_enc = (
+        (torch.randn(d, n_users, generator=gen) / math.sqrt(max(n_users, 1)))
+        .to(dev)
+        .requires_grad_()
+    )
+    b_enc = torch.zeros(d, device=dev, requires_grad=True)
+    w_dec = (torch.randn(n_users, d, generator=gen) / math.sqrt(d)).to(dev).requires_grad_()
+    b_dec = torch.zeros(n_users, device=dev, requires_grad=True)
+    return [w_enc, b_enc, w_dec, b_dec]
+
+
+def _codes(full: torch.Tensor, w_enc: torch.Tensor, b_enc: torch.Tensor) -> torch.Tensor:
+    """Every item's code H = sigmoid(R W_enc^T + b_enc)."""
+    return torch.sigmoid(torch.sparse.mm(full, w_enc.T) + b_enc)
+
+
+def _train_epoch(
+    batches: list[_Block],
+    params: list[torch.Tensor],
+    opt: torch.optim.Optimizer,
+    sched: torch.optim.lr_scheduler.LRScheduler,
+    dense: bool,
+    reg: float,
+    n_total: float,
+) -> None:
+    """One pass over the blocks: one optimiser and schedule step per block."""
+    w_enc, b_enc, w_dec, b_dec = params
+    for pattern, ub, _ib, rb, sp in batches:
+        if dense:
+            x = sp.to_dense()
+            h = torch.sigmoid(x @ w_enc.T + b_enc)
+            err = ((h @ w_dec.T + b_dec) - x) * (x != 0)
+        else:
+            h = torch.sigmoid(torch.sparse.mm(sp, w_enc.T) + b_enc)
+            # decoder only at observed cells (SDDMM; ~7x faster on CPU than gathering rows)
+            dot = torch.sparse.sampled_addmm(pattern, h, w_dec.T, beta=0.0).values()
+            err = dot + b_dec[ub] - rb
+        frac = rb.numel() / n_total
+        loss = 0.5 * (err**2).sum() + 0.5 * reg * frac * (
+            w_enc.pow(2).sum() + w_dec.pow(2).sum()
+        )
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+
+
+def _validation_rmse(
+    full: torch.Tensor,
+    params: list[torch.Tensor],
+    validation: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+    clip: tuple[float, float],
+) -> float:
+    """RMSE of the clipped predicted ratings on the validation cells."""
+    w_enc, b_enc, w_dec, b_dec = params
+    vu, vi, vr = validation
+    with torch.no_grad():
+        h = _codes(full, w_enc, b_enc)
+        p = ((h[vi] * w_dec[vu]).sum(1) + b_dec[vu]).clamp(*clip)
+        return float(torch.sqrt(((p - vr) ** 2).mean()))
+
+
 def train_autorec(
     users: np.ndarray,
     items: np.ndarray,
@@ -110,42 +267,8 @@ def train_autorec(
 
     dev = pick_device(config.device)
     gen = torch.Generator().manual_seed(config.seed)
-    d = config.embedding_size
-    order = np.argsort(items, kind="stable")
-    u_all = torch.as_tensor(users[order], dtype=torch.long)
-    i_all = torch.as_tensor(items[order], dtype=torch.long)
-    r_all = torch.as_tensor(ratings[order], dtype=torch.float32)
-    starts = np.concatenate([[0], np.cumsum(np.bincount(items, minlength=n_items))])
-    n_ratings = len(ratings)
-    dense = config.dense
-    if dense is None:
-        dense = n_items * n_users <= DENSE_FACTOR * max(n_ratings, 1)
-    # dense path: whole (items x users) blocks, fast on CPU while the matrix is small;
-    # sparse path: only observed cells (cost linear in ratings), for large sparse data
-    max_rows = max(1, DENSE_CELLS // max(n_users, 1))
-    batches = []
-    for lo, hi in _item_batches(items, n_items, config.batch_ratings, max_rows if dense else None):
-        s, e = int(starts[lo]), int(starts[hi])
-        ub, ib, rb = u_all[s:e].to(dev), (i_all[s:e] - lo).to(dev), r_all[s:e].to(dev)
-        sp = torch.sparse_coo_tensor(torch.stack([ib, ub]), rb, (hi - lo, n_users),
-                                     check_invariants=False).coalesce()
-        ib, ub = sp.indices()
-        rb = sp.values()  # (item, user)-sorted, the order of the CSR pattern's values below
-        pattern = None if dense else sp.to_sparse_csr()
-        batches.append((pattern, ub, ib, rb, sp))
-    full = torch.sparse_coo_tensor(
-        torch.stack([i_all, u_all]), r_all, (n_items, n_users), check_invariants=False
-    ).coalesce().to(dev)
-
-    w_enc = (
-        (torch.randn(d, n_users, generator=gen) / math.sqrt(max(n_users, 1)))
-        .to(dev)
-        .requires_grad_()
-    )
-    b_enc = torch.zeros(d, device=dev, requires_grad=True)
-    w_dec = (torch.randn(n_users, d, generator=gen) / math.sqrt(d)).to(dev).requires_grad_()
-    b_dec = torch.zeros(n_users, device=dev, requires_grad=True)
-    params = [w_enc, b_enc, w_dec, b_dec]
+    batches, full, dense = _rating_blocks(users, items, ratings, n_users, n_items, config, dev)
+    params = _initial_weights(n_users, config.embedding_size, gen, dev)
     opt = torch.optim.Adam(params, lr=config.learning_rate)
     steps = config.epochs * len(batches)
     sched = torch.optim.lr_scheduler.OneCycleLR(
@@ -153,12 +276,10 @@ def train_autorec(
     )
     warmup = int(WARMUP * config.epochs)
     n_total = float(len(ratings))
+    val = None
     if validation is not None:
         vu, vi, vr = (torch.as_tensor(a).to(dev) for a in validation)
-        vu, vi, vr = vu.long(), vi.long(), vr.float()
-
-    def codes() -> torch.Tensor:
-        return torch.sigmoid(torch.sparse.mm(full, w_enc.T) + b_enc)
+        val = (vu.long(), vi.long(), vr.float())
 
     best: tuple[float, int, list[torch.Tensor] | None] = (math.inf, -1, None)
     history: list[dict] = []
@@ -168,32 +289,10 @@ def train_autorec(
     epoch_seconds: list[float] = []
     for epoch in bar:
         t_epoch = time.perf_counter()
-        for pattern, ub, _ib, rb, sp in batches:
-            if dense:
-                x = sp.to_dense()
-                h = torch.sigmoid(x @ w_enc.T + b_enc)
-                err = ((h @ w_dec.T + b_dec) - x) * (x != 0)
-            else:
-                h = torch.sigmoid(torch.sparse.mm(sp, w_enc.T) + b_enc)
-                # decoder only at observed cells (SDDMM; ~7x faster on CPU than gathering rows)
-                dot = torch.sparse.sampled_addmm(pattern, h, w_dec.T, beta=0.0).values()
-                err = dot + b_dec[ub] - rb
-            frac = rb.numel() / n_total
-            loss = 0.5 * (err**2).sum() + 0.5 * config.reg * frac * (
-                w_enc.pow(2).sum() + w_dec.pow(2).sum()
-            )
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
+        _train_epoch(batches, params, opt, sched, dense, config.reg, n_total)
         epoch_seconds.append(time.perf_counter() - t_epoch)
-        if validation is not None and (
-            (epoch + 1) % config.eval_every == 0 or epoch + 1 == last_epoch
-        ):
-            with torch.no_grad():
-                h = codes()
-                p = ((h[vi] * w_dec[vu]).sum(1) + b_dec[vu]).clamp(*clip)
-                val_rmse = float(torch.sqrt(((p - vr) ** 2).mean()))
+        if val is not None and ((epoch + 1) % config.eval_every == 0 or epoch + 1 == last_epoch):
+            val_rmse = _validation_rmse(full, params, val, clip)
             history.append({"epoch": epoch + 1, "val_rmse": round(val_rmse, 5)})
             bar.set_postfix(val_rmse=f"{val_rmse:.4f}")
             if val_rmse < best[0] - 1e-5:
@@ -211,8 +310,9 @@ def train_autorec(
         best_epoch = best[1]
     else:
         best_epoch = last_epoch
+    w_enc, b_enc, w_dec, b_dec = params
     with torch.no_grad():
-        h = codes()
+        h = _codes(full, w_enc, b_enc)
     return AutoRecWeights(
         item_codes=h.cpu().numpy().astype(np.float32),
         user_factors=w_dec.detach().cpu().numpy().astype(np.float32),

@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from genrec.ranking._config import ModelFileError, RankerConfig
+from genrec.knobs import RankerConfig
 from genrec.ranking.files import read_metadata
 from genrec.ranking.ranker import MFRanker
+from genrec.ranking.types import ModelFileError
 
 if TYPE_CHECKING:
     from genrec.config import Settings

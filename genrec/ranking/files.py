@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 import genrec
-from genrec.ranking._config import ModelFileError
+from genrec.ranking.types import ModelFileError
 
 __all__ = ["FORMAT_VERSION", "META_FILE", "WEIGHTS_FILE", "check_metadata", "read_metadata",
            "read_model", "write_model"]

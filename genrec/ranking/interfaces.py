@@ -10,7 +10,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from genrec.ranking._config import ScoredItem, UserProfile
+from genrec.ranking.types import ScoredItem, UserProfile
 
 __all__ = ["Ranker", "RatingRanker"]
 

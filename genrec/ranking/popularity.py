@@ -10,8 +10,8 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 
 from genrec.data import Ratings, UnknownItemError
-from genrec.ranking._config import ScoredItem, UnknownUserError, UserProfile
 from genrec.ranking._train import training_frame
+from genrec.ranking.types import ScoredItem, UnknownUserError, UserProfile
 
 __all__ = ["PopularityRanker"]
 

@@ -16,16 +16,10 @@ import numpy as np
 import scipy.sparse as sp
 
 from genrec.data import Ratings, UnknownItemError
-from genrec.ranking._config import (
-    ModelFileError,
-    RankerConfig,
-    ScoredItem,
-    UnknownUserError,
-    UserProfile,
-    effective_reg,
-)
-from genrec.ranking._train import train_autorec, train_ease, training_frame
+from genrec.knobs import RankerConfig
+from genrec.ranking._train import effective_reg, index_ratings, train_autorec, train_ease
 from genrec.ranking.files import read_model, write_model
+from genrec.ranking.types import ModelFileError, ScoredItem, UnknownUserError, UserProfile
 from genrec.ranking.weights import MFWeights
 
 __all__ = ["MFRanker", "MFWeights", "UserProfile"]
@@ -101,34 +95,15 @@ class MFRanker:
             self, fitted. ``metadata`` gains ``fit_seconds``, ``best_epoch`` and the history.
         """
         t0 = time.perf_counter()
-        df = training_frame(ratings, "training ratings")
         lo, hi = ratings.scale
         shift = 1.0 - lo  # observed ratings become >= 1 so 0 can mean "unrated"
-        user_ids = np.unique(df["user"].to_numpy()).astype(np.int64)
-        item_ids = np.unique(df["item"].to_numpy())
-        if items is not None:
-            item_ids = np.union1d(item_ids, np.fromiter((int(i) for i in items), dtype=np.int64))
-        item_ids = item_ids.astype(np.int64)
-        u = np.searchsorted(user_ids, df["user"].to_numpy())
-        i = np.searchsorted(item_ids, df["item"].to_numpy())
-        r = df["rating"].to_numpy(np.float32) + np.float32(shift)
-        n_u, n_i = len(user_ids), len(item_ids)
-
-        val = None
-        if validation is not None:
-            vdf = training_frame(validation, "validation ratings")
-            keep = vdf["user"].isin(user_ids) & vdf["item"].isin(item_ids)
-            vdf = vdf[keep.to_numpy()]
-            if len(vdf):
-                val = (
-                    np.searchsorted(user_ids, vdf["user"].to_numpy()),
-                    np.searchsorted(item_ids, vdf["item"].to_numpy()),
-                    vdf["rating"].to_numpy(np.float32) + np.float32(shift),
-                )
+        data = index_ratings(ratings, validation, items, shift)
+        u, i, r = data.users, data.items, data.ratings
+        n_u, n_i = len(data.user_ids), len(data.item_ids)
         clip = (lo + shift, hi + shift)
-        reg = effective_reg(self.config, len(df))
+        reg = effective_reg(self.config, data.n_ratings)
         w = train_autorec(u, i, r, n_u, n_i, self.config.model_copy(update={"reg": reg}),
-                          validation=val, clip=clip,
+                          validation=data.validation, clip=clip,
                           stop_epoch=stop_epoch, progress=progress, desc=desc)
         t1 = time.perf_counter()
         ease_b = None
@@ -136,8 +111,8 @@ class MFRanker:
             ease_b = train_ease(u, i, n_u, n_i, self.config.ease_reg, self.config.device)
         self._set_weights(
             MFWeights(
-                user_ids=user_ids,
-                item_ids=item_ids,
+                user_ids=data.user_ids,
+                item_ids=data.item_ids,
                 item_codes=w.item_codes,
                 user_factors=w.user_factors,
                 user_bias=w.user_bias,
@@ -164,7 +139,7 @@ class MFRanker:
                 "effective_reg": round(reg, 6),
                 "n_users": n_u,
                 "n_items": n_i,
-                "n_ratings": int(len(df)),
+                "n_ratings": data.n_ratings,
                 "scale": [lo, hi],
             }
         )

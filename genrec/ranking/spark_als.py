@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from genrec.ranking._config import RankerConfig
+from genrec.knobs import RankerConfig
 from genrec.ranking.als_artifact import ALSFactors, als_weights, ndcg_at_k, rmse
 from genrec.ranking.artifacts import SPARK_ENGINE, expected_metadata
 from genrec.ranking.files import write_model

@@ -1,24 +1,13 @@
-"""The ranker's one config model, its errors, and the small types it takes and returns.
-
-Defaults were chosen on a validation split carved from MovieLens 100K u1.base (see benchmarks/).
-"""
+"""What rankers take and return: `ScoredItem`, `UserProfile`, and their errors
+(`UnknownUserError`, `ModelFileError`)."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from genrec.knobs import RankerConfig
-
-__all__ = ["RankerConfig", "effective_reg", "UnknownUserError", "ModelFileError", "ScoredItem",
-           "UserProfile"]
-
-
-def effective_reg(config: RankerConfig, n_ratings: int) -> float:
-    """The autoencoder's L2 weight for a training set of `n_ratings` ratings (see `reg`)."""
-    return config.reg * min(1.0, math.sqrt(max(n_ratings, 1) / config.reg_full_size))
+__all__ = ["ModelFileError", "ScoredItem", "UnknownUserError", "UserProfile"]
 
 
 class UnknownUserError(KeyError):
