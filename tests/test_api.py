@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from genrec.config import Settings
 from genrec.ui import ApiLimits, BackgroundServer, create_app, is_loopback
 
-TOY_STORY = 1  # ml-100k item 1: Toy Story (1995)
+TOY_STORY = 1  # item 1: Toy Story (1995)
 
 
 @pytest.fixture(scope="module")
@@ -25,8 +25,8 @@ def api_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 
 @pytest.fixture(scope="module")
-def recommender(api_settings: Settings, make_ml100k_recommender):
-    return make_ml100k_recommender(api_settings)
+def recommender(api_settings: Settings, make_small_recommender):
+    return make_small_recommender(api_settings)
 
 
 @pytest.fixture(scope="module")
@@ -172,7 +172,7 @@ def test_one_session_id_rule_for_every_door(http: httpx.Client, recommender,
     """Any id the Recommender accepts works over HTTP too: in `user`, in the X-Session-Id header
     and in the path (both URL-encoded); the Python API sees it under the keyed hash of
     (principal, id), never the address in the clear."""
-    from genrec.ui._security import load_secret, principal_of, stored_session_id
+    from genrec.ui.api.security import load_secret, principal_of, stored_session_id
 
     sid = "user 1 (alice@example.com)"
     assert recommender.check_session_id(sid) == sid
@@ -223,7 +223,7 @@ def test_sessions_api_lifecycle_and_feedback_respected(http: httpx.Client) -> No
 def test_healthz_reports_backend_dataset_and_counts(http: httpx.Client, recommender) -> None:
     body = http.get("/healthz").json()
     assert body["status"] == "ok" and body["backend"] == recommender.backend_name == "none"
-    assert body["dataset"] == "ml-100k" and body["items"] == len(recommender.catalog) == 1682
+    assert body["dataset"] == "small-films" and body["items"] == len(recommender.catalog) == 50
     assert body["auth"] is False and body["sessions"] >= 0
 
 
@@ -311,9 +311,9 @@ def test_junk_never_gets_a_500(http: httpx.Client) -> None:
 
 
 def test_agent_fault_becomes_503_not_a_traceback(api_settings: Settings,
-                                                 make_ml100k_recommender) -> None:
+                                                 make_small_recommender) -> None:
     """Fault injection: the recommender's turn raises; the API answers 503 with a message."""
-    rec = make_ml100k_recommender(api_settings)
+    rec = make_small_recommender(api_settings)
 
     def broken_chat(session_id: str, message: str):
         raise RuntimeError("ranker file vanished")
@@ -336,13 +336,13 @@ def test_agent_fault_becomes_503_not_a_traceback(api_settings: Settings,
 
 
 def test_llm_down_is_a_warning_not_an_error(api_settings: Settings,
-                                            make_ml100k_recommender) -> None:
+                                            make_small_recommender) -> None:
     """The openai backend pointed at a closed port: the turn still answers, with a warning."""
     down = api_settings.model_copy(
         update={"llm": "openai", "llm_base_url": "http://127.0.0.1:9/v1", "llm_model": "m",
                 "llm_timeout": 2.0}
     )
-    rec = make_ml100k_recommender(down, llm="openai")
+    rec = make_small_recommender(down, llm="openai")
     with BackgroundServer(create_app(rec, down, ui=False)) as srv:
         r = httpx.post(srv.url + "api/sessions", timeout=30)
         sid = r.json()["session_id"]
@@ -380,7 +380,7 @@ def test_bearer_token_required_when_api_key_set(recommender, api_settings: Setti
 
 
 def test_session_survives_a_server_restart(recommender, api_settings: Settings,
-                                          make_ml100k_recommender) -> None:
+                                          make_small_recommender) -> None:
     with BackgroundServer(create_app(recommender, api_settings, ui=False)) as srv:
         r = httpx.post(
             srv.url + "v1/chat/completions",
@@ -394,7 +394,7 @@ def test_session_survives_a_server_restart(recommender, api_settings: Settings,
         )
         assert r.status_code == 200
         shown = [x["item_id"] for x in r.json()["genrec"]["recommendations"]]
-    fresh = make_ml100k_recommender(api_settings)  # a new process would do exactly this
+    fresh = make_small_recommender(api_settings)  # a new process would do exactly this
     assert fresh is not recommender
     with BackgroundServer(create_app(fresh, api_settings, ui=False)) as srv:
         view = httpx.get(srv.url + "api/sessions/restart-me").json()
@@ -448,7 +448,7 @@ def test_limits_are_configurable(recommender, api_settings: Settings) -> None:
 
 
 def test_stream_signals_replace_when_the_fact_check_rejects_streamed_text(
-    ml100k, ml100k_ranker, ml100k_store, tmp_path
+    small_films, small_ranker, small_store, tmp_path
 ) -> None:
     """A FAKE LLM writer streams an intro naming a film that is not recommended: the streamed
     deltas never show it, and the final chunk's `genrec.replace_text` carries the checked text."""
@@ -459,7 +459,7 @@ def test_stream_signals_replace_when_the_fact_check_rejects_streamed_text(
         return {"text": "These picks mix adventure and heart, and you will enjoy every one of "
                         "them, just like Titanic (1997).", "rationales": []}
 
-    rec = Recommender(catalog=ml100k.catalog, ranker=ml100k_ranker, store=ml100k_store,
+    rec = Recommender(catalog=small_films.catalog, ranker=small_ranker, store=small_store,
                       llm=fake_backend(["{}", lying_writer]), policy="guided",
                       sessions=SessionStore(tmp_path / "s.sqlite"))
     settings = Settings(home=tmp_path / "home", llm="fake")

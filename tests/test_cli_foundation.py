@@ -75,7 +75,7 @@ def test_config_show_reports_sources(
     assert shown["split"] == {
         "value": "auto",
         "source": "default",
-    }  # the dataset's default (issue 27)
+    }  # the dataset's default
     assert shown["served.split"]["value"] == "auto"  # shop is not imported: decided when it is read
     assert shown["served.train_ratings"]["value"] is None
     assert "unknown dataset 'shop'" in shown["served.train_ratings"]["source"]

@@ -14,7 +14,7 @@ from genrec.config import Settings
 from genrec.data import Item, movielens_latest
 from genrec.retrieval import item_text, open_store
 from genrec.retrieval.rows import fingerprint, index_rows
-from genrec.ui._cards import card_html
+from genrec.ui.chat.cards import card_html
 
 
 @pytest.fixture(scope="module")

@@ -16,8 +16,8 @@ from genrec.agent.respond import template_intro
 from genrec.agent.state import DialogueState
 from genrec.config import Settings
 from genrec.data import Catalog, Item
-from genrec.ui._cards import card_html
-from genrec.ui._chat_text import NO_TURN_YET, trace_markdown
+from genrec.ui.chat.cards import card_html
+from genrec.ui.chat.text import NO_TURN_YET, trace_markdown
 
 YEAR_AS_ASKED = re.compile(
     r"from \d{4}, as you asked|A \d{4} pick for your|From \d{4}, and .* as requested"

@@ -12,7 +12,7 @@ import pytest
 
 from genrec.config import Settings
 from genrec.ui import BackgroundServer, create_app
-from genrec.ui._security import load_secret, principal_of, stored_session_id
+from genrec.ui.api.security import load_secret, principal_of, stored_session_id
 
 BOT_PATH = Path(__file__).resolve().parents[1] / "examples" / "support_bot" / "bot.py"
 
@@ -27,10 +27,10 @@ def load_bot_module():
 
 @pytest.fixture(scope="module")
 def genrec_server(tmp_path_factory: pytest.TempPathFactory,
-                  make_ml100k_recommender) -> Iterator[tuple[BackgroundServer, object]]:
+                  make_small_recommender) -> Iterator[tuple[BackgroundServer, object]]:
     home = tmp_path_factory.mktemp("bot") / "home"
     settings = Settings(home=home, llm="none", api_key="bot-token")
-    rec = make_ml100k_recommender(settings)
+    rec = make_small_recommender(settings)
     with BackgroundServer(create_app(rec, settings, ui=False)) as srv:
         yield srv, rec, home
 

@@ -12,17 +12,17 @@ from test_support_bot_example import load_bot_module
 
 from genrec.config import Settings
 from genrec.ui import BackgroundServer, create_app
-from genrec.ui._security import load_secret, principal_of, stored_session_id
+from genrec.ui.api.security import load_secret, principal_of, stored_session_id
 
 LIST_LINE = re.compile(r"^\s*(?:\d+[.)]|[-*•])\s+")
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory, make_ml100k_recommender
+def served(tmp_path_factory: pytest.TempPathFactory, make_small_recommender
            ) -> Iterator[tuple[BackgroundServer, object, object]]:
     home = tmp_path_factory.mktemp("bot-routing") / "home"
     settings = Settings(home=home, llm="none")
-    rec = make_ml100k_recommender(settings)
+    rec = make_small_recommender(settings)
     with BackgroundServer(create_app(rec, settings, ui=False)) as srv:
         yield srv, rec, home
 

@@ -1,6 +1,6 @@
 """The chat app as a user sees it, in a real browser (Playwright + Debian's headless chromium) on
 the real server and Recommender (`none` LLM): cards that fit the screen, answer buttons, banners in
-user words, over-long messages refused, input locked while a turn runs (issue 16)."""
+user words, over-long messages refused, input locked while a turn runs."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ from test_ui_browser import (  # noqa: F401 - browser, recommender, server are f
 
 from genrec.config import Settings
 from genrec.ui import BackgroundServer, create_app
-from genrec.ui._notices import LLM_DOWN
+from genrec.ui.chat.notices import LLM_DOWN
 
 pytestmark = pytest.mark.slow
 
@@ -171,9 +171,10 @@ class _SlowRecommender:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._rec, name)
 
-    def stream(self, session_id: str, message: str) -> Iterator[Any]:
+    def stream(self, session_id: str, message: str, on_stage: Any = None,
+               cancel: Any = None) -> Iterator[Any]:
         time.sleep(3.0)
-        yield from self._rec.stream(session_id, message)
+        yield from self._rec.stream(session_id, message, on_stage=on_stage, cancel=cancel)
 
 
 def test_send_is_locked_with_a_working_note_while_a_turn_runs(

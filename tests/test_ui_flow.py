@@ -1,5 +1,5 @@
 """The chat app's words and flow as a user sees them, in a real browser (Playwright + Debian's
-headless chromium) on the real server and Recommender (issue 16): a short chat answer that points
+headless chromium) on the real server and Recommender: a short chat answer that points
 to the cards, varied reasons, the ✓ only on checked LLM text, no ids on screen, removable
 preference chips, the session resumed on reload, the turn's stages, Stop, a message typed during
 a turn sent after it."""
@@ -36,8 +36,8 @@ from test_ui_browser import (  # noqa: F401 - browser, recommender, server are f
 from genrec.agent.replies import CARDS_POINTER
 from genrec.config import Settings
 from genrec.ui import BackgroundServer, create_app
-from genrec.ui._cards import CHECKED, TEMPLATED
-from genrec.ui._chat_ui import STOPPED, STOPPED_SAVED
+from genrec.ui.chat.cards import CHECKED, TEMPLATED
+from genrec.ui.chat.turns import STOPPED
 
 pytestmark = pytest.mark.slow
 
@@ -204,40 +204,30 @@ def test_reload_resumes_the_conversation_and_new_conversation_starts_over(
     page.context.close()
 
 
-class _SlowStagedRecommender:
-    """The real recommender, each turn starting `delay` s late; `stream` takes what the real one
-    takes (`on_stage`, and `cancel` where it exists)."""
+class _SlowRecommender:
+    """The real recommender, each turn starting `delay` s late (to watch a turn while it runs);
+    `stream` takes what the real one takes. With `honours_stop=False` it ignores Stop (`cancel`),
+    so a stopped turn runs on and is saved."""
 
-    def __init__(self, rec: Any, delay: float = 4.0, *, cancel: bool = False) -> None:
+    def __init__(self, rec: Any, delay: float = 4.0, *, honours_stop: bool = True) -> None:
         self._rec = rec
         self.delay = delay
-        if cancel:
-            self.stream = self._stream_cancel  # type: ignore[method-assign]
+        self.honours_stop = honours_stop
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._rec, name)
 
-    def stream(self, session_id: str, message: str, on_stage: Any = None) -> Iterator[Any]:
+    def stream(self, session_id: str, message: str, on_stage: Any = None,
+               cancel: Any = None) -> Iterator[Any]:
         time.sleep(self.delay)
-        yield from self._rec.stream(session_id, message, on_stage=on_stage)
-
-    def _stream_cancel(self, session_id: str, message: str, on_stage: Any = None,
-                       cancel: Any = None) -> Iterator[Any]:
-        time.sleep(self.delay)
+        cancel = cancel if self.honours_stop else None
         yield from self._rec.stream(session_id, message, on_stage=on_stage, cancel=cancel)
-
-
-def _stream_takes(recommender: Any, *names: str) -> bool:
-    import inspect
-
-    return set(names) <= set(inspect.signature(recommender.stream).parameters)
 
 
 def test_the_stages_of_a_running_turn_are_shown(
     recommender, ui_settings: Settings, browser: Any
 ) -> None:
-    assert _stream_takes(recommender, "on_stage")
-    with BackgroundServer(create_app(_SlowStagedRecommender(recommender), ui_settings)) as srv:
+    with BackgroundServer(create_app(_SlowRecommender(recommender), ui_settings)) as srv:
         page = open_app(browser, srv.url)
         page.evaluate("""() => { window.__stages = [];
             new MutationObserver(() => { const w = document.querySelector('#genrec-working');
@@ -252,9 +242,7 @@ def test_the_stages_of_a_running_turn_are_shown(
 
 
 def test_a_stopped_turn_keeps_nothing(recommender, ui_settings: Settings, browser: Any) -> None:
-    if not _stream_takes(recommender, "cancel"):
-        pytest.skip("needs Recommender.stream(cancel=...) (requested from the lead)")
-    slow = _SlowStagedRecommender(recommender, cancel=True)
+    slow = _SlowRecommender(recommender)
     with BackgroundServer(create_app(slow, ui_settings)) as srv:
         page = open_app(browser, srv.url)
         sid = session_of(page)
@@ -269,21 +257,6 @@ def test_a_stopped_turn_keeps_nothing(recommender, ui_settings: Settings, browse
         assert recommender.history(sid) == before  # nothing of the stopped message was kept
         assert recommender.state(sid).year_min is None
         page.context.close()
-
-
-class _SlowRecommender:
-    """The real recommender, each turn starting `delay` s late (to watch a turn while it runs)."""
-
-    def __init__(self, rec: Any, delay: float = 4.0) -> None:
-        self._rec = rec
-        self.delay = delay
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._rec, name)
-
-    def stream(self, session_id: str, message: str) -> Iterator[Any]:
-        time.sleep(self.delay)
-        yield from self._rec.stream(session_id, message)
 
 
 @contextmanager
@@ -304,7 +277,9 @@ def _stacks_on_timeout(page: Any) -> Iterator[None]:
 def test_working_stage_stop_button_and_a_message_typed_during_a_turn(
     recommender, ui_settings: Settings, browser: Any
 ) -> None:
-    with BackgroundServer(create_app(_SlowRecommender(recommender), ui_settings)) as srv:
+    # Stop is ignored here: the stopped turn runs on and is saved ("stopped and already saved")
+    slow = _SlowRecommender(recommender, honours_stop=False)
+    with BackgroundServer(create_app(slow, ui_settings)) as srv:
         page = open_app(browser, srv.url)
         box = page.locator("#genrec-input textarea")
         send(page, ASK)
@@ -314,8 +289,8 @@ def test_working_stage_stop_button_and_a_message_typed_during_a_turn(
         stop = page.locator("#genrec-stop")
         stop.wait_for(state="visible")
         stop.click()
-        wait_until(lambda: bot_messages(page) and bot_messages(page)[-1].strip() in (
-            STOPPED, STOPPED_SAVED), "the stopped note")
+        wait_until(lambda: bot_messages(page) and bot_messages(page)[-1].strip() == STOPPED,
+                   "the stopped note")
         working.wait_for(state="hidden")
         assert box.is_enabled()
         # a message typed while a turn runs is kept and sent when the turn ends

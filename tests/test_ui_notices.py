@@ -1,11 +1,11 @@
-"""The chat banner's words (genrec.ui._notices): the agent's real warning texts become one calm
+"""The chat banner's words (genrec.ui.chat.notices): the agent's real warning texts become one calm
 sentence each, with no exception text, URL or server address in it (no browser, no LLM)."""
 
 from __future__ import annotations
 
 import pytest
 
-from genrec.ui._notices import LLM_DOWN, LLM_UNUSABLE, OTHER, TRUNCATED, user_notices
+from genrec.ui.chat.notices import LLM_DOWN, LLM_UNUSABLE, OTHER, TRUNCATED, user_notices
 
 RAW_DOWN = ("LLM unavailable (Connection error: HTTPConnectionPool(host='10.1.2.3', port=8000): "
             "Max retries exceeded with url: /v1/chat/completions); answered with templated text")

@@ -1,5 +1,5 @@
-"""The chat app's second pass as a user sees it, in a real browser (Playwright + Debian's headless
-chromium) on the real server and Recommender (issue 25): on a phone the cards follow the reply,
+"""The chat app as a user sees it, in a real browser (Playwright + Debian's headless
+chromium) on the real server and Recommender: on a phone the cards follow the reply,
 a tab open across a server restart goes on with its conversation, Stop right after sending keeps
 nothing and says so, eleven chips wrap in rows, and a reload keeps the cards' stars and the trace.
 With GENREC_UPDATE_SCREENSHOT=1 it retakes the README's screenshots (1280x800 and 390x844)."""
@@ -30,8 +30,8 @@ from test_ui_browser import (  # noqa: F401 - browser, recommender, server are f
 from genrec.agent.replies import chat_text_of
 from genrec.config import Settings
 from genrec.ui import BackgroundServer, create_app
-from genrec.ui._chat_text import NO_TURN_YET
-from genrec.ui._chat_ui import STOPPED, TOO_LATE
+from genrec.ui.chat.text import NO_TURN_YET
+from genrec.ui.chat.turns import STOPPED, TOO_LATE
 
 pytestmark = pytest.mark.slow
 

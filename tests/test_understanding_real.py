@@ -440,7 +440,7 @@ def test_a_light_mood_finds_comedies_not_title_words(make_ml100k_recommender, se
 
 
 def test_moods_and_anchors_show_as_chips_that_one_click_removes(extractor):
-    from genrec.ui._state_chips import chips_of
+    from genrec.ui.chat.preference_chips import chips_of
 
     state = apply(DialogueState(), extractor.extract("something light like toy story, long day"))
     labels = [c.label for c in chips_of(state, extractor.catalog)]

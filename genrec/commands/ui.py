@@ -48,7 +48,7 @@ def up(
     every API route needs `Authorization: Bearer $GENREC_API_KEY` and the chat page asks for it.
     """
     from genrec.ui import is_loopback
-    from genrec.ui._security import MIN_PUBLIC_KEY_CHARS, weak_keys
+    from genrec.ui.api.security import MIN_PUBLIC_KEY_CHARS, weak_keys
 
     settings = serving_settings(split, llm=llm, policy=policy, dataset=dataset)
     if not is_loopback(host) and not settings.api_key.strip():

@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 
-from genrec.ui._api import ApiService, build_router
-from genrec.ui._errors import ApiRouteGuard, install_error_handlers
-from genrec.ui._gate import KeyGate, gradio_app_of
-from genrec.ui._health import health_routes
-from genrec.ui._schemas import ApiLimits
-from genrec.ui._security import BodySizeLimit, api_keys, token_matches
+from genrec.ui.api.errors import ApiRouteGuard, install_error_handlers
+from genrec.ui.api.gate import KeyGate, gradio_app_of
+from genrec.ui.api.health import health_routes
+from genrec.ui.api.routes import ApiService, build_router
+from genrec.ui.api.schemas import ApiLimits
+from genrec.ui.api.security import BodySizeLimit, api_keys, token_matches
 
 if TYPE_CHECKING:
     from genrec.agent import Recommender
@@ -111,8 +111,8 @@ def create_app(
     if ui:
         import gradio as gr
 
-        from genrec.ui._chat_ui import build_blocks
-        from genrec.ui._style import CSS
+        from genrec.ui.chat.app import build_blocks
+        from genrec.ui.chat.style import CSS
 
         auth = None
         if keys:

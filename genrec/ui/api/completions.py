@@ -9,9 +9,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from genrec.agent import Reply
-from genrec.ui._errors import AgentFailure
-from genrec.ui._schemas import MODEL_ID, GenrecExtra, Usage
-from genrec.ui._warnings import public_warnings
+from genrec.ui.api.errors import AgentFailure
+from genrec.ui.api.schemas import MODEL_ID, GenrecExtra, Usage
+from genrec.ui.api.warnings import public_warnings
 
 
 def answered_by(backend: str) -> str:

@@ -9,8 +9,8 @@ from typing import Any
 
 from starlette.requests import Request
 
-from genrec.ui._errors import API_PREFIXES, error_response
-from genrec.ui._security import RateLimiter, matching_key
+from genrec.ui.api.errors import API_PREFIXES, error_response
+from genrec.ui.api.security import RateLimiter, matching_key
 
 # what the login page loads before anyone has logged in (Gradio answers /config with 401 itself)
 LOGIN_PATHS = {"/", "/login", "/login/", "/config", "/config/", "/favicon.ico", "/manifest.json",

@@ -13,11 +13,11 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from genrec.ui._llm_probe import llm_health
-from genrec.ui._schemas import Health, Ready
+from genrec.ui.api.llm_probe import llm_health
+from genrec.ui.api.schemas import Health, Ready
 
 if TYPE_CHECKING:
-    from genrec.ui._api import ApiService
+    from genrec.ui.api.routes import ApiService
 
 
 async def llm_state(service: ApiService) -> tuple[str, float | None, str | None]:

@@ -32,10 +32,10 @@ from fastapi.responses import StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
-from genrec.ui._completions import answered_by, completion_chunks, extra_of, usage_of
-from genrec.ui._errors import AgentFailure
-from genrec.ui._llm_probe import LLMProbe
-from genrec.ui._schemas import (
+from genrec.ui.api.completions import answered_by, completion_chunks, extra_of, usage_of
+from genrec.ui.api.errors import AgentFailure
+from genrec.ui.api.llm_probe import LLMProbe
+from genrec.ui.api.schemas import (
     ApiLimits,
     AssistantMessage,
     ChatCompletion,
@@ -51,7 +51,7 @@ from genrec.ui._schemas import (
     SessionView,
     Shortlist,
 )
-from genrec.ui._security import (
+from genrec.ui.api.security import (
     USER_HEADER,
     Principal,
     RateLimiter,
@@ -63,8 +63,8 @@ from genrec.ui._security import (
     stored_session_id,
     too_many,
 )
-from genrec.ui._transcript import TitleFinder, Transcript, fork, restore
-from genrec.ui._warnings import public_warnings
+from genrec.ui.api.transcript import TitleFinder, Transcript, fork, restore
+from genrec.ui.api.warnings import public_warnings
 
 if TYPE_CHECKING:
     from genrec.agent import Recommender, Reply
