@@ -252,6 +252,40 @@ def is_installed(name: str, datasets_dir: Path) -> bool:
         return False
 
 
+def _downloaded(
+    rel: Release, name: str, url: str, work: Path, timeout: float, how: str
+) -> tuple[Path, str]:
+    """Download the release's zip from `url` into `work`, check it and unpack it: the unpacked
+    folder and what was checked."""
+    zpath = work / rel.zip
+    try:
+        download(url, zpath, timeout)
+        rel.check_zip(zpath)
+    except Unreachable as exc:
+        raise Unreachable(f"could not fetch {name}: {exc}. {how}") from None
+    except FetchError as exc:
+        raise FetchError(f"could not fetch {name}: {exc}. {how}") from None
+    return _unpack(zpath, work / name), "the published zip"
+
+
+def _given(rel: Release, name: str, path: Path, work: Path, how: str) -> tuple[Path, str]:
+    """Unpack (a zip, checked against the published one) or copy (a folder) what the user gave
+    into `work`: the folder and what was checked."""
+    if path.is_file() and path.suffix.lower() == ".zip":
+        try:
+            rel.check_zip(path)
+        except FetchError as exc:
+            raise FetchError(
+                f"{exc}; a zip is installed only when it is the published one: "
+                "to install another copy, unpack it and give the folder "
+                "(checked as the format)"
+            ) from None
+        return _unpack(path, work / name), "the published zip"
+    if path.is_dir():
+        return _copy_folder(path, name, work / name), "the format"
+    raise FetchError(f"{path}: not {rel.zip} nor a folder of the MovieLens files; {how}")
+
+
 def fetch(
     name: str,
     datasets_dir: Path,
@@ -296,36 +330,14 @@ def fetch(
     with tempfile.TemporaryDirectory(dir=datasets_dir, prefix=_swap.work_prefix(name)) as tmp:
         work = Path(tmp)
         if local_path is None:
-            source, zpath = url, work / rel.zip
+            source = url
             log(f"fetching {name} from {url} ...")
-            try:
-                download(url, zpath, timeout)
-                rel.check_zip(zpath)
-            except Unreachable as exc:
-                raise Unreachable(f"could not fetch {name}: {exc}. {how}") from None
-            except FetchError as exc:
-                raise FetchError(f"could not fetch {name}: {exc}. {how}") from None
-            layout, verified = _unpack(zpath, work / name), "the published zip"
+            layout, verified = _downloaded(rel, name, url, work, timeout, how)
         else:
             path = Path(local_path).expanduser()
             source = f"local:{path}"
             log(f"installing {name} from {path} ...")
-            if path.is_file() and path.suffix.lower() == ".zip":
-                try:
-                    rel.check_zip(path)
-                except FetchError as exc:
-                    raise FetchError(
-                        f"{exc}; a zip is installed only when it is the published one: "
-                        "to install another copy, unpack it and give the folder "
-                        "(checked as the format)"
-                    ) from None
-                layout, verified = _unpack(path, work / name), "the published zip"
-            elif path.is_dir():
-                layout, verified = _copy_folder(path, name, work / name), "the format"
-            else:
-                raise FetchError(
-                    f"{path}: not {rel.zip} nor a folder of the MovieLens files; {how}"
-                )
+            layout, verified = _given(rel, name, path, work, how)
         facts = validate_layout(layout)
         files = facts["files"]
         assert isinstance(files, dict)

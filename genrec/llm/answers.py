@@ -1,4 +1,5 @@
-"""From a chat model's message to an `LLMResult`: what the call cost and whether the answer is usable.
+"""From a chat model's message to an `LLMResult`: what the call cost and whether the answer
+is usable.
 
 Checks tool calls (invalid JSON, unknown names, calls written as text), empty answers, and the
 JSON a `response_format` asked for; every problem is an LLMResponseError saying what was wrong.
@@ -48,26 +49,12 @@ def usage_of(msg: BaseMessage | None, lc_messages: list[BaseMessage], started: f
     return usage
 
 
-def read_answer(
-    name: str,
-    msg: BaseMessage,
-    usage: LLMUsage,
-    tools: Sequence[Any] | None = None,
-    response_format: ResponseFormat | None = None,
-) -> LLMResult:
-    """The LLMResult of backend `name`'s answer `msg` (which cost `usage`), or LLMResponseError.
-
-    >>> read_answer("fake", AIMessage(content='{"a": 1}'), LLMUsage(calls=1), None, {}).parsed
-    {'a': 1}
-    """
-    if not isinstance(msg, AIMessage):
-        raise LLMResponseError(
-            f"{name}: the chat model returned {type(msg).__name__}, not an AIMessage",
-            usage=usage,
-        )
-    text = message_text(msg)
+def _tool_calls(
+    name: str, msg: AIMessage, text: str, usage: LLMUsage, tools: Sequence[Any] | None
+) -> tuple[list[ToolCall], str, AIMessage]:
+    """The answer's tool calls, its text and message (a tool call written as text is read into
+    a call), or LLMResponseError for calls that cannot be used."""
     meta = msg.response_metadata or {}
-    finish = meta.get("finish_reason") or meta.get("stop_reason")
     if msg.invalid_tool_calls:
         bad = [
             {"name": c.get("name"), "args": c.get("args"), "error": c.get("error")}
@@ -119,6 +106,30 @@ def read_answer(
                 usage=usage,
                 message=msg,
             )
+    return calls, text, msg
+
+
+def read_answer(
+    name: str,
+    msg: BaseMessage,
+    usage: LLMUsage,
+    tools: Sequence[Any] | None = None,
+    response_format: ResponseFormat | None = None,
+) -> LLMResult:
+    """The LLMResult of backend `name`'s answer `msg` (which cost `usage`), or LLMResponseError.
+
+    >>> read_answer("fake", AIMessage(content='{"a": 1}'), LLMUsage(calls=1), None, {}).parsed
+    {'a': 1}
+    """
+    if not isinstance(msg, AIMessage):
+        raise LLMResponseError(
+            f"{name}: the chat model returned {type(msg).__name__}, not an AIMessage",
+            usage=usage,
+        )
+    text = message_text(msg)
+    meta = msg.response_metadata or {}
+    finish = meta.get("finish_reason") or meta.get("stop_reason")
+    calls, text, msg = _tool_calls(name, msg, text, usage, tools)
     if not calls and not text.strip():
         raise LLMResponseError(
             f"{name}: the model's answer is empty (finish_reason={finish!r})",
