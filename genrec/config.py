@@ -208,7 +208,8 @@ class Settings(BaseSettings):
                     "out: serving only).")
     serve_split: Literal["split", "all"] = Field(
         "split",
-        description="What the served ranker (up, chat, prepare, the API, Recommender.from_settings) "
+        description="What the served ranker (up, chat, prepare, the API, "
+        "Recommender.from_settings) "
         "learns from: split (the training part of `split`, its test part left out) or "
         "all (every rating; `genrec eval` still trains and scores on `split`).",
     )
@@ -257,7 +258,8 @@ class Settings(BaseSettings):
     device: str = Field("auto", description="Torch device: auto, cpu or cuda.")
     inspired_path: str = Field(
         "",
-        description="INSPIRED's dev.tsv (real seekers' words for simulated users); empty: $GENREC_INSPIRED, "
+        description="INSPIRED's dev.tsv (real seekers' words for simulated users); "
+        "empty: $GENREC_INSPIRED, "
         "else ../shared/data/inspired/dev.tsv beside the repository.",
     )
 

@@ -122,13 +122,15 @@ class AgentConfig(BaseModel):
     llm_turn_seconds: float | None = Field(
         60.0,
         description=(
-            "Most seconds of LLM time one turn may spend (None: no cap); past it the turn is rule-based."
+            "Most seconds of LLM time one turn may spend (None: no cap); "
+            "past it the turn is rule-based."
         ),
     )
     ask_questions: bool = Field(
         True,
         description=(
-            "Ask at most one question a turn alongside the recommendations (a favourite title while few "
+            "Ask at most one question a turn alongside the recommendations "
+            "(a favourite title while few "
             "are known, else the genre or decade that best splits the candidates), never twice."
         ),
     )

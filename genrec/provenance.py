@@ -72,7 +72,8 @@ def versions() -> dict[str, str | None]:
 
 
 def provenance() -> dict[str, Any]:
-    """{"git_commit", "machine", "versions"}: the one record every run, artifact and benchmark keeps.
+    """{"git_commit", "machine", "versions"}: the one record every run, artifact and benchmark
+    keeps.
 
     >>> sorted(provenance())
     ['git_commit', 'machine', 'versions']

@@ -43,7 +43,8 @@ def settings_from(**overrides: object) -> Settings:
 
 def serving_settings(split: str | None, **overrides: object) -> Settings:
     """Settings of a command that serves the ranker (up, chat, prepare): a `--split` given on the
-    command line is what the ranker learns from (`all`: every rating), whatever `serve_split` says."""
+    command line is what the ranker learns from (`all`: every rating), whatever `serve_split`
+    says."""
     return settings_from(
         split=split, serve_split="split" if split is not None else None, **overrides
     )
@@ -68,16 +69,18 @@ def split_reason(s: Settings, split_name: str) -> str:
 def served_line(s: Settings, train_ratings: int, left_out: int, split_name: str) -> str:
     """What the served ranker learns from and how many ratings it leaves out, in one sentence.
 
-    >>> served_line(Settings(split="auto"), 80_000, 20_000, "u1")
-    "the ranker learns from split u1 (auto: MovieLens 100K's default): 80,000 ratings; 20,000 left out for evaluation"
+    >>> line = served_line(Settings(split="auto"), 80_000, 20_000, "u1")
+    >>> print(line)  # doctest: +NORMALIZE_WHITESPACE
+    the ranker learns from split u1 (auto: MovieLens 100K's default): 80,000 ratings;
+    20,000 left out for evaluation
     """
     if not left_out:
         why = "serve_split = all" if s.serve_split == "all" else f"split {split_name}"
         return f"the ranker learns from every rating ({train_ratings:,}; {why}); none left out"
     why = split_reason(s, split_name)
     return (
-        f"the ranker learns from split {split_name} ({why}): {train_ratings:,} ratings; {left_out:,} left "
-        "out for evaluation"
+        f"the ranker learns from split {split_name} ({why}): {train_ratings:,} ratings; "
+        f"{left_out:,} left out for evaluation"
     )
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
 import typer
 
 from genrec.commands._common import (
@@ -13,6 +16,9 @@ from genrec.commands._common import (
     user_errors,
 )
 from genrec.commands.prepare import SPLIT_HELP
+
+if TYPE_CHECKING:
+    from genrec.agent import Recommender
 
 llm_app = typer.Typer(no_args_is_help=True)
 
@@ -170,10 +176,8 @@ def chat(
     line on stderr (the same steps as `genrec prepare`).
     In the interactive chat: /like ID, /dislike ID, /state, /reset, /quit.
     """
-    import sys
-
     from genrec.commands.prepare import prepare_recommender
-    from genrec.data import FetchError, UnknownDatasetError, UnknownItemError
+    from genrec.data import FetchError, UnknownDatasetError
     from genrec.llm import LLMError
 
     if policy is not None and policy not in ("auto", "tool-calling", "guided"):
@@ -192,49 +196,73 @@ def chat(
         if new:
             rec.delete_session(session)
         if message is not None:
-            answer = rec.chat(session, message)
-            if as_json:
-                echo_json(answer.model_dump(mode="json"))
-            else:
-                typer.echo(answer.text)
-                for w in answer.warnings:
-                    console.print(f"[yellow]warning:[/yellow] {w}", markup=True, highlight=False)
+            _one_shot(rec, session, message, as_json=as_json)
+        else:
+            _interactive(rec, session)
+
+
+def _print_warnings(warnings: Iterable[str]) -> None:
+    for w in warnings:
+        console.print(f"[yellow]warning:[/yellow] {w}", markup=True, highlight=False)
+
+
+def _one_shot(rec: Recommender, session: str, message: str, *, as_json: bool) -> None:
+    """`genrec chat --message`: one turn, its text (and warnings) or its whole Reply as JSON."""
+    answer = rec.chat(session, message)
+    if as_json:
+        echo_json(answer.model_dump(mode="json"))
+    else:
+        typer.echo(answer.text)
+        _print_warnings(answer.warnings)
+
+
+def _interactive(rec: Recommender, session: str) -> None:
+    """The terminal chat: each line a streamed turn, or a slash command, until /quit or EOF."""
+    import sys
+
+    console.print(f"genrec chat - backend {rec.backend_name}, policy {rec.policy_name}, "
+                  f"session {session!r}. /quit to leave.", highlight=False)
+    while True:
+        try:
+            line = input("you> ")
+        except (EOFError, KeyboardInterrupt):
+            typer.echo("")
             return
-        console.print(f"genrec chat - backend {rec.backend_name}, policy {rec.policy_name}, "
-                      f"session {session!r}. /quit to leave.", highlight=False)
-        while True:
-            try:
-                line = input("you> ")
-            except (EOFError, KeyboardInterrupt):
-                typer.echo("")
-                return
-            cmd = line.strip()
-            if cmd in ("/quit", "/exit", "/q"):
-                return
-            if cmd == "/reset":
-                rec.delete_session(session)
-                typer.echo("(session cleared)")
-                continue
-            if cmd == "/state":
-                echo_json(rec.state(session).model_dump(mode="json"))
-                continue
-            if cmd.startswith(("/like ", "/dislike ")):
-                verb, _, arg = cmd.partition(" ")
-                try:
-                    rec.feedback(session, int(arg), liked=verb == "/like")
-                    typer.echo(f"(noted: {verb[1:]} {rec.catalog[int(arg)].label})")
-                except (ValueError, UnknownItemError) as exc:
-                    error(exc)
-                continue
-            sys.stdout.write("genrec> ")
-            reply = None
-            for part in rec.stream(session, line):
-                if isinstance(part, str):
-                    sys.stdout.write(part)
-                    sys.stdout.flush()
-                else:
-                    reply = part
-            sys.stdout.write("\n")
-            if reply is not None:
-                for w in reply.warnings:
-                    console.print(f"[yellow]warning:[/yellow] {w}", markup=True, highlight=False)
+        cmd = line.strip()
+        if cmd in ("/quit", "/exit", "/q"):
+            return
+        if _slash_command(rec, session, cmd):
+            continue
+        sys.stdout.write("genrec> ")
+        reply = None
+        for part in rec.stream(session, line):
+            if isinstance(part, str):
+                sys.stdout.write(part)
+                sys.stdout.flush()
+            else:
+                reply = part
+        sys.stdout.write("\n")
+        if reply is not None:
+            _print_warnings(reply.warnings)
+
+
+def _slash_command(rec: Recommender, session: str, cmd: str) -> bool:
+    """Run /reset, /state, /like ID or /dislike ID; False when `cmd` is none of them."""
+    from genrec.data import UnknownItemError
+
+    if cmd == "/reset":
+        rec.delete_session(session)
+        typer.echo("(session cleared)")
+        return True
+    if cmd == "/state":
+        echo_json(rec.state(session).model_dump(mode="json"))
+        return True
+    if cmd.startswith(("/like ", "/dislike ")):
+        verb, _, arg = cmd.partition(" ")
+        try:
+            rec.feedback(session, int(arg), liked=verb == "/like")
+            typer.echo(f"(noted: {verb[1:]} {rec.catalog[int(arg)].label})")
+        except (ValueError, UnknownItemError) as exc:
+            error(exc)
+        return True
+    return False

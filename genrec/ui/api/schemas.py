@@ -203,7 +203,8 @@ class Shortlist(BaseModel):
     session_id: str
     k: int
     recommendations: list[dict[str, Any]] = Field(
-        description="The session's current best k, best first (item_id, title, year, genres, score, "
+        description="The session's current best k, best first "
+        "(item_id, title, year, genres, score, "
         "predicted_rating, rationale, verified): constraints and dislikes obeyed, items the user "
         "named or reacted to left out, earlier-shown items allowed."
     )

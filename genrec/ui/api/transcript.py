@@ -112,9 +112,11 @@ class TitleFinder:
     >>> from genrec.data import Catalog, Item
     >>> cat = Catalog([Item(1, "Heat", 1995), Item(2, "Ronin", 1998), Item(3, "The Rock", 1996)])
     >>> f = TitleFinder(cat)
-    >>> f.recommended("Noted: you like Heat (1995).\\n1. **Ronin** (1998) - tense\\n2. The Rock (1996)")
+    >>> f.recommended(
+    ...     "Noted: you like Heat (1995).\\n1. **Ronin** (1998) - tense\\n2. The Rock (1996)")
     [2, 3]
-    >>> f.recommended("Since you liked Heat (1995), try Ronin (1998).", said_by_user=["I loved Heat"])
+    >>> f.recommended("Since you liked Heat (1995), try Ronin (1998).",
+    ...               said_by_user=["I loved Heat"])
     [2]
     """
 

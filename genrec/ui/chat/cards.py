@@ -45,8 +45,10 @@ def links_html(links: Any) -> str:
     """The item's pages ("IMDb", "TMDb") as links that open in a new tab that gets no handle on this
     page (rel="noopener"); only https links are shown.
 
-    >>> links_html([("IMDb", "https://www.imdb.com/title/tt0114709/"), ("x", "javascript:alert(1)")])
-    '<span class="links"><a href="https://www.imdb.com/title/tt0114709/" target="_blank" rel="noopener">IMDb</a></span>'
+    >>> print(links_html([("IMDb", "https://www.imdb.com/title/tt0114709/"),
+    ...                   ("x", "javascript:alert(1)")]))  # doctest: +NORMALIZE_WHITESPACE
+    <span class="links"><a href="https://www.imdb.com/title/tt0114709/" target="_blank"
+    rel="noopener">IMDb</a></span>
     """
     e = html.escape
     anchors = [f'<a href="{e(str(url))}" target="_blank" rel="noopener">{e(str(site))}</a>'

@@ -1,4 +1,5 @@
-"""What the agent is going by, as removable chips: "Animation · no Musical · 1980-1989 · likes Heat".
+"""What the agent is going by, as removable chips, e.g. "Animation · no Musical · 1980-1989 ·
+likes Heat".
 
 One chip per stated preference of the session's state; a chip's × drops that preference, so the
 next turn no longer applies it (`Recommender.remove_preference`).
