@@ -1,7 +1,8 @@
 """Catalog-grounded understanding: what one user message says, as an Extraction of Preferences.
 
 Rules first (sentence acts, titles from genrec.agent.understanding.titles, their polarity, genres, years, intents);
-an LLM's structured reading (genrec.agent.understanding.llm_reading) decides over them; `apply` folds it into the state.
+an LLM's structured reading (genrec.agent.understanding.llm_reading) decides over them; `apply`
+(`genrec.agent.state.apply_reading`) folds it into the state.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from rapidfuzz import fuzz, process
 
 from genrec.agent.preferences import POLARITIES, Polarity, Preferences
 from genrec.agent.state import DialogueState, PendingChoice
+from genrec.agent.state import apply_reading as apply
 from genrec.agent.understanding.acts import act_at, preference_text
 from genrec.agent.understanding.genres import GenreVocabulary
 from genrec.agent.understanding.polarity import (
@@ -503,50 +505,3 @@ class CatalogExtractor:
         if best:
             return best[2]
         return None
-
-def apply(state: DialogueState, ex: Extraction, *, max_wishes: int = 3) -> DialogueState:
-    """A new state with the extraction applied (the input state is not changed).
-
-    A reset keeps only the turn count, what was shown and the feedback; the pending question is
-    answered or dropped; an ambiguous title becomes the new pending question.
-    """
-    new = DialogueState(turns=state.turns, recommended=list(state.recommended),
-                        feedback=list(state.feedback), user_id=None) if ex.reset else (
-        state.model_copy(deep=True))
-    if state.pending is not None:
-        new.pending = None
-    new.asking = None
-    for pol in POLARITIES:
-        for iid in getattr(ex, pol):
-            new.add_item(iid, pol)
-    for g in ex.dropped_genres:  # a change of mind: "forget the kids stuff", "war is fine again"
-        for kept in (new.wanted_genres, new.avoided_genres, new.preferred_genres):
-            if g in kept:
-                kept.remove(g)
-    for g in ex.wanted_genres:
-        new.want_genre(g, True)
-    for g in ex.avoided_genres:
-        new.want_genre(g, False)
-    for g in ex.preferred_genres:
-        if g not in new.wanted_genres:
-            new.prefer_genre(g)
-    for d in ex.preferred_decades:
-        new.prefer_decade(d)
-    if ex.years_given:
-        new.set_years(ex.year_min, ex.year_max)
-    elif ex.preferred_decades and (ex.decade_demanded or not ex.general_taste):
-        # a hedged wish ("from the 90s, ideally"), the answer to "any particular decade?" or "too
-        # old: from the 70s" names the decade wanted now; "I tend to enjoy the 90s" stays a taste
-        d = ex.preferred_decades[-1]
-        new.set_years(d, d + 9)
-    if ex.mood_genres:  # a mood is for now: the newest replaces the last
-        new.mood_genres = [g for g in ex.mood_genres if g not in new.avoided_genres]
-    if ex.anchors:
-        new.anchors = [*[a for a in new.anchors if a not in ex.anchors], *ex.anchors][-3:]
-    if ex.wishes:
-        new.wishes = (new.wishes + ex.wishes)[-max_wishes:]
-    if ex.user_id is not None:
-        new.user_id = ex.user_id
-    if ex.ambiguous:
-        new.pending = ex.ambiguous[0]
-    return new
