@@ -8,15 +8,19 @@ best-k list. Oracles (oracle_popularity, full_history) know the user's id and tr
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from genrec.agent.preferences import Preferences
 from genrec.data import Catalog, Ratings
 from genrec.retrieval.filters import FilterTable, SearchFilters, validate
+
+if TYPE_CHECKING:
+    from genrec.ranking import Ranker
+    from genrec.retrieval.store import ChromaStore
 
 log = logging.getLogger(__name__)
 
@@ -46,15 +50,15 @@ class Baselines:
         self,
         train: Ratings,
         *,
-        ranker: Any | None = None,
-        store: Any | None = None,
-        popularity: Any | None = None,
+        ranker: Ranker | None = None,
+        store: ChromaStore | None = None,
+        popularity: Ranker | None = None,
         catalog: Catalog | None = None,
         k: int = 10,
     ) -> None:
         self.k = k
-        self.ranker: Any = ranker
-        self.store: Any = store
+        self.ranker = ranker
+        self.store = store
         self.popularity_ranker = popularity
         self._table: FilterTable | None = None
         if catalog is not None and ranker is not None:
@@ -95,7 +99,7 @@ class Baselines:
                     break
         return out
 
-    def _safe(self, name: str, fn: Any, n: int | None = None) -> list[int] | None:
+    def _safe(self, name: str, fn: Callable[[], Iterable[int]], n: int | None = None) -> list[int] | None:
         try:
             return [int(x) for x in fn()][: self.k if n is None else n]
         except Exception as exc:  # noqa: BLE001 - a failing baseline is reported, not fatal
@@ -122,10 +126,11 @@ class Baselines:
             )  # same ranking (count, then id) for a user with no training items
 
         lists = {"oracle_popularity": self._safe("oracle_popularity", pop)}
-        if self.ranker is not None:
+        ranker = self.ranker
+        if ranker is not None:
             lists["full_history"] = self._safe(
                 "full_history",
-                lambda: [s.item_id for s in self.ranker.recommend(int(user_id), self.k)],
+                lambda: [s.item_id for s in ranker.recommend(int(user_id), self.k)],
             )
         out.update({k: v for k, v in lists.items() if v is not None})
         return out
@@ -163,12 +168,14 @@ class Baselines:
 
     def _fold_in(self, stated: Preferences, exclude: list[int], n: int,
                  candidates: list[int] | None = None) -> list[int]:
-        profile = self.ranker.fold_in(liked=stated.liked, disliked=stated.disliked)
+        ranker = self.ranker
+        if ranker is None:
+            raise ValueError("a fold-in peer needs the ranker; build Baselines with ranker=...")
+        profile = ranker.fold_in(liked=stated.liked, disliked=stated.disliked)
         if candidates is not None and not candidates:
             return []
         return [
-            s.item_id
-            for s in self.ranker.recommend(profile, n, exclude=exclude, candidates=candidates)
+            s.item_id for s in ranker.recommend(profile, n, exclude=exclude, candidates=candidates)
         ]
 
     def _obeying(self, stated: Preferences) -> list[int]:
@@ -187,6 +194,8 @@ class Baselines:
         return self._table.ids[self._table.mask(filters) & self._rankable].tolist()
 
     def _content(self, query: str, exclude: list[int], n: int) -> list[int]:
+        if self.store is None:
+            raise ValueError("content_only needs the Chroma store; build Baselines with store=...")
         return [
             r.item.item_id
             for r in self.store.search(query, n, filters=SearchFilters(exclude_ids=exclude))

@@ -8,10 +8,11 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from genrec.config import Settings
 from genrec.data import Catalog, Dataset, Split
+from genrec.evaluation.baselines import Baselines
 from genrec.evaluation.protocols.factory import make_protocol, phrasebook_for, reveal_shares
 from genrec.evaluation.protocols.intent import (
     INTENT_NOTES,
@@ -21,12 +22,14 @@ from genrec.evaluation.protocols.intent import (
 )
 from genrec.evaluation.protocols.replay import (
     NOTES,
+    ChatAgent,
     ChatEvalConfig,
+    ChatProtocol,
     SimulatorFactory,
     eligible_users,
     session_id_for,
 )
-from genrec.evaluation.protocols.target import TARGET_NOTES
+from genrec.evaluation.protocols.target import TARGET_NOTES, TargetProtocol
 from genrec.evaluation.protocols.target_metrics import score_target_records
 from genrec.evaluation.protocols.taste import score_records, truths
 from genrec.evaluation.run_folder import (
@@ -42,6 +45,12 @@ from genrec.evaluation.simulation.factory import make_simulator
 from genrec.evaluation.simulation.target_user import TargetLeakError, choose_target
 from genrec.evaluation.wiring import EvalComponents, build_components, fingerprints, text_generator
 
+if TYPE_CHECKING:
+    from tqdm.auto import tqdm
+    
+    from genrec.ranking import Ranker
+    from genrec.retrieval.store import ChromaStore
+
 
 class LeakageError(RuntimeError):
     """A simulated user named a held-out item: the run is invalid."""
@@ -52,7 +61,7 @@ class RankerLeakError(LeakageError):
     seen the test ratings it would be scored on (a ranker served on every rating does)."""
 
 
-def check_held_out(split: Split, *rankers: Any) -> None:
+def check_held_out(split: Split, *rankers: object) -> None:
     """Refuse a run whose split holds nothing out, or whose ranker saw (or may have seen) the
     split's test ratings: each ranker that records its training ratings (`metadata`'s
     `train_fingerprint`, or its `split` name where no fingerprint is kept) must have learned
@@ -135,11 +144,11 @@ async def arun_chat_eval(
     *,
     dataset: Dataset,
     split: Split,
-    agent: Any,
+    agent: ChatAgent,
     out_dir: Path,
-    ranker: Any | None = None,
-    store: Any | None = None,
-    popularity_ranker: Any | None = None,
+    ranker: Ranker | None = None,
+    store: ChromaStore | None = None,
+    popularity_ranker: Ranker | None = None,
     generate: Callable[[list[dict]], str] | None = None,
     simulator_factory: SimulatorFactory | None = None,
     stop_after: int | None = None,
@@ -153,24 +162,12 @@ async def arun_chat_eval(
     check_protocol(cfg.protocol)
     check_held_out(split, ranker, getattr(agent, "ranker", None))
     folder = RunFolder(Path(out_dir))
-    book = phrasebook_for(cfg)
-    voices = (
-        {} if book is None else {"behaviour_mix": book.mix().to_dict(), "phrasebook": book.counts()}
-    )
-    if book is not None and cfg.protocol == "intent":
-        voices["reveal_shares"] = {k: round(v, 3) for k, v in reveal_shares(book.mix()).items()}
+    voices = _voices(cfg)
     folder.start(
         cfg, {"fingerprints": fingerprints(ranker, store), **voices, **(extra_config or {})}, split
     )
     cat = dataset.catalog
-    users = eligible_users(split, relevant_min=cfg.relevant_min, n=0)
-    if cfg.protocol == "target":
-        users = [u for u in users if has_target(split, u, cat, cfg.relevant_min)]
-    users = users[: cfg.users] if cfg.users else users
-    if not users:
-        raise ValueError(
-            f"split {split.name!r} has no test user with a held-out rating >= {cfg.relevant_min}"
-        )
+    users = _run_users(cfg, split, cat)
     done = {int(r["user_id"]) for r in folder.transcripts()}
     todo = [u for u in users if u not in done]
     if stop_after is not None:
@@ -178,19 +175,73 @@ async def arun_chat_eval(
 
     if cfg.workers > 1 and len(todo) > 1 and (settings is None or simulator_factory is not None):
         raise ValueError(
-            "workers > 1 needs the settings to rebuild the parts in each process (pass settings=...) "
-            "and cannot use a simulator_factory; run with workers=1 instead"
+            "workers > 1 needs the settings to rebuild the parts in each process "
+            "(pass settings=...) and cannot use a simulator_factory; run with workers=1 instead"
         )
     protocol, baselines = make_protocol(cfg, dataset, split, agent, ranker=ranker, store=store,
                                         popularity_ranker=popularity_ranker, generate=generate,
                                         simulator_factory=simulator_factory)
-    sem = asyncio.Semaphore(cfg.concurrency)
     bar = None
     if progress and todo:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(users), initial=len(done & set(users)), desc="users", unit="user",
                    dynamic_ncols=True)
+    new = await _replay_users(folder, protocol, baselines, cfg, todo, bar,
+                              settings=settings, torch_threads=torch_threads)
+    records = [r for r in folder.transcripts() if int(r["user_id"]) in set(users)]
+    complete = len(records) == len(users)
+    metrics, relevant = _score(cfg, records, split, cat, baselines)
+    metrics["complete"] = complete
+    metrics["users_selected"] = len(users)
+    folder.write_metrics(metrics)
+    if report:
+        _write_report(folder, cfg, metrics, records, cat, relevant)
+    return ChatEvalResult(
+        folder.path, metrics, complete, new, len(done & set(users)), dict(baselines.errors)
+    )
+
+
+def _voices(cfg: ChatEvalConfig) -> dict[str, Any]:
+    """config.json's record of the words the users speak: the behaviour mix and phrasebook counts
+    (and the intent reveal shares), or nothing without a phrasebook."""
+    book = phrasebook_for(cfg)
+    voices = (
+        {} if book is None else {"behaviour_mix": book.mix().to_dict(), "phrasebook": book.counts()}
+    )
+    if book is not None and cfg.protocol == "intent":
+        voices["reveal_shares"] = {k: round(v, 3) for k, v in reveal_shares(book.mix()).items()}
+    return voices
+
+
+def _run_users(cfg: ChatEvalConfig, split: Split, catalog: Catalog) -> list[int]:
+    """The users a run replays: the eligible test users (those with a target for the target
+    protocol), the first ``cfg.users`` of them when set."""
+    users = eligible_users(split, relevant_min=cfg.relevant_min, n=0)
+    if cfg.protocol == "target":
+        users = [u for u in users if has_target(split, u, catalog, cfg.relevant_min)]
+    users = users[: cfg.users] if cfg.users else users
+    if not users:
+        raise ValueError(
+            f"split {split.name!r} has no test user with a held-out rating >= {cfg.relevant_min}"
+        )
+    return users
+
+
+async def _replay_users(
+    folder: RunFolder,
+    protocol: ChatProtocol | TargetProtocol,
+    baselines: Baselines,
+    cfg: ChatEvalConfig,
+    todo: list[int],
+    bar: tqdm | None,
+    *,
+    settings: Settings | None,
+    torch_threads: int,
+) -> int:
+    """Replay the users in `todo` (in worker processes when ``cfg.workers > 1``, else
+    ``cfg.concurrency`` at a time), appending each finished record; how many were added."""
+    sem = asyncio.Semaphore(cfg.concurrency)
     new = 0
     with folder.appender() as append:
 
@@ -223,47 +274,60 @@ async def arun_chat_eval(
         finally:
             if bar is not None:
                 bar.close()
+    return new
 
-    records = [r for r in folder.transcripts() if int(r["user_id"]) in set(users)]
-    complete = len(records) == len(users)
+
+def _score(
+    cfg: ChatEvalConfig,
+    records: list[dict[str, Any]],
+    split: Split,
+    catalog: Catalog,
+    baselines: Baselines,
+) -> tuple[dict[str, Any], dict[int, set[int]] | None]:
+    """metrics.json of the run's protocol, and each user's relevant held-out items (None for the
+    target protocol, whose report needs none)."""
     if cfg.protocol == "target":
-        metrics = score_target_records(records, cat, k=cfg.k, turns=cfg.turns)
+        return score_target_records(records, catalog, k=cfg.k, turns=cfg.turns), None
+    user_truths = truths(
+        split.train, split.test, [r["user_id"] for r in records], relevant_min=cfg.relevant_min
+    )
+    if cfg.protocol == "intent":
+        metrics = score_intent_records(records, user_truths, catalog, k=cfg.k, turns=cfg.turns)
     else:
-        user_truths = truths(
-            split.train, split.test, [r["user_id"] for r in records], relevant_min=cfg.relevant_min
+        metrics = score_records(records, user_truths, catalog, k=cfg.k, turns=cfg.turns)
+        metrics["by_phrasing"] = groups(
+            records, phrasing_of, user_truths, catalog, k=cfg.k, turns=cfg.turns, intent=False
         )
-        if cfg.protocol == "intent":
-            metrics = score_intent_records(records, user_truths, cat, k=cfg.k, turns=cfg.turns)
-        else:
-            metrics = score_records(records, user_truths, cat, k=cfg.k, turns=cfg.turns)
-            metrics["by_phrasing"] = groups(
-                records, phrasing_of, user_truths, cat, k=cfg.k, turns=cfg.turns, intent=False
-            )
-        metrics["baseline_errors"] = dict(baselines.errors)
-        metrics["simulator_fallbacks"] = sum(1 for r in records if r.get("simulator_fallback"))
-    metrics["complete"] = complete
-    metrics["users_selected"] = len(users)
-    folder.write_metrics(metrics)
-    if report:
-        latencies = [t.get("latency_ms", 0.0) for r in records for t in r["turns"]]
-        from genrec.evaluation.report_chat import chat_sections, target_sections
+    metrics["baseline_errors"] = dict(baselines.errors)
+    metrics["simulator_fallbacks"] = sum(1 for r in records if r.get("simulator_fallback"))
+    return metrics, {u: t.relevant for u, t in user_truths.items()}
 
-        if cfg.protocol == "target":
-            sections = target_sections(metrics, records, seed=cfg.seed, catalog=cat)
-            notes: tuple[str, ...] = TARGET_NOTES
-        else:
-            sections = chat_sections(metrics, records, seed=cfg.seed, catalog=cat,
-                                     relevant={u: t.relevant for u, t in user_truths.items()})
-            notes = (*NOTES, *INTENT_NOTES) if cfg.protocol == "intent" else NOTES
-        folder.write_report(
-            metrics,
-            latencies=latencies,
-            title=f"genrec eval chat ({cfg.protocol} protocol)",
-            notes=notes,
-            sections=sections,
-        )
-    return ChatEvalResult(
-        folder.path, metrics, complete, new, len(done & set(users)), dict(baselines.errors)
+
+def _write_report(
+    folder: RunFolder,
+    cfg: ChatEvalConfig,
+    metrics: dict[str, Any],
+    records: list[dict[str, Any]],
+    catalog: Catalog,
+    relevant: dict[int, set[int]] | None,
+) -> None:
+    """report.html of the run: the protocol's notes and sections."""
+    latencies = [t.get("latency_ms", 0.0) for r in records for t in r["turns"]]
+    from genrec.evaluation.report_chat import chat_sections, target_sections
+
+    if cfg.protocol == "target":
+        sections = target_sections(metrics, records, seed=cfg.seed, catalog=catalog)
+        notes: tuple[str, ...] = TARGET_NOTES
+    else:
+        sections = chat_sections(metrics, records, seed=cfg.seed, catalog=catalog,
+                                 relevant=relevant or {})
+        notes = (*NOTES, *INTENT_NOTES) if cfg.protocol == "intent" else NOTES
+    folder.write_report(
+        metrics,
+        latencies=latencies,
+        title=f"genrec eval chat ({cfg.protocol} protocol)",
+        notes=notes,
+        sections=sections,
     )
 
 

@@ -1,5 +1,6 @@
 """Offline metrics: rating error (RMSE, MAE), top-N accuracy (P/R/NDCG/MAP/MRR/HR@k), and
-beyond-accuracy measures (catalog coverage, novelty, intra-list diversity), vectorised with numpy.
+beyond-accuracy measures (catalog coverage, novelty, intra-list diversity), bootstrap intervals
+and a latency summary, vectorised with numpy.
 
 Conventions (every function follows them):
 
@@ -35,6 +36,7 @@ __all__ = [
     "first_hit_turn",
     "hit_rate_at_k",
     "intra_list_diversity",
+    "latency_summary",
     "mae",
     "map_at_k",
     "mrr",
@@ -375,3 +377,15 @@ def paired_bootstrap_ci(
             f"paired values differ in length ({x.size} vs {y.size}); pair them per user"
         )
     return bootstrap_ci(x - y, resamples=resamples, seed=seed, level=level)
+
+
+def latency_summary(latencies: Sequence[float]) -> dict[str, float]:
+    """Mean, median, 95th percentile and maximum of the agent's per-turn latencies in ms (zeros
+    when there are none)."""
+    lat = np.asarray(latencies) if latencies else np.zeros(1)
+    return {
+        "mean": float(lat.mean()),
+        "p50": float(np.percentile(lat, 50)),
+        "p95": float(np.percentile(lat, 95)),
+        "max": float(lat.max()),
+    }

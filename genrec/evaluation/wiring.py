@@ -7,11 +7,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from genrec.config import Settings
 from genrec.data import Dataset, Split
 from genrec.evaluation.protocols.replay import ChatEvalConfig
+
+if TYPE_CHECKING:
+    from genrec.agent import Recommender
+    from genrec.llm import LLMBackend
+    from genrec.ranking import Ranker
+    from genrec.retrieval.store import ChromaStore
 
 log = logging.getLogger(__name__)
 
@@ -22,10 +28,10 @@ class EvalComponents:
 
     dataset: Dataset
     split: Split
-    agent: Any
-    ranker: Any | None
-    store: Any | None
-    popularity_ranker: Any | None
+    agent: Recommender
+    ranker: Ranker | None
+    store: ChromaStore | None
+    popularity_ranker: Ranker | None
     generate: Callable[[list[dict]], str] | None
     warnings: list[str] = field(default_factory=list)
 
@@ -48,7 +54,7 @@ def run_settings(settings: Settings, cfg: ChatEvalConfig) -> Settings:
     )
 
 
-def fingerprints(ranker: Any | None, store: Any | None) -> dict[str, str | None]:
+def fingerprints(ranker: object, store: object) -> dict[str, str | None]:
     """Short hashes of the ranker's weights and of the Chroma index's rows (None when absent),
     so config.json says which trained model and index a run evaluated."""
     import hashlib
@@ -69,7 +75,7 @@ def fingerprints(ranker: Any | None, store: Any | None) -> dict[str, str | None]
     return out
 
 
-def text_generator(backend: Any) -> Callable[[list[dict]], str] | None:
+def text_generator(backend: LLMBackend | None) -> Callable[[list[dict]], str] | None:
     """chat messages -> text through a genrec LLM backend; None when it cannot write text (`none`)."""
     if backend is None or getattr(backend, "chat_model", object()) is None:
         return None
@@ -80,7 +86,7 @@ def text_generator(backend: Any) -> Callable[[list[dict]], str] | None:
     return generate
 
 
-def _popularity_ranker(split: Split, warnings: list[str]) -> Any | None:
+def _popularity_ranker(split: Split, warnings: list[str]) -> Ranker | None:
     try:
         from genrec.ranking import PopularityRanker
 

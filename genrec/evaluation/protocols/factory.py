@@ -5,27 +5,36 @@ same way in the harness and in every worker process.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from genrec.data import Dataset, Split
 from genrec.evaluation.baselines import Baselines
 from genrec.evaluation.leakage import CatalogTitles
-from genrec.evaluation.protocols.replay import ChatEvalConfig, ChatProtocol, SimulatorFactory
+from genrec.evaluation.protocols.replay import (
+    ChatAgent,
+    ChatEvalConfig,
+    ChatProtocol,
+    SimulatorFactory,
+)
 from genrec.evaluation.protocols.target import TargetProtocol
 from genrec.evaluation.protocols.target_peers import TargetPeers
 from genrec.evaluation.simulation.behaviour_mix import BehaviourMix
 from genrec.evaluation.simulation.phrasebook import Phrasebook, load_phrasebook
+
+if TYPE_CHECKING:
+    from genrec.ranking import Ranker
+    from genrec.retrieval.store import ChromaStore
 
 
 def make_protocol(
     cfg: ChatEvalConfig,
     dataset: Dataset,
     split: Split,
-    agent: Any,
+    agent: ChatAgent,
     *,
-    ranker: Any | None = None,
-    store: Any | None = None,
-    popularity_ranker: Any | None = None,
+    ranker: Ranker | None = None,
+    store: ChromaStore | None = None,
+    popularity_ranker: Ranker | None = None,
     generate: Callable[[list[dict]], str] | None = None,
     simulator_factory: SimulatorFactory | None = None,
 ) -> tuple[ChatProtocol | TargetProtocol, Baselines]:

@@ -9,7 +9,7 @@ import hashlib
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Protocol
 
 from pydantic import BaseModel, Field
 
@@ -150,13 +150,22 @@ def session_id_for(seed: int, user_id: int, turns: int) -> str:
 # --------------------------------------------------------------------------- the agent, duck-typed
 
 
-async def call_agent(agent: Any, session_id: str, message: str) -> Any:
+class ChatAgent(Protocol):
+    """The agent under test as a run sees it (a `genrec.agent.Recommender`): ``chat`` (or an
+    async ``achat``) returning a reply; ``state``, ``shortlist`` and ``delete_session`` are read
+    when it has them."""
+
+    def chat(self, session_id: str, message: str) -> object: ...
+
+
+async def call_agent(agent: ChatAgent, session_id: str, message: str) -> object:
+    """The agent's reply to one message (its async ``achat`` when it has one)."""
     if hasattr(agent, "achat"):
         return await agent.achat(session_id, message)
     return await asyncio.to_thread(agent.chat, session_id, message)
 
 
-async def agent_turn(agent: Any, session_id: str, message: str, k: int) -> dict[str, Any]:
+async def agent_turn(agent: ChatAgent, session_id: str, message: str, k: int) -> dict[str, Any]:
     """One agent turn as transcript fields: ``agent`` (its text), ``ranked_item_ids`` (the first k
     shown), ``shortlist_item_ids``, ``question``, ``verified``, ``latency_ms``, ``llm_calls``,
     ``agent_timings`` and ``error`` (an agent fault scores as an empty list)."""
@@ -181,7 +190,7 @@ async def agent_turn(agent: Any, session_id: str, message: str, k: int) -> dict[
     }
 
 
-def agent_state(agent: Any, session_id: str) -> dict[str, Any] | None:
+def agent_state(agent: ChatAgent, session_id: str) -> dict[str, Any] | None:
     """What the agent understood so far (read only, for the understanding diagnostics)."""
     fn = getattr(agent, "state", None)
     if fn is None:
@@ -193,7 +202,7 @@ def agent_state(agent: Any, session_id: str) -> dict[str, Any] | None:
     return {k: getattr(st, k, None) for k in AGENT_STATE_KEYS}
 
 
-def agent_shortlist(agent: Any, session_id: str, k: int) -> list[int] | None:
+def agent_shortlist(agent: ChatAgent, session_id: str, k: int) -> list[int] | None:
     """The agent's standing best k (`Recommender.shortlist`, read-only); None when it has none."""
     fn = getattr(agent, "shortlist", None)
     if fn is None:
@@ -204,7 +213,7 @@ def agent_shortlist(agent: Any, session_id: str, k: int) -> list[int] | None:
         return []
 
 
-def forget_session(agent: Any, session_id: str) -> None:
+def forget_session(agent: ChatAgent, session_id: str) -> None:
     fn = getattr(agent, "delete_session", None)
     if fn is not None:
         try:
@@ -228,7 +237,7 @@ class ChatProtocol:
     cfg: ChatEvalConfig
     dataset: Dataset
     split: Split
-    agent: Any
+    agent: ChatAgent
     baselines: Baselines
     make_sim: SimulatorFactory | None
     """Builds every user's simulator (tests plant one); None: the configured simulator and phrasing."""
@@ -326,6 +335,7 @@ class ChatProtocol:
 
 __all__ = [
     "NOTES",
+    "ChatAgent",
     "ChatEvalConfig",
     "ChatProtocol",
     "SimulatorFactory",

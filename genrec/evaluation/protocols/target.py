@@ -11,6 +11,7 @@ from typing import Any
 from genrec.data import Dataset, Split
 from genrec.evaluation.leakage import CatalogTitles, TitleMatcher
 from genrec.evaluation.protocols.replay import (
+    ChatAgent,
     ChatEvalConfig,
     agent_state,
     agent_turn,
@@ -48,7 +49,7 @@ class TargetProtocol:
     cfg: ChatEvalConfig
     dataset: Dataset
     split: Split
-    agent: Any
+    agent: ChatAgent
     peers: TargetPeers
     popularity: dict[int, int]
     titles: CatalogTitles

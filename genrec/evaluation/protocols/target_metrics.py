@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -18,7 +18,12 @@ import numpy as np
 from genrec.data import Catalog
 from genrec.evaluation import metrics as M
 from genrec.evaluation.protocols.target_peers import TARGET_PEERS
-from genrec.evaluation.protocols.taste import AGENT, BOOTSTRAP, as_preferences, violates
+from genrec.evaluation.protocols.taste import (
+    AGENT,
+    BOOTSTRAP,
+    as_preferences,
+    violates,
+)
 
 
 @dataclass(frozen=True)
@@ -277,58 +282,29 @@ def score_target_records(records: Sequence[Mapping[str, Any]], catalog: Catalog,
         turns: T, the most turns a conversation may take (a conversation ends early on acceptance).
 
     Returns:
-        ``{"protocol": "target", "final": {system: {"sr@T", "avg_turns", "hdcg", "questions"}, "ci": ...},
-        "per_turn": {system: {"success": [SR@1..SR@T]}}, "intervals", "groups", "n_users", "turns",
-        "k", "leakage", "latency_ms", "llm_calls", "errors"}``; ``ci`` holds the paired bootstrap
-        interval of agent minus each peer on sr@T over the same users.
+        ``{"protocol": "target", "final": {system: {"sr@T", "avg_turns", "hdcg", "questions"},
+        "ci": ...}, "per_turn": {system: {"success": [SR@1..SR@T]}}, "intervals", "groups",
+        "n_users", "turns", "k", "leakage", "latency_ms", "llm_calls", "errors"}``; ``ci`` holds
+        the paired bootstrap interval of agent minus each peer on sr@T over the same users.
     """
     T = int(turns)
     records = sorted(records, key=lambda r: int(r["user_id"]))
-    outcomes: dict[str, list[TargetOutcome]] = {}
-    per_user: dict[str, list[dict[str, float]]] = {}
-    success: dict[str, list[list[float]]] = {}
-    questions: dict[str, list[float]] = {}
-    for rec in records:
-        target = int(rec["target_item_id"])
-        convs = {
-            AGENT: rec.get("turns") or [],
-            **{n: c.get("turns") or [] for n, c in (rec.get("peers") or {}).items()},
-        }
-        for system, lists in system_lists(rec).items():
-            hit = find_hit(target, [row[:k] for row in lists[:T]])
-            outcomes.setdefault(system, []).append(hit)
-            per_user.setdefault(system, []).append(user_metrics(hit, T, k))
-            success.setdefault(system, []).append(
-                [float(s) for s in success_by_turn(hit.hit_turn, T)]
-            )
-            questions.setdefault(system, []).append(
-                float(sum(1 for t in convs[system][:T] if t.get("question")))
-            )
-    order = [s for s in (AGENT, *TARGET_PEERS) if s in outcomes] + [
-        s for s in outcomes if s not in (AGENT, *TARGET_PEERS)
+    per = _per_system(records, T, k)
+    order = [s for s in (AGENT, *TARGET_PEERS) if s in per.outcomes] + [
+        s for s in per.outcomes if s not in (AGENT, *TARGET_PEERS)
     ]
     final: dict[str, Any] = {}
     per_turn: dict[str, Any] = {}
     for system in order:
-        scores = aggregate(outcomes[system], T, k)
-        final[system] = {**scores.final, "questions": float(np.mean(questions[system]))}
+        scores = aggregate(per.outcomes[system], T, k)
+        final[system] = {**scores.final, "questions": float(np.mean(per.questions[system]))}
         per_turn[system] = {"success": scores.success}
     if AGENT in final:
         final[AGENT].update(_agent_figures(records, catalog, k))
     head = TARGET_HEADLINE.format(T=T)
-    ci: dict[str, Any] = {"metric": head, "turn": T, **BOOTSTRAP, "agent_minus": {}}
-    if AGENT in per_user:
-        a = [u[head] for u in per_user[AGENT]]
-        for system in order:
-            if system == AGENT:
-                continue
-            b = [u[head] for u in per_user[system]]
-            d, lo, hi = M.paired_bootstrap_ci(a, b, **BOOTSTRAP)  # type: ignore[arg-type]
-            ci["agent_minus"][system] = {"diff": d, "low": lo, "high": hi, "n_users": len(a)}
-    final["ci"] = ci
-    if AGENT in per_user and len(order) > 1:
-        final["failures_removed"] = failures_removed(per_user, head)
-    latencies = [float(t.get("latency_ms") or 0.0) for r in records for t in r.get("turns") or []]
+    final["ci"] = _paired_ci(per.per_user, order, head, T)
+    if AGENT in per.per_user and len(order) > 1:
+        final["failures_removed"] = failures_removed(per.per_user, head)
     calls = [float(t.get("llm_calls") or 0) for r in records for t in r.get("turns") or []]
     leaks = [
         {"user_id": int(r["user_id"]), "turn": t, "item_id": int(i)}
@@ -336,12 +312,11 @@ def score_target_records(records: Sequence[Mapping[str, Any]], catalog: Catalog,
         for t, turn in enumerate(r.get("turns") or [])
         for i in turn.get("leaks") or ()
     ]
-    lat = np.asarray(latencies) if latencies else np.zeros(1)
     return {
         "protocol": "target",
         "final": final,
         "per_turn": per_turn,
-        "intervals": _bands(success) if records else {},
+        "intervals": _bands(per.success) if records else {},
         "groups": {
             "agent": [AGENT] if AGENT in final else [],
             "peers": [s for s in TARGET_PEERS if s in final],
@@ -351,18 +326,62 @@ def score_target_records(records: Sequence[Mapping[str, Any]], catalog: Catalog,
         "turns": T,
         "k": k,
         "leakage": {"count": len(leaks), "examples": leaks[:20]},
-        "latency_ms": {
-            "mean": float(lat.mean()),
-            "p50": float(np.percentile(lat, 50)),
-            "p95": float(np.percentile(lat, 95)),
-            "max": float(lat.max()),
-        },
+        "latency_ms": M.latency_summary(
+            [float(t.get("latency_ms") or 0.0) for r in records for t in r.get("turns") or []]
+        ),
         "llm_calls": {
             "total": float(sum(calls)),
             "per_turn": float(np.mean(calls)) if calls else 0.0,
         },
         "errors": int(sum(1 for r in records for t in r.get("turns") or [] if t.get("error"))),
     }
+
+
+@dataclass
+class _PerSystem:
+    """Per system, one entry per user: the hit, the user's metrics, success by turn, questions."""
+
+    outcomes: dict[str, list[TargetOutcome]] = field(default_factory=dict)
+    per_user: dict[str, list[dict[str, float]]] = field(default_factory=dict)
+    success: dict[str, list[list[float]]] = field(default_factory=dict)
+    questions: dict[str, list[float]] = field(default_factory=dict)
+
+
+def _per_system(records: Sequence[Mapping[str, Any]], T: int, k: int) -> _PerSystem:
+    """Where each system first showed each user's target, and what that scores."""
+    out = _PerSystem()
+    for rec in records:
+        target = int(rec["target_item_id"])
+        convs = {
+            AGENT: rec.get("turns") or [],
+            **{n: c.get("turns") or [] for n, c in (rec.get("peers") or {}).items()},
+        }
+        for system, lists in system_lists(rec).items():
+            hit = find_hit(target, [row[:k] for row in lists[:T]])
+            out.outcomes.setdefault(system, []).append(hit)
+            out.per_user.setdefault(system, []).append(user_metrics(hit, T, k))
+            out.success.setdefault(system, []).append(
+                [float(s) for s in success_by_turn(hit.hit_turn, T)]
+            )
+            out.questions.setdefault(system, []).append(
+                float(sum(1 for t in convs[system][:T] if t.get("question")))
+            )
+    return out
+
+
+def _paired_ci(per_user: Mapping[str, Sequence[Mapping[str, float]]], order: Sequence[str],
+               head: str, T: int) -> dict[str, Any]:
+    """Paired bootstrap of agent minus each other system on `head` (sr@T) over the same users."""
+    ci: dict[str, Any] = {"metric": head, "turn": T, **BOOTSTRAP, "agent_minus": {}}
+    if AGENT in per_user:
+        a = [u[head] for u in per_user[AGENT]]
+        for system in order:
+            if system == AGENT:
+                continue
+            b = [u[head] for u in per_user[system]]
+            d, lo, hi = M.paired_bootstrap_ci(a, b, **BOOTSTRAP)  # type: ignore[arg-type]
+            ci["agent_minus"][system] = {"diff": d, "low": lo, "high": hi, "n_users": len(a)}
+    return ci
 
 
 __all__ = [

@@ -11,11 +11,14 @@ import math
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from genrec.agent.preferences import Preferences
 from genrec.data import Catalog, Item
 from genrec.evaluation.simulation.user import Stated, Utterance
+
+if TYPE_CHECKING:
+    from genrec.ranking import Ranker
 
 TARGET_PEERS = ("attribute_popularity", "attribute_fold_in", "max_entropy")
 """The target protocol's peers, in report order."""
@@ -93,7 +96,7 @@ class TargetPeers:
     def __init__(
         self,
         catalog: Catalog,
-        ranker: Any | None = None,
+        ranker: Ranker | None = None,
         *,
         popularity: Mapping[int, int] | None = None,
         k: int = 10,

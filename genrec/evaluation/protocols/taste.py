@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from genrec.agent.preferences import Preferences
-from genrec.data import Catalog, Ratings
+from genrec.data import Catalog, Item, Ratings
 from genrec.evaluation import metrics as M
 from genrec.evaluation.baselines import ORACLES, PEERS
 from genrec.evaluation.simulation.user import Stated
@@ -85,7 +85,7 @@ def truths(
     return {u: UserTruth(te[u], tr[u], relevant_min) for u in sorted(users)}
 
 
-def violates(item: Any, stated: Preferences) -> bool:
+def violates(item: Item | None, stated: Preferences) -> bool:
     """Does an item break a hard constraint the user stated (avoided genre, year bounds)?
 
     An item without a year breaks no year bound here (the metric counts what is known to be wrong).
@@ -285,68 +285,24 @@ def score_records(
     """
     records = sorted(records, key=lambda r: int(r["user_id"]))
     T = turns or max((len(r["turns"]) for r in records), default=0)
-    per: dict[str, dict[str, list[list[float | None]]]] = {}
-
-    def add(system: str, t: int, scores: Mapping[str, float | None]) -> None:
-        sysd = per.setdefault(system, {})
-        for name, v in scores.items():
-            sysd.setdefault(name, [[] for _ in range(T)])[t].append(v)
-
-    paired: dict[str, dict[int, list[dict[str, float | None]]]] = {}
-    paired_intent: dict[str, dict[int, list[dict[str, float | None]]]] = {}
+    run = _RunScores(T)
     head, head_intent = HEADLINE.format(k=k), INTENT_HEADLINE.format(k=k)
-    leaks: list[dict[str, Any]] = []
-    latencies: list[float] = []
-    llm_calls: list[float] = []
-    errors = 0
     for rec in records:
         uid = int(rec["user_id"])
         truth = user_truths[uid]
-        feedback: set[int] = set()
         rec_turns = rec["turns"][:T]
-        for system, rows in _record_lists(rec_turns, truth.relevant, k).items():
-            paired.setdefault(system, {})[uid] = rows
-            for t, row in enumerate(rows):
-                add(system, t, row)
+        run.add_conversation(uid, _record_lists(rec_turns, truth.relevant, k), run.paired)
         if intent_relevant is not None:
-            for system, rows in _record_lists(
-                rec_turns, set(intent_relevant.get(uid, ())), k
-            ).items():
-                rows = [{head_intent: r[head], "success_intent": r["success"]} for r in rows]
-                paired_intent.setdefault(system, {})[uid] = rows
-                for t, row in enumerate(rows):
-                    add(system, t, row)
-        for t, turn in enumerate(rec_turns):
-            stated = Stated.from_dict(turn.get("stated"))
-            for i in turn.get("leaks") or ():
-                leaks.append({"user_id": uid, "turn": t, "item_id": int(i)})
-            systems = {AGENT: turn["ranked_item_ids"], **(turn.get("baselines") or {})}
-            for system, ranked in systems.items():
-                add(system, t, turn_scores(ranked, truth, stated, feedback, catalog, k))
-            recs = turn["ranked_item_ids"][:k]
-            ver = turn.get("verified") or []
-            agent_extra: dict[str, float | None] = {
-                "verified_share": (sum(bool(v) for v in ver[: len(recs)]) / len(recs))
-                if recs and ver
-                else None,
-                "llm_text_share": 1.0 if (turn.get("agent_timings") or {}).get("llm_text") else 0.0,
-                "unknown_titles": float(len(turn.get("unknown_titles") or ())),
-                "latency_ms": float(turn.get("latency_ms") or 0.0),
-                "llm_calls": float(turn.get("llm_calls") or 0),
-                "question": 1.0 if turn.get("question") else 0.0,
-                "error": 1.0 if turn.get("error") else 0.0,
-            }
-            agent_state = turn.get("agent_state")
-            agent_extra.update(
-                understanding_scores(as_preferences(agent_state) if agent_state else None, stated)
-            )
-            add(AGENT, t, agent_extra)
-            latencies.append(float(turn.get("latency_ms") or 0.0))
-            llm_calls.append(float(turn.get("llm_calls") or 0))
-            errors += 1 if turn.get("error") else 0
-            feedback |= set(stated.seen)
+            lists = _record_lists(rec_turns, set(intent_relevant.get(uid, ())), k)
+            run.add_conversation(uid, {
+                system: [{head_intent: r[head], "success_intent": r["success"]} for r in rows]
+                for system, rows in lists.items()
+            }, run.paired_intent)
+        run.add_turns(uid, rec_turns, truth, catalog, k)
 
-    per_turn = {s: {m: [_mean(v) for v in lists] for m, lists in d.items()} for s, d in per.items()}
+    per_turn = {
+        s: {m: [_mean(v) for v in lists] for m, lists in d.items()} for s, d in run.per.items()
+    }
     order = [s for s in SYSTEMS if s in per_turn] + [s for s in per_turn if s not in SYSTEMS]
     per_turn = {s: per_turn[s] for s in order}
     final: dict[str, Any] = {
@@ -354,10 +310,9 @@ def score_records(
     }
     intervals: dict[str, Any] = {}
     if bootstrap:
-        intervals, final["ci"] = _intervals(paired, T, k)
+        intervals, final["ci"] = _intervals(run.paired, T, k)
         if intent_relevant is not None:
-            final["ci_intent"] = paired_ci(paired_intent, head_intent, T)
-    lat = np.asarray(latencies) if latencies else np.zeros(1)
+            final["ci_intent"] = paired_ci(run.paired_intent, head_intent, T)
     return {
         "final": final,
         "per_turn": per_turn,
@@ -370,19 +325,86 @@ def score_records(
         "n_users": len(records),
         "turns": T,
         "k": k,
-        "leakage": {"count": len(leaks), "examples": leaks[:20]},
-        "latency_ms": {
-            "mean": float(lat.mean()),
-            "p50": float(np.percentile(lat, 50)),
-            "p95": float(np.percentile(lat, 95)),
-            "max": float(lat.max()),
-        },
+        "leakage": {"count": len(run.leaks), "examples": run.leaks[:20]},
+        "latency_ms": M.latency_summary(run.latencies),
         "llm_calls": {
-            "total": float(sum(llm_calls)),
-            "per_turn": float(np.mean(llm_calls)) if llm_calls else 0.0,
+            "total": float(sum(run.llm_calls)),
+            "per_turn": float(np.mean(run.llm_calls)) if run.llm_calls else 0.0,
         },
-        "errors": errors,
+        "errors": run.errors,
     }
+
+
+class _RunScores:
+    """What `score_records` gathers over a run's records: every system's per-turn values of every
+    metric, the per-user conversation rows the intervals pair, leaks, latencies, LLM calls, errors."""
+
+    def __init__(self, turns: int) -> None:
+        self.turns = turns
+        self.per: dict[str, dict[str, list[list[float | None]]]] = {}
+        self.paired: dict[str, dict[int, list[dict[str, float | None]]]] = {}
+        self.paired_intent: dict[str, dict[int, list[dict[str, float | None]]]] = {}
+        self.leaks: list[dict[str, Any]] = []
+        self.latencies: list[float] = []
+        self.llm_calls: list[float] = []
+        self.errors = 0
+
+    def add(self, system: str, t: int, scores: Mapping[str, float | None]) -> None:
+        sysd = self.per.setdefault(system, {})
+        for name, v in scores.items():
+            sysd.setdefault(name, [[] for _ in range(self.turns)])[t].append(v)
+
+    def add_conversation(
+        self,
+        uid: int,
+        lists: Mapping[str, list[dict[str, float | None]]],
+        paired: dict[str, dict[int, list[dict[str, float | None]]]],
+    ) -> None:
+        """One user's conversation rows per system: kept in `paired` and added turn by turn."""
+        for system, rows in lists.items():
+            paired.setdefault(system, {})[uid] = rows
+            for t, row in enumerate(rows):
+                self.add(system, t, row)
+
+    def add_turns(self, uid: int, rec_turns: Sequence[Mapping[str, Any]], truth: UserTruth,
+                  catalog: Catalog, k: int) -> None:
+        """Every system's list scores after each turn of one user, and the agent's own figures."""
+        feedback: set[int] = set()
+        for t, turn in enumerate(rec_turns):
+            stated = Stated.from_dict(turn.get("stated"))
+            for i in turn.get("leaks") or ():
+                self.leaks.append({"user_id": uid, "turn": t, "item_id": int(i)})
+            systems = {AGENT: turn["ranked_item_ids"], **(turn.get("baselines") or {})}
+            for system, ranked in systems.items():
+                self.add(system, t, turn_scores(ranked, truth, stated, feedback, catalog, k))
+            self.add(AGENT, t, _agent_turn_figures(turn, stated, k))
+            self.latencies.append(float(turn.get("latency_ms") or 0.0))
+            self.llm_calls.append(float(turn.get("llm_calls") or 0))
+            self.errors += 1 if turn.get("error") else 0
+            feedback |= set(stated.seen)
+
+
+def _agent_turn_figures(
+    turn: Mapping[str, Any], stated: Stated, k: int
+) -> dict[str, float | None]:
+    """The agent's own figures of one turn: verified and LLM-written shares, unknown titles,
+    latency, LLM calls, question, error, and its understanding of what the user said."""
+    recs = turn["ranked_item_ids"][:k]
+    ver = turn.get("verified") or []
+    out: dict[str, float | None] = {
+        "verified_share": (sum(bool(v) for v in ver[: len(recs)]) / len(recs))
+        if recs and ver
+        else None,
+        "llm_text_share": 1.0 if (turn.get("agent_timings") or {}).get("llm_text") else 0.0,
+        "unknown_titles": float(len(turn.get("unknown_titles") or ())),
+        "latency_ms": float(turn.get("latency_ms") or 0.0),
+        "llm_calls": float(turn.get("llm_calls") or 0),
+        "question": 1.0 if turn.get("question") else 0.0,
+        "error": 1.0 if turn.get("error") else 0.0,
+    }
+    agent_state = turn.get("agent_state")
+    out.update(understanding_scores(as_preferences(agent_state) if agent_state else None, stated))
+    return out
 
 
 def _record_lists(turns: Sequence[Mapping[str, Any]], relevant: Collection[int], k: int
