@@ -10,16 +10,18 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from langchain_core.language_models import BaseChatModel
+from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.messages import (
     AIMessage,
     AIMessageChunk,
     BaseMessage,
+    BaseMessageChunk,
     SystemMessage,
     message_chunk_to_message,
 )
+from langchain_core.runnables import Runnable
 
 from genrec.llm.answers import read_answer, usage_of
 from genrec.llm.breaker import CircuitBreaker, admit, record_outcome
@@ -33,6 +35,9 @@ from genrec.llm.parsing import (
 )
 from genrec.llm.results import LLMResult, LLMStream
 from genrec.llm.usage import LLMUsage, charge_meters
+
+if TYPE_CHECKING:
+    from genrec.llm.choice import LLMChoice
 
 ErrorMapper = Callable[[BaseException], LLMError | None]
 
@@ -88,7 +93,7 @@ class LLMBackend:
         self._map_error = map_error
         self._lock = threading.Lock()
         self._closers: list[Callable[[], None]] = []
-        self.choice: Any = None  # set by get_llm (genrec.llm.choice.LLMChoice)
+        self.choice: LLMChoice | None = None  # set by get_llm
 
     def __repr__(self) -> str:
         return (f"LLMBackend({self.name!r}, tools={self.supports_tools}, "
@@ -195,7 +200,7 @@ class LLMBackend:
             if on_delta is None:
                 msg = model.invoke(lc_messages, **kwargs)
             else:
-                last: Any = None
+                last: BaseMessageChunk | None = None
                 for chunk in model.stream(lc_messages, **kwargs):
                     last = chunk if last is None else last + chunk
                     text = message_text(chunk)
@@ -309,14 +314,15 @@ class LLMBackend:
         response_format: ResponseFormat | None,
         timeout: float | None,
         max_tokens: int | None,
-    ) -> tuple[Any, list[BaseMessage], dict[str, Any]]:
+    ) -> tuple[Runnable[LanguageModelInput, Any], list[BaseMessage], dict[str, Any]]:
         if self.chat_model is None:
             raise LLMCapabilityError(
                 f"the {self.name!r} backend has no language model; use templated text instead"
             )
         lc_messages = to_messages(messages)
         timeout = self._gate(timeout if timeout is not None else self.timeout)
-        model: Any = self.chat_model
+        # the output is a message, or a message chunk when streamed
+        model: Runnable[LanguageModelInput, Any] = self.chat_model
         if tools is not None:
             if not self.supports_tools:
                 raise LLMCapabilityError(
@@ -326,7 +332,7 @@ class LLMBackend:
                 bind_kwargs: dict[str, Any] = {}
                 if tool_choice is not None:
                     bind_kwargs["tool_choice"] = tool_choice
-                model = model.bind_tools(list(tools), **bind_kwargs)
+                model = self.chat_model.bind_tools(list(tools), **bind_kwargs)
         kwargs = self._call_kwargs(
             timeout, max_tokens if max_tokens is not None else self.max_tokens
         )

@@ -41,7 +41,7 @@ class FakeRequest:
 
     messages: list[BaseMessage]
     tools: list[dict[str, Any]] = field(default_factory=list)
-    tool_choice: Any = None
+    tool_choice: object = None
     response_format: dict[str, Any] | None = None
     kwargs: dict[str, Any] = field(default_factory=dict)
 
@@ -57,11 +57,11 @@ class FakeRequest:
         return ""
 
 
-def _is_tool_call(obj: Any) -> bool:
+def _is_tool_call(obj: object) -> bool:
     return isinstance(obj, dict) and "name" in obj and ("args" in obj or "arguments" in obj)
 
 
-def _to_message(reply: Any, request: FakeRequest) -> AIMessage:
+def _to_message(reply: object, request: FakeRequest) -> AIMessage:
     """A queued reply as an AIMessage (see FakeLLM for the accepted forms)."""
     if callable(reply) and not isinstance(reply, (BaseModel, type)):
         reply = reply(request)
@@ -147,9 +147,9 @@ class FakeLLM(BaseChatModel):
     chunk_chars: int = 0
     _queue: deque = PrivateAttr(default_factory=deque)
     _requests: list = PrivateAttr(default_factory=list)
-    _lock: Any = PrivateAttr(default_factory=threading.Lock)
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
-    def __init__(self, replies: Iterable[Any] = (), **kwargs: Any) -> None:
+    def __init__(self, replies: Iterable[object] = (), **kwargs: object) -> None:
         super().__init__(**kwargs)
         self.enqueue(replies)
 
@@ -159,7 +159,7 @@ class FakeLLM(BaseChatModel):
 
     # -- script -------------------------------------------------------------------------------
 
-    def enqueue(self, replies: Iterable[Any] | str | dict) -> None:
+    def enqueue(self, replies: Iterable[object] | str | dict) -> None:
         """Append replies to the script (a single str or dict counts as one reply)."""
         if isinstance(replies, (str, dict, BaseModel, AIMessage, BaseException)):
             replies = [replies]
@@ -189,18 +189,18 @@ class FakeLLM(BaseChatModel):
     # -- LangChain ----------------------------------------------------------------------------
 
     def bind_tools(
-        self, tools: Sequence[Any], *, tool_choice: Any = None, **kwargs: Any
+        self, tools: Sequence[Any], *, tool_choice: object = None, **kwargs: object
     ) -> Runnable:
         formatted = [convert_to_openai_tool(t) for t in tools]
         return self.bind(tools=formatted, tool_choice=tool_choice, **kwargs)
 
     def with_structured_output(
-        self, schema: ResponseFormat, *, include_raw: bool = False, **kwargs: Any
+        self, schema: ResponseFormat, *, include_raw: bool = False, **kwargs: object
     ) -> Runnable:
         """Asks for JSON (recorded as response_format) and parses the reply's JSON, or the
         first tool call's arguments, into `schema`."""
 
-        def parse(msg: AIMessage) -> Any:
+        def parse(msg: AIMessage) -> BaseModel | dict[str, Any]:
             if msg.tool_calls:
                 text = json.dumps(msg.tool_calls[0]["args"])
             else:
@@ -211,7 +211,7 @@ class FakeLLM(BaseChatModel):
         return self.bind(response_format=openai_response_format(schema)) | RunnableLambda(parse)
 
     def _next(self, messages: list[BaseMessage], kwargs: dict[str, Any]) -> AIMessage:
-        kw = dict(kwargs)
+        kw: dict[str, Any] = dict(kwargs)
         request = FakeRequest(
             messages=list(messages),
             tools=list(kw.pop("tools", None) or []),
@@ -252,7 +252,7 @@ class FakeLLM(BaseChatModel):
         messages: list[BaseMessage],
         stop: list[str] | None = None,
         run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
+        **kwargs: object,
     ) -> ChatResult:
         return ChatResult(generations=[ChatGeneration(message=self._next(messages, kwargs))])
 
@@ -261,7 +261,7 @@ class FakeLLM(BaseChatModel):
         messages: list[BaseMessage],
         stop: list[str] | None = None,
         run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
+        **kwargs: object,
     ) -> Iterator[ChatGenerationChunk]:
         msg = self._next(messages, kwargs)
         text = message_text(msg)

@@ -12,7 +12,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
@@ -36,6 +36,10 @@ from genrec.llm.local_weights import (
     unload_local_models,
 )
 from genrec.llm.parsing import message_text
+
+if TYPE_CHECKING:
+    import torch
+    from transformers import BatchEncoding, PreTrainedTokenizerBase
 
 __all__ = [
     "DEFAULT_LOCAL_MODEL",
@@ -81,7 +85,15 @@ def _chat_dicts(messages: list[BaseMessage]) -> list[dict[str, str]]:
     return out
 
 
-def default_threads(model: Any) -> int:
+class CausalLM(Protocol):
+    """What the chat model uses of a transformers causal LM (AutoModelForCausalLM)."""
+
+    def parameters(self) -> Iterator[torch.nn.Parameter]: ...
+
+    def generate(self, *args: object, **kwargs: object) -> torch.Tensor: ...
+
+
+def default_threads(model: CausalLM) -> int:
     """CPU threads for generating with `model`: about one per 300M parameters, at most torch's.
 
     Small models decode fastest on one thread: the matrices are too small to share out, and on a
@@ -127,11 +139,13 @@ class LocalChatModel(BaseChatModel):
     temperature: float = 0.0
     repetition_penalty: float = 1.1
     num_threads: int | None = None
-    _model: Any = PrivateAttr(default=None)
-    _tokenizer: Any = PrivateAttr(default=None)
-    _lock: Any = PrivateAttr(default_factory=threading.Lock)
+    _model: CausalLM = PrivateAttr()
+    _tokenizer: PreTrainedTokenizerBase = PrivateAttr()
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
-    def __init__(self, *, model: Any, tokenizer: Any, **kwargs: Any) -> None:
+    def __init__(
+        self, *, model: CausalLM, tokenizer: PreTrainedTokenizerBase, **kwargs: object
+    ) -> None:
         super().__init__(**kwargs)
         self._model = model
         self._tokenizer = tokenizer
@@ -146,18 +160,19 @@ class LocalChatModel(BaseChatModel):
     def _identifying_params(self) -> dict[str, Any]:
         return {"model_id": self.model_id, "max_new_tokens": self.max_new_tokens}
 
-    def _inputs(self, messages: list[BaseMessage]) -> Any:
+    def _inputs(self, messages: list[BaseMessage]) -> BatchEncoding:
         chat = _chat_dicts(messages)
         if getattr(self._tokenizer, "chat_template", None):
-            return self._tokenizer.apply_chat_template(
+            encoded = self._tokenizer.apply_chat_template(
                 chat, add_generation_prompt=True, return_tensors="pt", return_dict=True
             )
+            return cast("BatchEncoding", encoded)
         # a base model without a chat template: a plain transcript ending in "assistant:"
         prompt = "".join(f"{m['role']}: {m['content']}\n" for m in chat) + "assistant:"
         return self._tokenizer(prompt, return_tensors="pt")
 
     def _gen_kwargs(
-        self, inputs: Any, stop: list[str] | None, kwargs: dict[str, Any]
+        self, inputs: BatchEncoding, stop: list[str] | None, kwargs: dict[str, Any]
     ) -> dict[str, Any]:
         max_new = int(kwargs.get("max_tokens") or self.max_new_tokens)
         gen: dict[str, Any] = {
@@ -183,7 +198,7 @@ class LocalChatModel(BaseChatModel):
         messages: list[BaseMessage],
         stop: list[str] | None = None,
         run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
+        **kwargs: object,
     ) -> ChatResult:
         import torch
 
@@ -191,13 +206,12 @@ class LocalChatModel(BaseChatModel):
         n_in = int(inputs["input_ids"].shape[1])
         started = time.perf_counter()
         with self._lock, _torch_threads(self.num_threads), torch.inference_mode():
-            out = self._model.generate(**self._gen_kwargs(inputs, stop, kwargs))
+            gen = self._gen_kwargs(inputs, stop, kwargs)
+            out = self._model.generate(**gen)
         new = out[0, n_in:]
-        text = self._tokenizer.decode(new, skip_special_tokens=True).strip()
+        text = str(self._tokenizer.decode(new, skip_special_tokens=True)).strip()
         n_out = int(new.shape[0])
-        finish = (
-            "length" if n_out >= int(kwargs.get("max_tokens") or self.max_new_tokens) else "stop"
-        )
+        finish = "length" if n_out >= gen["max_new_tokens"] else "stop"
         msg = AIMessage(
             content=text,
             usage_metadata={
@@ -218,7 +232,7 @@ class LocalChatModel(BaseChatModel):
         messages: list[BaseMessage],
         stop: list[str] | None = None,
         run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
+        **kwargs: object,
     ) -> Iterator[ChatGenerationChunk]:
         import torch
         from transformers import TextIteratorStreamer

@@ -26,7 +26,7 @@ _TRANSPORT_NAMES = {
 }
 
 
-def _error_detail(body: Any, fallback: str) -> str:
+def _error_detail(body: object, fallback: str) -> str:
     """The message of an OpenAI ({"error": {...}}) or older vLLM ({"object": "error"}) body."""
     if isinstance(body, dict):
         inner = body.get("error", body)

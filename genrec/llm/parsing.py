@@ -99,7 +99,7 @@ def json_instruction(response_format: ResponseFormat) -> str:
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL | re.IGNORECASE)
 
 
-def extract_json(text: str) -> Any:
+def extract_json(text: str) -> object:
     """The JSON value in `text`: the whole text, a ```json fence, or the first {...} object in it.
 
     Raises ValueError when there is none.
@@ -129,7 +129,9 @@ def extract_json(text: str) -> Any:
     raise ValueError("no JSON object in the model's text")
 
 
-def parse_structured(text: str, response_format: ResponseFormat, usage: LLMUsage) -> Any:
+def parse_structured(
+    text: str, response_format: ResponseFormat, usage: LLMUsage
+) -> BaseModel | dict[str, Any]:
     """Decode and validate the model's JSON; LLMResponseError saying what was wrong otherwise."""
     preview = text if len(text) <= 200 else text[:200] + "..."
     try:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from langchain_core.messages import AIMessage
+from pydantic import BaseModel
 
 from genrec.llm.usage import LLMUsage
 
@@ -37,7 +38,7 @@ class LLMResult:
     text: str
     tool_calls: list[ToolCall] = field(default_factory=list)
     usage: LLMUsage = field(default_factory=LLMUsage)
-    parsed: Any = None
+    parsed: BaseModel | dict[str, Any] | None = None
     finish_reason: str | None = None
     message: AIMessage | None = None
 
