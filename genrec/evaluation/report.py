@@ -5,7 +5,6 @@ summary table, from a metrics.json-shaped dict (`final` and optional `per_turn` 
 from __future__ import annotations
 
 import html
-import io
 import json
 import math
 import time
@@ -13,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from genrec.evaluation.report_plots import plot_curves, plot_final_bars, plot_latency
 from genrec.provenance import git_commit, provenance
 
 CORE = ("ndcg@{k}", "recall@{k}", "hr@{k}", "mrr")
@@ -49,11 +49,6 @@ AGENT_COLUMNS = (
     "understood_avoided",
     "year_filter",
 )
-COLORS = {
-    "agent": "#d62728", "popularity": "#7f7f7f", "full_history": "#1f77b4",
-    "mentioned_fold_in": "#2ca02c", "content_only": "#9467bd", "ranker": "#1f77b4",
-    "oracle_popularity": "#17becf", "constrained_fold_in": "#bcbd22",
-}
 NOT_SYSTEMS = ("ci", "ci_intent", "failures_removed")
 """Keys of ``final`` that are not systems (the bootstrap blocks)."""
 
@@ -113,110 +108,6 @@ def format_summary(metrics: Mapping[str, Any], *, columns: Sequence[str] | None 
     return "\n".join(lines)
 
 
-# --------------------------------------------------------------------------- plots (inline SVG)
-
-
-def _svg(fig: Any) -> str:
-    buf = io.StringIO()
-    fig.savefig(buf, format="svg", bbox_inches="tight")
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
-    text = buf.getvalue()
-    return text[text.index("<svg"):]
-
-
-def _plt() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    plt.rcParams.update({"svg.fonttype": "none", "font.size": 10, "axes.spines.top": False,
-                         "axes.spines.right": False})
-    return plt
-
-
-def plot_curves(metrics: Mapping[str, Any]) -> str | None:
-    """Metric-per-turn curves, one panel per core metric, one line per system."""
-    per_turn = metrics.get("per_turn") or {}
-    if not per_turn:
-        return None
-    T = max((len(v) for d in per_turn.values() for v in d.values()), default=0)
-    if T < 1:
-        return None
-    plt = _plt()
-    k = _k(metrics)
-    names = [c.format(k=k) for c in CORE]
-    fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 2.8))
-    for ax, m in zip(axes, names):
-        for s, d in per_turn.items():
-            vals = d.get(m)
-            if not vals:
-                continue
-            ys = [float("nan") if v is None else v for v in vals]
-            ax.plot(range(1, len(ys) + 1), ys, marker="o", ms=3, lw=2 if s == "agent" else 1.3,
-                    color=COLORS.get(s), label=s, ls="-" if s == "agent" else "--")
-        ax.set_title(m)
-        ax.set_xlabel("turn")
-        ax.set_xticks(range(1, T + 1))
-        ax.set_ylim(bottom=0)
-        ax.grid(alpha=0.3)
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.tight_layout()
-    fig.legend(handles, labels, loc="upper center", ncol=len(labels), frameon=False, fontsize=9,
-               bbox_to_anchor=(0.5, 1.08))
-    return _svg(fig)
-
-
-def plot_final_bars(metrics: Mapping[str, Any]) -> str | None:
-    """Grouped bars of the final core metrics per system."""
-    final = metrics.get("final") or {}
-    if not final:
-        return None
-    plt = _plt()
-    k = _k(metrics)
-    systems = _systems(metrics)
-    names = [c.format(k=k) for c in CORE if any(c.format(k=k) in final[s] for s in systems)]
-    fig, ax = plt.subplots(figsize=(max(6.0, 1.6 * len(names) + 2), 3.0))
-    width = 0.8 / max(len(systems), 1)
-    for j, s in enumerate(systems):
-        ys = [final[s].get(m) or 0.0 for m in names]
-        xs = [i + (j - (len(systems) - 1) / 2) * width for i in range(len(names))]
-        bars = ax.bar(xs, ys, width=width * 0.95, color=COLORS.get(s), label=s)
-        for b, y in zip(bars, ys):
-            ax.text(
-                b.get_x() + b.get_width() / 2, y, f"{y:.2f}", ha="center", va="bottom", fontsize=7
-            )
-    ax.set_xticks(range(len(names)))
-    ax.set_xticklabels(names)
-    ax.legend(
-        fontsize=8,
-        frameon=False,
-        ncol=min(len(systems), 5),
-        loc="upper left",
-        bbox_to_anchor=(0, 1.18),
-    )
-    ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
-    return _svg(fig)
-
-
-def plot_latency(latencies: Sequence[float]) -> str | None:
-    """Histogram of the agent's per-turn latency."""
-    vals = [float(x) for x in latencies if x is not None]
-    if not vals:
-        return None
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(6.0, 2.6))
-    ax.hist(vals, bins=min(40, max(5, len(vals) // 10)), color=COLORS["agent"], alpha=0.85)
-    ax.set_xlabel("agent latency per turn (ms)")
-    ax.set_ylabel("turns")
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    return _svg(fig)
-
-
 # --------------------------------------------------------------------------- html
 
 _CSS = """
@@ -261,79 +152,13 @@ def render_html(
     final = {s: metrics["final"][s] for s in _systems(metrics)}
     chat = metrics.get("kind", "chat") == "chat"
     target = metrics.get("protocol") == "target"
-    if chat:
-        cols = _columns(metrics)
-    else:  # every metric the systems report, in first-seen order
-        k = _k(metrics)
-        alias = {
-            f"hr@{k}": f"hit_rate@{k}",
-            "mrr": f"mrr@{k}",
-        }  # written twice by write_ranker_report
-        seen = {m for d in final.values() for m in d}
-        cols = [c for c in dict.fromkeys(m for d in final.values() for m in d)
-                if c != "users" and alias.get(c) not in seen]
-    parts = [f"<h1>{html.escape(title)}</h1>"]
-    cfg = config.get("config") or config.get("protocol") or config
-    meta = [
-        f"{k}: {cfg.get(k)}"
-        for k in ("dataset", "split", "turns", "simulator", "llm", "policy", "seed")
-        if k in cfg
-    ]
-    meta += [f"users: {metrics.get('n_users', '-')}", f"commit: {config.get('git_commit') or '-'}",
-             f"created: {config.get('created', '-')}"]
-    parts.append(f"<p class='meta'>{html.escape(' · '.join(meta))}</p>")
-    leak = metrics.get("leakage")
-    if leak is not None:
-        if leak.get("count"):
-            parts.append(
-                f"<p class='bad'>LEAKAGE: simulated users named {leak['count']} held-out item(s); "
-                "this run is invalid.</p>"
-            )
-        else:
-            parts.append(
-                "<p class='ok'>Leakage guard: no held-out title was named by a simulated user.</p>"
-            )
-    if metrics.get("complete") is False:
-        parts.append(
-            f"<p class='bad'>Incomplete run: {metrics.get('n_users')} of "
-            f"{metrics.get('users_selected')} users done; rerun the same command to resume.</p>"
-        )
+    parts = [f"<h1>{html.escape(title)}</h1>", *_run_status(metrics, config)]
     parts.append("<h2>Summary (after the last turn)</h2>" if chat else "<h2>Summary</h2>")
-    parts.append(
-        _table(["system", *cols], [[s, *(d.get(c) for c in cols)] for s, d in final.items()])
-    )
-    agent_cols = [c for c in AGENT_COLUMNS if c in final.get("agent", {})]
-    if agent_cols:
-        lat = metrics.get("latency_ms", {})
-        parts.append(_table(["agent", *agent_cols, "latency p50", "latency p95"],
-                            [["mean per turn", *(final["agent"].get(c) for c in agent_cols),
-                              lat.get("p50"), lat.get("p95")]], agent_row=None))
-    oracles = list((metrics.get("groups") or {}).get("oracles") or ())
-    if oracles:
-        parts.append(
-            f"<p class='note'>Oracles (last rows: {html.escape(', '.join(oracles))}) know the "
-            "user's training items: labelled references, not the bar.</p>"
-        )
+    parts += _summary(metrics, final, _summary_columns(metrics, final, chat))
     for n in notes:
         parts.append(f"<p class='note'>{html.escape(n)}</p>")
     parts.extend(sections)
-    curves = None if target else plot_curves(metrics)
-    if curves:
-        parts.append("<h2>Metrics per turn</h2><div class='plot'>" + curves + "</div>")
-    bars = None if target else plot_final_bars(metrics)
-    if bars:
-        parts.append("<h2>Final metrics</h2><div class='plot'>" + bars + "</div>")
-    hist = plot_latency(latencies)
-    if hist:
-        parts.append("<h2>Agent latency</h2><div class='plot'>" + hist + "</div>")
-    per_turn = metrics.get("per_turn", {})
-    if per_turn and not target:
-        k = _k(metrics)
-        m = f"ndcg@{k}"
-        T = max((len(d.get(m, [])) for d in per_turn.values()), default=0)
-        parts.append(f"<h2>{m} per turn</h2>")
-        parts.append(_table(["system", *[f"turn {t + 1}" for t in range(T)]],
-                            [[s, *d.get(m, [])] for s, d in per_turn.items()]))
+    parts += _per_turn(metrics, latencies, target)
     parts.append(
         "<h2>Configuration</h2><pre>"
         + html.escape(json.dumps(config, indent=2, default=str))
@@ -352,6 +177,97 @@ def render_html(
         + "\n".join(parts)
         + "</body></html>\n"
     )
+
+
+def _summary_columns(
+    metrics: Mapping[str, Any], final: Mapping[str, Mapping[str, Any]], chat: bool
+) -> list[str]:
+    """The summary table's metric columns: a chat run's chosen ones, else every metric the
+    systems report, in first-seen order (without the aliases a ranker report writes twice)."""
+    if chat:
+        return _columns(metrics)
+    k = _k(metrics)
+    alias = {f"hr@{k}": f"hit_rate@{k}", "mrr": f"mrr@{k}"}  # written twice by write_ranker_report
+    seen = {m for d in final.values() for m in d}
+    return [c for c in dict.fromkeys(m for d in final.values() for m in d)
+            if c != "users" and alias.get(c) not in seen]
+
+
+def _run_status(metrics: Mapping[str, Any], config: Mapping[str, Any]) -> list[str]:
+    """The run's settings line, the leakage verdict and a note when the run is incomplete."""
+    cfg = config.get("config") or config.get("protocol") or config
+    meta = [
+        f"{k}: {cfg.get(k)}"
+        for k in ("dataset", "split", "turns", "simulator", "llm", "policy", "seed")
+        if k in cfg
+    ]
+    meta += [f"users: {metrics.get('n_users', '-')}", f"commit: {config.get('git_commit') or '-'}",
+             f"created: {config.get('created', '-')}"]
+    parts = [f"<p class='meta'>{html.escape(' · '.join(meta))}</p>"]
+    leak = metrics.get("leakage")
+    if leak is not None:
+        if leak.get("count"):
+            parts.append(
+                f"<p class='bad'>LEAKAGE: simulated users named {leak['count']} held-out item(s); "
+                "this run is invalid.</p>"
+            )
+        else:
+            parts.append(
+                "<p class='ok'>Leakage guard: no held-out title was named by a simulated user.</p>"
+            )
+    if metrics.get("complete") is False:
+        parts.append(
+            f"<p class='bad'>Incomplete run: {metrics.get('n_users')} of "
+            f"{metrics.get('users_selected')} users done; rerun the same command to resume.</p>"
+        )
+    return parts
+
+
+def _summary(
+    metrics: Mapping[str, Any], final: Mapping[str, Mapping[str, Any]], cols: Sequence[str]
+) -> list[str]:
+    """The summary table, the agent's own figures and the note on the oracles."""
+    parts = [
+        _table(["system", *cols], [[s, *(d.get(c) for c in cols)] for s, d in final.items()])
+    ]
+    agent_cols = [c for c in AGENT_COLUMNS if c in final.get("agent", {})]
+    if agent_cols:
+        lat = metrics.get("latency_ms", {})
+        parts.append(_table(["agent", *agent_cols, "latency p50", "latency p95"],
+                            [["mean per turn", *(final["agent"].get(c) for c in agent_cols),
+                              lat.get("p50"), lat.get("p95")]], agent_row=None))
+    oracles = list((metrics.get("groups") or {}).get("oracles") or ())
+    if oracles:
+        parts.append(
+            f"<p class='note'>Oracles (last rows: {html.escape(', '.join(oracles))}) know the "
+            "user's training items: labelled references, not the bar.</p>"
+        )
+    return parts
+
+
+def _per_turn(metrics: Mapping[str, Any], latencies: Sequence[float], target: bool) -> list[str]:
+    """The plots (metrics per turn, final metrics, agent latency) and the ndcg@k table per turn;
+    a target run has the latency plot only."""
+    parts = []
+    core = [c.format(k=_k(metrics)) for c in CORE]
+    curves = None if target else plot_curves(metrics.get("per_turn") or {}, core)
+    if curves:
+        parts.append("<h2>Metrics per turn</h2><div class='plot'>" + curves + "</div>")
+    bars = None if target else plot_final_bars(metrics.get("final") or {}, _systems(metrics), core)
+    if bars:
+        parts.append("<h2>Final metrics</h2><div class='plot'>" + bars + "</div>")
+    hist = plot_latency(latencies)
+    if hist:
+        parts.append("<h2>Agent latency</h2><div class='plot'>" + hist + "</div>")
+    per_turn = metrics.get("per_turn", {})
+    if per_turn and not target:
+        k = _k(metrics)
+        m = f"ndcg@{k}"
+        T = max((len(d.get(m, [])) for d in per_turn.values()), default=0)
+        parts.append(f"<h2>{m} per turn</h2>")
+        parts.append(_table(["system", *[f"turn {t + 1}" for t in range(T)]],
+                            [[s, *d.get(m, [])] for s, d in per_turn.items()]))
+    return parts
 
 
 def write_report(
@@ -427,9 +343,6 @@ def write_ranker_report(
 
 __all__ = [
     "format_summary",
-    "plot_curves",
-    "plot_final_bars",
-    "plot_latency",
     "render_html",
     "write_ranker_report",
     "write_report",

@@ -9,7 +9,8 @@ import random
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from genrec.evaluation.report import COLORS, _fmt, _plt, _svg
+from genrec.evaluation.report import _fmt
+from genrec.evaluation.report_plots import plot_interval_curves
 
 ORACLE_NOTE = "oracles (know the user's training items; references, not the bar)"
 
@@ -78,56 +79,6 @@ def format_groups(metrics: Mapping[str, Any]) -> str:
                 f"{label} {name} ({g['n_users']} users): {text}" + (f"; {und}" if und else "")
             )
     return "\n".join(lines)
-
-
-def plot_interval_curves(metrics: Mapping[str, Any], names: Sequence[str]) -> str | None:
-    """One panel per metric: every system's mean per turn with its bootstrap band (oracles dotted)."""
-    per_turn, intervals = metrics.get("per_turn") or {}, metrics.get("intervals") or {}
-    names = [m for m in names if any(m in d for d in per_turn.values())]
-    if not names:
-        return None
-    oracles = set((metrics.get("groups") or {}).get("oracles") or ())
-    plt = _plt()
-    fig, axes = plt.subplots(1, len(names), figsize=(4.6 * len(names), 3.2), squeeze=False)
-    for ax, m in zip(axes[0], names):
-        for s, d in per_turn.items():
-            vals = d.get(m)
-            if not vals or all(v is None for v in vals):
-                continue
-            xs = list(range(1, len(vals) + 1))
-            ys = [float("nan") if v is None else v for v in vals]
-            style = ":" if s in oracles else ("-" if s == "agent" else "--")
-            ax.plot(
-                xs,
-                ys,
-                marker="o",
-                ms=3,
-                lw=2 if s == "agent" else 1.3,
-                color=COLORS.get(s),
-                ls=style,
-                label=s + (" (oracle)" if s in oracles else ""),
-            )
-            band = (intervals.get(s) or {}).get(m)
-            if band:
-                lo = [float("nan") if v is None else v for v in band["low"]]
-                hi = [float("nan") if v is None else v for v in band["high"]]
-                ax.fill_between(xs, lo, hi, color=COLORS.get(s), alpha=0.12, lw=0)
-        ax.set_title(m)
-        ax.set_xlabel("turn")
-        ax.set_ylim(bottom=0)
-        ax.grid(alpha=0.3)
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.tight_layout()
-    fig.legend(
-        handles,
-        labels,
-        loc="upper center",
-        ncol=min(len(labels), 4),
-        frameon=False,
-        fontsize=9,
-        bbox_to_anchor=(0.5, 1.12),
-    )
-    return _svg(fig)
 
 
 def ci_table(metrics: Mapping[str, Any], key: str = "ci") -> str:
@@ -338,6 +289,5 @@ __all__ = [
     "target_sections",
     "ci_table",
     "format_ci",
-    "plot_interval_curves",
     "render_conversations",
 ]
