@@ -6,9 +6,14 @@ error a store raises when the index cannot be used.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from genrec.config import Settings
+
+if TYPE_CHECKING:
+    from chromadb.api import ClientAPI
+    from chromadb.api.models.Collection import Collection
 
 POINTER_COLLECTION = "genrec-index-pointers"
 DEFAULT_MAX_BATCH = 5000
@@ -18,7 +23,7 @@ class StoreError(RuntimeError):
     """The index cannot be used: not built, server unreachable, or inconsistent."""
 
 
-def make_client(settings: Settings) -> Any:
+def make_client(settings: Settings) -> ClientAPI:
     """A Chroma client per settings: PersistentClient under settings.chroma_dir, or HttpClient.
 
     Raises:
@@ -44,12 +49,12 @@ def make_client(settings: Settings) -> Any:
     return chromadb.PersistentClient(path=str(settings.chroma_dir), settings=cs)
 
 
-def collection_names(client: Any) -> list[str]:
+def collection_names(client: ClientAPI) -> list[str]:
     """Names of every collection (chroma returns names or collection objects, by version)."""
     return [c if isinstance(c, str) else c.name for c in client.list_collections()]
 
 
-def get_collection(client: Any, name: str) -> Any | None:
+def get_collection(client: ClientAPI, name: str) -> Collection | None:
     """The collection called `name`, or None when there is none."""
     try:
         return client.get_collection(name, embedding_function=None)
@@ -57,7 +62,7 @@ def get_collection(client: Any, name: str) -> Any | None:
         return None
 
 
-def max_batch(client: Any) -> int:
+def max_batch(client: ClientAPI) -> int:
     """The most records one Chroma write may carry."""
     try:
         return int(client.get_max_batch_size())
@@ -65,27 +70,30 @@ def max_batch(client: Any) -> int:
         return DEFAULT_MAX_BATCH
 
 
-def read_pointer(client: Any, key: str) -> dict[str, Any] | None:
+def read_pointer(client: ClientAPI, key: str) -> dict[str, Any] | None:
     """The pointer record of index `key` ("dataset|embedder"): which generation is in use."""
     pointers = client.get_or_create_collection(POINTER_COLLECTION, embedding_function=None)
     got = pointers.get(ids=[key], include=["metadatas"])
-    return dict(got["metadatas"][0]) if got["ids"] else None
+    metadatas = got["metadatas"] or []
+    return dict(metadatas[0]) if got["ids"] else None
 
 
-def write_pointer(client: Any, key: str, record: dict[str, Any]) -> None:
+def write_pointer(client: ClientAPI, key: str, record: dict[str, Any]) -> None:
     """Switch index `key` to the generation `record` names (one upsert: atomic for readers)."""
     pointers = client.get_or_create_collection(POINTER_COLLECTION, embedding_function=None)
-    pointers.upsert(ids=[key], embeddings=[[1.0]], metadatas=[record], documents=[key])
+    embedding: list[Sequence[float]] = [[1.0]]  # the pointer collection is looked up by id only
+    pointers.upsert(ids=[key], embeddings=embedding, metadatas=[record], documents=[key])
 
 
-def list_indexes(client: Any) -> list[dict[str, Any]]:
+def list_indexes(client: ClientAPI) -> list[dict[str, Any]]:
     """Every (dataset, embedder) index the pointer collection knows, plus leftover staging builds."""
     pointers = get_collection(client, POINTER_COLLECTION)
     if pointers is None:  # nothing was ever built
         return []
     got = pointers.get(include=["metadatas"])
-    active = {md["collection"] for md in got["metadatas"]}
-    out = [dict(md, key=k, in_use=True) for k, md in zip(got["ids"], got["metadatas"])]
+    metadatas = got["metadatas"] or []
+    active = {md["collection"] for md in metadatas}
+    out = [dict(md, key=k, in_use=True) for k, md in zip(got["ids"], metadatas)]
     for cname in collection_names(client):
         if cname.startswith("gr-") and cname not in active:
             out.append(
