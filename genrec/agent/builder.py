@@ -6,10 +6,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from genrec.config import Settings
 from genrec.data import Catalog, Dataset, Split
+
+if TYPE_CHECKING:
+    from genrec.ranking import MFRanker
+    from genrec.retrieval.store import ChromaStore
 
 
 @dataclass
@@ -19,8 +23,8 @@ class AgentParts:
     dataset: Dataset
     split: Split
     catalog: Catalog
-    ranker: Any
-    store: Any
+    ranker: MFRanker
+    store: ChromaStore
 
 
 def build_parts(settings: Settings, *, progress: bool = True) -> AgentParts:

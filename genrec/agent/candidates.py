@@ -30,14 +30,13 @@ import math
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
 from genrec.agent.operations import Hit, Profile, Toolkit
 from genrec.agent.replies import Recommendation, ToolCallRecord
 from genrec.agent.state import DialogueState
-from genrec.agent.turn import LLMBudget, TurnContext
+from genrec.data import Catalog
 from genrec.knobs import CandidateConfig, FusionWeights
 from genrec.retrieval.filters import InvalidFilterError, SearchFilters
 
@@ -81,12 +80,15 @@ class Candidate:
 
 @dataclass
 class CandidatePool:
-    """The ranked candidates of a turn (best first) and the ranker profile they were scored with."""
+    """The ranked candidates of a turn (best first) and the ranker profile they were scored with,
+    with the operations run to find them (`trace`) and the milliseconds it took (`ms`)."""
 
     candidates: list[Candidate]
     profile: Profile | None
     ranked: list[Candidate] = field(default_factory=list)
     """Every allowed pool item, fused and best first (what a question splits)."""
+    trace: list[ToolCallRecord] = field(default_factory=list)
+    ms: float = 0.0
 
 
 ANCHOR_GENRE_WEIGHT = 0.5
@@ -101,7 +103,7 @@ character for MiniLM on one CPU thread), and the newest wish says what the user 
 _QUOTED = re.compile(r'"[^"]*"|“[^”]*”')
 
 
-def query_text(state: DialogueState, catalog: Any, message: str | None = None) -> str:
+def query_text(state: DialogueState, catalog: Catalog, message: str | None = None) -> str:
     """The text to search Chroma with: the wanted genres, the newest wish (without the titles it
     quotes: the ranker has those), the last liked title."""
     parts = []
@@ -127,7 +129,7 @@ def _minmax(values: dict[int, float]) -> dict[int, float]:
 
 
 def fuse(pool: dict[int, Candidate], state: DialogueState, weights: FusionWeights,
-         catalog: Any, popularity: dict[int, int]) -> list[Candidate]:
+         catalog: Catalog, popularity: dict[int, int]) -> list[Candidate]:
     """Score every pool candidate with the fused score; best first (ties by item id).
 
     With several genres asked for, items having more of them come first ("a comedy ... I'd like a
@@ -172,7 +174,7 @@ def fuse(pool: dict[int, Candidate], state: DialogueState, weights: FusionWeight
     return sorted(pool.values(), key=lambda c: (-c.score, c.item_id))
 
 
-def mmr(ranked: list[Candidate], k: int, lam: float, catalog: Any) -> list[Candidate]:
+def mmr(ranked: list[Candidate], k: int, lam: float, catalog: Catalog) -> list[Candidate]:
     """Maximal marginal relevance over genre-set Jaccard similarity; lam=1 keeps the order."""
     if lam >= 1.0 or len(ranked) <= 1:
         return ranked[:k]
@@ -192,17 +194,17 @@ def mmr(ranked: list[Candidate], k: int, lam: float, catalog: Any) -> list[Candi
     return chosen
 
 
-def _record(ctx: TurnContext, name: str, arguments: dict, started: float, hits: list[Hit] | None,
-            error: str = "") -> None:
+def _record(name: str, arguments: dict[str, object], started: float, hits: list[Hit] | None,
+            error: str = "") -> ToolCallRecord:
     """A trace entry for an operation the pipeline ran (named like the LLM tool it matches)."""
-    ctx.trace.append(ToolCallRecord(
+    return ToolCallRecord(
         name=name, arguments=arguments, ok=hits is not None,
         summary=f"{len(hits)} items" if hits is not None else error,
-        ms=round((time.perf_counter() - started) * 1000, 3)))
+        ms=round((time.perf_counter() - started) * 1000, 3))
 
 
 def gather(toolkit: Toolkit, state: DialogueState, *, config: CandidateConfig, k: int,
-           ctx: TurnContext, allow_repeats: bool = False, profile: Profile | None = None,
+           allow_repeats: bool = False, profile: Profile | None = None,
            extra: dict[int, Candidate] | None = None) -> CandidatePool:
     """Pool = Chroma search (when the state has words to search with) ∪ ranker top-N ∪ `extra`,
     constrained, fused and (optionally) MMR-diversified; at most k, best first.
@@ -210,6 +212,7 @@ def gather(toolkit: Toolkit, state: DialogueState, *, config: CandidateConfig, k
     `profile` is the state's ranker profile (`toolkit.profile(state)`), computed once a turn.
     """
     started_all = time.perf_counter()
+    trace: list[ToolCallRecord] = []
     pool: dict[int, Candidate] = dict(extra or {})
     query = query_text(state, toolkit.catalog) if (
         state.wishes or state.taste_genres() or state.liked) else None
@@ -220,12 +223,12 @@ def gather(toolkit: Toolkit, state: DialogueState, *, config: CandidateConfig, k
     anchor = next((a for a in reversed(state.anchors) if a in toolkit.catalog), None)
     if anchor is not None and filters is not None:
         # "something like Toy Story": X's neighbours join the pool, rated alike and alike in content
-        _neighbours(toolkit, anchor, filters, config, pool, ctx)
+        trace.append(_neighbours(toolkit, anchor, filters, config, pool))
     if query:
         started = time.perf_counter()
         hits = toolkit.search(query, config.search_n, filters) if filters is not None else None
-        _record(ctx, "search_items", {"query": query, "k": config.search_n}, started, hits,
-                f"search_items: {problem}" if filters is None else "")
+        trace.append(_record("search_items", {"query": query, "k": config.search_n}, started,
+                             hits, f"search_items: {problem}" if filters is None else ""))
         for h in hits or []:
             c = pool.setdefault(h.item_id, Candidate(h.item_id))
             c.add_hit(h)
@@ -233,15 +236,14 @@ def gather(toolkit: Toolkit, state: DialogueState, *, config: CandidateConfig, k
     started = time.perf_counter()
     allowed = toolkit.allowed_array(filters) if filters is not None else np.zeros(0, np.int64)
     hits = toolkit.rank(profile, allowed, config.ranker_n) if filters is not None else None
-    _record(ctx, "rank_for_user", {"k": config.ranker_n}, started, hits,
-            f"rank_for_user: {problem}" if filters is None else "")
+    trace.append(_record("rank_for_user", {"k": config.ranker_n}, started, hits,
+                         f"rank_for_user: {problem}" if filters is None else ""))
     for h in hits or []:
         c = pool.setdefault(h.item_id, Candidate(h.item_id))
         c.add_hit(h)
         c.sources.add("ranker" if h.source == "ranker" else "popularity")
     if filters is None:
-        ctx.tick("candidates", started_all)
-        return CandidatePool([], profile)
+        return CandidatePool([], profile, trace=trace, ms=_ms_since(started_all))
     if profile is not None and config.popular_n:
         # popular allowed items join the pool, so the popularity prior can act on them too
         for i, _ in toolkit.most_popular(allowed, config.popular_n):
@@ -256,12 +258,16 @@ def gather(toolkit: Toolkit, state: DialogueState, *, config: CandidateConfig, k
     pool = _allowed(pool, filters, toolkit)
     ranked = fuse(pool, state, config.weights_for(state, profile), toolkit.catalog,
                   toolkit.popularity)
-    ctx.tick("candidates", started_all)
-    return CandidatePool(mmr(ranked, k, config.mmr_lambda, toolkit.catalog), profile, ranked)
+    chosen = mmr(ranked, k, config.mmr_lambda, toolkit.catalog)
+    return CandidatePool(chosen, profile, ranked, trace=trace, ms=_ms_since(started_all))
+
+
+def _ms_since(started: float) -> float:
+    return (time.perf_counter() - started) * 1000
 
 
 def _neighbours(toolkit: Toolkit, anchor: int, filters: SearchFilters, config: CandidateConfig,
-                pool: dict[int, Candidate], ctx: TurnContext) -> None:
+                pool: dict[int, Candidate]) -> ToolCallRecord:
     """Add the anchor's nearest items to `pool`: rated alike (the ranker's item codes: `similarity`,
     blended into the ranker term by `fuse`) and alike in content (the item's embedding, as the
     search term)."""
@@ -280,8 +286,8 @@ def _neighbours(toolkit: Toolkit, anchor: int, filters: SearchFilters, config: C
         c = pool.setdefault(h.item_id, Candidate(h.item_id))
         c.search_score = h.score if c.search_score is None else max(c.search_score, h.score)
         c.sources.add("similar")
-    _record(
-        ctx, "similar_items", {"item_id": anchor, "k": config.ranker_n}, started, [*hits, *content]
+    return _record(
+        "similar_items", {"item_id": anchor, "k": config.ranker_n}, started, [*hits, *content]
     )
 
 
@@ -310,19 +316,18 @@ def _allowed(pool: dict[int, Candidate], filters: SearchFilters, toolkit: Toolki
     return {i: c for i, c in pool.items() if i in cat and filters.allows(cat[i])}
 
 
-def standing_list(agent: Any, state: DialogueState, k: int) -> list[Recommendation]:
+def standing_list(toolkit: Toolkit, config: CandidateConfig, state: DialogueState,
+                  k: int) -> list[Recommendation]:
     """The state's best k now (`Recommender.shortlist`): `gather` with repeats allowed, so
     constraints and dislikes hold, items reacted to or named stay out, shown items may return.
 
-    `agent` is the policies' Agent (toolkit and config); nothing is written to `state`.
+    Nothing is written to `state`.
     """
     from genrec.agent.rationales.evidence import build_evidence
     from genrec.agent.rationales.reasons import template_rationale
 
-    tk, cfg = agent.toolkit, agent.config
-    ctx = TurnContext(message="", history=[], budget=LLMBudget(None, limit=0), policy="shortlist")
-    pool = gather(tk, state, config=cfg.candidates, k=k, ctx=ctx, allow_repeats=True,
-                  profile=tk.profile(state))
+    tk = toolkit
+    pool = gather(tk, state, config=config, k=k, allow_repeats=True, profile=tk.profile(state))
     cands = pool.candidates[:k]
     out = []
     for c, ev in zip(cands, build_evidence(tk, state, cands)):

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Any
 
+from genrec.agent.operations import Toolkit
 from genrec.agent.rationales.evidence import build_evidence
 from genrec.agent.rationales.reasons import template_rationale
 from genrec.agent.state import DialogueState
@@ -28,7 +28,7 @@ class ItemFacts:
     your_rating: float | None
 
 
-def item_facts(toolkit: Any, state: DialogueState, item_id: int) -> ItemFacts:
+def item_facts(toolkit: Toolkit, state: DialogueState, item_id: int) -> ItemFacts:
     """An item's facts for an answer: label, genres, year, description, number of ratings, and the
     predicted rating of a typical user and (when the user's taste is known) of this user."""
     it = toolkit.catalog[item_id]
@@ -76,7 +76,7 @@ def _estimates(f: ItemFacts) -> str:
 
 
 def answer_item_question(
-    q: ItemQuestion, toolkit: Any, state: DialogueState, *, reason: str | None
+    q: ItemQuestion, toolkit: Toolkit, state: DialogueState, *, reason: str | None
 ) -> str:
     """One question's answer, from the catalog and the evidence only (no invented facts).
 
@@ -114,7 +114,7 @@ def answer_item_question(
 
 
 def answer_item_questions(
-    questions: list[ItemQuestion], toolkit: Any, state: DialogueState
+    questions: list[ItemQuestion], toolkit: Toolkit, state: DialogueState
 ) -> list[str]:
     """Every question's answer, in order (a "why" answer quotes the item's templated rationale)."""
     out = []

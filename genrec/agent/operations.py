@@ -8,16 +8,30 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from genrec.agent.state import DialogueState
 from genrec.data import Catalog
+from genrec.ranking.interfaces import RatingRanker
+from genrec.ranking.types import ScoredItem, UserProfile
 from genrec.retrieval.filters import FilterTable, InvalidFilterError, SearchFilters, validate
 
-Profile = Any
+if TYPE_CHECKING:
+    from genrec.retrieval.store import ChromaStore
+
+Profile = int | UserProfile
 """What the ranker personalises on: a known user id or a fold-in `UserProfile`."""
+
+
+class AgentRanker(RatingRanker, Protocol):
+    """What the agent asks of its ranker: a `RatingRanker` that also finds items rated alike."""
+
+    def similar_items(self, item: int, k: int = 10, *, candidates: Iterable[int] | None = None
+                      ) -> list[ScoredItem]:
+        """Items whose learned codes are closest to `item`'s, best first, `item` left out."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -105,7 +119,7 @@ class Toolkit:
     >>> # tk = Toolkit(catalog, ranker, store); tk.search("space opera", 5, SearchFilters())
     """
 
-    def __init__(self, catalog: Catalog, ranker: Any, store: Any) -> None:
+    def __init__(self, catalog: Catalog, ranker: AgentRanker, store: ChromaStore) -> None:
         self.catalog = catalog
         self.ranker = ranker
         self.store = store
@@ -216,7 +230,7 @@ class Toolkit:
         return [Hit(s.item_id, float(s.score), s.predicted_rating, "ranker")
                 for s in self._recommend(profile, ids, k)]
 
-    def _recommend(self, profile: Profile, ids: np.ndarray, k: int) -> list[Any]:
+    def _recommend(self, profile: Profile, ids: np.ndarray, k: int) -> list[ScoredItem]:
         """`ranker.recommend` over `ids`: as candidates, or (the same items, when the ranker knows
         them all and they are most of its items) as the exclusion of the rest."""
         rest = self._rest_of_ranker(ids) if 2 * len(ids) > len(self._ranker_ids()) else None

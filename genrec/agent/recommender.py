@@ -9,26 +9,39 @@ from __future__ import annotations
 import asyncio
 import logging
 import queue
-import re
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from genrec.agent.builder import build_parts
 from genrec.agent.candidates import standing_list
-from genrec.agent.policies import POLICIES, Agent, Outcome, guided, tool_calling
+from genrec.agent.operations import AgentRanker
+from genrec.agent.policies import POLICIES, Agent, Decision, guided, tool_calling
+from genrec.agent.rationales.reasons import item_nouns
 from genrec.agent.replies import Recommendation, Reply
-from genrec.agent.sessions.store import SessionStore, store_url
-from genrec.agent.state import DialogueState, FeedbackEvent
-from genrec.agent.turn import GUIDED_LLM_CALLS, LLMBudget, Response, TurnContext, clean_message
+from genrec.agent.sessions.store import SessionStore, check_session_id, store_url
+from genrec.agent.state import DialogueState, FeedbackEvent, commit
+from genrec.agent.turn import (
+    EMPTY_MESSAGE_ANSWER,
+    GUIDED_LLM_CALLS,
+    UNREADABLE_MESSAGE_ANSWER,
+    LLMBudget,
+    Response,
+    TurnInput,
+    TurnReport,
+    clean_message,
+    word_deltas,
+)
 from genrec.config import Settings
+from genrec.data import Catalog
 from genrec.knobs import AgentConfig
 
+if TYPE_CHECKING:
+    from genrec.llm.base import LLMBackend
+    from genrec.retrieval.store import ChromaStore
+
 log = logging.getLogger(__name__)
-
-_SESSION_ID = re.compile(r"^[^\x00-\x1f\x7f]{1,200}$")
-
 
 class Recommender:
     """Chat with a conversational recommender over one catalog, ranker, Chroma store and LLM.
@@ -64,8 +77,9 @@ class Recommender:
         config: AgentConfig (k, fusion weights, MMR, limits).
     """
 
-    def __init__(self, *, catalog: Any, ranker: Any, store: Any, llm: Any = None,
-                 policy: str = "auto", sessions: SessionStore | None = None,
+    def __init__(self, *, catalog: Catalog, ranker: AgentRanker, store: ChromaStore,
+                 llm: LLMBackend | None = None, policy: str = "auto",
+                 sessions: SessionStore | None = None,
                  config: AgentConfig | None = None) -> None:
         if policy not in ("auto", *POLICIES):
             raise ValueError(f"unknown policy {policy!r}; choose auto, tool-calling or guided")
@@ -79,7 +93,7 @@ class Recommender:
         self.toolkit = self.agent.toolkit
         self.backend_name: str = getattr(llm, "name", "none") if llm is not None else "none"
         self.policy_name = self._pick_policy(policy)
-        self._closers: list[Any] = []
+        self._closers: list[LLMBackend] = []
 
     def _pick_policy(self, policy: str) -> str:
         if policy != "auto":
@@ -137,14 +151,27 @@ class Recommender:
         with self.sessions.lock(session_id):
             return self._turn(session_id, message)
 
-    def _context(self, message: str, history: list[dict], policy: str, *, llm_up: bool = True,
-                 warnings: list[str] | None = None) -> TurnContext:
+    def _input(self, message: str, history: list[dict[str, str]], policy: str, *,
+               llm_up: bool = True) -> TurnInput:
+        """A turn's input: the message, its history and an LLM budget for `policy`."""
         limit = self.config.max_tool_rounds + 1 if policy == "tool-calling" else GUIDED_LLM_CALLS
-        return TurnContext(message=message, history=history, policy=policy,
-                           budget=LLMBudget(self.llm, limit=limit, up=llm_up),
-                           warnings=list(warnings or []))
+        return TurnInput(message, history, LLMBudget(self.llm, limit=limit, up=llm_up))
 
-    def _turn(self, session_id: str, message: Any,
+    def _decide(self, turn: TurnInput, report: TurnReport, prior: DialogueState,
+                readable: bool) -> Decision:
+        """The policy's decision, or the question an empty or unreadable message gets."""
+        noun, _ = item_nouns(self.catalog)
+        if not turn.message:
+            text = EMPTY_MESSAGE_ANSWER.format(noun=noun)
+            return Decision(Response(text, question=True), policy=self.policy_name)
+        if not readable:
+            a_noun = f"{'an' if noun[:1] in 'aeiou' else 'a'} {noun}"
+            text = UNREADABLE_MESSAGE_ANSWER.format(a_noun=a_noun)
+            return Decision(Response(text, question=True), policy=self.policy_name)
+        run = tool_calling if self.policy_name == "tool-calling" else guided
+        return run(self.agent, turn, report, prior)
+
+    def _turn(self, session_id: str, message: object,
               on_text: Callable[[str], None] | None = None,
               on_stage: Callable[[str], None] | None = None,
               cancelled: threading.Event | None = None) -> Reply:
@@ -161,24 +188,16 @@ class Recommender:
                          text="Sorry, I couldn't load this conversation; please try again.",
                          warnings=[f"session load failed: {type(exc).__name__}: {exc}"])
         msg = clean_message(message, self.config.max_message_chars)
-        ctx = self._context(msg.text, history, self.policy_name, warnings=msg.warnings)
-        ctx.on_text = on_text
-        ctx.on_stage = on_stage
-        outcome: Outcome | None
+        turn = self._input(msg.text, history, self.policy_name)
+        report = TurnReport(warnings=list(msg.warnings), on_text=on_text, on_stage=on_stage)
+        decision: Decision | None
         with meter() as usage, time_budget(self.config.llm_turn_seconds):
             try:
-                if not msg.text:
-                    outcome = Outcome(Response(_EMPTY, question=True), prior.model_copy(deep=True))
-                elif not msg.readable:
-                    outcome = Outcome(Response(_UNREADABLE, question=True),
-                                      prior.model_copy(deep=True))
-                else:
-                    run = tool_calling if self.policy_name == "tool-calling" else guided
-                    outcome = run(self.agent, ctx, prior)
+                decision = self._decide(turn, report, prior, msg.readable)
             except Exception as exc:  # noqa: BLE001 - last line of defence: guided, no LLM
                 log.exception("policy %s failed in session %s", self.policy_name, session_id)
-                ctx, outcome = self._safe_fallback(ctx, prior, exc)
-        reply = _reply(session_id, self.backend_name, ctx, outcome)
+                report, decision = self._safe_fallback(turn, prior, exc)
+        reply = _reply(session_id, self.backend_name, report, decision)
         reply.llm_calls = usage.calls
         reply.prompt_tokens = usage.prompt_tokens
         reply.completion_tokens = usage.completion_tokens
@@ -187,10 +206,9 @@ class Recommender:
         try:
             if cancelled is not None and cancelled.is_set():
                 reply.warnings.append("the turn was stopped; nothing was saved")
-            elif outcome is not None:
-                outcome.state.turns += 1
+            elif decision is not None:
                 self.sessions.save_turn(
-                    session_id, outcome.state,
+                    session_id, commit(prior, decision.changes, end_turn=True),
                     [("user", msg.text or "(empty message)"), ("assistant", reply.text)],
                     [t.model_dump() for t in reply.trace])
         except Exception as exc:  # noqa: BLE001 - state stays as it was before the turn
@@ -201,19 +219,20 @@ class Recommender:
         reply.timings["overhead"] = round(max(0.0, total - reply.timings["llm"]), 3)
         return reply
 
-    def _safe_fallback(self, failed: TurnContext, prior: DialogueState, exc: BaseException
-                       ) -> tuple[TurnContext, Outcome | None]:
-        """Guided policy without the LLM; the outcome is None when that fails too (state kept)."""
-        ctx = self._context(failed.message, failed.history, "guided", llm_up=False, warnings=[
+    def _safe_fallback(self, failed: TurnInput, prior: DialogueState, exc: BaseException
+                       ) -> tuple[TurnReport, Decision | None]:
+        """Guided policy without the LLM; the decision is None when that fails too (state kept)."""
+        turn = self._input(failed.message, failed.history, "guided", llm_up=False)
+        report = TurnReport(warnings=[
             f"internal error in the {self.policy_name} policy ({type(exc).__name__}: {exc}); "
             "answered without the LLM"])
         try:
-            return ctx, guided(self.agent, ctx, prior)
+            return report, guided(self.agent, turn, report, prior)
         except Exception as exc2:  # noqa: BLE001
             log.exception("guided fallback failed too")
-            ctx.trace, ctx.timings = [], {}
-            ctx.warnings.append(f"fallback failed: {type(exc2).__name__}")
-            return ctx, None
+            report.trace, report.timings = [], {}
+            report.warnings.append(f"fallback failed: {type(exc2).__name__}")
+            return report, None
 
     def stream(self, session_id: str, message: str,
                on_stage: Callable[[str], None] | None = None,
@@ -244,7 +263,7 @@ class Recommender:
         self.check_session_id(session_id)
         parts: queue.Queue = queue.Queue()
         done = object()
-        outcome: dict[str, Any] = {}
+        outcome: dict[str, Reply | BaseException] = {}
         cancelled = cancel if cancel is not None else threading.Event()
 
         def work() -> None:
@@ -266,12 +285,14 @@ class Recommender:
         except GeneratorExit:  # the client stopped the turn: it must not be saved
             cancelled.set()
             raise
-        if "error" in outcome:
-            raise outcome["error"]
-        reply: Reply = outcome["reply"]
+        error = outcome.get("error")
+        if isinstance(error, BaseException):
+            raise error
+        reply = outcome["reply"]
+        assert isinstance(reply, Reply)
         streamed = "".join(shown)
         if reply.text.startswith(streamed):
-            yield from _words(reply.text[len(streamed):])
+            yield from word_deltas(reply.text[len(streamed):])
         yield reply
 
     async def achat(self, session_id: str, message: str) -> Reply:
@@ -338,7 +359,7 @@ class Recommender:
             raise ValueError(f"k must be at least 1, got {k}")
         with self.sessions.lock(session_id):
             state = self.sessions.load_state(session_id).model_copy(deep=True)
-        return standing_list(self.agent, state, int(k))
+        return standing_list(self.agent.toolkit, self.config.candidates, state, int(k))
 
     # ---- sessions -----------------------------------------------------------------------
     def feedback(self, session_id: str, item_id: int, liked: bool, *,
@@ -403,56 +424,27 @@ class Recommender:
                 self.sessions.save_turn(session_id, state, [])
         return state
 
-    @staticmethod
-    def check_session_id(session_id: str) -> str:
-        """The session id when it is valid (1-200 printable characters, not only spaces).
-
-        Raises:
-            ValueError: saying what is wrong with the id.
-        """
-        if (not isinstance(session_id, str) or not _SESSION_ID.match(session_id)
-                or not session_id.strip()):
-            raise ValueError(f"invalid session id {session_id!r}: use 1-200 printable characters "
-                             "(no control characters, not only spaces)")
-        return session_id
+    check_session_id = staticmethod(check_session_id)
 
 
 
-
-_EMPTY = ("Your message was empty. What kind of movie would you like? A title you loved, a genre "
-          "or a decade helps.")
-_UNREADABLE = ("I couldn't read that message; it doesn't look like text. Tell me a movie you like, "
-               "a genre or a decade.")
-
-
-def _words(text: str) -> Iterator[str]:
-    """Word deltas of a text (each word with the blanks before it); they join back to `text`."""
-    buf = ""
-    for w in re.split(r"(\s+)", text):
-        buf += w
-        if w.strip():
-            yield buf
-            buf = ""
-    if buf:
-        yield buf
-
-
-def _reply(session_id: str, backend: str, ctx: TurnContext, outcome: Outcome | None) -> Reply:
-    """The Reply of a turn: the outcome's text after its notes, with the turn's trace and warnings."""
-    if outcome is None:
+def _reply(session_id: str, backend: str, report: TurnReport, decision: Decision | None
+           ) -> Reply:
+    """The Reply of a turn: the decision's text after its notes, with the turn's report."""
+    if decision is None:
         return Reply(session_id=session_id, backend=backend, policy="guided",
                      text="Sorry, something went wrong on my side; your conversation is kept. "
-                          "Please try again.", warnings=ctx.warnings)
-    r = outcome.response
+                          "Please try again.", warnings=report.warnings)
+    r = decision.response
     return Reply(
         session_id=session_id,
-        text=ctx.preface() + r.text,
+        text=report.preface() + r.text,
         recommendations=r.recommendations,
         question=r.question,
         suggested_answers=list(r.suggested_answers),
-        trace=ctx.trace,
-        timings=ctx.timings,
-        warnings=ctx.warnings,
+        trace=report.trace,
+        timings=report.timings,
+        warnings=report.warnings,
         backend=backend,
-        policy=ctx.policy,
+        policy=decision.policy,
     )

@@ -21,7 +21,7 @@ from genrec.agent.rationales.fact_check import FactChecker
 from genrec.agent.rationales.reasons import item_nouns, template_rationales
 from genrec.agent.replies import Recommendation
 from genrec.agent.state import DialogueState
-from genrec.agent.turn import Response, TurnContext
+from genrec.agent.turn import Response, TurnInput, TurnReport
 from genrec.knobs import AgentConfig
 from genrec.llm.safe_text import plain_text, unsafe_prefix
 
@@ -50,36 +50,37 @@ def _a(word: str) -> str:
     return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"
 
 
-def ask(ctx: TurnContext, checker: FactChecker, config: AgentConfig) -> Response:
+def ask(turn: TurnInput, report: TurnReport, checker: FactChecker, config: AgentConfig
+        ) -> Response:
     """A clarifying question (LLM-phrased when possible and checked, templated otherwise)."""
     text = None
     noun, _ = item_nouns(checker.extractor.catalog)
     if config.llm_rationales:
-        res = ctx.budget.try_invoke([("human", prompts.QUESTION_PROMPT.format(
-            noun=noun, message=ctx.message[:500],
+        res = turn.budget.try_invoke([("human", prompts.QUESTION_PROMPT.format(
+            noun=noun, message=turn.message[:500],
             focus=f"{_a(noun)} they loved, a genre, or a decade"))],
-            ctx.warnings, max_tokens=60)
+            report.warnings, max_tokens=60)
         cand = (res.text or "").strip() if res is not None else ""
         if cand and "?" in cand and len(cand) < 300:
             result = checker.check(cand, set())
             if result.ok:
                 text = cand
-                ctx.count("llm_text")
+                report.count("llm_text")
             else:
-                _note_markup(ctx, result.problems)
+                _note_markup(report, result.problems)
     return Response(text or vague_question(noun), question=True)
 
 
-def _note_markup(ctx: TurnContext, problems: list[str]) -> None:
+def _note_markup(report: TurnReport, problems: list[str]) -> None:
     """Count (timings["llm_text_unsafe"]) and warn when LLM text held links, HTML or URLs."""
     unsafe = [p for p in problems if p.startswith("contains ")]
     if unsafe:
-        ctx.count("llm_text_unsafe")
-        ctx.warnings.append(f"LLM text {unsafe[0]}; it was not shown")
+        report.count("llm_text_unsafe")
+        report.warnings.append(f"LLM text {unsafe[0]}; it was not shown")
 
 
-def answer(ctx: TurnContext, state: DialogueState, cands: list[Candidate], *, toolkit: Toolkit,
-           checker: FactChecker, config: AgentConfig, intro: str | None = None,
+def answer(turn: TurnInput, report: TurnReport, state: DialogueState, cands: list[Candidate], *,
+           toolkit: Toolkit, checker: FactChecker, config: AgentConfig, intro: str | None = None,
            use_llm: bool = True) -> Response:
     """Recommendations with rationales (LLM-written and checked, else templated) and text.
 
@@ -88,15 +89,16 @@ def answer(ctx: TurnContext, state: DialogueState, cands: list[Candidate], *, to
     if not cands:
         return Response(nothing_found(state, toolkit), question=True)
     started = time.perf_counter()
-    _stage(ctx, "writing")
+    report.stage("writing")
     cands = cands[: config.k]
     evidence = build_evidence(toolkit, state, cands)
     allowed = {c.item_id for c in cands} | set(state.liked)
     rationales: dict[int, tuple[str, str]] = {}
     llm_intro = None
     if use_llm and config.llm_rationales:
-        stream = IntroStream(ctx, checker.forbidden) if ctx.streaming and intro is None else None
-        out = _write(ctx, state, evidence[: config.rationale_items], toolkit, stream)
+        stream = (IntroStream(report, checker.forbidden) if report.streaming and intro is None
+                  else None)
+        out = _write(turn, report, state, evidence[: config.rationale_items], toolkit, stream)
         if out is not None:
             llm_intro = out.text.strip() or None
             by_id = {e.item_id: e for e in evidence}
@@ -114,8 +116,8 @@ def answer(ctx: TurnContext, state: DialogueState, cands: list[Candidate], *, to
                 if result.ok:
                     rationales[iid] = (text, "llm")
                 else:
-                    ctx.count("rationales_rejected")
-                    _note_markup(ctx, result.problems)
+                    report.count("rationales_rejected")
+                    _note_markup(report, result.problems)
     recs = []
     for c, ev, templated in zip(cands, evidence, template_rationales(evidence, state)):
         it = toolkit.catalog[c.item_id]
@@ -138,51 +140,43 @@ def answer(ctx: TurnContext, state: DialogueState, cands: list[Candidate], *, to
         if result.ok:
             chosen = cand.strip()
             break
-        ctx.warnings.append("LLM reply text failed the fact check; used templated text")
-        _note_markup(ctx, result.problems)
+        report.warnings.append("LLM reply text failed the fact check; used templated text")
+        _note_markup(report, result.problems)
     if chosen is None:
         chosen = template_intro(state, len(recs), toolkit)
     else:
-        ctx.count("llm_text")
+        report.count("llm_text")
     lines = [f"{i}. {r.title} ({r.year}) - {r.rationale}" if r.year else
              f"{i}. {r.title} - {r.rationale}" for i, r in enumerate(recs, 1)]
-    ctx.tick("respond", started)
+    report.tick("respond", started)
     return Response(chosen + "\n" + "\n".join(lines), recs)
 
 
-def _stage(ctx: TurnContext, name: str) -> None:
-    """Tell a streaming client the turn's stage, when the turn context can (`TurnContext.stage`)."""
-    stage = getattr(ctx, "stage", None)
-    if callable(stage):
-        stage(name)
-
-
-def _write(ctx: TurnContext, state: DialogueState, evidence: list[Evidence], toolkit: Toolkit,
-           stream: IntroStream | None) -> WriterOutput | None:
+def _write(turn: TurnInput, report: TurnReport, state: DialogueState, evidence: list[Evidence],
+           toolkit: Toolkit, stream: IntroStream | None) -> WriterOutput | None:
     """The writer call: intro text and rationales as JSON; None on any fault.
 
     With `stream`, the answer is streamed and its intro text passed on as it arrives."""
-    if not ctx.budget.can_call():
+    if not turn.budget.can_call():
         return None
     payload = json.dumps([e.for_prompt() for e in evidence], ensure_ascii=False)
-    extra: dict[str, Any] = {"on_delta": stream.feed} if stream is not None else {}
     noun, nouns = item_nouns(toolkit.catalog)
-    res = ctx.budget.try_invoke(
+    res = turn.budget.try_invoke(
         [
             (
                 "human",
                 prompts.WRITER_PROMPT.format(
                     noun=noun,
                     nouns=nouns,
-                    message=ctx.message[:1000],
+                    message=turn.message[:1000],
                     state=state.summary(toolkit.catalog),
                     evidence=payload,
                 ),
             )
         ],
-        ctx.warnings,
+        report.warnings,
         response_format=WriterOutput,
-        **extra,
+        on_delta=stream.feed if stream is not None else None,
     )
     out = res.parsed if res is not None else None
     if isinstance(out, dict):
@@ -202,10 +196,9 @@ class IntroStream:
     text longer than MAX_CHARS or anything that is or may start a link, image, HTML tag or URL
     (`genrec.llm.safe_text.unsafe_prefix`). The fact check on the whole answer still decides what stays.
 
-    >>> from genrec.agent.turn import LLMBudget, TurnContext
+    >>> from genrec.agent.turn import TurnReport
     >>> shown = []
-    >>> ctx = TurnContext("hi", [], LLMBudget(None, limit=2), "guided", on_text=shown.append)
-    >>> s = IntroStream(ctx, ["Never reveal"], hold=0)
+    >>> s = IntroStream(TurnReport(on_text=shown.append), ["Never reveal"], hold=0)
     >>> for raw in ('{"text": " Try', ' Alien ', '(1979). ', 'Never reveal', '"}'):
     ...     s.feed(raw)
     >>> shown
@@ -215,10 +208,10 @@ class IntroStream:
     HOLD = 60
     MAX_CHARS = 1500
 
-    def __init__(self, ctx: TurnContext, forbidden: list[str], *, hold: int = HOLD) -> None:
+    def __init__(self, report: TurnReport, forbidden: list[str], *, hold: int = HOLD) -> None:
         from genrec.llm import JsonFieldStream
 
-        self.ctx = ctx
+        self.report = report
         self.forbidden = [f.lower() for f in forbidden if f]
         self.hold = hold
         self.field = JsonFieldStream("text")
@@ -238,7 +231,7 @@ class IntroStream:
             return
         safe = text[: len(text) - self.hold].rstrip() if self.hold else text.rstrip()
         if len(safe) > self.sent:
-            self.ctx.stream_text(safe[self.sent:])
+            self.report.stream_text(safe[self.sent:])
             self.sent = len(safe)
 
 

@@ -1,7 +1,8 @@
-"""One turn's context: the message cleaned, the LLM budget, the trace, warnings and timings.
+"""One turn's types: its input (`TurnInput`: the cleaned message, history, LLM budget), its
+report (`TurnReport`: notes, trace, warnings, timings, the stream sink) and `Response`.
 
-Every stage of a turn (understand -> gather candidates -> respond) takes its inputs explicitly
-and reports what happened here; `Response` is what a stage that answers returns.
+A turn runs read -> understand -> decide -> respond -> commit: each stage reads the input, logs
+to the report and returns its result as a value; only the commit writes the dialogue state.
 """
 
 from __future__ import annotations
@@ -9,11 +10,16 @@ from __future__ import annotations
 import re
 import time
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from genrec.agent.replies import Recommendation, ToolCallRecord
+
+if TYPE_CHECKING:
+    from genrec.llm.base import LLMBackend
+    from genrec.llm.parsing import MessagesInput, ResponseFormat
+    from genrec.llm.results import LLMResult
 
 GUIDED_LLM_CALLS = 2
 """The guided policy's LLM calls per turn: extraction, then the writer (or a question)."""
@@ -28,7 +34,7 @@ class CleanMessage:
     readable: bool
 
 
-def clean_message(message: Any, max_chars: int) -> CleanMessage:
+def clean_message(message: object, max_chars: int) -> CleanMessage:
     """Control characters go, very long text is truncated; junk is marked unreadable.
 
     >>> clean_message("hi\\x00 there", 100).text
@@ -58,6 +64,30 @@ def clean_message(message: Any, max_chars: int) -> CleanMessage:
     return CleanMessage(text, warnings, readable)
 
 
+EMPTY_MESSAGE_ANSWER = ("Your message was empty. What kind of {noun} would you like? A title you "
+                        "loved, a genre or a decade helps.")
+"""The answer to an empty message (`{noun}`: the catalog's item noun)."""
+UNREADABLE_MESSAGE_ANSWER = ("I couldn't read that message; it doesn't look like text. Tell me "
+                             "{a_noun} you like, a genre or a decade.")
+"""The answer to a message that is not text (`{a_noun}`: "a movie", "a book" ...)."""
+
+
+def word_deltas(text: str) -> Iterator[str]:
+    """Word deltas of a text (each word with the blanks before it); they join back to `text`.
+
+    >>> list(word_deltas(" Two  words"))
+    [' Two', '  words']
+    """
+    buf = ""
+    for w in re.split(r"(\s+)", text):
+        buf += w
+        if w.strip():
+            yield buf
+            buf = ""
+    if buf:
+        yield buf
+
+
 def short(exc: BaseException, n: int = 160) -> str:
     """An exception's message on one line, at most n characters."""
     s = str(exc).replace("\n", " ")
@@ -71,7 +101,7 @@ class LLMBudget:
     (False, False)
     """
 
-    def __init__(self, llm: Any, *, limit: int, up: bool = True) -> None:
+    def __init__(self, llm: LLMBackend | None, *, limit: int, up: bool = True) -> None:
         self.llm = llm
         self.limit = limit
         self.up = up
@@ -85,8 +115,12 @@ class LLMBudget:
     def can_call(self) -> bool:
         return self.has_llm and self.up and self.calls < self.limit
 
-    def invoke(self, messages: Any, **kwargs: Any) -> Any:
+    def invoke(self, messages: MessagesInput, *, tools: Sequence[object] | None = None,
+               response_format: ResponseFormat | None = None, max_tokens: int | None = None,
+               on_delta: Callable[[str], None] | None = None) -> LLMResult:
         """One LLM call, counted; raises the backend's LLMError (an outage marks the LLM down).
+
+        Options left None take the backend's defaults.
 
         Raises:
             genrec.llm.LLMCapabilityError: no LLM, the LLM is down or the budget is spent.
@@ -97,20 +131,25 @@ class LLMBudget:
             raise LLMCapabilityError(f"no LLM call left in this turn ({self.calls} of {self.limit} "
                                      "used, or the LLM is down)")
         self.calls += 1
+        assert self.llm is not None  # can_call() holds
         try:
-            return self.llm.invoke(messages, **kwargs)
+            return self.llm.invoke(messages, tools=tools, response_format=response_format,
+                                   max_tokens=max_tokens, on_delta=on_delta)
         except LLMUnavailableError:
             self.up = False
             raise
 
-    def try_invoke(self, messages: Any, warnings: list[str], **kwargs: Any) -> Any | None:
+    def try_invoke(self, messages: MessagesInput, warnings: list[str], *,
+                   response_format: ResponseFormat | None = None, max_tokens: int | None = None,
+                   on_delta: Callable[[str], None] | None = None) -> LLMResult | None:
         """`invoke`, or None (and a warning) on any LLM fault or when no call is left."""
         from genrec.llm import LLMError, LLMUnavailableError
 
         if not self.can_call():
             return None
         try:
-            return self.invoke(messages, **kwargs)
+            return self.invoke(messages, response_format=response_format, max_tokens=max_tokens,
+                               on_delta=on_delta)
         except LLMUnavailableError as exc:
             warnings.append(f"LLM unavailable ({short(exc)}); answered with templated text")
         except LLMError as exc:
@@ -120,18 +159,24 @@ class LLMBudget:
         return None
 
 
-@dataclass
-class TurnContext:
-    """What one turn reports besides its answer: notes, the trace, warnings, timings, LLM budget.
-
-    `notes` ("Noted: you like ...") go before the reply text. `on_text` (set by
-    `Recommender.stream`) receives reply text as it is produced, through `stream_text`.
-    """
+@dataclass(frozen=True)
+class TurnInput:
+    """What a turn reads: the cleaned message, the recent history and the turn's LLM budget."""
 
     message: str
-    history: list[dict]
+    history: list[dict[str, str]]
     budget: LLMBudget
-    policy: str
+
+
+@dataclass
+class TurnReport:
+    """What one turn reports besides its answer: notes, the trace, warnings and timings.
+
+    `notes` ("Noted: you like ...") go before the reply text. `on_text` (set by
+    `Recommender.stream`) receives reply text as it is produced, through `stream_text`;
+    `on_stage` hears which stage the turn is in.
+    """
+
     notes: list[str] = field(default_factory=list)
     trace: list[ToolCallRecord] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -167,8 +212,11 @@ class TurnContext:
 
     def tick(self, name: str, started: float) -> None:
         """Add the milliseconds since `started` to the stage `name`."""
-        self.timings[name] = round(self.timings.get(name, 0.0) + (time.perf_counter() - started)
-                                   * 1000, 3)
+        self.add_ms(name, (time.perf_counter() - started) * 1000)
+
+    def add_ms(self, name: str, ms: float) -> None:
+        """Add `ms` milliseconds to the stage `name`."""
+        self.timings[name] = round(self.timings.get(name, 0.0) + ms, 3)
 
     def count(self, name: str) -> None:
         """Count an event in the timings (e.g. `rationales_rejected`)."""

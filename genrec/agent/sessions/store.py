@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -22,6 +23,22 @@ from genrec.config import Settings
 
 #: The variable naming the session store when Settings has no `sessions_url` (see `store_url`).
 URL_ENV = "GENREC_SESSIONS_URL"
+
+_SESSION_ID = re.compile(r"^[^\x00-\x1f\x7f]{1,200}$")
+
+
+def check_session_id(session_id: str) -> str:
+    """The session id when it is valid (1-200 printable characters, not only spaces): the one
+    rule of every front door (`Recommender.check_session_id`).
+
+    Raises:
+        ValueError: saying what is wrong with the id.
+    """
+    if (not isinstance(session_id, str) or not _SESSION_ID.match(session_id)
+            or not session_id.strip()):
+        raise ValueError(f"invalid session id {session_id!r}: use 1-200 printable characters "
+                         "(no control characters, not only spaces)")
+    return session_id
 
 
 class SessionBackend(Protocol):
