@@ -133,6 +133,23 @@ def build_persona(
         liked = [i for i, r in ratings.items() if r == top and r >= 3.0]
     disliked = [i for i, r in ratings.items() if r <= DISLIKED_MAX]
 
+    favourites, avoided, low_genres = _genre_tastes(ratings, catalog, n_genres, n_avoided)
+    return Persona(
+        liked=ordered(liked, best_first=True),
+        disliked=ordered(disliked, best_first=False),
+        ratings=ratings,
+        favourite_genres=tuple(favourites),
+        avoided_genres=tuple(avoided),
+        decades=tuple(_preferred_decade(liked, catalog)),
+        low_genres=low_genres,
+    )
+
+
+def _genre_tastes(
+    ratings: Mapping[int, float], catalog: Catalog, n_genres: int, n_avoided: int
+) -> tuple[list[str], list[str], tuple[str, ...]]:
+    """Favourite genres (rated above the midpoint overall, best first), avoided genres (watched
+    and rated low, then common ones never watched) and every genre rated below 3 on average."""
     score: dict[str, float] = defaultdict(float)
     count: Counter[str] = Counter()
     total: dict[str, float] = defaultdict(float)
@@ -158,27 +175,22 @@ def build_persona(
         key=lambda g: (-share[g], g),
     )
     avoided = (low + [g for g in never if g not in low])[:n_avoided]
+    return favourites, avoided, tuple(sorted(g for g in count if total[g] / count[g] < 3.0))
 
+
+def _preferred_decade(liked: list[int], catalog: Catalog) -> list[int]:
+    """The decade of at least 40% of the dated liked items (the most common; ties: the later), or
+    none."""
     decades: Counter[int] = Counter()
     for i in liked:
         y = catalog[i].year
         if y:
             decades[(y // 10) * 10] += 1
     n_liked_dated = sum(decades.values())
-    pref = [
+    return [
         d for d, c in sorted(decades.items(), key=lambda kv: (-kv[1], -kv[0]))
         if n_liked_dated and c / n_liked_dated >= 0.4
     ][:1]
-
-    return Persona(
-        liked=ordered(liked, best_first=True),
-        disliked=ordered(disliked, best_first=False),
-        ratings=ratings,
-        favourite_genres=tuple(favourites),
-        avoided_genres=tuple(avoided),
-        decades=tuple(pref),
-        low_genres=tuple(sorted(g for g in count if total[g] / count[g] < 3.0)),
-    )
 
 
 def training_popularity(train: Ratings) -> dict[int, int]:
