@@ -217,7 +217,8 @@ def read_ratings(
     if rating.isna().any():
         i = int(np.flatnonzero(rating.isna().to_numpy())[0])
         raise ImportError_(
-            f"{path} {_row(df, i)}, column {cols.rating}: {df[cols.rating].iloc[i]!r} is not a number"
+            f"{path} {_row(df, i)}, column {cols.rating}: {df[cols.rating].iloc[i]!r} "
+            "is not a number"
         )
     out = (rating < scale[0]) | (rating > scale[1])
     if out.any():
@@ -244,7 +245,8 @@ def read_ratings(
     if dup.any():
         i = int(np.flatnonzero(dup.to_numpy())[0])
         raise ImportError_(
-            f"{path} {_row(df, i)}: user {users[i]} rated item {items[i]} twice; keep one rating per pair"
+            f"{path} {_row(df, i)}: user {users[i]} rated item {items[i]} twice; "
+            "keep one rating per pair"
         )
     return Ratings(frame, scale=scale)
 

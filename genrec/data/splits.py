@@ -40,9 +40,10 @@ def movielens_fold(ratings: Ratings, fold: int) -> Split:
         raise ValueError(f"fold must be 1..5 (u1..u5), got {fold}")
     if not is_movielens_100k(ratings):
         raise ValueError(
-            f"split u{fold} is MovieLens 100K's alone (GroupLens's u{fold}.base/u{fold}.test, cut from "
-            f"the rows of its u.data) and these {len(ratings):,} ratings are not those rows; use a split "
-            f"that fits any dataset: {GENERAL_SPLITS}, or auto (this dataset's default, {DEFAULT_SPLIT})"
+            f"split u{fold} is MovieLens 100K's alone (GroupLens's u{fold}.base/u{fold}.test, "
+            f"cut from the rows of its u.data) and these {len(ratings):,} ratings are not those "
+            f"rows; use a split that fits any dataset: {GENERAL_SPLITS}, or auto (this dataset's "
+            f"default, {DEFAULT_SPLIT})"
         )
     idx = np.arange(len(ratings))
     test_mask = (idx >= (fold - 1) * FOLD_SIZE) & (idx < fold * FOLD_SIZE)
@@ -128,7 +129,8 @@ def resolve_split(ratings: Ratings, name: str) -> str:
     """`name` with `auto` replaced by the ratings' default split (`default_split`).
 
     >>> import pandas as pd
-    >>> resolve_split(Ratings(pd.DataFrame({"user": [1], "item": [1], "rating": [5.0], "timestamp": [0]})), "auto")
+    >>> one = pd.DataFrame({"user": [1], "item": [1], "rating": [5.0], "timestamp": [0]})
+    >>> resolve_split(Ratings(one), "auto")
     'random:0.2'
     """
     return default_split(ratings) if name.strip() == "auto" else name.strip()

@@ -63,7 +63,8 @@ def parse_title(raw: str | None, release_date: str | None = None) -> tuple[str, 
     return title, year
 
 
-# MovieLens "latest" titles: "Title, The (Alt) (a.k.a. Other) (1999)"; a series may end "(2006–2007)".
+# MovieLens "latest" titles: "Title, The (Alt) (a.k.a. Other) (1999)"; a series may end
+# "(2006–2007)".
 _LATEST_YEAR = re.compile(r"\s*\((\d{4})(?:\s*[–-]\s*(?:\d{4})?)?\s*\)\s*$")
 _TRAILING_ALT = re.compile(r"^(?P<main>.*\S)\s*\((?P<alt>[^()]+)\)$")
 _AKA = re.compile(r"^(?:a\.\s?k\.\s?a\.?|aka)\s+", re.IGNORECASE)

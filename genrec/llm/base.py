@@ -174,7 +174,8 @@ class LLMBackend:
 
         >>> from genrec.llm import JsonFieldStream, fake_backend
         >>> llm = fake_backend([{"text": "Try Alien.", "rationales": []}])
-        >>> stream, field = llm.stream("hi", response_format={"type": "object"}), JsonFieldStream("text")
+        >>> stream = llm.stream("hi", response_format={"type": "object"})
+        >>> field = JsonFieldStream("text")
         >>> "".join(field.feed(delta) for delta in stream)
         'Try Alien.'
         >>> stream.result.parsed

@@ -1,4 +1,5 @@
-"""The errors every LLM backend raises: one base (`LLMError`) the agent catches, four kinds below it.
+"""The errors every LLM backend raises: one base (`LLMError`) the agent catches, four kinds
+below it.
 
 Unavailable (try later / templated text), response (unusable answer), capability, unknown name.
 """

@@ -283,13 +283,15 @@ class LocalChatModel(BaseChatModel):
 
 
 class LocalBackend(LLMBackend):
-    """LLMBackend over LocalChatModel (timeout caps generation time; no tools; JSON by instruction)."""
+    """LLMBackend over LocalChatModel (timeout caps generation time; no tools; JSON by
+    instruction)."""
 
     takes_call_options = True
 
 
 def make_local_backend(settings: Settings, *, model: str | None = None) -> LocalBackend:
-    """The `local` backend: resolve, fetch/convert if needed, and load the model (once a process)."""
+    """The `local` backend: resolve, fetch/convert if needed, and load the model (once a
+    process)."""
     source = resolve_local_model(settings, model)
     hf_model, tokenizer = load_local_model(source)
     chat = LocalChatModel(

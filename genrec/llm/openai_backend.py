@@ -1,4 +1,5 @@
-"""The `openai` backend: any OpenAI-compatible server (vLLM first; llama.cpp, SGLang, Ollama, OpenAI).
+"""The `openai` backend: any OpenAI-compatible server (vLLM first; llama.cpp, SGLang, Ollama,
+OpenAI).
 
 ChatOpenAI with native tool calling and JSON-schema `response_format`; every client error becomes
 LLMUnavailableError or LLMResponseError with a message that says what to do.
@@ -77,7 +78,8 @@ def map_openai_error(base_url: str, model: str) -> Callable[[BaseException], LLM
         names = {c.__name__ for c in type(exc).__mro__}
         if isinstance(exc, openai.APITimeoutError) or "TimeoutException" in names:
             return LLMUnavailableError(
-                f"{where}: no answer before the timeout; raise GENREC_LLM_TIMEOUT or check the server",
+                f"{where}: no answer before the timeout; "
+                "raise GENREC_LLM_TIMEOUT or check the server",
                 timed_out=True,
             )
         if isinstance(exc, openai.APIConnectionError) or names & _TRANSPORT_NAMES:

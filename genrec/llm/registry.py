@@ -33,8 +33,9 @@ def get_llm(spec: str, settings: Settings | None = None) -> LLMBackend:
         spec: "auto" (the default: an OpenAI-compatible server at settings.llm_base_url that
             answers a probe within settings.llm_probe_timeout; else vLLM started on a CUDA GPU
             with a model sized to it; else "none"; decided once per process, see
-            `genrec.llm.choice`), "openai" (settings.llm_base_url / llm_model), "local" (in-process transformers,
-            settings.llm_model or SmolLM2-135M-Instruct), "none" (no model), "fake" (scripted,
+            `genrec.llm.choice`), "openai" (settings.llm_base_url / llm_model), "local"
+            (in-process transformers, settings.llm_model or SmolLM2-135M-Instruct), "none" (no
+            model), "fake" (scripted,
             for tests), or "vllm:MODEL" (an OpenAI backend on a vLLM server serving MODEL at
             settings.llm_base_url, started as a child process when none runs there; stopped by
             `backend.close()` or at exit). "openai:MODEL" and "local:MODEL" override llm_model.

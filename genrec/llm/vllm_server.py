@@ -147,8 +147,8 @@ def wait_for_health(
 ) -> float:
     """Poll GET {root_url}/health until it answers 200; return the seconds it took.
 
-    Calls `progress(elapsed)` about every `progress_every` seconds. Raises VLLMStartError when `process` exits first
-    or `timeout` passes (with the tail of `log_path`).
+    Calls `progress(elapsed)` about every `progress_every` seconds. Raises VLLMStartError when
+    `process` exits first or `timeout` passes (with the tail of `log_path`).
     """
     import httpx
 

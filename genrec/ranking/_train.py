@@ -38,7 +38,8 @@ def training_frame(ratings: Ratings, what: str) -> pd.DataFrame:
         row = int(np.flatnonzero(bad)[0])
         raise ValueError(
             f"{what}: {int(bad.sum())} ratings outside the scale {lo:g}..{hi:g} "
-            f"(first: row {row}, user {int(df['user'].iloc[row])}, item {int(df['item'].iloc[row])}, "
+            f"(first: row {row}, user {int(df['user'].iloc[row])}, "
+            f"item {int(df['item'].iloc[row])}, "
             f"rating {r[row]!r}); fix the data or pass the right scale to Ratings(..., scale=)"
         )
     return df.drop_duplicates(["user", "item"], keep="last")
@@ -88,7 +89,8 @@ def index_ratings(
 
 @dataclass
 class AutoRecWeights:
-    """Trained rating model: item codes H = sigmoid(R W_enc^T + b_enc); rating = H_i . W_dec[u] + b_dec[u].
+    """Trained rating model: item codes H = sigmoid(R W_enc^T + b_enc);
+    rating = H_i . W_dec[u] + b_dec[u].
 
     The decoder is a matrix factorisation with fixed item factors H, which is what makes fold-in
     of a new user a ridge regression.

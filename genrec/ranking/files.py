@@ -1,4 +1,5 @@
-"""The on-disk form of a saved ranker: named arrays in weights.npz plus ranker.json metadata in a folder.
+"""The on-disk form of a saved ranker: named arrays in weights.npz plus ranker.json metadata in
+a folder.
 
 Written atomically; read back only when the format and genrec versions (and any expected
 metadata) match, so a stale or foreign model is refused, never silently misread.
@@ -75,7 +76,8 @@ def check_metadata(meta: Mapping[str, Any], expected: Mapping[str, Any] | None, 
         )
     if meta.get("genrec_version") != genrec.__version__:
         raise ModelFileError(
-            f"{where}: saved by genrec {meta.get('genrec_version')!r}, this is {genrec.__version__}; "
+            f"{where}: saved by genrec {meta.get('genrec_version')!r}, "
+            f"this is {genrec.__version__}; "
             "retrain with `genrec train`"
         )
     diffs = [
@@ -92,7 +94,8 @@ def check_metadata(meta: Mapping[str, Any], expected: Mapping[str, Any] | None, 
 def read_model(
     path: str | os.PathLike[str], *, expected: Mapping[str, Any] | None = None
 ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """(arrays, metadata) of a folder written by `write_model`; see `check_metadata` for refusals."""
+    """(arrays, metadata) of a folder written by `write_model`; see `check_metadata` for
+    refusals."""
     meta = read_metadata(path)
     check_metadata(meta, expected, path)
     try:

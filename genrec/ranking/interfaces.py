@@ -40,7 +40,8 @@ class Ranker(Protocol):
 
     def fold_in(self, liked: Iterable[int] = (), disliked: Iterable[int] = (),
                 rated: Mapping[int, float] | None = None) -> UserProfile:
-        """A user known only from a few items (no items: the average user); they are never returned."""
+        """A user known only from a few items (no items: the average user); they are never
+        returned."""
         ...
 
     def recommend(self, user: int | UserProfile, k: int = 10, *, exclude: Iterable[int] = (),

@@ -1,4 +1,5 @@
-"""The popularity baseline: the most-rated items a user has not rated, behind the same `Ranker` verbs.
+"""The popularity baseline: the most-rated items a user has not rated, behind the same `Ranker`
+verbs.
 
 It predicts no ratings; `fold_in` only records the items a user named, so they are never returned.
 """
@@ -23,8 +24,10 @@ class PopularityRanker:
     >>> df = pd.DataFrame({"user": [1, 1, 2], "item": [10, 11, 10], "rating": [5.0, 4.0, 3.0],
     ...                    "timestamp": [0, 0, 0]})
     >>> pop = PopularityRanker().fit(Ratings(df))
-    >>> [s.item_id for s in pop.recommend(2, k=5)], [s.item_id for s in pop.recommend(pop.fold_in(), k=1)]
-    ([11], [10])
+    >>> [s.item_id for s in pop.recommend(2, k=5)]
+    [11]
+    >>> [s.item_id for s in pop.recommend(pop.fold_in(), k=1)]
+    [10]
     """
 
     def __init__(self) -> None:
@@ -34,7 +37,8 @@ class PopularityRanker:
         self._seen: dict[int, set[int]] = {}
 
     def fit(self, ratings: Ratings, **_: object) -> PopularityRanker:
-        """Count the training ratings per item (other MFRanker.fit options are accepted and ignored)."""
+        """Count the training ratings per item (other MFRanker.fit options are accepted and
+        ignored)."""
         df = training_frame(ratings, "training ratings")
         counts = df.groupby("item").size()
         self.item_ids = counts.index.to_numpy(np.int64)

@@ -36,7 +36,8 @@ unchanged (it uses the folded-in ratings)."""
 
 
 class MFRanker:
-    """Collaborative-filtering ranker trained on explicit ratings (torch; CPU, or CUDA when present).
+    """Collaborative-filtering ranker trained on explicit ratings (torch; CPU, or CUDA when
+    present).
 
     Two components, chosen by measurement on a validation split of MovieLens 100K u1.base
     (ablation in benchmarks/README.md):
@@ -336,7 +337,8 @@ class MFRanker:
     def similar_items(
         self, item: int, k: int = 10, *, candidates: Iterable[int] | None = None
     ) -> list[ScoredItem]:
-        """Items whose learned codes are closest (cosine) to `item`'s, best first, `item` left out."""
+        """Items whose learned codes are closest (cosine) to `item`'s, best first, `item` left
+        out."""
         self._fitted()
         j = int(self._item_index([item])[0])
         sim = self._hn @ self._hn[j]

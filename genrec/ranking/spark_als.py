@@ -42,8 +42,9 @@ class SparkALSConfig(BaseModel):
     alphas: list[float] = Field(
         [0.5, 1.0, 2.0],
         description=(
-            "Confidence alphas to try (implicit). The default grid brackets the best point on ML-100K u1 "
-            "validation (rank 32, regParam 0.1, alpha 0.5; benchmarks/results/ranker_peers_als.json)."
+            "Confidence alphas to try (implicit). The default grid brackets the best point on "
+            "ML-100K u1 validation (rank 32, regParam 0.1, alpha 0.5; "
+            "benchmarks/results/ranker_peers_als.json)."
         ),
     )
     max_iter: int = Field(15, ge=1, description="ALS iterations per fit.")

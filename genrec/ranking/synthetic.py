@@ -13,7 +13,8 @@ from genrec.data import Ratings
 
 
 def default_shape(n_ratings: int) -> tuple[int, int]:
-    """(users, items) with MovieLens proportions: ~165 ratings per user, items ~ 3.7 sqrt(ratings)."""
+    """(users, items) with MovieLens proportions: ~165 ratings per user, items ~ 3.7
+    sqrt(ratings)."""
     n_users = max(2, int(round(n_ratings / 165)))
     n_items = max(2, int(round(3.7 * np.sqrt(n_ratings))))
     return n_users, n_items

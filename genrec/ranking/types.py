@@ -18,7 +18,8 @@ class UnknownUserError(KeyError):
 
 
 class ModelFileError(ValueError):
-    """A saved ranker that cannot be used here: missing, corrupt, or from another dataset/version."""
+    """A saved ranker that cannot be used here: missing, corrupt, or from another
+    dataset/version."""
 
 
 @dataclass(frozen=True)

@@ -22,11 +22,12 @@ class MFWeights:
     A new piece of model state is one new field here (arrays are saved and loaded as they are;
     the sparse `train` matrix as train_indptr / train_indices / train_data; `ease` only when set).
 
-    >>> w = MFWeights(np.array([1]), np.array([7, 8]), np.ones((2, 3), np.float32), np.ones((1, 3), np.float32),
-    ...               np.zeros(1, np.float32), sp.csr_matrix(np.array([[4.0, 0.0]], np.float32)), np.array([1, 0]))
+    >>> w = MFWeights(np.array([1]), np.array([7, 8]), np.ones((2, 3), np.float32),
+    ...               np.ones((1, 3), np.float32), np.zeros(1, np.float32),
+    ...               sp.csr_matrix(np.array([[4.0, 0.0]], np.float32)), np.array([1, 0]))
     >>> sorted(w.arrays())  # doctest: +NORMALIZE_WHITESPACE
-    ['item_codes', 'item_ids', 'popularity', 'train_data', 'train_indices', 'train_indptr', 'user_bias',
-     'user_factors', 'user_ids']
+    ['item_codes', 'item_ids', 'popularity', 'train_data', 'train_indices', 'train_indptr',
+     'user_bias', 'user_factors', 'user_ids']
     >>> back = MFWeights.from_arrays(w.arrays())
     >>> back.train.toarray().tolist(), back.ease is None
     ([[4.0, 0.0]], True)
