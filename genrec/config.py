@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, PrivateAttr, ValidationError
+from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from genrec.knobs import AgentConfig, RankerConfig
@@ -64,7 +65,7 @@ def _unknown_keys(model: type[BaseModel], data: Mapping[str, Any], prefix: Path_
     return problems
 
 
-def _get(data: Any, path: Path_) -> tuple[bool, Any]:
+def _get(data: object, path: Path_) -> tuple[bool, object]:
     """(found, value) of `path` inside nested dicts or config objects (set fields only)."""
     for key in path:
         if isinstance(data, BaseModel):
@@ -109,7 +110,7 @@ class _TomlSource(PydanticBaseSettingsSource):
             raise ValueError(f"{self.path}: unknown setting(s) {', '.join(unknown)}; "
                              "`genrec config show` lists every setting")
 
-    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
         return self.data.get(field_name), field_name, False
 
     def __call__(self) -> dict[str, Any]:
@@ -272,7 +273,7 @@ class Settings(BaseSettings):
 
     _arguments: dict[str, Any] = PrivateAttr(default_factory=dict)
 
-    def __init__(self, **values: Any) -> None:
+    def __init__(self, **values: Any) -> None:  # pydantic passes any field values through
         super().__init__(**values)
         self._arguments = {k: v for k, v in values.items() if not k.startswith("_")}
 
@@ -288,7 +289,7 @@ class Settings(BaseSettings):
         _check_env(settings_cls)
         return (init_settings, env_settings, _TomlSource(settings_cls))
 
-    def model_post_init(self, __context: Any) -> None:
+    def model_post_init(self, __context: object) -> None:
         object.__setattr__(self, "home", Path(self.home).expanduser())
 
     @property
@@ -325,7 +326,7 @@ class Settings(BaseSettings):
         """Every value by dotted name ('llm', 'agent.k', 'ranker.learning_rate'), in field order."""
         out: dict[str, Any] = {}
         for path in _leaves(type(self)):
-            value: Any = self
+            value: object = self
             for key in path:
                 value = getattr(value, key)
             out[".".join(path)] = value
@@ -368,7 +369,7 @@ def _explain(exc: ValidationError, overrides: Mapping[str, Any]) -> str:
     return "; ".join(lines)
 
 
-def get_settings(**overrides: Any) -> Settings:
+def get_settings(**overrides: object) -> Settings:
     """Fresh settings (environment and genrec.toml are read each call).
 
     Raises:

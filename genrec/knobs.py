@@ -6,7 +6,8 @@ them from here, so configuration sits below everything it configures.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sized
+from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -67,6 +68,13 @@ class FusionWeights(BaseModel):
     pop: float = Field(0.05, ge=0)
 
 
+class LikedSoFar(Protocol):
+    """What the fusion weights read of a dialogue state: the items liked so far."""
+
+    @property
+    def liked(self) -> Sized: ...
+
+
 class CandidateConfig(BaseModel):
     """How many candidates each source gives and how they are fused."""
 
@@ -86,7 +94,7 @@ class CandidateConfig(BaseModel):
     mmr_lambda: float = Field(1.0, ge=0.0, le=1.0,
                               description="1.0 = no diversity re-ranking; 0.7 is a good MMR value.")
 
-    def weights_for(self, state: Any, profile: Any) -> FusionWeights:
+    def weights_for(self, state: LikedSoFar, profile: object) -> FusionWeights:
         """The fusion weights for what is known: none -> cold; a known user -> personal; a
         profile folded in from n liked items (an item that only sounded good counts half) ->
         personal shrunk towards popularity by `shrink`."""

@@ -11,7 +11,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, cast
 
 import typer
 from rich.console import Console
@@ -22,6 +22,10 @@ from genrec.config import Settings
 
 if TYPE_CHECKING:
     from genrec.agent import Recommender
+    from genrec.data import Dataset, Split
+    from genrec.llm import LLMBackend
+    from genrec.ranking import MFRanker
+    from genrec.retrieval import ChromaStore
 
 #: The --split option of the commands that serve the ranker (up, chat, prepare).
 SPLIT_HELP = (
@@ -62,7 +66,7 @@ class Prepared:
     """The ready recommender, its LLM backend (closed with it) and the step printer."""
 
     recommender: Recommender
-    backend: Any
+    backend: LLMBackend
     steps: StepPrinter
 
     def serving(self, url: str) -> None:
@@ -130,7 +134,7 @@ def _fetch_step(s: Settings, steps: StepPrinter) -> bool:
     return False
 
 
-def _dataset_step(s: Settings, steps: StepPrinter) -> tuple[Any, Any]:
+def _dataset_step(s: Settings, steps: StepPrinter) -> tuple[Dataset, Split]:
     from genrec.data import load_split, movielens, registry
 
     hinted = _fetch_step(s, steps)
@@ -147,8 +151,9 @@ def _dataset_step(s: Settings, steps: StepPrinter) -> tuple[Any, Any]:
 
 
 def _ranker_step(
-    s: Settings, dataset: Any, split: Any, steps: StepPrinter, cached: Any = None
-) -> Any:
+    s: Settings, dataset: Dataset, split: Split, steps: StepPrinter,
+    cached: MFRanker | None = None,
+) -> MFRanker:
     from genrec.ranking import load_or_train_ranker, model_dir
 
     if cached is not None:
@@ -176,8 +181,8 @@ def _ranker_step(
     return ranker
 
 
-def _index_step(s: Settings, dataset: Any, split: Any, steps: StepPrinter,
-                more_workers_after: threading.Event | None = None) -> Any:
+def _index_step(s: Settings, dataset: Dataset, split: Split, steps: StepPrinter,
+                more_workers_after: threading.Event | None = None) -> ChromaStore:
     from genrec.retrieval import open_store, rating_counts
 
     verb = "checking" if s.chroma_dir.exists() else "building"
@@ -190,7 +195,9 @@ def _index_step(s: Settings, dataset: Any, split: Any, steps: StepPrinter,
     return store
 
 
-def _ranker_and_index(s: Settings, dataset: Any, split: Any, steps: StepPrinter) -> tuple[Any, Any]:
+def _ranker_and_index(
+    s: Settings, dataset: Dataset, split: Split, steps: StepPrinter
+) -> tuple[MFRanker, ChromaStore]:
     """The ranker step, then the index step. On a machine of at most two cores, a ranker that must
     be trained trains in a thread beside the index build, each on one core, and the index build
     takes every core once the ranker is done (each alone would leave a core idle much of the
@@ -212,7 +219,7 @@ def _ranker_and_index(s: Settings, dataset: Any, split: Any, steps: StepPrinter)
         "the number of epochs on a slice of them, then learns on all of them)",
     )
     started, done = time.perf_counter(), threading.Event()
-    trained: dict[str, Any] = {}
+    trained: dict[str, object] = {}
 
     def train() -> None:
         from genrec.ranking import load_or_train_ranker
@@ -236,13 +243,14 @@ def _ranker_and_index(s: Settings, dataset: Any, split: Any, steps: StepPrinter)
         worker.join()
     finally:
         torch.set_num_threads(threads)
-    if "error" in trained:
-        raise trained["error"]
+    failure = trained.get("error")
+    if isinstance(failure, BaseException):
+        raise failure
     steps.note(f"ranker ready, trained beside the index ({trained['seconds']:.1f} s)")
-    return trained["ranker"], store
+    return cast("MFRanker", trained["ranker"]), store
 
 
-def _llm_step(s: Settings, spec: str, steps: StepPrinter) -> Any:
+def _llm_step(s: Settings, spec: str, steps: StepPrinter) -> LLMBackend:
     from genrec.llm import get_llm, resolve_auto
 
     steps.step("LLM", "auto: looking for a language model" if spec == "auto" else spec)

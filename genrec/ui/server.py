@@ -9,10 +9,12 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 import threading
 import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from types import FrameType
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
@@ -168,7 +170,7 @@ class _DropCancelledTracebacks(logging.Filter):
         return not isinstance(exc, _SHUTDOWN_NOISE)
 
 
-def _end_gradio_streams(app: Any) -> None:
+def _end_gradio_streams(app: object) -> None:
     """Set the stop event of each Gradio app mounted in `app`: its heartbeat streams end."""
     for route in getattr(app, "routes", []):
         stop = getattr(getattr(route, "app", None), "stop_event", None)
@@ -185,7 +187,7 @@ def _quiet_server_class() -> type:
 
         stopped_by = 0
 
-        def handle_exit(self, sig: int, frame: Any) -> None:
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
             if self.should_exit:  # a second signal of either kind: stop now
                 self.force_exit = True
             self.should_exit = True
@@ -204,7 +206,7 @@ def _quiet_server_class() -> type:
                 for sig, handler in previous.items():
                     signal.signal(sig, handler)
 
-        async def shutdown(self, sockets: Any = None) -> None:
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
             quiet = _DropCancelledTracebacks()
             for name in ("uvicorn.error", "uvicorn"):
                 logging.getLogger(name).addFilter(quiet)
@@ -223,8 +225,6 @@ class BackgroundServer:
     """
 
     def __init__(self, app: FastAPI, *, host: str = "127.0.0.1", port: int = 0) -> None:
-        import socket
-
         import uvicorn
 
         if port == 0:

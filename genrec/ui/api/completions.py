@@ -59,7 +59,7 @@ async def completion_chunks(
     """SSE in the OpenAI chunk format from a turn's stream (`parts`: text deltas, then the Reply):
     role, content deltas, a final chunk with `genrec`, [DONE]."""
 
-    def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
+    def chunk(delta: dict[str, Any], finish: str | None = None, **extra: object) -> str:
         choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
         return _sse(
             {

@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 API_PREFIXES = ("/v1/", "/api/")
 API_PATHS = ("/v1", "/api", "/healthz", "/readyz", "/docs", "/openapi.json")
@@ -32,13 +33,13 @@ class AgentFailure(Exception):
     """The recommender raised while serving a request (reported as 503, never as a traceback)."""
 
 
-def error_body(status: int, message: str, **extra: Any) -> dict[str, Any]:
+def error_body(status: int, message: str, **extra: object) -> dict[str, Any]:
     return {"error": {"message": message, "type": KINDS.get(status, "api_error"), "code": status,
                       **extra}}
 
 
 def error_response(status: int, message: str, headers: dict[str, str] | None = None,
-                   **extra: Any) -> JSONResponse:
+                   **extra: object) -> JSONResponse:
     return JSONResponse(error_body(status, message, **extra), status_code=status, headers=headers)
 
 
@@ -114,7 +115,7 @@ class ApiRouteGuard:
     The routes are read from the app's OpenAPI schema (path templates and methods) on first use.
     """
 
-    def __init__(self, app: Any, *, openapi: Callable[[], dict[str, Any]]) -> None:
+    def __init__(self, app: ASGIApp, *, openapi: Callable[[], dict[str, Any]]) -> None:
         self.app = app
         self.openapi = openapi
         self._table: list[tuple[re.Pattern[str], set[str]]] | None = None
@@ -128,7 +129,7 @@ class ApiRouteGuard:
             self._table = table
         return self._table
 
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "") if scope["type"] == "http" else ""
         if not (path in API_PATHS or path.startswith(API_PREFIXES)):
             await self.app(scope, receive, send)

@@ -5,9 +5,9 @@ chat page's login cookie; only what the login page needs is open, and failed log
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from genrec.ui.api.errors import API_PREFIXES, error_response
 from genrec.ui.api.security import RateLimiter, matching_key
@@ -23,7 +23,7 @@ API_OWN = ("/v1", "/api", "/healthz", "/readyz")  # these check the key themselv
 class KeyGate:
     """ASGI middleware in front of everything that is not /v1, /api, /healthz or /readyz."""
 
-    def __init__(self, app: Any, *, api_key: str, gradio: Callable[[], Any | None],
+    def __init__(self, app: ASGIApp, *, api_key: str, gradio: Callable[[], object | None],
                  failures: RateLimiter) -> None:
         self.app = app
         self.api_key = api_key
@@ -41,7 +41,7 @@ class KeyGate:
                  or request.cookies.get(f"access-token-unsecure-{cid}"))
         return bool(token) and token in getattr(g, "tokens", {})
 
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
         if (scope["type"] not in ("http", "websocket") or path in API_OWN
                 or path.startswith(API_PREFIXES)):
@@ -58,7 +58,7 @@ class KeyGate:
                 await resp(scope, receive, send)
                 return
 
-            async def counting_send(message: dict) -> None:
+            async def counting_send(message: Message) -> None:
                 if message["type"] == "http.response.start" and message["status"] >= 400:
                     self.failures.take(client)
                 await send(message)
@@ -78,11 +78,11 @@ class KeyGate:
         await resp(scope, receive, send)
 
 
-def gradio_app_of(app: Any) -> Callable[[], Any | None]:
+def gradio_app_of(app: ASGIApp) -> Callable[[], object | None]:
     """A function that finds the Gradio App mounted in `app` (None before it is mounted)."""
-    found: list[Any] = []
+    found: list[object] = []
 
-    def find() -> Any | None:
+    def find() -> object | None:
         if not found:
             for route in getattr(app, "routes", []):
                 sub = getattr(route, "app", None)

@@ -7,7 +7,7 @@ at most once per `ApiLimits.health_probe_seconds`, and from the circuit breaker 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -17,6 +17,7 @@ from genrec.ui.api.llm_probe import llm_health
 from genrec.ui.api.schemas import Health, Ready
 
 if TYPE_CHECKING:
+    from genrec.agent import Recommender
     from genrec.ui.api.routes import ApiService
 
 
@@ -61,7 +62,7 @@ def health_routes(app: FastAPI, service: ApiService) -> None:
 
     @app.get("/readyz", response_model=Ready, tags=["health"],
              responses={503: {"description": "Not ready: which check failed."}})
-    async def readyz() -> Any:
+    async def readyz() -> Ready | JSONResponse:
         """Readiness: the catalog is loaded and the session store answers (the LLM is optional)."""
         checks: dict[str, str] = {}
         catalog = getattr(service.rec, "catalog", None)
@@ -87,7 +88,7 @@ def _dataset(service: ApiService) -> str:
     return named
 
 
-def _session_count(rec: Any) -> int | None:
+def _session_count(rec: Recommender) -> int | None:
     """How many sessions the recommender stores (None when it cannot say)."""
     listing = getattr(rec, "list_sessions", None)
     return len(listing()) if callable(listing) else None

@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from typing import TYPE_CHECKING
 
 from starlette.concurrency import run_in_threadpool
 
+if TYPE_CHECKING:
+    from genrec.llm import LLMBackend
 
-def llm_health(llm: Any) -> tuple[str, float | None]:
+
+def llm_health(llm: LLMBackend | None) -> tuple[str, float | None]:
     """("none" | "up" | "degraded" | "down", seconds until the next try when down)."""
     if not _chat(llm):
         return "none", None
@@ -30,7 +33,7 @@ class LLMProbe:
     is None for the others.
     """
 
-    def __init__(self, llm: Any, *, timeout: float, every: float) -> None:
+    def __init__(self, llm: LLMBackend | None, *, timeout: float, every: float) -> None:
         self.base_url: str | None = getattr(llm, "base_url", None) if _chat(llm) else None
         self.api_key = str(getattr(llm, "api_key", "") or "EMPTY")
         self.timeout = timeout
@@ -69,7 +72,7 @@ class LLMProbe:
         return why is None, why or ""
 
 
-def _chat(llm: Any) -> bool:
+def _chat(llm: LLMBackend | None) -> bool:
     return llm is not None and getattr(llm, "chat_model", None) is not None
 
 

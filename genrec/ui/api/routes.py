@@ -14,7 +14,7 @@ import time
 import uuid
 import weakref
 from collections.abc import AsyncIterator, Callable
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 from urllib.parse import quote, unquote
 
 from fastapi import (
@@ -71,6 +71,8 @@ if TYPE_CHECKING:
     from genrec.config import Settings
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 #: A session id given to a stateless request: its transcript's key, a dot, 8 hex digits.
 _GIVEN_ID = re.compile(r"^(t-[0-9a-f]{40})\.[0-9a-f]{8}$")
@@ -212,7 +214,7 @@ class ApiService:
             self._locks[session_id] = lock
         return lock
 
-    async def call(self, fn: Callable[..., Any], *args: Any) -> Any:
+    async def call(self, fn: Callable[..., T], *args: object) -> T:
         """Run a blocking recommender call in the thread pool; its errors become AgentFailure."""
         try:
             return await run_in_threadpool(fn, *args)

@@ -52,7 +52,7 @@ class ApiLimits(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _moved(cls, data: Any) -> Any:
+    def _moved(cls, data: object) -> object:
         if isinstance(data, dict) and "max_message_chars" in data:
             raise ValueError("max_message_chars is the recommender's limit now: set "
                              "AgentConfig(max_message_chars=...), [agent] max_message_chars in "

@@ -18,11 +18,11 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 from urllib.parse import unquote
 
 from fastapi import HTTPException, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 bearer = HTTPBearer(auto_error=False, description="GENREC_API_KEY, when the server has one.")
 
@@ -96,12 +96,12 @@ class BodySizeLimit:
     Checks Content-Length first, then counts streamed (chunked) bytes as they arrive.
     """
 
-    def __init__(self, app: Any, *, max_bytes: int, prefixes: tuple[str, ...]) -> None:
+    def __init__(self, app: ASGIApp, *, max_bytes: int, prefixes: tuple[str, ...]) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.prefixes = prefixes
 
-    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith(self.prefixes):
             await self.app(scope, receive, send)
             return
@@ -119,7 +119,7 @@ class BodySizeLimit:
         exceeded = False
         replaced = False
 
-        async def limited_receive() -> dict:
+        async def limited_receive() -> Message:
             nonlocal received, exceeded
             message = await receive()
             if message["type"] == "http.request":
@@ -129,7 +129,7 @@ class BodySizeLimit:
                     raise _TooLarge  # frameworks may turn this into a 400: send() swaps it below
             return message
 
-        async def guarded_send(message: dict) -> None:
+        async def guarded_send(message: Message) -> None:
             nonlocal replaced
             if exceeded and message["type"] == "http.response.start":
                 replaced = True

@@ -28,10 +28,11 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from genrec.agent import Recommender
+    from genrec.agent import DialogueState, Recommender
+    from genrec.data import Catalog
 
 #: Prefix of the session ids a transcript defines (as a client sees them).
 TRANSCRIPT_PREFIX = "t-"
@@ -120,7 +121,7 @@ class TitleFinder:
     [2]
     """
 
-    def __init__(self, catalog: Any) -> None:
+    def __init__(self, catalog: Catalog) -> None:
         self._by_year: dict[int, dict[str, int]] = {}
         self._title_of: dict[int, str] = {}
         self._longest = 1
@@ -204,7 +205,8 @@ def fork(rec: Recommender, session_id: str, source_id: str) -> bool:
     return True
 
 
-def _put(rec: Recommender, session_id: str, state: Any, turns: list[tuple[str, str]]) -> None:
+def _put(rec: Recommender, session_id: str, state: DialogueState,
+         turns: list[tuple[str, str]]) -> None:
     """Store `state` and `turns` as the whole of a (deleted) session, in one write."""
     rec.save_state(session_id, state, turns)
 
@@ -239,5 +241,5 @@ def _replay(rec: Recommender, session_id: str, turns: Sequence[tuple[str, str]],
     _put(rec, session_id, final, list(turns))
 
 
-def _put_state(rec: Recommender, session_id: str, state: Any) -> None:
+def _put_state(rec: Recommender, session_id: str, state: DialogueState) -> None:
     rec.save_state(session_id, state)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
+from genrec.agent.rationales import item_nouns
 from genrec.ui.chat.cards import card_block
 from genrec.ui.chat.preference_chips import PrefChip
 from genrec.ui.chat.text import MAX_CHIPS, banner_of, header_markdown, trace_markdown
@@ -52,7 +53,8 @@ def build_blocks(
             with gr.Column(scale=3, elem_id="genrec-left"):
                 chatbot, chips = _conversation_panel()
                 _preference_chips_panel(recommender, prefs_state, session, banner)
-                working, box, send, stop, note, new = _input_panel()
+                _, nouns = item_nouns(recommender.catalog)
+                working, box, send, stop, note, new = _input_panel(nouns)
                 shortlist_btn, shortlist = _shortlist_panel()
                 session_md, trace = _why_panel()
             _cards_panel(recommender, cards_state, session, banner)
@@ -104,15 +106,15 @@ def _preference_chips_panel(recommender: Recommender, prefs_state: gr.State,
                         outputs=[prefs_state, banner])
 
 
-def _input_panel() -> tuple[gr.Markdown, gr.Textbox, gr.Button, gr.Button, gr.Markdown,
-                            gr.Button]:
-    """The running turn's stage, the message box with Send and Stop, the note under it and
-    "New conversation"."""
+def _input_panel(nouns: str) -> tuple[gr.Markdown, gr.Textbox, gr.Button, gr.Button,
+                                      gr.Markdown, gr.Button]:
+    """The running turn's stage, the message box (its example in the catalog's plural noun) with
+    Send and Stop, the note under it and "New conversation"."""
     working = gr.Markdown("", visible=False, elem_id="genrec-working")
     with gr.Row(elem_id="genrec-input-row"):
         box = gr.Textbox(
             show_label=False,
-            placeholder="e.g. I loved Toy Story, recommend animated movies",
+            placeholder=f"e.g. I loved Toy Story, recommend animated {nouns}",
             elem_id="genrec-input",
             scale=5,
             interactive=False,  # until the page knows its session (load, below)

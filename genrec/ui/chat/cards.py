@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 import logging
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import gradio as gr
@@ -14,7 +15,10 @@ import gradio as gr
 from genrec.agent.rationales import shown_rating
 
 if TYPE_CHECKING:
-    from genrec.agent import Recommender
+    from genrec.agent import DialogueState, Recommendation, Recommender
+
+BannerOf = Callable[[list[str]], dict[str, Any]]
+"""Notices to the banner's update (`genrec.ui.chat.text.banner_of`)."""
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +29,7 @@ TEMPLATED = "Reason built from the catalog data"
 UNCHECKED = "Written by the language model, not checked"
 
 
-def card_of(rec: Any) -> dict[str, Any]:
+def card_of(rec: Recommendation | Mapping[str, Any]) -> dict[str, Any]:
     """A Recommendation as the plain dict the cards render (plus the user's feedback, if any)."""
     d = rec.model_dump(mode="json") if hasattr(rec, "model_dump") else dict(rec)
     d.setdefault("feedback", None)
@@ -41,7 +45,7 @@ def source_html(card: dict[str, Any]) -> str:
     return f'<span class="source">{TEMPLATED}</span>'
 
 
-def links_html(links: Any) -> str:
+def links_html(links: Iterable[tuple[str, str]] | None) -> str:
     """The item's pages ("IMDb", "TMDb") as links that open in a new tab that gets no handle on this
     page (rel="noopener"); only https links are shown.
 
@@ -56,7 +60,7 @@ def links_html(links: Any) -> str:
     return f'<span class="links">{" · ".join(anchors)}</span>' if anchors else ""
 
 
-def card_html(card: dict[str, Any], links: Any = ()) -> str:
+def card_html(card: dict[str, Any], links: Iterable[tuple[str, str]] | None = ()) -> str:
     """One card: title (year), genres, predicted rating, the item's pages (`links`: (site, URL)
     pairs, `Item.links`), the reason and where it comes from."""
     e = html.escape
@@ -85,8 +89,8 @@ def card_html(card: dict[str, Any], links: Any = ()) -> str:
     )
 
 
-def card_block(recommender: Recommender, card: dict[str, Any], session: Any, cards_state: Any,
-               banner: Any, banner_of: Any) -> None:
+def card_block(recommender: Recommender, card: dict[str, Any], session: gr.Textbox,
+               cards_state: gr.State, banner: gr.Markdown, banner_of: BannerOf) -> None:
     """One card (inside `gr.render`): its HTML and the 👍/👎 buttons wired to the recommender."""
     item_id = int(card["item_id"])
     item = recommender.catalog.get(item_id)
@@ -105,10 +109,12 @@ def card_block(recommender: Recommender, card: dict[str, Any], session: Any, car
                      inputs=[session, cards_state], outputs=[cards_state, banner])
 
 
-def _feedback_handler(recommender: Recommender, item_id: int, liked: bool, banner_of: Any):  # noqa: ANN202
+def _feedback_handler(
+    recommender: Recommender, item_id: int, liked: bool, banner_of: BannerOf
+) -> Callable[[str, list[dict[str, Any]]], tuple[object, object]]:
     """A click handler recording 👍/👎 for one item and marking its card."""
 
-    def handler(session_id: str, cards: list[dict[str, Any]]) -> tuple[Any, Any]:
+    def handler(session_id: str, cards: list[dict[str, Any]]) -> tuple[object, object]:
         try:
             recommender.feedback(session_id, item_id, liked)
         except Exception:  # noqa: BLE001 - a banner, not a traceback
@@ -164,7 +170,8 @@ def cards_of_state(recommender: Recommender, session_id: str) -> list[dict[str, 
     return cards
 
 
-def _predicted(recommender: Recommender, state: Any, ids: list[int]) -> dict[int, float]:
+def _predicted(recommender: Recommender, state: DialogueState, ids: list[int]
+               ) -> dict[int, float]:
     """The ranker's predicted ratings of `ids` for the session's state (none without a profile),
     rounded as a Recommendation's are."""
     toolkit = recommender.toolkit

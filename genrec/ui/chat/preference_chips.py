@@ -8,12 +8,13 @@ next turn no longer applies it (`Recommender.remove_preference`).
 from __future__ import annotations
 
 import html
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
 if TYPE_CHECKING:
-    from genrec.agent import Recommender
+    from genrec.agent import DialogueState, Recommender
+    from genrec.data import Catalog
 
 MAX_PREF_CHIPS = 12
 
@@ -27,7 +28,7 @@ class PrefChip(BaseModel):
     tip: str = ""
 
 
-def chips_of(state: Any, catalog: Any) -> list[PrefChip]:
+def chips_of(state: DialogueState, catalog: Catalog) -> list[PrefChip]:
     """The session's stated preferences, hard constraints first, then tastes and liked items."""
     out = [PrefChip(label=g, kind="genre", value=g, tip="only this genre (any of those asked for)")
            for g in state.wanted_genres]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 import json
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import gradio as gr
@@ -60,7 +61,7 @@ def _tool_table(records: list[dict[str, Any]]) -> str:
     return "\n".join(rows)
 
 
-def _picks_markdown(reply: Reply, cell: Any) -> str:
+def _picks_markdown(reply: Reply, cell: Callable[[str, int], str]) -> str:
     """Each pick's score parts: fused score, predicted rating, the liked item it is near, the
     asked-for genres it has, and where its reason comes from."""
     if not reply.recommendations:
