@@ -1,4 +1,5 @@
-"""The Chroma client: embedded or server per settings, the pointer collection, and the index listing.
+"""The Chroma client: embedded or server per settings, the pointer collection, and the index
+listing.
 
 Every other retrieval module reaches Chroma through what is made here; `StoreError` is the one
 error a store raises when the index cannot be used.
@@ -41,7 +42,8 @@ def make_client(settings: Settings) -> ClientAPI:
             client.heartbeat()
         except Exception as exc:  # noqa: BLE001 - any connection failure means the same to the user
             raise StoreError(
-                f"no Chroma server at {settings.chroma_host}:{settings.chroma_port} ({type(exc).__name__}: {exc}); "
+                f"no Chroma server at {settings.chroma_host}:{settings.chroma_port} "
+                f"({type(exc).__name__}: {exc}); "
                 "start one with `genrec index serve` or set GENREC_CHROMA_MODE=embedded"
             ) from None
         return client
@@ -86,7 +88,8 @@ def write_pointer(client: ClientAPI, key: str, record: dict[str, Any]) -> None:
 
 
 def list_indexes(client: ClientAPI) -> list[dict[str, Any]]:
-    """Every (dataset, embedder) index the pointer collection knows, plus leftover staging builds."""
+    """Every (dataset, embedder) index the pointer collection knows, plus leftover staging
+    builds."""
     pointers = get_collection(client, POINTER_COLLECTION)
     if pointers is None:  # nothing was ever built
         return []

@@ -151,7 +151,8 @@ class SentenceTransformerEmbedder:
     ) -> None:
         if model.startswith(("/", "./", "../", "~")) and not Path(model).expanduser().exists():
             raise UnknownEmbedderError(
-                f"sentence-transformers model folder {model!r} does not exist; give an existing folder, "
+                f"sentence-transformers model folder {model!r} does not exist; "
+                "give an existing folder, "
                 "a Hub model id, or openai:MODEL"
             )
         self.name = DEFAULT_MODEL if model in _DEFAULT_ALIASES else model
@@ -187,7 +188,9 @@ class OpenAIEmbedder:
     Sends `{"model": MODEL, "input": [texts]}` in batches and reads `data[i].embedding`, ordered
     by `data[i].index`. The collection name uses `openai:MODEL`.
 
-    >>> emb = OpenAIEmbedder("BAAI/bge-small-en-v1.5", base_url="http://127.0.0.1:8000/v1")  # doctest: +SKIP
+    >>> emb = OpenAIEmbedder(  # doctest: +SKIP
+    ...     "BAAI/bge-small-en-v1.5", base_url="http://127.0.0.1:8000/v1"
+    ... )
     """
 
     def __init__(self, model: str, *, base_url: str, api_key: str = "EMPTY", timeout: float = 60.0,
@@ -251,7 +254,7 @@ class OpenAIEmbedder:
         return vecs
 
 
-# ------------------------------------------------------------------ hash (tests, synthetic benchmarks)
+# ---------------------------------------------------------- hash (tests, synthetic benchmarks)
 
 
 class HashEmbedder:

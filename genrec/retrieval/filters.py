@@ -54,7 +54,9 @@ class SearchFilters(BaseModel):
 
         >>> from types import SimpleNamespace as Item
         >>> f = SearchFilters(genres_none=["Horror"], year_min=1980)
-        >>> f.allows(Item(item_id=1, genres=["Comedy"], year=1985)), f.allows(Item(item_id=2, genres=["Comedy"], year=None))
+        >>> dated = Item(item_id=1, genres=["Comedy"], year=1985)
+        >>> undated = Item(item_id=2, genres=["Comedy"], year=None)
+        >>> f.allows(dated), f.allows(undated)
         (True, False)
         """
         genres = set(item.genres)
@@ -154,7 +156,8 @@ def to_where(filters: SearchFilters) -> dict[str, Any] | None:
 
 @dataclass
 class FilterTable:
-    """The catalog's filterable metadata as arrays, so a filter is a vectorised mask (µs at 1M items)."""
+    """The catalog's filterable metadata as arrays, so a filter is a vectorised mask (µs at 1M
+    items)."""
 
     ids: np.ndarray          # int64, catalog order
     years: np.ndarray        # int32, UNKNOWN_YEAR when missing

@@ -1,4 +1,5 @@
-"""The item index of one (dataset, embedder): atomic, resumable builds and its status against the catalog.
+"""The item index of one (dataset, embedder): atomic, resumable builds and its status against
+the catalog.
 
 Each build writes a new generation (collection `<base>-v<n>`); a pointer record names the
 generation in use, so readers switch atomically and a build that dies leaves the old one serving.
@@ -136,7 +137,8 @@ class ItemIndex:
         return self._fingerprint
 
     def share_rows(self, other: ItemIndex) -> None:
-        """Take `other`'s computed rows and fingerprint (same catalog and embedder: skips the hashing)."""
+        """Take `other`'s computed rows and fingerprint (same catalog and embedder: skips the
+        hashing)."""
         self._rows, self._fingerprint = other.rows(), other.fingerprint()
 
     # ------------------------------------------------------------------ status and build
@@ -280,7 +282,8 @@ class ItemIndex:
         progress: bool,
         more_workers_after: threading.Event | None = None,
     ) -> None:
-        """Write rows into `staging`: `reusable` with their vectors copied from `active`, `fresh` embedded."""
+        """Write rows into `staging`: `reusable` with their vectors copied from `active`,
+        `fresh` embedded."""
         with tqdm(total=len(reusable) + len(fresh), desc=f"index {self.dataset.name}", unit="item",
                   disable=not progress, file=sys.stderr) as bar:
             for start in range(0, len(reusable), batch):
@@ -349,7 +352,8 @@ class ItemIndex:
         ptr = read_pointer(self.client, self.key)
         if ptr is None:
             raise StoreError(
-                f"no index for {self.key}; build it with `genrec index build --dataset {self.dataset.name}`"
+                f"no index for {self.key}; "
+                f"build it with `genrec index build --dataset {self.dataset.name}`"
             )
         self._checked_at = now
         self.dim = int(ptr.get("dim") or 0)
@@ -357,7 +361,8 @@ class ItemIndex:
             col = get_collection(self.client, ptr["collection"])
             if col is None:
                 raise StoreError(
-                    f"collection {ptr['collection']} named by the pointer is gone; rebuild the index"
+                    f"collection {ptr['collection']} named by the pointer is gone; "
+                    "rebuild the index"
                 )
             self._collection, self._collection_name = col, ptr["collection"]
         return self._collection
@@ -368,7 +373,8 @@ class ItemIndex:
         return self._collection_name
 
     def holds_rows(self) -> bool:
-        """True when the collection in use is known to hold exactly `rows()` (texts need no read)."""
+        """True when the collection in use is known to hold exactly `rows()` (texts need no
+        read)."""
         return self.synced is not None and self.synced == self._collection_name
 
     def info(self) -> dict[str, Any]:

@@ -16,7 +16,8 @@ from genrec.data import Catalog, Item
 from genrec.retrieval.filters import UNKNOWN_YEAR, genre_key
 from genrec.retrieval.text import TEXT_VERSION, item_text, text_hash
 
-# 1: metadata carried "popularity" (rating counts over the whole dataset); 2: no ratings in the index
+# 1: metadata carried "popularity" (rating counts over the whole dataset);
+# 2: no ratings in the index
 SCHEMA_VERSION = "2"
 
 
@@ -38,7 +39,9 @@ def item_metadata(item: Item, genres: list[str]) -> dict[str, Any]:
 
     >>> from genrec.data import Item
     >>> item_metadata(Item(1, "Heat", 1995, ("Action",)), ["Action", "Drama"])
-    {'item_id': 1, 'title': 'Heat', 'year': 1995, 'genres': 'Action', 'g_Action': True, 'g_Drama': False}
+    ... # doctest: +NORMALIZE_WHITESPACE
+    {'item_id': 1, 'title': 'Heat', 'year': 1995, 'genres': 'Action', 'g_Action': True,
+     'g_Drama': False}
     """
     md: dict[str, Any] = {
         "item_id": item.item_id,
@@ -53,7 +56,8 @@ def item_metadata(item: Item, genres: list[str]) -> dict[str, Any]:
 
 
 def index_rows(catalog: Catalog, *, tags: bool = True) -> list[IndexRow]:
-    """Text, hashes and metadata of every catalog item, in catalog order (`tags`: see `item_text`)."""
+    """Text, hashes and metadata of every catalog item, in catalog order (`tags`: see
+    `item_text`)."""
     genres = catalog.genres
     rows = []
     for item in catalog:
@@ -67,7 +71,8 @@ def index_rows(catalog: Catalog, *, tags: bool = True) -> list[IndexRow]:
 
 
 def fingerprint(rows: list[IndexRow], embedder_name: str) -> str:
-    """Hash of everything the index should hold (items, texts, metadata, embedder, schema), 16 hex."""
+    """Hash of everything the index should hold (items, texts, metadata, embedder, schema),
+    16 hex."""
     h = hashlib.sha256(f"{SCHEMA_VERSION}\0{TEXT_VERSION}\0{embedder_name}".encode())
     for r in rows:
         h.update(f"{r.item_id}:{r.row_hash};".encode())

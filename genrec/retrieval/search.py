@@ -70,7 +70,8 @@ class Searcher:
     def search(
         self, query: str, k: int = 10, filters: SearchFilters | None = None
     ) -> list[SearchResult]:
-        """Items closest in meaning to `query` that satisfy `filters`, best first (see ChromaStore.search)."""
+        """Items closest in meaning to `query` that satisfy `filters`, best first (see
+        ChromaStore.search)."""
         f = validate(filters, self.table.genres)
         if k <= 0:
             return []
@@ -100,7 +101,8 @@ class Searcher:
         return self.knn(np.asarray(got["embeddings"][0], dtype=np.float32), k, f)
 
     def query_vector(self, query: str) -> np.ndarray:
-        """The query's embedding; the last QUERY_CACHE_SIZE queries are remembered (agents repeat them)."""
+        """The query's embedding; the last QUERY_CACHE_SIZE queries are remembered (agents
+        repeat them)."""
         q = self._query_cache.get(query)
         if q is None:
             q = self.embedder.embed([query])[0]
@@ -167,7 +169,8 @@ class Searcher:
     def _overfetch(
         self, q: np.ndarray, k_eff: int, mask: np.ndarray, matching: np.ndarray
     ) -> list[SearchResult]:
-        """A broad filter: HNSW over-fetched by 2/(matching fraction), post-filtered, widened until k survive."""
+        """A broad filter: HNSW over-fetched by 2/(matching fraction), post-filtered, widened
+        until k survive."""
         col = self.index.collection
         n_total = len(self.table.ids)
         fetch = min(n_total, math.ceil(k_eff / (len(matching) / n_total) * 2) + 16)
@@ -184,7 +187,8 @@ class Searcher:
         return self._results([i for i, _ in keep], [s for _, s in keep], None)
 
     def vector_cache(self) -> np.ndarray | None:
-        """Every item's stored vector, catalog-aligned, read once per collection (None if too big)."""
+        """Every item's stored vector, catalog-aligned, read once per collection (None if too
+        big)."""
         name = self.index.collection_name
         if self._vectors is not None and self._vectors_of == name:
             return self._vectors
@@ -207,7 +211,8 @@ class Searcher:
             return vectors
 
     def exact(self, q: np.ndarray, ids: np.ndarray, k: int) -> list[SearchResult]:
-        """Exact cosine top-k over the stored vectors of `ids` (the fallback when HNSW falls short)."""
+        """Exact cosine top-k over the stored vectors of `ids` (the fallback when HNSW falls
+        short)."""
         col = self.index.collection
         all_ids: list[int] = []
         scores: list[np.ndarray] = []

@@ -153,7 +153,8 @@ class ChromaStore:
 
     @property
     def popularity(self) -> Mapping[int, int]:
-        """Rating count per catalog item that orders a blank query (read-only; 0 for unrated items)."""
+        """Rating count per catalog item that orders a blank query (read-only; 0 for unrated
+        items)."""
         return self._popularity
 
     # ------------------------------------------------------------------ index
@@ -238,7 +239,8 @@ def open_store(settings: Settings, dataset: Dataset, *, build: bool = True, prog
         popularity: rating count per item id, used to order a blank query's matches. Pass the
             training split's counts (`rating_counts(split.train)` or a fitted ranker's
             `popularity()`) whenever a split is in use; None counts every rating in
-            `dataset.ratings` (right for serving a whole dataset, a leak when evaluating on a split).
+            `dataset.ratings` (right for serving a whole dataset, a leak when evaluating on a
+            split).
         embedder: overrides settings.embedder.
         more_workers_after: a build embeds with one worker until this event is set (see
             `ItemIndex.build`).

@@ -54,11 +54,15 @@ def item_text(item: Item, *, tags: bool = True) -> str:
     plot there).
 
     >>> from genrec.data import Item
-    >>> item_text(Item(1, "Toy Story", 1995, ("Animation", "Children's", "Comedy")))
-    "Toy Story (1995). Genres: Animation, Children's, Comedy (animated, children's, family, comedy film)."
-    >>> item_text(Item(32, "Twelve Monkeys", 1995, ("Sci-Fi",), aliases=("12 Monkeys",),
-    ...                extra={"tags": [["time travel", 3], ["twist ending", 1]], "imdb_id": "tt0114746"}))
-    'Twelve Monkeys (1995). Also known as: 12 Monkeys. Genres: Sci-Fi (science fiction film). Tags: time travel, twist ending.'
+    >>> print(item_text(Item(1, "Toy Story", 1995, ("Animation", "Children's", "Comedy"))))
+    ... # doctest: +NORMALIZE_WHITESPACE
+    Toy Story (1995). Genres: Animation, Children's, Comedy (animated, children's, family,
+    comedy film).
+    >>> tags = {"tags": [["time travel", 3], ["twist ending", 1]], "imdb_id": "tt0114746"}
+    >>> print(item_text(Item(32, "Twelve Monkeys", 1995, ("Sci-Fi",), aliases=("12 Monkeys",),
+    ...                      extra=tags)))  # doctest: +NORMALIZE_WHITESPACE
+    Twelve Monkeys (1995). Also known as: 12 Monkeys. Genres: Sci-Fi (science fiction film).
+    Tags: time travel, twist ending.
     """
     parts = [f"{item.label}."]
     if item.aliases:
