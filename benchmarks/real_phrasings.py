@@ -27,7 +27,7 @@ def main() -> None:
     from genrec.agent.understanding.extraction import CatalogExtractor
     from genrec.config import Settings
     from genrec.data import load_split
-    from genrec.evaluation.simulation.phrasebook import build_phrasebook
+    from genrec.evaluation.simulation.phrasebook_corpus import build_phrasebook
 
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter

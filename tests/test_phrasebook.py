@@ -31,10 +31,9 @@ from genrec.evaluation.simulation.phrasebook import (
     ACTS,
     Phrasebook,
     Template,
-    build_phrasebook,
-    load_phrasebook,
     phrasing_for_user,
 )
+from genrec.evaluation.simulation.phrasebook_corpus import build_phrasebook, load_phrasebook
 
 needs_corpus = pytest.mark.skipif(
     not default_corpus_path().exists(),

@@ -19,7 +19,8 @@ from genrec.evaluation.protocols.replay import (
 from genrec.evaluation.protocols.target import TargetProtocol
 from genrec.evaluation.protocols.target_peers import TargetPeers
 from genrec.evaluation.simulation.behaviour_mix import BehaviourMix
-from genrec.evaluation.simulation.phrasebook import Phrasebook, load_phrasebook
+from genrec.evaluation.simulation.phrasebook import Phrasebook
+from genrec.evaluation.simulation.phrasebook_corpus import load_phrasebook
 
 if TYPE_CHECKING:
     from genrec.ranking import Ranker

@@ -11,7 +11,8 @@ from collections.abc import Callable
 from genrec.data import Catalog
 from genrec.evaluation.simulation.llm_user import LLMSimulator
 from genrec.evaluation.simulation.persona import Persona
-from genrec.evaluation.simulation.phrasebook import Phrasebook, load_phrasebook, phrasing_for_user
+from genrec.evaluation.simulation.phrasebook import Phrasebook, phrasing_for_user
+from genrec.evaluation.simulation.phrasebook_corpus import load_phrasebook
 from genrec.evaluation.simulation.phrasings import genre_word
 from genrec.evaluation.simulation.template_user import FACT_KINDS, TemplateSimulator
 from genrec.evaluation.simulation.user import Stated, UserSimulator, Utterance, mentionable

@@ -79,7 +79,7 @@ class TemplateSimulator:
             )
         if phrasing == "real" and phrasebook is None:
             raise ValueError(
-                "phrasing='real' needs a phrasebook (genrec.evaluation.simulation.phrasebook.load_phrasebook)"
+                "phrasing='real' needs a phrasebook (genrec.evaluation.simulation.phrasebook_corpus.load_phrasebook)"
             )
         self.persona = persona
         self.catalog = catalog
