@@ -46,7 +46,11 @@ def _years(spec: str | None) -> tuple[int | None, int | None]:
     return (int(lo) if lo else None), (int(hi) if hi else None)
 
 
-@app.command("build")
+@app.command(
+    "build",
+    help="Build or refresh the item index of a dataset (atomic; unchanged items are not "
+    "re-embedded).",
+)
 def build(
     dataset: str | None = typer.Option(None, help="Dataset to index (default: settings.dataset)."),
     embedder: str | None = typer.Option(None, help="Embedder (default: settings.embedder)."),
@@ -54,8 +58,7 @@ def build(
         False, help="Rebuild even when the index is up to date (vectors are reused)."
     ),
 ) -> None:
-    """Build or refresh the item index of a dataset (atomic; unchanged items are not
-    re-embedded)."""
+    # its help (one line in `genrec index --help`) is the `help` above
     from genrec.commands.prepare import quiet_third_party
     from genrec.data import load_dataset
     from genrec.retrieval import ChromaStore, get_embedder, make_client
@@ -145,7 +148,11 @@ def serve(
     raise typer.Exit(run_passing_signals(chroma_command(s.chroma_dir, host, port)))
 
 
-@app.command("search")
+@app.command(
+    "search",
+    help="Semantic search over the item index with genre / year / id filters (builds the index "
+    "if needed).",
+)
 def search(
     query: str = typer.Argument(..., help="What to look for, in words."),
     dataset: str | None = typer.Option(None, help="Dataset (default: settings.dataset)."),
@@ -163,8 +170,7 @@ def search(
     k: int = typer.Option(10, "--k", "-k", min=1, max=1000, help="Number of results."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list of results."),
 ) -> None:
-    """Semantic search over the item index with genre / year / id filters (builds the index if
-    needed)."""
+    # its help (one line in `genrec index --help`) is the `help` above
     from genrec.commands.prepare import quiet_third_party
     from genrec.data import load_dataset
     from genrec.retrieval import SearchFilters, open_store

@@ -422,11 +422,12 @@ def _session_routes(router: APIRouter, service: ApiService) -> None:
                 "session_id": session.client}
 
     @router.post(
-        "/api/sessions/{session_id}/feedback", response_model=SessionView, tags=["sessions"]
+        "/api/sessions/{session_id}/feedback", response_model=SessionView, tags=["sessions"],
+        description="Record a like or dislike; the next turn respects it "
+        "(a disliked item is not shown again).",
     )
     async def post_feedback(body: FeedbackIn, session: Owned = ValidSession) -> SessionView:
-        """Record a like or dislike; the next turn respects it (a disliked item is not shown
-        again)."""
+        # what /docs shows is the `description` above (one line there)
         await service.require(session)
         async with service.lock(session.stored):
             try:
