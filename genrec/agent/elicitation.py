@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Protocol
 
 from genrec.agent.rationales.reasons import item_nouns
 from genrec.agent.state import DialogueState
+from genrec.data import Catalog
 
 ATTRIBUTES = ("example", "genre", "decade")
 """What the agent can ask about: a title the user loved, the genre, the decade."""
@@ -36,11 +37,22 @@ class Question:
     entropy: float = 0.0
 
 
+class ScoredItem(Protocol):
+    """A candidate as the question policy sees it: an item id and its fused score."""
+
+    @property
+    def item_id(self) -> int: ...
+
+    @property
+    def score(self) -> float: ...
+
+
 def _decade(year: int | None) -> int | None:
     return (year // 10) * 10 if year else None
 
 
-def score_mass(candidates: Sequence[Any], catalog: Any, attribute: str) -> dict[Any, float]:
+def score_mass(candidates: Sequence[ScoredItem], catalog: Catalog, attribute: str
+               ) -> dict[str | int, float]:
     """The pool's score mass per value of `attribute` (an item's mass is split over its genres).
 
     Scores are shifted to be positive, so the best candidate weighs most.
@@ -56,7 +68,7 @@ def score_mass(candidates: Sequence[Any], catalog: Any, attribute: str) -> dict[
     low = min(float(c.score) for c in candidates)
     top = max(float(c.score) for c in candidates)
     span = (top - low) or 1.0
-    mass: dict[Any, float] = defaultdict(float)
+    mass: dict[str | int, float] = defaultdict(float)
     for c in candidates:
         it = catalog.get(c.item_id)
         if it is None:
@@ -72,7 +84,8 @@ def score_mass(candidates: Sequence[Any], catalog: Any, attribute: str) -> dict[
     return dict(mass)
 
 
-def entropy(mass: dict[Any, float]) -> float:
+def entropy(mass: Mapping[str, float] | Mapping[int, float] | Mapping[str | int, float]
+            ) -> float:
     """Shannon entropy (bits) of a mass distribution.
 
     >>> entropy({"a": 1.0, "b": 1.0}), entropy({"a": 2.0}), entropy({})
@@ -97,7 +110,7 @@ def _open(state: DialogueState, attribute: str) -> bool:
     return len(state.liked) < FEW_TITLES
 
 
-def _label(attribute: str, value: Any) -> str:
+def _label(attribute: str, value: str | int) -> str:
     return f"the {value}s" if attribute == "decade" else str(value).lower()
 
 
@@ -109,7 +122,7 @@ TEXTS = {
 """How each question reads: short, answerable in a few words."""
 
 
-def choose_question(state: DialogueState, candidates: Sequence[Any], catalog: Any,
+def choose_question(state: DialogueState, candidates: Sequence[ScoredItem], catalog: Catalog,
                     attributes: Sequence[str] = ATTRIBUTES) -> Question | None:
     """The question to ask this turn, or None.
 

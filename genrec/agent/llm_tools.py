@@ -10,7 +10,8 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from enum import Enum, auto
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from pydantic import BaseModel, Field, ValidationError
 
@@ -137,7 +138,13 @@ def _fmt_validation(name: str, exc: ValidationError) -> str:
     return f"{name}: invalid arguments: " + "; ".join(parts) + ". Fix them and call again."
 
 
-_UNSET: Any = object()
+class _Unset(Enum):
+    """The profile not computed yet (None is a profile: nothing to personalise on)."""
+
+    UNSET = auto()
+
+
+_UNSET = _Unset.UNSET
 
 
 class ToolRunner:
@@ -155,7 +162,7 @@ class ToolRunner:
 
     def __init__(self, toolkit: Toolkit, state: DialogueState | None = None, *,
                  allow_repeats: bool = False, trace: list[ToolCallRecord] | None = None,
-                 profile: Profile | None = _UNSET, message: str | None = None) -> None:
+                 profile: Profile | None | _Unset = _UNSET, message: str | None = None) -> None:
         self.toolkit = toolkit
         self.allow_repeats = allow_repeats
         self.trace = trace if trace is not None else []
@@ -163,17 +170,17 @@ class ToolRunner:
         self._profile = profile
         self.message = message
 
-    def use(self, state: DialogueState | None, profile: Profile | None = _UNSET) -> None:
+    def use(self, state: DialogueState | None, profile: Profile | None | _Unset = _UNSET) -> None:
         """Act on `state` from now on (its profile is computed once, when first needed)."""
         self.state, self._profile = state, profile
 
     def profile(self) -> Profile | None:
         """The state's ranker profile, computed once per state."""
-        if self._profile is _UNSET:
+        if isinstance(self._profile, _Unset):
             self._profile = self.toolkit.profile(self.state)
         return self._profile
 
-    def run(self, name: str, arguments: Any) -> ToolResult:
+    def run(self, name: str, arguments: object) -> ToolResult:
         """Validate and run one tool; never raises."""
         started = time.perf_counter()
         arguments = dict(arguments) if isinstance(arguments, dict) else {}
@@ -212,7 +219,7 @@ class ToolRunner:
     def _listing(self, name: str, hits: list[Hit], note: str = "") -> ToolResult:
         items = [_item_json(self.toolkit, h.item_id, score=h.score,
                             predicted_rating=h.predicted_rating) for h in hits]
-        body: dict[str, Any] = {"ok": True, "items": items}
+        body: dict[str, object] = {"ok": True, "items": items}
         if note:
             body["note"] = note
         return ToolResult(name, True, json.dumps(body, ensure_ascii=False), hits)
@@ -290,7 +297,8 @@ def _error(name: str, msg: str) -> ToolResult:
     return ToolResult(name, False, json.dumps({"ok": False, "error": msg}), error=msg)
 
 
-def _item_json(toolkit: Toolkit, item_id: int, **extra: Any) -> dict:
+def _item_json(toolkit: Toolkit, item_id: int, **extra: float | int | str | None
+               ) -> dict[str, object]:
     it = toolkit.catalog[item_id]
     out = {"item_id": it.item_id, "title": it.title, "year": it.year, "genres": list(it.genres)}
     out.update({k: (round(v, 4) if isinstance(v, float) else v) for k, v in extra.items()
@@ -304,7 +312,7 @@ def langchain_tools(execute: Callable[[str, dict], str]) -> list[StructuredTool]
     from langchain_core.tools import StructuredTool
 
     def make(tool_name: str) -> Callable[..., str]:
-        def call(**kwargs: Any) -> str:
+        def call(**kwargs: object) -> str:
             return execute(tool_name, kwargs)
         return call
 

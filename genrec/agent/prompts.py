@@ -7,14 +7,13 @@ Kept in one place so the leak guard can check that no reply repeats them. Every 
 from __future__ import annotations
 
 import re
-from typing import Any
 
 
 class Prompt(str):
     """A prompt template whose `noun` / `nouns` default to "movie" / "movies" (what every prompt
     said before catalogs declared their noun), so older `format` calls keep working."""
 
-    def format(self, *args: Any, **kwargs: Any) -> str:
+    def format(self, *args: object, **kwargs: object) -> str:
         kwargs.setdefault("noun", "movie")
         kwargs.setdefault("nouns", "movies")
         return str.format(self, *args, **kwargs)

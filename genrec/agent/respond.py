@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import re
 import time
-from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -30,7 +29,7 @@ class WriterOutput(BaseModel):
     """What the writer LLM call returns."""
 
     text: str = ""
-    rationales: list[dict[str, Any]] = Field(default_factory=list)
+    rationales: list[dict[str, object]] = Field(default_factory=list)
 
 
 VAGUE_QUESTION = ("What are you in the mood for? Tell me a movie you loved, a genre "
@@ -104,7 +103,8 @@ def answer(turn: TurnInput, report: TurnReport, state: DialogueState, cands: lis
             by_id = {e.item_id: e for e in evidence}
             for r in out.rationales:
                 try:
-                    iid, text = int(r.get("item_id")), str(r.get("rationale", "")).strip()  # type: ignore[arg-type]
+                    iid = int(r.get("item_id"))  # type: ignore[call-overload]
+                    text = str(r.get("rationale", "")).strip()
                 except (TypeError, ValueError, AttributeError):
                     continue
                 if iid not in by_id or iid in rationales:
@@ -194,7 +194,8 @@ class IntroStream:
     trailing blanks and the last HOLD characters are held back (so a prompt leak is caught
     before it shows), and the stream stops for good on a control character, a prompt snippet,
     text longer than MAX_CHARS or anything that is or may start a link, image, HTML tag or URL
-    (`genrec.llm.safe_text.unsafe_prefix`). The fact check on the whole answer still decides what stays.
+    (`genrec.llm.safe_text.unsafe_prefix`). The fact check on the whole answer still decides what
+    stays.
 
     >>> from genrec.agent.turn import TurnReport
     >>> shown = []

@@ -68,7 +68,7 @@ class PostgresSessions:
         if parsed.drivername in ("postgresql", "postgres"):
             parsed = parsed.set(drivername="postgresql+psycopg")
         query = dict(parsed.query)
-        pool: dict[str, Any] = {k: int(str(query.pop(k, d))) for k, d in _POOL_KEYS.items()}
+        pool: dict[str, int] = {k: int(str(query.pop(k, d))) for k, d in _POOL_KEYS.items()}
         parsed = parsed.set(query=query)
         self.url = parsed.render_as_string(hide_password=True)
         self.engine = create_engine(parsed, pool_pre_ping=True, **pool)
