@@ -21,9 +21,10 @@ from fastapi import FastAPI
 from genrec.ui.api.errors import ApiRouteGuard, install_error_handlers
 from genrec.ui.api.gate import KeyGate, gradio_app_of
 from genrec.ui.api.health import health_routes
-from genrec.ui.api.routes import ApiService, build_router
+from genrec.ui.api.routes import build_router
 from genrec.ui.api.schemas import ApiLimits
 from genrec.ui.api.security import BodySizeLimit, api_keys, token_matches
+from genrec.ui.api.service import ApiService
 
 if TYPE_CHECKING:
     from genrec.agent import Recommender

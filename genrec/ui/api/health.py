@@ -18,7 +18,7 @@ from genrec.ui.api.schemas import Health, Ready
 
 if TYPE_CHECKING:
     from genrec.agent import Recommender
-    from genrec.ui.api.routes import ApiService
+    from genrec.ui.api.service import ApiService
 
 
 async def llm_state(service: ApiService) -> tuple[str, float | None, str | None]:
