@@ -1,4 +1,4 @@
-"""What the served ranker learns from (issue 27): each dataset's default split, serving on every
+"""What the served ranker learns from: each dataset's default split, serving on every
 rating (`--split all`, `serve_split = "all"`), what `genrec prepare` and `genrec config show` say
 about it, and the harness refusing a ranker that saw its test ratings.
 
