@@ -99,7 +99,9 @@ class Baselines:
                     break
         return out
 
-    def _safe(self, name: str, fn: Callable[[], Iterable[int]], n: int | None = None) -> list[int] | None:
+    def _safe(
+        self, name: str, fn: Callable[[], Iterable[int]], n: int | None = None
+    ) -> list[int] | None:
         try:
             return [int(x) for x in fn()][: self.k if n is None else n]
         except Exception as exc:  # noqa: BLE001 - a failing baseline is reported, not fatal
@@ -109,7 +111,8 @@ class Baselines:
             return None
 
     def constant(self, user_id: int) -> dict[str, list[int]]:
-        """The oracles, oracle_popularity and full_history, for a known user (the same every turn)."""
+        """The oracles, oracle_popularity and full_history, for a known user (the same every
+        turn)."""
         out: dict[str, list[int]] = {}
         seen = self._train_items.get(int(user_id), set())
 
@@ -146,7 +149,8 @@ class Baselines:
     ) -> list[int] | None:
         """One peer's best `n` (default k) from the conversation so far, without `exclude` and the
         items the user named or reacted to (None: it cannot rank)."""
-        # the agent's rule: nothing the user named or reacted to ("the ninth sounds good", "not that one")
+        # the agent's rule: nothing the user named or reacted to ("the ninth sounds good", "not that
+        # one")
         blocked = set(stated.mentioned()) | set(stated.interested) | set(stated.rejected) | exclude
         n = self.k if n is None else n
         if name == "popularity":
@@ -166,8 +170,9 @@ class Baselines:
             )
         return None
 
-    def _fold_in(self, stated: Preferences, exclude: list[int], n: int,
-                 candidates: list[int] | None = None) -> list[int]:
+    def _fold_in(
+        self, stated: Preferences, exclude: list[int], n: int, candidates: list[int] | None = None
+    ) -> list[int]:
         ranker = self.ranker
         if ranker is None:
             raise ValueError("a fold-in peer needs the ranker; build Baselines with ranker=...")
@@ -204,7 +209,8 @@ class Baselines:
 
 @dataclass
 class PeerTurn:
-    """What the peers did after one turn: the new items each showed, and each one's standing best k."""
+    """What the peers did after one turn: the new items each showed, and each one's standing best
+    k."""
 
     shown: dict[str, list[int]]
     standing: dict[str, list[int]]

@@ -94,14 +94,16 @@ def check_held_out(split: Split, *rankers: object) -> None:
                 else f"the training part of split {meta.get('split')!r}")
         raise RankerLeakError(
             f"the ranker under test learned from {seen}, not from split {split.name!r}'s training "
-            f"part, so it may have seen the {len(split.test):,} test ratings it would be scored on; "
+            f"part, so it may have seen the {len(split.test):,} test ratings it would be scored "
+            "on; "
             f"evaluate the ranker trained on {split.name!r}'s training part (`genrec eval chat "
             "--split NAME` trains it when missing; serve_split = all is for serving only)"
         )
 
 
 PROTOCOLS = ("taste", "target", "intent")
-"""taste: score what the user likes overall; target: find the one held-out item the user has in mind;
+"""taste: score what the user likes overall; target: find the one held-out item the user has in
+mind;
 intent: the user wants one kind of film tonight (drawn from its held-out liked items)."""
 
 
@@ -336,7 +338,8 @@ def run_chat_eval(cfg: ChatEvalConfig, **kwargs: Any) -> ChatEvalResult:
 
     Args:
         cfg: the run settings.
-        dataset, split: the data; simulated users come from ``split.train``, scores from ``split.test``.
+        dataset, split: the data; simulated users come from ``split.train``, scores from
+        ``split.test``.
         agent: anything with ``achat(session_id, message)`` or ``chat(...)`` returning a Reply
             (a `genrec.agent.Recommender`). It is given an opaque session id, never the user id.
         out_dir: the run folder; users already in its transcripts.jsonl are skipped.

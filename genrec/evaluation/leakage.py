@@ -48,9 +48,11 @@ class TitleMatcher:
     """Finds which of a set of items are named in a text.
 
     >>> from genrec.data import Item
-    >>> cat = Catalog([Item(1, "Heat", 1995), Item(2, "Heat and Dust", 1983), Item(3, "The Ice Storm", 1997)])
+    >>> cat = Catalog([Item(1, "Heat", 1995), Item(2, "Heat and Dust", 1983),
+    ...                Item(3, "The Ice Storm", 1997)])
     >>> m = TitleMatcher(cat, [1, 3])
-    >>> m.find("I loved Ice Storm"), m.find("it was a heat wave"), m.find('"Heat and Dust"', allowed=[2])
+    >>> (m.find("I loved Ice Storm"), m.find("it was a heat wave"),
+    ...  m.find('"Heat and Dust"', allowed=[2]))
     ([3], [], [])
     """
 

@@ -119,7 +119,8 @@ def _discounts(k: int) -> np.ndarray:
 
 
 def ndcg_at_k(ranked: Sequence[int], relevant: Collection[int], k: int = 10) -> float:
-    """Binary-relevance NDCG@k with the log2(position + 1) discount; IDCG over min(|relevant|, k)."""
+    """Binary-relevance NDCG@k with the log2(position + 1) discount; IDCG over min(|relevant|,
+    k)."""
     h = _hits(ranked, relevant, k)
     if not relevant:
         return 0.0

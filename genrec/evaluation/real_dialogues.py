@@ -60,7 +60,8 @@ KIND_OF_ACT: dict[str, Kind] = {
 
 Half = Literal["tune", "heldout"]
 CORPUS_ENV = "GENREC_INSPIRED"
-"""Environment variable naming INSPIRED's dev.tsv (else ../shared/data/inspired/dev.tsv is tried)."""
+"""Environment variable naming INSPIRED's dev.tsv (else ../shared/data/inspired/dev.tsv is
+tried)."""
 
 
 class GoldTurn(BaseModel):
@@ -128,8 +129,8 @@ def half_of(dialog_id: str) -> Half:
 
 
 def default_corpus_path() -> Path:
-    """Where INSPIRED's dev.tsv is looked for: $GENREC_INSPIRED, else ../shared/data/inspired/dev.tsv
-    beside the repository, else beside the working directory."""
+    """Where INSPIRED's dev.tsv is looked for: $GENREC_INSPIRED, else
+    ../shared/data/inspired/dev.tsv beside the repository, else beside the working directory."""
     env = os.environ.get(CORPUS_ENV)
     if env:
         return Path(env)
@@ -203,7 +204,8 @@ def load_dialogues(corpus: Path | None = None, gold: Iterable[GoldTurn] | None =
     unknown = [k for k in labels if k not in by_key]
     if unknown:
         raise ValueError(
-            f"{len(unknown)} gold labels name no seeker utterance of the corpus, e.g. {unknown[0]}; "
+            f"{len(unknown)} gold labels name no seeker utterance of the corpus, e.g. "
+            f"{unknown[0]}; "
             "is this INSPIRED's dev.tsv?"
         )
     dialogues: dict[str, RealDialogue] = {}

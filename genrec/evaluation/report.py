@@ -76,7 +76,8 @@ def _fmt(v: Any) -> str:
 
 
 def _columns(metrics: Mapping[str, Any], template: Sequence[str] | None = None) -> list[str]:
-    """The summary columns present in ``final``: the protocol's (target or taste) unless `template` is given."""
+    """The summary columns present in ``final``: the protocol's (target or taste) unless `template`
+    is given."""
     k, T = _k(metrics), int(metrics.get("turns", 0) or 0)
     if template is None:
         template = TARGET_COLUMNS if metrics.get("protocol") == "target" else TABLE_COLUMNS
@@ -111,9 +112,11 @@ def format_summary(metrics: Mapping[str, Any], *, columns: Sequence[str] | None 
 # --------------------------------------------------------------------------- html
 
 _CSS = """
-body{font-family:-apple-system,Segoe UI,Roboto,Helvetica,Arial,sans-serif;margin:24px auto;max-width:1180px;
+body{font-family:-apple-system,Segoe UI,Roboto,Helvetica,Arial,sans-serif;\
+margin:24px auto;max-width:1180px;
 color:#222;padding:0 16px}
-h1{font-size:22px;margin-bottom:4px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ddd;padding-bottom:4px}
+h1{font-size:22px;margin-bottom:4px}\
+h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ddd;padding-bottom:4px}
 .meta{color:#666;font-size:13px}
 table{border-collapse:collapse;font-size:13px;margin:8px 0}
 th,td{padding:4px 10px;text-align:right;border-bottom:1px solid #eee}
@@ -121,7 +124,8 @@ th:first-child,td:first-child{text-align:left}
 th{background:#f6f6f6;font-weight:600}
 tr.agent td{font-weight:600;background:#fff4f4}
 .ok{background:#e8f6e8;border:1px solid #9c9;padding:8px 12px;border-radius:6px}
-.bad{background:#fde8e8;border:1px solid #d99;padding:8px 12px;border-radius:6px;color:#900;font-weight:600}
+.bad{background:#fde8e8;border:1px solid #d99;padding:8px 12px;border-radius:6px;\
+color:#900;font-weight:600}
 pre{background:#f8f8f8;padding:10px;font-size:12px;overflow:auto;max-height:420px}
 .plot svg{max-width:100%;height:auto}
 .note{font-size:12px;color:#555}
@@ -315,7 +319,8 @@ def write_ranker_report(
 
     Args:
         out_dir: the run folder (created).
-        final: system -> metric -> value, e.g. ``{"ranker": {"ndcg@10": 0.4}, "popularity": {...}}``.
+        final: system -> metric -> value, e.g. ``{"ranker": {"ndcg@10": 0.4}, "popularity":
+        {...}}``.
             Keys such as ``hit_rate@10`` / ``mrr@10`` from `metrics.topn_metrics` are also written
             under the chat names ``hr@10`` / ``mrr``, so both reports read alike.
         config: what was run (dataset, split, parameters ...); stored in config.json.

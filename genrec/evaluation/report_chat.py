@@ -19,8 +19,10 @@ def format_ci(metrics: Mapping[str, Any]) -> str:
     """The paired bootstrap intervals of agent minus each system, one line each ('' when none).
 
     >>> print(format_ci({"final": {"ci": {"metric": "recall_cum@10", "turn": 5, "level": 0.95,
-    ...     "agent_minus": {"popularity": {"diff": 0.1, "low": 0.05, "high": 0.15, "n_users": 9}}}}}))
-    agent - popularity  recall_cum@10 at turn 5: +0.1000 [+0.0500, +0.1500] (95% paired bootstrap, 9 users)
+    ...     "agent_minus": {"popularity": {"diff": 0.1, "low": 0.05, "high": 0.15,
+    ...                                    "n_users": 9}}}}}))  # doctest: +NORMALIZE_WHITESPACE
+    agent - popularity  recall_cum@10 at turn 5: +0.1000 [+0.0500, +0.1500]
+    (95% paired bootstrap, 9 users)
     """
     final = metrics.get("final") or {}
     lines: list[str] = []
@@ -30,14 +32,16 @@ def format_ci(metrics: Mapping[str, Any]) -> str:
         width = max((len(s) for s in rows), default=0)
         level = round(100 * float(ci.get("level", 0.95)))
         lines += [
-            f"agent - {s.ljust(width)}  {ci.get('metric')} at turn {ci.get('turn')}: {d['diff']:+.4f} "
+            f"agent - {s.ljust(width)}  {ci.get('metric')} at turn {ci.get('turn')}: "
+            f"{d['diff']:+.4f} "
             f"[{d['low']:+.4f}, {d['high']:+.4f}] ({level}% paired bootstrap, {d['n_users']} users)"
             for s, d in rows.items()
         ]
     fr = final.get("failures_removed")
     if fr:
         lines.append(
-            f"agent removes {fr['share']:+.1%} [{fr['low']:+.1%}, {fr['high']:+.1%}] of the best peer's "
+            f"agent removes {fr['share']:+.1%} [{fr['low']:+.1%}, {fr['high']:+.1%}] of the best "
+            "peer's "
             f"failures at {fr['metric']} ({fr['vs']}: {fr['peer']:.3f}, agent: {fr['agent']:.3f}; "
             f"{fr['n_users']} users)"
         )
@@ -48,8 +52,8 @@ def format_groups(metrics: Mapping[str, Any]) -> str:
     """One line per phrasing source and reveal style: users, the agent's and constrained_fold_in's
     headline, and the agent's understanding ('' when the run has no groups).
 
-    >>> print(format_groups({"by_phrasing": {"real": {"n_users": 3, "final": {"agent": {"recall_cum@10": 0.5,
-    ...     "understood_liked": 0.9}}}}}))
+    >>> print(format_groups({"by_phrasing": {"real": {"n_users": 3, "final": {"agent": {
+    ...     "recall_cum@10": 0.5, "understood_liked": 0.9}}}}}))
     phrasing real (3 users): agent recall_cum@10 0.5000; understood_liked 0.9000
     """
     lines = []
@@ -91,16 +95,19 @@ def ci_table(metrics: Mapping[str, Any], key: str = "ci") -> str:
         f"<tr><td>agent - {html.escape(s)}</td><td>{_fmt(d['diff'])}</td><td>{_fmt(d['low'])}</td>"
         f"<td>{_fmt(d['high'])}</td><td>{d['n_users']}</td></tr>" for s, d in rows.items())
     return (
-        f"<p class='note'>{html.escape(str(ci.get('metric')))} at turn {ci.get('turn')}: paired bootstrap "
-        f"over users, {ci.get('resamples')} resamples, seed {ci.get('seed')}, level {ci.get('level')}.</p>"
+        f"<p class='note'>{html.escape(str(ci.get('metric')))} at turn {ci.get('turn')}: paired "
+        "bootstrap "
+        f"over users, {ci.get('resamples')} resamples, seed {ci.get('seed')}, level "
+        f"{ci.get('level')}.</p>"
         "<table><thead><tr><th>difference</th><th>mean</th><th>low</th><th>high</th><th>users</th></tr>"
         f"</thead><tbody>{body}</tbody></table>"
     )
 
 
 def groups_table(metrics: Mapping[str, Any], key: str = "by_reveal") -> str:
-    """Each group of users (``metrics[key]``: by reveal style or phrasing source) with every system's
-    final figures, the agent's understanding of what they said included ('' when there is none)."""
+    """Each group of users (``metrics[key]``: by reveal style or phrasing source) with every
+    system's final figures, the agent's understanding of what they said included ('' when there is
+    none)."""
     groups = metrics.get(key) or {}
     names = list(
         dict.fromkeys(
@@ -123,7 +130,8 @@ def groups_table(metrics: Mapping[str, Any], key: str = "by_reveal") -> str:
     note = f"By {what.get(key, key)}."
     if key == "by_reveal":
         note += (
-            f" {(metrics.get('no_intent') or {}).get('n_users', 0)} users had no intent (no genre covers "
+            f" {(metrics.get('no_intent') or {}).get('n_users', 0)} users had no intent (no "
+            "genre covers "
             "3 of their held-out liked items) and are scored apart."
         )
     return (f"<p class='note'>{html.escape(note)}</p><table><thead><tr><th>group</th><th>users</th>"
@@ -132,8 +140,10 @@ def groups_table(metrics: Mapping[str, Any], key: str = "by_reveal") -> str:
 
 _CHAT_CSS = (
     "<style>.chat{border:1px solid #ddd;border-radius:8px;padding:8px 12px;margin:12px 0}"
-    ".u{background:#eef4ff;padding:6px 10px;border-radius:8px;margin:6px 30% 6px 0;white-space:pre-wrap}"
-    ".a{background:#f6f6f6;padding:6px 10px;border-radius:8px;margin:6px 0 6px 20%;white-space:pre-wrap;"
+    ".u{background:#eef4ff;padding:6px 10px;border-radius:8px;margin:6px 30% 6px "
+    "0;white-space:pre-wrap}"
+    ".a{background:#f6f6f6;padding:6px 10px;border-radius:8px;margin:6px 0 6px "
+    "20%;white-space:pre-wrap;"
     "font-size:12px}.ids{font-size:11px;color:#777;margin-left:20%}</style>"
 )
 
@@ -197,7 +207,8 @@ def chat_sections(
         intent = plot_interval_curves(metrics, [f"recall_cum@{k}_intent", "success_intent"])
         parts.append(
             f"<h2>Headline: recall_cum@{k}_intent per turn (tonight's kind of film)</h2>"
-            f"{'<div class=plot>' + intent + '</div>' if intent else ''}{ci_table(metrics, 'ci_intent')}"
+            f"{'<div class=plot>' + intent + '</div>' if intent else ''}"
+            f"{ci_table(metrics, 'ci_intent')}"
             f"{groups_table(metrics)}"
         )
     if metrics.get("by_phrasing"):
@@ -210,7 +221,8 @@ def chat_sections(
     standing = plot_interval_curves(metrics, [f"ndcg@{k}_standing", f"ndcg@{k}"])
     if standing:
         parts.append(
-            f"<h2>Standing shortlist: ndcg@{k}_standing per turn (and ndcg@{k} of the new items)</h2>"
+            f"<h2>Standing shortlist: ndcg@{k}_standing per turn (and ndcg@{k} of the new "
+            "items)</h2>"
             f"<div class='plot'>{standing}</div>"
         )
     conv = render_conversations(records, seed=seed, catalog=catalog, relevant=relevant)
@@ -243,7 +255,9 @@ def render_target_conversations(records: Sequence[Mapping[str, Any]], *, n: int 
         if rec.get("accepted"):
             out.append(f"<div class='u'>{html.escape(str(rec.get('last_user', '')))}</div>")
         peers = "; ".join(
-            f"{name}: {'found it in ' + str(len(c.get('turns') or [])) + ' turns' if c.get('accepted') else 'not found'}"
+            f"{name}: "
+            + (f"found it in {len(c.get('turns') or [])} turns"
+               if c.get("accepted") else "not found")
             for name, c in (rec.get("peers") or {}).items()
         )
         out.append(f"<div class='ids'>agent: {'found it' if rec.get('accepted') else 'not found'}; "

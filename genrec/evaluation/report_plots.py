@@ -119,7 +119,8 @@ def plot_latency(latencies: Sequence[float]) -> str | None:
 
 
 def plot_interval_curves(metrics: Mapping[str, Any], names: Sequence[str]) -> str | None:
-    """One panel per metric: every system's mean per turn with its bootstrap band (oracles dotted)."""
+    """One panel per metric: every system's mean per turn with its bootstrap band (oracles
+    dotted)."""
     per_turn, intervals = metrics.get("per_turn") or {}, metrics.get("intervals") or {}
     names = [m for m in names if any(m in d for d in per_turn.values())]
     if not names:

@@ -45,15 +45,16 @@ class Reading:
     other_items: set[int] = field(default_factory=set)
     """Items added under another polarity (seen, interested, rejected, excluded)."""
     mentioned: set[int] = field(default_factory=set)
-    """Every item the reader grounded in the utterance: any polarity, asked about, or offered back."""
+    """Every item the reader grounded in the utterance: any polarity, asked about, or offered
+    back."""
     wanted: set[str] = field(default_factory=set)
     avoided: set[str] = field(default_factory=set)
     dropped: set[str] = field(default_factory=set)
     years: set[tuple[str, int]] = field(default_factory=set)
     by_reference: set[int] = field(default_factory=set)
-    """Items reached through a reference to the agent's own last list ("the first one"): in a replayed
-    human-to-human dialogue those words point at the human recommender's film, so they are counted
-    apart and left out of the slots and of the false additions."""
+    """Items reached through a reference to the agent's own last list ("the first one"): in a
+    replayed human-to-human dialogue those words point at the human recommender's film, so they are
+    counted apart and left out of the slots and of the false additions."""
     held: DialogueState | None = None
     """The reader's state before the utterance (None for a stateless reader): what it already
     holds cannot be added again, so the gold is compared net of it."""
@@ -160,7 +161,8 @@ def state_change(before: DialogueState, after: DialogueState) -> Reading:
 
 class AgentReader:
     """The agent under test: every utterance goes through `Recommender.chat` in the dialogue's
-    session; the reading is the change of the session's state (and the items its reply asked about)."""
+    session; the reading is the change of the session's state (and the items its reply asked
+    about)."""
 
     def __init__(self, recommender: Any, name: str = "agent") -> None:
         self.rec = recommender
@@ -315,7 +317,8 @@ class SlotCounts:
 
 @dataclass
 class TurnResult:
-    """One utterance: its text and kind, what was expected, what was read, and the false additions."""
+    """One utterance: its text and kind, what was expected, what was read, and the false
+    additions."""
 
     dialog_id: str
     utt_id: int
@@ -328,7 +331,8 @@ class TurnResult:
 
 def net_of_held(ex: Expected, held: DialogueState | None) -> Expected:
     """The gold change of one utterance given what the reader already held: a genre already wanted
-    or an item already liked cannot be added again ("Romance." said twice adds nothing the second time)."""
+    or an item already liked cannot be added again ("Romance." said twice adds nothing the second
+    time)."""
     if held is None:
         return ex
     return Expected(
@@ -344,7 +348,8 @@ def net_of_held(ex: Expected, held: DialogueState | None) -> Expected:
 
 
 def false_additions(ex: Expected, r: Reading) -> list[str]:
-    """What the reading added that the utterance never said (items, genres, years), as short labels."""
+    """What the reading added that the utterance never said (items, genres, years), as short
+    labels."""
     out = [f"item {i}" for i in sorted(r.added_items() - ex.mentioned)]
     out += [f"wanted {g}" for g in sorted(r.wanted - ex.wanted)]
     out += [f"avoided {g}" for g in sorted(r.avoided - ex.avoided)]

@@ -44,9 +44,11 @@ def run_settings(settings: Settings, cfg: ChatEvalConfig) -> Settings:
     The ranker learns from the split's training part even where the app serves one trained on
     every rating (`serve_split = "all"`): evaluation keeps its held-out part.
 
-    >>> run_settings(Settings(seed=1, serve_split="all"), ChatEvalConfig(split="u2", seed=0)).served_split
+    >>> served_all = Settings(seed=1, serve_split="all")
+    >>> run_settings(served_all, ChatEvalConfig(split="u2", seed=0)).served_split
     'u2'
-    >>> run_settings(Settings(seed=1), ChatEvalConfig(split="u2", seed=0)).model_dump(include={"split", "seed"})
+    >>> s = run_settings(Settings(seed=1), ChatEvalConfig(split="u2", seed=0))
+    >>> s.model_dump(include={"split", "seed"})
     {'split': 'u2', 'seed': 1}
     """
     return settings.model_copy(
@@ -76,7 +78,8 @@ def fingerprints(ranker: object, store: object) -> dict[str, str | None]:
 
 
 def text_generator(backend: LLMBackend | None) -> Callable[[list[dict]], str] | None:
-    """chat messages -> text through a genrec LLM backend; None when it cannot write text (`none`)."""
+    """chat messages -> text through a genrec LLM backend; None when it cannot write text
+    (`none`)."""
     if backend is None or getattr(backend, "chat_model", object()) is None:
         return None
 

@@ -94,7 +94,8 @@ def replay_in_workers(settings: Settings, cfg: ChatEvalConfig, user_ids: list[in
         batch: users handed to a worker at a time (small: a crash or Ctrl+C loses little).
 
     Raises:
-        Whatever a worker raised while building its parts or replaying a user (e.g. TargetLeakError).
+        Whatever a worker raised while building its parts or replaying a user (e.g.
+        TargetLeakError).
     """
     batches = [user_ids[i:i + batch] for i in range(0, len(user_ids), batch)]
     ctx = multiprocessing.get_context("spawn")

@@ -1,5 +1,5 @@
-"""The replay of one run's users: the protocol object (taste, intent or target) with its peers, built the
-same way in the harness and in every worker process.
+"""The replay of one run's users: the protocol object (taste, intent or target) with its peers,
+built the same way in the harness and in every worker process.
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ def make_protocol(
     generate: Callable[[list[dict]], str] | None = None,
     simulator_factory: SimulatorFactory | None = None,
 ) -> tuple[ChatProtocol | TargetProtocol, Baselines]:
-    """The protocol that replays one user of this run (taste, intent or target), and the baselines."""
+    """The protocol that replays one user of this run (taste, intent or target), and the
+    baselines."""
     cat = dataset.catalog
     pop_counts = split.train.item_counts()
     baselines = Baselines(
@@ -90,7 +91,8 @@ def reveal_shares(mix: BehaviourMix) -> dict[str, float]:
     only through reactions as often as they never state one.
 
     >>> m = BehaviourMix(opener_vague=0.3, opener_genre=0.5, opener_titles=0.2, states_genre=0.9,
-    ...                  names_titles=0.8, answers_question=0.3, dislike_unprompted=0.1, only_reacts=0.4)
+    ...                  names_titles=0.8, answers_question=0.3, dislike_unprompted=0.1,
+    ...                  only_reacts=0.4)
     >>> {k: round(v, 2) for k, v in reveal_shares(m).items()}
     {'at_once': 0.5, 'when_asked': 0.4, 'reactions': 0.1}
     """

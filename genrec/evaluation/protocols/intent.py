@@ -1,5 +1,6 @@
 """The intent protocol: tonight's intent of a simulated user (the genre, and when sharper the
-decade, covering the most of its held-out liked items), how the user reveals it, and the run's scores.
+decade, covering the most of its held-out liked items), how the user reveals it, and the run's
+scores.
 
 The intent is chosen by the scorer's side from held-out ratings; the simulated user only ever
 writes genre and decade words, never a held-out title (the leakage guard is unchanged). Scores:
@@ -21,7 +22,8 @@ from genrec.evaluation.protocols.taste import INTENT_HEADLINE, UserTruth, score_
 MIN_ITEMS = 3
 """An intent must cover at least this many held-out liked items."""
 DECADE_SHARE = 0.6
-"""A decade sharpens the intent when it still covers this share of the genre's items (and MIN_ITEMS)."""
+"""A decade sharpens the intent when it still covers this share of the genre's items (and
+MIN_ITEMS)."""
 
 Reveal = Literal["at_once", "when_asked", "reactions"]
 REVEALS: tuple[Reveal, ...] = ("at_once", "when_asked", "reactions")
@@ -35,7 +37,8 @@ class Intent:
     """What a user wants tonight: a genre, maybe a decade (1980 = the 1980s).
 
     >>> it = Intent("Comedy", 1980, 4)
-    >>> it.matches(Item(1, "Airplane!", 1980, ("Comedy",))), it.matches(Item(2, "Big", 1988, ("Drama",)))
+    >>> (it.matches(Item(1, "Airplane!", 1980, ("Comedy",))),
+    ...  it.matches(Item(2, "Big", 1988, ("Drama",))))
     (True, False)
     >>> it.to_dict()
     {'genre': 'Comedy', 'decade': 1980, 'n_items': 4}
@@ -73,7 +76,8 @@ def intent_for(
     one, then by name); a decade is added when it covers at least `min_items` and `DECADE_SHARE`
     of the genre's items.
 
-    >>> cat = Catalog([Item(i, f"T{i}", 1980 + i % 3, ("Comedy",) if i < 5 else ("Drama",)) for i in range(1, 9)])
+    >>> cat = Catalog([Item(i, f"T{i}", 1980 + i % 3, ("Comedy",) if i < 5 else ("Drama",))
+    ...                for i in range(1, 9)])
     >>> intent_for([1, 2, 3, 4, 5], cat)
     Intent(genre='Comedy', decade=1980, n_items=4)
     >>> intent_for([5, 6], cat) is None
@@ -123,13 +127,19 @@ def reveal_for(seed: int, user_id: int, shares: Mapping[str, float] | None = Non
 
 
 INTENT_NOTES = (
-    "Intent protocol: each simulated user wants one kind of film tonight: the genre (and, when it is "
-    f"sharper, the decade) covering the most of its held-out liked items, at least {MIN_ITEMS} of them. "
-    "It reveals it at once, only when asked, or only through reactions to shown lists (\"not in the "
-    "mood for a comedy tonight\"), in genre and decade words; titles it names come from its training "
-    "ratings. Headline: recall_cum@10_intent (held-out liked items of tonight's kind among everything "
+    "Intent protocol: each simulated user wants one kind of film tonight: the genre (and, when "
+    "it is "
+    f"sharper, the decade) covering the most of its held-out liked items, at least {MIN_ITEMS} "
+    "of them. "
+    "It reveals it at once, only when asked, or only through reactions to shown lists (\"not in "
+    "the "
+    "mood for a comedy tonight\"), in genre and decade words; titles it names come from its "
+    "training "
+    "ratings. Headline: recall_cum@10_intent (held-out liked items of tonight's kind among "
+    "everything "
     "shown), with recall_cum@10 over all held-out liked items; the bar is constrained_fold_in, the "
-    "peer that obeys everything said. Users with no such genre have no intent and are reported apart.",
+    "peer that obeys everything said. Users with no such genre have no intent and are reported "
+    "apart.",
 )
 """The intent protocol in a few sentences, printed in its reports."""
 
@@ -148,7 +158,8 @@ def score_intent_records(
     turns: int | None = None,
 ) -> dict[str, Any]:
     """metrics.json of an intent run: `score_records` over the users with an intent (adding the
-    intent metrics and ``final.ci_intent``), ``no_intent`` for the others, ``by_reveal`` per style."""
+    intent metrics and ``final.ci_intent``), ``no_intent`` for the others, ``by_reveal`` per
+    style."""
     with_intent = [r for r in records if Intent.from_dict(r.get("intent")) is not None]
     without = [r for r in records if Intent.from_dict(r.get("intent")) is None]
     relevant = _intent_relevant(with_intent, user_truths, catalog)
@@ -186,8 +197,8 @@ def groups(
     turns: int | None = None,
     intent: bool = True,
 ) -> dict[str, Any]:
-    """Per group of users (by `key`): its size and each system's final `GROUP_METRICS` (those it has;
-    without `intent`, the taste protocol's)."""
+    """Per group of users (by `key`): its size and each system's final `GROUP_METRICS` (those it
+    has; without `intent`, the taste protocol's)."""
     by: dict[str, list[Mapping[str, Any]]] = {}
     for r in records:
         by.setdefault(key(r), []).append(r)

@@ -1,4 +1,5 @@
-"""The ranker-evaluation protocol behind `genrec eval ranker`: rating error and top-N quality on a split.
+"""The ranker-evaluation protocol behind `genrec eval ranker`: rating error and top-N quality on a
+split.
 
 Predictions for every test rating; top-k over every catalog item the user has not rated in train;
 relevant = test rating >= threshold; means over test users with a relevant item; peers (by default
@@ -34,7 +35,8 @@ CANDIDATES = "every catalog item the user has not rated in train"
 
 @dataclass
 class SystemScores:
-    """One ranker under the protocol: its metrics, its top-k lists and (if it predicts) its ratings."""
+    """One ranker under the protocol: its metrics, its top-k lists and (if it predicts) its
+    ratings."""
 
     metrics: dict[str, float]  # rmse, mae (rating rankers), top-N and beyond-accuracy metrics
     topn: dict[int, list[int]]  # test user -> recommended item ids, best first

@@ -28,15 +28,19 @@ NOTES = (
     "against that user's held-out ratings (relevant: rating >= relevant_min). The agent gets an "
     "opaque session id, never the real user id: it knows only the conversation.",
     "Peers live under the agent's rules: they know only the conversation and show only new items "
-    "each turn, never an item the user named or reacted to: popularity, mentioned_fold_in (ranker folded in "
+    "each turn, never an item the user named or reacted to: popularity, mentioned_fold_in "
+    "(ranker folded in "
     "from the items named so far), content_only (Chroma search on the user's words so far), "
     "constrained_fold_in (mentioned_fold_in showing only items that meet the constraints the user "
     "stated: avoided genres, year bounds and the genre of the request in force). Oracles "
-    "are references, not the bar: oracle_popularity and full_history know the user's training items.",
+    "are references, not the bar: oracle_popularity and full_history know the user's training "
+    "items.",
     "Headline: recall_cum@10, the share of the held-out liked items among everything shown so far "
-    "(10 new items a turn), with a paired bootstrap interval of agent minus each system; success: a "
+    "(10 new items a turn), with a paired bootstrap interval of agent minus each system; "
+    "success: a "
     "liked item shown by then; turns_to_hit: turn of the first hit (T+1 when none); "
-    "ndcg@10_standing: NDCG of the system's standing best 10 (re-listing allowed); ndcg@10: the new "
+    "ndcg@10_standing: NDCG of the system's standing best 10 (re-listing allowed); ndcg@10: the "
+    "new "
     "items of the turn. seen/repeated/constraint_violations are shares of the new list.",
 )
 """The protocol in three sentences, printed in every chat report."""
@@ -131,7 +135,8 @@ SimulatorFactory = Callable[[Persona, int], UserSimulator]
 
 
 def eligible_users(split: Split, *, relevant_min: float = 4.0, n: int = 0) -> list[int]:
-    """The split's test users with at least one relevant held-out item, sorted; the first n (0 = all)."""
+    """The split's test users with at least one relevant held-out item, sorted; the first n (0 =
+    all)."""
     df = split.test.df
     users = sorted(int(u) for u in df.loc[df["rating"] >= relevant_min, "user"].unique())
     return users[:n] if n else users
@@ -240,7 +245,8 @@ class ChatProtocol:
     agent: ChatAgent
     baselines: Baselines
     make_sim: SimulatorFactory | None
-    """Builds every user's simulator (tests plant one); None: the configured simulator and phrasing."""
+    """Builds every user's simulator (tests plant one); None: the configured simulator and
+    phrasing."""
     popularity: dict[int, int]
     """Training rating counts per item (the persona names famous favourites first)."""
     titles: CatalogTitles
@@ -252,13 +258,15 @@ class ChatProtocol:
     """chat messages -> text, for the llm simulator."""
 
     def phrasing_of(self, user_id: int) -> str:
-        """Which words one template user speaks: real or template (template without a phrasebook)."""
+        """Which words one template user speaks: real or template (template without a
+        phrasebook)."""
         if self.phrasebook is None:
             return "template"
         return phrasing_for_user(self.cfg.phrasing, self.cfg.seed, user_id)
 
     async def replay(self, user_id: int) -> dict[str, Any]:
-        """The whole conversation of one user: ``user_id``, ``turns``, ``simulator``, ``persona`` ..."""
+        """The whole conversation of one user: ``user_id``, ``turns``, ``simulator``, ``persona``
+        ..."""
         cfg, cat = self.cfg, self.dataset.catalog
         train_rows = self.split.train.for_user(user_id)
         useed = persona_seed(cfg.seed, user_id)

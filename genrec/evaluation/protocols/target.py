@@ -23,17 +23,23 @@ from genrec.evaluation.simulation.persona import build_persona, persona_seed
 from genrec.evaluation.simulation.target_user import TargetUser, choose_target
 
 TARGET_NOTES = (
-    "Protocol (target): per user, one seeded target among its held-out items rated >= relevant_min. "
-    "The simulated user wants 'something like it': it opens with one attribute of the target (a genre, "
+    "Protocol (target): per user, one seeded target among its held-out items rated >= "
+    "relevant_min. "
+    "The simulated user wants 'something like it': it opens with one attribute of the target (a "
+    "genre, "
     "or a liked training title sharing a genre), answers questions truthfully from the target's "
     "attributes, turns shown items down with a reason from an attribute mismatch, and accepts (the "
-    "conversation ends) when the target is shown. It never writes a distinctive word of the target's "
+    "conversation ends) when the target is shown. It never writes a distinctive word of the "
+    "target's "
     "title (a guard fails the run).",
     "The agent and each peer talk to their own copy of the same seeded user. Peers know only the "
-    "conversation and show only new items: attribute_popularity, attribute_fold_in (fold-in from named "
-    "titles, stated attributes as filters) and max_entropy (asks the highest-entropy attribute on odd "
+    "conversation and show only new items: attribute_popularity, attribute_fold_in (fold-in from "
+    "named "
+    "titles, stated attributes as filters) and max_entropy (asks the highest-entropy attribute "
+    "on odd "
     "turns).",
-    "Headline: sr@T, the share of users whose target was shown within T turns, with a paired bootstrap "
+    "Headline: sr@T, the share of users whose target was shown within T turns, with a paired "
+    "bootstrap "
     "interval of agent minus each peer; success per turn is SR@t; avg_turns: turns to success (T+1 "
     "when none); hdcg: hierarchical DCG over turns and list positions (UNICORN).",
 )
@@ -55,7 +61,8 @@ class TargetProtocol:
     titles: CatalogTitles
 
     def _user(self, user_id: int) -> TargetUser:
-        """A fresh, identically seeded target user (one per system, so each gets the same person)."""
+        """A fresh, identically seeded target user (one per system, so each gets the same
+        person)."""
         cat, useed = self.dataset.catalog, persona_seed(self.cfg.seed, user_id)
         persona = build_persona(
             self.split.train.for_user(user_id), cat, seed=useed, popularity=self.popularity
@@ -116,7 +123,8 @@ class TargetProtocol:
         }
 
     def _peer(self, name: str, user_id: int) -> dict[str, Any]:
-        """One peer's whole conversation with its own copy of the user (lists and questions only)."""
+        """One peer's whole conversation with its own copy of the user (lists and questions
+        only)."""
         user = self._user(user_id)
         out = play(user, self.peers.conversation(name), self.cfg.turns)
         for turn in out["turns"]:

@@ -41,7 +41,8 @@ class TargetOutcome:
 
 
 def find_hit(target_item_id: int, shown_per_turn: Sequence[Sequence[int]]) -> TargetOutcome:
-    """The first turn (1-based) whose shown list holds the target, and its position there (1-based)."""
+    """The first turn (1-based) whose shown list holds the target, and its position there
+    (1-based)."""
     for t, items in enumerate(shown_per_turn, start=1):
         ids = [int(i) for i in items]
         if int(target_item_id) in ids:
@@ -99,7 +100,8 @@ def avg_turns(hit_turns: Sequence[int | None], T: int) -> float:
 def hdcg(hit_turn: int | None, hit_rank: int | None, T: int, k: int) -> float:
     """Hierarchical DCG of one conversation (UNICORN: Deng et al., SIGIR 2021, arXiv:2105.09710).
 
-    hDCG@(T, K) = sum_{t=1..T} sum_{k=1..K} r(t, k) * [1/log2(t+2) + (1/log2(t+1) - 1/log2(t+2)) / log2(k+1)]
+    hDCG@(T, K) = sum_{t=1..T} sum_{k=1..K} r(t, k) * [1/log2(t+2) + (1/log2(t+1) - 1/log2(t+2)) /
+    log2(k+1)]
 
     with r(t, k) = 1 when the target is at position k of the list shown at turn t. With one target
     only the first hit counts; this is the expression accumulated as ``Rank`` in

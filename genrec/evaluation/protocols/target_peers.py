@@ -1,5 +1,5 @@
-"""The peers of the target-seeking protocol (issue 12, item 5): small conversational systems over the
-same catalog and ranker that know only the conversation and show only new items.
+"""The peers of the target-seeking protocol (issue 12, item 5): small conversational systems over
+the same catalog and ranker that know only the conversation and show only new items.
 
 `attribute_popularity` and `attribute_fold_in` recommend every turn; `max_entropy` asks the
 attribute (genre or decade) with the highest entropy over the remaining candidates on odd turns.
@@ -55,7 +55,8 @@ def allows(item: Item, stated: Preferences, *, genres: str = "all") -> bool:
     >>> from genrec.data import Item
     >>> p = Preferences(wanted_genres=["Comedy", "Romance"], avoided_genres=["War"], year_min=1990)
     >>> it = Item(1, "X", 1995, ("Comedy",))
-    >>> allows(it, p), allows(it, p, genres="any"), allows(Item(2, "Y", 1985, ("Comedy",)), p, genres="none")
+    >>> (allows(it, p), allows(it, p, genres="any"),
+    ...  allows(Item(2, "Y", 1985, ("Comedy",)), p, genres="none"))
     (False, True, False)
     """
     return attribute_filter(stated, genres=genres)(item)
@@ -87,7 +88,8 @@ class TargetPeers:
 
     Args:
         catalog: the items (genres, years).
-        ranker: the CF ranker, or None (then `attribute_fold_in` and `max_entropy` rank by popularity).
+        ranker: the CF ranker, or None (then `attribute_fold_in` and `max_entropy` rank by
+        popularity).
         popularity: training rating counts per item; by default `ranker.popularity()`.
         k: items shown per recommendation.
         few: `max_entropy` recommends when this many candidates or fewer remain.
@@ -258,7 +260,8 @@ def play(user: _TargetSeeker, peer: TargetPeer, turns: int) -> dict[str, Any]:
     ``turns[t]`` holds the user message the peer answered (``user``), the peer's question or
     `RECOMMEND_TEXT` (``agent``), the items it showed (``ranked_item_ids``), ``question``,
     ``attribute`` and what the user had stated (``stated``); ``last_user`` is the user's answer to
-    the last turn (its acceptance, when ``accepted``). It stops after `turns` turns or on acceptance.
+    the last turn (its acceptance, when ``accepted``). It stops after `turns` turns or on
+    acceptance.
     """
     out: list[dict[str, Any]] = []
     utt = user.opening()

@@ -26,7 +26,8 @@ INTENT_HEADLINE = "recall_cum@{k}_intent"
 """The intent protocol's headline: recall_cum over the held-out liked items of tonight's kind
 (its paired bootstrap interval is in ``final.ci_intent``)."""
 TURN_METRICS = ("recall_cum@{k}", "success", "turns_to_hit", "ndcg@{k}_standing")
-"""Metrics over the whole conversation so far (with per-turn bootstrap intervals in ``intervals``)."""
+"""Metrics over the whole conversation so far (with per-turn bootstrap intervals in
+``intervals``)."""
 BOOTSTRAP = {"resamples": 2000, "seed": 0, "level": 0.95}
 RANKING_METRICS = ("ndcg", "recall", "hr", "mrr", "precision")
 """Top-k accuracy names; written with @k except mrr (``ndcg@10``, ``hr@10``, ``mrr``)."""
@@ -230,7 +231,8 @@ def _intervals(paired: Mapping[str, Mapping[int, list[dict[str, float | None]]]]
 
 def paired_ci(paired: Mapping[str, Mapping[int, list[dict[str, float | None]]]], head: str, T: int
               ) -> dict[str, Any]:
-    """Paired bootstrap of agent minus each system on metric `head` at turn T, over the users both have."""
+    """Paired bootstrap of agent minus each system on metric `head` at turn T, over the users both
+    have."""
     ci: dict[str, Any] = {"metric": head, "turn": T, **BOOTSTRAP, "agent_minus": {}}
     agent = paired.get(AGENT, {})
     for system, users in paired.items():
@@ -337,7 +339,8 @@ def score_records(
 
 class _RunScores:
     """What `score_records` gathers over a run's records: every system's per-turn values of every
-    metric, the per-user conversation rows the intervals pair, leaks, latencies, LLM calls, errors."""
+    metric, the per-user conversation rows the intervals pair, leaks, latencies, LLM calls,
+    errors."""
 
     def __init__(self, turns: int) -> None:
         self.turns = turns

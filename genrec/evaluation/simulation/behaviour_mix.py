@@ -18,12 +18,14 @@ OpenerStyle = Literal["vague", "genre", "titles"]
 
 @dataclass(frozen=True)
 class SeekerMove:
-    """What one seeker turn did, from its gold label and its place in the dialogue (no corpus text)."""
+    """What one seeker turn did, from its gold label and its place in the dialogue (no corpus
+    text)."""
 
     dialog_id: str
     utt_id: int
     act: str
-    """The phrasebook's act (opener, taste, request, answer, reaction, more, smalltalk, thanks, question)."""
+    """The phrasebook's act (opener, taste, request, answer, reaction, more, smalltalk, thanks,
+    question)."""
     after_question: bool
     """The recommender's turn just before it asked a question."""
     genre: bool = False
@@ -58,8 +60,8 @@ class HasMoves(Protocol):
 
 
 class BehaviourMix(BaseModel):
-    """Shares of INSPIRED's dialogues (or of recommender questions, for `answers_question`), with the
-    counts behind them.
+    """Shares of INSPIRED's dialogues (or of recommender questions, for `answers_question`), with
+    the counts behind them.
 
     >>> m = behaviour_mix([SeekerMove("d", 2, "opener", True, genre=True)])
     >>> m.opener_genre, m.only_reacts, m.counts["dialogues"]

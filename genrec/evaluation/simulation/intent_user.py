@@ -68,8 +68,9 @@ class IntentUser:
     >>> cat = Catalog([Item(1, "Heat", 1995, ("Action",)), Item(2, "Babe", 1995, ("Comedy",))])
     >>> p = Persona(liked=(1,), disliked=(), ratings={1: 5.0}, favourite_genres=("Action",))
     >>> u = IntentUser(p, cat, Intent("Comedy"), "at_once", seed=3)
-    >>> u.opening().text
-    'Hi! Can you recommend me a movie? For example, I thought "Heat" was great. I need a laugh tonight, something funny.'
+    >>> print(u.opening().text)  # doctest: +NORMALIZE_WHITESPACE
+    Hi! Can you recommend me a movie? For example, I thought "Heat" was great.
+    I need a laugh tonight, something funny.
     >>> u.stated.requested_genres
     ['Comedy']
     """

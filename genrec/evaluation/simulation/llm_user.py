@@ -16,7 +16,8 @@ from genrec.evaluation.simulation.user import Utterance, mentionable
 
 log = logging.getLogger(__name__)
 
-_PERSONA_PROMPT = """You are role-playing a person who is chatting with a movie recommendation assistant.
+_PERSONA_PROMPT = """You are role-playing a person who is chatting with a movie \
+recommendation assistant.
 Stay in character and write only the person's next message: one to three short sentences, no lists.
 What you know about your own taste (and nothing else):
 - Movies you loved: {liked}
@@ -25,7 +26,8 @@ What you know about your own taste (and nothing else):
 - Genres you avoid: {avoided}
 - You mostly enjoy films from: {decades}
 Rules: reveal one or two of these facts per message, starting with your favourite genres and a loved
-movie. Never name a movie that is not in the lists above. If the assistant asks a question, answer it.
+movie. Never name a movie that is not in the lists above. If the assistant asks a question, \
+answer it.
 If it recommends movies you have already seen (see below), say so and whether you liked them."""
 
 

@@ -55,11 +55,13 @@ class Persona:
         it rated low, is a yes.
 
         >>> from genrec.data import Item
-        >>> p = Persona(liked=(), disliked=(), favourite_genres=("Comedy",), avoided_genres=("Western",),
-        ...             decades=(1980,))
-        >>> p.opinion(Item(9, "X", 1995, ("Comedy", "Western"))).verdict, p.opinion(Item(9, "X", 1995, ("Comedy",)))
+        >>> p = Persona(liked=(), disliked=(), favourite_genres=("Comedy",),
+        ...             avoided_genres=("Western",), decades=(1980,))
+        >>> (p.opinion(Item(9, "X", 1995, ("Comedy", "Western"))).verdict,
+        ...  p.opinion(Item(9, "X", 1995, ("Comedy",))))
         ('negative', Opinion(verdict='positive', genre='Comedy', decade=None))
-        >>> p.opinion(Item(9, "X", 1984, ("Drama",))).decade, p.opinion(Item(9, "X", 1995, ("Drama",)))
+        >>> (p.opinion(Item(9, "X", 1984, ("Drama",))).decade,
+        ...  p.opinion(Item(9, "X", 1995, ("Drama",))))
         (1980, None)
         """
         avoided = [g for g in self.avoided_genres if g in item.genres]

@@ -40,7 +40,8 @@ TITLE_POLARITIES = ("liked", "disliked", "seen", "asked", "wanted")
 GENRE_POLARITIES = ("wanted", "avoided")
 PHRASINGS = ("template", "real", "mixed")
 GENRE_OF = {"liked": "wanted", "wanted": "wanted", "disliked": "avoided", "avoided": "avoided"}
-"""The genre slot polarity that goes with a polarity asked for ("liked" titles go with wanted genres)."""
+"""The genre slot polarity that goes with a polarity asked for ("liked" titles go with wanted
+genres)."""
 LABELS_FILE = "gold/inspired_phrasebook.jsonl"
 BUILD_VERSION = 1
 """Bump when the builder's rules change: the cache key includes it."""
@@ -58,7 +59,8 @@ _ONE_FILM = re.compile(r"\b(an?|either)\s+\[G\d+\]|\bwould say\b[^.?!]*\[G\d+\]"
 _TASTE_CUE = re.compile(
     r"\b(like|love|enjoy|prefer|fan of|into|interested (in|on))\b[^.?!]*\[G\d+\]", re.I
 )
-"""A genre told as a taste ("I like [G0] movies and [G1] too, can you recommend some"): not a request."""
+"""A genre told as a taste ("I like [G0] movies and [G1] too, can you recommend some"): not a
+request."""
 
 
 @dataclass(frozen=True)
@@ -89,16 +91,17 @@ class Template:
 
     @property
     def asks(self) -> bool:
-        """Whether it asks for films now ("any good [G0] movies?", "looking for a [G0] movie", "let's
-        try [G0]", "[G0] and [G1].", "I would say either [G0] or [G1]") rather than telling a taste
-        ("I love [G0] movies"): its genres are a request."""
+        """Whether it asks for films now ("any good [G0] movies?", "looking for a [G0] movie",
+        "let's try [G0]", "[G0] and [G1].", "I would say either [G0] or [G1]") rather than telling a
+        taste ("I love [G0] movies"): its genres are a request."""
         if self.act == "request" or (self.genres and self.bare) or _ONE_FILM.search(self.text):
             return True
         return bool(_REQUEST_CUE.search(self.text)) and not _TASTE_CUE.search(self.text)
 
     @property
     def bare(self) -> bool:
-        """Only slots ("[T0]", "[G0] and [G1]"): clear as an answer, unclear inside a longer message."""
+        """Only slots ("[T0]", "[G0] and [G1]"): clear as an answer, unclear inside a longer
+        message."""
         return not re.sub(r"\b(and|or|movies?)\b|[\W_]|T\d|G\d", "", self.text)
 
     def fill(self, titles: Sequence[str], genres: Sequence[str]) -> str:
@@ -166,12 +169,14 @@ class Phrasebook:
             raise ValueError("a phrase with titles or genres needs their polarity")
         if polarity is not None and polarity not in TITLE_POLARITIES + GENRE_POLARITIES:
             raise ValueError(
-                f"unknown polarity {polarity!r}; known: {', '.join(TITLE_POLARITIES + ('avoided',))}"
+                f"unknown polarity {polarity!r}; known: "
+                f"{', '.join(TITLE_POLARITIES + ('avoided',))}"
             )
         return [t for t in self.templates if t.act == act and t.fits(n_titles, n_genres, polarity)]
 
     def safe_for(self, catalog: Catalog) -> Phrasebook:
-        """The templates whose own words name no title of `catalog` (so a filled sentence writes only
+        """The templates whose own words name no title of `catalog` (so a filled sentence writes
+        only
         the titles put in its slots: the leakage guard holds); computed once per catalog."""
         hit = self._safe.get(id(catalog))
         if hit is not None and hit[0] is catalog:
@@ -205,7 +210,8 @@ class Phrasebook:
 
 
 def phrasing_for_user(mode: str, seed: int, user_id: int) -> str:
-    """Which words one user speaks: `real` or `template` (for `mixed`, about half the users each way,
+    """Which words one user speaks: `real` or `template` (for `mixed`, about half the users each
+    way,
     by a seeded hash: the same in every process).
 
     >>> phrasing_for_user("real", 0, 7), phrasing_for_user("mixed", 0, 7) in ("real", "template")
@@ -220,7 +226,8 @@ def phrasing_for_user(mode: str, seed: int, user_id: int) -> str:
 
 
 def main() -> None:
-    """Build (or load) the phrasebook and print its acts, what was left out and the behaviour mix."""
+    """Build (or load) the phrasebook and print its acts, what was left out and the behaviour
+    mix."""
     from genrec.evaluation.simulation.phrasebook_corpus import load_phrasebook
 
     book = load_phrasebook()

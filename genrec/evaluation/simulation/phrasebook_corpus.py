@@ -61,7 +61,8 @@ def _read_rows(path: Path) -> list[dict[str, str]]:
 
 
 def _index_dict(text: str) -> dict[int, str]:
-    """INSPIRED's `movie_dict` / `genre_dict` ("{'Title (Year)': 0, ...}", sometimes malformed) as index -> name."""
+    """INSPIRED's `movie_dict` / `genre_dict` ("{'Title (Year)': 0, ...}", sometimes malformed) as
+    index -> name."""
     out: dict[int, str] = {}
     body = (text or "").strip().strip("{}").strip()
     for piece in re.split(r",\s*(?=['\"])", body) if body else ():
@@ -72,7 +73,8 @@ def _index_dict(text: str) -> dict[int, str]:
 
 
 def load_labels(path: Path | None = None) -> dict[tuple[str, int], dict[str, Any]]:
-    """The phrasebook's own labels (gold/inspired_phrasebook.jsonl unless `path` is given), by key."""
+    """The phrasebook's own labels (gold/inspired_phrasebook.jsonl unless `path` is given), by
+    key."""
     if path is None:
         text = resources.files("genrec.evaluation").joinpath(LABELS_FILE).read_text("utf-8")
     else:

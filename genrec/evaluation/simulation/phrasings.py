@@ -115,7 +115,8 @@ SOUNDS_GOOD = (
     "Ooh, the {o} suggestion could be fun.",
     "Number {n} is going on my list.",
 )
-"""An opinion on ONE shown item it has not seen, by position (never by title: it may be held out)."""
+"""An opinion on ONE shown item it has not seen, by position (never by title: it may be held
+out)."""
 SOUNDS_GOOD_MANY = (
     "Numbers {ns} sound good.",
     "I'd happily watch #{ns}.",

@@ -25,7 +25,8 @@ from genrec.evaluation.simulation.user import Stated
 from genrec.evaluation.simulation.voice import Voice
 
 MAX_LIKED_UNSEEN = 2
-"""At most this many shown items it has not seen get a "sounds good" a turn (a person picks a few)."""
+"""At most this many shown items it has not seen get a "sounds good" a turn (a person picks a
+few)."""
 MAX_AVOIDED_GENRES = 2
 """At most this many avoided genres are turned down a turn (each covers all its shown items)."""
 
@@ -62,10 +63,12 @@ class ListReactor:
     """Turn down items of an avoided genre ("not in the mood for a western"); off in ablations
     whose users never state an avoided genre."""
     decades: bool = True
-    """Say a favourite decade when it is why an item sounds good; off in ablations without decades."""
+    """Say a favourite decade when it is why an item sounds good; off in ablations without
+    decades."""
     reacted: set[int] = field(default_factory=set)
     voice: Voice | None = None
-    """Real seekers' sentences where one fits (a real-phrasing user); None: today's phrasings only."""
+    """Real seekers' sentences where one fits (a real-phrasing user); None: today's phrasings
+    only."""
 
     def _pick(self, options: Sequence[str]) -> str:
         return options[self.rng.randrange(len(options))]
@@ -75,7 +78,8 @@ class ListReactor:
         return self.voice.template(text) if self.voice is not None else text
 
     def react(self, shown: Sequence[int]) -> Reaction:
-        """Its reaction to the list `shown` (in the order shown); empty when it has nothing to say."""
+        """Its reaction to the list `shown` (in the order shown); empty when it has nothing to
+        say."""
         shown = [int(i) for i in shown]
         out = Reaction()
         seen = self._seen(shown, out)

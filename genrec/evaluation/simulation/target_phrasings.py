@@ -163,7 +163,8 @@ _DECADE_WORDS = {
 def question_kinds(text: str) -> list[str]:
     """What an agent's question asks about: any of decade, genre, example, other (in that order).
 
-    >>> question_kinds("Which genre are you in the mood for?"), question_kinds("Older or newer films?")
+    >>> (question_kinds("Which genre are you in the mood for?"),
+    ...  question_kinds("Older or newer films?"))
     (['genre'], ['decade'])
     >>> question_kinds("What kind of film, and from any particular era?"), question_kinds("Hello")
     (['decade', 'genre'], [])

@@ -67,7 +67,8 @@ def target_leak_words(title: str, *, allowed: Sequence[str] = ()) -> set[str]:
 
     >>> sorted(target_leak_words("The Shawshank Redemption"))
     ['redemption', 'shawshank']
-    >>> sorted(target_leak_words("Star Wars")), target_leak_words("Up"), target_leak_words("Heat", allowed=["heat"])
+    >>> (sorted(target_leak_words("Star Wars")), target_leak_words("Up"),
+    ...  target_leak_words("Heat", allowed=["heat"]))
     (['star', 'wars'], set(), set())
     """
     skip = STOP_WORDS | {a.casefold() for a in allowed}
@@ -90,7 +91,8 @@ def attribute_words(catalog: Catalog) -> set[str]:
 class TargetLeakGuard:
     """Finds the distinctive words of one target's title in a text (word boundary, any case).
 
-    The catalog's genre and decade words are allowed: stating the target's attributes is the protocol.
+    The catalog's genre and decade words are allowed: stating the target's attributes is the
+    protocol.
 
     >>> from genrec.data import Item
     >>> g = TargetLeakGuard(Catalog([Item(1, "Star Wars", 1977, ("Sci-Fi", "War"))]), 1)
@@ -115,7 +117,8 @@ class TargetLeakGuard:
         found = self.find(text)
         if found:
             raise TargetLeakError(
-                f"the target user of item {self.target_item_id} wrote {found} from its title in {text!r}; "
+                f"the target user of item {self.target_item_id} wrote {found} from its title in "
+                f"{text!r}; "
                 "this is a bug in the simulator's phrasing, the run is invalid"
             )
 
@@ -154,13 +157,15 @@ class TargetUser:
     a genre with it), answers questions about genre, decade or examples truthfully from the target,
     rejects every shown list that lacks the target with a reason drawn from an attribute mismatch,
     and accepts (`accepted`; the conversation ends) once the target is shown. Each utterance is
-    checked by `TargetLeakGuard`; a phrasing that would write a distinctive title word is never chosen.
+    checked by `TargetLeakGuard`; a phrasing that would write a distinctive title word is never
+    chosen.
     `stated` records what it said: genres the target has (`wanted_genres`, all of them true of the
     target), genres it lacks (`avoided_genres`), its decade (`year_min`/`year_max` and
     `preferred_decades`), named titles (`liked`) and turned-down items (`rejected`).
 
     >>> from genrec.data import Item
-    >>> cat = Catalog([Item(1, "Heat", 1995, ("Action", "Crime")), Item(2, "Babe", 1995, ("Comedy",))])
+    >>> cat = Catalog([Item(1, "Heat", 1995, ("Action", "Crime")),
+    ...                Item(2, "Babe", 1995, ("Comedy",))])
     >>> u = TargetUser(cat, 1, Persona(liked=(), disliked=()), seed=0)
     >>> u.opening().facts, u.respond("Which decade?", [], True).text
     (('genre',), "I'm thinking of the 1990s.")
@@ -193,7 +198,8 @@ class TargetUser:
     # ---- public API
 
     def opening(self) -> Utterance:
-        """One attribute of the target: a genre, or (about half the time when it has one) a liked title."""
+        """One attribute of the target: a genre, or (about half the time when it has one) a liked
+        title."""
         if self.examples and (not self.genres or self.rng.random() < 0.5):
             i = self.examples[0]
             self.stated.add_item(i, "liked")
@@ -210,7 +216,8 @@ class TargetUser:
 
     def respond(self, agent_text: str, recommended: Sequence[int], question: bool) -> Utterance:
         """Accept when the target is among `recommended`; else answer the question, if any, and
-        turn the shown items down with a reason (or, with nothing to answer or reject, add a fact)."""
+        turn the shown items down with a reason (or, with nothing to answer or reject, add a
+        fact)."""
         if self.accepted:
             return self._utter([self._pick(CLOSING)], (), ())
         shown = [int(i) for i in recommended]
@@ -321,7 +328,8 @@ class TargetUser:
     # ---- rejections
 
     def _reject(self, shown: list[int], parts: list[str], facts: list[str]) -> None:
-        """Turn the shown items down, with one reason from an attribute mismatch (new facts first)."""
+        """Turn the shown items down, with one reason from an attribute mismatch (new facts
+        first)."""
         for i in shown:
             self.stated.react_unseen(i, False)
         reasons: list[
@@ -379,7 +387,8 @@ class TargetUser:
         return f"{a_genre(genres[0])} with some {and_list([genre_word(g) for g in genres[1:]])}"
 
     def _position(self, pos: int) -> str:
-        """A list position as words ("third"), unless that is a title word ("The Third Man": "#3")."""
+        """A list position as words ("third"), unless that is a title word ("The Third Man":
+        "#3")."""
         return next(
             (f for f in (ordinal(pos), f"number {pos}") if not self.guard.find(f)), f"#{pos}"
         )

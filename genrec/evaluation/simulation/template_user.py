@@ -79,7 +79,8 @@ class TemplateSimulator:
             )
         if phrasing == "real" and phrasebook is None:
             raise ValueError(
-                "phrasing='real' needs a phrasebook (genrec.evaluation.simulation.phrasebook_corpus.load_phrasebook)"
+                "phrasing='real' needs a phrasebook "
+                "(genrec.evaluation.simulation.phrasebook_corpus.load_phrasebook)"
             )
         self.persona = persona
         self.catalog = catalog
@@ -140,7 +141,8 @@ class TemplateSimulator:
             self._queue.sort(key=lambda f: f.kind != "liked")
 
     def _volunteered(self, f: _Fact) -> bool:
-        """Whether it says this fact unasked (its behaviour may keep dislikes for when it is asked)."""
+        """Whether it says this fact unasked (its behaviour may keep dislikes for when it is
+        asked)."""
         return self.behaviour.dislikes_unprompted or f.kind not in ("avoid", "disliked")
 
     # ---- public API
@@ -233,7 +235,8 @@ class TemplateSimulator:
         return options[self.rng.randrange(len(options))]
 
     def _more(self, options: Sequence[str]) -> str:
-        """Asks for more ("any other ideas?"); a real seeker's words for MORE, never for NOTHING_LEFT."""
+        """Asks for more ("any other ideas?"); a real seeker's words for MORE, never for
+        NOTHING_LEFT."""
         v = self.voice
         if options is not P.MORE:
             return v.template(self._pick(options))
@@ -289,8 +292,9 @@ class TemplateSimulator:
             s.add_item(f.value, "seen")
 
     def _asked_for(self, genres: Sequence[str]) -> None:
-        """A real sentence that asked for its genres now ("any good comedies?") made them the request
-        in force, as a person's words would (what the constrained peer obeys and the agent reads)."""
+        """A real sentence that asked for its genres now ("any good comedies?") made them the
+        request in force, as a person's words would (what the constrained peer obeys and the agent
+        reads)."""
         if self.voice.asked:
             self.stated.requested_genres = list(genres)
 

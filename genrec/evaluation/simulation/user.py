@@ -27,7 +27,8 @@ class Stated(Preferences):
     before `interested`/`rejected` existed still load (the lists are empty).
 
     >>> s = Stated(liked=[1], preferred_decades=[1990], interested=[7])
-    >>> s.to_dict()["decades"], Stated.from_dict(s.to_dict()) == s, Stated.from_dict({"liked": [1]}).rejected
+    >>> (s.to_dict()["decades"], Stated.from_dict(s.to_dict()) == s,
+    ...  Stated.from_dict({"liked": [1]}).rejected)
     ([1990], True, [])
     """
 
@@ -114,7 +115,8 @@ def mentionable(catalog: Catalog) -> Callable[[int], bool]:
     """Items a user can name unambiguously: a real title that no other catalog item shares.
 
     >>> from genrec.data import Item
-    >>> ok = mentionable(Catalog([Item(1, "Heat", 1995), Item(2, "Heat", 1986), Item(3, "Babe", 1995)]))
+    >>> ok = mentionable(Catalog([Item(1, "Heat", 1995), Item(2, "Heat", 1986),
+    ...                           Item(3, "Babe", 1995)]))
     >>> ok(1), ok(3), ok(99)
     (False, True, False)
     """
