@@ -13,7 +13,8 @@ from genrec.agent.state import DialogueState
 from genrec.agent.understanding.extraction import CatalogExtractor, Extraction, apply
 from genrec.agent.understanding.genres import GenresSaid, GenreVocabulary
 from genrec.agent.understanding.llm_reading import decide, ground_llm, read_something
-from genrec.agent.understanding.titles import TitleIndex, find_titles, title_key
+from genrec.agent.understanding.title_mentions import find_titles
+from genrec.agent.understanding.titles import TitleIndex, title_key
 from genrec.agent.understanding.vocabulary import Vocabulary
 from genrec.agent.understanding.years import YearsSaid, read_years
 from genrec.data import Catalog, Item

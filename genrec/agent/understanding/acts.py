@@ -1,8 +1,5 @@
 """Sentence acts, read before any slot: which parts of a message ask a question, describe a film,
-or state a preference. Only statements, requests and reactions may change preferences.
-
-`preference_text` blanks the rest (offsets kept), so genre, year and title readers see only what
-the person asked for or said about their own taste.
+or state a preference (only statements, requests and reactions may change preferences).
 """
 
 from __future__ import annotations
@@ -17,47 +14,57 @@ Act = Literal["question", "request", "statement", "description"]
 _SENTENCE = re.compile(r"[^.!?\n;]*(?:[.!?\n;]+|$)")
 _INTERROGATIVE = re.compile(
     r"^\W*(?:(?:ok|okay|so|and|but|or|oh|hmm|well|also|then|yes|yeah|no|cool|great|good|wow)\W+)*"
-    r"(?:who|whom|whose|what|whats|what's|when|where|which|why|how|is|are|was|were|does|do|did|has|have|had|"
-    r"can|could|would|will|should|shall|isn't|isnt|aren't|arent|wasn't|wasnt|doesn't|doesnt|didn't|didnt|"
+    r"(?:who|whom|whose|what|whats|what's|when|where|which|why|how|is|are|was|were|does|do|did|has|"
+    r"have|had|"
+    r"can|could|would|will|should|shall|isn't|isnt|aren't|arent|wasn't|wasnt|doesn't|doesnt|didn't|"
+    r"didnt|"
     r"won't|wont|any|anything)\b", re.IGNORECASE)
 _REQUEST = re.compile(
-    r"\b(?:recommend\w*|suggest\w*|what about|how about|do you have|have you got|got any|know (?:of )?any|"
+    r"\b(?:recommend\w*|suggest\w*|what about|how about|do you have|have you got|got any|"
+    r"know (?:of )?any|"
     r"can you (?:find|give|show|think|pick|get)|could you (?:find|give|show|think|pick|get)|"
     r"(?:any|some|something|anything)\b.{0,40}\b(?:movies?|films?|ones?|else|other|similar|like)|"
-    r"i (?:want|need|would like|'d like|d like)|looking for|in the mood for|more like|help (?:me )?find|find me|"
+    r"i (?:want|need|would like|'d like|d like)|looking for|in the mood for|more like|"
+    r"help (?:me )?find|find me|"
     r"show me|give me|"
-    r"(?:any|some) (?:good |other |more |new |recent )?\w+ (?:movies?|films?|comedies|dramas|thrillers|ones))\b",
+    r"(?:any|some) (?:good |other |more |new |recent )?\w+ (?:movies?|films?|comedies|dramas|"
+    r"thrillers|ones))\b",
     re.IGNORECASE,
 )
 _ABOUT_A_FILM = re.compile(
-    r"\b(?:it|that|this|they|those|them|he|she|the (?:movie|film|plot|story|cast|trailer|graphics|ending|"
+    r"\b(?:it|that|this|they|those|them|he|she|the (?:movie|film|plot|story|cast|trailer|graphics|"
+    r"ending|"
     r"first one|second one|last one|sequel|book|show|series|character|actor|actress))\b",
     re.IGNORECASE,
 )
 _BARE_ASK = re.compile(
-    r"^\W*(?!(?:who|whom|whose|what|whats|what's|when|where|which|why|how|is|are|was|were|does|do|did|"
+    r"^\W*(?!(?:who|whom|whose|what|whats|what's|when|where|which|why|how|is|are|was|were|does|do|"
+    r"did|"
     r"has|have|had|can|could|would|will|should|isn't|isnt|aren't|arent|wasn't|wasnt|doesn't|doesnt|"
     r"didn't|didnt)\b)",
     re.IGNORECASE,
 )
-"""A question with no question word: "any sci-fi?", "comedies?" (a request said with a question mark)."""
+"""A question with no question word: "any sci-fi?", "comedies?" (a request said with a question
+mark)."""
 _ASKED_AFTER = re.compile(r"^[^,]{0,40},\s*(?:what|how|why)\s+(?:is|was|are|were|do|did|does)\b",
                           re.IGNORECASE)
-"""A question after a lead-in, typed without its question mark ("one more question, what is your favorite part of X");
-not "which"/"who", which open relative clauses ("horror, which is not my thing")."""
+"""A question after a lead-in, typed without its question mark ("one more question, what is your
+favorite part of X"); not "which"/"who", which open relative clauses ("horror, which is not my
+thing")."""
 _TAG_QUESTION = re.compile(
     r"(?:,\s*(?:(?:and|what about|how about|do|did|have)\s+)?|\s+(?:and|what about|how about)\s+)"
     r"(?:you|u|yourself|urself)\s*\?+\s*$",
     re.IGNORECASE,
 )
-"""A question handed back at the end of a statement ("i like that movie very much and you?", "loved it,
-what about you?"): its own sentence, so the statement before it still counts."""
+"""A question handed back at the end of a statement ("i like that movie very much and you?",
+"loved it, what about you?"): its own sentence, so the statement before it still counts."""
 _DISMISSES = re.compile(
     r"\bnot (?:really |quite )?(?:my thing|for me|my cup of tea|my type|what i(?:'m| am) after)|"
     r"\bnot in the mood|\bhad enough|\bsick of|\btired of|\bno more\b",
     re.IGNORECASE,
 )
-"""A dismissal in a description ("the second one is a comedy, not my thing") still avoids the genre."""
+"""A dismissal in a description ("the second one is a comedy, not my thing") still avoids the
+genre."""
 _COMPLAINT = re.compile(r"\b(?:the \w+ one|those|these|none of (?:these|those|them)|neither)\b.*"
                         r"\b(?:isn'?t|aren'?t|is not|are not|not one)\b", re.IGNORECASE)
 """A complaint about the list shown ("the second one isn't a comedy", "those aren't comedies") says
@@ -68,24 +75,31 @@ _ASKS_THE_RECOMMENDER = re.compile(
     re.IGNORECASE,
 )
 _DESCRIBES = re.compile(
-    r"(?:^\W*|\b(?:and|but|because|so|though|although|since|as|cause|cuz|if|think|guess|believe|feel|hope|heard|"
+    r"(?:^\W*|\b(?:and|but|because|so|though|although|since|as|cause|cuz|if|think|guess|believe|"
+    r"feel|hope|heard|"
     r"seems|like)\s+)"
     r"(?:(?:it's|its|itd|it'd|that's|thats|they're|theyre|this is|that is)\b|"
-    r"(?:it|this|that|this one|that one|they|those|neither|none of them|both|both of them|he|she|the (?:movie|film|"
-    r"plot|story|cast|trailer|graphics|ending|sequel|book|show|series|original|remake|first one|second one|"
+    r"(?:it|this|that|this one|that one|they|those|neither|none of them|both|both of them|he|she|"
+    r"the (?:movie|film|"
+    r"plot|story|cast|trailer|graphics|ending|sequel|book|show|series|original|remake|first one|"
+    r"second one|"
     r"whole thing))\s+"
-    r"(?:is|was|were|are|s|would|will|might|could|can|seems?|seemed|looks?|looked|sounds?|sounded|has|had|"
+    r"(?:is|was|were|are|s|would|will|might|could|can|seems?|seemed|looks?|looked|sounds?|sounded|"
+    r"has|had|"
     r"have|gets?|got|felt|feels?|made|makes?|fits?|isn't|isnt|wasn't|wasnt|aren't|arent|doesn't|"
-    r"doesnt|didn't|didnt|kind of|kinda|really|also|definitely|probably|still|just|sure|actually|deviated)\b)",
+    r"doesnt|didn't|didnt|kind of|kinda|really|also|definitely|probably|still|just|sure|actually|"
+    r"deviated)\b)",
     re.IGNORECASE,
 )
 _DEGREE = re.compile(
-    r"\b(?:a bit|a little|too|kinda|kind of|pretty|so|very|quite|way too)\s+(?:creepy|scary|violent|"
+    r"\b(?:a bit|a little|too|kinda|kind of|pretty|so|very|quite|way too)\s+(?:creepy|scary|"
+    r"violent|"
     r"dark|gory|sad|funny|slow|long|boring|childish|mushy|cheesy|intense|bloody|romantic)\b",
     re.IGNORECASE,
 )
 _WANTS = re.compile(
-    r"\b(?:something|anything|nothing|not|no|want|need|prefer|looking for|rather|like|love|enjoy)\b",
+    r"\b(?:something|anything|nothing|not|no|want|need|prefer|looking for|rather|like|love|"
+    r"enjoy)\b",
     re.IGNORECASE,
 )
 _FIND_THEM = re.compile(r"\bfind (?:him|her|them|it|that|this)\b", re.IGNORECASE)
@@ -161,7 +175,8 @@ def _act(s: str) -> Act:
             and not _ABOUT_A_FILM.search(body)
             and not re.search(r"\byou\b", body, re.I)
         ):
-            return "request"  # "any sci-fi?", "comedies?", "Twelve Monkeys?", "something from the 80s?"
+            # "any sci-fi?", "comedies?", "Twelve Monkeys?", "something from the 80s?"
+            return "request"
         if _REQUEST.search(body) and not re.match(
             r"^\W*(?:is|was|does|did|has)\s+(?:it|that|this)\b", body, re.I
         ):
@@ -181,10 +196,12 @@ def _describes(clause: str) -> bool:
 
 
 def _clauses(text: str, start: int, end: int) -> list[tuple[int, int]]:
-    """The clauses of text[start:end]: split at commas, semicolons, colons and 'but'/'though'/'and'."""
+    """The clauses of text[start:end]: split at commas, semicolons, colons and
+    'but'/'though'/'and'."""
     cuts = [start]
     for m in re.finditer(
-        r"[,;:]|\s(?=(?:but|though|however|although|because|cause)\b)|\s(?=and (?:i|i'm|im|i'd|id)\b)",
+        r"[,;:]|\s(?=(?:but|though|however|although|because|cause)\b)|\s(?=and (?:i|i'm|im|i'd|"
+        r"id)\b)",
         text[start:end],
         re.IGNORECASE,
     ):

@@ -1,23 +1,24 @@
-"""Catalog-grounded understanding: what one user message says, as an Extraction of Preferences.
-
-Rules first (sentence acts, titles from genrec.agent.understanding.titles, their polarity, genres, years, intents);
-an LLM's structured reading (genrec.agent.understanding.llm_reading) decides over them; `apply`
-(`genrec.agent.state.apply_reading`) folds it into the state.
+"""What one user message says, grounded in the catalog: the Extraction type, and the rule reader
+(CatalogExtractor) that assembles it from the slot readers of this package, step by step.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from typing import cast
 
 from pydantic import Field
-from rapidfuzz import fuzz, process
 
 from genrec.agent.preferences import POLARITIES, Polarity, Preferences
 from genrec.agent.state import DialogueState, PendingChoice
 from genrec.agent.state import apply_reading as apply
 from genrec.agent.understanding.acts import act_at, preference_text
+from genrec.agent.understanding.answers import (
+    TITLE_CASE,
+    default_polarity,
+    echo_verdict,
+    pending_pick,
+)
 from genrec.agent.understanding.genres import GenreVocabulary
 from genrec.agent.understanding.polarity import (
     ListReference,
@@ -27,13 +28,12 @@ from genrec.agent.understanding.polarity import (
 )
 from genrec.agent.understanding.questions import ItemQuestion, find_item_questions
 from genrec.agent.understanding.text import SENTENCE_END, blank, fold, normalize, tokens
-from genrec.agent.understanding.titles import TitleIndex, TitleMention, find_titles, title_index
+from genrec.agent.understanding.title_mentions import TitleMention, find_titles
+from genrec.agent.understanding.titles import TitleIndex, title_index
 from genrec.agent.understanding.vocabulary import (
     INJECTION,
     MOOD,
     ORDINAL_REF,
-    ORDINALS,
-    POLARITY_AFTER,
     POLARITY_BEFORE,
     REPEAT,
     RESET,
@@ -63,27 +63,21 @@ __all__ = [
 _ITEM_REF = re.compile(
     r"\b(?:item|item id|movie id|film id|id)(?:\s+#?\s*|\s*#\s*)(\d{1,12})\b", re.IGNORECASE
 )
-"""An explicit id only: "item 4", "item #4", "id 4" (never "ID4" inside a title such as "Independence Day (ID4)")."""
+"""An explicit id only: "item 4", "item #4", "id 4" (never "ID4" inside a title such as
+"Independence Day (ID4)")."""
 _GENERAL_TASTE = re.compile(
     r"\b(?:tend to|usually|mostly|generally|typically|normally|favou?rites?|soft spot|"
     r"grew up|always|big fan|fan of|enjoy|enjoys|i like|i love|my taste|era)\b",
     re.IGNORECASE,
 )
-"""Cues of a general taste ("I tend to enjoy the 90s"), as opposed to a hedge on a wish ("the 90s, ideally")."""
+"""Cues of a general taste ("I tend to enjoy the 90s"), as opposed to a hedge on a wish ("the 90s,
+ideally")."""
 _TOO_OLD_OR_NEW = re.compile(
     r"\btoo (?:old|dated|new|recent|modern)\b|\b(?:older|newer) than\b", re.IGNORECASE
 )
 _WATCHED: frozenset[Polarity] = frozenset({"liked", "disliked", "seen"})
 """Verdicts of someone who has watched the item (not a reaction to an unseen one)."""
-_BACK_TO_IT = re.compile(
-    r"\b(?:it|its|it's|that|this|that one|this one|them|those)\b", re.IGNORECASE
-)
-"""Words by which a sentence speaks of the title said just before it ("Alien. Who is in it?")."""
 _USER_REF = re.compile(r"\buser(?:\s*id)?\s*#?\s*(\d{1,9})\b", re.IGNORECASE)
-_IT_VERDICT = re.compile(
-    r"(?:i\s+)?(?:really\s+|absolutely\s+)?(?:(?P<liked>loved|liked|enjoyed|adored) it|"
-    r"(?P<disliked>hated|disliked|did ?n[o']?t like) it)\b"
-)
 
 
 def _cue_before(text: str, start: int) -> bool:
@@ -100,53 +94,7 @@ _MORE_LIKE = re.compile(
     re.IGNORECASE,
 )
 """Words that ask for more like a title ("something like", "films similar to"), right before it."""
-_YES = re.compile(
-    r"^\W*(?:yes|yeah|yep|yup|right|correct|exactly|sure|that one|that's it|thats it|y)\b"
-)
-_NO = re.compile(r"^\W*(?:no|nope|nah|not that|wrong|neither|n)\b")
-_TITLE_CASE = re.compile(
-    r"\b[A-Z][\w'’]*(?:(?::\s*|\s+(?:(?:of|the|and|v|vs|in|on|a|an|to|at)\s+)?)[A-Z][\w'’]*)+"
-)
-"""Several capitalised words in a row ("Infinity War"): a name, read for no genre unless all genre words."""
 _TITLE_LINKS = frozenset({"of", "the", "and", "v", "vs", "in", "on", "a", "an", "to", "at"})
-_LIST_GLUE = frozenset(
-    {
-        "and",
-        "or",
-        "also",
-        "maybe",
-        "probably",
-        "think",
-        "i",
-        "guess",
-        "the",
-        "a",
-        "an",
-        "oh",
-        "um",
-        "hmm",
-        "well",
-        "definitely",
-        "both",
-        "too",
-        "plus",
-        "lol",
-        "lets",
-        "see",
-        "like",
-        "say",
-        "ok",
-        "okay",
-        "so",
-        "yes",
-        "yeah",
-        "sure",
-        "etc",
-    }
-)
-"""Words a bare answer of titles may hold besides them ("I think Alien and Heat")."""
-_ANSWER_ORDINAL = re.compile(
-    r"\s*(?:(\d)|(" + "|".join(VOCABULARY.answer_ordinals) + r"))\W*")
 
 
 class Extraction(Preferences):
@@ -172,12 +120,9 @@ class Extraction(Preferences):
     reset: bool = Field(default=False, description="The user asked to start over.")
     injection: bool = Field(default=False, description=(
         "Words of a prompt-injection attempt: answered as usual, but not kept as a wish."))
-    general_taste: bool = Field(
-        default=False,
-        description=(
-            "The message speaks of the user's taste in general ('I tend to enjoy ...', 'my favourites')."
-        ),
-    )
+    general_taste: bool = Field(default=False, description=(
+        "The message speaks of the user's taste in general ('I tend to enjoy ...', "
+        "'my favourites')."))
     decade_demanded: bool = Field(default=False, description=(
         "A decade said because shown items were too old or too new ('too old: the 70s, ideally')."))
     mentioned_titles: list[str] = Field(
@@ -190,20 +135,14 @@ class Extraction(Preferences):
         "Catalog titles an LLM gave that the message does not name (dropped: a misreading)."))
     anchors: list[int] = Field(default_factory=list, description=(
         "Items the message asks for more like ('something like Toy Story')."))
-    chosen: list[int] = Field(
-        default_factory=list,
-        description=(
-            "Items given by id ('item 50') or picked in answer to 'which one did you mean?' (not read from words)."
-        ),
-    )
+    chosen: list[int] = Field(default_factory=list, description=(
+        "Items given by id ('item 50') or picked in answer to 'which one did you mean?' "
+        "(not read from words)."))
     dropped_genres: list[str] = Field(default_factory=list, description=(
         "Genres the message takes back ('forget the kids stuff', 'war is fine again')."))
-    item_questions: list[ItemQuestion] = Field(
-        default_factory=list,
-        description=(
-            "Questions about items ('why did you pick the first one?'): answered, never kept as preferences."
-        ),
-    )
+    item_questions: list[ItemQuestion] = Field(default_factory=list, description=(
+        "Questions about items ('why did you pick the first one?'): answered, never kept as "
+        "preferences."))
 
     @property
     def wish(self) -> str | None:
@@ -260,7 +199,13 @@ class CatalogExtractor:
 
     # ---- the whole message --------------------------------------------------------------
     def extract(self, message: str, state: DialogueState | None = None) -> Extraction:
-        """Extract everything one message says. `state` resolves "the first one" and pending choices."""
+        """Extract everything one message says. `state` resolves "the first one" and pending
+        choices.
+
+        Each step reads one kind of thing and blanks what it took (offsets kept), so the next
+        reads only the rest: questions about items, ids, the answer to a pending question, titles
+        and list references with their verdicts, genres and years, and last the free-text wish.
+        """
         state = state or DialogueState()
         ex = Extraction()
         text = message.strip()
@@ -273,13 +218,28 @@ class CatalogExtractor:
             )
         )
         ex.reset = bool(RESET.search(text))
+        said = self._read_item_questions(ex, text, state)  # the message without its item questions
+        masked = self._read_ids(ex, said)
+        masked = self._read_pending_answer(ex, masked, state)
+        masked, acts_text = self._read_titles(ex, masked, said, state)
+        # only requests and statements of taste change genres and years; questions and descriptions
+        # of a film ("it made me laugh", "is it scary?") do not
+        masked = preference_text(masked, acts_text)
+        masked = self._read_genres_and_years(ex, masked, said)
+        self._read_wish(ex, masked, said)
+        return ex
+
+    def _read_item_questions(self, ex: Extraction, text: str, state: DialogueState) -> str:
+        """Questions about items, kept in `ex`; they are answered, not read for preferences: the
+        message is returned without them."""
         masked = text
-        # questions about items are answered, not read for preferences
         for q in find_item_questions(text, state, self.find_titles):
             ex.item_questions.append(q)
             masked = blank(masked, q.start, q.end)
-        said = masked  # the message without its item questions
-        # explicit ids: "item 50", "recommend item 999999"
+        return masked
+
+    def _read_ids(self, ex: Extraction, masked: str) -> str:
+        """Explicit item ids ("item 50", "recommend item 999999") and a user id ("I'm user 42")."""
         for m in _ITEM_REF.finditer(masked):
             iid = int(m.group(1))
             if iid in self.catalog:
@@ -292,17 +252,30 @@ class CatalogExtractor:
         for m in _USER_REF.finditer(masked):
             ex.user_id = int(m.group(1))
             masked = blank(masked, m.start(), m.end())
-        # an answer to "which one did you mean?"
-        if state.pending is not None:
-            pick = self._resolve_pending(masked, state.pending)
-            if pick is not None:
-                ex.set_verdict(pick, state.pending.polarity)
-                ex.chosen.append(pick)
-                ex.mentioned_titles.append(self.catalog[pick].label)
-                # the answer's year or ordinal picked the title; it is not a year constraint
-                year = self.catalog[pick].year
-                for rx in ([re.compile(rf"\b{year}\b")] if year else []) + [ORDINAL_REF]:
-                    masked = rx.sub(lambda m: " " * len(m.group(0)), masked)
+        return masked
+
+    def _read_pending_answer(self, ex: Extraction, masked: str, state: DialogueState) -> str:
+        """An answer to "which one did you mean?": the option it picks takes the question's
+        verdict."""
+        if state.pending is None:
+            return masked
+        pick = pending_pick(masked, state.pending, self.catalog, self.find_titles)
+        if pick is not None:
+            ex.set_verdict(pick, state.pending.polarity)
+            ex.chosen.append(pick)
+            ex.mentioned_titles.append(self.catalog[pick].label)
+            # the answer's year or ordinal picked the title; it is not a year constraint
+            year = self.catalog[pick].year
+            for rx in ([re.compile(rf"\b{year}\b")] if year else []) + [ORDINAL_REF]:
+                masked = rx.sub(lambda m: " " * len(m.group(0)), masked)
+        return masked
+
+    def _read_titles(
+        self, ex: Extraction, masked: str, said: str, state: DialogueState
+    ) -> tuple[str, str]:
+        """Titles named and references to the last list shown ("the first one", "#2 and 5"), with
+        their verdicts recorded in `ex`. Returns the message with them blanked, and the text the
+        sentence acts are read on (each title one plain word)."""
         mentions = self.find_titles(masked)
         if state.pending is not None and ex.liked + ex.disliked + ex.seen:
             # the title that answered the question is already recorded
@@ -315,11 +288,13 @@ class CatalogExtractor:
         outside = masked
         for t in mentions:
             outside = blank(outside, t.start, t.end)
-        # acts are read with each title as one plain word ("When Harry Met Sally... was great" asks nothing)
+        # acts are read with each title as one plain word ("When Harry Met Sally... was great"
+        # asks nothing)
         acts_text = said
         for t in mentions:
             acts_text = acts_text[:t.start] + "X".ljust(t.end - t.start) + acts_text[t.end:]
-        # a question changes nothing: its titles are only mentioned, its references only asked about
+        # a question changes nothing: its titles are only mentioned, its references only asked
+        # about
         asked = [t for t in mentions if act_at(acts_text, t.start) == "question"]
         for t in asked:
             ex.asked_about.extend(t.ids[:1])
@@ -336,13 +311,28 @@ class CatalogExtractor:
         spans: list[TitleMention | ListReference] = sorted(
             [*mentions, *refs], key=lambda x: x.start
         )
-        default = self._default_polarity(masked, spans)
-        # titles alone in answer to "is there a film you loved?" are films, however common the word ("Contact")
+        self._read_verdicts(ex, masked, outside, spans, shown, state)
+        return self._record_titles(ex, masked, mentions), acts_text
+
+    def _read_verdicts(
+        self,
+        ex: Extraction,
+        masked: str,
+        outside: str,
+        spans: list[TitleMention | ListReference],
+        shown: list[int],
+        state: DialogueState,
+    ) -> None:
+        """The verdict on each title (set on its mention) and on each item a list reference points
+        at (recorded in `ex`), read together as lists."""
+        default = default_polarity(masked, spans)
+        # titles alone in answer to "is there a film you loved?" are films, however common the
+        # word ("Contact")
         answers_title_question = state.asking == "example" and default == "liked"
         read = list_verdicts(masked, spans, default=default)
         for span, pol, listed in zip(spans, read.verdicts, read.listed):
             if isinstance(span, TitleMention):
-                span.polarity = self._echo_verdict(masked, span) or pol
+                span.polarity = echo_verdict(masked, span) or pol
                 # a list of titles, or a cue before it in its sentence, says a film is meant
                 span.weak = (
                     span.weak
@@ -357,8 +347,14 @@ class CatalogExtractor:
             for pos in span.positions:
                 if -len(shown) <= pos < len(shown):
                     ex.set_verdict(shown[pos], verdict)
+
+    def _record_titles(self, ex: Extraction, masked: str, mentions: list[TitleMention]) -> str:
+        """Each title's verdict in `ex` (a weak or ambiguous one as a question to ask); returns the
+        message with the titles blanked."""
         for t in mentions:
-            if t.weak:  # a common word ("Heat") with nothing else saying a film is meant: ask, record nothing
+            if t.weak:
+                # a common word ("Heat") with nothing else saying a film is meant: ask, record
+                # nothing
                 if t.polarity in ("liked", "disliked"):
                     ex.ambiguous.append(
                         PendingChoice(mention=t.text, options=t.ids[:1], polarity=t.polarity)
@@ -379,13 +375,15 @@ class CatalogExtractor:
                 if t.alternatives:
                     ex.alternatives[t.ids[0]] = list(t.alternatives)
             masked = blank(masked, t.start, t.end)
-        # only requests and statements of taste change genres and years; questions and descriptions
-        # of a film ("it made me laugh", "is it scary?") do not
-        masked = preference_text(masked, acts_text)
-        masked = _TITLE_CASE.sub(
+        return masked
+
+    def _read_genres_and_years(self, ex: Extraction, masked: str, said: str) -> str:
+        """Genres and years the message asks for or names as a taste; returns the message with
+        names in capitals blanked ("Avengers: Infinity War" names no genre)."""
+        masked = TITLE_CASE.sub(
             lambda m: m.group(0) if self._genre_words_only(m.group(0)) else " " * len(m.group(0)),
             masked,
-        )  # "Avengers: Infinity War" names no genre
+        )
         genres = self.genres.read(masked)
         ex.wanted_genres, ex.avoided_genres, ex.preferred_genres = (
             genres.wanted, genres.avoided, genres.taste)
@@ -407,9 +405,12 @@ class CatalogExtractor:
         ex.preferred_decades = [years.taste_decade] if years.taste_decade is not None else []
         ex.decade_demanded = bool(ex.preferred_decades and _TOO_OLD_OR_NEW.search(said))
         ex.general_taste = self._decade_as_taste(masked, said)
-        masked = MOOD.sub(
-            lambda m: " " * len(m.group(0)), masked
-        )  # moods lean, they are never searched
+        return masked
+
+    def _read_wish(self, ex: Extraction, masked: str, said: str) -> None:
+        """The free-text wish: the message (moods left out) when words other than titles, genres,
+        years and vague words are left, and it is no prompt injection."""
+        masked = MOOD.sub(lambda m: " " * len(m.group(0)), masked)  # moods lean, never searched
         content = [
             t
             for t, _, _ in tokens(masked)
@@ -422,43 +423,11 @@ class CatalogExtractor:
         ]
         if content and not ex.injection:
             ex.wishes = [" ".join(MOOD.sub(" ", said).split())[:200]]
-        return ex
 
     def _genre_words_only(self, span: str) -> bool:
         words = [fold(w).rstrip("s") for w in re.findall(r"[\w'’-]+", span)]
         return all(w in self.genres.words or w.rstrip("s") in self.genres.words or w in _TITLE_LINKS
                    or w in ("movie", "film", "rom", "com", "i") for w in words)
-
-    @staticmethod
-    def _echo_verdict(text: str, t: TitleMention) -> Polarity | None:
-        """The verdict on a title said alone as its own sentence: from the next one ("Twelve
-        Monkeys? I really liked it."), else liked, as a bare answer is ("Psycho. Any other ideas?"),
-        unless it ends in a question mark or the next sentence is about it ("Alien. Who is in it?")."""
-        before = SENTENCE_END.split(text[:t.start])[-1]
-        after = text[t.end:]
-        stop = SENTENCE_END.match(after.lstrip(" )(0123456789"))
-        if before.strip(" \"'“”") or not stop:
-            return None
-        nxt = after.lstrip(" )(0123456789")[1:].lstrip(" ?!.")
-        m = POLARITY_AFTER.match(nxt[:60].lower()) or _IT_VERDICT.match(nxt[:60].lower())
-        if m and m.lastgroup:
-            return cast(Polarity, m.lastgroup)
-        if stop.group(0) in ".!" and not _BACK_TO_IT.search(SENTENCE_END.split(nxt)[0]):
-            return "liked"
-        return None
-
-    @staticmethod
-    def _default_polarity(masked: str, spans: list[TitleMention | ListReference]) -> Polarity:
-        """The verdict on a title said with no cue: liked when the message is only titles (an
-        answer: "Toy Story and Fargo"), else seen (named, not judged: "the last one I saw was X")."""
-        rest = masked
-        for sp in spans:
-            rest = blank(rest, sp.start, sp.end)
-        rest = _TITLE_CASE.sub(
-            " ", rest
-        )  # other titles of the answer ("Elf, Groundhog Day, Home Alone")
-        words = [t for t, s, _ in tokens(rest) if t not in _LIST_GLUE and not rest[s].isupper()]
-        return "liked" if not words else "seen"
 
     def _decade_as_taste(self, masked: str, said: str) -> bool:
         """Is the decade said as a general taste? Only when every sentence naming one has a taste
@@ -469,39 +438,3 @@ class CatalogExtractor:
         if not with_decade:
             return bool(_GENERAL_TASTE.search(said))
         return all(_GENERAL_TASTE.search(s) for s in with_decade)
-
-    def _resolve_pending(self, text: str, pending: PendingChoice) -> int | None:
-        """The option an answer to "which one did you mean?" picks: by year, ordinal or title."""
-        low = fold(text)
-        if len(pending.options) == 1:  # "Did you mean Heat (1995)?"
-            if _YES.match(low):
-                return pending.options[0]
-            if _NO.match(low):
-                return None
-        for y in re.findall(r"\b(\d{4})\b", low):
-            hit = [o for o in pending.options if self.catalog[o].year == int(y)]
-            if hit:
-                return hit[0]
-        m = ORDINAL_REF.search(text) or _ANSWER_ORDINAL.fullmatch(low)
-        if m:
-            g1, g2 = m.group(1), m.group(2)
-            pos = (
-                ORDINALS.get(g1.lower())
-                if g1 and not g1.isdigit()
-                else (
-                    int(g1) - 1
-                    if g1
-                    else (int(g2) - 1 if g2 and g2.isdigit() else ORDINALS.get(g2 or ""))
-                )
-            )
-            if pos is not None and -len(pending.options) <= pos < len(pending.options):
-                return pending.options[pos]
-        for mention in self.find_titles(text):
-            hits = [i for i in mention.ids if i in pending.options]
-            if len(hits) == 1 or (hits and not mention.ambiguous):
-                return hits[0]
-        names = {o: normalize(self.catalog[o].title) for o in pending.options}
-        best = process.extractOne(normalize(text), names, scorer=fuzz.ratio, score_cutoff=85)
-        if best:
-            return best[2]
-        return None

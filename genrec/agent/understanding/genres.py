@@ -16,7 +16,8 @@ from genrec.agent.understanding.vocabulary import ADULT, KIDS, MOOD, VOCABULARY,
 _NEGATION = any_word(VOCABULARY.genre_negations)
 # "horror, which is not really my thing" / "westerns are not for me": the negation follows the genre
 _DISMISSED_AFTER = re.compile(
-    r"\s*(?:films?|movies?|ones?)?[\s.]*(?:which|that|they|it)?\s*(?:is|are|s)?\s*(?:not|never|isnt|arent) (?:really )?(?:"
+    r"\s*(?:films?|movies?|ones?)?[\s.]*(?:which|that|they|it)?\s*(?:is|are|s)?\s*(?:not|never|"
+    r"isnt|arent) (?:really )?(?:"
     + "|".join(VOCABULARY.genre_dismissals)
     + r")\b"
 )
@@ -29,10 +30,12 @@ NEGATION_WINDOW = 6
 _CLAUSE_END = re.compile(r"\bbut\b|\bhowever\b|\.|;|!|\?")
 _LIST_GAP = re.compile(r"\s*(?:,|or|and|nor|/|\s)*\s*")
 _FORGET = re.compile(
-    r"\b(?:forget|never ?mind|scratch|drop|no more of|enough of)\s+(?:about\s+)?(?:the\s+|that\s+|my\s+)?"
+    r"\b(?:forget|never ?mind|scratch|drop|no more of|enough of)\s+(?:about\s+)?(?:the\s+|that\s+|"
+    r"my\s+)?"
 )
 _FINE_AGAIN = re.compile(
-    r"\b(?:is|are|re|s)\s+(?:fine|ok|okay|alright|allowed|good|back on)\s+(?:again|after all|now|too|with me"
+    r"\b(?:is|are|re|s)\s+(?:fine|ok|okay|alright|allowed|good|back on)\s+(?:again|after all|now|"
+    r"too|with me"
     r"|the table)\b|\b(?:is|are|re|s)\s+no longer (?:a problem|out)\b"
 )
 _BACK_TO_ME = re.compile(r"\bback to (?:me|my (?:own )?taste|what i like)\b")

@@ -1,6 +1,5 @@
 """The LLM's structured reading of one message: the JSON it is asked for, grounded in the catalog
-(titles the message names, genres of the catalog's vocabulary, plausible years), and `decide`, by
-which that reading, not the rules, says what the message means.
+(titles, genres, plausible years), and `decide`, by which it, not the rules, says what is meant.
 """
 
 from __future__ import annotations
@@ -112,8 +111,9 @@ def read_something(raw: dict | str) -> bool:
 def decide(rules: Extraction, llm: Extraction) -> Extraction:
     """The LLM's grounded reading decides polarity, genres, years and the wish; the rules keep only
     what is about the message itself (item questions, references to the last list, the answer to
-    a pending question, reset, repeat, injection cues, ids and user ids) and add nothing of their own.
-    An LLM that names a title the message does not hold has misread it: for titles the rules decide."""
+    a pending question, reset, repeat, injection cues, ids and user ids) and add nothing of their
+    own. An LLM that names a title the message does not hold has misread it: for titles the rules
+    decide."""
     out = llm.model_copy(deep=True)
     if llm.ungrounded_titles:
         # the LLM named titles the user never wrote: its reading of titles is not trusted, the

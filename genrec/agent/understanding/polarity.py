@@ -1,6 +1,5 @@
-"""Polarity: whether each title a message names is liked, disliked, seen or excluded (cue words
-before it, the verdict after it, the list it stands in), and what a reference to the last list shown
-("the third one sounds good", "not #2") says about those items.
+"""Polarity: whether each title a message names is liked, disliked, seen or excluded (cues, the
+list it stands in), and what a reference to the last list shown ("not #2") says about its items.
 """
 
 from __future__ import annotations
@@ -135,8 +134,10 @@ def _lists(low: str, spans: Sequence[_Span]) -> list[list[int]]:
 class ListReference:
     """Positions (0-based; -1 is the last) of the last list shown that one phrase refers to.
 
-    >>> list_references("I'd watch #5 and 7, but not the last one")
-    [ListReference(positions=(4, 6), start=10, end=18), ListReference(positions=(-1,), start=28, end=40)]
+    >>> refs = list_references("I'd watch #5 and 7, but not the last one")
+    >>> refs  # doctest: +NORMALIZE_WHITESPACE
+    [ListReference(positions=(4, 6), start=10, end=18),
+     ListReference(positions=(-1,), start=28, end=40)]
     """
 
     positions: tuple[int, ...]
@@ -187,7 +188,8 @@ def reference_verdict(text: str, start: int, end: int) -> Polarity:
     >>> t = "The first one sounds good. I'd skip the second one. I saw the third one, loved it."
     >>> [reference_verdict(t, r.start, r.end) for r in list_references(t)]
     ['interested', 'rejected', 'liked']
-    >>> t = "I know the third one already: the fourth one was so-so, not the fifth, loved the sixth."
+    >>> t = ("I know the third one already: the fourth one was so-so, not the fifth, "
+    ...      "loved the sixth.")
     >>> [reference_verdict(t, r.start, r.end) for r in list_references(t)]
     ['seen', 'seen', 'rejected', 'liked']
     """

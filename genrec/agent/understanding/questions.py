@@ -5,7 +5,7 @@ Blade Runner?") found in a message; they are answered (`item_answers`), never ke
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel
 
@@ -13,12 +13,14 @@ from genrec.agent.state import DialogueState
 from genrec.agent.understanding.acts import question_tag
 from genrec.agent.understanding.polarity import list_references
 from genrec.agent.understanding.text import blank
+from genrec.agent.understanding.title_mentions import FindTitles
 
 Kind = Literal["why", "which", "credits", "good", "about"]
 
 _SENTENCE = re.compile(r"[^.?!\n]+[.?!]*")
 _STARTS_A_QUESTION = re.compile(
-    r"^\s*(?:and\s+|so\s+|but\s+|also\s+)?(?:why|who|what|what's|whats|is|was|are|how|when|tell me)\b",
+    r"^\s*(?:and\s+|so\s+|but\s+|also\s+)?(?:why|who|what|what's|whats|is|was|are|how|when|"
+    r"tell me)\b",
     re.IGNORECASE,
 )
 _KINDS: tuple[tuple[Kind, re.Pattern[str]], ...] = (
@@ -49,12 +51,14 @@ _KINDS: tuple[tuple[Kind, re.Pattern[str]], ...] = (
         ),
     ),
 )
-"""Checked in order; a question sentence naming an item but matching none is not an item question."""
+"""Checked in order; a question sentence naming an item but matching none is not an item
+question."""
 _REQUEST = re.compile(
     r"\b(?:anything|something|similar|like|likes|others?|else|recommend|suggest|any(?! good))\b",
     re.IGNORECASE,
 )
-"""Words of a request ("anything good like Fargo?"): such a sentence asks for items, not about one."""
+"""Words of a request ("anything good like Fargo?"): such a sentence asks for items, not about
+one."""
 
 
 _PICKED = re.compile(
@@ -67,7 +71,8 @@ _ASKED_BEFORE = re.compile(r"\b(?:is|was|are|were|how|would|will|should)\b", re.
 
 
 class ItemQuestion(BaseModel):
-    """One question about one item: its kind, the item, and where the question was in the message."""
+    """One question about one item: its kind, the item, and where the question was in the
+    message."""
 
     kind: Kind
     item_id: int
@@ -77,7 +82,9 @@ class ItemQuestion(BaseModel):
     """The position in the last list the question referred to ("the first one": 0), if any."""
 
 
-def find_item_questions(text: str, state: DialogueState, find_titles: Any) -> list[ItemQuestion]:
+def find_item_questions(
+    text: str, state: DialogueState, find_titles: FindTitles
+) -> list[ItemQuestion]:
     """The item questions in `text`: question sentences ("?" or a question word first) of a known
     kind that name one item, by title or by its place in the last list shown.
 
@@ -108,7 +115,7 @@ def find_item_questions(text: str, state: DialogueState, find_titles: Any) -> li
 
 
 def _item_of(
-    sentence: str, state: DialogueState, find_titles: Any, kind: Kind
+    sentence: str, state: DialogueState, find_titles: FindTitles, kind: Kind
 ) -> tuple[int | None, int | None]:
     """The one item a question sentence is about: a title (one shown earlier wins a tie), else a
     place in the last list ("the first one")."""

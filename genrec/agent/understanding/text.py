@@ -1,6 +1,5 @@
-"""Text folding for understanding: lower case without accents, words with their offsets, sentences.
-
-Title matching, genre and year reading all compare text in this one normal form.
+"""Text folding for understanding: lower case without accents, words with their offsets, sentence
+ends; title matching, genre and year reading all compare text in this one normal form.
 """
 
 from __future__ import annotations

@@ -1,7 +1,5 @@
 """The words understanding reads: genre synonyms, polarity, negation and taste cues, ordinals,
 decades, year phrases and intents, kept as data in vocabulary.json and compiled here once.
-
-Cue lists hold regular-expression fragments (``"dislike[sd]?"``); each is matched as a whole word.
 """
 
 from __future__ import annotations
@@ -30,6 +28,9 @@ class YearBounds(BaseModel):
 class Vocabulary(BaseModel):
     """Every word table of understanding (the schema of vocabulary.json).
 
+    Cue lists hold regular-expression fragments (``"dislike[sd]?"``); each is matched as a whole
+    word.
+
     >>> v = Vocabulary.load(); v.genre_synonyms["cartoons"], v.ordinals["last"]
     ('Animation', -1)
     """
@@ -49,7 +50,8 @@ class Vocabulary(BaseModel):
     polarity_cues_after: dict[str, list[str]] = Field(
         description="Verdicts after a title ('... was boring'), by polarity.")
     reference_cues: dict[str, list[str]] = Field(
-        description="Verdicts on a list position ('the third one sounds good', 'not the second one'): "
+        description="Verdicts on a list position ('the third one sounds good', "
+        "'not the second one'): "
         "disliked, neutral, liked (for items the user has seen: seen cues), interested, rejected."
     )
     plural_references: list[str] = Field(
@@ -75,7 +77,8 @@ class Vocabulary(BaseModel):
     year_bounds: YearBounds
     recent_words: list[str] = Field(description="Words that ask for recent items ('latest').")
     kids_cues: list[str] = Field(
-        description="Phrases that ask for items for children ('for my 6 year old', 'family-friendly')."
+        description="Phrases that ask for items for children ('for my 6 year old', "
+        "'family-friendly')."
     )
     adult_cues: list[str] = Field(
         description="Phrases that ask for grown-up items ('something more adult'): "
@@ -85,11 +88,13 @@ class Vocabulary(BaseModel):
         description="Phrases that name two genres at once ('rom com': Romance and Comedy).")
     kids_avoid: list[str] = Field(description="Genres left out when the items are for children.")
     mood_words: dict[str, list[str]] = Field(
-        description="Mood phrases -> genres they lean to ('something light': Comedy): a boost, never a "
+        description="Mood phrases -> genres they lean to ('something light': Comedy): "
+        "a boost, never a "
         "filter, and never searched as title words."
     )
     vague_words: list[str] = Field(
-        description="Words of an opener that say nothing about taste ('tonight', 'ideas'): never a wish."
+        description="Words of an opener that say nothing about taste ('tonight', 'ideas'): "
+        "never a wish."
     )
 
     @classmethod
@@ -159,14 +164,16 @@ ORDINAL_REF = re.compile(
     r"\b(?:the\s+)(" + "|".join(ORDINALS) + r")(?:\s+(?:" + "|".join(VOCABULARY.ordinal_nouns)
     + r"))?\b|(?:#|\bnumbers?\s+|\bpositions?\s+|\bno\.\s*)(\d{1,2})\b", re.IGNORECASE)
 LIST_MORE_REF = re.compile(
-    r"\s*(?:,|\band\b|&|\bor\b)\s*(?:,|\band\b)?\s*(?:the\s+)?(?:#|numbers?\s+|positions?\s+)?(?:(\d{1,2})\b|("
+    r"\s*(?:,|\band\b|&|\bor\b)\s*(?:,|\band\b)?\s*(?:the\s+)?(?:#|numbers?\s+|"
+    r"positions?\s+)?(?:(\d{1,2})\b|("
     + "|".join(o for o in ORDINALS if not o[0].isdigit())
     + r")\b)(?:\s+(?:"
     + "|".join(VOCABULARY.ordinal_nouns)
     + r")s?\b)?",
     re.IGNORECASE,
 )
-"""A further list position right after a reference: "#5 and 7", "numbers 1, 4 and 9", "the ninth and the tenth one"."""
+"""A further list position right after a reference: "#5 and 7", "numbers 1, 4 and 9", "the ninth
+and the tenth one"."""
 
 
 def is_taste(text: str, start: int, end: int) -> bool:

@@ -27,7 +27,8 @@ _BOUND = re.compile(
     + r"))?\b"
 )
 _NARRATIVE = re.compile(
-    r"\b(?:back in|back then in|grew up in|growing up in|as a kid in|when i was young in)\s+(?:the\s+)?"
+    r"\b(?:back in|back then in|grew up in|growing up in|as a kid in|"
+    r"when i was young in)\s+(?:the\s+)?"
     r"(?:early\s+|late\s+|mid\s+)?(?:(?:nineteen|twenty)\s+)?\w+"
 )
 """A time of the speaker's life ("back in the early eighties"), not years asked for."""
@@ -37,7 +38,8 @@ _RECENT = re.compile(
 )
 """"something recent", "newest films" (not "my recent favorite", "the newest one" of two shown)."""
 _RECENT_TOLD = re.compile(r"\b(?:(?:is|was)n'?t|(?:is|was) not|not)\s+(?:the\s+)?(?:most\s+)?$"
-                          r"|^\s+(?:movies?|films?|ones?)\s+(?:(?:that|which)\s+(?:has|have|had|came)\b"
+                          r"|^\s+(?:movies?|films?|ones?)\s+(?:(?:that|which)\s+(?:has|have|had|"
+                          r"came)\b"
                           r"|(?:i|we)(?:\s+have|'ve)?\s+(?:watched|saw|seen)\b)")
 """Recency told, not asked for: "isn't the most recent movie", "the latest film I watched"."""
 
@@ -45,10 +47,14 @@ _RECENT_TOLD = re.compile(r"\b(?:(?:is|was)n'?t|(?:is|was) not|not)\s+(?:the\s+)
 def _asks_recent(t: str) -> bool:
     """Does `t` ask for recent films (a "recent" not told about something the speaker saw)?
 
-    >>> _asks_recent(" something recent please "), _asks_recent(" while isn't the most recent movie that has come out ")
-    (True, False)
-    >>> _asks_recent(" the most recent one i have watched is ransom "), _asks_recent(" the latest film i saw was heat ")
-    (False, False)
+    >>> _asks_recent(" something recent please ")
+    True
+    >>> _asks_recent(" while isn't the most recent movie that has come out ")
+    False
+    >>> _asks_recent(" the most recent one i have watched is ransom ")
+    False
+    >>> _asks_recent(" the latest film i saw was heat ")
+    False
     >>> _asks_recent(" recent movies that i might not have seen ")
     True
     """
