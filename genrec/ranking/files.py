@@ -67,7 +67,9 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
     return meta
 
 
-def check_metadata(meta: Mapping[str, Any], expected: Mapping[str, Any] | None, where: Any) -> None:
+def check_metadata(
+    meta: Mapping[str, Any], expected: Mapping[str, Any] | None, where: str | os.PathLike[str]
+) -> None:
     """Raise ModelFileError when the format/genrec version or any `expected` key differs."""
     if meta.get("format_version") != FORMAT_VERSION:
         raise ModelFileError(

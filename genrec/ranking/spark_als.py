@@ -26,6 +26,8 @@ from genrec.ranking.files import write_model
 from genrec.ranking.ranker import MFRanker
 
 if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
     from genrec.data import Dataset, Ratings, Split
 
 class SparkALSConfig(BaseModel):
@@ -70,7 +72,7 @@ def _grid(cfg: SparkALSConfig) -> list[dict[str, float]]:
 
 
 @contextmanager
-def spark_session(cfg: SparkALSConfig, checkpoint_dir: Path | str) -> Iterator[Any]:
+def spark_session(cfg: SparkALSConfig, checkpoint_dir: Path | str) -> Iterator[SparkSession]:
     """A SparkSession on `cfg.master` with the checkpoint folder set; stopped on exit.
 
     Raises:
@@ -107,7 +109,7 @@ def write_parquet(ratings: Ratings, path: Path) -> Path:
 
 
 def fit_als(
-    spark: Any, parquet: Path | str, params: dict[str, float], cfg: SparkALSConfig
+    spark: SparkSession, parquet: Path | str, params: dict[str, float], cfg: SparkALSConfig
 ) -> ALSFactors:
     """One ALS fit on the ratings at `parquet` (binary preferences when implicit)."""
     from pyspark.ml.recommendation import ALS
@@ -136,13 +138,13 @@ def fit_als(
     return ALSFactors(*_collect(model.userFactors), *_collect(model.itemFactors))
 
 
-def _collect(frame: Any) -> tuple[np.ndarray, np.ndarray]:
+def _collect(frame: DataFrame) -> tuple[np.ndarray, np.ndarray]:
     rows = sorted(frame.collect(), key=lambda r: r["id"])
     ids = np.fromiter((r["id"] for r in rows), dtype=np.int64, count=len(rows))
     return ids, np.asarray([r["features"] for r in rows], dtype=np.float32)
 
 
-def tune_als(spark: Any, val: Split, work: Path, cfg: SparkALSConfig,
+def tune_als(spark: SparkSession, val: Split, work: Path, cfg: SparkALSConfig,
              log: Callable[[str], None] = print) -> tuple[dict[str, float], list[dict[str, Any]]]:
     """(best params, every grid point with its validation score and seconds)."""
     path = write_parquet(val.train, work / "validation_train.parquet")

@@ -7,8 +7,9 @@ clause or evaluated as a boolean mask over an in-memory table of the catalog's m
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -22,6 +23,19 @@ GENRE_KEY_PREFIX = "g_"
 
 class InvalidFilterError(ValueError):
     """A filter that cannot mean anything: unknown genre, year out of range, min > max."""
+
+
+class FilterableItem(Protocol):
+    """What a filter reads of an item (a catalog `Item` has it)."""
+
+    @property
+    def item_id(self) -> int: ...
+
+    @property
+    def genres(self) -> Sequence[str]: ...
+
+    @property
+    def year(self) -> int | None: ...
 
 
 class SearchFilters(BaseModel):
@@ -46,7 +60,7 @@ class SearchFilters(BaseModel):
         return (not self.genres_any and not self.genres_none and self.year_min is None
                 and self.year_max is None and not self.exclude_ids and self.include_ids is None)
 
-    def allows(self, item: Any) -> bool:
+    def allows(self, item: FilterableItem) -> bool:
         """True when one catalog item (with `item_id`, `genres`, `year`) meets every filter.
 
         The same rule as `FilterTable.mask` and `to_where`, item by item: the final guard on

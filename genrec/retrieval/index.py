@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -31,6 +31,10 @@ from genrec.retrieval.client import (
 )
 from genrec.retrieval.embedders import Embedder, default_workers, embed_chunks
 from genrec.retrieval.rows import SCHEMA_VERSION, IndexRow, fingerprint, index_rows
+
+if TYPE_CHECKING:
+    from chromadb.api import ClientAPI
+    from chromadb.api.collection_configuration import CreateHNSWConfiguration
 
 log = logging.getLogger("genrec.retrieval")
 
@@ -93,7 +97,7 @@ class ItemIndex:
         index.collection.count()       # the Chroma collection of the generation in use
     """
 
-    def __init__(self, client: Any, dataset: Dataset, embedder: Embedder, *, batch_size: int = 256,
+    def __init__(self, client: ClientAPI, dataset: Dataset, embedder: Embedder, *, batch_size: int = 256,
                  max_neighbors: int = 32, ef_construction: int = 128, ef_search: int = 256,
                  workers: int | None = None, tags: bool = True) -> None:
         self.client = client
@@ -105,7 +109,7 @@ class ItemIndex:
             default_workers(embedder) if workers is None else max(1, workers)
         )  # embedding threads
         self.tags = tags  # viewer tags in the item text
-        self.hnsw = {
+        self.hnsw: CreateHNSWConfiguration = {
             "space": "cosine",
             "max_neighbors": max_neighbors,
             "ef_construction": ef_construction,
@@ -218,7 +222,7 @@ class ItemIndex:
         name = f"{self.base_name}-v{gen}"
         staging = self.client.get_or_create_collection(
             name, embedding_function=None,
-            configuration={"hnsw": dict(self.hnsw)},
+            configuration={"hnsw": self.hnsw.copy()},
             metadata={"genrec_key": self.key, "genrec_dataset": self.dataset.name,
                       "genrec_embedder": self.embedder.name},
         )

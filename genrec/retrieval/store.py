@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from genrec.config import Settings
 from genrec.data import Catalog, Dataset
@@ -20,6 +20,10 @@ from genrec.retrieval.index import POINTER_TTL_S, BuildReport, IndexStatus, Item
 from genrec.retrieval.popularity import rating_counts
 from genrec.retrieval.rows import SCHEMA_VERSION, IndexRow
 from genrec.retrieval.search import QUERY_CACHE_SIZE, Searcher, SearchResult, Strategy
+
+if TYPE_CHECKING:
+    from chromadb.api import ClientAPI
+    from chromadb.api.collection_configuration import CreateHNSWConfiguration
 
 
 class ChromaStore:
@@ -71,7 +75,7 @@ class ChromaStore:
 
     def __init__(
         self,
-        client: Any,
+        client: ClientAPI,
         dataset: Dataset,
         embedder: Embedder,
         *,
@@ -110,7 +114,7 @@ class ChromaStore:
     # ------------------------------------------------------------------ what it is over
 
     @property
-    def client(self) -> Any:
+    def client(self) -> ClientAPI:
         return self.index.client
 
     @property
@@ -136,7 +140,7 @@ class ChromaStore:
         return self.index.base_name
 
     @property
-    def hnsw(self) -> dict[str, Any]:
+    def hnsw(self) -> CreateHNSWConfiguration:
         return self.index.hnsw
 
     @property
