@@ -65,7 +65,7 @@ def _k(metrics: Mapping[str, Any]) -> int:
     return int(metrics.get("k", 10))
 
 
-def _fmt(v: Any) -> str:
+def _fmt(v: object) -> str:
     if v is None:
         return "-"
     if isinstance(v, float):

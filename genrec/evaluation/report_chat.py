@@ -7,10 +7,13 @@ from __future__ import annotations
 import html
 import random
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from genrec.evaluation.report import _fmt
 from genrec.evaluation.report_plots import plot_interval_curves
+
+if TYPE_CHECKING:
+    from genrec.data import Catalog
 
 ORACLE_NOTE = "oracles (know the user's training items; references, not the bar)"
 
@@ -161,7 +164,7 @@ def render_conversations(
     *,
     n: int = 3,
     seed: int = 0,
-    catalog: Any = None,
+    catalog: Catalog | None = None,
     relevant: Mapping[int, set[int]] | None = None,
 ) -> str:
     """`n` conversations picked with `seed`, as chat bubbles; shown items that were held-out
@@ -187,7 +190,7 @@ def render_conversations(
     return "\n".join(out)
 
 
-def _label(item_id: int, catalog: Any) -> str:
+def _label(item_id: int, catalog: Catalog | None) -> str:
     it = catalog.get(int(item_id)) if catalog is not None else None
     return f"{it.title} [{item_id}]" if it is not None else str(item_id)
 
@@ -197,7 +200,7 @@ def chat_sections(
     records: Sequence[Mapping[str, Any]],
     *,
     seed: int = 0,
-    catalog: Any = None,
+    catalog: Catalog | None = None,
     relevant: Mapping[int, set[int]] | None = None,
 ) -> list[str]:
     """The chat run's report sections, in order (HTML strings)."""
@@ -235,7 +238,7 @@ def chat_sections(
 
 
 def render_target_conversations(records: Sequence[Mapping[str, Any]], *, n: int = 3, seed: int = 0,
-                                catalog: Any = None) -> str:
+                                catalog: Catalog | None = None) -> str:
     """`n` target-protocol conversations picked with `seed`: the agent's turns as chat bubbles, the
     target marked with a star, then whether the user accepted and each peer's outcome."""
     picked = _sample(records, n, seed)
@@ -270,7 +273,7 @@ def target_sections(
     records: Sequence[Mapping[str, Any]],
     *,
     seed: int = 0,
-    catalog: Any = None,
+    catalog: Catalog | None = None,
 ) -> list[str]:
     """The target-protocol report sections, in order (HTML strings)."""
     parts = []

@@ -96,7 +96,7 @@ def config_doc(
     }
 
 
-def _json_default(o: Any) -> Any:
+def _json_default(o: object) -> object:
     try:
         import numpy as np
 

@@ -13,7 +13,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from genrec.agent.state import DialogueState
 from genrec.agent.understanding.extraction import CatalogExtractor, apply
@@ -22,6 +22,9 @@ from genrec.agent.understanding.text import fold
 from genrec.agent.understanding.titles import TitleIndex, title_index, title_key
 from genrec.data import Catalog
 from genrec.evaluation.real_dialogues import GoldTurn
+
+if TYPE_CHECKING:
+    from genrec.agent import Recommender
 
 SLOTS = (
     "genres_wanted",
@@ -164,7 +167,7 @@ class AgentReader:
     session; the reading is the change of the session's state (and the items its reply asked
     about)."""
 
-    def __init__(self, recommender: Any, name: str = "agent") -> None:
+    def __init__(self, recommender: Recommender, name: str = "agent") -> None:
         self.rec = recommender
         self.name = name
 
@@ -359,7 +362,7 @@ def false_additions(ex: Expected, r: Reading) -> list[str]:
 
 
 def _year_match(latest: int) -> Callable[[tuple[str, int], Any], bool]:
-    def match(p: tuple[str, int], g: Any) -> bool:
+    def match(p: tuple[str, int], g: object) -> bool:
         if g == ("min", -1):  # "something recent": any lower bound within the catalog's last decade
             return p[0] == "min" and p[1] >= latest - 10
         return bool(p == g)

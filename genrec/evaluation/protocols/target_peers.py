@@ -1,5 +1,5 @@
-"""The peers of the target-seeking protocol (issue 12, item 5): small conversational systems over
-the same catalog and ranker that know only the conversation and show only new items.
+"""The peers of the target-seeking protocol: small conversational systems over the same catalog
+and ranker that know only the conversation and show only new items.
 
 `attribute_popularity` and `attribute_fold_in` recommend every turn; `max_entropy` asks the
 attribute (genre or decade) with the highest entropy over the remaining candidates on odd turns.

@@ -11,11 +11,11 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any
 
 from genrec.data import Catalog
 from genrec.evaluation.protocols.intent import Intent, Reveal
 from genrec.evaluation.simulation.persona import Persona
+from genrec.evaluation.simulation.phrasebook import Phrasebook
 from genrec.evaluation.simulation.phrasings import a_genre, as_sentence, decade_word, genre_word
 from genrec.evaluation.simulation.target_phrasings import question_kinds, question_part
 from genrec.evaluation.simulation.template_user import TemplateSimulator
@@ -85,7 +85,8 @@ class IntentUser:
         reveal: Reveal,
         *,
         seed: int = 0,
-        **template_options: Any,
+        phrasing: str = "template",
+        phrasebook: Phrasebook | None = None,
     ) -> None:
         self.intent = intent
         self.reveal = reveal
@@ -97,7 +98,8 @@ class IntentUser:
             avoided_genres=tuple(g for g in persona.avoided_genres if g != intent.genre),
             low_genres=tuple(g for g in persona.low_genres if g != intent.genre))
         self._base = TemplateSimulator(
-            tonight, catalog, seed=seed, kinds=TASTE_KINDS, request_rate=0.0, **template_options
+            tonight, catalog, seed=seed, kinds=TASTE_KINDS, request_rate=0.0,
+            phrasing=phrasing, phrasebook=phrasebook,
         )
         self.stated: Stated = self._base.stated
         """What it has said so far (shared with its taste-telling template user)."""

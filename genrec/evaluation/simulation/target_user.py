@@ -1,4 +1,4 @@
-"""The target-seeking simulated user (issue 12, item 5: EAR / SCPR / UNICORN, iEvaLM target users):
+"""The target-seeking simulated user (as in EAR / SCPR / UNICORN and iEvaLM's target users):
 it wants "something like" one held-out liked item, answers from that item's attributes, and never
 writes a distinctive word of its title (`TargetLeakGuard`).
 """
