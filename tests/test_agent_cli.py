@@ -15,6 +15,8 @@ from typer.testing import CliRunner
 
 from genrec.cli import app
 
+pytestmark = pytest.mark.slow  # CLI subprocesses that load every component
+
 
 @pytest.fixture
 def cli_home(ml100k_settings, ml100k_store, ml100k_ranker, monkeypatch):

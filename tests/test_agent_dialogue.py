@@ -167,9 +167,9 @@ def test_a_decade_answer_to_the_decade_question_is_a_range():
 
 
 def test_the_agent_asks_alongside_its_picks_and_uses_the_answer(
-    ml100k, ml100k_ranker, ml100k_store, tmp_path, settings
+    small_films, small_ranker, small_store, tmp_path, settings
 ):
-    rec = Recommender(catalog=ml100k.catalog, ranker=ml100k_ranker, store=ml100k_store,
+    rec = Recommender(catalog=small_films.catalog, ranker=small_ranker, store=small_store,
                       llm=get_llm("none", settings), sessions=SessionStore(tmp_path / "s.sqlite"))
     r = rec.chat("q", "I'd like to watch a thriller tonight.")
     assert len(r.recommendations) == 10 and r.question
@@ -191,10 +191,10 @@ def test_the_agent_asks_alongside_its_picks_and_uses_the_answer(
 
 
 # ---- calibrated predicted ratings ---------------------------------------------------------------
-def test_ratings_predicted_from_a_few_favourites_are_not_all_five_stars(ml100k, ml100k_ranker):
+def test_ratings_predicted_from_a_few_favourites_are_not_all_five_stars(small_films, small_ranker):
     """A person names favourites first; shown ratings shrink towards the average user's by the
     number of items said, so cards no longer read 4.6-5.0 for nearly everything (ranking unchanged)."""
-    ranker = ml100k_ranker
+    ranker = small_ranker
     favourites = [s.item_id for s in ranker.recommend(ranker.fold_in(), 10)]
     profile = ranker.fold_in(liked=favourites)
     items = [int(i) for i in ranker.item_ids[:300] if int(i) not in favourites]

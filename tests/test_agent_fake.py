@@ -20,14 +20,14 @@ STAR_WARS, TITANIC, EMPIRE = 50, 313, 172
 
 
 @pytest.fixture
-def make(ml100k, ml100k_ranker, ml100k_store, tmp_path):
+def make(small_films, small_ranker, small_store, tmp_path):
     """make(replies, policy=..., supports_tools=...) -> (Recommender, FakeLLM)."""
 
     def _make(replies=(), *, policy="guided", supports_tools=True, **config):
         from genrec.agent import AgentConfig
 
         llm = fake_backend(replies, supports_tools=supports_tools)
-        rec = Recommender(catalog=ml100k.catalog, ranker=ml100k_ranker, store=ml100k_store,
+        rec = Recommender(catalog=small_films.catalog, ranker=small_ranker, store=small_store,
                           llm=llm, policy=policy, sessions=SessionStore(tmp_path / "s.sqlite"),
                           config=AgentConfig(**config))
         return rec, llm.chat_model
@@ -73,7 +73,7 @@ def _obeys(reply, catalog, *, genres_any=(), genres_none=(), years=None, blocked
 
 
 # ---- guided -----------------------------------------------------------------------------------
-def test_guided_fake_two_calls_extraction_merged_and_rationales_verified(make, ml100k):
+def test_guided_fake_two_calls_extraction_merged_and_rationales_verified(make, small_films):
     extraction = {"liked_titles": ["Star Wars"], "wanted_genres": ["science fiction"],
                   "year_min": 1980, "year_max": 1999, "wishes": "space battles"}
     rec, llm = make([extraction, honest_writer])
@@ -83,13 +83,14 @@ def test_guided_fake_two_calls_extraction_merged_and_rationales_verified(make, m
     state = rec.state("g1")
     assert state.liked == [STAR_WARS]
     assert "Sci-Fi" in state.wanted_genres  # from the LLM, validated onto the catalog's genre
-    _obeys(reply, ml100k.catalog, genres_any=["Sci-Fi"], years=(1980, 1999), blocked={STAR_WARS})
+    _obeys(reply, small_films.catalog, genres_any=["Sci-Fi"], years=(1980, 1999),
+           blocked={STAR_WARS})
     top = reply.recommendations[:5]
     assert all(r.rationale_source == "llm" and r.verified for r in top)
     assert "Here are some picks" in reply.text
 
 
-def test_guided_fake_lying_rationale_is_rejected_for_template(make, ml100k):
+def test_guided_fake_lying_rationale_is_rejected_for_template(make, small_films):
     rec, _ = make(["{}", lying_writer])
     reply = rec.chat("g2", "I loved Star Wars")
     assert reply.recommendations
@@ -113,7 +114,7 @@ def test_guided_fake_llm_titles_must_be_grounded_in_the_message(make):
     assert reply.recommendations
 
 
-def test_guided_fake_dislikes_respected_and_no_repeats(make, ml100k):
+def test_guided_fake_dislikes_respected_and_no_repeats(make, small_films):
     rec, _ = make()
     r1 = rec.chat("g4", "I loved Star Wars and Raiders of the Lost Ark")
     first = set(r1.item_ids)
@@ -162,7 +163,7 @@ def test_guided_fake_malformed_json_is_handled(make):
 
 
 # ---- tool-calling ------------------------------------------------------------------------------
-def test_tool_calling_fake_calls_tools_and_constraints_hold(make, ml100k):
+def test_tool_calling_fake_calls_tools_and_constraints_hold(make, small_films):
     script = [
         {"name": "rank_for_user", "args": {"k": 20}},
         {"name": "search_items", "args": {"query": "space adventure", "year_min": 1950}},
@@ -177,7 +178,8 @@ def test_tool_calling_fake_calls_tools_and_constraints_hold(make, ml100k):
     assert set(llm.requests[0].tool_names) == {"search_items", "rank_for_user", "item_details",
                                                "similar_items", "record_feedback"}
     # the LLM asked for >= 1950, the user for the 80s: the user wins
-    _obeys(reply, ml100k.catalog, genres_none=["Horror"], years=(1980, 1989), blocked={STAR_WARS})
+    _obeys(reply, small_films.catalog, genres_none=["Horror"], years=(1980, 1989),
+           blocked={STAR_WARS})
     assert reply.llm_calls == 4
     assert "Try these - I think you'll like them." in reply.text
     tool_msgs = [m for m in llm.requests[1].messages if m.type == "tool"]
@@ -356,11 +358,11 @@ def test_fake_as_langchain_tools_validate_and_use_the_session(make):
     assert TITANIC in rec.state("lc").disliked
 
 
-def test_fake_checker_catches_wrong_genre_year_and_rating(make, ml100k):
+def test_fake_checker_catches_wrong_genre_year_and_rating(make, small_films):
     from genrec.agent.rationales import Evidence, check_text
     from genrec.agent.understanding.extraction import CatalogExtractor
 
-    ex = CatalogExtractor(ml100k.catalog)
+    ex = CatalogExtractor(small_films.catalog)
     ev = Evidence(item_id=EMPIRE, title="The Empire Strikes Back", year=1980,
                   genres=["Action", "Adventure", "Drama", "Romance", "Sci-Fi", "War"],
                   predicted_rating=4.4)

@@ -23,8 +23,8 @@ def extractor(ml100k):
 
 
 @pytest.fixture
-def rec(ml100k, ml100k_ranker, ml100k_store, tmp_path, settings):
-    r = Recommender(catalog=ml100k.catalog, ranker=ml100k_ranker, store=ml100k_store,
+def rec(small_films, small_ranker, small_store, tmp_path, settings):
+    r = Recommender(catalog=small_films.catalog, ranker=small_ranker, store=small_store,
                     llm=get_llm("none", settings), sessions=SessionStore(tmp_path / "s.sqlite"))
     yield r
     r.close()
@@ -159,14 +159,14 @@ def test_answer_to_which_one_is_not_a_year_constraint(extractor):
     assert (ex.year_min, ex.year_max, ex.years_given) == (None, None, False)
 
 
-def test_none_taste_boosts_but_does_not_filter(rec, ml100k):
+def test_none_taste_boosts_but_does_not_filter(rec, small_films):
     r = rec.chat("taste", 'I mostly watch drama. I loved "Star Wars". '
                           "Most of my favourites are from the 1970s.")
     state = rec.state("taste")
     assert state.preferred_genres == ["Drama"] and state.preferred_decades == [1970]
     assert state.wanted_genres == [] and state.year_min is None and state.year_max is None
-    years = [ml100k.catalog[i].year for i in r.item_ids]
-    genres = [ml100k.catalog[i].genres for i in r.item_ids]
+    years = [small_films.catalog[i].year for i in r.item_ids]
+    genres = [small_films.catalog[i].genres for i in r.item_ids]
     # a boost, not a filter: the list leans to the taste but is not confined to it
     assert any(not 1970 <= y <= 1979 for y in years) or any("Drama" not in g for g in genres)
     assert "leaning to" in r.text
@@ -203,10 +203,10 @@ def test_session_store_roundtrip_isolation_delete(tmp_path):
     assert a.exists("y")
 
 
-def test_sessions_survive_a_new_recommender(ml100k, ml100k_ranker, ml100k_store, tmp_path,
+def test_sessions_survive_a_new_recommender(small_films, small_ranker, small_store, tmp_path,
                                             settings):
     def make():
-        return Recommender(catalog=ml100k.catalog, ranker=ml100k_ranker, store=ml100k_store,
+        return Recommender(catalog=small_films.catalog, ranker=small_ranker, store=small_store,
                            llm=get_llm("none", settings),
                            sessions=SessionStore(tmp_path / "sessions.sqlite"))
 
@@ -225,8 +225,8 @@ def test_sessions_survive_a_new_recommender(ml100k, ml100k_ranker, ml100k_store,
 
 
 # ---- conversations ----------------------------------------------------------------------------
-def test_none_conversation_obeys_everything(rec, ml100k):
-    cat = ml100k.catalog
+def test_none_conversation_obeys_everything(rec, small_films):
+    cat = small_films.catalog
     r = rec.chat("c1", "hi")
     assert r.question and not r.recommendations and r.llm_calls == 0
     r = rec.chat("c1", "I loved Star Wars and Raiders of the Lost Ark but hated Titanic")
@@ -272,7 +272,7 @@ def test_none_impossible_constraint_says_so(rec):
     assert r.question and not r.recommendations and "catalog covers" in r.text
 
 
-def test_none_known_user(rec, ml100k_ranker):
+def test_none_known_user(rec, small_ranker):
     r = rec.chat("u", "I'm user 1")
     assert rec.state("u").user_id == 1 and r.recommendations
     r = rec.chat("u2", "I'm user 99999999")
@@ -339,12 +339,12 @@ def test_mmr_diversifies_genres(ml100k):
     assert diverse[0].item_id == sci[0]
 
 
-def test_none_mmr_option_end_to_end(ml100k, ml100k_ranker, ml100k_store, settings, tmp_path):
+def test_none_mmr_option_end_to_end(small_films, small_ranker, small_store, settings, tmp_path):
     from genrec.agent import AgentConfig
     from genrec.agent.candidates import CandidateConfig
 
     def genres_of(cfg):
-        r = Recommender(catalog=ml100k.catalog, ranker=ml100k_ranker, store=ml100k_store,
+        r = Recommender(catalog=small_films.catalog, ranker=small_ranker, store=small_store,
                         llm=get_llm("none", settings), config=cfg)
         reply = r.chat("m", "I loved Star Wars and Aliens")
         return len({g for x in reply.recommendations for g in x.genres}), reply

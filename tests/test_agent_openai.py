@@ -34,9 +34,9 @@ def _rec(ml100k, ranker, store, tmp_path, base_url, model, **kw):
                        sessions=SessionStore(tmp_path / "s.sqlite"))
 
 
-def test_openai_guided_stream_passes_the_writer_text_on(server, ml100k, ml100k_ranker,
-                                                        ml100k_store, tmp_path):
-    rec = _rec(ml100k, ml100k_ranker, ml100k_store, tmp_path, server.base_url, server.model,
+def test_openai_guided_stream_passes_the_writer_text_on(server, small_films, small_ranker,
+                                                        small_store, tmp_path):
+    rec = _rec(small_films, small_ranker, small_store, tmp_path, server.base_url, server.model,
                policy="guided")
     intro = "These picks mix adventure and heart, and I think you will enjoy every one of them."
     server.enqueue(SReply.json({}), SReply.json({"text": intro, "rationales": []}))
@@ -48,8 +48,8 @@ def test_openai_guided_stream_passes_the_writer_text_on(server, ml100k, ml100k_r
     assert server.chat_requests[-1].get("stream") is True
 
 
-def test_openai_tool_calling_end_to_end(server, ml100k, ml100k_ranker, ml100k_store, tmp_path):
-    rec = _rec(ml100k, ml100k_ranker, ml100k_store, tmp_path, server.base_url, server.model)
+def test_openai_tool_calling_end_to_end(server, small_films, small_ranker, small_store, tmp_path):
+    rec = _rec(small_films, small_ranker, small_store, tmp_path, server.base_url, server.model)
     assert rec.policy_name == "tool-calling"
     server.enqueue(
         SReply.tool_call("rank_for_user", {"k": 10, "genres_none": ["Horror"]}),
@@ -75,9 +75,9 @@ def test_openai_tool_calling_end_to_end(server, ml100k, ml100k_ranker, ml100k_st
     assert reqs[1]["messages"][0]["role"] == "system"
 
 
-def test_openai_malformed_tool_calls_repair_then_guided(server, ml100k, ml100k_ranker,
-                                                         ml100k_store, tmp_path):
-    rec = _rec(ml100k, ml100k_ranker, ml100k_store, tmp_path, server.base_url, server.model)
+def test_openai_malformed_tool_calls_repair_then_guided(server, small_films, small_ranker,
+                                                         small_store, tmp_path):
+    rec = _rec(small_films, small_ranker, small_store, tmp_path, server.base_url, server.model)
     server.enqueue(
         SReply.tool_call("search_items", '{"query": "spa'),
         SReply.tool_call("search_items", '{bad json'),
@@ -92,9 +92,9 @@ def test_openai_malformed_tool_calls_repair_then_guided(server, ml100k, ml100k_r
     assert repair["role"] == "user" and "invalid" in repair["content"]
 
 
-def test_openai_server_error_and_garbage_fall_back(server, ml100k, ml100k_ranker, ml100k_store,
+def test_openai_server_error_and_garbage_fall_back(server, small_films, small_ranker, small_store,
                                                    tmp_path):
-    rec = _rec(ml100k, ml100k_ranker, ml100k_store, tmp_path, server.base_url, server.model)
+    rec = _rec(small_films, small_ranker, small_store, tmp_path, server.base_url, server.model)
     server.enqueue(SReply.garbage(), SReply.fail(500, "boom"))
     reply = rec.chat("o3", "I loved Star Wars")
     assert reply.recommendations and reply.policy == "guided"
@@ -102,17 +102,17 @@ def test_openai_server_error_and_garbage_fall_back(server, ml100k, ml100k_ranker
     assert rec.state("o3").liked == [STAR_WARS]
 
 
-def test_openai_server_down_or_slow(ml100k, ml100k_ranker, ml100k_store, tmp_path, server):
+def test_openai_server_down_or_slow(small_films, small_ranker, small_store, tmp_path, server):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    rec = _rec(ml100k, ml100k_ranker, ml100k_store, tmp_path, f"http://127.0.0.1:{port}/v1",
+    rec = _rec(small_films, small_ranker, small_store, tmp_path, f"http://127.0.0.1:{port}/v1",
                "some/model")
     reply = rec.chat("down", "I loved Star Wars")
     assert reply.recommendations and any("unavailable" in w for w in reply.warnings)
     assert all(r.rationale_source == "template" for r in reply.recommendations)
 
-    slow = _rec(ml100k, ml100k_ranker, ml100k_store, tmp_path / "b", server.base_url,
+    slow = _rec(small_films, small_ranker, small_store, tmp_path / "b", server.base_url,
                 server.model, timeout=0.5)
     server.enqueue(SReply.slow(3.0), SReply.slow(3.0), SReply.slow(3.0))  # the client retries once
     reply = slow.chat("slow", "I loved Star Wars")

@@ -18,8 +18,8 @@ def extractor(ml100k):
 
 
 @pytest.fixture
-def rec(ml100k, ml100k_ranker, ml100k_store, tmp_path, settings):
-    return Recommender(catalog=ml100k.catalog, ranker=ml100k_ranker, store=ml100k_store,
+def rec(small_films, small_ranker, small_store, tmp_path, settings):
+    return Recommender(catalog=small_films.catalog, ranker=small_ranker, store=small_store,
                        llm=get_llm("none", settings), sessions=SessionStore(tmp_path / "s.sqlite"))
 
 
@@ -47,7 +47,7 @@ def test_why_did_you_pick_the_first_one_is_answered_and_changes_nothing(rec):
     assert first[1].title in r.text and _prefs(rec.state("w")) == before
 
 
-def test_who_directed_is_answered_honestly_and_is_not_a_like(rec, ml100k):
+def test_who_directed_is_answered_honestly_and_is_not_a_like(rec, small_films):
     r = rec.chat("d", "Who directed Blade Runner, and is it good?")
     assert "Blade Runner (1982)" in r.text and "doesn't record who directed" in r.text
     assert "rated it here" in r.text  # what the catalog does know
@@ -56,10 +56,10 @@ def test_who_directed_is_answered_honestly_and_is_not_a_like(rec, ml100k):
     assert "Fargo (1996)" in r.text and "/5" in r.text and rec.state("d").liked == []
 
 
-def test_a_question_beside_a_taste_answers_and_keeps_the_taste(rec, ml100k):
+def test_a_question_beside_a_taste_answers_and_keeps_the_taste(rec, small_films):
     r = rec.chat("m", "I loved Fargo. Who stars in Heat?")
     assert "doesn't record" in r.text and len(r.recommendations) == 10
-    assert rec.state("m").liked == [_id(ml100k.catalog, "Fargo")]
+    assert rec.state("m").liked == [_id(small_films.catalog, "Fargo")]
 
 
 def test_requests_phrased_as_questions_are_still_requests(extractor, ml100k):
@@ -72,8 +72,8 @@ def test_requests_phrased_as_questions_are_still_requests(extractor, ml100k):
 
 
 # ---- exact titles -----------------------------------------------------------------------------------
-def test_an_exact_title_is_taken_with_a_note_not_a_question(extractor, ml100k, rec):
-    cat = ml100k.catalog
+def test_an_exact_title_is_taken_with_a_note_not_a_question(extractor, small_films, rec):
+    cat = small_films.catalog
     ex = extractor.extract("I loved Alien and Terminator 2")
     assert _id(cat, "Alien") in ex.liked and not ex.ambiguous
     assert _id(cat, "Alien 3") in ex.alternatives[_id(cat, "Alien")]
@@ -151,9 +151,9 @@ def test_a_streamed_turn_reports_its_stages_in_order(rec):
     assert parts[-1].recommendations and stages[:2] == ["understanding", "searching"]
 
 
-def test_a_bare_year_answers_which_one_did_you_mean(rec, ml100k):
+def test_a_bare_year_answers_which_one_did_you_mean(rec, small_films):
     r = rec.chat("y", "I really liked Star Trek")
     assert r.question and "Which" in r.text
     r = rec.chat("y", "1982")
     assert "doesn't look like text" not in r.text and r.recommendations
-    assert rec.state("y").liked == [_id(ml100k.catalog, "Star Trek: The Wrath of Khan")]
+    assert rec.state("y").liked == [_id(small_films.catalog, "Star Trek: The Wrath of Khan")]

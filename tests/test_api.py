@@ -223,7 +223,7 @@ def test_sessions_api_lifecycle_and_feedback_respected(http: httpx.Client) -> No
 def test_healthz_reports_backend_dataset_and_counts(http: httpx.Client, recommender) -> None:
     body = http.get("/healthz").json()
     assert body["status"] == "ok" and body["backend"] == recommender.backend_name == "none"
-    assert body["dataset"] == "small-films" and body["items"] == len(recommender.catalog) == 50
+    assert body["dataset"] == "small-films" and body["items"] == len(recommender.catalog) == 155
     assert body["auth"] is False and body["sessions"] >= 0
 
 

@@ -30,10 +30,10 @@ def _closed_url() -> str:
 
 
 @pytest.fixture(scope="module")
-def none_server(tmp_path_factory: pytest.TempPathFactory, make_ml100k_recommender
+def none_server(tmp_path_factory: pytest.TempPathFactory, make_small_recommender
                 ) -> Iterator[BackgroundServer]:
     settings = Settings(home=tmp_path_factory.mktemp("details") / "home", llm="none")
-    with BackgroundServer(create_app(make_ml100k_recommender(settings), settings,
+    with BackgroundServer(create_app(make_small_recommender(settings), settings,
                                      ui=False)) as srv:
         yield srv
 
@@ -84,9 +84,9 @@ def test_model_names_the_backend_that_answered(none_server: BackgroundServer) ->
     assert [m["id"] for m in httpx.get(none_server.url + "v1/models").json()["data"]] == ["genrec"]
 
 
-def test_model_names_the_llm_when_one_answered(tmp_path, make_ml100k_recommender) -> None:
+def test_model_names_the_llm_when_one_answered(tmp_path, make_small_recommender) -> None:
     with OpenAITestServer(QWEN) as llm:
-        app = _openai_app(tmp_path / "home", make_ml100k_recommender, llm.base_url)
+        app = _openai_app(tmp_path / "home", make_small_recommender, llm.base_url)
         with BackgroundServer(app) as srv:
             r = httpx.post(srv.url + "v1/chat/completions", timeout=60, json={
                 "model": "gpt-4o", "messages": [{"role": "user", "content": "a comedy please"}]})
@@ -97,12 +97,12 @@ def test_model_names_the_llm_when_one_answered(tmp_path, make_ml100k_recommender
 
 
 @pytest.mark.parametrize("policy", ["guided", "tool-calling"])
-def test_warnings_never_carry_model_text(tmp_path, make_ml100k_recommender, policy: str) -> None:
+def test_warnings_never_carry_model_text(tmp_path, make_small_recommender, policy: str) -> None:
     """Every LLM answer is the injected text (as JSON, a reply, a tool call as text): the turn is
     answered, its warnings say what happened in genrec's words, and none of the text comes back
     in `genrec.warnings` nor in the sessions API's `warnings`."""
     with OpenAITestServer(QWEN) as llm:
-        app = _openai_app(tmp_path / "home", make_ml100k_recommender, llm.base_url, policy=policy)
+        app = _openai_app(tmp_path / "home", make_small_recommender, llm.base_url, policy=policy)
         with BackgroundServer(app) as srv:
             bodies = []
             for _ in range(2):
@@ -126,10 +126,10 @@ def test_warnings_never_carry_model_text(tmp_path, make_ml100k_recommender, poli
             assert w[:1].islower() or w.startswith("LLM"), w
 
 
-def test_warnings_say_what_happened(tmp_path, make_ml100k_recommender) -> None:
+def test_warnings_say_what_happened(tmp_path, make_small_recommender) -> None:
     """An LLM server that is down: the warning names that, in genrec's words (no URL, no
     exception text)."""
-    app = _openai_app(tmp_path / "home", make_ml100k_recommender, _closed_url())
+    app = _openai_app(tmp_path / "home", make_small_recommender, _closed_url())
     with BackgroundServer(app) as srv:
         r = httpx.post(srv.url + "v1/chat/completions", timeout=60, json={
             "messages": [{"role": "user", "content": "I loved Toy Story, a comedy"}]})
@@ -141,16 +141,16 @@ def test_warnings_say_what_happened(tmp_path, make_ml100k_recommender) -> None:
 # ------------------------------------------------------------------ /healthz
 
 
-def test_healthz_probes_the_configured_llm_server(tmp_path, make_ml100k_recommender) -> None:
+def test_healthz_probes_the_configured_llm_server(tmp_path, make_small_recommender) -> None:
     dead = _closed_url()
-    with BackgroundServer(_openai_app(tmp_path / "a", make_ml100k_recommender, dead)) as srv:
+    with BackgroundServer(_openai_app(tmp_path / "a", make_small_recommender, dead)) as srv:
         body = httpx.get(srv.url + "healthz", timeout=30).json()
         assert body["llm"] == "down", body
         assert body["llm_down_because"] == f"nothing answers at {dead}"
         assert httpx.get(srv.url + "readyz", timeout=30).json()["checks"]["llm"] == "down"
 
     with OpenAITestServer(QWEN) as llm:
-        app = _openai_app(tmp_path / "b", make_ml100k_recommender, llm.base_url,
+        app = _openai_app(tmp_path / "b", make_small_recommender, llm.base_url,
                           limits=ApiLimits(health_probe_seconds=1.0))
         with BackgroundServer(app) as srv:
             def probes() -> int:
@@ -169,10 +169,10 @@ def test_healthz_probes_the_configured_llm_server(tmp_path, make_ml100k_recommen
 
 
 def test_healthz_keeps_the_reason_from_callers_without_the_key(tmp_path,
-                                                                make_ml100k_recommender) -> None:
+                                                                make_small_recommender) -> None:
     settings = Settings(home=tmp_path / "home", llm="openai", llm_base_url=_closed_url(),
                         llm_model=QWEN, api_key="k-0123456789abcdef")
-    rec = make_ml100k_recommender(settings, llm="openai", policy="guided")
+    rec = make_small_recommender(settings, llm="openai", policy="guided")
     with BackgroundServer(create_app(rec, settings, ui=False)) as srv:
         anonymous = httpx.get(srv.url + "healthz", timeout=30).json()
         keyed = httpx.get(srv.url + "healthz", timeout=30,

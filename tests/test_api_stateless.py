@@ -21,20 +21,20 @@ FOLLOW_UPS = ["something from the 90s", "more like those, but no horror"]
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, make_ml100k_recommender
+def server(tmp_path_factory: pytest.TempPathFactory, make_small_recommender
            ) -> Iterator[tuple[BackgroundServer, object]]:
     settings = Settings(home=tmp_path_factory.mktemp("stateless") / "home", llm="none")
-    rec = make_ml100k_recommender(settings)
+    rec = make_small_recommender(settings)
     with BackgroundServer(create_app(rec, settings, ui=False)) as srv:
         yield srv, rec
 
 
 @pytest.fixture(scope="module")
-def other_server(tmp_path_factory: pytest.TempPathFactory, make_ml100k_recommender
+def other_server(tmp_path_factory: pytest.TempPathFactory, make_small_recommender
                  ) -> Iterator[BackgroundServer]:
     """A second genrec server with its own session store: it never saw the first one's turns."""
     settings = Settings(home=tmp_path_factory.mktemp("stateless-other") / "home", llm="none")
-    with BackgroundServer(create_app(make_ml100k_recommender(settings), settings, ui=False)) as srv:
+    with BackgroundServer(create_app(make_small_recommender(settings), settings, ui=False)) as srv:
         yield srv
 
 
@@ -163,13 +163,13 @@ def test_a_retried_request_gets_the_same_answer_not_the_next_one(server) -> None
     assert not set(ids(a.json())) & set(ids(first.json()))
 
 
-def test_stateless_conversations_of_two_keys_never_meet(tmp_path_factory, make_ml100k_recommender
+def test_stateless_conversations_of_two_keys_never_meet(tmp_path_factory, make_small_recommender
                                                         ) -> None:
     """The same transcript from two API keys is two conversations: what one does with its given
     id never reaches the other, and a principal that never sent the transcript gets 404."""
     settings = Settings(home=tmp_path_factory.mktemp("stateless-keys") / "home", llm="none",
                         api_key="key-a-0123456789,key-b-0123456789")
-    with BackgroundServer(create_app(make_ml100k_recommender(settings), settings,
+    with BackgroundServer(create_app(make_small_recommender(settings), settings,
                                      ui=False)) as srv:
         def call(key: str, method: str, path: str, **kw) -> httpx.Response:
             headers = {"Authorization": f"Bearer {key}", **kw.pop("headers", {})}

@@ -32,6 +32,8 @@ from genrec.evaluation.protocols.taste import SYSTEMS, UserTruth, score_records,
 from genrec.evaluation.report import format_summary
 from genrec.evaluation.simulation.factory import Stated, TemplateSimulator, Utterance
 
+pytestmark = pytest.mark.slow  # whole conversational evaluation runs
+
 TINY = "tiny-eval"
 SPLIT = "random:0.3"
 GENRES = ("Action", "Comedy", "Drama", "Horror")
@@ -378,7 +380,6 @@ def test_runs_are_deterministic_given_the_seed(parts, tmp_path):
     assert _ranking_view(a.metrics) == _ranking_view(b.metrics)
 
 
-@pytest.mark.slow
 def test_worker_processes_give_the_same_conversations_and_scores(parts, tiny_home, tmp_path):
     """--workers 2: two spawned processes, each loading the cached ranker and index, replay the users;
     every conversation and score equals the single-process run's."""

@@ -73,11 +73,11 @@ def test_time_budget_cuts_the_call_timeout(settings: Settings) -> None:
 
 
 def test_server_starts_with_the_llm_down_and_switches_to_it_when_it_returns(
-        settings: Settings, make_ml100k_recommender) -> None:
+        settings: Settings, make_small_recommender) -> None:
     port = _free_port()
     s = settings.model_copy(update={"llm": "openai", "llm_base_url": f"http://127.0.0.1:{port}/v1",
                                     "llm_timeout": 5.0})
-    rec = make_ml100k_recommender(s, llm="openai", policy="guided")  # used to raise here
+    rec = make_small_recommender(s, llm="openai", policy="guided")  # used to raise here
     rec.llm.breaker.cooldown = 1.0
     with BackgroundServer(create_app(rec, s, ui=False)) as api:
         assert httpx.get(api.url + "readyz").status_code == 200
@@ -95,11 +95,11 @@ def test_server_starts_with_the_llm_down_and_switches_to_it_when_it_returns(
 
 
 def test_a_hanging_llm_costs_one_timeout_then_nothing(settings: Settings,
-                                                      make_ml100k_recommender) -> None:
+                                                      make_small_recommender) -> None:
     with OpenAITestServer(MODEL, delay=30.0) as srv:
         s = settings.model_copy(update={"llm": "openai", "llm_base_url": srv.base_url,
                                         "llm_model": MODEL, "llm_timeout": 1.0})
-        rec = make_ml100k_recommender(s, llm="openai", policy="guided")
+        rec = make_small_recommender(s, llm="openai", policy="guided")
         with BackgroundServer(create_app(rec, s, ui=False)) as api:
             first = _turn(api.url)
             assert first["recommendations"] and 0.9 < first["timings"]["llm"] / 1000 < 1.9
@@ -117,15 +117,15 @@ def test_a_hanging_llm_costs_one_timeout_then_nothing(settings: Settings,
                   f"time, next 3 turns {max(later_ms):.1f} ms at most, {sent} request(s) sent")
 
 
-def test_a_turn_spends_at_most_its_llm_time_budget(settings: Settings, ml100k, ml100k_ranker,
-                                                   ml100k_store) -> None:
+def test_a_turn_spends_at_most_its_llm_time_budget(settings: Settings, small_films, small_ranker,
+                                                   small_store) -> None:
     """AgentConfig.llm_turn_seconds caps a turn's LLM time below the per-call timeout."""
     from genrec.agent import AgentConfig, Recommender, SessionStore
 
     with OpenAITestServer(MODEL, delay=30.0) as srv:
         s = settings.model_copy(update={"llm_base_url": srv.base_url, "llm_model": MODEL,
                                         "llm_timeout": 30.0})
-        rec = Recommender(catalog=ml100k.catalog, ranker=ml100k_ranker, store=ml100k_store,
+        rec = Recommender(catalog=small_films.catalog, ranker=small_ranker, store=small_store,
                           llm=get_llm("openai", s), policy="guided", sessions=SessionStore(None),
                           config=AgentConfig(llm_turn_seconds=1.5))
         started = time.monotonic()

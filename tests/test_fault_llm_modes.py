@@ -48,11 +48,11 @@ def _check(reply: AgentReply, mode: str) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("policy", ["guided", "tool-calling"])
 @pytest.mark.parametrize("mode", sorted(MODES))
-def test_every_llm_fault_mode_still_answers(srv, settings: Settings, make_ml100k_recommender,
+def test_every_llm_fault_mode_still_answers(srv, settings: Settings, make_small_recommender,
                                             mode: str, policy: str) -> None:
     s = settings.model_copy(update={"llm_base_url": srv.base_url, "llm_model": srv.model,
                                     "llm_timeout": 1.0})
-    rec = make_ml100k_recommender(s, llm="openai", policy=policy)
+    rec = make_small_recommender(s, llm="openai", policy=policy)
     srv.enqueue(*[MODES[mode]() for _ in range(12)])
     started = time.monotonic()
     reply = rec.chat(f"{mode}-{policy}", "I loved Toy Story, recommend animated movies")
@@ -70,11 +70,11 @@ def test_every_llm_fault_mode_still_answers(srv, settings: Settings, make_ml100k
 
 
 @pytest.mark.parametrize("policy", ["guided", "tool-calling"])
-def test_llm_down_still_answers_both_policies(settings: Settings, make_ml100k_recommender,
+def test_llm_down_still_answers_both_policies(settings: Settings, make_small_recommender,
                                               policy: str) -> None:
     s = settings.model_copy(update={"llm_base_url": f"http://127.0.0.1:{_closed_port()}/v1",
                                     "llm_model": "m", "llm_timeout": 1.0})
-    rec = make_ml100k_recommender(s, llm="openai", policy=policy)
+    rec = make_small_recommender(s, llm="openai", policy=policy)
     for n in range(3):
         reply = rec.chat(f"down-{policy}-{n}", "I loved Toy Story, recommend animated movies")
         _check(reply, "down")

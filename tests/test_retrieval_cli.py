@@ -13,6 +13,8 @@ from typer.testing import CliRunner
 from genrec.cli import app
 from genrec.config import Settings
 
+pytestmark = pytest.mark.slow  # CLI subprocesses that build indexes
+
 runner = CliRunner()
 
 

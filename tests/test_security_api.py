@@ -31,8 +31,8 @@ def keyed_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 
 @pytest.fixture(scope="module")
-def rec(keyed_settings: Settings, make_ml100k_recommender):
-    return make_ml100k_recommender(keyed_settings)
+def rec(keyed_settings: Settings, make_small_recommender):
+    return make_small_recommender(keyed_settings)
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +107,7 @@ def test_healthz_shows_counts_only_with_the_key(http: httpx.Client) -> None:
     assert open_body["status"] == "ok" and open_body["auth"] is True
     assert "sessions" not in open_body and "items" not in open_body
     keyed = http.get("/healthz", headers=_auth(KEY_A)).json()
-    assert keyed["items"] == 1682 and keyed["sessions"] >= 0
+    assert keyed["items"] == 155 and keyed["sessions"] >= 0
 
 
 def test_every_api_4xx_has_the_error_shape_and_405_for_a_wrong_method(http: httpx.Client) -> None:

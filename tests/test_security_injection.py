@@ -115,11 +115,11 @@ def hostile_script() -> list:
 
 
 @pytest.fixture
-def make(ml100k, ml100k_ranker, ml100k_store, tmp_path):
+def make(small_films, small_ranker, small_store, tmp_path):
     store = SessionStore(tmp_path / "s.sqlite")
 
     def _make(replies, policy):
-        return Recommender(catalog=ml100k.catalog, ranker=ml100k_ranker, store=ml100k_store,
+        return Recommender(catalog=small_films.catalog, ranker=small_ranker, store=small_store,
                            llm=fake_backend(replies), policy=policy, sessions=store,
                            config=AgentConfig())
     return _make

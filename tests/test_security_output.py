@@ -46,11 +46,11 @@ def hostile_writer(payload: str):
 
 
 @pytest.fixture
-def make(ml100k, ml100k_ranker, ml100k_store, tmp_path):
+def make(small_films, small_ranker, small_store, tmp_path):
     def _make(replies, *, policy="guided", **config):
         from genrec.agent import AgentConfig
 
-        return Recommender(catalog=ml100k.catalog, ranker=ml100k_ranker, store=ml100k_store,
+        return Recommender(catalog=small_films.catalog, ranker=small_ranker, store=small_store,
                            llm=fake_backend(replies), policy=policy,
                            sessions=SessionStore(tmp_path / "s.sqlite"),
                            config=AgentConfig(**config))
@@ -130,10 +130,10 @@ def test_unsafe_prefix_stops_on_a_starting_tag_or_address() -> None:
     assert not unsafe_prefix("Try Alien (1979), a *classic* - really.")
 
 
-def test_fake_openai_api_stream_and_reply_carry_no_markup(ml100k, ml100k_ranker, ml100k_store,
+def test_fake_openai_api_stream_and_reply_carry_no_markup(small_films, small_ranker, small_store,
                                                          tmp_path) -> None:
     """The HTTP front door (OpenAI-compatible, streaming) with the hostile FAKE writer."""
-    rec = Recommender(catalog=ml100k.catalog, ranker=ml100k_ranker, store=ml100k_store,
+    rec = Recommender(catalog=small_films.catalog, ranker=small_ranker, store=small_store,
                       llm=fake_backend(["{}", hostile_writer(PAYLOADS[0]),
                                         "{}", hostile_writer(PAYLOADS[1])]),
                       policy="guided", sessions=SessionStore(tmp_path / "s.sqlite"))

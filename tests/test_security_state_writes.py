@@ -17,8 +17,8 @@ STAR_WARS, TITANIC, SHINING, SCREAM = 50, 313, 200, 288
 
 
 @pytest.fixture
-def toolkit(ml100k, ml100k_ranker, ml100k_store) -> Toolkit:
-    return Toolkit(ml100k.catalog, ml100k_ranker, ml100k_store)
+def toolkit(small_films, small_ranker, small_store) -> Toolkit:
+    return Toolkit(small_films.catalog, small_ranker, small_store)
 
 
 def _feedback(runner: ToolRunner, item_id: int, liked: bool):
@@ -55,9 +55,9 @@ def test_ordinal_reference_to_the_shown_list_counts_as_naming(toolkit: Toolkit) 
 
 
 @pytest.fixture
-def make(ml100k, ml100k_ranker, ml100k_store, tmp_path):
+def make(small_films, small_ranker, small_store, tmp_path):
     def _make(replies):
-        return Recommender(catalog=ml100k.catalog, ranker=ml100k_ranker, store=ml100k_store,
+        return Recommender(catalog=small_films.catalog, ranker=small_ranker, store=small_store,
                            llm=fake_backend(replies), policy="tool-calling",
                            sessions=SessionStore(tmp_path / "s.sqlite"))
     return _make

@@ -307,6 +307,7 @@ def _check_truthful(user: TargetUser, utterances: list[Utterance], per_turn: lis
         assert guard.find(u.text) == [] and titles.find(u.text) == [], u.text
 
 
+@pytest.mark.slow
 def test_full_conversations_against_every_peer(ml100k: Dataset, ml100k_ranker, u1: Split) -> None:
     cat = ml100k.catalog
     pop = training_popularity(u1.train)
@@ -335,6 +336,7 @@ def test_full_conversations_against_every_peer(ml100k: Dataset, ml100k_ranker, u
         assert scores.success == sorted(scores.success)  # SR@t never falls
 
 
+@pytest.mark.slow
 def test_play_records_a_peer_conversation_as_the_test_loop_plays_it(
     ml100k: Dataset, ml100k_ranker, u1: Split
 ) -> None:

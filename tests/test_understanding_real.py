@@ -351,8 +351,8 @@ def _gold_reading(gold: GoldTurn, grounder: GoldGrounder) -> dict:
     }
 
 
-def test_fake_llm_reading_decides_over_the_rules(ml100k, ml100k_ranker, ml100k_store):
-    cat = ml100k.catalog
+def test_fake_llm_reading_decides_over_the_rules(small_films, small_ranker, small_store):
+    cat = small_films.catalog
     fargo = next(it.item_id for it in cat if it.title == "Fargo")
     heat = next(it.item_id for it in cat if it.title == "Heat")
     readings = {
@@ -362,7 +362,7 @@ def test_fake_llm_reading_decides_over_the_rules(ml100k, ml100k_ranker, ml100k_s
         },
         "no horror pls, and i did not like Heat": {"avoided_genres": ["horror"]},
     }
-    rec = _fake_llm_recommender(ml100k, ml100k_ranker, ml100k_store, readings)
+    rec = _fake_llm_recommender(small_films, small_ranker, small_store, readings)
     rec.chat("s", "who is in Heat? i loved Fargo tho")
     assert rec.state("s").liked == [fargo] and heat not in rec.state("s").mentioned()
     rec.chat(
@@ -377,6 +377,7 @@ def test_fake_llm_reading_decides_over_the_rules(ml100k, ml100k_ranker, ml100k_s
     reason="INSPIRED dev.tsv not found (../shared/data/inspired/"
     "dev.tsv or $GENREC_INSPIRED); CI has it",
 )
+@pytest.mark.slow
 def test_fake_llm_returning_the_gold_reading_ends_in_the_gold_state(
     ml100k, ml100k_ranker, ml100k_store
 ):
@@ -420,9 +421,9 @@ def test_like_x_is_an_anchor_but_i_like_x_is_not(extractor):
 
 
 def test_something_like_toy_story_gives_animated_and_family_films(
-    make_ml100k_recommender, settings
+    make_small_recommender, settings
 ):
-    rec = make_ml100k_recommender(settings)
+    rec = make_small_recommender(settings)
     r = rec.chat("toy", "something like toy story")
     top = r.recommendations[:6]
     family = [x for x in top if {"Animation", "Children's"} & set(x.genres)]
@@ -430,8 +431,8 @@ def test_something_like_toy_story_gives_animated_and_family_films(
     assert all(x.title != "Toy Story" for x in r.recommendations)
 
 
-def test_a_light_mood_finds_comedies_not_title_words(make_ml100k_recommender, settings):
-    rec = make_ml100k_recommender(settings)
+def test_a_light_mood_finds_comedies_not_title_words(make_small_recommender, settings):
+    rec = make_small_recommender(settings)
     r = rec.chat("mood", "something light, I had a long day")
     titles = [x.title for x in r.recommendations]
     assert not any("Light" in t or "Day" in t for t in titles), titles
