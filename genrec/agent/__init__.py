@@ -1,7 +1,7 @@
 """Agent: one turn as a pipeline of typed stages, and the Recommender facade over it.
 
-Data flow: state -> toolkit (typed operations) -> understanding / candidates -> respond ->
-policies -> recommender; `tools` is the LLM-facing layer and `builder` wires the parts.
+Data flow: state -> operations (typed) -> understanding / candidates -> respond ->
+policies -> recommender; `llm_tools` is the LLM-facing layer and `builder` wires the parts.
 LLM backends live in genrec.llm; everything else a caller needs is re-exported here.
 """
 

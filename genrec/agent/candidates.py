@@ -20,8 +20,9 @@ a term whose source is absent (no query text, no genres, no decades) has its wei
 and the rest renormalised. The default weights were chosen on a validation split carved from
 u1.base (`benchmarks/tune_agent.py`), never on a test split. Hard constraints (the state's
 `constraints()` plus its blocked items, as one SearchFilters) select what retrieval returns and
-guard the pool item by item (`SearchFilters.allows`) before scoring, so no weight can break them; genres and decades of the user's general taste only boost. Optional MMR
-re-ranking (lambda < 1) trades relevance for diversity using genre-set Jaccard similarity.
+guard the pool item by item (`SearchFilters.allows`) before scoring, so no weight can break
+them; genres and decades of the user's general taste only boost. Optional MMR re-ranking
+(lambda < 1) trades relevance for diversity using genre-set Jaccard similarity.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from genrec.agent.operations import Hit, Profile, Toolkit
+from genrec.agent.rationales.reasons import item_nouns
 from genrec.agent.replies import Recommendation, ToolCallRecord
 from genrec.agent.state import DialogueState
 from genrec.data import Catalog
@@ -65,7 +67,8 @@ class Candidate:
     genre_match: float = 0.0
     popularity: int = 0
     similarity: float | None = None
-    """Cosine of the ranker's item codes to the item the user asked for more like ("like Toy Story")."""
+    """Cosine of the ranker's item codes to the item the user asked for more like ("like Toy
+    Story")."""
     score: float = 0.0
     sources: set[str] = field(default_factory=set)
 
@@ -108,7 +111,7 @@ def query_text(state: DialogueState, catalog: Catalog, message: str | None = Non
     quotes: the ranker has those), the last liked title."""
     parts = []
     if state.taste_genres():
-        parts.append(" ".join(state.taste_genres()) + " movie")
+        parts.append(" ".join(state.taste_genres()) + " " + item_nouns(catalog)[0])
     parts += [" ".join(_QUOTED.sub(" ", w).split()) for w in state.wishes[-1:]]
     if message and message not in parts:
         parts.append(message)

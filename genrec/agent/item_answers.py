@@ -101,8 +101,8 @@ def answer_item_question(
             f": {est}." if est else ".")
     if q.kind == "credits":
         return (
-            f"This catalog doesn't record who directed, wrote or stars in its {f.noun}s, so I can't tell you "
-            f"that about {f.label}. What I know: it is a {_kind_of(f)}"
+            f"This catalog doesn't record who directed, wrote or stars in its {f.noun}s, so I "
+            f"can't tell you that about {f.label}. What I know: it is a {_kind_of(f)}"
             + (f"; {est}." if est else ".")
         )
     if q.kind == "good":

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 from pydantic import BaseModel, Field, ValidationError
 
 from genrec.agent.operations import Hit, Profile, Toolkit
+from genrec.agent.rationales.reasons import item_nouns
 from genrec.agent.replies import ToolCallRecord
 from genrec.agent.state import DialogueState, FeedbackEvent
 from genrec.retrieval.filters import InvalidFilterError, SearchFilters
@@ -98,7 +99,7 @@ TOOL_SCHEMAS: dict[str, type[BaseModel]] = {
     "record_feedback": RecordFeedbackArgs,
 }
 TOOL_DESCRIPTIONS = {
-    "search_items": "Search the movie catalog by meaning, with optional genre and year filters. "
+    "search_items": "Search the {noun} catalog by meaning, with optional genre and year filters. "
                     "Returns items with item_id, title, year, genres and a similarity score.",
     "rank_for_user": "Rank catalog items for the current user with the trained ranker (uses the "
                      "items they liked in this chat, or a known user_id). Optionally restrict to "
@@ -307,7 +308,13 @@ def _item_json(toolkit: Toolkit, item_id: int, **extra: float | int | str | None
 
 
 # ---- LangChain adapters ----------------------------------------------------------------------
-def langchain_tools(execute: Callable[[str, dict], str]) -> list[StructuredTool]:
+def _described(name: str, noun: str) -> str:
+    """A tool's description in the catalog's item noun ("Search the book catalog ...")."""
+    return TOOL_DESCRIPTIONS[name].replace("{noun}", noun)
+
+
+def langchain_tools(execute: Callable[[str, dict], str], noun: str = "movie"
+                    ) -> list[StructuredTool]:
     """LangChain StructuredTools with the tools' schemas; `execute(name, arguments)` runs a call."""
     from langchain_core.tools import StructuredTool
 
@@ -317,7 +324,7 @@ def langchain_tools(execute: Callable[[str, dict], str]) -> list[StructuredTool]
         return call
 
     return [StructuredTool.from_function(
-        func=make(name), name=name, description=TOOL_DESCRIPTIONS[name], args_schema=schema,
+        func=make(name), name=name, description=_described(name, noun), args_schema=schema,
         handle_tool_error=True, handle_validation_error=lambda e, n=name: _fmt_validation(n, e))
         for name, schema in TOOL_SCHEMAS.items()]
 
@@ -356,4 +363,4 @@ def as_langchain_tools(recommender: ToolHost, session_id: str | None = None, *,
             recommender.feedback(session_id, res.change.item_id, res.change.liked, source="tool")
         return res.content
 
-    return langchain_tools(execute)
+    return langchain_tools(execute, item_nouns(recommender.toolkit.catalog)[0])

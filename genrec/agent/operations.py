@@ -107,7 +107,8 @@ def _id_array(ids: Iterable[int]) -> np.ndarray:
 
 
 SEEN_LEVEL = 0.5
-"""Where on the rating scale a fold-in puts an item seen without a verdict (the middle: 3 on 1-5)."""
+"""Where on the rating scale a fold-in puts an item seen without a verdict (the middle: 3 on
+1-5)."""
 INTERESTED_LEVEL = 0.75
 """Where on the rating scale a fold-in puts a shown item not seen yet that the user would watch
 (4 on 1-5: below a like, which counts as the scale's top)."""

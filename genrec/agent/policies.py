@@ -251,7 +251,8 @@ class _ToolTurn:
 
         cfg, report = self.agent.config, self.report
         msgs = self._messages()
-        tools = langchain_tools(lambda name, arguments: self.execute(name, arguments).content)
+        tools = langchain_tools(lambda name, arguments: self.execute(name, arguments).content,
+                                item_nouns(self.agent.toolkit.catalog)[0])
         repairs = 1
         for _ in range(cfg.max_tool_rounds):
             started = time.perf_counter()

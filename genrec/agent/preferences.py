@@ -94,7 +94,8 @@ class Preferences(BaseModel):
 
         A like or dislike (the user knows the item) replaces an earlier interested/rejected.
 
-        >>> p = Preferences(); p.add_item(7, "interested"); p.add_item(7, "rejected"); p.interested, p.rejected
+        >>> p = Preferences(); p.add_item(7, "interested"); p.add_item(7, "rejected")
+        >>> p.interested, p.rejected
         ([], [7])
         >>> p.add_item(7, "liked"); p.rejected, p.liked
         ([], [7])
@@ -117,7 +118,8 @@ class Preferences(BaseModel):
             target.append(item_id)
 
     def react_unseen(self, item_id: int, positive: bool) -> None:
-        """Record an opinion of a shown item not seen yet (a later opinion replaces an earlier one)."""
+        """Record an opinion of a shown item not seen yet (a later opinion replaces an earlier
+        one)."""
         add, rm = (self.interested, self.rejected) if positive else (self.rejected, self.interested)
         if item_id in rm:
             rm.remove(item_id)
@@ -167,8 +169,10 @@ class Preferences(BaseModel):
         "mood_genre", "preferred_decade", "liked" (an item id), "anchor" (an item id), "wish".
 
         >>> p = Preferences(wanted_genres=["Animation"], year_min=1980, year_max=1989)
-        >>> p.remove("genre", "Animation"), p.remove("years"), p.constraints().genres_any, p.year_min
-        (True, True, [], None)
+        >>> p.remove("genre", "Animation"), p.remove("years")
+        (True, True)
+        >>> p.constraints().genres_any, p.year_min
+        ([], None)
 
         Raises:
             ValueError: an unknown kind.

@@ -68,7 +68,7 @@ class Recommender:
 
     Args:
         catalog: the items (genrec.data.Catalog).
-        ranker: an MFRanker (or anything with recommend/predict/fold_in/similar_items/...).
+        ranker: an MFRanker (any `AgentRanker`: recommend, predict, fold_in, similar_items).
         store: a ChromaStore (search/similar).
         llm: an LLMBackend from `get_llm` (None = no LLM, like the `none` backend).
         policy: "auto" (tool-calling for openai/vllm backends with tool calling, else guided),

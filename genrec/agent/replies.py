@@ -95,8 +95,10 @@ def chat_text_of(text: str, n: int | None = None) -> str:
     r"""`text` without its numbered list ("1. ..." to "n. ...", one line each; with n None the
     longest such run), pointing to the cards instead; `text` as it is when it has no such list.
 
-    >>> chat_text_of("Noted: you like Heat.\nHere are 2 movies:\n1. A - x\n2. B - y\n\nA decade?", 2)
-    'Noted: you like Heat.\nHere are 2 movies. Each card says why it was picked; 👍 or 👎 on a card steers what comes next.\n\nA decade?'
+    >>> said = "Noted: you like Heat.\nHere are 2 movies:\n1. A - x\n2. B - y\n\nA decade?"
+    >>> chat_text_of(said, 2).split("\n")  # doctest: +NORMALIZE_WHITESPACE
+    ['Noted: you like Heat.', 'Here are 2 movies. Each card says why it was picked; 👍 or 👎 on
+     a card steers what comes next.', '', 'A decade?']
     >>> chat_text_of("Which one did you mean?")
     'Which one did you mean?'
     """

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 def item_nouns(catalog: object) -> tuple[str, str]:
     """The catalog's item noun, singular and plural (`Catalog.item_noun`, e.g. "book", "books").
 
-    A catalog that declares none is a movie catalog (every catalog was, before nouns existed).
+    A catalog that declares none is a movie catalog.
 
     >>> item_nouns(object())
     ('movie', 'movies')

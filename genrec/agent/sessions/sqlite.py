@@ -86,8 +86,8 @@ class SqliteSessions:
             try:
                 cur.execute("BEGIN IMMEDIATE")
                 cur.execute(
-                    "INSERT INTO sessions (id, state, last_trace, created, updated) VALUES (?,?,?,?,?) "
-                    "ON CONFLICT(id) DO UPDATE SET state=excluded.state, "
+                    "INSERT INTO sessions (id, state, last_trace, created, updated) "
+                    "VALUES (?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET state=excluded.state, "
                     "last_trace=excluded.last_trace, updated=excluded.updated",
                     (session_id, state_json, trace_json, now, now),
                 )
