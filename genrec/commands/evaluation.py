@@ -1,4 +1,5 @@
-"""`genrec eval chat`: replay simulated users against the agent and score every turn."""
+"""`genrec eval chat`: replay simulated users against the agent and score every turn; its options,
+and the steps of a run (settings, parts, the run itself, the printed summary)."""
 
 from __future__ import annotations
 

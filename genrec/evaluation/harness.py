@@ -1,5 +1,5 @@
-"""The conversational harness: replay the eligible users (`chat_protocol`) with bounded concurrency,
-resumably into a run folder (`run_folder`), score every turn (`scoring`) and check for leakage.
+"""The conversational harness: replay the eligible users (`protocols`) with bounded concurrency,
+resumably into a run folder (`run_folder`), score them by protocol and check for leakage.
 """
 
 from __future__ import annotations

@@ -233,7 +233,7 @@ def forget_session(agent: ChatAgent, session_id: str) -> None:
 @dataclass
 class ChatProtocol:
     """Replays one simulated user at a time against `agent`, scoring nothing: it returns the
-    transcript record (one line of transcripts.jsonl) that `scoring.score_records` reads.
+    transcript record (one line of transcripts.jsonl) that `taste.score_records` reads.
 
     The simulator is built from the user's TRAINING ratings only; its held-out items stay with
     the leakage guard. After every agent reply the baselines rank from what the user said so far.

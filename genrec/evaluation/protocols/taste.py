@@ -1,6 +1,9 @@
-"""Per-turn scores of a conversational run: every system's lists after every turn against the
-user's held-out ratings (cumulative recall, success, turns to hit, standing-list and new-items
-NDCG), bootstrap intervals, plus constraint, repetition, grounding, latency and LLM-call figures.
+"""The taste protocol's metrics: every system's lists after every turn against the user's held-out
+ratings (cumulative recall, success, turns to hit, standing-list and new-items NDCG), bootstrap
+intervals, plus constraint, repetition, grounding, latency and LLM-call figures.
+
+The intent protocol scores with the same per-turn scores (`score_records` with `intent_relevant`);
+the target protocol reuses the constraint check (`violates`).
 """
 
 from __future__ import annotations
