@@ -21,7 +21,7 @@ from genrec.agent.policies import POLICIES, Agent, Decision, guided, tool_callin
 from genrec.agent.rationales.reasons import item_nouns
 from genrec.agent.replies import Recommendation, Reply
 from genrec.agent.sessions.store import SessionStore, check_session_id, store_url
-from genrec.agent.state import DialogueState, FeedbackEvent, commit
+from genrec.agent.state import DialogueState, FeedbackEvent, TurnChanges, commit
 from genrec.agent.turn import (
     EMPTY_MESSAGE_ANSWER,
     GUIDED_LLM_CALLS,
@@ -374,9 +374,8 @@ class Recommender:
         self.check_session_id(session_id)
         self.catalog[item_id]  # raises UnknownItemError with a clear message
         with self.sessions.lock(session_id):
-            state = self.sessions.load_state(session_id)
-            state.record_feedback(FeedbackEvent(item_id=int(item_id), liked=bool(liked),
-                                                source=source))
+            event = FeedbackEvent(item_id=int(item_id), liked=bool(liked), source=source)
+            state = commit(self.sessions.load_state(session_id), TurnChanges(feedback=[event]))
             self.sessions.save_turn(session_id, state, [], self.sessions.last_trace(session_id))
         return state
 
