@@ -235,9 +235,12 @@ class ChatTurns:
             elif batch and not stopped and (not finished or stage != shown):
                 chat[-1]["content"] = streamed_lead(text)
                 shown = stage
+                # every update says the turn is running (working line, Stop): one stray update
+                # of a turn that just ended (its "done") cannot leave the next turn unshown
                 yield {
                     p.chatbot: chat,
-                    p.working: gr.update(value=f"⏳ {STAGES.get(stage, stage)}"),
+                    p.working: gr.update(value=f"⏳ {STAGES.get(stage, stage)}", visible=True),
+                    p.stop: gr.update(visible=not stop_signal.is_set()),
                 }
         if stopped and len(self.recommender.history(session_id)) == kept:
             return  # nothing was saved: "Stopped" stands
