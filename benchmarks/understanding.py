@@ -75,12 +75,12 @@ def template_results(
     from genrec.evaluation.simulation.persona import persona_for_user, persona_seed
     from genrec.evaluation.simulation.template_user import TemplateSimulator
     from genrec.evaluation.simulation.user import Stated
+    from genrec.evaluation.understanding_readers import state_change
     from genrec.evaluation.understanding_score import (
         Expected,
         TurnResult,
         false_additions,
         net_of_held,
-        state_change,
     )
 
     kids_avoid = GenreVocabulary(parts.catalog.genres).kids_avoid
@@ -179,14 +179,12 @@ def main() -> None:
     from genrec.agent.builder import build_parts
     from genrec.config import Settings
     from genrec.evaluation.real_dialogues import default_corpus_path, load_dialogues
-    from genrec.evaluation.understanding_score import (
+    from genrec.evaluation.understanding_readers import (
         AgentReader,
         ExtractorReader,
-        GoldGrounder,
         KeywordReader,
-        replay,
-        score,
     )
+    from genrec.evaluation.understanding_score import GoldGrounder, replay, score
 
     corpus = args.corpus or default_corpus_path()
     s = Settings(dataset=args.dataset)

@@ -17,14 +17,13 @@ from genrec.evaluation.real_dialogues import (
     load_dialogues,
     load_gold,
 )
+from genrec.evaluation.understanding_readers import KeywordReader, state_change
 from genrec.evaluation.understanding_score import (
     Expected,
     GoldGrounder,
-    KeywordReader,
     Reading,
     SlotCounts,
     false_additions,
-    state_change,
 )
 
 (
