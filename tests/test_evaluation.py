@@ -929,3 +929,16 @@ def test_target_cli_prints_the_table_and_a_rigged_target_user_fails_the_run(
     r = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "leak")])
     assert r.exit_code == 3, r.output
     assert "from its title" in r.output and "invalid" in r.output
+
+
+def test_config_json_records_the_seed_the_split_was_drawn_with(tmp_path: Path) -> None:
+    """``seeds.split`` is the split's own seed (None for a fixed fold), not the simulators' seed."""
+    from types import SimpleNamespace
+
+    from genrec.evaluation.run_folder import RunFolder
+
+    for name, want in (("random:0.2:seed42", 42), ("u1", None)):
+        folder = RunFolder(tmp_path / name.replace(":", "-"))
+        folder.start(ChatEvalConfig(seed=7), {}, SimpleNamespace(name=name))  # type: ignore[arg-type]
+        seeds = folder.config()["seeds"]
+        assert (seeds["run"], seeds["split"]) == (7, want)
