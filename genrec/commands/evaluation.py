@@ -216,15 +216,9 @@ def _limit_threads(torch_threads: int) -> None:
 def _user_errors() -> tuple[type[BaseException], ...]:
     """The errors a run reports as a message (exit 1) rather than a traceback."""
     from genrec.evaluation.harness import RunMismatchError
+    from genrec.llm import LLMError
 
-    errors: tuple[type[BaseException], ...] = (RunMismatchError, ValueError, LookupError)
-    try:
-        from genrec.llm import LLMError
-
-        errors = (*errors, LLMError)
-    except ImportError:  # pragma: no cover - agent still being built
-        pass
-    return errors
+    return (RunMismatchError, ValueError, LookupError, LLMError)
 
 
 def _run(
