@@ -132,6 +132,7 @@ def big_datasets_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.parametrize("fold", ["u1", "u2", "u3", "u4", "u5"])
+@pytest.mark.slow
 def test_u_folds_are_refused_on_an_imported_dataset_of_100k_ratings(
     big_datasets_dir: Path, fold: str
 ) -> None:
@@ -146,6 +147,7 @@ def test_u_folds_are_refused_on_an_imported_dataset_of_100k_ratings(
         assert len(load_split(BIG, fitting, big_datasets_dir)[1].test) > 0
 
 
+@pytest.mark.slow
 def test_u_folds_follow_movielens_ratings_not_a_name_or_a_count(ml100k, tmp_path: Path) -> None:
     """The same 100,000 rows in u.data order imported under another name still have u1; the same
     rows in another order, or with one rating changed, do not."""
@@ -182,6 +184,7 @@ def test_movielens_default_split_is_u1(ml100k) -> None:
     assert _pairs(auto.test) == _pairs(u1.test) and _pairs(auto.train) == _pairs(u1.train)
 
 
+@pytest.mark.slow
 def test_imported_default_split_is_a_seeded_random_one(big_datasets_dir: Path) -> None:
     ds, auto = load_split(BIG, "auto", big_datasets_dir, seed=7)
     assert default_split(ds.ratings) == "random:0.2" and auto.name == "random:0.2:seed7"

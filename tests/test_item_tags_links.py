@@ -63,6 +63,7 @@ def test_movielens_100k_item_texts_are_unchanged(ml100k) -> None:
     )
 
 
+@pytest.mark.slow
 def test_a_tag_word_finds_the_tagged_film(small, tmp_path: Path) -> None:
     store = open_store(Settings(home=tmp_path), small, build=True, progress=False)
     hits = store.search("something mind-bending", k=3)

@@ -48,6 +48,7 @@ def blocks_home(tmp_path: Path, settings: Settings) -> Settings:
     return settings
 
 
+@pytest.mark.slow
 def test_train_stores_the_model_under_genrec_home(blocks_home: Settings) -> None:
     res = CliRunner().invoke(app, ["train", "--dataset", "blocks", "--split", SPLIT, "--quiet"])
     assert res.exit_code == 0, res.output
@@ -58,6 +59,7 @@ def test_train_stores_the_model_under_genrec_home(blocks_home: Settings) -> None
     assert meta["dataset"] == "blocks" and meta["split"].startswith("random")
 
 
+@pytest.mark.slow
 def test_eval_ranker_files_recompute_to_the_printed_metrics(
     blocks_home: Settings, tmp_path: Path
 ) -> None:
@@ -96,6 +98,7 @@ def test_eval_ranker_files_recompute_to_the_printed_metrics(
     assert ranker_m["ndcg@5"] > printed["final"]["popularity"]["ndcg@5"]
 
 
+@pytest.mark.slow
 def test_eval_ranker_rating_quality_on_a_tiny_dataset(blocks_home: Settings) -> None:
     res = CliRunner().invoke(app, ["eval", "ranker", "--dataset", "blocks", "--split", SPLIT,
                                    "--k", "5", "--json", "--quiet"])

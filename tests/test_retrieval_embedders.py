@@ -190,6 +190,7 @@ def test_hash_embedder_is_deterministic_and_normalised() -> None:
     assert not np.allclose(a[0], a[1])
 
 
+@pytest.mark.slow
 def test_default_minilm_loads_offline_once_and_embeds_by_meaning(tmp_path) -> None:
     emb = get_embedder("all-MiniLM-L6-v2", Settings(home=tmp_path, device="cpu"))
     assert isinstance(emb, SentenceTransformerEmbedder) and emb.dim == 384

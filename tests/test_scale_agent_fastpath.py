@@ -13,6 +13,8 @@ from genrec.agent.operations import Hit, Toolkit
 from genrec.agent.state import DialogueState
 from genrec.retrieval.filters import SearchFilters
 
+pytestmark = pytest.mark.slow  # a ranker trained on ML-100K u1
+
 
 @pytest.fixture(scope="module")
 def toolkit(ml100k) -> Toolkit:

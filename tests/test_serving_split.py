@@ -170,6 +170,7 @@ def test_harness_refuses_a_ranker_that_saw_its_test_ratings(
         assert res.exit_code == 2 and "holds no ratings out" in res.output, res.output
 
 
+@pytest.mark.slow
 def test_cli_refuses_u1_on_an_imported_dataset_of_100k_ratings(
     settings: Settings, tmp_path: Path
 ) -> None:

@@ -380,6 +380,7 @@ def test_choose_target_is_a_seeded_held_out_liked_item(ml100k: Dataset, u1: Spli
     assert varied >= 10
 
 
+@pytest.mark.slow
 def test_no_leak_over_many_users_and_seeds(ml100k: Dataset, u1: Split) -> None:
     """Popularity-ranked peers (no ranker needed), 100 users x 2 seeds x 3 peers, and agent
     questions in wordings the peers do not use: the guard never finds a title word."""

@@ -97,9 +97,19 @@ class ItemIndex:
         index.collection.count()       # the Chroma collection of the generation in use
     """
 
-    def __init__(self, client: ClientAPI, dataset: Dataset, embedder: Embedder, *, batch_size: int = 256,
-                 max_neighbors: int = 32, ef_construction: int = 128, ef_search: int = 256,
-                 workers: int | None = None, tags: bool = True) -> None:
+    def __init__(
+        self,
+        client: ClientAPI,
+        dataset: Dataset,
+        embedder: Embedder,
+        *,
+        batch_size: int = 256,
+        max_neighbors: int = 32,
+        ef_construction: int = 128,
+        ef_search: int = 256,
+        workers: int | None = None,
+        tags: bool = True,
+    ) -> None:
         self.client = client
         self.dataset = dataset
         self.catalog: Catalog = dataset.catalog
