@@ -1,5 +1,6 @@
-"""The readers whose understanding `understanding_score` measures: the agent itself (a `Recommender`,
-its state read before and after every turn), its understanding stage alone, and a keyword baseline.
+"""The readers whose understanding `understanding_score` measures: the agent itself (a
+`Recommender`, its state read before and after every turn), its understanding stage alone, and a
+keyword baseline.
 """
 
 from __future__ import annotations
