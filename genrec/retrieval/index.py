@@ -35,6 +35,7 @@ from genrec.retrieval.rows import SCHEMA_VERSION, IndexRow, fingerprint, index_r
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
     from chromadb.api.collection_configuration import CreateHNSWConfiguration
+    from chromadb.api.models.Collection import Collection
 
 log = logging.getLogger("genrec.retrieval")
 
@@ -75,15 +76,15 @@ def _slug(s: str, n: int) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", s).strip("-")[:n] or "x"
 
 
-def _hash_map(col: Any, key: str) -> dict[str, str | None]:
+def _hash_map(col: Collection | None, key: str) -> dict[str, object]:
     """id -> metadata[key] for every record of a collection (paged)."""
     if col is None:
         return {}
-    out: dict[str, str | None] = {}
+    out: dict[str, object] = {}
     n, step = col.count(), 5000
     for offset in range(0, n, step):
         got = col.get(include=["metadatas"], limit=step, offset=offset)
-        for i, md in zip(got["ids"], got["metadatas"]):
+        for i, md in zip(got["ids"], got["metadatas"] or []):
             out[i] = (md or {}).get(key)
     return out
 
@@ -132,7 +133,7 @@ class ItemIndex:
         self.synced: str | None = None        # a collection verified to hold exactly rows()
         self._rows: list[IndexRow] | None = None
         self._fingerprint: str | None = None
-        self._collection: Any = None
+        self._collection: Collection | None = None
         self._collection_name: str | None = None
         self._checked_at = 0.0
 
@@ -288,8 +289,8 @@ class ItemIndex:
 
     def _fill(
         self,
-        staging: Any,
-        active: Any,
+        staging: Collection,
+        active: Collection | None,
         reusable: list[IndexRow],
         fresh: list[IndexRow],
         batch: int,
@@ -303,8 +304,11 @@ class ItemIndex:
             for start in range(0, len(reusable), batch):
                 chunk = reusable[start:start + batch]
                 ids = [str(r.item_id) for r in chunk]
+                assert active is not None  # rows are reusable only from an active collection
                 got = active.get(ids=ids, include=["embeddings"])
-                vec = dict(zip(got["ids"], got["embeddings"]))
+                embeddings = got["embeddings"]
+                assert embeddings is not None  # asked for with include
+                vec = dict(zip(got["ids"], embeddings))
                 staging.upsert(
                     ids=ids,
                     embeddings=np.asarray([vec[i] for i in ids], dtype=np.float32),
@@ -353,7 +357,7 @@ class ItemIndex:
     # ------------------------------------------------------------------ the collection in use
 
     @property
-    def collection(self) -> Any:
+    def collection(self) -> Collection:
         """The collection in use (re-read from the pointer when a build switched it).
 
         Raises:

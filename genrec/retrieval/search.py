@@ -8,7 +8,7 @@ import math
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
@@ -16,6 +16,9 @@ from genrec.data import Item, UnknownItemError
 from genrec.retrieval.filters import FilterTable, SearchFilters, to_where, validate
 from genrec.retrieval.index import ItemIndex
 from genrec.retrieval.popularity import counts_for
+
+if TYPE_CHECKING:
+    from chromadb.api.types import QueryResult
 
 Strategy = Literal["auto", "where"]
 QUERY_CACHE_SIZE = 256
@@ -38,6 +41,13 @@ def _top_k(scores: np.ndarray, k: int) -> np.ndarray:
     """
     part = np.argpartition(-scores, k - 1)[:k]
     return part[np.argsort(-scores[part], kind="stable")]
+
+
+def _first_hits(res: QueryResult) -> tuple[list[str], list[float], list[str] | None]:
+    """The ids, distances and documents (None unless asked for) of a one-query Chroma answer."""
+    distances, documents = res["distances"], res["documents"]
+    assert distances is not None  # every query here asks for distances
+    return res["ids"][0], distances[0], documents[0] if documents is not None else None
 
 
 class Searcher:
@@ -98,7 +108,9 @@ class Searcher:
                 f"item {item_id} is in the catalog but not in the index; rebuild it"
             )
         f = f.model_copy(update={"exclude_ids": sorted(set(f.exclude_ids) | {item.item_id})})
-        return self.knn(np.asarray(got["embeddings"][0], dtype=np.float32), k, f)
+        embeddings = got["embeddings"]
+        assert embeddings is not None  # asked for with include
+        return self.knn(np.asarray(embeddings[0], dtype=np.float32), k, f)
 
     def query_vector(self, query: str) -> np.ndarray:
         """The query's embedding; the last QUERY_CACHE_SIZE queries are remembered (agents
@@ -129,7 +141,7 @@ class Searcher:
             res = col.query(
                 query_embeddings=q[None, :], n_results=k_eff, include=["distances", "documents"]
             )
-            ids, dists, docs = res["ids"][0], res["distances"][0], res["documents"][0]
+            ids, dists, docs = _first_hits(res)
             if len(ids) >= k_eff:
                 return self._results([int(i) for i in ids], [1.0 - d for d in dists], docs)
             return self.exact(q, self.table.ids, k_eff)
@@ -142,7 +154,7 @@ class Searcher:
         if self.strategy == "where":
             res = col.query(query_embeddings=q[None, :], n_results=k_eff, where=to_where(f),
                             include=["distances", "documents"])
-            ids, dists, docs = res["ids"][0], res["distances"][0], res["documents"][0]
+            ids, dists, docs = _first_hits(res)
             if len(ids) >= k_eff:
                 return self._results([int(i) for i in ids], [1.0 - d for d in dists], docs)
             return self.exact(q, matching, k_eff)
@@ -160,7 +172,7 @@ class Searcher:
                 ids=[str(i) for i in matching],
                 include=["distances", "documents"],
             )
-            ids, dists, docs = res["ids"][0], res["distances"][0], res["documents"][0]
+            ids, dists, docs = _first_hits(res)
             if len(ids) >= k_eff:
                 return self._results([int(i) for i in ids], [1.0 - d for d in dists], docs)
             return self.exact(q, matching, k_eff)
@@ -176,7 +188,8 @@ class Searcher:
         fetch = min(n_total, math.ceil(k_eff / (len(matching) / n_total) * 2) + 16)
         while True:
             res = col.query(query_embeddings=q[None, :], n_results=fetch, include=["distances"])
-            keep = [(int(i), 1.0 - d) for i, d in zip(res["ids"][0], res["distances"][0])
+            ids, dists, _ = _first_hits(res)
+            keep = [(int(i), 1.0 - d) for i, d in zip(ids, dists)
                     if (r := self.row_of.get(int(i))) is not None and mask[r]]
             if len(keep) >= k_eff or fetch >= n_total:
                 break
@@ -203,7 +216,9 @@ class Searcher:
             step, n = 5000, col.count()
             for offset in range(0, n, step):
                 got = col.get(include=["embeddings"], limit=step, offset=offset)
-                for i, e in zip(got["ids"], got["embeddings"]):
+                embeddings = got["embeddings"]
+                assert embeddings is not None  # asked for with include
+                for i, e in zip(got["ids"], embeddings):
                     r = self.row_of.get(int(i))
                     if r is not None:
                         vectors[r] = e
@@ -239,7 +254,7 @@ class Searcher:
             docs = [rows[r].text if (r := self.row_of.get(i)) is not None else "" for i in ids]
         elif docs is None and ids:
             got = self.index.collection.get(ids=[str(i) for i in ids], include=["documents"])
-            by_id = dict(zip(got["ids"], got["documents"]))
+            by_id = dict(zip(got["ids"], got["documents"] or []))
             docs = [by_id.get(str(i)) or "" for i in ids]
         out = []
         for i, s, d in zip(ids, scores, docs or []):

@@ -24,6 +24,7 @@ from genrec.retrieval.search import QUERY_CACHE_SIZE, Searcher, SearchResult, St
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
     from chromadb.api.collection_configuration import CreateHNSWConfiguration
+    from chromadb.api.models.Collection import Collection
 
 
 class ChromaStore:
@@ -188,7 +189,7 @@ class ChromaStore:
         )
 
     @property
-    def collection(self) -> Any:
+    def collection(self) -> Collection:
         """The collection in use (re-read from the pointer when a build switched it)."""
         return self.index.collection
 
