@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from genrec.agent.operations import Hit, Profile, Toolkit
-from genrec.agent.rationales.reasons import item_nouns
+from genrec.agent.rationales.evidence import item_nouns
 from genrec.agent.replies import Recommendation, ToolCallRecord
 from genrec.agent.state import DialogueState
 from genrec.data import Catalog

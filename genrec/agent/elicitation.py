@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from genrec.agent.rationales.reasons import item_nouns
+from genrec.agent.rationales.evidence import item_nouns
 from genrec.agent.state import DialogueState
 from genrec.data import Catalog
 

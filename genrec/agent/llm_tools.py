@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 from pydantic import BaseModel, Field, ValidationError
 
 from genrec.agent.operations import Hit, Profile, Toolkit
-from genrec.agent.rationales.reasons import item_nouns
+from genrec.agent.rationales.evidence import item_nouns
 from genrec.agent.replies import ToolCallRecord
 from genrec.agent.state import DialogueState, FeedbackEvent
 from genrec.retrieval.filters import InvalidFilterError, SearchFilters

@@ -18,8 +18,8 @@ from genrec.agent.candidates import Candidate, CandidatePool, gather, score_pool
 from genrec.agent.elicitation import choose_question
 from genrec.agent.llm_tools import LISTING_TOOLS, ToolResult, ToolRunner, langchain_tools
 from genrec.agent.operations import AgentRanker, Profile, Toolkit
+from genrec.agent.rationales.evidence import item_nouns
 from genrec.agent.rationales.fact_check import FactChecker
-from genrec.agent.rationales.reasons import item_nouns
 from genrec.agent.respond import answer, ask
 from genrec.agent.state import DialogueState, TurnChanges, commit
 from genrec.agent.turn import Response, TurnInput, TurnReport, short

@@ -18,7 +18,7 @@ from genrec.agent.builder import build_parts
 from genrec.agent.candidates import standing_list
 from genrec.agent.operations import AgentRanker
 from genrec.agent.policies import POLICIES, Agent, Decision, guided, tool_calling
-from genrec.agent.rationales.reasons import item_nouns
+from genrec.agent.rationales.evidence import item_nouns
 from genrec.agent.replies import Recommendation, Reply
 from genrec.agent.sessions.store import SessionStore, check_session_id, store_url
 from genrec.agent.state import DialogueState, FeedbackEvent, TurnChanges, commit

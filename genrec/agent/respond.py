@@ -15,9 +15,9 @@ from pydantic import BaseModel, Field
 from genrec.agent import prompts
 from genrec.agent.candidates import Candidate
 from genrec.agent.operations import Toolkit
-from genrec.agent.rationales.evidence import Evidence, build_evidence
+from genrec.agent.rationales.evidence import Evidence, build_evidence, item_nouns
 from genrec.agent.rationales.fact_check import FactChecker
-from genrec.agent.rationales.reasons import item_nouns, template_rationales
+from genrec.agent.rationales.reasons import template_rationales
 from genrec.agent.replies import Recommendation
 from genrec.agent.state import DialogueState
 from genrec.agent.turn import Response, TurnInput, TurnReport

@@ -17,7 +17,7 @@ from genrec.agent import prompts
 from genrec.agent.item_answers import answer_item_questions
 from genrec.agent.operations import Toolkit
 from genrec.agent.preferences import POLARITIES
-from genrec.agent.rationales.reasons import item_nouns
+from genrec.agent.rationales.evidence import item_nouns
 from genrec.agent.state import DialogueState, TurnChanges, commit
 from genrec.agent.turn import TurnInput, TurnReport
 from genrec.agent.understanding.extraction import CatalogExtractor, Extraction

@@ -7,7 +7,7 @@ imports the agent.
 """
 
 from genrec.llm.base import LLMBackend
-from genrec.llm.choice import NONE_NOTICE, GPUInfo, LLMChoice, resolve_auto
+from genrec.llm.choice import NONE_NOTICE, GPUInfo, resolve_auto
 from genrec.llm.errors import (
     LLMCapabilityError,
     LLMError,
@@ -25,7 +25,7 @@ from genrec.llm.parsing import (
     to_messages,
 )
 from genrec.llm.registry import get_llm, known_llms, register_llm
-from genrec.llm.results import LLMResult, LLMStream, ToolCall
+from genrec.llm.results import LLMChoice, LLMResult, LLMStream, ToolCall
 from genrec.llm.usage import LLMUsage, meter
 
 __all__ = [

@@ -10,7 +10,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.messages import (
@@ -33,11 +33,8 @@ from genrec.llm.parsing import (
     message_text,
     to_messages,
 )
-from genrec.llm.results import LLMResult, LLMStream
+from genrec.llm.results import LLMChoice, LLMResult, LLMStream
 from genrec.llm.usage import LLMUsage, charge_meters
-
-if TYPE_CHECKING:
-    from genrec.llm.choice import LLMChoice
 
 ErrorMapper = Callable[[BaseException], LLMError | None]
 

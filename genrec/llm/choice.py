@@ -15,8 +15,7 @@ from typing import Literal
 from genrec.config import Settings
 from genrec.llm.base import LLMBackend
 from genrec.llm.errors import LLMError, LLMUnavailableError
-
-Kind = Literal["openai", "vllm", "local", "none", "fake"]
+from genrec.llm.results import LLMChoice
 
 #: The one line the UI shows when answers are rule-based because no LLM was found.
 NONE_NOTICE = ("Answers are rule-based: no language model is set up. To add one, see "
@@ -46,42 +45,6 @@ class GPUInfo:
 
 
 Gpu = GPUInfo | None | Literal["detect"]  # "detect": ask torch
-
-@dataclass(frozen=True)
-class LLMChoice:
-    """What `get_llm` chose and why.
-
-    kind: "openai" (a server that answered), "vllm" (started here), "local", "none" or "fake".
-    model: the model id ("" for none). reason: one line saying why. notice: one calm line the UI
-    shows (None when there is nothing to say). base_url: the endpoint (openai, vllm).
-    probe_seconds: time spent deciding (the endpoint probe, GPU check).
-
-    >>> LLMChoice("openai", "Qwen/Qwen2.5-7B-Instruct", base_url="http://h:8000/v1").spec
-    'openai:Qwen/Qwen2.5-7B-Instruct'
-    """
-
-    kind: Kind
-    model: str = ""
-    reason: str = ""
-    notice: str | None = None
-    base_url: str = ""
-    probe_seconds: float = 0.0
-
-    @property
-    def spec(self) -> str:
-        """The `get_llm` spec this choice stands for: "openai:MODEL", "vllm:MODEL", "none"."""
-        return (
-            f"{self.kind}:{self.model}"
-            if self.model and self.kind in ("openai", "vllm")
-            else self.kind
-        )
-
-    def line(self) -> str:
-        """One line for a terminal: the backend, then why."""
-        what = {"openai": f"{self.model} at {self.base_url}", "vllm": f"vLLM serving {self.model}",
-                "none": "none (rule-based answers)"}.get(self.kind, self.spec)
-        return f"{what} — {self.reason}" if self.reason else what
-
 
 def model_for_gpu(memory_gib: float) -> str | None:
     """The instruct model `auto` serves with vLLM on a GPU of `memory_gib`, or None (too small).

@@ -61,7 +61,7 @@ def get_llm(spec: str, settings: Settings | None = None) -> LLMBackend:
         )
     backend = factory(arg, settings)
     if backend.choice is None:  # named explicitly: the choice is the user's
-        from genrec.llm.choice import LLMChoice
+        from genrec.llm.results import LLMChoice
 
         kind = (
             name.lower()

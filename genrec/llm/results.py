@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from langchain_core.messages import AIMessage
 from pydantic import BaseModel
@@ -72,3 +72,42 @@ class LLMStream(Iterator[str]):
         close = getattr(self._items, "close", None)
         if close is not None:
             close()
+
+
+Kind = Literal["openai", "vllm", "local", "none", "fake"]
+
+
+@dataclass(frozen=True)
+class LLMChoice:
+    """What `get_llm` chose and why.
+
+    kind: "openai" (a server that answered), "vllm" (started here), "local", "none" or "fake".
+    model: the model id ("" for none). reason: one line saying why. notice: one calm line the UI
+    shows (None when there is nothing to say). base_url: the endpoint (openai, vllm).
+    probe_seconds: time spent deciding (the endpoint probe, GPU check).
+
+    >>> LLMChoice("openai", "Qwen/Qwen2.5-7B-Instruct", base_url="http://h:8000/v1").spec
+    'openai:Qwen/Qwen2.5-7B-Instruct'
+    """
+
+    kind: Kind
+    model: str = ""
+    reason: str = ""
+    notice: str | None = None
+    base_url: str = ""
+    probe_seconds: float = 0.0
+
+    @property
+    def spec(self) -> str:
+        """The `get_llm` spec this choice stands for: "openai:MODEL", "vllm:MODEL", "none"."""
+        return (
+            f"{self.kind}:{self.model}"
+            if self.model and self.kind in ("openai", "vllm")
+            else self.kind
+        )
+
+    def line(self) -> str:
+        """One line for a terminal: the backend, then why."""
+        what = {"openai": f"{self.model} at {self.base_url}", "vllm": f"vLLM serving {self.model}",
+                "none": "none (rule-based answers)"}.get(self.kind, self.spec)
+        return f"{what} — {self.reason}" if self.reason else what

@@ -1,5 +1,5 @@
 """Evidence: the facts about one recommended item (catalog, ranker, viewer tags) that every
-rationale, templated or LLM-written, may state.
+rationale may state, the catalog's item nouns and the rating as every front door shows it.
 """
 
 from __future__ import annotations
@@ -11,9 +11,31 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from genrec.agent.operations import Toolkit
-from genrec.agent.rationales.reasons import item_nouns, shown_rating
 from genrec.agent.state import DialogueState
 from genrec.agent.understanding.extraction import normalize
+
+
+def item_nouns(catalog: object) -> tuple[str, str]:
+    """The catalog's item noun, singular and plural (`Catalog.item_noun`, e.g. "book", "books").
+
+    A catalog that declares none is a movie catalog.
+
+    >>> item_nouns(object())
+    ('movie', 'movies')
+    """
+    noun = str(getattr(catalog, "item_noun", "") or "movie").strip() or "movie"
+    plural = str(getattr(catalog, "item_noun_plural", "") or "").strip()
+    return noun, plural or noun + "s"
+
+
+def shown_rating(value: float) -> str:
+    """A predicted rating as every front door shows it, rounded once (a card's star and its
+    reason agree; `Recommendation.predicted_rating` keeps 3 decimals).
+
+    >>> shown_rating(4.2504), shown_rating(round(4.2504, 3)), shown_rating(3.0)
+    ('4.2', '4.2', '3.0')
+    """
+    return f"{round(float(value), 3):.1f}"
 
 
 class Evidence(BaseModel):

@@ -1,38 +1,11 @@
-"""Reasons: templated rationales built only from an item's evidence, in varied words, and the
-catalog's item nouns and the shown rating every front door uses.
+"""Reasons: templated rationales built only from an item's evidence, in varied words (no
+sentence repeated in a list).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from genrec.agent.rationales.evidence import Evidence, shown_rating
 from genrec.agent.state import DialogueState
-
-if TYPE_CHECKING:
-    from genrec.agent.rationales.evidence import Evidence
-
-
-def item_nouns(catalog: object) -> tuple[str, str]:
-    """The catalog's item noun, singular and plural (`Catalog.item_noun`, e.g. "book", "books").
-
-    A catalog that declares none is a movie catalog.
-
-    >>> item_nouns(object())
-    ('movie', 'movies')
-    """
-    noun = str(getattr(catalog, "item_noun", "") or "movie").strip() or "movie"
-    plural = str(getattr(catalog, "item_noun_plural", "") or "").strip()
-    return noun, plural or noun + "s"
-
-
-def shown_rating(value: float) -> str:
-    """A predicted rating as every front door shows it, rounded once (a card's star and its
-    reason agree; `Recommendation.predicted_rating` keeps 3 decimals).
-
-    >>> shown_rating(4.2504), shown_rating(round(4.2504, 3)), shown_rating(3.0)
-    ('4.2', '4.2', '3.0')
-    """
-    return f"{round(float(value), 3):.1f}"
 
 
 def _join(words: list[str]) -> str:

@@ -2,14 +2,13 @@
 by the polarity of each title and genre slot, for simulated users that talk like people.
 
 `phrasebook_corpus` builds it from the corpus and our labels and caches it under GENREC_HOME.
-Run `python -m genrec.evaluation.simulation.phrasebook` to build it and print its acts and the
-measured behaviour mix. Also which words each simulated user speaks (`phrasing_for_user`).
+`python -m genrec.evaluation.simulation.phrasebook_corpus` builds it and prints its acts and
+the measured behaviour mix. Also which words each simulated user speaks (`phrasing_for_user`).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import random
 import re
 from collections import Counter
@@ -223,23 +222,6 @@ def phrasing_for_user(mode: str, seed: int, user_id: int) -> str:
         return mode
     digest = hashlib.sha256(f"phrasing:{seed}:{user_id}".encode()).digest()
     return "real" if digest[0] % 2 == 0 else "template"
-
-
-def main() -> None:
-    """Build (or load) the phrasebook and print its acts, what was left out and the behaviour
-    mix."""
-    from genrec.evaluation.simulation.phrasebook_corpus import load_phrasebook
-
-    book = load_phrasebook()
-    if book is None:
-        raise SystemExit(1)
-    print(json.dumps({"templates": book.counts(), "dropped": book.dropped,
-                      "behaviour_mix": behaviour_mix(book).to_dict()}, indent=2))
-
-
-if __name__ == "__main__":
-    main()
-
 
 __all__ = ["ACTS", "GENRE_POLARITIES", "PHRASINGS", "TITLE_POLARITIES", "Phrasebook", "Template",
            "phrasing_for_user"]

@@ -21,7 +21,7 @@ from typing import Any
 
 from genrec.config import Settings
 from genrec.evaluation.real_dialogues import GENRES, GoldTurn, default_corpus_path, load_gold
-from genrec.evaluation.simulation.behaviour_mix import SeekerMove
+from genrec.evaluation.simulation.behaviour_mix import SeekerMove, behaviour_mix
 from genrec.evaluation.simulation.phrasebook import (
     BUILD_VERSION,
     LABELS_FILE,
@@ -272,4 +272,17 @@ def load_phrasebook(settings_or_home: Settings | Path | str | None = None) -> Ph
     return book
 
 
-__all__ = ["build_phrasebook", "corpus_path", "load_labels", "load_phrasebook"]
+def main() -> None:
+    """Build (or load) the phrasebook and print its acts, what was left out and the behaviour
+    mix."""
+    book = load_phrasebook()
+    if book is None:
+        raise SystemExit(1)
+    print(json.dumps({"templates": book.counts(), "dropped": book.dropped,
+                      "behaviour_mix": behaviour_mix(book).to_dict()}, indent=2))
+
+
+__all__ = ["build_phrasebook", "corpus_path", "load_labels", "load_phrasebook", "main"]
+
+if __name__ == "__main__":
+    main()
