@@ -12,7 +12,8 @@ from genrec.provenance import provenance, versions
 
 
 def machine() -> dict[str, Any]:
-    """CPU model, cores, RAM (GiB), Python and torch versions, platform and the 1-minute load average."""
+    """CPU model, cores, RAM (GiB), Python and torch versions, platform and the 1-minute load
+    average."""
     m, v = _machine(), versions()
     return {"cpu": m["cpu"], "cores": m["cores"], "ram_gib": m["ram_gib"], "python": v["python"],
             "torch": v["torch"], "platform": m["platform"], "load_avg_1m": m["load_avg_1m"]}

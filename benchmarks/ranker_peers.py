@@ -16,10 +16,11 @@ Cold start: genrec's fold-in given only each test user's 10 highest-rated traini
 Peers whose library is missing (implicit, scikit-surprise, pyspark or Java) are skipped and named
 in the output.
 
-    python benchmarks/ranker_peers.py            # full run (writes benchmarks/results/ranker_peers.json)
+    python benchmarks/ranker_peers.py   # full run (writes benchmarks/results/ranker_peers.json)
     python benchmarks/ranker_peers.py --quick --out /tmp/peers.json   # fewer grid points, smoke run
     python benchmarks/ranker_peers.py --only implicit_als,spark_als --out /tmp/als.json  # some rows
-    python benchmarks/ranker_peers.py --dataset ml-latest-small   # -> results/ranker_peers_ml-latest-small.json
+    python benchmarks/ranker_peers.py --dataset ml-latest-small
+        # -> results/ranker_peers_ml-latest-small.json
 """
 
 from __future__ import annotations
@@ -287,7 +288,8 @@ def main() -> None:
         }
         print("bpr", rows["implicit_bpr"]["ndcg@10"], best, flush=True)
 
-    # Surprise SVD (grid on validation RMSE) and SVD++ (library defaults: one grid point, it is slow)
+    # Surprise SVD (grid on validation RMSE) and SVD++ (library defaults: one grid point, it is
+    # slow)
     try:
         import surprise  # noqa: F401
     except ImportError:
@@ -322,7 +324,8 @@ def main() -> None:
         "protocol": {
             **tp.describe(),
             "tuning": f"validation_split({split.name} train, fraction=0.1, seed=42)",
-            "metrics": "genrec.evaluation.protocols.ranker.RankerProtocol.score (every row but svd++)",
+            "metrics": "genrec.evaluation.protocols.ranker.RankerProtocol.score "
+            "(every row but svd++)",
         },
         "machine": {
             **machine(),

@@ -133,7 +133,8 @@ def main() -> None:
         )
         r["cost_per_rating_vs_first"] = round(rel, 2)
         print(
-            f"{r['ratings']:>10} {r['users']:>7} {r['items']:>6} {r['path']:>6} {r['seconds_per_epoch']:>9.2f} "
+            f"{r['ratings']:>10} {r['users']:>7} {r['items']:>6} {r['path']:>6} "
+            f"{r['seconds_per_epoch']:>9.2f} "
             f"{r['ratings_per_s']:>10} {r['peak_rss_mb']:>8} {rel:>21.2f}"
         )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

@@ -1,8 +1,8 @@
-"""How the agent's rule reader (`--llm none`) reads real seekers' sentences: every phrasebook template
-with a title slot (INSPIRED's seeker turns, genrec/evaluation/simulation/phrasebook.py), filled with the 40
-titles most rated in ML-100K's u1 training split, each sentence read on a fresh state. Prints the share
-of liked slots read as liked per template (the worst first) and every template whose slot not liked
-(disliked, seen, mentioned) is read as liked.
+"""How the agent's rule reader (`--llm none`) reads real seekers' sentences: every phrasebook
+template with a title slot (INSPIRED's seeker turns, genrec/evaluation/simulation/phrasebook.py),
+filled with the 40 titles most rated in ML-100K's u1 training split, each sentence read on a
+fresh state. Prints the share of liked slots read as liked per template (the worst first) and
+every template whose slot not liked (disliked, seen, mentioned) is read as liked.
 
     python benchmarks/real_phrasings.py              # templates below 1.00
     python benchmarks/real_phrasings.py --all        # every template
@@ -81,7 +81,8 @@ def main() -> None:
             for m in missed[:args.examples]:
                 print(f"        missed: {m}")
     print(
-        f"liked slots understood: {got}/{said} = {got / max(said, 1):.3f} over {len(rows)} templates"
+        f"liked slots understood: {got}/{said} = {got / max(said, 1):.3f} "
+        f"over {len(rows)} templates"
     )
     print(f"templates with a slot not liked read as liked: {len({id(t) for _, t, _ in misread})}")
     shown: set[int] = set()

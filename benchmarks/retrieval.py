@@ -141,7 +141,7 @@ def latency(
 def recall(
     store: ChromaStore, qvecs: np.ndarray, filters: dict[str, SearchFilters | None], k: int = 10
 ) -> dict:
-    """recall@k of (a) Chroma's HNSW query, unfiltered, and (b) the store's filtered search, vs exact."""
+    """recall@k of Chroma's HNSW query (unfiltered) and of the store's filtered search, vs exact."""
     vectors = store.searcher.vector_cache()
     if vectors is None:
         return {"note": "vectors too large to score exactly in memory"}
@@ -245,7 +245,7 @@ def dataset_section(args, results: dict) -> None:
 
 
 def tags_section(args, results: dict) -> None:
-    """Tag words as queries, with and without tags in the item text; cold items reached by search."""
+    """Tag words as queries, with and without tags in the item text; cold items found by search."""
     ds = load_dataset(args.dataset, Settings().datasets_dir)
     queries = tq.query_tags(ds.catalog, min_items=args.tag_min_items, seed=42)
     held = {(i, tag) for tag, (out, _) in queries.items() for i in out}

@@ -1,5 +1,6 @@
-"""genrec at MovieLens-25M size on existing engines: Spark ALS vs the torch ranker, the Chroma index,
-the agent's per-turn overhead on that catalog, and session-store throughput (PostgreSQL vs SQLite).
+"""genrec at MovieLens-25M size on existing engines: Spark ALS vs the torch ranker, the Chroma
+index, the agent's per-turn overhead on that catalog, and session-store throughput (PostgreSQL vs
+SQLite).
 
 `--scale 1` is MovieLens 25M's shape (162,541 users, 62,423 items, 25,000,095 ratings); smaller
 scales shrink all three (`--scale 0.01`: 1.6k users, 624 items, 250k ratings). Ratings come from
@@ -486,8 +487,9 @@ def table(report: dict) -> None:
     st = report["steps"]
     sh = report["shape"]
     print(
-        f"\nscale x{report['scale']:g}: {sh['users']} users, {sh['items']} items, {sh['ratings']} ratings "
-        f"(seed {report['seed']}); {report['machine']['cores']} cores, load {report['machine']['load_avg_1m']}"
+        f"\nscale x{report['scale']:g}: {sh['users']} users, {sh['items']} items, "
+        f"{sh['ratings']} ratings (seed {report['seed']}); "
+        f"{report['machine']['cores']} cores, load {report['machine']['load_avg_1m']}"
     )
     print(f"{'ranker':<44}{'fit s':>9}{'s/iter|epoch':>14}{'peak GiB':>10}{'NDCG@10':>9}")
     for key, per in (("spark", "s_per_iteration"), ("torch", "s_per_epoch")):

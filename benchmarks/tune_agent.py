@@ -1,11 +1,12 @@
-"""Tuning: the agent's fusion weights and question policy, chosen on a validation split, never on test.
+"""Tuning: the agent's fusion weights and question policy, chosen on validation data, never on test.
 
 The validation split is carved out of u1.base (10 %, seeded); the ranker is trained on the rest of
 u1.base, and the simulated users are built from that rest too. Every variant replays the same users
 in both protocols (`genrec eval chat`, `--llm none`): the taste protocol's recall_cum@10 and the
 target protocol's sr@5 at the last turn, each next to the best peer of that protocol.
 
-Usage:  python benchmarks/tune_agent.py [--users 100] [--turns 5] [--concurrency 2] [--only NAME ...]
+Usage:  python benchmarks/tune_agent.py [--users 100] [--turns 5] [--concurrency 2]
+        [--only NAME ...]
 Writes benchmarks/results/tune_agent.json and prints a table (the chosen variant marked).
 """
 
@@ -123,22 +124,26 @@ def main() -> None:
                              + row["target"]["agent"] / row["target"]["best_peer_value"], 4)
         rows.append(row)
         print(
-            f"{name:34s} taste {row['taste']['agent']:.4f} (best peer {row['taste']['best_peer_value']:.4f})  "
-            f"target {row['target']['agent']:.4f} (best peer {row['target']['best_peer_value']:.4f})  "
+            f"{name:34s} taste {row['taste']['agent']:.4f} "
+            f"(best peer {row['taste']['best_peer_value']:.4f})  "
+            f"target {row['target']['agent']:.4f} "
+            f"(best peer {row['target']['best_peer_value']:.4f})  "
             f"({row['seconds']} s)",
             flush=True,
         )
     # the criterion: the sum of the agent's ratios to the best peer in each protocol
     best = max(rows, key=lambda r: r["score"])
     print(
-        f"\n| variant | taste recall_cum@10 | best taste peer | target sr@{args.turns} | best target peer | score |"
+        f"\n| variant | taste recall_cum@10 | best taste peer | target sr@{args.turns} "
+        "| best target peer | score |"
     )
     print("|---|---|---|---|---|---|")
     for r in rows:
         mark = " **chosen**" if r is best else ""
         print(
             f"| {r['name']}{mark} | {r['taste']['agent']:.4f} | {r['taste']['best_peer']} "
-            f"{r['taste']['best_peer_value']:.4f} | {r['target']['agent']:.4f} | {r['target']['best_peer']} "
+            f"{r['taste']['best_peer_value']:.4f} | {r['target']['agent']:.4f} | "
+            f"{r['target']['best_peer']} "
             f"{r['target']['best_peer_value']:.4f} | {r['score']:.4f} |"
         )
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,6 @@
-"""Understanding of real people's words: INSPIRED's crowd-sourced seeker turns replayed into the agent,
-each turn's change of state compared with the project's gold labels; the template simulator's
-messages scored the same way; a plain keyword matcher in the same run. Writes
+"""Understanding of real people's words: INSPIRED's crowd-sourced seeker turns replayed into the
+agent, each turn's change of state compared with the project's gold labels; the template
+simulator's messages scored the same way; a plain keyword matcher in the same run. Writes
 results/understanding.json.
 
     python benchmarks/understanding.py                    # both halves, 60 template users
@@ -34,7 +34,8 @@ def table(name: str, res: dict[str, Any]) -> str:
     lines = [
         f"{name}: {res['utterances']} utterances, false additions {res['false_additions']} "
         f"({_fmt(res['false_addition_rate'])}), errors {res['errors']}, "
-        f"ms/utt mean {_fmt(res['ms_per_utterance']['mean'])} p95 {_fmt(res['ms_per_utterance']['p95'])}",
+        f"ms/utt mean {_fmt(res['ms_per_utterance']['mean'])} "
+        f"p95 {_fmt(res['ms_per_utterance']['p95'])}",
         f"  {'slot':<18}{'P':>7}{'R':>7}{'F1':>7}{'gold':>6}{'read':>6}",
     ]
     for slot, s in res["slots"].items():
