@@ -395,7 +395,8 @@ class _Handler(BaseHTTPRequestHandler):
         if tools and tool_choice == "auto" and not self.srv.auto_tool_choice:
             self._send_error(
                 400,
-                '"auto" tool choice requires --enable-auto-tool-choice and --tool-call-parser to be set',
+                '"auto" tool choice requires --enable-auto-tool-choice and '
+                "--tool-call-parser to be set",
             )
             return
         reply = self.srv._next_reply()

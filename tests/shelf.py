@@ -1,4 +1,4 @@
-"""A small imported catalog for tests that run the real CLI: 40 books, 30 readers who rated 20 each."""
+"""A small imported catalog for tests of the real CLI: 40 books, 30 readers who rated 20 each."""
 
 from __future__ import annotations
 

@@ -99,7 +99,7 @@ def test_an_injection_cue_is_answered_as_a_film_request(extractor, ml100k):
     )
 
 
-# ---- the question policy ----------------------------------------------------------------------------
+# ---- the question policy ------------------------------------------------------------------------
 CAT = Catalog(
     [
         Item(i, f"Film {i}", 1960 + 10 * (i % 4), (("Comedy",), ("Drama",), ("Western",))[i % 3])
@@ -153,14 +153,16 @@ def test_a_decade_answer_to_the_decade_question_is_a_range():
     mixed = apply(
         DialogueState(),
         extractor.extract(
-            "I'm a big fan of drama and comedy. Tonight I fancy a drama, ideally one from the seventies."
+            "I'm a big fan of drama and comedy. "
+            "Tonight I fancy a drama, ideally one from the seventies."
         ),
     )
     assert (mixed.year_min, mixed.year_max) == (1970, 1979)
     mixed = apply(
         DialogueState(),
         extractor.extract(
-            "#1 is from the 1970s, that usually works for me. I'm in the mood for a comedy from the 1970s."
+            "#1 is from the 1970s, that usually works for me. "
+            "I'm in the mood for a comedy from the 1970s."
         ),
     )
     assert (mixed.year_min, mixed.year_max) == (1970, 1979)
@@ -193,7 +195,8 @@ def test_the_agent_asks_alongside_its_picks_and_uses_the_answer(
 # ---- calibrated predicted ratings ---------------------------------------------------------------
 def test_ratings_predicted_from_a_few_favourites_are_not_all_five_stars(small_films, small_ranker):
     """A person names favourites first; shown ratings shrink towards the average user's by the
-    number of items said, so cards no longer read 4.6-5.0 for nearly everything (ranking unchanged)."""
+    number of items said, so cards no longer read 4.6-5.0 for nearly everything (ranking
+    unchanged)."""
     ranker = small_ranker
     favourites = [s.item_id for s in ranker.recommend(ranker.fold_in(), 10)]
     profile = ranker.fold_in(liked=favourites)

@@ -99,7 +99,8 @@ def test_ambiguous_title_then_answer(extractor, ml100k):
     [
         # a list of titles shares the verdict after it
         (
-            'I have already seen "Return of the Jedi", "The Empire Strikes Back" and "Fargo" and liked them.',
+            'I have already seen "Return of the Jedi", "The Empire Strikes Back" '
+            'and "Fargo" and liked them.',
             [181, 172, FARGO],
             [],
             [],

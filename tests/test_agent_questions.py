@@ -33,7 +33,7 @@ def _prefs(state) -> dict:
     return {k: getattr(state, k) for k in keys}
 
 
-# ---- questions about items are answered, not recorded ---------------------------------------------
+# ---- questions about items are answered, not recorded -------------------------------------------
 def test_why_did_you_pick_the_first_one_is_answered_and_changes_nothing(rec):
     first = rec.chat("w", "I liked Toy Story").recommendations
     before = _prefs(rec.state("w"))
@@ -71,7 +71,7 @@ def test_requests_phrased_as_questions_are_still_requests(extractor, ml100k):
     assert ex.item_questions == [] and ex.liked == [_id(ml100k.catalog, "Absolute Power")]
 
 
-# ---- exact titles -----------------------------------------------------------------------------------
+# ---- exact titles -------------------------------------------------------------------------------
 def test_an_exact_title_is_taken_with_a_note_not_a_question(extractor, small_films, rec):
     cat = small_films.catalog
     ex = extractor.extract("I loved Alien and Terminator 2")
@@ -89,7 +89,7 @@ def test_a_bare_title_answers_the_opening_question(extractor, ml100k):
     assert extractor.extract("Alien").liked == [_id(ml100k.catalog, "Alien")]
 
 
-# ---- kids, gore, moods --------------------------------------------------------------------------------
+# ---- kids, gore, moods --------------------------------------------------------------------------
 def test_for_my_six_year_old_means_childrens_films_without_adult_genres(rec, extractor):
     r = rec.chat("k", "something for my 6 year old")
     assert len(r.recommendations) == 10
@@ -117,7 +117,7 @@ def test_mood_words(extractor, text, wanted, avoided):
     assert ex.wanted_genres == wanted and ex.avoided_genres == avoided
 
 
-# ---- a vague opener -----------------------------------------------------------------------------------
+# ---- a vague opener -----------------------------------------------------------------------------
 def test_a_vague_opener_gets_a_question_and_crowd_favourites_not_title_word_matches(rec):
     r = rec.chat("v", "Hi! I want something to watch tonight.")
     assert r.question and "What are you in the mood for?" in r.text
@@ -133,7 +133,7 @@ def test_a_greeting_alone_gets_only_a_question(rec):
     assert r.question and r.recommendations == []
 
 
-# ---- hooks the chat app uses: removable chips, stages -------------------------------------------------
+# ---- hooks the chat app uses: removable chips, stages -------------------------------------------
 def test_removing_a_genre_chip_lifts_the_constraint_from_the_next_turn(rec):
     r = rec.chat("c", "animated films please")
     assert r.recommendations and all("Animation" in it.genres for it in r.recommendations)

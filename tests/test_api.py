@@ -427,7 +427,7 @@ def test_is_loopback(host: str, loopback: bool) -> None:
 
 
 def test_limits_are_configurable(recommender, api_settings: Settings) -> None:
-    """The message limit is the recommender's (AgentConfig); ApiLimits holds what only HTTP needs."""
+    """The message limit is the recommender's (AgentConfig); ApiLimits has what only HTTP needs."""
     from genrec.agent import Recommender
     from genrec.knobs import AgentConfig
 

@@ -1,4 +1,4 @@
-"""MovieLens in the "latest" layout (issue 23): the fetch from a server (a small zip written here and
+"""MovieLens in the "latest" layout: the fetch from a server (a small zip written here and
 served from a local HTTP server), checksums, `--from` a zip or a folder, the reader (titles,
 aliases, genres, half stars, tags, links), `dataset = auto`, and the real ml-latest-small files
 from ../shared when they are there."""

@@ -90,7 +90,7 @@ def test_unknown_split_name_is_a_clear_error(ml100k) -> None:
         make_split(ml100k.ratings, "u9")
 
 
-# ---------------------------------------------------------------- issue 27: u1..u5 are ML-100K's alone
+# ---------------------------------------------------------------------- u1..u5 are ML-100K's alone
 
 BIG = "big-import"
 BIG_RATINGS = 100_836  # as many as MovieLens latest-small, its file sorted by user as that one is
@@ -124,7 +124,7 @@ def write_big(folder: Path, n_ratings: int = BIG_RATINGS) -> tuple[Path, Path]:
 
 @pytest.fixture(scope="module")
 def big_datasets_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A datasets folder holding BIG: an imported dataset of 100,836 ratings (not MovieLens 100K)."""
+    """A datasets folder holding BIG: an imported dataset of 100,836 ratings, not MovieLens 100K."""
     d = tmp_path_factory.mktemp("big") / "datasets"
     items, ratings = write_big(d.parent / "src")
     import_dataset(BIG, items, ratings, d, ImportOptions())

@@ -321,7 +321,7 @@ def test_leakage_guard_fails_a_run_with_a_planted_leak(parts, tmp_path):
     cat = parts.dataset.catalog
 
     class Leaky(TemplateSimulator):
-        """Names one of its own held-out titles on the second turn: exactly what must never happen."""
+        """Names one of its held-out titles on the second turn: exactly what must never happen."""
 
         def respond(self, agent_text, recommended, question):
             u = super().respond(agent_text, recommended, question)
@@ -381,8 +381,8 @@ def test_runs_are_deterministic_given_the_seed(parts, tmp_path):
 
 
 def test_worker_processes_give_the_same_conversations_and_scores(parts, tiny_home, tmp_path):
-    """--workers 2: two spawned processes, each loading the cached ranker and index, replay the users;
-    every conversation and score equals the single-process run's."""
+    """--workers 2: two spawned processes, each loading the cached ranker and index, replay the
+    users; every conversation and score equals the single-process run's."""
     from threadpoolctl import threadpool_limits
 
     s = Settings(home=tiny_home, dataset=TINY, split=SPLIT, llm="none")
@@ -656,7 +656,7 @@ def test_turn_scores_compare_typed_preferences():
     assert typed["disliked"] == pytest.approx(2 / 6)  # 2 said, 11 rated 1 in training
 
 
-# ----------------------------------------------------------------------------- taste protocol (issue 12)
+# ---------------------------------------------------------------------------------- taste protocol
 
 
 def _exported_liked(tiny_home, tmp_path, monkeypatch) -> dict[int, set[int]]:
@@ -684,7 +684,7 @@ def _ndcg(ranked, relevant, k=10):
 def test_headline_metrics_recomputed_from_transcripts_and_the_exported_split(
     parts, tiny_home, tmp_path, monkeypatch
 ):
-    """Every headline number in metrics.json follows from transcripts.jsonl and `genrec data export`."""
+    """Headline numbers in metrics.json follow from transcripts.jsonl and `genrec data export`."""
 
     res = _run(parts, tmp_path / "run", users=6)
     liked = _exported_liked(tiny_home, tmp_path, monkeypatch)
@@ -717,7 +717,8 @@ def test_headline_metrics_recomputed_from_transcripts_and_the_exported_split(
                 [float(np.mean(v)) for v in per_turn]
             ), (system, name)
             assert m["final"][system][name] == pytest.approx(float(np.mean(per_turn[-1])))
-    # the ci block: agent minus each system, at the last turn, its interval around the mean difference
+    # the ci block: agent minus each system, at the last turn, its interval around the mean
+    # difference
     for system, d in m["final"]["ci"]["agent_minus"].items():
         diff = m["final"]["agent"]["recall_cum@10"] - m["final"][system]["recall_cum@10"]
         assert (
@@ -839,8 +840,9 @@ def test_the_seed_does_not_retrain_the_ranker(parts, tiny_home, tmp_path, monkey
 def test_target_protocol_metrics_recomputed_from_transcripts(
     parts, tiny_home, tmp_path, monkeypatch
 ):
-    """sr@T, SR@t, avg_turns and hdcg of the agent and every target peer follow from transcripts.jsonl
-    (each line's target and shown lists) and the exported split; conversations stop on acceptance."""
+    """sr@T, SR@t, avg_turns and hdcg of the agent and every target peer follow from
+    transcripts.jsonl (each line's target and shown lists) and the exported split; conversations
+    stop on acceptance."""
     from genrec.evaluation.protocols.target_metrics import hdcg
 
     res = _run(parts, tmp_path / "run", users=8, protocol="target", report=True)

@@ -111,8 +111,8 @@ def test_kill_9_mid_turn_keeps_every_acknowledged_turn(tmp_path: Path, ml100k_da
                 assert all(m in said for m in messages), (sid, set(messages) - set(said))
                 n_acked += len(messages)
             assert n_acked >= 10 and total_killed_mid_flight == 3
-            # the restarted server still answers (a fresh session: after a few hundred fast turns the
-            # old ones may have been shown the whole catalog, and then rightly ask to relax)
+            # the restarted server still answers (a fresh session: after a few hundred fast turns
+            # the old ones may have been shown the whole catalog, and then rightly ask to relax)
             fresh = http.post("/api/sessions").json()["session_id"]
             r = http.post(f"/api/sessions/{fresh}/messages", json={"message": "I loved Toy Story"})
             assert r.status_code == 200 and r.json()["recommendations"]

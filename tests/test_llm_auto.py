@@ -1,4 +1,4 @@
-"""The default LLM `auto`: a server that answers, else vLLM on a GPU, else `none` with a calm notice.
+"""The default LLM `auto`: a server that answers, else vLLM on a GPU, else `none` (calm notice).
 
 Real HTTP on 127.0.0.1 (the vLLM-like test server), a fake `vllm` executable that runs it, and a
 socket that accepts and never answers. GPUs are stated (no GPU here); the test names say so.

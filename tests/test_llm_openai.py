@@ -1,4 +1,4 @@
-"""The openai backend against a real HTTP server that answers like vLLM (tests/openai_test_server.py)."""
+"""The openai backend against a real HTTP server that answers like vLLM (openai_test_server.py)."""
 
 from __future__ import annotations
 
@@ -193,7 +193,8 @@ def test_malformed_streamed_tool_call(backend, srv):
 def test_tool_call_written_as_text_is_recovered(backend, srv):
     # what vLLM returns for Qwen when started without --tool-call-parser hermes
     srv.enqueue(
-        '<tool_call>\n{"name": "search_items", "arguments": {"query": "noir", "k": 5}}\n</tool_call>'
+        '<tool_call>\n{"name": "search_items", "arguments": {"query": "noir", "k": 5}}'
+        "\n</tool_call>"
     )
     res = backend.invoke("noir", tools=[search_items, item_details])
     assert [(c.name, c.arguments) for c in res.tool_calls] == [

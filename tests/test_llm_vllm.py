@@ -42,7 +42,8 @@ with open(os.environ["FAKE_VLLM_LOG"], "a") as f:
     f.write(json.dumps({{"pid": os.getpid(), "argv": args}}) + "\\n")
 print("INFO: loading weights", flush=True)
 if os.environ.get("FAKE_VLLM_FAIL"):
-    print("RuntimeError: CUDA error: no CUDA-capable device is detected", file=sys.stderr, flush=True)
+    print("RuntimeError: CUDA error: no CUDA-capable device is detected",
+          file=sys.stderr, flush=True)
     sys.exit(3)
 time.sleep(float(os.environ.get("FAKE_VLLM_DELAY", "0.5")))
 sys.path.insert(0, {str(TESTS_DIR)!r})

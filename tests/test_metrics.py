@@ -121,7 +121,7 @@ def test_intra_list_diversity_jaccard_and_cosine() -> None:
     assert intra_list_diversity([1, 1, 2], vecs, k=2) == 0.0  # the repeat leaves one distinct item
 
 
-# ----------------------------------------------------------------------------- over turns (issue 12)
+# -------------------------------------------------------------------------------------- over turns
 
 
 def test_cumulative_recall_success_and_turns_to_hit_by_hand() -> None:

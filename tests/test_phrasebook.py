@@ -1,6 +1,7 @@
-"""Simulated users that talk like people: the phrasebook built from INSPIRED's seeker turns (slots and
-their polarity), the behaviour mix, and real-phrasing template users (no leak, `Stated` as said, the
-agent's reading of them). Tests that need the corpus skip without ../shared/data/inspired/dev.tsv."""
+"""Simulated users that talk like people: the phrasebook built from INSPIRED's seeker turns (slots
+and their polarity), the behaviour mix, and real-phrasing template users (no leak, `Stated` as
+said, the agent's reading of them). Tests that need the corpus skip without
+../shared/data/inspired/dev.tsv."""
 
 from __future__ import annotations
 
@@ -46,7 +47,7 @@ def book() -> Phrasebook:
     return build_phrasebook()
 
 
-# ---- templates and slots, without the corpus -------------------------------------------------------
+# ---- templates and slots, without the corpus ----------------------------------------------------
 def test_a_template_fills_titles_as_given_and_genres_as_words():
     t = Template(
         "d",
@@ -136,7 +137,7 @@ def test_our_labels_hold_no_corpus_text():
         assert set(json.loads(line)) <= {"dialog_id", "utt_id", "titles", "genres", "drop"}, line
 
 
-# ---- built from the real corpus ---------------------------------------------------------------------
+# ---- built from the real corpus -----------------------------------------------------------------
 @needs_corpus
 def test_the_builder_yields_templates_for_every_act_with_known_slot_polarities(book):
     counts = book.counts()
@@ -169,14 +170,14 @@ def test_a_disliked_template_never_carries_a_liked_title(book):
                 assert said.replace("Zorba", "[T0]") not in liked_texts
 
 
-# ---- real-phrasing users on MovieLens 100K ----------------------------------------------------------
+# ---- real-phrasing users on MovieLens 100K ------------------------------------------------------
 @pytest.fixture(scope="module")
 def ml100k_split(ml100k_datasets_dir):
     return load_split("ml-100k", "u1", ml100k_datasets_dir)
 
 
 def _converse(sim, persona, popular, rng, turns=5):
-    """A user's opening and replies to lists of 10 (some it rated), with a question every other turn."""
+    """A user's opening and replies to lists of 10 (some it rated), a question every other turn."""
     yield sim.opening(), []
     asks = (
         "What kind of films do you like?",
@@ -234,7 +235,8 @@ def test_template_phrasing_is_unchanged_by_a_phrasebook(book, ml100k_split):
 
 
 def understood(sim, persona, cat, popular, rng) -> tuple[int, int, int]:
-    """(liked titles the user said, of those the agent's rule reader holds as liked, said-disliked read as liked)."""
+    """(liked titles the user said, of those the agent's rule reader holds as liked, said-disliked
+    read as liked)."""
     reader, state = CatalogExtractor(cat), DialogueState()
     for utt, shown in _converse(sim, persona, popular, rng):
         if shown:
@@ -250,8 +252,8 @@ def understood(sim, persona, cat, popular, rng) -> tuple[int, int, int]:
 
 @needs_corpus
 def test_the_agent_reads_real_phrasings_and_template_ones(book, ml100k_split):
-    """The share of liked titles the agent's rules understand, per source (issue #24's target is
-    >= 0.95 on both; real phrasings read 0.997 on these 40 users, the floor guards against regressions)."""
+    """The share of liked titles the agent's rules understand, per source (the target is >= 0.95
+    on both; real phrasings read 0.997 on these 40 users, the floor guards against regressions)."""
     cat, split, users = _users(ml100k_split, 40)
     popular = [i for i, _ in sorted(split.train.item_counts().items(), key=lambda kv: -kv[1])[:300]]
     shares = {}

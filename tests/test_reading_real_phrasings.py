@@ -1,6 +1,7 @@
-"""Liked titles said the way real seekers type them (INSPIRED's phrasings, issue #24): a question handed
-back at the end ("... and you?"), a title opening its sentence before "movie" or "was", relative clauses
-("which I also enjoyed"), "one of best movie", lower case and typos; questions still add nothing."""
+"""Liked titles said the way real seekers type them (INSPIRED's phrasings): a question handed back
+at the end ("... and you?"), a title opening its sentence before "movie" or "was", relative
+clauses ("which I also enjoyed"), "one of best movie", lower case and typos; questions still add
+nothing."""
 
 from __future__ import annotations
 
@@ -98,7 +99,10 @@ def test_a_title_ending_one_sentence_is_not_joined_to_the_next_sentence(reader):
 
 
 def test_a_title_said_alone_as_a_sentence_is_a_bare_answer(reader):
-    text = "Ooh, the first suggestion could be fun. L.A. Confidential. Do you have any other good recommendations?"
+    text = (
+        "Ooh, the first suggestion could be fun. L.A. Confidential. "
+        "Do you have any other good recommendations?"
+    )
     assert liked(reader, text) == [LA_CONF]
     ex = reader.extract("Star Wars. who is in it?", DialogueState())
     assert STAR_WARS not in ex.liked  # the next sentence asks about it

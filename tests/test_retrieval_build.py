@@ -39,7 +39,7 @@ class BuildKilled(Exception):
 
 
 class CountingEmbedder:
-    """A hash embedder that counts the texts it embeds and can fail after N calls (a killed build)."""
+    """A hash embedder counting the texts it embeds; it can fail after N calls (a killed build)."""
 
     def __init__(self, dim: int = 32, fail_after_calls: int | None = None) -> None:
         self.inner = HashEmbedder(dim)
@@ -216,7 +216,7 @@ def test_open_store_orders_a_blank_query_by_the_counts_it_is_given(tmp_path, ml1
 
 
 def test_an_index_of_schema_1_is_stale_and_rebuilt_without_reembedding(client, ml100k) -> None:
-    """An index written before popularity left the metadata (schema 1) is never served as current."""
+    """An index from before popularity left the metadata (schema 1) is never served as current."""
     from genrec.retrieval.client import POINTER_COLLECTION, read_pointer, write_pointer
 
     ds = mini(ml100k)
@@ -330,7 +330,8 @@ def test_server_mode_unreachable_is_a_clear_error(tmp_path) -> None:
 
 
 def test_index_serve_command_serves_the_data_dir(tmp_path, ml100k) -> None:
-    """`genrec index serve` runs a real Chroma server on GENREC_HOME/chroma; a built index is served."""
+    """`genrec index serve` runs a real Chroma server on GENREC_HOME/chroma; a built index is
+    served from it."""
     home = tmp_path / "home"
     ds = mini(ml100k, n=50, name="served")
     ChromaStore(make_client(Settings(home=home)), ds, CountingEmbedder()).build(progress=False)

@@ -81,8 +81,9 @@ def test_first_run_and_config_show_say_what_the_ranker_learns_from(
     res = runner.invoke(app, ["prepare"])
     assert res.exit_code == 0, res.output
     assert _served(res.output) == (
-        f"the ranker learns from split random:0.2:seed42 (auto: seeded random, the default for any dataset "
-        f"but MovieLens 100K): {n_train:,} ratings; {n_test:,} left out for evaluation"
+        "the ranker learns from split random:0.2:seed42 "
+        "(auto: seeded random, the default for any dataset but MovieLens 100K): "
+        f"{n_train:,} ratings; {n_test:,} left out for evaluation"
     )
     assert "to learn from every rating instead: --split all" in res.output
     assert "training the ranker on random:0.2:seed42's training ratings" in res.output
@@ -214,7 +215,8 @@ def test_eval_chat_keeps_the_held_out_split_while_the_app_serves_on_all(
 
 
 def test_movielens_runs_keep_u1(ml100k_settings: Settings) -> None:
-    """`genrec eval chat` on MovieLens 100K records split u1, as before `auto` (same run identity)."""
+    """`genrec eval chat` on MovieLens 100K records split u1, as before `auto` (same run
+    identity)."""
     from genrec.commands.evaluation import held_out_settings
 
     assert held_out_settings(ml100k_settings).split == "u1"

@@ -1,4 +1,4 @@
-"""Simulated users: personas from training ratings, the template and llm simulators, the title guard."""
+"""Simulated users: personas from training ratings, template and llm simulators, the title guard."""
 
 from __future__ import annotations
 
@@ -214,7 +214,10 @@ def test_title_variants():
 
 def test_catalog_titles_flags_titles_not_in_the_catalog():
     ct = CatalogTitles(CAT)
-    text = 'Try "Golden Garden", Heat (1995), The Silent Harbor (1994) and Foo Bar Baz (1999) or "Made Up".'
+    text = (
+        'Try "Golden Garden", Heat (1995), The Silent Harbor (1994) '
+        'and Foo Bar Baz (1999) or "Made Up".'
+    )
     assert ct.unknown_titles(text) == ["Made Up", "Foo Bar Baz (1999)"]
 
 

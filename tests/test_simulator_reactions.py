@@ -330,7 +330,7 @@ def test_placebo_through_the_harness(tmp_path):
 
 
 def test_named_lists_every_title_written():
-    """Every quoted title in a message is an item in `named` (the leakage guard allows exactly those)."""
+    """Every quoted title in a message is in `named` (the leakage guard allows exactly those)."""
     for seed in range(20):
         sim = TemplateSimulator(_persona(seed % 2), CAT, seed=seed, request_rate=1.0)
         for u in _play(sim, SCRIPT):
@@ -339,7 +339,8 @@ def test_named_lists_every_title_written():
 
 
 def test_ablation_kinds_also_gate_reactions():
-    """A user without avoided genres or decades (benchmark ablations) never states them in a reaction."""
+    """A user without avoided genres or decades (benchmark ablations) never states them in a
+    reaction."""
     for seed in range(10):
         sim = TemplateSimulator(_persona(), CAT, seed=seed, kinds=("liked", "disliked"))
         _play(sim, SCRIPT)

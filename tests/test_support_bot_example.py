@@ -1,4 +1,4 @@
-"""examples/support_bot: FAQ answered by the bot itself, movie questions through a real genrec server."""
+"""examples/support_bot: FAQ answered by the bot, movie questions through a real genrec server."""
 
 from __future__ import annotations
 

@@ -95,7 +95,7 @@ def test_aggregate_names_the_metrics_as_metrics_json_does() -> None:
     assert aggregate([], 3).final == {"sr@3": 0.0, "avg_turns": 0.0, "hdcg": 0.0}
 
 
-# ---------------------------------------------------------------- leakage guard and target user, hand-made
+# -------------------------------------------------------- leakage guard and target user, hand-made
 
 CAT = Catalog([
     Item(1, "Unforgiven", 1992, ("Western",)),
@@ -255,7 +255,7 @@ def test_allows_and_peer_names() -> None:
         TargetPeers(CAT)
 
 
-# ---------------------------------------------------------------- MovieLens 100K, full conversations
+# -------------------------------------------------------------- MovieLens 100K, full conversations
 
 
 @pytest.fixture(scope="module")

@@ -39,12 +39,15 @@ def ui_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 
 def contrast_of(page: Any, selector: str) -> float:
-    """WCAG contrast of the first `selector`'s text against the first opaque background behind it."""
+    """WCAG contrast of the first `selector`'s text on the first opaque background behind it."""
     return float(
         page.locator(selector).first.evaluate("""el => {
         const rgb = s => s.match(/[\\d.]+/g).map(Number);
         const lum = ([r, g, b]) => {
-            const f = c => { c /= 255; return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; };
+            const f = c => {
+                c /= 255;
+                return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+            };
             return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
         };
         let bg = [255, 255, 255];

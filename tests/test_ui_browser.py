@@ -1,5 +1,6 @@
 """The Gradio chat app in a real browser (Playwright + Debian's headless chromium) against the real
-server and Recommender (`none` LLM): streaming chat, cards, 👎 respected, isolation, LLM-down banner."""
+server and Recommender (`none` LLM): streaming chat, cards, 👎 respected, isolation, LLM-down
+banner."""
 
 from __future__ import annotations
 

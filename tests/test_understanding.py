@@ -61,7 +61,7 @@ def test_vocabulary_is_valid_data():
     assert sorted(v.ordinals.values())[0] == -1 and v.decade_words["nineties"] == 1990
 
 
-# ---- titles ---------------------------------------------------------------------------------------
+# ---- titles -------------------------------------------------------------------------------------
 def test_title_index_keys_prefixes_and_resolve(catalog):
     idx = TitleIndex(catalog)
     assert title_key("The Empire Strikes Back") == "empire strikes back"
@@ -100,7 +100,8 @@ def test_find_titles(catalog):
         ("Already watched Fargo", [], [], [FARGO], []),
         # a list said before its verdict shares it ("A, B and C I really liked")
         (
-            'I\'ve seen "Fargo", "Titanic" and "Heat": "Fargo" and "Heat" I really liked, couldn\'t get into "Titanic".',
+            'I\'ve seen "Fargo", "Titanic" and "Heat": "Fargo" and "Heat" I really liked, '
+            'couldn\'t get into "Titanic".',
             [FARGO, HEAT],
             [TITANIC],
             [],
@@ -195,7 +196,8 @@ def test_ordinal_refers_to_the_last_list(extractor):
     [
         # a reference in a list of titles takes the list's verdict
         (
-            "I know Heat, the second one and Fargo already: loved Heat, the second one and Fargo, Titanic was so-so.",
+            "I know Heat, the second one and Fargo already: "
+            "loved Heat, the second one and Fargo, Titanic was so-so.",
             [HEAT, TOY_STORY, FARGO],
             [],
             [TITANIC],

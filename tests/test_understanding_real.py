@@ -1,6 +1,7 @@
-"""Understanding what people actually type: precise titles, sentence acts (questions and descriptions
-change nothing), negation, changes of mind, asking when a common word is the only evidence; the
-real-dialogue scorer; and a slice of the INSPIRED gold labels (skipped without ../shared)."""
+"""Understanding what people actually type: precise titles, sentence acts (questions and
+descriptions change nothing), negation, changes of mind, asking when a common word is the only
+evidence; the real-dialogue scorer; and a slice of the INSPIRED gold labels (skipped without
+../shared)."""
 
 from __future__ import annotations
 
@@ -195,7 +196,7 @@ def test_a_kind_of_a_genre_does_not_avoid_the_genre(extractor):
     assert "Comedy" not in ex.get("avoided_genres", []) and "Comedy" in ex["preferred_genres"]
 
 
-# ---- 4. changes of mind ----------------------------------------------------------------------------
+# ---- 4. changes of mind -------------------------------------------------------------------------
 def test_forget_the_kids_stuff_undoes_the_kids_rule(extractor):
     state = apply(DialogueState(), extractor.extract("something for my 6 year old please"))
     assert "Children's" in state.wanted_genres and "Horror" in state.avoided_genres
@@ -214,7 +215,7 @@ def test_fine_again_takes_back_an_avoided_genre(extractor):
     assert state.avoided_genres == [] and not ex.allow_repeats
 
 
-# ---- 5. ask when a common word is the only evidence ---------------------------------------------------
+# ---- 5. ask when a common word is the only evidence ---------------------------------------------
 def test_a_common_word_title_is_asked_about_not_recorded(extractor):
     ex = extractor.extract("honestly Heat is the one i loved most")
     assert ex.liked == [] and [c.options for c in ex.ambiguous] == [[HEAT]]
@@ -230,7 +231,7 @@ def test_a_cue_is_evidence_enough_for_a_common_word(extractor):
     assert extractor.extract("i loved Heat").liked == [HEAT]
 
 
-# ---- the scorer ------------------------------------------------------------------------------------------
+# ---- the scorer ---------------------------------------------------------------------------------
 def test_slot_counts_and_false_additions():
     c = SlotCounts()
     c.add({1, 2}, {2, 3})
@@ -269,8 +270,9 @@ def test_gold_that_names_no_corpus_line_is_refused(tmp_path):
         load_dialogues(tmp_path / "missing.tsv", [])
 
 
-# ---- a slice of the real gold, read from the shared corpus -------------------------------------------
-GOLD_SLICE = [  # (dialog_id, utt_id): questions, greetings, requests, tastes and reactions of real seekers
+# ---- a slice of the real gold, read from the shared corpus --------------------------------------
+# (dialog_id, utt_id): questions, greetings, requests, tastes and reactions of real seekers
+GOLD_SLICE = [
     ("20191202-103716_425_live.pkl", 2),
     ("20191202-103716_425_live.pkl", 4),
     ("20191202-103716_425_live.pkl", 7),
@@ -308,7 +310,7 @@ def test_real_seeker_turns_from_the_gold_slice(ml100k):
     assert checked == len(GOLD_SLICE)
 
 
-# ---- with an LLM: its reading decides, the rules only ground titles ----------------------------------
+# ---- with an LLM: its reading decides, the rules only ground titles -----------------------------
 def _scripted_reader(readings: dict[str, dict]):
     """A scripted FAKE LLM: the extraction call gets the reading scripted for the message (keys as
     the LLM gives them), the writer call a plain reply."""
@@ -402,7 +404,7 @@ def test_fake_llm_returning_the_gold_reading_ends_in_the_gold_state(
     assert turns > 40
 
 
-# ---- moods and "like X" ----------------------------------------------------------------------------
+# ---- moods and "like X" -------------------------------------------------------------------------
 def test_mood_words_lean_and_are_never_searched(extractor):
     ex = extractor.extract("something light, i had a long day")
     assert ex.mood_genres == ["Comedy"] and ex.wanted_genres == [] and ex.wishes == []
@@ -468,7 +470,8 @@ def test_aliases_and_moved_articles_are_titles_on_the_current_catalog():
 @pytest.mark.parametrize(
     "text",
     [
-        "While isn't the most recent movie that has come out, the most recent one I have watched is Fargo",
+        "While isn't the most recent movie that has come out, "
+        "the most recent one I have watched is Fargo",
         "the latest film i saw was heat, loved it",
         "my recent favorite is fargo",
     ],
