@@ -110,12 +110,15 @@ def _bare_any(tree: ast.AST) -> int:
 def test_package_directory_holds_at_most_15_modules(package: Path) -> None:
     modules = sorted(p.name for p in package.glob("*.py") if p.name != "__init__.py")
     assert len(modules) <= MAX_MODULES, (
-        f"{package.relative_to(PACKAGE.parent)} holds {len(modules)} modules (limit {MAX_MODULES}): "
+        f"{package.relative_to(PACKAGE.parent)} holds {len(modules)} modules "
+        f"(limit {MAX_MODULES}): "
         "give a concept its own room (a subpackage)"
     )
 
 
-@pytest.mark.parametrize("path", sorted(PACKAGE.rglob("*.py")), ids=lambda p: str(p.relative_to(PACKAGE)))
+@pytest.mark.parametrize(
+    "path", sorted(PACKAGE.rglob("*.py")), ids=lambda p: str(p.relative_to(PACKAGE))
+)
 def test_functions_are_a_readable_size(path: Path) -> None:
     tree = ast.parse(path.read_text(encoding="utf-8"))
     long = [
@@ -124,7 +127,9 @@ def test_functions_are_a_readable_size(path: Path) -> None:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
         and (node.end_lineno or node.lineno) - node.lineno + 1 > MAX_FUNCTION_LINES
     ]
-    assert not long, f"genrec/{path.relative_to(PACKAGE)}: functions over {MAX_FUNCTION_LINES} lines: {long}"
+    assert not long, (
+        f"genrec/{path.relative_to(PACKAGE)}: functions over {MAX_FUNCTION_LINES} lines: {long}"
+    )
 
 
 def test_seams_are_typed_not_bare_any() -> None:
