@@ -1,4 +1,4 @@
-"""The dialogue earning its keep (issue 13): reactions to shown items, the understanding bugs found
+"""The dialogue earning its keep: reactions to shown items, the understanding bugs found
 by users (each on the real MovieLens catalog), and the question policy (one question a turn,
 chosen from the candidates, never twice, answers used as constraints)."""
 

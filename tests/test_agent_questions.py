@@ -1,4 +1,4 @@
-"""What users ask and say that is not a taste (issue 13, 16): questions about items are answered and
+"""What users ask and say that is not a taste: questions about items are answered and
 change nothing; exact titles are taken without a "which one?"; kids, gore and feel-good words are
 constraints; a vague opener gets a question, not title-word matches. Real MovieLens catalog, real
 ranker and Chroma index, the `none` LLM backend (rule-based)."""

@@ -1,5 +1,5 @@
 """Viewer tags and other titles as item text, "tagged X by N viewers" reasons, and the cards' IMDb /
-TMDb links (issue 23), on the small MovieLens-latest catalog of test_data_movielens_latest."""
+TMDb links, on the small MovieLens-latest catalog of test_data_movielens_latest."""
 
 from __future__ import annotations
 

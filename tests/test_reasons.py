@@ -1,4 +1,4 @@
-"""Reasons that do not mislead (issue 25, item 4 and 5): "as you asked" only for what was asked, a
+"""Reasons that do not mislead: "as you asked" only for what was asked, a
 prediction in a user's words, one rounding for the card's star and the text, opener cards that say
 what the item is, a low pick that says why it is there, "Here is one movie"; the chat app's
 "why these?" panel for a turn without tool calls."""

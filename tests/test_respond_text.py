@@ -1,6 +1,6 @@
 """The reply's words on the real Recommender (`none` LLM, MovieLens 100K ranker and Chroma index):
 a short chat text that points to the cards instead of repeating the list, and per-item reasons
-built from each item's evidence in varied words, no sentence repeated within a list (issue 16)."""
+built from each item's evidence in varied words, no sentence repeated within a list."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The target-seeking protocol's parts (issue 12, item 5): the target user, its leakage guard, the
+"""The target-seeking protocol's parts: the target user, its leakage guard, the
 peers and the metrics, on hand-made cases and on MovieLens 100K u1 (full conversations)."""
 
 from __future__ import annotations
