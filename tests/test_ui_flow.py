@@ -37,7 +37,7 @@ from genrec.agent.replies import CARDS_POINTER
 from genrec.config import Settings
 from genrec.ui import BackgroundServer, create_app
 from genrec.ui.chat.cards import CHECKED, TEMPLATED
-from genrec.ui.chat.turns import STOPPED
+from genrec.ui.chat.turns import STOPPED, TOO_LATE
 
 pytestmark = pytest.mark.slow
 
@@ -293,14 +293,17 @@ def test_working_stage_stop_button_and_a_message_typed_during_a_turn(
                    "the stopped note")
         working.wait_for(state="hidden")
         assert box.is_enabled()
-        # a message typed while a turn runs is kept and sent when the turn ends
+        # the stopped turn was already past saving: it is shown whole, with a note saying so
         sid = session_of(page)
+        note = page.locator("#genrec-note")
+        wait_until(lambda: len(recommender.history(sid)) == 2 and note.is_visible()
+                   and TOO_LATE in note.inner_text(), "the stopped turn shown whole, with its note")
+        # a message typed while a turn runs is kept and sent when the turn ends
         send(page, ASK)
         with _stacks_on_timeout(page):
             working.wait_for(state="visible")
         box.fill("more like that please")
         box.press("Enter")
-        note = page.locator("#genrec-note")
         note.wait_for(state="visible")
         assert "Queued" in note.inner_text() and "more like that please" in note.inner_text()
         wait_until(
