@@ -11,8 +11,8 @@ import pytest
 
 from genrec.agent import Recommender, SessionStore
 from genrec.agent.elicitation import choose_question, entropy, score_mass
-from genrec.agent.state import DialogueState
-from genrec.agent.understanding.extraction import CatalogExtractor, apply
+from genrec.agent.state import DialogueState, apply_reading
+from genrec.agent.understanding.extraction import CatalogExtractor
 from genrec.data import Catalog, Item
 from genrec.llm import get_llm
 
@@ -141,16 +141,16 @@ def test_no_question_when_the_pool_is_already_one_kind():
 def test_a_decade_answer_to_the_decade_question_is_a_range():
     extractor = CatalogExtractor(CAT)
     asked = DialogueState(asking="decade")
-    state = apply(asked, extractor.extract("From the 70s, ideally.", asked))
+    state = apply_reading(asked, extractor.extract("From the 70s, ideally.", asked))
     assert (state.year_min, state.year_max) == (1970, 1979) and state.asking is None
-    taste = apply(asked, extractor.extract("I tend to enjoy films from the 70s.", asked))
+    taste = apply_reading(asked, extractor.extract("I tend to enjoy films from the 70s.", asked))
     assert taste.year_min is None and taste.preferred_decades == [
         1970
     ]  # a general taste, even when asked
-    hedged = apply(DialogueState(), extractor.extract("The 70s, ideally."))
+    hedged = apply_reading(DialogueState(), extractor.extract("The 70s, ideally."))
     assert (hedged.year_min, hedged.year_max) == (1970, 1979)  # a hedged wish is a wish
     # a taste cue in another sentence does not make tonight's decade a mere taste
-    mixed = apply(
+    mixed = apply_reading(
         DialogueState(),
         extractor.extract(
             "I'm a big fan of drama and comedy. "
@@ -158,7 +158,7 @@ def test_a_decade_answer_to_the_decade_question_is_a_range():
         ),
     )
     assert (mixed.year_min, mixed.year_max) == (1970, 1979)
-    mixed = apply(
+    mixed = apply_reading(
         DialogueState(),
         extractor.extract(
             "#1 is from the 1970s, that usually works for me. "

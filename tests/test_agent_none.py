@@ -11,7 +11,8 @@ import threading
 import pytest
 
 from genrec.agent import DialogueState, Recommender, SessionStore
-from genrec.agent.understanding.extraction import CatalogExtractor, apply
+from genrec.agent.state import apply_reading
+from genrec.agent.understanding.extraction import CatalogExtractor
 from genrec.llm import get_llm
 
 STAR_WARS, TITANIC, RAIDERS, ALIEN, FARGO, GODFATHER = 50, 313, 174, 183, 100, 127
@@ -83,7 +84,7 @@ def test_ambiguous_title_then_answer(extractor, ml100k):
     assert ex.ambiguous and not ex.liked
     labels = {ml100k.catalog[i].label for i in ex.ambiguous[0].options}
     assert {"Star Trek: The Wrath of Khan (1982)", "Star Trek: First Contact (1996)"} <= labels
-    state = apply(DialogueState(), ex)
+    state = apply_reading(DialogueState(), ex)
     assert state.pending is not None
     pick = extractor.extract("the 1982 one", state)
     assert pick.liked == [228]
@@ -152,7 +153,7 @@ def test_taste_is_a_preference_a_request_is_a_constraint(extractor, text, wanted
 
 
 def test_answer_to_which_one_is_not_a_year_constraint(extractor):
-    state = apply(DialogueState(), extractor.extract("I really liked Star Trek"))
+    state = apply_reading(DialogueState(), extractor.extract("I really liked Star Trek"))
     ex = extractor.extract(
         'The one from 1982: "Star Trek: The Wrath of Khan". I found "Titanic" pretty bad.', state
     )

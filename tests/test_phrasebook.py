@@ -14,8 +14,8 @@ from importlib import resources
 
 import pytest
 
-from genrec.agent.state import DialogueState
-from genrec.agent.understanding.extraction import CatalogExtractor, apply
+from genrec.agent.state import DialogueState, apply_reading
+from genrec.agent.understanding.extraction import CatalogExtractor
 from genrec.config import Settings
 from genrec.data import Catalog, Item, load_split
 from genrec.evaluation.leakage import TitleMatcher
@@ -241,7 +241,7 @@ def understood(sim, persona, cat, popular, rng) -> tuple[int, int, int]:
     for utt, shown in _converse(sim, persona, popular, rng):
         if shown:
             state.record_shown(shown)
-        state = apply(state, reader.extract(utt.text, state))
+        state = apply_reading(state, reader.extract(utt.text, state))
     s = sim.stated
     return (
         len(s.liked),

@@ -9,8 +9,8 @@ import re
 import pytest
 
 from genrec.agent.preferences import Preferences
-from genrec.agent.state import DialogueState
-from genrec.agent.understanding.extraction import CatalogExtractor, Extraction, apply
+from genrec.agent.state import DialogueState, apply_reading
+from genrec.agent.understanding.extraction import CatalogExtractor, Extraction
 from genrec.agent.understanding.genres import GenresSaid, GenreVocabulary
 from genrec.agent.understanding.llm_reading import decide, ground_llm, read_something
 from genrec.agent.understanding.title_mentions import find_titles
@@ -178,11 +178,11 @@ def test_extraction_is_preferences_and_intents(extractor):
 
 
 def test_ambiguous_then_answer_by_year(extractor):
-    state = apply(DialogueState(), extractor.extract("I liked Batman"))
+    state = apply_reading(DialogueState(), extractor.extract("I liked Batman"))
     assert state.pending is not None and state.pending.options[:2] == [BATMAN_66, BATMAN_89]
     ex = extractor.extract("the 1989 one", state)
     assert ex.liked == [BATMAN_89] and not ex.years_given
-    assert apply(state, ex).pending is None
+    assert apply_reading(state, ex).pending is None
 
 
 def test_ordinal_refers_to_the_last_list(extractor):
@@ -236,14 +236,14 @@ def test_apply_uses_preferences_rules_and_leaves_input_alone(extractor):
                            year_max=1995, preferred_genres=["Crime"], turns=3, recommended=[HEAT])
     ex = Extraction(liked=[FARGO], avoided_genres=["Drama", "Crime"], year_max=1985,
                     years_given=True, preferred_decades=[1970], wishes=["a heist"])
-    after = apply(before, ex)
+    after = apply_reading(before, ex)
     assert before.disliked == [FARGO] and before.year_min == 1990  # unchanged
     assert (after.liked, after.disliked) == ([FARGO], [])
     assert after.wanted_genres == [] and after.avoided_genres == ["Drama", "Crime"]
     assert after.preferred_genres == []
     assert (after.year_min, after.year_max) == (None, 1985)  # the conflicting side dropped
     assert after.preferred_decades == [1970] and after.wishes == ["a heist"]
-    reset = apply(after, Extraction(reset=True))
+    reset = apply_reading(after, Extraction(reset=True))
     assert (reset.turns, reset.recommended, reset.liked, reset.wishes) == (3, [HEAT], [], [])
 
 

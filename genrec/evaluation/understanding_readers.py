@@ -9,8 +9,8 @@ import re
 import time
 from typing import TYPE_CHECKING
 
-from genrec.agent.state import DialogueState
-from genrec.agent.understanding.extraction import CatalogExtractor, apply
+from genrec.agent.state import DialogueState, apply_reading
+from genrec.agent.understanding.extraction import CatalogExtractor
 from genrec.agent.understanding.genres import GenreVocabulary
 from genrec.agent.understanding.text import fold
 from genrec.agent.understanding.titles import title_key
@@ -94,7 +94,7 @@ class ExtractorReader:
         before = self.states.get(session, DialogueState())
         started = time.perf_counter()
         ex = self.extractor.extract(text, before)
-        after = apply(before, ex)
+        after = apply_reading(before, ex)
         ms = (time.perf_counter() - started) * 1000
         self.states[session] = after
         r = state_change(before, after)

@@ -11,7 +11,6 @@ from pydantic import Field
 
 from genrec.agent.preferences import POLARITIES, Polarity, Preferences
 from genrec.agent.state import DialogueState, PendingChoice
-from genrec.agent.state import apply_reading as apply
 from genrec.agent.understanding.acts import act_at, preference_text
 from genrec.agent.understanding.answers import (
     TITLE_CASE,
@@ -55,7 +54,6 @@ __all__ = [
     "Polarity",
     "TitleIndex",
     "TitleMention",
-    "apply",
     "normalize",
     "title_index",
 ]
@@ -172,7 +170,7 @@ class CatalogExtractor:
 
         extractor = CatalogExtractor(catalog)
         ex = extractor.extract("I loved Star Wars but no horror", state)   # an Extraction
-        state = apply(state, ex)                                           # a new DialogueState
+        state = apply_reading(state, ex)          # a new DialogueState (genrec.agent.state)
         extractor.find_titles("like Fargo (1996)")                         # TitleMentions
         extractor.genre_of("cartoons")                                     # 'Animation'
     """
