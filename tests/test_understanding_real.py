@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from genrec.agent.state import DialogueState
+from genrec.agent.state import DialogueState, apply_reading
 from genrec.agent.understanding.acts import preference_text, sentences
-from genrec.agent.understanding.extraction import CatalogExtractor, apply
+from genrec.agent.understanding.extraction import CatalogExtractor
 from genrec.data import Catalog, Item
 from genrec.evaluation.real_dialogues import (
     GoldTurn,
@@ -198,9 +198,9 @@ def test_a_kind_of_a_genre_does_not_avoid_the_genre(extractor):
 
 # ---- 4. changes of mind -------------------------------------------------------------------------
 def test_forget_the_kids_stuff_undoes_the_kids_rule(extractor):
-    state = apply(DialogueState(), extractor.extract("something for my 6 year old please"))
+    state = apply_reading(DialogueState(), extractor.extract("something for my 6 year old please"))
     assert "Children's" in state.wanted_genres and "Horror" in state.avoided_genres
-    state = apply(
+    state = apply_reading(
         state, extractor.extract("ok forget the kids stuff, back to me: sci-fi from the 80s")
     )
     assert state.wanted_genres == ["Sci-Fi"] and state.avoided_genres == []
@@ -208,10 +208,10 @@ def test_forget_the_kids_stuff_undoes_the_kids_rule(extractor):
 
 
 def test_fine_again_takes_back_an_avoided_genre(extractor):
-    state = apply(DialogueState(), extractor.extract("no war movies and no thrillers"))
+    state = apply_reading(DialogueState(), extractor.extract("no war movies and no thrillers"))
     assert set(state.avoided_genres) == {"War", "Thriller"}
     ex = extractor.extract("actually war and thrillers are fine again")
-    state = apply(state, ex)
+    state = apply_reading(state, ex)
     assert state.avoided_genres == [] and not ex.allow_repeats
 
 
@@ -219,12 +219,12 @@ def test_fine_again_takes_back_an_avoided_genre(extractor):
 def test_a_common_word_title_is_asked_about_not_recorded(extractor):
     ex = extractor.extract("honestly Heat is the one i loved most")
     assert ex.liked == [] and [c.options for c in ex.ambiguous] == [[HEAT]]
-    state = apply(DialogueState(), ex)
+    state = apply_reading(DialogueState(), ex)
     assert state.pending is not None and state.liked == []
     yes = extractor.extract("yes", state)
-    assert apply(state, yes).liked == [HEAT]
+    assert apply_reading(state, yes).liked == [HEAT]
     no = extractor.extract("no, never mind", state)
-    assert apply(state, no).liked == []
+    assert apply_reading(state, no).liked == []
 
 
 def test_a_cue_is_evidence_enough_for_a_common_word(extractor):
@@ -301,7 +301,7 @@ def test_real_seeker_turns_from_the_gold_slice(ml100k):
         d = dialogues[dialog_id]
         turn, gold = next((t, g) for t, g in zip(d.turns, d.gold) if t.utt_id == utt_id)
         before = DialogueState()
-        after = apply(before, extractor.extract(turn.text, before))
+        after = apply_reading(before, extractor.extract(turn.text, before))
         r = state_change(before, after)
         want = grounder.ground(gold)
         assert false_additions(want, r) == [], (turn.text, gold)
@@ -444,7 +444,8 @@ def test_a_light_mood_finds_comedies_not_title_words(make_small_recommender, set
 def test_moods_and_anchors_show_as_chips_that_one_click_removes(extractor):
     from genrec.ui.chat.preference_chips import chips_of
 
-    state = apply(DialogueState(), extractor.extract("something light like toy story, long day"))
+    said = extractor.extract("something light like toy story, long day")
+    state = apply_reading(DialogueState(), said)
     labels = [c.label for c in chips_of(state, extractor.catalog)]
     assert "in the mood for Comedy" in labels and "more like Toy Story" in labels
     assert state.remove("mood_genre", "Comedy") and state.remove("anchor", TOY_STORY)
