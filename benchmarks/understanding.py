@@ -195,7 +195,8 @@ def main() -> None:
     else:
         from genrec.data import load_dataset
 
-        catalog = load_dataset(s.dataset, s.datasets_dir).catalog
+        data = load_dataset(s.dataset, s.datasets_dir)
+        catalog, counts = data.catalog, data.ratings.item_counts()
         args.template_users = 0
     out_path = args.out or Path(__file__).parent / "results" / (
         "understanding.json" if args.dataset == "ml-100k" else f"understanding_{args.dataset}.json")
@@ -223,7 +224,7 @@ def main() -> None:
             if reader_name == "keyword":
                 reader = KeywordReader(catalog)
             elif args.reader == "understanding":
-                reader = ExtractorReader(catalog)
+                reader = ExtractorReader(catalog, popularity=counts)
             else:
                 reader = AgentReader(
                     Recommender(

@@ -249,6 +249,22 @@ def test_gold_titles_ground_only_when_title_and_year_agree(extractor):
     assert ex.liked == {FARGO} and "Children's" in ex.wanted and "Horror" in ex.avoided
 
 
+def test_gold_titles_ground_at_a_subtitle_or_a_release_year_apart():
+    catalog = Catalog([
+        Item(1, "Star Wars: Episode IV - A New Hope", 1977, ("Sci-Fi",)),
+        Item(2, "The Big Blue", 1988, ("Drama",)),
+        Item(3, "Saw", 2003, ("Horror",)),
+        Item(4, "Saw", 2004, ("Horror",)),
+        Item(5, "Paranormal Activity", 2009, ("Horror",)),
+    ])
+    g = GoldGrounder(catalog)
+    assert g.item("Star Wars (1977)") == 1  # the catalog's longer title, same year
+    assert g.item("Star Wars (1980)") is None  # a subtitle is no licence to change the year
+    assert g.item("Big (1988)") is None  # a word that begins another title is not it
+    assert g.item("Saw (2004)") == 4  # the same year decides between two films of one name
+    assert g.item("Paranormal Activity (2007)") == 5  # festival year vs release year
+
+
 def test_keyword_baseline_reads_words_only(extractor):
     r = KeywordReader(extractor.catalog).read("s", "i don't like horror, loved pulp fiction")
     assert r.avoided == {"Horror"} and r.liked == {PULP}
@@ -486,3 +502,46 @@ def test_recency_told_about_a_film_seen_is_no_request_for_recent_films(extractor
                                   "recent movies that i might not have seen"])
 def test_asking_for_recent_films_still_sets_the_years(extractor, text):
     assert extractor.extract(text).year_min is not None, text
+
+
+# ---- how well known a film is: the film of a shared name people mean, rare films asked about ----
+THING_1982, THING_2011, PARASITE_1982, WATER_2005, SAW_2003, SAW_2004 = range(201, 207)
+
+
+@pytest.fixture(scope="module")
+def known_films() -> CatalogExtractor:
+    catalog = Catalog([
+        Item(THING_1982, "The Thing", 1982, ("Horror", "Sci-Fi")),
+        Item(THING_2011, "The Thing", 2011, ("Horror",)),
+        Item(PARASITE_1982, "Parasite", 1982, ("Horror",)),
+        Item(WATER_2005, "Water", 2005, ("Drama",)),
+        Item(SAW_2003, "Saw", 2003, ("Horror",)),
+        Item(SAW_2004, "Saw", 2004, ("Horror",)),
+        *(Item(300 + k, f"Filler {k}", 2000, ("Drama",)) for k in range(8)),
+    ])
+    counts = {THING_1982: 45, THING_2011: 4, PARASITE_1982: 2, WATER_2005: 1, SAW_2003: 2,
+              SAW_2004: 33, **{300 + k: 20 for k in range(8)}}
+    return CatalogExtractor(catalog, popularity=counts)
+
+
+def test_the_better_known_film_of_a_shared_name_is_taken_and_the_others_noted(known_films):
+    ex = known_films.extract("i loved the thing, carpenter at his best")
+    assert ex.liked == [THING_1982] and ex.alternatives[THING_1982] == [THING_2011]
+    ex = known_films.extract('Not into movies like "Saw" and The Thing tbh')
+    assert sorted(ex.disliked) == [THING_1982, SAW_2004] and not ex.ambiguous
+
+
+def test_without_rating_counts_a_shared_name_is_asked_about(known_films):
+    plain = CatalogExtractor(known_films.catalog)
+    ex = plain.extract("i loved The Thing")
+    assert not ex.liked and ex.ambiguous and set(ex.ambiguous[0].options) == {
+        THING_1982, THING_2011}
+
+
+def test_a_rare_film_named_by_one_word_is_asked_about_not_recorded(known_films):
+    ex = known_films.extract("I saw Parasite last week and it was so good")
+    assert not (ex.liked or ex.seen)
+    assert [c.options for c in ex.ambiguous] == [[PARASITE_1982]]
+    # a name that is one letter off a rare film's title is a name
+    ex = known_films.extract("i do hope they continue the story with David and Walter.")
+    assert ex.mentioned() == [] and not ex.ambiguous and not ex.asked_about

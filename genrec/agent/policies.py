@@ -52,8 +52,9 @@ class Agent:
     @classmethod
     def build(cls, catalog: Catalog, ranker: AgentRanker, store: ChromaStore,
               llm: LLMBackend | None, config: AgentConfig) -> Agent:
-        extractor = CatalogExtractor(catalog)
-        return cls(Toolkit(catalog, ranker, store), extractor,
+        toolkit = Toolkit(catalog, ranker, store)
+        extractor = CatalogExtractor(catalog, popularity=toolkit.popularity)
+        return cls(toolkit, extractor,
                    FactChecker(extractor, prompts.leak_snippets()), llm, config)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from genrec.agent.state import DialogueState, apply_reading
@@ -85,8 +86,8 @@ class ExtractorReader:
 
     name = "understanding"
 
-    def __init__(self, catalog: Catalog) -> None:
-        self.extractor = CatalogExtractor(catalog)
+    def __init__(self, catalog: Catalog, popularity: Mapping[int, int] | None = None) -> None:
+        self.extractor = CatalogExtractor(catalog, popularity=popularity)
         self.catalog = catalog
         self.states: dict[str, DialogueState] = {}
 

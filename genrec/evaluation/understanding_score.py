@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from genrec.agent.state import DialogueState
 from genrec.agent.understanding.genres import GenreVocabulary
+from genrec.agent.understanding.text import fold
 from genrec.agent.understanding.titles import TitleIndex, title_index, title_key
 from genrec.data import Catalog
 from genrec.evaluation.real_dialogues import GoldTurn
@@ -89,6 +90,8 @@ class Reader(Protocol):
 
 # ---- gold grounded in a catalog ------------------------------------------------------------------
 _TITLE_YEAR = re.compile(r"^(.*?)\s*\((\d{4})\)\s*$")
+_SUBTITLE = re.compile(r"\s*[:\-\u2013]\s")
+"""Where a subtitle begins after a title ("Star Wars: Episode IV", "Infinity War - Part I")."""
 
 
 class GoldGrounder:
@@ -105,12 +108,24 @@ class GoldGrounder:
         self.latest = years[-1] if years else 2000
 
     def item(self, title: str) -> int | None:
+        """The one catalog item a gold title means, or None. The key must match exactly, or begin
+        the catalog's longer title at a subtitle ("Star Wars (1977)" -> "Star Wars: Episode IV -
+        A New Hope", same year); the year decides: the same year first, else within two years
+        (festival vs release dates), and only when one film is left."""
         m = _TITLE_YEAR.match(title)
         name, year = (m.group(1), int(m.group(2))) if m else (title, None)
-        ids = self.index.exact.get(title_key(name), [])
-        if year is not None:
-            ids = [i for i in ids if abs((self.catalog[i].year or 0) - year) <= 1]
-        return ids[0] if len(ids) == 1 else None
+        key = title_key(name)
+        exact = self.index.exact.get(key, [])
+        if year is None:
+            return exact[0] if len(exact) == 1 else None
+        longer = [i for i in sorted(self.index.prefix.get(key, ()))
+                  if i not in exact and _SUBTITLE.match(self.catalog[i].title[len(name):])
+                  and fold(self.catalog[i].title[:len(name)]) == fold(name)]
+        for ids, slack in ((exact, 0), (exact, 2), (longer, 0)):
+            near = [i for i in ids if abs((self.catalog[i].year or 0) - year) <= slack]
+            if near:
+                return near[0] if len(near) == 1 else None
+        return None
 
     def _ids(self, titles: Iterable[str]) -> set[int]:
         return {i for i in (self.item(t) for t in titles) if i is not None}

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from pydantic import Field
@@ -28,6 +29,7 @@ from genrec.agent.understanding.polarity import (
 from genrec.agent.understanding.questions import ItemQuestion, find_item_questions
 from genrec.agent.understanding.text import SENTENCE_END, blank, fold, normalize, tokens
 from genrec.agent.understanding.title_mentions import TitleMention, find_titles
+from genrec.agent.understanding.title_prior import NO_PRIOR, TitlePrior
 from genrec.agent.understanding.titles import TitleIndex, title_index
 from genrec.agent.understanding.vocabulary import (
     INJECTION,
@@ -176,12 +178,17 @@ class CatalogExtractor:
     """
 
     catalog: Catalog
+    popularity: Mapping[int, int] | None = None
+    """Rating counts per item (the ranker's training data): which film of a shared name people
+    mean, and which films are too little known to take from a common word. None: words alone."""
     index: TitleIndex = field(init=False)
+    prior: TitlePrior = field(init=False)
     genres: GenreVocabulary = field(init=False)
     genre_map: dict[str, str] = field(init=False)
 
     def __post_init__(self) -> None:
         self.index = title_index(self.catalog)
+        self.prior = TitlePrior.from_counts(self.popularity) if self.popularity else NO_PRIOR
         self.genres = GenreVocabulary(self.catalog.genres)
         self.genre_map = self.genres.phrases
         years = self.index.years
@@ -193,7 +200,7 @@ class CatalogExtractor:
 
     def find_titles(self, text: str) -> list[TitleMention]:
         """Catalog titles named in `text` (genre words are never taken for titles)."""
-        return find_titles(self.index, text, not_titles=self.genre_map)
+        return find_titles(self.index, text, not_titles=self.genre_map, prior=self.prior)
 
     # ---- the whole message --------------------------------------------------------------
     def extract(self, message: str, state: DialogueState | None = None) -> Extraction:
@@ -332,7 +339,7 @@ class CatalogExtractor:
             if isinstance(span, TitleMention):
                 span.polarity = echo_verdict(masked, span) or pol
                 # a list of titles, or a cue before it in its sentence, says a film is meant
-                span.weak = (
+                span.weak = span.rare or (
                     span.weak
                     and not listed
                     and not _cue_before(masked, span.start)

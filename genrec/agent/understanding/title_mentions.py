@@ -12,16 +12,15 @@ from rapidfuzz import fuzz, process
 
 from genrec.agent.preferences import Polarity
 from genrec.agent.understanding.text import SENTENCE_END, fold, tokens
+from genrec.agent.understanding.title_prior import NO_PRIOR, TitlePrior
+from genrec.agent.understanding.title_typos import Typo, find_typos
 from genrec.agent.understanding.titles import TitleIndex, title_key
 from genrec.agent.understanding.vocabulary import (
-    ARTICLES,
     COMMON_TITLE_WORDS,
-    POLARITY_AFTER,
     STOP_WORDS,
-    VOCABULARY,
+    VERDICT_AFTER,
 )
 
-_CUE_BEFORE = re.compile(r"\b(?:" + "|".join(VOCABULARY.title_cue_words) + r")\s+$")
 _TITLE_PUNCT = re.compile(r"[.!?…]+$")
 _QUOTED = re.compile(r"[\"“]([^\"“”\n]{1,150})[\"”]")
 Token = tuple[str, int, int]
@@ -41,6 +40,9 @@ class TitleMention:
     """Longer titles the words also begin ("Alien" -> Alien 3), when the exact title was taken."""
     weak: bool = False
     """Only a common word names it ("Heat", capitalised, no cue): ask before recording."""
+    rare: bool = False
+    """A film few people know, named by one word ("I saw Parasite" when the catalog's Parasite is
+    a 1982 film rated twice): asked about whatever the cues say."""
 
 
 FindTitles = Callable[[str], list[TitleMention]]
@@ -48,18 +50,23 @@ FindTitles = Callable[[str], list[TitleMention]]
 
 
 def find_titles(
-    index: TitleIndex, text: str, *, not_titles: Collection[str] = ()
+    index: TitleIndex,
+    text: str,
+    *,
+    not_titles: Collection[str] = (),
+    prior: TitlePrior = NO_PRIOR,
 ) -> list[TitleMention]:
     """Catalog titles named in `text`: quoted titles, exact n-grams, franchise prefixes, then fuzzy
     spans after a cue word. Keys in `not_titles` (genre words) are never taken for a title.
 
-    Returns the mentions in text order; a year right after a title picks among same-name titles.
+    Returns the mentions in text order; a year right after a title picks among same-name titles,
+    else the `prior` does when one film of the name is far better known ("The Thing" is 1982's).
     """
     toks = tokens(text)
     out: list[TitleMention] = []
     covered = [False] * len(toks)
     sentence_starts = _sentence_starts(text, toks)
-    for m in _quoted_titles(index, text):
+    for m in _quoted_titles(index, text, prior):
         out.append(m)
         for j, (_, s, e) in enumerate(toks):
             if s >= m.start and e <= m.end:
@@ -73,13 +80,14 @@ def find_titles(
         if not found:
             i += 1
             continue
-        mention, n = _mention_at(index, text, toks, i, *found)
+        mention, n = _mention_at(index, text, toks, i, *found, prior=prior)
         if mention is not None:
             out.append(mention)
             for j in range(i, min(i + n, len(toks))):
                 covered[j] = True
         i += n
-    out += _fuzzy_titles(index, text, toks, covered, not_titles)
+    out += [_typo_mention(index, text, toks, t)
+            for t in find_typos(index, text, toks, covered, not_titles, prior)]
     out.sort(key=lambda m: m.start)
     return out
 
@@ -130,7 +138,8 @@ def _title_at(
 
 
 def _mention_at(
-    index: TitleIndex, text: str, toks: list[Token], i: int, n: int, key: str
+    index: TitleIndex, text: str, toks: list[Token], i: int, n: int, key: str,
+    prior: TitlePrior = NO_PRIOR,
 ) -> tuple[TitleMention | None, int]:
     """The mention of the title `key` found at toks[i:i + n], with the number of tokens it takes
     (a year after it included); None, with the tokens to skip, when the words mean no catalog
@@ -175,28 +184,35 @@ def _mention_at(
             return None, n  # "my family", "good morning": everyday words, no sign a film is meant
         weak = n == 1
     alternatives: tuple[int, ...] = ()
-    exact_ids = index.exact.get(key, [])
-    if len(options) > 1 and len(exact_ids) == 1 and options[0] == exact_ids[0]:
+    exact_ids = [o for o in index.exact.get(key, []) if o in options]
+    known = prior.dominant(exact_ids)
+    if known is not None:  # "The Thing" is the 1982 film; the note names the others
+        options, alternatives = [known], tuple(o for o in options if o != known)[:7]
+    elif len(options) > 1 and len(exact_ids) == 1 and options[0] == exact_ids[0]:
         # the exact title is that title ("Alien" is Alien (1979)); the note names the others
         options, alternatives = exact_ids[:1], tuple(options[1:8])
     ambiguous = len(options) > 1
     if ambiguous and not exact_ids and len(options) > 8:
         options = sorted(options, key=lambda o: catalog[o].year or 0)[:8]
+    rare = prior.rare(options[0]) and len(key.split()) == 1
     weak = weak or (
         n == 1
         and key in COMMON_TITLE_WORDS
         and not _CUED_BEFORE.search(text[:start].lower())
-        and not _VERDICT_AFTER.match(text[end:].lower())
+        and not VERDICT_AFTER.match(text[end:].lower())
     )
     closing = _TITLE_PUNCT.search(catalog[options[0]].title)
     if closing and text.startswith(closing.group(0), end):
         end += len(closing.group(0))  # "When Harry Met Sally...", "Airplane!": the title's own stop
     mention = TitleMention(text[toks[i][1]:end], toks[i][1], end, options[:8], ambiguous,
-                           alternatives=alternatives, weak=weak and not ambiguous)
+                           alternatives=alternatives, weak=(weak or rare) and not ambiguous,
+                           rare=rare and not ambiguous)
     return mention, n
 
 
-def _quoted_titles(index: TitleIndex, text: str) -> list[TitleMention]:
+def _quoted_titles(
+    index: TitleIndex, text: str, prior: TitlePrior = NO_PRIOR
+) -> list[TitleMention]:
     """Titles written in quotes ('I loved "The Godfather" (1972)'): the whole quoted text is
     looked up, so an exact title is not mistaken for the start of a longer one."""
     out = []
@@ -217,8 +233,13 @@ def _quoted_titles(index: TitleIndex, text: str) -> list[TitleMention]:
             ids = list(index.exact[hit[0]]) if hit else []
         if year is not None:
             ids = [i for i in ids if index.catalog[i].year == year] or ids
+        known = prior.dominant(ids)
+        if known is not None:  # '"Saw"' is the 2004 film (a short of 2003 shares the name)
+            ids = [known, *(i for i in ids if i != known)]
         if ids:
-            out.append(TitleMention(text[q.start():end], q.start(), end, ids[:8], len(ids) > 1))
+            out.append(TitleMention(text[q.start():end], q.start(), end, ids[:8],
+                                    len(ids) > 1 and known is None,
+                                    alternatives=tuple(ids[1:8]) if known else ()))
     return out
 
 
@@ -229,16 +250,6 @@ _CUED_BEFORE = re.compile(
 )
 _ASKS_ABOUT_BEFORE = re.compile(r"\b(?:is|was|seen|heard of|about|watched|watch|in)\s+(?:the\s+)?$")
 """Question words right before a lower-case title in a question ("is fargo any good?")."""
-_VERDICT_AFTER = re.compile(
-    r"\s*(?:\(\d{4}\)\s*)?(?:(?:movie|film)\s+)?(?:(?:which|that)\s+)?(?:(?:was|is|were)\s+"
-    r"(?:so\s+|really\s+|pretty\s+)?(?:great|good|awesome|amazing|fantastic|excellent|brilliant|"
-    r"funny|terrible|awful|boring|bad|meh|ok|okay|one of my|my (?:all time )?favou?rite)\b|"
-    + POLARITY_AFTER.pattern
-    + ")"
-)
-"""A verdict right after a title says a film is meant: "alien was great", "Fargo was a very good
-movie", "Star Wars which I also enjoyed", "Scream is one of my favorite movies" (every after-cue
-of the vocabulary)."""
 _LATER_FILM_BEFORE = re.compile(
     r"\b(?:new|newer|newest|latest|upcoming|remake of|remake of the|second|third|fourth|"
     r"2nd|3rd|4th|next|live action|live-action)\s+$",
@@ -281,7 +292,7 @@ def _cased_or_cued(text: str, start: int, end: int, key: str) -> bool:
         return True
     if start > 0 and text[start - 1] in "\"'“‘«":
         return True
-    return bool(_CUED_BEFORE.search(fold(text[:start])) or _VERDICT_AFTER.match(fold(text[end:])))
+    return bool(_CUED_BEFORE.search(fold(text[:start])) or VERDICT_AFTER.match(fold(text[end:])))
 
 
 def _phrase_ok(text: str, start: int, key: str) -> bool:
@@ -333,7 +344,7 @@ def _single_word_ok(text: str, toks: list[Token], i: int, sentence_starts: set[i
             return True  # "i loved alien"
         if _ASKS_ABOUT_BEFORE.search(fold(text[:s])) and "?" in text[e:e + 40]:
             return True  # "is fargo any good?", "have you seen alien?"
-        if _VERDICT_AFTER.match(fold(text[e:])):
+        if VERDICT_AFTER.match(fold(text[e:])):
             return True  # "Titanic was boring", "alien was great"
         if (
             covered
@@ -350,7 +361,7 @@ def _single_word_ok(text: str, toks: list[Token], i: int, sentence_starts: set[i
             return True  # "the matrix and inception": listed after a title
     if raw[0].isupper() and i not in sentence_starts and not raw.isupper():
         return True
-    if raw[0].isupper() and _VERDICT_AFTER.match(fold(text[e:])):
+    if raw[0].isupper() and VERDICT_AFTER.match(fold(text[e:])):
         # "Contact is my favorite movie", "Fargo was a very good movie.": a verdict on a film
         return True
     if raw[0].isupper() and raw.isupper() and len(raw) > 1 and i not in sentence_starts:
@@ -359,83 +370,13 @@ def _single_word_ok(text: str, toks: list[Token], i: int, sentence_starts: set[i
     return False
 
 
-def _fuzzy_titles(index: TitleIndex, text: str, toks: list[Token],
-                  covered: list[bool], not_titles: Collection[str] = ()) -> list[TitleMention]:
-    """Typos framed as titles: spans of 2-6 words after a cue word ("loved shawshenk redemption"),
-    and spans of 1-4 words (one word: 6 letters or more) that open a sentence before a verdict
-    ("termnator 2 was awesome") or stand in a list with a title found ("goodfelas and pulp
-    fiction"); fuzzy ratio >= 88 against titles and franchise names."""
-    out = []
-    i = 0
-    low = text.lower()
-    while i < len(toks):
-        if covered[i]:
-            i += 1
-            continue
-        cued = bool(_CUE_BEFORE.search(low[max(0, toks[i][1] - 12):toks[i][1]]))
-        before = low[max(0, toks[i - 1][2] if i else 0):toks[i][1]]
-        opens = i == 0 or bool(re.search(r"[.!?]", before)) or text[toks[i][1]].isupper()
-        if not cued and not opens:
-            i += 1
-            continue
-        start = i + 1 if toks[i][0] in ARTICLES else i
-        best = None
-        for n in range(6 if cued else 4, 0, -1):
-            span = toks[start:start + n]
-            if len(span) < n or any(covered[start:start + n]):
-                continue
-            key = " ".join(t for t, _, _ in span)
-            if SENTENCE_END.search(text[span[0][1]:span[-1][2]]):
-                continue  # a title does not run across sentences ("Hi. Good morning")
-            if span[0][0] in STOP_WORDS or span[-1][0] in STOP_WORDS:
-                # a typo of a title does not start or end on a function word ("wanting to")
-                continue
-            if len(key) < (8 if n > 1 else 6) or all(
-                w in STOP_WORDS
-                or w in not_titles
-                or w.rstrip("s") in not_titles
-                or w in COMMON_TITLE_WORDS
-                for w in key.split()
-            ):
-                continue
-            framed = cued and (n > 1 or len(key) >= 7)
-            if not framed:
-                after = low[span[-1][2]:]
-                nxt = start + n
-                framed = bool(
-                    _VERDICT_AFTER.match(after)
-                    or (
-                        re.match(r"\s*(?:,|and|&)\s*", after)
-                        and nxt + 1 < len(toks)
-                        and covered[nxt + 1]
-                        and toks[nxt][0] == "and"
-                    )
-                    or (re.match(r"\s*(?:,|&)\s*", after) and nxt < len(toks) and covered[nxt])
-                    or not after.strip(" .!?")
-                )
-            if not framed:
-                continue
-            hit = process.extractOne(key, index.fuzzy_keys, scorer=fuzz.ratio, score_cutoff=88)
-            if hit and hit[1] >= 100 and not (cued and n > 1):
-                hit = None  # written exactly: the exact matcher already judged it ("Good morning")
-            if hit and re.findall(r"\d+", key) != re.findall(r"\d+", str(hit[0])):
-                hit = None  # "toy story 4" is not Toy Story 2: numbers are not typos
-            if hit and (best is None or hit[1] > best[1]):
-                best = (hit[0], hit[1], n)
-        if best:
-            key, _, n = best
-            s, e = toks[start][1], toks[start + n - 1][2]
-            opts = index.options(key)
-            exact = index.exact.get(key, [])
-            alternatives: tuple[int, ...] = ()
-            if len(exact) == 1 and len(opts) > 1:  # "incidious" is Insidious, not its chapters
-                opts, alternatives = exact, tuple(o for o in opts if o != exact[0])[:7]
-            out.append(
-                TitleMention(text[s:e], s, e, opts[:8], len(opts) > 1, alternatives=alternatives)
-            )
-            for j in range(i, start + n):
-                covered[j] = True
-            i = start + n
-        else:
-            i += 1
-    return out
+def _typo_mention(index: TitleIndex, text: str, toks: list[Token], typo: Typo) -> TitleMention:
+    """The mention of a misspelt title: its exact film when the key has one ("incidious" is
+    Insidious, not its chapters), else every film it could mean."""
+    s, e = toks[typo.start][1], toks[typo.start + typo.n - 1][2]
+    opts = index.options(typo.key)
+    exact = index.exact.get(typo.key, [])
+    alternatives: tuple[int, ...] = ()
+    if len(exact) == 1 and len(opts) > 1:
+        opts, alternatives = exact, tuple(o for o in opts if o != exact[0])[:7]
+    return TitleMention(text[s:e], s, e, opts[:8], len(opts) > 1, alternatives=alternatives)

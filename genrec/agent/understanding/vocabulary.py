@@ -150,6 +150,16 @@ DECADE_WORDS = VOCABULARY.decade_words
 
 POLARITY_BEFORE = cue_groups(VOCABULARY.polarity_cues_before)
 POLARITY_AFTER = cue_groups(VOCABULARY.polarity_cues_after)
+VERDICT_AFTER = re.compile(
+    r"\s*(?:\(\d{4}\)\s*)?(?:(?:movie|film)\s+)?(?:(?:which|that)\s+)?(?:(?:was|is|were)\s+"
+    r"(?:so\s+|really\s+|pretty\s+)?(?:great|good|awesome|amazing|fantastic|excellent|brilliant|"
+    r"funny|terrible|awful|boring|bad|meh|ok|okay|one of my|my (?:all time )?favou?rite)\b|"
+    + POLARITY_AFTER.pattern
+    + ")"
+)
+"""A verdict right after a title says a film is meant: "alien was great", "Fargo was a very good
+movie", "Star Wars which I also enjoyed", "Scream is one of my favorite movies" (every after-cue
+of the vocabulary)."""
 PLURAL = any_word(VOCABULARY.plural_references)
 REFERENCE_CUES = {
     name: any_word(frags, re.IGNORECASE) for name, frags in VOCABULARY.reference_cues.items()
