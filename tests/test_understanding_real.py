@@ -545,3 +545,28 @@ def test_a_rare_film_named_by_one_word_is_asked_about_not_recorded(known_films):
     # a name that is one letter off a rare film's title is a name
     ex = known_films.extract("i do hope they continue the story with David and Walter.")
     assert ex.mentioned() == [] and not ex.ambiguous and not ex.asked_about
+
+
+# ---- praise or blame elsewhere in the sentence; comparisons judge nothing ------------------------
+@pytest.mark.parametrize("text, key, ids", [
+    ("she was incredible in Fargo honestly", "liked", [FARGO]),
+    ("Toy Story came out when i was 6 so it holds a special place in my heart", "liked",
+     [TOY_STORY]),
+    ("i find him so funny, especially in Grease", "liked", [GREASE]),
+    ("watched Heat on a plane, what a boring mess", "disliked", [HEAT]),
+    ("I saw Fargo, it's not my favorite tbh", "seen", [FARGO]),
+    ("i saw star wars with my dad, he hated it", "seen", [STAR_WARS]),
+])
+def test_praise_or_blame_in_the_sentence_gives_the_verdict(extractor, text, key, ids):
+    assert said(extractor, text) == {key: ids}
+
+
+@pytest.mark.parametrize("text", [
+    "It's like a Fargo sort of film",
+    "sounds like a female take on Pulp Fiction, could be fun",
+    "kinda like grease but with zombies",
+    "it reminded me of Toy Story a bit",
+])
+def test_a_title_named_to_describe_another_film_is_only_mentioned(extractor, text):
+    ex = extractor.extract(text)
+    assert not (ex.liked or ex.disliked or ex.seen) and len(ex.asked_about) == 1

@@ -19,6 +19,7 @@ from genrec.agent.understanding.answers import (
     echo_verdict,
     pending_pick,
 )
+from genrec.agent.understanding.appraisal import compared, sentence_verdict
 from genrec.agent.understanding.genres import GenreVocabulary
 from genrec.agent.understanding.polarity import (
     ListReference,
@@ -130,7 +131,8 @@ class Extraction(Preferences):
     alternatives: dict[int, list[int]] = Field(default_factory=dict, description=(
         "Items taken for an exact title -> the longer titles the words also begin (for a note)."))
     asked_about: list[int] = Field(default_factory=list, description=(
-        "Items named in a question ('who is in Heat?'): mentioned, never kept as preferences."))
+        "Items named in a question ('who is in Heat?') or to describe another ('it's like "
+        "Heat'): mentioned, never kept as preferences."))
     ungrounded_titles: list[str] = Field(default_factory=list, description=(
         "Catalog titles an LLM gave that the message does not name (dropped: a misreading)."))
     anchors: list[int] = Field(default_factory=list, description=(
@@ -335,9 +337,13 @@ class CatalogExtractor:
         # word ("Contact")
         answers_title_question = state.asking == "example" and default == "liked"
         read = list_verdicts(masked, spans, default=default)
-        for span, pol, listed in zip(spans, read.verdicts, read.listed):
+        for span, pol, listed, judged in zip(spans, read.verdicts, read.listed, read.judged):
             if isinstance(span, TitleMention):
-                span.polarity = echo_verdict(masked, span) or pol
+                echoed = echo_verdict(masked, span)
+                span.polarity = echoed or pol
+                if not (echoed or judged):  # no cue next to it: praise or blame in its sentence
+                    span.polarity = sentence_verdict(masked, span.start, span.end) or pol
+                span.compared = compared(masked, span.start)
                 # a list of titles, or a cue before it in its sentence, says a film is meant
                 span.weak = span.rare or (
                     span.weak
@@ -357,7 +363,9 @@ class CatalogExtractor:
         """Each title's verdict in `ex` (a weak or ambiguous one as a question to ask); returns the
         message with the titles blanked."""
         for t in mentions:
-            if t.weak:
+            if t.compared:  # "it's like X": named to describe a film, no verdict on X
+                ex.asked_about.extend(t.ids[:1])
+            elif t.weak:
                 # a common word ("Heat") with nothing else saying a film is meant: ask, record
                 # nothing
                 if t.polarity in ("liked", "disliked"):

@@ -25,6 +25,10 @@ from genrec.agent.understanding.vocabulary import (
 _LIST_GAP = re.compile(r"[\s,\"“”']*(?:and|or|&|,)?[\s\"“”']*")
 _CONJUNCTION = re.compile(r"\b(?:and|or)\b|&")
 _PLURAL_VERB = re.compile(r"(?:were|are)\b")
+_SOMEONE_ELSE = re.compile(
+    r"\b(?:he|she|they|my (?:wife|husband|kids?|son|daughter|partner|friends?|dad|mom|mum))\s+$"
+)
+"""The subject of a verdict that is not the writer's ("with my dad, he hated it")."""
 
 
 class _Span(Protocol):
@@ -41,6 +45,9 @@ class ListVerdicts:
 
     verdicts: list[Polarity]
     listed: list[bool]
+    judged: list[bool]
+    """Whether a cue gave the verdict (before or after the span, or shared from a neighbour's);
+    False where it is only the default."""
 
 
 def list_verdicts(text: str, spans: Sequence[_Span], default: Polarity = "liked") -> ListVerdicts:
@@ -56,6 +63,7 @@ def list_verdicts(text: str, spans: Sequence[_Span], default: Polarity = "liked"
     """
     low = text.lower()
     out: list[Polarity] = []
+    judged: list[bool] = []
     plural: set[int] = set()  # spans followed by a verdict on several ("liked them")
     post_verdict: set[int] = set()  # spans followed by a verdict of their own
     cued: set[int] = set()  # spans with a cue of their own before them
@@ -73,19 +81,21 @@ def list_verdicts(text: str, spans: Sequence[_Span], default: Polarity = "liked"
         cues = list(POLARITY_BEFORE.finditer(gap))
         if cues:
             pol = _group(cues[-1])
+            by_cue = pol != "seen"  # "watched X": seen, its verdict may come later in the sentence
             cued.add(k)
         elif same_sentence and k and not CONTRAST.search(gap):
-            pol = out[-1]
+            pol, by_cue = out[-1], judged[-1]
         else:
-            pol = default
+            pol, by_cue = default, False
         nxt = spans[k + 1].start if k + 1 < len(spans) else len(text)
         tail = low[m.end:nxt]
         stop = SENTENCE_END.search(tail)
         tail = tail[: stop.start()] if stop else tail
-        post = list(POLARITY_AFTER.finditer(tail[:60]))
+        post = [v for v in POLARITY_AFTER.finditer(tail[:60])
+                if not _SOMEONE_ELSE.search(tail[:v.start()])]
         said_to = m.end
         if post:
-            pol = _group(post[0])
+            pol, by_cue = _group(post[0]), True
             post_verdict.add(k)
             said_to = m.end + post[0].end()
             if PLURAL.search(tail[:60]):
@@ -93,6 +103,7 @@ def list_verdicts(text: str, spans: Sequence[_Span], default: Polarity = "liked"
             if _PLURAL_VERB.match(post[0].group(0)):
                 plural_verb.add(k)
         out.append(pol)
+        judged.append(by_cue)
     listed = [False] * len(spans)
     for group in _lists(low, spans):
         if len(group) < 2:
@@ -107,8 +118,8 @@ def list_verdicts(text: str, spans: Sequence[_Span], default: Polarity = "liked"
         else:
             share = []
         for g in share:
-            out[g] = out[last]
-    return ListVerdicts(out, listed)
+            out[g], judged[g] = out[last], judged[last]
+    return ListVerdicts(out, listed, judged)
 
 
 def _lists(low: str, spans: Sequence[_Span]) -> list[list[int]]:

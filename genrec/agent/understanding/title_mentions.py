@@ -40,6 +40,8 @@ class TitleMention:
     """Longer titles the words also begin ("Alien" -> Alien 3), when the exact title was taken."""
     weak: bool = False
     """Only a common word names it ("Heat", capitalised, no cue): ask before recording."""
+    compared: bool = False
+    """Named to describe another film ("it's like X"): mentioned, not judged."""
     rare: bool = False
     """A film few people know, named by one word ("I saw Parasite" when the catalog's Parasite is
     a 1982 film rated twice): asked about whatever the cues say."""

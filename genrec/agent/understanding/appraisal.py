@@ -1,0 +1,82 @@
+"""Verdicts a sentence gives a title with no cue next to it: praise or blame elsewhere in the
+sentence ("his performance in Shutter Island was phenomenal"), and comparisons that judge nothing
+("it's like a Bonnie and Clyde sort of film").
+"""
+
+from __future__ import annotations
+
+import re
+
+from genrec.agent.preferences import Polarity
+from genrec.agent.understanding.text import SENTENCE_END
+
+_PRAISE = re.compile(
+    r"\b(?:great|amazing|phenomenal|awesome|fantastic|brilliant|excellent|incredible|superb|"
+    r"hilarious|funny|lov(?:e|ed|es) (?:it|that|this|them)|(?:really )?lik(?:e|es|ed) (?:it|that|"
+    r"this)|enjoyed|adored?|favou?rites?|fan|masterpiece|"
+    r"classic|recommend|best|beautiful|special place|so good|really good|pretty good|"
+    r"worth (?:it|watching|a watch))\b"
+)
+_BLAME = re.compile(
+    r"\b(?:terrible|awful|horrible|boring|bored|worst|hated?|sucked|sucks|dull|overrated|"
+    r"disappointing|disappointed|stupid|garbage|waste|annoying|not good|so bad|too long)\b"
+)
+_NEGATED = re.compile(
+    r"(?:\bnot|n[o']?t|\bnever|\bno|\bnothing|\bhardly)\s+(?:\w+\s+){0,2}$"
+)
+"""A negation in the three words before a word of praise ("not my favorite", "wasn't funny")."""
+_OTHERS = re.compile(r"\b(?:she|he|they|my (?:wife|husband|kids?|son|daughter|partner|friends?))\s+"
+                     r"(?:\w+\s+)?(?:loved?|liked?|enjoyed|hated?)\b")
+"""Someone else's verdict ("my wife loved it") is not the writer's."""
+_COMPARED = re.compile(
+    r"\b(?:it'?s|it is|it was|that'?s|this is|sounds|sounded|looks|looked|seems|seemed|kinda|"
+    r"kind of|sort of|a bit|reminds? me|reminded me)\s+(?:\w+\s+){0,2}?(?:like|of)\s+"
+    r"(?:[\w'’-]+\s+){0,4}$",
+    re.IGNORECASE,
+)
+"""A film described by another ("it's like X", "sounds like a female take on X", "kinda like X",
+"reminded me of X"), right before the title in its sentence."""
+
+
+def _sentence(text: str, start: int, end: int) -> tuple[str, str]:
+    """The parts of the sentence holding text[start:end] before and after it."""
+    before = SENTENCE_END.split(text[:start])[-1]
+    stop = SENTENCE_END.search(text, end)
+    return before, text[end:stop.start() if stop else len(text)]
+
+
+def _judged(rx: re.Pattern[str], part: str) -> bool:
+    return any(not _NEGATED.search(part[:m.start()]) for m in rx.finditer(part))
+
+
+def sentence_verdict(text: str, start: int, end: int) -> Polarity | None:
+    """The writer's verdict on the title at text[start:end] from praise or blame elsewhere in its
+    sentence: liked for praise alone, disliked for blame alone, None for neither, both, or a
+    verdict that is someone else's.
+
+    >>> t = "He's a phenomenal actor and his performance in Shutter Island reiterates that."
+    >>> sentence_verdict(t, t.index("Shutter"), t.index(" reiterates"))
+    'liked'
+    >>> t = "made in Manhattan was ok, she's not my favorite actor"
+    >>> sentence_verdict(t, 0, 8) is None
+    True
+    """
+    before, after = (p.lower() for p in _sentence(text, start, end))
+    whole = f"{before} {after}"
+    if _OTHERS.search(whole):
+        return None
+    praised, blamed = _judged(_PRAISE, before) or _judged(_PRAISE, after), (
+        _judged(_BLAME, before) or _judged(_BLAME, after))
+    if praised == blamed:
+        return None
+    return "liked" if praised else "disliked"
+
+
+def compared(text: str, start: int) -> bool:
+    """Is the title at text[start] named to describe another film ("it's like X"), not judged?
+
+    >>> t = "It's like a Bonnie and Clyde sort of film."
+    >>> compared(t, t.index("Bonnie")), compared("I like Heat", 7)
+    (True, False)
+    """
+    return bool(_COMPARED.search(SENTENCE_END.split(text[:start])[-1]))
