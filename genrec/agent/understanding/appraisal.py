@@ -1,6 +1,6 @@
 """Verdicts a sentence gives a title with no cue next to it: praise or blame elsewhere in the
-sentence ("his performance in Shutter Island was phenomenal"), and comparisons that judge nothing
-("it's like a Bonnie and Clyde sort of film").
+sentence ("his performance in Shutter Island was phenomenal"), comparisons that judge nothing
+("it's like a Bonnie and Clyde sort of film") and requests for more like a title ("something like").
 """
 
 from __future__ import annotations
@@ -36,6 +36,14 @@ _COMPARED = re.compile(
 )
 """A film described by another ("it's like X", "sounds like a female take on X", "kinda like X",
 "reminded me of X"), right before the title in its sentence."""
+MORE_LIKE = re.compile(
+    r"(?:\b(?:something|anything|movies?|films?|ones?|stuff|more|others?|similar|one)\s+"
+    r"(?:\w+\s+)?(?:like|to)|\bsimilar to|\balong the lines of|\bin the vein of|\bsuch as|"
+    r"\bin the spirit of|\bthe likes of|"
+    r"^\W*like|\bmore like)\s+(?:the\s+)?$",
+    re.IGNORECASE,
+)
+"""Words that ask for more like a title ("something like", "films similar to"), right before it."""
 
 
 def _sentence(text: str, start: int, end: int) -> tuple[str, str]:

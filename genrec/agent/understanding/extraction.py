@@ -19,7 +19,7 @@ from genrec.agent.understanding.answers import (
     echo_verdict,
     pending_pick,
 )
-from genrec.agent.understanding.appraisal import compared, sentence_verdict
+from genrec.agent.understanding.appraisal import MORE_LIKE, compared, sentence_verdict
 from genrec.agent.understanding.genres import GenreVocabulary
 from genrec.agent.understanding.polarity import (
     ListReference,
@@ -87,14 +87,6 @@ def _cue_before(text: str, start: int) -> bool:
     return bool(POLARITY_BEFORE.search(sentence))
 
 
-_MORE_LIKE = re.compile(
-    r"(?:\b(?:something|anything|movies?|films?|ones?|stuff|more|others?|similar|one)\s+"
-    r"(?:\w+\s+)?(?:like|to)|\bsimilar to|\balong the lines of|\bin the vein of|\bsuch as|"
-    r"\bin the spirit of|\bthe likes of|"
-    r"^\W*like|\bmore like)\s+(?:the\s+)?$",
-    re.IGNORECASE,
-)
-"""Words that ask for more like a title ("something like", "films similar to"), right before it."""
 _TITLE_LINKS = frozenset({"of", "the", "and", "v", "vs", "in", "on", "a", "an", "to", "at"})
 
 
@@ -381,7 +373,7 @@ class CatalogExtractor:
             else:
                 ex.set_verdict(t.ids[0], t.polarity)
                 ex.mentioned_titles.append(self.catalog[t.ids[0]].label)
-                if t.polarity == "liked" and _MORE_LIKE.search(
+                if t.polarity == "liked" and MORE_LIKE.search(
                     masked[max(0, t.start - 40) : t.start]
                 ):
                     ex.anchors.append(t.ids[0])  # "something like Toy Story": more like it
