@@ -570,3 +570,21 @@ def test_praise_or_blame_in_the_sentence_gives_the_verdict(extractor, text, key,
 def test_a_title_named_to_describe_another_film_is_only_mentioned(extractor, text):
     ex = extractor.extract(text)
     assert not (ex.liked or ex.disliked or ex.seen) and len(ex.asked_about) == 1
+
+
+# ---- genre words that ask for no genre -----------------------------------------------------------
+def test_not_liking_one_kind_of_a_genre_does_not_avoid_the_genre(extractor):
+    ex = said(extractor, "i don't like potty humor or \"stupid\" comedy, can't stand that stuff")
+    assert "Comedy" not in ex.get("avoided_genres", [])
+    assert said(extractor, "no comedy tonight please")["avoided_genres"] == ["Comedy"]
+
+
+def test_a_lower_case_title_with_a_genre_word_names_no_genre(extractor):
+    ex = said(extractor, "i also saw a new star wars was coming out but wasnt sure about that one")
+    assert "War" not in ex.get("wanted_genres", [])
+    assert said(extractor, "maybe a war movie then")["wanted_genres"] == ["War"]
+
+
+def test_a_family_in_a_story_is_not_a_request_for_family_films(extractor):
+    assert "wanted_genres" not in said(extractor, "the family was so head strong lol")
+    assert "Children's" in said(extractor, "something for the family tonight")["wanted_genres"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from pydantic import Field
 
@@ -14,13 +14,13 @@ from genrec.agent.preferences import POLARITIES, Polarity, Preferences
 from genrec.agent.state import DialogueState, PendingChoice
 from genrec.agent.understanding.acts import act_at, preference_text
 from genrec.agent.understanding.answers import (
-    TITLE_CASE,
     default_polarity,
     echo_verdict,
     pending_pick,
 )
 from genrec.agent.understanding.appraisal import MORE_LIKE, compared, sentence_verdict
 from genrec.agent.understanding.genres import GenreVocabulary
+from genrec.agent.understanding.genres_and_years import GenreYearReader
 from genrec.agent.understanding.polarity import (
     ListReference,
     list_references,
@@ -28,10 +28,9 @@ from genrec.agent.understanding.polarity import (
     reference_verdict,
 )
 from genrec.agent.understanding.questions import ItemQuestion, find_item_questions
-from genrec.agent.understanding.text import SENTENCE_END, blank, fold, normalize, tokens
+from genrec.agent.understanding.text import SENTENCE_END, blank, normalize, tokens
 from genrec.agent.understanding.title_mentions import TitleMention, find_titles
-from genrec.agent.understanding.title_prior import NO_PRIOR, TitlePrior
-from genrec.agent.understanding.titles import TitleIndex, title_index
+from genrec.agent.understanding.titles import NO_PRIOR, TitleIndex, TitlePrior, title_index
 from genrec.agent.understanding.vocabulary import (
     INJECTION,
     MOOD,
@@ -43,7 +42,7 @@ from genrec.agent.understanding.vocabulary import (
     VAGUE_WORDS,
     VOCABULARY,
 )
-from genrec.agent.understanding.years import YEAR_HI, YEAR_LO, read_years
+from genrec.agent.understanding.years import YEAR_HI, YEAR_LO
 from genrec.data import Catalog
 
 GENRE_SYNONYMS: dict[str, str] = VOCABULARY.genre_synonyms
@@ -66,16 +65,6 @@ _ITEM_REF = re.compile(
 )
 """An explicit id only: "item 4", "item #4", "id 4" (never "ID4" inside a title such as
 "Independence Day (ID4)")."""
-_GENERAL_TASTE = re.compile(
-    r"\b(?:tend to|usually|mostly|generally|typically|normally|favou?rites?|soft spot|"
-    r"grew up|always|big fan|fan of|enjoy|enjoys|i like|i love|my taste|era)\b",
-    re.IGNORECASE,
-)
-"""Cues of a general taste ("I tend to enjoy the 90s"), as opposed to a hedge on a wish ("the 90s,
-ideally")."""
-_TOO_OLD_OR_NEW = re.compile(
-    r"\btoo (?:old|dated|new|recent|modern)\b|\b(?:older|newer) than\b", re.IGNORECASE
-)
 _WATCHED: frozenset[Polarity] = frozenset({"liked", "disliked", "seen"})
 """Verdicts of someone who has watched the item (not a reaction to an unseen one)."""
 _USER_REF = re.compile(r"\buser(?:\s*id)?\s*#?\s*(\d{1,9})\b", re.IGNORECASE)
@@ -85,9 +74,6 @@ def _cue_before(text: str, start: int) -> bool:
     """Is there a polarity cue earlier in the sentence that holds text[start]?"""
     sentence = SENTENCE_END.split(text[:start])[-1].lower()
     return bool(POLARITY_BEFORE.search(sentence))
-
-
-_TITLE_LINKS = frozenset({"of", "the", "and", "v", "vs", "in", "on", "a", "an", "to", "at"})
 
 
 class Extraction(Preferences):
@@ -177,6 +163,7 @@ class CatalogExtractor:
     mean, and which films are too little known to take from a common word. None: words alone."""
     index: TitleIndex = field(init=False)
     prior: TitlePrior = field(init=False)
+    genre_years: GenreYearReader = field(init=False)
     genres: GenreVocabulary = field(init=False)
     genre_map: dict[str, str] = field(init=False)
 
@@ -187,6 +174,7 @@ class CatalogExtractor:
         self.genre_map = self.genres.phrases
         years = self.index.years
         self.year_range = (years[0], years[-1]) if years else (YEAR_LO, YEAR_HI)
+        self.genre_years = GenreYearReader(self.genres, self.index, self.year_range[1])
 
     def genre_of(self, term: str) -> str | None:
         """The catalog genre a word or phrase means ("sci-fi", "cartoons" -> Animation), or None."""
@@ -385,32 +373,17 @@ class CatalogExtractor:
     def _read_genres_and_years(self, ex: Extraction, masked: str, said: str) -> str:
         """Genres and years the message asks for or names as a taste; returns the message with
         names in capitals blanked ("Avengers: Infinity War" names no genre)."""
-        masked = TITLE_CASE.sub(
-            lambda m: m.group(0) if self._genre_words_only(m.group(0)) else " " * len(m.group(0)),
-            masked,
-        )
-        genres = self.genres.read(masked)
+        read = self.genre_years.read(masked, said)
+        genres, years = read.genres, read.years
         ex.wanted_genres, ex.avoided_genres, ex.preferred_genres = (
             genres.wanted, genres.avoided, genres.taste)
         ex.dropped_genres = genres.dropped
         ex.mood_genres = genres.moods
-        years = read_years(masked, latest=self.year_range[1])
-        if not years.given:  # a range said in one sentence, a taste in another: the range holds
-            given = [
-                y
-                for y in (
-                    read_years(part, latest=self.year_range[1])
-                    for part in SENTENCE_END.split(masked)
-                )
-                if y.given
-            ]
-            if given:
-                years = replace(given[-1], taste_decade=years.taste_decade)
         ex.year_min, ex.year_max, ex.years_given = years.year_min, years.year_max, years.given
         ex.preferred_decades = [years.taste_decade] if years.taste_decade is not None else []
-        ex.decade_demanded = bool(ex.preferred_decades and _TOO_OLD_OR_NEW.search(said))
-        ex.general_taste = self._decade_as_taste(masked, said)
-        return masked
+        ex.decade_demanded = read.decade_demanded
+        ex.general_taste = read.general_taste
+        return read.masked
 
     def _read_wish(self, ex: Extraction, masked: str, said: str) -> None:
         """The free-text wish: the message (moods left out) when words other than titles, genres,
@@ -428,18 +401,3 @@ class CatalogExtractor:
         ]
         if content and not ex.injection:
             ex.wishes = [" ".join(MOOD.sub(" ", said).split())[:200]]
-
-    def _genre_words_only(self, span: str) -> bool:
-        words = [fold(w).rstrip("s") for w in re.findall(r"[\w'’-]+", span)]
-        return all(w in self.genres.words or w.rstrip("s") in self.genres.words or w in _TITLE_LINKS
-                   or w in ("movie", "film", "rom", "com", "i") for w in words)
-
-    def _decade_as_taste(self, masked: str, said: str) -> bool:
-        """Is the decade said as a general taste? Only when every sentence naming one has a taste
-        cue ("#4 is from the 1990s, that usually works for me"); one without ("Tonight a drama,
-        ideally from the nineties") wants that decade now, whatever other sentences say."""
-        with_decade = [s for s in SENTENCE_END.split(masked)
-                       if read_years(s, latest=self.year_range[1]).taste_decade is not None]
-        if not with_decade:
-            return bool(_GENERAL_TASTE.search(said))
-        return all(_GENERAL_TASTE.search(s) for s in with_decade)

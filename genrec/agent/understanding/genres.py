@@ -27,6 +27,8 @@ _TURNED_OFF_AFTER = re.compile(
 )
 NEGATION_WINDOW = 6
 """Words before a genre in which a negation avoids it ("not in the mood for a western")."""
+_A_KIND_OF = re.compile(r"\b(?:" + "|".join(VOCABULARY.genre_kinds) + r")[\s.]+$")
+"""A word that makes the genre after it one kind of it ("potty humor", "stupid comedy")."""
 _CLAUSE_END = re.compile(r"\bbut\b|\bhowever\b|\.|;|!|\?")
 _LIST_GAP = re.compile(r"\s*(?:,|or|and|nor|/|\s)*\s*")
 _FORGET = re.compile(
@@ -44,7 +46,8 @@ _NOT_A_GENRE = re.compile(
     r"\b(?:my|our|his|her|the whole|whole) family\b(?! (?:movies?|films?|friendly|night))|"
     r"\bmy kids? (?:loved?|liked?|watched|saw|enjoyed)\b|\bmix(?:ture)? of \w+ and \w+|"
     r"\b(?:as|when i was|since i was) (?:a )?(?:kid|kids|child|children)\b|"
-    r"\b(?:the|that|this) (?:\w+ )?(?:movie|film|one)\b(?!s)"
+    r"\b(?:the|that|this) (?:\w+ )?(?:movie|film|one)\b(?!s)|"
+    r"\bthe family (?=(?:was|is|were|are|has|had|in|who|that|members?)\b)"
 )
 """Genre words that name no genre here ("live action would be best")."""
 
@@ -187,7 +190,9 @@ class GenreVocabulary:
                 neg = prev_neg
             else:
                 neg = False
-            if neg:
+            if neg and _A_KIND_OF.search(norm[max(0, m.start() - 20):m.start()]):
+                pass  # "no potty humor": one kind of comedy is not the genre
+            elif neg:
                 avoided += [g, *also]
             else:
                 (taste if is_taste(norm, m.start(), m.end()) else wanted).extend([g, *also])

@@ -12,9 +12,8 @@ from rapidfuzz import fuzz, process
 
 from genrec.agent.preferences import Polarity
 from genrec.agent.understanding.text import SENTENCE_END, fold, tokens
-from genrec.agent.understanding.title_prior import NO_PRIOR, TitlePrior
 from genrec.agent.understanding.title_typos import Typo, find_typos
-from genrec.agent.understanding.titles import TitleIndex, title_key
+from genrec.agent.understanding.titles import NO_PRIOR, TitleIndex, TitlePrior, title_key
 from genrec.agent.understanding.vocabulary import (
     COMMON_TITLE_WORDS,
     STOP_WORDS,

@@ -11,8 +11,7 @@ from dataclasses import dataclass
 from rapidfuzz import fuzz, process
 
 from genrec.agent.understanding.text import SENTENCE_END
-from genrec.agent.understanding.title_prior import NO_PRIOR, TitlePrior
-from genrec.agent.understanding.titles import TitleIndex
+from genrec.agent.understanding.titles import NO_PRIOR, TitleIndex, TitlePrior
 from genrec.agent.understanding.vocabulary import (
     ARTICLES,
     COMMON_TITLE_WORDS,

@@ -84,6 +84,9 @@ class Vocabulary(BaseModel):
         description="Phrases that ask for grown-up items ('something more adult'): "
         "children's items avoided."
     )
+    genre_kinds: list[str] = Field(
+        description="Words that make a genre word name one kind of it ('potty humor', 'stupid "
+        "comedy'): not liking that kind does not avoid the genre.")
     genre_combos: dict[str, list[str]] = Field(
         description="Phrases that name two genres at once ('rom com': Romance and Comedy).")
     kids_avoid: list[str] = Field(description="Genres left out when the items are for children.")
