@@ -588,3 +588,17 @@ def test_a_lower_case_title_with_a_genre_word_names_no_genre(extractor):
 def test_a_family_in_a_story_is_not_a_request_for_family_films(extractor):
     assert "wanted_genres" not in said(extractor, "the family was so head strong lol")
     assert "Children's" in said(extractor, "something for the family tonight")["wanted_genres"]
+
+
+def test_a_typo_keeps_its_sequel_number_and_a_name_is_not_a_typo(known_films):
+    catalog = Catalog([
+        Item(1, "The Conjuring", 2013, ("Horror",)),
+        Item(2, "The Conjuring 2", 2016, ("Horror",)),
+        Item(3, "Water", 2005, ("Drama",)),
+        Item(4, "Insidious", 2010, ("Horror",)),
+    ])
+    reader = CatalogExtractor(catalog, popularity={1: 40, 2: 2, 3: 9, 4: 3})
+    assert reader.extract("I recently watched The Conjouring 2, it was so good").liked == [2]
+    assert reader.extract("i have also watched incidious really liked that one").liked == [4]
+    assert reader.extract("hope they continue the story with David and Walter.").mentioned() == []
+    assert reader.extract("ooo yes Insidous is one of my all time favorites!").liked == [4]

@@ -22,6 +22,7 @@ from genrec.agent.understanding.vocabulary import (
 
 Token = tuple[str, int, int]
 _CUE_BEFORE = re.compile(r"\b(?:" + "|".join(VOCABULARY.title_cue_words) + r")\s+$")
+_SEQUEL_AFTER = re.compile(r"\s+(?:[2-9]|ii|iii|iv|part)\b")
 CUTOFF = 88
 """The least fuzzy ratio (0-100) a span needs to a title or franchise name."""
 
@@ -46,7 +47,8 @@ def find_typos(
     """Typos framed as titles, among the tokens not `covered` by a title found: spans of 2-6 words
     after a cue word, and spans of 1-4 words (one word: 6 letters or more) that open a sentence
     before a verdict or stand in a list with a title found. A title every film of which is rare
-    is never a typo's answer ("Walter" is not Water (2005)). Marks what it takes in `covered`."""
+    is never the answer to one word, nor is a title to a capitalised name mid-sentence ("Walter"
+    is not Water (2005)). Marks what it takes in `covered`."""
     out = []
     i = 0
     low = text.lower()
@@ -106,11 +108,20 @@ def _best_typo_at(
             hit = None  # written exactly: the exact matcher already judged it ("Good morning")
         if hit and re.findall(r"\d+", key) != re.findall(r"\d+", str(hit[0])):
             hit = None  # "toy story 4" is not Toy Story 2: numbers are not typos
-        if hit and all(prior.rare(o) for o in index.options(hit[0])):
-            hit = None  # a misspelling of a film few people know is more likely another word
+        if hit and n == 1 and all(prior.rare(o) for o in index.options(hit[0])):
+            hit = None  # one word close to a film few people know is more likely another word
+        if hit and n == 1 and not cued and text[span[0][1]].isupper() and not (
+                _opens_sentence(text, span[0][1]) or VERDICT_AFTER.match(low[span[0][2]:])):
+            hit = None  # a capitalised word mid-sentence is a name written as meant ("Walter")
+        if hit and _SEQUEL_AFTER.match(low, span[-1][2]) and not re.search(r"\d", str(hit[0])):
+            hit = None  # "conjouring 2" is the sequel, not The Conjuring
         if hit and (best is None or hit[1] > best[1]):
             best = (hit[0], hit[1], n)
     return Typo(start, best[2], best[0]) if best else None
+
+
+def _opens_sentence(text: str, start: int) -> bool:
+    return not text[:start].strip() or bool(re.search(r"[.!?]\s*$", text[:start]))
 
 
 def _framed(low: str, toks: list[Token], covered: list[bool], nxt: int) -> bool:
