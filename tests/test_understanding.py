@@ -51,7 +51,8 @@ def extractor(catalog: Catalog) -> CatalogExtractor:
 def test_vocabulary_is_valid_data():
     v = Vocabulary.load()
     assert set(v.genre_synonyms.values()) <= MOVIELENS_GENRES
-    assert list(v.polarity_cues_before) == ["disliked", "excluded", "seen", "liked"]
+    # order decides a tie at one position: "i'd love" is interest, "not like" dislike, then "like"
+    assert list(v.polarity_cues_before) == ["interested", "disliked", "excluded", "seen", "liked"]
     for frags in [*v.polarity_cues_before.values(), *v.polarity_cues_after.values(),
                   v.genre_negations, v.taste_cues, v.strict_cues, v.injection_phrases,
                   v.repeat_phrases, v.reset_phrases]:

@@ -602,3 +602,23 @@ def test_a_typo_keeps_its_sequel_number_and_a_name_is_not_a_typo(known_films):
     assert reader.extract("i have also watched incidious really liked that one").liked == [4]
     assert reader.extract("hope they continue the story with David and Walter.").mentioned() == []
     assert reader.extract("ooo yes Insidous is one of my all time favorites!").liked == [4]
+
+
+@pytest.mark.parametrize("text", [
+    "i think i'd love Fargo tbh",
+    "ok I will definitely check out Heat this weekend",
+    "i havent seen Fargo yet",
+    "i'm curious about Toy Story",
+])
+def test_a_film_not_seen_yet_is_of_interest_not_liked_or_seen(extractor, text):
+    ex = extractor.extract(text)
+    assert not (ex.liked or ex.seen) and len(ex.interested) == 1
+
+
+def test_the_reply_says_a_film_not_seen_yet_was_taken_as_of_interest(
+    make_small_recommender, settings
+):
+    rec = make_small_recommender(settings)
+    reply = rec.chat("s", "i havent seen pulp fiction yet but ill definitely check it out")
+    assert "you'd like to see Pulp Fiction (1994)" in reply.text
+    assert rec.state("s").interested and not rec.state("s").seen

@@ -73,7 +73,8 @@ def understand(turn: TurnInput, report: TurnReport, prior: DialogueState, *,
     state = commit(prior, changes)
     ack = []
     for pol, verb in (("liked", "you like"), ("disliked", "you dislike"),
-                      ("seen", "you've seen"), ("excluded", "not to show")):
+                      ("seen", "you've seen"), ("interested", "you'd like to see"),
+                      ("excluded", "not to show")):
         ids = getattr(ex, pol)
         if ids:
             ack.append(f"{verb} {', '.join(catalog[i].label for i in ids[:5])}")
