@@ -505,7 +505,7 @@ def test_asking_for_recent_films_still_sets_the_years(extractor, text):
 
 
 # ---- how well known a film is: the film of a shared name people mean, rare films asked about ----
-THING_1982, THING_2011, PARASITE_1982, WATER_2005, SAW_2003, SAW_2004 = range(201, 207)
+THING_1982, THING_2011, PARASITE_1982, WATER_2005, SAW_2003, SAW_2004, INCEPTION = range(201, 208)
 
 
 @pytest.fixture(scope="module")
@@ -517,10 +517,11 @@ def known_films() -> CatalogExtractor:
         Item(WATER_2005, "Water", 2005, ("Drama",)),
         Item(SAW_2003, "Saw", 2003, ("Horror",)),
         Item(SAW_2004, "Saw", 2004, ("Horror",)),
+        Item(INCEPTION, "Inception", 2010, ("Sci-Fi",)),
         *(Item(300 + k, f"Filler {k}", 2000, ("Drama",)) for k in range(8)),
     ])
     counts = {THING_1982: 45, THING_2011: 4, PARASITE_1982: 2, WATER_2005: 1, SAW_2003: 2,
-              SAW_2004: 33, **{300 + k: 20 for k in range(8)}}
+              SAW_2004: 33, INCEPTION: 50, **{300 + k: 20 for k in range(8)}}
     return CatalogExtractor(catalog, popularity=counts)
 
 
@@ -622,3 +623,15 @@ def test_the_reply_says_a_film_not_seen_yet_was_taken_as_of_interest(
     reply = rec.chat("s", "i havent seen pulp fiction yet but ill definitely check it out")
     assert "you'd like to see Pulp Fiction (1994)" in reply.text
     assert rec.state("s").interested and not rec.state("s").seen
+
+
+def test_a_one_word_title_that_opens_a_list_of_titles_is_a_title(extractor):
+    assert said(extractor, "Heat, Pulp Fiction, Fargo") == {"liked": [HEAT, PULP, FARGO]}
+    assert said(extractor, "Heat and The Blob were great") == {"liked": [HEAT, BLOB]}
+
+
+def test_a_lower_case_word_in_a_question_names_only_a_well_known_film(known_films):
+    # "inception" is a well-known film; "water" names a film rated once
+    assert known_films.extract("is inception any good?").asked_about == [INCEPTION]
+    ex = known_films.extract("do they mean holiday as in water?")
+    assert ex.asked_about == [] and ex.mentioned() == []

@@ -22,7 +22,7 @@ from genrec.agent.understanding.vocabulary import (
     REFERENCE_CUES,
 )
 
-_LIST_GAP = re.compile(r"[\s,\"“”']*(?:and|or|&|,)?[\s\"“”']*")
+_LIST_GAP = re.compile(r"[\s,\"“”']*(?:and|or|&|,)?[\s\"“”']*(?:(?:the|a|an)\s+)?")
 _CONJUNCTION = re.compile(r"\b(?:and|or)\b|&")
 _PLURAL_VERB = re.compile(r"(?:were|are)\b")
 _SOMEONE_ELSE = re.compile(

@@ -15,6 +15,7 @@ from genrec.agent.understanding.text import SENTENCE_END, fold, tokens
 from genrec.agent.understanding.title_typos import Typo, find_typos
 from genrec.agent.understanding.titles import NO_PRIOR, TitleIndex, TitlePrior, title_key
 from genrec.agent.understanding.vocabulary import (
+    ARTICLES,
     COMMON_TITLE_WORDS,
     STOP_WORDS,
     VERDICT_AFTER,
@@ -77,7 +78,7 @@ def find_titles(
         if covered[i]:
             i += 1
             continue
-        found = _title_at(index, text, toks, i, covered, sentence_starts, not_titles)
+        found = _title_at(index, text, toks, i, covered, sentence_starts, not_titles, prior)
         if not found:
             i += 1
             continue
@@ -87,6 +88,11 @@ def find_titles(
             for j in range(i, min(i + n, len(toks))):
                 covered[j] = True
         i += n
+    for j in _listed_before(index, text, toks, covered):
+        mention, _ = _mention_at(index, text, toks, j, 1, toks[j][0], prior=prior)
+        if mention is not None:
+            out.append(mention)
+            covered[j] = True
     out += [_typo_mention(index, text, toks, t)
             for t in find_typos(index, text, toks, covered, not_titles, prior)]
     out.sort(key=lambda m: m.start)
@@ -110,6 +116,7 @@ def _title_at(
     covered: list[bool],
     sentence_starts: set[int],
     not_titles: Collection[str],
+    prior: TitlePrior = NO_PRIOR,
 ) -> tuple[int, str] | None:
     """The longest exact title or franchise prefix that starts at toks[i] (its length in tokens
     and its key), within the tokens not yet covered by another mention; None when there is none."""
@@ -121,7 +128,8 @@ def _title_at(
         if key in STOP_WORDS or key in not_titles:
             continue
         exact = index.exact.get(key)
-        if exact and n == 1 and not _single_word_ok(text, toks, i, sentence_starts, covered):
+        if exact and n == 1 and not _single_word_ok(
+                text, toks, i, sentence_starts, covered, any(map(prior.well_known, exact))):
             continue
         if exact and not _whole_mention(text, toks[i][1], toks[i + n - 1][2], key, quoted=False):
             # a shorter title may be whole: "The Rock, The Silence of the Lambs" is not "Rock, The"
@@ -325,10 +333,10 @@ _EVERYDAY = frozenset(
 
 
 def _single_word_ok(text: str, toks: list[Token], i: int, sentence_starts: set[int],
-                    covered: list[bool] | None = None) -> bool:
+                    covered: list[bool] | None = None, well_known: bool = True) -> bool:
     """May the one word toks[i] be a title? Quoted, the whole message, capitalised mid-sentence,
-    after a cue ("loved alien") or a question word, before a verdict, or listed after a title
-    ("the matrix and inception")."""
+    after a cue ("loved alien") or a question word (only for a `well_known` film), before a
+    verdict, or listed after a title ("the matrix and inception")."""
     tok, s, e = toks[i]
     raw = text[s:e]
     if len(tok) < 2:
@@ -343,8 +351,8 @@ def _single_word_ok(text: str, toks: list[Token], i: int, sentence_starts: set[i
     if tok not in STOP_WORDS and tok not in COMMON_TITLE_WORDS and len(tok) >= 3:
         if _CUED_BEFORE.search(fold(text[:s])):
             return True  # "i loved alien"
-        if _ASKS_ABOUT_BEFORE.search(fold(text[:s])) and "?" in text[e:e + 40]:
-            return True  # "is fargo any good?", "have you seen alien?"
+        if well_known and _ASKS_ABOUT_BEFORE.search(fold(text[:s])) and "?" in text[e:e + 40]:
+            return True  # "is fargo any good?", "have you seen alien?" (not "as in vacation?")
         if VERDICT_AFTER.match(fold(text[e:])):
             return True  # "Titanic was boring", "alien was great"
         if (
@@ -381,3 +389,24 @@ def _typo_mention(index: TitleIndex, text: str, toks: list[Token], typo: Typo) -
     if len(exact) == 1 and len(opts) > 1:
         opts, alternatives = exact, tuple(o for o in opts if o != exact[0])[:7]
     return TitleMention(text[s:e], s, e, opts[:8], len(opts) > 1, alternatives=alternatives)
+
+
+def _listed_before(
+    index: TitleIndex, text: str, toks: list[Token], covered: list[bool]
+) -> list[int]:
+    """Capitalised one-word titles that open a list of titles found ("Elf, Groundhog Day, Home
+    Alone"; "Heat and The Rock"): the tokens, not yet covered, that name them."""
+    out = []
+    for i, (tok, s, e) in enumerate(toks[:-1]):
+        if covered[i] or tok in STOP_WORDS or tok not in index.exact or not text[s].isupper():
+            continue
+        k = i + 1
+        if re.fullmatch(r"\s*[,&]\s*", text[e:toks[k][1]]) is None:
+            if toks[k][0] != "and":
+                continue
+            k += 1
+        if k < len(toks) and toks[k][0] in ARTICLES:
+            k += 1
+        if k < len(toks) and covered[k]:
+            out.append(i)
+    return out

@@ -110,6 +110,9 @@ def title_index(catalog: Catalog) -> TitleIndex:
 DOMINANCE = 3
 """A film of a shared name is the one meant when it has this many times the ratings of the next
 ("The Thing" is the 1982 film, 45 ratings to 4)."""
+KNOWN_FLOOR = 10
+"""At least this many ratings (or the catalog's upper quartile, when higher) make a film well
+known: a lower-case word with only a question around it ("is fargo any good?") must name one."""
 RARE_FLOOR = 3
 """Fewer ratings than this (or than the catalog's lower quartile, when higher) make a film rare.
 Low on purpose: in a small sample of users well-known recent films have few ratings (Insidious
@@ -124,23 +127,30 @@ class TitlePrior:
     >>> prior = TitlePrior.from_counts({1: 45, 2: 4, 3: 40, 4: 30})
     >>> prior.dominant([1, 2]), prior.dominant([3, 4]), prior.rare(2), prior.rare(99)
     (1, None, True, True)
-    >>> TitlePrior().rare(99), TitlePrior().dominant([1, 2])
-    (False, None)
+    >>> prior.well_known(1), prior.well_known(4)
+    (True, False)
+    >>> TitlePrior().rare(99), TitlePrior().dominant([1, 2]), TitlePrior().well_known(99)
+    (False, None, True)
     """
 
     counts: Mapping[int, int] = field(default_factory=dict)
     rare_below: int = 0
+    known_from: int = 0
 
     @classmethod
     def from_counts(cls, counts: Mapping[int, int]) -> TitlePrior:
         """The prior of a catalog whose items were rated `counts` times."""
         rated = sorted(c for c in counts.values() if c > 0)
-        quartile = rated[len(rated) // 4] if rated else 0
-        return cls(dict(counts), max(RARE_FLOOR, quartile))
+        lower, upper = (rated[len(rated) // 4], rated[3 * len(rated) // 4]) if rated else (0, 0)
+        return cls(dict(counts), max(RARE_FLOOR, lower), max(KNOWN_FLOOR, upper))
 
     def rare(self, item_id: int) -> bool:
         """Is the film too little known to be taken from a common word alone?"""
         return self.counts.get(item_id, 0) < self.rare_below
+
+    def well_known(self, item_id: int) -> bool:
+        """Is the film known well enough to be meant by a lower-case word in a question?"""
+        return self.counts.get(item_id, 0) >= self.known_from
 
     def dominant(self, ids: Sequence[int]) -> int | None:
         """The one of several films of a name that people mean, when one stands out; else None."""
