@@ -632,6 +632,7 @@ def test_a_one_word_title_that_opens_a_list_of_titles_is_a_title(extractor):
 
 def test_a_lower_case_word_in_a_question_names_only_a_well_known_film(known_films):
     # "inception" is a well-known film; "water" names a film rated once
-    assert known_films.extract("is inception any good?").asked_about == [INCEPTION]
+    ex = known_films.extract("is inception any good?")
+    assert [q.item_id for q in ex.item_questions] == [INCEPTION]
     ex = known_films.extract("do they mean holiday as in water?")
-    assert ex.asked_about == [] and ex.mentioned() == []
+    assert not (ex.asked_about or ex.mentioned() or ex.item_questions)
