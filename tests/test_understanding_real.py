@@ -636,3 +636,22 @@ def test_a_lower_case_word_in_a_question_names_only_a_well_known_film(known_film
     assert [q.item_id for q in ex.item_questions] == [INCEPTION]
     ex = known_films.extract("do they mean holiday as in water?")
     assert not (ex.asked_about or ex.mentioned() or ex.item_questions)
+
+
+@pytest.mark.parametrize("text", [
+    "do you have anything similar that came out this year?",
+    "have anything newer?",
+    "Current oscar nominated movie, thank you",
+])
+def test_other_words_for_recent_ask_for_recent_films(extractor, text):
+    assert said(extractor, text)["year_min"] >= 1990  # the catalog's last years
+
+
+@pytest.mark.parametrize("text", [
+    "this year has been rough lol",
+    "I watched Toy Story in theaters with some friends.",
+    "i just saw the trailer of a movie that just came out!",
+    "i havent seen many of his newer movies",
+])
+def test_recent_films_told_about_or_small_talk_ask_for_no_years(extractor, text):
+    assert "year_min" not in said(extractor, text)
