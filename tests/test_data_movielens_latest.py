@@ -91,7 +91,8 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(zpath.parent))
     handler.log_message = lambda *a, **k: None  # type: ignore[attr-defined]
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True,
+                              kwargs={"poll_interval": 0.02})  # shutdown() returns at once
     thread.start()
     try:
         yield f"http://127.0.0.1:{httpd.server_address[1]}/", zpath
