@@ -45,7 +45,7 @@ if os.environ.get("FAKE_VLLM_FAIL"):
     print("RuntimeError: CUDA error: no CUDA-capable device is detected",
           file=sys.stderr, flush=True)
     sys.exit(3)
-time.sleep(float(os.environ.get("FAKE_VLLM_DELAY", "0.5")))
+time.sleep(float(os.environ.get("FAKE_VLLM_DELAY", "0.2")))
 sys.path.insert(0, {str(TESTS_DIR)!r})
 from openai_test_server import OpenAITestServer
 host = args[args.index("--host") + 1]
@@ -67,7 +67,7 @@ def fake_vllm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     log.touch()
     monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("FAKE_VLLM_LOG", str(log))
-    monkeypatch.setenv("FAKE_VLLM_DELAY", "0.5")
+    monkeypatch.setenv("FAKE_VLLM_DELAY", "0.2")
     return log
 
 
@@ -240,10 +240,10 @@ def test_server_that_never_gets_healthy_times_out_and_is_stopped(fake_vllm, tmp_
     srv = VLLMServer(
         "Qwen/Qwen2.5-7B-Instruct",
         port=_free_port(),
-        startup_timeout=1.0,
+        startup_timeout=0.4,
         log_path=tmp_path / "v.log",
     )
-    with pytest.raises(VLLMStartError, match="did not answer .*/health within 1 s"):
+    with pytest.raises(VLLMStartError, match="did not answer .*/health within 0.4 s"):
         srv.start()
     (launch,) = _launches(fake_vllm)
     assert not srv.running and not _pid_alive(launch["pid"])
