@@ -7,6 +7,9 @@ LLMUnavailableError or LLMResponseError with a message that says what to do.
 
 from __future__ import annotations
 
+import functools
+import os
+import ssl
 from collections.abc import Callable
 from typing import Any
 
@@ -38,6 +41,19 @@ def _error_detail(body: object, fallback: str) -> str:
     return fallback
 
 
+@functools.cache
+def _tls_context(cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
+    import httpx
+
+    return httpx.create_ssl_context()  # reads SSL_CERT_FILE / SSL_CERT_DIR, else certifi's
+
+
+def tls_context() -> ssl.SSLContext:
+    """httpx's default TLS context, built once a process (per SSL_CERT_FILE / SSL_CERT_DIR): each
+    new client would load the CA bundle again, about 25 ms of CPU for every model-list probe."""
+    return _tls_context(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+
+
 def list_models(base_url: str, *, api_key: str = "EMPTY", timeout: float = 10.0) -> list[str]:
     """Model ids served at an OpenAI-compatible `base_url` (GET {base_url}/models).
 
@@ -47,7 +63,8 @@ def list_models(base_url: str, *, api_key: str = "EMPTY", timeout: float = 10.0)
 
     url = base_url.rstrip("/") + "/models"
     try:
-        resp = httpx.get(url, headers={"Authorization": f"Bearer {api_key}"}, timeout=timeout)
+        resp = httpx.get(url, headers={"Authorization": f"Bearer {api_key}"}, timeout=timeout,
+                         verify=tls_context())
     except httpx.TimeoutException:
         raise LLMUnavailableError(f"{url} did not answer within {timeout:g} s",
                                   timed_out=True) from None
