@@ -35,6 +35,13 @@ def _pattern(variant: str) -> re.Pattern[str]:
     return re.compile(r"(?<![\w])" + re.escape(variant) + r"(?![\w])", flags)
 
 
+def _needle(variant: str) -> str | None:
+    """What an ASCII text must hold (lowered) for `_pattern(variant)` to match it: the variant
+    lowered when it is ASCII; None (always search) otherwise, as a case-insensitive search may match
+    a non-ASCII letter to an ASCII one ("ſ" to "s")."""
+    return variant.lower() if variant.isascii() else None
+
+
 @dataclass(frozen=True)
 class Leak:
     """A held-out item whose title a simulated user wrote."""
@@ -58,14 +65,16 @@ class TitleMatcher:
 
     def __init__(self, catalog: Catalog, item_ids: Iterable[int]) -> None:
         self.catalog = catalog
-        self._patterns: list[tuple[int, str, list[re.Pattern[str]]]] = []
+        # each pattern with its `_needle`: a needle that is not in the lowered text (when the text
+        # is ASCII) means no match, which skips most regex searches
+        self._patterns: list[tuple[int, str, list[tuple[str | None, re.Pattern[str]]]]] = []
         for i in sorted({int(x) for x in item_ids}):
             it = catalog.get(i)
             if it is None:
                 continue
             variants = title_variants(it.title)
             if variants:
-                self._patterns.append((i, it.title, [_pattern(v) for v in variants]))
+                self._patterns.append((i, it.title, [(_needle(v), _pattern(v)) for v in variants]))
 
     def find(self, text: str, *, allowed: Sequence[int] = ()) -> list[int]:
         """Ids of the items named in `text`.
@@ -85,9 +94,12 @@ class TitleMatcher:
             allowed_titles.add(it.title.casefold())
             for v in title_variants(it.title):
                 spans += [m.span() for m in _pattern(v).finditer(text)]
+        lowered = text.lower() if text.isascii() else None
         found: list[int] = []
         for i, title, pats in self._patterns:
-            for p in pats:
+            for needle, p in pats:
+                if lowered is not None and needle is not None and needle not in lowered:
+                    continue
                 hit = False
                 for m in p.finditer(text):
                     s, e = m.span()
