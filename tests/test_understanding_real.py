@@ -655,3 +655,8 @@ def test_other_words_for_recent_ask_for_recent_films(extractor, text):
 ])
 def test_recent_films_told_about_or_small_talk_ask_for_no_years(extractor, text):
     assert "year_min" not in said(extractor, text)
+
+
+def test_they_after_a_list_of_films_is_the_films(extractor):
+    assert said(extractor, 'Seen "Fargo" and "Heat" already, they were good.') == {
+        "liked": [FARGO, HEAT]}

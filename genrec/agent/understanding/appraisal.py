@@ -25,7 +25,7 @@ _NEGATED = re.compile(
     r"(?:\bnot|n[o']?t|\bnever|\bno|\bnothing|\bhardly)\s+(?:\w+\s+){0,2}$"
 )
 """A negation in the three words before a word of praise ("not my favorite", "wasn't funny")."""
-_OTHERS = re.compile(r"\b(?:she|he|they|my (?:wife|husband|kids?|son|daughter|partner|friends?))\s+"
+_OTHERS = re.compile(r"\b(?:she|he|my (?:wife|husband|kids?|son|daughter|partner|friends?))\s+"
                      r"(?:\w+\s+)?(?:loved?|liked?|enjoyed|hated?)\b")
 """Someone else's verdict ("my wife loved it") is not the writer's."""
 _COMPARED = re.compile(

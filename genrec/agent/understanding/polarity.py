@@ -26,9 +26,10 @@ _LIST_GAP = re.compile(r"[\s,\"“”']*(?:and|or|&|,)?[\s\"“”']*(?:(?:the|a
 _CONJUNCTION = re.compile(r"\b(?:and|or)\b|&")
 _PLURAL_VERB = re.compile(r"(?:were|are)\b")
 _SOMEONE_ELSE = re.compile(
-    r"\b(?:he|she|they|my (?:wife|husband|kids?|son|daughter|partner|friends?|dad|mom|mum))\s+$"
+    r"\b(?:he|she|my (?:wife|husband|kids?|son|daughter|partner|friends?|dad|mom|mum))\s+$"
 )
-"""The subject of a verdict that is not the writer's ("with my dad, he hated it")."""
+"""The subject of a verdict that is not the writer's ("with my dad, he hated it"; not "they",
+which is the films as often as people: "Seen A and B, they were good")."""
 
 
 class _Span(Protocol):
