@@ -660,3 +660,18 @@ def test_recent_films_told_about_or_small_talk_ask_for_no_years(extractor, text)
 def test_they_after_a_list_of_films_is_the_films(extractor):
     assert said(extractor, 'Seen "Fargo" and "Heat" already, they were good.') == {
         "liked": [FARGO, HEAT]}
+
+
+@pytest.mark.parametrize("text, avoided, wanted", [
+    ("i don't do scary movies", ["Horror"], []),
+    ("anything but romance tbh", ["Romance"], []),
+    ("i can't handle gore", ["Horror"], []),
+    ("scary movies aren't my cup of tea", ["Horror"], []),
+    ("horror is a hard no for me", ["Horror"], []),
+    ("keep it away from horror pls, im scared of those", ["Horror"], []),
+    ("no horror, but thrillers are fine", ["Horror"], ["Thriller"]),
+    ("no horror, thrillers, or romance", ["Horror", "Thriller", "Romance"], []),
+])
+def test_ways_people_say_no_to_a_genre(extractor, text, avoided, wanted):
+    ex = said(extractor, text)
+    assert ex.get("avoided_genres", []) == avoided and ex.get("wanted_genres", []) == wanted

@@ -27,6 +27,8 @@ _TURNED_OFF_AFTER = re.compile(
 )
 NEGATION_WINDOW = 6
 """Words before a genre in which a negation avoids it ("not in the mood for a western")."""
+_CONTRAST = re.compile(r"\b(?:but|however|though|although|whereas)\b")
+_ANYTHING_BUT = re.compile(r"\b(anything|everything|all|whatever) but\b")
 _A_KIND_OF = re.compile(r"\b(?:" + "|".join(VOCABULARY.genre_kinds) + r")[\s.]+$")
 """A word that makes the genre after it one kind of it ("potty humor", "stupid comedy")."""
 _CLAUSE_END = re.compile(r"\bbut\b|\bhowever\b|\.|;|!|\?")
@@ -170,6 +172,7 @@ class GenreVocabulary:
         norm = self._moods(norm, out)
         norm = " " + re.sub(r"[^\w\s]", " . ", re.sub(r"[-_/]", " ", norm)) + " "
         norm = self._take_back(norm, out)
+        norm = _ANYTHING_BUT.sub(r"\1 except", norm)  # "anything but romance": no contrast
         prev_end, prev_neg = 0, None
         wanted: list[str] = []
         avoided: list[str] = []
@@ -178,7 +181,8 @@ class GenreVocabulary:
         for m in self._pattern.finditer(norm):
             g = self.phrases[m.group(1)]
             also = self.combos.get(m.group(1), [g])[1:]  # "rom com": Romance and Comedy
-            clause = _CLAUSE_END.split(norm[prev_end:m.start()])[-1]
+            gap = norm[prev_end:m.start()]
+            clause = _CLAUSE_END.split(gap)[-1]
             tail = " ".join(clause.split()[-NEGATION_WINDOW:])
             if (
                 _NEGATION.search(tail)
@@ -186,7 +190,9 @@ class GenreVocabulary:
                 or _TURNED_OFF_AFTER.match(norm, m.end())
             ):
                 neg = True
-            elif prev_neg is not None and _LIST_GAP.fullmatch(clause):
+            elif prev_neg is not None and _LIST_GAP.fullmatch(clause) and not _CONTRAST.search(gap):
+                # a plain list shares the negation ("no horror, thrillers or westerns"), never
+                # across a contrast ("no horror, but thrillers are fine")
                 neg = prev_neg
             else:
                 neg = False
