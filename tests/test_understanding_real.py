@@ -675,3 +675,19 @@ def test_they_after_a_list_of_films_is_the_films(extractor):
 def test_ways_people_say_no_to_a_genre(extractor, text, avoided, wanted):
     ex = said(extractor, text)
     assert ex.get("avoided_genres", []) == avoided and ex.get("wanted_genres", []) == wanted
+
+
+@pytest.mark.parametrize("text", [
+    "lol that's funny",
+    "my kids are watching something in the other room",
+    "i think the actor was in a lot of action movies",
+    "hi! how are you doing today?",
+    "oh i've heard of that, is it any good?",
+    "yeah the ending was sad, i cried lol",
+])
+def test_small_talk_and_descriptions_add_nothing(extractor, text):
+    assert said(extractor, text) == {}
+
+
+def test_a_request_after_small_talk_words_is_still_a_request(extractor):
+    assert said(extractor, "haha ok, something funny please")["wanted_genres"] == ["Comedy"]

@@ -76,15 +76,15 @@ _ASKS_THE_RECOMMENDER = re.compile(
     re.IGNORECASE,
 )
 _DESCRIBES = re.compile(
-    r"(?:^\W*|\b(?:and|but|because|so|though|although|since|as|cause|cuz|if|think|guess|believe|"
+    r"(?:^\W*(?:(?:lol|lmao|haha+|oh|ok|okay|yeah|yes|wow|omg|hmm+|well)\W+)*|"
+    r"\b(?:and|but|because|so|though|although|since|as|cause|cuz|if|think|guess|believe|"
     r"feel|hope|heard|"
     r"seems|like)\s+)"
     r"(?:(?:it's|its|itd|it'd|that's|thats|they're|theyre|this is|that is)\b|"
     r"(?:it|this|that|this one|that one|they|those|neither|none of them|both|both of them|he|she|"
     r"the (?:movie|film|"
     r"plot|story|cast|trailer|graphics|ending|sequel|book|show|series|original|remake|first one|"
-    r"second one|"
-    r"whole thing))\s+"
+    r"second one|whole thing|actor|actress|director|lead|main character))\s+"
     r"(?:is|was|were|are|s|would|will|might|could|can|seems?|seemed|looks?|looked|sounds?|sounded|"
     r"has|had|"
     r"have|gets?|got|felt|feels?|made|makes?|fits?|isn't|isnt|wasn't|wasnt|aren't|arent|doesn't|"

@@ -46,7 +46,8 @@ _BACK_TO_ME = re.compile(r"\bback to (?:me|my (?:own )?taste|what i like)\b")
 _NOT_A_GENRE = re.compile(
     r"\blive[ -]action\b|\bchildren of men\b|\bfamily (?:members?|of \w+)\b|"
     r"\b(?:my|our|his|her|the whole|whole) family\b(?! (?:movies?|films?|friendly|night))|"
-    r"\bmy kids? (?:loved?|liked?|watched|saw|enjoyed)\b|\bmix(?:ture)? of \w+ and \w+|"
+    r"\bmy kids? (?:loved?|liked?|watched|saw|enjoyed|are|is|were|was)\b|"
+    r"\bmix(?:ture)? of \w+ and \w+|"
     r"\b(?:as|when i was|since i was) (?:a )?(?:kid|kids|child|children)\b|"
     r"\b(?:the|that|this) (?:\w+ )?(?:movie|film|one)\b(?!s)|"
     r"\bthe family (?=(?:was|is|were|are|has|had|in|who|that|members?)\b)"
