@@ -691,3 +691,21 @@ def test_small_talk_and_descriptions_add_nothing(extractor, text):
 
 def test_a_request_after_small_talk_words_is_still_a_request(extractor):
     assert said(extractor, "haha ok, something funny please")["wanted_genres"] == ["Comedy"]
+
+
+@pytest.mark.parametrize("text, key, ids", [
+    ("my all time fav is pulp fiction", "liked", [PULP]),
+    ("Fargo blew my mind", "liked", [FARGO]),
+    ("honestly grease is a classic", "liked", [GREASE]),
+    ("I couldn't get through Pulp Fiction", "disliked", [PULP]),
+    ("i fell asleep during star wars lol", "disliked", [STAR_WARS]),
+])
+def test_more_ways_people_give_a_verdict_on_a_film(extractor, text, key, ids):
+    assert said(extractor, text) == {key: ids}
+
+
+def test_but_not_gives_the_second_title_the_opposite_verdict(extractor):
+    assert said(extractor, "I liked Fargo but not Pulp Fiction") == {
+        "liked": [FARGO], "disliked": [PULP]}
+    assert said(extractor, "hated Grease, but not Toy Story") == {
+        "disliked": [GREASE], "liked": [TOY_STORY]}

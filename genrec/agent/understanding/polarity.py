@@ -25,6 +25,7 @@ from genrec.agent.understanding.vocabulary import (
 _LIST_GAP = re.compile(r"[\s,\"“”']*(?:and|or|&|,)?[\s\"“”']*(?:(?:the|a|an)\s+)?")
 _CONJUNCTION = re.compile(r"\b(?:and|or)\b|&")
 _PLURAL_VERB = re.compile(r"(?:were|are)\b")
+_BUT_NOT = re.compile(r"^\W*(?:but|and|though)\s+not(?:\s+the)?\W*$")
 _SOMEONE_ELSE = re.compile(
     r"\b(?:he|she|my (?:wife|husband|kids?|son|daughter|partner|friends?|dad|mom|mum))\s+$"
 )
@@ -80,7 +81,11 @@ def list_verdicts(text: str, spans: Sequence[_Span], default: Polarity = "liked"
         else:
             same_sentence = prev is not None
         cues = list(POLARITY_BEFORE.finditer(gap))
-        if cues:
+        if cues and same_sentence and out[-1] in ("liked", "disliked") and _BUT_NOT.search(gap):
+            # "I liked A but not B": B takes the opposite verdict of the verb "not" leaves out
+            pol, by_cue = ("disliked" if out[-1] == "liked" else "liked"), True
+            cued.add(k)
+        elif cues:
             pol = _group(cues[-1])
             by_cue = pol != "seen"  # "watched X": seen, its verdict may come later in the sentence
             cued.add(k)

@@ -254,8 +254,8 @@ def _quoted_titles(
 
 _CUED_BEFORE = re.compile(
     r"\b(?:loved?|liked?|enjoyed|enjoy|hated?|disliked?|saw|watched|seen|adored?|rewatch(?:ed)?|"
-    r"favou?rite (?:is|was)|fan of|like|than|as good as|similar to|such as|along the lines of|"
-    r"in the vein of)\s+(?:the\s+)?$"
+    r"(?:re)?watching|(?:favou?rite|fave?) (?:is|was)|fan of|like|than|as good as|similar to|"
+    r"such as|along the lines of|in the vein of|get through|finish|asleep during)\s+(?:the\s+)?$"
 )
 _ASKS_ABOUT_BEFORE = re.compile(r"\b(?:is|was|seen|heard of|about|watched|watch|in)\s+(?:the\s+)?$")
 """Question words right before a lower-case title in a question ("is fargo any good?")."""
