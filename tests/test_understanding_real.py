@@ -709,3 +709,24 @@ def test_but_not_gives_the_second_title_the_opposite_verdict(extractor):
         "liked": [FARGO], "disliked": [PULP]}
     assert said(extractor, "hated Grease, but not Toy Story") == {
         "disliked": [GREASE], "liked": [TOY_STORY]}
+
+
+def _after(extractor: CatalogExtractor, *messages: str) -> DialogueState:
+    state = DialogueState()
+    for m in messages:
+        state = apply_reading(state, extractor.extract(m, state))
+    return state
+
+
+def test_a_genre_said_instead_replaces_the_one_asked_for(extractor):
+    st = _after(extractor, "i want a comedy", "hmm actually make it a drama instead")
+    assert st.wanted_genres == ["Drama"]
+    st = _after(extractor, "sci-fi please", "scratch that, fantasy")
+    assert st.wanted_genres == ["Fantasy"]
+    st = _after(extractor, "i want a comedy", "and a drama too")
+    assert st.wanted_genres == ["Comedy", "Drama"]
+
+
+def test_any_decade_takes_back_the_years(extractor):
+    st = _after(extractor, "a comedy from the 90s", "actually any decade is fine")
+    assert (st.year_min, st.year_max) == (None, None) and st.wanted_genres == ["Comedy"]

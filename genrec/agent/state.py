@@ -139,6 +139,7 @@ class Reading(Protocol):
     preferred_genres: list[str]
     preferred_decades: list[int]
     years_given: bool
+    years_dropped: bool
     year_min: int | None
     year_max: int | None
     decade_demanded: bool
@@ -178,6 +179,8 @@ def apply_reading(state: DialogueState, ex: Reading, *, max_wishes: int = 3) -> 
             new.prefer_genre(g)
     for d in ex.preferred_decades:
         new.prefer_decade(d)
+    if ex.years_dropped:  # "actually any decade is fine"
+        new.year_min = new.year_max = None
     if ex.years_given:
         new.set_years(ex.year_min, ex.year_max)
     elif ex.preferred_decades and (ex.decade_demanded or not ex.general_taste):

@@ -67,6 +67,18 @@ _ITEM_REF = re.compile(
 "Independence Day (ID4)")."""
 _WATCHED: frozenset[Polarity] = frozenset({"liked", "disliked", "seen"})
 """Verdicts of someone who has watched the item (not a reaction to an unseen one)."""
+_INSTEAD = re.compile(
+    r"\b(?:instead|scratch that|make it (?:a |an |some )?|change (?:it|that) to|switch (?:it )?to|"
+    r"on second thought|rather (?:have|see|watch) (?:a |an |some )?)\b",
+    re.IGNORECASE,
+)
+"""Words that replace the genre asked for, not add to it."""
+_ANY_YEARS = re.compile(
+    r"\b(?:any (?:decade|year|era|time|period)s?|(?:the )?(?:decade|year|era|age) "
+    r"(?:does ?n[o']?t|do ?n[o']?t|does not) matter|(?:old|new) or (?:new|old) is fine)\b",
+    re.IGNORECASE,
+)
+"""Words that take back the years asked for."""
 _USER_REF = re.compile(r"\buser(?:\s*id)?\s*#?\s*(\d{1,9})\b", re.IGNORECASE)
 
 
@@ -88,6 +100,8 @@ class Extraction(Preferences):
     """
 
     years_given: bool = Field(default=False, description="The message stated a year range.")
+    years_dropped: bool = Field(default=False, description=(
+        "The message takes back the years asked for ('actually any decade is fine')."))
     ambiguous: list[PendingChoice] = Field(
         default_factory=list, description="Titles that could mean several items.")
     unknown_item_refs: list[int] = Field(
@@ -213,6 +227,7 @@ class CatalogExtractor:
         # of a film ("it made me laugh", "is it scary?") do not
         masked = preference_text(masked, acts_text)
         masked = self._read_genres_and_years(ex, masked, said)
+        self._read_changes_of_mind(ex, said, state)
         self._read_wish(ex, masked, said)
         return ex
 
@@ -384,6 +399,15 @@ class CatalogExtractor:
         ex.decade_demanded = read.decade_demanded
         ex.general_taste = read.general_taste
         return read.masked
+
+    def _read_changes_of_mind(self, ex: Extraction, said: str, state: DialogueState) -> None:
+        """A new genre said to replace the last ("make it a drama instead", "scratch that,
+        fantasy") drops the genres wanted before; "any decade is fine" drops the years."""
+        if ex.wanted_genres and _INSTEAD.search(said):
+            ex.dropped_genres += [g for g in state.wanted_genres
+                                  if g not in ex.wanted_genres and g not in ex.dropped_genres]
+        if not ex.years_given and _ANY_YEARS.search(said):
+            ex.years_dropped = True
 
     def _read_wish(self, ex: Extraction, masked: str, said: str) -> None:
         """The free-text wish: the message (moods left out) when words other than titles, genres,

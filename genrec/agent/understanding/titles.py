@@ -111,20 +111,22 @@ DOMINANCE = 3
 """A film of a shared name is the one meant when it has this many times the ratings of the next
 ("The Thing" is the 1982 film, 45 ratings to 4)."""
 KNOWN_FLOOR = 10
-"""At least this many ratings (or the catalog's upper quartile, when higher) make a film well
-known: a lower-case word with only a question around it ("is fargo any good?") must name one."""
-RARE_FLOOR = 3
-"""Fewer ratings than this (or than the catalog's lower quartile, when higher) make a film rare.
-Low on purpose: in a small sample of users well-known recent films have few ratings (Insidious
-has 3 in MovieLens latest-small), while the films a common word names by chance have 1 or 2."""
+"""At least this many ratings (or the catalog's median count, when higher) make a film well known:
+a lower-case word with only a question around it ("is fargo any good?") must name one."""
+RARE_BELOW = 3
+"""Fewer ratings than this make a film rare: the films a common word names by chance ("Parasite",
+a 1982 film rated twice in MovieLens latest-small) have one or two. An absolute count on purpose:
+in a small sample of users, well-known recent films have few ratings (Insidious has 3), and in a
+catalog rated evenly no film is rare."""
 
 
 @dataclass(frozen=True)
 class TitlePrior:
-    """Rating counts per item (the ranker's training data) and the count under which a film is
-    rare. Without counts (`TitlePrior()`) nothing is rare and no film of a shared name dominates.
+    """Rating counts per item (the ranker's training data), the count under which a film is rare
+    and the count from which it is well known. Without counts (`TitlePrior()`) nothing is rare,
+    everything is well known and no film of a shared name dominates.
 
-    >>> prior = TitlePrior.from_counts({1: 45, 2: 4, 3: 40, 4: 30})
+    >>> prior = TitlePrior.from_counts({1: 45, 2: 2, 3: 40, 4: 30})
     >>> prior.dominant([1, 2]), prior.dominant([3, 4]), prior.rare(2), prior.rare(99)
     (1, None, True, True)
     >>> prior.well_known(1), prior.well_known(4)
@@ -141,8 +143,8 @@ class TitlePrior:
     def from_counts(cls, counts: Mapping[int, int]) -> TitlePrior:
         """The prior of a catalog whose items were rated `counts` times."""
         rated = sorted(c for c in counts.values() if c > 0)
-        lower, upper = (rated[len(rated) // 4], rated[3 * len(rated) // 4]) if rated else (0, 0)
-        return cls(dict(counts), max(RARE_FLOOR, lower), max(KNOWN_FLOOR, upper))
+        median = rated[len(rated) // 2] if rated else 0
+        return cls(dict(counts), RARE_BELOW, max(KNOWN_FLOOR, median))
 
     def rare(self, item_id: int) -> bool:
         """Is the film too little known to be taken from a common word alone?"""
