@@ -83,7 +83,8 @@ def list_verdicts(text: str, spans: Sequence[_Span], default: Polarity = "liked"
         cues = list(POLARITY_BEFORE.finditer(gap))
         if cues and same_sentence and out[-1] in ("liked", "disliked") and _BUT_NOT.search(gap):
             # "I liked A but not B": B takes the opposite verdict of the verb "not" leaves out
-            pol, by_cue = ("disliked" if out[-1] == "liked" else "liked"), True
+            pol = cast(Polarity, "disliked" if out[-1] == "liked" else "liked")
+            by_cue = True
             cued.add(k)
         elif cues:
             pol = _group(cues[-1])
