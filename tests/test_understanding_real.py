@@ -730,3 +730,9 @@ def test_a_genre_said_instead_replaces_the_one_asked_for(extractor):
 def test_any_decade_takes_back_the_years(extractor):
     st = _after(extractor, "a comedy from the 90s", "actually any decade is fine")
     assert (st.year_min, st.year_max) == (None, None) and st.wanted_genres == ["Comedy"]
+
+
+def test_scary_but_not_gory_wants_horror_without_avoiding_it(extractor):
+    assert said(extractor, "something scary but not gory") == {"wanted_genres": ["Horror"]}
+    assert said(extractor, "a horror film, nothing too gory pls") == {"wanted_genres": ["Horror"]}
+    assert said(extractor, "no gory movies") == {"avoided_genres": ["Horror"]}

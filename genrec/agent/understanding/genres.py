@@ -27,6 +27,7 @@ _TURNED_OFF_AFTER = re.compile(
 )
 NEGATION_WINDOW = 6
 """Words before a genre in which a negation avoids it ("not in the mood for a western")."""
+_KIND_WORD = re.compile("|".join(VOCABULARY.genre_kinds))
 _CONTRAST = re.compile(r"\b(?:but|however|though|although|whereas)\b")
 _ANYTHING_BUT = re.compile(r"\b(anything|everything|all|whatever) but\b")
 _A_KIND_OF = re.compile(r"\b(?:" + "|".join(VOCABULARY.genre_kinds) + r")[\s.]+$")
@@ -178,6 +179,7 @@ class GenreVocabulary:
         wanted: list[str] = []
         avoided: list[str] = []
         taste: list[str] = []
+        by_kind: list[str] = []  # genres avoided only through a word for one kind of them
         norm = self._typos(norm)
         for m in self._pattern.finditer(norm):
             g = self.phrases[m.group(1)]
@@ -199,6 +201,8 @@ class GenreVocabulary:
                 neg = False
             if neg and _A_KIND_OF.search(norm[max(0, m.start() - 20):m.start()]):
                 pass  # "no potty humor": one kind of comedy is not the genre
+            elif neg and _KIND_WORD.fullmatch(m.group(1)):
+                by_kind.append(g)  # "scary but not gory": no gore, unless no other word wants it
             elif neg:
                 avoided += [g, *also]
             else:
@@ -229,6 +233,7 @@ class GenreVocabulary:
         out.dropped = [
             g for g in dict.fromkeys(out.dropped) if g not in wanted and g not in avoided
         ]
+        avoided += [g for g in by_kind if g not in wanted]
         out.wanted = [g for g in dict.fromkeys(wanted) if g not in avoided]
         out.taste = [g for g in dict.fromkeys(taste) if g not in avoided and g not in out.wanted]
         out.avoided = list(dict.fromkeys(avoided))
