@@ -30,18 +30,28 @@ def _fmt(x: Any) -> str:
     return "  -  " if x is None else f"{x:.3f}"
 
 
+def _span(x: list[float] | None, signed: bool = False) -> str:
+    if not x:
+        return ""
+    return f"[{x[0]:+.3f}, {x[1]:+.3f}]" if signed else f"[{x[0]:.3f}, {x[1]:.3f}]"
+
+
 def table(name: str, res: dict[str, Any]) -> str:
+    ci = res.get("intervals") or {}
     lines = [
         f"{name}: {res['utterances']} utterances, false additions {res['false_additions']} "
-        f"({_fmt(res['false_addition_rate'])}), errors {res['errors']}, "
-        f"ms/utt mean {_fmt(res['ms_per_utterance']['mean'])} "
+        f"({_fmt(res['false_addition_rate'])} {_span(ci.get('false_addition_rate'))}), "
+        f"errors {res['errors']}, ms/utt mean {_fmt(res['ms_per_utterance']['mean'])} "
         f"p95 {_fmt(res['ms_per_utterance']['p95'])}",
-        f"  {'slot':<18}{'P':>7}{'R':>7}{'F1':>7}{'gold':>6}{'read':>6}",
+        f"  {'slot':<18}{'P':>7}{'R':>7}{'F1':>7}{'gold':>6}{'read':>6}"
+        + ("   F1 95% interval   F1 minus keyword, paired" if ci else ""),
     ]
     for slot, s in res["slots"].items():
         lines.append(
             f"  {slot:<18}{_fmt(s['precision']):>7}{_fmt(s['recall']):>7}{_fmt(s['f1']):>7}"
             f"{s['support']:>6}{s['predicted']:>6}"
+            + (f"   {_span(ci['f1'].get(slot)):<18}"
+               f"{_span(ci.get('f1_minus_baseline', {}).get(slot), signed=True)}" if ci else "")
         )
     kinds = ", ".join(
         f"{k} {v['with_false_addition']}/{v['utterances']}" for k, v in res["false_by_kind"].items()
@@ -185,7 +195,7 @@ def main() -> None:
         ExtractorReader,
         KeywordReader,
     )
-    from genrec.evaluation.understanding_score import GoldGrounder, replay, score
+    from genrec.evaluation.understanding_score import GoldGrounder, intervals, replay, score
 
     corpus = args.corpus or default_corpus_path()
     s = Settings(dataset=args.dataset)
@@ -219,29 +229,21 @@ def main() -> None:
     for half in halves:
         dialogues = load_dialogues(corpus, half=half)
         row: dict[str, Any] = {"dialogues": len(dialogues)}
-        for reader_name in ("agent", "keyword"):
-            reader: Any
-            if reader_name == "keyword":
-                reader = KeywordReader(catalog)
-            elif args.reader == "understanding":
-                reader = ExtractorReader(catalog, popularity=counts)
-            else:
-                reader = AgentReader(
-                    Recommender(
-                        catalog=parts.catalog,
-                        ranker=parts.ranker,
-                        store=parts.store,
-                        llm=None,
-                        policy="guided",
-                        sessions=SessionStore(None),
-                        config=s.agent,
-                    )
-                )
-            results = replay(reader, dialogues, grounder)
-            row[reader_name] = score(results, latest)
-            print(table(f"[{half}] {reader.name}", row[reader_name]))
-            if reader_name == "agent" and args.show_errors:
-                show_errors(results, args.show_errors)
+        agent_reader: Any = (
+            ExtractorReader(catalog, popularity=counts) if args.reader == "understanding"
+            else AgentReader(Recommender(catalog=parts.catalog, ranker=parts.ranker,
+                                         store=parts.store, llm=None, policy="guided",
+                                         sessions=SessionStore(None), config=s.agent)))
+        agent_results = replay(agent_reader, dialogues, grounder)
+        keyword_results = replay(KeywordReader(catalog), dialogues, grounder)
+        row["agent"] = score(agent_results, latest)
+        row["agent"]["intervals"] = intervals(agent_results, latest, keyword_results,
+                                              seed=args.seed)
+        row["keyword"] = score(keyword_results, latest)
+        print(table(f"[{half}] {agent_reader.name}", row["agent"]))
+        if args.show_errors:
+            show_errors(agent_results, args.show_errors)
+        print(table(f"[{half}] keyword", row["keyword"]))
         out["halves"][half] = row
     if args.template_users:
         rec = Recommender(catalog=parts.catalog, ranker=parts.ranker, store=parts.store, llm=None,

@@ -736,3 +736,22 @@ def test_scary_but_not_gory_wants_horror_without_avoiding_it(extractor):
     assert said(extractor, "something scary but not gory") == {"wanted_genres": ["Horror"]}
     assert said(extractor, "a horror film, nothing too gory pls") == {"wanted_genres": ["Horror"]}
     assert said(extractor, "no gory movies") == {"avoided_genres": ["Horror"]}
+
+
+def test_intervals_resample_dialogues_and_pair_with_the_baseline():
+    from genrec.evaluation.understanding_score import TurnResult, intervals
+
+    def turn(d: str, read: set[str], gold: set[str]) -> TurnResult:
+        ex, r = Expected(wanted=gold), Reading(wanted=read)
+        return TurnResult(d, 1, "t", "preference", ex, r, false_additions(ex, r))
+
+    good = [turn(f"d{i}", {"Comedy"}, {"Comedy"}) for i in range(8)] + [
+        turn("d8", {"Horror"}, {"Comedy"}), turn("d9", set(), {"Drama"})]
+    ci = intervals(good, 2000, baseline=good, resamples=300)
+    lo, hi = ci["f1"]["genres_wanted"]
+    assert lo < 0.8 < hi and hi - lo > 0.1  # 8 of 10 right, two dialogues wrong: F1 0.84
+    assert ci["f1_minus_baseline"]["genres_wanted"] == [0.0, 0.0]  # a reader against itself
+    assert ci["false_addition_rate"][1] > 0  # d8 added Horror
+    worse = [turn(t.dialog_id, set(), t.expected.wanted) for t in good]
+    assert intervals(good, 2000, baseline=worse, resamples=300)["f1_minus_baseline"][
+        "genres_wanted"][0] > 0.5

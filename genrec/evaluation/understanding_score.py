@@ -12,7 +12,9 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
+
+import numpy as np
 
 from genrec.agent.state import DialogueState
 from genrec.agent.understanding.genres import GenreVocabulary
@@ -20,9 +22,6 @@ from genrec.agent.understanding.text import fold
 from genrec.agent.understanding.titles import TitleIndex, title_index, title_key
 from genrec.data import Catalog
 from genrec.evaluation.real_dialogues import GoldTurn
-
-if TYPE_CHECKING:
-    pass
 
 SLOTS = (
     "genres_wanted",
@@ -244,6 +243,19 @@ def _year_match(latest: int) -> Callable[[tuple[str, int], Any], bool]:
     return match
 
 
+def _add_turn(slots: dict[str, SlotCounts], t: TurnResult, latest: int) -> None:
+    """Count one utterance's reading against its gold, slot by slot."""
+    ex, r = t.expected, t.reading
+    slots["genres_wanted"].add(r.wanted, ex.wanted)
+    slots["genres_avoided"].add(r.avoided, ex.avoided)
+    slots["genres_dropped"].add(r.dropped, ex.dropped)
+    slots["titles_liked"].add(r.liked, ex.liked)
+    slots["titles_disliked"].add(r.disliked, ex.disliked)
+    slots["titles_mentioned"].add(r.mentioned, ex.mentioned)
+    gold_years = set(ex.years) | ({("min", -1)} if ex.recent and not ex.years else set())
+    slots["years"].add(r.years, gold_years, _year_match(latest))
+
+
 def score(results: Sequence[TurnResult], latest: int) -> dict[str, Any]:
     """Precision / recall / F1 per slot, false additions by kind, errors and ms per utterance."""
     slots = {s: SlotCounts() for s in SLOTS}
@@ -253,15 +265,8 @@ def score(results: Sequence[TurnResult], latest: int) -> dict[str, Any]:
     errors = 0
     by_reference = 0
     for t in results:
-        ex, r = t.expected, t.reading
-        slots["genres_wanted"].add(r.wanted, ex.wanted)
-        slots["genres_avoided"].add(r.avoided, ex.avoided)
-        slots["genres_dropped"].add(r.dropped, ex.dropped)
-        slots["titles_liked"].add(r.liked, ex.liked)
-        slots["titles_disliked"].add(r.disliked, ex.disliked)
-        slots["titles_mentioned"].add(r.mentioned, ex.mentioned)
-        gold_years = set(ex.years) | ({("min", -1)} if ex.recent and not ex.years else set())
-        slots["years"].add(r.years, gold_years, _year_match(latest))
+        r = t.reading
+        _add_turn(slots, t, latest)
         by_kind[t.kind] += 1
         if t.false:
             false_by_kind[t.kind] += 1
@@ -286,6 +291,72 @@ def score(results: Sequence[TurnResult], latest: int) -> dict[str, Any]:
             "p95": ms_sorted[min(n - 1, int(0.95 * n))] if n else None,
         },
     }
+
+
+def _per_dialogue(results: Sequence[TurnResult], latest: int) -> dict[str, np.ndarray]:
+    """Counts per dialogue: tp, fp, fn of every slot, utterances and those with a false addition
+    (each an array with one entry a dialogue, in order of first appearance)."""
+    order: dict[str, int] = {}
+    for t in results:
+        order.setdefault(t.dialog_id, len(order))
+    counts = {k: np.zeros(len(order)) for k in ("utterances", "false")}
+    for s in SLOTS:
+        for part in ("tp", "fp", "fn"):
+            counts[f"{s}.{part}"] = np.zeros(len(order))
+    for t in results:
+        d = order[t.dialog_id]
+        slots = {s: SlotCounts() for s in SLOTS}
+        _add_turn(slots, t, latest)
+        for s, c in slots.items():
+            for part in ("tp", "fp", "fn"):
+                counts[f"{s}.{part}"][d] += getattr(c, part)
+        counts["utterances"][d] += 1
+        counts["false"][d] += bool(t.false)
+    return counts
+
+
+def _f1(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> np.ndarray:
+    """F1 of summed counts, one value a row (nan where nothing was predicted or expected)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return 2 * tp / (2 * tp + fp + fn)
+
+
+def intervals(
+    results: Sequence[TurnResult],
+    latest: int,
+    baseline: Sequence[TurnResult] | None = None,
+    *,
+    resamples: int = 1000,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """95% intervals by resampling dialogues (each dialogue's turns stay together): the F1 of every
+    slot and the share of utterances with a false addition; with a `baseline` read of the same
+    dialogues, the paired difference of F1 (this reader minus the baseline) on the same draws."""
+    a = _per_dialogue(results, latest)
+    b = _per_dialogue(baseline, latest) if baseline is not None else None
+    n = len(a["utterances"])
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, n, size=(resamples, n))
+
+    def summed(c: dict[str, np.ndarray], key: str) -> np.ndarray:
+        return c[key][draws].sum(axis=1)
+
+    def span(x: np.ndarray) -> list[float] | None:
+        x = x[~np.isnan(x)]
+        return [float(np.percentile(x, 2.5)), float(np.percentile(x, 97.5))] if len(x) else None
+
+    false_rate = summed(a, "false") / summed(a, "utterances")
+    out: dict[str, Any] = {"resamples": resamples, "seed": seed, "dialogues": n, "f1": {},
+                           "false_addition_rate": span(false_rate)}
+    if b is not None:
+        out["f1_minus_baseline"] = {}
+    for s in SLOTS:
+        f = _f1(*(summed(a, f"{s}.{p}") for p in ("tp", "fp", "fn")))
+        out["f1"][s] = span(f)
+        if b is not None:
+            out["f1_minus_baseline"][s] = span(f - _f1(*(summed(b, f"{s}.{p}")
+                                                          for p in ("tp", "fp", "fn"))))
+    return out
 
 
 def replay(
@@ -322,6 +393,7 @@ __all__ = [
     "Reading",
     "TurnResult",
     "false_additions",
+    "intervals",
     "net_of_held",
     "replay",
     "score",
