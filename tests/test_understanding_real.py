@@ -755,3 +755,28 @@ def test_intervals_resample_dialogues_and_pair_with_the_baseline():
     worse = [turn(t.dialog_id, set(), t.expected.wanted) for t in good]
     assert intervals(good, 2000, baseline=worse, resamples=300)["f1_minus_baseline"][
         "genres_wanted"][0] > 0.5
+
+
+@pytest.mark.parametrize("text", [
+    "Happy Friday!",
+    "hi! doing well, getting ready for friday lol",
+    "what should i watch on Friday night?",
+])
+def test_days_and_holidays_said_as_such_are_not_titles(extractor, text):
+    ex = extractor.extract(text)
+    assert not ex.mentioned() and not ex.ambiguous and not ex.asked_about
+
+
+@pytest.mark.parametrize("text, key, ids", [
+    ("I watched Heat on Netflix last night, so good", "liked", [HEAT]),
+    ("saw Fargo on Friday and loved it", "liked", [FARGO]),
+    ("I watched Friday with my brother, hilarious", "liked", [FRIDAY]),
+])
+def test_a_platform_or_a_day_after_a_title_starts_no_longer_title(extractor, text, key, ids):
+    assert said(extractor, text) == {key: ids}
+
+
+def test_a_genre_word_that_describes_a_film_judged_asks_for_nothing(extractor):
+    assert said(extractor, "watched Grease with my sister, hilarious") == {"liked": [GREASE]}
+    assert said(extractor, "loved Fargo, something funny like that please")["wanted_genres"] == [
+        "Comedy"]

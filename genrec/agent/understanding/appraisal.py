@@ -1,6 +1,7 @@
 """Verdicts a sentence gives a title with no cue next to it: praise or blame elsewhere in the
 sentence ("his performance in Shutter Island was phenomenal"), comparisons that judge nothing
-("it's like a Bonnie and Clyde sort of film") and requests for more like a title ("something like").
+("it's like a Bonnie and Clyde sort of film"), requests for more like a title ("something like"),
+and the genre words that describe a title judged ("saw Friday, hilarious") rather than ask.
 """
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from __future__ import annotations
 import re
 
 from genrec.agent.preferences import Polarity
-from genrec.agent.understanding.text import SENTENCE_END
+from genrec.agent.understanding.text import SENTENCE_END, blank
 
 _PRAISE = re.compile(
     r"\b(?:great|amazing|phenomenal|awesome|fantastic|brilliant|excellent|incredible|superb|"
@@ -88,3 +89,40 @@ def compared(text: str, start: int) -> bool:
     (True, False)
     """
     return bool(_COMPARED.search(SENTENCE_END.split(text[:start])[-1]))
+
+
+_DESCRIPTIVE = re.compile(
+    r"\b(?:funny|funniest|hilarious|laughed|scary|scariest|creepy|spooky|romantic|gory)\b",
+    re.IGNORECASE,
+)
+"""Genre words that describe a film as much as they name a genre."""
+_ASKING = re.compile(
+    r"\b(?:something|anything|want|wanna|need|looking for|in the mood|recommend\w*|suggest\w*|"
+    r"show me|give me|more|another|other|similar|please|pls|nothing|no|not|without|prefer|"
+    r"rather)\b",
+    re.IGNORECASE,
+)
+_CLAUSE = re.compile(r"[,;:]|\bbut\b|\band\b|" + SENTENCE_END.pattern)
+
+
+def descriptions_out(text: str, titles: list[tuple[int, int]]) -> str:
+    """`text` without the descriptive genre words of the sentences that judge a title ("I watched
+    Friday with my brother, hilarious"): they describe the film, they ask for no genre. A clause
+    that asks for or turns down something ("loved Heat, something funny please", "loved Aliens
+    but nothing too gory") keeps its words.
+
+    >>> descriptions_out("Saw Heat with my brother, hilarious", [(4, 8)]).strip()
+    'Saw Heat with my brother,'
+    >>> descriptions_out("Loved Heat, something funny please", [(6, 10)])
+    'Loved Heat, something funny please'
+    """
+    for start, end in titles:
+        lo = max((m.end() for m in SENTENCE_END.finditer(text, 0, start)), default=0)
+        stop = SENTENCE_END.search(text, end)
+        hi = stop.start() if stop else len(text)
+        for m in _DESCRIPTIVE.finditer(text, lo, hi):
+            a = max((c.end() for c in _CLAUSE.finditer(text, lo, m.start())), default=lo)
+            b = _CLAUSE.search(text, m.end(), hi)
+            if not _ASKING.search(text, a, b.start() if b else hi):
+                text = blank(text, m.start(), m.end())
+    return text

@@ -18,7 +18,12 @@ from genrec.agent.understanding.answers import (
     echo_verdict,
     pending_pick,
 )
-from genrec.agent.understanding.appraisal import MORE_LIKE, compared, sentence_verdict
+from genrec.agent.understanding.appraisal import (
+    MORE_LIKE,
+    compared,
+    descriptions_out,
+    sentence_verdict,
+)
 from genrec.agent.understanding.genres import GenreVocabulary
 from genrec.agent.understanding.genres_and_years import GenreYearReader
 from genrec.agent.understanding.polarity import (
@@ -314,7 +319,9 @@ class CatalogExtractor:
             [*mentions, *refs], key=lambda x: x.start
         )
         self._read_verdicts(ex, masked, outside, spans, shown, state)
-        return self._record_titles(ex, masked, mentions), acts_text
+        masked = self._record_titles(ex, masked, mentions)
+        judged = [(t.start, t.end) for t in mentions if not (t.weak or t.ambiguous or t.compared)]
+        return descriptions_out(masked, judged), acts_text
 
     def _read_verdicts(
         self,

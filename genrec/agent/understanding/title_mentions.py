@@ -184,6 +184,8 @@ def _mention_at(
     ):
         # "Terminator 2", "Alien part 2": a sequel the catalog does not have by that name
         return None, n + 1
+    if _is_a_date(text, start, key):
+        return None, n  # "Happy Friday!", "getting ready for Halloween", "Merry Christmas"
     if _LATER_FILM_BEFORE.search(text[max(0, start - 30):start]):
         # "the new Lion King", "the second Alien": not the catalog's film of that name
         return None, n
@@ -264,6 +266,27 @@ _LATER_FILM_BEFORE = re.compile(
     r"2nd|3rd|4th|next|live action|live-action)\s+$",
     re.IGNORECASE,
 )
+_DATES = frozenset(
+    "christmas xmas halloween thanksgiving easter holidays holiday new year new years valentines "
+    "valentines day mothers day fathers day monday tuesday wednesday thursday friday saturday "
+    "sunday weekend birthday summer winter spring".split(" ")
+) | {"new year", "new years", "valentines day", "mothers day", "fathers day"}
+_DATE_BEFORE = re.compile(
+    r"\b(?:happy|merry|ready for|on|over|this|next|last|until|till|since|during|around|before|"
+    r"after|by|every|each|a|the|for the)\s+$",
+    re.IGNORECASE,
+)
+
+
+def _is_a_date(text: str, start: int, key: str) -> bool:
+    """Is the title at text[start] a day or holiday said as one ("Happy Friday", "on Friday",
+    "ready for Halloween"), or a holiday greeting ("Merry Christmas!")?"""
+    words = key.split()
+    if words[0] in ("merry", "happy") and " ".join(words[1:]) in _DATES:
+        return not re.search(r"\w", text[:start])  # "Merry Christmas!" opening a message
+    return key in _DATES and bool(_DATE_BEFORE.search(text[max(0, start - 20):start]))
+
+
 _CONNECTOR = r"(?:of|the|v|vs|versus|in|on|at|to|from|with|for|a|an|&)"
 _LONGER_AFTER = re.compile(r"(?::\s*|\s+(?:" + _CONNECTOR + r"\s+)*)(?!I\b)[A-Z][\w'’]*")
 _LONGER_BEFORE = re.compile(
@@ -284,7 +307,14 @@ def _whole_mention(text: str, start: int, end: int, key: str, *, quoted: bool) -
     return not (_LONGER_BEFORE.search(before) and not _SENTENCE_START.search(before))
 
 
-_STOP_AFTER = re.compile(r"^(?:And|Or|But|So|Then|Also|Yes|No|Lol|Haha|Thanks)$")
+_STOP_AFTER = re.compile(
+    r"^(?:And|Or|But|So|Then|Also|Yes|No|Lol|Haha|Thanks|Netflix|Hulu|Prime|Amazon|Disney\+?|HBO|"
+    r"Max|TV|DVD|VHS|YouTube|Redbox|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|"
+    r"January|February|March|April|June|July|August|September|October|November|December|"
+    r"Christmas|Halloween|Thanksgiving|Easter)$"
+)
+"""Capitalised words after a title that start no longer title ("Heat on Netflix", "Halloween on
+Friday")."""
 _SENTENCE_START = re.compile(r"(?:^|[.!?]\s+|\n)\W*[A-Z][\w'’]*:?\s+$")
 
 
