@@ -780,3 +780,17 @@ def test_a_genre_word_that_describes_a_film_judged_asks_for_nothing(extractor):
     assert said(extractor, "watched Grease with my sister, hilarious") == {"liked": [GREASE]}
     assert said(extractor, "loved Fargo, something funny like that please")["wanted_genres"] == [
         "Comedy"]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("I've seen Toy Story like a million times with my kids", {"seen": [TOY_STORY]}),
+    ("i liked Toy Story but the sequels not so much", {"liked": [TOY_STORY]}),
+    ("Star Wars is the best superhero movie ever", {"liked": [STAR_WARS]}),
+])
+def test_asides_in_a_statement_about_a_film_add_nothing_else(extractor, text, expected):
+    assert said(extractor, text) == expected
+
+
+def test_a_film_to_watch_with_the_kids_is_a_request_for_kids_films(extractor):
+    ex = said(extractor, "something to watch with my kids tonight")
+    assert ex["wanted_genres"] == ["Children's"] and "Horror" in ex["avoided_genres"]

@@ -92,7 +92,8 @@ def compared(text: str, start: int) -> bool:
 
 
 _DESCRIPTIVE = re.compile(
-    r"\b(?:funny|funniest|hilarious|laughed|scary|scariest|creepy|spooky|romantic|gory)\b",
+    r"\b(?:funny|funniest|hilarious|laughed|scary|scariest|creepy|spooky|romantic|gory|"
+    r"super ?heros?|superhero)\b",
     re.IGNORECASE,
 )
 """Genre words that describe a film as much as they name a genre."""

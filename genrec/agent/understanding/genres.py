@@ -49,6 +49,7 @@ _NOT_A_GENRE = re.compile(
     r"\b(?:my|our|his|her|the whole|whole) family\b(?! (?:movies?|films?|friendly|night))|"
     r"\bmy kids? (?:loved?|liked?|watched|saw|enjoyed|are|is|were|was)\b|"
     r"\bmix(?:ture)? of \w+ and \w+|"
+    r"\b(?:seen|watched|saw)\b[^.!?]{0,60}\bwith (?:my|our|the) (?:kids?|children|family)\b|"
     r"\b(?:as|when i was|since i was) (?:a )?(?:kid|kids|child|children)\b|"
     r"\b(?:the|that|this) (?:\w+ )?(?:movie|film|one)\b(?!s)|"
     r"\bthe family (?=(?:was|is|were|are|has|had|in|who|that|members?)\b)"

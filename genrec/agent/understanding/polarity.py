@@ -26,6 +26,11 @@ _LIST_GAP = re.compile(r"[\s,\"“”']*(?:and|or|&|,)?[\s\"“”']*(?:(?:the|a
 _CONJUNCTION = re.compile(r"\b(?:and|or)\b|&")
 _PLURAL_VERB = re.compile(r"(?:were|are)\b")
 _BUT_NOT = re.compile(r"^\W*(?:but|and|though)\s+not(?:\s+the)?\W*$")
+_NEW_SUBJECT = re.compile(
+    r"\b(?:but|though|although|however|whereas)\s+(?:the|those|these|his|her|their|my)\s+\w+"
+)
+"""A contrast that turns to something else ("liked X but the sequels not so much"): the verdict
+after it is not the title's."""
 _SOMEONE_ELSE = re.compile(
     r"\b(?:he|she|my (?:wife|husband|kids?|son|daughter|partner|friends?|dad|mom|mum))\s+$"
 )
@@ -99,7 +104,8 @@ def list_verdicts(text: str, spans: Sequence[_Span], default: Polarity = "liked"
         stop = SENTENCE_END.search(tail)
         tail = tail[: stop.start()] if stop else tail
         post = [v for v in POLARITY_AFTER.finditer(tail[:60])
-                if not _SOMEONE_ELSE.search(tail[:v.start()])]
+                if not (_SOMEONE_ELSE.search(tail[:v.start()])
+                        or _NEW_SUBJECT.search(tail[:v.start()]))]
         said_to = m.end
         if post:
             pol, by_cue = _group(post[0]), True

@@ -63,6 +63,9 @@ def find_typos(
             i += 1
             continue
         start = i + 1 if toks[i][0] in ARTICLES else i
+        if start > i and re.search(r"\blike\s+$", low[:toks[i][1]]):
+            i += 1  # "like a million times": a comparison, not a misspelt title
+            continue
         best = _best_typo_at(index, text, toks, covered, start, cued, not_titles, prior)
         if best is None:
             i += 1
