@@ -21,6 +21,11 @@ from genrec.data import Dataset, fetch_movielens, load_dataset
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Under pytest-xdist (`-n 2`, the test command) each worker keeps to one core: torch's OpenMP
+# threads (read at torch's import, which comes later) would otherwise wait on the other worker's
+# core, which turns a tiny tensor op into milliseconds.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 @pytest.fixture(autouse=True)
