@@ -9,6 +9,7 @@ on the `small_films` fixtures below; the ML-100K ranker and index are for slow t
 
 from __future__ import annotations
 
+import gc
 import os
 from pathlib import Path
 
@@ -26,6 +27,21 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # core, which turns a tiny tensor op into milliseconds.
 if os.environ.get("PYTEST_XDIST_WORKER"):
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+# Collection imports every genrec module for its doctests (gradio, torch, chromadb, ...): millions
+# of long-lived objects that every full garbage collection would walk again, ~0.3 s each time, some
+# twenty times a worker. The collector waits until collection ends; what it built is then frozen
+# out of later collections (gc.freeze), which go on as usual for what the tests create.
+def pytest_collectstart(collector: pytest.Collector) -> None:
+    if isinstance(collector, pytest.Session):
+        gc.disable()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    gc.collect()
+    gc.freeze()
+    gc.enable()
 
 
 @pytest.fixture(autouse=True)
