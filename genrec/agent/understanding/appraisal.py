@@ -10,6 +10,7 @@ import re
 
 from genrec.agent.preferences import Polarity
 from genrec.agent.understanding.text import SENTENCE_END, blank
+from genrec.agent.understanding.vocabulary import OTHER_PEOPLE
 
 _PRAISE = re.compile(
     r"\b(?:great|amazing|phenomenal|awesome|fantastic|brilliant|excellent|incredible|superb|"
@@ -26,8 +27,7 @@ _NEGATED = re.compile(
     r"(?:\bnot|n[o']?t|\bnever|\bno|\bnothing|\bhardly)\s+(?:\w+\s+){0,2}$"
 )
 """A negation in the three words before a word of praise ("not my favorite", "wasn't funny")."""
-_OTHERS = re.compile(r"\b(?:she|he|my (?:wife|husband|kids?|son|daughter|partner|friends?))\s+"
-                     r"(?:\w+\s+)?(?:loved?|liked?|enjoyed|hated?)\b")
+_OTHERS = re.compile(r"\b" + OTHER_PEOPLE + r"\s+(?:\w+\s+)?(?:loved?|liked?|enjoyed|hated?)\b")
 """Someone else's verdict ("my wife loved it") is not the writer's."""
 _COMPARED = re.compile(
     r"\b(?:it'?s|it is|it was|that'?s|this is|sounds|sounded|looks|looked|seems|seemed|kinda|"

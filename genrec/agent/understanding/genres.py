@@ -28,7 +28,7 @@ _TURNED_OFF_AFTER = re.compile(
 NEGATION_WINDOW = 6
 """Words before a genre in which a negation avoids it ("not in the mood for a western")."""
 _KIND_WORD = re.compile("|".join(VOCABULARY.genre_kinds))
-_CONTRAST = re.compile(r"\b(?:but|however|though|although|whereas)\b")
+_CONTRAST = any_word(VOCABULARY.contrast_words)
 _ANYTHING_BUT = re.compile(r"\b(anything|everything|all|whatever) but\b")
 _A_KIND_OF = re.compile(r"\b(?:" + "|".join(VOCABULARY.genre_kinds) + r")[\s.]+$")
 """A word that makes the genre after it one kind of it ("potty humor", "stupid comedy")."""

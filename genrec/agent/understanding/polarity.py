@@ -16,6 +16,7 @@ from genrec.agent.understanding.vocabulary import (
     LIST_MORE_REF,
     ORDINAL_REF,
     ORDINALS,
+    OTHER_PEOPLE,
     PLURAL,
     POLARITY_AFTER,
     POLARITY_BEFORE,
@@ -31,9 +32,7 @@ _NEW_SUBJECT = re.compile(
 )
 """A contrast that turns to something else ("liked X but the sequels not so much"): the verdict
 after it is not the title's."""
-_SOMEONE_ELSE = re.compile(
-    r"\b(?:he|she|my (?:wife|husband|kids?|son|daughter|partner|friends?|dad|mom|mum))\s+$"
-)
+_SOMEONE_ELSE = re.compile(r"\b" + OTHER_PEOPLE + r"\s+$")
 """The subject of a verdict that is not the writer's ("with my dad, he hated it"; not "they",
 which is the films as often as people: "Seen A and B, they were good")."""
 

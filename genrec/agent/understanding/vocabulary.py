@@ -163,6 +163,8 @@ VERDICT_AFTER = re.compile(
 """A verdict right after a title says a film is meant: "alien was great", "Fargo was a very good
 movie", "Star Wars which I also enjoyed", "Scream is one of my favorite movies" (every after-cue
 of the vocabulary)."""
+OTHER_PEOPLE = r"(?:he|she|my (?:wife|husband|kids?|son|daughter|partner|friends?|dad|mom|mum))"
+"""Subjects whose verdict is not the writer's ("my dad loved it", "he hated it")."""
 PLURAL = any_word(VOCABULARY.plural_references)
 REFERENCE_CUES = {
     name: any_word(frags, re.IGNORECASE) for name, frags in VOCABULARY.reference_cues.items()
