@@ -235,6 +235,8 @@ class BackgroundServer:
         self.host, self.port = host, port
         config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
         self._server = uvicorn.Server(config)
+        self._server.main_loop = self._main_loop  # type: ignore[method-assign]
+        self._wake: tuple[asyncio.AbstractEventLoop, asyncio.Event] | None = None
         self._thread: threading.Thread | None = None
 
     @property
@@ -248,11 +250,28 @@ class BackgroundServer:
         while not self._server.started:
             if not self._thread.is_alive() or time.monotonic() > deadline:
                 raise RuntimeError(f"the server did not start on {self.url}")
-            time.sleep(0.02)
+            time.sleep(0.005)
         return self
+
+    async def _main_loop(self) -> None:
+        """uvicorn's main loop (a tick every 0.1 s until it should exit) that stop() also wakes,
+        so a stop does not wait for the next tick."""
+        wake = asyncio.Event()
+        self._wake = (asyncio.get_running_loop(), wake)
+        counter = 0
+        should_exit = await self._server.on_tick(counter)
+        while not should_exit:
+            counter = (counter + 1) % 864000
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), 0.1)
+            should_exit = await self._server.on_tick(counter)
 
     def stop(self, timeout: float = 10.0) -> None:
         self._server.should_exit = True
+        if self._wake is not None:
+            loop, wake = self._wake
+            with contextlib.suppress(RuntimeError):  # the loop has ended already
+                loop.call_soon_threadsafe(wake.set)
         if self._thread is not None:
             self._thread.join(timeout)
 
