@@ -110,9 +110,10 @@ def title_index(catalog: Catalog) -> TitleIndex:
 DOMINANCE = 3
 """A film of a shared name is the one meant when it has this many times the ratings of the next
 ("The Thing" is the 1982 film, 45 ratings to 4)."""
-KNOWN_FLOOR = 10
-"""At least this many ratings (or the catalog's median count, when higher) make a film well known:
-a lower-case word with only a question around it ("is fargo any good?") must name one."""
+KNOWN_FROM = 10
+"""At least this many ratings make a film well known: a lower-case word with only a question
+around it ("is fargo any good?") must name one ("as in vacation?" names no film rated 6 times).
+An absolute count, like `RARE_BELOW`: in a catalog rated evenly every film is well known."""
 RARE_BELOW = 3
 """Fewer ratings than this make a film rare: the films a common word names by chance ("Parasite",
 a 1982 film rated twice in MovieLens latest-small) have one or two. An absolute count on purpose:
@@ -129,7 +130,7 @@ class TitlePrior:
     >>> prior = TitlePrior.from_counts({1: 45, 2: 2, 3: 40, 4: 30})
     >>> prior.dominant([1, 2]), prior.dominant([3, 4]), prior.rare(2), prior.rare(99)
     (1, None, True, True)
-    >>> prior.well_known(1), prior.well_known(4)
+    >>> prior.well_known(1), prior.well_known(2)
     (True, False)
     >>> TitlePrior().rare(99), TitlePrior().dominant([1, 2]), TitlePrior().well_known(99)
     (False, None, True)
@@ -142,9 +143,7 @@ class TitlePrior:
     @classmethod
     def from_counts(cls, counts: Mapping[int, int]) -> TitlePrior:
         """The prior of a catalog whose items were rated `counts` times."""
-        rated = sorted(c for c in counts.values() if c > 0)
-        median = rated[len(rated) // 2] if rated else 0
-        return cls(dict(counts), RARE_BELOW, max(KNOWN_FLOOR, median))
+        return cls(dict(counts), RARE_BELOW, KNOWN_FROM)
 
     def rare(self, item_id: int) -> bool:
         """Is the film too little known to be taken from a common word alone?"""
