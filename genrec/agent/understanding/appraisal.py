@@ -47,11 +47,11 @@ MORE_LIKE = re.compile(
 """Words that ask for more like a title ("something like", "films similar to"), right before it."""
 
 
-def _sentence(text: str, start: int, end: int) -> tuple[str, str]:
-    """The parts of the sentence holding text[start:end] before and after it."""
-    before = SENTENCE_END.split(text[:start])[-1]
+def _sentence(text: str, start: int, end: int) -> tuple[int, int]:
+    """Where the sentence holding text[start:end] begins and ends."""
+    lo = max((m.end() for m in SENTENCE_END.finditer(text, 0, start)), default=0)
     stop = SENTENCE_END.search(text, end)
-    return before, text[end:stop.start() if stop else len(text)]
+    return lo, stop.start() if stop else len(text)
 
 
 def _judged(rx: re.Pattern[str], part: str) -> bool:
@@ -70,7 +70,8 @@ def sentence_verdict(text: str, start: int, end: int) -> Polarity | None:
     >>> sentence_verdict(t, 0, 8) is None
     True
     """
-    before, after = (p.lower() for p in _sentence(text, start, end))
+    lo, hi = _sentence(text, start, end)
+    before, after = text[lo:start].lower(), text[end:hi].lower()
     whole = f"{before} {after}"
     if _OTHERS.search(whole):
         return None
@@ -118,9 +119,7 @@ def descriptions_out(text: str, titles: list[tuple[int, int]]) -> str:
     'Loved Heat, something funny please'
     """
     for start, end in titles:
-        lo = max((m.end() for m in SENTENCE_END.finditer(text, 0, start)), default=0)
-        stop = SENTENCE_END.search(text, end)
-        hi = stop.start() if stop else len(text)
+        lo, hi = _sentence(text, start, end)
         for m in _DESCRIPTIVE.finditer(text, lo, hi):
             a = max((c.end() for c in _CLAUSE.finditer(text, lo, m.start())), default=lo)
             b = _CLAUSE.search(text, m.end(), hi)

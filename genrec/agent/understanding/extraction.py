@@ -35,7 +35,7 @@ from genrec.agent.understanding.polarity import (
 from genrec.agent.understanding.questions import ItemQuestion, find_item_questions
 from genrec.agent.understanding.text import SENTENCE_END, blank, normalize, tokens
 from genrec.agent.understanding.title_mentions import TitleMention, find_titles
-from genrec.agent.understanding.titles import NO_PRIOR, TitleIndex, TitlePrior, title_index
+from genrec.agent.understanding.titles import TitleIndex, TitlePrior, title_index
 from genrec.agent.understanding.vocabulary import (
     INJECTION,
     MOOD,
@@ -188,7 +188,7 @@ class CatalogExtractor:
 
     def __post_init__(self) -> None:
         self.index = title_index(self.catalog)
-        self.prior = TitlePrior.from_counts(self.popularity) if self.popularity else NO_PRIOR
+        self.prior = TitlePrior(self.popularity or {})
         self.genres = GenreVocabulary(self.catalog.genres)
         self.genre_map = self.genres.phrases
         years = self.index.years

@@ -123,11 +123,12 @@ catalog rated evenly no film is rare."""
 
 @dataclass(frozen=True)
 class TitlePrior:
-    """Rating counts per item (the ranker's training data), the count under which a film is rare
-    and the count from which it is well known. Without counts (`TitlePrior()`) nothing is rare,
-    everything is well known and no film of a shared name dominates.
+    """Rating counts per item (the ranker's training data): a film rated fewer than `RARE_BELOW`
+    times is rare, one rated `KNOWN_FROM` times or more well known. Without counts
+    (`TitlePrior()`) nothing is rare, everything is well known and no film of a shared name
+    dominates.
 
-    >>> prior = TitlePrior.from_counts({1: 45, 2: 2, 3: 40, 4: 30})
+    >>> prior = TitlePrior({1: 45, 2: 2, 3: 40, 4: 30})
     >>> prior.dominant([1, 2]), prior.dominant([3, 4]), prior.rare(2), prior.rare(99)
     (1, None, True, True)
     >>> prior.well_known(1), prior.well_known(2)
@@ -137,21 +138,14 @@ class TitlePrior:
     """
 
     counts: Mapping[int, int] = field(default_factory=dict)
-    rare_below: int = 0
-    known_from: int = 0
-
-    @classmethod
-    def from_counts(cls, counts: Mapping[int, int]) -> TitlePrior:
-        """The prior of a catalog whose items were rated `counts` times."""
-        return cls(dict(counts), RARE_BELOW, KNOWN_FROM)
 
     def rare(self, item_id: int) -> bool:
         """Is the film too little known to be taken from a common word alone?"""
-        return self.counts.get(item_id, 0) < self.rare_below
+        return bool(self.counts) and self.counts.get(item_id, 0) < RARE_BELOW
 
     def well_known(self, item_id: int) -> bool:
         """Is the film known well enough to be meant by a lower-case word in a question?"""
-        return self.counts.get(item_id, 0) >= self.known_from
+        return not self.counts or self.counts.get(item_id, 0) >= KNOWN_FROM
 
     def dominant(self, ids: Sequence[int]) -> int | None:
         """The one of several films of a name that people mean, when one stands out; else None."""
